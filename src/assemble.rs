@@ -1,0 +1,318 @@
+//! The assembly stage: one file's facts in, vertices and edges out.
+//!
+//! Here facts meet ids: every vertex gets its key from its container's key, its kind and its
+//! name, plus a disambiguator where siblings collide (see `disambiguators`). Canonical paths are
+//! built here too. `mod x;` declarations are handed back to the caller, which finds and indexes
+//! their files. The package and crate vertices come from `workspace_batch`. This module knows
+//! nothing of threads, the file system or the store.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::ids::Key;
+use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
+use crate::parse::{Detail, ItemFacts};
+use crate::workspace::Workspace;
+
+/// The file being assembled, as the graph names it.
+pub struct FileRef<'a> {
+    pub id: Uuid,
+    /// The file's name in the graph (relative, `/`-separated).
+    pub name: &'a str,
+}
+
+/// The module whose body is being assembled.
+pub struct ModuleRef<'a> {
+    pub key: &'a Key,
+    pub id: Uuid,
+    /// The module's canonical path (`my_crate::a::b`).
+    pub path: &'a str,
+    /// The name paths written `crate::...` start with.
+    pub crate_name: &'a str,
+    /// The folders the inline modules around this body stand for (see `workspace::modules`).
+    pub inline_dirs: &'a [String],
+}
+
+/// A `mod x;` declaration found in a module body: its file is indexed by the caller.
+#[derive(Debug)]
+pub struct ChildModule {
+    pub key: Key,
+    pub name: String,
+    pub path: String,
+    pub visibility: String,
+    pub doc: Option<String>,
+    pub cfg: Option<String>,
+    /// The 1-based line of the declaration in the declaring file.
+    pub decl_line: u32,
+    pub path_attr: Option<String>,
+    pub inline_dirs: Vec<String>,
+}
+
+/// The common properties of a module or item vertex.
+pub fn item_props(facts: &ItemFacts, path: &str, file: &str) -> Props {
+    let mut props = Props::new();
+    props.insert("name", Value::from(facts.name.as_str()));
+    props.insert("path", Value::from(path));
+    props.insert("file", Value::from(file));
+    props.insert("line", Value::from(facts.line));
+    props.insert("end_line", Value::from(facts.end_line));
+    props.insert("visibility", Value::from(facts.visibility.as_str()));
+    if let Some(doc) = &facts.doc {
+        props.insert("doc", Value::from(doc.as_str()));
+    }
+    if let Some(cfg) = &facts.cfg {
+        props.insert("cfg", Value::from(cfg.as_str()));
+    }
+    if let Detail::Impl { trait_, self_ty } = &facts.detail {
+        if let Some(trait_) = trait_ {
+            props.insert("trait", Value::from(trait_.as_str()));
+        }
+        props.insert("self_ty", Value::from(self_ty.as_str()));
+    }
+    props
+}
+
+/// Adds the vertices and edges of a module body's items to `batch`, and its `mod x;`
+/// declarations to `children`.
+pub fn module_body(
+    file: &FileRef<'_>,
+    module: &ModuleRef<'_>,
+    items: &[ItemFacts],
+    batch: &mut Batch,
+    children: &mut Vec<ChildModule>,
+) {
+    for (facts, disambiguator) in items.iter().zip(disambiguators(items)) {
+        let mut key = module.key.child(facts.kind, &facts.name);
+        if let Some(disambiguator) = disambiguator {
+            key = key.disambiguated(&disambiguator);
+        }
+        let id = key.id();
+        let path = format!("{}::{}", module.path, segment(facts));
+        batch.edges.push(Edge::new(module.id, EdgeKind::Contains, id));
+        match &facts.detail {
+            Detail::Module { inline: false, path_attr } => children.push(ChildModule {
+                key,
+                name: facts.name.clone(),
+                path,
+                visibility: facts.visibility.clone(),
+                doc: facts.doc.clone(),
+                cfg: facts.cfg.clone(),
+                decl_line: facts.line,
+                path_attr: path_attr.clone(),
+                inline_dirs: module.inline_dirs.to_vec(),
+            }),
+            Detail::Module { inline: true, path_attr } => {
+                push_vertex(batch, file, id, facts.kind, item_props(facts, &path, file.name));
+                let mut inline_dirs = module.inline_dirs.to_vec();
+                inline_dirs.push(path_attr.clone().unwrap_or_else(|| facts.name.clone()));
+                let inner =
+                    ModuleRef { key: &key, id, path: &path, crate_name: module.crate_name, inline_dirs: &inline_dirs };
+                module_body(file, &inner, &facts.children, batch, children);
+            }
+            _ => item_tree(file, module, facts, &key, id, &path, batch),
+        }
+    }
+}
+
+/// Adds an item and everything it contains (fields, variants, associated items, items declared
+/// in a function body).
+fn item_tree(
+    file: &FileRef<'_>,
+    module: &ModuleRef<'_>,
+    facts: &ItemFacts,
+    key: &Key,
+    id: Uuid,
+    path: &str,
+    batch: &mut Batch,
+) {
+    push_vertex(batch, file, id, facts.kind, item_props(facts, path, file.name));
+    for (child, disambiguator) in facts.children.iter().zip(disambiguators(&facts.children)) {
+        let mut child_key = key.child(child.kind, &child.name);
+        if let Some(disambiguator) = disambiguator {
+            child_key = child_key.disambiguated(&disambiguator);
+        }
+        let child_id = child_key.id();
+        let child_path = match &facts.detail {
+            Detail::Impl { trait_, self_ty } => impl_member_path(module, trait_.as_deref(), self_ty, &child.name),
+            _ => format!("{path}::{}", segment(child)),
+        };
+        batch.edges.push(Edge::new(id, EdgeKind::Contains, child_id));
+        if let Detail::Module { .. } = child.detail {
+            // An inline module inside a function body: its items are the module's.
+            push_vertex(batch, file, child_id, child.kind, item_props(child, &child_path, file.name));
+            let inner = ModuleRef {
+                key: &child_key,
+                id: child_id,
+                path: &child_path,
+                crate_name: module.crate_name,
+                inline_dirs: &[],
+            };
+            let mut ignored = Vec::new();
+            module_body(file, &inner, &child.children, batch, &mut ignored);
+        } else {
+            item_tree(file, module, child, &child_key, child_id, &child_path, batch);
+        }
+    }
+}
+
+fn push_vertex(batch: &mut Batch, file: &FileRef<'_>, id: Uuid, kind: VertexKind, props: Props) {
+    batch.vertices.push(Vertex { id, kind, props });
+    batch.edges.push(Edge::new(id, EdgeKind::DefinedIn, file.id));
+}
+
+/// An item's last path segment: its name, or `<impl Trait for Type>` for an impl.
+fn segment(facts: &ItemFacts) -> String {
+    if facts.kind == VertexKind::Impl { format!("<{}>", facts.name) } else { facts.name.clone() }
+}
+
+/// `my_crate::m::Type::method` for inherent impls, `<my_crate::m::Type as Trait>::method` for
+/// trait impls. Until names are resolved across modules, a self type named by one identifier is
+/// taken to live in the impl's module, and `crate::` is replaced by the crate's name.
+fn impl_member_path(module: &ModuleRef<'_>, trait_: Option<&str>, self_ty: &str, member: &str) -> String {
+    let qualified = qualify(module, self_ty);
+    match trait_ {
+        Some(trait_) => format!("<{qualified} as {trait_}>::{member}"),
+        None => {
+            // Generic arguments are no part of an inherent method's path.
+            let base = qualified.split('<').next().unwrap_or(&qualified);
+            if is_plain_path(base) { format!("{base}::{member}") } else { format!("<{qualified}>::{member}") }
+        }
+    }
+}
+
+fn qualify(module: &ModuleRef<'_>, ty: &str) -> String {
+    let base = ty.split('<').next().unwrap_or(ty);
+    if !is_plain_path(base) {
+        return ty.to_owned();
+    }
+    if let Some(rest) = ty.strip_prefix("crate::") {
+        format!("{}::{rest}", module.crate_name)
+    } else if !base.contains("::") {
+        format!("{}::{ty}", module.path)
+    } else {
+        ty.to_owned()
+    }
+}
+
+fn is_plain_path(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_alphanumeric() || c == '_' || c == ':')
+}
+
+/// Tells siblings of one kind and name apart, stably: an item that collides with no sibling gets
+/// no disambiguator; colliding ones get their `cfg` predicate (cfg-alternative definitions), and
+/// `#n` for the n-th repeat of the same kind, name and predicate in source order (two `impl
+/// Foo` blocks). Adding an unrelated item changes no existing id.
+pub fn disambiguators(items: &[ItemFacts]) -> Vec<Option<String>> {
+    let mut totals: HashMap<(VertexKind, &str), usize> = HashMap::new();
+    for item in items {
+        *totals.entry((item.kind, item.name.as_str())).or_default() += 1;
+    }
+    let mut seen: HashMap<(VertexKind, &str, Option<&str>), usize> = HashMap::new();
+    items
+        .iter()
+        .map(|item| {
+            let cfg = item.cfg.as_deref();
+            let repeat = seen.entry((item.kind, item.name.as_str(), cfg)).or_default();
+            let n = *repeat;
+            *repeat += 1;
+            if totals[&(item.kind, item.name.as_str())] == 1 {
+                return None;
+            }
+            match (cfg, n) {
+                (None, 0) => None,
+                (None, n) => Some(format!("#{n}")),
+                (Some(cfg), 0) => Some(cfg.to_owned()),
+                (Some(cfg), n) => Some(format!("{cfg}#{n}")),
+            }
+        })
+        .collect()
+}
+
+/// The package and crate vertices of a workspace, and the `contains` and `depends_on` edges
+/// between them.
+pub fn workspace_batch(workspace: &Workspace) -> Batch {
+    let mut batch = Batch::default();
+    for package in &workspace.packages {
+        let mut props = Props::new();
+        props.insert("name", Value::from(package.name.as_str()));
+        props.insert("version", Value::from(package.version.as_str()));
+        props.insert("source", Value::from(package.source.as_str()));
+        batch.vertices.push(Vertex { id: package.key.id(), kind: VertexKind::Package, props });
+    }
+    for krate in &workspace.crates {
+        let package = &workspace.packages[krate.package];
+        let mut props = Props::new();
+        props.insert("name", Value::from(krate.name.as_str()));
+        props.insert("path", Value::from(krate.crate_name.as_str()));
+        props.insert("kind", Value::from(krate.kind.as_str()));
+        props.insert("edition", Value::from(krate.edition.as_str()));
+        props.insert("root", Value::from(workspace.display_path(package, &krate.root)));
+        props.insert("indexed", Value::from(krate.indexed));
+        let id = krate.key.id();
+        batch.vertices.push(Vertex { id, kind: VertexKind::Crate, props });
+        batch.edges.push(Edge::new(package.key.id(), EdgeKind::Contains, id));
+    }
+    for dep in &workspace.deps {
+        let mut props = Props::new();
+        props.insert("kind", Value::from(dep.kind.as_str()));
+        if let Some(rename) = &dep.rename {
+            props.insert("rename", Value::from(rename.as_str()));
+        }
+        batch.edges.push(Edge {
+            from: workspace.crates[dep.from].key.id(),
+            kind: EdgeKind::DependsOn,
+            to: workspace.crates[dep.to].key.id(),
+            props,
+        });
+    }
+    batch
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(kind: VertexKind, name: &str, cfg: Option<&str>) -> ItemFacts {
+        ItemFacts {
+            kind,
+            name: name.to_owned(),
+            line: 1,
+            end_line: 1,
+            visibility: "private".to_owned(),
+            doc: None,
+            cfg: cfg.map(str::to_owned),
+            detail: Detail::None,
+            children: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_colliding_siblings_are_disambiguated() {
+        let items = [
+            facts(VertexKind::Function, "os", Some("unix")),
+            facts(VertexKind::Function, "os", Some("not(unix)")),
+            facts(VertexKind::Impl, "impl S", None),
+            facts(VertexKind::Impl, "impl S", None),
+            facts(VertexKind::Struct, "os", None),
+            facts(VertexKind::Function, "alone", Some("unix")),
+        ];
+        let got = disambiguators(&items);
+        assert_eq!(
+            got,
+            [Some("unix".to_owned()), Some("not(unix)".to_owned()), None, Some("#1".to_owned()), None, None]
+        );
+    }
+
+    #[test]
+    fn impl_member_paths() {
+        let key = Key::package("p", None);
+        let module = ModuleRef { key: &key, id: key.id(), path: "krate::m", crate_name: "krate", inline_dirs: &[] };
+        assert_eq!(impl_member_path(&module, None, "Foo<T>", "new"), "krate::m::Foo::new");
+        assert_eq!(impl_member_path(&module, Some("Display"), "Foo", "fmt"), "<krate::m::Foo as Display>::fmt");
+        assert_eq!(impl_member_path(&module, None, "crate::a::Bar", "f"), "krate::a::Bar::f");
+        assert_eq!(impl_member_path(&module, Some("Tr"), "&'a str", "f"), "<&'a str as Tr>::f");
+        assert_eq!(impl_member_path(&module, None, "[u8]", "f"), "<[u8]>::f");
+    }
+}

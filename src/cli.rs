@@ -1,0 +1,201 @@
+//! Command-line types: cargo's flag names and habits, nothing else.
+//!
+//! Cargo runs a subcommand as `cargo-codegraph codegraph ARGS`; run directly, the binary sees
+//! `cargo-codegraph ARGS`. `normalize_args` makes both look like the first, and clap's
+//! `bin_name = "cargo"` with a one-variant enum parses it (the pattern cargo-nextest uses).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use camino::Utf8PathBuf;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo", bin_name = "cargo", styles = clap_cargo::style::CLAP_STYLING)]
+pub enum CargoCli {
+    /// Turn a Rust workspace into a queryable code graph stored in IndraDB
+    #[command(version, args_conflicts_with_subcommands = true)]
+    Codegraph(Cli),
+}
+
+#[derive(Debug, Args)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Flags of `build`, the command run when none is named
+    #[command(flatten)]
+    pub build: BuildArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+impl Cli {
+    /// The command to run: `build` with the top-level flags when none is named.
+    pub fn into_command(self) -> (Command, GlobalArgs) {
+        (self.command.unwrap_or(Command::Build(self.build)), self.global)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Index the workspace and store its graph (the default command)
+    Build(BuildArgs),
+    /// Print vertex and edge counts per kind of a stored graph
+    Stats(StatsArgs),
+    /// Print a stored graph in a stable, versioned format
+    Export(ExportArgs),
+}
+
+#[derive(Clone, Debug, Default, Args)]
+pub struct BuildArgs {
+    #[command(flatten, next_help_heading = "Package Selection")]
+    pub workspace: clap_cargo::Workspace,
+    /// Also index the selected packages' dependencies (registry, git and path sources)
+    #[arg(long, help_heading = "Package Selection")]
+    pub deps: bool,
+    #[command(flatten, next_help_heading = "Feature Selection")]
+    pub features: clap_cargo::Features,
+    /// Index for the target triple (default: all platforms' dependencies)
+    #[arg(long, value_name = "TRIPLE", help_heading = "Compilation Options")]
+    pub target: Option<String>,
+    /// Number of parallel jobs (default: all cores)
+    #[arg(short, long, value_name = "N", help_heading = "Compilation Options")]
+    pub jobs: Option<std::num::NonZeroUsize>,
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Manifest Options")]
+pub struct ManifestArgs {
+    /// Path to Cargo.toml
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Run without accessing the network
+    #[arg(long)]
+    pub offline: bool,
+    /// Assert that `Cargo.lock` will remain unchanged
+    #[arg(long)]
+    pub locked: bool,
+    /// Equivalent to specifying both --locked and --offline
+    #[arg(long)]
+    pub frozen: bool,
+}
+
+#[derive(Clone, Debug, Default, Args)]
+pub struct DbArgs {
+    /// The graph file [default: <target-dir>/codegraph/graph.msgpack]
+    #[arg(long, value_name = "PATH", help_heading = "Store Options")]
+    pub db: Option<Utf8PathBuf>,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct ExportArgs {
+    /// The output format
+    #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+    pub format: ExportFormat,
+    /// Write to this file instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<Utf8PathBuf>,
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// JSON Lines: a header, then vertices by id, then edges by (from, kind, to)
+    Jsonl,
+}
+
+#[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Display Options")]
+pub struct GlobalArgs {
+    /// Coloring
+    #[arg(long, value_enum, global = true, env = "CARGO_TERM_COLOR", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Do not print progress or the summary (errors and warnings still go to stderr)
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Use verbose output
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The output format for messages
+    #[arg(long, value_enum, global = true, value_name = "FMT", default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    /// Human-readable text on stderr
+    Human,
+    /// One JSON object on stdout
+    Json,
+}
+
+/// Makes `cargo-codegraph ARGS` look like `cargo-codegraph codegraph ARGS`, as cargo calls it.
+pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    if args.get(1).is_none_or(|arg| arg != "codegraph") {
+        args.insert(1.min(args.len()), OsString::from("codegraph"));
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        CargoCli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> (Command, GlobalArgs) {
+        let args = normalize_args(args.iter().map(OsString::from));
+        let CargoCli::Codegraph(cli) = CargoCli::try_parse_from(args).unwrap();
+        cli.into_command()
+    }
+
+    #[test]
+    fn build_is_the_default_command() {
+        let (command, _) = parse(&["cargo-codegraph", "-p", "foo", "-j2"]);
+        let Command::Build(build) = command else { panic!("expected build") };
+        assert_eq!(build.workspace.package, ["foo"]);
+        assert_eq!(build.jobs.map(|j| j.get()), Some(2));
+    }
+
+    #[test]
+    fn both_invocations_parse_alike() {
+        let (direct, _) = parse(&["cargo-codegraph", "build", "--workspace"]);
+        let (via_cargo, _) = parse(&["cargo-codegraph", "codegraph", "build", "--workspace"]);
+        assert_eq!(format!("{direct:?}"), format!("{via_cargo:?}"));
+    }
+
+    #[test]
+    fn global_flags_go_anywhere() {
+        let (command, global) = parse(&["cargo-codegraph", "stats", "--message-format", "json", "-q"]);
+        assert!(matches!(command, Command::Stats(_)));
+        assert_eq!(global.message_format, MessageFormat::Json);
+        assert!(global.quiet);
+    }
+}

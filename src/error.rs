@@ -1,0 +1,60 @@
+//! The one error type the binary sees, and the exit codes it maps to.
+//!
+//! | code | meaning |
+//! |-----:|---------|
+//! | 0    | success |
+//! | 1    | `check` found broken rules (reserved) |
+//! | 2    | the command line is wrong (unknown flag, bad value) |
+//! | 3    | the graph was built and saved, but some files could not be found, read or parsed |
+//! | 4    | the workspace could not be loaded: no `Cargo.toml`, a broken manifest, `cargo metadata` failed, an unknown `--package` |
+//! | 5    | the graph store could not be read or written |
+//! | 6    | an output file could not be written |
+//! | 101  | an internal error (a bug: please report it) |
+
+use crate::index::IndexError;
+use crate::store::StoreError;
+use crate::workspace::WorkspaceError;
+
+pub mod exit {
+    pub const SUCCESS: u8 = 0;
+    pub const RULES_BROKEN: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const PARTIAL: u8 = 3;
+    pub const WORKSPACE: u8 = 4;
+    pub const STORE: u8 = 5;
+    pub const OUTPUT: u8 = 6;
+    pub const INTERNAL: u8 = 101;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write `{path}`: {source}")]
+    Output {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("internal error (please report it): {0}")]
+    Internal(String),
+}
+
+impl From<IndexError> for Error {
+    fn from(err: IndexError) -> Error {
+        Error::Internal(err.to_string())
+    }
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Workspace(_) => exit::WORKSPACE,
+            Error::Store(_) => exit::STORE,
+            Error::Output { .. } => exit::OUTPUT,
+            Error::Internal(_) => exit::INTERNAL,
+        }
+    }
+}

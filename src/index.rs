@@ -1,0 +1,369 @@
+//! The indexing stage: crates in waves, and within a crate its files, in parallel.
+//!
+//! A crate's module tree is walked from its root file: each file is read, parsed, assembled into
+//! a batch for the writer, and the files of its `mod x;` declarations are spawned as new tasks on
+//! the same rayon scope. Nothing is kept between files but the batch in flight, so memory does
+//! not grow with the crate. A file that cannot be found, read or parsed becomes a diagnostic and
+//! the walk goes on; a panic while handling one file is contained to that file.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::SyncSender;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use rayon::prelude::*;
+use serde_json::Value;
+
+use crate::assemble::{self, ChildModule, FileRef, ModuleRef};
+use crate::ids::Key;
+use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
+use crate::parse;
+use crate::workspace::modules::{self, ModDecl, ModuleFile};
+use crate::workspace::{CrateInfo, PackageInfo, Workspace};
+
+/// syn recurses on nested expressions; deeply nested generated code overflows the default 2 MiB
+/// thread stack. Workers get this much (reserved, not committed, until used).
+const WORKER_STACK: usize = 64 * 1024 * 1024;
+
+/// Deeper module nesting than this is taken for a `#[path]` loop.
+const MAX_MODULE_DEPTH: usize = 128;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// Something worth telling the user about one file. `line` and `column` are 1-based, 0 when the
+/// diagnostic is about the whole file.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub severity: Severity,
+    pub message: String,
+}
+
+/// Told of progress while indexing; called from worker threads.
+pub trait Progress: Sync {
+    /// `n` more files were found to index.
+    fn files_found(&self, n: usize);
+    /// One file is done.
+    fn file_done(&self);
+}
+
+/// Progress that is not shown.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn files_found(&self, _: usize) {}
+    fn file_done(&self) {}
+}
+
+#[derive(Debug, Default)]
+pub struct IndexOutcome {
+    pub files_parsed: usize,
+    /// Files that could not be read or parsed.
+    pub files_failed: usize,
+    /// Sorted, so that the report does not depend on thread timing.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Every file parsed, absolute, sorted (for benchmarks and tools; never stored).
+    pub parsed_paths: Vec<Utf8PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("failed to start {jobs} worker threads: {source}")]
+    ThreadPool {
+        jobs: usize,
+        #[source]
+        source: rayon::ThreadPoolBuildError,
+    },
+    #[error("the store stopped accepting batches")]
+    StoreGone,
+}
+
+struct Ctx<'a> {
+    workspace: &'a Workspace,
+    sink: SyncSender<Batch>,
+    progress: &'a dyn Progress,
+    store_gone: AtomicBool,
+    files_parsed: AtomicUsize,
+    files_failed: AtomicUsize,
+    diagnostics: Mutex<Vec<Diagnostic>>,
+    parsed_paths: Mutex<Vec<Utf8PathBuf>>,
+}
+
+impl Ctx<'_> {
+    fn send(&self, batch: Batch) {
+        if !batch.is_empty() && self.sink.send(batch).is_err() {
+            self.store_gone.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn report(&self, diagnostic: Diagnostic) {
+        self.diagnostics.lock().unwrap_or_else(|poison| poison.into_inner()).push(diagnostic);
+    }
+}
+
+/// Indexes the crates of `waves` (indices into `workspace.crates`) with `jobs` threads, sending
+/// every file's batch to `sink`.
+pub fn index(
+    workspace: &Workspace,
+    waves: &[Vec<usize>],
+    jobs: usize,
+    sink: SyncSender<Batch>,
+    progress: &dyn Progress,
+) -> Result<IndexOutcome, IndexError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .stack_size(WORKER_STACK)
+        .thread_name(|i| format!("codegraph-worker-{i}"))
+        .build()
+        .map_err(|source| IndexError::ThreadPool { jobs, source })?;
+    let ctx = Ctx {
+        workspace,
+        sink,
+        progress,
+        store_gone: AtomicBool::new(false),
+        files_parsed: AtomicUsize::new(0),
+        files_failed: AtomicUsize::new(0),
+        diagnostics: Mutex::new(Vec::new()),
+        parsed_paths: Mutex::new(Vec::new()),
+    };
+    for wave in waves {
+        pool.install(|| wave.par_iter().for_each(|&krate| index_crate(&ctx, &workspace.crates[krate])));
+        if ctx.store_gone.load(Ordering::Relaxed) {
+            return Err(IndexError::StoreGone);
+        }
+    }
+    let mut diagnostics = ctx.diagnostics.into_inner().unwrap_or_else(|poison| poison.into_inner());
+    diagnostics.sort();
+    diagnostics.dedup();
+    let mut parsed_paths = ctx.parsed_paths.into_inner().unwrap_or_else(|poison| poison.into_inner());
+    parsed_paths.sort();
+    Ok(IndexOutcome {
+        files_parsed: ctx.files_parsed.into_inner(),
+        files_failed: ctx.files_failed.into_inner(),
+        diagnostics,
+        parsed_paths,
+    })
+}
+
+/// A module whose body is a file still to be indexed.
+struct FileJob<'a> {
+    krate: &'a CrateInfo,
+    package: &'a PackageInfo,
+    candidates: Vec<ModuleFile>,
+    module: ChildModule,
+    /// Where the module was declared (`None` for a crate root): file name and line.
+    decl: Option<(String, u32)>,
+    /// The files from the crate root down to the declaring file, to catch `#[path]` loops.
+    ancestors: Vec<Utf8PathBuf>,
+}
+
+fn index_crate(ctx: &Ctx<'_>, krate: &CrateInfo) {
+    if !krate.indexed {
+        return;
+    }
+    let package = &ctx.workspace.packages[krate.package];
+    let root = ChildModule {
+        key: krate.key.child(VertexKind::Module, ""),
+        name: krate.crate_name.clone(),
+        path: krate.crate_name.clone(),
+        visibility: "pub".to_owned(),
+        doc: None,
+        cfg: None,
+        decl_line: 0,
+        path_attr: None,
+        inline_dirs: Vec::new(),
+    };
+    ctx.send(Batch { vertices: Vec::new(), edges: vec![Edge::new(krate.key.id(), EdgeKind::Contains, root.key.id())] });
+    let job = FileJob {
+        krate,
+        package,
+        candidates: vec![ModuleFile::crate_root(krate.root.clone())],
+        module: root,
+        decl: None,
+        ancestors: Vec::new(),
+    };
+    ctx.progress.files_found(1);
+    rayon::scope(|scope| index_file(scope, ctx, job));
+}
+
+fn index_file<'s>(scope: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, job: FileJob<'s>) {
+    let children = match catch_unwind(AssertUnwindSafe(|| index_file_contained(ctx, &job))) {
+        Ok(children) => children,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            ctx.files_failed.fetch_add(1, Ordering::Relaxed);
+            ctx.report(Diagnostic {
+                file: job.candidates.first().map(|c| display(ctx, job.package, &c.path)).unwrap_or_default(),
+                line: 0,
+                column: 0,
+                severity: Severity::Error,
+                message: format!("internal error while indexing this file (please report it): {message}"),
+            });
+            Vec::new()
+        }
+    };
+    // Spans of this file are no longer needed: free proc-macro2's per-thread source map, which
+    // would otherwise hold every file this thread ever parsed.
+    proc_macro2::extra::invalidate_current_thread_spans();
+    ctx.progress.files_found(children.len());
+    ctx.progress.file_done();
+    for child in children {
+        scope.spawn(move |scope| index_file(scope, ctx, child));
+    }
+}
+
+fn display(ctx: &Ctx<'_>, package: &PackageInfo, path: &Utf8Path) -> String {
+    ctx.workspace.display_path(package, path)
+}
+
+/// Indexes one file and returns the jobs for its child modules' files.
+fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>> {
+    let mut batch = Batch::default();
+    let module = &job.module;
+    let module_id = module.key.id();
+    let mut props = Props::new();
+    props.insert("name", Value::from(module.name.as_str()));
+    props.insert("path", Value::from(module.path.as_str()));
+    props.insert("visibility", Value::from(module.visibility.as_str()));
+    if let Some(cfg) = &module.cfg {
+        props.insert("cfg", Value::from(cfg.as_str()));
+    }
+    let diagnostic_at_decl = |severity, message: String| match &job.decl {
+        Some((file, line)) => Diagnostic { file: file.clone(), line: *line, column: 0, severity, message },
+        None => Diagnostic { file: display(ctx, job.package, &job.krate.root), line: 0, column: 0, severity, message },
+    };
+
+    let found = job.candidates.iter().find(|candidate| candidate.path.is_file());
+    let Some(file) = found else {
+        let tried: Vec<String> =
+            job.candidates.iter().map(|c| format!("`{}`", display(ctx, job.package, &c.path))).collect();
+        let (severity, what) = match job.decl {
+            Some(_) => (Severity::Warning, format!("file not found for module `{}`", module.name)),
+            None => (Severity::Error, format!("crate root of `{}` not found", job.krate.name)),
+        };
+        if severity == Severity::Error {
+            ctx.files_failed.fetch_add(1, Ordering::Relaxed);
+        }
+        ctx.report(diagnostic_at_decl(severity, format!("{what} (looked for {})", tried.join(", "))));
+        finish_module(&mut batch, module_id, props, module.doc.clone());
+        ctx.send(batch);
+        return Vec::new();
+    };
+    if job.ancestors.contains(&file.path) || job.ancestors.len() >= MAX_MODULE_DEPTH {
+        ctx.files_failed.fetch_add(1, Ordering::Relaxed);
+        ctx.report(diagnostic_at_decl(
+            Severity::Error,
+            format!("module `{}` includes `{}` inside itself", module.path, display(ctx, job.package, &file.path)),
+        ));
+        finish_module(&mut batch, module_id, props, module.doc.clone());
+        ctx.send(batch);
+        return Vec::new();
+    }
+
+    let name = display(ctx, job.package, &file.path);
+    let file_id = job.package.file_key(&file.path).id();
+    let mut file_props = Props::new();
+    file_props.insert("name", Value::from(file.path.file_name().unwrap_or_default()));
+    file_props.insert("path", Value::from(name.as_str()));
+    batch.vertices.push(Vertex { id: file_id, kind: VertexKind::File, props: file_props });
+    batch.edges.push(Edge::new(module_id, EdgeKind::DefinedIn, file_id));
+    props.insert("file", Value::from(name.as_str()));
+
+    let text = match std::fs::read_to_string(&file.path) {
+        Ok(text) => text,
+        Err(err) => {
+            ctx.files_failed.fetch_add(1, Ordering::Relaxed);
+            ctx.report(Diagnostic {
+                file: name,
+                line: 0,
+                column: 0,
+                severity: Severity::Error,
+                message: format!("failed to read: {err}"),
+            });
+            finish_module(&mut batch, module_id, props, module.doc.clone());
+            ctx.send(batch);
+            return Vec::new();
+        }
+    };
+    let facts = match parse::parse_file(&text) {
+        Ok(facts) => facts,
+        Err(err) => {
+            ctx.files_failed.fetch_add(1, Ordering::Relaxed);
+            ctx.report(Diagnostic {
+                file: name,
+                line: err.line,
+                column: err.column,
+                severity: Severity::Error,
+                message: err.message,
+            });
+            finish_module(&mut batch, module_id, props, module.doc.clone());
+            ctx.send(batch);
+            return Vec::new();
+        }
+    };
+    ctx.files_parsed.fetch_add(1, Ordering::Relaxed);
+    ctx.parsed_paths.lock().unwrap_or_else(|poison| poison.into_inner()).push(file.path.clone());
+
+    props.insert("line", Value::from(1));
+    props.insert("end_line", Value::from(facts.line_count.max(1)));
+    let doc = match (&module.doc, &facts.doc) {
+        (Some(outer), Some(inner)) => Some(format!("{outer}\n{inner}")),
+        (outer, inner) => outer.clone().or_else(|| inner.clone()),
+    };
+    finish_module(&mut batch, module_id, props, doc);
+
+    let mut children = Vec::new();
+    let module_ref = ModuleRef {
+        key: &module.key,
+        id: module_id,
+        path: &module.path,
+        crate_name: &job.krate.crate_name,
+        inline_dirs: &[],
+    };
+    assemble::module_body(&FileRef { id: file_id, name: &name }, &module_ref, &facts.items, &mut batch, &mut children);
+    ctx.send(batch);
+
+    let mut ancestors = job.ancestors.clone();
+    ancestors.push(file.path.clone());
+    children
+        .into_iter()
+        .map(|child| {
+            let candidates = modules::candidates(
+                file,
+                ModDecl { name: &child.name, path_attr: child.path_attr.as_deref(), inline_dirs: &child.inline_dirs },
+            );
+            FileJob {
+                krate: job.krate,
+                package: job.package,
+                candidates,
+                decl: Some((name.clone(), child.decl_line)),
+                module: child,
+                ancestors: ancestors.clone(),
+            }
+        })
+        .collect()
+}
+
+fn finish_module(batch: &mut Batch, id: uuid::Uuid, mut props: Props, doc: Option<String>) {
+    if let Some(doc) = doc {
+        props.insert("doc", Value::from(doc));
+    }
+    batch.vertices.push(Vertex { id, kind: VertexKind::Module, props });
+}
+
+/// The key of a crate's root module.
+pub fn root_module_key(krate: &CrateInfo) -> Key {
+    krate.key.child(VertexKind::Module, "")
+}

@@ -1,0 +1,288 @@
+//! cargo-codegraph: turn a Rust workspace into a queryable code graph stored in IndraDB.
+//!
+//! The pipeline of `build`, each stage knowing only the one before it:
+//!
+//! 1. `workspace`: `cargo metadata` → the packages and crates to index, and their dependencies;
+//! 2. `schedule`: the crate DAG → topological waves;
+//! 3. `index`: per wave, crates in parallel; per crate, files in parallel, each file going
+//!    through `parse` (syn → facts) and `assemble` (facts → vertices and edges, ids from `ids`);
+//! 4. `store`: a writer thread puts batches into IndraDB, then the graph is saved atomically.
+//!
+//! `stats` and `export` read a stored graph back through `store`. See ARCHITECTURE.md.
+
+pub mod assemble;
+pub mod cli;
+pub mod error;
+pub mod export;
+pub mod ids;
+pub mod index;
+pub mod model;
+pub mod parse;
+pub mod report;
+pub mod schedule;
+pub mod stats;
+pub mod store;
+pub mod workspace;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use camino::Utf8PathBuf;
+use serde::Serialize;
+
+use crate::cli::{BuildArgs, Command, ExportArgs, GlobalArgs, ManifestArgs, StatsArgs};
+use crate::error::{Error, exit};
+use crate::index::{Diagnostic, Progress};
+use crate::report::Reporter;
+use crate::store::{INDEXED_PROPERTIES, Staging, Writer, WriterConfig};
+use crate::workspace::{Workspace, WorkspaceConfig};
+
+/// What `build` needs to know.
+#[derive(Clone, Debug, Default)]
+pub struct BuildConfig {
+    pub workspace: WorkspaceConfig,
+    /// Worker threads; `None` for one per core.
+    pub jobs: Option<usize>,
+    /// Where the graph goes; `None` for `<target dir>/codegraph/graph.msgpack`.
+    pub db: Option<Utf8PathBuf>,
+    pub writer: WriterConfig,
+}
+
+/// What `build` did.
+#[derive(Debug, Serialize)]
+pub struct BuildSummary {
+    pub db: Utf8PathBuf,
+    pub packages: usize,
+    pub crates: usize,
+    pub modules: usize,
+    pub items: usize,
+    pub files: usize,
+    pub edges: usize,
+    pub files_parsed: usize,
+    pub files_failed: usize,
+    pub vertices_by_kind: BTreeMap<&'static str, usize>,
+    pub edges_by_kind: BTreeMap<&'static str, usize>,
+    pub batches_written: usize,
+    #[serde(serialize_with = "as_millis", rename = "elapsed_ms")]
+    pub elapsed: Duration,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Every file parsed (absolute paths: for benchmarks and tools, never stored).
+    #[serde(skip)]
+    pub parsed_paths: Vec<Utf8PathBuf>,
+}
+
+fn as_millis<S: serde::Serializer>(elapsed: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(elapsed.as_millis() as u64)
+}
+
+/// Indexes the workspace and saves its graph. Files that fail are in the summary's diagnostics;
+/// only failures that leave no graph to save are errors.
+pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSummary, Error> {
+    let started = Instant::now();
+    let workspace = Workspace::load(&config.workspace)?;
+    let db_path = config.db.clone().unwrap_or_else(|| default_db(&workspace));
+    // Made first: a folder that cannot be written fails the build before any work.
+    let staging = Staging::new(&db_path)?;
+
+    let writer = Writer::spawn(config.writer)?;
+    let sink = writer.sender();
+    if sink.send(assemble::workspace_batch(&workspace)).is_err() {
+        return Err(writer.finish().err().map_or_else(|| Error::Internal("the writer stopped".into()), Error::from));
+    }
+    let deps = workspace.deps.iter().map(|dep| (dep.from, dep.to));
+    let waves = schedule::waves(workspace.crates.len(), deps);
+    let jobs = config.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let indexed = index::index(&workspace, &waves, jobs, sink, progress);
+    // The writer's own error, if it stopped, says more than the workers' "store gone".
+    let (db, stats) = writer.finish()?;
+    let outcome = indexed?;
+
+    if let Some((id, kind, path)) = stats.duplicate_ids.first() {
+        return Err(Error::Internal(format!(
+            "{} vertices share an id with another vertex, the first {id} ({kind} `{path}`); the graph was not saved",
+            stats.duplicate_ids.len()
+        )));
+    }
+    if let Some((from, kind, to)) = stats.dangling_edges.first() {
+        return Err(Error::Internal(format!(
+            "{} edges have a missing end, the first {from} -{kind}-> {to}; the graph was not saved",
+            stats.dangling_edges.len()
+        )));
+    }
+    staging.commit(&db, INDEXED_PROPERTIES)?;
+
+    let count = |kind: model::VertexKind| stats.vertices.get(kind.as_str()).copied().unwrap_or(0);
+    let structural =
+        [model::VertexKind::Package, model::VertexKind::Crate, model::VertexKind::Module, model::VertexKind::File];
+    Ok(BuildSummary {
+        db: db_path,
+        packages: count(model::VertexKind::Package),
+        crates: count(model::VertexKind::Crate),
+        modules: count(model::VertexKind::Module),
+        files: count(model::VertexKind::File),
+        items: stats
+            .vertices
+            .iter()
+            .filter(|(kind, _)| !structural.iter().any(|s| s.as_str() == **kind))
+            .map(|(_, n)| n)
+            .sum(),
+        edges: stats.edges.values().sum(),
+        files_parsed: outcome.files_parsed,
+        files_failed: outcome.files_failed,
+        vertices_by_kind: stats.vertices,
+        edges_by_kind: stats.edges,
+        batches_written: stats.flushes,
+        elapsed: started.elapsed(),
+        diagnostics: outcome.diagnostics,
+        parsed_paths: outcome.parsed_paths,
+    })
+}
+
+fn default_db(workspace: &Workspace) -> Utf8PathBuf {
+    workspace.target_dir.join("codegraph").join("graph.msgpack")
+}
+
+/// Runs one command; returns the process exit code.
+pub fn run(command: Command, global: &GlobalArgs) -> u8 {
+    let reporter = Reporter::new(global);
+    let result = match command {
+        Command::Build(args) => run_build(&args, &reporter),
+        Command::Stats(args) => run_stats(&args, &reporter),
+        Command::Export(args) => run_export(&args),
+    };
+    reporter.finish_progress();
+    match result {
+        Ok(code) => code,
+        Err(Error::Output { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => exit::SUCCESS,
+        Err(err) => {
+            reporter.error(&err);
+            err.exit_code()
+        }
+    }
+}
+
+fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
+    let config = BuildConfig {
+        workspace: WorkspaceConfig {
+            manifest_path: args.manifest.manifest_path.clone(),
+            selection: args.workspace.clone(),
+            features: args.features.clone(),
+            target: args.target.clone(),
+            offline: args.manifest.offline,
+            locked: args.manifest.locked,
+            frozen: args.manifest.frozen,
+            deps: args.deps,
+        },
+        jobs: args.jobs.map(|n| n.get()),
+        db: args.db.db.clone(),
+        writer: WriterConfig::default(),
+    };
+    let summary = build(&config, reporter)?;
+    reporter.finish_progress();
+    for diagnostic in &summary.diagnostics {
+        reporter.diagnostic(diagnostic);
+    }
+    if reporter.is_json() {
+        let mut value = serde_json::to_value(&summary).map_err(|err| Error::Internal(err.to_string()))?;
+        value["type"] = "summary".into();
+        print_stdout(&value.to_string())?;
+    } else {
+        reporter.verbose(&format!(
+            "vertices by kind: {:?}\nedges by kind: {:?}\nbatches written: {}",
+            summary.vertices_by_kind, summary.edges_by_kind, summary.batches_written
+        ));
+        let failed = match summary.files_failed {
+            0 => String::new(),
+            n => format!(", {n} failed"),
+        };
+        reporter.status(
+            "Finished",
+            &format!(
+                "{} packages, {} crates, {} modules, {} items, {} edges from {} files{failed} in {:.2}s",
+                summary.packages,
+                summary.crates,
+                summary.modules,
+                summary.items,
+                summary.edges,
+                summary.files_parsed,
+                summary.elapsed.as_secs_f64()
+            ),
+        );
+        reporter.status("Saved", summary.db.as_str());
+    }
+    Ok(if summary.files_failed > 0 { exit::PARTIAL } else { exit::SUCCESS })
+}
+
+/// The graph file of `stats` and `export`: `--db`, else the default in the target folder.
+fn stored_db(db: &cli::DbArgs, manifest: &ManifestArgs) -> Result<Utf8PathBuf, Error> {
+    if let Some(db) = &db.db {
+        return Ok(db.clone());
+    }
+    let mut command = cargo_metadata::MetadataCommand::new();
+    command.no_deps();
+    if let Some(path) = &manifest.manifest_path {
+        command.manifest_path(path);
+    }
+    let metadata = command.exec().map_err(|err| {
+        let manifest =
+            manifest.manifest_path.as_ref().map_or("Cargo.toml".to_owned(), |p| format!("`{}`", p.display()));
+        Error::Workspace(match err {
+            cargo_metadata::Error::CargoMetadata { stderr } => {
+                workspace::WorkspaceError::Metadata { manifest, stderr: stderr.trim_end().to_owned() }
+            }
+            source => workspace::WorkspaceError::Cargo { manifest, source },
+        })
+    })?;
+    Ok(metadata.target_directory.join("codegraph").join("graph.msgpack"))
+}
+
+fn run_stats(args: &StatsArgs, reporter: &Reporter) -> Result<u8, Error> {
+    let path = stored_db(&args.db, &args.manifest)?;
+    let graph = store::read_graph(&path)?;
+    let stats = stats::count(&graph);
+    if reporter.is_json() {
+        let value = serde_json::json!({ "type": "stats", "db": path, "stats": stats });
+        print_stdout(&value.to_string())?;
+    } else {
+        let mut text = format!("{path}\n\n{:<14} {:>9}\n", "vertices", stats.vertices);
+        for (kind, n) in &stats.vertices_by_kind {
+            text.push_str(&format!("  {kind:<12} {n:>9}\n"));
+        }
+        text.push_str(&format!("\n{:<14} {:>9}\n", "edges", stats.edges));
+        for (kind, n) in &stats.edges_by_kind {
+            text.push_str(&format!("  {kind:<12} {n:>9}\n"));
+        }
+        print_stdout(text.trim_end())?;
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn run_export(args: &ExportArgs) -> Result<u8, Error> {
+    let path = stored_db(&args.db, &args.manifest)?;
+    let graph = store::read_graph(&path)?;
+    match &args.output {
+        Some(output) => {
+            let output_error = |source| Error::Output { path: output.to_string(), source };
+            // Written beside the target and renamed, so that a reader never sees half an export.
+            let dir = output.parent().filter(|d| !d.as_str().is_empty()).unwrap_or(camino::Utf8Path::new("."));
+            let mut file = tempfile::NamedTempFile::new_in(dir).map_err(output_error)?;
+            {
+                let mut out = std::io::BufWriter::new(file.as_file_mut());
+                export::write_jsonl(&graph, &mut out).map_err(output_error)?;
+            }
+            file.persist(output).map_err(|err| output_error(err.error))?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            export::write_jsonl(&graph, &mut out).map_err(|source| Error::Output { path: "stdout".into(), source })?;
+        }
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn print_stdout(text: &str) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{text}").map_err(|source| Error::Output { path: "stdout".into(), source })
+}

@@ -1,0 +1,21 @@
+//! The `cargo-codegraph` binary: parse the command line, run, exit with a documented code (see
+//! `error.rs`).
+
+use std::process::ExitCode;
+
+use cargo_codegraph::cli::{CargoCli, normalize_args};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = normalize_args(std::env::args_os());
+    let CargoCli::Codegraph(cli) = match CargoCli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            // `--help` and `--version` are "errors" that print to stdout and exit 0.
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { cargo_codegraph::error::exit::USAGE } else { 0 });
+        }
+    };
+    let (command, global) = cli.into_command();
+    ExitCode::from(cargo_codegraph::run(command, &global))
+}

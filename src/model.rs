@@ -1,0 +1,122 @@
+//! The graph's vocabulary: vertex and edge kinds, their properties, and the batch that carries them
+//! from the indexing workers to the store.
+//!
+//! This module knows nothing of IndraDB: kinds are plain enums whose names become IndraDB
+//! identifiers in `store`. It also knows nothing of syn: `assemble` fills these types from facts.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+/// The version of the graph schema: the set of kinds, properties and id keys below. Bump it when
+/// any of them changes meaning, so that readers can tell graphs apart.
+pub const SCHEMA_VERSION: u32 = 1;
+
+macro_rules! kinds {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variant:ident => $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        $vis enum $name { $($variant,)* }
+
+        impl $name {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            /// The kind's name as stored in the graph.
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)* }
+            }
+
+            /// The kind with this stored name, if there is one.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name { $($text => Some($name::$variant),)* _ => None }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+kinds! {
+    /// What a vertex stands for.
+    pub enum VertexKind {
+        Package => "package",
+        Crate => "crate",
+        Module => "module",
+        File => "file",
+        Function => "function",
+        Struct => "struct",
+        Enum => "enum",
+        Union => "union",
+        Variant => "variant",
+        Field => "field",
+        Trait => "trait",
+        Impl => "impl",
+        TypeAlias => "type_alias",
+        Const => "const",
+        Static => "static",
+        Macro => "macro",
+    }
+}
+
+kinds! {
+    /// What an edge says about its two ends.
+    pub enum EdgeKind {
+        Contains => "contains",
+        DependsOn => "depends_on",
+        DefinedIn => "defined_in",
+    }
+}
+
+/// Property names are a small fixed set (IndraDB interns identifiers and never frees them), so
+/// they are `&'static str`; values are JSON. A `BTreeMap` keeps their order stable in output.
+pub type Props = BTreeMap<&'static str, Value>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Vertex {
+    pub id: Uuid,
+    pub kind: VertexKind,
+    pub props: Props,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Edge {
+    pub from: Uuid,
+    pub kind: EdgeKind,
+    pub to: Uuid,
+    pub props: Props,
+}
+
+impl Edge {
+    pub fn new(from: Uuid, kind: EdgeKind, to: Uuid) -> Edge {
+        Edge { from, kind, to, props: Props::new() }
+    }
+}
+
+/// What one unit of work (a file, or the crate graph) adds to the graph.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub vertices: Vec<Vertex>,
+    pub edges: Vec<Edge>,
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.vertices.len() + self.edges.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.vertices.is_empty() && self.edges.is_empty()
+    }
+
+    pub fn append(&mut self, other: &mut Batch) {
+        self.vertices.append(&mut other.vertices);
+        self.edges.append(&mut other.edges);
+    }
+}

@@ -1,0 +1,541 @@
+//! The syntax stage: one Rust source file in, that file's facts out.
+//!
+//! `parse_file` never panics on bad input and never fails for a reason other than the file's
+//! own syntax: a syntax error is returned as data (`SyntaxError`) for the caller to report. The
+//! facts are plain data: names, kinds, lines and the text of what was written. This module knows
+//! nothing about crates, ids or the store, and nothing about other files: a `mod x;` is recorded
+//! with its `#[path]`, and `workspace::modules` decides which file it means.
+
+mod render;
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{Attribute, Fields, ForeignItem, ImplItem, Item, Signature, TraitItem, Variant, Visibility};
+
+use crate::model::VertexKind;
+
+pub use render::tokens as render_tokens;
+
+/// Everything the graph needs from one file.
+#[derive(Debug, Default)]
+pub struct FileFacts {
+    /// The items at the top level of the file, in source order.
+    pub items: Vec<ItemFacts>,
+    /// The file's inner doc comment (`//!`), for the module it is the body of.
+    pub doc: Option<String>,
+    /// Lines in the file (the last line counts even without a trailing newline).
+    pub line_count: u32,
+}
+
+/// One item, with what it contains (fields, variants, associated items, the items of an inline
+/// module, items declared inside a function body).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemFacts {
+    pub kind: VertexKind,
+    pub name: String,
+    /// 1-based line of the item's first token after its outer attributes.
+    pub line: u32,
+    /// 1-based line of the item's last token.
+    pub end_line: u32,
+    pub visibility: String,
+    pub doc: Option<String>,
+    /// The item's own `#[cfg(...)]` predicates as written, if any.
+    pub cfg: Option<String>,
+    pub detail: Detail,
+    pub children: Vec<ItemFacts>,
+}
+
+/// What only some kinds of items carry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Detail {
+    None,
+    Impl {
+        /// The trait as written (`fmt::Display`, `!Send`), for trait impls.
+        trait_: Option<String>,
+        /// The self type as written (`Vec<T>`).
+        self_ty: String,
+    },
+    Module {
+        /// `mod x { ... }` rather than `mod x;`.
+        inline: bool,
+        /// The value of a `#[path = "..."]` attribute.
+        path_attr: Option<String>,
+    },
+}
+
+/// A file that syn rejects. Lines are 1-based, columns 1-based (as editors and rustc show them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+/// Parses one file's text into its facts.
+pub fn parse_file(text: &str) -> Result<FileFacts, SyntaxError> {
+    let file = syn::parse_file(text).map_err(|err| {
+        let start = err.span().start();
+        SyntaxError { line: start.line as u32, column: start.column as u32 + 1, message: err.to_string() }
+    })?;
+    let line_count = text.lines().count() as u32;
+    let doc = inner_doc(&file.attrs);
+    let items = items(&file.items);
+    Ok(FileFacts { items, doc, line_count })
+}
+
+fn line(span: Span) -> u32 {
+    span.start().line as u32
+}
+
+fn end_line(span: Span) -> u32 {
+    span.end().line as u32
+}
+
+/// The line of the earliest of the given tokens (the caller lists every token that can open the
+/// item after its attributes: visibility, qualifiers, keyword).
+fn first_line(spans: &[Option<Span>]) -> u32 {
+    spans
+        .iter()
+        .flatten()
+        .map(|span| span.start())
+        .min_by_key(|start| (start.line, start.column))
+        .map_or(0, |start| start.line as u32)
+}
+
+fn vis_span(vis: &Visibility) -> Option<Span> {
+    match vis {
+        Visibility::Public(token) => Some(token.span),
+        Visibility::Restricted(restricted) => Some(restricted.pub_token.span),
+        Visibility::Inherited => None,
+    }
+}
+
+fn sig_spans(vis: &Visibility, sig: &Signature) -> [Option<Span>; 6] {
+    let safety = match &sig.safety {
+        syn::Safety::Safe(token) => Some(token.span),
+        syn::Safety::Unsafe(token) => Some(token.span),
+        _ => None,
+    };
+    [
+        vis_span(vis),
+        sig.constness.map(|t| t.span),
+        sig.asyncness.map(|t| t.span),
+        safety,
+        sig.abi.as_ref().map(|abi| abi.extern_token.span),
+        Some(sig.fn_token.span),
+    ]
+}
+
+fn inner_doc(attrs: &[Attribute]) -> Option<String> {
+    let inner: Vec<Attribute> = attrs
+        .iter()
+        .filter(|attr| matches!(attr.style, syn::AttrStyle::Inner(_)))
+        .cloned()
+        .map(|mut attr| {
+            attr.style = syn::AttrStyle::Outer;
+            attr
+        })
+        .collect();
+    render::doc(&inner)
+}
+
+/// Builds the facts of an item from its common parts; `detail` and `children` are filled by the
+/// caller where they apply.
+struct Common<'a> {
+    attrs: &'a [Attribute],
+    kind: VertexKind,
+    name: String,
+    visibility: String,
+    line: u32,
+    end_line: u32,
+}
+
+impl Common<'_> {
+    fn finish(self, detail: Detail, children: Vec<ItemFacts>) -> ItemFacts {
+        ItemFacts {
+            kind: self.kind,
+            name: self.name,
+            line: self.line,
+            end_line: self.end_line,
+            visibility: self.visibility,
+            doc: render::doc(self.attrs),
+            cfg: render::cfg(self.attrs),
+            detail,
+            children,
+        }
+    }
+
+    fn leaf(self) -> ItemFacts {
+        self.finish(Detail::None, Vec::new())
+    }
+}
+
+fn items(items: &[Item]) -> Vec<ItemFacts> {
+    let mut out = Vec::with_capacity(items.len());
+    for node in items {
+        push_item(&mut out, node);
+    }
+    out
+}
+
+/// Appends the facts of `item` to `out`: one item, none (a `use`, a macro call), or several (the
+/// functions and statics of an `extern` block, which is no item of its own).
+fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
+    let facts = match item {
+        Item::Fn(f) => Common {
+            attrs: &f.attrs,
+            kind: VertexKind::Function,
+            name: f.sig.ident.to_string(),
+            visibility: render::visibility(&f.vis),
+            line: first_line(&sig_spans(&f.vis, &f.sig)),
+            end_line: end_line(f.block.brace_token.span.close()),
+        }
+        .finish(Detail::None, body_items(&f.block)),
+        Item::Struct(s) => {
+            let end = match (&s.semi_token, &s.fields) {
+                (Some(semi), _) => semi.span,
+                (None, Fields::Named(named)) => named.brace_token.span.close(),
+                (None, Fields::Unnamed(unnamed)) => unnamed.paren_token.span.close(),
+                (None, Fields::Unit) => s.ident.span(),
+            };
+            Common {
+                attrs: &s.attrs,
+                kind: VertexKind::Struct,
+                name: s.ident.to_string(),
+                visibility: render::visibility(&s.vis),
+                line: first_line(&[vis_span(&s.vis), Some(s.struct_token.span)]),
+                end_line: end_line(end),
+            }
+            .finish(Detail::None, fields(&s.fields, "private"))
+        }
+        Item::Enum(e) => {
+            let visibility = render::visibility(&e.vis);
+            let variants = e.variants.iter().map(|v| variant(v, &visibility)).collect();
+            Common {
+                attrs: &e.attrs,
+                kind: VertexKind::Enum,
+                name: e.ident.to_string(),
+                visibility,
+                line: first_line(&[vis_span(&e.vis), Some(e.enum_token.span)]),
+                end_line: end_line(e.brace_token.span.close()),
+            }
+            .finish(Detail::None, variants)
+        }
+        Item::Union(u) => Common {
+            attrs: &u.attrs,
+            kind: VertexKind::Union,
+            name: u.ident.to_string(),
+            visibility: render::visibility(&u.vis),
+            line: first_line(&[vis_span(&u.vis), Some(u.union_token.span)]),
+            end_line: end_line(u.fields.brace_token.span.close()),
+        }
+        .finish(Detail::None, fields(&Fields::Named(u.fields.clone()), "private")),
+        Item::Trait(t) => {
+            let visibility = render::visibility(&t.vis);
+            let children = t.items.iter().filter_map(|i| trait_item(i, &visibility)).collect();
+            Common {
+                attrs: &t.attrs,
+                kind: VertexKind::Trait,
+                name: t.ident.to_string(),
+                visibility: visibility.clone(),
+                line: first_line(&[
+                    vis_span(&t.vis),
+                    t.unsafety.map(|t| t.span),
+                    t.modifiers.auto_token.map(|t| t.span),
+                    Some(t.trait_token.span),
+                ]),
+                end_line: end_line(t.brace_token.span.close()),
+            }
+            .finish(Detail::None, children)
+        }
+        Item::Impl(i) => {
+            let self_ty = render::tokens(&*i.self_ty);
+            let trait_ = i.trait_.as_ref().map(|(path, _)| {
+                let bang = if i.modifiers.polarity.is_some() { "!" } else { "" };
+                format!("{bang}{}", render::tokens(path))
+            });
+            let name = match &trait_ {
+                Some(trait_) => format!("impl {trait_} for {self_ty}"),
+                None => format!("impl {self_ty}"),
+            };
+            let children = i.items.iter().filter_map(impl_item).collect();
+            Common {
+                attrs: &i.attrs,
+                kind: VertexKind::Impl,
+                name,
+                visibility: "private".to_owned(),
+                line: first_line(&[
+                    i.modifiers.defaultness.map(|t| t.span),
+                    i.unsafety.map(|t| t.span),
+                    Some(i.impl_token.span),
+                ]),
+                end_line: end_line(i.brace_token.span.close()),
+            }
+            .finish(Detail::Impl { trait_, self_ty }, children)
+        }
+        Item::Type(t) => Common {
+            attrs: &t.attrs,
+            kind: VertexKind::TypeAlias,
+            name: t.ident.to_string(),
+            visibility: render::visibility(&t.vis),
+            line: first_line(&[vis_span(&t.vis), Some(t.type_token.span)]),
+            end_line: end_line(t.semi_token.span),
+        }
+        .leaf(),
+        Item::Const(c) => Common {
+            attrs: &c.attrs,
+            kind: VertexKind::Const,
+            name: c.ident.to_string(),
+            visibility: render::visibility(&c.vis),
+            line: first_line(&[vis_span(&c.vis), Some(c.const_token.span)]),
+            end_line: end_line(c.semi_token.span),
+        }
+        .finish(Detail::None, expr_items(&c.expr)),
+        Item::Static(s) => Common {
+            attrs: &s.attrs,
+            kind: VertexKind::Static,
+            name: s.ident.to_string(),
+            visibility: render::visibility(&s.vis),
+            line: first_line(&[vis_span(&s.vis), Some(s.static_token.span)]),
+            end_line: end_line(s.semi_token.span),
+        }
+        .finish(Detail::None, expr_items(&s.expr)),
+        Item::Macro(m) => {
+            // Only `macro_rules!` defines a macro; other item-position macro calls are uses.
+            let Some(name) = &m.ident else { return };
+            if !m.mac.path.is_ident("macro_rules") {
+                return;
+            }
+            let end = match &m.semi_token {
+                Some(semi) => semi.span,
+                None => m.mac.delimiter.span().close(),
+            };
+            Common {
+                attrs: &m.attrs,
+                kind: VertexKind::Macro,
+                name: name.to_string(),
+                visibility: if has_attr(&m.attrs, "macro_export") { "pub" } else { "private" }.to_owned(),
+                line: line(m.mac.path.span()),
+                end_line: end_line(end),
+            }
+            .leaf()
+        }
+        Item::Mod(m) => {
+            let end = match (&m.content, &m.semi) {
+                (Some((brace, _)), _) => brace.span.close(),
+                (None, Some(semi)) => semi.span,
+                (None, None) => m.ident.span(),
+            };
+            let children = match &m.content {
+                Some((_, content)) => items(content),
+                None => Vec::new(),
+            };
+            Common {
+                attrs: &m.attrs,
+                kind: VertexKind::Module,
+                name: m.ident.to_string(),
+                visibility: render::visibility(&m.vis),
+                line: first_line(&[vis_span(&m.vis), m.unsafety.map(|t| t.span), Some(m.mod_token.span)]),
+                end_line: end_line(end),
+            }
+            .finish(Detail::Module { inline: m.content.is_some(), path_attr: render::path_attr(&m.attrs) }, children)
+        }
+        Item::ForeignMod(f) => {
+            let block_cfg = render::cfg(&f.attrs);
+            out.extend(f.items.iter().filter_map(foreign_item).map(|mut facts| {
+                facts.cfg = match (block_cfg.clone(), facts.cfg.take()) {
+                    (Some(outer), Some(own)) => Some(format!("{outer}, {own}")),
+                    (outer, own) => outer.or(own),
+                };
+                facts
+            }));
+            return;
+        }
+        _ => return,
+    };
+    out.push(facts);
+}
+
+fn has_attr(attrs: &[Attribute], name: &str) -> bool {
+    attrs.iter().any(|attr| attr.path().is_ident(name))
+}
+
+/// The fields of a struct, union or variant. `inherited` is the visibility of a field written
+/// without one: private for structs and unions, the enum's for variants.
+fn fields(fields: &Fields, inherited: &str) -> Vec<ItemFacts> {
+    fields
+        .iter()
+        .enumerate()
+        .map(|(index, field)| {
+            let ty_span = field.ty.span();
+            Common {
+                attrs: &field.attrs,
+                kind: VertexKind::Field,
+                name: field.ident.as_ref().map_or_else(|| index.to_string(), |ident| ident.to_string()),
+                visibility: match field.vis {
+                    Visibility::Inherited => inherited.to_owned(),
+                    _ => render::visibility(&field.vis),
+                },
+                line: first_line(&[vis_span(&field.vis), field.ident.as_ref().map(|i| i.span()), Some(ty_span)]),
+                end_line: end_line(ty_span),
+            }
+            .leaf()
+        })
+        .collect()
+}
+
+fn variant(variant: &Variant, enum_visibility: &str) -> ItemFacts {
+    let end = match (&variant.discriminant, &variant.fields) {
+        (Some((_, expr)), _) => expr.span(),
+        (None, Fields::Named(named)) => named.brace_token.span.close(),
+        (None, Fields::Unnamed(unnamed)) => unnamed.paren_token.span.close(),
+        (None, Fields::Unit) => variant.ident.span(),
+    };
+    Common {
+        attrs: &variant.attrs,
+        kind: VertexKind::Variant,
+        name: variant.ident.to_string(),
+        // Variants are exactly as visible as their enum.
+        visibility: enum_visibility.to_owned(),
+        line: line(variant.ident.span()),
+        end_line: end_line(end),
+    }
+    .finish(Detail::None, fields(&variant.fields, enum_visibility))
+}
+
+fn trait_item(item: &TraitItem, trait_visibility: &str) -> Option<ItemFacts> {
+    // Associated items are exactly as visible as their trait.
+    let visibility = trait_visibility.to_owned();
+    let facts = match item {
+        TraitItem::Fn(f) => {
+            let end = match (&f.default, &f.semi_token) {
+                (Some(block), _) => block.brace_token.span.close(),
+                (None, Some(semi)) => semi.span,
+                (None, None) => f.sig.ident.span(),
+            };
+            Common {
+                attrs: &f.attrs,
+                kind: VertexKind::Function,
+                name: f.sig.ident.to_string(),
+                visibility,
+                line: first_line(&sig_spans(&Visibility::Inherited, &f.sig)),
+                end_line: end_line(end),
+            }
+            .finish(Detail::None, f.default.as_ref().map(body_items).unwrap_or_default())
+        }
+        TraitItem::Const(c) => Common {
+            attrs: &c.attrs,
+            kind: VertexKind::Const,
+            name: c.ident.to_string(),
+            visibility,
+            line: line(c.const_token.span),
+            end_line: end_line(c.semi_token.span),
+        }
+        .leaf(),
+        TraitItem::Type(t) => Common {
+            attrs: &t.attrs,
+            kind: VertexKind::TypeAlias,
+            name: t.ident.to_string(),
+            visibility,
+            line: line(t.type_token.span),
+            end_line: end_line(t.semi_token.span),
+        }
+        .leaf(),
+        _ => return None,
+    };
+    Some(facts)
+}
+
+fn impl_item(item: &ImplItem) -> Option<ItemFacts> {
+    let facts = match item {
+        ImplItem::Fn(f) => Common {
+            attrs: &f.attrs,
+            kind: VertexKind::Function,
+            name: f.sig.ident.to_string(),
+            visibility: render::visibility(&f.vis),
+            line: first_line(&{
+                let mut spans = sig_spans(&f.vis, &f.sig).to_vec();
+                spans.push(f.modifiers.defaultness.map(|t| t.span));
+                spans
+            }),
+            end_line: end_line(f.block.brace_token.span.close()),
+        }
+        .finish(Detail::None, body_items(&f.block)),
+        ImplItem::Const(c) => Common {
+            attrs: &c.attrs,
+            kind: VertexKind::Const,
+            name: c.ident.to_string(),
+            visibility: render::visibility(&c.vis),
+            line: first_line(&[vis_span(&c.vis), c.modifiers.defaultness.map(|t| t.span), Some(c.const_token.span)]),
+            end_line: end_line(c.semi_token.span),
+        }
+        .leaf(),
+        ImplItem::Type(t) => Common {
+            attrs: &t.attrs,
+            kind: VertexKind::TypeAlias,
+            name: t.ident.to_string(),
+            visibility: render::visibility(&t.vis),
+            line: first_line(&[vis_span(&t.vis), t.modifiers.defaultness.map(|t| t.span), Some(t.type_token.span)]),
+            end_line: end_line(t.semi_token.span),
+        }
+        .leaf(),
+        _ => return None,
+    };
+    Some(facts)
+}
+
+fn foreign_item(item: &ForeignItem) -> Option<ItemFacts> {
+    let facts = match item {
+        ForeignItem::Fn(f) => Common {
+            attrs: &f.attrs,
+            kind: VertexKind::Function,
+            name: f.sig.ident.to_string(),
+            visibility: render::visibility(&f.vis),
+            line: first_line(&sig_spans(&f.vis, &f.sig)),
+            end_line: end_line(f.semi_token.span),
+        }
+        .leaf(),
+        ForeignItem::Static(s) => Common {
+            attrs: &s.attrs,
+            kind: VertexKind::Static,
+            name: s.ident.to_string(),
+            visibility: render::visibility(&s.vis),
+            line: first_line(&[vis_span(&s.vis), Some(s.static_token.span)]),
+            end_line: end_line(s.semi_token.span),
+        }
+        .leaf(),
+        _ => return None,
+    };
+    Some(facts)
+}
+
+/// Items declared anywhere inside a function body (nested blocks and closures included); items
+/// nested in those items are theirs, not the function's.
+fn body_items(block: &syn::Block) -> Vec<ItemFacts> {
+    let mut collector = BodyItems::default();
+    collector.visit_block(block);
+    collector.items
+}
+
+/// Items declared inside the initializer of a const or static (`const X: T = { struct S; ... }`).
+fn expr_items(expr: &syn::Expr) -> Vec<ItemFacts> {
+    let mut collector = BodyItems::default();
+    collector.visit_expr(expr);
+    collector.items
+}
+
+#[derive(Default)]
+struct BodyItems {
+    items: Vec<ItemFacts>,
+}
+
+impl<'ast> Visit<'ast> for BodyItems {
+    fn visit_item(&mut self, node: &'ast Item) {
+        // Not recursing: `push_item` collects the nested item's own children.
+        push_item(&mut self.items, node);
+    }
+}
+
+#[cfg(test)]
+mod tests;

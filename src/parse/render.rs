@@ -1,0 +1,202 @@
+//! Renders syntax back to compact, deterministic text: types and paths as written (`Vec<T>`,
+//! `impl Trait for Foo`), visibilities, doc comments and `cfg` predicates.
+//!
+//! The rendering depends only on the tokens, never on their spans or on the original whitespace,
+//! so reformatting a file does not change a rendered name.
+
+use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::{Attribute, Expr, Lit, Meta, Visibility};
+
+/// Renders any syntax node as compact text: `Vec<Option<T>>`, `&'a mut [u8]`, `dyn Fn(u8) -> u8`.
+pub fn tokens(node: &impl ToTokens) -> String {
+    let mut out = String::new();
+    write_stream(&mut out, node.to_token_stream());
+    out
+}
+
+fn write_stream(out: &mut String, stream: TokenStream) {
+    // Punctuation arrives one character at a time; joint characters form one operator (`::`,
+    // `->`, `>>`). A lifetime is a joint `'` followed by an identifier.
+    let mut op = String::new();
+    let mut prev_word = false;
+    for tree in stream {
+        let (text, spaced_after_word) = match tree {
+            TokenTree::Punct(punct) => {
+                op.push(punct.as_char());
+                if punct.spacing() == Spacing::Alone {
+                    write_op(out, &op);
+                    op.clear();
+                    prev_word = false;
+                }
+                continue;
+            }
+            TokenTree::Ident(ident) => (ident.to_string(), true),
+            TokenTree::Literal(lit) => (lit.to_string(), true),
+            TokenTree::Group(group) => {
+                let mut text = String::new();
+                let (open, close) = match group.delimiter() {
+                    Delimiter::Parenthesis => ("(", ")"),
+                    Delimiter::Brace => ("{ ", " }"),
+                    Delimiter::Bracket => ("[", "]"),
+                    Delimiter::None => ("", ""),
+                };
+                text.push_str(open);
+                write_stream(&mut text, group.stream());
+                text.push_str(close);
+                (text, matches!(group.delimiter(), Delimiter::Brace | Delimiter::None))
+            }
+        };
+        let lifetime = op.ends_with('\'');
+        if lifetime {
+            op.pop();
+        }
+        if !op.is_empty() {
+            write_op(out, &op);
+            op.clear();
+            prev_word = false;
+        }
+        if prev_word && spaced_after_word && !out.ends_with(' ') {
+            out.push(' ');
+        }
+        if lifetime {
+            out.push('\'');
+        }
+        out.push_str(&text);
+        prev_word = true;
+    }
+    if !op.is_empty() {
+        write_op(out, &op);
+    }
+    trim_end(out);
+}
+
+/// Writes one operator with the spacing rustfmt would give it in a type or path.
+fn write_op(out: &mut String, op: &str) {
+    match op {
+        "," | ";" | ":" => {
+            trim_end(out);
+            out.push_str(op);
+            out.push(' ');
+        }
+        "=" | "+" | "->" | "=>" | "==" | "!=" | "+=" | "-=" | "&&" | "||" | "<=" | ">=" => {
+            trim_end(out);
+            if !out.is_empty() && !out.ends_with(['(', '[', '<']) {
+                out.push(' ');
+            }
+            out.push_str(op);
+            out.push(' ');
+        }
+        _ => out.push_str(op),
+    }
+}
+
+fn trim_end(out: &mut String) {
+    while out.ends_with(' ') {
+        out.pop();
+    }
+}
+
+/// `pub`, `pub(crate)`, `pub(super)`, `pub(in a::b)`, or `private` for an inherited visibility.
+pub fn visibility(vis: &Visibility) -> String {
+    match vis {
+        Visibility::Public(_) => "pub".to_owned(),
+        Visibility::Restricted(restricted) => {
+            let path = tokens(&restricted.path);
+            if restricted.in_token.is_some() { format!("pub(in {path})") } else { format!("pub({path})") }
+        }
+        Visibility::Inherited => "private".to_owned(),
+    }
+}
+
+/// The outer doc comment (`///` lines and `#[doc = "..."]`), with the one space that follows
+/// `///` removed from each line, as rustdoc shows it. `None` when there is none.
+pub fn doc(attrs: &[Attribute]) -> Option<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for attr in attrs {
+        if !matches!(attr.style, syn::AttrStyle::Outer) || !attr.path().is_ident("doc") {
+            continue;
+        }
+        if let Meta::NameValue(nv) = &attr.meta
+            && let Expr::Lit(expr) = &nv.value
+            && let Lit::Str(text) = &expr.lit
+        {
+            lines.extend(text.value().lines().map(|line| line.strip_prefix(' ').unwrap_or(line).to_owned()));
+        }
+    }
+    let doc = lines.join("\n");
+    let doc = doc.trim_end();
+    (!doc.is_empty()).then(|| doc.to_owned())
+}
+
+/// The value of a `#[path = "..."]` attribute, if the item has one.
+pub fn path_attr(attrs: &[Attribute]) -> Option<String> {
+    attrs.iter().find_map(|attr| match &attr.meta {
+        Meta::NameValue(nv) if nv.path.is_ident("path") => match &nv.value {
+            Expr::Lit(expr) => match &expr.lit {
+                Lit::Str(text) => Some(text.value()),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// The item's `cfg` predicates as written, joined by `, ` (several `#[cfg]` attributes all
+/// apply), or `None`. Used to tell cfg-alternative definitions of one name apart.
+pub fn cfg(attrs: &[Attribute]) -> Option<String> {
+    let predicates: Vec<String> = attrs
+        .iter()
+        .filter_map(|attr| match &attr.meta {
+            Meta::List(list) if list.path.is_ident("cfg") => {
+                let mut out = String::new();
+                write_stream(&mut out, list.tokens.clone());
+                Some(out)
+            }
+            _ => None,
+        })
+        .collect();
+    (!predicates.is_empty()).then(|| predicates.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ty(text: &str) -> String {
+        tokens(&syn::parse_str::<syn::Type>(text).unwrap())
+    }
+
+    #[test]
+    fn types_render_compactly() {
+        assert_eq!(ty("Vec < Option < T > >"), "Vec<Option<T>>");
+        assert_eq!(ty("& 'a mut [ u8 ]"), "&'a mut [u8]");
+        assert_eq!(ty("HashMap<K,V>"), "HashMap<K, V>");
+        assert_eq!(ty("dyn Fn(u8)->u8 + Send"), "dyn Fn(u8) -> u8 + Send");
+        assert_eq!(ty("<T as Trait>::Out"), "<T as Trait>::Out");
+        assert_eq!(ty("[u8; 4]"), "[u8; 4]");
+        assert_eq!(ty("impl Iterator<Item = &'static str>"), "impl Iterator<Item = &'static str>");
+        assert_eq!(ty("(A, B)"), "(A, B)");
+    }
+
+    #[test]
+    fn visibilities() {
+        let vis = |text: &str| visibility(&syn::parse_str::<Visibility>(text).unwrap());
+        assert_eq!(vis("pub"), "pub");
+        assert_eq!(vis("pub(crate)"), "pub(crate)");
+        assert_eq!(vis("pub(in crate::a)"), "pub(in crate::a)");
+        assert_eq!(vis(""), "private");
+    }
+
+    #[test]
+    fn doc_and_cfg_and_path() {
+        let item: syn::ItemFn = syn::parse_str(
+            "/// First line.\n///\n///   indented\n#[cfg(unix)]\n#[cfg(feature = \"x\")]\n#[path = \"p.rs\"]\nfn f() {}",
+        )
+        .unwrap();
+        assert_eq!(doc(&item.attrs).as_deref(), Some("First line.\n\n  indented"));
+        assert_eq!(cfg(&item.attrs).as_deref(), Some("unix, feature = \"x\""));
+        assert_eq!(path_attr(&item.attrs).as_deref(), Some("p.rs"));
+    }
+}

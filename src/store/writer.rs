@@ -1,0 +1,191 @@
+//! The writer thread: batches in from a bounded channel, IndraDB `bulk_insert` out.
+//!
+//! Workers send one `Batch` per file; the writer gathers them and flushes when 10,000 items are
+//! pending or 100 ms have passed since the first of them, whichever comes first. Vertices are
+//! always written before the edges that need them: an edge waits until both its ends are in the
+//! store (IndraDB's memory datastore would silently drop it, and RocksDB would store it
+//! dangling). Whatever still waits when the channel closes is reported, never written.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use indradb::{BulkInsertItem, Database, Edge, Identifier, Json, MemoryDatastore, Vertex};
+use uuid::Uuid;
+
+use super::{INDEXED_PROPERTIES, StoreError, identifier};
+use crate::model::{self, Batch, VertexKind};
+
+#[derive(Clone, Copy, Debug)]
+pub struct WriterConfig {
+    /// Flush once this many vertices and edges are pending.
+    pub flush_items: usize,
+    /// Flush once the oldest pending item has waited this long.
+    pub flush_interval: Duration,
+    /// Batches the channel holds before workers wait for the writer.
+    pub channel_capacity: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> WriterConfig {
+        WriterConfig { flush_items: 10_000, flush_interval: Duration::from_millis(100), channel_capacity: 1024 }
+    }
+}
+
+/// What the writer wrote, and what it refused.
+#[derive(Debug, Default)]
+pub struct WriteStats {
+    pub vertices: BTreeMap<&'static str, usize>,
+    pub edges: BTreeMap<&'static str, usize>,
+    pub flushes: usize,
+    /// Vertices whose id was already taken by another vertex (a bug in key construction: ids
+    /// must be unique). The first vertex is kept.
+    pub duplicate_ids: Vec<(Uuid, &'static str, String)>,
+    /// Edges with an end that never arrived.
+    pub dangling_edges: Vec<(Uuid, &'static str, Uuid)>,
+}
+
+pub struct Writer {
+    sender: SyncSender<Batch>,
+    handle: JoinHandle<Result<(Database<MemoryDatastore>, WriteStats), StoreError>>,
+}
+
+impl Writer {
+    pub fn spawn(config: WriterConfig) -> Result<Writer, StoreError> {
+        let (sender, receiver) = sync_channel(config.channel_capacity);
+        let handle = std::thread::Builder::new()
+            .name("codegraph-writer".to_owned())
+            .spawn(move || run(receiver, config))
+            .map_err(|source| StoreError::Write { path: "writer thread".into(), source })?;
+        Ok(Writer { sender, handle })
+    }
+
+    /// Where workers send their batches. A send fails only when the writer has stopped on an
+    /// error, which `finish` then returns.
+    pub fn sender(&self) -> SyncSender<Batch> {
+        self.sender.clone()
+    }
+
+    /// Waits for everything sent to be written and returns the database.
+    pub fn finish(self) -> Result<(Database<MemoryDatastore>, WriteStats), StoreError> {
+        drop(self.sender);
+        self.handle.join().map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+struct State {
+    db: Database<MemoryDatastore>,
+    names: HashMap<&'static str, Identifier>,
+    written: HashSet<Uuid>,
+    /// Vertex ids of the pending vertices, with their kinds, to tell files (shared between crates
+    /// that include one file, identical by construction) from real collisions.
+    kinds: HashMap<Uuid, VertexKind>,
+    pending_vertices: Vec<model::Vertex>,
+    pending_edges: Vec<model::Edge>,
+    stats: WriteStats,
+}
+
+fn run(receiver: Receiver<Batch>, config: WriterConfig) -> Result<(Database<MemoryDatastore>, WriteStats), StoreError> {
+    let db = MemoryDatastore::new_db();
+    for name in INDEXED_PROPERTIES {
+        db.index_property(identifier(name)?)?;
+    }
+    let mut state = State {
+        db,
+        names: HashMap::new(),
+        written: HashSet::new(),
+        kinds: HashMap::new(),
+        pending_vertices: Vec::new(),
+        pending_edges: Vec::new(),
+        stats: WriteStats::default(),
+    };
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let received = match deadline {
+            Some(deadline) => receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())),
+            None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match received {
+            Ok(mut batch) => {
+                state.pending_vertices.append(&mut batch.vertices);
+                state.pending_edges.append(&mut batch.edges);
+                deadline.get_or_insert_with(|| Instant::now() + config.flush_interval);
+                if state.pending_vertices.len() + state.pending_edges.len() >= config.flush_items {
+                    state.flush()?;
+                    deadline = None;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                state.flush()?;
+                deadline = None;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    state.flush()?;
+    for edge in std::mem::take(&mut state.pending_edges) {
+        state.stats.dangling_edges.push((edge.from, edge.kind.as_str(), edge.to));
+    }
+    state.stats.dangling_edges.sort();
+    state.stats.duplicate_ids.sort();
+    Ok((state.db, state.stats))
+}
+
+impl State {
+    fn name(&mut self, name: &'static str) -> Result<Identifier, StoreError> {
+        if let Some(identifier) = self.names.get(name) {
+            return Ok(*identifier);
+        }
+        let identifier = identifier(name)?;
+        self.names.insert(name, identifier);
+        Ok(identifier)
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        let mut items = Vec::new();
+        for vertex in std::mem::take(&mut self.pending_vertices) {
+            if !self.written.insert(vertex.id) {
+                let first = self.kinds.get(&vertex.id).copied();
+                if !(first == Some(VertexKind::File) && vertex.kind == VertexKind::File) {
+                    let path = vertex.props.get("path").and_then(|p| p.as_str()).unwrap_or_default().to_owned();
+                    self.stats.duplicate_ids.push((vertex.id, vertex.kind.as_str(), path));
+                }
+                continue;
+            }
+            self.kinds.insert(vertex.id, vertex.kind);
+            *self.stats.vertices.entry(vertex.kind.as_str()).or_default() += 1;
+            items.push(BulkInsertItem::Vertex(Vertex::with_id(vertex.id, self.name(vertex.kind.as_str())?)));
+            for (name, value) in vertex.props {
+                items.push(BulkInsertItem::VertexProperty(vertex.id, self.name(name)?, Json::new(value)));
+            }
+        }
+        let mut waiting = Vec::new();
+        for edge in std::mem::take(&mut self.pending_edges) {
+            if !(self.written.contains(&edge.from) && self.written.contains(&edge.to)) {
+                waiting.push(edge);
+                continue;
+            }
+            *self.stats.edges.entry(edge.kind.as_str()).or_default() += 1;
+            let stored = Edge::new(edge.from, self.name(edge.kind.as_str())?, edge.to);
+            for (name, value) in edge.props {
+                items.push(BulkInsertItem::EdgeProperty(stored.clone(), self.name(name)?, Json::new(value)));
+            }
+            items.push(BulkInsertItem::Edge(stored));
+        }
+        self.pending_edges = waiting;
+        if !items.is_empty() {
+            // Within one bulk insert, IndraDB's memory datastore applies items in order, and an
+            // edge property needs its edge: edges first, then their properties.
+            items.sort_by_key(|item| match item {
+                BulkInsertItem::Vertex(_) => 0,
+                BulkInsertItem::VertexProperty(..) => 1,
+                BulkInsertItem::Edge(_) => 2,
+                BulkInsertItem::EdgeProperty(..) => 3,
+            });
+            self.db.bulk_insert(items)?;
+            self.stats.flushes += 1;
+        }
+        Ok(())
+    }
+}
