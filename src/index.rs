@@ -24,7 +24,7 @@ use crate::workspace::{CrateInfo, PackageInfo, Workspace};
 
 /// syn recurses on nested expressions; deeply nested generated code overflows the default 2 MiB
 /// thread stack. Workers get this much (reserved, not committed, until used).
-const WORKER_STACK: usize = 64 * 1024 * 1024;
+pub(crate) const WORKER_STACK: usize = 64 * 1024 * 1024;
 
 /// Deeper module nesting than this is taken for a `#[path]` loop.
 const MAX_MODULE_DEPTH: usize = 128;

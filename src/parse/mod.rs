@@ -8,10 +8,10 @@
 
 mod render;
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{Attribute, Fields, ForeignItem, ImplItem, Item, Signature, TraitItem, Variant, Visibility};
+use syn::{Attribute, Field, Fields, ForeignItem, ImplItem, Item, Signature, TraitItem, Variant, Visibility};
 
 use crate::model::VertexKind;
 
@@ -64,7 +64,8 @@ pub enum Detail {
     },
 }
 
-/// A file that syn rejects. Lines are 1-based, columns 1-based (as editors and rustc show them).
+/// A file that cannot be indexed: syn rejects it, or it nests too deeply to parse safely. Lines
+/// and columns are 1-based, as editors and rustc show them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
     pub line: u32,
@@ -72,16 +73,83 @@ pub struct SyntaxError {
     pub message: String,
 }
 
+impl SyntaxError {
+    fn at(span: Span, message: String) -> SyntaxError {
+        let start = span.start();
+        SyntaxError { line: start.line as u32, column: start.column as u32 + 1, message }
+    }
+}
+
+/// Files that nest brackets, parentheses, braces and generic arguments deeper than this are
+/// refused rather than parsed. syn recurses once per level (about 16 KiB of stack per level in
+/// a debug build, 32 KiB for generics), and a stack overflow aborts the whole process: it cannot
+/// be caught. With the workers' 64 MiB stack this leaves a margin of four or more in any build;
+/// real code stays far below it.
+pub const MAX_NESTING: usize = 256;
+
 /// Parses one file's text into its facts.
 pub fn parse_file(text: &str) -> Result<FileFacts, SyntaxError> {
-    let file = syn::parse_file(text).map_err(|err| {
-        let start = err.span().start();
-        SyntaxError { line: start.line as u32, column: start.column as u32 + 1, message: err.to_string() }
-    })?;
+    // proc-macro2's lexer is iterative, so lexing first is safe at any depth; the depth check
+    // then guards syn's recursive parser.
+    let tokens: TokenStream = strip_shebang(text)
+        .parse()
+        .map_err(|err: proc_macro2::LexError| SyntaxError::at(err.span(), err.to_string()))?;
+    if let Some(span) = too_deep(&tokens) {
+        return Err(SyntaxError::at(span, format!("nesting deeper than {MAX_NESTING} levels is not indexed")));
+    }
+    let file: syn::File = syn::parse2(tokens).map_err(|err| SyntaxError::at(err.span(), err.to_string()))?;
     let line_count = text.lines().count() as u32;
     let doc = inner_doc(&file.attrs);
     let items = items(&file.items);
     Ok(FileFacts { items, doc, line_count })
+}
+
+/// The text without a byte-order mark and without a `#!` line (but its newline, so that lines
+/// keep their numbers), as rustc reads it. `#![attr]` is no shebang.
+fn strip_shebang(text: &str) -> &str {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    match text.strip_prefix("#!") {
+        Some(rest) if !rest.trim_start().starts_with('[') => text.find('\n').map_or("", |newline| &text[newline..]),
+        _ => text,
+    }
+}
+
+/// Where the nesting first exceeds `MAX_NESTING`, if it does. Each group counts one level, and
+/// so does each `<` not yet closed within its group (generic arguments are no token groups);
+/// `;` and `{` end any generic argument list, so comparisons cannot pile up.
+fn too_deep(tokens: &TokenStream) -> Option<Span> {
+    let mut stack: Vec<(proc_macro2::token_stream::IntoIter, usize)> = vec![(tokens.clone().into_iter(), 0)];
+    loop {
+        let depth = stack.len();
+        let Some((iter, angles)) = stack.last_mut() else { return None };
+        let Some(tree) = iter.next() else {
+            stack.pop();
+            continue;
+        };
+        match tree {
+            TokenTree::Group(group) => {
+                if depth + *angles >= MAX_NESTING {
+                    return Some(group.span_open());
+                }
+                if group.delimiter() == proc_macro2::Delimiter::Brace {
+                    *angles = 0;
+                }
+                stack.push((group.stream().into_iter(), 0));
+            }
+            TokenTree::Punct(punct) => match punct.as_char() {
+                '<' => {
+                    *angles += 1;
+                    if depth + *angles > MAX_NESTING {
+                        return Some(punct.span());
+                    }
+                }
+                '>' => *angles = angles.saturating_sub(1),
+                ';' => *angles = 0,
+                _ => {}
+            },
+            _ => {}
+        }
+    }
 }
 
 fn line(span: Span) -> u32 {
@@ -230,7 +298,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             line: first_line(&[vis_span(&u.vis), Some(u.union_token.span)]),
             end_line: end_line(u.fields.brace_token.span.close()),
         }
-        .finish(Detail::None, fields(&Fields::Named(u.fields.clone()), "private")),
+        .finish(Detail::None, fields(&u.fields.named, "private")),
         Item::Trait(t) => {
             let visibility = render::visibility(&t.vis);
             let children = t.items.iter().filter_map(|i| trait_item(i, &visibility)).collect();
@@ -363,9 +431,9 @@ fn has_attr(attrs: &[Attribute], name: &str) -> bool {
 
 /// The fields of a struct, union or variant. `inherited` is the visibility of a field written
 /// without one: private for structs and unions, the enum's for variants.
-fn fields(fields: &Fields, inherited: &str) -> Vec<ItemFacts> {
+fn fields<'a>(fields: impl IntoIterator<Item = &'a Field>, inherited: &str) -> Vec<ItemFacts> {
     fields
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(index, field)| {
             let ty_span = field.ty.span();

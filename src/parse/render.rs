@@ -19,32 +19,42 @@ fn write_stream(out: &mut String, stream: TokenStream) {
     // Punctuation arrives one character at a time; joint characters form one operator (`::`,
     // `->`, `>>`). A lifetime is a joint `'` followed by an identifier.
     let mut op = String::new();
+    // What the last token written was: a word (identifier, literal, group) needs a space before
+    // the next word; a keyword also before a bracket or parenthesis (`mut [u8]`), which an
+    // identifier does not get (`f(x)`, `a[0]`).
     let mut prev_word = false;
+    let mut prev_keyword = false;
     for tree in stream {
-        let (text, spaced_after_word) = match tree {
+        let (text, is_keyword, spaced) = match tree {
             TokenTree::Punct(punct) => {
                 op.push(punct.as_char());
                 if punct.spacing() == Spacing::Alone {
                     write_op(out, &op);
                     op.clear();
                     prev_word = false;
+                    prev_keyword = false;
                 }
                 continue;
             }
-            TokenTree::Ident(ident) => (ident.to_string(), true),
-            TokenTree::Literal(lit) => (lit.to_string(), true),
+            TokenTree::Ident(ident) => {
+                let text = ident.to_string();
+                let is_keyword =
+                    matches!(text.as_str(), "mut" | "dyn" | "impl" | "const" | "in" | "as" | "for" | "where");
+                (text, is_keyword, true)
+            }
+            TokenTree::Literal(lit) => (lit.to_string(), false, true),
             TokenTree::Group(group) => {
-                let mut text = String::new();
                 let (open, close) = match group.delimiter() {
                     Delimiter::Parenthesis => ("(", ")"),
                     Delimiter::Brace => ("{ ", " }"),
                     Delimiter::Bracket => ("[", "]"),
                     Delimiter::None => ("", ""),
                 };
-                text.push_str(open);
+                let mut text = String::from(open);
                 write_stream(&mut text, group.stream());
                 text.push_str(close);
-                (text, matches!(group.delimiter(), Delimiter::Brace | Delimiter::None))
+                let spaced = matches!(group.delimiter(), Delimiter::Brace | Delimiter::None) || prev_keyword;
+                (text, false, spaced)
             }
         };
         let lifetime = op.ends_with('\'');
@@ -56,7 +66,7 @@ fn write_stream(out: &mut String, stream: TokenStream) {
             op.clear();
             prev_word = false;
         }
-        if prev_word && spaced_after_word && !out.ends_with(' ') {
+        if prev_word && spaced && !out.ends_with(' ') {
             out.push(' ');
         }
         if lifetime {
@@ -64,6 +74,7 @@ fn write_stream(out: &mut String, stream: TokenStream) {
         }
         out.push_str(&text);
         prev_word = true;
+        prev_keyword = is_keyword;
     }
     if !op.is_empty() {
         write_op(out, &op);
@@ -121,7 +132,12 @@ pub fn doc(attrs: &[Attribute]) -> Option<String> {
             && let Expr::Lit(expr) = &nv.value
             && let Lit::Str(text) = &expr.lit
         {
-            lines.extend(text.value().lines().map(|line| line.strip_prefix(' ').unwrap_or(line).to_owned()));
+            // `split`, not `lines`: an empty `///` line is an empty paragraph break, kept.
+            let value = text.value();
+            lines.extend(value.split('\n').map(|line| {
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                line.strip_prefix(' ').unwrap_or(line).to_owned()
+            }));
         }
     }
     let doc = lines.join("\n");

@@ -1,1 +1,190 @@
+use super::*;
 
+/// A compact, line-per-item rendering of the facts: `kind name line-end vis [cfg] {detail}`.
+fn render(text: &str) -> String {
+    fn walk(out: &mut String, items: &[ItemFacts], depth: usize) {
+        for item in items {
+            out.push_str(&"  ".repeat(depth));
+            out.push_str(&format!("{} {} {}-{} {}", item.kind, item.name, item.line, item.end_line, item.visibility));
+            if let Some(cfg) = &item.cfg {
+                out.push_str(&format!(" cfg({cfg})"));
+            }
+            if let Some(doc) = &item.doc {
+                out.push_str(&format!(" doc={doc:?}"));
+            }
+            match &item.detail {
+                Detail::None => {}
+                Detail::Impl { trait_, self_ty } => out.push_str(&format!(" trait={trait_:?} self={self_ty}")),
+                Detail::Module { inline, path_attr } => out.push_str(&format!(" inline={inline} path={path_attr:?}")),
+            }
+            out.push('\n');
+            walk(out, &item.children, depth + 1);
+        }
+    }
+    let facts = parse_file(text).unwrap();
+    let mut out = String::new();
+    walk(&mut out, &facts.items, 0);
+    out
+}
+
+#[test]
+fn items_with_lines_after_attributes() {
+    let text = r#"
+/// Doc.
+#[derive(Debug)]
+pub struct Point {
+    /// X.
+    pub x: i32,
+    y: i32,
+}
+
+#[inline]
+pub(crate) const unsafe fn f() {}
+
+pub enum E { A, B(u8), C { x: u8 } = 3 }
+"#;
+    assert_eq!(
+        render(text),
+        "\
+struct Point 4-8 pub doc=\"Doc.\"
+  field x 6-6 pub doc=\"X.\"
+  field y 7-7 private
+function f 11-11 pub(crate)
+enum E 13-13 pub
+  variant A 13-13 pub
+  variant B 13-13 pub
+    field 0 13-13 pub
+  variant C 13-13 pub
+    field x 13-13 pub
+"
+    );
+}
+
+#[test]
+fn impls_traits_and_associated_items() {
+    let text = "\
+trait T {
+    type Out;
+    const N: usize = 1;
+    fn f(&self) -> Self::Out;
+    fn g() {}
+}
+unsafe impl<X> T for Vec<X> {
+    type Out = ();
+    const N: usize = 2;
+    fn f(&self) {}
+}
+impl !Send for S {}
+";
+    assert_eq!(
+        render(text),
+        "\
+trait T 1-6 private
+  type_alias Out 2-2 private
+  const N 3-3 private
+  function f 4-4 private
+  function g 5-5 private
+impl impl T for Vec<X> 7-11 private trait=Some(\"T\") self=Vec<X>
+  type_alias Out 8-8 private
+  const N 9-9 private
+  function f 10-10 private
+impl impl !Send for S 12-12 private trait=Some(\"!Send\") self=S
+"
+    );
+}
+
+#[test]
+fn modules_macros_and_nested_items() {
+    let text = "\
+#[cfg(unix)]
+#[path = \"sys/unix.rs\"]
+mod sys;
+pub mod inline {
+    #[macro_export]
+    macro_rules! m { () => {} }
+    m!();
+}
+fn outer() {
+    let _ = || { struct InClosure; };
+    fn inner() {}
+}
+extern \"C\" {
+    fn ext();
+    static X: u8;
+}
+use std::fmt;
+";
+    assert_eq!(
+        render(text),
+        "\
+module sys 3-3 private cfg(unix) inline=false path=Some(\"sys/unix.rs\")
+module inline 4-8 pub inline=true path=None
+  macro m 6-6 pub
+function outer 9-12 private
+  struct InClosure 10-10 private
+  function inner 11-11 private
+function ext 14-14 private
+static X 15-15 private
+"
+    );
+}
+
+#[test]
+fn syntax_errors_are_data_with_a_position() {
+    let err = parse_file("fn ok() {}\n\nfn broken( {\n").unwrap_err();
+    assert_eq!(err.line, 3);
+    assert!(err.column > 0);
+    assert!(!err.message.is_empty());
+}
+
+#[test]
+fn file_facts_count_lines_and_read_the_inner_doc() {
+    let facts = parse_file("//! Top.\n//! More.\n\nfn f() {}").unwrap();
+    assert_eq!(facts.line_count, 4);
+    assert_eq!(facts.doc.as_deref(), Some("Top.\nMore."));
+}
+
+/// Parses on a thread with the workers' stack, as `index` does.
+fn parse_on_worker_stack(text: String) -> Result<usize, SyntaxError> {
+    std::thread::Builder::new()
+        .stack_size(crate::index::WORKER_STACK)
+        .spawn(move || parse_file(&text).map(|facts| facts.items.len()))
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+#[test]
+fn nesting_up_to_the_limit_parses() {
+    let depth = MAX_NESTING - 10;
+    let parens = format!("fn f() {{ let x = {}1{}; }}", "(".repeat(depth), ")".repeat(depth));
+    assert_eq!(parse_on_worker_stack(parens), Ok(1));
+    let generics = format!("type T = {}u8{};", "Vec<".repeat(depth), ">".repeat(depth));
+    assert_eq!(parse_on_worker_stack(generics), Ok(1));
+}
+
+#[test]
+fn deeper_nesting_is_refused_not_a_crash() {
+    for depth in [MAX_NESTING + 1, 100_000] {
+        let blocks = format!("fn f() {}{}", "{".repeat(depth), "}".repeat(depth));
+        let err = parse_on_worker_stack(blocks).unwrap_err();
+        assert!(err.message.contains("nesting deeper than"), "{err:?}");
+        assert_eq!(err.line, 1);
+        let generics = format!("type T = {}u8{};", "Vec<".repeat(depth), ">".repeat(depth));
+        assert!(parse_on_worker_stack(generics).is_err());
+    }
+}
+
+#[test]
+fn comparisons_do_not_count_as_nesting() {
+    let many = "let _ = a < b;\n".repeat(2 * MAX_NESTING);
+    assert_eq!(parse_on_worker_stack(format!("fn f() {{ {many} }}")), Ok(1));
+}
+
+#[test]
+fn shebang_lines_keep_line_numbers() {
+    let facts = parse_file("#!/usr/bin/env run-cargo-script\nfn main() {}\n").unwrap();
+    assert_eq!(facts.items[0].line, 2);
+    let facts = parse_file("#![allow(dead_code)]\nfn main() {}\n").unwrap();
+    assert_eq!(facts.items[0].line, 2);
+}

@@ -1,1 +1,141 @@
+use super::*;
+use crate::model::{Batch, Edge as ModelEdge, EdgeKind, Props, Vertex as ModelVertex, VertexKind};
+use indradb::{QueryExt, VertexWithPropertyValueQuery};
+use serde_json::json;
 
+fn sample_batch(n: usize) -> Batch {
+    let mut batch = Batch::default();
+    let root = Uuid::new_v5(&Uuid::NAMESPACE_OID, b"root");
+    batch.vertices.push(ModelVertex { id: root, kind: VertexKind::Module, props: Props::from([("path", json!("k"))]) });
+    for i in 0..n {
+        let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("item{i}").as_bytes());
+        let props = Props::from([
+            ("name", json!(format!("f{i}"))),
+            ("path", json!(format!("k::f{i}"))),
+            ("line", json!(i + 1)),
+            ("doc", json!("a \"quoted\"\\nline")),
+        ]);
+        batch.vertices.push(ModelVertex { id, kind: VertexKind::Function, props });
+        let mut edge = ModelEdge::new(root, EdgeKind::Contains, id);
+        edge.props.insert("count", json!(i));
+        batch.edges.push(edge);
+    }
+    batch
+}
+
+fn write(batch: Batch, config: WriterConfig) -> (Database<MemoryDatastore>, WriteStats) {
+    let writer = Writer::spawn(config).unwrap();
+    writer.sender().send(batch).unwrap();
+    writer.finish().unwrap()
+}
+
+#[test]
+fn saved_image_reads_back_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Utf8PathBuf::from_path_buf(dir.path().join("graph.msgpack")).unwrap();
+    let (db, stats) = write(sample_batch(50), WriterConfig::default());
+    assert_eq!(stats.vertices["function"], 50);
+    assert_eq!(stats.edges["contains"], 50);
+    Staging::new(&path).unwrap().commit(&db, INDEXED_PROPERTIES).unwrap();
+
+    // Read through IndraDB's own reader: every vertex, edge and property is there.
+    let graph = read_graph(&path).unwrap();
+    assert_eq!(graph.vertices.len(), 51);
+    assert_eq!(graph.edges.len(), 50);
+    let f7 = graph.vertices.iter().find(|v| v.props.get("name") == Some(&json!("f7"))).unwrap();
+    assert_eq!(f7.kind, "function");
+    assert_eq!(f7.props["line"], json!(8));
+    assert_eq!(f7.props["doc"], json!("a \"quoted\"\\nline"));
+    let edge = graph.edges.iter().find(|e| e.to == f7.id).unwrap();
+    assert_eq!(edge.props["count"], json!(7));
+
+    // The property index was saved too: a look-up by path works on the reloaded store.
+    let reloaded = MemoryDatastore::read_msgpack_db(path.as_std_path()).unwrap();
+    let query = VertexWithPropertyValueQuery::new(identifier("path").unwrap(), indradb::Json::new(json!("k::f7")));
+    let found = reloaded.get(query.clone()).unwrap();
+    let indradb::QueryOutputValue::Vertices(vertices) = &found[0] else { panic!("expected vertices") };
+    assert_eq!(vertices.iter().map(|v| v.id).collect::<Vec<_>>(), [f7.id]);
+    let props = reloaded.get(query.properties().unwrap()).unwrap();
+    assert!(matches!(&props[0], indradb::QueryOutputValue::VertexProperties(p) if p[0].props.len() == 4));
+}
+
+#[test]
+fn small_flushes_give_the_same_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for flush_items in [1, 7, 10_000] {
+        let config = WriterConfig { flush_items, ..WriterConfig::default() };
+        // Edges sent before their vertices must wait for them, not be dropped.
+        let mut batch = sample_batch(30);
+        let writer = Writer::spawn(config).unwrap();
+        let edges = Batch { vertices: Vec::new(), edges: std::mem::take(&mut batch.edges) };
+        writer.sender().send(edges).unwrap();
+        writer.sender().send(batch).unwrap();
+        let (db, stats) = writer.finish().unwrap();
+        assert!(stats.dangling_edges.is_empty());
+        let path = Utf8PathBuf::from_path_buf(dir.path().join(format!("g{flush_items}.msgpack"))).unwrap();
+        Staging::new(&path).unwrap().commit(&db, INDEXED_PROPERTIES).unwrap();
+        paths.push(path);
+    }
+    let graphs: Vec<StoredGraph> = paths.iter().map(|p| read_graph(p).unwrap()).collect();
+    for graph in &graphs[1..] {
+        assert_eq!(graph.vertices, graphs[0].vertices);
+        assert_eq!(graph.edges, graphs[0].edges);
+    }
+}
+
+#[test]
+fn dangling_edges_and_duplicate_ids_are_reported_not_written() {
+    let mut batch = sample_batch(2);
+    let nowhere = Uuid::new_v5(&Uuid::NAMESPACE_OID, b"nowhere");
+    batch.edges.push(ModelEdge::new(batch.vertices[1].id, EdgeKind::Contains, nowhere));
+    let mut twin = batch.vertices[1].clone();
+    twin.props.insert("line", json!(99));
+    batch.vertices.push(twin);
+    let first = batch.vertices[1].id;
+    let (_, stats) = write(batch, WriterConfig::default());
+    assert_eq!(stats.dangling_edges, [(first, "contains", nowhere)]);
+    assert_eq!(stats.duplicate_ids.len(), 1);
+    assert_eq!(stats.duplicate_ids[0].2, "k::f0");
+}
+
+#[test]
+fn an_uncommitted_staging_leaves_the_target_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Utf8PathBuf::from_path_buf(dir.path().join("graph.msgpack")).unwrap();
+    std::fs::write(&path, b"old").unwrap();
+    drop(Staging::new(&path).unwrap());
+    assert_eq!(std::fs::read(&path).unwrap(), b"old");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the temp file is removed");
+}
+
+#[test]
+fn damaged_and_missing_graphs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Utf8PathBuf::from_path_buf(dir.path().join("graph.msgpack")).unwrap();
+    assert!(matches!(read_graph(&path), Err(StoreError::Missing { .. })));
+    std::fs::write(&path, b"this is not msgpack").unwrap();
+    let err = read_graph(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Unreadable { .. }), "{err:?}");
+    assert!(err.to_string().contains("graph.msgpack"));
+
+    // A valid graph cut short.
+    let (db, _) = write(sample_batch(20), WriterConfig::default());
+    Staging::new(&path).unwrap().commit(&db, INDEXED_PROPERTIES).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    assert!(matches!(read_graph(&path), Err(StoreError::Unreadable { .. })));
+}
+
+#[test]
+fn every_kind_is_a_valid_identifier() {
+    for kind in VertexKind::ALL {
+        identifier(kind.as_str()).unwrap();
+    }
+    for kind in EdgeKind::ALL {
+        identifier(kind.as_str()).unwrap();
+    }
+    for name in INDEXED_PROPERTIES {
+        identifier(name).unwrap();
+    }
+}
