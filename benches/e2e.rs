@@ -1,1 +1,346 @@
-fn main() {}
+//! End-to-end benchmark: `cargo_codegraph::build` over a real corpus, against a parse-only
+//! baseline over exactly the files it parsed.
+//!
+//! The baseline is the floor for any syn-based indexer: read every file and `syn::parse_file` it,
+//! on all cores, nothing else. The ratio e2e / baseline therefore says what everything that is not
+//! parsing costs (`cargo metadata`, the module walk, facts, ids, the IndraDB writer, the save).
+//! The two are measured alternately, after one untimed warm-up of each, so that noise and the
+//! page cache treat them alike. See `benches/README.md` for the environment variables and the
+//! figures measured.
+//!
+//! This is not a timed test: it fails only when the corpus cannot be indexed, or when a file of it
+//! does not parse.
+
+use std::error::Error;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use cargo_codegraph::index::{NoProgress, Severity};
+use cargo_codegraph::workspace::{Workspace, WorkspaceConfig};
+use cargo_codegraph::{BuildConfig, BuildSummary};
+use rayon::prelude::*;
+
+/// The same stack as the indexer's workers (`index::WORKER_STACK`): syn recurses on nested
+/// expressions, and the baseline must not fail where the indexer succeeds.
+const WORKER_STACK: usize = 64 * 1024 * 1024;
+
+const DEFAULT_RUNS: usize = 5;
+
+/// What the environment asks for.
+struct Settings {
+    manifest: PathBuf,
+    /// The committed corpus, whose `Cargo.lock` must be used as it is.
+    default_corpus: bool,
+    offline: bool,
+    runs: usize,
+}
+
+/// The files the indexer parsed, and their size.
+struct Corpus {
+    paths: Vec<Utf8PathBuf>,
+    lines: usize,
+    bytes: usize,
+}
+
+/// The medians and spreads of one measurement.
+struct Timing {
+    median: Duration,
+    min: Duration,
+    max: Duration,
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            let mut source = err.source();
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<ExitCode, Box<dyn Error>> {
+    // `cargo bench` passes `--bench` (and any filter) to harness-less benchmarks: there is
+    // nothing to filter here, so the arguments are ignored.
+    let settings = settings()?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("corpus: {}", settings.manifest.display());
+    if settings.offline {
+        println!("offline: `cargo fetch` skipped, `cargo metadata --offline`");
+    } else {
+        fetch(&settings)?;
+    }
+
+    let scratch = tempfile::Builder::new().prefix("codegraph-bench-").tempdir()?;
+    let db = Utf8PathBuf::from_path_buf(scratch.path().join("graph.msgpack"))
+        .map_err(|path| format!("the temporary folder `{}` is not UTF-8", path.display()))?;
+    let config = BuildConfig {
+        workspace: WorkspaceConfig {
+            manifest_path: Some(settings.manifest.clone()),
+            deps: true,
+            offline: settings.offline,
+            locked: settings.default_corpus,
+            ..Default::default()
+        },
+        db: Some(db.clone()),
+        ..Default::default()
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .stack_size(WORKER_STACK)
+        .thread_name(|i| format!("bench-parse-{i}"))
+        .build()?;
+
+    // Warm-up: fills the page cache with the corpus and tells which files the indexer parses.
+    let (summary, warm_e2e) = timed(|| build(&config, &db))?;
+    let corpus = corpus(&summary.parsed_paths)?;
+    let (warm_parse_failures, warm_parse) = timed(|| Ok::<_, Box<dyn Error>>(parse_all(&pool, &corpus.paths)))?;
+    println!(
+        "warm-up: e2e {:.2}s, parse-only {:.2}s; {} files, {} runs of each follow",
+        warm_e2e.as_secs_f64(),
+        warm_parse.as_secs_f64(),
+        corpus.paths.len(),
+        settings.runs
+    );
+
+    let mut e2e = Vec::with_capacity(settings.runs);
+    let mut parse = Vec::with_capacity(settings.runs);
+    let mut metadata = Vec::with_capacity(settings.runs);
+    let mut last = summary;
+    for run in 1..=settings.runs {
+        let (failures, parse_time) = timed(|| Ok::<_, Box<dyn Error>>(parse_all(&pool, &corpus.paths)))?;
+        if !failures.is_empty() {
+            return Err(format!("the baseline failed on files the indexer parsed: {failures:?}").into());
+        }
+        let (summary, e2e_time) = timed(|| build(&config, &db))?;
+        if summary.parsed_paths != last.parsed_paths {
+            return Err(format!(
+                "run {run} parsed {} files where the warm-up parsed {}: the corpus changed under the benchmark",
+                summary.parsed_paths.len(),
+                last.parsed_paths.len()
+            )
+            .into());
+        }
+        // `cargo metadata` alone, the fixed cost that the baseline does not pay.
+        let (_, metadata_time) = timed(|| Workspace::load(&config.workspace).map_err(Box::<dyn Error>::from))?;
+        println!(
+            "run {run}/{}: parse-only {:.3}s, e2e {:.3}s (cargo metadata {:.3}s)",
+            settings.runs,
+            parse_time.as_secs_f64(),
+            e2e_time.as_secs_f64(),
+            metadata_time.as_secs_f64()
+        );
+        parse.push(parse_time);
+        e2e.push(e2e_time);
+        metadata.push(metadata_time);
+        last = summary;
+    }
+    let summary = last;
+    let e2e = timing(&e2e);
+    let parse = timing(&parse);
+    let metadata = timing(&metadata);
+    report(&settings, threads, &corpus, &summary, &e2e, &parse, &metadata);
+
+    if !warm_parse_failures.is_empty() {
+        println!("\nthe baseline's warm-up failed on {} files:", warm_parse_failures.len());
+        for failure in &warm_parse_failures {
+            println!("  {failure}");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(if summary.files_failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn settings() -> Result<Settings, Box<dyn Error>> {
+    let default_manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/corpus/Cargo.toml");
+    let (manifest, default_corpus) = match std::env::var_os("CODEGRAPH_BENCH_MANIFEST") {
+        Some(path) if !path.is_empty() => (PathBuf::from(path), false),
+        _ => (default_manifest, true),
+    };
+    let offline = std::env::var("CODEGRAPH_BENCH_OFFLINE").is_ok_and(|value| value == "1");
+    let runs = match std::env::var("CODEGRAPH_BENCH_RUNS") {
+        Ok(value) => match value.parse::<usize>() {
+            Ok(runs) if runs > 0 => runs,
+            _ => return Err(format!("`CODEGRAPH_BENCH_RUNS` must be a positive number, not `{value}`").into()),
+        },
+        Err(_) => DEFAULT_RUNS,
+    };
+    Ok(Settings { manifest, default_corpus, offline, runs })
+}
+
+/// Downloads the corpus's sources, so that the timed runs never touch the network.
+fn fetch(settings: &Settings) -> Result<(), Box<dyn Error>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.arg("fetch").arg("--manifest-path").arg(&settings.manifest);
+    if settings.default_corpus {
+        command.arg("--locked");
+    }
+    let status = command.status().map_err(|err| format!("failed to run `cargo fetch`: {err}"))?;
+    if !status.success() {
+        return Err(format!("`cargo fetch` failed for `{}` ({status})", settings.manifest.display()).into());
+    }
+    Ok(())
+}
+
+/// One full build into a fresh database file.
+fn build(config: &BuildConfig, db: &Utf8Path) -> Result<BuildSummary, Box<dyn Error>> {
+    // Each run writes a new graph rather than replacing the last one, so that all do the same work.
+    match std::fs::remove_file(db) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(format!("failed to remove `{db}`: {err}").into()),
+    }
+    Ok(cargo_codegraph::build(config, &NoProgress)?)
+}
+
+fn timed<T, E>(f: impl FnOnce() -> Result<T, E>) -> Result<(T, Duration), E> {
+    let started = Instant::now();
+    let value = f()?;
+    Ok((value, started.elapsed()))
+}
+
+fn corpus(paths: &[Utf8PathBuf]) -> Result<Corpus, Box<dyn Error>> {
+    let mut lines = 0;
+    let mut bytes = 0;
+    for path in paths {
+        let text = std::fs::read(path).map_err(|err| format!("failed to read `{path}`: {err}"))?;
+        bytes += text.len();
+        // As `str::lines` counts: a last line without a newline still counts.
+        lines += text.iter().filter(|&&b| b == b'\n').count() + usize::from(text.last().is_some_and(|&b| b != b'\n'));
+    }
+    Ok(Corpus { paths: paths.to_vec(), lines, bytes })
+}
+
+/// The baseline: read and parse every file, on all of `pool`'s threads, and nothing else.
+/// Returns the files that failed, with why.
+fn parse_all(pool: &rayon::ThreadPool, paths: &[Utf8PathBuf]) -> Vec<String> {
+    let mut failures: Vec<String> = pool.install(|| {
+        paths
+            .par_iter()
+            .filter_map(|path| {
+                let outcome = match std::fs::read_to_string(path) {
+                    Ok(text) => match syn::parse_file(&text) {
+                        // Dropped here, file by file, as the indexer does.
+                        Ok(file) => {
+                            std::hint::black_box(&file);
+                            None
+                        }
+                        Err(err) => {
+                            let start = err.span().start();
+                            Some(format!("{path}:{}:{}: {err}", start.line, start.column + 1))
+                        }
+                    },
+                    Err(err) => Some(format!("{path}: failed to read: {err}")),
+                };
+                // As the indexer does after each file: proc-macro2 (with `span-locations`) keeps
+                // every parsed file's text in a per-thread source map until told to drop it.
+                proc_macro2::extra::invalidate_current_thread_spans();
+                outcome
+            })
+            .collect()
+    });
+    failures.sort();
+    failures
+}
+
+fn timing(samples: &[Duration]) -> Timing {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let n = sorted.len();
+    let median = if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2 };
+    Timing { median, min: sorted[0], max: sorted[n - 1] }
+}
+
+fn report(
+    settings: &Settings,
+    threads: usize,
+    corpus: &Corpus,
+    summary: &BuildSummary,
+    e2e: &Timing,
+    parse: &Timing,
+    metadata: &Timing,
+) {
+    let mb = corpus.bytes as f64 / 1e6;
+    let e2e_s = e2e.median.as_secs_f64();
+    let parse_s = parse.median.as_secs_f64();
+    let metadata_s = metadata.median.as_secs_f64();
+    let ratio = e2e_s / parse_s;
+    let ratio_without_metadata = (e2e_s - metadata_s) / parse_s;
+    let vertices: usize = summary.vertices_by_kind.values().sum();
+    let warnings = summary.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
+
+    println!();
+    println!("cargo-codegraph end-to-end benchmark ({} runs, {threads} threads)", settings.runs);
+    println!("  corpus          {} packages, {} crates", summary.packages, summary.crates);
+    println!("  files           {}", corpus.paths.len());
+    println!("  lines           {}", corpus.lines);
+    println!("  size            {mb:.2} MB");
+    println!("  graph           {vertices} vertices, {} edges", summary.edges);
+    println!("  files_failed    {}", summary.files_failed);
+    println!("  warnings        {warnings}");
+    println!();
+    println!("  {:<16} {:>9} {:>9} {:>9} {:>13}", "", "median s", "min s", "max s", "lines/s");
+    for (name, timing) in [("e2e", e2e), ("parse-only", parse), ("cargo metadata", metadata)] {
+        println!(
+            "  {name:<16} {:>9.3} {:>9.3} {:>9.3} {:>13}",
+            timing.median.as_secs_f64(),
+            timing.min.as_secs_f64(),
+            timing.max.as_secs_f64(),
+            if name == "cargo metadata" {
+                String::from("-")
+            } else {
+                format!("{:.0}", corpus.lines as f64 / timing.median.as_secs_f64())
+            }
+        );
+    }
+    println!();
+    println!("  ratio e2e / parse-only                     {ratio:.2}x");
+    println!("  ratio (e2e - cargo metadata) / parse-only  {ratio_without_metadata:.2}x");
+
+    if summary.files_failed > 0 || warnings > 0 {
+        println!();
+        println!("diagnostics:");
+        for diagnostic in &summary.diagnostics {
+            let severity = match diagnostic.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            println!("  {severity}: {}:{}: {}", diagnostic.file, diagnostic.line, diagnostic.message);
+        }
+    }
+
+    let json = serde_json::json!({
+        "bench": "e2e",
+        "runs": settings.runs,
+        "threads": threads,
+        "files": corpus.paths.len(),
+        "lines": corpus.lines,
+        "bytes": corpus.bytes,
+        "vertices": vertices,
+        "edges": summary.edges,
+        "files_failed": summary.files_failed,
+        "e2e_s": round(e2e_s),
+        "e2e_min_s": round(e2e.min.as_secs_f64()),
+        "e2e_max_s": round(e2e.max.as_secs_f64()),
+        "parse_s": round(parse_s),
+        "parse_min_s": round(parse.min.as_secs_f64()),
+        "parse_max_s": round(parse.max.as_secs_f64()),
+        "metadata_s": round(metadata_s),
+        "ratio": round(ratio),
+    });
+    println!();
+    println!("{json}");
+}
+
+/// Milliseconds are as precise as a wall-clock benchmark on a shared machine gets.
+fn round(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}

@@ -199,19 +199,24 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
         reporter.status(
             "Finished",
             &format!(
-                "{} packages, {} crates, {} modules, {} items, {} edges from {} files{failed} in {:.2}s",
-                summary.packages,
-                summary.crates,
-                summary.modules,
-                summary.items,
-                summary.edges,
-                summary.files_parsed,
+                "{}, {}, {}, {}, {} from {}{failed} in {:.2}s",
+                count(summary.packages, "package"),
+                count(summary.crates, "crate"),
+                count(summary.modules, "module"),
+                count(summary.items, "item"),
+                count(summary.edges, "edge"),
+                count(summary.files_parsed, "file"),
                 summary.elapsed.as_secs_f64()
             ),
         );
         reporter.status("Saved", summary.db.as_str());
     }
     Ok(if summary.files_failed > 0 { exit::PARTIAL } else { exit::SUCCESS })
+}
+
+/// `1 crate`, `2 crates`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 /// The graph file of `stats` and `export`: `--db`, else the default in the target folder.

@@ -34,7 +34,7 @@ pub struct WorkspaceConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkspaceError {
-    #[error("`cargo metadata` failed for {manifest}\n{stderr}")]
+    #[error("`cargo metadata` failed for {manifest}:\n{}", indent(stderr))]
     Metadata { manifest: String, stderr: String },
     #[error("failed to run `cargo metadata` for {manifest}: {source}")]
     Cargo {
@@ -458,6 +458,15 @@ fn crate_deps(
         }
     }
     deps.into_values().collect()
+}
+
+/// Cargo's own message, without its `error: ` labels, indented under ours.
+fn indent(stderr: &str) -> String {
+    stderr
+        .lines()
+        .map(|line| format!("  {}", line.strip_prefix("error: ").unwrap_or(line)))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `path` relative to `base`, lexically, with `/` separators (`..` where `path` is outside).

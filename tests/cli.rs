@@ -1,0 +1,283 @@
+//! The command line as users meet it: help, invocation forms, output formats, errors and exit
+//! codes. Each test runs the real binary on a copy of a fixture.
+
+mod common;
+
+use common::{Fixture, describe, run_in, stderr};
+use serde_json::Value;
+
+#[test]
+fn help_for_every_command_names_its_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["--help"], &["build", "stats", "export", "--package", "--workspace", "--db", "--message-format"]),
+        (
+            &["build", "--help"],
+            &[
+                "--package",
+                "--workspace",
+                "--exclude",
+                "--features",
+                "--all-features",
+                "--no-default-features",
+                "--target",
+                "--jobs",
+                "--manifest-path",
+                "--offline",
+                "--locked",
+                "--frozen",
+                "--db",
+                "--deps",
+                "--color",
+                "--quiet",
+                "--verbose",
+            ],
+        ),
+        (&["stats", "--help"], &["--db", "--manifest-path", "--message-format"]),
+        (&["export", "--help"], &["--format", "jsonl", "--output", "--db"]),
+    ];
+    for (args, flags) in cases {
+        for prefix in [&[][..], &["codegraph"][..]] {
+            let args: Vec<&str> = prefix.iter().chain(args.iter()).copied().collect();
+            let output = run_in(dir.path(), &args);
+            assert_eq!(output.status.code(), Some(0), "{args:?}: {}", describe(&output));
+            let help = String::from_utf8(output.stdout).unwrap();
+            for flag in *flags {
+                assert!(help.contains(flag), "`{}` help lacks {flag}:\n{help}", args.join(" "));
+            }
+        }
+    }
+}
+
+#[test]
+fn version_and_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_in(dir.path(), &["--version"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).contains(env!("CARGO_PKG_VERSION")));
+    let output = run_in(dir.path(), &["--no-such-flag"]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let output = run_in(dir.path(), &["-p", "x", "stats"]);
+    assert_eq!(output.status.code(), Some(2), "build flags before a subcommand: {}", describe(&output));
+}
+
+#[test]
+fn build_is_the_default_and_both_invocations_work() {
+    let fixture = Fixture::new("single");
+    let db = fixture.db();
+    let db = db.to_str().unwrap();
+    for args in [&["--offline", "--db", db, "-j2"][..], &["codegraph", "--offline", "--db", db][..]] {
+        let output = fixture.run(args);
+        assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+        assert!(stderr(&output).contains("Finished"), "{}", describe(&output));
+    }
+}
+
+#[test]
+fn json_summary_on_stdout() {
+    let fixture = Fixture::new("workspace");
+    let output = fixture.build(&["--workspace", "--message-format", "json"], 0);
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "one JSON object: {stdout}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["packages"], 5);
+    assert_eq!(summary["files_failed"], 0);
+    assert_eq!(summary["files_parsed"], summary["files"]);
+    assert!(summary["items"].as_u64().unwrap() > 30);
+    assert!(summary["diagnostics"].as_array().unwrap().is_empty());
+    assert!(stderr(&output).is_empty(), "nothing on stderr in JSON mode: {}", stderr(&output));
+}
+
+#[test]
+fn stats_reads_the_stored_graph() {
+    let fixture = Fixture::new("workspace");
+    fixture.build(&["--workspace"], 0);
+    let db = fixture.db();
+    let output = fixture.run(&["stats", "--db", db.to_str().unwrap(), "--message-format", "json"]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let stats: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let stats = &stats["stats"];
+    assert_eq!(stats["vertices_by_kind"]["package"], 5);
+    assert_eq!(stats["vertices_by_kind"]["union"], 1);
+    assert_eq!(stats["edges_by_kind"]["depends_on"].as_u64().unwrap() > 0, true);
+    let total: u64 = stats["vertices_by_kind"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(stats["vertices"].as_u64(), Some(total));
+
+    let human = fixture.run(&["stats", "--db", db.to_str().unwrap()]);
+    let text = String::from_utf8(human.stdout).unwrap();
+    assert!(text.contains("function") && text.contains("depends_on"), "{text}");
+}
+
+#[test]
+fn default_db_lives_in_the_target_dir() {
+    let fixture = Fixture::new("single");
+    let output = fixture.run(&["--offline"]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert!(fixture.path().join("target/codegraph/graph.msgpack").is_file());
+    let output = fixture.run(&["stats", "--offline"]);
+    assert!(output.status.success(), "stats finds the default db: {}", describe(&output));
+    // No temp file is left beside it.
+    let leftovers: Vec<_> = std::fs::read_dir(fixture.path().join("target/codegraph")).unwrap().collect();
+    assert_eq!(leftovers.len(), 1);
+}
+
+#[test]
+fn export_to_a_file_matches_stdout() {
+    let fixture = Fixture::new("single");
+    fixture.build(&[], 0);
+    let out = fixture.path().join("graph.jsonl");
+    let db = fixture.db();
+    let output =
+        fixture.run(&["export", "--format", "jsonl", "--db", db.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(std::fs::read_to_string(out).unwrap(), fixture.export());
+}
+
+#[test]
+fn export_header_is_versioned() {
+    let fixture = Fixture::new("single");
+    fixture.build(&[], 0);
+    let export = fixture.export();
+    let header: Value = serde_json::from_str(export.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        header,
+        serde_json::json!({"type": "header", "schema": 1, "tool": "cargo-codegraph", "version": env!("CARGO_PKG_VERSION")})
+    );
+    // Vertices by id, then edges by (from, kind, to).
+    let lines: Vec<Value> = export.lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ids: Vec<&str> = lines.iter().filter(|l| l["type"] == "vertex").map(|l| l["id"].as_str().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    let edges: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .filter(|l| l["type"] == "edge")
+        .map(|l| (l["from"].as_str().unwrap(), l["kind"].as_str().unwrap(), l["to"].as_str().unwrap()))
+        .collect();
+    assert!(edges.windows(2).all(|w| w[0] < w[1]));
+    let first_edge = lines.iter().position(|l| l["type"] == "edge").unwrap();
+    assert!(lines[first_edge..].iter().all(|l| l["type"] == "edge"));
+}
+
+#[test]
+fn a_file_that_does_not_parse_fails_alone() {
+    let fixture = Fixture::new("broken");
+    let output = fixture.build(&[], 3);
+    let err = stderr(&output);
+    assert!(err.contains("error: src/bad.rs:3:14: "), "{err}");
+    assert!(err.contains("warning: src/lib.rs:3: file not found for module `missing`"), "{err}");
+    assert!(err.contains("`src/missing.rs`") && err.contains("`src/missing/mod.rs`"), "{err}");
+    assert!(err.contains("1 failed"), "{err}");
+    let graph = common::Graph::parse(&fixture.export());
+    // Everything else is indexed, and the failed and missing modules still exist.
+    graph.one("struct", "broken::good::Fine");
+    graph.one("function", "broken::root_fn");
+    graph.one("module", "broken::bad");
+    graph.one("module", "broken::missing");
+}
+
+#[test]
+fn not_a_cargo_project() {
+    let fixture = Fixture::new("not-a-project");
+    let output = fixture.build(&[], 4);
+    let err = stderr(&output);
+    assert!(err.contains("Cargo.toml"), "{err}");
+    assert!(err.contains(fixture.path().to_str().unwrap()), "names the folder: {err}");
+    assert!(!fixture.db().exists());
+
+    let missing = fixture.path().join("nowhere/Cargo.toml");
+    let output = fixture.run(&["--manifest-path", missing.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(4), "{}", describe(&output));
+    assert!(stderr(&output).contains("nowhere/Cargo.toml"), "{}", describe(&output));
+}
+
+#[test]
+fn a_broken_manifest_is_named() {
+    let fixture = Fixture::new("bad-manifest");
+    let manifest = fixture.manifest();
+    let output = fixture.run(&["--offline", "--manifest-path", manifest.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(4), "{}", describe(&output));
+    assert!(stderr(&output).contains(manifest.to_str().unwrap()), "{}", describe(&output));
+    assert!(!stderr(&output).contains("panicked"));
+}
+
+#[test]
+fn an_unknown_package_is_an_error() {
+    let fixture = Fixture::new("workspace");
+    let output = fixture.build(&["-p", "no-such-package"], 4);
+    assert!(stderr(&output).contains("package `no-such-package` is not a member"), "{}", describe(&output));
+}
+
+#[test]
+fn an_unwritable_db_fails_before_any_work() {
+    let fixture = Fixture::new("single");
+    let blocker = fixture.path().join("not-a-folder");
+    std::fs::write(&blocker, "").unwrap();
+    let db = blocker.join("graph.msgpack");
+    let output = fixture.run(&["--offline", "--db", db.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(5), "{}", describe(&output));
+    let err = stderr(&output);
+    assert!(err.contains(db.to_str().unwrap()), "{err}");
+    assert!(!err.contains("Finished"), "{err}");
+}
+
+#[test]
+fn reading_a_missing_or_damaged_db() {
+    let fixture = Fixture::new("single");
+    let db = fixture.db();
+    let db_arg = db.to_str().unwrap();
+    for command in ["stats", "export"] {
+        let output = fixture.run(&[command, "--db", db_arg]);
+        assert_eq!(output.status.code(), Some(5), "{}", describe(&output));
+        assert!(stderr(&output).contains("no graph at"), "{}", describe(&output));
+    }
+    std::fs::write(&db, b"\x93\xff garbage").unwrap();
+    for command in ["stats", "export"] {
+        let output = fixture.run(&[command, "--db", db_arg]);
+        assert_eq!(output.status.code(), Some(5), "{}", describe(&output));
+        let err = stderr(&output);
+        assert!(err.contains(db_arg) && err.contains("rebuild"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn a_member_folder_selects_that_member() {
+    let fixture = Fixture::new("workspace");
+    let db = fixture.db();
+    let output = run_in(&fixture.path().join("crates/core"), &["--offline", "--db", db.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let graph = common::Graph::parse(&fixture.export());
+    let indexed: Vec<String> = graph
+        .vertices
+        .values()
+        .filter(|v| v["kind"] == "crate" && v["props"]["indexed"] == true)
+        .map(|v| v["props"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(indexed, ["fx_core"]);
+
+    // At the root of a virtual workspace: all default members.
+    fixture.build(&[], 0);
+    let graph = common::Graph::parse(&fixture.export());
+    let packages = graph.vertices.values().filter(|v| v["kind"] == "package").count();
+    assert_eq!(packages, 5, "four members and the path dependency");
+}
+
+#[test]
+fn exclude_and_package_select_members() {
+    let fixture = Fixture::new("workspace");
+    fixture.build(&["--workspace", "--exclude", "fx-cli"], 0);
+    let graph = common::Graph::parse(&fixture.export());
+    assert!(graph.find("crate", "fx_cli").is_empty());
+    graph.one("module", "fx_testkit");
+
+    fixture.build(&["-p", "fx-app", "-p", "fx-testkit"], 0);
+    let graph = common::Graph::parse(&fixture.export());
+    let mut roots: Vec<&str> = graph
+        .vertices
+        .values()
+        .filter(|v| v["kind"] == "module" && !v["props"]["path"].as_str().unwrap().contains("::"))
+        .map(|v| v["props"]["path"].as_str().unwrap())
+        .collect();
+    roots.sort();
+    assert_eq!(roots, ["fx_app", "fx_app", "fx_testkit", "tool"]);
+}

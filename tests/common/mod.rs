@@ -1,0 +1,195 @@
+//! Helpers for tests that run the real binary on fixture workspaces in temporary folders.
+
+#![allow(dead_code, reason = "each test crate uses a different subset of these helpers")]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_cargo-codegraph");
+
+/// A copy of `tests/fixtures/<name>` in a fresh temporary folder (cargo writes `Cargo.lock` and
+/// `target/` into a workspace, and the fixtures stay clean).
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub fn new(name: &str) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&fixtures().join(name), dir.path());
+        Fixture { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn manifest(&self) -> PathBuf {
+        self.path().join("Cargo.toml")
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.path().join("graph.msgpack")
+    }
+
+    /// Runs the binary in the fixture's folder.
+    pub fn run(&self, args: &[&str]) -> Output {
+        run_in(self.path(), args)
+    }
+
+    /// Builds the graph into `self.db()`, with extra arguments; panics unless the exit code is
+    /// `expected_code`.
+    pub fn build(&self, extra: &[&str], expected_code: i32) -> Output {
+        let db = self.db();
+        let mut args = vec!["build", "--offline", "--db", db.to_str().unwrap()];
+        args.extend(extra);
+        let output = self.run(&args);
+        assert_eq!(output.status.code(), Some(expected_code), "{}", describe(&output));
+        output
+    }
+
+    pub fn export(&self) -> String {
+        let db = self.db();
+        let output = self.run(&["export", "--db", db.to_str().unwrap()]);
+        assert!(output.status.success(), "{}", describe(&output));
+        String::from_utf8(output.stdout).unwrap()
+    }
+}
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures")
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" || name == "Cargo.lock" {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(&name));
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// Runs the binary in `dir` with a clean environment for the settings it reads.
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_TERM_COLOR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .output()
+        .unwrap()
+}
+
+pub fn describe(output: &Output) -> String {
+    format!(
+        "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A parsed export: vertices by id, and edges.
+pub struct Graph {
+    pub vertices: BTreeMap<String, Value>,
+    pub edges: Vec<Value>,
+}
+
+impl Graph {
+    pub fn parse(export: &str) -> Graph {
+        let mut lines = export.lines();
+        let header: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+        assert_eq!(header["type"], "header");
+        let mut graph = Graph { vertices: BTreeMap::new(), edges: Vec::new() };
+        for line in lines {
+            let value: Value = serde_json::from_str(line).unwrap();
+            match value["type"].as_str().unwrap() {
+                "vertex" => {
+                    graph.vertices.insert(value["id"].as_str().unwrap().to_owned(), value);
+                }
+                "edge" => graph.edges.push(value),
+                other => panic!("unexpected line type {other}"),
+            }
+        }
+        graph
+    }
+
+    /// The vertices of `kind` whose `path` property is `path`.
+    pub fn find(&self, kind: &str, path: &str) -> Vec<&Value> {
+        self.vertices.values().filter(|v| v["kind"] == kind && v["props"]["path"] == path).collect()
+    }
+
+    /// The one vertex of `kind` at `path`; panics if there is not exactly one.
+    pub fn one(&self, kind: &str, path: &str) -> &Value {
+        let found = self.find(kind, path);
+        assert_eq!(found.len(), 1, "{kind} `{path}`: found {found:#?}");
+        found[0]
+    }
+
+    /// A readable name for a vertex: `kind path` (or `kind name` where there is no path).
+    pub fn label(&self, id: &str) -> String {
+        let vertex = &self.vertices[id];
+        let props = &vertex["props"];
+        let name = props.get("path").or_else(|| props.get("name")).and_then(Value::as_str).unwrap_or("?");
+        let kind = vertex["kind"].as_str().unwrap();
+        match props.get("kind").and_then(Value::as_str) {
+            Some(crate_kind) if kind == "crate" => format!("crate {name} ({crate_kind})"),
+            _ => format!("{kind} {name}"),
+        }
+    }
+
+    /// Edges as `from -kind-> to {props}` lines, sorted.
+    pub fn edge_lines(&self, kind: &str) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .edges
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .map(|e| {
+                let props = e["props"].as_object().unwrap();
+                let props = if props.is_empty() { String::new() } else { format!(" {}", e["props"]) };
+                format!(
+                    "{} -{kind}-> {}{props}",
+                    self.label(e["from"].as_str().unwrap()),
+                    self.label(e["to"].as_str().unwrap())
+                )
+            })
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    /// The whole graph as sorted, readable lines: one per vertex, then one per edge.
+    pub fn render(&self) -> String {
+        let mut vertices: Vec<String> = self
+            .vertices
+            .values()
+            .map(|v| {
+                let mut props = v["props"].as_object().unwrap().clone();
+                props.remove("path");
+                format!("{} {}", self.label(v["id"].as_str().unwrap()), Value::Object(props))
+            })
+            .collect();
+        vertices.sort();
+        let mut out = vertices.join("\n");
+        for kind in ["contains", "defined_in", "depends_on"] {
+            out.push('\n');
+            out.push_str(&self.edge_lines(kind).join("\n"));
+        }
+        out
+    }
+}

@@ -1,0 +1,33 @@
+//! The same source gives byte-identical exports: across runs, thread counts and folders.
+
+mod common;
+
+use common::{Fixture, copy_dir, describe, run_in};
+
+#[test]
+fn runs_thread_counts_and_folders_agree() {
+    let fixture = Fixture::new("workspace");
+    fixture.build(&["--workspace", "-j1"], 0);
+    let one_thread = fixture.export();
+    fixture.build(&["--workspace", "-j4"], 0);
+    let four_threads = fixture.export();
+    fixture.build(&["--workspace", "-j4"], 0);
+    let again = fixture.export();
+    assert!(one_thread == four_threads, "-j1 and -j4 differ");
+    assert!(four_threads == again, "two runs differ");
+
+    // The same workspace in another folder, at another depth.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let moved = elsewhere.path().join("deeper/still/ws");
+    copy_dir(fixture.path(), &moved);
+    let db = elsewhere.path().join("graph.msgpack");
+    let output = run_in(&moved, &["--workspace", "--offline", "--db", db.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let output = run_in(&moved, &["export", "--db", db.to_str().unwrap()]);
+    assert!(output.stdout == one_thread.as_bytes(), "a copy in another folder differs");
+    // Nothing machine-specific leaks into the graph.
+    for path in [fixture.path(), elsewhere.path()] {
+        let needle = path.to_str().unwrap();
+        assert!(!one_thread.contains(needle), "an absolute path reached the graph");
+    }
+}

@@ -1,0 +1,169 @@
+//! What the graph says about the fixture workspaces: module discovery, items, lines, paths,
+//! crate targets and their dependencies. The whole fixture graph is also kept as a snapshot
+//! (`tests/snapshots/`), refreshed deliberately with `INSTA_UPDATE=always cargo test`.
+
+mod common;
+
+use common::{Fixture, Graph};
+
+fn workspace_graph() -> Graph {
+    let fixture = Fixture::new("workspace");
+    fixture.build(&["--workspace"], 0);
+    Graph::parse(&fixture.export())
+}
+
+#[test]
+fn module_tree_follows_declarations() {
+    let graph = workspace_graph();
+    let files = [
+        ("fx_core", "crates/core/src/lib.rs"),
+        ("fx_core::shapes", "crates/core/src/shapes.rs"),
+        // Nested non-mod-rs layout, and a mod.rs below it.
+        ("fx_core::shapes::circle", "crates/core/src/shapes/circle.rs"),
+        ("fx_core::shapes::polygon", "crates/core/src/shapes/polygon/mod.rs"),
+        ("fx_core::shapes::polygon::edge", "crates/core/src/shapes/polygon/edge.rs"),
+        // `#[path]` at file level, and inside an inline module of a non-mod-rs file.
+        ("fx_core::platform", "crates/core/src/platform/linux_impl.rs"),
+        ("fx_core::util::inner", "crates/core/src/util.rs"),
+        ("fx_core::util::inner::extra", "crates/core/src/util/inner/extra_impl.rs"),
+        // A bin root's child sits beside it.
+        ("tool::helpers", "crates/app/src/bin/helpers.rs"),
+    ];
+    for (path, file) in files {
+        let module = graph.one("module", path);
+        assert_eq!(module["props"]["file"], file, "{path}");
+    }
+    let inner = graph.one("module", "fx_core::util::inner");
+    assert_eq!((inner["props"]["line"].as_u64(), inner["props"]["end_line"].as_u64()), (Some(1), Some(6)));
+    // Modules are never found by globbing: no file that no `mod` names is indexed.
+    assert!(graph.vertices.values().filter(|v| v["kind"] == "file").all(|f| {
+        let path = f["props"]["path"].as_str().unwrap();
+        graph.vertices.values().any(|m| m["kind"] == "module" && m["props"]["file"] == path)
+    }));
+}
+
+#[test]
+fn items_carry_their_facts() {
+    let graph = workspace_graph();
+    let circle = graph.one("struct", "fx_core::shapes::circle::Circle");
+    let props = &circle["props"];
+    assert_eq!(props["line"], 3, "the line of `pub struct`, after the doc and derive lines");
+    assert_eq!(props["end_line"], 5);
+    assert_eq!(props["visibility"], "pub");
+    assert_eq!(props["doc"], "A circle.");
+    assert_eq!(props["file"], "crates/core/src/shapes/circle.rs");
+
+    let diameter = graph.one("function", "fx_core::shapes::circle::Circle::diameter");
+    assert_eq!(diameter["props"]["visibility"], "pub(crate)");
+    graph.one("function", "<fx_core::shapes::circle::Circle as crate::Area>::area");
+    let display = graph.one("impl", "fx_core::shapes::circle::<impl std::fmt::Display for Circle>");
+    assert_eq!(display["props"]["trait"], "std::fmt::Display");
+    assert_eq!(display["props"]["self_ty"], "Circle");
+
+    for (kind, path) in [
+        ("trait", "fx_core::Area"),
+        ("const", "fx_core::VERSION"),
+        ("static", "fx_core::COUNTER"),
+        ("macro", "fx_core::square"),
+        ("type_alias", "fx_core::Result"),
+        ("union", "fx_core::Bits"),
+        ("variant", "fx_core::Error::Invalid"),
+        ("field", "fx_core::Error::Invalid::0"),
+        ("field", "fx_core::Error::Other::code"),
+        ("field", "fx_core::shapes::polygon::Polygon::0"),
+        ("field", "fx_core::shapes::polygon::Polygon::1"),
+        // Items nested in a function body belong to the function.
+        ("function", "fx_core::util::outer::nested"),
+        ("struct", "fx_core::util::outer::Local"),
+    ] {
+        graph.one(kind, path);
+    }
+    let contains = graph.edge_lines("contains");
+    for line in [
+        "function fx_core::util::outer -contains-> struct fx_core::util::outer::Local",
+        "enum fx_core::Error -contains-> variant fx_core::Error::Other",
+        "variant fx_core::Error::Other -contains-> field fx_core::Error::Other::code",
+        "trait fx_core::Area -contains-> function fx_core::Area::area",
+        "module fx_core::shapes -contains-> module fx_core::shapes::circle",
+        "package fx-core -contains-> crate fx_core (lib)",
+        "crate fx_core (lib) -contains-> module fx_core",
+    ] {
+        assert!(contains.iter().any(|l| l == line), "missing `{line}`");
+    }
+    assert_eq!(graph.one("field", "fx_core::shapes::polygon::Polygon::1")["props"]["visibility"], "private");
+    assert_eq!(graph.one("field", "fx_core::Error::Other::code")["props"]["visibility"], "pub", "as its enum");
+}
+
+#[test]
+fn every_target_is_a_crate_and_dependencies_follow_cargo() {
+    let graph = workspace_graph();
+    let mut kinds: Vec<String> = graph
+        .vertices
+        .values()
+        .filter(|v| v["kind"] == "crate")
+        .map(|v| format!("{} {}", v["props"]["name"].as_str().unwrap(), v["props"]["kind"].as_str().unwrap()))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "build-script-build custom-build",
+            "demo example",
+            "fx-app bin",
+            "fx-cli bin",
+            "fx_app lib",
+            "fx_core lib",
+            "fx_outside lib",
+            "fx_testkit lib",
+            "smoke test",
+            "speed bench",
+            "tool bin",
+        ]
+    );
+    let deps = graph.edge_lines("depends_on");
+    for line in [
+        // A renamed dependency records its name in code.
+        r#"crate fx_cli (bin) -depends_on-> crate fx_core (lib) {"kind":"normal","rename":"core2"}"#,
+        // Dev-dependencies reach tests, benches and examples only.
+        r#"crate smoke (test) -depends_on-> crate fx_testkit (lib) {"kind":"dev"}"#,
+        r#"crate demo (example) -depends_on-> crate fx_testkit (lib) {"kind":"dev"}"#,
+        // The dev-dependency cycle between fx-core and fx-testkit is no crate cycle.
+        r#"crate fx_testkit (lib) -depends_on-> crate fx_core (lib) {"kind":"normal"}"#,
+        // Binaries link their own library; a path dependency outside the members is shown.
+        r#"crate fx_app (bin) -depends_on-> crate fx_app (lib) {"kind":"normal"}"#,
+        r#"crate fx_app (lib) -depends_on-> crate fx_outside (lib) {"kind":"normal"}"#,
+    ] {
+        assert!(deps.iter().any(|l| l == line), "missing `{line}` in\n{}", deps.join("\n"));
+    }
+    assert!(!deps.iter().any(|l| l.starts_with("crate fx_cli (bin)") && l.contains("fx_testkit")));
+    assert!(!deps.iter().any(|l| l.starts_with("crate build-script-build")), "the build script has no build-deps");
+    let outside = graph.one("crate", "fx_outside");
+    assert_eq!(outside["props"]["indexed"], false);
+    assert_eq!(outside["props"]["root"], "vendor/outside/src/lib.rs");
+    let package =
+        graph.vertices.values().find(|v| v["kind"] == "package" && v["props"]["name"] == "fx-outside").unwrap();
+    assert_eq!(package["props"]["source"], "path");
+}
+
+#[test]
+fn colliding_names_get_distinct_stable_ids() {
+    let fixture = Fixture::new("single");
+    fixture.build(&[], 0);
+    let graph = Graph::parse(&fixture.export());
+    let os = graph.find("function", "single::os");
+    assert_eq!(os.len(), 2, "both cfg alternatives");
+    let mut cfgs: Vec<&str> = os.iter().map(|v| v["props"]["cfg"].as_str().unwrap()).collect();
+    cfgs.sort();
+    assert_eq!(cfgs, ["not(unix)", "unix"]);
+    assert_eq!(graph.find("impl", "single::<impl S>").len(), 2, "two inherent impl blocks");
+    graph.one("function", "single::S::one");
+    graph.one("function", "single::S::two");
+    graph.one("const", "<single::S as Shape>::SIDES");
+    graph.one("type_alias", "single::Shape::Output");
+}
+
+#[test]
+fn fixture_graph_snapshot() {
+    let graph = workspace_graph();
+    insta::assert_snapshot!(graph.render());
+}
