@@ -100,7 +100,7 @@ fn stats_reads_the_stored_graph() {
     let stats = &stats["stats"];
     assert_eq!(stats["vertices_by_kind"]["package"], 5);
     assert_eq!(stats["vertices_by_kind"]["union"], 1);
-    assert_eq!(stats["edges_by_kind"]["depends_on"].as_u64().unwrap() > 0, true);
+    assert!(stats["edges_by_kind"]["depends_on"].as_u64().unwrap() > 0);
     let total: u64 = stats["vertices_by_kind"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(stats["vertices"].as_u64(), Some(total));
 

@@ -121,7 +121,7 @@ fn too_deep(tokens: &TokenStream) -> Option<Span> {
     let mut stack: Vec<(proc_macro2::token_stream::IntoIter, usize)> = vec![(tokens.clone().into_iter(), 0)];
     loop {
         let depth = stack.len();
-        let Some((iter, angles)) = stack.last_mut() else { return None };
+        let (iter, angles) = stack.last_mut()?;
         let Some(tree) = iter.next() else {
             stack.pop();
             continue;
