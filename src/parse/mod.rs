@@ -97,7 +97,17 @@ pub fn parse_file(text: &str) -> Result<FileFacts, SyntaxError> {
     if let Some(span) = too_deep(&tokens) {
         return Err(SyntaxError::at(span, format!("nesting deeper than {MAX_NESTING} levels is not indexed")));
     }
-    let file: syn::File = syn::parse2(tokens).map_err(|err| SyntaxError::at(err.span(), err.to_string()))?;
+    let file: syn::File = match syn::parse2(tokens.clone()) {
+        Ok(file) => file,
+        // Edition 2015 allows bare trait objects. syn parses `Box<Trait + Send>`, but not the
+        // `Fn(..)` sugar without `dyn`: retry once with `dyn` added there. If that fails too,
+        // the error further into the file is the real one (the retry got past the first).
+        Err(first) => syn::parse2(dyn_before_bare_fn_traits(tokens)).map_err(|retry| {
+            let first = SyntaxError::at(first.span(), first.to_string());
+            let retry = SyntaxError::at(retry.span(), retry.to_string());
+            if (retry.line, retry.column) > (first.line, first.column) { retry } else { first }
+        })?,
+    };
     let line_count = text.lines().count() as u32;
     let doc = inner_doc(&file.attrs);
     let items = items(&file.items);
@@ -111,6 +121,67 @@ fn strip_shebang(text: &str) -> &str {
     match text.strip_prefix("#!") {
         Some(rest) if !rest.trim_start().starts_with('[') => text.find('\n').map_or("", |newline| &text[newline..]),
         _ => text,
+    }
+}
+
+/// `tokens` with `dyn` inserted before each `Fn(..)`, `FnMut(..)` and `FnOnce(..)` that stands
+/// where a type starts (after `=`, `<`, `,`, `(`, `[`, `&`, `&'a`, `&mut`, `*const`, `*mut` or
+/// `->`), rather than where a bound does (after `:`, `+`, `impl`, `dyn`). The added token takes
+/// the span of the trait's name, so lines and columns stay those of the file. Recursion is bounded
+/// by `MAX_NESTING`, checked before.
+fn dyn_before_bare_fn_traits(tokens: TokenStream) -> TokenStream {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(trees.len());
+    for (index, tree) in trees.iter().enumerate() {
+        match tree {
+            TokenTree::Group(group) => {
+                let mut rewritten =
+                    proc_macro2::Group::new(group.delimiter(), dyn_before_bare_fn_traits(group.stream()));
+                rewritten.set_span(group.span());
+                out.push(TokenTree::Group(rewritten));
+                continue;
+            }
+            TokenTree::Ident(ident)
+                if matches!(ident.to_string().as_str(), "Fn" | "FnMut" | "FnOnce")
+                    && matches!(trees.get(index + 1), Some(TokenTree::Group(g)) if g.delimiter() == proc_macro2::Delimiter::Parenthesis)
+                    && starts_type(&trees[..index]) =>
+            {
+                out.push(TokenTree::Ident(proc_macro2::Ident::new("dyn", ident.span())));
+            }
+            _ => {}
+        }
+        out.push(tree.clone());
+    }
+    out.into_iter().collect()
+}
+
+/// Whether a type starts after `before` (see `dyn_before_bare_fn_traits`).
+fn starts_type(before: &[TokenTree]) -> bool {
+    let punct = |tree: Option<&TokenTree>| match tree {
+        Some(TokenTree::Punct(p)) => Some((p.as_char(), p.spacing())),
+        _ => None,
+    };
+    let ident = |tree: Option<&TokenTree>, word: &str| matches!(tree, Some(TokenTree::Ident(i)) if i == word);
+    let n = before.len();
+    let last = before.last();
+    match punct(last) {
+        // `=` alone (not the end of `==`, `<=`, `!=`), `->` ends in `>` after a joint `-`.
+        Some(('=', _)) => !matches!(punct(before.get(n.wrapping_sub(2))), Some((_, proc_macro2::Spacing::Joint))),
+        Some(('>', _)) => matches!(punct(before.get(n.wrapping_sub(2))), Some(('-', proc_macro2::Spacing::Joint))),
+        Some(('<' | ',' | '&', _)) => true,
+        _ => match last {
+            // `&'a Fn()`: a lifetime is a joint `'` and an identifier.
+            Some(TokenTree::Ident(_)) if matches!(punct(before.get(n.wrapping_sub(2))), Some(('\'', _))) => {
+                matches!(punct(before.get(n.wrapping_sub(3))), Some(('&', _)))
+            }
+            // `&mut Fn()`, `*mut Fn()`, `*const Fn()`.
+            Some(TokenTree::Ident(_)) if ident(last, "mut") || ident(last, "const") => {
+                matches!(punct(before.get(n.wrapping_sub(2))), Some(('&' | '*', _)))
+            }
+            // The start of a group: `(Fn())`, `[Fn(); 2]`.
+            None => true,
+            _ => false,
+        },
     }
 }
 

@@ -188,3 +188,26 @@ fn shebang_lines_keep_line_numbers() {
     let facts = parse_file("#![allow(dead_code)]\nfn main() {}\n").unwrap();
     assert_eq!(facts.items[0].line, 2);
 }
+
+#[test]
+fn bare_fn_trait_objects_of_edition_2015_parse() {
+    let text = "\
+pub type Action = Fn(&siginfo_t) + Send + Sync;
+type Boxed = Box<FnMut(u8) -> u8 + Send>;
+fn f(x: &Fn(), y: &'a FnOnce(u8), z: &mut Fn(), w: *const Fn()) -> Box<Fn()> where F: Fn(u8) {}
+fn g<F: Fn(u8) + Send>(f: F) -> bool { a == b }
+";
+    let facts = parse_file(text).unwrap();
+    let names: Vec<(&str, u32)> = facts.items.iter().map(|i| (i.name.as_str(), i.line)).collect();
+    assert_eq!(names, [("Action", 1), ("Boxed", 2), ("f", 3), ("g", 4)]);
+}
+
+#[test]
+fn the_retry_reports_the_real_error() {
+    // The bare `Fn` on line 1 is fine in edition 2015; line 3 is broken in any edition.
+    let err = parse_file("type A = Fn(u8);\n\nfn broken() -> {}\n").unwrap_err();
+    assert_eq!(err.line, 3, "{err:?}");
+    // With no bare `Fn` at all, the retry changes nothing and the error stays where it is.
+    let err = parse_file("fn ok() {}\nstruct S { x: }\n").unwrap_err();
+    assert_eq!(err.line, 2, "{err:?}");
+}
