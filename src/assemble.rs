@@ -47,6 +47,7 @@ pub struct ChildModule {
     /// The 1-based line of the declaration in the declaring file.
     pub decl_line: u32,
     pub path_attr: Option<String>,
+    pub cfg_path_attrs: Vec<String>,
     pub inline_dirs: Vec<String>,
 }
 
@@ -92,7 +93,7 @@ pub fn module_body(
         let path = format!("{}::{}", module.path, segment(facts));
         batch.edges.push(Edge::new(module.id, EdgeKind::Contains, id));
         match &facts.detail {
-            Detail::Module { inline: false, path_attr } => children.push(ChildModule {
+            Detail::Module { inline: false, path_attr, cfg_path_attrs } => children.push(ChildModule {
                 key,
                 name: facts.name.clone(),
                 path,
@@ -101,9 +102,10 @@ pub fn module_body(
                 cfg: facts.cfg.clone(),
                 decl_line: facts.line,
                 path_attr: path_attr.clone(),
+                cfg_path_attrs: cfg_path_attrs.clone(),
                 inline_dirs: module.inline_dirs.to_vec(),
             }),
-            Detail::Module { inline: true, path_attr } => {
+            Detail::Module { inline: true, path_attr, .. } => {
                 push_vertex(batch, file, id, facts.kind, item_props(facts, &path, file.name));
                 let mut inline_dirs = module.inline_dirs.to_vec();
                 inline_dirs.push(path_attr.clone().unwrap_or_else(|| facts.name.clone()));

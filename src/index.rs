@@ -179,6 +179,7 @@ fn index_crate(ctx: &Ctx<'_>, krate: &CrateInfo) {
         cfg: None,
         decl_line: 0,
         path_attr: None,
+        cfg_path_attrs: Vec::new(),
         inline_dirs: Vec::new(),
     };
     ctx.send(Batch { vertices: Vec::new(), edges: vec![Edge::new(krate.key.id(), EdgeKind::Contains, root.key.id())] });
@@ -342,7 +343,12 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         .map(|child| {
             let candidates = modules::candidates(
                 file,
-                ModDecl { name: &child.name, path_attr: child.path_attr.as_deref(), inline_dirs: &child.inline_dirs },
+                ModDecl {
+                    name: &child.name,
+                    path_attr: child.path_attr.as_deref(),
+                    cfg_path_attrs: &child.cfg_path_attrs,
+                    inline_dirs: &child.inline_dirs,
+                },
             );
             FileJob {
                 krate: job.krate,

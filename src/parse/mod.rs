@@ -61,6 +61,8 @@ pub enum Detail {
         inline: bool,
         /// The value of a `#[path = "..."]` attribute.
         path_attr: Option<String>,
+        /// The values of `#[cfg_attr(predicate, path = "...")]` attributes, in source order.
+        cfg_path_attrs: Vec<String>,
     },
 }
 
@@ -478,7 +480,14 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
                 line: first_line(&[vis_span(&m.vis), m.unsafety.map(|t| t.span), Some(m.mod_token.span)]),
                 end_line: end_line(end),
             }
-            .finish(Detail::Module { inline: m.content.is_some(), path_attr: render::path_attr(&m.attrs) }, children)
+            .finish(
+                Detail::Module {
+                    inline: m.content.is_some(),
+                    path_attr: render::path_attr(&m.attrs),
+                    cfg_path_attrs: render::cfg_path_attrs(&m.attrs),
+                },
+                children,
+            )
         }
         Item::ForeignMod(f) => {
             let block_cfg = render::cfg(&f.attrs);

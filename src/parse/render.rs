@@ -159,6 +159,32 @@ pub fn path_attr(attrs: &[Attribute]) -> Option<String> {
     })
 }
 
+/// The `path` values of `#[cfg_attr(predicate, path = "...")]` attributes, in source order.
+/// Until cfg predicates are evaluated, each is a candidate file for the module.
+pub fn cfg_path_attrs(attrs: &[Attribute]) -> Vec<String> {
+    let mut paths = Vec::new();
+    for attr in attrs {
+        let Meta::List(list) = &attr.meta else { continue };
+        if !list.path.is_ident("cfg_attr") {
+            continue;
+        }
+        let parser = syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated;
+        let Ok(metas) = attr.parse_args_with(parser) else { continue };
+        // The first entry is the predicate; the rest are the attributes it guards.
+        paths.extend(metas.iter().skip(1).filter_map(|meta| match meta {
+            Meta::NameValue(nv) if nv.path.is_ident("path") => match &nv.value {
+                Expr::Lit(expr) => match &expr.lit {
+                    Lit::Str(text) => Some(text.value()),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        }));
+    }
+    paths
+}
+
 /// The item's `cfg` predicates as written, joined by `, ` (several `#[cfg]` attributes all
 /// apply), or `None`. Used to tell cfg-alternative definitions of one name apart.
 pub fn cfg(attrs: &[Attribute]) -> Option<String> {
@@ -214,5 +240,10 @@ mod tests {
         assert_eq!(doc(&item.attrs).as_deref(), Some("First line.\n\n  indented"));
         assert_eq!(cfg(&item.attrs).as_deref(), Some("unix, feature = \"x\""));
         assert_eq!(path_attr(&item.attrs).as_deref(), Some("p.rs"));
+        let item: syn::ItemMod = syn::parse_str(
+            "#[cfg_attr(unix, path = \"sys/unix.rs\")]\n#[cfg_attr(windows, allow(x), path = \"sys/windows.rs\")]\nmod sys;",
+        )
+        .unwrap();
+        assert_eq!(cfg_path_attrs(&item.attrs), ["sys/unix.rs", "sys/windows.rs"]);
     }
 }

@@ -15,7 +15,9 @@ fn render(text: &str) -> String {
             match &item.detail {
                 Detail::None => {}
                 Detail::Impl { trait_, self_ty } => out.push_str(&format!(" trait={trait_:?} self={self_ty}")),
-                Detail::Module { inline, path_attr } => out.push_str(&format!(" inline={inline} path={path_attr:?}")),
+                Detail::Module { inline, path_attr, .. } => {
+                    out.push_str(&format!(" inline={inline} path={path_attr:?}"))
+                }
             }
             out.push('\n');
             walk(out, &item.children, depth + 1);

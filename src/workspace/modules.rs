@@ -35,6 +35,9 @@ impl ModuleFile {
 pub struct ModDecl<'a> {
     pub name: &'a str,
     pub path_attr: Option<&'a str>,
+    /// `#[cfg_attr(predicate, path = "...")]` values: tried first, in order, when there is no
+    /// `#[path]` (cfg predicates are not evaluated here).
+    pub cfg_path_attrs: &'a [String],
     /// The folder names of the inline modules the declaration is nested in, outermost first
     /// (each inline module's `#[path]` if it has one, else its name).
     pub inline_dirs: &'a [String],
@@ -42,21 +45,24 @@ pub struct ModDecl<'a> {
 
 /// The files `decl` may mean, in the order rustc tries them, and how each would be loaded.
 pub fn candidates(parent: &ModuleFile, decl: ModDecl<'_>) -> Vec<ModuleFile> {
-    if let Some(path_attr) = decl.path_attr {
-        // Outside inline modules, `#[path]` is relative to the declaring file's folder even for
-        // a non-mod.rs file; inside them, to the folder the inline modules stand for.
-        let base = if decl.inline_dirs.is_empty() {
+    // Outside inline modules, `#[path]` is relative to the declaring file's folder even for a
+    // non-mod.rs file; inside them, to the folder the inline modules stand for.
+    let path_base = || {
+        if decl.inline_dirs.is_empty() {
             parent.path.parent().unwrap_or(Utf8Path::new("")).to_owned()
         } else {
             inline_base(parent, decl.inline_dirs)
-        };
-        return vec![ModuleFile { path: base.join(path_attr), owns_dir: true }];
+        }
+    };
+    if let Some(path_attr) = decl.path_attr {
+        return vec![ModuleFile { path: path_base().join(path_attr), owns_dir: true }];
     }
+    let mut candidates: Vec<ModuleFile> =
+        decl.cfg_path_attrs.iter().map(|path| ModuleFile { path: path_base().join(path), owns_dir: true }).collect();
     let base = inline_base(parent, decl.inline_dirs);
-    vec![
-        ModuleFile { path: base.join(format!("{}.rs", decl.name)), owns_dir: false },
-        ModuleFile { path: base.join(decl.name).join("mod.rs"), owns_dir: true },
-    ]
+    candidates.push(ModuleFile { path: base.join(format!("{}.rs", decl.name)), owns_dir: false });
+    candidates.push(ModuleFile { path: base.join(decl.name).join("mod.rs"), owns_dir: true });
+    candidates
 }
 
 fn inline_base(parent: &ModuleFile, inline_dirs: &[String]) -> Utf8PathBuf {
@@ -73,7 +79,7 @@ mod tests {
 
     fn paths(parent: &ModuleFile, name: &str, path_attr: Option<&str>, inline: &[&str]) -> Vec<(String, bool)> {
         let inline: Vec<String> = inline.iter().map(|s| s.to_string()).collect();
-        candidates(parent, ModDecl { name, path_attr, inline_dirs: &inline })
+        candidates(parent, ModDecl { name, path_attr, cfg_path_attrs: &[], inline_dirs: &inline })
             .into_iter()
             .map(|file| (file.path.to_string(), file.owns_dir))
             .collect()
@@ -99,6 +105,18 @@ mod tests {
         assert_eq!(paths(&a, "x", Some("other.rs"), &[]), [("src/other.rs".into(), true)]);
         let root = ModuleFile::crate_root("src/main.rs".into());
         assert_eq!(paths(&root, "x", Some("sys/unix.rs"), &[]), [("src/sys/unix.rs".into(), true)]);
+    }
+
+    #[test]
+    fn cfg_attr_paths_come_first() {
+        let root = ModuleFile::crate_root("src/lib.rs".into());
+        let cfg_paths = ["sys/unix.rs".to_owned(), "sys/windows.rs".to_owned()];
+        let found: Vec<String> =
+            candidates(&root, ModDecl { name: "sys", path_attr: None, cfg_path_attrs: &cfg_paths, inline_dirs: &[] })
+                .into_iter()
+                .map(|file| file.path.to_string())
+                .collect();
+        assert_eq!(found, ["src/sys/unix.rs", "src/sys/windows.rs", "src/sys.rs", "src/sys/mod.rs"]);
     }
 
     #[test]
