@@ -110,6 +110,34 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
         settings.runs
     );
 
+    if let Ok(path) = std::env::var("XPLIST") {
+        std::fs::write(path, corpus.paths.iter().map(|p| format!("{p}\n")).collect::<String>())?;
+    }
+    if std::env::var("XPARSE").is_ok() {
+        for _ in 0..5 {
+            let (_, t) = timed(|| Ok::<_, Box<dyn Error>>(parse_all(&pool, &corpus.paths)))?;
+            println!("parse {:.3}", t.as_secs_f64());
+        }
+        for _ in 0..5 {
+            let (_, t) = timed(|| Ok::<_, Box<dyn Error>>(pool.install(|| corpus.paths.par_iter().for_each(|p| {
+                let text = std::fs::read_to_string(p).unwrap();
+                let facts = cargo_codegraph::parse::parse_file(&text);
+                std::hint::black_box(&facts);
+                drop(facts);
+                proc_macro2::extra::invalidate_current_thread_spans();
+            }))))?;
+            println!("facts {:.3}", t.as_secs_f64());
+        }
+        for _ in 0..3 {
+            let (_, t) = timed(|| build(&config, &db))?;
+            println!("e2e {:.3}", t.as_secs_f64());
+        }
+        for _ in 0..5 {
+            let (_, t) = timed(|| Ok::<_, Box<dyn Error>>(parse_all(&pool, &corpus.paths)))?;
+            println!("parse {:.3}", t.as_secs_f64());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut e2e = Vec::with_capacity(settings.runs);
     let mut parse = Vec::with_capacity(settings.runs);
     let mut metadata = Vec::with_capacity(settings.runs);

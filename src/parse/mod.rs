@@ -225,6 +225,16 @@ fn too_deep(tokens: &TokenStream) -> Option<Span> {
     }
 }
 
+/// An identifier's name without the `r#` of a raw identifier: `mod r#ref;` is the module `ref`,
+/// in `ref.rs`, as rustc and rustdoc name it.
+fn unraw(ident: &syn::Ident) -> String {
+    let name = ident.to_string();
+    match name.strip_prefix("r#") {
+        Some(bare) => bare.to_owned(),
+        None => name,
+    }
+}
+
 fn line(span: Span) -> u32 {
     span.start().line as u32
 }
@@ -327,7 +337,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
         Item::Fn(f) => Common {
             attrs: &f.attrs,
             kind: VertexKind::Function,
-            name: f.sig.ident.to_string(),
+            name: unraw(&f.sig.ident),
             visibility: render::visibility(&f.vis),
             line: first_line(&sig_spans(&f.vis, &f.sig)),
             end_line: end_line(f.block.brace_token.span.close()),
@@ -343,7 +353,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             Common {
                 attrs: &s.attrs,
                 kind: VertexKind::Struct,
-                name: s.ident.to_string(),
+                name: unraw(&s.ident),
                 visibility: render::visibility(&s.vis),
                 line: first_line(&[vis_span(&s.vis), Some(s.struct_token.span)]),
                 end_line: end_line(end),
@@ -356,7 +366,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             Common {
                 attrs: &e.attrs,
                 kind: VertexKind::Enum,
-                name: e.ident.to_string(),
+                name: unraw(&e.ident),
                 visibility,
                 line: first_line(&[vis_span(&e.vis), Some(e.enum_token.span)]),
                 end_line: end_line(e.brace_token.span.close()),
@@ -366,7 +376,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
         Item::Union(u) => Common {
             attrs: &u.attrs,
             kind: VertexKind::Union,
-            name: u.ident.to_string(),
+            name: unraw(&u.ident),
             visibility: render::visibility(&u.vis),
             line: first_line(&[vis_span(&u.vis), Some(u.union_token.span)]),
             end_line: end_line(u.fields.brace_token.span.close()),
@@ -378,7 +388,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             Common {
                 attrs: &t.attrs,
                 kind: VertexKind::Trait,
-                name: t.ident.to_string(),
+                name: unraw(&t.ident),
                 visibility: visibility.clone(),
                 line: first_line(&[
                     vis_span(&t.vis),
@@ -418,7 +428,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
         Item::Type(t) => Common {
             attrs: &t.attrs,
             kind: VertexKind::TypeAlias,
-            name: t.ident.to_string(),
+            name: unraw(&t.ident),
             visibility: render::visibility(&t.vis),
             line: first_line(&[vis_span(&t.vis), Some(t.type_token.span)]),
             end_line: end_line(t.semi_token.span),
@@ -427,7 +437,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
         Item::Const(c) => Common {
             attrs: &c.attrs,
             kind: VertexKind::Const,
-            name: c.ident.to_string(),
+            name: unraw(&c.ident),
             visibility: render::visibility(&c.vis),
             line: first_line(&[vis_span(&c.vis), Some(c.const_token.span)]),
             end_line: end_line(c.semi_token.span),
@@ -436,7 +446,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
         Item::Static(s) => Common {
             attrs: &s.attrs,
             kind: VertexKind::Static,
-            name: s.ident.to_string(),
+            name: unraw(&s.ident),
             visibility: render::visibility(&s.vis),
             line: first_line(&[vis_span(&s.vis), Some(s.static_token.span)]),
             end_line: end_line(s.semi_token.span),
@@ -455,7 +465,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             Common {
                 attrs: &m.attrs,
                 kind: VertexKind::Macro,
-                name: name.to_string(),
+                name: unraw(name),
                 visibility: if has_attr(&m.attrs, "macro_export") { "pub" } else { "private" }.to_owned(),
                 line: line(m.mac.path.span()),
                 end_line: end_line(end),
@@ -475,7 +485,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             Common {
                 attrs: &m.attrs,
                 kind: VertexKind::Module,
-                name: m.ident.to_string(),
+                name: unraw(&m.ident),
                 visibility: render::visibility(&m.vis),
                 line: first_line(&[vis_span(&m.vis), m.unsafety.map(|t| t.span), Some(m.mod_token.span)]),
                 end_line: end_line(end),
@@ -520,7 +530,7 @@ fn fields<'a>(fields: impl IntoIterator<Item = &'a Field>, inherited: &str) -> V
             Common {
                 attrs: &field.attrs,
                 kind: VertexKind::Field,
-                name: field.ident.as_ref().map_or_else(|| index.to_string(), |ident| ident.to_string()),
+                name: field.ident.as_ref().map_or_else(|| index.to_string(), unraw),
                 visibility: match field.vis {
                     Visibility::Inherited => inherited.to_owned(),
                     _ => render::visibility(&field.vis),
@@ -543,7 +553,7 @@ fn variant(variant: &Variant, enum_visibility: &str) -> ItemFacts {
     Common {
         attrs: &variant.attrs,
         kind: VertexKind::Variant,
-        name: variant.ident.to_string(),
+        name: unraw(&variant.ident),
         // Variants are exactly as visible as their enum.
         visibility: enum_visibility.to_owned(),
         line: line(variant.ident.span()),
@@ -565,7 +575,7 @@ fn trait_item(item: &TraitItem, trait_visibility: &str) -> Option<ItemFacts> {
             Common {
                 attrs: &f.attrs,
                 kind: VertexKind::Function,
-                name: f.sig.ident.to_string(),
+                name: unraw(&f.sig.ident),
                 visibility,
                 line: first_line(&sig_spans(&Visibility::Inherited, &f.sig)),
                 end_line: end_line(end),
@@ -575,7 +585,7 @@ fn trait_item(item: &TraitItem, trait_visibility: &str) -> Option<ItemFacts> {
         TraitItem::Const(c) => Common {
             attrs: &c.attrs,
             kind: VertexKind::Const,
-            name: c.ident.to_string(),
+            name: unraw(&c.ident),
             visibility,
             line: line(c.const_token.span),
             end_line: end_line(c.semi_token.span),
@@ -584,7 +594,7 @@ fn trait_item(item: &TraitItem, trait_visibility: &str) -> Option<ItemFacts> {
         TraitItem::Type(t) => Common {
             attrs: &t.attrs,
             kind: VertexKind::TypeAlias,
-            name: t.ident.to_string(),
+            name: unraw(&t.ident),
             visibility,
             line: line(t.type_token.span),
             end_line: end_line(t.semi_token.span),
@@ -600,7 +610,7 @@ fn impl_item(item: &ImplItem) -> Option<ItemFacts> {
         ImplItem::Fn(f) => Common {
             attrs: &f.attrs,
             kind: VertexKind::Function,
-            name: f.sig.ident.to_string(),
+            name: unraw(&f.sig.ident),
             visibility: render::visibility(&f.vis),
             line: first_line(&{
                 let mut spans = sig_spans(&f.vis, &f.sig).to_vec();
@@ -613,7 +623,7 @@ fn impl_item(item: &ImplItem) -> Option<ItemFacts> {
         ImplItem::Const(c) => Common {
             attrs: &c.attrs,
             kind: VertexKind::Const,
-            name: c.ident.to_string(),
+            name: unraw(&c.ident),
             visibility: render::visibility(&c.vis),
             line: first_line(&[vis_span(&c.vis), c.modifiers.defaultness.map(|t| t.span), Some(c.const_token.span)]),
             end_line: end_line(c.semi_token.span),
@@ -622,7 +632,7 @@ fn impl_item(item: &ImplItem) -> Option<ItemFacts> {
         ImplItem::Type(t) => Common {
             attrs: &t.attrs,
             kind: VertexKind::TypeAlias,
-            name: t.ident.to_string(),
+            name: unraw(&t.ident),
             visibility: render::visibility(&t.vis),
             line: first_line(&[vis_span(&t.vis), t.modifiers.defaultness.map(|t| t.span), Some(t.type_token.span)]),
             end_line: end_line(t.semi_token.span),
@@ -638,7 +648,7 @@ fn foreign_item(item: &ForeignItem) -> Option<ItemFacts> {
         ForeignItem::Fn(f) => Common {
             attrs: &f.attrs,
             kind: VertexKind::Function,
-            name: f.sig.ident.to_string(),
+            name: unraw(&f.sig.ident),
             visibility: render::visibility(&f.vis),
             line: first_line(&sig_spans(&f.vis, &f.sig)),
             end_line: end_line(f.semi_token.span),
@@ -647,7 +657,7 @@ fn foreign_item(item: &ForeignItem) -> Option<ItemFacts> {
         ForeignItem::Static(s) => Common {
             attrs: &s.attrs,
             kind: VertexKind::Static,
-            name: s.ident.to_string(),
+            name: unraw(&s.ident),
             visibility: render::visibility(&s.vis),
             line: first_line(&[vis_span(&s.vis), Some(s.static_token.span)]),
             end_line: end_line(s.semi_token.span),

@@ -213,3 +213,11 @@ fn the_retry_reports_the_real_error() {
     let err = parse_file("fn ok() {}\nstruct S { x: }\n").unwrap_err();
     assert_eq!(err.line, 2, "{err:?}");
 }
+
+#[test]
+fn raw_identifiers_are_unrawed() {
+    let facts = parse_file("mod r#ref;\nfn r#match() {}\nstruct S { r#type: u8 }\n").unwrap();
+    let names: Vec<&str> = facts.items.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["ref", "match", "S"]);
+    assert_eq!(facts.items[2].children[0].name, "type");
+}
