@@ -66,10 +66,28 @@ pub struct BuildSummary {
     pub batches_written: usize,
     #[serde(serialize_with = "as_millis", rename = "elapsed_ms")]
     pub elapsed: Duration,
+    pub timings: Timings,
     pub diagnostics: Vec<Diagnostic>,
     /// Every file parsed (absolute paths: for benchmarks and tools, never stored).
     #[serde(skip)]
     pub parsed_paths: Vec<Utf8PathBuf>,
+}
+
+/// Where the time of a build went (wall clock, milliseconds).
+#[derive(Debug, Default, Serialize)]
+pub struct Timings {
+    /// `cargo metadata` and package selection.
+    pub metadata_ms: u64,
+    /// Reading, parsing and assembling every file, until the last batch was sent.
+    pub index_ms: u64,
+    /// Waiting for the writer to write what was still queued after indexing.
+    pub write_ms: u64,
+    /// The atomic save of the graph file.
+    pub save_ms: u64,
+}
+
+fn millis_since(start: Instant) -> u64 {
+    start.elapsed().as_millis() as u64
 }
 
 fn as_millis<S: serde::Serializer>(elapsed: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -80,7 +98,9 @@ fn as_millis<S: serde::Serializer>(elapsed: &Duration, serializer: S) -> Result<
 /// only failures that leave no graph to save are errors.
 pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSummary, Error> {
     let started = Instant::now();
+    let mut timings = Timings::default();
     let workspace = Workspace::load(&config.workspace)?;
+    timings.metadata_ms = millis_since(started);
     let db_path = config.db.clone().unwrap_or_else(|| default_db(&workspace));
     // Made first: a folder that cannot be written fails the build before any work.
     let staging = Staging::new(&db_path)?;
@@ -93,9 +113,13 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
     let deps = workspace.deps.iter().map(|dep| (dep.from, dep.to));
     let waves = schedule::waves(workspace.crates.len(), deps);
     let jobs = config.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let phase = Instant::now();
     let indexed = index::index(&workspace, &waves, jobs, sink, progress);
+    timings.index_ms = millis_since(phase);
+    let phase = Instant::now();
     // The writer's own error, if it stopped, says more than the workers' "store gone".
     let (db, stats) = writer.finish()?;
+    timings.write_ms = millis_since(phase);
     let outcome = indexed?;
 
     if let Some((id, kind, path)) = stats.duplicate_ids.first() {
@@ -110,7 +134,9 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
             stats.dangling_edges.len()
         )));
     }
+    let phase = Instant::now();
     staging.commit(&db, INDEXED_PROPERTIES)?;
+    timings.save_ms = millis_since(phase);
 
     let count = |kind: model::VertexKind| stats.vertices.get(kind.as_str()).copied().unwrap_or(0);
     let structural =
@@ -134,6 +160,7 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
         edges_by_kind: stats.edges,
         batches_written: stats.flushes,
         elapsed: started.elapsed(),
+        timings,
         diagnostics: outcome.diagnostics,
         parsed_paths: outcome.parsed_paths,
     })
@@ -188,9 +215,17 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
         value["type"] = "summary".into();
         print_stdout(&value.to_string())?;
     } else {
+        let t = &summary.timings;
         reporter.verbose(&format!(
-            "vertices by kind: {:?}\nedges by kind: {:?}\nbatches written: {}",
-            summary.vertices_by_kind, summary.edges_by_kind, summary.batches_written
+            "vertices by kind: {:?}\nedges by kind: {:?}\nbatches written: {}\n\
+             time: metadata {} ms, index {} ms, write {} ms, save {} ms",
+            summary.vertices_by_kind,
+            summary.edges_by_kind,
+            summary.batches_written,
+            t.metadata_ms,
+            t.index_ms,
+            t.write_ms,
+            t.save_ms
         ));
         let failed = match summary.files_failed {
             0 => String::new(),

@@ -6,6 +6,11 @@ use std::process::ExitCode;
 use cargo_codegraph::cli::{CargoCli, normalize_args};
 use clap::Parser;
 
+// Indexing allocates many small objects on worker threads that the writer thread frees; glibc's
+// allocator spends a large share of the run on that traffic (measured in benches/README.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = normalize_args(std::env::args_os());
     let CargoCli::Codegraph(cli) = match CargoCli::try_parse_from(args) {

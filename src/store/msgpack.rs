@@ -7,40 +7,148 @@
 //! folder writable), flushed and fsynced, then renamed over the target, then the folder fsynced.
 //! A reader, or a process killed at any moment, sees the old graph or the new one, never a part.
 //!
-//! The image must be exactly what `MemoryDatastore::read_msgpack_db` reads: `Image` mirrors
+//! The image must be exactly what `MemoryDatastore::read_msgpack_db` reads: `Image` writes
 //! IndraDB 5.0.0's private `InternalMemory` field for field (msgpack encodes structs as arrays,
 //! so order and types are the format). indradb-lib is pinned to that version in Cargo.toml, and
 //! `store::tests::saved_image_reads_back_identically` guards the mirror.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use indradb::{Database, Datastore, Edge, Identifier, Json, MemoryDatastore, Transaction};
-use serde::Serialize;
+use indradb::{Database, Datastore, Identifier, Json, MemoryDatastore, Transaction};
+use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
+use serde::{Serialize, Serializer};
 use tempfile::NamedTempFile;
 use uuid::Uuid;
 
 use super::{StoreError, identifier};
 
-/// Mirrors IndraDB 5.0.0's `IndexedPropertyMember`.
-#[derive(Serialize, PartialEq, Eq, Hash)]
+/// The memory datastore's transaction (its type is not exported by name).
+type MemoryTransaction<'a> = <MemoryDatastore as Datastore>::Transaction<'a>;
+
+/// Mirrors IndraDB 5.0.0's `IndexedPropertyMember` (only the vertex variant is written).
+#[derive(Serialize)]
 enum IndexedPropertyMember {
     Vertex(Uuid),
-    #[expect(dead_code, reason = "mirrors IndraDB's enum; edges are not indexed by us")]
-    Edge(Edge),
 }
 
-/// Mirrors IndraDB 5.0.0's `InternalMemory`.
-#[derive(Serialize)]
-struct Image {
-    vertices: BTreeMap<Uuid, Identifier>,
-    edges: BTreeSet<Edge>,
-    reversed_edges: BTreeSet<Edge>,
-    vertex_properties: BTreeMap<(Uuid, Identifier), Json>,
-    edge_properties: BTreeMap<(Edge, Identifier), Json>,
-    property_values: HashMap<Identifier, HashMap<Json, HashSet<IndexedPropertyMember>>>,
+/// IndraDB 5.0.0's `InternalMemory`, serialised straight from the datastore: its six fields in
+/// order (`vertices`, `edges`, `reversed_edges`, `vertex_properties`, `edge_properties`,
+/// `property_values`), each as the map or sequence serde makes of the original's `BTreeMap`,
+/// `BTreeSet` or `HashMap`. Streaming, rather than building a copy of the whole store first,
+/// keeps the save to one pass over the store. Entries need no order: the reader inserts them
+/// into maps of its own.
+struct Image<'a> {
+    txn: &'a MemoryTransaction<'a>,
+    /// The property index, gathered while `vertex_properties` is written and written after it.
+    index: RefCell<PropertyIndex>,
+}
+
+/// For each indexed property, the vertices by value.
+type PropertyIndex = Vec<(Identifier, HashMap<Json, Vec<IndexedPropertyMember>>)>;
+
+impl Serialize for Image<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let txn = self.txn;
+        let mut image = serializer.serialize_struct("InternalMemory", 6)?;
+        image.serialize_field("vertices", &Vertices(txn))?;
+        image.serialize_field("edges", &Edges { txn, reversed: false })?;
+        image.serialize_field("reversed_edges", &Edges { txn, reversed: true })?;
+        image.serialize_field("vertex_properties", &VertexProperties { txn, index: &self.index })?;
+        image.serialize_field("edge_properties", &EdgeProperties(txn))?;
+        image.serialize_field("property_values", &PropertyValues(self.index.take()))?;
+        image.end()
+    }
+}
+
+struct Vertices<'a>(&'a MemoryTransaction<'a>);
+
+impl Serialize for Vertices<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.vertex_count() as usize))?;
+        for vertex in self.0.all_vertices().map_err(custom)? {
+            let vertex = vertex.map_err(custom)?;
+            map.serialize_entry(&vertex.id, &vertex.t)?;
+        }
+        map.end()
+    }
+}
+
+struct Edges<'a> {
+    txn: &'a MemoryTransaction<'a>,
+    reversed: bool,
+}
+
+impl Serialize for Edges<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.txn.edge_count() as usize))?;
+        for edge in self.txn.all_edges().map_err(custom)? {
+            let edge = edge.map_err(custom)?;
+            seq.serialize_element(&if self.reversed { edge.reversed() } else { edge })?;
+        }
+        seq.end()
+    }
+}
+
+/// Written with an unknown length (rmp_serde buffers the entries and writes the count first).
+/// Fills the property index on the way.
+struct VertexProperties<'a> {
+    txn: &'a MemoryTransaction<'a>,
+    index: &'a RefCell<PropertyIndex>,
+}
+
+impl Serialize for VertexProperties<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut index = self.index.borrow_mut();
+        let mut map = serializer.serialize_map(None)?;
+        for vertex in self.txn.all_vertices().map_err(custom)? {
+            let vertex = vertex.map_err(custom)?;
+            for prop in self.txn.all_vertex_properties_for_vertex(&vertex).map_err(custom)? {
+                let (name, value) = prop.map_err(custom)?;
+                map.serialize_entry(&(vertex.id, name), &value)?;
+                if let Some((_, members)) = index.iter_mut().find(|(indexed, _)| *indexed == name) {
+                    members.entry(value).or_default().push(IndexedPropertyMember::Vertex(vertex.id));
+                }
+            }
+        }
+        map.end()
+    }
+}
+
+struct EdgeProperties<'a>(&'a MemoryTransaction<'a>);
+
+impl Serialize for EdgeProperties<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for edge in self.0.all_edges().map_err(custom)? {
+            let edge = edge.map_err(custom)?;
+            for prop in self.0.all_edge_properties_for_edge(&edge).map_err(custom)? {
+                let (name, value) = prop.map_err(custom)?;
+                map.serialize_entry(&(edge.clone(), name), &value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// The property index, as gathered by `VertexProperties`.
+struct PropertyValues(PropertyIndex);
+
+impl Serialize for PropertyValues {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, members) in &self.0 {
+            map.serialize_entry(name, members)?;
+        }
+        map.end()
+    }
+}
+
+fn custom<E: std::fmt::Display, T: serde::ser::Error>(err: E) -> T {
+    T::custom(err)
 }
 
 /// A temp file beside the target, made before the work starts, that becomes the target on
@@ -74,9 +182,12 @@ impl Staging {
     /// Writes `db` into the temp file and atomically replaces the target with it.
     pub fn commit(self, db: &Database<MemoryDatastore>, indexed: &[&str]) -> Result<(), StoreError> {
         let write_error = |source| StoreError::Write { path: self.target.clone(), source };
-        let image = image(db, indexed)?;
-        let mut out = BufWriter::new(self.file.as_file());
-        rmp_serde::encode::write(&mut out, &image).map_err(|err| write_error(std::io::Error::other(err)))?;
+        let indexed: Vec<Identifier> = indexed.iter().map(|name| identifier(name)).collect::<Result<_, _>>()?;
+        let txn = db.datastore.transaction();
+        let mut out = BufWriter::with_capacity(1 << 20, self.file.as_file());
+        let index = RefCell::new(indexed.into_iter().map(|name| (name, HashMap::new())).collect());
+        rmp_serde::encode::write(&mut out, &Image { txn: &txn, index })
+            .map_err(|err| write_error(std::io::Error::other(err)))?;
         out.flush().map_err(write_error)?;
         drop(out);
         self.file.as_file().sync_all().map_err(write_error)?;
@@ -96,38 +207,4 @@ fn sync_dir(target: &Utf8Path) -> std::io::Result<()> {
     #[cfg(not(unix))]
     let _ = target;
     Ok(())
-}
-
-fn image(db: &Database<MemoryDatastore>, indexed: &[&str]) -> Result<Image, StoreError> {
-    let txn = db.datastore.transaction();
-    let indexed: Vec<Identifier> = indexed.iter().map(|name| identifier(name)).collect::<Result<_, _>>()?;
-    let mut image = Image {
-        vertices: BTreeMap::new(),
-        edges: BTreeSet::new(),
-        reversed_edges: BTreeSet::new(),
-        vertex_properties: BTreeMap::new(),
-        edge_properties: BTreeMap::new(),
-        property_values: indexed.iter().map(|name| (*name, HashMap::new())).collect(),
-    };
-    for vertex in txn.all_vertices()? {
-        let vertex = vertex?;
-        for prop in txn.all_vertex_properties_for_vertex(&vertex)? {
-            let (name, value) = prop?;
-            if let Some(values) = image.property_values.get_mut(&name) {
-                values.entry(value.clone()).or_default().insert(IndexedPropertyMember::Vertex(vertex.id));
-            }
-            image.vertex_properties.insert((vertex.id, name), value);
-        }
-        image.vertices.insert(vertex.id, vertex.t);
-    }
-    for edge in txn.all_edges()? {
-        let edge = edge?;
-        for prop in txn.all_edge_properties_for_edge(&edge)? {
-            let (name, value) = prop?;
-            image.edge_properties.insert((edge.clone(), name), value);
-        }
-        image.reversed_edges.insert(edge.reversed());
-        image.edges.insert(edge);
-    }
-    Ok(image)
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use indradb::{BulkInsertItem, Database, Edge, Identifier, Json, MemoryDatastore, Vertex};
 use uuid::Uuid;
 
-use super::{INDEXED_PROPERTIES, StoreError, identifier};
+use super::{StoreError, identifier};
 use crate::model::{self, Batch, VertexKind};
 
 #[derive(Clone, Copy, Debug)]
@@ -87,10 +87,9 @@ struct State {
 }
 
 fn run(receiver: Receiver<Batch>, config: WriterConfig) -> Result<(Database<MemoryDatastore>, WriteStats), StoreError> {
+    // No property is indexed in the live store: nothing looks it up while it is written, and the
+    // save writes the index of `INDEXED_PROPERTIES` itself, in one pass.
     let db = MemoryDatastore::new_db();
-    for name in INDEXED_PROPERTIES {
-        db.index_property(identifier(name)?)?;
-    }
     let mut state = State {
         db,
         names: HashMap::new(),
