@@ -137,6 +137,9 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
     let phase = Instant::now();
     staging.commit(&db, INDEXED_PROPERTIES)?;
     timings.save_ms = millis_since(phase);
+    // Freeing a large store takes about a second per million edges, and nothing waits on it: a
+    // short-lived process exits before it is done, a long-lived one frees it in the background.
+    std::thread::spawn(move || drop(db));
 
     let count = |kind: model::VertexKind| stats.vertices.get(kind.as_str()).copied().unwrap_or(0);
     let structural =
