@@ -64,7 +64,7 @@ impl Reporter {
         if self.quiet || self.json {
             return;
         }
-        let verb = Style::new().green().bold().apply_to(format!("{verb:>12}"));
+        let verb = Style::new().for_stderr().green().bold().apply_to(format!("{verb:>12}"));
         self.bar.suspend(|| eprintln!("{verb} {message}"));
     }
 
@@ -81,8 +81,8 @@ impl Reporter {
             return;
         }
         let (label, style) = match diagnostic.severity {
-            Severity::Error => ("error", Style::new().red().bold()),
-            Severity::Warning => ("warning", Style::new().yellow().bold()),
+            Severity::Error => ("error", Style::new().for_stderr().red().bold()),
+            Severity::Warning => ("warning", Style::new().for_stderr().yellow().bold()),
         };
         let location = match (diagnostic.line, diagnostic.column) {
             (0, _) => diagnostic.file.clone(),
@@ -105,7 +105,7 @@ impl Reporter {
             }
             source = cause_of(source);
         }
-        let label = Style::new().red().bold().apply_to("error");
+        let label = Style::new().for_stderr().red().bold().apply_to("error");
         self.bar.suspend(|| eprintln!("{label}: {message}"));
     }
 }

@@ -281,3 +281,32 @@ fn exclude_and_package_select_members() {
     roots.sort();
     assert_eq!(roots, ["fx_app", "fx_app", "fx_testkit", "tool"]);
 }
+
+#[test]
+fn color_quiet_and_verbose() {
+    let fixture = Fixture::new("single");
+    let db = fixture.db();
+    let db = db.to_str().unwrap();
+    let has_ansi = |output: &std::process::Output| stderr(output).contains("\u{1b}[");
+
+    let always = fixture.run(&["--offline", "--db", db, "--color", "always"]);
+    assert!(has_ansi(&always), "{}", describe(&always));
+    let never = fixture.run(&["--offline", "--db", db, "--color", "never"]);
+    assert!(!has_ansi(&never) && stderr(&never).contains("Finished"), "{}", describe(&never));
+    // Not a terminal: no color by default, but CARGO_TERM_COLOR is honoured as cargo does.
+    let auto = fixture.run(&["--offline", "--db", db]);
+    assert!(!has_ansi(&auto));
+    let from_env = std::process::Command::new(common::BIN)
+        .args(["--offline", "--db", db])
+        .current_dir(fixture.path())
+        .env("CARGO_TERM_COLOR", "always")
+        .output()
+        .unwrap();
+    assert!(has_ansi(&from_env), "{}", describe(&from_env));
+
+    let quiet = fixture.run(&["--offline", "--db", db, "-q"]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(stderr(&quiet).is_empty(), "{}", describe(&quiet));
+    let verbose = fixture.run(&["--offline", "--db", db, "-v"]);
+    assert!(stderr(&verbose).contains("time: metadata"), "{}", describe(&verbose));
+}
