@@ -3,10 +3,10 @@
 //!
 //! The baseline is the floor for any syn-based indexer: read every file and `syn::parse_file` it,
 //! on all cores, nothing else. The ratio e2e / baseline therefore says what everything that is not
-//! parsing costs (`cargo metadata`, the module walk, facts, ids, the IndraDB writer, the save).
-//! The two are measured alternately, after one untimed warm-up of each, so that noise and the
-//! page cache treat them alike. See `benches/README.md` for the environment variables and the
-//! figures measured.
+//! parsing costs (`cargo metadata`, the module walk, facts, ids, the IndraDB writer, the save);
+//! the build's own phase timings say where. The two are measured alternately, after one untimed
+//! warm-up of each, so that noise and the page cache treat them alike. See `benches/README.md`
+//! for the environment variables and the figures measured.
 //!
 //! This is not a timed test: it fails only when the corpus cannot be indexed, or when a file of it
 //! does not parse.
@@ -18,9 +18,14 @@ use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use cargo_codegraph::index::{NoProgress, Severity};
-use cargo_codegraph::workspace::{Workspace, WorkspaceConfig};
+use cargo_codegraph::workspace::WorkspaceConfig;
 use cargo_codegraph::{BuildConfig, BuildSummary};
 use rayon::prelude::*;
+
+// The allocator of the `cargo-codegraph` binary (`src/main.rs`), so that the pipeline is measured
+// as users run it; the baseline gets it too, so that the ratio compares like with like.
+// #[global_allocator]
+// static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The same stack as the indexer's workers (`index::WORKER_STACK`): syn recurses on nested
 /// expressions, and the baseline must not fail where the indexer succeeds.
@@ -44,11 +49,24 @@ struct Corpus {
     bytes: usize,
 }
 
-/// The medians and spreads of one measurement.
+/// The phases of the build, as `BuildSummary::timings` reports them.
+const PHASES: [&str; 4] = ["metadata", "index", "write", "save"];
+
+/// The median and spread of one measurement.
 struct Timing {
     median: Duration,
     min: Duration,
     max: Duration,
+}
+
+/// Everything measured, for the report.
+struct Measured {
+    e2e: Timing,
+    parse: Timing,
+    /// The build's phases, in the order of `PHASES`.
+    phases: [Timing; PHASES.len()],
+    /// The files that plain `syn::parse_file` rejects, with why.
+    rejected: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -112,7 +130,7 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
 
     let mut e2e = Vec::with_capacity(settings.runs);
     let mut parse = Vec::with_capacity(settings.runs);
-    let mut metadata = Vec::with_capacity(settings.runs);
+    let mut phases: [Vec<Duration>; PHASES.len()] = Default::default();
     let mut last = summary;
     for run in 1..=settings.runs {
         let (_, parse_time) = timed(|| parse_all(&pool, &corpus.paths))?;
@@ -125,25 +143,28 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
             )
             .into());
         }
-        // `cargo metadata` alone, the fixed cost that the baseline does not pay.
-        let (_, metadata_time) = timed(|| Workspace::load(&config.workspace).map_err(Box::<dyn Error>::from))?;
+        let t = &summary.timings;
+        let run_phases = [t.metadata_ms, t.index_ms, t.write_ms, t.save_ms].map(Duration::from_millis);
+        let shown: Vec<String> =
+            PHASES.iter().zip(&run_phases).map(|(name, d)| format!("{name} {:.3}", d.as_secs_f64())).collect();
         println!(
-            "run {run}/{}: parse-only {:.3}s, e2e {:.3}s (cargo metadata {:.3}s)",
+            "run {run}/{}: parse-only {:.3}s, e2e {:.3}s ({})",
             settings.runs,
             parse_time.as_secs_f64(),
             e2e_time.as_secs_f64(),
-            metadata_time.as_secs_f64()
+            shown.join(", ")
         );
         parse.push(parse_time);
         e2e.push(e2e_time);
-        metadata.push(metadata_time);
+        for (samples, d) in phases.iter_mut().zip(run_phases) {
+            samples.push(d);
+        }
         last = summary;
     }
     let summary = last;
-    let e2e = timing(&e2e);
-    let parse = timing(&parse);
-    let metadata = timing(&metadata);
-    report(&settings, threads, &corpus, &summary, &rejected, [&e2e, &parse, &metadata]);
+    let measured =
+        Measured { e2e: timing(&e2e), parse: timing(&parse), phases: phases.map(|samples| timing(&samples)), rejected };
+    report(&settings, threads, &corpus, &summary, &measured);
     Ok(if summary.files_failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
@@ -254,20 +275,15 @@ fn timing(samples: &[Duration]) -> Timing {
     Timing { median, min: sorted[0], max: sorted[n - 1] }
 }
 
-fn report(
-    settings: &Settings,
-    threads: usize,
-    corpus: &Corpus,
-    summary: &BuildSummary,
-    rejected: &[String],
-    [e2e, parse, metadata]: [&Timing; 3],
-) {
+fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildSummary, measured: &Measured) {
+    let Measured { e2e, parse, phases, rejected } = measured;
     let mb = corpus.bytes as f64 / 1e6;
     let e2e_s = e2e.median.as_secs_f64();
     let parse_s = parse.median.as_secs_f64();
-    let metadata_s = metadata.median.as_secs_f64();
+    let [metadata, index, write, save] = phases;
     let ratio = e2e_s / parse_s;
-    let ratio_without_metadata = (e2e_s - metadata_s) / parse_s;
+    let ratio_without_metadata = (e2e_s - metadata.median.as_secs_f64()) / parse_s;
+    let ratio_index = index.median.as_secs_f64() / parse_s;
     let vertices: usize = summary.vertices_by_kind.values().sum();
     let warnings = summary.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
 
@@ -282,22 +298,24 @@ fn report(
     println!("  warnings        {warnings}");
     println!();
     println!("  {:<16} {:>9} {:>9} {:>9} {:>13}", "", "median s", "min s", "max s", "lines/s");
-    let throughput = |timing: &Timing| format!("{:.0}", corpus.lines as f64 / timing.median.as_secs_f64());
-    for (name, timing, lines_per_s) in [
-        ("e2e", e2e, throughput(e2e)),
-        ("parse-only", parse, throughput(parse)),
-        ("cargo metadata", metadata, String::from("-")),
-    ] {
+    let row = |name: &str, timing: &Timing, lines_per_s: &str| {
         println!(
             "  {name:<16} {:>9.3} {:>9.3} {:>9.3} {lines_per_s:>13}",
             timing.median.as_secs_f64(),
             timing.min.as_secs_f64(),
             timing.max.as_secs_f64(),
         );
+    };
+    let throughput = |timing: &Timing| format!("{:.0}", corpus.lines as f64 / timing.median.as_secs_f64());
+    row("e2e", e2e, &throughput(e2e));
+    for (name, timing) in PHASES.iter().zip(phases) {
+        row(&format!("  {name}"), timing, "");
     }
+    row("parse-only", parse, &throughput(parse));
     println!();
-    println!("  ratio e2e / parse-only                     {ratio:.2}x");
-    println!("  ratio (e2e - cargo metadata) / parse-only  {ratio_without_metadata:.2}x");
+    println!("  ratio e2e / parse-only                 {ratio:.2}x");
+    println!("  ratio (e2e - metadata) / parse-only    {ratio_without_metadata:.2}x");
+    println!("  ratio index phase / parse-only         {ratio_index:.2}x");
 
     if !rejected.is_empty() {
         println!();
@@ -338,7 +356,10 @@ fn report(
         "parse_s": round(parse_s),
         "parse_min_s": round(parse.min.as_secs_f64()),
         "parse_max_s": round(parse.max.as_secs_f64()),
-        "metadata_s": round(metadata_s),
+        "metadata_s": round(metadata.median.as_secs_f64()),
+        "index_s": round(index.median.as_secs_f64()),
+        "write_s": round(write.median.as_secs_f64()),
+        "save_s": round(save.median.as_secs_f64()),
         "ratio": round(ratio),
     });
     println!();

@@ -53,6 +53,8 @@ pub trait Progress: Sync {
     fn files_found(&self, n: usize);
     /// One file is done.
     fn file_done(&self);
+    /// The build moved on to another stage (`Writing`, `Saving`).
+    fn stage(&self, name: &str);
 }
 
 /// Progress that is not shown.
@@ -61,6 +63,7 @@ pub struct NoProgress;
 impl Progress for NoProgress {
     fn files_found(&self, _: usize) {}
     fn file_done(&self) {}
+    fn stage(&self, _: &str) {}
 }
 
 #[derive(Debug, Default)]

@@ -116,6 +116,7 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
     let phase = Instant::now();
     let indexed = index::index(&workspace, &waves, jobs, sink, progress);
     timings.index_ms = millis_since(phase);
+    progress.stage("Writing");
     let phase = Instant::now();
     // The writer's own error, if it stopped, says more than the workers' "store gone".
     let (db, stats) = writer.finish()?;
@@ -134,6 +135,7 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
             stats.dangling_edges.len()
         )));
     }
+    progress.stage("Saving");
     let phase = Instant::now();
     staging.commit(&db, INDEXED_PROPERTIES)?;
     timings.save_ms = millis_since(phase);

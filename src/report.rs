@@ -122,4 +122,8 @@ impl Progress for Reporter {
     fn file_done(&self) {
         self.bar.inc(1);
     }
+
+    fn stage(&self, name: &str) {
+        self.bar.set_prefix(name.to_owned());
+    }
 }
