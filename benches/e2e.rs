@@ -24,8 +24,8 @@ use rayon::prelude::*;
 
 // The allocator of the `cargo-codegraph` binary (`src/main.rs`), so that the pipeline is measured
 // as users run it; the baseline gets it too, so that the ratio compares like with like.
-// #[global_allocator]
-// static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The same stack as the indexer's workers (`index::WORKER_STACK`): syn recurses on nested
 /// expressions, and the baseline must not fail where the indexer succeeds.

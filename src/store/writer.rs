@@ -6,7 +6,8 @@
 //! store (IndraDB's memory datastore would silently drop it, and RocksDB would store it
 //! dangling). Whatever still waits when the channel closes is reported, never written.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -76,11 +77,9 @@ impl Writer {
 
 struct State {
     db: Database<MemoryDatastore>,
-    names: HashMap<&'static str, Identifier>,
-    written: HashSet<Uuid>,
-    /// Vertex ids of the pending vertices, with their kinds, to tell files (shared between crates
-    /// that include one file, identical by construction) from real collisions.
-    kinds: HashMap<Uuid, VertexKind>,
+    names: Vec<(&'static str, Identifier)>,
+    /// Every vertex written, with its kind.
+    written: HashMap<Uuid, VertexKind>,
     pending_vertices: Vec<model::Vertex>,
     pending_edges: Vec<model::Edge>,
     stats: WriteStats,
@@ -92,9 +91,8 @@ fn run(receiver: Receiver<Batch>, config: WriterConfig) -> Result<(Database<Memo
     let db = MemoryDatastore::new_db();
     let mut state = State {
         db,
-        names: HashMap::new(),
-        written: HashSet::new(),
-        kinds: HashMap::new(),
+        names: Vec::new(),
+        written: HashMap::new(),
         pending_vertices: Vec::new(),
         pending_edges: Vec::new(),
         stats: WriteStats::default(),
@@ -132,56 +130,63 @@ fn run(receiver: Receiver<Batch>, config: WriterConfig) -> Result<(Database<Memo
 }
 
 impl State {
+    /// The identifier of one of the few fixed names; looked up by a short linear scan, cheaper
+    /// than hashing the name for every property.
     fn name(&mut self, name: &'static str) -> Result<Identifier, StoreError> {
-        if let Some(identifier) = self.names.get(name) {
+        if let Some((_, identifier)) = self.names.iter().find(|(known, _)| *known == name) {
             return Ok(*identifier);
         }
         let identifier = identifier(name)?;
-        self.names.insert(name, identifier);
+        self.names.push((name, identifier));
         Ok(identifier)
     }
 
     fn flush(&mut self) -> Result<(), StoreError> {
-        let mut items = Vec::new();
+        // IndraDB's memory datastore applies a bulk insert in order, and a property needs its
+        // vertex or edge: vertices, their properties, edges, their properties.
+        let mut vertices = Vec::new();
+        let mut vertex_props = Vec::new();
         for vertex in std::mem::take(&mut self.pending_vertices) {
-            if !self.written.insert(vertex.id) {
-                let first = self.kinds.get(&vertex.id).copied();
-                if !(first == Some(VertexKind::File) && vertex.kind == VertexKind::File) {
-                    let path = vertex.props.get("path").and_then(|p| p.as_str()).unwrap_or_default().to_owned();
-                    self.stats.duplicate_ids.push((vertex.id, vertex.kind.as_str(), path));
+            match self.written.entry(vertex.id) {
+                Entry::Occupied(first) => {
+                    // A file included by two crates is one vertex, identical by construction.
+                    if !(*first.get() == VertexKind::File && vertex.kind == VertexKind::File) {
+                        let path = vertex.props.get("path").and_then(|p| p.as_str()).unwrap_or_default().to_owned();
+                        self.stats.duplicate_ids.push((vertex.id, vertex.kind.as_str(), path));
+                    }
+                    continue;
                 }
-                continue;
+                Entry::Vacant(slot) => {
+                    slot.insert(vertex.kind);
+                }
             }
-            self.kinds.insert(vertex.id, vertex.kind);
             *self.stats.vertices.entry(vertex.kind.as_str()).or_default() += 1;
-            items.push(BulkInsertItem::Vertex(Vertex::with_id(vertex.id, self.name(vertex.kind.as_str())?)));
+            vertices.push(BulkInsertItem::Vertex(Vertex::with_id(vertex.id, self.name(vertex.kind.as_str())?)));
             for (name, value) in vertex.props {
-                items.push(BulkInsertItem::VertexProperty(vertex.id, self.name(name)?, Json::new(value)));
+                vertex_props.push(BulkInsertItem::VertexProperty(vertex.id, self.name(name)?, Json::new(value)));
             }
         }
+        let mut edges = Vec::new();
+        let mut edge_props = Vec::new();
         let mut waiting = Vec::new();
         for edge in std::mem::take(&mut self.pending_edges) {
-            if !(self.written.contains(&edge.from) && self.written.contains(&edge.to)) {
+            if !(self.written.contains_key(&edge.from) && self.written.contains_key(&edge.to)) {
                 waiting.push(edge);
                 continue;
             }
             *self.stats.edges.entry(edge.kind.as_str()).or_default() += 1;
             let stored = Edge::new(edge.from, self.name(edge.kind.as_str())?, edge.to);
             for (name, value) in edge.props {
-                items.push(BulkInsertItem::EdgeProperty(stored.clone(), self.name(name)?, Json::new(value)));
+                edge_props.push(BulkInsertItem::EdgeProperty(stored.clone(), self.name(name)?, Json::new(value)));
             }
-            items.push(BulkInsertItem::Edge(stored));
+            edges.push(BulkInsertItem::Edge(stored));
         }
         self.pending_edges = waiting;
+        let mut items = vertices;
+        items.append(&mut vertex_props);
+        items.append(&mut edges);
+        items.append(&mut edge_props);
         if !items.is_empty() {
-            // Within one bulk insert, IndraDB's memory datastore applies items in order, and an
-            // edge property needs its edge: edges first, then their properties.
-            items.sort_by_key(|item| match item {
-                BulkInsertItem::Vertex(_) => 0,
-                BulkInsertItem::VertexProperty(..) => 1,
-                BulkInsertItem::Edge(_) => 2,
-                BulkInsertItem::EdgeProperty(..) => 3,
-            });
             self.db.bulk_insert(items)?;
             self.stats.flushes += 1;
         }
