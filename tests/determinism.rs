@@ -1,4 +1,5 @@
-//! The same source gives byte-identical exports: across runs, thread counts and folders.
+//! The same source gives byte-identical exports and graph files: across runs, thread counts
+//! and folders.
 
 mod common;
 
@@ -9,8 +10,10 @@ fn runs_thread_counts_and_folders_agree() {
     let fixture = Fixture::new("workspace");
     fixture.build(&["--workspace", "-j1"], 0);
     let one_thread = fixture.export();
+    let one_thread_db = std::fs::read(fixture.db()).unwrap();
     fixture.build(&["--workspace", "-j4"], 0);
     let four_threads = fixture.export();
+    assert!(std::fs::read(fixture.db()).unwrap() == one_thread_db, "the graph files differ");
     fixture.build(&["--workspace", "-j4"], 0);
     let again = fixture.export();
     assert!(one_thread == four_threads, "-j1 and -j4 differ");

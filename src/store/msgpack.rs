@@ -141,7 +141,23 @@ impl Serialize for PropertyValues {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
         for (name, members) in &self.0 {
-            map.serialize_entry(name, members)?;
+            // Sorted by value, so that the same graph gives the same file, byte for byte.
+            let mut members: Vec<(&Json, &Vec<IndexedPropertyMember>)> = members.iter().collect();
+            members.sort_by(|a, b| a.0.partial_cmp(b.0).unwrap_or(std::cmp::Ordering::Equal));
+            map.serialize_entry(name, &SortedMap(&members))?;
+        }
+        map.end()
+    }
+}
+
+/// A map written in the order of its entries.
+struct SortedMap<'a, K, V>(&'a [(K, V)]);
+
+impl<K: Serialize, V: Serialize> Serialize for SortedMap<'_, K, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0 {
+            map.serialize_entry(key, value)?;
         }
         map.end()
     }
