@@ -163,6 +163,16 @@ fn colliding_names_get_distinct_stable_ids() {
 }
 
 #[test]
+fn modules_declared_inside_macro_calls_are_followed() {
+    let fixture = Fixture::new("single");
+    fixture.build(&[], 0);
+    let graph = Graph::parse(&fixture.export());
+    assert_eq!(graph.one("module", "single::wrapped")["props"]["file"], "src/wrapped.rs");
+    graph.one("function", "single::wrapped::inside");
+    graph.one("macro", "single::wrap");
+}
+
+#[test]
 fn fixture_graph_snapshot() {
     let graph = workspace_graph();
     insta::assert_snapshot!(graph.render());

@@ -91,29 +91,38 @@ pub const MAX_NESTING: usize = 256;
 
 /// Parses one file's text into its facts.
 pub fn parse_file(text: &str) -> Result<FileFacts, SyntaxError> {
-    // proc-macro2's lexer is iterative, so lexing first is safe at any depth; the depth check
-    // then guards syn's recursive parser.
-    let tokens: TokenStream = strip_shebang(text)
-        .parse()
-        .map_err(|err: proc_macro2::LexError| SyntaxError::at(err.span(), err.to_string()))?;
-    if let Some(span) = too_deep(&tokens) {
-        return Err(SyntaxError::at(span, format!("nesting deeper than {MAX_NESTING} levels is not indexed")));
-    }
-    let file: syn::File = match syn::parse2(tokens.clone()) {
-        Ok(file) => file,
+    let text = strip_shebang(text);
+    let file = parse_syntax(lex(text)?).or_else(|first| {
         // Edition 2015 allows bare trait objects. syn parses `Box<Trait + Send>`, but not the
-        // `Fn(..)` sugar without `dyn`: retry once with `dyn` added there. If that fails too,
-        // the error further into the file is the real one (the retry got past the first).
-        Err(first) => syn::parse2(dyn_before_bare_fn_traits(tokens)).map_err(|retry| {
-            let first = SyntaxError::at(first.span(), first.to_string());
-            let retry = SyntaxError::at(retry.span(), retry.to_string());
-            if (retry.line, retry.column) > (first.line, first.column) { retry } else { first }
-        })?,
-    };
+        // `Fn(..)` sugar without `dyn`: retry once with `dyn` added there (the text is lexed
+        // again: the first token stream went into syn's buffer). If that fails too, the error
+        // further into the file is the real one (the retry got past the first).
+        if first.message.starts_with(TOO_DEEP) {
+            return Err(first);
+        }
+        parse_syntax(dyn_before_bare_fn_traits(lex(text)?))
+            .map_err(|retry| if (retry.line, retry.column) > (first.line, first.column) { retry } else { first })
+    })?;
     let line_count = text.lines().count() as u32;
     let doc = inner_doc(&file.attrs);
     let items = items(&file.items);
     Ok(FileFacts { items, doc, line_count })
+}
+
+const TOO_DEEP: &str = "nesting deeper than";
+
+/// proc-macro2's lexer is iterative, so lexing is safe at any depth.
+fn lex(text: &str) -> Result<TokenStream, SyntaxError> {
+    text.parse().map_err(|err: proc_macro2::LexError| SyntaxError::at(err.span(), err.to_string()))
+}
+
+/// Checks the depth, then parses. The check walks proc-macro2's stream, before syn sees it:
+/// syn builds its own token buffer recursively too.
+fn parse_syntax(tokens: TokenStream) -> Result<syn::File, SyntaxError> {
+    if let Some(span) = too_deep(&tokens) {
+        return Err(SyntaxError::at(span, format!("{TOO_DEEP} {MAX_NESTING} levels is not indexed")));
+    }
+    syn::parse2(tokens).map_err(|err| SyntaxError::at(err.span(), err.to_string()))
 }
 
 /// The text without a byte-order mark and without a `#!` line (but its newline, so that lines
@@ -452,8 +461,12 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             end_line: end_line(s.semi_token.span),
         }
         .finish(Detail::None, expr_items(&s.expr)),
+        Item::Macro(m) if m.ident.is_none() => {
+            out.extend(macro_call_items(&m.mac));
+            return;
+        }
         Item::Macro(m) => {
-            // Only `macro_rules!` defines a macro; other item-position macro calls are uses.
+            // Only `macro_rules!` defines a macro.
             let Some(name) = &m.ident else { return };
             if !m.mac.path.is_ident("macro_rules") {
                 return;
@@ -513,6 +526,74 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
         _ => return,
     };
     out.push(facts);
+}
+
+/// The items an item-position macro call declares, as far as they can be known without
+/// expanding it. `cfg_if!` is read by its own grammar, each branch's items getting the branch's
+/// predicate as their `cfg`. Any other macro's body counts when it parses, whole, as items: the
+/// wrappers that crates use to group items under one `cfg` (tokio's `cfg_rt! { pub mod runtime; }`)
+/// pass them through. A body that does not parse as items declares nothing we can see.
+fn macro_call_items(mac: &syn::Macro) -> Vec<ItemFacts> {
+    let is_cfg_if = mac.path.segments.last().is_some_and(|segment| segment.ident == "cfg_if");
+    if is_cfg_if && let Ok(items) = mac.parse_body_with(cfg_if_items) {
+        return items;
+    }
+    let parsed = mac.parse_body_with(|input: syn::parse::ParseStream<'_>| {
+        let mut body = Vec::new();
+        while !input.is_empty() {
+            body.push(input.parse::<Item>()?);
+        }
+        Ok(body)
+    });
+    parsed.map(|body| items(&body)).unwrap_or_default()
+}
+
+/// `if #[cfg(a)] { items } else if #[cfg(b)] { items } else { items }`, possibly several chains.
+fn cfg_if_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Vec<ItemFacts>> {
+    let mut out = Vec::new();
+    while !input.is_empty() {
+        input.parse::<syn::Token![if]>()?;
+        let mut earlier: Vec<String> = Vec::new();
+        loop {
+            // A branch holds when its own predicate does and no earlier one did.
+            let predicate = if input.peek(syn::token::Brace) {
+                format!("not(any({}))", earlier.join(", "))
+            } else {
+                let attrs = input.call(Attribute::parse_outer)?;
+                let own = render::cfg(&attrs).unwrap_or_default();
+                let predicate = if earlier.is_empty() {
+                    own.clone()
+                } else {
+                    format!("all({own}, not(any({})))", earlier.join(", "))
+                };
+                earlier.push(own);
+                predicate
+            };
+            let body;
+            syn::braced!(body in input);
+            let mut items = Vec::new();
+            while !body.is_empty() {
+                push_item(&mut items, &body.parse::<Item>()?);
+            }
+            for mut item in items {
+                item.cfg = Some(match item.cfg.take() {
+                    Some(own) => format!("{predicate}, {own}"),
+                    None => predicate.clone(),
+                });
+                out.push(item);
+            }
+            if !input.peek(syn::Token![else]) {
+                break;
+            }
+            input.parse::<syn::Token![else]>()?;
+            if input.peek(syn::Token![if]) {
+                input.parse::<syn::Token![if]>()?;
+            } else if !input.peek(syn::token::Brace) {
+                return Err(input.error("expected `if` or `{` after `else`"));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn has_attr(attrs: &[Attribute], name: &str) -> bool {

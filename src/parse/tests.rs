@@ -221,3 +221,34 @@ fn raw_identifiers_are_unrawed() {
     assert_eq!(names, ["ref", "match", "S"]);
     assert_eq!(facts.items[2].children[0].name, "type");
 }
+
+#[test]
+fn items_declared_in_macro_calls() {
+    let text = "\
+cfg_rt! {
+    pub mod runtime;
+    pub fn spawn() {}
+}
+cfg_if::cfg_if! {
+    if #[cfg(unix)] {
+        mod unix;
+    } else if #[cfg(windows)] {
+        #[path = \"win.rs\"]
+        mod windows;
+    } else {
+        mod other;
+    }
+}
+lazy_static! { static ref X: u8 = 1; }
+";
+    assert_eq!(
+        render(text),
+        "\
+module runtime 2-2 pub inline=false path=None
+function spawn 3-3 pub
+module unix 7-7 private cfg(unix) inline=false path=None
+module windows 10-10 private cfg(all(windows, not(any(unix)))) inline=false path=Some(\"win.rs\")
+module other 12-12 private cfg(not(any(unix, windows))) inline=false path=None
+"
+    );
+}
