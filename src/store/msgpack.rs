@@ -13,7 +13,7 @@
 //! `store::tests::saved_image_reads_back_identically` guards the mirror.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cmp::Ordering;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 
@@ -47,8 +47,8 @@ struct Image<'a> {
     index: RefCell<PropertyIndex>,
 }
 
-/// For each indexed property, the vertices by value.
-type PropertyIndex = Vec<(Identifier, HashMap<Json, Vec<IndexedPropertyMember>>)>;
+/// For each indexed property, its (value, vertex) pairs.
+type PropertyIndex = Vec<(Identifier, Vec<(Json, Uuid)>)>;
 
 impl Serialize for Image<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -93,7 +93,6 @@ impl Serialize for Edges<'_> {
     }
 }
 
-/// Written with an unknown length (rmp_serde buffers the entries and writes the count first).
 /// Fills the property index on the way.
 struct VertexProperties<'a> {
     txn: &'a MemoryTransaction<'a>,
@@ -102,15 +101,20 @@ struct VertexProperties<'a> {
 
 impl Serialize for VertexProperties<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // A counting pass first: a map of unknown length would be buffered whole by rmp_serde.
+        let mut len = 0;
+        for vertex in self.txn.all_vertices().map_err(custom)? {
+            len += self.txn.all_vertex_properties_for_vertex(&vertex.map_err(custom)?).map_err(custom)?.count();
+        }
         let mut index = self.index.borrow_mut();
-        let mut map = serializer.serialize_map(None)?;
+        let mut map = serializer.serialize_map(Some(len))?;
         for vertex in self.txn.all_vertices().map_err(custom)? {
             let vertex = vertex.map_err(custom)?;
             for prop in self.txn.all_vertex_properties_for_vertex(&vertex).map_err(custom)? {
                 let (name, value) = prop.map_err(custom)?;
                 map.serialize_entry(&(vertex.id, name), &value)?;
                 if let Some((_, members)) = index.iter_mut().find(|(indexed, _)| *indexed == name) {
-                    members.entry(value).or_default().push(IndexedPropertyMember::Vertex(vertex.id));
+                    members.push((value, vertex.id));
                 }
             }
         }
@@ -122,7 +126,11 @@ struct EdgeProperties<'a>(&'a MemoryTransaction<'a>);
 
 impl Serialize for EdgeProperties<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
+        let mut len = 0;
+        for edge in self.0.all_edges().map_err(custom)? {
+            len += self.0.all_edge_properties_for_edge(&edge.map_err(custom)?).map_err(custom)?.count();
+        }
+        let mut map = serializer.serialize_map(Some(len))?;
         for edge in self.0.all_edges().map_err(custom)? {
             let edge = edge.map_err(custom)?;
             for prop in self.0.all_edge_properties_for_edge(&edge).map_err(custom)? {
@@ -134,30 +142,34 @@ impl Serialize for EdgeProperties<'_> {
     }
 }
 
-/// The property index, as gathered by `VertexProperties`.
+/// The property index, as gathered by `VertexProperties`: for each property, a map from each
+/// value to the vertices that have it. Sorted by value (and the vertices by id), so that the same
+/// graph gives the same file, byte for byte.
 struct PropertyValues(PropertyIndex);
 
 impl Serialize for PropertyValues {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (name, members) in &self.0 {
-            // Sorted by value, so that the same graph gives the same file, byte for byte.
-            let mut members: Vec<(&Json, &Vec<IndexedPropertyMember>)> = members.iter().collect();
-            members.sort_by(|a, b| a.0.partial_cmp(b.0).unwrap_or(std::cmp::Ordering::Equal));
-            map.serialize_entry(name, &SortedMap(&members))?;
+        for (name, pairs) in &self.0 {
+            let mut pairs: Vec<&(Json, Uuid)> = pairs.iter().collect();
+            pairs.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal).then(a.1.cmp(&b.1)));
+            map.serialize_entry(name, &ByValue(&pairs))?;
         }
         map.end()
     }
 }
 
-/// A map written in the order of its entries.
-struct SortedMap<'a, K, V>(&'a [(K, V)]);
+/// Sorted (value, vertex) pairs, written as a map from each value to its vertices.
+struct ByValue<'a>(&'a [&'a (Json, Uuid)]);
 
-impl<K: Serialize, V: Serialize> Serialize for SortedMap<'_, K, V> {
+impl Serialize for ByValue<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (key, value) in self.0 {
-            map.serialize_entry(key, value)?;
+        let groups = self.0.chunk_by(|a, b| a.0 == b.0);
+        let mut map = serializer.serialize_map(Some(groups.clone().count()))?;
+        for group in groups {
+            let members: Vec<IndexedPropertyMember> =
+                group.iter().map(|(_, id)| IndexedPropertyMember::Vertex(*id)).collect();
+            map.serialize_entry(&group[0].0, &members)?;
         }
         map.end()
     }
@@ -201,7 +213,7 @@ impl Staging {
         let indexed: Vec<Identifier> = indexed.iter().map(|name| identifier(name)).collect::<Result<_, _>>()?;
         let txn = db.datastore.transaction();
         let mut out = BufWriter::with_capacity(1 << 20, self.file.as_file());
-        let index = RefCell::new(indexed.into_iter().map(|name| (name, HashMap::new())).collect());
+        let index = RefCell::new(indexed.into_iter().map(|name| (name, Vec::new())).collect());
         rmp_serde::encode::write(&mut out, &Image { txn: &txn, index })
             .map_err(|err| write_error(std::io::Error::other(err)))?;
         out.flush().map_err(write_error)?;
