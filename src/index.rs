@@ -112,21 +112,25 @@ impl Ctx<'_> {
     }
 }
 
-/// Indexes the crates of `waves` (indices into `workspace.crates`) with `jobs` threads, sending
-/// every file's batch to `sink`.
-pub fn index(
-    workspace: &Workspace,
-    waves: &[Vec<usize>],
-    jobs: usize,
-    sink: SyncSender<Batch>,
-    progress: &dyn Progress,
-) -> Result<IndexOutcome, IndexError> {
-    let pool = rayon::ThreadPoolBuilder::new()
+/// The build's thread pool: `jobs` workers with stacks deep enough for syn.
+pub fn worker_pool(jobs: usize) -> Result<rayon::ThreadPool, IndexError> {
+    rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .stack_size(WORKER_STACK)
         .thread_name(|i| format!("codegraph-worker-{i}"))
         .build()
-        .map_err(|source| IndexError::ThreadPool { jobs, source })?;
+        .map_err(|source| IndexError::ThreadPool { jobs, source })
+}
+
+/// Indexes the crates of `waves` (indices into `workspace.crates`) on `pool`, sending every file's
+/// batch to `sink`.
+pub fn index(
+    workspace: &Workspace,
+    waves: &[Vec<usize>],
+    pool: &rayon::ThreadPool,
+    sink: SyncSender<Batch>,
+    progress: &dyn Progress,
+) -> Result<IndexOutcome, IndexError> {
     let ctx = Ctx {
         workspace,
         sink,

@@ -113,8 +113,9 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
     let deps = workspace.deps.iter().map(|dep| (dep.from, dep.to));
     let waves = schedule::waves(workspace.crates.len(), deps);
     let jobs = config.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = index::worker_pool(jobs)?;
     let phase = Instant::now();
-    let indexed = index::index(&workspace, &waves, jobs, sink, progress);
+    let indexed = index::index(&workspace, &waves, &pool, sink, progress);
     timings.index_ms = millis_since(phase);
     progress.stage("Writing");
     let phase = Instant::now();
@@ -137,7 +138,7 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
     }
     progress.stage("Saving");
     let phase = Instant::now();
-    staging.commit(&db, INDEXED_PROPERTIES)?;
+    pool.install(|| staging.commit(&db, INDEXED_PROPERTIES))?;
     timings.save_ms = millis_since(phase);
     // Freeing a large store takes about a second per million edges, and nothing waits on it: a
     // short-lived process exits before it is done, a long-lived one frees it in the background.

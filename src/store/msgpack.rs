@@ -12,14 +12,15 @@
 //! so order and types are the format). indradb-lib is pinned to that version in Cargo.toml, and
 //! `store::tests::saved_image_reads_back_identically` guards the mirror.
 
-use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 
+use rayon::prelude::*;
+
 use camino::{Utf8Path, Utf8PathBuf};
 use indradb::{Database, Datastore, Identifier, Json, MemoryDatastore, Transaction};
-use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
+use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use tempfile::NamedTempFile;
 use uuid::Uuid;
@@ -35,33 +36,74 @@ enum IndexedPropertyMember {
     Vertex(Uuid),
 }
 
-/// IndraDB 5.0.0's `InternalMemory`, serialised straight from the datastore: its six fields in
-/// order (`vertices`, `edges`, `reversed_edges`, `vertex_properties`, `edge_properties`,
-/// `property_values`), each as the map or sequence serde makes of the original's `BTreeMap`,
-/// `BTreeSet` or `HashMap`. Streaming, rather than building a copy of the whole store first,
-/// keeps the save to one pass over the store. Entries need no order: the reader inserts them
-/// into maps of its own.
-struct Image<'a> {
-    txn: &'a MemoryTransaction<'a>,
-    /// The property index, gathered while `vertex_properties` is written and written after it.
-    index: RefCell<PropertyIndex>,
+/// Writes IndraDB 5.0.0's `InternalMemory` straight from the datastore: its six fields in order
+/// (`vertices`, `edges`, `reversed_edges`, `vertex_properties`, `edge_properties`,
+/// `property_values`), as the array rmp_serde makes of a struct, each field as the map or
+/// sequence serde makes of the original's `BTreeMap`, `BTreeSet` or `HashMap`. Streaming, rather
+/// than building a copy of the store first, keeps the save to one pass. Entries need no order
+/// (the reader inserts them into maps of its own), but they are written in the store's order so
+/// that the same graph gives the same file.
+fn write_image(out: &mut impl Write, txn: &MemoryTransaction<'_>, indexed: &[Identifier]) -> Result<(), EncodeError> {
+    rmp::encode::write_array_len(out, 6).map_err(EncodeError::from)?;
+    rmp_serde::encode::write(out, &Vertices(txn))?;
+    rmp_serde::encode::write(out, &Edges { txn, reversed: false })?;
+    rmp_serde::encode::write(out, &Edges { txn, reversed: true })?;
+    let index = write_vertex_properties(out, txn, indexed)?;
+    rmp_serde::encode::write(out, &EdgeProperties(txn))?;
+    rmp_serde::encode::write(out, &PropertyValues(index))?;
+    Ok(())
 }
+
+type EncodeError = rmp_serde::encode::Error;
 
 /// For each indexed property, its (value, vertex) pairs.
 type PropertyIndex = Vec<(Identifier, Vec<(Json, Uuid)>)>;
 
-impl Serialize for Image<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let txn = self.txn;
-        let mut image = serializer.serialize_struct("InternalMemory", 6)?;
-        image.serialize_field("vertices", &Vertices(txn))?;
-        image.serialize_field("edges", &Edges { txn, reversed: false })?;
-        image.serialize_field("reversed_edges", &Edges { txn, reversed: true })?;
-        image.serialize_field("vertex_properties", &VertexProperties { txn, index: &self.index })?;
-        image.serialize_field("edge_properties", &EdgeProperties(txn))?;
-        image.serialize_field("property_values", &PropertyValues(self.index.take()))?;
-        image.end()
+/// Vertices per chunk of `vertex_properties` encoded on one thread.
+const CHUNK: usize = 4096;
+
+/// `vertex_properties`, the bulk of the image: chunks of vertices are encoded in parallel on the
+/// current rayon pool into buffers, which are written in order after the map's length (a msgpack
+/// map's entries simply follow its header). Returns the property index, gathered on the way.
+fn write_vertex_properties(
+    out: &mut impl Write,
+    txn: &MemoryTransaction<'_>,
+    indexed: &[Identifier],
+) -> Result<PropertyIndex, EncodeError> {
+    let vertices: Vec<indradb::Vertex> =
+        txn.all_vertices().map_err(encode_error)?.collect::<Result<_, _>>().map_err(encode_error)?;
+    let chunks: Vec<(Vec<u8>, usize, PropertyIndex)> = vertices
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut buf = Vec::new();
+            let mut len = 0;
+            let mut index: PropertyIndex = indexed.iter().map(|name| (*name, Vec::new())).collect();
+            let mut serializer = rmp_serde::Serializer::new(&mut buf);
+            for vertex in chunk {
+                for prop in txn.all_vertex_properties_for_vertex(vertex).map_err(encode_error)? {
+                    let (name, value) = prop.map_err(encode_error)?;
+                    (vertex.id, name).serialize(&mut serializer)?;
+                    value.serialize(&mut serializer)?;
+                    len += 1;
+                    if let Some((_, pairs)) = index.iter_mut().find(|(indexed, _)| *indexed == name) {
+                        pairs.push((value, vertex.id));
+                    }
+                }
+            }
+            Ok((buf, len, index))
+        })
+        .collect::<Result<_, EncodeError>>()?;
+    let len: usize = chunks.iter().map(|(_, len, _)| len).sum();
+    rmp::encode::write_map_len(out, len as u32).map_err(EncodeError::from)?;
+    let mut index: PropertyIndex = indexed.iter().map(|name| (*name, Vec::new())).collect();
+    for (buf, _, chunk_index) in chunks {
+        out.write_all(&buf)
+            .map_err(|err| EncodeError::InvalidValueWrite(rmp::encode::ValueWriteError::InvalidDataWrite(err)))?;
+        for ((_, pairs), (_, chunk_pairs)) in index.iter_mut().zip(chunk_index) {
+            pairs.extend(chunk_pairs);
+        }
     }
+    Ok(index)
 }
 
 struct Vertices<'a>(&'a MemoryTransaction<'a>);
@@ -90,35 +132,6 @@ impl Serialize for Edges<'_> {
             seq.serialize_element(&if self.reversed { edge.reversed() } else { edge })?;
         }
         seq.end()
-    }
-}
-
-/// Fills the property index on the way.
-struct VertexProperties<'a> {
-    txn: &'a MemoryTransaction<'a>,
-    index: &'a RefCell<PropertyIndex>,
-}
-
-impl Serialize for VertexProperties<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // A counting pass first: a map of unknown length would be buffered whole by rmp_serde.
-        let mut len = 0;
-        for vertex in self.txn.all_vertices().map_err(custom)? {
-            len += self.txn.all_vertex_properties_for_vertex(&vertex.map_err(custom)?).map_err(custom)?.count();
-        }
-        let mut index = self.index.borrow_mut();
-        let mut map = serializer.serialize_map(Some(len))?;
-        for vertex in self.txn.all_vertices().map_err(custom)? {
-            let vertex = vertex.map_err(custom)?;
-            for prop in self.txn.all_vertex_properties_for_vertex(&vertex).map_err(custom)? {
-                let (name, value) = prop.map_err(custom)?;
-                map.serialize_entry(&(vertex.id, name), &value)?;
-                if let Some((_, members)) = index.iter_mut().find(|(indexed, _)| *indexed == name) {
-                    members.push((value, vertex.id));
-                }
-            }
-        }
-        map.end()
     }
 }
 
@@ -175,6 +188,10 @@ impl Serialize for ByValue<'_> {
     }
 }
 
+fn encode_error(err: indradb::Error) -> EncodeError {
+    serde::ser::Error::custom(err)
+}
+
 fn custom<E: std::fmt::Display, T: serde::ser::Error>(err: E) -> T {
     T::custom(err)
 }
@@ -207,15 +224,18 @@ impl Staging {
         &self.target
     }
 
-    /// Writes `db` into the temp file and atomically replaces the target with it.
+    /// Writes `db` into the temp file and atomically replaces the target with it. The encoding
+    /// runs on the current rayon pool (the build's, when called inside `ThreadPool::install`).
     pub fn commit(self, db: &Database<MemoryDatastore>, indexed: &[&str]) -> Result<(), StoreError> {
         let write_error = |source| StoreError::Write { path: self.target.clone(), source };
         let indexed: Vec<Identifier> = indexed.iter().map(|name| identifier(name)).collect::<Result<_, _>>()?;
         let txn = db.datastore.transaction();
         let mut out = BufWriter::with_capacity(1 << 20, self.file.as_file());
-        let index = RefCell::new(indexed.into_iter().map(|name| (name, Vec::new())).collect());
-        rmp_serde::encode::write(&mut out, &Image { txn: &txn, index })
-            .map_err(|err| write_error(std::io::Error::other(err)))?;
+        write_image(&mut out, &txn, &indexed).map_err(|err| match err {
+            EncodeError::InvalidValueWrite(rmp::encode::ValueWriteError::InvalidDataWrite(io))
+            | EncodeError::InvalidValueWrite(rmp::encode::ValueWriteError::InvalidMarkerWrite(io)) => write_error(io),
+            other => write_error(std::io::Error::other(other)),
+        })?;
         out.flush().map_err(write_error)?;
         drop(out);
         self.file.as_file().sync_all().map_err(write_error)?;
