@@ -51,6 +51,11 @@ pub struct ChildModule {
     pub inline_dirs: Vec<String>,
 }
 
+/// The key of a crate's root module, under the crate's key.
+pub fn root_module_key(krate: &Key) -> Key {
+    krate.child(VertexKind::Module, "")
+}
+
 /// The common properties of a module or item vertex.
 pub fn item_props(facts: &ItemFacts, path: &str, file: &str) -> Props {
     let mut props = Props::new();

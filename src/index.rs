@@ -16,7 +16,6 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::assemble::{self, ChildModule, FileRef, ModuleRef};
-use crate::ids::Key;
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse;
 use crate::workspace::modules::{self, ModDecl, ModuleFile};
@@ -178,7 +177,7 @@ fn index_crate(ctx: &Ctx<'_>, krate: &CrateInfo) {
     }
     let package = &ctx.workspace.packages[krate.package];
     let root = ChildModule {
-        key: krate.key.child(VertexKind::Module, ""),
+        key: assemble::root_module_key(&krate.key),
         name: krate.crate_name.clone(),
         path: krate.crate_name.clone(),
         visibility: "pub".to_owned(),
@@ -203,14 +202,12 @@ fn index_crate(ctx: &Ctx<'_>, krate: &CrateInfo) {
 }
 
 fn index_file<'s>(scope: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, job: FileJob<'s>) {
+    // Panics in parsing are contained in `index_file_contained`; this one is for anything else,
+    // so that a bug costs one file, not the run.
     let children = match catch_unwind(AssertUnwindSafe(|| index_file_contained(ctx, &job))) {
         Ok(children) => children,
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
+            let message = panic_message(&*panic);
             ctx.files_failed.fetch_add(1, Ordering::Relaxed);
             ctx.report(Diagnostic {
                 file: job.candidates.first().map(|c| display(ctx, job.package, &c.path)).unwrap_or_default(),
@@ -230,6 +227,14 @@ fn index_file<'s>(scope: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, job: FileJob<'s>) 
     for child in children {
         scope.spawn(move |scope| index_file(scope, ctx, child));
     }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
 }
 
 fn display(ctx: &Ctx<'_>, package: &PackageInfo, path: &Utf8Path) -> String {
@@ -305,9 +310,27 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
             return Vec::new();
         }
     };
-    let facts = match parse::parse_file(&text) {
-        Ok(facts) => facts,
-        Err(err) => {
+    // syn and our extraction are where a panic could come from: one is contained here, where the
+    // module and file vertices can still be sent (the parent already sent an edge to the module).
+    let module_ref = ModuleRef {
+        key: &module.key,
+        id: module_id,
+        path: &module.path,
+        crate_name: &job.krate.crate_name,
+        inline_dirs: &[],
+    };
+    let file_ref = FileRef { id: file_id, name: &name };
+    let contents = catch_unwind(AssertUnwindSafe(|| {
+        parse::parse_file(&text).map(|facts| {
+            let mut body = Batch::default();
+            let mut children = Vec::new();
+            assemble::module_body(&file_ref, &module_ref, &facts.items, &mut body, &mut children);
+            (facts.line_count, facts.doc, body, children)
+        })
+    }));
+    let (line_count, inner_doc, mut body, children) = match contents {
+        Ok(Ok(contents)) => contents,
+        Ok(Err(err)) => {
             ctx.files_failed.fetch_add(1, Ordering::Relaxed);
             ctx.report(Diagnostic {
                 file: name,
@@ -320,27 +343,34 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
             ctx.send(batch);
             return Vec::new();
         }
+        Err(panic) => {
+            ctx.files_failed.fetch_add(1, Ordering::Relaxed);
+            ctx.report(Diagnostic {
+                file: name,
+                line: 0,
+                column: 0,
+                severity: Severity::Error,
+                message: format!(
+                    "internal error while indexing this file (please report it): {}",
+                    panic_message(&*panic)
+                ),
+            });
+            finish_module(&mut batch, module_id, props, module.doc.clone());
+            ctx.send(batch);
+            return Vec::new();
+        }
     };
     ctx.files_parsed.fetch_add(1, Ordering::Relaxed);
     ctx.parsed_paths.lock().unwrap_or_else(|poison| poison.into_inner()).push(file.path.clone());
 
     props.insert("line", Value::from(1));
-    props.insert("end_line", Value::from(facts.line_count.max(1)));
-    let doc = match (&module.doc, &facts.doc) {
+    props.insert("end_line", Value::from(line_count.max(1)));
+    let doc = match (&module.doc, inner_doc) {
         (Some(outer), Some(inner)) => Some(format!("{outer}\n{inner}")),
-        (outer, inner) => outer.clone().or_else(|| inner.clone()),
+        (outer, inner) => outer.clone().or(inner),
     };
     finish_module(&mut batch, module_id, props, doc);
-
-    let mut children = Vec::new();
-    let module_ref = ModuleRef {
-        key: &module.key,
-        id: module_id,
-        path: &module.path,
-        crate_name: &job.krate.crate_name,
-        inline_dirs: &[],
-    };
-    assemble::module_body(&FileRef { id: file_id, name: &name }, &module_ref, &facts.items, &mut batch, &mut children);
+    batch.append(&mut body);
     ctx.send(batch);
 
     let mut ancestors = job.ancestors.clone();
@@ -374,9 +404,4 @@ fn finish_module(batch: &mut Batch, id: uuid::Uuid, mut props: Props, doc: Optio
         props.insert("doc", Value::from(doc));
     }
     batch.vertices.push(Vertex { id, kind: VertexKind::Module, props });
-}
-
-/// The key of a crate's root module.
-pub fn root_module_key(krate: &CrateInfo) -> Key {
-    krate.key.child(VertexKind::Module, "")
 }

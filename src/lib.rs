@@ -34,6 +34,7 @@ use serde::Serialize;
 use crate::cli::{BuildArgs, Command, ExportArgs, GlobalArgs, ManifestArgs, StatsArgs};
 use crate::error::{Error, exit};
 use crate::index::{Diagnostic, Progress};
+use crate::model::VertexKind;
 use crate::report::Reporter;
 use crate::store::{INDEXED_PROPERTIES, Staging, Writer, WriterConfig};
 use crate::workspace::{Workspace, WorkspaceConfig};
@@ -144,15 +145,14 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
     // short-lived process exits before it is done, a long-lived one frees it in the background.
     std::thread::spawn(move || drop(db));
 
-    let count = |kind: model::VertexKind| stats.vertices.get(kind.as_str()).copied().unwrap_or(0);
-    let structural =
-        [model::VertexKind::Package, model::VertexKind::Crate, model::VertexKind::Module, model::VertexKind::File];
+    let count = |kind: VertexKind| stats.vertices.get(kind.as_str()).copied().unwrap_or(0);
+    let structural = [VertexKind::Package, VertexKind::Crate, VertexKind::Module, VertexKind::File];
     Ok(BuildSummary {
         db: db_path,
-        packages: count(model::VertexKind::Package),
-        crates: count(model::VertexKind::Crate),
-        modules: count(model::VertexKind::Module),
-        files: count(model::VertexKind::File),
+        packages: count(VertexKind::Package),
+        crates: count(VertexKind::Crate),
+        modules: count(VertexKind::Module),
+        files: count(VertexKind::File),
         items: stats
             .vertices
             .iter()

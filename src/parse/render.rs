@@ -147,16 +147,7 @@ pub fn doc(attrs: &[Attribute]) -> Option<String> {
 
 /// The value of a `#[path = "..."]` attribute, if the item has one.
 pub fn path_attr(attrs: &[Attribute]) -> Option<String> {
-    attrs.iter().find_map(|attr| match &attr.meta {
-        Meta::NameValue(nv) if nv.path.is_ident("path") => match &nv.value {
-            Expr::Lit(expr) => match &expr.lit {
-                Lit::Str(text) => Some(text.value()),
-                _ => None,
-            },
-            _ => None,
-        },
-        _ => None,
-    })
+    attrs.iter().find_map(|attr| path_value(&attr.meta))
 }
 
 /// The `path` values of `#[cfg_attr(predicate, path = "...")]` attributes, in source order.
@@ -171,18 +162,20 @@ pub fn cfg_path_attrs(attrs: &[Attribute]) -> Vec<String> {
         let parser = syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated;
         let Ok(metas) = attr.parse_args_with(parser) else { continue };
         // The first entry is the predicate; the rest are the attributes it guards.
-        paths.extend(metas.iter().skip(1).filter_map(|meta| match meta {
-            Meta::NameValue(nv) if nv.path.is_ident("path") => match &nv.value {
-                Expr::Lit(expr) => match &expr.lit {
-                    Lit::Str(text) => Some(text.value()),
-                    _ => None,
-                },
-                _ => None,
-            },
-            _ => None,
-        }));
+        paths.extend(metas.iter().skip(1).filter_map(path_value));
     }
     paths
+}
+
+/// `"x"` from `path = "x"`.
+fn path_value(meta: &Meta) -> Option<String> {
+    match meta {
+        Meta::NameValue(nv) if nv.path.is_ident("path") => match &nv.value {
+            Expr::Lit(syn::ExprLit { lit: Lit::Str(text), .. }) => Some(text.value()),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The item's `cfg` predicates as written, joined by `, ` (several `#[cfg]` attributes all
