@@ -85,10 +85,14 @@ pub struct ManifestArgs {
 }
 
 #[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Store Options")]
 pub struct DbArgs {
     /// The graph file [default: <target-dir>/codegraph/graph.msgpack]
-    #[arg(long, value_name = "PATH", help_heading = "Store Options")]
+    #[arg(long, value_name = "PATH")]
     pub db: Option<Utf8PathBuf>,
+    /// Fail at once if another run holds the graph, instead of waiting for it
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(Clone, Debug, Args)]

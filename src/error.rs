@@ -9,6 +9,7 @@
 //! | 4    | the workspace could not be loaded: no `Cargo.toml`, a broken manifest, `cargo metadata` failed, an unknown `--package` |
 //! | 5    | the graph store could not be read or written |
 //! | 6    | an output file could not be written |
+//! | 7    | the graph is in use by another run, and `--no-wait` was given |
 //! | 101  | an internal error (a bug: please report it) |
 
 use crate::index::IndexError;
@@ -23,6 +24,7 @@ pub mod exit {
     pub const WORKSPACE: u8 = 4;
     pub const STORE: u8 = 5;
     pub const OUTPUT: u8 = 6;
+    pub const LOCKED: u8 = 7;
     pub const INTERNAL: u8 = 101;
 }
 
@@ -52,6 +54,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Workspace(_) => exit::WORKSPACE,
+            Error::Store(StoreError::Locked { .. }) => exit::LOCKED,
             Error::Store(_) => exit::STORE,
             Error::Output { .. } => exit::OUTPUT,
             Error::Internal(_) => exit::INTERNAL,

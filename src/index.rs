@@ -54,6 +54,8 @@ pub trait Progress: Sync {
     fn file_done(&self);
     /// The build moved on to another stage (`Writing`, `Saving`).
     fn stage(&self, name: &str);
+    /// The build waits for another run to release the graph at `path`.
+    fn blocked(&self, path: &str);
 }
 
 /// Progress that is not shown.
@@ -63,6 +65,7 @@ impl Progress for NoProgress {
     fn files_found(&self, _: usize) {}
     fn file_done(&self) {}
     fn stage(&self, _: &str) {}
+    fn blocked(&self, _: &str) {}
 }
 
 #[derive(Debug, Default)]

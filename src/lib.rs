@@ -36,7 +36,7 @@ use crate::error::{Error, exit};
 use crate::index::{Diagnostic, Progress};
 use crate::model::VertexKind;
 use crate::report::Reporter;
-use crate::store::{INDEXED_PROPERTIES, Staging, Writer, WriterConfig};
+use crate::store::{INDEXED_PROPERTIES, LockMode, Staging, StoreError, Writer, WriterConfig};
 use crate::workspace::{Workspace, WorkspaceConfig};
 
 /// What `build` needs to know.
@@ -47,6 +47,8 @@ pub struct BuildConfig {
     pub jobs: Option<usize>,
     /// Where the graph goes; `None` for `<target dir>/codegraph/graph.msgpack`.
     pub db: Option<Utf8PathBuf>,
+    /// Fail with `StoreError::Locked` instead of waiting when another run holds the graph.
+    pub no_wait: bool,
     pub writer: WriterConfig,
 }
 
@@ -103,7 +105,13 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
     let workspace = Workspace::load(&config.workspace)?;
     timings.metadata_ms = millis_since(started);
     let db_path = config.db.clone().unwrap_or_else(|| default_db(&workspace));
-    // Made first: a folder that cannot be written fails the build before any work.
+    // Before any work: a folder that cannot be written, or a graph in use with `--no-wait`, fails
+    // the build at once. The lock is held until the new graph is saved.
+    if let Some(dir) = db_path.parent().filter(|dir| !dir.as_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Write { path: db_path.clone(), source })?;
+    }
+    let _lock =
+        store::lock::lock(&db_path, LockMode::Exclusive, !config.no_wait, || progress.blocked(db_path.as_str()))?;
     let staging = Staging::new(&db_path)?;
 
     let writer = Writer::spawn(config.writer)?;
@@ -182,7 +190,7 @@ pub fn run(command: Command, global: &GlobalArgs) -> u8 {
     let result = match command {
         Command::Build(args) => run_build(&args, &reporter),
         Command::Stats(args) => run_stats(&args, &reporter),
-        Command::Export(args) => run_export(&args),
+        Command::Export(args) => run_export(&args, &reporter),
     };
     reporter.finish_progress();
     match result {
@@ -209,6 +217,7 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
         },
         jobs: args.jobs.map(|n| n.get()),
         db: args.db.db.clone(),
+        no_wait: args.db.no_wait,
         writer: WriterConfig::default(),
     };
     let summary = build(&config, reporter)?;
@@ -283,9 +292,23 @@ fn stored_db(db: &cli::DbArgs, manifest: &ManifestArgs) -> Result<Utf8PathBuf, E
     Ok(metadata.target_directory.join("codegraph").join("graph.msgpack"))
 }
 
-fn run_stats(args: &StatsArgs, reporter: &Reporter) -> Result<u8, Error> {
-    let path = stored_db(&args.db, &args.manifest)?;
+/// Reads the stored graph under a shared lock: a build in progress finishes first.
+fn read_stored(
+    db: &cli::DbArgs,
+    manifest: &ManifestArgs,
+    reporter: &Reporter,
+) -> Result<(Utf8PathBuf, store::StoredGraph), Error> {
+    let path = stored_db(db, manifest)?;
+    if !path.exists() {
+        return Err(StoreError::Missing { path }.into());
+    }
+    let _lock = store::lock::lock(&path, LockMode::Shared, !db.no_wait, || reporter.blocked(path.as_str()))?;
     let graph = store::read_graph(&path)?;
+    Ok((path, graph))
+}
+
+fn run_stats(args: &StatsArgs, reporter: &Reporter) -> Result<u8, Error> {
+    let (path, graph) = read_stored(&args.db, &args.manifest, reporter)?;
     let stats = stats::count(&graph);
     if reporter.is_json() {
         let value = serde_json::json!({ "type": "stats", "db": path, "stats": stats });
@@ -304,9 +327,8 @@ fn run_stats(args: &StatsArgs, reporter: &Reporter) -> Result<u8, Error> {
     Ok(exit::SUCCESS)
 }
 
-fn run_export(args: &ExportArgs) -> Result<u8, Error> {
-    let path = stored_db(&args.db, &args.manifest)?;
-    let graph = store::read_graph(&path)?;
+fn run_export(args: &ExportArgs, reporter: &Reporter) -> Result<u8, Error> {
+    let (_, graph) = read_stored(&args.db, &args.manifest, reporter)?;
     match &args.output {
         Some(output) => {
             let output_error = |source| Error::Output { path: output.to_string(), source };

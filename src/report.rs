@@ -126,4 +126,12 @@ impl Progress for Reporter {
     fn stage(&self, name: &str) {
         self.bar.set_prefix(name.to_owned());
     }
+
+    fn blocked(&self, path: &str) {
+        // Said even with `-q`, as cargo does: a run that seems to hang must say why.
+        if !self.json {
+            let verb = Style::new().for_stderr().cyan().bold().apply_to(format!("{:>12}", "Blocking"));
+            self.bar.suspend(|| eprintln!("{verb} waiting for the lock on `{path}` (held by another run)"));
+        }
+    }
 }

@@ -3,8 +3,10 @@
 //! Vertices and edges are written by a writer thread (`writer`) into an in-memory IndraDB
 //! `MemoryDatastore`, then saved atomically as IndraDB's msgpack image (`msgpack`). Readers
 //! (`stats`, `export`) open that image with IndraDB's own reader and get plain data back
-//! (`StoredGraph`), so nothing outside this module names an IndraDB type.
+//! (`StoredGraph`), so nothing outside this module names an IndraDB type. Every graph carries a
+//! version record (`meta_id`), checked on open; `lock` keeps builds and readers apart.
 
+pub mod lock;
 mod msgpack;
 mod writer;
 
@@ -15,6 +17,7 @@ use indradb::{Database, Datastore, Identifier, MemoryDatastore, Transaction};
 use serde_json::Value;
 use uuid::Uuid;
 
+pub use lock::{DbLock, LockMode};
 pub use msgpack::Staging;
 pub use writer::{WriteStats, Writer, WriterConfig};
 
@@ -22,12 +25,31 @@ pub use writer::{WriteStats, Writer, WriterConfig};
 /// not scan the graph.
 pub const INDEXED_PROPERTIES: &[&str] = &["name", "path"];
 
+/// The IndraDB version whose msgpack image `msgpack` writes (indradb-lib is pinned to it).
+pub const INDRADB_VERSION: &str = "5.0.0";
+
+/// The kind of the one vertex that records which schema, tool and IndraDB wrote a graph. It is
+/// no part of the code graph: `read_graph` checks it and leaves it out.
+const META_KIND: &str = "codegraph_meta";
+
+/// The id of the version record.
+fn meta_id() -> Uuid {
+    Uuid::new_v5(&crate::ids::NAMESPACE, META_KIND.as_bytes())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("no graph at `{path}`: run `cargo codegraph build` first")]
     Missing { path: Utf8PathBuf },
     #[error("`{path}` is not a readable cargo-codegraph graph ({reason}); rebuild it with `cargo codegraph build`")]
     Unreadable { path: Utf8PathBuf, reason: String },
+    #[error(
+        "`{path}` holds a graph of schema {found} (written by cargo-codegraph {tool}), and this cargo-codegraph \
+         reads schema {expected}; rebuild it with `cargo codegraph build`"
+    )]
+    Schema { path: Utf8PathBuf, found: String, tool: String, expected: u32 },
+    #[error("the graph `{path}` is in use by another cargo-codegraph run (and `--no-wait` was given)")]
+    Locked { path: Utf8PathBuf },
     #[error("cannot write the graph to `{path}`: {source}")]
     Write {
         path: Utf8PathBuf,
@@ -70,9 +92,13 @@ pub struct StoredGraph {
 pub fn read_graph(path: &Utf8Path) -> Result<StoredGraph, StoreError> {
     let db = open(path)?;
     let txn = db.datastore.transaction();
+    check_version(&txn, path)?;
     let mut graph = StoredGraph::default();
     for vertex in txn.all_vertices()? {
         let vertex = vertex?;
+        if vertex.t.as_str() == META_KIND {
+            continue;
+        }
         let mut props = BTreeMap::new();
         for prop in txn.all_vertex_properties_for_vertex(&vertex)? {
             let (name, value) = prop?;
@@ -110,8 +136,49 @@ fn open(path: &Utf8Path) -> Result<Database<MemoryDatastore>, StoreError> {
         }
         Ok(_) => {}
     }
+    // Checked before IndraDB decodes it: a damaged or foreign file must give an error, never a
+    // decode panic or an allocation of whatever size a corrupt length field claims.
+    msgpack::check_image(path).map_err(|reason| StoreError::Unreadable { path: path.to_owned(), reason })?;
     MemoryDatastore::read_msgpack_db(path.as_std_path())
         .map_err(|err| StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() })
+}
+
+/// The version record of a new graph.
+fn meta_items() -> Result<Vec<indradb::BulkInsertItem>, StoreError> {
+    let id = meta_id();
+    let props = [
+        ("schema", serde_json::Value::from(crate::model::SCHEMA_VERSION)),
+        ("tool", serde_json::Value::from(env!("CARGO_PKG_NAME"))),
+        ("tool_version", serde_json::Value::from(env!("CARGO_PKG_VERSION"))),
+        ("indradb", serde_json::Value::from(INDRADB_VERSION)),
+    ];
+    let mut items = vec![indradb::BulkInsertItem::Vertex(indradb::Vertex::with_id(id, identifier(META_KIND)?))];
+    for (name, value) in props {
+        items.push(indradb::BulkInsertItem::VertexProperty(id, identifier(name)?, indradb::Json::new(value)));
+    }
+    Ok(items)
+}
+
+/// Fails unless the graph carries a version record of this schema.
+fn check_version<'a>(txn: &'a impl Transaction<'a>, path: &Utf8Path) -> Result<(), StoreError> {
+    let unreadable = |reason: &str| StoreError::Unreadable { path: path.to_owned(), reason: reason.to_owned() };
+    let Some(meta) = txn.specific_vertices(vec![meta_id()])?.next().transpose()? else {
+        return Err(unreadable("it has no cargo-codegraph version record"));
+    };
+    let prop = |name: &str| -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(txn.vertex_property(&meta, identifier(name)?)?.map(|json| (*json.0).clone()))
+    };
+    let schema = prop("schema")?;
+    if schema.as_ref().and_then(serde_json::Value::as_u64) != Some(u64::from(crate::model::SCHEMA_VERSION)) {
+        let tool = prop("tool_version")?.and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| "?".into());
+        return Err(StoreError::Schema {
+            path: path.to_owned(),
+            found: schema.map_or_else(|| "?".to_owned(), |s| s.to_string()),
+            tool,
+            expected: crate::model::SCHEMA_VERSION,
+        });
+    }
+    Ok(())
 }
 
 /// An IndraDB identifier for one of our names (kinds and property names).

@@ -204,7 +204,9 @@ pub struct Staging {
 }
 
 impl Staging {
-    /// Creates the target's folder if needed and a temp file in it.
+    /// Creates the target's folder if needed and a temp file in it. The caller holds the graph's
+    /// exclusive lock, so temp files of earlier runs that were killed before they could remove
+    /// theirs are stale: they are removed here.
     pub fn new(target: &Utf8Path) -> Result<Staging, StoreError> {
         let write_error = |source| StoreError::Write { path: target.to_owned(), source };
         let dir = match target.parent() {
@@ -212,11 +214,18 @@ impl Staging {
             _ => Utf8Path::new("."),
         };
         std::fs::create_dir_all(dir).map_err(write_error)?;
-        let file = tempfile::Builder::new()
-            .prefix(&format!(".{}.", target.file_name().unwrap_or("graph")))
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(write_error)?;
+        let prefix = format!(".{}.", target.file_name().unwrap_or("graph"));
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with(&prefix) && name.ends_with(".tmp") {
+                    // Best effort: a temp file that cannot be removed does no harm.
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        let file = tempfile::Builder::new().prefix(&prefix).suffix(".tmp").tempfile_in(dir).map_err(write_error)?;
         Ok(Staging { file, target: target.to_owned() })
     }
 
@@ -255,4 +264,85 @@ fn sync_dir(target: &Utf8Path) -> std::io::Result<()> {
     #[cfg(not(unix))]
     let _ = target;
     Ok(())
+}
+
+/// Checks that `path` is one well-formed msgpack value of the image's shape (an array of six
+/// fields) with nothing after it, and that no length inside claims more than the bytes left.
+/// Streaming and iterative: any file, however damaged or foreign, is checked in constant memory,
+/// so that IndraDB's decoder then never meets a length it would allocate blindly.
+pub fn check_image(path: &Utf8Path) -> Result<(), String> {
+    use rmp::Marker;
+
+    let file = File::open(path).map_err(|err| err.to_string())?;
+    let size = file.metadata().map_err(|err| err.to_string())?.len();
+    let mut input = Input { reader: std::io::BufReader::with_capacity(1 << 16, file), pos: 0 };
+    if Marker::from_u8(input.uint(1)? as u8) != Marker::FixArray(6) {
+        return Err("it does not start like an IndraDB image".to_owned());
+    }
+    // Values still to read; each takes at least one byte, so a count above the bytes left is a lie.
+    let mut pending: u64 = 6;
+    while pending > 0 {
+        pending -= 1;
+        let (children, payload) = match Marker::from_u8(input.uint(1)? as u8) {
+            Marker::FixPos(_) | Marker::FixNeg(_) | Marker::Null | Marker::True | Marker::False => (0, 0),
+            Marker::U8 | Marker::I8 => (0, 1),
+            Marker::U16 | Marker::I16 => (0, 2),
+            Marker::U32 | Marker::I32 | Marker::F32 => (0, 4),
+            Marker::U64 | Marker::I64 | Marker::F64 => (0, 8),
+            Marker::FixStr(n) => (0, u64::from(n)),
+            Marker::Str8 | Marker::Bin8 => (0, input.uint(1)?),
+            Marker::Str16 | Marker::Bin16 => (0, input.uint(2)?),
+            Marker::Str32 | Marker::Bin32 => (0, input.uint(4)?),
+            Marker::FixExt1 => (0, 2),
+            Marker::FixExt2 => (0, 3),
+            Marker::FixExt4 => (0, 5),
+            Marker::FixExt8 => (0, 9),
+            Marker::FixExt16 => (0, 17),
+            Marker::Ext8 => (0, input.uint(1)? + 1),
+            Marker::Ext16 => (0, input.uint(2)? + 1),
+            Marker::Ext32 => (0, input.uint(4)? + 1),
+            Marker::FixArray(n) => (u64::from(n), 0),
+            Marker::Array16 => (input.uint(2)?, 0),
+            Marker::Array32 => (input.uint(4)?, 0),
+            Marker::FixMap(n) => (2 * u64::from(n), 0),
+            Marker::Map16 => (2 * input.uint(2)?, 0),
+            Marker::Map32 => (2 * input.uint(4)?, 0),
+            Marker::Reserved => return Err(format!("an invalid byte at offset {}", input.pos - 1)),
+        };
+        let left = size.saturating_sub(input.pos);
+        if payload > left || children + pending > left {
+            return Err(format!("a length at offset {} claims more than the file holds", input.pos));
+        }
+        pending += children;
+        input.skip(payload)?;
+    }
+    if input.pos != size {
+        return Err(format!("{} unexpected bytes after the graph", size - input.pos));
+    }
+    Ok(())
+}
+
+/// A file read front to back, with its position.
+struct Input {
+    reader: std::io::BufReader<File>,
+    pos: u64,
+}
+
+impl Input {
+    /// A big-endian unsigned integer of `n` bytes (at most 8).
+    fn uint(&mut self, n: usize) -> Result<u64, String> {
+        use std::io::Read;
+        let mut buf = [0u8; 8];
+        self.reader.read_exact(&mut buf[..n]).map_err(|_| "the file ends too early".to_owned())?;
+        self.pos += n as u64;
+        Ok(buf[..n].iter().fold(0, |acc, byte| (acc << 8) | u64::from(*byte)))
+    }
+
+    fn skip(&mut self, n: u64) -> Result<(), String> {
+        use std::io::Read;
+        let skipped =
+            std::io::copy(&mut (&mut self.reader).take(n), &mut std::io::sink()).map_err(|err| err.to_string())?;
+        self.pos += skipped;
+        if skipped < n { Err("the file ends too early".to_owned()) } else { Ok(()) }
+    }
 }

@@ -154,3 +154,96 @@ fn the_same_graph_gives_the_same_file() {
     }
     assert!(files[0] == files[1], "two saves of one graph differ");
 }
+
+fn saved(dir: &tempfile::TempDir, name: &str, db: &Database<MemoryDatastore>) -> Utf8PathBuf {
+    let path = Utf8PathBuf::from_path_buf(dir.path().join(name)).unwrap();
+    Staging::new(&path).unwrap().commit(db, INDEXED_PROPERTIES).unwrap();
+    path
+}
+
+#[test]
+fn lengths_beyond_the_file_are_refused_before_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("graph.msgpack");
+    let path = Utf8PathBuf::from_path_buf(path).unwrap();
+    // An image whose first field claims a 4 GiB string: IndraDB's decoder would allocate it.
+    std::fs::write(&path, [0x96, 0xdb, 0xff, 0xff, 0xff, 0xff, b'x']).unwrap();
+    let err = read_graph(&path).unwrap_err().to_string();
+    assert!(err.contains("claims more than the file holds"), "{err}");
+    // A map of 2^32 - 1 entries in seven bytes.
+    std::fs::write(&path, [0x96, 0xdf, 0xff, 0xff, 0xff, 0xff, 0x00]).unwrap();
+    assert!(read_graph(&path).unwrap_err().to_string().contains("claims more"));
+    // A good image with bytes after it.
+    let (db, _) = write(sample_batch(3), WriterConfig::default());
+    let good = saved(&dir, "good.msgpack", &db);
+    let mut bytes = std::fs::read(&good).unwrap();
+    bytes.extend_from_slice(b"tail");
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(read_graph(&path).unwrap_err().to_string().contains("4 unexpected bytes"));
+    // Every prefix of a good image is refused, none panics.
+    let bytes = std::fs::read(&good).unwrap();
+    for len in (0..bytes.len()).step_by(7) {
+        std::fs::write(&path, &bytes[..len]).unwrap();
+        assert!(matches!(read_graph(&path), Err(StoreError::Unreadable { .. })), "prefix of {len} bytes");
+    }
+}
+
+#[test]
+fn graphs_record_their_schema_and_other_schemas_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = write(sample_batch(2), WriterConfig::default());
+    let path = saved(&dir, "graph.msgpack", &db);
+    // The record is there, and hidden from readers.
+    let reloaded = MemoryDatastore::read_msgpack_db(path.as_std_path()).unwrap();
+    let txn = reloaded.datastore.transaction();
+    assert_eq!(txn.vertex_count(), 4, "three vertices and the version record");
+    assert_eq!(read_graph(&path).unwrap().vertices.len(), 3);
+
+    // A graph of another schema.
+    let other = MemoryDatastore::new_db();
+    let id = meta_id();
+    other.create_vertex(&indradb::Vertex::with_id(id, identifier(META_KIND).unwrap())).unwrap();
+    let query = indradb::SpecificVertexQuery::single(id);
+    other.set_properties(query.clone(), identifier("schema").unwrap(), &indradb::Json::new(json!(999))).unwrap();
+    other.set_properties(query, identifier("tool_version").unwrap(), &indradb::Json::new(json!("9.9.9"))).unwrap();
+    let path = saved(&dir, "other.msgpack", &other);
+    let err = read_graph(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Schema { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("schema 999") && message.contains("9.9.9") && message.contains("rebuild"), "{message}");
+
+    // An IndraDB image that cargo-codegraph did not write.
+    let foreign = MemoryDatastore::new_db();
+    let path = saved(&dir, "foreign.msgpack", &foreign);
+    let err = read_graph(&path).unwrap_err().to_string();
+    assert!(err.contains("no cargo-codegraph version record"), "{err}");
+}
+
+#[test]
+fn stale_temp_files_of_killed_runs_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Utf8PathBuf::from_path_buf(dir.path().join("graph.msgpack")).unwrap();
+    let stale = dir.path().join(".graph.msgpack.abc123.tmp");
+    let unrelated = dir.path().join(".other.abc123.tmp");
+    std::fs::write(&stale, b"half a graph").unwrap();
+    std::fs::write(&unrelated, b"not ours").unwrap();
+    let (db, _) = write(sample_batch(1), WriterConfig::default());
+    Staging::new(&path).unwrap().commit(&db, INDEXED_PROPERTIES).unwrap();
+    assert!(!stale.exists());
+    assert!(unrelated.exists());
+}
+
+#[test]
+fn the_lock_keeps_a_writer_from_readers_and_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Utf8PathBuf::from_path_buf(dir.path().join("graph.msgpack")).unwrap();
+    let writer = lock::lock(&db, LockMode::Exclusive, false, || {}).unwrap();
+    assert!(matches!(lock::lock(&db, LockMode::Shared, false, || {}), Err(StoreError::Locked { .. })));
+    assert!(matches!(lock::lock(&db, LockMode::Exclusive, false, || {}), Err(StoreError::Locked { .. })));
+    drop(writer);
+    let reader = lock::lock(&db, LockMode::Shared, false, || {}).unwrap();
+    let second_reader = lock::lock(&db, LockMode::Shared, false, || {}).unwrap();
+    assert!(matches!(lock::lock(&db, LockMode::Exclusive, false, || {}), Err(StoreError::Locked { .. })));
+    drop((reader, second_reader));
+    lock::lock(&db, LockMode::Exclusive, false, || {}).unwrap();
+}

@@ -89,6 +89,7 @@ fn run(receiver: Receiver<Batch>, config: WriterConfig) -> Result<(Database<Memo
     // No property is indexed in the live store: nothing looks it up while it is written, and the
     // save writes the index of `INDEXED_PROPERTIES` itself, in one pass.
     let db = MemoryDatastore::new_db();
+    db.bulk_insert(super::meta_items()?)?;
     let mut state = State {
         db,
         names: Vec::new(),

@@ -1,0 +1,189 @@
+//! The stored graph under real processes: locks between concurrent runs, and builds killed at
+//! random moments.
+
+mod common;
+
+use std::collections::hash_map::DefaultHasher;
+use std::fs::{File, OpenOptions};
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{BIN, Fixture, describe, stderr};
+
+fn lock_file(db: &Path) -> File {
+    let mut name = db.file_name().unwrap().to_owned();
+    name.push(".lock");
+    OpenOptions::new().read(true).write(true).create(true).truncate(false).open(db.with_file_name(name)).unwrap()
+}
+
+#[test]
+fn a_held_graph_makes_others_wait_or_fail_at_once() {
+    let fixture = Fixture::new("single");
+    fixture.build(&[], 0);
+    let db = fixture.db();
+    let db_arg = db.to_str().unwrap();
+    let held = lock_file(&db);
+    held.lock().unwrap();
+
+    for args in [&["build", "--offline", "--db", db_arg, "--no-wait"][..], &["stats", "--db", db_arg, "--no-wait"][..]]
+    {
+        let output = fixture.run(args);
+        assert_eq!(output.status.code(), Some(7), "{}", describe(&output));
+        assert!(stderr(&output).contains("in use by another cargo-codegraph run"), "{}", describe(&output));
+    }
+
+    let waiting = Command::new(BIN)
+        .args(["build", "--offline", "--db", db_arg])
+        .current_dir(fixture.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    held.unlock().unwrap();
+    let output = waiting.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let err = stderr(&output);
+    assert!(err.contains("Blocking waiting for the lock"), "{err}");
+    assert!(err.find("Blocking").unwrap() < err.find("Finished").unwrap(), "{err}");
+}
+
+#[test]
+fn concurrent_builds_and_readers_leave_one_good_graph() {
+    let fixture = Fixture::new("workspace");
+    fixture.build(&["--workspace"], 0);
+    let expected = fixture.export();
+    let db = fixture.db();
+    let db_arg = db.to_str().unwrap();
+    let spawn = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(fixture.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let runs: Vec<_> = (0..6)
+        .map(|i| match i % 3 {
+            2 => spawn(&["export", "--db", db_arg]),
+            _ => spawn(&["build", "--workspace", "--offline", "--db", db_arg]),
+        })
+        .collect();
+    for (i, run) in runs.into_iter().enumerate() {
+        let output = run.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "run {i}: {}", describe(&output));
+        if i % 3 == 2 {
+            assert!(output.stdout == expected.as_bytes(), "an export during builds saw another graph");
+        }
+    }
+    assert_eq!(fixture.export(), expected);
+}
+
+/// A workspace big enough that a build of it takes a while; `extra_item` makes a second version.
+fn write_large_workspace(dir: &Path, files: usize, extra_item: bool) {
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"large\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    let mut lib = String::new();
+    for file in 0..files {
+        lib.push_str(&format!("pub mod m{file};\n"));
+        let mut text = String::new();
+        for item in 0..100 {
+            text.push_str(&format!(
+                "/// Item {item}.\npub struct S{item} {{ pub a: u32, b: Vec<String> }}\n\
+                 impl S{item} {{\n    pub fn get(&self) -> u32 {{ self.a + {item} }}\n}}\n"
+            ));
+        }
+        std::fs::write(dir.join(format!("src/m{file}.rs")), text).unwrap();
+    }
+    if extra_item {
+        lib.push_str("pub fn added() {}\n");
+    }
+    std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
+}
+
+fn digest(text: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
+fn export_digest(dir: &Path, db: &Path) -> Result<u64, String> {
+    let output = Command::new(BIN).args(["export", "--db", db.to_str().unwrap()]).current_dir(dir).output().unwrap();
+    if output.status.success() { Ok(digest(&output.stdout)) } else { Err(describe(&output)) }
+}
+
+#[test]
+fn a_build_killed_at_any_moment_leaves_the_old_graph_or_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let db = dir.path().join("graph.msgpack");
+    let build = || {
+        Command::new(BIN)
+            .args(["build", "--offline", "-q", "--db", db.to_str().unwrap()])
+            .current_dir(&ws)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+
+    // Two versions of the sources, and the graph of each.
+    const FILES: usize = 30;
+    let mut graphs = [0; 2];
+    let mut duration = Duration::ZERO;
+    for (version, graph) in graphs.iter_mut().enumerate() {
+        write_large_workspace(&ws, FILES, version == 1);
+        let started = Instant::now();
+        assert!(build().wait().unwrap().success());
+        duration = duration.max(started.elapsed());
+        *graph = export_digest(&ws, &db).unwrap();
+    }
+    assert_ne!(graphs[0], graphs[1]);
+
+    // Each round switches the sources and kills a build of them at a moment spread over the
+    // whole run (a fixed pseudo-random sequence): the graph left must be the one before or the
+    // one after, readable either way.
+    let mut current = 1;
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut kept = [0usize; 2];
+    for round in 0..12 {
+        let target = 1 - current;
+        write_large_workspace(&ws, FILES, target == 1);
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let at = duration.mul_f64((state % 1000) as f64 / 1000.0 * 1.2);
+        let mut child = build();
+        std::thread::sleep(at);
+        child.kill().unwrap(); // SIGKILL on Unix
+        child.wait().unwrap();
+        let left = export_digest(&ws, &db).unwrap_or_else(|err| panic!("round {round}, killed at {at:?}: {err}"));
+        assert!(left == graphs[current] || left == graphs[target], "round {round}: a graph that is neither");
+        if left == graphs[target] {
+            current = target;
+            kept[1] += 1;
+        } else {
+            kept[0] += 1;
+        }
+    }
+    eprintln!(
+        "a build took up to {duration:?}; kills kept the old graph {} times, found the new one {} times",
+        kept[0], kept[1]
+    );
+    assert!(kept[0] > 0, "no kill interrupted a build: the test shows nothing");
+
+    // Temp files of killed runs are removed by the next build.
+    assert!(build().wait().unwrap().success());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
