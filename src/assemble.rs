@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::cfg::CfgContext;
 use crate::ids::Key;
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse::{Detail, ItemFacts};
@@ -33,6 +34,9 @@ pub struct ModuleRef<'a> {
     pub crate_name: &'a str,
     /// The folders the inline modules around this body stand for (see `workspace::modules`).
     pub inline_dirs: &'a [String],
+    /// Whether the module is compiled in this configuration.
+    pub active: bool,
+    pub cfg: &'a CfgContext,
 }
 
 /// A `mod x;` declaration found in a module body: its file is indexed by the caller.
@@ -47,8 +51,10 @@ pub struct ChildModule {
     /// The 1-based line of the declaration in the declaring file.
     pub decl_line: u32,
     pub path_attr: Option<String>,
-    pub cfg_path_attrs: Vec<String>,
+    pub cfg_path_attrs: Vec<(String, String)>,
     pub inline_dirs: Vec<String>,
+    /// Whether the declaration is compiled in this configuration.
+    pub active: bool,
 }
 
 /// The key of a crate's root module, under the crate's key.
@@ -57,7 +63,7 @@ pub fn root_module_key(krate: &Key) -> Key {
 }
 
 /// The common properties of a module or item vertex.
-pub fn item_props(facts: &ItemFacts, path: &str, file: &str) -> Props {
+pub fn item_props(facts: &ItemFacts, path: &str, file: &str, active: bool) -> Props {
     let mut props = Props::new();
     props.insert("name", Value::from(facts.name.as_str()));
     props.insert("path", Value::from(path));
@@ -65,6 +71,7 @@ pub fn item_props(facts: &ItemFacts, path: &str, file: &str) -> Props {
     props.insert("line", Value::from(facts.line));
     props.insert("end_line", Value::from(facts.end_line));
     props.insert("visibility", Value::from(facts.visibility.as_str()));
+    props.insert("active", Value::from(active));
     if let Some(doc) = &facts.doc {
         props.insert("doc", Value::from(doc.as_str()));
     }
@@ -96,6 +103,7 @@ pub fn module_body(
         }
         let id = key.id();
         let path = format!("{}::{}", module.path, segment(facts));
+        let active = module.active && facts.cfg.as_deref().is_none_or(|cfg| module.cfg.eval(cfg));
         batch.edges.push(Edge::new(module.id, EdgeKind::Contains, id));
         match &facts.detail {
             Detail::Module { inline: false, path_attr, cfg_path_attrs } => children.push(ChildModule {
@@ -109,22 +117,23 @@ pub fn module_body(
                 path_attr: path_attr.clone(),
                 cfg_path_attrs: cfg_path_attrs.clone(),
                 inline_dirs: module.inline_dirs.to_vec(),
+                active,
             }),
             Detail::Module { inline: true, path_attr, .. } => {
-                push_vertex(batch, file, id, facts.kind, item_props(facts, &path, file.name));
+                push_vertex(batch, file, id, facts.kind, item_props(facts, &path, file.name, active));
                 let mut inline_dirs = module.inline_dirs.to_vec();
                 inline_dirs.push(path_attr.clone().unwrap_or_else(|| facts.name.clone()));
-                let inner =
-                    ModuleRef { key: &key, id, path: &path, crate_name: module.crate_name, inline_dirs: &inline_dirs };
+                let inner = ModuleRef { key: &key, id, path: &path, inline_dirs: &inline_dirs, active, ..*module };
                 module_body(file, &inner, &facts.children, batch, children);
             }
-            _ => item_tree(file, module, facts, &key, id, &path, batch),
+            _ => item_tree(file, module, facts, &key, id, &path, active, batch),
         }
     }
 }
 
 /// Adds an item and everything it contains (fields, variants, associated items, items declared
 /// in a function body).
+#[expect(clippy::too_many_arguments, reason = "the recursion's state; a struct would only rename it")]
 fn item_tree(
     file: &FileRef<'_>,
     module: &ModuleRef<'_>,
@@ -132,15 +141,17 @@ fn item_tree(
     key: &Key,
     id: Uuid,
     path: &str,
+    active: bool,
     batch: &mut Batch,
 ) {
-    push_vertex(batch, file, id, facts.kind, item_props(facts, path, file.name));
+    push_vertex(batch, file, id, facts.kind, item_props(facts, path, file.name, active));
     for (child, disambiguator) in facts.children.iter().zip(disambiguators(&facts.children)) {
         let mut child_key = key.child(child.kind, &child.name);
         if let Some(disambiguator) = disambiguator {
             child_key = child_key.disambiguated(&disambiguator);
         }
         let child_id = child_key.id();
+        let child_active = active && child.cfg.as_deref().is_none_or(|cfg| module.cfg.eval(cfg));
         let child_path = match &facts.detail {
             Detail::Impl { trait_, self_ty } => impl_member_path(module, trait_.as_deref(), self_ty, &child.name),
             _ => format!("{path}::{}", segment(child)),
@@ -148,18 +159,19 @@ fn item_tree(
         batch.edges.push(Edge::new(id, EdgeKind::Contains, child_id));
         if let Detail::Module { .. } = child.detail {
             // An inline module inside a function body: its items are the module's.
-            push_vertex(batch, file, child_id, child.kind, item_props(child, &child_path, file.name));
+            push_vertex(batch, file, child_id, child.kind, item_props(child, &child_path, file.name, child_active));
             let inner = ModuleRef {
                 key: &child_key,
                 id: child_id,
                 path: &child_path,
-                crate_name: module.crate_name,
                 inline_dirs: &[],
+                active: child_active,
+                ..*module
             };
             let mut ignored = Vec::new();
             module_body(file, &inner, &child.children, batch, &mut ignored);
         } else {
-            item_tree(file, module, child, &child_key, child_id, &child_path, batch);
+            item_tree(file, module, child, &child_key, child_id, &child_path, child_active, batch);
         }
     }
 }
@@ -315,7 +327,17 @@ mod tests {
     #[test]
     fn impl_member_paths() {
         let key = Key::package("p", None);
-        let module = ModuleRef { key: &key, id: key.id(), path: "krate::m", crate_name: "krate", inline_dirs: &[] };
+        let cfg =
+            CfgContext::new(std::sync::Arc::new(crate::cfg::Target::detect(None)), Default::default(), false, false);
+        let module = ModuleRef {
+            key: &key,
+            id: key.id(),
+            path: "krate::m",
+            crate_name: "krate",
+            inline_dirs: &[],
+            active: true,
+            cfg: &cfg,
+        };
         assert_eq!(impl_member_path(&module, None, "Foo<T>", "new"), "krate::m::Foo::new");
         assert_eq!(impl_member_path(&module, Some("Display"), "Foo", "fmt"), "<krate::m::Foo as Display>::fmt");
         assert_eq!(impl_member_path(&module, None, "crate::a::Bar", "f"), "krate::a::Bar::f");

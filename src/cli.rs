@@ -58,6 +58,9 @@ pub struct BuildArgs {
     /// Index for the target triple (default: all platforms' dependencies)
     #[arg(long, value_name = "TRIPLE", help_heading = "Compilation Options")]
     pub target: Option<String>,
+    /// Evaluate `cfg(test)` as true: test code counts as active
+    #[arg(long, help_heading = "Compilation Options")]
+    pub cfg_test: bool,
     /// Number of parallel jobs (default: all cores)
     #[arg(short, long, value_name = "N", help_heading = "Compilation Options")]
     pub jobs: Option<std::num::NonZeroUsize>,

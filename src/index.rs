@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::assemble::{self, ChildModule, FileRef, ModuleRef};
+use crate::cfg::CfgContext;
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse;
 use crate::workspace::modules::{self, ModDecl, ModuleFile};
@@ -44,6 +45,13 @@ pub struct Diagnostic {
     pub column: u32,
     pub severity: Severity,
     pub message: String,
+}
+
+/// How to index.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IndexOptions {
+    /// Evaluate `cfg(test)` as true, as `cargo test` compiles.
+    pub cfg_test: bool,
 }
 
 /// Told of progress while indexing; called from worker threads.
@@ -93,6 +101,7 @@ pub enum IndexError {
 
 struct Ctx<'a> {
     workspace: &'a Workspace,
+    options: IndexOptions,
     sink: SyncSender<Batch>,
     progress: &'a dyn Progress,
     store_gone: AtomicBool,
@@ -130,11 +139,13 @@ pub fn index(
     workspace: &Workspace,
     waves: &[Vec<usize>],
     pool: &rayon::ThreadPool,
+    options: IndexOptions,
     sink: SyncSender<Batch>,
     progress: &dyn Progress,
 ) -> Result<IndexOutcome, IndexError> {
     let ctx = Ctx {
         workspace,
+        options,
         sink,
         progress,
         store_gone: AtomicBool::new(false),
@@ -166,6 +177,7 @@ pub fn index(
 struct FileJob<'a> {
     krate: &'a CrateInfo,
     package: &'a PackageInfo,
+    cfg: &'a CfgContext,
     candidates: Vec<ModuleFile>,
     module: ChildModule,
     /// Where the module was declared (`None` for a crate root): file name and line.
@@ -190,11 +202,19 @@ fn index_crate(ctx: &Ctx<'_>, krate: &CrateInfo) {
         path_attr: None,
         cfg_path_attrs: Vec::new(),
         inline_dirs: Vec::new(),
+        active: true,
     };
     ctx.send(Batch { vertices: Vec::new(), edges: vec![Edge::new(krate.key.id(), EdgeKind::Contains, root.key.id())] });
+    let cfg = CfgContext::new(
+        ctx.workspace.target.clone(),
+        package.features.clone(),
+        ctx.options.cfg_test,
+        krate.kind == crate::workspace::CrateKind::ProcMacro,
+    );
     let job = FileJob {
         krate,
         package,
+        cfg: &cfg,
         candidates: vec![ModuleFile::crate_root(krate.root.clone())],
         module: root,
         decl: None,
@@ -253,6 +273,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     props.insert("name", Value::from(module.name.as_str()));
     props.insert("path", Value::from(module.path.as_str()));
     props.insert("visibility", Value::from(module.visibility.as_str()));
+    props.insert("active", Value::from(module.active));
     if let Some(cfg) = &module.cfg {
         props.insert("cfg", Value::from(cfg.as_str()));
     }
@@ -272,7 +293,10 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         if severity == Severity::Error {
             ctx.files_failed.fetch_add(1, Ordering::Relaxed);
         }
-        ctx.report(diagnostic_at_decl(severity, format!("{what} (looked for {})", tried.join(", "))));
+        // A module that is not compiled in this configuration may well have no file here.
+        if module.active {
+            ctx.report(diagnostic_at_decl(severity, format!("{what} (looked for {})", tried.join(", "))));
+        }
         finish_module(&mut batch, module_id, props, module.doc.clone());
         ctx.send(batch);
         return Vec::new();
@@ -321,17 +345,22 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         path: &module.path,
         crate_name: &job.krate.crate_name,
         inline_dirs: &[],
+        // Replaced below once the file's own `#![cfg]` is known.
+        active: module.active,
+        cfg: job.cfg,
     };
     let file_ref = FileRef { id: file_id, name: &name };
     let contents = catch_unwind(AssertUnwindSafe(|| {
         parse::parse_file(&text).map(|facts| {
             let mut body = Batch::default();
             let mut children = Vec::new();
+            let active = module.active && facts.cfg.as_deref().is_none_or(|cfg| job.cfg.eval(cfg));
+            let module_ref = ModuleRef { active, ..module_ref };
             assemble::module_body(&file_ref, &module_ref, &facts.items, &mut body, &mut children);
-            (facts.line_count, facts.doc, body, children)
+            (facts.line_count, facts.doc, facts.cfg, active, body, children)
         })
     }));
-    let (line_count, inner_doc, mut body, children) = match contents {
+    let (line_count, inner_doc, inner_cfg, active, mut body, children) = match contents {
         Ok(Ok(contents)) => contents,
         Ok(Err(err)) => {
             ctx.files_failed.fetch_add(1, Ordering::Relaxed);
@@ -368,6 +397,14 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
 
     props.insert("line", Value::from(1));
     props.insert("end_line", Value::from(line_count.max(1)));
+    props.insert("active", Value::from(active));
+    if let Some(inner) = inner_cfg {
+        let cfg = match &module.cfg {
+            Some(outer) => format!("{outer}, {inner}"),
+            None => inner,
+        };
+        props.insert("cfg", Value::from(cfg));
+    }
     let doc = match (&module.doc, inner_doc) {
         (Some(outer), Some(inner)) => Some(format!("{outer}\n{inner}")),
         (outer, inner) => outer.clone().or(inner),
@@ -381,18 +418,25 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     children
         .into_iter()
         .map(|child| {
+            let (cfg_paths, inactive_cfg_paths): (Vec<_>, Vec<_>) =
+                child.cfg_path_attrs.iter().partition(|(predicate, _)| job.cfg.eval(predicate));
+            let paths = |pairs: Vec<&(String, String)>| -> Vec<String> {
+                pairs.into_iter().map(|(_, path)| path.clone()).collect()
+            };
             let candidates = modules::candidates(
                 file,
                 ModDecl {
                     name: &child.name,
                     path_attr: child.path_attr.as_deref(),
-                    cfg_path_attrs: &child.cfg_path_attrs,
+                    cfg_paths: &paths(cfg_paths),
+                    inactive_cfg_paths: &paths(inactive_cfg_paths),
                     inline_dirs: &child.inline_dirs,
                 },
             );
             FileJob {
                 krate: job.krate,
                 package: job.package,
+                cfg: job.cfg,
                 candidates,
                 decl: Some((name.clone(), child.decl_line)),
                 module: child,

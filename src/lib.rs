@@ -11,6 +11,7 @@
 //! `stats` and `export` read a stored graph back through `store`. See ARCHITECTURE.md.
 
 pub mod assemble;
+pub mod cfg;
 pub mod cli;
 pub mod error;
 pub mod export;
@@ -49,6 +50,7 @@ pub struct BuildConfig {
     pub db: Option<Utf8PathBuf>,
     /// Fail with `StoreError::Locked` instead of waiting when another run holds the graph.
     pub no_wait: bool,
+    pub index: index::IndexOptions,
     pub writer: WriterConfig,
 }
 
@@ -124,7 +126,7 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
     let jobs = config.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let pool = index::worker_pool(jobs)?;
     let phase = Instant::now();
-    let indexed = index::index(&workspace, &waves, &pool, sink, progress);
+    let indexed = index::index(&workspace, &waves, &pool, config.index, sink, progress);
     timings.index_ms = millis_since(phase);
     progress.stage("Writing");
     let phase = Instant::now();
@@ -218,6 +220,7 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
         jobs: args.jobs.map(|n| n.get()),
         db: args.db.db.clone(),
         no_wait: args.db.no_wait,
+        index: index::IndexOptions { cfg_test: args.cfg_test },
         writer: WriterConfig::default(),
     };
     let summary = build(&config, reporter)?;

@@ -177,3 +177,43 @@ fn fixture_graph_snapshot() {
     let graph = workspace_graph();
     insta::assert_snapshot!(graph.render());
 }
+
+fn active(graph: &Graph, kind: &str, path: &str) -> Vec<bool> {
+    let mut found: Vec<bool> = graph.find(kind, path).iter().map(|v| v["props"]["active"].as_bool().unwrap()).collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn cfg_is_evaluated_for_the_target_features_and_test() {
+    let fixture = Fixture::new("single");
+    // The tests run on Linux hosts: `cfg(unix)` holds.
+    let output = fixture.build(&[], 0);
+    let err = common::stderr(&output);
+    assert!(!err.contains("win_only"), "an inactive module without a file is no warning: {err}");
+    let graph = Graph::parse(&fixture.export());
+    assert_eq!(active(&graph, "function", "single::os"), [false, true]);
+    let unix_os = graph.find("function", "single::os").into_iter().find(|v| v["props"]["cfg"] == "unix").unwrap();
+    assert_eq!(unix_os["props"]["active"], true);
+    assert_eq!(active(&graph, "function", "single::extra"), [false]);
+    assert_eq!(active(&graph, "module", "single::win_only"), [false]);
+    // Inside an inactive module, everything is inactive, whatever its own cfg.
+    assert_eq!(active(&graph, "module", "single::tests"), [false]);
+    assert_eq!(active(&graph, "function", "single::tests::greets"), [false]);
+    assert_eq!(active(&graph, "function", "single::greet"), [true]);
+
+    fixture.build(&["-F", "extra", "--cfg-test"], 0);
+    let graph = Graph::parse(&fixture.export());
+    assert_eq!(active(&graph, "function", "single::extra"), [true]);
+    assert_eq!(active(&graph, "function", "single::tests::greets"), [true]);
+
+    // Another target: the other `os` is the active one, and the Windows module's missing file
+    // is now worth a warning.
+    let output = fixture.build(&["--target", "x86_64-pc-windows-msvc"], 0);
+    assert!(common::stderr(&output).contains("file not found for module `win_only`"), "{}", common::stderr(&output));
+    let graph = Graph::parse(&fixture.export());
+    let windows_os =
+        graph.find("function", "single::os").into_iter().find(|v| v["props"]["cfg"] == "not(unix)").unwrap();
+    assert_eq!(windows_os["props"]["active"], true);
+    assert_eq!(active(&graph, "module", "single::win_only"), [true]);
+}

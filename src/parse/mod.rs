@@ -24,6 +24,8 @@ pub struct FileFacts {
     pub items: Vec<ItemFacts>,
     /// The file's inner doc comment (`//!`), for the module it is the body of.
     pub doc: Option<String>,
+    /// The file's inner `#![cfg(...)]` predicates, which apply to the module it is the body of.
+    pub cfg: Option<String>,
     /// Lines in the file (the last line counts even without a trailing newline).
     pub line_count: u32,
 }
@@ -61,8 +63,8 @@ pub enum Detail {
         inline: bool,
         /// The value of a `#[path = "..."]` attribute.
         path_attr: Option<String>,
-        /// The values of `#[cfg_attr(predicate, path = "...")]` attributes, in source order.
-        cfg_path_attrs: Vec<String>,
+        /// `#[cfg_attr(predicate, path = "...")]` attributes: (predicate, path), in source order.
+        cfg_path_attrs: Vec<(String, String)>,
     },
 }
 
@@ -105,8 +107,11 @@ pub fn parse_file(text: &str) -> Result<FileFacts, SyntaxError> {
     })?;
     let line_count = text.lines().count() as u32;
     let doc = inner_doc(&file.attrs);
+    let inner: Vec<Attribute> =
+        file.attrs.iter().filter(|a| matches!(a.style, syn::AttrStyle::Inner(_))).cloned().collect();
+    let cfg = render::cfg(&inner);
     let items = items(&file.items);
-    Ok(FileFacts { items, doc, line_count })
+    Ok(FileFacts { items, doc, cfg, line_count })
 }
 
 const TOO_DEEP: &str = "nesting deeper than";

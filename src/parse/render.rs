@@ -150,9 +150,8 @@ pub fn path_attr(attrs: &[Attribute]) -> Option<String> {
     attrs.iter().find_map(|attr| path_value(&attr.meta))
 }
 
-/// The `path` values of `#[cfg_attr(predicate, path = "...")]` attributes, in source order.
-/// Until cfg predicates are evaluated, each is a candidate file for the module.
-pub fn cfg_path_attrs(attrs: &[Attribute]) -> Vec<String> {
+/// The `#[cfg_attr(predicate, path = "...")]` attributes as (predicate, path), in source order.
+pub fn cfg_path_attrs(attrs: &[Attribute]) -> Vec<(String, String)> {
     let mut paths = Vec::new();
     for attr in attrs {
         let Meta::List(list) = &attr.meta else { continue };
@@ -162,7 +161,11 @@ pub fn cfg_path_attrs(attrs: &[Attribute]) -> Vec<String> {
         let parser = syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated;
         let Ok(metas) = attr.parse_args_with(parser) else { continue };
         // The first entry is the predicate; the rest are the attributes it guards.
-        paths.extend(metas.iter().skip(1).filter_map(path_value));
+        let mut metas = metas.iter();
+        let Some(predicate) = metas.next() else { continue };
+        let mut text = String::new();
+        write_stream(&mut text, predicate.to_token_stream());
+        paths.extend(metas.filter_map(path_value).map(|path| (text.clone(), path)));
     }
     paths
 }
@@ -237,6 +240,8 @@ mod tests {
             "#[cfg_attr(unix, path = \"sys/unix.rs\")]\n#[cfg_attr(windows, allow(x), path = \"sys/windows.rs\")]\nmod sys;",
         )
         .unwrap();
-        assert_eq!(cfg_path_attrs(&item.attrs), ["sys/unix.rs", "sys/windows.rs"]);
+        let found = cfg_path_attrs(&item.attrs);
+        assert_eq!(found[0], ("unix".to_owned(), "sys/unix.rs".to_owned()));
+        assert_eq!(found[1], ("windows".to_owned(), "sys/windows.rs".to_owned()));
     }
 }

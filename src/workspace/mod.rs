@@ -79,6 +79,8 @@ pub struct PackageInfo {
     /// Whether its crates' sources are indexed (else only the package and its library appear,
     /// as the far end of `depends_on` edges).
     pub indexed: bool,
+    /// The features cargo resolved for it (what `feature = "..."` predicates see).
+    pub features: BTreeSet<String>,
     /// How this package's files are named in the graph: relative to the workspace root for
     /// packages inside it, `name-version/...` for the others. Never absolute.
     display_base: DisplayBase,
@@ -201,6 +203,8 @@ pub struct Workspace {
     pub packages: Vec<PackageInfo>,
     pub crates: Vec<CrateInfo>,
     pub deps: Vec<CrateDep>,
+    /// The platform `cfg` predicates are evaluated for: `--target`, else the host.
+    pub target: std::sync::Arc<crate::cfg::Target>,
 }
 
 impl Workspace {
@@ -246,7 +250,10 @@ impl Workspace {
             .filter_map(|id| by_id.get(id).copied())
             .map(|package| {
                 let member = members.contains(&package.id);
-                let info = package_info(metadata, package, member, indexed.contains(&package.id));
+                let mut info = package_info(metadata, package, member, indexed.contains(&package.id));
+                if let Some(node) = resolve.get(&package.id) {
+                    info.features = node.features.iter().map(|f| f.to_string()).collect();
+                }
                 (package, info)
             })
             .collect();
@@ -283,6 +290,7 @@ impl Workspace {
             packages,
             crates,
             deps,
+            target: std::sync::Arc::new(crate::cfg::Target::detect(config.target.as_deref())),
         })
     }
 
@@ -396,6 +404,7 @@ fn package_info(metadata: &Metadata, package: &Package, member: bool, indexed: b
         source,
         dir,
         indexed,
+        features: BTreeSet::new(),
         display_base,
     }
 }

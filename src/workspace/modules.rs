@@ -35,9 +35,12 @@ impl ModuleFile {
 pub struct ModDecl<'a> {
     pub name: &'a str,
     pub path_attr: Option<&'a str>,
-    /// `#[cfg_attr(predicate, path = "...")]` values: tried first, in order, when there is no
-    /// `#[path]` (cfg predicates are not evaluated here).
-    pub cfg_path_attrs: &'a [String],
+    /// `#[cfg_attr(predicate, path = "...")]` values whose predicate holds: tried first, in
+    /// order, when there is no `#[path]`.
+    pub cfg_paths: &'a [String],
+    /// Those whose predicate does not hold: tried last, so that the file of a module that is not
+    /// compiled in this configuration is still found.
+    pub inactive_cfg_paths: &'a [String],
     /// The folder names of the inline modules the declaration is nested in, outermost first
     /// (each inline module's `#[path]` if it has one, else its name).
     pub inline_dirs: &'a [String],
@@ -57,11 +60,14 @@ pub fn candidates(parent: &ModuleFile, decl: ModDecl<'_>) -> Vec<ModuleFile> {
     if let Some(path_attr) = decl.path_attr {
         return vec![ModuleFile { path: path_base().join(path_attr), owns_dir: true }];
     }
-    let mut candidates: Vec<ModuleFile> =
-        decl.cfg_path_attrs.iter().map(|path| ModuleFile { path: path_base().join(path), owns_dir: true }).collect();
+    let by_path_attr = |paths: &[String]| -> Vec<ModuleFile> {
+        paths.iter().map(|path| ModuleFile { path: path_base().join(path), owns_dir: true }).collect()
+    };
+    let mut candidates = by_path_attr(decl.cfg_paths);
     let base = inline_base(parent, decl.inline_dirs);
     candidates.push(ModuleFile { path: base.join(format!("{}.rs", decl.name)), owns_dir: false });
     candidates.push(ModuleFile { path: base.join(decl.name).join("mod.rs"), owns_dir: true });
+    candidates.extend(by_path_attr(decl.inactive_cfg_paths));
     candidates
 }
 
@@ -79,7 +85,7 @@ mod tests {
 
     fn paths(parent: &ModuleFile, name: &str, path_attr: Option<&str>, inline: &[&str]) -> Vec<(String, bool)> {
         let inline: Vec<String> = inline.iter().map(|s| s.to_string()).collect();
-        candidates(parent, ModDecl { name, path_attr, cfg_path_attrs: &[], inline_dirs: &inline })
+        candidates(parent, ModDecl { name, path_attr, cfg_paths: &[], inactive_cfg_paths: &[], inline_dirs: &inline })
             .into_iter()
             .map(|file| (file.path.to_string(), file.owns_dir))
             .collect()
@@ -108,15 +114,17 @@ mod tests {
     }
 
     #[test]
-    fn cfg_attr_paths_come_first() {
+    fn active_cfg_attr_paths_come_first_and_inactive_ones_last() {
         let root = ModuleFile::crate_root("src/lib.rs".into());
-        let cfg_paths = ["sys/unix.rs".to_owned(), "sys/windows.rs".to_owned()];
-        let found: Vec<String> =
-            candidates(&root, ModDecl { name: "sys", path_attr: None, cfg_path_attrs: &cfg_paths, inline_dirs: &[] })
-                .into_iter()
-                .map(|file| file.path.to_string())
-                .collect();
-        assert_eq!(found, ["src/sys/unix.rs", "src/sys/windows.rs", "src/sys.rs", "src/sys/mod.rs"]);
+        let decl = ModDecl {
+            name: "sys",
+            path_attr: None,
+            cfg_paths: &["sys/unix.rs".to_owned()],
+            inactive_cfg_paths: &["sys/windows.rs".to_owned()],
+            inline_dirs: &[],
+        };
+        let found: Vec<String> = candidates(&root, decl).into_iter().map(|file| file.path.to_string()).collect();
+        assert_eq!(found, ["src/sys/unix.rs", "src/sys.rs", "src/sys/mod.rs", "src/sys/windows.rs"]);
     }
 
     #[test]

@@ -1,0 +1,154 @@
+//! `#[cfg(...)]` evaluation for one crate: against the target, the package's enabled features,
+//! `test` (off unless asked for) and `proc_macro`, with cfg-expr.
+//!
+//! Unknown names (`--cfg` flags such as `tokio_unstable`, `docsrs`) are off, as they are in a
+//! plain `cargo build`; `debug_assertions` is on, as in cargo's default profile. A predicate that
+//! does not parse is taken as true: an item is never hidden for a reason we cannot state. This
+//! module knows nothing of syntax trees: predicates arrive as text.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use cfg_expr::targets::TargetInfo;
+use cfg_expr::{Expression, Predicate};
+
+/// The platform a build is for: the same for every crate of it.
+#[derive(Debug)]
+pub struct Target {
+    pub triple: String,
+    /// `None` when cfg-expr does not know the triple: target predicates are then false.
+    info: Option<&'static TargetInfo>,
+    /// `target_feature` values, from `rustc --print cfg` (empty when rustc cannot say).
+    features: BTreeSet<String>,
+}
+
+impl Target {
+    /// The platform of `triple`, or of the host when `None` (from `rustc -vV`; `$RUSTC` if set).
+    pub fn detect(triple: Option<&str>) -> Target {
+        let triple = triple.map(str::to_owned).or_else(host_triple).unwrap_or_default();
+        let features = rustc_target_features(&triple);
+        Target { info: cfg_expr::targets::get_builtin_target_by_triple(&triple), triple, features }
+    }
+
+    /// Whether target predicates can be evaluated.
+    pub fn is_known(&self) -> bool {
+        self.info.is_some()
+    }
+}
+
+/// What `cfg` predicates of one crate are evaluated against.
+#[derive(Clone, Debug)]
+pub struct CfgContext {
+    target: Arc<Target>,
+    features: BTreeSet<String>,
+    test: bool,
+    proc_macro: bool,
+}
+
+impl CfgContext {
+    pub fn new(target: Arc<Target>, features: BTreeSet<String>, test: bool, proc_macro: bool) -> CfgContext {
+        CfgContext { target, features, test, proc_macro }
+    }
+
+    /// Evaluates the text of one or more `cfg` predicates (several are joined by `, ` and must
+    /// all hold, as several `#[cfg]` attributes on one item do).
+    pub fn eval(&self, predicates: &str) -> bool {
+        let Ok(expression) = Expression::parse(&format!("all({predicates})")) else { return true };
+        expression.eval(|predicate| match predicate {
+            Predicate::Target(target) => self.target.info.is_some_and(|info| target.matches(info)),
+            Predicate::Test => self.test,
+            Predicate::DebugAssertions => true,
+            Predicate::ProcMacro => self.proc_macro,
+            Predicate::Feature(feature) => self.features.contains(*feature),
+            Predicate::TargetFeature(feature) => self.target.features.contains(*feature),
+            Predicate::Flag(_) | Predicate::KeyValue { .. } => false,
+        })
+    }
+}
+
+fn rustc() -> std::process::Command {
+    std::process::Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+}
+
+fn host_triple() -> Option<String> {
+    let output = rustc().arg("-vV").output().ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    text.lines().find_map(|line| line.strip_prefix("host: ")).map(str::to_owned)
+}
+
+/// The `target_feature` values rustc enables by default for `triple` (`target_feature="sse2"`).
+fn rustc_target_features(triple: &str) -> BTreeSet<String> {
+    let mut command = rustc();
+    command.args(["--print", "cfg"]);
+    if !triple.is_empty() {
+        command.args(["--target", triple]);
+    }
+    let Ok(output) = command.output() else { return BTreeSet::new() };
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.strip_prefix("target_feature=\""))
+        .filter_map(|rest| rest.strip_suffix('"'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(triple: &str) -> Arc<Target> {
+        let features = ["sse2".to_owned()].into();
+        Arc::new(Target {
+            info: cfg_expr::targets::get_builtin_target_by_triple(triple),
+            triple: triple.to_owned(),
+            features,
+        })
+    }
+
+    fn linux(features: &[&str], test: bool) -> CfgContext {
+        let features = features.iter().map(|f| f.to_string()).collect();
+        CfgContext::new(target("x86_64-unknown-linux-gnu"), features, test, false)
+    }
+
+    #[test]
+    fn targets_features_and_test() {
+        let cx = linux(&["rt"], false);
+        assert!(cx.target.is_known());
+        assert!(cx.eval("target_feature = \"sse2\""));
+        assert!(!cx.eval("target_feature = \"avx512f\""));
+        assert!(cx.eval("unix"));
+        assert!(!cx.eval("windows"));
+        assert!(cx.eval("target_os = \"linux\""));
+        assert!(cx.eval("all(unix, feature = \"rt\")"));
+        assert!(!cx.eval("feature = \"net\""));
+        assert!(!cx.eval("test"));
+        assert!(linux(&[], true).eval("test"));
+        assert!(cx.eval("debug_assertions"));
+        assert!(!cx.eval("tokio_unstable"));
+        assert!(!cx.eval("docsrs"));
+        // Several attributes must all hold.
+        assert!(!cx.eval("unix, windows"));
+        assert!(cx.eval("unix, not(windows)"));
+        // What cfg_if! branches become.
+        assert!(cx.eval("all(unix, not(any(windows)))"));
+        assert!(!cx.eval("not(any(unix, windows))"));
+    }
+
+    #[test]
+    fn what_cannot_be_evaluated_is_kept() {
+        let cx = linux(&[], false);
+        assert!(cx.eval("all(unix"), "a predicate that does not parse is true");
+        let unknown = CfgContext::new(target("my-custom-target"), BTreeSet::new(), false, false);
+        assert!(!unknown.target.is_known());
+        assert!(!unknown.eval("unix"));
+        assert!(unknown.eval("not(unix)"));
+    }
+
+    #[test]
+    fn the_host_is_detected() {
+        // This machine's rustc knows its host, and cfg-expr knows every tier-1 triple.
+        let host = Target::detect(None);
+        assert!(!host.triple.is_empty());
+        assert!(host.is_known(), "{}", host.triple);
+    }
+}
