@@ -78,13 +78,28 @@ pub fn item_props(facts: &ItemFacts, path: &str, file: &str, active: bool) -> Pr
     if let Some(cfg) = &facts.cfg {
         props.insert("cfg", Value::from(cfg.as_str()));
     }
-    if let Detail::Impl { trait_, self_ty } = &facts.detail {
-        if let Some(trait_) = trait_ {
-            props.insert("trait", Value::from(trait_.as_str()));
+    props.insert("hash", Value::from(hash_text(facts.hash)));
+    match &facts.detail {
+        Detail::Impl { trait_, self_ty } => {
+            if let Some(trait_) = trait_ {
+                props.insert("trait", Value::from(trait_.as_str()));
+            }
+            props.insert("self_ty", Value::from(self_ty.as_str()));
         }
-        props.insert("self_ty", Value::from(self_ty.as_str()));
+        Detail::Function { signature, is_async, is_unsafe, is_const } => {
+            props.insert("signature", Value::from(signature.as_str()));
+            props.insert("is_async", Value::from(*is_async));
+            props.insert("is_unsafe", Value::from(*is_unsafe));
+            props.insert("is_const", Value::from(*is_const));
+        }
+        Detail::None | Detail::Module { .. } => {}
     }
     props
+}
+
+/// How a hash is stored: 16 hex digits.
+pub fn hash_text(hash: u64) -> String {
+    format!("{hash:016x}")
 }
 
 /// Adds the vertices and edges of a module body's items to `batch`, and its `mod x;`
@@ -302,6 +317,7 @@ mod tests {
             visibility: "private".to_owned(),
             doc: None,
             cfg: cfg.map(str::to_owned),
+            hash: 0,
             detail: Detail::None,
             children: Vec::new(),
         }

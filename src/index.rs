@@ -357,10 +357,10 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
             let active = module.active && facts.cfg.as_deref().is_none_or(|cfg| job.cfg.eval(cfg));
             let module_ref = ModuleRef { active, ..module_ref };
             assemble::module_body(&file_ref, &module_ref, &facts.items, &mut body, &mut children);
-            (facts.line_count, facts.doc, facts.cfg, active, body, children)
+            (facts.line_count, facts.hash, facts.doc, facts.cfg, active, body, children)
         })
     }));
-    let (line_count, inner_doc, inner_cfg, active, mut body, children) = match contents {
+    let (line_count, hash, inner_doc, inner_cfg, active, mut body, children) = match contents {
         Ok(Ok(contents)) => contents,
         Ok(Err(err)) => {
             ctx.files_failed.fetch_add(1, Ordering::Relaxed);
@@ -398,6 +398,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     props.insert("line", Value::from(1));
     props.insert("end_line", Value::from(line_count.max(1)));
     props.insert("active", Value::from(active));
+    props.insert("hash", Value::from(assemble::hash_text(hash)));
     if let Some(inner) = inner_cfg {
         let cfg = match &module.cfg {
             Some(outer) => format!("{outer}, {inner}"),

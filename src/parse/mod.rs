@@ -26,6 +26,8 @@ pub struct FileFacts {
     pub doc: Option<String>,
     /// The file's inner `#![cfg(...)]` predicates, which apply to the module it is the body of.
     pub cfg: Option<String>,
+    /// The hash of the whole file's syntax tree (see `ItemFacts::hash`).
+    pub hash: u64,
     /// Lines in the file (the last line counts even without a trailing newline).
     pub line_count: u32,
 }
@@ -44,6 +46,9 @@ pub struct ItemFacts {
     pub doc: Option<String>,
     /// The item's own `#[cfg(...)]` predicates as written, if any.
     pub cfg: Option<String>,
+    /// A hash of the item's syntax tree: it changes with the item's tokens, not with formatting
+    /// or comments (doc comments are attributes, and count).
+    pub hash: u64,
     pub detail: Detail,
     pub children: Vec<ItemFacts>,
 }
@@ -52,6 +57,13 @@ pub struct ItemFacts {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Detail {
     None,
+    Function {
+        /// The signature as written, without visibility: `async fn get<T>(&self, key: T) -> u8`.
+        signature: String,
+        is_async: bool,
+        is_unsafe: bool,
+        is_const: bool,
+    },
     Impl {
         /// The trait as written (`fmt::Display`, `!Send`), for trait impls.
         trait_: Option<String>,
@@ -111,7 +123,7 @@ pub fn parse_file(text: &str) -> Result<FileFacts, SyntaxError> {
         file.attrs.iter().filter(|a| matches!(a.style, syn::AttrStyle::Inner(_))).cloned().collect();
     let cfg = render::cfg(&inner);
     let items = items(&file.items);
-    Ok(FileFacts { items, doc, cfg, line_count })
+    Ok(FileFacts { items, doc, cfg, hash: hash_of(&file), line_count })
 }
 
 const TOO_DEEP: &str = "nesting deeper than";
@@ -249,6 +261,24 @@ fn unraw(ident: &syn::Ident) -> String {
     }
 }
 
+/// A hash of a syntax tree that depends on its tokens only: syn's `Hash` (with `extra-traits`)
+/// skips spans, and FxHasher has no random seed, so the same item hashes alike in every run.
+fn hash_of(node: &impl std::hash::Hash) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = rustc_hash::FxHasher::default();
+    node.hash(&mut hasher);
+    hasher.finish()
+}
+
+fn function(sig: &Signature) -> Detail {
+    Detail::Function {
+        signature: render::tokens(sig),
+        is_async: sig.asyncness.is_some(),
+        is_unsafe: matches!(sig.safety, syn::Safety::Unsafe(_)),
+        is_const: sig.constness.is_some(),
+    }
+}
+
 fn line(span: Span) -> u32 {
     span.start().line as u32
 }
@@ -309,6 +339,7 @@ fn inner_doc(attrs: &[Attribute]) -> Option<String> {
 /// caller where they apply.
 struct Common<'a> {
     attrs: &'a [Attribute],
+    hash: u64,
     kind: VertexKind,
     name: String,
     visibility: String,
@@ -326,6 +357,7 @@ impl Common<'_> {
             visibility: self.visibility,
             doc: render::doc(self.attrs),
             cfg: render::cfg(self.attrs),
+            hash: self.hash,
             detail,
             children,
         }
@@ -350,13 +382,14 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
     let facts = match item {
         Item::Fn(f) => Common {
             attrs: &f.attrs,
+            hash: hash_of(f),
             kind: VertexKind::Function,
             name: unraw(&f.sig.ident),
             visibility: render::visibility(&f.vis),
             line: first_line(&sig_spans(&f.vis, &f.sig)),
             end_line: end_line(f.block.brace_token.span.close()),
         }
-        .finish(Detail::None, body_items(&f.block)),
+        .finish(function(&f.sig), body_items(&f.block)),
         Item::Struct(s) => {
             let end = match (&s.semi_token, &s.fields) {
                 (Some(semi), _) => semi.span,
@@ -366,6 +399,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             };
             Common {
                 attrs: &s.attrs,
+                hash: hash_of(s),
                 kind: VertexKind::Struct,
                 name: unraw(&s.ident),
                 visibility: render::visibility(&s.vis),
@@ -379,6 +413,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             let variants = e.variants.iter().map(|v| variant(v, &visibility)).collect();
             Common {
                 attrs: &e.attrs,
+                hash: hash_of(e),
                 kind: VertexKind::Enum,
                 name: unraw(&e.ident),
                 visibility,
@@ -389,6 +424,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
         }
         Item::Union(u) => Common {
             attrs: &u.attrs,
+            hash: hash_of(u),
             kind: VertexKind::Union,
             name: unraw(&u.ident),
             visibility: render::visibility(&u.vis),
@@ -401,6 +437,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             let children = t.items.iter().filter_map(|i| trait_item(i, &visibility)).collect();
             Common {
                 attrs: &t.attrs,
+                hash: hash_of(t),
                 kind: VertexKind::Trait,
                 name: unraw(&t.ident),
                 visibility: visibility.clone(),
@@ -427,6 +464,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             let children = i.items.iter().filter_map(impl_item).collect();
             Common {
                 attrs: &i.attrs,
+                hash: hash_of(i),
                 kind: VertexKind::Impl,
                 name,
                 visibility: "private".to_owned(),
@@ -441,6 +479,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
         }
         Item::Type(t) => Common {
             attrs: &t.attrs,
+            hash: hash_of(t),
             kind: VertexKind::TypeAlias,
             name: unraw(&t.ident),
             visibility: render::visibility(&t.vis),
@@ -450,6 +489,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
         .leaf(),
         Item::Const(c) => Common {
             attrs: &c.attrs,
+            hash: hash_of(c),
             kind: VertexKind::Const,
             name: unraw(&c.ident),
             visibility: render::visibility(&c.vis),
@@ -459,6 +499,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
         .finish(Detail::None, expr_items(&c.expr)),
         Item::Static(s) => Common {
             attrs: &s.attrs,
+            hash: hash_of(s),
             kind: VertexKind::Static,
             name: unraw(&s.ident),
             visibility: render::visibility(&s.vis),
@@ -482,6 +523,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             };
             Common {
                 attrs: &m.attrs,
+                hash: hash_of(m),
                 kind: VertexKind::Macro,
                 name: unraw(name),
                 visibility: if has_attr(&m.attrs, "macro_export") { "pub" } else { "private" }.to_owned(),
@@ -502,6 +544,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             };
             Common {
                 attrs: &m.attrs,
+                hash: hash_of(m),
                 kind: VertexKind::Module,
                 name: unraw(&m.ident),
                 visibility: render::visibility(&m.vis),
@@ -615,6 +658,7 @@ fn fields<'a>(fields: impl IntoIterator<Item = &'a Field>, inherited: &str) -> V
             let ty_span = field.ty.span();
             Common {
                 attrs: &field.attrs,
+                hash: hash_of(field),
                 kind: VertexKind::Field,
                 name: field.ident.as_ref().map_or_else(|| index.to_string(), unraw),
                 visibility: match field.vis {
@@ -638,6 +682,7 @@ fn variant(variant: &Variant, enum_visibility: &str) -> ItemFacts {
     };
     Common {
         attrs: &variant.attrs,
+        hash: hash_of(variant),
         kind: VertexKind::Variant,
         name: unraw(&variant.ident),
         // Variants are exactly as visible as their enum.
@@ -660,16 +705,18 @@ fn trait_item(item: &TraitItem, trait_visibility: &str) -> Option<ItemFacts> {
             };
             Common {
                 attrs: &f.attrs,
+                hash: hash_of(f),
                 kind: VertexKind::Function,
                 name: unraw(&f.sig.ident),
                 visibility,
                 line: first_line(&sig_spans(&Visibility::Inherited, &f.sig)),
                 end_line: end_line(end),
             }
-            .finish(Detail::None, f.default.as_ref().map(body_items).unwrap_or_default())
+            .finish(function(&f.sig), f.default.as_ref().map(body_items).unwrap_or_default())
         }
         TraitItem::Const(c) => Common {
             attrs: &c.attrs,
+            hash: hash_of(c),
             kind: VertexKind::Const,
             name: unraw(&c.ident),
             visibility,
@@ -679,6 +726,7 @@ fn trait_item(item: &TraitItem, trait_visibility: &str) -> Option<ItemFacts> {
         .leaf(),
         TraitItem::Type(t) => Common {
             attrs: &t.attrs,
+            hash: hash_of(t),
             kind: VertexKind::TypeAlias,
             name: unraw(&t.ident),
             visibility,
@@ -695,6 +743,7 @@ fn impl_item(item: &ImplItem) -> Option<ItemFacts> {
     let facts = match item {
         ImplItem::Fn(f) => Common {
             attrs: &f.attrs,
+            hash: hash_of(f),
             kind: VertexKind::Function,
             name: unraw(&f.sig.ident),
             visibility: render::visibility(&f.vis),
@@ -705,9 +754,10 @@ fn impl_item(item: &ImplItem) -> Option<ItemFacts> {
             }),
             end_line: end_line(f.block.brace_token.span.close()),
         }
-        .finish(Detail::None, body_items(&f.block)),
+        .finish(function(&f.sig), body_items(&f.block)),
         ImplItem::Const(c) => Common {
             attrs: &c.attrs,
+            hash: hash_of(c),
             kind: VertexKind::Const,
             name: unraw(&c.ident),
             visibility: render::visibility(&c.vis),
@@ -717,6 +767,7 @@ fn impl_item(item: &ImplItem) -> Option<ItemFacts> {
         .leaf(),
         ImplItem::Type(t) => Common {
             attrs: &t.attrs,
+            hash: hash_of(t),
             kind: VertexKind::TypeAlias,
             name: unraw(&t.ident),
             visibility: render::visibility(&t.vis),
@@ -733,15 +784,17 @@ fn foreign_item(item: &ForeignItem) -> Option<ItemFacts> {
     let facts = match item {
         ForeignItem::Fn(f) => Common {
             attrs: &f.attrs,
+            hash: hash_of(f),
             kind: VertexKind::Function,
             name: unraw(&f.sig.ident),
             visibility: render::visibility(&f.vis),
             line: first_line(&sig_spans(&f.vis, &f.sig)),
             end_line: end_line(f.semi_token.span),
         }
-        .leaf(),
+        .finish(function(&f.sig), Vec::new()),
         ForeignItem::Static(s) => Common {
             attrs: &s.attrs,
+            hash: hash_of(s),
             kind: VertexKind::Static,
             name: unraw(&s.ident),
             visibility: render::visibility(&s.vis),

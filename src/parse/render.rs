@@ -66,7 +66,8 @@ fn write_stream(out: &mut String, stream: TokenStream) {
             op.clear();
             prev_word = false;
         }
-        if prev_word && spaced && !out.ends_with(' ') {
+        // A word after a closing `>` is spaced too: `Option<u8> where`, `Vec<T> { .. }`.
+        if spaced && !out.ends_with(' ') && (prev_word || out.ends_with('>')) {
             out.push(' ');
         }
         if lifetime {
@@ -216,6 +217,8 @@ mod tests {
         assert_eq!(ty("[u8; 4]"), "[u8; 4]");
         assert_eq!(ty("impl Iterator<Item = &'static str>"), "impl Iterator<Item = &'static str>");
         assert_eq!(ty("(A, B)"), "(A, B)");
+        assert_eq!(ty("Vec<u8>::Item"), "Vec<u8>::Item");
+        assert_eq!(ty("fn(Box<u8>) -> u8"), "fn(Box<u8>) -> u8");
     }
 
     #[test]

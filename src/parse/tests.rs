@@ -14,6 +14,7 @@ fn render(text: &str) -> String {
             }
             match &item.detail {
                 Detail::None => {}
+                Detail::Function { signature, .. } => out.push_str(&format!(" sig={signature}")),
                 Detail::Impl { trait_, self_ty } => out.push_str(&format!(" trait={trait_:?} self={self_ty}")),
                 Detail::Module { inline, path_attr, .. } => {
                     out.push_str(&format!(" inline={inline} path={path_attr:?}"))
@@ -51,7 +52,7 @@ pub enum E { A, B(u8), C { x: u8 } = 3 }
 struct Point 4-8 pub doc=\"Doc.\"
   field x 6-6 pub doc=\"X.\"
   field y 7-7 private
-function f 11-11 pub(crate)
+function f 11-11 pub(crate) sig=const unsafe fn f()
 enum E 13-13 pub
   variant A 13-13 pub
   variant B 13-13 pub
@@ -84,12 +85,12 @@ impl !Send for S {}
 trait T 1-6 private
   type_alias Out 2-2 private
   const N 3-3 private
-  function f 4-4 private
-  function g 5-5 private
+  function f 4-4 private sig=fn f(&self) -> Self::Out
+  function g 5-5 private sig=fn g()
 impl impl T for Vec<X> 7-11 private trait=Some(\"T\") self=Vec<X>
   type_alias Out 8-8 private
   const N 9-9 private
-  function f 10-10 private
+  function f 10-10 private sig=fn f(&self)
 impl impl !Send for S 12-12 private trait=Some(\"!Send\") self=S
 "
     );
@@ -122,10 +123,10 @@ use std::fmt;
 module sys 3-3 private cfg(unix) inline=false path=Some(\"sys/unix.rs\")
 module inline 4-8 pub inline=true path=None
   macro m 6-6 pub
-function outer 9-12 private
+function outer 9-12 private sig=fn outer()
   struct InClosure 10-10 private
-  function inner 11-11 private
-function ext 14-14 private
+  function inner 11-11 private sig=fn inner()
+function ext 14-14 private sig=fn ext()
 static X 15-15 private
 "
     );
@@ -245,10 +246,37 @@ lazy_static! { static ref X: u8 = 1; }
         render(text),
         "\
 module runtime 2-2 pub inline=false path=None
-function spawn 3-3 pub
+function spawn 3-3 pub sig=fn spawn()
 module unix 7-7 private cfg(unix) inline=false path=None
 module windows 10-10 private cfg(all(windows, not(any(unix)))) inline=false path=Some(\"win.rs\")
 module other 12-12 private cfg(not(any(unix, windows))) inline=false path=None
 "
     );
+}
+
+#[test]
+fn function_flags_and_signatures() {
+    let facts =
+        parse_file("pub async unsafe fn get<T: Clone>(&self, key: T) -> Option<u8> where T: Send { None }").unwrap();
+    assert_eq!(
+        facts.items[0].detail,
+        Detail::Function {
+            signature: "async unsafe fn get<T: Clone>(&self, key: T) -> Option<u8> where T: Send".to_owned(),
+            is_async: true,
+            is_unsafe: true,
+            is_const: false,
+        }
+    );
+}
+
+#[test]
+fn hashes_follow_tokens_not_formatting_or_comments() {
+    let hash = |text: &str| parse_file(text).unwrap().items[0].hash;
+    let plain = hash("fn f(a: u8) -> u8 { a + 1 }");
+    assert_eq!(plain, hash("fn   f( a : u8 )->u8 {\n    // a comment\n    a+1\n}"));
+    assert_ne!(plain, hash("fn f(a: u8) -> u8 { a + 2 }"));
+    assert_ne!(plain, hash("/// Docs count.\nfn f(a: u8) -> u8 { a + 1 }"));
+    // The same in every run: FxHasher has no random seed. A changed value here changes every
+    // stored hash.
+    assert_eq!(hash("struct S;"), hash("struct   S ;"));
 }
