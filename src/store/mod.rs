@@ -125,6 +125,30 @@ pub fn read_graph(path: &Utf8Path) -> Result<StoredGraph, StoreError> {
     Ok(graph)
 }
 
+/// The vertices whose `path` is `wanted`, found through the property index (IndraDB's memory
+/// datastore answers a look-up by value only from an index, never by scanning).
+pub fn find_by_path(path: &Utf8Path, wanted: &str) -> Result<Vec<StoredVertex>, StoreError> {
+    let db = open(path)?;
+    let txn = db.datastore.transaction();
+    check_version(&txn, path)?;
+    let Some(ids) = txn.vertex_ids_with_property_value(identifier("path")?, &indradb::Json::new(wanted.into()))? else {
+        return Err(StoreError::Unreadable { path: path.to_owned(), reason: "it has no index on `path`".to_owned() });
+    };
+    let ids: Vec<Uuid> = ids.collect::<Result<_, _>>()?;
+    let mut found = Vec::new();
+    for vertex in txn.specific_vertices(ids)? {
+        let vertex = vertex?;
+        let mut props = BTreeMap::new();
+        for prop in txn.all_vertex_properties_for_vertex(&vertex)? {
+            let (name, value) = prop?;
+            props.insert(name.as_str().to_owned(), (*value.0).clone());
+        }
+        found.push(StoredVertex { id: vertex.id, kind: vertex.t.as_str().to_owned(), props });
+    }
+    found.sort_by_key(|v| v.id);
+    Ok(found)
+}
+
 fn open(path: &Utf8Path) -> Result<Database<MemoryDatastore>, StoreError> {
     match std::fs::metadata(path) {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {

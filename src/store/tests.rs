@@ -247,3 +247,36 @@ fn the_lock_keeps_a_writer_from_readers_and_writers() {
     drop((reader, second_reader));
     lock::lock(&db, LockMode::Exclusive, false, || {}).unwrap();
 }
+
+#[test]
+fn a_look_up_by_path_uses_the_index_on_a_large_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut batch = Batch::default();
+    for i in 0..100_001 {
+        let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("item{i}").as_bytes());
+        let props =
+            Props::from([("name", json!(format!("f{i}"))), ("path", json!(format!("k::f{i}"))), ("line", json!(1))]);
+        batch.vertices.push(ModelVertex { id, kind: VertexKind::Function, props });
+    }
+    let (db, stats) = write(batch, WriterConfig::default());
+    assert_eq!(stats.vertices["function"], 100_001);
+    let path = saved(&dir, "large.msgpack", &db);
+
+    let found = find_by_path(&path, "k::f99999").unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].props["name"], json!("f99999"));
+    assert_eq!(find_by_path(&path, "k::nothing").unwrap(), []);
+
+    // The memory datastore answers a look-up by value from its index map alone: for a property
+    // that is not indexed it has no answer (`None`; IndraDB's query layer makes that
+    // `NotIndexed`) rather than a scan. So the look-ups above were served by the saved index.
+    let reloaded = MemoryDatastore::read_msgpack_db(path.as_std_path()).unwrap();
+    {
+        // A transaction holds the store's one mutex, until the end of this block.
+        let txn = reloaded.datastore.transaction();
+        let line = identifier("line").unwrap();
+        assert!(matches!(txn.vertex_ids_with_property_value(line, &indradb::Json::new(json!(1))), Ok(None)));
+    }
+    let query = indradb::VertexWithPropertyValueQuery::new(identifier("line").unwrap(), indradb::Json::new(json!(1)));
+    assert!(matches!(reloaded.get(query), Err(indradb::Error::NotIndexed)));
+}
