@@ -302,13 +302,17 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         return Vec::new();
     };
     if job.ancestors.contains(&file.path) || job.ancestors.len() >= MAX_MODULE_DEPTH {
-        ctx.files_failed.fetch_add(1, Ordering::Relaxed);
-        ctx.report(diagnostic_at_decl(
-            Severity::Error,
-            format!("module `{}` includes `{}` inside itself", module.path, display(ctx, job.package, &file.path)),
-        ));
-        finish_module(&mut batch, module_id, props, module.doc.clone());
-        ctx.send(batch);
+        abandon(
+            ctx,
+            batch,
+            module_id,
+            props,
+            module.doc.clone(),
+            diagnostic_at_decl(
+                Severity::Error,
+                format!("module `{}` includes `{}` inside itself", module.path, display(ctx, job.package, &file.path)),
+            ),
+        );
         return Vec::new();
     }
 
@@ -324,16 +328,20 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     let text = match std::fs::read_to_string(&file.path) {
         Ok(text) => text,
         Err(err) => {
-            ctx.files_failed.fetch_add(1, Ordering::Relaxed);
-            ctx.report(Diagnostic {
-                file: name,
-                line: 0,
-                column: 0,
-                severity: Severity::Error,
-                message: format!("failed to read: {err}"),
-            });
-            finish_module(&mut batch, module_id, props, module.doc.clone());
-            ctx.send(batch);
+            abandon(
+                ctx,
+                batch,
+                module_id,
+                props,
+                module.doc.clone(),
+                Diagnostic {
+                    file: name,
+                    line: 0,
+                    column: 0,
+                    severity: Severity::Error,
+                    message: format!("failed to read: {err}"),
+                },
+            );
             return Vec::new();
         }
     };
@@ -363,32 +371,40 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     let (line_count, hash, inner_doc, inner_cfg, active, mut body, children) = match contents {
         Ok(Ok(contents)) => contents,
         Ok(Err(err)) => {
-            ctx.files_failed.fetch_add(1, Ordering::Relaxed);
-            ctx.report(Diagnostic {
-                file: name,
-                line: err.line,
-                column: err.column,
-                severity: Severity::Error,
-                message: err.message,
-            });
-            finish_module(&mut batch, module_id, props, module.doc.clone());
-            ctx.send(batch);
+            abandon(
+                ctx,
+                batch,
+                module_id,
+                props,
+                module.doc.clone(),
+                Diagnostic {
+                    file: name,
+                    line: err.line,
+                    column: err.column,
+                    severity: Severity::Error,
+                    message: err.message,
+                },
+            );
             return Vec::new();
         }
         Err(panic) => {
-            ctx.files_failed.fetch_add(1, Ordering::Relaxed);
-            ctx.report(Diagnostic {
-                file: name,
-                line: 0,
-                column: 0,
-                severity: Severity::Error,
-                message: format!(
-                    "internal error while indexing this file (please report it): {}",
-                    panic_message(&*panic)
-                ),
-            });
-            finish_module(&mut batch, module_id, props, module.doc.clone());
-            ctx.send(batch);
+            abandon(
+                ctx,
+                batch,
+                module_id,
+                props,
+                module.doc.clone(),
+                Diagnostic {
+                    file: name,
+                    line: 0,
+                    column: 0,
+                    severity: Severity::Error,
+                    message: format!(
+                        "internal error while indexing this file (please report it): {}",
+                        panic_message(&*panic)
+                    ),
+                },
+            );
             return Vec::new();
         }
     };
@@ -445,6 +461,15 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
             }
         })
         .collect()
+}
+
+/// Ends a file that could not be indexed: counts it as failed and reports why, and still writes
+/// its module, to which the parent module already sent an edge.
+fn abandon(ctx: &Ctx<'_>, mut batch: Batch, module_id: uuid::Uuid, props: Props, doc: Option<String>, why: Diagnostic) {
+    ctx.files_failed.fetch_add(1, Ordering::Relaxed);
+    ctx.report(why);
+    finish_module(&mut batch, module_id, props, doc);
+    ctx.send(batch);
 }
 
 fn finish_module(batch: &mut Batch, id: uuid::Uuid, mut props: Props, doc: Option<String>) {
