@@ -54,6 +54,16 @@ pub struct IndexOptions {
     pub cfg_test: bool,
 }
 
+impl Diagnostic {
+    pub fn error(file: String, line: u32, column: u32, message: String) -> Diagnostic {
+        Diagnostic { file, line, column, severity: Severity::Error, message }
+    }
+}
+
+fn internal_error(panic: &str) -> String {
+    format!("internal error while indexing this file (please report it): {panic}")
+}
+
 /// Told of progress while indexing; called from worker threads.
 pub trait Progress: Sync {
     /// `n` more files were found to index.
@@ -232,13 +242,8 @@ fn index_file<'s>(scope: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, job: FileJob<'s>) 
         Err(panic) => {
             let message = panic_message(&*panic);
             ctx.files_failed.fetch_add(1, Ordering::Relaxed);
-            ctx.report(Diagnostic {
-                file: job.candidates.first().map(|c| display(ctx, job.package, &c.path)).unwrap_or_default(),
-                line: 0,
-                column: 0,
-                severity: Severity::Error,
-                message: format!("internal error while indexing this file (please report it): {message}"),
-            });
+            let file = job.candidates.first().map(|c| display(ctx, job.package, &c.path)).unwrap_or_default();
+            ctx.report(Diagnostic::error(file, 0, 0, internal_error(&message)));
             Vec::new()
         }
     };
@@ -334,13 +339,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
                 module_id,
                 props,
                 module.doc.clone(),
-                Diagnostic {
-                    file: name,
-                    line: 0,
-                    column: 0,
-                    severity: Severity::Error,
-                    message: format!("failed to read: {err}"),
-                },
+                Diagnostic::error(name, 0, 0, format!("failed to read: {err}")),
             );
             return Vec::new();
         }
@@ -377,13 +376,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
                 module_id,
                 props,
                 module.doc.clone(),
-                Diagnostic {
-                    file: name,
-                    line: err.line,
-                    column: err.column,
-                    severity: Severity::Error,
-                    message: err.message,
-                },
+                Diagnostic::error(name, err.line, err.column, err.message),
             );
             return Vec::new();
         }
@@ -394,16 +387,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
                 module_id,
                 props,
                 module.doc.clone(),
-                Diagnostic {
-                    file: name,
-                    line: 0,
-                    column: 0,
-                    severity: Severity::Error,
-                    message: format!(
-                        "internal error while indexing this file (please report it): {}",
-                        panic_message(&*panic)
-                    ),
-                },
+                Diagnostic::error(name, 0, 0, internal_error(&panic_message(&*panic))),
             );
             return Vec::new();
         }

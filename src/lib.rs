@@ -106,7 +106,7 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
     let mut timings = Timings::default();
     let workspace = Workspace::load(&config.workspace)?;
     timings.metadata_ms = millis_since(started);
-    let db_path = config.db.clone().unwrap_or_else(|| default_db(&workspace));
+    let db_path = config.db.clone().unwrap_or_else(|| default_db(&workspace.target_dir));
     // Before any work: a folder that cannot be written, or a graph in use with `--no-wait`, fails
     // the build at once. The lock is held until the new graph is saved.
     if let Some(dir) = db_path.parent().filter(|dir| !dir.as_str().is_empty()) {
@@ -182,8 +182,9 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
     })
 }
 
-fn default_db(workspace: &Workspace) -> Utf8PathBuf {
-    workspace.target_dir.join("codegraph").join("graph.msgpack")
+/// Where the graph goes without `--db`: `<target dir>/codegraph/graph.msgpack`.
+fn default_db(target_dir: &camino::Utf8Path) -> Utf8PathBuf {
+    target_dir.join("codegraph").join("graph.msgpack")
 }
 
 /// Runs one command; returns the process exit code.
@@ -277,22 +278,8 @@ fn stored_db(db: &cli::DbArgs, manifest: &ManifestArgs) -> Result<Utf8PathBuf, E
     if let Some(db) = &db.db {
         return Ok(db.clone());
     }
-    let mut command = cargo_metadata::MetadataCommand::new();
-    command.no_deps();
-    if let Some(path) = &manifest.manifest_path {
-        command.manifest_path(path);
-    }
-    let metadata = command.exec().map_err(|err| {
-        let manifest =
-            manifest.manifest_path.as_ref().map_or("Cargo.toml".to_owned(), |p| format!("`{}`", p.display()));
-        Error::Workspace(match err {
-            cargo_metadata::Error::CargoMetadata { stderr } => {
-                workspace::WorkspaceError::Metadata { manifest, stderr: stderr.trim_end().to_owned() }
-            }
-            source => workspace::WorkspaceError::Cargo { manifest, source },
-        })
-    })?;
-    Ok(metadata.target_directory.join("codegraph").join("graph.msgpack"))
+    let target_dir = workspace::target_dir(manifest.manifest_path.as_deref(), manifest.offline)?;
+    Ok(default_db(&target_dir))
 }
 
 /// Reads the stored graph under a shared lock: a build in progress finishes first.

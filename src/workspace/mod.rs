@@ -312,13 +312,20 @@ impl PackageInfo {
 }
 
 fn metadata(config: &WorkspaceConfig) -> Result<Metadata, WorkspaceError> {
-    let manifest = match &config.manifest_path {
-        Some(path) => format!("`{}`", path.display()),
-        None => match std::env::current_dir() {
-            Ok(dir) => format!("`Cargo.toml` in `{}` or a parent folder", dir.display()),
-            Err(_) => "`Cargo.toml` in the current folder".to_owned(),
-        },
-    };
+    exec(config, &metadata_command(config))
+}
+
+/// The target folder of the workspace that `manifest_path` (or the current folder) names, from a
+/// quick `cargo metadata --no-deps`.
+pub fn target_dir(manifest_path: Option<&std::path::Path>, offline: bool) -> Result<Utf8PathBuf, WorkspaceError> {
+    let config =
+        WorkspaceConfig { manifest_path: manifest_path.map(Into::into), offline, ..WorkspaceConfig::default() };
+    let mut command = metadata_command(&config);
+    command.no_deps();
+    exec(&config, &command).map(|metadata| metadata.target_directory)
+}
+
+fn metadata_command(config: &WorkspaceConfig) -> cargo_metadata::MetadataCommand {
     let mut command = cargo_metadata::MetadataCommand::new();
     if let Some(path) = &config.manifest_path {
         command.manifest_path(path);
@@ -334,6 +341,18 @@ fn metadata(config: &WorkspaceConfig) -> Result<Metadata, WorkspaceError> {
         }
     }
     command.other_options(options);
+    command
+}
+
+/// Runs `cargo metadata`; a failure names the manifest and carries cargo's own message.
+fn exec(config: &WorkspaceConfig, command: &cargo_metadata::MetadataCommand) -> Result<Metadata, WorkspaceError> {
+    let manifest = match &config.manifest_path {
+        Some(path) => format!("`{}`", path.display()),
+        None => match std::env::current_dir() {
+            Ok(dir) => format!("`Cargo.toml` in `{}` or a parent folder", dir.display()),
+            Err(_) => "`Cargo.toml` in the current folder".to_owned(),
+        },
+    };
     command.exec().map_err(|source| match source {
         cargo_metadata::Error::CargoMetadata { stderr } => {
             WorkspaceError::Metadata { manifest, stderr: stderr.trim_end().to_owned() }
