@@ -287,6 +287,10 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         None => Diagnostic { file: display(ctx, job.package, &job.krate.root), line: 0, column: 0, severity, message },
     };
 
+    // Ends the file when it cannot be indexed (see `abandon`).
+    let give_up =
+        |batch: Batch, props: Props, why: Diagnostic| abandon(ctx, batch, module_id, props, module.doc.clone(), why);
+
     let found = job.candidates.iter().find(|candidate| candidate.path.is_file());
     let Some(file) = found else {
         let tried: Vec<String> =
@@ -307,12 +311,9 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         return Vec::new();
     };
     if job.ancestors.contains(&file.path) || job.ancestors.len() >= MAX_MODULE_DEPTH {
-        abandon(
-            ctx,
+        give_up(
             batch,
-            module_id,
             props,
-            module.doc.clone(),
             diagnostic_at_decl(
                 Severity::Error,
                 format!("module `{}` includes `{}` inside itself", module.path, display(ctx, job.package, &file.path)),
@@ -333,14 +334,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     let text = match std::fs::read_to_string(&file.path) {
         Ok(text) => text,
         Err(err) => {
-            abandon(
-                ctx,
-                batch,
-                module_id,
-                props,
-                module.doc.clone(),
-                Diagnostic::error(name, 0, 0, format!("failed to read: {err}")),
-            );
+            give_up(batch, props, Diagnostic::error(name, 0, 0, format!("failed to read: {err}")));
             return Vec::new();
         }
     };
@@ -370,25 +364,11 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     let (line_count, hash, inner_doc, inner_cfg, active, mut body, children) = match contents {
         Ok(Ok(contents)) => contents,
         Ok(Err(err)) => {
-            abandon(
-                ctx,
-                batch,
-                module_id,
-                props,
-                module.doc.clone(),
-                Diagnostic::error(name, err.line, err.column, err.message),
-            );
+            give_up(batch, props, Diagnostic::error(name, err.line, err.column, err.message));
             return Vec::new();
         }
         Err(panic) => {
-            abandon(
-                ctx,
-                batch,
-                module_id,
-                props,
-                module.doc.clone(),
-                Diagnostic::error(name, 0, 0, internal_error(&panic_message(&*panic))),
-            );
+            give_up(batch, props, Diagnostic::error(name, 0, 0, internal_error(&panic_message(&*panic))));
             return Vec::new();
         }
     };
