@@ -118,7 +118,7 @@ pub fn module_body(
         }
         let id = key.id();
         let path = format!("{}::{}", module.path, segment(facts));
-        let active = module.active && facts.cfg.as_deref().is_none_or(|cfg| module.cfg.eval(cfg));
+        let active = module.active && module.cfg.allows(facts.cfg.as_deref());
         batch.edges.push(Edge::new(module.id, EdgeKind::Contains, id));
         match &facts.detail {
             Detail::Module { inline: false, path_attr, cfg_path_attrs } => children.push(ChildModule {
@@ -166,7 +166,7 @@ fn item_tree(
             child_key = child_key.disambiguated(&disambiguator);
         }
         let child_id = child_key.id();
-        let child_active = active && child.cfg.as_deref().is_none_or(|cfg| module.cfg.eval(cfg));
+        let child_active = active && module.cfg.allows(child.cfg.as_deref());
         let child_path = match &facts.detail {
             Detail::Impl { trait_, self_ty } => impl_member_path(module, trait_.as_deref(), self_ty, &child.name),
             _ => format!("{path}::{}", segment(child)),

@@ -50,6 +50,11 @@ impl CfgContext {
         CfgContext { target, features, test, proc_macro }
     }
 
+    /// Whether an item with these `cfg` predicates (if any) is compiled, its parent being so.
+    pub fn allows(&self, predicates: Option<&str>) -> bool {
+        predicates.is_none_or(|predicates| self.eval(predicates))
+    }
+
     /// Evaluates the text of one or more `cfg` predicates (several are joined by `, ` and must
     /// all hold, as several `#[cfg]` attributes on one item do).
     pub fn eval(&self, predicates: &str) -> bool {

@@ -355,7 +355,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         parse::parse_file(&text).map(|facts| {
             let mut body = Batch::default();
             let mut children = Vec::new();
-            let active = module.active && facts.cfg.as_deref().is_none_or(|cfg| job.cfg.eval(cfg));
+            let active = module.active && job.cfg.allows(facts.cfg.as_deref());
             let module_ref = ModuleRef { active, ..module_ref };
             assemble::module_body(&file_ref, &module_ref, &facts.items, &mut body, &mut children);
             (facts.line_count, facts.hash, facts.doc, facts.cfg, active, body, children)

@@ -289,6 +289,7 @@ fn read_stored(
     reporter: &Reporter,
 ) -> Result<(Utf8PathBuf, store::StoredGraph), Error> {
     let path = stored_db(db, manifest)?;
+    // Before the lock: taking it would leave a lock file beside a graph that does not exist.
     if !path.exists() {
         return Err(StoreError::Missing { path }.into());
     }

@@ -118,10 +118,9 @@ pub fn parse_file(text: &str) -> Result<FileFacts, SyntaxError> {
             .map_err(|retry| if (retry.line, retry.column) > (first.line, first.column) { retry } else { first })
     })?;
     let line_count = text.lines().count() as u32;
-    let doc = inner_doc(&file.attrs);
-    let inner: Vec<Attribute> =
-        file.attrs.iter().filter(|a| matches!(a.style, syn::AttrStyle::Inner(_))).cloned().collect();
-    let cfg = render::cfg(&inner);
+    // A file's attributes are all inner ones (`//!`, `#![cfg]`): they belong to its module.
+    let doc = render::doc(&file.attrs);
+    let cfg = render::cfg(&file.attrs);
     let items = items(&file.items);
     Ok(FileFacts { items, doc, cfg, hash: hash_of(&file), line_count })
 }
@@ -320,19 +319,6 @@ fn sig_spans(vis: &Visibility, sig: &Signature) -> [Option<Span>; 6] {
         sig.abi.as_ref().map(|abi| abi.extern_token.span),
         Some(sig.fn_token.span),
     ]
-}
-
-fn inner_doc(attrs: &[Attribute]) -> Option<String> {
-    let inner: Vec<Attribute> = attrs
-        .iter()
-        .filter(|attr| matches!(attr.style, syn::AttrStyle::Inner(_)))
-        .cloned()
-        .map(|mut attr| {
-            attr.style = syn::AttrStyle::Outer;
-            attr
-        })
-        .collect();
-    render::doc(&inner)
 }
 
 /// Builds the facts of an item from its common parts; `detail` and `children` are filled by the

@@ -121,12 +121,13 @@ pub fn visibility(vis: &Visibility) -> String {
     }
 }
 
-/// The outer doc comment (`///` lines and `#[doc = "..."]`), with the one space that follows
-/// `///` removed from each line, as rustdoc shows it. `None` when there is none.
+/// The doc comment (`///`, `//!` and `#[doc = "..."]` lines, outer and inner alike, as rustdoc
+/// joins them), with the one space that follows `///` removed from each line, as rustdoc shows
+/// it. `None` when there is none.
 pub fn doc(attrs: &[Attribute]) -> Option<String> {
     let mut lines: Vec<String> = Vec::new();
     for attr in attrs {
-        if !matches!(attr.style, syn::AttrStyle::Outer) || !attr.path().is_ident("doc") {
+        if !attr.path().is_ident("doc") {
             continue;
         }
         if let Meta::NameValue(nv) = &attr.meta

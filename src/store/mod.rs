@@ -92,27 +92,18 @@ pub struct StoredGraph {
 pub fn read_graph(path: &Utf8Path) -> Result<StoredGraph, StoreError> {
     let db = open(path)?;
     let txn = db.datastore.transaction();
-    check_version(&txn, path)?;
     let mut graph = StoredGraph::default();
     for vertex in txn.all_vertices()? {
         let vertex = vertex?;
         if vertex.t.as_str() == META_KIND {
             continue;
         }
-        let mut props = BTreeMap::new();
-        for prop in txn.all_vertex_properties_for_vertex(&vertex)? {
-            let (name, value) = prop?;
-            props.insert(name.as_str().to_owned(), (*value.0).clone());
-        }
+        let props = stored_props(txn.all_vertex_properties_for_vertex(&vertex)?)?;
         graph.vertices.push(StoredVertex { id: vertex.id, kind: vertex.t.as_str().to_owned(), props });
     }
     for edge in txn.all_edges()? {
         let edge = edge?;
-        let mut props = BTreeMap::new();
-        for prop in txn.all_edge_properties_for_edge(&edge)? {
-            let (name, value) = prop?;
-            props.insert(name.as_str().to_owned(), (*value.0).clone());
-        }
+        let props = stored_props(txn.all_edge_properties_for_edge(&edge)?)?;
         graph.edges.push(StoredEdge {
             from: edge.outbound_id,
             kind: edge.t.as_str().to_owned(),
@@ -130,7 +121,6 @@ pub fn read_graph(path: &Utf8Path) -> Result<StoredGraph, StoreError> {
 pub fn find_by_path(path: &Utf8Path, wanted: &str) -> Result<Vec<StoredVertex>, StoreError> {
     let db = open(path)?;
     let txn = db.datastore.transaction();
-    check_version(&txn, path)?;
     let Some(ids) = txn.vertex_ids_with_property_value(identifier("path")?, &indradb::Json::new(wanted.into()))? else {
         return Err(StoreError::Unreadable { path: path.to_owned(), reason: "it has no index on `path`".to_owned() });
     };
@@ -138,17 +128,14 @@ pub fn find_by_path(path: &Utf8Path, wanted: &str) -> Result<Vec<StoredVertex>, 
     let mut found = Vec::new();
     for vertex in txn.specific_vertices(ids)? {
         let vertex = vertex?;
-        let mut props = BTreeMap::new();
-        for prop in txn.all_vertex_properties_for_vertex(&vertex)? {
-            let (name, value) = prop?;
-            props.insert(name.as_str().to_owned(), (*value.0).clone());
-        }
+        let props = stored_props(txn.all_vertex_properties_for_vertex(&vertex)?)?;
         found.push(StoredVertex { id: vertex.id, kind: vertex.t.as_str().to_owned(), props });
     }
     found.sort_by_key(|v| v.id);
     Ok(found)
 }
 
+/// Opens the graph at `path`: checked for damage before decoding, and for its version after.
 fn open(path: &Utf8Path) -> Result<Database<MemoryDatastore>, StoreError> {
     match std::fs::metadata(path) {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -163,8 +150,22 @@ fn open(path: &Utf8Path) -> Result<Database<MemoryDatastore>, StoreError> {
     // Checked before IndraDB decodes it: a damaged or foreign file must give an error, never a
     // decode panic or an allocation of whatever size a corrupt length field claims.
     msgpack::check_image(path).map_err(|reason| StoreError::Unreadable { path: path.to_owned(), reason })?;
-    MemoryDatastore::read_msgpack_db(path.as_std_path())
-        .map_err(|err| StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() })
+    let db = MemoryDatastore::read_msgpack_db(path.as_std_path())
+        .map_err(|err| StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() })?;
+    check_version(&db.datastore.transaction(), path)?;
+    Ok(db)
+}
+
+/// Properties as plain data.
+fn stored_props(
+    props: impl Iterator<Item = indradb::Result<(Identifier, indradb::Json)>>,
+) -> Result<BTreeMap<String, Value>, StoreError> {
+    let mut stored = BTreeMap::new();
+    for prop in props {
+        let (name, value) = prop?;
+        stored.insert(name.as_str().to_owned(), (*value.0).clone());
+    }
+    Ok(stored)
 }
 
 /// The version record of a new graph.

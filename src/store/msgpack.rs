@@ -139,23 +139,20 @@ struct EdgeProperties<'a>(&'a MemoryTransaction<'a>);
 
 impl Serialize for EdgeProperties<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut len = 0;
-        for edge in self.0.all_edges().map_err(custom)? {
-            len += self.0.all_edge_properties_for_edge(&edge.map_err(custom)?).map_err(custom)?.count();
-        }
-        let mut map = serializer.serialize_map(Some(len))?;
+        // Gathered first (few edges carry properties), so that the map's length is known.
+        let mut props = Vec::new();
         for edge in self.0.all_edges().map_err(custom)? {
             let edge = edge.map_err(custom)?;
             for prop in self.0.all_edge_properties_for_edge(&edge).map_err(custom)? {
                 let (name, value) = prop.map_err(custom)?;
-                map.serialize_entry(&(edge.clone(), name), &value)?;
+                props.push(((edge.clone(), name), value));
             }
         }
-        map.end()
+        Entries(&props).serialize(serializer)
     }
 }
 
-/// The property index, as gathered by `VertexProperties`: for each property, a map from each
+/// The property index, as gathered by `write_vertex_properties`: for each property, a map from each
 /// value to the vertices that have it. Sorted by value (and the vertices by id), so that the same
 /// graph gives the same file, byte for byte.
 struct PropertyValues(PropertyIndex);
@@ -183,6 +180,19 @@ impl Serialize for ByValue<'_> {
             let members: Vec<IndexedPropertyMember> =
                 group.iter().map(|(_, id)| IndexedPropertyMember::Vertex(*id)).collect();
             map.serialize_entry(&group[0].0, &members)?;
+        }
+        map.end()
+    }
+}
+
+/// A map written from its entries, in their order.
+struct Entries<'a, K, V>(&'a [(K, V)]);
+
+impl<K: Serialize, V: Serialize> Serialize for Entries<'_, K, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0 {
+            map.serialize_entry(key, value)?;
         }
         map.end()
     }
