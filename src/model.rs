@@ -28,11 +28,6 @@ macro_rules! kinds {
             pub const fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text,)* }
             }
-
-            /// The kind with this stored name, if there is one.
-            pub fn from_name(name: &str) -> Option<Self> {
-                match name { $($text => Some($name::$variant),)* _ => None }
-            }
         }
 
         impl fmt::Display for $name {
@@ -107,10 +102,6 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn len(&self) -> usize {
-        self.vertices.len() + self.edges.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.vertices.is_empty() && self.edges.is_empty()
     }

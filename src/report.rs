@@ -50,10 +50,6 @@ impl Reporter {
         self.json
     }
 
-    pub fn is_verbose(&self) -> bool {
-        self.verbose > 0
-    }
-
     /// Removes the progress bar, before the final report.
     pub fn finish_progress(&self) {
         self.bar.finish_and_clear();

@@ -15,8 +15,6 @@ use syn::{Attribute, Field, Fields, ForeignItem, ImplItem, Item, Signature, Trai
 
 use crate::model::VertexKind;
 
-pub use render::tokens as render_tokens;
-
 /// Everything the graph needs from one file.
 #[derive(Debug, Default)]
 pub struct FileFacts {
