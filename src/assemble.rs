@@ -7,6 +7,7 @@
 //! nothing of threads, the file system or the store.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -15,13 +16,14 @@ use crate::cfg::CfgContext;
 use crate::ids::Key;
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse::{Detail, ItemFacts};
+use crate::resolve::{ItemRecord, Shape};
 use crate::workspace::Workspace;
 
 /// The file being assembled, as the graph names it.
-pub struct FileRef<'a> {
+pub struct FileRef {
     pub id: Uuid,
     /// The file's name in the graph (relative, `/`-separated).
-    pub name: &'a str,
+    pub name: Arc<str>,
 }
 
 /// The module whose body is being assembled.
@@ -43,6 +45,8 @@ pub struct ModuleRef<'a> {
 #[derive(Debug)]
 pub struct ChildModule {
     pub key: Key,
+    /// The declaring module; `None` for a crate root.
+    pub parent: Option<Uuid>,
     pub name: String,
     pub path: String,
     pub visibility: String,
@@ -80,19 +84,19 @@ pub fn item_props(facts: &ItemFacts, path: &str, file: &str, active: bool) -> Pr
     }
     props.insert("hash", Value::from(hash_text(facts.hash)));
     match &facts.detail {
-        Detail::Impl { trait_, self_ty } => {
+        Detail::Impl { trait_, self_ty, .. } => {
             if let Some(trait_) = trait_ {
                 props.insert("trait", Value::from(trait_.as_str()));
             }
             props.insert("self_ty", Value::from(self_ty.as_str()));
         }
-        Detail::Function { signature, is_async, is_unsafe, is_const } => {
+        Detail::Function { signature, is_async, is_unsafe, is_const, .. } => {
             props.insert("signature", Value::from(signature.as_str()));
             props.insert("is_async", Value::from(*is_async));
             props.insert("is_unsafe", Value::from(*is_unsafe));
             props.insert("is_const", Value::from(*is_const));
         }
-        Detail::None | Detail::Module { .. } => {}
+        Detail::None | Detail::Module { .. } | Detail::Field { .. } | Detail::TypeAlias { .. } => {}
     }
     props
 }
@@ -102,27 +106,64 @@ pub fn hash_text(hash: u64) -> String {
     format!("{hash:016x}")
 }
 
-/// Adds the vertices and edges of a module body's items to `batch`, and its `mod x;`
-/// declarations to `children`.
+/// What resolution needs of an item, taken from its facts (which are consumed).
+fn take_record(
+    facts: ItemFacts,
+    id: Uuid,
+    parent: Uuid,
+    path: String,
+    active: bool,
+    file: &FileRef,
+) -> (ItemRecord, Vec<ItemFacts>) {
+    let shape = match facts.detail {
+        Detail::Function { returns, .. } => Shape::Function { returns },
+        Detail::Impl { trait_, trait_path, self_type, .. } => {
+            Shape::Impl { trait_path, self_type, negative: trait_.is_some_and(|t| t.starts_with('!')) }
+        }
+        Detail::Field { ty } => Shape::Field { ty },
+        Detail::TypeAlias { target } => Shape::Alias { target },
+        Detail::None | Detail::Module { .. } => Shape::None,
+    };
+    let record = ItemRecord {
+        id,
+        kind: facts.kind,
+        name: facts.name,
+        path,
+        parent: Some(parent),
+        visibility: facts.visibility,
+        active,
+        file: file.name.clone(),
+        line: facts.line,
+        shape,
+        refs: facts.refs,
+    };
+    (record, facts.children)
+}
+
+/// Adds the vertices and edges of a module body's items to `batch`, their records to `records`,
+/// and its `mod x;` declarations to `children`.
 pub fn module_body(
-    file: &FileRef<'_>,
+    file: &FileRef,
     module: &ModuleRef<'_>,
-    items: &[ItemFacts],
+    items: Vec<ItemFacts>,
     batch: &mut Batch,
+    records: &mut Vec<ItemRecord>,
     children: &mut Vec<ChildModule>,
 ) {
-    for (facts, disambiguator) in items.iter().zip(disambiguators(items)) {
+    let disambiguators = disambiguators(&items);
+    for (facts, disambiguator) in items.into_iter().zip(disambiguators) {
         let mut key = module.key.child(facts.kind, &facts.name);
         if let Some(disambiguator) = disambiguator {
             key = key.disambiguated(&disambiguator);
         }
         let id = key.id();
-        let path = format!("{}::{}", module.path, segment(facts));
+        let path = format!("{}::{}", module.path, segment(&facts));
         let active = module.active && module.cfg.allows(facts.cfg.as_deref());
         batch.edges.push(Edge::new(module.id, EdgeKind::Contains, id));
         match &facts.detail {
             Detail::Module { inline: false, path_attr, cfg_path_attrs } => children.push(ChildModule {
                 key,
+                parent: Some(module.id),
                 name: facts.name.clone(),
                 path,
                 visibility: facts.visibility.clone(),
@@ -135,13 +176,16 @@ pub fn module_body(
                 active,
             }),
             Detail::Module { inline: true, path_attr, .. } => {
-                push_vertex(batch, file, id, facts.kind, item_props(facts, &path, file.name, active));
+                push_vertex(batch, file, id, facts.kind, item_props(&facts, &path, &file.name, active));
                 let mut inline_dirs = module.inline_dirs.to_vec();
                 inline_dirs.push(path_attr.clone().unwrap_or_else(|| facts.name.clone()));
-                let inner = ModuleRef { key: &key, id, path: &path, inline_dirs: &inline_dirs, active, ..*module };
-                module_body(file, &inner, &facts.children, batch, children);
+                let (record, body) = take_record(facts, id, module.id, path, active, file);
+                let inner =
+                    ModuleRef { key: &key, id, path: &record.path, inline_dirs: &inline_dirs, active, ..*module };
+                module_body(file, &inner, body, batch, records, children);
+                records.push(record);
             }
-            _ => item_tree(file, module, facts, &key, id, &path, active, batch),
+            _ => item_tree(file, module, facts, &key, id, module.id, path, active, batch, records),
         }
     }
 }
@@ -150,48 +194,60 @@ pub fn module_body(
 /// in a function body).
 #[expect(clippy::too_many_arguments, reason = "the recursion's state; a struct would only rename it")]
 fn item_tree(
-    file: &FileRef<'_>,
+    file: &FileRef,
     module: &ModuleRef<'_>,
-    facts: &ItemFacts,
+    facts: ItemFacts,
     key: &Key,
     id: Uuid,
-    path: &str,
+    parent: Uuid,
+    path: String,
     active: bool,
     batch: &mut Batch,
+    records: &mut Vec<ItemRecord>,
 ) {
-    push_vertex(batch, file, id, facts.kind, item_props(facts, path, file.name, active));
-    for (child, disambiguator) in facts.children.iter().zip(disambiguators(&facts.children)) {
+    push_vertex(batch, file, id, facts.kind, item_props(&facts, &path, &file.name, active));
+    let impl_header = match &facts.detail {
+        Detail::Impl { trait_, self_ty, .. } => Some((trait_.clone(), self_ty.clone())),
+        _ => None,
+    };
+    let (record, children) = take_record(facts, id, parent, path, active, file);
+    let path = record.path.as_str();
+    let disambiguators = disambiguators(&children);
+    for (child, disambiguator) in children.into_iter().zip(disambiguators) {
         let mut child_key = key.child(child.kind, &child.name);
         if let Some(disambiguator) = disambiguator {
             child_key = child_key.disambiguated(&disambiguator);
         }
         let child_id = child_key.id();
         let child_active = active && module.cfg.allows(child.cfg.as_deref());
-        let child_path = match &facts.detail {
-            Detail::Impl { trait_, self_ty } => impl_member_path(module, trait_.as_deref(), self_ty, &child.name),
-            _ => format!("{path}::{}", segment(child)),
+        let child_path = match &impl_header {
+            Some((trait_, self_ty)) => impl_member_path(module, trait_.as_deref(), self_ty, &child.name),
+            None => format!("{path}::{}", segment(&child)),
         };
         batch.edges.push(Edge::new(id, EdgeKind::Contains, child_id));
         if let Detail::Module { .. } = child.detail {
             // An inline module inside a function body: its items are the module's.
-            push_vertex(batch, file, child_id, child.kind, item_props(child, &child_path, file.name, child_active));
+            push_vertex(batch, file, child_id, child.kind, item_props(&child, &child_path, &file.name, child_active));
+            let (child_record, body) = take_record(child, child_id, id, child_path, child_active, file);
             let inner = ModuleRef {
                 key: &child_key,
                 id: child_id,
-                path: &child_path,
+                path: &child_record.path,
                 inline_dirs: &[],
                 active: child_active,
                 ..*module
             };
             let mut ignored = Vec::new();
-            module_body(file, &inner, &child.children, batch, &mut ignored);
+            module_body(file, &inner, body, batch, records, &mut ignored);
+            records.push(child_record);
         } else {
-            item_tree(file, module, child, &child_key, child_id, &child_path, child_active, batch);
+            item_tree(file, module, child, &child_key, child_id, id, child_path, child_active, batch, records);
         }
     }
+    records.push(record);
 }
 
-fn push_vertex(batch: &mut Batch, file: &FileRef<'_>, id: Uuid, kind: VertexKind, props: Props) {
+fn push_vertex(batch: &mut Batch, file: &FileRef, id: Uuid, kind: VertexKind, props: Props) {
     batch.vertices.push(Vertex { id, kind, props });
     batch.edges.push(Edge::new(id, EdgeKind::DefinedIn, file.id));
 }
@@ -319,6 +375,7 @@ mod tests {
             cfg: cfg.map(str::to_owned),
             hash: 0,
             detail: Detail::None,
+            refs: Default::default(),
             children: Vec::new(),
         }
     }

@@ -1,7 +1,7 @@
 //! `export`: a stored graph in a stable, versioned, line-oriented format, read from the store
 //! alone (never from the sources).
 //!
-//! JSON Lines, schema 1: a header line, then every vertex ordered by id, then every edge ordered
+//! JSON Lines, schema 2: a header line, then every vertex ordered by id, then every edge ordered
 //! by (from, kind, to). Keys inside each object are sorted. The same graph always gives the same
 //! bytes. This format is a public contract: change it only with a new `schema` number.
 

@@ -37,6 +37,11 @@ impl Key {
         Key(key)
     }
 
+    /// Something outside the indexed set, known by its resolved path (`std::fmt::Debug`).
+    pub fn extern_item(path: &str) -> Key {
+        Key(format!("extern{FIELD}{path}"))
+    }
+
     /// A child of this vertex, known by its kind and name.
     pub fn child(&self, kind: VertexKind, name: &str) -> Key {
         let mut key = String::with_capacity(self.0.len() + kind.as_str().len() + name.len() + 2);

@@ -1,15 +1,18 @@
-//! The indexing stage: crates in waves, and within a crate its files, in parallel.
+//! The indexing stage: crates in waves, and within a crate its files, in parallel; then the
+//! crate's names are resolved.
 //!
 //! A crate's module tree is walked from its root file: each file is read, parsed, assembled into
 //! a batch for the writer, and the files of its `mod x;` declarations are spawned as new tasks on
-//! the same rayon scope. Nothing is kept between files but the batch in flight, so memory does
-//! not grow with the crate. A file that cannot be found, read or parsed becomes a diagnostic and
-//! the walk goes on; a panic while handling one file is contained to that file.
+//! the same rayon scope. What resolution needs of each item (`resolve::ItemRecord`) is kept until
+//! the crate's walk ends; then the crate is resolved (`resolve`), its items registered and its
+//! edges checked (`validate`), and its scopes kept for the crates of later waves. A file that
+//! cannot be found, read or parsed becomes a diagnostic and the walk goes on; a panic while
+//! handling one file is contained to that file.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use rayon::prelude::*;
@@ -19,8 +22,13 @@ use crate::assemble::{self, ChildModule, FileRef, ModuleRef};
 use crate::cfg::CfgContext;
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse;
+use crate::resolve::{self, CrateDefs, Externs, ItemRecord, ResolveStats, Shape, World};
+use crate::validate::{Origin, Registry, ValidationError, ValidationStats};
 use crate::workspace::modules::{self, ModDecl, ModuleFile};
 use crate::workspace::{CrateInfo, PackageInfo, Workspace};
+
+/// Resolved edges go to the writer in batches of this many.
+const EDGE_BATCH: usize = 10_000;
 
 /// syn recurses on nested expressions; deeply nested generated code overflows the default 2 MiB
 /// thread stack. Workers get this much (reserved, not committed, until used).
@@ -95,6 +103,10 @@ pub struct IndexOutcome {
     pub diagnostics: Vec<Diagnostic>,
     /// Every file parsed, absolute, sorted (for benchmarks and tools; never stored).
     pub parsed_paths: Vec<Utf8PathBuf>,
+    pub resolve: ResolveStats,
+    pub validation: ValidationStats,
+    /// Extern vertices written.
+    pub externs: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +119,8 @@ pub enum IndexError {
     },
     #[error("the store stopped accepting batches")]
     StoreGone,
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
 }
 
 struct Ctx<'a> {
@@ -119,6 +133,13 @@ struct Ctx<'a> {
     files_failed: AtomicUsize,
     diagnostics: Mutex<Vec<Diagnostic>>,
     parsed_paths: Mutex<Vec<Utf8PathBuf>>,
+    /// Each crate's dependencies (indices into `workspace.crates`).
+    deps_of: Vec<Vec<usize>>,
+    world: World,
+    externs: Externs,
+    registry: Registry,
+    resolve_stats: Mutex<ResolveStats>,
+    validation_errors: Mutex<Vec<ValidationError>>,
 }
 
 impl Ctx<'_> {
@@ -130,6 +151,15 @@ impl Ctx<'_> {
 
     fn report(&self, diagnostic: Diagnostic) {
         self.diagnostics.lock().unwrap_or_else(|poison| poison.into_inner()).push(diagnostic);
+    }
+
+    /// Sends edges in batches of `EDGE_BATCH`.
+    fn send_edges(&self, mut edges: Vec<Edge>) {
+        while !edges.is_empty() {
+            let rest = edges.split_off(edges.len().min(EDGE_BATCH));
+            self.send(Batch { vertices: Vec::new(), edges });
+            edges = rest;
+        }
     }
 }
 
@@ -153,7 +183,11 @@ pub fn index(
     sink: SyncSender<Batch>,
     progress: &dyn Progress,
 ) -> Result<IndexOutcome, IndexError> {
-    let ctx = Ctx {
+    let mut deps_of = vec![Vec::new(); workspace.crates.len()];
+    for dep in &workspace.deps {
+        deps_of[dep.from].push(dep.to);
+    }
+    let mut ctx = Ctx {
         workspace,
         options,
         sink,
@@ -163,13 +197,37 @@ pub fn index(
         files_failed: AtomicUsize::new(0),
         diagnostics: Mutex::new(Vec::new()),
         parsed_paths: Mutex::new(Vec::new()),
+        deps_of,
+        world: World::new(workspace.crates.len()),
+        externs: Externs::default(),
+        registry: Registry::default(),
+        resolve_stats: Mutex::new(ResolveStats::default()),
+        validation_errors: Mutex::new(Vec::new()),
     };
     for wave in waves {
-        pool.install(|| wave.par_iter().for_each(|&krate| index_crate(&ctx, &workspace.crates[krate])));
+        let resolved: Vec<Option<Arc<CrateDefs>>> =
+            pool.install(|| wave.par_iter().map(|&krate| index_crate(&ctx, krate)).collect());
+        // Published only now: a crate never sees another of its own wave, whatever finished first.
+        for defs in resolved.into_iter().flatten() {
+            ctx.world.publish(defs);
+        }
         if ctx.store_gone.load(Ordering::Relaxed) {
             return Err(IndexError::StoreGone);
         }
     }
+    let mut errors = std::mem::take(ctx.validation_errors.get_mut().unwrap_or_else(|poison| poison.into_inner()));
+    errors.sort_by_key(|err| err.to_string());
+    if let Some(err) = errors.into_iter().next() {
+        return Err(IndexError::Validation(err));
+    }
+    let externs = std::mem::take(&mut ctx.externs).into_vertices();
+    let n_externs = externs.len();
+    ctx.send(Batch { vertices: externs, edges: Vec::new() });
+    if ctx.store_gone.load(Ordering::Relaxed) {
+        return Err(IndexError::StoreGone);
+    }
+    let validation = ctx.registry.stats();
+    let resolve = *ctx.resolve_stats.get_mut().unwrap_or_else(|poison| poison.into_inner());
     let mut diagnostics = ctx.diagnostics.into_inner().unwrap_or_else(|poison| poison.into_inner());
     diagnostics.sort();
     diagnostics.dedup();
@@ -180,6 +238,9 @@ pub fn index(
         files_failed: ctx.files_failed.into_inner(),
         diagnostics,
         parsed_paths,
+        resolve,
+        validation,
+        externs: n_externs,
     })
 }
 
@@ -194,15 +255,21 @@ struct FileJob<'a> {
     decl: Option<(String, u32)>,
     /// The files from the crate root down to the declaring file, to catch `#[path]` loops.
     ancestors: Vec<Utf8PathBuf>,
+    /// Where the crate's items are gathered for resolution.
+    records: &'a Mutex<Vec<ItemRecord>>,
 }
 
-fn index_crate(ctx: &Ctx<'_>, krate: &CrateInfo) {
+/// Indexes and resolves one crate; returns its scopes for the crates that depend on it.
+fn index_crate(ctx: &Ctx<'_>, krate_index: usize) -> Option<Arc<CrateDefs>> {
+    let krate = &ctx.workspace.crates[krate_index];
     if !krate.indexed {
-        return;
+        return None;
     }
     let package = &ctx.workspace.packages[krate.package];
+    let records = Mutex::new(Vec::new());
     let root = ChildModule {
         key: assemble::root_module_key(&krate.key),
+        parent: None,
         name: krate.crate_name.clone(),
         path: krate.crate_name.clone(),
         visibility: "pub".to_owned(),
@@ -229,9 +296,60 @@ fn index_crate(ctx: &Ctx<'_>, krate: &CrateInfo) {
         module: root,
         decl: None,
         ancestors: Vec::new(),
+        records: &records,
     };
     ctx.progress.files_found(1);
     rayon::scope(|scope| index_file(scope, ctx, job));
+
+    let records = records.into_inner().unwrap_or_else(|poison| poison.into_inner());
+    for record in &records {
+        let origin = Origin { path: record.path.clone(), file: record.file.clone(), line: record.line };
+        if let Err(err) = ctx.registry.register(record.id, origin) {
+            ctx.validation_errors.lock().unwrap_or_else(|poison| poison.into_inner()).push(err);
+        }
+    }
+    let deps = ctx.deps_of[krate_index]
+        .iter()
+        .map(|&to| {
+            let dep = ctx.workspace.deps.iter().find(|dep| dep.from == krate_index && dep.to == to);
+            let name =
+                dep.and_then(|dep| dep.rename.clone()).unwrap_or_else(|| ctx.workspace.crates[to].crate_name.clone());
+            (name, to as u32)
+        })
+        .collect();
+    let input = resolve::CrateInput {
+        krate: krate_index as u32,
+        crate_name: &krate.crate_name,
+        edition: &krate.edition,
+        cfg: &cfg,
+        deps,
+        transitive: transitive_deps(ctx, krate_index),
+        records,
+    };
+    let resolved = resolve::resolve_crate(input, &ctx.world, &ctx.externs);
+    let mut edges = resolved.edges;
+    ctx.registry.check_edges(&mut edges, |id| ctx.externs.contains(id));
+    ctx.send_edges(edges);
+    *ctx.resolve_stats.lock().unwrap_or_else(|poison| poison.into_inner()) += resolved.stats;
+    Some(resolved.defs)
+}
+
+/// A crate's indexed dependencies, transitively, nearest first.
+fn transitive_deps(ctx: &Ctx<'_>, krate: usize) -> Vec<u32> {
+    let mut seen = vec![false; ctx.workspace.crates.len()];
+    seen[krate] = true;
+    let mut order = vec![krate];
+    let mut next = 0;
+    while next < order.len() {
+        for &dep in &ctx.deps_of[order[next]] {
+            if !seen[dep] {
+                seen[dep] = true;
+                order.push(dep);
+            }
+        }
+        next += 1;
+    }
+    order.into_iter().skip(1).filter(|&k| ctx.workspace.crates[k].indexed).map(|k| k as u32).collect()
 }
 
 fn index_file<'s>(scope: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, job: FileJob<'s>) {
@@ -287,9 +405,27 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         None => Diagnostic { file: display(ctx, job.package, &job.krate.root), line: 0, column: 0, severity, message },
     };
 
+    // The module's record for resolution; its file's references are added once parsed.
+    let mut record = ItemRecord {
+        id: module_id,
+        kind: VertexKind::Module,
+        name: module.name.clone(),
+        path: module.path.clone(),
+        parent: module.parent,
+        visibility: module.visibility.clone(),
+        active: module.active,
+        file: Arc::from(job.decl.as_ref().map_or("", |(file, _)| file.as_str())),
+        line: module.decl_line,
+        shape: Shape::None,
+        refs: parse::Refs::default(),
+    };
+    let keep = |record: ItemRecord| job.records.lock().unwrap_or_else(|poison| poison.into_inner()).push(record);
+
     // Ends the file when it cannot be indexed (see `abandon`).
-    let give_up =
-        |batch: Batch, props: Props, why: Diagnostic| abandon(ctx, batch, module_id, props, module.doc.clone(), why);
+    let give_up = |batch: Batch, props: Props, why: Diagnostic| {
+        keep(ItemRecord { refs: parse::Refs::default(), ..clone_record(&record) });
+        abandon(ctx, batch, module_id, props, module.doc.clone(), why)
+    };
 
     let found = job.candidates.iter().find(|candidate| candidate.path.is_file());
     let Some(file) = found else {
@@ -308,6 +444,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         }
         finish_module(&mut batch, module_id, props, module.doc.clone());
         ctx.send(batch);
+        keep(record);
         return Vec::new();
     };
     if job.ancestors.contains(&file.path) || job.ancestors.len() >= MAX_MODULE_DEPTH {
@@ -350,18 +487,19 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         active: module.active,
         cfg: job.cfg,
     };
-    let file_ref = FileRef { id: file_id, name: &name };
+    let file_ref = FileRef { id: file_id, name: Arc::from(name.as_str()) };
     let contents = catch_unwind(AssertUnwindSafe(|| {
         parse::parse_file(&text).map(|facts| {
             let mut body = Batch::default();
             let mut children = Vec::new();
+            let mut records = Vec::new();
             let active = module.active && job.cfg.allows(facts.cfg.as_deref());
             let module_ref = ModuleRef { active, ..module_ref };
-            assemble::module_body(&file_ref, &module_ref, &facts.items, &mut body, &mut children);
-            (facts.line_count, facts.hash, facts.doc, facts.cfg, active, body, children)
+            assemble::module_body(&file_ref, &module_ref, facts.items, &mut body, &mut records, &mut children);
+            (facts.line_count, facts.hash, facts.doc, facts.cfg, facts.refs, active, body, children, records)
         })
     }));
-    let (line_count, hash, inner_doc, inner_cfg, active, mut body, children) = match contents {
+    let (line_count, hash, inner_doc, inner_cfg, refs, active, mut body, children, records) = match contents {
         Ok(Ok(contents)) => contents,
         Ok(Err(err)) => {
             give_up(batch, props, Diagnostic::error(name, err.line, err.column, err.message));
@@ -393,6 +531,13 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     finish_module(&mut batch, module_id, props, doc);
     batch.append(&mut body);
     ctx.send(batch);
+    record.refs = refs;
+    record.active = active;
+    {
+        let mut kept = job.records.lock().unwrap_or_else(|poison| poison.into_inner());
+        kept.push(record);
+        kept.extend(records);
+    }
 
     let mut ancestors = job.ancestors.clone();
     ancestors.push(file.path.clone());
@@ -422,9 +567,27 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
                 decl: Some((name.clone(), child.decl_line)),
                 module: child,
                 ancestors: ancestors.clone(),
+                records: job.records,
             }
         })
         .collect()
+}
+
+/// A record's copy without its references (which a module that could not be indexed has none of).
+fn clone_record(record: &ItemRecord) -> ItemRecord {
+    ItemRecord {
+        id: record.id,
+        kind: record.kind,
+        name: record.name.clone(),
+        path: record.path.clone(),
+        parent: record.parent,
+        visibility: record.visibility.clone(),
+        active: record.active,
+        file: record.file.clone(),
+        line: record.line,
+        shape: Shape::None,
+        refs: parse::Refs::default(),
+    }
 }
 
 /// Ends a file that could not be indexed: counts it as failed and reports why, and still writes

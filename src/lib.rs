@@ -20,9 +20,11 @@ pub mod index;
 pub mod model;
 pub mod parse;
 pub mod report;
+pub mod resolve;
 pub mod schedule;
 pub mod stats;
 pub mod store;
+pub mod validate;
 pub mod workspace;
 
 use std::collections::BTreeMap;

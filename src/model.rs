@@ -12,13 +12,13 @@ use uuid::Uuid;
 
 /// The version of the graph schema: the set of kinds, properties and id keys below. Bump it when
 /// any of them changes meaning, so that readers can tell graphs apart.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 macro_rules! kinds {
-    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variant:ident => $text:literal,)* }) => {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$variant_meta:meta])* $variant:ident => $text:literal,)* }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        $vis enum $name { $($variant,)* }
+        $vis enum $name { $($(#[$variant_meta])* $variant,)* }
 
         impl $name {
             /// Every kind, in declaration order.
@@ -57,6 +57,9 @@ kinds! {
         Const => "const",
         Static => "static",
         Macro => "macro",
+        /// Something outside the indexed set that an edge points to (std, or a dependency
+        /// that is not indexed), known by its resolved path.
+        Extern => "extern",
     }
 }
 
@@ -66,6 +69,15 @@ kinds! {
         Contains => "contains",
         DependsOn => "depends_on",
         DefinedIn => "defined_in",
+        Imports => "imports",
+        Reexports => "reexports",
+        Implements => "implements",
+        ImplFor => "impl_for",
+        Supertrait => "supertrait",
+        Derives => "derives",
+        Calls => "calls",
+        References => "references",
+        Invokes => "invokes",
     }
 }
 

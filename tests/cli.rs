@@ -146,7 +146,7 @@ fn export_header_is_versioned() {
     let header: Value = serde_json::from_str(export.lines().next().unwrap()).unwrap();
     assert_eq!(
         header,
-        serde_json::json!({"type": "header", "schema": 1, "tool": "cargo-codegraph", "version": env!("CARGO_PKG_VERSION")})
+        serde_json::json!({"type": "header", "schema": 2, "tool": "cargo-codegraph", "version": env!("CARGO_PKG_VERSION")})
     );
     // Vertices by id, then edges by (from, kind, to).
     let lines: Vec<Value> = export.lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();

@@ -6,6 +6,7 @@
 //! nothing about crates, ids or the store, and nothing about other files: a `mod x;` is recorded
 //! with its `#[path]`, and `workspace::modules` decides which file it means.
 
+mod refs;
 mod render;
 
 use proc_macro2::{Span, TokenStream, TokenTree};
@@ -14,6 +15,9 @@ use syn::visit::Visit;
 use syn::{Attribute, Field, Fields, ForeignItem, ImplItem, Item, Signature, TraitItem, Variant, Visibility};
 
 use crate::model::VertexKind;
+
+pub use refs::{Call, Callee, Named, PathRef, Refs, TypeExpr, UseFacts};
+use refs::{Collector, Generics};
 
 /// Everything the graph needs from one file.
 #[derive(Debug, Default)]
@@ -26,6 +30,8 @@ pub struct FileFacts {
     pub cfg: Option<String>,
     /// The hash of the whole file's syntax tree (see `ItemFacts::hash`).
     pub hash: u64,
+    /// What the module body names outside its items: its `use` declarations and macro calls.
+    pub refs: Refs,
     /// Lines in the file (the last line counts even without a trailing newline).
     pub line_count: u32,
 }
@@ -48,6 +54,8 @@ pub struct ItemFacts {
     /// or comments (doc comments are attributes, and count).
     pub hash: u64,
     pub detail: Detail,
+    /// What the item names (for a module: its `use` declarations and macro calls).
+    pub refs: Refs,
     pub children: Vec<ItemFacts>,
 }
 
@@ -61,12 +69,25 @@ pub enum Detail {
         is_async: bool,
         is_unsafe: bool,
         is_const: bool,
+        /// What is known of the return type, for calls chained on the result.
+        returns: TypeExpr,
     },
     Impl {
         /// The trait as written (`fmt::Display`, `!Send`), for trait impls.
         trait_: Option<String>,
         /// The self type as written (`Vec<T>`).
         self_ty: String,
+        /// The trait's path, for trait impls (also negative ones).
+        trait_path: Option<PathRef>,
+        self_type: TypeExpr,
+    },
+    /// A struct, union or variant field.
+    Field {
+        ty: TypeExpr,
+    },
+    /// A type alias, or an associated type with a value.
+    TypeAlias {
+        target: TypeExpr,
     },
     Module {
         /// `mod x { ... }` rather than `mod x;`.
@@ -119,8 +140,8 @@ pub fn parse_file(text: &str) -> Result<FileFacts, SyntaxError> {
     // A file's attributes are all inner ones (`//!`, `#![cfg]`): they belong to its module.
     let doc = render::doc(&file.attrs);
     let cfg = render::cfg(&file.attrs);
-    let items = items(&file.items);
-    Ok(FileFacts { items, doc, cfg, hash: hash_of(&file), line_count })
+    let Body { items, refs } = items(&file.items);
+    Ok(FileFacts { items, doc, cfg, hash: hash_of(&file), refs, line_count })
 }
 
 const TOO_DEEP: &str = "nesting deeper than";
@@ -267,12 +288,13 @@ fn hash_of(node: &impl std::hash::Hash) -> u64 {
     hasher.finish()
 }
 
-fn function(sig: &Signature) -> Detail {
+fn function(sig: &Signature, generics: &Generics) -> Detail {
     Detail::Function {
         signature: render::tokens(sig),
         is_async: sig.asyncness.is_some(),
         is_unsafe: matches!(sig.safety, syn::Safety::Unsafe(_)),
         is_const: sig.constness.is_some(),
+        returns: refs::return_type(&sig.output, generics),
     }
 }
 
@@ -333,6 +355,10 @@ struct Common<'a> {
 
 impl Common<'_> {
     fn finish(self, detail: Detail, children: Vec<ItemFacts>) -> ItemFacts {
+        self.finish_with(detail, Refs::default(), children)
+    }
+
+    fn finish_with(self, detail: Detail, refs: Refs, children: Vec<ItemFacts>) -> ItemFacts {
         ItemFacts {
             kind: self.kind,
             name: self.name,
@@ -343,6 +369,7 @@ impl Common<'_> {
             cfg: render::cfg(self.attrs),
             hash: self.hash,
             detail,
+            refs,
             children,
         }
     }
@@ -352,18 +379,47 @@ impl Common<'_> {
     }
 }
 
-fn items(items: &[Item]) -> Vec<ItemFacts> {
-    let mut out = Vec::with_capacity(items.len());
-    for node in items {
-        push_item(&mut out, node);
-    }
-    out
+/// The items of a module body, and what the body names outside them.
+#[derive(Default)]
+struct Body {
+    items: Vec<ItemFacts>,
+    refs: Refs,
 }
 
-/// Appends the facts of `item` to `out`: one item, none (a `use`, a macro call), or several (the
-/// functions and statics of an `extern` block, which is no item of its own).
-fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
+fn items(items: &[Item]) -> Body {
+    let mut body = Body { items: Vec::with_capacity(items.len()), refs: Refs::default() };
+    for node in items {
+        push_item(&mut body, node);
+    }
+    body
+}
+
+/// Appends the facts of `item` to `body`: one item, none (a `use`, a macro call: these go to
+/// the body's references), or several (the functions and statics of an `extern` block, which is
+/// no item of its own).
+fn push_item(body: &mut Body, item: &Item) {
+    let no_generics = Generics::default();
+    let out = &mut body.items;
     let facts = match item {
+        Item::Use(item_use) => {
+            let cfg = render::cfg(&item_use.attrs);
+            refs::use_item(item_use, &render::visibility(&item_use.vis), cfg.as_deref(), &mut body.refs.uses);
+            return;
+        }
+        Item::ExternCrate(krate) => {
+            let name = unraw(&krate.ident);
+            let bound = krate.rename.as_ref().map_or_else(|| name.clone(), |(_, rename)| unraw(rename));
+            body.refs.uses.push(UseFacts {
+                path: PathRef::single(&name),
+                renamed: bound != name,
+                name: Some(bound),
+                visibility: render::visibility(&krate.vis),
+                line: line(krate.extern_token.span),
+                macro_use: has_attr(&krate.attrs, "macro_use"),
+                cfg: render::cfg(&krate.attrs),
+            });
+            return;
+        }
         Item::Fn(f) => Common {
             attrs: &f.attrs,
             hash: hash_of(f),
@@ -373,7 +429,17 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             line: first_line(&sig_spans(&f.vis, &f.sig)),
             end_line: end_line(f.block.brace_token.span.close()),
         }
-        .finish(function(&f.sig), body_items(&f.block)),
+        .finish_with(
+            {
+                let generics = Generics::extend(&no_generics, &f.sig.generics);
+                function(&f.sig, &generics)
+            },
+            {
+                let generics = Generics::extend(&no_generics, &f.sig.generics);
+                Collector::new(&generics).function(&f.sig, Some(&f.block))
+            },
+            body_items(&f.block),
+        ),
         Item::Struct(s) => {
             let end = match (&s.semi_token, &s.fields) {
                 (Some(semi), _) => semi.span,
@@ -390,11 +456,16 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
                 line: first_line(&[vis_span(&s.vis), Some(s.struct_token.span)]),
                 end_line: end_line(end),
             }
-            .finish(Detail::None, fields(&s.fields, "private"))
+            .finish_with(
+                Detail::None,
+                derives(&s.attrs),
+                fields(&s.fields, "private", &Generics::extend(&no_generics, &s.generics)),
+            )
         }
         Item::Enum(e) => {
             let visibility = render::visibility(&e.vis);
-            let variants = e.variants.iter().map(|v| variant(v, &visibility)).collect();
+            let generics = Generics::extend(&no_generics, &e.generics);
+            let variants = e.variants.iter().map(|v| variant(v, &visibility, &generics)).collect();
             Common {
                 attrs: &e.attrs,
                 hash: hash_of(e),
@@ -404,7 +475,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
                 line: first_line(&[vis_span(&e.vis), Some(e.enum_token.span)]),
                 end_line: end_line(e.brace_token.span.close()),
             }
-            .finish(Detail::None, variants)
+            .finish_with(Detail::None, derives(&e.attrs), variants)
         }
         Item::Union(u) => Common {
             attrs: &u.attrs,
@@ -415,10 +486,24 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             line: first_line(&[vis_span(&u.vis), Some(u.union_token.span)]),
             end_line: end_line(u.fields.brace_token.span.close()),
         }
-        .finish(Detail::None, fields(&u.fields.named, "private")),
+        .finish_with(
+            Detail::None,
+            derives(&u.attrs),
+            fields(&u.fields.named, "private", &Generics::extend(&no_generics, &u.generics)),
+        ),
         Item::Trait(t) => {
             let visibility = render::visibility(&t.vis);
-            let children = t.items.iter().filter_map(|i| trait_item(i, &visibility)).collect();
+            let generics = Generics::extend(&no_generics, &t.generics);
+            let children = t.items.iter().filter_map(|i| trait_item(i, &visibility, &generics)).collect();
+            let mut collector = Collector::new(&generics);
+            for bound in &t.supertraits {
+                if let syn::TypeParamBound::Trait(bound) = bound {
+                    collector
+                        .refs
+                        .supertraits
+                        .push(Named { path: PathRef::from_path(&bound.path), line: line(bound.path.span()) });
+                }
+            }
             Common {
                 attrs: &t.attrs,
                 hash: hash_of(t),
@@ -433,7 +518,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
                 ]),
                 end_line: end_line(t.brace_token.span.close()),
             }
-            .finish(Detail::None, children)
+            .finish_with(Detail::None, collector.finish(), children)
         }
         Item::Impl(i) => {
             let self_ty = render::tokens(&*i.self_ty);
@@ -445,7 +530,22 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
                 Some(trait_) => format!("impl {trait_} for {self_ty}"),
                 None => format!("impl {self_ty}"),
             };
-            let children = i.items.iter().filter_map(impl_item).collect();
+            let generics = Generics::extend(&no_generics, &i.generics);
+            let children = i.items.iter().filter_map(|item| impl_item(item, &generics)).collect();
+            let mut collector = Collector::new(&generics);
+            collector.visit_generics(&i.generics);
+            collector.visit_type(&i.self_ty);
+            if let Some((path, _)) = &i.trait_ {
+                for segment in &path.segments {
+                    collector.visit_path_arguments(&segment.arguments);
+                }
+            }
+            let detail = Detail::Impl {
+                trait_,
+                self_ty,
+                trait_path: i.trait_.as_ref().map(|(path, _)| PathRef::from_path(path)),
+                self_type: refs::type_expr(&i.self_ty, &generics),
+            };
             Common {
                 attrs: &i.attrs,
                 hash: hash_of(i),
@@ -459,7 +559,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
                 ]),
                 end_line: end_line(i.brace_token.span.close()),
             }
-            .finish(Detail::Impl { trait_, self_ty }, children)
+            .finish_with(detail, collector.finish(), children)
         }
         Item::Type(t) => Common {
             attrs: &t.attrs,
@@ -470,7 +570,16 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             line: first_line(&[vis_span(&t.vis), Some(t.type_token.span)]),
             end_line: end_line(t.semi_token.span),
         }
-        .leaf(),
+        .finish_with(
+            Detail::TypeAlias { target: refs::type_expr(&t.ty, &Generics::extend(&no_generics, &t.generics)) },
+            {
+                let generics = Generics::extend(&no_generics, &t.generics);
+                let mut collector = Collector::new(&generics);
+                collector.visit_type(&t.ty);
+                collector.finish()
+            },
+            Vec::new(),
+        ),
         Item::Const(c) => Common {
             attrs: &c.attrs,
             hash: hash_of(c),
@@ -480,7 +589,7 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             line: first_line(&[vis_span(&c.vis), Some(c.const_token.span)]),
             end_line: end_line(c.semi_token.span),
         }
-        .finish(Detail::None, expr_items(&c.expr)),
+        .finish_with(Detail::None, typed_value_refs(&c.ty, &c.expr), expr_items(&c.expr)),
         Item::Static(s) => Common {
             attrs: &s.attrs,
             hash: hash_of(s),
@@ -490,9 +599,12 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
             line: first_line(&[vis_span(&s.vis), Some(s.static_token.span)]),
             end_line: end_line(s.semi_token.span),
         }
-        .finish(Detail::None, expr_items(&s.expr)),
+        .finish_with(Detail::None, typed_value_refs(&s.ty, &s.expr), expr_items(&s.expr)),
         Item::Macro(m) if m.ident.is_none() => {
-            out.extend(macro_call_items(&m.mac));
+            body.refs.macros.push(Named { path: PathRef::from_path(&m.mac.path), line: line(m.mac.path.span()) });
+            let inner = macro_call_items(&m.mac);
+            out.extend(inner.items);
+            append_refs(&mut body.refs, inner.refs);
             return;
         }
         Item::Macro(m) => {
@@ -522,9 +634,9 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
                 (None, Some(semi)) => semi.span,
                 (None, None) => m.ident.span(),
             };
-            let children = match &m.content {
+            let Body { items: children, refs } = match &m.content {
                 Some((_, content)) => items(content),
-                None => Vec::new(),
+                None => Body::default(),
             };
             Common {
                 attrs: &m.attrs,
@@ -535,12 +647,13 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
                 line: first_line(&[vis_span(&m.vis), m.unsafety.map(|t| t.span), Some(m.mod_token.span)]),
                 end_line: end_line(end),
             }
-            .finish(
+            .finish_with(
                 Detail::Module {
                     inline: m.content.is_some(),
                     path_attr: render::path_attr(&m.attrs),
                     cfg_path_attrs: render::cfg_path_attrs(&m.attrs),
                 },
+                refs,
                 children,
             )
         }
@@ -565,10 +678,10 @@ fn push_item(out: &mut Vec<ItemFacts>, item: &Item) {
 /// predicate as their `cfg`. Any other macro's body counts when it parses, whole, as items: the
 /// wrappers that crates use to group items under one `cfg` (tokio's `cfg_rt! { pub mod runtime; }`)
 /// pass them through. A body that does not parse as items declares nothing we can see.
-fn macro_call_items(mac: &syn::Macro) -> Vec<ItemFacts> {
+fn macro_call_items(mac: &syn::Macro) -> Body {
     let is_cfg_if = mac.path.segments.last().is_some_and(|segment| segment.ident == "cfg_if");
-    if is_cfg_if && let Ok(items) = mac.parse_body_with(cfg_if_items) {
-        return items;
+    if is_cfg_if && let Ok(body) = mac.parse_body_with(cfg_if_items) {
+        return body;
     }
     let parsed = mac.parse_body_with(|input: syn::parse::ParseStream<'_>| {
         let mut body = Vec::new();
@@ -581,8 +694,8 @@ fn macro_call_items(mac: &syn::Macro) -> Vec<ItemFacts> {
 }
 
 /// `if #[cfg(a)] { items } else if #[cfg(b)] { items } else { items }`, possibly several chains.
-fn cfg_if_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Vec<ItemFacts>> {
-    let mut out = Vec::new();
+fn cfg_if_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Body> {
+    let mut out = Body::default();
     while !input.is_empty() {
         input.parse::<syn::Token![if]>()?;
         let mut earlier: Vec<String> = Vec::new();
@@ -603,17 +716,24 @@ fn cfg_if_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Vec<ItemFacts
             };
             let body;
             syn::braced!(body in input);
-            let mut items = Vec::new();
+            let mut branch = Body::default();
             while !body.is_empty() {
-                push_item(&mut items, &body.parse::<Item>()?);
+                push_item(&mut branch, &body.parse::<Item>()?);
             }
-            for mut item in items {
+            for mut item in branch.items {
                 item.cfg = Some(match item.cfg.take() {
                     Some(own) => format!("{predicate}, {own}"),
                     None => predicate.clone(),
                 });
-                out.push(item);
+                out.items.push(item);
             }
+            for use_facts in &mut branch.refs.uses {
+                use_facts.cfg = Some(match use_facts.cfg.take() {
+                    Some(own) => format!("{predicate}, {own}"),
+                    None => predicate.clone(),
+                });
+            }
+            append_refs(&mut out.refs, branch.refs);
             if !input.peek(syn::Token![else]) {
                 break;
             }
@@ -634,7 +754,7 @@ fn has_attr(attrs: &[Attribute], name: &str) -> bool {
 
 /// The fields of a struct, union or variant. `inherited` is the visibility of a field written
 /// without one: private for structs and unions, the enum's for variants.
-fn fields<'a>(fields: impl IntoIterator<Item = &'a Field>, inherited: &str) -> Vec<ItemFacts> {
+fn fields<'a>(fields: impl IntoIterator<Item = &'a Field>, inherited: &str, generics: &Generics) -> Vec<ItemFacts> {
     fields
         .into_iter()
         .enumerate()
@@ -652,12 +772,20 @@ fn fields<'a>(fields: impl IntoIterator<Item = &'a Field>, inherited: &str) -> V
                 line: first_line(&[vis_span(&field.vis), field.ident.as_ref().map(|i| i.span()), Some(ty_span)]),
                 end_line: end_line(ty_span),
             }
-            .leaf()
+            .finish_with(
+                Detail::Field { ty: refs::type_expr(&field.ty, generics) },
+                {
+                    let mut collector = Collector::new(generics);
+                    collector.visit_type(&field.ty);
+                    collector.finish()
+                },
+                Vec::new(),
+            )
         })
         .collect()
 }
 
-fn variant(variant: &Variant, enum_visibility: &str) -> ItemFacts {
+fn variant(variant: &Variant, enum_visibility: &str, generics: &Generics) -> ItemFacts {
     let end = match (&variant.discriminant, &variant.fields) {
         (Some((_, expr)), _) => expr.span(),
         (None, Fields::Named(named)) => named.brace_token.span.close(),
@@ -674,10 +802,10 @@ fn variant(variant: &Variant, enum_visibility: &str) -> ItemFacts {
         line: line(variant.ident.span()),
         end_line: end_line(end),
     }
-    .finish(Detail::None, fields(&variant.fields, enum_visibility))
+    .finish(Detail::None, fields(&variant.fields, enum_visibility, generics))
 }
 
-fn trait_item(item: &TraitItem, trait_visibility: &str) -> Option<ItemFacts> {
+fn trait_item(item: &TraitItem, trait_visibility: &str, outer: &Generics) -> Option<ItemFacts> {
     // Associated items are exactly as visible as their trait.
     let visibility = trait_visibility.to_owned();
     let facts = match item {
@@ -696,7 +824,11 @@ fn trait_item(item: &TraitItem, trait_visibility: &str) -> Option<ItemFacts> {
                 line: first_line(&sig_spans(&Visibility::Inherited, &f.sig)),
                 end_line: end_line(end),
             }
-            .finish(function(&f.sig), f.default.as_ref().map(body_items).unwrap_or_default())
+            .finish_with(
+                function(&f.sig, &Generics::extend(outer, &f.sig.generics)),
+                Collector::new(&Generics::extend(outer, &f.sig.generics)).function(&f.sig, f.default.as_ref()),
+                f.default.as_ref().map(body_items).unwrap_or_default(),
+            )
         }
         TraitItem::Const(c) => Common {
             attrs: &c.attrs,
@@ -723,7 +855,7 @@ fn trait_item(item: &TraitItem, trait_visibility: &str) -> Option<ItemFacts> {
     Some(facts)
 }
 
-fn impl_item(item: &ImplItem) -> Option<ItemFacts> {
+fn impl_item(item: &ImplItem, outer: &Generics) -> Option<ItemFacts> {
     let facts = match item {
         ImplItem::Fn(f) => Common {
             attrs: &f.attrs,
@@ -738,7 +870,11 @@ fn impl_item(item: &ImplItem) -> Option<ItemFacts> {
             }),
             end_line: end_line(f.block.brace_token.span.close()),
         }
-        .finish(function(&f.sig), body_items(&f.block)),
+        .finish_with(
+            function(&f.sig, &Generics::extend(outer, &f.sig.generics)),
+            Collector::new(&Generics::extend(outer, &f.sig.generics)).function(&f.sig, Some(&f.block)),
+            body_items(&f.block),
+        ),
         ImplItem::Const(c) => Common {
             attrs: &c.attrs,
             hash: hash_of(c),
@@ -748,7 +884,7 @@ fn impl_item(item: &ImplItem) -> Option<ItemFacts> {
             line: first_line(&[vis_span(&c.vis), c.modifiers.defaultness.map(|t| t.span), Some(c.const_token.span)]),
             end_line: end_line(c.semi_token.span),
         }
-        .leaf(),
+        .finish_with(Detail::None, typed_value_refs(&c.ty, &c.expr), expr_items(&c.expr)),
         ImplItem::Type(t) => Common {
             attrs: &t.attrs,
             hash: hash_of(t),
@@ -758,7 +894,15 @@ fn impl_item(item: &ImplItem) -> Option<ItemFacts> {
             line: first_line(&[vis_span(&t.vis), t.modifiers.defaultness.map(|t| t.span), Some(t.type_token.span)]),
             end_line: end_line(t.semi_token.span),
         }
-        .leaf(),
+        .finish_with(
+            Detail::TypeAlias { target: refs::type_expr(&t.ty, outer) },
+            {
+                let mut collector = Collector::new(outer);
+                collector.visit_type(&t.ty);
+                collector.finish()
+            },
+            Vec::new(),
+        ),
         _ => return None,
     };
     Some(facts)
@@ -775,7 +919,11 @@ fn foreign_item(item: &ForeignItem) -> Option<ItemFacts> {
             line: first_line(&sig_spans(&f.vis, &f.sig)),
             end_line: end_line(f.semi_token.span),
         }
-        .finish(function(&f.sig), Vec::new()),
+        .finish_with(
+            function(&f.sig, &Generics::default()),
+            Collector::new(&Generics::default()).function(&f.sig, None),
+            Vec::new(),
+        ),
         ForeignItem::Static(s) => Common {
             attrs: &s.attrs,
             hash: hash_of(s),
@@ -813,9 +961,39 @@ struct BodyItems {
 
 impl<'ast> Visit<'ast> for BodyItems {
     fn visit_item(&mut self, node: &'ast Item) {
-        // Not recursing: `push_item` collects the nested item's own children.
-        push_item(&mut self.items, node);
+        // Not recursing: `push_item` collects the nested item's own children. The `use`
+        // declarations of a body are the function's own references (see `refs::Collector`).
+        let mut body = Body::default();
+        push_item(&mut body, node);
+        self.items.append(&mut body.items);
     }
+}
+
+/// The derive list of an item, as its references.
+fn derives(attrs: &[Attribute]) -> Refs {
+    let generics = Generics::default();
+    let mut collector = Collector::new(&generics);
+    collector.derives(attrs);
+    collector.finish()
+}
+
+/// What a const or static names in its type and initializer.
+fn typed_value_refs(ty: &syn::Type, expr: &syn::Expr) -> Refs {
+    let generics = Generics::default();
+    let mut collector = Collector::new(&generics);
+    collector.visit_type(ty);
+    collector.visit_expr(expr);
+    collector.finish()
+}
+
+fn append_refs(into: &mut Refs, mut from: Refs) {
+    into.uses.append(&mut from.uses);
+    into.types.append(&mut from.types);
+    into.values.append(&mut from.values);
+    into.calls.append(&mut from.calls);
+    into.macros.append(&mut from.macros);
+    into.derives.append(&mut from.derives);
+    into.supertraits.append(&mut from.supertraits);
 }
 
 #[cfg(test)]

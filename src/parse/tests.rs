@@ -13,9 +13,9 @@ fn render(text: &str) -> String {
                 out.push_str(&format!(" doc={doc:?}"));
             }
             match &item.detail {
-                Detail::None => {}
+                Detail::None | Detail::Field { .. } | Detail::TypeAlias { .. } => {}
                 Detail::Function { signature, .. } => out.push_str(&format!(" sig={signature}")),
-                Detail::Impl { trait_, self_ty } => out.push_str(&format!(" trait={trait_:?} self={self_ty}")),
+                Detail::Impl { trait_, self_ty, .. } => out.push_str(&format!(" trait={trait_:?} self={self_ty}")),
                 Detail::Module { inline, path_attr, .. } => {
                     out.push_str(&format!(" inline={inline} path={path_attr:?}"))
                 }
@@ -265,6 +265,7 @@ fn function_flags_and_signatures() {
             is_async: true,
             is_unsafe: true,
             is_const: false,
+            returns: TypeExpr::Path(PathRef::single("Option"), vec![TypeExpr::Path(PathRef::single("u8"), Vec::new())]),
         }
     );
 }

@@ -186,7 +186,8 @@ impl Graph {
             .collect();
         vertices.sort();
         let mut out = vertices.join("\n");
-        for kind in ["contains", "defined_in", "depends_on"] {
+        let kinds: std::collections::BTreeSet<&str> = self.edges.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        for kind in kinds {
             out.push('\n');
             out.push_str(&self.edge_lines(kind).join("\n"));
         }

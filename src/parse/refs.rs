@@ -1,0 +1,587 @@
+//! What an item's syntax names, as written: `use` declarations, the types and traits in its
+//! signature, fields and body, the calls it makes, the macros it invokes, the traits it derives.
+//!
+//! Nothing here is resolved: a path is kept as its segments, and a method call's receiver as a
+//! small expression of what is known about its type (`TypeExpr`), which `resolve` evaluates once
+//! names can be looked up. The local knowledge that only syntax has is taken here: the types of
+//! parameters and annotated or constructed locals, the bounds of generic parameters, and which
+//! function body a closure or macro argument belongs to.
+
+use syn::visit::{self, Visit};
+use syn::{Expr, FnArg, GenericArgument, Pat, PathArguments, ReturnType, Type, TypeParamBound};
+
+use super::{line, unraw};
+
+/// A path as written, without generic arguments: `crate::a::B`, `::std::fmt`, `Self::new`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct PathRef {
+    /// Written with a leading `::`.
+    pub global: bool,
+    pub segments: Vec<String>,
+}
+
+impl PathRef {
+    pub fn from_path(path: &syn::Path) -> PathRef {
+        PathRef {
+            global: path.leading_colon.is_some(),
+            segments: path.segments.iter().map(|s| unraw(&s.ident)).collect(),
+        }
+    }
+
+    pub fn single(name: &str) -> PathRef {
+        PathRef { global: false, segments: vec![name.to_owned()] }
+    }
+
+    /// The path's one segment, if it has only one.
+    pub fn as_ident(&self) -> Option<&str> {
+        match self.segments.as_slice() {
+            [only] if !self.global => Some(only),
+            _ => None,
+        }
+    }
+}
+
+/// What is known, from syntax alone, about the type of a value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum TypeExpr {
+    #[default]
+    Unknown,
+    /// A named type with its generic type arguments (`Vec<Foo>`: `Vec`, [`Foo`]). `Self` is one.
+    Path(PathRef, Vec<TypeExpr>),
+    /// A type known only by the traits it implements: a generic parameter, `impl Trait`, `dyn Trait`.
+    Bounds(Vec<PathRef>),
+    /// What a call returns.
+    Returns(Box<Callee>),
+    /// `value?`: the success type of an `Option` or `Result`.
+    Try(Box<TypeExpr>),
+    /// `value.field`.
+    Field(Box<TypeExpr>, String),
+}
+
+/// What a call site calls.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Callee {
+    /// `f()`, `m::f()`, `Type::assoc()`, `Self::f()`, `f::<T>()`.
+    Path(PathRef),
+    /// `<T as Trait>::f()`, `<T>::f()`, or `T::f()` where `T` is a generic parameter.
+    Assoc { ty: TypeExpr, trait_: Option<PathRef>, name: String },
+    /// `receiver.name()`.
+    Method { receiver: TypeExpr, name: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub callee: Callee,
+    pub line: u32,
+}
+
+/// One name a `use` declaration (or `extern crate`) brings in: `use a::b::{c as d, e::*}` gives
+/// two.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UseFacts {
+    pub path: PathRef,
+    /// The name bound (`d`, `_`); `None` for a glob.
+    pub name: Option<String>,
+    /// Bound under another name than the path's last segment.
+    pub renamed: bool,
+    pub visibility: String,
+    pub line: u32,
+    /// A `#[macro_use] extern crate`: the crate's exported macros are in scope everywhere.
+    pub macro_use: bool,
+    /// The declaration's own `#[cfg(...)]` predicates, if any.
+    pub cfg: Option<String>,
+}
+
+/// A path named at a line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Named {
+    pub path: PathRef,
+    pub line: u32,
+}
+
+/// Everything one item names. Nested items have their own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Refs {
+    pub uses: Vec<UseFacts>,
+    /// Types and traits named in signatures, fields, bounds and bodies.
+    pub types: Vec<Named>,
+    /// Paths used as values without being called (constants, statics, unit structs).
+    pub values: Vec<Named>,
+    pub calls: Vec<Call>,
+    pub macros: Vec<Named>,
+    /// The names in `#[derive(...)]`.
+    pub derives: Vec<Named>,
+    /// A trait's supertraits.
+    pub supertraits: Vec<Named>,
+}
+
+impl Refs {
+    pub fn is_empty(&self) -> bool {
+        self.uses.is_empty()
+            && self.types.is_empty()
+            && self.values.is_empty()
+            && self.calls.is_empty()
+            && self.macros.is_empty()
+            && self.derives.is_empty()
+            && self.supertraits.is_empty()
+    }
+}
+
+/// Generic parameters in scope, with their trait bounds: a type named by one of them is known
+/// only by its bounds.
+#[derive(Debug, Clone, Default)]
+pub struct Generics {
+    params: Vec<(String, Vec<PathRef>)>,
+}
+
+impl Generics {
+    /// `outer` (an impl's or trait's parameters) extended with `generics`'s own.
+    pub fn extend(outer: &Generics, generics: &syn::Generics) -> Generics {
+        let mut params = outer.params.clone();
+        for param in generics.type_params() {
+            params.push((unraw(&param.ident), trait_bounds(&param.bounds)));
+        }
+        if let Some(clause) = &generics.where_clause {
+            for predicate in &clause.predicates {
+                let syn::WherePredicate::Type(predicate) = predicate else { continue };
+                let Type::Path(ty) = &predicate.bounded_ty else { continue };
+                let Some(name) = ty.path.get_ident().map(unraw) else { continue };
+                if let Some((_, bounds)) = params.iter_mut().rev().find(|(param, _)| *param == name) {
+                    bounds.extend(trait_bounds(&predicate.bounds));
+                }
+            }
+        }
+        Generics { params }
+    }
+
+    fn bounds(&self, name: &str) -> Option<&[PathRef]> {
+        self.params.iter().rev().find(|(param, _)| param == name).map(|(_, bounds)| bounds.as_slice())
+    }
+}
+
+fn trait_bounds<'a>(bounds: impl IntoIterator<Item = &'a TypeParamBound>) -> Vec<PathRef> {
+    bounds
+        .into_iter()
+        .filter_map(|bound| match bound {
+            TypeParamBound::Trait(bound) => Some(PathRef::from_path(&bound.path)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What syntax says about a type as written.
+pub fn type_expr(ty: &Type, generics: &Generics) -> TypeExpr {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => {
+            let path_ref = PathRef::from_path(&path.path);
+            if let Some(bounds) = path_ref.as_ident().and_then(|name| generics.bounds(name)) {
+                return TypeExpr::Bounds(bounds.to_vec());
+            }
+            let args = match path.path.segments.last().map(|segment| &segment.arguments) {
+                Some(PathArguments::AngleBracketed(args)) => args
+                    .args
+                    .iter()
+                    .filter_map(|arg| match arg {
+                        GenericArgument::Type(ty) => Some(type_expr(ty, generics)),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            TypeExpr::Path(path_ref, args)
+        }
+        Type::Reference(reference) => type_expr(&reference.elem, generics),
+        Type::Paren(paren) => type_expr(&paren.elem, generics),
+        Type::Group(group) => type_expr(&group.elem, generics),
+        Type::ImplTrait(ty) => TypeExpr::Bounds(trait_bounds(&ty.bounds)),
+        Type::TraitObject(ty) => TypeExpr::Bounds(trait_bounds(&ty.bounds)),
+        _ => TypeExpr::Unknown,
+    }
+}
+
+pub fn return_type(output: &ReturnType, generics: &Generics) -> TypeExpr {
+    match output {
+        ReturnType::Default => TypeExpr::Unknown,
+        ReturnType::Type(_, ty) => type_expr(ty, generics),
+    }
+}
+
+/// Collects what a piece of syntax names. Nested items are skipped (they collect their own),
+/// except `use` declarations in function bodies, which apply to the body.
+pub struct Collector<'g> {
+    pub refs: Refs,
+    generics: &'g Generics,
+    /// Locals in scope with what is known of their types, innermost last.
+    locals: Vec<(String, TypeExpr)>,
+}
+
+impl<'g> Collector<'g> {
+    pub fn new(generics: &'g Generics) -> Collector<'g> {
+        Collector { refs: Refs::default(), generics, locals: Vec::new() }
+    }
+
+    /// A function: its signature's types, its parameters as locals, and its body.
+    pub fn function(mut self, sig: &syn::Signature, body: Option<&syn::Block>) -> Refs {
+        self.visit_generics(&sig.generics);
+        self.visit_return_type(&sig.output);
+        for input in &sig.inputs {
+            match input {
+                FnArg::Receiver(_) => self.locals.push(("self".to_owned(), self_type())),
+                FnArg::Typed(typed) => self.bind_typed(&typed.pat, &typed.ty),
+            }
+        }
+        if let Some(body) = body {
+            self.visit_block(body);
+        }
+        self.refs
+    }
+
+    /// The derive list of an item's attributes.
+    pub fn derives(&mut self, attrs: &[syn::Attribute]) {
+        for attr in attrs {
+            if !attr.path().is_ident("derive") {
+                continue;
+            }
+            let parsed =
+                attr.parse_args_with(syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated);
+            if let Ok(paths) = parsed {
+                for path in paths {
+                    self.refs
+                        .derives
+                        .push(Named { path: PathRef::from_path(&path), line: line(attr.pound_token.span) });
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) -> Refs {
+        self.refs
+    }
+
+    fn bind_typed(&mut self, pat: &Pat, ty: &Type) {
+        self.visit_type(ty);
+        match pat {
+            Pat::Ident(ident) => self.locals.push((unraw(&ident.ident), type_expr(ty, self.generics))),
+            other => self.visit_pat(other),
+        }
+    }
+
+    fn type_of(&self, expr: &Expr) -> TypeExpr {
+        match expr {
+            Expr::Path(path) if path.qself.is_none() => match path.path.get_ident() {
+                Some(ident) => {
+                    let name = unraw(ident);
+                    self.locals
+                        .iter()
+                        .rev()
+                        .find(|(local, _)| *local == name)
+                        .map(|(_, ty)| ty.clone())
+                        .unwrap_or_default()
+                }
+                None => TypeExpr::Unknown,
+            },
+            Expr::Struct(strukt) if strukt.qself.is_none() => {
+                TypeExpr::Path(PathRef::from_path(&strukt.path), Vec::new())
+            }
+            Expr::Call(call) => match self.callee(&call.func) {
+                Some(callee) => TypeExpr::Returns(Box::new(callee)),
+                None => TypeExpr::Unknown,
+            },
+            Expr::MethodCall(call) => TypeExpr::Returns(Box::new(Callee::Method {
+                receiver: self.type_of(&call.receiver),
+                name: unraw(&call.method),
+            })),
+            Expr::Reference(reference) => self.type_of(&reference.expr),
+            Expr::Paren(paren) => self.type_of(&paren.expr),
+            Expr::Group(group) => self.type_of(&group.expr),
+            Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => self.type_of(&unary.expr),
+            Expr::Try(try_) => TypeExpr::Try(Box::new(self.type_of(&try_.expr))),
+            Expr::Await(await_) => self.type_of(&await_.base),
+            Expr::Cast(cast) => type_expr(&cast.ty, self.generics),
+            Expr::Field(field) => match &field.member {
+                syn::Member::Named(name) => TypeExpr::Field(Box::new(self.type_of(&field.base)), unraw(name)),
+                syn::Member::Unnamed(index) => {
+                    TypeExpr::Field(Box::new(self.type_of(&field.base)), index.index.to_string())
+                }
+            },
+            _ => TypeExpr::Unknown,
+        }
+    }
+
+    /// The callee of `func(...)` when `func` is a path.
+    fn callee(&self, func: &Expr) -> Option<Callee> {
+        let Expr::Path(path) = func else { return None };
+        let name = path.path.segments.last().map(|segment| unraw(&segment.ident))?;
+        if let Some(qself) = &path.qself {
+            // `<T as Trait>::f`: the trait is the path before the last segment; `<T>::f` has none.
+            let trait_ = (qself.position > 0).then(|| PathRef {
+                global: path.path.leading_colon.is_some(),
+                segments: path.path.segments.iter().take(qself.position).map(|s| unraw(&s.ident)).collect(),
+            });
+            return Some(Callee::Assoc { ty: type_expr(&qself.ty, self.generics), trait_, name });
+        }
+        let path_ref = PathRef::from_path(&path.path);
+        // A local (a closure, a function pointer) shadows any function of its name.
+        if path_ref.as_ident().is_some_and(|name| self.is_local(name)) {
+            return None;
+        }
+        // `T::f()` with `T` a generic parameter: `f` comes from one of `T`'s bounds.
+        if let [first, _] = path_ref.segments.as_slice()
+            && !path_ref.global
+            && let Some(bounds) = self.generics.bounds(first)
+        {
+            return Some(Callee::Assoc { ty: TypeExpr::Bounds(bounds.to_vec()), trait_: None, name });
+        }
+        Some(Callee::Path(path_ref))
+    }
+
+    fn is_local(&self, name: &str) -> bool {
+        self.locals.iter().any(|(local, _)| local == name)
+    }
+
+    fn named(&self, path: &syn::Path) -> Option<Named> {
+        let path_ref = PathRef::from_path(path);
+        // A generic parameter names no item.
+        if path_ref.as_ident().is_some_and(|name| self.generics.bounds(name).is_some()) {
+            return None;
+        }
+        Some(Named {
+            path: path_ref,
+            line: line(path.segments.first().map_or_else(proc_macro2::Span::call_site, |s| s.ident.span())),
+        })
+    }
+
+    /// The arguments of a macro call, when they parse as expressions (`println!("{}", f(x))`,
+    /// `vec![a(); n]`): the calls in them are the caller's.
+    fn macro_arguments(&mut self, mac: &syn::Macro) {
+        use syn::parse::Parser;
+        use syn::punctuated::Punctuated;
+        let tokens = mac.tokens.clone();
+        if let Ok(args) = Punctuated::<Expr, syn::Token![,]>::parse_terminated.parse2(tokens.clone()) {
+            for arg in &args {
+                self.visit_expr(arg);
+            }
+            return;
+        }
+        let repeat = |input: syn::parse::ParseStream<'_>| {
+            let value: Expr = input.parse()?;
+            input.parse::<syn::Token![;]>()?;
+            let count: Expr = input.parse()?;
+            Ok((value, count))
+        };
+        if let Ok((value, count)) = repeat.parse2(tokens) {
+            self.visit_expr(&value);
+            self.visit_expr(&count);
+        }
+    }
+}
+
+/// The type of `self`.
+pub fn self_type() -> TypeExpr {
+    TypeExpr::Path(PathRef::single("Self"), Vec::new())
+}
+
+impl<'ast> Visit<'ast> for Collector<'_> {
+    fn visit_item(&mut self, item: &'ast syn::Item) {
+        // Nested items collect their own references; a `use` in a body applies to the body.
+        if let syn::Item::Use(item_use) = item {
+            use_item(item_use, "private", super::render::cfg(&item_use.attrs).as_deref(), &mut self.refs.uses);
+        }
+    }
+
+    fn visit_block(&mut self, block: &'ast syn::Block) {
+        let scope = self.locals.len();
+        visit::visit_block(self, block);
+        self.locals.truncate(scope);
+    }
+
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        // The initializer is evaluated before the new binding shadows anything.
+        if let Some(init) = &local.init {
+            self.visit_expr(&init.expr);
+            if let Some((_, diverge)) = &init.diverge {
+                self.visit_expr(diverge);
+            }
+        }
+        match &local.pat {
+            Pat::Type(typed) => self.bind_typed(&typed.pat, &typed.ty),
+            Pat::Ident(ident) => {
+                let ty = local.init.as_ref().map(|init| self.type_of(&init.expr)).unwrap_or_default();
+                self.locals.push((unraw(&ident.ident), ty));
+            }
+            other => self.visit_pat(other),
+        }
+    }
+
+    fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+        // A binding whose type is unknown still shadows an outer one of the same name.
+        self.locals.push((unraw(&pat.ident), TypeExpr::Unknown));
+        visit::visit_pat_ident(self, pat);
+    }
+
+    fn visit_pat_type(&mut self, pat: &'ast syn::PatType) {
+        self.bind_typed(&pat.pat, &pat.ty);
+    }
+
+    fn visit_expr_closure(&mut self, closure: &'ast syn::ExprClosure) {
+        let scope = self.locals.len();
+        visit::visit_expr_closure(self, closure);
+        self.locals.truncate(scope);
+    }
+
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        match self.callee(&call.func) {
+            Some(callee) => {
+                let Expr::Path(path) = &*call.func else { unreachable!("a callee is a path") };
+                if let Some(qself) = &path.qself {
+                    self.visit_type(&qself.ty);
+                }
+                // Turbofish and other generic arguments name types too.
+                for segment in &path.path.segments {
+                    self.visit_path_arguments(&segment.arguments);
+                }
+                self.refs.calls.push(Call { callee, line: line(func_span(path)) });
+            }
+            None => self.visit_expr(&call.func),
+        }
+        for arg in &call.args {
+            self.visit_expr(arg);
+        }
+    }
+
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        let receiver = self.type_of(&call.receiver);
+        self.visit_expr(&call.receiver);
+        if let Some(turbofish) = &call.turbofish {
+            self.visit_angle_bracketed_generic_arguments(turbofish);
+        }
+        self.refs.calls.push(Call {
+            callee: Callee::Method { receiver, name: unraw(&call.method) },
+            line: line(call.method.span()),
+        });
+        for arg in &call.args {
+            self.visit_expr(arg);
+        }
+    }
+
+    fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
+        if let Some(qself) = &path.qself {
+            self.visit_type(&qself.ty);
+        } else if path.path.get_ident().is_none_or(|ident| !self.is_local(&unraw(ident)))
+            && let Some(named) = self.named(&path.path)
+        {
+            self.refs.values.push(named);
+        }
+        for segment in &path.path.segments {
+            self.visit_path_arguments(&segment.arguments);
+        }
+    }
+
+    fn visit_expr_struct(&mut self, strukt: &'ast syn::ExprStruct) {
+        if strukt.qself.is_none()
+            && let Some(named) = self.named(&strukt.path)
+        {
+            self.refs.types.push(named);
+        }
+        for field in &strukt.fields {
+            self.visit_expr(&field.expr);
+        }
+        if let Some(rest) = &strukt.rest {
+            self.visit_expr(rest);
+        }
+    }
+
+    fn visit_type_path(&mut self, ty: &'ast syn::TypePath) {
+        if let Some(qself) = &ty.qself {
+            self.visit_type(&qself.ty);
+        } else if let Some(named) = self.named(&ty.path) {
+            self.refs.types.push(named);
+        }
+        for segment in &ty.path.segments {
+            self.visit_path_arguments(&segment.arguments);
+        }
+    }
+
+    fn visit_trait_bound(&mut self, bound: &'ast syn::TraitBound) {
+        if let Some(named) = self.named(&bound.path) {
+            self.refs.types.push(named);
+        }
+        for segment in &bound.path.segments {
+            self.visit_path_arguments(&segment.arguments);
+        }
+    }
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        if let Some(named) = self.named(&mac.path) {
+            self.refs.macros.push(named);
+        }
+        self.macro_arguments(mac);
+    }
+}
+
+fn func_span(path: &syn::ExprPath) -> proc_macro2::Span {
+    path.path.segments.first().map_or_else(proc_macro2::Span::call_site, |segment| segment.ident.span())
+}
+
+/// Flattens a `use` tree into the names it binds.
+fn uses(tree: &syn::UseTree, prefix: &PathRef, visibility: &str, cfg: Option<&str>, out: &mut Vec<UseFacts>) {
+    let with = |segment: &str| {
+        let mut path = prefix.clone();
+        path.segments.push(segment.to_owned());
+        path
+    };
+    match tree {
+        syn::UseTree::Path(path) => uses(&path.tree, &with(&unraw(&path.ident)), visibility, cfg, out),
+        syn::UseTree::Name(name) => {
+            let ident = unraw(&name.ident);
+            // `use a::b::{self}` binds `b`.
+            let (path, bound) = if ident == "self" {
+                (prefix.clone(), prefix.segments.last().cloned().unwrap_or_default())
+            } else {
+                (with(&ident), ident)
+            };
+            out.push(UseFacts {
+                path,
+                name: Some(bound),
+                renamed: false,
+                visibility: visibility.to_owned(),
+                line: line(name.ident.span()),
+                macro_use: false,
+                cfg: cfg.map(str::to_owned),
+            });
+        }
+        syn::UseTree::Rename(rename) => {
+            let ident = unraw(&rename.ident);
+            let path = if ident == "self" { prefix.clone() } else { with(&ident) };
+            out.push(UseFacts {
+                path,
+                name: Some(unraw(&rename.rename)),
+                renamed: true,
+                visibility: visibility.to_owned(),
+                line: line(rename.ident.span()),
+                macro_use: false,
+                cfg: cfg.map(str::to_owned),
+            });
+        }
+        syn::UseTree::Glob(glob) => out.push(UseFacts {
+            path: prefix.clone(),
+            name: None,
+            renamed: false,
+            visibility: visibility.to_owned(),
+            line: line(glob.star_token.span),
+            macro_use: false,
+            cfg: cfg.map(str::to_owned),
+        }),
+        syn::UseTree::Group(group) => {
+            for tree in &group.items {
+                uses(tree, prefix, visibility, cfg, out);
+            }
+        }
+    }
+}
+
+/// A `use` item at the top of a module: its leading `::` is kept on the paths.
+pub fn use_item(item: &syn::ItemUse, visibility: &str, cfg: Option<&str>, out: &mut Vec<UseFacts>) {
+    let prefix = PathRef { global: item.leading_colon.is_some(), segments: Vec::new() };
+    uses(&item.tree, &prefix, visibility, cfg, out);
+}

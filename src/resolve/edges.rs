@@ -1,0 +1,313 @@
+//! What each item names, resolved into edges.
+//!
+//! Items are handled in parallel, each on its own: an item's edges all start at the item (or,
+//! for `use` declarations, at the module or function that declares them), so no two items can
+//! make the same edge, and the per-item order of references makes the result deterministic.
+//! Repeated references to one target become one edge: a call's `count` says how many, and
+//! `line` is the first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use rayon::prelude::*;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::lookup::{Confidence, FnCx, Loc, Resolver, Ty, extern_id};
+use super::{CrateDefs, Def, Import, ItemDef, Ns, ResolveStats, Shape, Vis, World, prelude};
+use crate::model::{Edge, EdgeKind, Props, Vertex, VertexKind};
+use crate::parse::{Named, Refs};
+
+/// The `extern` vertices edges point to, gathered across crates and written once at the end.
+#[derive(Default)]
+pub struct Externs {
+    paths: DashMap<Uuid, Arc<str>>,
+}
+
+impl Externs {
+    fn note(&self, path: &Arc<str>) -> Uuid {
+        let id = extern_id(path);
+        self.paths.entry(id).or_insert_with(|| path.clone());
+        id
+    }
+
+    /// Whether `id` is an extern vertex noted so far.
+    pub fn contains(&self, id: &Uuid) -> bool {
+        self.paths.contains_key(id)
+    }
+
+    /// The vertices, sorted by path.
+    pub fn into_vertices(self) -> Vec<Vertex> {
+        let mut sorted: Vec<(Arc<str>, Uuid)> = self.paths.into_iter().map(|(id, path)| (path, id)).collect();
+        sorted.sort();
+        sorted
+            .into_iter()
+            .map(|(path, id)| {
+                let mut props = Props::new();
+                props.insert("name", Value::from(path.rsplit("::").next().unwrap_or_default()));
+                props.insert("path", Value::from(&*path));
+                Vertex { id, kind: VertexKind::Extern, props }
+            })
+            .collect()
+    }
+}
+
+/// One item's edges, merged by (kind, target).
+struct Out<'a> {
+    from: Uuid,
+    resolver: Resolver<'a>,
+    externs: &'a Externs,
+    index: HashMap<(EdgeKind, Uuid), usize>,
+    edges: Vec<Edge>,
+    stats: ResolveStats,
+}
+
+impl Out<'_> {
+    fn target(&self, def: &Def) -> Option<Uuid> {
+        match def {
+            Def::Extern(path) => Some(self.externs.note(path)),
+            Def::Item { .. } => self.resolver.id(def),
+        }
+    }
+
+    /// Adds an edge, or counts one more occurrence of it.
+    fn add(&mut self, kind: EdgeKind, def: &Def, line: u32, props: impl FnOnce(&mut Props)) {
+        let Some(to) = self.target(def) else { return };
+        if to == self.from {
+            return;
+        }
+        match self.index.get(&(kind, to)) {
+            Some(&existing) => {
+                let edge = &mut self.edges[existing];
+                if let Some(Value::Number(count)) = edge.props.get("count") {
+                    let count = count.as_u64().unwrap_or(1) + 1;
+                    edge.props.insert("count", Value::from(count));
+                }
+            }
+            None => {
+                let mut edge = Edge::new(self.from, kind, to);
+                if line > 0 {
+                    edge.props.insert("line", Value::from(line));
+                }
+                props(&mut edge.props);
+                self.index.insert((kind, to), self.edges.len());
+                self.edges.push(edge);
+            }
+        }
+    }
+}
+
+/// The edges of every item of a crate, and the counts behind them.
+pub(super) fn crate_edges(
+    defs: &Arc<CrateDefs>,
+    world: &World,
+    refs: &[Refs],
+    imports: &[Import<'_>],
+    resolved: &[Vec<Def>],
+    externs: &Externs,
+) -> (Vec<Edge>, ResolveStats) {
+    let resolver = Resolver { current: defs, world };
+    let mut by_owner: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for (index, import) in imports.iter().enumerate() {
+        by_owner.entry(import.owner).or_default().push(index);
+    }
+    let per_item: Vec<(Vec<Edge>, ResolveStats)> = (0..defs.items.len())
+        .into_par_iter()
+        .map(|index| {
+            let item = defs.item(index as u32);
+            let mut out = Out {
+                from: item.id,
+                resolver,
+                externs,
+                index: HashMap::new(),
+                edges: Vec::new(),
+                stats: ResolveStats::default(),
+            };
+            if let Some(owned) = by_owner.get(&(index as u32)) {
+                for &import in owned {
+                    import_edges(&mut out, &imports[import], &resolved[import]);
+                }
+            }
+            item_edges(&mut out, defs, index as u32, item, &refs[index]);
+            (out.edges, out.stats)
+        })
+        .collect();
+    let mut edges = Vec::new();
+    let mut stats = ResolveStats::default();
+    for (mut item_edges, item_stats) in per_item {
+        edges.append(&mut item_edges);
+        stats += item_stats;
+    }
+    (edges, stats)
+}
+
+fn import_edges(out: &mut Out<'_>, import: &Import<'_>, resolved: &[Def]) {
+    let facts = import.facts;
+    let reexport = Vis::parse(&facts.visibility) != Vis::Private;
+    for def in resolved {
+        let props = |props: &mut Props| {
+            props.insert("glob", Value::from(facts.name.is_none()));
+            if facts.renamed || facts.name.as_deref() == Some("_") {
+                props.insert("alias", Value::from(facts.name.as_deref().unwrap_or_default()));
+            }
+        };
+        out.add(EdgeKind::Imports, def, facts.line, props);
+        if reexport {
+            out.add(EdgeKind::Reexports, def, facts.line, props);
+        }
+    }
+}
+
+/// What `Self` is inside `item`'s body: the self type of the impl it belongs to, or its trait.
+fn self_ty(defs: &CrateDefs, item: &ItemDef) -> Ty {
+    let Some(parent) = item.parent else { return Ty::Unknown };
+    let parent_item = defs.item(parent);
+    match parent_item.kind {
+        VertexKind::Impl => parent_item.impl_self.clone().map_or(Ty::Unknown, |def| Ty::Def(def, Vec::new())),
+        VertexKind::Trait => Ty::Bounds(vec![Def::Item { krate: defs.krate, item: parent }]),
+        _ => Ty::Unknown,
+    }
+}
+
+fn item_edges(out: &mut Out<'_>, defs: &CrateDefs, index: u32, item: &ItemDef, refs: &Refs) {
+    let resolver = out.resolver;
+    let cx = FnCx {
+        loc: Loc { krate: defs.krate, scope: item.own_scope.unwrap_or(item.scope) },
+        self_ty: match item.kind {
+            VertexKind::Impl => item.impl_self.clone().map_or(Ty::Unknown, |def| Ty::Def(def, Vec::new())),
+            _ => self_ty(defs, item),
+        },
+    };
+    match item.kind {
+        VertexKind::Impl => {
+            let negative = matches!(item.shape, Shape::Impl { negative: true, .. });
+            if let Some(trait_def) = &item.impl_trait
+                && !negative
+            {
+                out.add(EdgeKind::Implements, trait_def, 0, |_| {});
+            }
+            if let Some(self_def) = &item.impl_self {
+                out.add(EdgeKind::ImplFor, self_def, 0, |_| {});
+            }
+        }
+        VertexKind::Trait => {
+            for (supertrait, named) in item.supertraits.iter().zip(&refs.supertraits) {
+                out.add(EdgeKind::Supertrait, supertrait, named.line, |_| {});
+            }
+        }
+        _ => {}
+    }
+    for named in &refs.derives {
+        if let Some(def) = derived(&resolver, cx.loc, named) {
+            out.add(EdgeKind::Derives, &def, named.line, |_| {});
+        }
+    }
+    let references = matches!(
+        item.kind,
+        VertexKind::Function
+            | VertexKind::Field
+            | VertexKind::TypeAlias
+            | VertexKind::Impl
+            | VertexKind::Const
+            | VertexKind::Static
+    );
+    if references {
+        for named in &refs.types {
+            let resolved = if named.path.as_ident() == Some("Self") {
+                match &cx.self_ty {
+                    Ty::Def(def, _) => Some(def.clone()),
+                    _ => None,
+                }
+            } else {
+                resolver.path(cx.loc, &named.path, Ns::Type, false)
+            };
+            if let Some(def) = resolved
+                && is_type_like(&resolver, &def)
+            {
+                out.add(EdgeKind::References, &def, named.line, |_| {});
+            }
+        }
+        for named in &refs.values {
+            let Some(def) = resolver.path(cx.loc, &named.path, Ns::Value, false) else { continue };
+            if matches!(resolver.kind(&def), Some(VertexKind::Const | VertexKind::Static)) {
+                out.add(EdgeKind::References, &def, named.line, |_| {});
+            }
+        }
+    }
+    if item.kind == VertexKind::Function {
+        for call in &refs.calls {
+            let target = resolver.call(&call.callee, &cx, 0).or_else(|| match &call.callee {
+                crate::parse::Callee::Method { name, .. } => {
+                    resolver.unique_method(name).map(super::lookup::Target::guess)
+                }
+                _ => None,
+            });
+            let Some(target) = target else {
+                out.stats.calls_unresolved += 1;
+                continue;
+            };
+            if target.constructor {
+                if matches!(target.def, Def::Item { .. }) && resolver.kind(&target.def) == Some(VertexKind::Struct) {
+                    out.add(EdgeKind::References, &target.def, call.line, |_| {});
+                }
+                continue;
+            }
+            match target.confidence {
+                Confidence::Exact => out.stats.calls_exact += 1,
+                Confidence::Inferred => out.stats.calls_inferred += 1,
+            }
+            let confidence = target.confidence;
+            let existing = out.target(&target.def).and_then(|to| out.index.get(&(EdgeKind::Calls, to)).copied());
+            out.add(EdgeKind::Calls, &target.def, call.line, |props| {
+                props.insert("count", Value::from(1));
+                props.insert("confidence", Value::from(confidence.as_str()));
+            });
+            // One exact call site makes the edge exact, whatever guesses found it too.
+            if let Some(existing) = existing
+                && confidence == Confidence::Exact
+            {
+                out.edges[existing].props.insert("confidence", Value::from(Confidence::Exact.as_str()));
+            }
+        }
+    }
+    for named in &refs.macros {
+        if let Some(def) = resolver.path(cx.loc, &named.path, Ns::Macro, false) {
+            out.add(EdgeKind::Invokes, &def, named.line, |_| {});
+        }
+    }
+    let _ = index;
+}
+
+/// What `#[derive(Name)]` implements: the trait `Name` resolves to in scope, a built-in derive's
+/// trait, or else the derive macro itself.
+fn derived(resolver: &Resolver<'_>, loc: Loc, named: &Named) -> Option<Def> {
+    if let Some(def) = resolver.path(loc, &named.path, Ns::Type, false)
+        && is_trait_like(resolver, &def)
+    {
+        return Some(def);
+    }
+    if let Some(path) = named.path.as_ident().and_then(prelude::derived_trait) {
+        return Some(Def::Extern(Arc::from(path)));
+    }
+    // `#[derive(std::fmt::Debug)]` and friends.
+    resolver.path(loc, &named.path, Ns::Macro, false)
+}
+
+fn is_trait_like(resolver: &Resolver<'_>, def: &Def) -> bool {
+    match def {
+        Def::Extern(_) => true,
+        Def::Item { .. } => resolver.kind(def) == Some(VertexKind::Trait),
+    }
+}
+
+/// Types, traits and extern items: what a type position can name.
+fn is_type_like(resolver: &Resolver<'_>, def: &Def) -> bool {
+    match def {
+        Def::Extern(path) => &**path != "std",
+        Def::Item { .. } => matches!(
+            resolver.kind(def),
+            Some(VertexKind::Struct | VertexKind::Enum | VertexKind::Union | VertexKind::TypeAlias | VertexKind::Trait)
+        ),
+    }
+}

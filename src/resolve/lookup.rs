@@ -1,0 +1,897 @@
+//! Looking names up: paths in scopes, imports to a fixed point, impls, and what syntax says about
+//! a value's type (`TypeExpr`) evaluated to a definition (`Ty`), for method calls.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::{
+    Binding, CrateDefs, Def, Import, ItemDef, Ns, ResolveStats, Shape, Vis, World, bind, module_scope_of, prelude,
+};
+use crate::ids::Key;
+use crate::model::VertexKind;
+use crate::parse::{Callee, PathRef, Refs, TypeExpr};
+
+/// Evaluations give up this deep (type aliases of aliases, calls chained on calls).
+const MAX_DEPTH: u8 = 12;
+
+/// A scope of some crate.
+#[derive(Clone, Copy, Debug)]
+pub struct Loc {
+    pub krate: u32,
+    pub scope: u32,
+}
+
+/// What a value's type is known to be.
+#[derive(Clone, Debug, Default)]
+pub enum Ty {
+    #[default]
+    Unknown,
+    /// A type (or trait, for `dyn Trait`) with its type arguments.
+    Def(Def, Vec<Ty>),
+    /// Known by its traits only.
+    Bounds(Vec<Def>),
+}
+
+/// Where a function body's names are looked up, and what `Self` is there.
+#[derive(Clone, Debug)]
+pub struct FnCx {
+    pub loc: Loc,
+    pub self_ty: Ty,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Confidence {
+    Exact,
+    Inferred,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Exact => "exact",
+            Confidence::Inferred => "inferred",
+        }
+    }
+}
+
+/// What a call site calls.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub def: Def,
+    pub confidence: Confidence,
+    /// A tuple struct or variant built, not a function called.
+    pub constructor: bool,
+    /// `Self` for the callee: the receiver's type, or the type the path named.
+    self_ty: Ty,
+}
+
+impl Target {
+    /// A guess by name alone.
+    pub fn guess(def: Def) -> Target {
+        Target { def, confidence: Confidence::Inferred, constructor: false, self_ty: Ty::Unknown }
+    }
+}
+
+/// The id of the vertex a definition stands for.
+pub fn extern_id(path: &str) -> Uuid {
+    Key::extern_item(path).id()
+}
+
+/// Lookups over the crate being resolved (`current`) and the crates of earlier waves.
+#[derive(Clone, Copy)]
+pub struct Resolver<'a> {
+    pub current: &'a CrateDefs,
+    pub world: &'a World,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn krate(&self, krate: u32) -> Option<&'a CrateDefs> {
+        if krate == self.current.krate { Some(self.current) } else { self.world.get(krate).map(|defs| &**defs) }
+    }
+
+    pub fn item(&self, def: &Def) -> Option<(&'a CrateDefs, &'a ItemDef)> {
+        match def {
+            Def::Item { krate, item } => self.krate(*krate).map(|defs| (defs, defs.item(*item))),
+            Def::Extern(_) => None,
+        }
+    }
+
+    pub fn id(&self, def: &Def) -> Option<Uuid> {
+        match def {
+            Def::Item { .. } => self.item(def).map(|(_, item)| item.id),
+            Def::Extern(path) => Some(extern_id(path)),
+        }
+    }
+
+    pub fn kind(&self, def: &Def) -> Option<VertexKind> {
+        self.item(def).map(|(_, item)| item.kind)
+    }
+
+    /// Resolves `path` in namespace `ns` from `loc`. `import` is set for `use` paths, which
+    /// edition 2015 reads from the crate root.
+    pub fn path(&self, loc: Loc, path: &PathRef, ns: Ns, import: bool) -> Option<Def> {
+        let defs = self.krate(loc.krate)?;
+        let segments = path.segments.as_slice();
+        let (first, rest) = segments.split_first()?;
+        let module = |scope: u32| Def::Item { krate: defs.krate, item: defs.scopes[scope as usize].item };
+        let mut def;
+        let mut rest = rest;
+        if path.global {
+            def = if defs.edition_2015 {
+                rest = segments;
+                module(defs.root_scope)
+            } else {
+                self.extern_crate(defs, first)?
+            };
+        } else {
+            match first.as_str() {
+                "crate" => def = module(defs.root_scope),
+                "self" => def = module(module_scope_of(defs, loc.scope)),
+                "super" => {
+                    let mut scope = defs.scopes[module_scope_of(defs, loc.scope) as usize].parent_module?;
+                    while let Some(("super", tail)) = rest.split_first().map(|(s, t)| (s.as_str(), t)) {
+                        scope = defs.scopes[scope as usize].parent_module?;
+                        rest = tail;
+                    }
+                    def = module(scope);
+                }
+                "Self" => return None,
+                name => {
+                    let first_ns = if rest.is_empty() { ns } else { Ns::Type };
+                    let from = if import && defs.edition_2015 {
+                        Loc { krate: loc.krate, scope: defs.root_scope }
+                    } else {
+                        loc
+                    };
+                    def = self.name(from, name, first_ns)?;
+                }
+            }
+        }
+        for (index, segment) in rest.iter().enumerate() {
+            let segment_ns = if index + 1 == rest.len() { ns } else { Ns::Type };
+            def = self.step(&def, segment, segment_ns, 0)?;
+        }
+        Some(def)
+    }
+
+    fn extern_crate(&self, defs: &CrateDefs, name: &str) -> Option<Def> {
+        if let Some(def) = defs.extern_prelude.get(name) {
+            return Some(def.clone());
+        }
+        prelude::is_std_crate(name).then(|| Def::Extern(Arc::from("std")))
+    }
+
+    /// A name looked up from a scope: the scope and the function bodies around it, then the
+    /// crate's macros, the extern prelude, and the standard prelude.
+    pub fn name(&self, loc: Loc, name: &str, ns: Ns) -> Option<Def> {
+        let defs = self.krate(loc.krate)?;
+        let mut scope = loc.scope;
+        loop {
+            let here = &defs.scopes[scope as usize];
+            if let Some(binding) = here.names[ns as usize].get(name) {
+                return Some(binding.def.clone());
+            }
+            match here.outer {
+                Some(outer) => scope = outer,
+                None => break,
+            }
+        }
+        match ns {
+            Ns::Macro => {
+                if let Some(def) = defs.macros.get(name) {
+                    return Some(def.clone());
+                }
+            }
+            Ns::Type => {
+                if let Some(def) = self.extern_crate(defs, name) {
+                    return Some(def);
+                }
+            }
+            Ns::Value => {}
+        }
+        prelude::lookup(ns, name).map(|path| Def::Extern(Arc::from(path)))
+    }
+
+    /// `def::segment`.
+    fn step(&self, def: &Def, segment: &str, ns: Ns, depth: u8) -> Option<Def> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let (defs, item) = match def {
+            Def::Extern(path) => {
+                if ns == Ns::Value
+                    && let Some(found) = self.associated(def, segment)
+                {
+                    return Some(found);
+                }
+                let path = if &**path == "std" || path.is_empty() {
+                    format!("std::{segment}")
+                } else {
+                    format!("{path}::{segment}")
+                };
+                return Some(Def::Extern(Arc::from(path)));
+            }
+            Def::Item { .. } => self.item(def)?,
+        };
+        match item.kind {
+            VertexKind::Module => {
+                let scope = item.own_scope?;
+                defs.scopes[scope as usize].names[ns as usize].get(segment).map(|binding| binding.def.clone())
+            }
+            VertexKind::Enum => self.child(defs, item, segment, None).or_else(|| self.associated(def, segment)),
+            VertexKind::Trait => self.child(defs, item, segment, None),
+            VertexKind::Struct | VertexKind::Union => self.associated(def, segment),
+            VertexKind::TypeAlias => {
+                let Ty::Def(target, _) = self.alias_target(defs, item, depth + 1) else { return None };
+                self.step(&target, segment, ns, depth + 1)
+            }
+            _ => None,
+        }
+    }
+
+    /// A child of `item` named `name`, of kind `kind` if given.
+    fn child(&self, defs: &CrateDefs, item: &ItemDef, name: &str, kind: Option<VertexKind>) -> Option<Def> {
+        item.children
+            .iter()
+            .find(|&&child| {
+                let child = defs.item(child);
+                &*child.name == name && kind.is_none_or(|kind| child.kind == kind)
+            })
+            .map(|&child| Def::Item { krate: defs.krate, item: child })
+    }
+
+    fn alias_target(&self, defs: &CrateDefs, item: &ItemDef, depth: u8) -> Ty {
+        match &item.shape {
+            Shape::Alias { target } => {
+                let cx = FnCx { loc: Loc { krate: defs.krate, scope: item.scope }, self_ty: Ty::Unknown };
+                self.eval(target, &cx, depth + 1)
+            }
+            _ => Ty::Unknown,
+        }
+    }
+
+    /// The crates whose impls can apply to a type of crate `owner`: that crate, the current one,
+    /// then the current one's dependencies.
+    fn impl_crates(&self, owner: Option<u32>) -> impl Iterator<Item = &'a CrateDefs> + '_ {
+        let current = self.current.krate;
+        owner
+            .filter(|&owner| owner != current)
+            .into_iter()
+            .chain(std::iter::once(current))
+            .chain(self.current.impl_crates.iter().copied().filter(move |&k| Some(k) != owner && k != current))
+            .filter_map(|krate| self.krate(krate))
+    }
+
+    /// An associated item of a type: from its inherent impls first, then its trait impls (and
+    /// those traits' default members).
+    pub fn associated(&self, ty: &Def, name: &str) -> Option<Def> {
+        let id = self.id(ty)?;
+        let owner = match ty {
+            Def::Item { krate, .. } => Some(*krate),
+            Def::Extern(_) => None,
+        };
+        for inherent in [true, false] {
+            for defs in self.impl_crates(owner) {
+                let Some(impls) = defs.impls_by_self.get(&id) else { continue };
+                for &index in impls {
+                    let imp = defs.item(index);
+                    if imp.impl_trait.is_none() != inherent {
+                        continue;
+                    }
+                    if let Some(found) = self.child(defs, imp, name, None) {
+                        return Some(found);
+                    }
+                    if let Some(trait_def) = &imp.impl_trait
+                        && let Some((trait_defs, trait_item)) = self.item(trait_def)
+                        && let Some(found) = self.child(trait_defs, trait_item, name, None)
+                    {
+                        return Some(found);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// The method `name` of trait `trait_def` implemented for `ty`, else the trait's own.
+    fn trait_method(&self, ty: &Ty, trait_def: &Def, name: &str, depth: u8) -> Option<Def> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        if let Ty::Def(self_def, _) = ty
+            && let (Some(id), Some(trait_id)) = (self.id(self_def), self.id(trait_def))
+        {
+            let owner = match self_def {
+                Def::Item { krate, .. } => Some(*krate),
+                Def::Extern(_) => None,
+            };
+            for defs in self.impl_crates(owner) {
+                for &index in defs.impls_by_self.get(&id).into_iter().flatten() {
+                    let imp = defs.item(index);
+                    if imp.impl_trait.as_ref().and_then(|t| self.id(t)) == Some(trait_id)
+                        && let Some(found) = self.child(defs, imp, name, Some(VertexKind::Function))
+                    {
+                        return Some(found);
+                    }
+                }
+            }
+        }
+        match trait_def {
+            Def::Extern(path) => Some(Def::Extern(Arc::from(format!("{path}::{name}")))),
+            Def::Item { .. } => {
+                let (defs, item) = self.item(trait_def)?;
+                if item.kind != VertexKind::Trait {
+                    return None;
+                }
+                self.child(defs, item, name, Some(VertexKind::Function)).or_else(|| {
+                    item.supertraits
+                        .iter()
+                        .find_map(|supertrait| self.trait_method(&Ty::Unknown, supertrait, name, depth + 1))
+                })
+            }
+        }
+    }
+
+    /// What `expr` says about a type, evaluated in `cx`.
+    pub fn eval(&self, expr: &TypeExpr, cx: &FnCx, depth: u8) -> Ty {
+        if depth > MAX_DEPTH {
+            return Ty::Unknown;
+        }
+        match expr {
+            TypeExpr::Unknown => Ty::Unknown,
+            TypeExpr::Path(path, args) => {
+                if path.as_ident() == Some("Self") {
+                    return cx.self_ty.clone();
+                }
+                let Some(def) = self.path(cx.loc, path, Ns::Type, false) else { return Ty::Unknown };
+                if let Some((defs, item)) = self.item(&def)
+                    && item.kind == VertexKind::TypeAlias
+                {
+                    return self.alias_target(defs, item, depth + 1);
+                }
+                Ty::Def(def, args.iter().map(|arg| self.eval(arg, cx, depth + 1)).collect())
+            }
+            TypeExpr::Bounds(paths) => {
+                Ty::Bounds(paths.iter().filter_map(|path| self.path(cx.loc, path, Ns::Type, false)).collect())
+            }
+            TypeExpr::Returns(callee) => self.returns(callee, cx, depth + 1),
+            TypeExpr::Try(inner) => unwrapped(self.eval(inner, cx, depth + 1)),
+            TypeExpr::Field(base, name) => self.field(self.eval(base, cx, depth + 1), name, depth + 1),
+        }
+    }
+
+    /// The type a call returns.
+    fn returns(&self, callee: &Callee, cx: &FnCx, depth: u8) -> Ty {
+        let target = self.call(callee, cx, depth);
+        if let Some(target) = &target {
+            if target.constructor {
+                return match self.item(&target.def) {
+                    Some((defs, item)) if item.kind == VertexKind::Variant => {
+                        item.parent.map_or(Ty::Unknown, |parent| {
+                            Ty::Def(Def::Item { krate: defs.krate, item: parent }, Vec::new())
+                        })
+                    }
+                    Some(_) => Ty::Def(target.def.clone(), Vec::new()),
+                    None => Ty::Unknown,
+                };
+            }
+            if let Some((defs, item)) = self.item(&target.def)
+                && let Shape::Function { returns } = &item.shape
+            {
+                let callee_cx =
+                    FnCx { loc: Loc { krate: defs.krate, scope: item.scope }, self_ty: target.self_ty.clone() };
+                return self.eval(returns, &callee_cx, depth + 1);
+            }
+        }
+        // Methods of std types that the graph cannot see, but whose result is plain.
+        if let Callee::Method { receiver, name } = callee {
+            let receiver = self.eval(receiver, cx, depth + 1);
+            if prelude::is_unwrap(name) {
+                return unwrapped(receiver);
+            }
+            if matches!(name.as_str(), "clone" | "to_owned") {
+                return receiver;
+            }
+        }
+        Ty::Unknown
+    }
+
+    fn field(&self, ty: Ty, name: &str, depth: u8) -> Ty {
+        let Ty::Def(def, args) = ty else { return Ty::Unknown };
+        if let Def::Extern(path) = &def {
+            if prelude::derefs_to_argument(path)
+                && let Some(inner) = args.into_iter().next()
+            {
+                return self.field(inner, name, depth + 1);
+            }
+            return Ty::Unknown;
+        }
+        let Some((defs, item)) = self.item(&def) else { return Ty::Unknown };
+        let Some(Def::Item { item: field, .. }) = self.child(defs, item, name, Some(VertexKind::Field)) else {
+            return Ty::Unknown;
+        };
+        let field = defs.item(field);
+        match &field.shape {
+            Shape::Field { ty } => {
+                let cx = FnCx {
+                    loc: Loc { krate: defs.krate, scope: field.scope },
+                    self_ty: Ty::Def(def.clone(), Vec::new()),
+                };
+                self.eval(ty, &cx, depth + 1)
+            }
+            _ => Ty::Unknown,
+        }
+    }
+
+    /// What a call site calls, when it can be told.
+    pub fn call(&self, callee: &Callee, cx: &FnCx, depth: u8) -> Option<Target> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match callee {
+            Callee::Path(path) => {
+                if let [first, name] = path.segments.as_slice()
+                    && first == "Self"
+                    && !path.global
+                {
+                    return self.method(&cx.self_ty, name, depth + 1);
+                }
+                let def =
+                    self.path(cx.loc, path, Ns::Value, false).or_else(|| self.path(cx.loc, path, Ns::Type, false))?;
+                let self_ty = match path.segments.split_last() {
+                    Some((_, prefix)) if !prefix.is_empty() => {
+                        let prefix = PathRef { global: path.global, segments: prefix.to_vec() };
+                        if prefix.as_ident() == Some("Self") {
+                            cx.self_ty.clone()
+                        } else {
+                            self.eval(&TypeExpr::Path(prefix, Vec::new()), cx, depth + 1)
+                        }
+                    }
+                    _ => Ty::Unknown,
+                };
+                match &def {
+                    Def::Extern(path) => {
+                        // `Some(x)`, `Ok(x)`, `Wrapper(x)`: a capitalised last segment names a
+                        // tuple struct or variant.
+                        let last = path.rsplit("::").next().unwrap_or_default();
+                        let constructor = last.starts_with(|c: char| c.is_uppercase());
+                        Some(Target { def, confidence: Confidence::Exact, constructor, self_ty })
+                    }
+                    Def::Item { .. } => match self.kind(&def)? {
+                        VertexKind::Function => {
+                            Some(Target { def, confidence: Confidence::Exact, constructor: false, self_ty })
+                        }
+                        VertexKind::Struct | VertexKind::Variant => {
+                            Some(Target { def, confidence: Confidence::Exact, constructor: true, self_ty })
+                        }
+                        _ => None,
+                    },
+                }
+            }
+            Callee::Assoc { ty, trait_, name } => {
+                let ty = self.eval(ty, cx, depth + 1);
+                match trait_.as_ref().and_then(|path| self.path(cx.loc, path, Ns::Type, false)) {
+                    Some(trait_def) => {
+                        let def = self.trait_method(&ty, &trait_def, name, depth + 1)?;
+                        Some(Target { def, confidence: Confidence::Exact, constructor: false, self_ty: ty })
+                    }
+                    None => self.method(&ty, name, depth + 1),
+                }
+            }
+            Callee::Method { receiver, name } => {
+                let receiver = self.eval(receiver, cx, depth + 1);
+                self.method(&receiver, name, depth + 1)
+            }
+        }
+    }
+
+    /// The method `name` called on a value of type `ty`.
+    fn method(&self, ty: &Ty, name: &str, depth: u8) -> Option<Target> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let exact =
+            |def: Def| Some(Target { def, confidence: Confidence::Exact, constructor: false, self_ty: ty.clone() });
+        match ty {
+            Ty::Unknown => None,
+            Ty::Bounds(traits) => {
+                // Traits of this crate's graph first; an extern trait only when it is the one bound.
+                let local = traits.iter().filter(|t| matches!(t, Def::Item { .. }));
+                for trait_def in local {
+                    if let Some(def) = self.trait_method(&Ty::Unknown, trait_def, name, depth + 1) {
+                        return exact(def);
+                    }
+                }
+                match traits.as_slice() {
+                    [only @ Def::Extern(_)] => exact(self.trait_method(&Ty::Unknown, only, name, depth + 1)?),
+                    _ => None,
+                }
+            }
+            Ty::Def(def, args) => {
+                if self.kind(def) == Some(VertexKind::Trait) {
+                    return exact(self.trait_method(&Ty::Unknown, def, name, depth + 1)?);
+                }
+                if let Some(found) = self.associated(def, name)
+                    && self.kind(&found) == Some(VertexKind::Function)
+                {
+                    return exact(found);
+                }
+                if let Def::Extern(path) = def
+                    && prelude::derefs_to_argument(path)
+                    && let Some(inner) = args.first()
+                {
+                    return self.method(inner, name, depth + 1);
+                }
+                None
+            }
+        }
+    }
+
+    /// The one method of that name in the crate and its dependencies, if there is exactly one:
+    /// a guess, for receivers of unknown type.
+    pub fn unique_method(&self, name: &str) -> Option<Def> {
+        if is_common_method(name) {
+            return None;
+        }
+        let mut found = None;
+        for defs in self.impl_crates(None) {
+            for &index in defs.methods_by_name.get(name).into_iter().flatten() {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(Def::Item { krate: defs.krate, item: index });
+            }
+        }
+        found
+    }
+}
+
+/// The success type of an `Option` or `Result`.
+fn unwrapped(ty: Ty) -> Ty {
+    match ty {
+        Ty::Def(Def::Extern(path), args) if prelude::unwraps_to_argument(&path) => {
+            args.into_iter().next().unwrap_or_default()
+        }
+        _ => Ty::Unknown,
+    }
+}
+
+/// Method names that std's own types have: a receiver of unknown type calling one of these is
+/// more likely a std type than the one crate method that shares the name.
+fn is_common_method(name: &str) -> bool {
+    matches!(
+        name,
+        "new"
+            | "default"
+            | "len"
+            | "is_empty"
+            | "push"
+            | "pop"
+            | "insert"
+            | "remove"
+            | "get"
+            | "get_mut"
+            | "iter"
+            | "iter_mut"
+            | "into_iter"
+            | "next"
+            | "map"
+            | "and_then"
+            | "filter"
+            | "collect"
+            | "clone"
+            | "to_string"
+            | "to_owned"
+            | "as_ref"
+            | "as_mut"
+            | "as_str"
+            | "unwrap"
+            | "expect"
+            | "ok"
+            | "err"
+            | "is_some"
+            | "is_none"
+            | "is_ok"
+            | "is_err"
+            | "contains"
+            | "contains_key"
+            | "extend"
+            | "clear"
+            | "write"
+            | "read"
+            | "flush"
+            | "fmt"
+            | "eq"
+            | "cmp"
+            | "partial_cmp"
+            | "hash"
+            | "from"
+            | "into"
+            | "try_from"
+            | "try_into"
+            | "lock"
+            | "borrow"
+            | "borrow_mut"
+            | "send"
+            | "recv"
+            | "join"
+            | "split"
+            | "trim"
+            | "parse"
+            | "keys"
+            | "values"
+            | "entry"
+            | "or_insert"
+            | "take"
+            | "replace"
+            | "drop"
+            | "deref"
+            | "deref_mut"
+            | "index"
+            | "call"
+            | "with_capacity"
+            | "capacity"
+            | "reserve"
+            | "truncate"
+            | "first"
+            | "last"
+            | "sort"
+            | "sort_by"
+            | "append"
+            | "drain"
+            | "chars"
+            | "bytes"
+            | "lines"
+            | "starts_with"
+            | "ends_with"
+            | "find"
+            | "position"
+            | "any"
+            | "all"
+            | "count"
+            | "sum"
+            | "min"
+            | "max"
+            | "rev"
+            | "zip"
+            | "enumerate"
+            | "skip"
+            | "chain"
+            | "fold"
+            | "for_each"
+            | "copied"
+            | "cloned"
+            | "flatten"
+            | "flat_map"
+            | "unwrap_or"
+            | "unwrap_or_default"
+            | "unwrap_or_else"
+            | "map_err"
+            | "ok_or"
+            | "ok_or_else"
+            | "as_slice"
+            | "as_bytes"
+            | "to_vec"
+            | "run"
+            | "start"
+            | "stop"
+            | "close"
+            | "poll"
+            | "wait"
+            | "set"
+            | "load"
+            | "store"
+            | "swap"
+            | "update"
+            | "apply"
+            | "build"
+            | "finish"
+            | "with"
+            | "name"
+            | "value"
+            | "kind"
+            | "size"
+            | "data"
+            | "state"
+            | "id"
+    )
+}
+
+/// Resolves `use` declarations to a fixed point: each round tries the imports not yet resolved
+/// and copies what every glob's module now holds; rounds end when nothing changes. Returns what
+/// each import resolved to, for the edges.
+pub fn fixed_point(
+    defs: &mut CrateDefs,
+    world: &World,
+    imports: &[Import<'_>],
+    stats: &mut ResolveStats,
+) -> Vec<Vec<Def>> {
+    let mut resolved: Vec<Vec<Def>> = vec![Vec::new(); imports.len()];
+    let mut found_ns: Vec<[bool; 3]> = vec![[false; 3]; imports.len()];
+    // A round adds at least one binding or ends the loop, and bindings are finite; the cap only
+    // bounds pathological inputs.
+    for _round in 0..64 {
+        let mut changed = false;
+        for (index, import) in imports.iter().enumerate() {
+            let loc = Loc { krate: defs.krate, scope: import.scope };
+            let vis = Vis::parse(&import.facts.visibility);
+            match &import.facts.name {
+                None => {
+                    let resolver = Resolver { current: defs, world };
+                    let Some(target) = resolver.path(loc, &import.facts.path, Ns::Type, true) else { continue };
+                    let copied = glob_bindings(&resolver, &target, import.scope);
+                    if resolved[index].is_empty() {
+                        resolved[index].push(target);
+                    }
+                    let scope = &mut defs.scopes[import.scope as usize];
+                    for (ns, name, binding) in copied {
+                        let binding = Binding { vis, glob: true, active: import.active && binding.active, ..binding };
+                        changed |= bind(&mut scope.names[ns as usize], name, binding);
+                    }
+                }
+                Some(name) => {
+                    for ns in Ns::ALL {
+                        if found_ns[index][ns as usize] {
+                            continue;
+                        }
+                        let resolver = Resolver { current: defs, world };
+                        let Some(def) = resolver.path(loc, &import.facts.path, ns, true) else { continue };
+                        found_ns[index][ns as usize] = true;
+                        if import.facts.macro_use {
+                            add_macro_use(defs, world, &def);
+                        }
+                        if !resolved[index].contains(&def) {
+                            resolved[index].push(def.clone());
+                        }
+                        if name != "_" {
+                            let binding = Binding { def, vis, glob: false, active: import.active };
+                            bind(
+                                &mut defs.scopes[import.scope as usize].names[ns as usize],
+                                name.as_str().into(),
+                                binding,
+                            );
+                        }
+                        // A newly resolved import can make others resolvable, bound or not.
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    for found in &resolved {
+        stats.imports += 1;
+        if found.is_empty() {
+            stats.imports_unresolved += 1;
+        }
+    }
+    resolved
+}
+
+/// The bindings a glob import of `target` brings into `into`: a module's names that are visible
+/// from there, or an enum's variants.
+fn glob_bindings(resolver: &Resolver<'_>, target: &Def, into: u32) -> Vec<(Ns, Box<str>, Binding)> {
+    let Some((defs, item)) = resolver.item(target) else { return Vec::new() };
+    let same_crate = defs.krate == resolver.current.krate;
+    match item.kind {
+        VertexKind::Module => {
+            let Some(scope) = item.own_scope else { return Vec::new() };
+            let descendant = same_crate && is_descendant(defs, module_scope_of(defs, into), scope);
+            let mut out = Vec::new();
+            for ns in Ns::ALL {
+                for (name, binding) in &defs.scopes[scope as usize].names[ns as usize] {
+                    let visible = match binding.vis {
+                        Vis::Public => true,
+                        Vis::Crate => same_crate,
+                        Vis::Private => descendant,
+                    };
+                    if visible {
+                        out.push((ns, name.clone(), binding.clone()));
+                    }
+                }
+            }
+            // Sorted, so that which of two globs binds a name first does not depend on hashing.
+            out.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+            out
+        }
+        VertexKind::Enum => item
+            .children
+            .iter()
+            .map(|&child| {
+                let variant = defs.item(child);
+                let binding = Binding {
+                    def: Def::Item { krate: defs.krate, item: child },
+                    vis: Vis::Public,
+                    glob: true,
+                    active: variant.active,
+                };
+                (Ns::Value, variant.name.clone(), binding)
+            })
+            .flat_map(|(ns, name, binding)| [(Ns::Type, name.clone(), binding.clone()), (ns, name, binding)])
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether module scope `scope` is `ancestor` or inside it.
+fn is_descendant(defs: &CrateDefs, mut scope: u32, ancestor: u32) -> bool {
+    loop {
+        if scope == ancestor {
+            return true;
+        }
+        match defs.scopes[scope as usize].parent_module {
+            Some(parent) => scope = parent,
+            None => return false,
+        }
+    }
+}
+
+/// `#[macro_use] extern crate dep;`: `dep`'s exported macros are in scope everywhere.
+fn add_macro_use(defs: &mut CrateDefs, world: &World, def: &Def) {
+    let Def::Item { krate, .. } = def else { return };
+    let Some(dep) = world.get(*krate) else { return };
+    for (name, binding) in &dep.scopes[dep.root_scope as usize].names[Ns::Macro as usize] {
+        if binding.vis == Vis::Public {
+            defs.macros.entry(name.clone()).or_insert_with(|| binding.def.clone());
+        }
+    }
+}
+
+/// Resolves every impl's trait and self type (registering the impl under its self type), and
+/// every trait's supertraits.
+pub fn resolve_impls_and_traits(defs: &mut CrateDefs, world: &World, refs: &[Refs]) {
+    let mut impls = Vec::new();
+    let mut supertraits = Vec::new();
+    {
+        let resolver = Resolver { current: defs, world };
+        for (index, item) in defs.items.iter().enumerate() {
+            let loc = Loc { krate: defs.krate, scope: item.scope };
+            match (&item.kind, &item.shape) {
+                (VertexKind::Impl, Shape::Impl { trait_path, self_type, .. }) => {
+                    let trait_def = trait_path.as_ref().and_then(|path| resolver.path(loc, path, Ns::Type, false));
+                    let self_def = match self_type {
+                        TypeExpr::Path(path, _) if path.as_ident() != Some("Self") => {
+                            resolver.path(loc, path, Ns::Type, false)
+                        }
+                        _ => None,
+                    };
+                    // Registered under the alias's target too, so that methods are found through either.
+                    let alias_target = self_def.as_ref().and_then(|def| match resolver.item(def) {
+                        Some((target_defs, target)) if target.kind == VertexKind::TypeAlias => {
+                            match resolver.alias_target(target_defs, target, 0) {
+                                Ty::Def(def, _) => Some(def),
+                                _ => None,
+                            }
+                        }
+                        _ => None,
+                    });
+                    let ids: Vec<Uuid> =
+                        [&self_def, &alias_target].into_iter().flatten().filter_map(|def| resolver.id(def)).collect();
+                    impls.push((index, trait_def, self_def, ids));
+                }
+                (VertexKind::Trait, _) => {
+                    let resolved: Vec<Def> = refs[index]
+                        .supertraits
+                        .iter()
+                        .filter_map(|named| resolver.path(loc, &named.path, Ns::Type, false))
+                        .collect();
+                    supertraits.push((index, resolved));
+                }
+                _ => {}
+            }
+        }
+    }
+    for (index, trait_def, self_def, ids) in impls {
+        for id in ids {
+            defs.impls_by_self.entry(id).or_default().push(index as u32);
+        }
+        defs.items[index].impl_trait = trait_def;
+        defs.items[index].impl_self = self_def;
+    }
+    for (index, resolved) in supertraits {
+        defs.items[index].supertraits = resolved;
+    }
+}

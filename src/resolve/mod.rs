@@ -1,0 +1,454 @@
+//! The resolution stage: names to definitions, per crate, in wave order.
+//!
+//! `index` hands over one `ItemRecord` per module and item of a crate once all its files are
+//! parsed. `resolve_crate` builds the crate's scopes (`CrateDefs`): every module's items, then its
+//! `use` declarations and globs iterated to a fixed point (cycles between modules are normal),
+//! then every impl's trait and self type. It then turns what each item names into edges
+//! (`edges.rs`): `imports`, `reexports`, `implements`, `impl_for`, `supertrait`, `derives`,
+//! `calls`, `references`, `invokes`. The finished `CrateDefs` is kept for the crates that depend
+//! on this one: waves guarantee that a crate's dependencies are resolved before it.
+//!
+//! Targets outside the indexed set (std, or dependencies not indexed) become `extern` vertices
+//! keyed by their resolved path. This module knows nothing of files, threads or the store; it
+//! knows syntax only through `parse`'s plain facts.
+
+mod edges;
+mod lookup;
+pub mod prelude;
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use uuid::Uuid;
+
+use crate::cfg::CfgContext;
+use crate::model::{Edge, VertexKind};
+use crate::parse::{PathRef, Refs, TypeExpr, UseFacts};
+
+pub use edges::Externs;
+
+/// A namespace: a module can hold a type, a value and a macro of one name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Ns {
+    Type,
+    Value,
+    Macro,
+}
+
+impl Ns {
+    const ALL: [Ns; 3] = [Ns::Type, Ns::Value, Ns::Macro];
+
+    fn of(kind: VertexKind) -> Option<Ns> {
+        match kind {
+            VertexKind::Module
+            | VertexKind::Struct
+            | VertexKind::Enum
+            | VertexKind::Union
+            | VertexKind::Trait
+            | VertexKind::TypeAlias => Some(Ns::Type),
+            VertexKind::Function | VertexKind::Const | VertexKind::Static => Some(Ns::Value),
+            VertexKind::Macro => Some(Ns::Macro),
+            _ => None,
+        }
+    }
+}
+
+/// What resolution needs of one module or item, from `assemble`.
+#[derive(Debug)]
+pub struct ItemRecord {
+    pub id: Uuid,
+    pub kind: VertexKind,
+    pub name: String,
+    pub path: String,
+    /// The vertex that contains this one; `None` for the crate's root module.
+    pub parent: Option<Uuid>,
+    pub visibility: String,
+    pub active: bool,
+    /// Where the item is, for messages: the file's name in the graph and the line.
+    pub file: Arc<str>,
+    pub line: u32,
+    pub shape: Shape,
+    pub refs: Refs,
+}
+
+/// What only some kinds of items carry, for resolution.
+#[derive(Debug, Clone, Default)]
+pub enum Shape {
+    #[default]
+    None,
+    Function {
+        returns: TypeExpr,
+    },
+    Impl {
+        trait_path: Option<PathRef>,
+        self_type: TypeExpr,
+        negative: bool,
+    },
+    Field {
+        ty: TypeExpr,
+    },
+    Alias {
+        target: TypeExpr,
+    },
+}
+
+/// A definition a name resolves to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Def {
+    /// An indexed module or item: its crate (index into `Workspace::crates`) and its index in
+    /// that crate's `CrateDefs`.
+    Item { krate: u32, item: u32 },
+    /// Something outside the indexed set, by its path (`std::fmt::Debug`, `serde::Serialize`).
+    Extern(Arc<str>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Vis {
+    /// `pub`: visible to other crates.
+    Public,
+    /// `pub(crate)`, `pub(super)`, `pub(in path)`: visible inside the crate.
+    Crate,
+    /// Visible in the defining module and its descendants.
+    Private,
+}
+
+impl Vis {
+    fn parse(text: &str) -> Vis {
+        match text {
+            "pub" => Vis::Public,
+            "private" => Vis::Private,
+            _ => Vis::Crate,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Binding {
+    def: Def,
+    vis: Vis,
+    /// Brought in by a glob: any explicit item or import of the name shadows it.
+    glob: bool,
+    /// Bound by an item or import that is compiled in this configuration.
+    active: bool,
+}
+
+/// A module, or a function body with its own items or `use` declarations.
+#[derive(Debug, Default)]
+struct Scope {
+    /// The module or function this scope belongs to (an index into `CrateDefs::items`).
+    item: u32,
+    /// The scope a name not found here is looked up in: a function body's enclosing scope.
+    /// Modules have none (names do not leak into child modules).
+    outer: Option<u32>,
+    /// The module a module scope belongs to is its parent module's scope (for `super`).
+    parent_module: Option<u32>,
+    /// Names bound here, one map per namespace (indexed by `Ns as usize`).
+    names: [HashMap<Box<str>, Binding>; 3],
+}
+
+/// One indexed module or item.
+#[derive(Debug)]
+struct ItemDef {
+    id: Uuid,
+    kind: VertexKind,
+    name: Box<str>,
+    parent: Option<u32>,
+    vis: Vis,
+    active: bool,
+    /// The scope that names inside this item are looked up in.
+    scope: u32,
+    /// The scope this module or function body opens, if it does.
+    own_scope: Option<u32>,
+    children: Vec<u32>,
+    shape: Shape,
+    /// For impls: the trait and the self type, once resolved.
+    impl_trait: Option<Def>,
+    impl_self: Option<Def>,
+    /// For traits: their supertraits, once resolved.
+    supertraits: Vec<Def>,
+}
+
+/// One crate's resolved scopes, kept for the crates that depend on it.
+#[derive(Debug)]
+pub struct CrateDefs {
+    krate: u32,
+    edition_2015: bool,
+    items: Vec<ItemDef>,
+    by_id: HashMap<Uuid, u32>,
+    scopes: Vec<Scope>,
+    root_scope: u32,
+    /// Dependencies by the name the crate uses for them.
+    extern_prelude: HashMap<String, Def>,
+    /// Every `macro_rules!` macro in the crate by name (textual scope, taken crate-wide), and
+    /// the exported macros of `#[macro_use] extern crate` dependencies.
+    macros: HashMap<Box<str>, Def>,
+    /// Impls by the id of their self type (an item's id, or an extern path's id).
+    impls_by_self: HashMap<Uuid, Vec<u32>>,
+    /// Functions in impls and traits, by name: for the unique-name fallback of method calls.
+    methods_by_name: HashMap<Box<str>, Vec<u32>>,
+    /// Crates whose impls may apply to this crate's types: its dependencies, transitively,
+    /// that are indexed, nearest first.
+    impl_crates: Vec<u32>,
+}
+
+impl CrateDefs {
+    fn item(&self, index: u32) -> &ItemDef {
+        &self.items[index as usize]
+    }
+}
+
+/// The crate being resolved and what it can see.
+pub struct CrateInput<'a> {
+    pub krate: u32,
+    pub crate_name: &'a str,
+    pub edition: &'a str,
+    pub cfg: &'a CfgContext,
+    /// Its dependencies: the name the crate uses, and the crate index.
+    pub deps: Vec<(String, u32)>,
+    /// Its indexed dependencies, transitively, nearest first.
+    pub transitive: Vec<u32>,
+    pub records: Vec<ItemRecord>,
+}
+
+/// Every crate's `CrateDefs`, set once the wave that resolves it has ended (never during it, so
+/// that what a crate sees does not depend on which of its wave's crates finished first).
+pub struct World {
+    crates: Vec<OnceLock<Arc<CrateDefs>>>,
+}
+
+impl World {
+    pub fn new(n_crates: usize) -> World {
+        World { crates: (0..n_crates).map(|_| OnceLock::new()).collect() }
+    }
+
+    pub fn publish(&self, defs: Arc<CrateDefs>) {
+        // A crate is resolved once: a second `set` cannot happen, and would change nothing.
+        let _ = self.crates[defs.krate as usize].set(defs);
+    }
+
+    fn get(&self, krate: u32) -> Option<&Arc<CrateDefs>> {
+        self.crates.get(krate as usize).and_then(OnceLock::get)
+    }
+}
+
+/// What resolving one crate gives.
+pub struct Resolved {
+    pub defs: Arc<CrateDefs>,
+    pub edges: Vec<Edge>,
+    pub stats: ResolveStats,
+}
+
+/// Counts for `-v`.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct ResolveStats {
+    pub imports: usize,
+    pub imports_unresolved: usize,
+    pub calls_exact: usize,
+    pub calls_inferred: usize,
+    pub calls_unresolved: usize,
+}
+
+impl std::ops::AddAssign for ResolveStats {
+    fn add_assign(&mut self, other: ResolveStats) {
+        self.imports += other.imports;
+        self.imports_unresolved += other.imports_unresolved;
+        self.calls_exact += other.calls_exact;
+        self.calls_inferred += other.calls_inferred;
+        self.calls_unresolved += other.calls_unresolved;
+    }
+}
+
+/// Resolves one crate: its scopes, then its edges. `world` holds the crates of earlier waves.
+pub fn resolve_crate(input: CrateInput<'_>, world: &World, externs: &Externs) -> Resolved {
+    let CrateInput { krate, edition, cfg, deps, transitive, mut records, .. } = input;
+    // Records arrive in the order threads finished their files; sorting makes every index, and
+    // so every tie broken by index, the same in every run.
+    records.sort_by(|a, b| (&a.path, a.id).cmp(&(&b.path, b.id)));
+    let mut refs: Vec<Refs> = Vec::with_capacity(records.len());
+    let mut defs = CrateDefs {
+        krate,
+        edition_2015: edition == "2015",
+        items: Vec::with_capacity(records.len()),
+        by_id: HashMap::with_capacity(records.len()),
+        scopes: Vec::new(),
+        root_scope: 0,
+        extern_prelude: HashMap::new(),
+        macros: HashMap::new(),
+        impls_by_self: HashMap::new(),
+        methods_by_name: HashMap::new(),
+        impl_crates: transitive,
+    };
+    let mut parents = Vec::with_capacity(records.len());
+    for (index, record) in records.into_iter().enumerate() {
+        defs.by_id.insert(record.id, index as u32);
+        parents.push(record.parent);
+        refs.push(record.refs);
+        defs.items.push(ItemDef {
+            id: record.id,
+            kind: record.kind,
+            name: record.name.into_boxed_str(),
+            parent: None,
+            vis: Vis::parse(&record.visibility),
+            active: record.active,
+            scope: 0,
+            own_scope: None,
+            children: Vec::new(),
+            shape: record.shape,
+            impl_trait: None,
+            impl_self: None,
+            supertraits: Vec::new(),
+        });
+    }
+    for (index, parent) in parents.iter().enumerate() {
+        let parent = parent.and_then(|id| defs.by_id.get(&id).copied());
+        defs.items[index].parent = parent;
+        if let Some(parent) = parent {
+            defs.items[parent as usize].children.push(index as u32);
+        }
+    }
+    for (name, to) in deps {
+        let def = match world.get(to) {
+            Some(dep) => Def::Item { krate: to, item: dep.scopes[dep.root_scope as usize].item },
+            None => Def::Extern(Arc::from(name.as_str())),
+        };
+        defs.extern_prelude.insert(name, def);
+    }
+    open_scopes(&mut defs, &refs);
+    bind_items(&mut defs);
+    let mut import_stats = ResolveStats::default();
+    let imports = collect_imports(&defs, &refs, cfg);
+    let resolved_imports = lookup::fixed_point(&mut defs, world, &imports, &mut import_stats);
+    lookup::resolve_impls_and_traits(&mut defs, world, &refs);
+    let defs = Arc::new(defs);
+    let (edges, mut stats) = edges::crate_edges(&defs, world, &refs, &imports, &resolved_imports, externs);
+    stats += import_stats;
+    Resolved { defs, edges, stats }
+}
+
+/// Gives every module, and every function whose body declares items or imports, a scope; and
+/// every item the scope its names are looked up in.
+fn open_scopes(defs: &mut CrateDefs, refs: &[Refs]) {
+    // Parents before children (paths do not order them: an impl's members' paths start with `<`).
+    let mut order: Vec<u32> =
+        (0..defs.items.len() as u32).filter(|&i| defs.items[i as usize].parent.is_none()).collect();
+    let mut next = 0;
+    while next < order.len() {
+        let children = defs.items[order[next] as usize].children.clone();
+        order.extend(children);
+        next += 1;
+    }
+    for index in order {
+        let index = index as usize;
+        let parent = defs.items[index].parent;
+        let parent_scope = parent.map(|p| {
+            let parent = &defs.items[p as usize];
+            parent.own_scope.unwrap_or(parent.scope)
+        });
+        let kind = defs.items[index].kind;
+        let opens = match kind {
+            VertexKind::Module => true,
+            VertexKind::Function => {
+                !refs[index].uses.is_empty()
+                    || defs.items[index].children.iter().any(|&c| Ns::of(defs.items[c as usize].kind).is_some())
+            }
+            _ => false,
+        };
+        defs.items[index].scope = parent_scope.unwrap_or(0);
+        if opens {
+            let scope = defs.scopes.len() as u32;
+            let (outer, parent_module) = if kind == VertexKind::Module {
+                (None, parent_scope.map(|s| module_scope_of(defs, s)))
+            } else {
+                (parent_scope, None)
+            };
+            defs.scopes.push(Scope { item: index as u32, outer, parent_module, names: Default::default() });
+            defs.items[index].own_scope = Some(scope);
+            if parent.is_none() && kind == VertexKind::Module {
+                defs.root_scope = scope;
+            }
+        }
+    }
+}
+
+/// The module scope a scope belongs to (itself, or the module around a function body).
+fn module_scope_of(defs: &CrateDefs, mut scope: u32) -> u32 {
+    while let Some(outer) = defs.scopes[scope as usize].outer {
+        scope = outer;
+    }
+    scope
+}
+
+/// Binds every item in the scope of its module or function body. An item compiled in this
+/// configuration wins over a cfg'd-out one of the same name.
+fn bind_items(defs: &mut CrateDefs) {
+    let krate = defs.krate;
+    for index in 0..defs.items.len() {
+        let item = &defs.items[index];
+        let Some(ns) = Ns::of(item.kind) else { continue };
+        let Some(parent) = item.parent else { continue };
+        let parent_item = &defs.items[parent as usize];
+        let Some(scope) = parent_item.own_scope else {
+            // Associated items and fields are reached through their type, not a scope.
+            if item.kind == VertexKind::Function && matches!(parent_item.kind, VertexKind::Impl | VertexKind::Trait) {
+                defs.methods_by_name.entry(item.name.clone()).or_default().push(index as u32);
+            }
+            continue;
+        };
+        let binding =
+            Binding { def: Def::Item { krate, item: index as u32 }, vis: item.vis, glob: false, active: item.active };
+        let name = item.name.clone();
+        if item.kind == VertexKind::Macro {
+            // `macro_rules!` scoping is textual; crate-wide is the approximation, and an exported
+            // macro also lives at the crate root.
+            defs.macros.entry(name.clone()).or_insert_with(|| binding.def.clone());
+            if item.vis == Vis::Public {
+                let root = defs.root_scope as usize;
+                bind(&mut defs.scopes[root].names[Ns::Macro as usize], name.clone(), binding.clone());
+            }
+        }
+        bind(&mut defs.scopes[scope as usize].names[ns as usize], name, binding);
+    }
+}
+
+/// Adds a binding unless a better one holds the name: explicit over glob, active over inactive,
+/// first over later.
+fn bind(names: &mut HashMap<Box<str>, Binding>, name: Box<str>, binding: Binding) -> bool {
+    use std::collections::hash_map::Entry;
+    match names.entry(name) {
+        Entry::Vacant(vacant) => {
+            vacant.insert(binding);
+            true
+        }
+        Entry::Occupied(mut occupied) => {
+            let old = occupied.get();
+            let better = (!binding.glob && old.glob) || (binding.active && !old.active && binding.glob == old.glob);
+            if better {
+                occupied.insert(binding);
+            }
+            better
+        }
+    }
+}
+
+/// A `use` declaration (or `extern crate`) to resolve.
+struct Import<'a> {
+    /// The scope it binds into.
+    scope: u32,
+    /// The module or function that declares it (the edges' source).
+    owner: u32,
+    facts: &'a UseFacts,
+    active: bool,
+}
+
+fn collect_imports<'a>(defs: &CrateDefs, refs: &'a [Refs], cfg: &CfgContext) -> Vec<Import<'a>> {
+    let mut imports = Vec::new();
+    for (index, item_refs) in refs.iter().enumerate() {
+        let item = &defs.items[index];
+        let Some(scope) = item.own_scope else { continue };
+        for facts in &item_refs.uses {
+            let active = item.active && cfg.allows(facts.cfg.as_deref());
+            imports.push(Import { scope, owner: index as u32, facts, active });
+        }
+    }
+    imports
+}

@@ -1,0 +1,140 @@
+//! The names every Rust module sees without importing them: the standard prelude (types,
+//! traits, values), the standard library's macros, and the traits behind the built-in derives.
+//!
+//! Paths are given under `std`, whatever the crate is (`core` and `alloc` hold the same items):
+//! one name for one item keeps the graph's `extern` vertices from splitting.
+
+use super::Ns;
+
+/// The item `name` stands for in namespace `ns` when nothing in scope defines it.
+pub fn lookup(ns: Ns, name: &str) -> Option<&'static str> {
+    match ns {
+        Ns::Type => TYPES.iter().find(|(n, _)| *n == name).map(|(_, path)| *path),
+        Ns::Value => VALUES.iter().find(|(n, _)| *n == name).map(|(_, path)| *path),
+        Ns::Macro => MACROS.iter().find(|(n, _)| *n == name).map(|(_, path)| *path),
+    }
+}
+
+/// The trait a built-in `#[derive(Name)]` implements, when `Name` is not in scope as a trait
+/// (`Debug` and `Hash` are derivable without being in the prelude).
+pub fn derived_trait(name: &str) -> Option<&'static str> {
+    match name {
+        "Debug" => Some("std::fmt::Debug"),
+        "Hash" => Some("std::hash::Hash"),
+        _ => lookup(Ns::Type, name),
+    }
+}
+
+/// `std`, `core` and `alloc` are one library to the graph.
+pub fn is_std_crate(name: &str) -> bool {
+    matches!(name, "std" | "core" | "alloc")
+}
+
+/// Smart pointers that method calls see through (auto-deref to their first type argument).
+pub fn derefs_to_argument(path: &str) -> bool {
+    matches!(
+        path,
+        "std::boxed::Box"
+            | "std::rc::Rc"
+            | "std::sync::Arc"
+            | "std::cell::Ref"
+            | "std::cell::RefMut"
+            | "std::sync::MutexGuard"
+            | "std::sync::RwLockReadGuard"
+            | "std::sync::RwLockWriteGuard"
+            | "std::pin::Pin"
+    )
+}
+
+/// `Option` and `Result`, whose `?`, `unwrap()` and `expect()` give their first type argument.
+pub fn unwraps_to_argument(path: &str) -> bool {
+    matches!(path, "std::option::Option" | "std::result::Result")
+}
+
+/// Methods of `Option` and `Result` that return the success value.
+pub fn is_unwrap(method: &str) -> bool {
+    matches!(method, "unwrap" | "expect" | "unwrap_or" | "unwrap_or_default" | "unwrap_or_else" | "unwrap_unchecked")
+}
+
+const TYPES: &[(&str, &str)] = &[
+    ("Option", "std::option::Option"),
+    ("Result", "std::result::Result"),
+    ("Vec", "std::vec::Vec"),
+    ("String", "std::string::String"),
+    ("Box", "std::boxed::Box"),
+    ("ToString", "std::string::ToString"),
+    ("ToOwned", "std::borrow::ToOwned"),
+    ("Clone", "std::clone::Clone"),
+    ("Copy", "std::marker::Copy"),
+    ("Send", "std::marker::Send"),
+    ("Sync", "std::marker::Sync"),
+    ("Sized", "std::marker::Sized"),
+    ("Unpin", "std::marker::Unpin"),
+    ("Drop", "std::ops::Drop"),
+    ("Fn", "std::ops::Fn"),
+    ("FnMut", "std::ops::FnMut"),
+    ("FnOnce", "std::ops::FnOnce"),
+    ("Default", "std::default::Default"),
+    ("Eq", "std::cmp::Eq"),
+    ("Ord", "std::cmp::Ord"),
+    ("PartialEq", "std::cmp::PartialEq"),
+    ("PartialOrd", "std::cmp::PartialOrd"),
+    ("AsRef", "std::convert::AsRef"),
+    ("AsMut", "std::convert::AsMut"),
+    ("From", "std::convert::From"),
+    ("Into", "std::convert::Into"),
+    ("TryFrom", "std::convert::TryFrom"),
+    ("TryInto", "std::convert::TryInto"),
+    ("Iterator", "std::iter::Iterator"),
+    ("IntoIterator", "std::iter::IntoIterator"),
+    ("Extend", "std::iter::Extend"),
+    ("FromIterator", "std::iter::FromIterator"),
+    ("DoubleEndedIterator", "std::iter::DoubleEndedIterator"),
+    ("ExactSizeIterator", "std::iter::ExactSizeIterator"),
+];
+
+const VALUES: &[(&str, &str)] = &[
+    ("Some", "std::option::Option::Some"),
+    ("None", "std::option::Option::None"),
+    ("Ok", "std::result::Result::Ok"),
+    ("Err", "std::result::Result::Err"),
+    ("drop", "std::mem::drop"),
+];
+
+const MACROS: &[(&str, &str)] = &[
+    ("assert", "std::assert"),
+    ("assert_eq", "std::assert_eq"),
+    ("assert_ne", "std::assert_ne"),
+    ("cfg", "std::cfg"),
+    ("column", "std::column"),
+    ("compile_error", "std::compile_error"),
+    ("concat", "std::concat"),
+    ("dbg", "std::dbg"),
+    ("debug_assert", "std::debug_assert"),
+    ("debug_assert_eq", "std::debug_assert_eq"),
+    ("debug_assert_ne", "std::debug_assert_ne"),
+    ("env", "std::env"),
+    ("eprint", "std::eprint"),
+    ("eprintln", "std::eprintln"),
+    ("file", "std::file"),
+    ("format", "std::format"),
+    ("format_args", "std::format_args"),
+    ("include", "std::include"),
+    ("include_bytes", "std::include_bytes"),
+    ("include_str", "std::include_str"),
+    ("line", "std::line"),
+    ("matches", "std::matches"),
+    ("module_path", "std::module_path"),
+    ("option_env", "std::option_env"),
+    ("panic", "std::panic"),
+    ("print", "std::print"),
+    ("println", "std::println"),
+    ("stringify", "std::stringify"),
+    ("thread_local", "std::thread_local"),
+    ("todo", "std::todo"),
+    ("unimplemented", "std::unimplemented"),
+    ("unreachable", "std::unreachable"),
+    ("vec", "std::vec"),
+    ("write", "std::write"),
+    ("writeln", "std::writeln"),
+];
