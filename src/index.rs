@@ -220,12 +220,7 @@ pub fn index(
     if let Some(err) = errors.into_iter().next() {
         return Err(IndexError::Validation(err));
     }
-    let externs = std::mem::take(&mut ctx.externs).into_vertices();
-    let n_externs = externs.len();
-    ctx.send(Batch { vertices: externs, edges: Vec::new() });
-    if ctx.store_gone.load(Ordering::Relaxed) {
-        return Err(IndexError::StoreGone);
-    }
+    let n_externs = ctx.externs.len();
     let validation = ctx.registry.stats();
     let resolve = *ctx.resolve_stats.get_mut().unwrap_or_else(|poison| poison.into_inner());
     let mut diagnostics = ctx.diagnostics.into_inner().unwrap_or_else(|poison| poison.into_inner());
@@ -329,6 +324,8 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize) -> Option<Arc<CrateDefs>> {
     let resolved = resolve::resolve_crate(input, &ctx.world, &ctx.externs);
     let mut edges = resolved.edges;
     ctx.registry.check_edges(&mut edges, |id| ctx.externs.contains(id));
+    // The extern vertices first, so that the writer need not hold the edges that point to them.
+    ctx.send(Batch { vertices: ctx.externs.take_new(), edges: Vec::new() });
     ctx.send_edges(edges);
     *ctx.resolve_stats.lock().unwrap_or_else(|poison| poison.into_inner()) += resolved.stats;
     Some(resolved.defs)

@@ -19,16 +19,18 @@ use super::{CrateDefs, Def, Import, ItemDef, Ns, ResolveStats, Shape, Vis, World
 use crate::model::{Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse::{Named, Refs};
 
-/// The `extern` vertices edges point to, gathered across crates and written once at the end.
+/// The `extern` vertices edges point to, gathered across crates. Each is handed out once, by
+/// `take_new`, to be written before the edges that point to it.
 #[derive(Default)]
 pub struct Externs {
-    paths: DashMap<Uuid, Arc<str>>,
+    /// Path, and whether the vertex was handed out.
+    paths: DashMap<Uuid, (Arc<str>, bool)>,
 }
 
 impl Externs {
     fn note(&self, path: &Arc<str>) -> Uuid {
         let id = extern_id(path);
-        self.paths.entry(id).or_insert_with(|| path.clone());
+        self.paths.entry(id).or_insert_with(|| (path.clone(), false));
         id
     }
 
@@ -37,12 +39,22 @@ impl Externs {
         self.paths.contains_key(id)
     }
 
-    /// The vertices, sorted by path.
-    pub fn into_vertices(self) -> Vec<Vertex> {
-        let mut sorted: Vec<(Arc<str>, Uuid)> = self.paths.into_iter().map(|(id, path)| (path, id)).collect();
-        sorted.sort();
-        sorted
-            .into_iter()
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// The vertices noted since the last call, sorted by path.
+    pub fn take_new(&self) -> Vec<Vertex> {
+        let mut new: Vec<(Arc<str>, Uuid)> = Vec::new();
+        for mut entry in self.paths.iter_mut() {
+            let (path, taken) = entry.value_mut();
+            if !*taken {
+                *taken = true;
+                new.push((path.clone(), *entry.key()));
+            }
+        }
+        new.sort();
+        new.into_iter()
             .map(|(path, id)| {
                 let mut props = Props::new();
                 props.insert("name", Value::from(path.rsplit("::").next().unwrap_or_default()));

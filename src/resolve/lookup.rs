@@ -709,6 +709,8 @@ pub fn fixed_point(
 ) -> Vec<Vec<Def>> {
     let mut resolved: Vec<Vec<Def>> = vec![Vec::new(); imports.len()];
     let mut found_ns: Vec<[bool; 3]> = vec![[false; 3]; imports.len()];
+    // For each glob: the version of its target scope when it was last copied.
+    let mut copied_version: Vec<Option<u32>> = vec![None; imports.len()];
     // A round adds at least one binding or ends the loop, and bindings are finite; the cap only
     // bounds pathological inputs.
     for _round in 0..64 {
@@ -720,14 +722,29 @@ pub fn fixed_point(
                 None => {
                     let resolver = Resolver { current: defs, world };
                     let Some(target) = resolver.path(loc, &import.facts.path, Ns::Type, true) else { continue };
+                    // Another crate's scopes are final: one copy is enough. This crate's are
+                    // copied again only when they changed since.
+                    let version = match resolver.item(&target) {
+                        Some((target_defs, item)) if target_defs.krate == defs.krate => {
+                            item.own_scope.map_or(0, |scope| defs.scopes[scope as usize].version)
+                        }
+                        _ => 0,
+                    };
+                    if copied_version[index] == Some(version) {
+                        continue;
+                    }
                     let copied = glob_bindings(&resolver, &target, import.scope);
+                    copied_version[index] = Some(version);
                     if resolved[index].is_empty() {
                         resolved[index].push(target);
                     }
                     let scope = &mut defs.scopes[import.scope as usize];
                     for (ns, name, binding) in copied {
                         let binding = Binding { vis, glob: true, active: import.active && binding.active, ..binding };
-                        changed |= bind(&mut scope.names[ns as usize], name, binding);
+                        if bind(&mut scope.names[ns as usize], name, binding) {
+                            scope.version += 1;
+                            changed = true;
+                        }
                     }
                 }
                 Some(name) => {
@@ -746,11 +763,10 @@ pub fn fixed_point(
                         }
                         if name != "_" {
                             let binding = Binding { def, vis, glob: false, active: import.active };
-                            bind(
-                                &mut defs.scopes[import.scope as usize].names[ns as usize],
-                                name.as_str().into(),
-                                binding,
-                            );
+                            let scope = &mut defs.scopes[import.scope as usize];
+                            if bind(&mut scope.names[ns as usize], name.as_str().into(), binding) {
+                                scope.version += 1;
+                            }
                         }
                         // A newly resolved import can make others resolvable, bound or not.
                         changed = true;

@@ -144,6 +144,8 @@ struct Scope {
     parent_module: Option<u32>,
     /// Names bound here, one map per namespace (indexed by `Ns as usize`).
     names: [HashMap<Box<str>, Binding>; 3],
+    /// Counts the changes to `names`: a glob import copies a scope again only when it changed.
+    version: u32,
 }
 
 /// One indexed module or item.
@@ -361,7 +363,7 @@ fn open_scopes(defs: &mut CrateDefs, refs: &[Refs]) {
             } else {
                 (parent_scope, None)
             };
-            defs.scopes.push(Scope { item: index as u32, outer, parent_module, names: Default::default() });
+            defs.scopes.push(Scope { item: index as u32, outer, parent_module, names: Default::default(), version: 0 });
             defs.items[index].own_scope = Some(scope);
             if parent.is_none() && kind == VertexKind::Module {
                 defs.root_scope = scope;

@@ -82,6 +82,10 @@ struct State {
     written: HashMap<Uuid, VertexKind>,
     pending_vertices: Vec<model::Vertex>,
     pending_edges: Vec<model::Edge>,
+    /// Edges received whose ends were not both written yet. Kept apart from `pending_edges`, so
+    /// that neither the flush threshold nor each flush's work grows with them: they are looked
+    /// at again only when a flush wrote new vertices.
+    waiting_edges: Vec<model::Edge>,
     stats: WriteStats,
 }
 
@@ -96,6 +100,7 @@ fn run(receiver: Receiver<Batch>, config: WriterConfig) -> Result<(Database<Memo
         written: HashMap::new(),
         pending_vertices: Vec::new(),
         pending_edges: Vec::new(),
+        waiting_edges: Vec::new(),
         stats: WriteStats::default(),
     };
     let mut deadline: Option<Instant> = None;
@@ -122,7 +127,7 @@ fn run(receiver: Receiver<Batch>, config: WriterConfig) -> Result<(Database<Memo
         }
     }
     state.flush()?;
-    for edge in std::mem::take(&mut state.pending_edges) {
+    for edge in std::mem::take(&mut state.waiting_edges) {
         state.stats.dangling_edges.push((edge.from, edge.kind.as_str(), edge.to));
     }
     state.stats.dangling_edges.sort();
@@ -147,6 +152,7 @@ impl State {
         // vertex or edge: vertices, their properties, edges, their properties.
         let mut vertices = Vec::new();
         let mut vertex_props = Vec::new();
+        let new_vertices = !self.pending_vertices.is_empty();
         for vertex in std::mem::take(&mut self.pending_vertices) {
             match self.written.entry(vertex.id) {
                 Entry::Occupied(first) => {
@@ -170,7 +176,11 @@ impl State {
         let mut edges = Vec::new();
         let mut edge_props = Vec::new();
         let mut waiting = Vec::new();
-        for edge in std::mem::take(&mut self.pending_edges) {
+        let mut candidates = std::mem::take(&mut self.pending_edges);
+        if new_vertices {
+            candidates.append(&mut self.waiting_edges);
+        }
+        for edge in candidates {
             if !(self.written.contains_key(&edge.from) && self.written.contains_key(&edge.to)) {
                 waiting.push(edge);
                 continue;
@@ -182,7 +192,7 @@ impl State {
             }
             edges.push(BulkInsertItem::Edge(stored));
         }
-        self.pending_edges = waiting;
+        self.waiting_edges.append(&mut waiting);
         let mut items = vertices;
         items.append(&mut vertex_props);
         items.append(&mut edges);
