@@ -69,7 +69,7 @@ fn measure(workspace: &Path, run: &RustdocRun, graph: &Graph, subjects: &[Subjec
             let json = run.generate(&spec, &lib.crate_name);
             let mut sources = sources::Sources::new(lib.package_dir.clone());
             let doc = rustdoc::load(&json, workspace, &lib.package_dir, &mut sources);
-            let ours = ours::load(graph, subject.package, subject.version, &lib.root_src);
+            let ours = ours::load(graph, subject.package, subject.version, &lib.root_src, &mut sources);
             compare::compare(&lib.crate_name, subject.version, subject.style, &doc, &ours)
         })
         .collect()

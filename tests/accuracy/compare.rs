@@ -83,8 +83,8 @@ pub struct Apart {
     pub macro_expanded: usize,
     /// Our items in function, const and static bodies that rustdoc does not document.
     pub in_bodies: usize,
-    /// rustdoc's items under `#[cfg(doc)]`, which rustdoc sets and a build does not: ours are
-    /// inactive, rightly.
+    /// Items on one side only under a `#[cfg]` that names `doc`, which rustdoc sets and a build
+    /// does not (`#[cfg(doc)]` items are in rustdoc only, `#[cfg(not(doc))]` ones in ours only).
     pub cfg_doc: usize,
     /// Trait impls and derives that cannot be checked: rustdoc's impl or type came out of a
     /// macro and we have no vertex for it, or the type is not documented.
@@ -175,17 +175,21 @@ pub fn compare(krate: &str, version: &str, style: &str, doc: &Doc, ours: &Ours) 
         }
         if let Origin::Macro(why) = &item.origin {
             report.apart.macro_expanded += 1;
-            miss("apart: item from a macro", format!("{} ({why})", item.key));
+            let class = if why.starts_with("written") {
+                "apart: item from a macro (written in the call)"
+            } else {
+                "apart: item from a macro"
+            };
+            miss(class, format!("{} ({why})", item.key));
             continue;
         }
-        if item.cfg_doc && ours.inactive.contains(&item.key) {
+        if item.cfg_doc {
             report.apart.cfg_doc += 1;
+            miss("apart: `cfg(doc)` only in rustdoc", item.key.to_string());
             continue;
         }
         report.items.only_rustdoc += 1;
-        let class = if item.cfg_doc {
-            "item only in rustdoc: `cfg(doc)`"
-        } else if ours.inactive.contains(&item.key) {
+        let class = if ours.inactive.contains(&item.key) {
             "item only in rustdoc: inactive in ours"
         } else if ours
             .items
@@ -203,6 +207,9 @@ pub fn compare(krate: &str, version: &str, style: &str, doc: &Doc, ours: &Ours) 
             let item = &ours.items[index];
             if item.in_body {
                 report.apart.in_bodies += 1;
+            } else if item.cfg_doc {
+                report.apart.cfg_doc += 1;
+                miss("apart: `cfg(not(doc))` only in ours", item.key.to_string());
             } else {
                 report.items.only_ours += 1;
                 miss("item only in ours", item.key.to_string());

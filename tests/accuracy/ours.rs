@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::common::Graph;
 use crate::compare::Key;
+use crate::sources::Sources;
 
 /// The item kinds compared (modules are compared apart; `extern` vertices stand for targets
 /// outside the indexed set, not for items).
@@ -54,12 +55,14 @@ pub struct OurItem {
     /// Declared in a function, const or static body (rustdoc documents only the trait impls
     /// there).
     pub in_body: bool,
+    /// Inside an item or macro call whose `#[cfg]` names `doc`.
+    pub cfg_doc: bool,
 }
 
 /// The lib crate of package `name` `version` in `graph`. `root_src` is the crate root's path
 /// relative to the package folder (`src/lib.rs`), from cargo metadata: the display path of our
 /// root module ends with it, and what comes before is the prefix of every file of the package.
-pub fn load(graph: &Graph, name: &str, version: &str, root_src: &str) -> Ours {
+pub fn load(graph: &Graph, name: &str, version: &str, root_src: &str, sources: &mut Sources) -> Ours {
     let contains = adjacency(graph, "contains");
     let package = graph
         .vertices
@@ -104,7 +107,8 @@ pub fn load(graph: &Graph, name: &str, version: &str, root_src: &str) -> Ours {
             if inactive {
                 ours.inactive.push(key);
             } else {
-                ours.items.push(OurItem { key, id: id.to_owned(), in_body });
+                let cfg_doc = sources.under_doc_cfg(&key.file, key.line);
+                ours.items.push(OurItem { key, id: id.to_owned(), in_body, cfg_doc });
             }
         }
         let body = in_body || matches!(kind, "function" | "const" | "static");

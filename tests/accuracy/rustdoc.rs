@@ -1,6 +1,7 @@
 //! The compiler's view of one crate: runs `cargo rustdoc` with JSON output and reads the local
 //! items, modules, trait impls and derives out of it, with their files made relative to the
 //! package root. It knows nothing about our graph; `compare` puts the two side by side.
+//! Checked against the JSON of rustc 1.95 (format 57): see `MIN_FORMAT_VERSION`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -33,22 +34,45 @@ impl RustdocRun<'_> {
         // A stale file from an earlier run must not pass for this one.
         let _ = std::fs::remove_file(&json);
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let output = Command::new(cargo)
+        let mut command = Command::new(cargo);
+        command
             .args(["rustdoc", "--lib", "-p", package])
             .args(self.cargo_flags)
             .args(["--", "-Z", "unstable-options", "--output-format", "json"])
             .args(["--document-private-items", "--document-hidden-items"])
             .current_dir(self.workspace)
-            .env("RUSTC_BOOTSTRAP", "1")
             .env("CARGO_TARGET_DIR", self.target_dir)
             .env_remove("RUSTDOCFLAGS")
-            .env_remove("CARGO_BUILD_TARGET")
-            .output()
-            .unwrap();
+            .env_remove("CARGO_BUILD_TARGET");
+        bootstrap_rustdoc_only(&mut command, self.target_dir);
+        let output = command.output().unwrap();
         assert!(output.status.success(), "cargo rustdoc -p {package}: {}", crate::common::describe(&output));
         assert!(json.is_file(), "cargo rustdoc -p {package} wrote no `{}`", json.display());
         json
     }
+}
+
+/// Lets rustdoc, and only rustdoc, take `-Z` flags on a stable toolchain. `RUSTC_BOOTSTRAP=1` in
+/// cargo's environment would reach build scripts too, and some (anyhow's) then probe for nightly
+/// features, find them and turn on `cfg`s that a stable build never has: rustdoc would document
+/// another configuration than the one we index. So cargo runs rustdoc through a wrapper that sets
+/// it (`RUSTDOC`, which cargo honours for `cargo rustdoc`).
+#[cfg(unix)]
+fn bootstrap_rustdoc_only(command: &mut Command, dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let rustdoc = std::env::var("RUSTDOC").unwrap_or_else(|_| "rustdoc".to_owned());
+    assert!(!rustdoc.contains('\''), "RUSTDOC with a quote: {rustdoc}");
+    std::fs::create_dir_all(dir).unwrap();
+    let wrapper = dir.join("rustdoc-bootstrap.sh");
+    std::fs::write(&wrapper, format!("#!/bin/sh\nRUSTC_BOOTSTRAP=1 exec '{rustdoc}' \"$@\"\n")).unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    command.env("RUSTDOC", wrapper);
+}
+
+/// Elsewhere the whole cargo run gets `RUSTC_BOOTSTRAP=1` (see the unix version for the cost).
+#[cfg(not(unix))]
+fn bootstrap_rustdoc_only(command: &mut Command, _dir: &Path) {
+    command.env("RUSTC_BOOTSTRAP", "1");
 }
 
 /// What rustdoc says of one crate.
@@ -80,7 +104,8 @@ pub struct DocModule {
 pub struct DocItem {
     pub key: Key,
     pub origin: Origin,
-    /// The item's own `#[cfg]` names `doc`: rustdoc sees it, a build does not.
+    /// The item (or an item or macro call around it) has a `#[cfg]` that names `doc`: rustdoc and
+    /// a build may see different things there.
     pub cfg_doc: bool,
 }
 
@@ -185,7 +210,7 @@ pub fn load(json: &Path, workspace: &Path, package_dir: &Path, sources: &mut Sou
         let file = file.unwrap_or_else(|| span["filename"].as_str().unwrap_or("<no span>").to_owned());
         let cfg_doc = value["attrs"].as_array().unwrap().iter().any(|attr| {
             attr["other"].as_str().is_some_and(|text| text.contains("CfgTrace") && text.contains("name: \"doc\""))
-        });
+        }) || sources.under_doc_cfg(&file, line);
         positions.insert((*id).clone(), doc.items.len());
         doc.items.push(DocItem { key: Key { kind, name, file, line }, origin, cfg_doc });
     }
@@ -219,7 +244,12 @@ fn origin(span: &Value, file: Option<&str>, line: u32, sources: &mut Sources) ->
         return Origin::Macro(format!("span outside the package: {}", span["filename"].as_str().unwrap_or("?")));
     };
     match sources.macro_call_at(file, line) {
-        Some((start, end)) => Origin::Macro(format!("inside the macro call at {file}:{start}-{end}")),
+        // An item on a later line than the call's first is written out in the call's input
+        // (the call passes it on, perhaps changed); one on the first line is made by the macro.
+        Some((start, end)) if line > start => {
+            Origin::Macro(format!("written in the macro call at {file}:{start}-{end}"))
+        }
+        Some((start, end)) => Origin::Macro(format!("made by the macro call at {file}:{start}-{end}")),
         None => Origin::Source,
     }
 }
