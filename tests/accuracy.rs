@@ -209,7 +209,6 @@ fn fixture_modules_and_items_match_rustdoc() {
 fn fixture_trait_impls_and_derives_resolve() {
     let reports = fixture_reports();
     for r in reports {
-        assert!(r.trait_impls.total > 0 || r.derives.total > 0 || r.krate != "fx_core", "fx_core has both");
         let unresolved: Vec<&(String, String)> = r
             .mismatches
             .iter()

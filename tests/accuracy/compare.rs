@@ -352,3 +352,31 @@ fn trait_paths_compare_modulo_std_roots_and_private_std_modules() {
     assert!(!same_trait("std::io::Read", "core::iter::traits::iterator::Read"));
     assert!(!same_trait("fx_core::Area", "fx_core::shapes::Area"));
 }
+
+#[test]
+fn trait_impls_and_derives_resolve_through_edges() {
+    use crate::ours::OurItem;
+    use crate::rustdoc::{DocDerive, DocItem, DocTraitImpl};
+    let key = |kind, name: &str, line| Key { kind, name: name.to_owned(), file: "src/lib.rs".to_owned(), line };
+    let source = |key| DocItem { key, origin: Origin::Source, cfg_doc: false };
+    let ours_item = |key, id: &str| OurItem { key, id: id.to_owned(), in_body: false, cfg_doc: false };
+    let derive =
+        |trait_path: &str| DocDerive { ty: Some(0), trait_path: trait_path.to_owned(), at: "src/lib.rs:2".to_owned() };
+    let doc = Doc {
+        items: vec![source(key("struct", "S", 3)), source(key("impl", "", 5))],
+        trait_impls: vec![DocTraitImpl { item: 1, trait_path: "core::fmt::Display".to_owned() }],
+        derives: vec![derive("core::clone::Clone"), derive("core::fmt::Debug")],
+        ..Doc::default()
+    };
+    let ours = Ours {
+        items: vec![ours_item(key("struct", "S", 3), "s"), ours_item(key("impl", "", 5), "i")],
+        implements: [("i".to_owned(), vec!["std::fmt::Display".to_owned()])].into(),
+        derives: [("s".to_owned(), vec!["std::clone::Clone".to_owned()])].into(),
+        ..Ours::default()
+    };
+    let report = compare("c", "0.1.0", "test", &doc, &ours);
+    assert_eq!((report.items.matched, report.items.only_rustdoc, report.items.only_ours), (2, 0, 0));
+    assert_eq!((report.trait_impls.resolved, report.trait_impls.total), (1, 1));
+    assert_eq!((report.derives.resolved, report.derives.total), (1, 2));
+    assert_eq!(report.mismatches.len(), 1, "{:?}", report.mismatches);
+}
