@@ -205,7 +205,6 @@ fn fixture_modules_and_items_match_rustdoc() {
 }
 
 #[test]
-#[ignore = "until implements/derives edges land: the fixtures' trait impls and derives are unresolved"]
 fn fixture_trait_impls_and_derives_resolve() {
     let reports = fixture_reports();
     for r in reports {
