@@ -366,7 +366,7 @@ impl Common<'_> {
             end_line: self.end_line,
             visibility: self.visibility,
             doc: render::doc(self.attrs),
-            cfg: render::cfg(self.attrs),
+            cfg: with_test_cfg(render::cfg(self.attrs), self.attrs),
             hash: self.hash,
             detail,
             refs,
@@ -602,7 +602,10 @@ fn push_item(body: &mut Body, item: &Item) {
         .finish_with(Detail::None, typed_value_refs(&s.ty, &s.expr), expr_items(&s.expr)),
         Item::Macro(m) if m.ident.is_none() => {
             body.refs.macros.push(Named { path: PathRef::from_path(&m.mac.path), line: line(m.mac.path.span()) });
-            let inner = macro_call_items(&m.mac);
+            let mut inner = macro_call_items(&m.mac);
+            if let Some(predicate) = render::cfg(&m.attrs) {
+                add_cfg(&mut inner, &predicate);
+            }
             out.extend(inner.items);
             append_refs(&mut body.refs, inner.refs);
             return;
@@ -720,19 +723,8 @@ fn cfg_if_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Body> {
             while !body.is_empty() {
                 push_item(&mut branch, &body.parse::<Item>()?);
             }
-            for mut item in branch.items {
-                item.cfg = Some(match item.cfg.take() {
-                    Some(own) => format!("{predicate}, {own}"),
-                    None => predicate.clone(),
-                });
-                out.items.push(item);
-            }
-            for use_facts in &mut branch.refs.uses {
-                use_facts.cfg = Some(match use_facts.cfg.take() {
-                    Some(own) => format!("{predicate}, {own}"),
-                    None => predicate.clone(),
-                });
-            }
+            add_cfg(&mut branch, &predicate);
+            out.items.append(&mut branch.items);
             append_refs(&mut out.refs, branch.refs);
             if !input.peek(syn::Token![else]) {
                 break;
@@ -746,6 +738,38 @@ fn cfg_if_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Body> {
         }
     }
     Ok(out)
+}
+
+/// `#[test]` and `#[bench]` functions (also `#[tokio::test]` and the like) are compiled only
+/// with `cfg(test)`, as if they said so.
+fn with_test_cfg(cfg: Option<String>, attrs: &[Attribute]) -> Option<String> {
+    let is_test = attrs.iter().any(|attr| {
+        attr.path().segments.last().is_some_and(|segment| segment.ident == "test" || segment.ident == "bench")
+    });
+    if !is_test {
+        return cfg;
+    }
+    Some(match cfg {
+        Some(own) => format!("test, {own}"),
+        None => "test".to_owned(),
+    })
+}
+
+/// Adds `predicate` (the `cfg` of the macro call, or of the `cfg_if!` branch, that declares
+/// them) to the `cfg` of each item and `use`.
+fn add_cfg(body: &mut Body, predicate: &str) {
+    for item in &mut body.items {
+        item.cfg = Some(match item.cfg.take() {
+            Some(own) => format!("{predicate}, {own}"),
+            None => predicate.to_owned(),
+        });
+    }
+    for use_facts in &mut body.refs.uses {
+        use_facts.cfg = Some(match use_facts.cfg.take() {
+            Some(own) => format!("{predicate}, {own}"),
+            None => predicate.to_owned(),
+        });
+    }
 }
 
 fn has_attr(attrs: &[Attribute], name: &str) -> bool {

@@ -241,6 +241,8 @@ cfg_if::cfg_if! {
     }
 }
 lazy_static! { static ref X: u8 = 1; }
+#[cfg(windows)]
+cfg_os! { mod sys; }
 ";
     assert_eq!(
         render(text),
@@ -250,6 +252,21 @@ function spawn 3-3 pub sig=fn spawn()
 module unix 7-7 private cfg(unix) inline=false path=None
 module windows 10-10 private cfg(all(windows, not(any(unix)))) inline=false path=Some(\"win.rs\")
 module other 12-12 private cfg(not(any(unix, windows))) inline=false path=None
+module sys 17-17 private cfg(windows) inline=false path=None
+"
+    );
+}
+
+#[test]
+fn test_functions_are_cfg_test() {
+    let text = "#[test]\nfn a() {}\n#[tokio::test]\n#[cfg(unix)]\nasync fn b() {}\n#[bench]\nfn c() {}\nfn d() {}\n";
+    assert_eq!(
+        render(text),
+        "\
+function a 2-2 private cfg(test) sig=fn a()
+function b 5-5 private cfg(test, unix) sig=async fn b()
+function c 7-7 private cfg(test) sig=fn c()
+function d 8-8 private sig=fn d()
 "
     );
 }
