@@ -6,7 +6,7 @@
 //! their files. The package and crate vertices come from `workspace_batch`. This module knows
 //! nothing of threads, the file system or the store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -15,11 +15,12 @@ use uuid::Uuid;
 use crate::cfg::CfgContext;
 use crate::ids::Key;
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
-use crate::parse::{Detail, ItemFacts};
+use crate::parse::{Detail, ItemFacts, MacroCall};
 use crate::resolve::{ItemRecord, Shape};
 use crate::workspace::Workspace;
 
 /// The file being assembled, as the graph names it.
+#[derive(Clone, Debug)]
 pub struct FileRef {
     pub id: Uuid,
     /// The file's name in the graph (relative, `/`-separated).
@@ -39,6 +40,45 @@ pub struct ModuleRef<'a> {
     /// Whether the module is compiled in this configuration.
     pub active: bool,
     pub cfg: &'a CfgContext,
+    /// For items from macro expansions: the ids the module's other items already have. An item
+    /// whose id is taken gets a disambiguator naming the call (`name!line`).
+    pub taken: Option<(&'a HashSet<Uuid>, &'a str)>,
+}
+
+/// An item-position macro call in a module body, to expand once the crate's macros are known.
+#[derive(Debug)]
+pub struct MacroSite {
+    pub module_key: Key,
+    pub module_id: Uuid,
+    pub module_path: String,
+    pub inline_dirs: Vec<String>,
+    pub active: bool,
+    pub call: MacroCall,
+}
+
+impl MacroSite {
+    pub fn new(module: &ModuleRef<'_>, call: MacroCall) -> MacroSite {
+        MacroSite {
+            module_key: module.key.clone(),
+            module_id: module.id,
+            module_path: module.path.to_owned(),
+            inline_dirs: module.inline_dirs.to_vec(),
+            active: module.active,
+            call,
+        }
+    }
+}
+
+/// What assembling a module body gives.
+#[derive(Debug, Default)]
+pub struct BodyOut {
+    pub batch: Batch,
+    /// What resolution needs of each module and item.
+    pub records: Vec<ItemRecord>,
+    /// `mod x;` declarations, whose files the caller indexes.
+    pub children: Vec<ChildModule>,
+    /// Macro calls, which the caller expands once the crate's macros are known.
+    pub sites: Vec<MacroSite>,
 }
 
 /// A `mod x;` declaration found in a module body: its file is indexed by the caller.
@@ -96,7 +136,11 @@ pub fn item_props(facts: &ItemFacts, path: &str, file: &str, active: bool) -> Pr
             props.insert("is_unsafe", Value::from(*is_unsafe));
             props.insert("is_const", Value::from(*is_const));
         }
-        Detail::None | Detail::Module { .. } | Detail::Field { .. } | Detail::TypeAlias { .. } => {}
+        Detail::None
+        | Detail::Module { .. }
+        | Detail::Field { .. }
+        | Detail::TypeAlias { .. }
+        | Detail::MacroRules { .. } => {}
     }
     props
 }
@@ -122,6 +166,7 @@ fn take_record(
         }
         Detail::Field { ty } => Shape::Field { ty },
         Detail::TypeAlias { target } => Shape::Alias { target },
+        Detail::MacroRules { definition } => Shape::MacroRules { definition },
         Detail::None | Detail::Module { .. } => Shape::None,
     };
     let record = ItemRecord {
@@ -140,28 +185,26 @@ fn take_record(
     (record, facts.children)
 }
 
-/// Adds the vertices and edges of a module body's items to `batch`, their records to `records`,
-/// and its `mod x;` declarations to `children`.
-pub fn module_body(
-    file: &FileRef,
-    module: &ModuleRef<'_>,
-    items: Vec<ItemFacts>,
-    batch: &mut Batch,
-    records: &mut Vec<ItemRecord>,
-    children: &mut Vec<ChildModule>,
-) {
+/// Adds a module body's items to `out`: their vertices and edges, their records, its `mod x;`
+/// declarations, and the macro calls of the inline modules in it.
+pub fn module_body(file: &FileRef, module: &ModuleRef<'_>, items: Vec<ItemFacts>, out: &mut BodyOut) {
     let disambiguators = disambiguators(&items);
-    for (facts, disambiguator) in items.into_iter().zip(disambiguators) {
+    for (mut facts, disambiguator) in items.into_iter().zip(disambiguators) {
         let mut key = module.key.child(facts.kind, &facts.name);
         if let Some(disambiguator) = disambiguator {
             key = key.disambiguated(&disambiguator);
         }
+        if let Some((taken, call)) = module.taken
+            && taken.contains(&key.id())
+        {
+            key = key.disambiguated(call);
+        }
         let id = key.id();
         let path = format!("{}::{}", module.path, segment(&facts));
         let active = module.active && module.cfg.allows(facts.cfg.as_deref());
-        batch.edges.push(Edge::new(module.id, EdgeKind::Contains, id));
-        match &facts.detail {
-            Detail::Module { inline: false, path_attr, cfg_path_attrs } => children.push(ChildModule {
+        out.batch.edges.push(Edge::new(module.id, EdgeKind::Contains, id));
+        match &mut facts.detail {
+            Detail::Module { inline: false, path_attr, cfg_path_attrs, .. } => out.children.push(ChildModule {
                 key,
                 parent: Some(module.id),
                 name: facts.name.clone(),
@@ -175,17 +218,26 @@ pub fn module_body(
                 inline_dirs: module.inline_dirs.to_vec(),
                 active,
             }),
-            Detail::Module { inline: true, path_attr, .. } => {
-                push_vertex(batch, file, id, facts.kind, item_props(&facts, &path, &file.name, active));
+            Detail::Module { inline: true, path_attr, macro_calls, .. } => {
                 let mut inline_dirs = module.inline_dirs.to_vec();
                 inline_dirs.push(path_attr.clone().unwrap_or_else(|| facts.name.clone()));
+                let calls = std::mem::take(macro_calls);
+                push_vertex(&mut out.batch, file, id, facts.kind, item_props(&facts, &path, &file.name, active));
                 let (record, body) = take_record(facts, id, module.id, path, active, file);
-                let inner =
-                    ModuleRef { key: &key, id, path: &record.path, inline_dirs: &inline_dirs, active, ..*module };
-                module_body(file, &inner, body, batch, records, children);
-                records.push(record);
+                let inner = ModuleRef {
+                    key: &key,
+                    id,
+                    path: &record.path,
+                    inline_dirs: &inline_dirs,
+                    active,
+                    taken: None,
+                    ..*module
+                };
+                module_body(file, &inner, body, out);
+                out.sites.extend(calls.into_iter().map(|call| MacroSite::new(&inner, call)));
+                out.records.push(record);
             }
-            _ => item_tree(file, module, facts, &key, id, module.id, path, active, batch, records),
+            _ => item_tree(file, module, facts, &key, id, module.id, path, active, out),
         }
     }
 }
@@ -202,10 +254,9 @@ fn item_tree(
     parent: Uuid,
     path: String,
     active: bool,
-    batch: &mut Batch,
-    records: &mut Vec<ItemRecord>,
+    out: &mut BodyOut,
 ) {
-    push_vertex(batch, file, id, facts.kind, item_props(&facts, &path, &file.name, active));
+    push_vertex(&mut out.batch, file, id, facts.kind, item_props(&facts, &path, &file.name, active));
     let impl_header = match &facts.detail {
         Detail::Impl { trait_, self_ty, .. } => Some((trait_.clone(), self_ty.clone())),
         _ => None,
@@ -224,10 +275,12 @@ fn item_tree(
             Some((trait_, self_ty)) => impl_member_path(module, trait_.as_deref(), self_ty, &child.name),
             None => format!("{path}::{}", segment(&child)),
         };
-        batch.edges.push(Edge::new(id, EdgeKind::Contains, child_id));
+        out.batch.edges.push(Edge::new(id, EdgeKind::Contains, child_id));
         if let Detail::Module { .. } = child.detail {
-            // An inline module inside a function body: its items are the module's.
-            push_vertex(batch, file, child_id, child.kind, item_props(&child, &child_path, &file.name, child_active));
+            // An inline module inside a function body: its items are the module's. A `mod x;`
+            // or a macro call there is not followed.
+            let props = item_props(&child, &child_path, &file.name, child_active);
+            push_vertex(&mut out.batch, file, child_id, child.kind, props);
             let (child_record, body) = take_record(child, child_id, id, child_path, child_active, file);
             let inner = ModuleRef {
                 key: &child_key,
@@ -235,16 +288,19 @@ fn item_tree(
                 path: &child_record.path,
                 inline_dirs: &[],
                 active: child_active,
+                taken: None,
                 ..*module
             };
-            let mut ignored = Vec::new();
-            module_body(file, &inner, body, batch, records, &mut ignored);
-            records.push(child_record);
+            let mut inner_out = BodyOut::default();
+            module_body(file, &inner, body, &mut inner_out);
+            out.batch.append(&mut inner_out.batch);
+            out.records.append(&mut inner_out.records);
+            out.records.push(child_record);
         } else {
-            item_tree(file, module, child, &child_key, child_id, id, child_path, child_active, batch, records);
+            item_tree(file, module, child, &child_key, child_id, id, child_path, child_active, out);
         }
     }
-    records.push(record);
+    out.records.push(record);
 }
 
 fn push_vertex(batch: &mut Batch, file: &FileRef, id: Uuid, kind: VertexKind, props: Props) {
@@ -410,6 +466,7 @@ mod tests {
             inline_dirs: &[],
             active: true,
             cfg: &cfg,
+            taken: None,
         };
         assert_eq!(impl_member_path(&module, None, "Foo<T>", "new"), "krate::m::Foo::new");
         assert_eq!(impl_member_path(&module, Some("Display"), "Foo", "fmt"), "<krate::m::Foo as Display>::fmt");

@@ -9,6 +9,7 @@
 //! cannot be found, read or parsed becomes a diagnostic and the walk goes on; a panic while
 //! handling one file is contained to that file.
 
+use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
@@ -18,17 +19,20 @@ use camino::{Utf8Path, Utf8PathBuf};
 use rayon::prelude::*;
 use serde_json::Value;
 
-use crate::assemble::{self, ChildModule, FileRef, ModuleRef};
+use crate::assemble::{self, BodyOut, ChildModule, FileRef, MacroSite, ModuleRef};
 use crate::cfg::CfgContext;
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse;
 use crate::resolve::{self, CrateDefs, Externs, ItemRecord, ResolveStats, Shape, World};
 use crate::validate::{Origin, Registry, ValidationError, ValidationStats};
 use crate::workspace::modules::{self, ModDecl, ModuleFile};
-use crate::workspace::{CrateInfo, PackageInfo, Workspace};
+use crate::workspace::{CrateInfo, CrateKind, PackageInfo, Workspace};
 
 /// Resolved edges go to the writer in batches of this many.
 const EDGE_BATCH: usize = 10_000;
+
+/// Macro calls that expand to further macro calls are followed this many levels deep.
+const MAX_EXPANSION_ROUNDS: usize = 8;
 
 /// syn recurses on nested expressions; deeply nested generated code overflows the default 2 MiB
 /// thread stack. Workers get this much (reserved, not committed, until used).
@@ -250,8 +254,33 @@ struct FileJob<'a> {
     decl: Option<(String, u32)>,
     /// The files from the crate root down to the declaring file, to catch `#[path]` loops.
     ancestors: Vec<Utf8PathBuf>,
-    /// Where the crate's items are gathered for resolution.
-    records: &'a Mutex<Vec<ItemRecord>>,
+    walk: &'a Walk,
+}
+
+/// What the walk of one crate gathers from all its files.
+#[derive(Default)]
+struct Walk {
+    /// What resolution needs of each module and item.
+    records: Mutex<Vec<ItemRecord>>,
+    /// Item-position macro calls, expanded once the walk has found the crate's macros.
+    sites: Mutex<Vec<PendingSite>>,
+    /// The `use` declarations and macro calls that expansions add to a module.
+    module_refs: Mutex<Vec<(uuid::Uuid, parse::Refs)>>,
+}
+
+impl Walk {
+    fn keep(&self, mut records: Vec<ItemRecord>) {
+        self.records.lock().unwrap_or_else(|poison| poison.into_inner()).append(&mut records);
+    }
+}
+
+/// A macro call and the file it is in.
+struct PendingSite {
+    site: MacroSite,
+    file: ModuleFile,
+    file_ref: FileRef,
+    /// The files from the crate root down to this one.
+    ancestors: Vec<Utf8PathBuf>,
 }
 
 /// Indexes and resolves one crate; returns its scopes for the crates that depend on it.
@@ -261,7 +290,7 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize) -> Option<Arc<CrateDefs>> {
         return None;
     }
     let package = &ctx.workspace.packages[krate.package];
-    let records = Mutex::new(Vec::new());
+    let walk = Walk::default();
     let root = ChildModule {
         key: assemble::root_module_key(&krate.key),
         parent: None,
@@ -277,11 +306,13 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize) -> Option<Arc<CrateDefs>> {
         active: true,
     };
     ctx.send(Batch { vertices: Vec::new(), edges: vec![Edge::new(krate.key.id(), EdgeKind::Contains, root.key.id())] });
+    // Test and bench targets are compiled with `--test`: `cfg(test)` holds in them.
+    let test_target = matches!(krate.kind, CrateKind::Test | CrateKind::Bench);
     let cfg = CfgContext::new(
         ctx.workspace.target.clone(),
         package.features.clone(),
-        ctx.options.cfg_test,
-        krate.kind == crate::workspace::CrateKind::ProcMacro,
+        ctx.options.cfg_test || test_target,
+        krate.kind == CrateKind::ProcMacro,
     );
     let job = FileJob {
         krate,
@@ -291,12 +322,29 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize) -> Option<Arc<CrateDefs>> {
         module: root,
         decl: None,
         ancestors: Vec::new(),
-        records: &records,
+        walk: &walk,
     };
     ctx.progress.files_found(1);
     rayon::scope(|scope| index_file(scope, ctx, job));
+    // Macro calls wait until the walk has found every `macro_rules!` of the crate: a definition
+    // may be in any file. Their items may declare modules, whose files are walked in turn.
+    for _round in 0..MAX_EXPANSION_ROUNDS {
+        let pending = std::mem::take(&mut *walk.sites.lock().unwrap_or_else(|poison| poison.into_inner()));
+        if pending.is_empty() {
+            break;
+        }
+        let expansion = Expansion::new(&walk.records.lock().unwrap_or_else(|poison| poison.into_inner()), pending);
+        rayon::scope(|scope| {
+            for group in &expansion.groups {
+                let expansion = &expansion;
+                let (walk, cfg) = (&walk, &cfg);
+                scope.spawn(move |scope| expand_group(scope, ctx, krate, package, cfg, walk, expansion, group));
+            }
+        });
+    }
 
-    let records = records.into_inner().unwrap_or_else(|poison| poison.into_inner());
+    let mut records = walk.records.into_inner().unwrap_or_else(|poison| poison.into_inner());
+    merge_module_refs(&mut records, walk.module_refs.into_inner().unwrap_or_else(|poison| poison.into_inner()));
     for record in &records {
         let origin = Origin { path: record.path.clone(), file: record.file.clone(), line: record.line };
         if let Err(err) = ctx.registry.register(record.id, origin) {
@@ -416,7 +464,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         shape: Shape::None,
         refs: parse::Refs::default(),
     };
-    let keep = |record: ItemRecord| job.records.lock().unwrap_or_else(|poison| poison.into_inner()).push(record);
+    let keep = |record: ItemRecord| job.walk.keep(vec![record]);
 
     // Ends the file when it cannot be indexed (see `abandon`).
     let give_up = |batch: Batch, props: Props, why: Diagnostic| {
@@ -483,20 +531,20 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         // Replaced below once the file's own `#![cfg]` is known.
         active: module.active,
         cfg: job.cfg,
+        taken: None,
     };
     let file_ref = FileRef { id: file_id, name: Arc::from(name.as_str()) };
     let contents = catch_unwind(AssertUnwindSafe(|| {
         parse::parse_file(&text).map(|facts| {
-            let mut body = Batch::default();
-            let mut children = Vec::new();
-            let mut records = Vec::new();
+            let mut out = BodyOut::default();
             let active = module.active && job.cfg.allows(facts.cfg.as_deref());
             let module_ref = ModuleRef { active, ..module_ref };
-            assemble::module_body(&file_ref, &module_ref, facts.items, &mut body, &mut records, &mut children);
-            (facts.line_count, facts.hash, facts.doc, facts.cfg, facts.refs, active, body, children, records)
+            assemble::module_body(&file_ref, &module_ref, facts.items, &mut out);
+            out.sites.extend(facts.macro_calls.into_iter().map(|call| MacroSite::new(&module_ref, call)));
+            (facts.line_count, facts.hash, facts.doc, facts.cfg, facts.refs, active, out)
         })
     }));
-    let (line_count, hash, inner_doc, inner_cfg, refs, active, mut body, children, records) = match contents {
+    let (line_count, hash, inner_doc, inner_cfg, refs, active, out) = match contents {
         Ok(Ok(contents)) => contents,
         Ok(Err(err)) => {
             give_up(batch, props, Diagnostic::error(name, err.line, err.column, err.message));
@@ -525,24 +573,46 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         (Some(outer), Some(inner)) => Some(format!("{outer}\n{inner}")),
         (outer, inner) => outer.clone().or(inner),
     };
+    let BodyOut { batch: mut body, mut records, children, sites } = out;
     finish_module(&mut batch, module_id, props, doc);
     batch.append(&mut body);
     ctx.send(batch);
     record.refs = refs;
     record.active = active;
-    {
-        let mut kept = job.records.lock().unwrap_or_else(|poison| poison.into_inner());
-        kept.push(record);
-        kept.extend(records);
-    }
+    records.push(record);
+    job.walk.keep(records);
 
     let mut ancestors = job.ancestors.clone();
     ancestors.push(file.path.clone());
+    if !sites.is_empty() {
+        let pending = sites.into_iter().map(|site| PendingSite {
+            site,
+            file: file.clone(),
+            file_ref: file_ref.clone(),
+            ancestors: ancestors.clone(),
+        });
+        job.walk.sites.lock().unwrap_or_else(|poison| poison.into_inner()).extend(pending);
+    }
+    child_jobs(job.krate, job.package, job.cfg, job.walk, file, &name, children, &ancestors)
+}
+
+/// The jobs that index the files of `mod x;` declarations found in `file`.
+#[expect(clippy::too_many_arguments, reason = "a file job's context, spelled out")]
+fn child_jobs<'a>(
+    krate: &'a CrateInfo,
+    package: &'a PackageInfo,
+    cfg: &'a CfgContext,
+    walk: &'a Walk,
+    file: &ModuleFile,
+    name: &str,
+    children: Vec<ChildModule>,
+    ancestors: &[Utf8PathBuf],
+) -> Vec<FileJob<'a>> {
     children
         .into_iter()
         .map(|child| {
             let (cfg_paths, inactive_cfg_paths): (Vec<_>, Vec<_>) =
-                child.cfg_path_attrs.iter().partition(|(predicate, _)| job.cfg.eval(predicate));
+                child.cfg_path_attrs.iter().partition(|(predicate, _)| cfg.eval(predicate));
             let paths = |pairs: Vec<&(String, String)>| -> Vec<String> {
                 pairs.into_iter().map(|(_, path)| path.clone()).collect()
             };
@@ -557,17 +627,170 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
                 },
             );
             FileJob {
-                krate: job.krate,
-                package: job.package,
-                cfg: job.cfg,
+                krate,
+                package,
+                cfg,
                 candidates,
-                decl: Some((name.clone(), child.decl_line)),
+                decl: Some((name.to_owned(), child.decl_line)),
                 module: child,
-                ancestors: ancestors.clone(),
-                records: job.records,
+                ancestors: ancestors.to_vec(),
+                walk,
             }
         })
         .collect()
+}
+
+/// The macro calls of one round, grouped by module, and the crate's `macro_rules!` definitions.
+struct Expansion {
+    /// Sites of one module together, in line order: their items are disambiguated together.
+    groups: Vec<Vec<PendingSite>>,
+    /// Definitions by name: (the defining module's path, the definition), sorted by path.
+    definitions: HashMap<String, Vec<(String, String)>>,
+    /// The ids the items of each module already have.
+    taken: HashMap<uuid::Uuid, HashSet<uuid::Uuid>>,
+}
+
+impl Expansion {
+    fn new(records: &[ItemRecord], mut pending: Vec<PendingSite>) -> Expansion {
+        let mut definitions: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        let mut taken: HashMap<uuid::Uuid, HashSet<uuid::Uuid>> = HashMap::new();
+        for record in records {
+            if let Some(parent) = record.parent {
+                taken.entry(parent).or_default().insert(record.id);
+            }
+            if let Shape::MacroRules { definition } = &record.shape
+                && record.active
+            {
+                let module = record.path.rsplit_once("::").map_or("", |(module, _)| module);
+                definitions.entry(record.name.clone()).or_default().push((module.to_owned(), definition.clone()));
+            }
+        }
+        for found in definitions.values_mut() {
+            found.sort();
+        }
+        pending.sort_by(|a, b| {
+            (&a.site.module_path, a.site.module_id, a.site.call.line).cmp(&(
+                &b.site.module_path,
+                b.site.module_id,
+                b.site.call.line,
+            ))
+        });
+        let mut groups: Vec<Vec<PendingSite>> = Vec::new();
+        for site in pending {
+            match groups.last_mut() {
+                Some(group) if group[0].site.module_id == site.site.module_id => group.push(site),
+                _ => groups.push(vec![site]),
+            }
+        }
+        Expansion { groups, definitions, taken }
+    }
+
+    /// The definition a call in `module` uses: one in that module or the nearest enclosing one,
+    /// else the first of its name in the crate.
+    fn definition(&self, name: &str, module: &str) -> Option<&str> {
+        let found = self.definitions.get(name)?;
+        let encloses =
+            |outer: &str| module == outer || (module.starts_with(outer) && module[outer.len()..].starts_with("::"));
+        found
+            .iter()
+            .filter(|(outer, _)| encloses(outer))
+            .max_by_key(|(outer, _)| outer.len())
+            .or_else(|| found.first())
+            .map(|(_, definition)| definition.as_str())
+    }
+}
+
+/// Expands the macro calls of one module and indexes what they declare: items, `mod x;` files
+/// (walked on `scope`), further calls (for the next round).
+#[expect(clippy::too_many_arguments, reason = "a file job's context, spelled out")]
+fn expand_group<'s>(
+    scope: &rayon::Scope<'s>,
+    ctx: &'s Ctx<'s>,
+    krate: &'s CrateInfo,
+    package: &'s PackageInfo,
+    cfg: &'s CfgContext,
+    walk: &'s Walk,
+    expansion: &Expansion,
+    group: &[PendingSite],
+) {
+    let Some(first) = group.first() else { return };
+    let site = &first.site;
+    let mut body = parse::Body::default();
+    for pending in group {
+        let call = &pending.site.call;
+        let definition = expansion.definition(call.name(), &site.module_path);
+        // Expansion parses: a panic there costs this call, not the run.
+        let expanded = catch_unwind(AssertUnwindSafe(|| parse::expand(call, definition)));
+        proc_macro2::extra::invalidate_current_thread_spans();
+        let Ok(Ok(Some(mut inner))) = expanded else { continue };
+        if let Some(predicate) = &call.cfg {
+            parse::add_cfg(&mut inner, predicate);
+            for nested in &mut inner.calls {
+                nested.cfg = Some(match nested.cfg.take() {
+                    Some(own) => format!("{predicate}, {own}"),
+                    None => predicate.clone(),
+                });
+            }
+        }
+        body.items.append(&mut inner.items);
+        body.refs.append(inner.refs);
+        body.calls.append(&mut inner.calls);
+    }
+    if body.items.is_empty() && body.refs.is_empty() && body.calls.is_empty() {
+        return;
+    }
+    let empty = HashSet::new();
+    let taken = expansion.taken.get(&site.module_id).unwrap_or(&empty);
+    let via = format!("{}!{}", site.call.name(), site.call.line);
+    let module_ref = ModuleRef {
+        key: &site.module_key,
+        id: site.module_id,
+        path: &site.module_path,
+        crate_name: &krate.crate_name,
+        inline_dirs: &site.inline_dirs,
+        active: site.active,
+        cfg,
+        taken: Some((taken, &via)),
+    };
+    let mut out = BodyOut::default();
+    assemble::module_body(&first.file_ref, &module_ref, body.items, &mut out);
+    out.sites.extend(body.calls.into_iter().map(|call| MacroSite::new(&module_ref, call)));
+    let BodyOut { batch, records, children, sites } = out;
+    ctx.send(batch);
+    walk.keep(records);
+    if !body.refs.is_empty() {
+        walk.module_refs.lock().unwrap_or_else(|poison| poison.into_inner()).push((site.module_id, body.refs));
+    }
+    let pending = sites.into_iter().map(|site| PendingSite {
+        site,
+        file: first.file.clone(),
+        file_ref: first.file_ref.clone(),
+        ancestors: first.ancestors.clone(),
+    });
+    walk.sites.lock().unwrap_or_else(|poison| poison.into_inner()).extend(pending);
+    let jobs = child_jobs(krate, package, cfg, walk, &first.file, &first.file_ref.name, children, &first.ancestors);
+    ctx.progress.files_found(jobs.len());
+    for job in jobs {
+        scope.spawn(move |scope| index_file(scope, ctx, job));
+    }
+}
+
+/// Adds to each module's record what expansions added to its body.
+fn merge_module_refs(records: &mut [ItemRecord], mut added: Vec<(uuid::Uuid, parse::Refs)>) {
+    if added.is_empty() {
+        return;
+    }
+    // Deterministic whatever order the expansions finished in.
+    added.sort_by_key(|(id, refs)| (*id, refs.uses.first().map(|u| u.line)));
+    let mut by_id: HashMap<uuid::Uuid, parse::Refs> = HashMap::new();
+    for (id, refs) in added {
+        by_id.entry(id).or_default().append(refs);
+    }
+    for record in records {
+        if let Some(refs) = by_id.remove(&record.id) {
+            record.refs.append(refs);
+        }
+    }
 }
 
 /// A record's copy without its references (which a module that could not be indexed has none of).

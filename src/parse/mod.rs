@@ -6,6 +6,7 @@
 //! nothing about crates, ids or the store, and nothing about other files: a `mod x;` is recorded
 //! with its `#[path]`, and `workspace::modules` decides which file it means.
 
+mod expand;
 mod refs;
 mod render;
 
@@ -15,6 +16,8 @@ use syn::visit::Visit;
 use syn::{Attribute, Field, Fields, ForeignItem, ImplItem, Item, Signature, TraitItem, Variant, Visibility};
 
 use crate::model::VertexKind;
+
+pub use expand::{MacroCall, expand};
 
 pub use refs::{Call, Callee, Named, PathRef, Refs, TypeExpr, UseFacts};
 use refs::{Collector, Generics};
@@ -32,6 +35,8 @@ pub struct FileFacts {
     pub hash: u64,
     /// What the module body names outside its items: its `use` declarations and macro calls.
     pub refs: Refs,
+    /// Item-position macro calls, to expand once the crate's macros are known (`expand`).
+    pub macro_calls: Vec<MacroCall>,
     /// Lines in the file (the last line counts even without a trailing newline).
     pub line_count: u32,
 }
@@ -96,6 +101,12 @@ pub enum Detail {
         path_attr: Option<String>,
         /// `#[cfg_attr(predicate, path = "...")]` attributes: (predicate, path), in source order.
         cfg_path_attrs: Vec<(String, String)>,
+        /// The inline module's item-position macro calls (see `FileFacts::macro_calls`).
+        macro_calls: Vec<MacroCall>,
+    },
+    /// A `macro_rules!` definition: its arms, as positioned text (see `expand`).
+    MacroRules {
+        definition: String,
     },
 }
 
@@ -140,8 +151,8 @@ pub fn parse_file(text: &str) -> Result<FileFacts, SyntaxError> {
     // A file's attributes are all inner ones (`//!`, `#![cfg]`): they belong to its module.
     let doc = render::doc(&file.attrs);
     let cfg = render::cfg(&file.attrs);
-    let Body { items, refs } = items(&file.items);
-    Ok(FileFacts { items, doc, cfg, hash: hash_of(&file), refs, line_count })
+    let Body { items, refs, calls } = items(&file.items);
+    Ok(FileFacts { items, doc, cfg, hash: hash_of(&file), refs, macro_calls: calls, line_count })
 }
 
 const TOO_DEEP: &str = "nesting deeper than";
@@ -154,6 +165,10 @@ fn lex(text: &str) -> Result<TokenStream, SyntaxError> {
 /// Checks the depth, then parses. The check walks proc-macro2's stream, before syn sees it:
 /// syn builds its own token buffer recursively too.
 fn parse_syntax(tokens: TokenStream) -> Result<syn::File, SyntaxError> {
+    parse_syntax_with(tokens)
+}
+
+fn parse_syntax_with<T: syn::parse::Parse>(tokens: TokenStream) -> Result<T, SyntaxError> {
     if let Some(span) = too_deep(&tokens) {
         return Err(SyntaxError::at(span, format!("{TOO_DEEP} {MAX_NESTING} levels is not indexed")));
     }
@@ -379,15 +394,16 @@ impl Common<'_> {
     }
 }
 
-/// The items of a module body, and what the body names outside them.
+/// The items of a module body, what the body names outside them, and its macro calls.
 #[derive(Default)]
-struct Body {
-    items: Vec<ItemFacts>,
-    refs: Refs,
+pub struct Body {
+    pub items: Vec<ItemFacts>,
+    pub refs: Refs,
+    pub calls: Vec<MacroCall>,
 }
 
 fn items(items: &[Item]) -> Body {
-    let mut body = Body { items: Vec::with_capacity(items.len()), refs: Refs::default() };
+    let mut body = Body { items: Vec::with_capacity(items.len()), ..Body::default() };
     for node in items {
         push_item(&mut body, node);
     }
@@ -602,12 +618,19 @@ fn push_item(body: &mut Body, item: &Item) {
         .finish_with(Detail::None, typed_value_refs(&s.ty, &s.expr), expr_items(&s.expr)),
         Item::Macro(m) if m.ident.is_none() => {
             body.refs.macros.push(Named { path: PathRef::from_path(&m.mac.path), line: line(m.mac.path.span()) });
-            let mut inner = macro_call_items(&m.mac);
-            if let Some(predicate) = render::cfg(&m.attrs) {
-                add_cfg(&mut inner, &predicate);
+            let is_cfg_if = m.mac.path.segments.last().is_some_and(|segment| segment.ident == "cfg_if");
+            // `cfg_if!` has a grammar of its own; any other call waits for the crate's macros.
+            match m.mac.parse_body_with(cfg_if_items) {
+                Ok(mut inner) if is_cfg_if => {
+                    if let Some(predicate) = render::cfg(&m.attrs) {
+                        add_cfg(&mut inner, &predicate);
+                    }
+                    out.append(&mut inner.items);
+                    body.refs.append(inner.refs);
+                    body.calls.append(&mut inner.calls);
+                }
+                _ => body.calls.push(MacroCall::new(&m.mac, render::cfg(&m.attrs))),
             }
-            out.extend(inner.items);
-            append_refs(&mut body.refs, inner.refs);
             return;
         }
         Item::Macro(m) => {
@@ -629,7 +652,7 @@ fn push_item(body: &mut Body, item: &Item) {
                 line: line(m.mac.path.span()),
                 end_line: end_line(end),
             }
-            .leaf()
+            .finish(Detail::MacroRules { definition: expand::definition_text(&m.mac) }, Vec::new())
         }
         Item::Mod(m) => {
             let end = match (&m.content, &m.semi) {
@@ -637,7 +660,7 @@ fn push_item(body: &mut Body, item: &Item) {
                 (None, Some(semi)) => semi.span,
                 (None, None) => m.ident.span(),
             };
-            let Body { items: children, refs } = match &m.content {
+            let Body { items: children, refs, calls } = match &m.content {
                 Some((_, content)) => items(content),
                 None => Body::default(),
             };
@@ -655,6 +678,7 @@ fn push_item(body: &mut Body, item: &Item) {
                     inline: m.content.is_some(),
                     path_attr: render::path_attr(&m.attrs),
                     cfg_path_attrs: render::cfg_path_attrs(&m.attrs),
+                    macro_calls: calls,
                 },
                 refs,
                 children,
@@ -674,26 +698,6 @@ fn push_item(body: &mut Body, item: &Item) {
         _ => return,
     };
     out.push(facts);
-}
-
-/// The items an item-position macro call declares, as far as they can be known without
-/// expanding it. `cfg_if!` is read by its own grammar, each branch's items getting the branch's
-/// predicate as their `cfg`. Any other macro's body counts when it parses, whole, as items: the
-/// wrappers that crates use to group items under one `cfg` (tokio's `cfg_rt! { pub mod runtime; }`)
-/// pass them through. A body that does not parse as items declares nothing we can see.
-fn macro_call_items(mac: &syn::Macro) -> Body {
-    let is_cfg_if = mac.path.segments.last().is_some_and(|segment| segment.ident == "cfg_if");
-    if is_cfg_if && let Ok(body) = mac.parse_body_with(cfg_if_items) {
-        return body;
-    }
-    let parsed = mac.parse_body_with(|input: syn::parse::ParseStream<'_>| {
-        let mut body = Vec::new();
-        while !input.is_empty() {
-            body.push(input.parse::<Item>()?);
-        }
-        Ok(body)
-    });
-    parsed.map(|body| items(&body)).unwrap_or_default()
 }
 
 /// `if #[cfg(a)] { items } else if #[cfg(b)] { items } else { items }`, possibly several chains.
@@ -724,8 +728,15 @@ fn cfg_if_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Body> {
                 push_item(&mut branch, &body.parse::<Item>()?);
             }
             add_cfg(&mut branch, &predicate);
+            for call in &mut branch.calls {
+                call.cfg = Some(match call.cfg.take() {
+                    Some(own) => format!("{predicate}, {own}"),
+                    None => predicate.clone(),
+                });
+            }
             out.items.append(&mut branch.items);
-            append_refs(&mut out.refs, branch.refs);
+            out.calls.append(&mut branch.calls);
+            out.refs.append(branch.refs);
             if !input.peek(syn::Token![else]) {
                 break;
             }
@@ -757,7 +768,7 @@ fn with_test_cfg(cfg: Option<String>, attrs: &[Attribute]) -> Option<String> {
 
 /// Adds `predicate` (the `cfg` of the macro call, or of the `cfg_if!` branch, that declares
 /// them) to the `cfg` of each item and `use`.
-fn add_cfg(body: &mut Body, predicate: &str) {
+pub fn add_cfg(body: &mut Body, predicate: &str) {
     for item in &mut body.items {
         item.cfg = Some(match item.cfg.take() {
             Some(own) => format!("{predicate}, {own}"),
@@ -990,6 +1001,15 @@ impl<'ast> Visit<'ast> for BodyItems {
         let mut body = Body::default();
         push_item(&mut body, node);
         self.items.append(&mut body.items);
+        // No crate macros are known here: a macro call's items pass through if they parse.
+        for call in body.calls {
+            if let Ok(Some(mut inner)) = expand(&call, None) {
+                if let Some(predicate) = &call.cfg {
+                    add_cfg(&mut inner, predicate);
+                }
+                self.items.append(&mut inner.items);
+            }
+        }
     }
 }
 
@@ -1008,16 +1028,6 @@ fn typed_value_refs(ty: &syn::Type, expr: &syn::Expr) -> Refs {
     collector.visit_type(ty);
     collector.visit_expr(expr);
     collector.finish()
-}
-
-fn append_refs(into: &mut Refs, mut from: Refs) {
-    into.uses.append(&mut from.uses);
-    into.types.append(&mut from.types);
-    into.values.append(&mut from.values);
-    into.calls.append(&mut from.calls);
-    into.macros.append(&mut from.macros);
-    into.derives.append(&mut from.derives);
-    into.supertraits.append(&mut from.supertraits);
 }
 
 #[cfg(test)]

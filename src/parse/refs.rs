@@ -116,6 +116,16 @@ pub struct Refs {
 }
 
 impl Refs {
+    pub fn append(&mut self, mut other: Refs) {
+        self.uses.append(&mut other.uses);
+        self.types.append(&mut other.types);
+        self.values.append(&mut other.values);
+        self.calls.append(&mut other.calls);
+        self.macros.append(&mut other.macros);
+        self.derives.append(&mut other.derives);
+        self.supertraits.append(&mut other.supertraits);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.uses.is_empty()
             && self.types.is_empty()

@@ -13,7 +13,7 @@ fn render(text: &str) -> String {
                 out.push_str(&format!(" doc={doc:?}"));
             }
             match &item.detail {
-                Detail::None | Detail::Field { .. } | Detail::TypeAlias { .. } => {}
+                Detail::None | Detail::Field { .. } | Detail::TypeAlias { .. } | Detail::MacroRules { .. } => {}
                 Detail::Function { signature, .. } => out.push_str(&format!(" sig={signature}")),
                 Detail::Impl { trait_, self_ty, .. } => out.push_str(&format!(" trait={trait_:?} self={self_ty}")),
                 Detail::Module { inline, path_attr, .. } => {
@@ -238,23 +238,39 @@ cfg_if::cfg_if! {
         mod windows;
     } else {
         mod other;
+        inner! { fn f() {} }
     }
 }
 lazy_static! { static ref X: u8 = 1; }
 #[cfg(windows)]
 cfg_os! { mod sys; }
 ";
+    // `cfg_if!` is read at once, by its grammar; other calls wait for the crate's macros.
     assert_eq!(
         render(text),
         "\
-module runtime 2-2 pub inline=false path=None
-function spawn 3-3 pub sig=fn spawn()
 module unix 7-7 private cfg(unix) inline=false path=None
 module windows 10-10 private cfg(all(windows, not(any(unix)))) inline=false path=Some(\"win.rs\")
 module other 12-12 private cfg(not(any(unix, windows))) inline=false path=None
-module sys 17-17 private cfg(windows) inline=false path=None
 "
     );
+    let facts = parse_file(text).unwrap();
+    let calls: Vec<(&str, u32, Option<&str>)> =
+        facts.macro_calls.iter().map(|call| (call.name(), call.line, call.cfg.as_deref())).collect();
+    assert_eq!(
+        calls,
+        [
+            ("cfg_rt", 1, None),
+            ("inner", 13, Some("not(any(unix, windows))")),
+            ("lazy_static", 16, None),
+            ("cfg_os", 18, Some("windows")),
+        ]
+    );
+    // Without a definition, a call's body passes through when it parses as items, with its lines.
+    let through = expand(&facts.macro_calls[0], None).unwrap().unwrap();
+    let names: Vec<(String, u32)> = through.items.iter().map(|item| (item.name.clone(), item.line)).collect();
+    assert_eq!(names, [("runtime".to_owned(), 2), ("spawn".to_owned(), 3)]);
+    assert!(expand(&facts.macro_calls[2], None).unwrap().is_none());
 }
 
 #[test]

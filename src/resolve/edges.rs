@@ -43,6 +43,10 @@ impl Externs {
         self.paths.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
     /// The vertices noted since the last call, sorted by path.
     pub fn take_new(&self) -> Vec<Vertex> {
         let mut new: Vec<(Arc<str>, Uuid)> = Vec::new();

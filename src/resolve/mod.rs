@@ -90,6 +90,10 @@ pub enum Shape {
     Alias {
         target: TypeExpr,
     },
+    /// A `macro_rules!` definition, as positioned text (see `parse::expand`).
+    MacroRules {
+        definition: String,
+    },
 }
 
 /// A definition a name resolves to.
