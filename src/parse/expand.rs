@@ -203,10 +203,11 @@ fn transcribe(definition: &TokenStream, body: &TokenStream) -> Option<Expansion>
 fn arm(matcher: &Group, transcriber: &Group, body: &TokenStream) -> Option<Expansion> {
     let pattern: Vec<TokenTree> = matcher.stream().into_iter().collect();
     if pattern.is_empty() {
-        if !body.is_empty() || contains_dollar(&transcriber.stream()) {
+        if !body.is_empty() {
             return None;
         }
-        return Some(Expansion { tokens: transcriber.stream(), from_definition: true });
+        // With no metavariables bound, `$x` is left as it is (as in a nested `macro_rules!`).
+        return Some(Expansion { tokens: dollar_crate(transcriber.stream()), from_definition: true });
     }
     let name = item_repetition(&pattern)?;
     let body_items = split_items(body)?;
@@ -316,12 +317,30 @@ fn substitute_one(tokens: TokenStream, name: &str, item: &TokenStream) -> Option
     Some(out)
 }
 
-fn contains_dollar(tokens: &TokenStream) -> bool {
-    tokens.clone().into_iter().any(|tree| match tree {
-        TokenTree::Punct(punct) => punct.as_char() == '$',
-        TokenTree::Group(group) => contains_dollar(&group.stream()),
-        _ => false,
-    })
+/// `tokens` with `$crate` made `crate`.
+fn dollar_crate(tokens: TokenStream) -> TokenStream {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(trees.len());
+    let mut index = 0;
+    while index < trees.len() {
+        match (&trees[index], trees.get(index + 1)) {
+            (TokenTree::Punct(dollar), Some(TokenTree::Ident(ident)))
+                if dollar.as_char() == '$' && ident == "crate" =>
+            {
+                out.push(TokenTree::Ident(proc_macro2::Ident::new("crate", ident.span())));
+                index += 2;
+                continue;
+            }
+            (TokenTree::Group(group), _) => {
+                let mut inner = Group::new(group.delimiter(), dollar_crate(group.stream()));
+                inner.set_span(group.span());
+                out.push(TokenTree::Group(inner));
+            }
+            (other, _) => out.push(other.clone()),
+        }
+        index += 1;
+    }
+    out.into_iter().collect()
 }
 
 #[cfg(test)]
@@ -369,11 +388,13 @@ mod tests {
 
     #[test]
     fn argument_less_macros_declare_their_own_items_at_the_call() {
-        let definition =
-            definition("macro_rules! crate_root { () => { pub mod de; mod private; pub use self::de::X; }; }");
+        let definition = definition(
+            "macro_rules! crate_root { () => { pub mod de; mod private; pub use $crate::de::X; \
+             macro_rules! tri { ($e:expr) => { $e } } }; }",
+        );
         let call = call("\n\ncrate_root!();");
         let body = expand(&call, Some(&definition)).unwrap().unwrap();
-        assert_eq!(names(&body), ["module de 3 None", "module private 3 None"]);
+        assert_eq!(names(&body), ["module de 3 None", "module private 3 None", "macro tri 3 None"]);
         assert_eq!(body.refs.uses.len(), 1);
     }
 

@@ -190,7 +190,18 @@ impl<'a> Resolver<'a> {
             }
             Ns::Value => {}
         }
-        prelude::lookup(ns, name).map(|path| Def::Extern(Arc::from(path)))
+        if let Some(path) = prelude::lookup(ns, name) {
+            return Some(Def::Extern(Arc::from(path)));
+        }
+        let mut scope = Some(loc.scope);
+        while let Some(index) = scope {
+            let here = &defs.scopes[index as usize];
+            if let Some(def) = extern_glob(here, name) {
+                return Some(def);
+            }
+            scope = here.outer;
+        }
+        None
     }
 
     /// `def::segment`.
@@ -216,8 +227,11 @@ impl<'a> Resolver<'a> {
         };
         match item.kind {
             VertexKind::Module => {
-                let scope = item.own_scope?;
-                defs.scopes[scope as usize].names[ns as usize].get(segment).map(|binding| binding.def.clone())
+                let scope = &defs.scopes[item.own_scope? as usize];
+                scope.names[ns as usize]
+                    .get(segment)
+                    .map(|binding| binding.def.clone())
+                    .or_else(|| extern_glob(scope, segment))
             }
             VertexKind::Enum => self.child(defs, item, segment, None).or_else(|| self.associated(def, segment)),
             VertexKind::Trait => self.child(defs, item, segment, None),
@@ -547,6 +561,12 @@ impl<'a> Resolver<'a> {
     }
 }
 
+/// `name` from the first of a scope's extern globs.
+fn extern_glob(scope: &super::Scope, name: &str) -> Option<Def> {
+    let (path, _) = scope.extern_globs.first()?;
+    Some(Def::Extern(Arc::from(format!("{path}::{name}"))))
+}
+
 /// The success type of an `Option` or `Result`.
 fn unwrapped(ty: Ty) -> Ty {
     match ty {
@@ -734,11 +754,21 @@ pub fn fixed_point(
                         continue;
                     }
                     let copied = glob_bindings(&resolver, &target, import.scope);
+                    let globs = extern_globs(&resolver, &target);
                     copied_version[index] = Some(version);
                     if resolved[index].is_empty() {
                         resolved[index].push(target);
                     }
                     let scope = &mut defs.scopes[import.scope as usize];
+                    for path in globs {
+                        if !scope.extern_globs.iter().any(|(known, _)| *known == path) {
+                            // Active globs first: they are the ones a name comes from.
+                            let at = if import.active { 0 } else { scope.extern_globs.len() };
+                            scope.extern_globs.insert(at, (path, vis));
+                            scope.version += 1;
+                            changed = true;
+                        }
+                    }
                     for (ns, name, binding) in copied {
                         let binding = Binding { vis, glob: true, active: import.active && binding.active, ..binding };
                         if bind(&mut scope.names[ns as usize], name, binding) {
@@ -829,6 +859,28 @@ fn glob_bindings(resolver: &Resolver<'_>, target: &Def, into: u32) -> Vec<(Ns, B
             .flat_map(|(ns, name, binding)| [(Ns::Type, name.clone(), binding.clone()), (ns, name, binding)])
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+/// The extern globs a glob import of `target` brings: `target` itself when it is extern, else
+/// the public ones of the module it names.
+fn extern_globs(resolver: &Resolver<'_>, target: &Def) -> Vec<Arc<str>> {
+    match target {
+        Def::Extern(path) => vec![path.clone()],
+        Def::Item { .. } => match resolver.item(target) {
+            Some((defs, item)) if item.kind == VertexKind::Module => item
+                .own_scope
+                .map(|scope| {
+                    defs.scopes[scope as usize]
+                        .extern_globs
+                        .iter()
+                        .filter(|(_, vis)| *vis != Vis::Private)
+                        .map(|(path, _)| path.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        },
     }
 }
 

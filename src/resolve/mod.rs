@@ -150,6 +150,9 @@ struct Scope {
     names: [HashMap<Box<str>, Binding>; 3],
     /// Counts the changes to `names`: a glob import copies a scope again only when it changed.
     version: u32,
+    /// Globs of things whose names cannot be listed (`use std::*`, a glob from a crate that is
+    /// not indexed), active ones first: a name found nowhere else is taken to come from them.
+    extern_globs: Vec<(Arc<str>, Vis)>,
 }
 
 /// One indexed module or item.
@@ -367,7 +370,14 @@ fn open_scopes(defs: &mut CrateDefs, refs: &[Refs]) {
             } else {
                 (parent_scope, None)
             };
-            defs.scopes.push(Scope { item: index as u32, outer, parent_module, names: Default::default(), version: 0 });
+            defs.scopes.push(Scope {
+                item: index as u32,
+                outer,
+                parent_module,
+                names: Default::default(),
+                version: 0,
+                extern_globs: Vec::new(),
+            });
             defs.items[index].own_scope = Some(scope);
             if parent.is_none() && kind == VertexKind::Module {
                 defs.root_scope = scope;
