@@ -1,0 +1,162 @@
+//! What name resolution adds to the graph, on the `calls` fixture: imports (renamed, glob,
+//! cross-crate through a renamed dependency), re-exports, impls and their traits, supertraits,
+//! derives, references, macro invocations, and `extern` vertices for what lies outside.
+//! (`tests/calls.rs` scores the `calls` edges against their answer key.)
+
+mod common;
+
+use common::{Fixture, Graph};
+
+fn calls_graph() -> Graph {
+    let fixture = Fixture::new("calls");
+    fixture.build(&["--workspace"], 0);
+    Graph::parse(&fixture.export())
+}
+
+/// Whether `graph` has the edge, given as `from -kind-> to` (labels as `Graph::label` writes
+/// them), with at least the properties in `props`.
+fn has(graph: &Graph, line: &str, props: serde_json::Value) -> bool {
+    let (from, rest) = line.split_once(" -").unwrap();
+    let (kind, to) = rest.split_once("-> ").unwrap();
+    graph.edges.iter().any(|edge| {
+        edge["kind"] == kind
+            && graph.label(edge["from"].as_str().unwrap()) == from
+            && graph.label(edge["to"].as_str().unwrap()) == to
+            && props.as_object().unwrap().iter().all(|(key, value)| edge["props"][key] == *value)
+    })
+}
+
+#[track_caller]
+fn assert_edge(graph: &Graph, line: &str, props: serde_json::Value) {
+    let kind = line.split_once(" -").unwrap().1.split_once("->").unwrap().0;
+    assert!(
+        has(graph, line, props.clone()),
+        "missing `{line}` {props}; the {kind} edges:\n{}",
+        graph.edge_lines(kind).join("\n")
+    );
+}
+
+#[test]
+fn imports_resolve_across_modules_and_crates() {
+    let graph = calls_graph();
+    // A renamed import, a plain one through `super`, a glob, and one through the dependency's
+    // name in the manifest (`util2`).
+    assert_edge(
+        &graph,
+        "module calls_app -imports-> struct calls_app::shapes::square::Square",
+        serde_json::json!({"alias": "Sq", "glob": false, "line": 14}),
+    );
+    assert_edge(
+        &graph,
+        "module calls_app::shapes::square -imports-> trait calls_app::shapes::Area",
+        serde_json::json!({"glob": false}),
+    );
+    assert_edge(
+        &graph,
+        "module calls_app::report -imports-> module calls_util::text",
+        serde_json::json!({"glob": true}),
+    );
+    assert_edge(&graph, "module calls_app::report -imports-> struct calls_util::meter::Meter", serde_json::json!({}));
+    // `use crate::shapes::{Area, Circle}` reaches `Circle` through `shapes`' `pub use`.
+    assert_edge(
+        &graph,
+        "module calls_app::report -imports-> struct calls_app::shapes::circle::Circle",
+        serde_json::json!({}),
+    );
+    assert_edge(&graph, "module calls_app::shapes::circle -imports-> extern std::fmt", serde_json::json!({}));
+}
+
+#[test]
+fn pub_use_is_a_reexport() {
+    let graph = calls_graph();
+    assert_edge(
+        &graph,
+        "module calls_util -reexports-> function calls_util::text::shout",
+        serde_json::json!({"line": 7}),
+    );
+    assert_edge(
+        &graph,
+        "module calls_app::shapes -reexports-> struct calls_app::shapes::circle::Circle",
+        serde_json::json!({}),
+    );
+    assert!(!has(
+        &graph,
+        "module calls_app::report -reexports-> struct calls_util::meter::Meter",
+        serde_json::json!({})
+    ));
+}
+
+#[test]
+fn impls_traits_and_derives_resolve() {
+    let graph = calls_graph();
+    // Three spellings of a trait in an impl header: `crate::` path, imported `fmt::Display`, and
+    // the renamed dependency's path.
+    assert_edge(
+        &graph,
+        "impl calls_app::shapes::circle::<impl crate::shapes::Area for Circle> -implements-> trait calls_app::shapes::Area",
+        serde_json::json!({}),
+    );
+    assert_edge(
+        &graph,
+        "impl calls_app::shapes::circle::<impl fmt::Display for Circle> -implements-> extern std::fmt::Display",
+        serde_json::json!({}),
+    );
+    assert_edge(
+        &graph,
+        "impl calls_app::shapes::circle::<impl util2::Describe for Circle> -implements-> trait calls_util::Describe",
+        serde_json::json!({}),
+    );
+    assert_edge(
+        &graph,
+        "impl calls_app::shapes::circle::<impl util2::Describe for Circle> -impl_for-> struct calls_app::shapes::circle::Circle",
+        serde_json::json!({}),
+    );
+    assert_edge(&graph, "trait calls_util::Loud -supertrait-> trait calls_util::Describe", serde_json::json!({}));
+    assert_edge(
+        &graph,
+        "struct calls_app::shapes::square::Square -derives-> extern std::fmt::Debug",
+        serde_json::json!({"line": 5}),
+    );
+    assert_edge(
+        &graph,
+        "struct calls_app::shapes::square::Square -derives-> extern std::marker::Copy",
+        serde_json::json!({}),
+    );
+}
+
+#[test]
+fn references_and_invocations_resolve() {
+    let graph = calls_graph();
+    // A local `macro_rules!` and std's, and a parameter's type named through an import.
+    assert_edge(&graph, "function calls_app::run -invokes-> extern std::vec", serde_json::json!({}));
+    assert_edge(
+        &graph,
+        "function calls_app::print_report -invokes-> extern std::println",
+        serde_json::json!({"line": 31}),
+    );
+    assert_edge(&graph, "function calls_app::self_check -invokes-> macro calls_app::both", serde_json::json!({}));
+    assert_edge(
+        &graph,
+        "function calls_app::report::summary -references-> struct calls_app::shapes::circle::Circle",
+        serde_json::json!({}),
+    );
+}
+
+#[test]
+fn every_outside_target_is_an_extern_vertex_named_by_its_path() {
+    let graph = calls_graph();
+    let externs: Vec<&serde_json::Value> = graph.vertices.values().filter(|v| v["kind"] == "extern").collect();
+    assert!(!externs.is_empty());
+    for vertex in externs {
+        let path = vertex["props"]["path"].as_str().unwrap();
+        assert!(path.starts_with("std::"), "the fixture uses std alone outside itself: {vertex}");
+        assert_eq!(vertex["props"]["name"].as_str().unwrap(), path.rsplit("::").next().unwrap());
+    }
+    // Every edge's two ends are in the graph (the build fails before saving otherwise, but the
+    // export is the contract).
+    for edge in &graph.edges {
+        for end in ["from", "to"] {
+            assert!(graph.vertices.contains_key(edge[end].as_str().unwrap()), "dangling {edge}");
+        }
+    }
+}
