@@ -109,8 +109,6 @@ pub struct IndexOutcome {
     pub parsed_paths: Vec<Utf8PathBuf>,
     pub resolve: ResolveStats,
     pub validation: ValidationStats,
-    /// Extern vertices written.
-    pub externs: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -224,7 +222,6 @@ pub fn index(
     if let Some(err) = errors.into_iter().next() {
         return Err(IndexError::Validation(err));
     }
-    let n_externs = ctx.externs.len();
     let validation = ctx.registry.stats();
     let resolve = *ctx.resolve_stats.get_mut().unwrap_or_else(|poison| poison.into_inner());
     let mut diagnostics = ctx.diagnostics.into_inner().unwrap_or_else(|poison| poison.into_inner());
@@ -239,7 +236,6 @@ pub fn index(
         parsed_paths,
         resolve,
         validation,
-        externs: n_externs,
     })
 }
 

@@ -74,6 +74,10 @@ pub struct BuildSummary {
     #[serde(serialize_with = "as_millis", rename = "elapsed_ms")]
     pub elapsed: Duration,
     pub timings: Timings,
+    /// What resolution found and missed.
+    pub resolve: resolve::ResolveStats,
+    /// What the validation stage checked.
+    pub validation: validate::ValidationStats,
     pub diagnostics: Vec<Diagnostic>,
     /// Every file parsed (absolute paths: for benchmarks and tools, never stored).
     #[serde(skip)]
@@ -179,6 +183,8 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
         batches_written: stats.flushes,
         elapsed: started.elapsed(),
         timings,
+        resolve: outcome.resolve,
+        validation: outcome.validation,
         diagnostics: outcome.diagnostics,
         parsed_paths: outcome.parsed_paths,
     })
@@ -237,12 +243,23 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
         print_stdout(&value.to_string())?;
     } else {
         let t = &summary.timings;
+        let (r, v) = (&summary.resolve, &summary.validation);
         reporter.verbose(&format!(
             "vertices by kind: {:?}\nedges by kind: {:?}\nbatches written: {}\n\
+             resolution: {} imports ({} unresolved), calls {} exact, {} inferred, {} unresolved\n\
+             validation: {} items with unique ids, {} resolved edges checked, {} dropped\n\
              time: metadata {} ms, index {} ms, write {} ms, save {} ms",
             summary.vertices_by_kind,
             summary.edges_by_kind,
             summary.batches_written,
+            r.imports,
+            r.imports_unresolved,
+            r.calls_exact,
+            r.calls_inferred,
+            r.calls_unresolved,
+            v.items,
+            v.edges_checked,
+            v.edges_dropped,
             t.metadata_ms,
             t.index_ms,
             t.write_ms,

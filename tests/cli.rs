@@ -313,4 +313,6 @@ fn color_quiet_and_verbose() {
     assert!(stderr(&quiet).is_empty(), "{}", describe(&quiet));
     let verbose = fixture.run(&["--offline", "--db", db, "-v"]);
     assert!(stderr(&verbose).contains("time: metadata"), "{}", describe(&verbose));
+    // The validation stage's counts: every item registered, no resolved edge dropped.
+    assert!(stderr(&verbose).contains("resolved edges checked, 0 dropped"), "{}", describe(&verbose));
 }
