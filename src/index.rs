@@ -721,12 +721,6 @@ fn expand_group<'s>(
         let Ok(Ok(Some(mut inner))) = expanded else { continue };
         if let Some(predicate) = &call.cfg {
             parse::add_cfg(&mut inner, predicate);
-            for nested in &mut inner.calls {
-                nested.cfg = Some(match nested.cfg.take() {
-                    Some(own) => format!("{predicate}, {own}"),
-                    None => predicate.clone(),
-                });
-            }
         }
         body.items.append(&mut inner.items);
         body.refs.append(inner.refs);

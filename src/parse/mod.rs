@@ -728,12 +728,6 @@ fn cfg_if_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Body> {
                 push_item(&mut branch, &body.parse::<Item>()?);
             }
             add_cfg(&mut branch, &predicate);
-            for call in &mut branch.calls {
-                call.cfg = Some(match call.cfg.take() {
-                    Some(own) => format!("{predicate}, {own}"),
-                    None => predicate.clone(),
-                });
-            }
             out.items.append(&mut branch.items);
             out.calls.append(&mut branch.calls);
             out.refs.append(branch.refs);
@@ -767,20 +761,17 @@ fn with_test_cfg(cfg: Option<String>, attrs: &[Attribute]) -> Option<String> {
 }
 
 /// Adds `predicate` (the `cfg` of the macro call, or of the `cfg_if!` branch, that declares
-/// them) to the `cfg` of each item and `use`.
+/// them) to the `cfg` of each item, `use` and macro call.
 pub fn add_cfg(body: &mut Body, predicate: &str) {
-    for item in &mut body.items {
-        item.cfg = Some(match item.cfg.take() {
+    let and = |cfg: &mut Option<String>| {
+        *cfg = Some(match cfg.take() {
             Some(own) => format!("{predicate}, {own}"),
             None => predicate.to_owned(),
         });
-    }
-    for use_facts in &mut body.refs.uses {
-        use_facts.cfg = Some(match use_facts.cfg.take() {
-            Some(own) => format!("{predicate}, {own}"),
-            None => predicate.to_owned(),
-        });
-    }
+    };
+    body.items.iter_mut().for_each(|item| and(&mut item.cfg));
+    body.refs.uses.iter_mut().for_each(|use_facts| and(&mut use_facts.cfg));
+    body.calls.iter_mut().for_each(|call| and(&mut call.cfg));
 }
 
 fn has_attr(attrs: &[Attribute], name: &str) -> bool {
