@@ -129,6 +129,14 @@ mod tests {
     }
 
     #[test]
+    fn errors_cross_threads() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<ValidationError>();
+        send_sync::<crate::index::IndexError>();
+        send_sync::<crate::error::Error>();
+    }
+
+    #[test]
     fn edges_with_a_missing_end_are_dropped_and_counted() {
         let registry = Registry::default();
         let (a, b, outside) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
