@@ -44,6 +44,9 @@ pub enum Command {
     Stats(StatsArgs),
     /// Print a stored graph in a stable, versioned format
     Export(ExportArgs),
+    /// Build the graph, then check the architecture rules of `[workspace.metadata.codegraph]`
+    /// and `[package.metadata.codegraph]`; exit 1 when one is broken
+    Check(BuildArgs),
 }
 
 #[derive(Clone, Debug, Default, Args)]

@@ -10,6 +10,7 @@
 //! | 5    | the graph store could not be read or written |
 //! | 6    | an output file could not be written |
 //! | 7    | the graph is in use by another run, and `--no-wait` was given |
+//! | 8    | `check`'s rules in `Cargo.toml` are invalid (the message names the manifest and the key) |
 //! | 101  | an internal error (a bug: please report it) |
 
 use crate::index::IndexError;
@@ -25,6 +26,7 @@ pub mod exit {
     pub const STORE: u8 = 5;
     pub const OUTPUT: u8 = 6;
     pub const LOCKED: u8 = 7;
+    pub const RULES_INVALID: u8 = 8;
     pub const INTERNAL: u8 = 101;
 }
 
@@ -40,6 +42,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Rules(#[from] crate::check::RulesError),
     #[error("internal error (please report it): {0}")]
     Internal(String),
 }
@@ -57,6 +61,7 @@ impl Error {
             Error::Store(StoreError::Locked { .. }) => exit::LOCKED,
             Error::Store(_) => exit::STORE,
             Error::Output { .. } => exit::OUTPUT,
+            Error::Rules(_) => exit::RULES_INVALID,
             Error::Internal(_) => exit::INTERNAL,
         }
     }

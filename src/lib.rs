@@ -12,6 +12,7 @@
 
 pub mod assemble;
 pub mod cfg;
+pub mod check;
 pub mod cli;
 pub mod error;
 pub mod export;
@@ -109,9 +110,18 @@ fn as_millis<S: serde::Serializer>(elapsed: &Duration, serializer: S) -> Result<
 /// only failures that leave no graph to save are errors.
 pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSummary, Error> {
     let started = Instant::now();
-    let mut timings = Timings::default();
     let workspace = Workspace::load(&config.workspace)?;
-    timings.metadata_ms = millis_since(started);
+    build_workspace(&workspace, config, progress, started)
+}
+
+/// `build` for a workspace already loaded (`started` is when its loading began).
+fn build_workspace(
+    workspace: &Workspace,
+    config: &BuildConfig,
+    progress: &dyn Progress,
+    started: Instant,
+) -> Result<BuildSummary, Error> {
+    let mut timings = Timings { metadata_ms: millis_since(started), ..Timings::default() };
     let db_path = config.db.clone().unwrap_or_else(|| default_db(&workspace.target_dir));
     // Before any work: a folder that cannot be written, or a graph in use with `--no-wait`, fails
     // the build at once. The lock is held until the new graph is saved.
@@ -124,7 +134,7 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
 
     let writer = Writer::spawn(config.writer)?;
     let sink = writer.sender();
-    if sink.send(assemble::workspace_batch(&workspace)).is_err() {
+    if sink.send(assemble::workspace_batch(workspace)).is_err() {
         return Err(writer.finish().err().map_or_else(|| Error::Internal("the writer stopped".into()), Error::from));
     }
     let deps = workspace.deps.iter().map(|dep| (dep.from, dep.to));
@@ -132,7 +142,7 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
     let jobs = config.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let pool = index::worker_pool(jobs)?;
     let phase = Instant::now();
-    let indexed = index::index(&workspace, &waves, &pool, config.index, sink, progress);
+    let indexed = index::index(workspace, &waves, &pool, config.index, sink, progress);
     timings.index_ms = millis_since(phase);
     progress.stage("Writing");
     let phase = Instant::now();
@@ -202,6 +212,7 @@ pub fn run(command: Command, global: &GlobalArgs) -> u8 {
         Command::Build(args) => run_build(&args, &reporter),
         Command::Stats(args) => run_stats(&args, &reporter),
         Command::Export(args) => run_export(&args, &reporter),
+        Command::Check(args) => run_check(&args, &reporter),
     };
     reporter.finish_progress();
     match result {
@@ -214,8 +225,8 @@ pub fn run(command: Command, global: &GlobalArgs) -> u8 {
     }
 }
 
-fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
-    let config = BuildConfig {
+fn build_config(args: &BuildArgs) -> BuildConfig {
+    BuildConfig {
         workspace: WorkspaceConfig {
             manifest_path: args.manifest.manifest_path.clone(),
             selection: args.workspace.clone(),
@@ -231,7 +242,11 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
         no_wait: args.db.no_wait,
         index: index::IndexOptions { cfg_test: args.cfg_test },
         writer: WriterConfig::default(),
-    };
+    }
+}
+
+fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
+    let config = build_config(args);
     let summary = build(&config, reporter)?;
     reporter.finish_progress();
     for diagnostic in &summary.diagnostics {
@@ -358,6 +373,84 @@ fn run_export(args: &ExportArgs, reporter: &Reporter) -> Result<u8, Error> {
         }
     }
     Ok(exit::SUCCESS)
+}
+
+/// `check`: the rules first (a bad one fails before any work), then the graph, then the rules
+/// against the graph as stored.
+fn run_check(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
+    let config = build_config(args);
+    let started = Instant::now();
+    let workspace = Workspace::load(&config.workspace)?;
+    let rules = check::rules(&workspace.rule_tables)?;
+    let summary = build_workspace(&workspace, &config, reporter, started)?;
+    reporter.finish_progress();
+    for diagnostic in &summary.diagnostics {
+        reporter.diagnostic(diagnostic);
+    }
+    let graph = {
+        let _lock = store::lock::lock(&summary.db, LockMode::Shared, !config.no_wait, || {
+            reporter.blocked(summary.db.as_str())
+        })?;
+        store::read_graph(&summary.db)?
+    };
+    let violations = check::check(&rules, &graph);
+    if reporter.is_json() {
+        for violation in &violations {
+            let mut value = serde_json::to_value(violation).map_err(|err| Error::Internal(err.to_string()))?;
+            value["type"] = "violation".into();
+            print_stdout(&value.to_string())?;
+        }
+        let value = serde_json::json!({
+            "type": "check",
+            "rules": rules.len(),
+            "violations": violations.len(),
+            "files_failed": summary.files_failed,
+        });
+        print_stdout(&value.to_string())?;
+    } else {
+        for violation in &violations {
+            print_stdout(&check_report(violation))?;
+        }
+        if rules.is_empty() {
+            reporter.status("Checked", "no rules: add `[workspace.metadata.codegraph]` to Cargo.toml");
+        } else if violations.is_empty() {
+            let message = format!("{} rules against {} files: none broken", rules.len(), summary.files_parsed);
+            reporter.status("Checked", &message);
+        }
+    }
+    if !violations.is_empty() {
+        reporter.error(&RulesBroken(violations.len()));
+        return Ok(exit::RULES_BROKEN);
+    }
+    Ok(if summary.files_failed > 0 { exit::PARTIAL } else { exit::SUCCESS })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0} architecture rule violation(s) found")]
+struct RulesBroken(usize);
+
+/// A violation for people: what depends on what, the rule, and the evidence as `file:line`.
+fn check_report(violation: &check::Violation) -> String {
+    let what = match violation.rule {
+        "cycle" => format!(
+            "cycle between {}",
+            violation.members.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+        ),
+        _ => format!("`{}` depends on `{}`", violation.from, violation.to),
+    };
+    let mut text = format!("error[{}]: {what}", violation.rule);
+    if let Some(reason) = &violation.reason {
+        text.push_str(&format!(": {reason}"));
+    }
+    text.push_str(&format!("\n  rule: {}", violation.origin));
+    for evidence in &violation.evidence {
+        text.push_str(&format!(
+            "\n  --> {}:{}: {} of `{}` in `{}`",
+            evidence.file, evidence.line, evidence.kind, evidence.to, evidence.from
+        ));
+    }
+    text.push('\n');
+    text
 }
 
 fn print_stdout(text: &str) -> Result<(), Error> {

@@ -205,6 +205,19 @@ pub struct Workspace {
     pub deps: Vec<CrateDep>,
     /// The platform `cfg` predicates are evaluated for: `--target`, else the host.
     pub target: std::sync::Arc<crate::cfg::Target>,
+    /// The `codegraph` tables of `[workspace.metadata]` and of the selected members'
+    /// `[package.metadata]`, where `check` finds its rules.
+    pub rule_tables: Vec<RuleTable>,
+}
+
+/// A `codegraph` metadata table, and where it was written.
+#[derive(Debug, Clone)]
+pub struct RuleTable {
+    /// `[workspace.metadata.codegraph]` or `[package.metadata.codegraph]`.
+    pub table: String,
+    /// The manifest, as the graph names files.
+    pub manifest: String,
+    pub value: serde_json::Value,
 }
 
 impl Workspace {
@@ -283,6 +296,25 @@ impl Workspace {
         crates.sort_by(|a, b| a.key.cmp(&b.key));
 
         let deps = crate_deps(&packages, &crates, &resolve);
+        let mut rule_tables = Vec::new();
+        if let Some(value) = metadata.workspace_metadata.get("codegraph") {
+            rule_tables.push(RuleTable {
+                table: "[workspace.metadata.codegraph]".to_owned(),
+                manifest: "Cargo.toml".to_owned(),
+                value: value.clone(),
+            });
+        }
+        for (package, _) in &packages {
+            if selected.contains(&&package.id)
+                && let Some(value) = package.metadata.get("codegraph")
+            {
+                rule_tables.push(RuleTable {
+                    table: "[package.metadata.codegraph]".to_owned(),
+                    manifest: relative_path(&package.manifest_path, &metadata.workspace_root),
+                    value: value.clone(),
+                });
+            }
+        }
         let packages = packages.into_iter().map(|(_, info)| info).collect();
         Ok(Workspace {
             root: metadata.workspace_root.clone(),
@@ -291,6 +323,7 @@ impl Workspace {
             crates,
             deps,
             target: std::sync::Arc::new(crate::cfg::Target::detect(config.target.as_deref())),
+            rule_tables,
         })
     }
 

@@ -194,3 +194,19 @@ impl Graph {
         out
     }
 }
+
+/// In a copy of the `layered` fixture: adds a forbidden dependency (domain → infra), an upward one (infra → cli) and a module cycle
+/// (a ↔ b) to the fixture.
+pub fn break_layered_rules(root: &Path) {
+    let app = root.join("app/src");
+    let mut domain = std::fs::read_to_string(app.join("domain.rs")).unwrap();
+    domain
+        .push_str("\npub fn persist(user: &User) -> u32 {\n    crate::infra::connect() + user.name.len() as u32\n}\n");
+    std::fs::write(app.join("domain.rs"), domain).unwrap();
+    std::fs::write(
+        app.join("infra.rs"),
+        "use crate::cli;\n\npub fn connect() -> u32 {\n    cli::run().len() as u32\n}\n",
+    )
+    .unwrap();
+    std::fs::write(app.join("a.rs"), "pub fn one() -> u32 {\n    crate::b::two() - 1\n}\n").unwrap();
+}
