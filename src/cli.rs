@@ -64,6 +64,9 @@ pub struct BuildArgs {
     /// Evaluate `cfg(test)` as true: test code counts as active
     #[arg(long, help_heading = "Compilation Options")]
     pub cfg_test: bool,
+    /// Build the graph even if nothing changed since the last build
+    #[arg(long)]
+    pub rebuild: bool,
     /// Number of parallel jobs (default: all cores)
     #[arg(short, long, value_name = "N", help_heading = "Compilation Options")]
     pub jobs: Option<std::num::NonZeroUsize>,

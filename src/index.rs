@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::assemble::{self, BodyOut, ChildModule, FileRef, MacroSite, ModuleRef};
 use crate::cfg::CfgContext;
+use crate::fresh::Input;
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse;
 use crate::resolve::{self, CrateDefs, Externs, ItemRecord, ResolveStats, Shape, World};
@@ -41,7 +42,7 @@ pub(crate) const WORKER_STACK: usize = 64 * 1024 * 1024;
 /// Deeper module nesting than this is taken for a `#[path]` loop.
 const MAX_MODULE_DEPTH: usize = 128;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -50,7 +51,7 @@ pub enum Severity {
 
 /// Something worth telling the user about one file. `line` and `column` are 1-based, 0 when the
 /// diagnostic is about the whole file.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Diagnostic {
     pub file: String,
     pub line: u32,
@@ -107,6 +108,8 @@ pub struct IndexOutcome {
     pub diagnostics: Vec<Diagnostic>,
     /// Every file parsed, absolute, sorted (for benchmarks and tools; never stored).
     pub parsed_paths: Vec<Utf8PathBuf>,
+    /// Every path the walk read or looked for in vain, for the next build's up-to-date check.
+    pub inputs: Vec<Input>,
     pub resolve: ResolveStats,
     pub validation: ValidationStats,
 }
@@ -135,6 +138,7 @@ struct Ctx<'a> {
     files_failed: AtomicUsize,
     diagnostics: Mutex<Vec<Diagnostic>>,
     parsed_paths: Mutex<Vec<Utf8PathBuf>>,
+    inputs: Mutex<Vec<Input>>,
     /// Each crate's dependencies (indices into `workspace.crates`).
     deps_of: Vec<Vec<usize>>,
     world: World,
@@ -199,6 +203,7 @@ pub fn index(
         files_failed: AtomicUsize::new(0),
         diagnostics: Mutex::new(Vec::new()),
         parsed_paths: Mutex::new(Vec::new()),
+        inputs: Mutex::new(Vec::new()),
         deps_of,
         world: World::new(workspace.crates.len()),
         externs: Externs::default(),
@@ -229,11 +234,13 @@ pub fn index(
     diagnostics.dedup();
     let mut parsed_paths = ctx.parsed_paths.into_inner().unwrap_or_else(|poison| poison.into_inner());
     parsed_paths.sort();
+    let inputs = ctx.inputs.into_inner().unwrap_or_else(|poison| poison.into_inner());
     Ok(IndexOutcome {
         files_parsed: ctx.files_parsed.into_inner(),
         files_failed: ctx.files_failed.into_inner(),
         diagnostics,
         parsed_paths,
+        inputs,
         resolve,
         validation,
     })
@@ -469,6 +476,12 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     };
 
     let found = job.candidates.iter().find(|candidate| candidate.path.is_file());
+    // The candidates looked for in vain: one of them appearing would change the graph.
+    {
+        let absent = job.candidates.iter().take_while(|candidate| Some(*candidate) != found);
+        let mut inputs = ctx.inputs.lock().unwrap_or_else(|poison| poison.into_inner());
+        inputs.extend(absent.map(|candidate| Input::absent(candidate.path.clone())));
+    }
     let Some(file) = found else {
         let tried: Vec<String> =
             job.candidates.iter().map(|c| format!("`{}`", display(ctx, job.package, &c.path))).collect();
@@ -509,7 +522,14 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     batch.edges.push(Edge::new(module_id, EdgeKind::DefinedIn, file_id));
     props.insert("file", Value::from(name.as_str()));
 
-    let text = match std::fs::read_to_string(&file.path) {
+    let read = std::fs::read_to_string(&file.path);
+    let input = match &read {
+        Ok(text) => Input::read(file.path.clone(), text.as_bytes()),
+        // Unreadable now, so never taken for unchanged.
+        Err(_) => Input::absent(file.path.clone()),
+    };
+    ctx.inputs.lock().unwrap_or_else(|poison| poison.into_inner()).push(input);
+    let text = match read {
         Ok(text) => text,
         Err(err) => {
             give_up(batch, props, Diagnostic::error(name, 0, 0, format!("failed to read: {err}")));

@@ -16,6 +16,7 @@ pub mod check;
 pub mod cli;
 pub mod error;
 pub mod export;
+pub mod fresh;
 pub mod ids;
 pub mod index;
 pub mod model;
@@ -53,6 +54,8 @@ pub struct BuildConfig {
     pub db: Option<Utf8PathBuf>,
     /// Fail with `StoreError::Locked` instead of waiting when another run holds the graph.
     pub no_wait: bool,
+    /// Build even when the graph is up to date (see `fresh`).
+    pub rebuild: bool,
     pub index: index::IndexOptions,
     pub writer: WriterConfig,
 }
@@ -61,6 +64,9 @@ pub struct BuildConfig {
 #[derive(Debug, Serialize)]
 pub struct BuildSummary {
     pub db: Utf8PathBuf,
+    /// Nothing changed since the last build: the graph was left as it was, and the counts and
+    /// diagnostics are those of that build.
+    pub fresh: bool,
     pub packages: usize,
     pub crates: usize,
     pub modules: usize,
@@ -130,6 +136,16 @@ fn build_workspace(
     }
     let _lock =
         store::lock::lock(&db_path, LockMode::Exclusive, !config.no_wait, || progress.blocked(db_path.as_str()))?;
+    let jobs = config.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = index::worker_pool(jobs)?;
+    // Everything besides the sources that decides the graph.
+    let fingerprint = fresh::fingerprint(&format!("{workspace:#?}\n{:?}", config.index));
+    if !config.rebuild
+        && let Some(recorded) = pool.install(|| fresh::up_to_date(&db_path, &fingerprint))
+    {
+        return Ok(BuildSummary::fresh(db_path, recorded, started, timings));
+    }
+    fresh::forget(&db_path);
     let staging = Staging::new(&db_path)?;
 
     let writer = Writer::spawn(config.writer)?;
@@ -139,8 +155,6 @@ fn build_workspace(
     }
     let deps = workspace.deps.iter().map(|dep| (dep.from, dep.to));
     let waves = schedule::waves(workspace.crates.len(), deps);
-    let jobs = config.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let pool = index::worker_pool(jobs)?;
     let phase = Instant::now();
     let indexed = index::index(workspace, &waves, &pool, config.index, sink, progress);
     timings.index_ms = millis_since(phase);
@@ -173,8 +187,9 @@ fn build_workspace(
 
     let count = |kind: VertexKind| stats.vertices.get(kind.as_str()).copied().unwrap_or(0);
     let structural = [VertexKind::Package, VertexKind::Crate, VertexKind::Module, VertexKind::File];
-    Ok(BuildSummary {
+    let mut summary = BuildSummary {
         db: db_path,
+        fresh: false,
         packages: count(VertexKind::Package),
         crates: count(VertexKind::Crate),
         modules: count(VertexKind::Module),
@@ -197,7 +212,71 @@ fn build_workspace(
         validation: outcome.validation,
         diagnostics: outcome.diagnostics,
         parsed_paths: outcome.parsed_paths,
-    })
+    };
+    if let Err(err) = fresh::record(&summary.db, fingerprint, outcome.inputs, summary.recorded()) {
+        let state = fresh::state_path(&summary.db).to_string();
+        let message = format!("cannot record the build's state (the next build will not be skipped): {err}");
+        summary
+            .diagnostics
+            .push(Diagnostic { severity: index::Severity::Warning, ..Diagnostic::error(state, 0, 0, message) });
+    }
+    Ok(summary)
+}
+
+impl BuildSummary {
+    /// What a later build skipped as up to date reports again.
+    fn recorded(&self) -> fresh::Recorded {
+        let owned = |map: &BTreeMap<&'static str, usize>| map.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        fresh::Recorded {
+            packages: self.packages,
+            crates: self.crates,
+            modules: self.modules,
+            items: self.items,
+            files: self.files,
+            edges: self.edges,
+            files_parsed: self.files_parsed,
+            files_failed: self.files_failed,
+            vertices_by_kind: owned(&self.vertices_by_kind),
+            edges_by_kind: owned(&self.edges_by_kind),
+            diagnostics: self.diagnostics.clone(),
+        }
+    }
+
+    /// The summary of a build skipped because nothing changed.
+    fn fresh(db: Utf8PathBuf, recorded: fresh::Recorded, started: Instant, timings: Timings) -> BuildSummary {
+        // Kind names come back as the model's own names (a name this version does not know
+        // would have changed the fingerprint).
+        let known = |name: &str| -> &'static str {
+            VertexKind::ALL
+                .iter()
+                .map(|kind| kind.as_str())
+                .chain(model::EdgeKind::ALL.iter().map(|kind| kind.as_str()))
+                .find(|known| *known == name)
+                .unwrap_or("unknown")
+        };
+        let interned = |map: BTreeMap<String, usize>| map.into_iter().map(|(k, v)| (known(&k), v)).collect();
+        BuildSummary {
+            db,
+            fresh: true,
+            packages: recorded.packages,
+            crates: recorded.crates,
+            modules: recorded.modules,
+            items: recorded.items,
+            files: recorded.files,
+            edges: recorded.edges,
+            files_parsed: recorded.files_parsed,
+            files_failed: recorded.files_failed,
+            vertices_by_kind: interned(recorded.vertices_by_kind),
+            edges_by_kind: interned(recorded.edges_by_kind),
+            batches_written: 0,
+            elapsed: started.elapsed(),
+            timings,
+            resolve: resolve::ResolveStats::default(),
+            validation: validate::ValidationStats::default(),
+            diagnostics: recorded.diagnostics,
+            parsed_paths: Vec::new(),
+        }
+    }
 }
 
 /// Where the graph goes without `--db`: `<target dir>/codegraph/graph.msgpack`.
@@ -240,6 +319,7 @@ fn build_config(args: &BuildArgs) -> BuildConfig {
         jobs: args.jobs.map(|n| n.get()),
         db: args.db.db.clone(),
         no_wait: args.db.no_wait,
+        rebuild: args.rebuild,
         index: index::IndexOptions { cfg_test: args.cfg_test },
         writer: WriterConfig::default(),
     }
@@ -297,7 +377,11 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
                 summary.elapsed.as_secs_f64()
             ),
         );
-        reporter.status("Saved", summary.db.as_str());
+        if summary.fresh {
+            reporter.status("Fresh", &format!("{} (nothing changed since it was built)", summary.db));
+        } else {
+            reporter.status("Saved", summary.db.as_str());
+        }
     }
     Ok(if summary.files_failed > 0 { exit::PARTIAL } else { exit::SUCCESS })
 }

@@ -11,10 +11,11 @@ fn runs_thread_counts_and_folders_agree() {
     fixture.build(&["--workspace", "-j1"], 0);
     let one_thread = fixture.export();
     let one_thread_db = std::fs::read(fixture.db()).unwrap();
-    fixture.build(&["--workspace", "-j4"], 0);
+    // `--rebuild`: a rerun with nothing changed would otherwise be skipped (see tests/fresh.rs).
+    fixture.build(&["--workspace", "-j4", "--rebuild"], 0);
     let four_threads = fixture.export();
     assert!(std::fs::read(fixture.db()).unwrap() == one_thread_db, "the graph files differ");
-    fixture.build(&["--workspace", "-j4"], 0);
+    fixture.build(&["--workspace", "-j4", "--rebuild"], 0);
     let again = fixture.export();
     assert!(one_thread == four_threads, "-j1 and -j4 differ");
     assert!(four_threads == again, "two runs differ");

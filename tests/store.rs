@@ -68,7 +68,7 @@ fn concurrent_builds_and_readers_leave_one_good_graph() {
     let runs: Vec<_> = (0..6)
         .map(|i| match i % 3 {
             2 => spawn(&["export", "--db", db_arg]),
-            _ => spawn(&["build", "--workspace", "--offline", "--db", db_arg]),
+            _ => spawn(&["build", "--workspace", "--offline", "--rebuild", "--db", db_arg]),
         })
         .collect();
     for (i, run) in runs.into_iter().enumerate() {
@@ -125,7 +125,8 @@ fn a_build_killed_at_any_moment_leaves_the_old_graph_or_the_new_one() {
     let db = dir.path().join("graph.msgpack");
     let build = || {
         Command::new(BIN)
-            .args(["build", "--offline", "-q", "--db", db.to_str().unwrap()])
+            // `--rebuild`: a build of unchanged sources would be skipped, and never killed mid-way.
+            .args(["build", "--offline", "-q", "--rebuild", "--db", db.to_str().unwrap()])
             .current_dir(&ws)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
