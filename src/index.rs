@@ -365,14 +365,25 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize) -> Option<Arc<CrateDefs>> {
         .collect();
     let input = resolve::CrateInput {
         krate: krate_index as u32,
-        crate_name: &krate.crate_name,
         edition: &krate.edition,
         cfg: &cfg,
         deps,
         transitive: transitive_deps(ctx, krate_index),
         records,
     };
-    let resolved = resolve::resolve_crate(input, &ctx.world, &ctx.externs);
+    // A bug in resolution costs this crate its resolved edges, not the run: its items are written,
+    // the crates that depend on it see it as outside the indexed set, and the file is reported.
+    let resolved = match catch_unwind(AssertUnwindSafe(|| resolve::resolve_crate(input, &ctx.world, &ctx.externs))) {
+        Ok(resolved) => resolved,
+        Err(panic) => {
+            ctx.files_failed.fetch_add(1, Ordering::Relaxed);
+            let root = display(ctx, package, &krate.root);
+            let message =
+                format!("internal error while resolving names (please report it): {}", panic_message(&*panic));
+            ctx.report(Diagnostic::error(root, 0, 0, message));
+            return None;
+        }
+    };
     let mut edges = resolved.edges;
     ctx.registry.check_edges(&mut edges, |id| ctx.externs.contains(id));
     // The extern vertices first, so that the writer need not hold the edges that point to them.

@@ -440,9 +440,8 @@ impl<'ast> Visit<'ast> for Collector<'_> {
     }
 
     fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-        match self.callee(&call.func) {
-            Some(callee) => {
-                let Expr::Path(path) = &*call.func else { unreachable!("a callee is a path") };
+        match (&*call.func, self.callee(&call.func)) {
+            (Expr::Path(path), Some(callee)) => {
                 if let Some(qself) = &path.qself {
                     self.visit_type(&qself.ty);
                 }
@@ -452,7 +451,7 @@ impl<'ast> Visit<'ast> for Collector<'_> {
                 }
                 self.refs.calls.push(Call { callee, line: line(func_span(path)) });
             }
-            None => self.visit_expr(&call.func),
+            _ => self.visit_expr(&call.func),
         }
         for arg in &call.args {
             self.visit_expr(arg);

@@ -39,14 +39,6 @@ impl Externs {
         self.paths.contains_key(id)
     }
 
-    pub fn len(&self) -> usize {
-        self.paths.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.paths.is_empty()
-    }
-
     /// The vertices noted since the last call, sorted by path.
     pub fn take_new(&self) -> Vec<Vertex> {
         let mut new: Vec<(Arc<str>, Uuid)> = Vec::new();
@@ -145,7 +137,7 @@ pub(super) fn crate_edges(
                     import_edges(&mut out, &imports[import], &resolved[import]);
                 }
             }
-            item_edges(&mut out, defs, index as u32, item, &refs[index]);
+            item_edges(&mut out, defs, item, &refs[index]);
             (out.edges, out.stats)
         })
         .collect();
@@ -186,7 +178,7 @@ fn self_ty(defs: &CrateDefs, item: &ItemDef) -> Ty {
     }
 }
 
-fn item_edges(out: &mut Out<'_>, defs: &CrateDefs, index: u32, item: &ItemDef, refs: &Refs) {
+fn item_edges(out: &mut Out<'_>, defs: &CrateDefs, item: &ItemDef, refs: &Refs) {
     let resolver = out.resolver;
     let cx = FnCx {
         loc: Loc { krate: defs.krate, scope: item.own_scope.unwrap_or(item.scope) },
@@ -292,7 +284,6 @@ fn item_edges(out: &mut Out<'_>, defs: &CrateDefs, index: u32, item: &ItemDef, r
             out.add(EdgeKind::Invokes, &def, named.line, |_| {});
         }
     }
-    let _ = index;
 }
 
 /// What `#[derive(Name)]` implements: the trait `Name` resolves to in scope, a built-in derive's

@@ -209,7 +209,6 @@ impl CrateDefs {
 /// The crate being resolved and what it can see.
 pub struct CrateInput<'a> {
     pub krate: u32,
-    pub crate_name: &'a str,
     pub edition: &'a str,
     pub cfg: &'a CfgContext,
     /// Its dependencies: the name the crate uses, and the crate index.
@@ -269,7 +268,7 @@ impl std::ops::AddAssign for ResolveStats {
 
 /// Resolves one crate: its scopes, then its edges. `world` holds the crates of earlier waves.
 pub fn resolve_crate(input: CrateInput<'_>, world: &World, externs: &Externs) -> Resolved {
-    let CrateInput { krate, edition, cfg, deps, transitive, mut records, .. } = input;
+    let CrateInput { krate, edition, cfg, deps, transitive, mut records } = input;
     // Records arrive in the order threads finished their files; sorting makes every index, and
     // so every tie broken by index, the same in every run.
     records.sort_by(|a, b| (&a.path, a.id).cmp(&(&b.path, b.id)));
