@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! |-----:|---------|
 //! | 0    | success |
-//! | 1    | `check` found broken rules (reserved) |
+//! | 1    | `check` found a broken rule |
 //! | 2    | the command line is wrong (unknown flag, bad value) |
 //! | 3    | the graph was built and saved, but some files could not be found, read or parsed |
 //! | 4    | the workspace could not be loaded: no `Cargo.toml`, a broken manifest, `cargo metadata` failed, an unknown `--package` |
