@@ -10,6 +10,7 @@
 //! | 5    | the graph store could not be read or written |
 //! | 6    | an output file could not be written |
 //! | 7    | the graph is in use by another run, and `--no-wait` was given |
+//! | 8    | the graph's backend is not in this build (RocksDB: rebuild with `--features rocksdb`) |
 //! | 101  | an internal error (a bug: please report it) |
 
 use crate::index::IndexError;
@@ -25,6 +26,7 @@ pub mod exit {
     pub const STORE: u8 = 5;
     pub const OUTPUT: u8 = 6;
     pub const LOCKED: u8 = 7;
+    pub const UNSUPPORTED: u8 = 8;
     pub const INTERNAL: u8 = 101;
 }
 
@@ -55,6 +57,7 @@ impl Error {
         match self {
             Error::Workspace(_) => exit::WORKSPACE,
             Error::Store(StoreError::Locked { .. }) => exit::LOCKED,
+            Error::Store(StoreError::Unsupported { .. }) => exit::UNSUPPORTED,
             Error::Store(_) => exit::STORE,
             Error::Output { .. } => exit::OUTPUT,
             Error::Internal(_) => exit::INTERNAL,

@@ -39,7 +39,7 @@ use crate::error::{Error, exit};
 use crate::index::{Diagnostic, Progress};
 use crate::model::VertexKind;
 use crate::report::Reporter;
-use crate::store::{INDEXED_PROPERTIES, LockMode, Staging, StoreError, Writer, WriterConfig};
+use crate::store::{Backend, LockMode, Staging, StoreError, Writer, WriterConfig};
 use crate::workspace::{Workspace, WorkspaceConfig};
 
 /// What `build` needs to know.
@@ -48,8 +48,10 @@ pub struct BuildConfig {
     pub workspace: WorkspaceConfig,
     /// Worker threads; `None` for one per core.
     pub jobs: Option<usize>,
-    /// Where the graph goes; `None` for `<target dir>/codegraph/graph.msgpack`.
+    /// Where the graph goes; `None` for `default_db`.
     pub db: Option<Utf8PathBuf>,
+    /// The backend; `None` for the existing graph's, else msgpack.
+    pub store: Option<Backend>,
     /// Fail with `StoreError::Locked` instead of waiting when another run holds the graph.
     pub no_wait: bool,
     pub index: index::IndexOptions,
@@ -112,7 +114,8 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
     let mut timings = Timings::default();
     let workspace = Workspace::load(&config.workspace)?;
     timings.metadata_ms = millis_since(started);
-    let db_path = config.db.clone().unwrap_or_else(|| default_db(&workspace.target_dir));
+    let db_path = config.db.clone().unwrap_or_else(|| default_db(&workspace.target_dir, config.store));
+    let backend = store::backend_for_build(&db_path, config.store)?;
     // Before any work: a folder that cannot be written, or a graph in use with `--no-wait`, fails
     // the build at once. The lock is held until the new graph is saved.
     if let Some(dir) = db_path.parent().filter(|dir| !dir.as_str().is_empty()) {
@@ -120,9 +123,9 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
     }
     let _lock =
         store::lock::lock(&db_path, LockMode::Exclusive, !config.no_wait, || progress.blocked(db_path.as_str()))?;
-    let staging = Staging::new(&db_path)?;
+    let staging = Staging::new(&db_path, backend)?;
 
-    let writer = Writer::spawn(config.writer)?;
+    let writer = Writer::spawn(staging.create()?, config.writer)?;
     let sink = writer.sender();
     if sink.send(assemble::workspace_batch(&workspace)).is_err() {
         return Err(writer.finish().err().map_or_else(|| Error::Internal("the writer stopped".into()), Error::from));
@@ -155,11 +158,8 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
     }
     progress.stage("Saving");
     let phase = Instant::now();
-    pool.install(|| staging.commit(&db, INDEXED_PROPERTIES))?;
+    pool.install(|| staging.commit(db))?;
     timings.save_ms = millis_since(phase);
-    // Freeing a large store takes about a second per million edges, and nothing waits on it: a
-    // short-lived process exits before it is done, a long-lived one frees it in the background.
-    std::thread::spawn(move || drop(db));
 
     let count = |kind: VertexKind| stats.vertices.get(kind.as_str()).copied().unwrap_or(0);
     let structural = [VertexKind::Package, VertexKind::Crate, VertexKind::Module, VertexKind::File];
@@ -190,9 +190,25 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
     })
 }
 
-/// Where the graph goes without `--db`: `<target dir>/codegraph/graph.msgpack`.
-fn default_db(target_dir: &camino::Utf8Path) -> Utf8PathBuf {
-    target_dir.join("codegraph").join("graph.msgpack")
+/// The graph without `--db`: `<target dir>/codegraph/graph.msgpack` (or `graph.rocksdb`). With no
+/// backend asked for, the more recently written of the two that exist, so that `stats` and
+/// `export` read what the last build wrote, whichever backend it used.
+fn default_db(target_dir: &camino::Utf8Path, backend: Option<Backend>) -> Utf8PathBuf {
+    let dir = target_dir.join("codegraph");
+    if let Some(backend) = backend {
+        return dir.join(backend.default_file_name());
+    }
+    let written = |path: &Utf8PathBuf| {
+        // A RocksDB graph is rewritten through its pointer file; its folder's time moves too.
+        std::fs::metadata(path).and_then(|meta| meta.modified()).ok()
+    };
+    let msgpack = dir.join(Backend::Msgpack.default_file_name());
+    let rocksdb = dir.join(Backend::Rocksdb.default_file_name());
+    match (written(&msgpack), written(&rocksdb)) {
+        (Some(m), Some(r)) if r > m => rocksdb,
+        (None, Some(_)) => rocksdb,
+        _ => msgpack,
+    }
 }
 
 /// Runs one command; returns the process exit code.
@@ -228,6 +244,10 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
         },
         jobs: args.jobs.map(|n| n.get()),
         db: args.db.db.clone(),
+        store: args.store.map(|kind| match kind {
+            cli::StoreKind::Msgpack => Backend::Msgpack,
+            cli::StoreKind::Rocksdb => Backend::Rocksdb,
+        }),
         no_wait: args.db.no_wait,
         index: index::IndexOptions { cfg_test: args.cfg_test },
         writer: WriterConfig::default(),
@@ -298,7 +318,7 @@ fn stored_db(db: &cli::DbArgs, manifest: &ManifestArgs) -> Result<Utf8PathBuf, E
         return Ok(db.clone());
     }
     let target_dir = workspace::target_dir(manifest.manifest_path.as_deref(), manifest.offline)?;
-    Ok(default_db(&target_dir))
+    Ok(default_db(&target_dir, None))
 }
 
 /// Reads the stored graph under a shared lock: a build in progress finishes first.
