@@ -195,8 +195,11 @@ impl Staging {
         db.sync()?;
         // Closed before the pointer names it: a reader must be able to open it at once.
         drop(db);
-        // So every file of the generation (tables, manifest, and the log that holds what no
-        // flush wrote) and the folder itself are fsynced before the swap.
+        // Opened and closed once more, so that RocksDB's recovery flushes what is left in the log
+        // into a table here, rather than in the first reader's open.
+        drop(open_db(&self.dir, false)?);
+        // And every file of the generation (tables, manifest, the log) and the folder itself are
+        // fsynced before the swap, whatever RocksDB left to the page cache.
         sync_tree(&self.dir).map_err(write_error)?;
         let mut temp = tempfile::Builder::new()
             .prefix(POINTER_TEMP_PREFIX)
