@@ -74,6 +74,18 @@ pub struct BuildArgs {
     pub manifest: ManifestArgs,
     #[command(flatten)]
     pub db: DbArgs,
+    /// Where the graph is kept: one msgpack file, or a RocksDB folder (a build with the `rocksdb`
+    /// feature) [default: the existing graph's, else msgpack]
+    #[arg(long, value_enum, value_name = "BACKEND", help_heading = "Store Options")]
+    pub store: Option<StoreKind>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// IndraDB's memory datastore, saved as one msgpack file
+    Msgpack,
+    /// IndraDB's RocksDB datastore, a folder
+    Rocksdb,
 }
 
 #[derive(Clone, Debug, Default, Args)]
@@ -96,7 +108,8 @@ pub struct ManifestArgs {
 #[derive(Clone, Debug, Default, Args)]
 #[command(next_help_heading = "Store Options")]
 pub struct DbArgs {
-    /// The graph file [default: <target-dir>/codegraph/graph.msgpack]
+    /// The graph: a msgpack file or a RocksDB folder [default: <target-dir>/codegraph/graph.msgpack,
+    /// or graph.rocksdb]
     #[arg(long, value_name = "PATH")]
     pub db: Option<Utf8PathBuf>,
     /// Fail at once if another run holds the graph, instead of waiting for it

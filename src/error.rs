@@ -11,6 +11,7 @@
 //! | 6    | an output file could not be written |
 //! | 7    | the graph is in use by another run, and `--no-wait` was given |
 //! | 8    | `check`'s rules in `Cargo.toml` are invalid (the message names the manifest and the key) |
+//! | 9    | the graph's backend is not in this build (RocksDB: rebuild with `--features rocksdb`) |
 //! | 101  | an internal error (a bug: please report it) |
 
 use crate::index::IndexError;
@@ -27,6 +28,7 @@ pub mod exit {
     pub const OUTPUT: u8 = 6;
     pub const LOCKED: u8 = 7;
     pub const RULES_INVALID: u8 = 8;
+    pub const UNSUPPORTED: u8 = 9;
     pub const INTERNAL: u8 = 101;
 }
 
@@ -59,6 +61,7 @@ impl Error {
         match self {
             Error::Workspace(_) => exit::WORKSPACE,
             Error::Store(StoreError::Locked { .. }) => exit::LOCKED,
+            Error::Store(StoreError::Unsupported { .. }) => exit::UNSUPPORTED,
             Error::Store(_) => exit::STORE,
             Error::Output { .. } => exit::OUTPUT,
             Error::Rules(_) => exit::RULES_INVALID,

@@ -41,7 +41,7 @@ use crate::error::{Error, exit};
 use crate::index::{Diagnostic, Progress};
 use crate::model::VertexKind;
 use crate::report::Reporter;
-use crate::store::{INDEXED_PROPERTIES, LockMode, Staging, StoreError, Writer, WriterConfig};
+use crate::store::{Backend, LockMode, Staging, StoreError, Writer, WriterConfig};
 use crate::workspace::{Workspace, WorkspaceConfig};
 
 /// What `build` needs to know.
@@ -50,8 +50,10 @@ pub struct BuildConfig {
     pub workspace: WorkspaceConfig,
     /// Worker threads; `None` for one per core.
     pub jobs: Option<usize>,
-    /// Where the graph goes; `None` for `<target dir>/codegraph/graph.msgpack`.
+    /// Where the graph goes; `None` for `default_db`.
     pub db: Option<Utf8PathBuf>,
+    /// The backend; `None` for the existing graph's, else msgpack.
+    pub store: Option<Backend>,
     /// Fail with `StoreError::Locked` instead of waiting when another run holds the graph.
     pub no_wait: bool,
     /// Build even when the graph is up to date (see `fresh`).
@@ -128,7 +130,8 @@ fn build_workspace(
     started: Instant,
 ) -> Result<BuildSummary, Error> {
     let mut timings = Timings { metadata_ms: millis_since(started), ..Timings::default() };
-    let db_path = config.db.clone().unwrap_or_else(|| default_db(&workspace.target_dir));
+    let db_path = config.db.clone().unwrap_or_else(|| default_db(&workspace.target_dir, config.store));
+    let backend = store::backend_for_build(&db_path, config.store)?;
     // Before any work: a folder that cannot be written, or a graph in use with `--no-wait`, fails
     // the build at once. The lock is held until the new graph is saved.
     if let Some(dir) = db_path.parent().filter(|dir| !dir.as_str().is_empty()) {
@@ -139,16 +142,16 @@ fn build_workspace(
     let jobs = config.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let pool = index::worker_pool(jobs)?;
     // Everything besides the sources that decides the graph.
-    let fingerprint = fresh::fingerprint(&format!("{workspace:#?}\n{:?}", config.index));
+    let fingerprint = fresh::fingerprint(&format!("{workspace:#?}\n{:?}\n{:?}", config.index, backend));
     if !config.rebuild
         && let Some(recorded) = pool.install(|| fresh::up_to_date(&db_path, &fingerprint))
     {
         return Ok(BuildSummary::fresh(db_path, recorded, started, timings));
     }
     fresh::forget(&db_path);
-    let staging = Staging::new(&db_path)?;
+    let staging = Staging::new(&db_path, backend)?;
 
-    let writer = Writer::spawn(config.writer)?;
+    let writer = Writer::spawn(staging.create()?, config.writer)?;
     let sink = writer.sender();
     if sink.send(assemble::workspace_batch(workspace)).is_err() {
         return Err(writer.finish().err().map_or_else(|| Error::Internal("the writer stopped".into()), Error::from));
@@ -179,11 +182,8 @@ fn build_workspace(
     }
     progress.stage("Saving");
     let phase = Instant::now();
-    pool.install(|| staging.commit(&db, INDEXED_PROPERTIES))?;
+    pool.install(|| staging.commit(db))?;
     timings.save_ms = millis_since(phase);
-    // Freeing a large store takes about a second per million edges, and nothing waits on it: a
-    // short-lived process exits before it is done, a long-lived one frees it in the background.
-    std::thread::spawn(move || drop(db));
 
     let count = |kind: VertexKind| stats.vertices.get(kind.as_str()).copied().unwrap_or(0);
     let structural = [VertexKind::Package, VertexKind::Crate, VertexKind::Module, VertexKind::File];
@@ -279,9 +279,25 @@ impl BuildSummary {
     }
 }
 
-/// Where the graph goes without `--db`: `<target dir>/codegraph/graph.msgpack`.
-fn default_db(target_dir: &camino::Utf8Path) -> Utf8PathBuf {
-    target_dir.join("codegraph").join("graph.msgpack")
+/// The graph without `--db`: `<target dir>/codegraph/graph.msgpack` (or `graph.rocksdb`). With no
+/// backend asked for, the more recently written of the two that exist, so that `stats` and
+/// `export` read what the last build wrote, whichever backend it used.
+fn default_db(target_dir: &camino::Utf8Path, backend: Option<Backend>) -> Utf8PathBuf {
+    let dir = target_dir.join("codegraph");
+    if let Some(backend) = backend {
+        return dir.join(backend.default_file_name());
+    }
+    let written = |path: &Utf8PathBuf| {
+        // A RocksDB graph is rewritten through its pointer file; its folder's time moves too.
+        std::fs::metadata(path).and_then(|meta| meta.modified()).ok()
+    };
+    let msgpack = dir.join(Backend::Msgpack.default_file_name());
+    let rocksdb = dir.join(Backend::Rocksdb.default_file_name());
+    match (written(&msgpack), written(&rocksdb)) {
+        (Some(m), Some(r)) if r > m => rocksdb,
+        (None, Some(_)) => rocksdb,
+        _ => msgpack,
+    }
 }
 
 /// Runs one command; returns the process exit code.
@@ -318,6 +334,10 @@ fn build_config(args: &BuildArgs) -> BuildConfig {
         },
         jobs: args.jobs.map(|n| n.get()),
         db: args.db.db.clone(),
+        store: args.store.map(|kind| match kind {
+            cli::StoreKind::Msgpack => Backend::Msgpack,
+            cli::StoreKind::Rocksdb => Backend::Rocksdb,
+        }),
         no_wait: args.db.no_wait,
         rebuild: args.rebuild,
         index: index::IndexOptions { cfg_test: args.cfg_test },
@@ -397,7 +417,7 @@ fn stored_db(db: &cli::DbArgs, manifest: &ManifestArgs) -> Result<Utf8PathBuf, E
         return Ok(db.clone());
     }
     let target_dir = workspace::target_dir(manifest.manifest_path.as_deref(), manifest.offline)?;
-    Ok(default_db(&target_dir))
+    Ok(default_db(&target_dir, None))
 }
 
 /// Reads the stored graph under a shared lock: a build in progress finishes first.

@@ -1,5 +1,5 @@
-//! The stored graph under real processes: locks between concurrent runs, and builds killed at
-//! random moments.
+//! The stored graph under real processes, on every backend this build has: locks between
+//! concurrent runs (and readers at once), and builds killed at random moments.
 
 mod common;
 
@@ -12,6 +12,29 @@ use std::time::{Duration, Instant};
 
 use common::{BIN, Fixture, describe, stderr};
 
+/// The backends this build of cargo-codegraph has: `--store` value and the graph's name.
+fn backends() -> Vec<(&'static str, &'static str)> {
+    let mut backends = vec![("msgpack", "graph.msgpack")];
+    if cfg!(feature = "rocksdb") {
+        backends.push(("rocksdb", "graph.rocksdb"));
+    }
+    backends
+}
+
+/// Builds `fixture` into `db` with `store`; panics unless it exits 0.
+fn build_into(fixture: &Fixture, db: &Path, store: &str, extra: &[&str]) {
+    let mut args = vec!["build", "--offline", "--store", store, "--db", db.to_str().unwrap()];
+    args.extend(extra);
+    let output = fixture.run(&args);
+    assert_eq!(output.status.code(), Some(0), "{store}: {}", describe(&output));
+}
+
+fn export_of(fixture: &Fixture, db: &Path) -> String {
+    let output = fixture.run(&["export", "--db", db.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", describe(&output));
+    String::from_utf8(output.stdout).unwrap()
+}
+
 fn lock_file(db: &Path) -> File {
     let mut name = db.file_name().unwrap().to_owned();
     name.push(".lock");
@@ -20,9 +43,15 @@ fn lock_file(db: &Path) -> File {
 
 #[test]
 fn a_held_graph_makes_others_wait_or_fail_at_once() {
+    for (store, name) in backends() {
+        a_held_graph_makes_others_wait_or_fail_at_once_on(store, name);
+    }
+}
+
+fn a_held_graph_makes_others_wait_or_fail_at_once_on(store: &str, name: &str) {
     let fixture = Fixture::new("single");
-    fixture.build(&[], 0);
-    let db = fixture.db();
+    let db = fixture.path().join(name);
+    build_into(&fixture, &db, store, &[]);
     let db_arg = db.to_str().unwrap();
     let held = lock_file(&db);
     held.lock().unwrap();
@@ -51,10 +80,16 @@ fn a_held_graph_makes_others_wait_or_fail_at_once() {
 
 #[test]
 fn concurrent_builds_and_readers_leave_one_good_graph() {
+    for (store, name) in backends() {
+        concurrent_builds_and_readers_leave_one_good_graph_on(store, name);
+    }
+}
+
+fn concurrent_builds_and_readers_leave_one_good_graph_on(store: &str, name: &str) {
     let fixture = Fixture::new("workspace");
-    fixture.build(&["--workspace"], 0);
-    let expected = fixture.export();
-    let db = fixture.db();
+    let db = fixture.path().join(name);
+    build_into(&fixture, &db, store, &["--workspace"]);
+    let expected = export_of(&fixture, &db);
     let db_arg = db.to_str().unwrap();
     let spawn = |args: &[&str]| {
         Command::new(BIN)
@@ -78,7 +113,20 @@ fn concurrent_builds_and_readers_leave_one_good_graph() {
             assert!(output.stdout == expected.as_bytes(), "an export during builds saw another graph");
         }
     }
-    assert_eq!(fixture.export(), expected);
+    assert_eq!(export_of(&fixture, &db), expected);
+
+    // Readers alone, many at once: all succeed, all see the graph. (RocksDB lets one process
+    // open a database at a time; readers take turns.)
+    let readers: Vec<_> = (0..4)
+        .map(|i| if i % 2 == 0 { spawn(&["export", "--db", db_arg]) } else { spawn(&["stats", "--db", db_arg]) })
+        .collect();
+    for (i, reader) in readers.into_iter().enumerate() {
+        let output = reader.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{store} reader {i}: {}", describe(&output));
+        if i % 2 == 0 {
+            assert!(output.stdout == expected.as_bytes(), "{store}: concurrent readers saw another graph");
+        }
+    }
 }
 
 /// A workspace big enough that a build of it takes a while; `extra_item` makes a second version.
@@ -120,13 +168,19 @@ fn export_digest(dir: &Path, db: &Path) -> Result<u64, String> {
 
 #[test]
 fn a_build_killed_at_any_moment_leaves_the_old_graph_or_the_new_one() {
+    for (store, name) in backends() {
+        a_build_killed_at_any_moment_leaves_the_old_graph_or_the_new_one_on(store, name);
+    }
+}
+
+fn a_build_killed_at_any_moment_leaves_the_old_graph_or_the_new_one_on(store: &str, name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
-    let db = dir.path().join("graph.msgpack");
+    let db = dir.path().join(name);
     let build = || {
         Command::new(BIN)
             // `--rebuild`: a build of unchanged sources would be skipped, and never killed mid-way.
-            .args(["build", "--offline", "-q", "--rebuild", "--db", db.to_str().unwrap()])
+            .args(["build", "--offline", "-q", "--rebuild", "--store", store, "--db", db.to_str().unwrap()])
             .current_dir(&ws)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -164,8 +218,9 @@ fn a_build_killed_at_any_moment_leaves_the_old_graph_or_the_new_one() {
         std::thread::sleep(at);
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
-        let left = export_digest(&ws, &db).unwrap_or_else(|err| panic!("round {round}, killed at {at:?}: {err}"));
-        assert!(left == graphs[current] || left == graphs[target], "round {round}: a graph that is neither");
+        let left =
+            export_digest(&ws, &db).unwrap_or_else(|err| panic!("{store} round {round}, killed at {at:?}: {err}"));
+        assert!(left == graphs[current] || left == graphs[target], "{store} round {round}: a graph that is neither");
         if left == graphs[target] {
             current = target;
             kept[1] += 1;
@@ -174,12 +229,12 @@ fn a_build_killed_at_any_moment_leaves_the_old_graph_or_the_new_one() {
         }
     }
     eprintln!(
-        "a build took up to {duration:?}; kills kept the old graph {} times, found the new one {} times",
+        "{store}: a build took up to {duration:?}; kills kept the old graph {} times, found the new one {} times",
         kept[0], kept[1]
     );
-    assert!(kept[0] > 0, "no kill interrupted a build: the test shows nothing");
+    assert!(kept[0] > 0, "{store}: no kill interrupted a build: the test shows nothing");
 
-    // Temp files of killed runs are removed by the next build.
+    // Temp files and unfinished generations of killed runs are removed by the next build.
     assert!(build().wait().unwrap().success());
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -187,4 +242,10 @@ fn a_build_killed_at_any_moment_leaves_the_old_graph_or_the_new_one() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+    if db.is_dir() {
+        let names: Vec<String> =
+            std::fs::read_dir(&db).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
+        assert_eq!(names.iter().filter(|n| n.starts_with("gen-")).count(), 1, "{names:?}");
+        assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+    }
 }

@@ -1,13 +1,21 @@
 //! The store: the only part of cargo-codegraph that knows IndraDB.
 //!
-//! Vertices and edges are written by a writer thread (`writer`) into an in-memory IndraDB
-//! `MemoryDatastore`, then saved atomically as IndraDB's msgpack image (`msgpack`). Readers
-//! (`stats`, `export`) open that image with IndraDB's own reader and get plain data back
-//! (`StoredGraph`), so nothing outside this module names an IndraDB type. Every graph carries a
-//! version record (`meta_id`), checked on open; `lock` keeps builds and readers apart.
+//! Two backends hold a graph, chosen by `Backend`: IndraDB's `MemoryDatastore` saved atomically
+//! as its msgpack image, one file (`msgpack`, the default), and IndraDB's `RocksdbDatastore`, a
+//! folder of generations (`rocks`, behind the cargo feature `rocksdb`). Vertices and edges are
+//! written by one writer thread (`writer`), generic over the datastore, so that both get the same
+//! items in the same order. Readers (`stats`, `export`) get plain data back (`StoredGraph`),
+//! whatever the backend, so nothing outside this module names an IndraDB type; the backend of an
+//! existing graph is read from its path (a file or a folder). Every graph carries a version
+//! record (`meta_id`), checked on open; `lock` keeps builds and readers apart.
+//!
+//! A remote backend (IndraDB's gRPC server) would be a third `Backend`: a `Staging` that writes
+//! into a fresh graph and switches readers to it on commit, and an `open` for readers.
 
 pub mod lock;
 mod msgpack;
+#[cfg(feature = "rocksdb")]
+mod rocks;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -18,8 +26,148 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub use lock::{DbLock, LockMode};
-pub use msgpack::Staging;
 pub use writer::{WriteStats, Writer, WriterConfig};
+
+/// Where a graph is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// IndraDB's memory datastore, saved as its msgpack image: one file.
+    Msgpack,
+    /// IndraDB's RocksDB datastore: a folder (cargo feature `rocksdb`).
+    Rocksdb,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Msgpack => "msgpack",
+            Backend::Rocksdb => "rocksdb",
+        }
+    }
+
+    /// The graph's name in the target folder when `--db` is not given.
+    pub fn default_file_name(self) -> &'static str {
+        match self {
+            Backend::Msgpack => "graph.msgpack",
+            Backend::Rocksdb => "graph.rocksdb",
+        }
+    }
+
+    /// Whether this build of cargo-codegraph can read and write it.
+    pub fn is_supported(self) -> bool {
+        self == Backend::Msgpack || cfg!(feature = "rocksdb")
+    }
+
+    fn require(self, path: &Utf8Path) -> Result<(), StoreError> {
+        if self.is_supported() {
+            Ok(())
+        } else {
+            Err(StoreError::Unsupported { path: path.to_owned(), backend: self.as_str() })
+        }
+    }
+}
+
+/// The backend of the graph at `path`, or `None` when nothing is there. A folder is a RocksDB
+/// graph whether or not this build supports it, so that the error can say so.
+pub fn detect(path: &Utf8Path) -> Result<Option<Backend>, StoreError> {
+    match std::fs::metadata(path) {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() }),
+        Ok(meta) if meta.is_dir() => Ok(Some(Backend::Rocksdb)),
+        Ok(_) => Ok(Some(Backend::Msgpack)),
+    }
+}
+
+/// The backend a build writes `path` with: `wanted` (`--store`) if given, else the existing
+/// graph's, else msgpack. A graph of one backend is never replaced by one of another: that would
+/// delete a file or a folder the user may have meant to keep.
+pub fn backend_for_build(path: &Utf8Path, wanted: Option<Backend>) -> Result<Backend, StoreError> {
+    let existing = detect(path)?;
+    let backend = match (wanted, existing) {
+        (Some(wanted), Some(existing)) if wanted != existing => {
+            return Err(StoreError::BackendMismatch {
+                path: path.to_owned(),
+                found: existing.as_str(),
+                wanted: wanted.as_str(),
+            });
+        }
+        (Some(backend), _) | (None, Some(backend)) => backend,
+        (None, None) => Backend::Msgpack,
+    };
+    backend.require(path)?;
+    Ok(backend)
+}
+
+/// A database being written by a build, whatever its backend.
+pub enum WriteDb {
+    Memory(Database<MemoryDatastore>),
+    #[cfg(feature = "rocksdb")]
+    Rocksdb(Database<indradb::RocksdbDatastore>),
+}
+
+/// Where a build's graph goes until it is committed: prepared before any work (so that an
+/// unwritable target fails first), and dropped without `commit` it leaves the old graph as it was.
+pub struct Staging {
+    target: Utf8PathBuf,
+    inner: StagingInner,
+}
+
+enum StagingInner {
+    Msgpack(msgpack::Staging),
+    #[cfg(feature = "rocksdb")]
+    Rocksdb(rocks::Staging),
+}
+
+impl Staging {
+    /// The caller holds the graph's exclusive lock.
+    pub fn new(target: &Utf8Path, backend: Backend) -> Result<Staging, StoreError> {
+        let inner = match backend {
+            Backend::Msgpack => StagingInner::Msgpack(msgpack::Staging::new(target)?),
+            #[cfg(feature = "rocksdb")]
+            Backend::Rocksdb => StagingInner::Rocksdb(rocks::Staging::new(target)?),
+            #[cfg(not(feature = "rocksdb"))]
+            Backend::Rocksdb => {
+                return Err(StoreError::Unsupported { path: target.to_owned(), backend: backend.as_str() });
+            }
+        };
+        Ok(Staging { target: target.to_owned(), inner })
+    }
+
+    pub fn target(&self) -> &Utf8Path {
+        &self.target
+    }
+
+    /// A fresh, empty database for the writer.
+    pub fn create(&self) -> Result<WriteDb, StoreError> {
+        Ok(match &self.inner {
+            // No property is indexed in the live memory store: nothing looks it up while it is
+            // written, and the save writes the index of `INDEXED_PROPERTIES` itself, in one pass.
+            StagingInner::Msgpack(_) => WriteDb::Memory(MemoryDatastore::new_db()),
+            #[cfg(feature = "rocksdb")]
+            StagingInner::Rocksdb(staging) => WriteDb::Rocksdb(staging.create()?),
+        })
+    }
+
+    /// Makes `db` the graph at the target, atomically. The msgpack encoding runs on the current
+    /// rayon pool (the build's, when called inside `ThreadPool::install`).
+    pub fn commit(self, db: WriteDb) -> Result<(), StoreError> {
+        match (self.inner, db) {
+            (StagingInner::Msgpack(staging), WriteDb::Memory(db)) => {
+                staging.commit(&db, INDEXED_PROPERTIES)?;
+                // Freeing a large store takes about a second per million edges, and nothing waits
+                // on it: a short-lived process exits before it is done, a long-lived one frees it
+                // in the background.
+                std::thread::spawn(move || drop(db));
+                Ok(())
+            }
+            #[cfg(feature = "rocksdb")]
+            (StagingInner::Rocksdb(staging), WriteDb::Rocksdb(db)) => staging.commit(db),
+            // Cannot happen: `db` comes from this staging's `create`.
+            #[cfg(feature = "rocksdb")]
+            _ => Err(StoreError::WriterGone),
+        }
+    }
+}
 
 /// Properties that readers look vertices up by: indexed in IndraDB so that a look-up by value does
 /// not scan the graph.
@@ -48,6 +196,20 @@ pub enum StoreError {
          reads schema {expected}; rebuild it with `cargo codegraph build`"
     )]
     Schema { path: Utf8PathBuf, found: String, tool: String, expected: u32 },
+    #[error(
+        "`{path}` is a {backend} graph, and this cargo-codegraph was built without {backend} support; \
+         rebuild it with `cargo install cargo-codegraph --features {backend}`"
+    )]
+    Unsupported { path: Utf8PathBuf, backend: &'static str },
+    #[error(
+        "`{path}` holds a {found} graph, not a {wanted} one; remove it or choose another `--db` \
+         to build a {wanted} graph"
+    )]
+    BackendMismatch { path: Utf8PathBuf, found: &'static str, wanted: &'static str },
+    #[error(
+        "`{path}` is a folder that holds no cargo-codegraph graph; point `--db` at a graph, or at a new path to build one"
+    )]
+    Foreign { path: Utf8PathBuf },
     #[error("the graph `{path}` is in use by another cargo-codegraph run (and `--no-wait` was given)")]
     Locked { path: Utf8PathBuf },
     #[error("cannot write the graph to `{path}`: {source}")]
@@ -88,10 +250,42 @@ pub struct StoredGraph {
     pub edges: Vec<StoredEdge>,
 }
 
-/// Reads the graph stored at `path`.
+/// Reads the graph stored at `path`, whatever its backend.
 pub fn read_graph(path: &Utf8Path) -> Result<StoredGraph, StoreError> {
-    let db = open(path)?;
-    let txn = db.datastore.transaction();
+    let result = match open(path)? {
+        ReadDb::Memory(db) => read_all(&db.datastore.transaction()),
+        #[cfg(feature = "rocksdb")]
+        ReadDb::Rocksdb(reader) => read_all(&reader.db.datastore.transaction()),
+    };
+    result.map_err(|err| damaged(path, err))
+}
+
+/// The vertices whose `path` is `wanted`, found through the property index, never a scan.
+pub fn find_by_path(path: &Utf8Path, wanted: &str) -> Result<Vec<StoredVertex>, StoreError> {
+    let result = match open(path)? {
+        ReadDb::Memory(db) => look_up(&db.datastore.transaction(), path, "path", wanted),
+        #[cfg(feature = "rocksdb")]
+        ReadDb::Rocksdb(reader) => look_up(&reader.db.datastore.transaction(), path, "path", wanted),
+    };
+    result.map_err(|err| damaged(path, err))
+}
+
+/// An IndraDB error met while reading a graph that opened: the graph is damaged.
+fn damaged(path: &Utf8Path, err: StoreError) -> StoreError {
+    match err {
+        StoreError::Indradb(err) => StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() },
+        other => other,
+    }
+}
+
+/// An open graph, whatever its backend.
+enum ReadDb {
+    Memory(Database<MemoryDatastore>),
+    #[cfg(feature = "rocksdb")]
+    Rocksdb(rocks::Reader),
+}
+
+fn read_all<'a>(txn: &'a impl Transaction<'a>) -> Result<StoredGraph, StoreError> {
     let mut graph = StoredGraph::default();
     for vertex in txn.all_vertices()? {
         let vertex = vertex?;
@@ -116,44 +310,87 @@ pub fn read_graph(path: &Utf8Path) -> Result<StoredGraph, StoreError> {
     Ok(graph)
 }
 
-/// The vertices whose `path` is `wanted`, found through the property index (IndraDB's memory
-/// datastore answers a look-up by value only from an index, never by scanning).
-pub fn find_by_path(path: &Utf8Path, wanted: &str) -> Result<Vec<StoredVertex>, StoreError> {
-    let db = open(path)?;
-    let txn = db.datastore.transaction();
-    let Some(ids) = txn.vertex_ids_with_property_value(identifier("path")?, &indradb::Json::new(wanted.into()))? else {
-        return Err(StoreError::Unreadable { path: path.to_owned(), reason: "it has no index on `path`".to_owned() });
+/// The vertices whose property `name` is `wanted`, through IndraDB's index. IndraDB's memory
+/// datastore answers a look-up by value only from an index, and its RocksDB datastore from index
+/// keys made of the value's 64-bit hash: so the hits are checked against the value (a collision
+/// must not answer), and the version record's own indexed `name` is looked up first, to prove that
+/// this binary hashes as the one that wrote the graph did (IndraDB hashes with std's
+/// `DefaultHasher`, which Rust does not promise to keep across releases).
+fn look_up<'a>(
+    txn: &'a impl Transaction<'a>,
+    path: &Utf8Path,
+    name: &str,
+    wanted: &str,
+) -> Result<Vec<StoredVertex>, StoreError> {
+    let unreadable = |reason: String| StoreError::Unreadable { path: path.to_owned(), reason };
+    let probe = txn.vertex_ids_with_property_value(identifier("name")?, &indradb::Json::new(META_KIND.into()))?;
+    let probe: Vec<Uuid> =
+        probe.ok_or_else(|| unreadable("it has no index on `name`".to_owned()))?.collect::<Result<_, _>>()?;
+    if !probe.contains(&meta_id()) {
+        return Err(unreadable(
+            "its index does not answer as this cargo-codegraph expects (written by another version, \
+             or by one built with another Rust)"
+                .to_owned(),
+        ));
+    }
+    let Some(ids) = txn.vertex_ids_with_property_value(identifier(name)?, &indradb::Json::new(wanted.into()))? else {
+        return Err(unreadable(format!("it has no index on `{name}`")));
     };
     let ids: Vec<Uuid> = ids.collect::<Result<_, _>>()?;
     let mut found = Vec::new();
     for vertex in txn.specific_vertices(ids)? {
         let vertex = vertex?;
+        if vertex.t.as_str() == META_KIND {
+            continue;
+        }
         let props = stored_props(txn.all_vertex_properties_for_vertex(&vertex)?)?;
-        found.push(StoredVertex { id: vertex.id, kind: vertex.t.as_str().to_owned(), props });
+        if props.get(name).and_then(Value::as_str) == Some(wanted) {
+            found.push(StoredVertex { id: vertex.id, kind: vertex.t.as_str().to_owned(), props });
+        }
     }
     found.sort_by_key(|v| v.id);
+    found.dedup_by_key(|v| v.id);
     Ok(found)
 }
 
-/// Opens the graph at `path`: checked for damage before decoding, and for its version after.
-fn open(path: &Utf8Path) -> Result<Database<MemoryDatastore>, StoreError> {
-    match std::fs::metadata(path) {
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Err(StoreError::Missing { path: path.to_owned() });
+/// Opens the graph at `path`, whatever its backend, and checks its version.
+fn open(path: &Utf8Path) -> Result<ReadDb, StoreError> {
+    match detect(path)? {
+        None => Err(StoreError::Missing { path: path.to_owned() }),
+        Some(Backend::Msgpack) => {
+            let db = open_msgpack(path)?;
+            check_version(&db.datastore.transaction(), path)?;
+            Ok(ReadDb::Memory(db))
         }
-        Err(err) => return Err(StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() }),
-        Ok(meta) if !meta.is_file() => {
-            return Err(StoreError::Unreadable { path: path.to_owned(), reason: "not a file".to_owned() });
-        }
-        Ok(_) => {}
+        Some(Backend::Rocksdb) => open_rocksdb(path),
     }
+}
+
+#[cfg(feature = "rocksdb")]
+fn open_rocksdb(path: &Utf8Path) -> Result<ReadDb, StoreError> {
+    match rocks::folder_kind(path)? {
+        rocks::FolderKind::Graph => {}
+        // A first build that failed or was killed before its graph was saved.
+        rocks::FolderKind::Empty => return Err(StoreError::Missing { path: path.to_owned() }),
+        rocks::FolderKind::Foreign => return Err(StoreError::Foreign { path: path.to_owned() }),
+    }
+    let reader = rocks::open(path)?;
+    check_version(&reader.db.datastore.transaction(), path).map_err(|err| damaged(path, err))?;
+    Ok(ReadDb::Rocksdb(reader))
+}
+
+#[cfg(not(feature = "rocksdb"))]
+fn open_rocksdb(path: &Utf8Path) -> Result<ReadDb, StoreError> {
+    Err(StoreError::Unsupported { path: path.to_owned(), backend: Backend::Rocksdb.as_str() })
+}
+
+/// Opens a msgpack image: checked for damage before decoding.
+fn open_msgpack(path: &Utf8Path) -> Result<Database<MemoryDatastore>, StoreError> {
     // Checked before IndraDB decodes it: a damaged or foreign file must give an error, never a
     // decode panic or an allocation of whatever size a corrupt length field claims.
     msgpack::check_image(path).map_err(|reason| StoreError::Unreadable { path: path.to_owned(), reason })?;
-    let db = MemoryDatastore::read_msgpack_db(path.as_std_path())
-        .map_err(|err| StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() })?;
-    check_version(&db.datastore.transaction(), path)?;
-    Ok(db)
+    MemoryDatastore::read_msgpack_db(path.as_std_path())
+        .map_err(|err| StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() })
 }
 
 /// Properties as plain data.
@@ -176,6 +413,9 @@ fn meta_items() -> Result<Vec<indradb::BulkInsertItem>, StoreError> {
         ("tool", serde_json::Value::from(env!("CARGO_PKG_NAME"))),
         ("tool_version", serde_json::Value::from(env!("CARGO_PKG_VERSION"))),
         ("indradb", serde_json::Value::from(INDRADB_VERSION)),
+        // Indexed like every `name`: `look_up` finds the record through the index to prove that
+        // the index is usable.
+        ("name", serde_json::Value::from(META_KIND)),
     ];
     let mut items = vec![indradb::BulkInsertItem::Vertex(indradb::Vertex::with_id(id, identifier(META_KIND)?))];
     for (name, value) in props {

@@ -239,10 +239,6 @@ impl Staging {
         Ok(Staging { file, target: target.to_owned() })
     }
 
-    pub fn target(&self) -> &Utf8Path {
-        &self.target
-    }
-
     /// Writes `db` into the temp file and atomically replaces the target with it. The encoding
     /// runs on the current rayon pool (the build's, when called inside `ThreadPool::install`).
     pub fn commit(self, db: &Database<MemoryDatastore>, indexed: &[&str]) -> Result<(), StoreError> {

@@ -1,3 +1,4 @@
+use super::msgpack::Staging;
 use super::*;
 use crate::model::{Batch, Edge as ModelEdge, EdgeKind, Props, Vertex as ModelVertex, VertexKind};
 use indradb::{QueryExt, VertexWithPropertyValueQuery};
@@ -24,9 +25,18 @@ fn sample_batch(n: usize) -> Batch {
 }
 
 fn write(batch: Batch, config: WriterConfig) -> (Database<MemoryDatastore>, WriteStats) {
-    let writer = Writer::spawn(config).unwrap();
+    let writer = Writer::spawn(WriteDb::Memory(MemoryDatastore::new_db()), config).unwrap();
     writer.sender().send(batch).unwrap();
-    writer.finish().unwrap()
+    let (db, stats) = writer.finish().unwrap();
+    (memory(db), stats)
+}
+
+fn memory(db: WriteDb) -> Database<MemoryDatastore> {
+    match db {
+        WriteDb::Memory(db) => db,
+        #[cfg(feature = "rocksdb")]
+        WriteDb::Rocksdb(_) => unreachable!("the tests write memory datastores"),
+    }
 }
 
 #[test]
@@ -67,11 +77,12 @@ fn small_flushes_give_the_same_graph() {
         let config = WriterConfig { flush_items, ..WriterConfig::default() };
         // Edges sent before their vertices must wait for them, not be dropped.
         let mut batch = sample_batch(30);
-        let writer = Writer::spawn(config).unwrap();
+        let writer = Writer::spawn(WriteDb::Memory(MemoryDatastore::new_db()), config).unwrap();
         let edges = Batch { vertices: Vec::new(), edges: std::mem::take(&mut batch.edges) };
         writer.sender().send(edges).unwrap();
         writer.sender().send(batch).unwrap();
         let (db, stats) = writer.finish().unwrap();
+        let db = memory(db);
         assert!(stats.dangling_edges.is_empty());
         let path = Utf8PathBuf::from_path_buf(dir.path().join(format!("g{flush_items}.msgpack"))).unwrap();
         Staging::new(&path).unwrap().commit(&db, INDEXED_PROPERTIES).unwrap();
@@ -279,4 +290,189 @@ fn a_look_up_by_path_uses_the_index_on_a_large_graph() {
     }
     let query = indradb::VertexWithPropertyValueQuery::new(identifier("line").unwrap(), indradb::Json::new(json!(1)));
     assert!(matches!(reloaded.get(query), Err(indradb::Error::NotIndexed)));
+}
+
+/// Writes `batch` through the public build path (`Staging`, `Writer`, `commit`) with `backend`.
+#[cfg(feature = "rocksdb")]
+fn write_with(backend: Backend, path: &Utf8Path, batch: Batch) -> WriteStats {
+    let staging = super::Staging::new(path, backend).unwrap();
+    let writer =
+        Writer::spawn(staging.create().unwrap(), WriterConfig { flush_items: 97, ..WriterConfig::default() }).unwrap();
+    writer.sender().send(batch).unwrap();
+    let (db, stats) = writer.finish().unwrap();
+    staging.commit(db).unwrap();
+    stats
+}
+
+#[cfg(not(feature = "rocksdb"))]
+#[test]
+fn rocksdb_without_the_feature_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Utf8PathBuf::from_path_buf(dir.path().join("graph.rocksdb")).unwrap();
+    let err = super::Staging::new(&path, Backend::Rocksdb).err().unwrap();
+    assert!(matches!(err, StoreError::Unsupported { .. }), "{err:?}");
+    assert!(err.to_string().contains("--features rocksdb"), "{err}");
+    std::fs::create_dir(&path).unwrap();
+    let err = read_graph(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Unsupported { .. }), "{err:?}");
+}
+
+#[cfg(feature = "rocksdb")]
+mod rocksdb {
+    use super::*;
+
+    fn root(dir: &tempfile::TempDir) -> Utf8PathBuf {
+        Utf8PathBuf::from_path_buf(dir.path().join("graph.rocksdb")).unwrap()
+    }
+
+    fn generations(root: &Utf8Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().into_string().unwrap())
+            .filter(|name| name.starts_with("gen-"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn both_backends_store_the_same_graph() {
+        let dir = tempfile::tempdir().unwrap();
+        let msgpack = Utf8PathBuf::from_path_buf(dir.path().join("graph.msgpack")).unwrap();
+        let rocksdb = root(&dir);
+        write_with(Backend::Msgpack, &msgpack, sample_batch(300));
+        write_with(Backend::Rocksdb, &rocksdb, sample_batch(300));
+        let (a, b) = (read_graph(&msgpack).unwrap(), read_graph(&rocksdb).unwrap());
+        assert_eq!(a.vertices, b.vertices);
+        assert_eq!(a.edges, b.edges);
+        assert_eq!(a.vertices.len(), 301);
+        assert_eq!(find_by_path(&msgpack, "k::f7").unwrap(), find_by_path(&rocksdb, "k::f7").unwrap());
+    }
+
+    #[test]
+    fn each_build_is_a_new_generation_and_the_old_one_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = root(&dir);
+        // What a first build killed before its commit leaves: no graph yet, and no obstacle.
+        std::fs::create_dir_all(root.join("gen-0")).unwrap();
+        std::fs::write(root.join(".codegraph.current.x1.tmp"), "gen-0").unwrap();
+        assert!(matches!(read_graph(&root), Err(StoreError::Missing { .. })));
+        write_with(Backend::Rocksdb, &root, sample_batch(3));
+        assert_eq!(generations(&root), ["gen-1"]);
+        assert!(!root.join(".codegraph.current.x1.tmp").exists());
+        // A leftover of a killed build goes when the next build starts; a staging dropped without
+        // a commit removes its own generation; the live one stays until a commit replaces it.
+        std::fs::create_dir(root.join("gen-5")).unwrap();
+        let staging = super::super::Staging::new(&root, Backend::Rocksdb).unwrap();
+        drop(staging.create().unwrap());
+        assert_eq!(generations(&root), ["gen-1", "gen-6"]);
+        drop(staging);
+        assert_eq!(generations(&root), ["gen-1"]);
+        assert_eq!(read_graph(&root).unwrap().vertices.len(), 4);
+        write_with(Backend::Rocksdb, &root, sample_batch(4));
+        let live = std::fs::read_to_string(root.join("codegraph.current")).unwrap();
+        assert_eq!(live.trim(), "gen-2");
+        assert_eq!(generations(&root), ["gen-2"]);
+        assert_eq!(read_graph(&root).unwrap().vertices.len(), 5);
+    }
+
+    #[test]
+    fn a_look_up_by_path_uses_the_rocksdb_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = root(&dir);
+        let mut batch = Batch::default();
+        for i in 0..20_000 {
+            let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("item{i}").as_bytes());
+            let props = Props::from([("name", json!(format!("f{i}"))), ("path", json!(format!("k::f{i}")))]);
+            batch.vertices.push(ModelVertex { id, kind: VertexKind::Function, props });
+        }
+        write_with(Backend::Rocksdb, &root, batch);
+        let found = find_by_path(&root, "k::f19999").unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].props["name"], json!("f19999"));
+        assert_eq!(find_by_path(&root, "k::nothing").unwrap(), []);
+
+        // IndraDB's RocksDB datastore answers a look-up by value only for an indexed property
+        // (`None` otherwise, never a scan): the look-ups above were served by the index on `path`.
+        let reader = super::super::rocks::open(&root).unwrap();
+        let txn = reader.db.datastore.transaction();
+        let value = indradb::Json::new(json!("f3"));
+        assert!(matches!(txn.vertex_ids_with_property_value(identifier("line").unwrap(), &value), Ok(None)));
+        assert!(matches!(txn.vertex_ids_with_property_value(identifier("name").unwrap(), &value), Ok(Some(_))));
+    }
+
+    #[test]
+    fn other_schemas_and_damaged_folders_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = root(&dir);
+
+        // Another schema: a generation whose version record says 999.
+        let staging = super::super::Staging::new(&root, Backend::Rocksdb).unwrap();
+        let WriteDb::Rocksdb(db) = staging.create().unwrap() else { unreachable!() };
+        let id = meta_id();
+        db.create_vertex(&indradb::Vertex::with_id(id, identifier(META_KIND).unwrap())).unwrap();
+        let query = indradb::SpecificVertexQuery::single(id);
+        db.set_properties(query.clone(), identifier("schema").unwrap(), &indradb::Json::new(json!(999))).unwrap();
+        db.set_properties(query, identifier("tool_version").unwrap(), &indradb::Json::new(json!("9.9.9"))).unwrap();
+        staging.commit(WriteDb::Rocksdb(db)).unwrap();
+        let err = read_graph(&root).unwrap_err();
+        assert!(matches!(err, StoreError::Schema { .. }), "{err:?}");
+        assert!(err.to_string().contains("schema 999") && err.to_string().contains(root.as_str()), "{err}");
+
+        // A RocksDB database that cargo-codegraph did not write.
+        let staging = super::super::Staging::new(&root, Backend::Rocksdb).unwrap();
+        let db = staging.create().unwrap();
+        staging.commit(db).unwrap();
+        let err = read_graph(&root).unwrap_err().to_string();
+        assert!(err.contains("no cargo-codegraph version record"), "{err}");
+
+        // A pointer that names nothing, or garbage.
+        std::fs::write(root.join("codegraph.current"), "gen-41\n").unwrap();
+        let err = read_graph(&root).unwrap_err().to_string();
+        assert!(err.contains("`gen-41` is missing") && err.contains(root.as_str()), "{err}");
+        std::fs::write(root.join("codegraph.current"), [0xff, 0x00, 0x13]).unwrap();
+        let err = read_graph(&root).unwrap_err();
+        assert!(matches!(err, StoreError::Unreadable { .. }), "{err:?}");
+
+        // A folder that is not a graph: refused by readers and builds, and left alone.
+        let foreign = Utf8PathBuf::from_path_buf(dir.path().join("photos")).unwrap();
+        std::fs::create_dir(&foreign).unwrap();
+        std::fs::write(foreign.join("cat.jpg"), b"meow").unwrap();
+        assert!(matches!(read_graph(&foreign), Err(StoreError::Foreign { .. })));
+        assert!(matches!(super::super::Staging::new(&foreign, Backend::Rocksdb), Err(StoreError::Foreign { .. })));
+        assert_eq!(std::fs::read(foreign.join("cat.jpg")).unwrap(), b"meow");
+
+        // A file where a folder is wanted, and the reverse.
+        let msgpack = Utf8PathBuf::from_path_buf(dir.path().join("graph.msgpack")).unwrap();
+        write_with(Backend::Msgpack, &msgpack, sample_batch(1));
+        let err = backend_for_build(&msgpack, Some(Backend::Rocksdb)).unwrap_err();
+        assert!(matches!(err, StoreError::BackendMismatch { .. }), "{err:?}");
+        assert!(matches!(backend_for_build(&root, Some(Backend::Msgpack)), Err(StoreError::BackendMismatch { .. })));
+        assert_eq!(backend_for_build(&root, None).unwrap(), Backend::Rocksdb);
+    }
+
+    #[test]
+    fn damaged_tables_are_an_error_naming_the_graph() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = root(&dir);
+        write_with(Backend::Rocksdb, &root, sample_batch(200));
+        let live = root.join(std::fs::read_to_string(root.join("codegraph.current")).unwrap().trim());
+        let mut damaged = 0;
+        for entry in std::fs::read_dir(&live).unwrap().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|ext| ext == "sst") {
+                let mut bytes = std::fs::read(&path).unwrap();
+                for byte in bytes.iter_mut().take(4096) {
+                    *byte ^= 0x5a;
+                }
+                std::fs::write(&path, bytes).unwrap();
+                damaged += 1;
+            }
+        }
+        assert!(damaged > 0, "no table files in {live}");
+        let err = read_graph(&root).unwrap_err();
+        assert!(matches!(err, StoreError::Unreadable { .. }), "{err:?}");
+        assert!(err.to_string().contains(root.as_str()), "{err}");
+    }
 }

@@ -4,7 +4,10 @@
 //! pending or 100 ms have passed since the first of them, whichever comes first. Vertices are
 //! always written before the edges that need them: an edge waits until both its ends are in the
 //! store (IndraDB's memory datastore would silently drop it, and RocksDB would store it
-//! dangling). Whatever still waits when the channel closes is reported, never written.
+//! dangling). Whatever still waits when the channel closes is reported, never written. The same
+//! checks run before anything reaches IndraDB, whatever the datastore, so that every backend is
+//! given the same items: a vertex id is written once (the memory datastore keeps the first, RocksDB
+//! would overwrite it with the second), and a property only with its vertex or edge.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
@@ -12,10 +15,10 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use indradb::{BulkInsertItem, Database, Edge, Identifier, Json, MemoryDatastore, Vertex};
+use indradb::{BulkInsertItem, Database, Datastore, Edge, Identifier, Json, Vertex};
 use uuid::Uuid;
 
-use super::{StoreError, identifier};
+use super::{StoreError, WriteDb, identifier};
 use crate::model::{self, Batch, VertexKind};
 
 #[derive(Clone, Copy, Debug)]
@@ -49,15 +52,20 @@ pub struct WriteStats {
 
 pub struct Writer {
     sender: SyncSender<Batch>,
-    handle: JoinHandle<Result<(Database<MemoryDatastore>, WriteStats), StoreError>>,
+    handle: JoinHandle<Result<(WriteDb, WriteStats), StoreError>>,
 }
 
 impl Writer {
-    pub fn spawn(config: WriterConfig) -> Result<Writer, StoreError> {
+    /// Starts the writer thread on `db` (from `Staging::create`).
+    pub fn spawn(db: WriteDb, config: WriterConfig) -> Result<Writer, StoreError> {
         let (sender, receiver) = sync_channel(config.channel_capacity);
         let handle = std::thread::Builder::new()
             .name("codegraph-writer".to_owned())
-            .spawn(move || run(receiver, config))
+            .spawn(move || match db {
+                WriteDb::Memory(db) => run(db, receiver, config).map(|(db, stats)| (WriteDb::Memory(db), stats)),
+                #[cfg(feature = "rocksdb")]
+                WriteDb::Rocksdb(db) => run(db, receiver, config).map(|(db, stats)| (WriteDb::Rocksdb(db), stats)),
+            })
             .map_err(|source| StoreError::Write { path: "writer thread".into(), source })?;
         Ok(Writer { sender, handle })
     }
@@ -69,14 +77,14 @@ impl Writer {
     }
 
     /// Waits for everything sent to be written and returns the database.
-    pub fn finish(self) -> Result<(Database<MemoryDatastore>, WriteStats), StoreError> {
+    pub fn finish(self) -> Result<(WriteDb, WriteStats), StoreError> {
         drop(self.sender);
         self.handle.join().map_err(|_| StoreError::WriterGone)?
     }
 }
 
-struct State {
-    db: Database<MemoryDatastore>,
+struct State<D: Datastore> {
+    db: Database<D>,
     names: Vec<(&'static str, Identifier)>,
     /// Every vertex written, with its kind.
     written: HashMap<Uuid, VertexKind>,
@@ -89,10 +97,11 @@ struct State {
     stats: WriteStats,
 }
 
-fn run(receiver: Receiver<Batch>, config: WriterConfig) -> Result<(Database<MemoryDatastore>, WriteStats), StoreError> {
-    // No property is indexed in the live store: nothing looks it up while it is written, and the
-    // save writes the index of `INDEXED_PROPERTIES` itself, in one pass.
-    let db = MemoryDatastore::new_db();
+fn run<D: Datastore>(
+    db: Database<D>,
+    receiver: Receiver<Batch>,
+    config: WriterConfig,
+) -> Result<(Database<D>, WriteStats), StoreError> {
     db.bulk_insert(super::meta_items()?)?;
     let mut state = State {
         db,
@@ -135,7 +144,7 @@ fn run(receiver: Receiver<Batch>, config: WriterConfig) -> Result<(Database<Memo
     Ok((state.db, state.stats))
 }
 
-impl State {
+impl<D: Datastore> State<D> {
     /// The identifier of one of the few fixed names; looked up by a short linear scan, cheaper
     /// than hashing the name for every property.
     fn name(&mut self, name: &'static str) -> Result<Identifier, StoreError> {
@@ -149,7 +158,8 @@ impl State {
 
     fn flush(&mut self) -> Result<(), StoreError> {
         // IndraDB's memory datastore applies a bulk insert in order, and a property needs its
-        // vertex or edge: vertices, their properties, edges, their properties.
+        // vertex or edge: vertices, their properties, edges, their properties. (RocksDB writes
+        // one batch and checks nothing, so the order is for the memory datastore alone.)
         let mut vertices = Vec::new();
         let mut vertex_props = Vec::new();
         let new_vertices = !self.pending_vertices.is_empty();

@@ -1,0 +1,244 @@
+//! The RocksDB backend (cargo feature `rocksdb`): a graph is a folder of generations.
+//!
+//! ```text
+//! graph.rocksdb/
+//!   codegraph.current   "gen-7": the live generation, replaced atomically
+//!   gen-7/              a RocksDB database written by IndraDB's `RocksdbDatastore`
+//!   open.lock           serialises the processes that open a generation
+//! ```
+//!
+//! Every build writes a fresh generation, makes it durable, then replaces `codegraph.current`
+//! (temp file, fsync, rename, fsync of the folder). A process killed at any moment leaves the old
+//! pointer (the old graph) or the new one; unfinished generations are deleted by the next build,
+//! which holds the graph's exclusive lock. Our pointer is not named `CURRENT`: that is the name of
+//! RocksDB's own pointer file, and a RocksDB database someone points `--db` at must not look like
+//! one of our graphs.
+//!
+//! RocksDB lets one process open a database at a time (its `LOCK` file), and IndraDB 5.0.0 offers
+//! no read-only or secondary open. So readers, which share `<db>.lock`, also take `open.lock`
+//! exclusively while they have the generation open: two readers at once both succeed, one after
+//! the other. Builds never open a live generation, so they do not need it.
+//!
+//! This module knows RocksDB's folder layout and IndraDB's `RocksdbDatastore`; it knows nothing of
+//! what the graph means.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use indradb::{Database, RocksdbDatastore};
+
+use super::{INDEXED_PROPERTIES, StoreError, identifier};
+
+/// The file that names the live generation.
+pub const POINTER: &str = "codegraph.current";
+/// Serialises the processes that open a generation (see the module docs).
+const OPEN_LOCK: &str = "open.lock";
+const GENERATION_PREFIX: &str = "gen-";
+
+/// What a folder at a graph's path holds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FolderKind {
+    /// One of our graphs (it has `codegraph.current`).
+    Graph,
+    /// No graph yet: nothing, or only what a first build that was killed leaves (generations, the
+    /// pointer's temp file, `open.lock`). A build may use it.
+    Empty,
+    /// Something else, which a build must not touch.
+    Foreign,
+}
+
+pub fn folder_kind(path: &Utf8Path) -> Result<FolderKind, StoreError> {
+    let unreadable = |err: std::io::Error| StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() };
+    if path.join(POINTER).exists() {
+        return Ok(FolderKind::Graph);
+    }
+    for entry in std::fs::read_dir(path).map_err(unreadable)? {
+        let name = entry.map_err(unreadable)?.file_name();
+        let name = name.to_string_lossy();
+        if !(generation_number(&name).is_some() || name == OPEN_LOCK || is_pointer_temp(&name)) {
+            return Ok(FolderKind::Foreign);
+        }
+    }
+    Ok(FolderKind::Empty)
+}
+
+/// The temp file a commit writes the new pointer into.
+const POINTER_TEMP_PREFIX: &str = ".codegraph.current.";
+
+fn is_pointer_temp(name: &str) -> bool {
+    name.starts_with(POINTER_TEMP_PREFIX) && name.ends_with(".tmp")
+}
+
+/// The live generation's folder, as `codegraph.current` names it.
+fn live_generation(root: &Utf8Path) -> Result<Utf8PathBuf, StoreError> {
+    let unreadable = |reason: String| StoreError::Unreadable { path: root.to_owned(), reason };
+    let text = std::fs::read_to_string(root.join(POINTER))
+        .map_err(|err| unreadable(format!("cannot read `{POINTER}`: {err}")))?;
+    let name = text.trim_end_matches('\n');
+    if generation_number(name).is_none() {
+        return Err(unreadable(format!("`{POINTER}` does not name a generation")));
+    }
+    let dir = root.join(name);
+    if !dir.is_dir() {
+        return Err(unreadable(format!("its live generation `{name}` is missing")));
+    }
+    Ok(dir)
+}
+
+/// `Some(7)` for `gen-7`.
+fn generation_number(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix(GENERATION_PREFIX)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// RocksDB options for our generations. IndraDB's defaults, except that a missing database is an
+/// error when reading (IndraDB's `new_db` creates one: a reader must never turn a damaged or
+/// foreign folder into an empty graph) and that RocksDB keeps one info log, not a thousand, since
+/// every reader's open starts a new one.
+fn open_db(dir: &Utf8Path, create: bool) -> indradb::Result<Database<RocksdbDatastore>> {
+    let mut opts = RocksdbDatastore::get_options(None);
+    opts.create_if_missing(create);
+    opts.set_keep_log_file_num(1);
+    RocksdbDatastore::new_db_with_options(dir.as_std_path(), &opts)
+}
+
+/// A live generation opened for reading. Fields drop in order: the database closes before the
+/// open lock is released.
+pub struct Reader {
+    pub db: Database<RocksdbDatastore>,
+    _open_lock: File,
+}
+
+/// Opens the live generation of the graph at `root`. The caller holds the graph's shared lock.
+pub fn open(root: &Utf8Path) -> Result<Reader, StoreError> {
+    let dir = live_generation(root)?;
+    let lock_path = root.join(OPEN_LOCK);
+    let open_lock =
+        OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&lock_path).map_err(|err| {
+            StoreError::Unreadable { path: root.to_owned(), reason: format!("cannot open `{lock_path}`: {err}") }
+        })?;
+    // Always waits: other readers hold it only while they read, and a build never does.
+    open_lock.lock().map_err(|err| StoreError::Unreadable {
+        path: root.to_owned(),
+        reason: format!("cannot lock `{lock_path}`: {err}"),
+    })?;
+    let db = open_db(&dir, false)
+        .map_err(|err| StoreError::Unreadable { path: root.to_owned(), reason: format!("RocksDB: {err}") })?;
+    Ok(Reader { db, _open_lock: open_lock })
+}
+
+/// A generation being written. Dropped without `commit`, its folder is removed (best effort; the
+/// next build removes it otherwise) and the live graph is untouched.
+pub struct Staging {
+    root: Utf8PathBuf,
+    dir: Utf8PathBuf,
+    name: String,
+    committed: bool,
+}
+
+impl Staging {
+    /// Prepares a new generation in `root`, creating `root` if needed. The caller holds the graph's
+    /// exclusive lock, so every generation but the live one is a leftover of a killed or failed
+    /// build: they are removed here.
+    pub fn new(root: &Utf8Path) -> Result<Staging, StoreError> {
+        let write_error = |source| StoreError::Write { path: root.to_owned(), source };
+        std::fs::create_dir_all(root).map_err(write_error)?;
+        if folder_kind(root)? == FolderKind::Foreign {
+            return Err(StoreError::Foreign { path: root.to_owned() });
+        }
+        let live = live_generation(root).ok().and_then(|dir| dir.file_name().map(str::to_owned));
+        let mut next = 0;
+        for entry in std::fs::read_dir(root).map_err(write_error)?.flatten() {
+            let Ok(name) = entry.file_name().into_string() else { continue };
+            if is_pointer_temp(&name) {
+                // Best effort, as for generations.
+                let _ = std::fs::remove_file(root.join(&name));
+                continue;
+            }
+            let Some(number) = generation_number(&name) else { continue };
+            next = next.max(number + 1);
+            if live.as_deref() != Some(name.as_str()) {
+                remove_generation(&root.join(&name));
+            }
+        }
+        let name = format!("{GENERATION_PREFIX}{next}");
+        Ok(Staging { root: root.to_owned(), dir: root.join(&name), name, committed: false })
+    }
+
+    /// Creates the generation's database, with the looked-up properties indexed before anything
+    /// is written (RocksDB then indexes each value as it is inserted, in the same write batch,
+    /// rather than in a second pass over every vertex).
+    pub fn create(&self) -> Result<Database<RocksdbDatastore>, StoreError> {
+        let db = open_db(&self.dir, true)?;
+        for name in INDEXED_PROPERTIES {
+            db.index_property(identifier(name)?)?;
+        }
+        Ok(db)
+    }
+
+    /// Makes the generation durable and live, then removes the previous one.
+    pub fn commit(mut self, db: Database<RocksdbDatastore>) -> Result<(), StoreError> {
+        let write_error = |source| StoreError::Write { path: self.root.clone(), source };
+        // IndraDB writes with RocksDB's default write options: the write-ahead log is not fsynced,
+        // and without a flush the graph would live in that log only, replayed (and flushed into
+        // the generation) by every reader's open. `sync` is IndraDB's only way to flush: it
+        // compacts the column families (a compaction flushes the memtable first), a cost paid
+        // once here, on a database that nobody else has open and that is never changed after,
+        // and it leaves readers the fewest files to open. It is not enough for durability on its
+        // own: IndraDB 5.0.0 compacts `edge_ranges` twice and `reversed_edge_ranges` never, and
+        // its final `flush` is RocksDB's `Flush` of the default column family, which IndraDB does
+        // not use; so the reversed edges are still only in the log here.
+        db.sync()?;
+        // Closed before the pointer names it: a reader must be able to open it at once.
+        drop(db);
+        // Opened and closed once more, so that RocksDB's recovery flushes what is left in the log
+        // into a table here, rather than in the first reader's open.
+        drop(open_db(&self.dir, false)?);
+        // And every file of the generation (tables, manifest, the log) and the folder itself are
+        // fsynced before the swap, whatever RocksDB left to the page cache.
+        sync_tree(&self.dir).map_err(write_error)?;
+        let mut temp = tempfile::Builder::new()
+            .prefix(POINTER_TEMP_PREFIX)
+            .suffix(".tmp")
+            .tempfile_in(&self.root)
+            .map_err(write_error)?;
+        writeln!(temp, "{}", self.name).map_err(write_error)?;
+        temp.as_file().sync_all().map_err(write_error)?;
+        let previous = live_generation(&self.root).ok();
+        temp.persist(self.root.join(POINTER)).map_err(|err| write_error(err.error))?;
+        File::open(&self.root).and_then(|dir| dir.sync_all()).map_err(write_error)?;
+        if let Some(previous) = previous.filter(|previous| *previous != self.dir) {
+            remove_generation(&previous);
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            remove_generation(&self.dir);
+        }
+    }
+}
+
+/// Best effort: a generation that cannot be removed now is removed by the next build.
+fn remove_generation(dir: &Utf8Path) {
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Fsyncs every file in `dir`, then `dir`.
+fn sync_tree(dir: &Utf8Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            File::open(entry.path())?.sync_all()?;
+        }
+    }
+    File::open(dir)?.sync_all()
+}
