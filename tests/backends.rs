@@ -110,7 +110,7 @@ fn damaged_foreign_and_mismatched_rocksdb_graphs_are_clear_errors() {
 
 #[cfg(not(feature = "rocksdb"))]
 #[test]
-fn rocksdb_without_the_feature_is_exit_8_with_the_remedy() {
+fn rocksdb_without_the_feature_is_exit_9_with_the_remedy() {
     let fixture = Fixture::new("single");
     let db = fixture.path().join("graph.rocksdb");
     let output = build(&fixture, &db, "rocksdb", &[], 9);
