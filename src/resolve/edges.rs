@@ -79,11 +79,12 @@ impl Out<'_> {
         }
     }
 
-    /// Adds an edge, or counts one more occurrence of it.
-    fn add(&mut self, kind: EdgeKind, def: &Def, line: u32, props: impl FnOnce(&mut Props)) {
-        let Some(to) = self.target(def) else { return };
+    /// Adds an edge, or counts one more occurrence of it; returns its index in `edges` (`None`
+    /// for a target that is no vertex, or the item itself).
+    fn add(&mut self, kind: EdgeKind, def: &Def, line: u32, props: impl FnOnce(&mut Props)) -> Option<usize> {
+        let to = self.target(def)?;
         if to == self.from {
-            return;
+            return None;
         }
         match self.index.get(&(kind, to)) {
             Some(&existing) => {
@@ -92,6 +93,7 @@ impl Out<'_> {
                     let count = count.as_u64().unwrap_or(1) + 1;
                     edge.props.insert("count", Value::from(count));
                 }
+                Some(existing)
             }
             None => {
                 let mut edge = Edge::new(self.from, kind, to);
@@ -101,6 +103,7 @@ impl Out<'_> {
                 props(&mut edge.props);
                 self.index.insert((kind, to), self.edges.len());
                 self.edges.push(edge);
+                Some(self.edges.len() - 1)
             }
         }
     }
@@ -266,16 +269,15 @@ fn item_edges(out: &mut Out<'_>, defs: &CrateDefs, item: &ItemDef, refs: &Refs) 
                 Confidence::Inferred => out.stats.calls_inferred += 1,
             }
             let confidence = target.confidence;
-            let existing = out.target(&target.def).and_then(|to| out.index.get(&(EdgeKind::Calls, to)).copied());
-            out.add(EdgeKind::Calls, &target.def, call.line, |props| {
+            let edge = out.add(EdgeKind::Calls, &target.def, call.line, |props| {
                 props.insert("count", Value::from(1));
                 props.insert("confidence", Value::from(confidence.as_str()));
             });
             // One exact call site makes the edge exact, whatever guesses found it too.
-            if let Some(existing) = existing
+            if let Some(edge) = edge
                 && confidence == Confidence::Exact
             {
-                out.edges[existing].props.insert("confidence", Value::from(Confidence::Exact.as_str()));
+                out.edges[edge].props.insert("confidence", Value::from(Confidence::Exact.as_str()));
             }
         }
     }
