@@ -123,3 +123,32 @@ impl Batch {
         self.edges.append(&mut other.edges);
     }
 }
+
+/// What an incremental build changes in a stored graph: applied by `store::Staging::update`
+/// to a copy of the live graph, in this order: removed edges, removed vertices (IndraDB deletes
+/// their edges with them), removed properties, then `written`.
+#[derive(Debug, Default)]
+pub struct Diff {
+    /// Edges to delete, by (from, kind, to).
+    pub removed_edges: Vec<(Uuid, EdgeKind, Uuid)>,
+    /// Vertices to delete, with their kind.
+    pub removed_vertices: Vec<(Uuid, VertexKind)>,
+    /// Properties to delete from vertices that stay.
+    pub removed_vertex_props: Vec<(Uuid, &'static str)>,
+    /// Properties to delete from edges that stay: (from, kind, to, name).
+    pub removed_edge_props: Vec<(Uuid, EdgeKind, Uuid, &'static str)>,
+    /// Vertices and edges to write: new ones with all their properties, and ones that stay with
+    /// just the properties that are new or changed. A vertex listed here that is already in the
+    /// graph keeps its edges. An edge's ends are in the graph or in `written.vertices`.
+    pub written: Batch,
+}
+
+impl Diff {
+    pub fn is_empty(&self) -> bool {
+        self.removed_edges.is_empty()
+            && self.removed_vertices.is_empty()
+            && self.removed_vertex_props.is_empty()
+            && self.removed_edge_props.is_empty()
+            && self.written.is_empty()
+    }
+}
