@@ -46,7 +46,7 @@ pub struct ModuleRef<'a> {
 }
 
 /// An item-position macro call in a module body, to expand once the crate's macros are known.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct MacroSite {
     pub module_key: Key,
     pub module_id: Uuid,
@@ -82,7 +82,7 @@ pub struct BodyOut {
 }
 
 /// A `mod x;` declaration found in a module body: its file is indexed by the caller.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct ChildModule {
     pub key: Key,
     /// The declaring module; `None` for a crate root.

@@ -21,7 +21,7 @@ const LEVEL: char = '\u{1e}';
 const FIELD: char = '\u{1f}';
 
 /// The logical key of a vertex. Its UUIDv5 is the vertex id.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Key(String);
 
 impl Key {

@@ -17,7 +17,7 @@ pub const SCHEMA_VERSION: u32 = 2;
 macro_rules! kinds {
     ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$variant_meta:meta])* $variant:ident => $text:literal,)* }) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
         $vis enum $name { $($(#[$variant_meta])* $variant,)* }
 
         impl $name {
@@ -81,23 +81,55 @@ kinds! {
     }
 }
 
+impl VertexKind {
+    /// Whether vertices of this kind may come from several crates: a file that two crates include,
+    /// an extern that many point to. They are identical by construction, and written once.
+    pub fn is_shared(self) -> bool {
+        matches!(self, VertexKind::File | VertexKind::Extern)
+    }
+}
+
 /// Property names are a small fixed set (IndraDB interns identifiers and never frees them), so
 /// they are `&'static str`; values are JSON. A `BTreeMap` keeps their order stable in output.
 pub type Props = BTreeMap<&'static str, Value>;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Vertex {
     pub id: Uuid,
     pub kind: VertexKind,
+    #[serde(deserialize_with = "deserialize_props")]
     pub props: Props,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Edge {
     pub from: Uuid,
     pub kind: EdgeKind,
     pub to: Uuid,
+    #[serde(deserialize_with = "deserialize_props")]
     pub props: Props,
+}
+
+/// Property names read back (from the incremental cache) become `&'static str` again: each
+/// distinct name is leaked once, and there are only as many as the code writes.
+fn deserialize_props<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Props, D::Error> {
+    use serde::Deserialize;
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let read = BTreeMap::<String, Value>::deserialize(deserializer)?;
+    let mut names = NAMES.lock().unwrap_or_else(|poison| poison.into_inner());
+    let mut props = Props::new();
+    for (name, value) in read {
+        let name = match names.iter().find(|known| **known == name) {
+            Some(known) => *known,
+            None => {
+                let leaked: &'static str = Box::leak(name.into_boxed_str());
+                names.push(leaked);
+                leaked
+            }
+        };
+        props.insert(name, value);
+    }
+    Ok(props)
 }
 
 impl Edge {
@@ -107,7 +139,7 @@ impl Edge {
 }
 
 /// What one unit of work (a file, or the crate graph) adds to the graph.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Batch {
     pub vertices: Vec<Vertex>,
     pub edges: Vec<Edge>,

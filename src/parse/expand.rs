@@ -14,7 +14,7 @@ use proc_macro2::{Delimiter, Group, Spacing, TokenStream, TokenTree};
 use super::{Body, PathRef, SyntaxError, items, line, parse_syntax_with, unraw};
 
 /// An item-position macro call (`name! { ... }`), with its body as positioned text.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MacroCall {
     pub path: PathRef,
     /// The tokens between the delimiters, at their original lines and columns.

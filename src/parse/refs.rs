@@ -10,10 +10,12 @@
 use syn::visit::{self, Visit};
 use syn::{Expr, FnArg, GenericArgument, Pat, PathArguments, ReturnType, Type, TypeParamBound};
 
+use serde::{Deserialize, Serialize};
+
 use super::{line, unraw};
 
 /// A path as written, without generic arguments: `crate::a::B`, `::std::fmt`, `Self::new`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PathRef {
     /// Written with a leading `::`.
     pub global: bool,
@@ -42,7 +44,7 @@ impl PathRef {
 }
 
 /// What is known, from syntax alone, about the type of a value.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub enum TypeExpr {
     #[default]
     Unknown,
@@ -59,7 +61,7 @@ pub enum TypeExpr {
 }
 
 /// What a call site calls.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Callee {
     /// `f()`, `m::f()`, `Type::assoc()`, `Self::f()`, `f::<T>()`.
     Path(PathRef),
@@ -69,7 +71,7 @@ pub enum Callee {
     Method { receiver: TypeExpr, name: String },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Call {
     pub callee: Callee,
     pub line: u32,
@@ -77,7 +79,7 @@ pub struct Call {
 
 /// One name a `use` declaration (or `extern crate`) brings in: `use a::b::{c as d, e::*}` gives
 /// two.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UseFacts {
     pub path: PathRef,
     /// The name bound (`d`, `_`); `None` for a glob.
@@ -93,14 +95,14 @@ pub struct UseFacts {
 }
 
 /// A path named at a line.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Named {
     pub path: PathRef,
     pub line: u32,
 }
 
 /// Everything one item names. Nested items have their own.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Refs {
     pub uses: Vec<UseFacts>,
     /// Types and traits named in signatures, fields, bounds and bodies.

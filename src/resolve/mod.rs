@@ -19,6 +19,7 @@ pub mod prelude;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::cfg::CfgContext;
@@ -54,7 +55,7 @@ impl Ns {
 }
 
 /// What resolution needs of one module or item, from `assemble`.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ItemRecord {
     pub id: Uuid,
     pub kind: VertexKind,
@@ -72,7 +73,7 @@ pub struct ItemRecord {
 }
 
 /// What only some kinds of items carry, for resolution.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub enum Shape {
     #[default]
     None,
@@ -97,7 +98,7 @@ pub enum Shape {
 }
 
 /// A definition a name resolves to.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Def {
     /// An indexed module or item: its crate (index into `Workspace::crates`) and its index in
     /// that crate's `CrateDefs`.
@@ -106,7 +107,7 @@ pub enum Def {
     Extern(Arc<str>),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum Vis {
     /// `pub`: visible to other crates.
     Public,
@@ -126,7 +127,7 @@ impl Vis {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Binding {
     def: Def,
     vis: Vis,
@@ -137,7 +138,7 @@ struct Binding {
 }
 
 /// A module, or a function body with its own items or `use` declarations.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize, Clone)]
 struct Scope {
     /// The module or function this scope belongs to (an index into `CrateDefs::items`).
     item: u32,
@@ -147,6 +148,7 @@ struct Scope {
     /// The module a module scope belongs to is its parent module's scope (for `super`).
     parent_module: Option<u32>,
     /// Names bound here, one map per namespace (indexed by `Ns as usize`).
+    #[serde(with = "sorted::maps")]
     names: [HashMap<Box<str>, Binding>; 3],
     /// Counts the changes to `names`: a glob import copies a scope again only when it changed.
     version: u32,
@@ -156,7 +158,7 @@ struct Scope {
 }
 
 /// One indexed module or item.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize, Clone)]
 struct ItemDef {
     id: Uuid,
     kind: VertexKind,
@@ -178,22 +180,27 @@ struct ItemDef {
 }
 
 /// One crate's resolved scopes, kept for the crates that depend on it.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize, Clone)]
 pub struct CrateDefs {
     krate: u32,
     edition_2015: bool,
     items: Vec<ItemDef>,
+    #[serde(with = "sorted")]
     by_id: HashMap<Uuid, u32>,
     scopes: Vec<Scope>,
     root_scope: u32,
     /// Dependencies by the name the crate uses for them.
+    #[serde(with = "sorted")]
     extern_prelude: HashMap<String, Def>,
     /// Every `macro_rules!` macro in the crate by name (textual scope, taken crate-wide), and
     /// the exported macros of `#[macro_use] extern crate` dependencies.
+    #[serde(with = "sorted")]
     macros: HashMap<Box<str>, Def>,
     /// Impls by the id of their self type (an item's id, or an extern path's id).
+    #[serde(with = "sorted")]
     impls_by_self: HashMap<Uuid, Vec<u32>>,
     /// Functions in impls and traits, by name: for the unique-name fallback of method calls.
+    #[serde(with = "sorted")]
     methods_by_name: HashMap<Box<str>, Vec<u32>>,
     /// Crates whose impls may apply to this crate's types: its dependencies, transitively,
     /// that are indexed, nearest first.
@@ -203,6 +210,125 @@ pub struct CrateDefs {
 impl CrateDefs {
     fn item(&self, index: u32) -> &ItemDef {
         &self.items[index as usize]
+    }
+
+    /// The ids of the crate's modules and items.
+    pub fn ids(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.items.iter().map(|item| item.id)
+    }
+
+    /// The crate's index in `Workspace::crates`.
+    pub fn krate(&self) -> u32 {
+        self.krate
+    }
+
+    /// The defs as kept between builds (see `incremental`): canonical bytes (maps sorted), with
+    /// the crate indices they hold (which change when the workspace's crates do) replaced by
+    /// positions in a table of `key_of(index)`. Equal defs give equal bytes, so their hash tells
+    /// dependents whether what they see changed.
+    pub fn to_bytes(&self, key_of: impl Fn(u32) -> String) -> Vec<u8> {
+        let mut crates = std::collections::BTreeSet::new();
+        let mut copy = self.clone();
+        copy.remap(&mut |krate| {
+            crates.insert(krate);
+            Some(krate)
+        });
+        let crates: Vec<u32> = crates.into_iter().collect();
+        let mut keys: Vec<(String, u32)> = crates.iter().map(|&k| (key_of(k), k)).collect();
+        keys.sort();
+        copy.remap(&mut |krate| keys.iter().position(|(_, k)| *k == krate).map(|p| p as u32));
+        let keys: Vec<String> = keys.into_iter().map(|(key, _)| key).collect();
+        // Serializing plain data into a Vec cannot fail.
+        rmp_serde::to_vec(&(keys, copy)).unwrap_or_default()
+    }
+
+    /// Reads `to_bytes`' output back; `None` when it is not readable or names a crate that
+    /// `index_of` does not know.
+    pub fn from_bytes(bytes: &[u8], index_of: impl Fn(&str) -> Option<u32>) -> Option<CrateDefs> {
+        let (keys, mut defs): (Vec<String>, CrateDefs) = rmp_serde::from_slice(bytes).ok()?;
+        let indices: Vec<Option<u32>> = keys.iter().map(|key| index_of(key)).collect();
+        let mut complete = true;
+        defs.remap(&mut |local| {
+            let index = indices.get(local as usize).copied().flatten();
+            complete &= index.is_some();
+            index
+        });
+        complete.then_some(defs)
+    }
+
+    /// Replaces every crate index by `map(index)` (kept as is where `map` gives `None`).
+    fn remap(&mut self, map: &mut dyn FnMut(u32) -> Option<u32>) {
+        let mut def = |def: &mut Def| {
+            if let Def::Item { krate, .. } = def {
+                *krate = map(*krate).unwrap_or(*krate);
+            }
+        };
+        for item in &mut self.items {
+            item.impl_trait
+                .iter_mut()
+                .chain(item.impl_self.iter_mut())
+                .chain(item.supertraits.iter_mut())
+                .for_each(&mut def);
+        }
+        for scope in &mut self.scopes {
+            for names in &mut scope.names {
+                names.values_mut().for_each(|binding| def(&mut binding.def));
+            }
+        }
+        self.extern_prelude.values_mut().for_each(&mut def);
+        self.macros.values_mut().for_each(&mut def);
+        drop(def);
+        self.krate = map(self.krate).unwrap_or(self.krate);
+        for krate in &mut self.impl_crates {
+            *krate = map(*krate).unwrap_or(*krate);
+        }
+    }
+}
+
+/// Hash maps (de)serialized as sequences sorted by key, so that equal maps give equal bytes.
+mod sorted {
+    use std::collections::HashMap;
+    use std::hash::Hash;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Ord + Serialize, V: Serialize, S: Serializer>(
+        map: &HashMap<K, V>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut entries: Vec<(&K, &V)> = map.iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        entries.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, K: Eq + Hash + Deserialize<'de>, V: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<HashMap<K, V>, D::Error> {
+        Ok(Vec::<(K, V)>::deserialize(deserializer)?.into_iter().collect())
+    }
+
+    /// The same for a scope's three namespaces.
+    pub mod maps {
+        use super::*;
+
+        type Names = [HashMap<Box<str>, crate::resolve::Binding>; 3];
+
+        pub fn serialize<S: Serializer>(maps: &Names, serializer: S) -> Result<S::Ok, S::Error> {
+            let sorted: Vec<Vec<(&Box<str>, &crate::resolve::Binding)>> = maps
+                .iter()
+                .map(|map| {
+                    let mut entries: Vec<_> = map.iter().collect();
+                    entries.sort_by(|a, b| a.0.cmp(b.0));
+                    entries
+                })
+                .collect();
+            sorted.serialize(serializer)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Names, D::Error> {
+            let [a, b, c]: [Vec<(Box<str>, crate::resolve::Binding)>; 3] = Deserialize::deserialize(deserializer)?;
+            Ok([a.into_iter().collect(), b.into_iter().collect(), c.into_iter().collect()])
+        }
     }
 }
 
@@ -247,7 +373,7 @@ pub struct Resolved {
 }
 
 /// Counts for `-v`.
-#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Default, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct ResolveStats {
     pub imports: usize,
     pub imports_unresolved: usize,
