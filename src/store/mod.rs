@@ -9,6 +9,14 @@
 //! existing graph is read from its path (a file or a folder). Every graph carries a version
 //! record (`meta_id`), checked on open; `lock` keeps builds and readers apart.
 //!
+//! A build writes a graph from scratch (`Staging::new`, `Staging::create`, the writer) or, when it
+//! is incremental, changes a copy of the live one: `Staging::update` hands out the copy (msgpack:
+//! the image decoded; RocksDB: a new generation made of the live one's files, tables
+//! hard-linked), `update::apply` applies a `model::Diff` to it, checked against the graph first.
+//! Either way `Staging::commit` replaces the graph atomically, and a staging dropped without it
+//! leaves the live graph as it was. msgpack saves the whole image either way; RocksDB writes only
+//! what the diff changes.
+//!
 //! A remote backend (IndraDB's gRPC server) would be a third `Backend`: a `Staging` that writes
 //! into a fresh graph and switches readers to it on commit, and an `open` for readers.
 

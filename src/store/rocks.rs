@@ -8,7 +8,10 @@
 //! ```
 //!
 //! Every build writes a fresh generation, makes it durable, then replaces `codegraph.current`
-//! (temp file, fsync, rename, fsync of the folder). A process killed at any moment leaves the old
+//! (temp file, fsync, rename, fsync of the folder). A full build writes it from scratch and
+//! compacts it (`commit`); an incremental one starts it as a copy of the live generation, table
+//! files hard-linked and the small rest copied (`Staging::update`), writes the diff into it, and
+//! only flushes what it wrote, by a reopen (RocksDB's recovery writes the log into tables). A process killed at any moment leaves the old
 //! pointer (the old graph) or the new one; unfinished generations are deleted by the next build,
 //! which holds the graph's exclusive lock. Our pointer is not named `CURRENT`: that is the name of
 //! RocksDB's own pointer file, and a RocksDB database someone points `--db` at must not look like
@@ -17,7 +20,8 @@
 //! RocksDB lets one process open a database at a time (its `LOCK` file), and IndraDB 5.0.0 offers
 //! no read-only or secondary open. So readers, which share `<db>.lock`, also take `open.lock`
 //! exclusively while they have the generation open: two readers at once both succeed, one after
-//! the other. Builds never open a live generation, so they do not need it.
+//! the other. Builds never open a live generation; an incremental build takes `open.lock` only
+//! while it copies the live generation's files, which a reader's open rewrites.
 //!
 //! This module knows RocksDB's folder layout and IndraDB's `RocksdbDatastore`; it knows nothing of
 //! what the graph means.
