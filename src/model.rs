@@ -156,8 +156,8 @@ impl Batch {
     }
 }
 
-/// What an incremental build changes in a stored graph: applied by `store::Staging::update`
-/// to a copy of the live graph, in this order: removed edges, removed vertices (IndraDB deletes
+/// What an incremental build changes in a stored graph: applied by `store::apply` to the copy of
+/// the live graph that `store::Staging::update` makes, in this order: removed edges, removed vertices (IndraDB deletes
 /// their edges with them), removed properties, then `written`.
 #[derive(Debug, Default)]
 pub struct Diff {

@@ -9,6 +9,14 @@
 //! existing graph is read from its path (a file or a folder). Every graph carries a version
 //! record (`meta_id`), checked on open; `lock` keeps builds and readers apart.
 //!
+//! A build writes a graph from scratch (`Staging::new`, `Staging::create`, the writer) or, when it
+//! is incremental, changes a copy of the live one: `Staging::update` hands out the copy (msgpack:
+//! the image decoded; RocksDB: a new generation made of the live one's files, tables
+//! hard-linked), `update::apply` applies a `model::Diff` to it, checked against the graph first.
+//! Either way `Staging::commit` replaces the graph atomically, and a staging dropped without it
+//! leaves the live graph as it was. msgpack saves the whole image either way; RocksDB writes only
+//! what the diff changes.
+//!
 //! A remote backend (IndraDB's gRPC server) would be a third `Backend`: a `Staging` that writes
 //! into a fresh graph and switches readers to it on commit, and an `open` for readers.
 
@@ -16,6 +24,7 @@ pub mod lock;
 mod msgpack;
 #[cfg(feature = "rocksdb")]
 mod rocks;
+mod update;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -26,6 +35,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub use lock::{DbLock, LockMode};
+pub use update::{ApplyStats, apply};
 pub use writer::{WriteStats, Writer, WriterConfig};
 
 /// Where a graph is kept.
@@ -133,11 +143,60 @@ impl Staging {
         Ok(Staging { target: target.to_owned(), inner })
     }
 
+    /// Prepares an incremental build: a staging like `new`'s, and a writable copy of the graph at
+    /// `target` for `apply`, which `commit` then makes the graph. The caller holds the graph's
+    /// exclusive lock. The graph must be there and readable by this cargo-codegraph, else the
+    /// error is the one a reader gets (`Missing`, `Foreign`, `Unreadable`, `Schema`,
+    /// `Unsupported`), or `BackendMismatch` when `backend` is not the graph's. The copy's version
+    /// record is rewritten, as a full build writes it.
+    ///
+    /// The copy is returned with the staging, rather than by a later call, because making it is
+    /// what proves the graph readable: msgpack decodes the whole image once, here. RocksDB copies
+    /// the live generation into the new one (tables hard-linked, see `rocks`), so the update
+    /// writes only what changes; the live generation is never opened by the build.
+    pub fn update(target: &Utf8Path, backend: Backend) -> Result<(Staging, WriteDb), StoreError> {
+        let found = detect(target)?.ok_or_else(|| StoreError::Missing { path: target.to_owned() })?;
+        found.require(target)?;
+        if found != backend {
+            return Err(StoreError::BackendMismatch {
+                path: target.to_owned(),
+                found: found.as_str(),
+                wanted: backend.as_str(),
+            });
+        }
+        let (inner, db) = match backend {
+            Backend::Msgpack => {
+                let db = open_msgpack(target)?;
+                check_version(&db.datastore.transaction(), target)?;
+                (StagingInner::Msgpack(msgpack::Staging::new(target)?), WriteDb::Memory(db))
+            }
+            #[cfg(feature = "rocksdb")]
+            Backend::Rocksdb => {
+                let (staging, db) = rocks::Staging::update(target)?;
+                (StagingInner::Rocksdb(staging), WriteDb::Rocksdb(db))
+            }
+            // `require` refused it above.
+            #[cfg(not(feature = "rocksdb"))]
+            Backend::Rocksdb => {
+                return Err(StoreError::Unsupported { path: target.to_owned(), backend: backend.as_str() });
+            }
+        };
+        let staging = Staging { target: target.to_owned(), inner };
+        match &db {
+            WriteDb::Memory(db) => db.bulk_insert(meta_items()?)?,
+            #[cfg(feature = "rocksdb")]
+            WriteDb::Rocksdb(db) => db.bulk_insert(meta_items()?)?,
+        }
+        Ok((staging, db))
+    }
+
     pub fn target(&self) -> &Utf8Path {
         &self.target
     }
 
-    /// A fresh, empty database for the writer.
+    /// A fresh, empty database for the writer. (A staging made by `update` comes with its
+    /// database; for RocksDB, this would open that same generation again, which RocksDB refuses
+    /// while the first handle is open.)
     pub fn create(&self) -> Result<WriteDb, StoreError> {
         Ok(match &self.inner {
             // No property is indexed in the live memory store: nothing looks it up while it is
@@ -148,8 +207,10 @@ impl Staging {
         })
     }
 
-    /// Makes `db` the graph at the target, atomically. The msgpack encoding runs on the current
-    /// rayon pool (the build's, when called inside `ThreadPool::install`).
+    /// Makes `db` the graph at the target, atomically, whether it was built from scratch or
+    /// updated. The msgpack encoding runs on the current rayon pool (the build's, when called
+    /// inside `ThreadPool::install`); msgpack writes the whole image either way, RocksDB only
+    /// flushes what an update wrote (see `rocks::Staging::commit`).
     pub fn commit(self, db: WriteDb) -> Result<(), StoreError> {
         match (self.inner, db) {
             (StagingInner::Msgpack(staging), WriteDb::Memory(db)) => {
@@ -224,6 +285,8 @@ pub enum StoreError {
     InvalidName { name: String },
     #[error("the writer thread stopped unexpectedly")]
     WriterGone,
+    #[error("cannot apply the changes to the stored graph: {reason}")]
+    InvalidDiff { reason: String },
 }
 
 /// A vertex as read back from a stored graph.

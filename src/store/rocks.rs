@@ -8,7 +8,10 @@
 //! ```
 //!
 //! Every build writes a fresh generation, makes it durable, then replaces `codegraph.current`
-//! (temp file, fsync, rename, fsync of the folder). A process killed at any moment leaves the old
+//! (temp file, fsync, rename, fsync of the folder). A full build writes it from scratch and
+//! compacts it (`commit`); an incremental one starts it as a copy of the live generation, table
+//! files hard-linked and the small rest copied (`Staging::update`), writes the diff into it, and
+//! only flushes what it wrote, by a reopen (RocksDB's recovery writes the log into tables). A process killed at any moment leaves the old
 //! pointer (the old graph) or the new one; unfinished generations are deleted by the next build,
 //! which holds the graph's exclusive lock. Our pointer is not named `CURRENT`: that is the name of
 //! RocksDB's own pointer file, and a RocksDB database someone points `--db` at must not look like
@@ -17,7 +20,8 @@
 //! RocksDB lets one process open a database at a time (its `LOCK` file), and IndraDB 5.0.0 offers
 //! no read-only or secondary open. So readers, which share `<db>.lock`, also take `open.lock`
 //! exclusively while they have the generation open: two readers at once both succeed, one after
-//! the other. Builds never open a live generation, so they do not need it.
+//! the other. Builds never open a live generation; an incremental build takes `open.lock` only
+//! while it copies the live generation's files, which a reader's open rewrites.
 //!
 //! This module knows RocksDB's folder layout and IndraDB's `RocksdbDatastore`; it knows nothing of
 //! what the graph means.
@@ -26,7 +30,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use indradb::{Database, RocksdbDatastore};
+use indradb::{Database, Datastore, RocksdbDatastore};
 
 use super::{INDEXED_PROPERTIES, StoreError, identifier};
 
@@ -116,19 +120,25 @@ pub struct Reader {
 /// Opens the live generation of the graph at `root`. The caller holds the graph's shared lock.
 pub fn open(root: &Utf8Path) -> Result<Reader, StoreError> {
     let dir = live_generation(root)?;
+    let open_lock = lock_open(root)?;
+    let db = open_db(&dir, false)
+        .map_err(|err| StoreError::Unreadable { path: root.to_owned(), reason: format!("RocksDB: {err}") })?;
+    Ok(Reader { db, _open_lock: open_lock })
+}
+
+/// Takes `open.lock`, exclusively, until the file is dropped. Always waits: readers hold it only
+/// while they open and read, and a build only while it copies the live generation.
+fn lock_open(root: &Utf8Path) -> Result<File, StoreError> {
     let lock_path = root.join(OPEN_LOCK);
     let open_lock =
         OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&lock_path).map_err(|err| {
             StoreError::Unreadable { path: root.to_owned(), reason: format!("cannot open `{lock_path}`: {err}") }
         })?;
-    // Always waits: other readers hold it only while they read, and a build never does.
     open_lock.lock().map_err(|err| StoreError::Unreadable {
         path: root.to_owned(),
         reason: format!("cannot lock `{lock_path}`: {err}"),
     })?;
-    let db = open_db(&dir, false)
-        .map_err(|err| StoreError::Unreadable { path: root.to_owned(), reason: format!("RocksDB: {err}") })?;
-    Ok(Reader { db, _open_lock: open_lock })
+    Ok(open_lock)
 }
 
 /// A generation being written. Dropped without `commit`, its folder is removed (best effort; the
@@ -137,6 +147,8 @@ pub struct Staging {
     root: Utf8PathBuf,
     dir: Utf8PathBuf,
     name: String,
+    /// The generation is a copy of the live one, changed by an incremental build (`update`).
+    update: bool,
     committed: bool,
 }
 
@@ -166,7 +178,39 @@ impl Staging {
             }
         }
         let name = format!("{GENERATION_PREFIX}{next}");
-        Ok(Staging { root: root.to_owned(), dir: root.join(&name), name, committed: false })
+        Ok(Staging { root: root.to_owned(), dir: root.join(&name), name, update: false, committed: false })
+    }
+
+    /// Prepares a new generation that starts as a copy of the live one, and opens it. The caller
+    /// holds the graph's exclusive lock. Errors are the ones a reader of `root` gets.
+    ///
+    /// RocksDB never changes a table file (`*.sst`) once written, so the copy hard-links them,
+    /// which is cheap whatever the graph's size, and copies the rest (manifest, `CURRENT`,
+    /// options, write-ahead logs, identity): small files, which RocksDB rewrites or appends to.
+    /// `LOCK` is made afresh by RocksDB, and the info logs (`LOG*`) are left behind. The copy is
+    /// made holding `open.lock`, since a reader's open writes into the live generation (a new
+    /// manifest and log, and old ones deleted); readers are kept out by the graph's lock already,
+    /// so this only guards against a process that ignores it. The live generation itself is
+    /// never opened: RocksDB writes into any database it opens.
+    pub fn update(root: &Utf8Path) -> Result<(Staging, Database<RocksdbDatastore>), StoreError> {
+        match folder_kind(root)? {
+            FolderKind::Graph => {}
+            FolderKind::Empty => return Err(StoreError::Missing { path: root.to_owned() }),
+            FolderKind::Foreign => return Err(StoreError::Foreign { path: root.to_owned() }),
+        }
+        // Found before `new`, which would take a folder whose pointer names nothing for leftovers.
+        let live = live_generation(root)?;
+        let mut staging = Staging::new(root)?;
+        staging.update = true;
+        {
+            let _open_lock = lock_open(root)?;
+            copy_generation(&live, &staging.dir)
+                .map_err(|source| StoreError::Write { path: staging.dir.clone(), source })?;
+        }
+        let db = open_db(&staging.dir, false)
+            .map_err(|err| StoreError::Unreadable { path: root.to_owned(), reason: format!("RocksDB: {err}") })?;
+        super::check_version(&db.datastore.transaction(), root).map_err(|err| super::damaged(root, err))?;
+        Ok((staging, db))
     }
 
     /// Creates the generation's database, with the looked-up properties indexed before anything
@@ -181,8 +225,21 @@ impl Staging {
     }
 
     /// Makes the generation durable and live, then removes the previous one.
-    pub fn commit(mut self, db: Database<RocksdbDatastore>) -> Result<(), StoreError> {
-        let write_error = |source| StoreError::Write { path: self.root.clone(), source };
+    pub fn commit(self, db: Database<RocksdbDatastore>) -> Result<(), StoreError> {
+        if self.update {
+            // An update wrote little, into a copy of a compacted generation: compacting it all
+            // again (IndraDB's `sync`) would cost as much as the full build it replaces. So the
+            // database is closed and opened once more: RocksDB's recovery replays the write-ahead
+            // log and, as `avoid_flush_during_recovery` is off (RocksDB's default, and IndraDB's
+            // options keep it), writes what it replayed into level-0 tables of every column
+            // family, and starts an empty log. `store::tests` checks that the logs are empty
+            // after a commit. The level-0 tables of successive updates pile up until RocksDB compacts
+            // them, in the background while an update has the database open (8 tables in a
+            // column family start a compaction; at 24, writes wait for it).
+            drop(db);
+            drop(open_db(&self.dir, false)?);
+            return self.swap();
+        }
         // IndraDB writes with RocksDB's default write options: the write-ahead log is not fsynced,
         // and without a flush the graph would live in that log only, replayed (and flushed into
         // the generation) by every reader's open. `sync` is IndraDB's only way to flush: it
@@ -198,7 +255,13 @@ impl Staging {
         // Opened and closed once more, so that RocksDB's recovery flushes what is left in the log
         // into a table here, rather than in the first reader's open.
         drop(open_db(&self.dir, false)?);
-        // And every file of the generation (tables, manifest, the log) and the folder itself are
+        self.swap()
+    }
+
+    /// Fsyncs the generation and makes it the live one, then removes the previous one.
+    fn swap(mut self) -> Result<(), StoreError> {
+        let write_error = |source| StoreError::Write { path: self.root.clone(), source };
+        // Every file of the generation (tables, manifest, the log) and the folder itself are
         // fsynced before the swap, whatever RocksDB left to the page cache.
         sync_tree(&self.dir).map_err(write_error)?;
         let mut temp = tempfile::Builder::new()
@@ -230,6 +293,30 @@ impl Drop for Staging {
 /// Best effort: a generation that cannot be removed now is removed by the next build.
 fn remove_generation(dir: &Utf8Path) {
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Copies the RocksDB database in `from` into `to`, a new folder: tables hard-linked (copied where
+/// the file system cannot link them), other files copied, `LOCK` and the info logs left out.
+fn copy_generation(from: &Utf8Path, to: &Utf8Path) -> std::io::Result<()> {
+    std::fs::create_dir(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_file() {
+            continue;
+        }
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name == "LOCK" || name.starts_with("LOG") {
+            continue;
+        }
+        let (source, target) = (from.join(name), to.join(name));
+        // Tables and blob files are immutable in RocksDB.
+        if (name.ends_with(".sst") || name.ends_with(".blob")) && std::fs::hard_link(&source, &target).is_ok() {
+            continue;
+        }
+        std::fs::copy(&source, &target)?;
+    }
+    Ok(())
 }
 
 /// Fsyncs every file in `dir`, then `dir`.

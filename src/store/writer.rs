@@ -83,9 +83,25 @@ impl Writer {
     }
 }
 
+/// The identifiers of the few fixed names (kinds and property names), looked up by a short linear
+/// scan: cheaper than hashing the name for every property, as `Identifier::new` does to intern it.
+#[derive(Default)]
+pub(super) struct Names(Vec<(&'static str, Identifier)>);
+
+impl Names {
+    pub(super) fn get(&mut self, name: &'static str) -> Result<Identifier, StoreError> {
+        if let Some((_, identifier)) = self.0.iter().find(|(known, _)| *known == name) {
+            return Ok(*identifier);
+        }
+        let identifier = identifier(name)?;
+        self.0.push((name, identifier));
+        Ok(identifier)
+    }
+}
+
 struct State<D: Datastore> {
     db: Database<D>,
-    names: Vec<(&'static str, Identifier)>,
+    names: Names,
     /// Every vertex written, with its kind.
     written: HashMap<Uuid, VertexKind>,
     pending_vertices: Vec<model::Vertex>,
@@ -105,7 +121,7 @@ fn run<D: Datastore>(
     db.bulk_insert(super::meta_items()?)?;
     let mut state = State {
         db,
-        names: Vec::new(),
+        names: Names::default(),
         written: HashMap::new(),
         pending_vertices: Vec::new(),
         pending_edges: Vec::new(),
@@ -145,15 +161,8 @@ fn run<D: Datastore>(
 }
 
 impl<D: Datastore> State<D> {
-    /// The identifier of one of the few fixed names; looked up by a short linear scan, cheaper
-    /// than hashing the name for every property.
     fn name(&mut self, name: &'static str) -> Result<Identifier, StoreError> {
-        if let Some((_, identifier)) = self.names.iter().find(|(known, _)| *known == name) {
-            return Ok(*identifier);
-        }
-        let identifier = identifier(name)?;
-        self.names.push((name, identifier));
-        Ok(identifier)
+        self.names.get(name)
     }
 
     fn flush(&mut self) -> Result<(), StoreError> {
