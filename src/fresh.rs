@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::index::Diagnostic;
 
 /// Bump when the state's meaning changes: an old state is then simply not fresh.
-const STATE_VERSION: u32 = 1;
+const STATE_VERSION: u32 = 2;
 
 /// A path the module walk looked at: read, with its content's hash, or looked for and absent.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -41,7 +41,7 @@ impl Input {
     }
 
     /// Whether the path is still as it was.
-    fn unchanged(&self) -> bool {
+    pub fn unchanged(&self) -> bool {
         match (&self.hash, std::fs::read(&self.path)) {
             (Some(expected), Ok(content)) => hash(&content) == *expected,
             (None, Err(err)) => err.kind() == std::io::ErrorKind::NotFound,
@@ -50,7 +50,8 @@ impl Input {
     }
 }
 
-fn hash(content: &[u8]) -> String {
+/// The xxh3-128 hash of `content`, as 32 hex digits.
+pub fn hash(content: &[u8]) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(content))
 }
 
@@ -67,6 +68,8 @@ pub struct Recorded {
     pub files_failed: usize,
     pub vertices_by_kind: BTreeMap<String, usize>,
     pub edges_by_kind: BTreeMap<String, usize>,
+    pub resolve: crate::resolve::ResolveStats,
+    pub validation: crate::validate::ValidationStats,
     pub diagnostics: Vec<Diagnostic>,
 }
 

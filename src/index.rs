@@ -22,10 +22,11 @@ use serde_json::Value;
 use crate::assemble::{self, BodyOut, ChildModule, FileRef, MacroSite, ModuleRef};
 use crate::cfg::CfgContext;
 use crate::fresh::Input;
+use crate::incremental::{FileCache, FileOutput, FileOutputRef, OutputBuilder, UnitSummary};
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse;
-use crate::resolve::{self, CrateDefs, Externs, ItemRecord, ResolveStats, Shape, World};
-use crate::validate::{Origin, Registry, ValidationError, ValidationStats};
+use crate::resolve::{self, CrateDefs, Externs, ItemRecord, Shape, World};
+use crate::validate::{Origin, Registry, ValidationError};
 use crate::workspace::modules::{self, ModDecl, ModuleFile};
 use crate::workspace::{CrateInfo, CrateKind, PackageInfo, Workspace};
 
@@ -101,17 +102,36 @@ impl Progress for NoProgress {
 
 #[derive(Debug, Default)]
 pub struct IndexOutcome {
-    pub files_parsed: usize,
-    /// Files that could not be read or parsed.
-    pub files_failed: usize,
-    /// Sorted, so that the report does not depend on thread timing.
-    pub diagnostics: Vec<Diagnostic>,
-    /// Every file parsed, absolute, sorted (for benchmarks and tools; never stored).
+    /// The crates indexed in this build, by index into `Workspace::crates`, with their outputs.
+    pub units: Vec<CrateOutput>,
+    /// Every file parsed in this build, absolute, sorted (for benchmarks and tools; never stored).
     pub parsed_paths: Vec<Utf8PathBuf>,
-    /// Every path the walk read or looked for in vain, for the next build's up-to-date check.
-    pub inputs: Vec<Input>,
-    pub resolve: ResolveStats,
-    pub validation: ValidationStats,
+}
+
+/// What indexing one crate gave: its output (every batch it sent, encoded as the incremental
+/// cache keeps it), its resolved scopes for later builds, and its summary.
+#[derive(Debug)]
+pub struct CrateOutput {
+    pub krate: usize,
+    pub output: Vec<u8>,
+    /// `CrateDefs::to_bytes`, when the crate was resolved.
+    pub defs: Option<Vec<u8>>,
+    /// Its files' outputs for the next build (`FileCache::encode`).
+    pub files: Vec<u8>,
+    pub summary: UnitSummary,
+}
+
+/// What an incremental build may keep from the last one (see `incremental`).
+pub struct Reuse<'a> {
+    /// Per crate: when its own inputs are as the last build saw them, that build's interface
+    /// hash and the hash of its dependencies' interfaces then. The crate is reused when its
+    /// dependencies' interfaces are still the same.
+    pub unchanged: Vec<Option<(Option<String>, String)>>,
+    /// A reused crate's resolved scopes, read back for the crates indexed again that depend on it.
+    pub defs: &'a (dyn Fn(usize) -> Option<CrateDefs> + Sync),
+    /// The files of a crate's last build, when the crate is indexed again with the fingerprint
+    /// it had then: those unchanged, in the same place in the module tree, are not parsed again.
+    pub files: &'a (dyn Fn(usize) -> Option<FileCache> + Sync),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,46 +146,55 @@ pub enum IndexError {
     StoreGone,
     #[error(transparent)]
     Validation(#[from] ValidationError),
+    /// An incremental build could not read back what it meant to reuse.
+    #[error("the incremental cache has no readable scopes for crate `{krate}`")]
+    CacheMiss { krate: String },
 }
 
 struct Ctx<'a> {
     workspace: &'a Workspace,
     options: IndexOptions,
-    sink: SyncSender<Batch>,
+    /// The writer; `None` when an incremental build only gathers the outputs, to compare them
+    /// with the last build's.
+    sink: Option<SyncSender<Batch>>,
     progress: &'a dyn Progress,
     store_gone: AtomicBool,
-    files_parsed: AtomicUsize,
-    files_failed: AtomicUsize,
-    diagnostics: Mutex<Vec<Diagnostic>>,
     parsed_paths: Mutex<Vec<Utf8PathBuf>>,
-    inputs: Mutex<Vec<Input>>,
     /// Each crate's dependencies (indices into `workspace.crates`).
     deps_of: Vec<Vec<usize>>,
     world: World,
     externs: Externs,
     registry: Registry,
-    resolve_stats: Mutex<ResolveStats>,
     validation_errors: Mutex<Vec<ValidationError>>,
+    reuse: Option<&'a Reuse<'a>>,
 }
 
 impl Ctx<'_> {
-    fn send(&self, batch: Batch) {
-        if !batch.is_empty() && self.sink.send(batch).is_err() {
+    /// Adds `batch` to the crate's output, and sends it to the writer.
+    fn send(&self, walk: &Walk, batch: Batch) {
+        if batch.is_empty() {
+            return;
+        }
+        walk.output.lock().unwrap_or_else(|poison| poison.into_inner()).add(&batch);
+        if let Some(sink) = &self.sink
+            && sink.send(batch).is_err()
+        {
             self.store_gone.store(true, Ordering::Relaxed);
         }
     }
 
-    fn report(&self, diagnostic: Diagnostic) {
-        self.diagnostics.lock().unwrap_or_else(|poison| poison.into_inner()).push(diagnostic);
-    }
-
     /// Sends edges in batches of `EDGE_BATCH`.
-    fn send_edges(&self, mut edges: Vec<Edge>) {
+    fn send_edges(&self, walk: &Walk, mut edges: Vec<Edge>) {
         while !edges.is_empty() {
             let rest = edges.split_off(edges.len().min(EDGE_BATCH));
-            self.send(Batch { vertices: Vec::new(), edges });
+            self.send(walk, Batch { vertices: Vec::new(), edges });
             edges = rest;
         }
+    }
+
+    /// The key by which a crate is known between builds.
+    fn key_of(&self, krate: u32) -> String {
+        self.workspace.crates.get(krate as usize).map(|krate| format!("{:?}", krate.key)).unwrap_or_default()
     }
 }
 
@@ -180,70 +209,120 @@ pub fn worker_pool(jobs: usize) -> Result<rayon::ThreadPool, IndexError> {
 }
 
 /// Indexes the crates of `waves` (indices into `workspace.crates`) on `pool`, sending every file's
-/// batch to `sink`.
+/// batch to `sink` (or, when `sink` is `None`, only gathering each crate's output). With `reuse`,
+/// a crate whose inputs and dependencies' interfaces are as the last build saw them is not
+/// indexed: its scopes are read back when a crate that is indexed depends on it.
 pub fn index(
     workspace: &Workspace,
     waves: &[Vec<usize>],
     pool: &rayon::ThreadPool,
     options: IndexOptions,
-    sink: SyncSender<Batch>,
+    sink: Option<SyncSender<Batch>>,
+    reuse: Option<&Reuse<'_>>,
     progress: &dyn Progress,
 ) -> Result<IndexOutcome, IndexError> {
     let mut deps_of = vec![Vec::new(); workspace.crates.len()];
     for dep in &workspace.deps {
         deps_of[dep.from].push(dep.to);
     }
-    let mut ctx = Ctx {
+    let ctx = Ctx {
         workspace,
         options,
         sink,
         progress,
         store_gone: AtomicBool::new(false),
-        files_parsed: AtomicUsize::new(0),
-        files_failed: AtomicUsize::new(0),
-        diagnostics: Mutex::new(Vec::new()),
         parsed_paths: Mutex::new(Vec::new()),
-        inputs: Mutex::new(Vec::new()),
         deps_of,
         world: World::new(workspace.crates.len()),
         externs: Externs::default(),
         registry: Registry::default(),
-        resolve_stats: Mutex::new(ResolveStats::default()),
         validation_errors: Mutex::new(Vec::new()),
+        reuse,
     };
+    // Each crate's interface hash as this build knows it: new for the crates indexed, recorded
+    // for the ones reused.
+    let mut interfaces: Vec<Option<String>> = vec![None; workspace.crates.len()];
+    let mut in_world = vec![false; workspace.crates.len()];
+    let mut units = Vec::new();
     for wave in waves {
-        let resolved: Vec<Option<Arc<CrateDefs>>> =
-            pool.install(|| wave.par_iter().map(|&krate| index_crate(&ctx, krate)).collect());
+        let mut todo = Vec::new();
+        for &krate in wave.iter().filter(|&&krate| workspace.crates[krate].indexed) {
+            let deps_interface = deps_interface(&ctx, krate, &interfaces);
+            match reuse.and_then(|reuse| reuse.unchanged[krate].as_ref()) {
+                Some((interface, recorded)) if *recorded == deps_interface => interfaces[krate] = interface.clone(),
+                _ => todo.push((krate, deps_interface)),
+            }
+        }
+        if let Some(reuse) = reuse {
+            load_reused_defs(&ctx, pool, reuse, &todo, &mut in_world)?;
+        }
+        let outputs: Vec<(CrateOutput, Option<Arc<CrateDefs>>)> = pool.install(|| {
+            todo.into_par_iter().map(|(krate, deps_interface)| index_crate(&ctx, krate, deps_interface)).collect()
+        });
         // Published only now: a crate never sees another of its own wave, whatever finished first.
-        for defs in resolved.into_iter().flatten() {
-            ctx.world.publish(defs);
+        for (output, defs) in outputs {
+            interfaces[output.krate] = output.summary.interface.clone();
+            if let Some(defs) = defs {
+                in_world[output.krate] = true;
+                ctx.world.publish(defs);
+            }
+            units.push(output);
         }
         if ctx.store_gone.load(Ordering::Relaxed) {
             return Err(IndexError::StoreGone);
         }
     }
-    let mut errors = std::mem::take(ctx.validation_errors.get_mut().unwrap_or_else(|poison| poison.into_inner()));
+    let mut errors = ctx.validation_errors.into_inner().unwrap_or_else(|poison| poison.into_inner());
     errors.sort_by_key(|err| err.to_string());
     if let Some(err) = errors.into_iter().next() {
         return Err(IndexError::Validation(err));
     }
-    let validation = ctx.registry.stats();
-    let resolve = *ctx.resolve_stats.get_mut().unwrap_or_else(|poison| poison.into_inner());
-    let mut diagnostics = ctx.diagnostics.into_inner().unwrap_or_else(|poison| poison.into_inner());
-    diagnostics.sort();
-    diagnostics.dedup();
     let mut parsed_paths = ctx.parsed_paths.into_inner().unwrap_or_else(|poison| poison.into_inner());
     parsed_paths.sort();
-    let inputs = ctx.inputs.into_inner().unwrap_or_else(|poison| poison.into_inner());
-    Ok(IndexOutcome {
-        files_parsed: ctx.files_parsed.into_inner(),
-        files_failed: ctx.files_failed.into_inner(),
-        diagnostics,
-        parsed_paths,
-        inputs,
-        resolve,
-        validation,
-    })
+    units.sort_by_key(|unit| unit.krate);
+    Ok(IndexOutcome { units, parsed_paths })
+}
+
+/// The hash of what a crate sees of its indexed dependencies: their keys and interfaces.
+fn deps_interface(ctx: &Ctx<'_>, krate: usize, interfaces: &[Option<String>]) -> String {
+    let mut text = String::new();
+    for dep in transitive_deps(ctx, krate) {
+        text.push_str(&ctx.key_of(dep));
+        text.push('=');
+        text.push_str(interfaces[dep as usize].as_deref().unwrap_or("-"));
+        text.push('\n');
+    }
+    crate::fresh::fingerprint(&text)
+}
+
+/// Reads back the scopes of the reused crates that the crates of `todo` depend on, and admits
+/// their items for validation.
+fn load_reused_defs(
+    ctx: &Ctx<'_>,
+    pool: &rayon::ThreadPool,
+    reuse: &Reuse<'_>,
+    todo: &[(usize, String)],
+    in_world: &mut [bool],
+) -> Result<(), IndexError> {
+    let mut needed: Vec<usize> = todo
+        .iter()
+        .flat_map(|(krate, _)| transitive_deps(ctx, *krate))
+        .map(|dep| dep as usize)
+        .filter(|&dep| {
+            !in_world[dep] && reuse.unchanged[dep].as_ref().is_some_and(|(interface, _)| interface.is_some())
+        })
+        .collect();
+    needed.sort_unstable();
+    needed.dedup();
+    let loaded: Vec<Result<CrateDefs, usize>> =
+        pool.install(|| needed.par_iter().map(|&dep| (reuse.defs)(dep).ok_or(dep)).collect());
+    for defs in loaded {
+        let defs = defs.map_err(|dep| IndexError::CacheMiss { krate: ctx.key_of(dep as u32) })?;
+        in_world[defs.krate() as usize] = true;
+        ctx.registry.admit(defs.ids());
+        ctx.world.publish(Arc::new(defs));
+    }
+    Ok(())
 }
 
 /// A module whose body is a file still to be indexed.
@@ -269,11 +348,56 @@ struct Walk {
     sites: Mutex<Vec<PendingSite>>,
     /// The `use` declarations and macro calls that expansions add to a module.
     module_refs: Mutex<Vec<(uuid::Uuid, parse::Refs)>>,
+    /// The crate's output so far.
+    output: Mutex<OutputBuilder>,
+    diagnostics: Mutex<Vec<Diagnostic>>,
+    /// Every path the walk read or looked for in vain, for the next build's checks.
+    inputs: Mutex<Vec<Input>>,
+    files_parsed: AtomicUsize,
+    /// Files that could not be read or parsed.
+    files_failed: AtomicUsize,
+    /// The files of the crate's last build (see `Reuse::files`).
+    cached: Option<FileCache>,
+    /// Each file's output, by key, for the next build.
+    files: Mutex<Vec<(String, Vec<u8>)>>,
 }
 
 impl Walk {
     fn keep(&self, mut records: Vec<ItemRecord>) {
         self.records.lock().unwrap_or_else(|poison| poison.into_inner()).append(&mut records);
+    }
+
+    fn report(&self, diagnostic: Diagnostic) {
+        self.diagnostics.lock().unwrap_or_else(|poison| poison.into_inner()).push(diagnostic);
+    }
+
+    fn input(&self, input: Input) {
+        self.inputs.lock().unwrap_or_else(|poison| poison.into_inner()).push(input);
+    }
+
+    fn failed(&self, diagnostic: Diagnostic) {
+        self.files_failed.fetch_add(1, Ordering::Relaxed);
+        self.report(diagnostic);
+    }
+
+    /// The crate's output and summary, once it is done.
+    fn finish(self, krate: usize, defs: Option<Vec<u8>>, mut summary: UnitSummary) -> CrateOutput {
+        let output = self.output.into_inner().unwrap_or_else(|poison| poison.into_inner()).finish(&mut summary);
+        let mut diagnostics = self.diagnostics.into_inner().unwrap_or_else(|poison| poison.into_inner());
+        diagnostics.sort();
+        diagnostics.dedup();
+        let mut inputs = self.inputs.into_inner().unwrap_or_else(|poison| poison.into_inner());
+        inputs.sort();
+        inputs.dedup();
+        summary.interface = defs.as_ref().map(|bytes| crate::fresh::hash(bytes));
+        summary.diagnostics = diagnostics;
+        summary.inputs = inputs;
+        summary.files_parsed = self.files_parsed.into_inner();
+        summary.files_failed = self.files_failed.into_inner();
+        let mut files = self.files.into_inner().unwrap_or_else(|poison| poison.into_inner());
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        files.dedup_by(|a, b| a.0 == b.0);
+        CrateOutput { krate, output, defs, files: FileCache::encode(&files), summary }
     }
 }
 
@@ -286,14 +410,12 @@ struct PendingSite {
     ancestors: Vec<Utf8PathBuf>,
 }
 
-/// Indexes and resolves one crate; returns its scopes for the crates that depend on it.
-fn index_crate(ctx: &Ctx<'_>, krate_index: usize) -> Option<Arc<CrateDefs>> {
+/// Indexes and resolves one crate; returns its output, and its scopes for the crates that depend
+/// on it.
+fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (CrateOutput, Option<Arc<CrateDefs>>) {
     let krate = &ctx.workspace.crates[krate_index];
-    if !krate.indexed {
-        return None;
-    }
     let package = &ctx.workspace.packages[krate.package];
-    let walk = Walk::default();
+    let walk = Walk { cached: ctx.reuse.and_then(|reuse| (reuse.files)(krate_index)), ..Walk::default() };
     let root = ChildModule {
         key: assemble::root_module_key(&krate.key),
         parent: None,
@@ -308,7 +430,8 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize) -> Option<Arc<CrateDefs>> {
         inline_dirs: Vec::new(),
         active: true,
     };
-    ctx.send(Batch { vertices: Vec::new(), edges: vec![Edge::new(krate.key.id(), EdgeKind::Contains, root.key.id())] });
+    let root_edge = Edge::new(krate.key.id(), EdgeKind::Contains, root.key.id());
+    ctx.send(&walk, Batch { vertices: Vec::new(), edges: vec![root_edge] });
     // Test and bench targets are compiled with `--test`: `cfg(test)` holds in them.
     let test_target = matches!(krate.kind, CrateKind::Test | CrateKind::Bench);
     let cfg = CfgContext::new(
@@ -346,8 +469,11 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize) -> Option<Arc<CrateDefs>> {
         });
     }
 
-    let mut records = walk.records.into_inner().unwrap_or_else(|poison| poison.into_inner());
-    merge_module_refs(&mut records, walk.module_refs.into_inner().unwrap_or_else(|poison| poison.into_inner()));
+    let mut records = std::mem::take(&mut *walk.records.lock().unwrap_or_else(|poison| poison.into_inner()));
+    let module_refs = std::mem::take(&mut *walk.module_refs.lock().unwrap_or_else(|poison| poison.into_inner()));
+    merge_module_refs(&mut records, module_refs);
+    let mut summary = UnitSummary { deps_interface, ..UnitSummary::default() };
+    summary.validation.items = records.len();
     for record in &records {
         let origin = Origin { path: record.path.clone(), file: record.file.clone(), line: record.line };
         if let Err(err) = ctx.registry.register(record.id, origin) {
@@ -376,21 +502,23 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize) -> Option<Arc<CrateDefs>> {
     let resolved = match catch_unwind(AssertUnwindSafe(|| resolve::resolve_crate(input, &ctx.world, &ctx.externs))) {
         Ok(resolved) => resolved,
         Err(panic) => {
-            ctx.files_failed.fetch_add(1, Ordering::Relaxed);
             let root = display(ctx, package, &krate.root);
             let message =
                 format!("internal error while resolving names (please report it): {}", panic_message(&*panic));
-            ctx.report(Diagnostic::error(root, 0, 0, message));
-            return None;
+            walk.failed(Diagnostic::error(root, 0, 0, message));
+            return (walk.finish(krate_index, None, summary), None);
         }
     };
     let mut edges = resolved.edges;
-    ctx.registry.check_edges(&mut edges, |id| ctx.externs.contains(id));
+    let checked = ctx.registry.check_edges(&mut edges, |id| ctx.externs.contains(id));
+    summary.validation += checked;
     // The extern vertices first, so that the writer need not hold the edges that point to them.
-    ctx.send(Batch { vertices: ctx.externs.take_new(), edges: Vec::new() });
-    ctx.send_edges(edges);
-    *ctx.resolve_stats.lock().unwrap_or_else(|poison| poison.into_inner()) += resolved.stats;
-    Some(resolved.defs)
+    let externs = ctx.externs.vertices(edges.iter().map(|edge| edge.to));
+    ctx.send(&walk, Batch { vertices: externs, edges: Vec::new() });
+    ctx.send_edges(&walk, edges);
+    summary.resolve = resolved.stats;
+    let defs = resolved.defs.to_bytes(|krate| ctx.key_of(krate));
+    (walk.finish(krate_index, Some(defs), summary), Some(resolved.defs))
 }
 
 /// A crate's indexed dependencies, transitively, nearest first.
@@ -418,9 +546,8 @@ fn index_file<'s>(scope: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, job: FileJob<'s>) 
         Ok(children) => children,
         Err(panic) => {
             let message = panic_message(&*panic);
-            ctx.files_failed.fetch_add(1, Ordering::Relaxed);
             let file = job.candidates.first().map(|c| display(ctx, job.package, &c.path)).unwrap_or_default();
-            ctx.report(Diagnostic::error(file, 0, 0, internal_error(&message)));
+            job.walk.failed(Diagnostic::error(file, 0, 0, internal_error(&message)));
             Vec::new()
         }
     };
@@ -483,14 +610,14 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     // Ends the file when it cannot be indexed (see `abandon`).
     let give_up = |batch: Batch, props: Props, why: Diagnostic| {
         keep(ItemRecord { refs: parse::Refs::default(), ..clone_record(&record) });
-        abandon(ctx, batch, module_id, props, module.doc.clone(), why)
+        abandon(ctx, job.walk, batch, module_id, props, module.doc.clone(), why)
     };
 
     let found = job.candidates.iter().find(|candidate| candidate.path.is_file());
     // The candidates looked for in vain: one of them appearing would change the graph.
     {
         let absent = job.candidates.iter().take_while(|candidate| Some(*candidate) != found);
-        let mut inputs = ctx.inputs.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut inputs = job.walk.inputs.lock().unwrap_or_else(|poison| poison.into_inner());
         inputs.extend(absent.map(|candidate| Input::absent(candidate.path.clone())));
     }
     let Some(file) = found else {
@@ -501,14 +628,14 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
             None => (Severity::Error, format!("crate root of `{}` not found", job.krate.name)),
         };
         if severity == Severity::Error {
-            ctx.files_failed.fetch_add(1, Ordering::Relaxed);
+            job.walk.files_failed.fetch_add(1, Ordering::Relaxed);
         }
         // A module that is not compiled in this configuration may well have no file here.
         if module.active {
-            ctx.report(diagnostic_at_decl(severity, format!("{what} (looked for {})", tried.join(", "))));
+            job.walk.report(diagnostic_at_decl(severity, format!("{what} (looked for {})", tried.join(", "))));
         }
         finish_module(&mut batch, module_id, props, module.doc.clone());
-        ctx.send(batch);
+        ctx.send(job.walk, batch);
         keep(record);
         return Vec::new();
     };
@@ -539,7 +666,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         // Unreadable now, so never taken for unchanged.
         Err(_) => Input::absent(file.path.clone()),
     };
-    ctx.inputs.lock().unwrap_or_else(|poison| poison.into_inner()).push(input);
+    job.walk.input(input);
     let text = match read {
         Ok(text) => text,
         Err(err) => {
@@ -547,6 +674,25 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
             return Vec::new();
         }
     };
+    let mut ancestors = job.ancestors.clone();
+    ancestors.push(file.path.clone());
+    // Everything the file's output depends on, besides the crate's fingerprint (which `Reuse`
+    // checked) and the text.
+    let key = format!(
+        "{}{}",
+        crate::fresh::hash(format!("{}\n{:?}\n{:?}", file.path, job.module, job.decl).as_bytes()),
+        crate::fresh::hash(text.as_bytes())
+    );
+    if let Some(encoded) = job.walk.cached.as_ref().and_then(|cached| cached.get(&key))
+        && let Ok(kept) = rmp_serde::from_slice::<FileOutput>(encoded)
+    {
+        job.walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, encoded.to_vec()));
+        job.walk.files_parsed.fetch_add(1, Ordering::Relaxed);
+        let FileOutput { batch, records, sites, children } = kept;
+        ctx.send(job.walk, batch);
+        job.walk.keep(records);
+        return file_done(job, file, &file_ref_of(file_id, &name), &name, sites, children, &ancestors);
+    }
     // syn and our extraction are where a panic could come from: one is contained here, where the
     // module and file vertices can still be sent (the parent already sent an edge to the module).
     let module_ref = ModuleRef {
@@ -560,7 +706,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         cfg: job.cfg,
         taken: None,
     };
-    let file_ref = FileRef { id: file_id, name: Arc::from(name.as_str()) };
+    let file_ref = file_ref_of(file_id, &name);
     let contents = catch_unwind(AssertUnwindSafe(|| {
         parse::parse_file(&text).map(|facts| {
             let mut out = BodyOut::default();
@@ -582,7 +728,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
             return Vec::new();
         }
     };
-    ctx.files_parsed.fetch_add(1, Ordering::Relaxed);
+    job.walk.files_parsed.fetch_add(1, Ordering::Relaxed);
     ctx.parsed_paths.lock().unwrap_or_else(|poison| poison.into_inner()).push(file.path.clone());
 
     props.insert("line", Value::from(1));
@@ -603,24 +749,40 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     let BodyOut { batch: mut body, mut records, children, sites } = out;
     finish_module(&mut batch, module_id, props, doc);
     batch.append(&mut body);
-    ctx.send(batch);
     record.refs = refs;
     record.active = active;
     records.push(record);
+    let encoded = FileOutputRef { batch: &batch, records: &records, sites: &sites, children: &children }.encode();
+    job.walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, encoded));
+    ctx.send(job.walk, batch);
     job.walk.keep(records);
+    file_done(job, file, &file_ref, &name, sites, children, &ancestors)
+}
 
-    let mut ancestors = job.ancestors.clone();
-    ancestors.push(file.path.clone());
+fn file_ref_of(id: uuid::Uuid, name: &str) -> FileRef {
+    FileRef { id, name: Arc::from(name) }
+}
+
+/// Queues a file's macro calls and returns the jobs for its child modules' files.
+fn file_done<'a>(
+    job: &FileJob<'a>,
+    file: &ModuleFile,
+    file_ref: &FileRef,
+    name: &str,
+    sites: Vec<MacroSite>,
+    children: Vec<ChildModule>,
+    ancestors: &[Utf8PathBuf],
+) -> Vec<FileJob<'a>> {
     if !sites.is_empty() {
         let pending = sites.into_iter().map(|site| PendingSite {
             site,
             file: file.clone(),
             file_ref: file_ref.clone(),
-            ancestors: ancestors.clone(),
+            ancestors: ancestors.to_vec(),
         });
         job.walk.sites.lock().unwrap_or_else(|poison| poison.into_inner()).extend(pending);
     }
-    child_jobs(job.krate, job.package, job.cfg, job.walk, file, &name, children, &ancestors)
+    child_jobs(job.krate, job.package, job.cfg, job.walk, file, name, children, ancestors)
 }
 
 /// The jobs that index the files of `mod x;` declarations found in `file`.
@@ -777,7 +939,7 @@ fn expand_group<'s>(
     assemble::module_body(&first.file_ref, &module_ref, body.items, &mut out);
     out.sites.extend(body.calls.into_iter().map(|call| MacroSite::new(&module_ref, call)));
     let BodyOut { batch, records, children, sites } = out;
-    ctx.send(batch);
+    ctx.send(walk, batch);
     walk.keep(records);
     if !body.refs.is_empty() {
         walk.module_refs.lock().unwrap_or_else(|poison| poison.into_inner()).push((site.module_id, body.refs));
@@ -833,11 +995,18 @@ fn clone_record(record: &ItemRecord) -> ItemRecord {
 
 /// Ends a file that could not be indexed: counts it as failed and reports why, and still writes
 /// its module, to which the parent module already sent an edge.
-fn abandon(ctx: &Ctx<'_>, mut batch: Batch, module_id: uuid::Uuid, props: Props, doc: Option<String>, why: Diagnostic) {
-    ctx.files_failed.fetch_add(1, Ordering::Relaxed);
-    ctx.report(why);
+fn abandon(
+    ctx: &Ctx<'_>,
+    walk: &Walk,
+    mut batch: Batch,
+    module_id: uuid::Uuid,
+    props: Props,
+    doc: Option<String>,
+    why: Diagnostic,
+) {
+    walk.failed(why);
     finish_module(&mut batch, module_id, props, doc);
-    ctx.send(batch);
+    ctx.send(walk, batch);
 }
 
 fn finish_module(batch: &mut Batch, id: uuid::Uuid, mut props: Props, doc: Option<String>) {

@@ -18,6 +18,7 @@ pub mod error;
 pub mod export;
 pub mod fresh;
 pub mod ids;
+pub mod incremental;
 pub mod index;
 pub mod model;
 pub mod parse;
@@ -29,16 +30,19 @@ pub mod store;
 pub mod validate;
 pub mod workspace;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use camino::Utf8PathBuf;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::cli::{BuildArgs, Command, ExportArgs, GlobalArgs, ManifestArgs, StatsArgs};
 use crate::error::{Error, exit};
+use crate::incremental::{Cache, UnitSummary};
 use crate::index::{Diagnostic, Progress};
+use crate::model::Batch;
 use crate::model::VertexKind;
 use crate::report::Reporter;
 use crate::store::{Backend, LockMode, Staging, StoreError, Writer, WriterConfig};
@@ -69,6 +73,9 @@ pub struct BuildSummary {
     /// Nothing changed since the last build: the graph was left as it was, and the counts and
     /// diagnostics are those of that build.
     pub fresh: bool,
+    /// Only what changed since the last build was indexed again, and the graph updated by
+    /// difference (see `incremental`).
+    pub incremental: bool,
     pub packages: usize,
     pub crates: usize,
     pub modules: usize,
@@ -77,6 +84,12 @@ pub struct BuildSummary {
     pub edges: usize,
     pub files_parsed: usize,
     pub files_failed: usize,
+    /// The files this build parsed: all of them in a full build; in an incremental one, those
+    /// that changed in the crates indexed again; none when skipped.
+    pub files_reparsed: usize,
+    /// The crates this build indexed: all of them in a full build; in an incremental one, those
+    /// whose files, fingerprint or dependencies' interfaces changed.
+    pub crates_reindexed: usize,
     pub vertices_by_kind: BTreeMap<&'static str, usize>,
     pub edges_by_kind: BTreeMap<&'static str, usize>,
     pub batches_written: usize,
@@ -149,81 +162,335 @@ fn build_workspace(
         return Ok(BuildSummary::fresh(db_path, recorded, started, timings));
     }
     fresh::forget(&db_path);
-    let staging = Staging::new(&db_path, backend)?;
 
-    let writer = Writer::spawn(staging.create()?, config.writer)?;
-    let sink = writer.sender();
-    if sink.send(assemble::workspace_batch(workspace)).is_err() {
-        return Err(writer.finish().err().map_or_else(|| Error::Internal("the writer stopped".into()), Error::from));
-    }
-    let deps = workspace.deps.iter().map(|dep| (dep.from, dep.to));
-    let waves = schedule::waves(workspace.crates.len(), deps);
-    let phase = Instant::now();
-    let indexed = index::index(workspace, &waves, &pool, config.index, sink, progress);
-    timings.index_ms = millis_since(phase);
-    progress.stage("Writing");
-    let phase = Instant::now();
-    // The writer's own error, if it stopped, says more than the workers' "store gone".
-    let (db, stats) = writer.finish()?;
-    timings.write_ms = millis_since(phase);
-    let outcome = indexed?;
-
-    if let Some((id, kind, path)) = stats.duplicate_ids.first() {
-        return Err(Error::Internal(format!(
-            "{} vertices share an id with another vertex, the first {id} ({kind} `{path}`); the graph was not saved",
-            stats.duplicate_ids.len()
-        )));
-    }
-    if let Some((from, kind, to)) = stats.dangling_edges.first() {
-        return Err(Error::Internal(format!(
-            "{} edges have a missing end, the first {from} -{kind}-> {to}; the graph was not saved",
-            stats.dangling_edges.len()
-        )));
-    }
-    progress.stage("Saving");
-    let phase = Instant::now();
-    pool.install(|| staging.commit(db))?;
-    timings.save_ms = millis_since(phase);
-
-    let count = |kind: VertexKind| stats.vertices.get(kind.as_str()).copied().unwrap_or(0);
-    let structural = [VertexKind::Package, VertexKind::Crate, VertexKind::Module, VertexKind::File];
-    let mut summary = BuildSummary {
-        db: db_path,
-        fresh: false,
-        packages: count(VertexKind::Package),
-        crates: count(VertexKind::Crate),
-        modules: count(VertexKind::Module),
-        files: count(VertexKind::File),
-        items: stats
-            .vertices
-            .iter()
-            .filter(|(kind, _)| !structural.iter().any(|s| s.as_str() == **kind))
-            .map(|(_, n)| n)
-            .sum(),
-        edges: stats.edges.values().sum(),
-        files_parsed: outcome.files_parsed,
-        files_failed: outcome.files_failed,
-        vertices_by_kind: stats.vertices,
-        edges_by_kind: stats.edges,
-        batches_written: stats.flushes,
-        elapsed: started.elapsed(),
-        timings,
-        resolve: outcome.resolve,
-        validation: outcome.validation,
-        diagnostics: outcome.diagnostics,
-        parsed_paths: outcome.parsed_paths,
+    let cache = Cache::new(&db_path);
+    let cache_fingerprint = incremental::global_fingerprint(workspace, &format!("{:?}\n{:?}", config.index, backend));
+    let previous = match config.rebuild {
+        true => None,
+        false => cache.load(&cache_fingerprint, store::stamp(&db_path).as_deref()),
     };
-    if let Err(err) = fresh::record(&summary.db, fingerprint, outcome.inputs, summary.recorded()) {
+    let job = Job { workspace, config, backend, db_path: &db_path, pool: &pool, progress };
+    let mut built = None;
+    if let Some(previous) = &previous {
+        // `None` when the cache cannot give back what it should: a full build makes it.
+        built = job.update(previous, &cache, &mut timings)?;
+    }
+    let built = match built {
+        Some(built) => built,
+        None => {
+            cache.forget();
+            job.full(&mut timings)?
+        }
+    };
+
+    let Built { kept, new, parsed_paths, batches_written, incremental } = built;
+    // Every unit built now but the workspace's own.
+    let crates_reindexed = new.len().saturating_sub(1);
+    let mut all: Vec<&UnitSummary> = kept.values().map(|entry| &entry.summary).collect();
+    all.extend(new.iter().map(|unit| &unit.summary));
+    let mut summary = BuildSummary::of_units(&all, db_path.clone(), started, parsed_paths);
+    summary.batches_written = batches_written;
+    summary.incremental = incremental;
+    summary.crates_reindexed = crates_reindexed;
+    let inputs: Vec<fresh::Input> = all.iter().flat_map(|unit| unit.inputs.iter().cloned()).collect();
+    summary.timings = timings;
+    // The cache and the up-to-date state are only shortcuts for the next build: failing to write
+    // them is a warning.
+    let stamp = store::stamp(&db_path).unwrap_or_default();
+    let recorded = match cache.save(previous.as_ref(), cache_fingerprint, stamp, kept, new) {
+        Ok(()) => fresh::record(&summary.db, fingerprint, inputs, summary.recorded()),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = recorded {
         let state = fresh::state_path(&summary.db).to_string();
-        let message = format!("cannot record the build's state (the next build will not be skipped): {err}");
+        let message = format!("cannot record the build's state (the next build will be a full one): {err}");
         summary
             .diagnostics
             .push(Diagnostic { severity: index::Severity::Warning, ..Diagnostic::error(state, 0, 0, message) });
     }
+    summary.elapsed = started.elapsed();
     Ok(summary)
 }
 
+/// One build's fixed context.
+struct Job<'a> {
+    workspace: &'a Workspace,
+    config: &'a BuildConfig,
+    backend: Backend,
+    db_path: &'a Utf8PathBuf,
+    pool: &'a rayon::ThreadPool,
+    progress: &'a dyn Progress,
+}
+
+/// What a build made, for the cache and the summary.
+struct Built {
+    /// The units carried over from the last build, as recorded.
+    kept: BTreeMap<String, incremental::UnitEntry>,
+    /// The units built now.
+    new: Vec<incremental::NewUnit>,
+    parsed_paths: Vec<Utf8PathBuf>,
+    batches_written: usize,
+    incremental: bool,
+}
+
+impl Job<'_> {
+    fn waves(&self) -> Vec<Vec<usize>> {
+        let deps = self.workspace.deps.iter().map(|dep| (dep.from, dep.to));
+        schedule::waves(self.workspace.crates.len(), deps)
+    }
+
+    /// The workspace unit: packages, crates and `depends_on` edges.
+    fn workspace_unit(&self) -> (Batch, incremental::NewUnit) {
+        let batch = assemble::workspace_batch(self.workspace);
+        let mut builder = incremental::OutputBuilder::default();
+        builder.add(&batch);
+        let mut summary = UnitSummary::default();
+        let output = builder.finish(&mut summary);
+        let fingerprint = fresh::fingerprint("");
+        let key = incremental::WORKSPACE_UNIT.to_owned();
+        (batch, incremental::NewUnit { key, fingerprint, summary, output, defs: None, files: Vec::new() })
+    }
+
+    fn new_units(&self, units: Vec<index::CrateOutput>) -> Vec<incremental::NewUnit> {
+        let fingerprints = incremental::crate_fingerprints(self.workspace);
+        units
+            .into_iter()
+            .map(|unit| incremental::NewUnit {
+                key: incremental::crate_key(self.workspace, unit.krate),
+                fingerprint: fingerprints[unit.krate].clone(),
+                summary: unit.summary,
+                output: unit.output,
+                defs: unit.defs,
+                files: unit.files,
+            })
+            .collect()
+    }
+
+    /// Indexes everything into a new graph.
+    fn full(&self, timings: &mut Timings) -> Result<Built, Error> {
+        let staging = Staging::new(self.db_path, self.backend)?;
+        let writer = Writer::spawn(staging.create()?, self.config.writer)?;
+        let sink = writer.sender();
+        let (batch, workspace_unit) = self.workspace_unit();
+        if sink.send(batch).is_err() {
+            return Err(writer
+                .finish()
+                .err()
+                .map_or_else(|| Error::Internal("the writer stopped".into()), Error::from));
+        }
+        let phase = Instant::now();
+        let indexed =
+            index::index(self.workspace, &self.waves(), self.pool, self.config.index, Some(sink), None, self.progress);
+        timings.index_ms = millis_since(phase);
+        self.progress.stage("Writing");
+        let phase = Instant::now();
+        // The writer's own error, if it stopped, says more than the workers' "store gone".
+        let (db, stats) = writer.finish()?;
+        timings.write_ms = millis_since(phase);
+        let outcome = indexed?;
+
+        if let Some((id, kind, path)) = stats.duplicate_ids.first() {
+            return Err(Error::Internal(format!(
+                "{} vertices share an id with another vertex, the first {id} ({kind} `{path}`); the graph was not saved",
+                stats.duplicate_ids.len()
+            )));
+        }
+        if let Some((from, kind, to)) = stats.dangling_edges.first() {
+            return Err(Error::Internal(format!(
+                "{} edges have a missing end, the first {from} -{kind}-> {to}; the graph was not saved",
+                stats.dangling_edges.len()
+            )));
+        }
+        self.progress.stage("Saving");
+        let phase = Instant::now();
+        self.pool.install(|| staging.commit(db))?;
+        timings.save_ms = millis_since(phase);
+        let mut new = vec![workspace_unit];
+        new.extend(self.new_units(outcome.units));
+        Ok(Built {
+            kept: BTreeMap::new(),
+            new,
+            parsed_paths: outcome.parsed_paths,
+            batches_written: stats.flushes,
+            incremental: false,
+        })
+    }
+
+    /// Indexes the crates that changed, and updates the graph by difference.
+    fn update(
+        &self,
+        previous: &incremental::CacheState,
+        cache: &Cache,
+        timings: &mut Timings,
+    ) -> Result<Option<Built>, Error> {
+        let workspace = self.workspace;
+        let fingerprints = incremental::crate_fingerprints(workspace);
+        let keys: Vec<String> = (0..workspace.crates.len()).map(|k| incremental::crate_key(workspace, k)).collect();
+        let recorded: Vec<Option<&incremental::UnitEntry>> = (0..workspace.crates.len())
+            .map(|k| previous.units.get(&keys[k]).filter(|entry| entry.fingerprint == fingerprints[k]))
+            .collect();
+        let unchanged: Vec<Option<(Option<String>, String)>> = self.pool.install(|| {
+            recorded
+                .par_iter()
+                .map(|entry| {
+                    let entry = (*entry)?;
+                    entry
+                        .summary
+                        .inputs
+                        .par_iter()
+                        .all(fresh::Input::unchanged)
+                        .then(|| (entry.summary.interface.clone(), entry.summary.deps_interface.clone()))
+                })
+                .collect()
+        });
+        let index_of: HashMap<&str, u32> = keys.iter().enumerate().map(|(i, key)| (key.as_str(), i as u32)).collect();
+        let load_defs = |krate: usize| {
+            let bytes = cache.defs(recorded[krate]?)?;
+            resolve::CrateDefs::from_bytes(&bytes, |key| index_of.get(key).copied())
+        };
+        let load_files = |krate: usize| {
+            let entry = previous.units.get(&keys[krate]).filter(|entry| entry.fingerprint == fingerprints[krate])?;
+            cache.files(entry)
+        };
+        let reuse = index::Reuse { unchanged, defs: &load_defs, files: &load_files };
+        let phase = Instant::now();
+        let outcome = match index::index(
+            workspace,
+            &self.waves(),
+            self.pool,
+            self.config.index,
+            None,
+            Some(&reuse),
+            self.progress,
+        ) {
+            Ok(outcome) => outcome,
+            Err(index::IndexError::CacheMiss { .. }) => return Ok(None),
+            Err(err) => return Err(err.into()),
+        };
+        timings.index_ms = millis_since(phase);
+
+        let (_, workspace_unit) = self.workspace_unit();
+        let mut new = vec![workspace_unit];
+        new.extend(self.new_units(outcome.units));
+        // Every unit recorded and not built now is kept if it is still indexed, and gone if not.
+        let built: std::collections::HashSet<&str> = new.iter().map(|unit| unit.key.as_str()).collect();
+        let indexed: std::collections::HashSet<&str> = workspace
+            .crates
+            .iter()
+            .zip(&keys)
+            .filter(|(krate, _)| krate.indexed)
+            .map(|(_, key)| key.as_str())
+            .collect();
+        let mut kept = BTreeMap::new();
+        let mut changes = Vec::new();
+        for (key, entry) in &previous.units {
+            if built.contains(key.as_str()) {
+                continue;
+            }
+            if indexed.contains(key.as_str()) {
+                kept.insert(key.clone(), entry.clone());
+            } else {
+                let Some(old) = cache.output(entry) else { return Ok(None) };
+                changes.push(incremental::Change { old, new: Vec::new() });
+            }
+        }
+        for unit in &new {
+            let old = match previous.units.get(&unit.key) {
+                // Byte-identical outputs change nothing (the workspace unit, mostly).
+                Some(entry) if entry.output_hash == fresh::hash(&unit.output) => continue,
+                Some(entry) => match cache.output(entry) {
+                    Some(old) => old,
+                    None => return Ok(None),
+                },
+                None => Vec::new(),
+            };
+            let Some(new) = incremental::decode_output(&unit.output) else { return Ok(None) };
+            changes.push(incremental::Change { old, new });
+        }
+        let old_shared = previous.units.values().flat_map(|entry| entry.summary.shared.iter());
+        let new_shared = kept
+            .values()
+            .flat_map(|entry| entry.summary.shared.iter())
+            .chain(new.iter().flat_map(|unit| unit.summary.shared.iter()));
+        let diff = incremental::diff(changes, old_shared, new_shared);
+        if !diff.is_empty() {
+            self.progress.stage("Saving");
+            let phase = Instant::now();
+            let (staging, db) = Staging::update(self.db_path, self.backend)?;
+            store::apply(&db, diff)?;
+            self.pool.install(|| staging.commit(db))?;
+            timings.save_ms = millis_since(phase);
+        }
+        Ok(Some(Built { kept, new, parsed_paths: outcome.parsed_paths, batches_written: 0, incremental: true }))
+    }
+}
+
 impl BuildSummary {
+    /// The summary of a build whose units are `units`.
+    fn of_units(
+        units: &[&UnitSummary],
+        db: Utf8PathBuf,
+        started: Instant,
+        parsed_paths: Vec<Utf8PathBuf>,
+    ) -> BuildSummary {
+        let mut vertices_by_kind: BTreeMap<&'static str, usize> = BTreeMap::new();
+        let mut edges_by_kind: BTreeMap<&'static str, usize> = BTreeMap::new();
+        let mut shared = std::collections::BTreeSet::new();
+        let mut diagnostics = Vec::new();
+        let (mut files_parsed, mut files_failed) = (0, 0);
+        let mut resolve = resolve::ResolveStats::default();
+        let mut validation = validate::ValidationStats::default();
+        for unit in units {
+            for (kind, n) in &unit.vertices {
+                *vertices_by_kind.entry(kind.as_str()).or_default() += n;
+            }
+            for (kind, n) in &unit.edges {
+                *edges_by_kind.entry(kind.as_str()).or_default() += n;
+            }
+            shared.extend(unit.shared.iter().copied());
+            diagnostics.extend(unit.diagnostics.iter().cloned());
+            files_parsed += unit.files_parsed;
+            files_failed += unit.files_failed;
+            resolve += unit.resolve;
+            validation += unit.validation;
+        }
+        for (_, kind) in shared {
+            *vertices_by_kind.entry(kind.as_str()).or_default() += 1;
+        }
+        diagnostics.sort();
+        diagnostics.dedup();
+        let count = |kind: VertexKind| vertices_by_kind.get(kind.as_str()).copied().unwrap_or(0);
+        let structural = [VertexKind::Package, VertexKind::Crate, VertexKind::Module, VertexKind::File];
+        BuildSummary {
+            db,
+            fresh: false,
+            incremental: false,
+            packages: count(VertexKind::Package),
+            crates: count(VertexKind::Crate),
+            modules: count(VertexKind::Module),
+            files: count(VertexKind::File),
+            items: vertices_by_kind
+                .iter()
+                .filter(|(kind, _)| !structural.iter().any(|s| s.as_str() == **kind))
+                .map(|(_, n)| n)
+                .sum(),
+            edges: edges_by_kind.values().sum(),
+            files_parsed,
+            files_failed,
+            files_reparsed: parsed_paths.len(),
+            crates_reindexed: 0,
+            vertices_by_kind,
+            edges_by_kind,
+            batches_written: 0,
+            elapsed: started.elapsed(),
+            timings: Timings::default(),
+            resolve,
+            validation,
+            diagnostics,
+            parsed_paths,
+        }
+    }
+
     /// What a later build skipped as up to date reports again.
     fn recorded(&self) -> fresh::Recorded {
         let owned = |map: &BTreeMap<&'static str, usize>| map.iter().map(|(k, v)| (k.to_string(), *v)).collect();
@@ -238,6 +505,8 @@ impl BuildSummary {
             files_failed: self.files_failed,
             vertices_by_kind: owned(&self.vertices_by_kind),
             edges_by_kind: owned(&self.edges_by_kind),
+            resolve: self.resolve,
+            validation: self.validation,
             diagnostics: self.diagnostics.clone(),
         }
     }
@@ -258,6 +527,7 @@ impl BuildSummary {
         BuildSummary {
             db,
             fresh: true,
+            incremental: false,
             packages: recorded.packages,
             crates: recorded.crates,
             modules: recorded.modules,
@@ -266,13 +536,15 @@ impl BuildSummary {
             edges: recorded.edges,
             files_parsed: recorded.files_parsed,
             files_failed: recorded.files_failed,
+            files_reparsed: 0,
+            crates_reindexed: 0,
             vertices_by_kind: interned(recorded.vertices_by_kind),
             edges_by_kind: interned(recorded.edges_by_kind),
             batches_written: 0,
             elapsed: started.elapsed(),
             timings,
-            resolve: resolve::ResolveStats::default(),
-            validation: validate::ValidationStats::default(),
+            resolve: recorded.resolve,
+            validation: recorded.validation,
             diagnostics: recorded.diagnostics,
             parsed_paths: Vec::new(),
         }

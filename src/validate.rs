@@ -8,7 +8,6 @@
 //! counted. This module knows ids and origins only: nothing of syntax or the store.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
@@ -36,19 +35,25 @@ pub enum ValidationError {
     DuplicateId { id: Uuid, first: Origin, second: Origin },
 }
 
-/// What the stage counted, for `-v`.
-#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+/// What the stage counted, for `-v`: the sum of what it counted for each crate.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct ValidationStats {
     pub items: usize,
     pub edges_checked: usize,
     pub edges_dropped: usize,
 }
 
+impl std::ops::AddAssign for ValidationStats {
+    fn add_assign(&mut self, other: ValidationStats) {
+        self.items += other.items;
+        self.edges_checked += other.edges_checked;
+        self.edges_dropped += other.edges_dropped;
+    }
+}
+
 #[derive(Default)]
 pub struct Registry {
     items: DashMap<Uuid, Origin>,
-    edges_checked: AtomicUsize,
-    edges_dropped: AtomicUsize,
 }
 
 impl Registry {
@@ -73,24 +78,25 @@ impl Registry {
         }
     }
 
+    /// Admits the items of a crate that an incremental build did not index again (it kept their
+    /// vertices), so that edges to them pass `check_edges`. Their origins are unknown: such ids
+    /// are never compared with another crate's, since every id holds its crate's key.
+    pub fn admit(&self, ids: impl Iterator<Item = Uuid>) {
+        for id in ids {
+            self.items.entry(id).or_insert_with(|| Origin { path: String::new(), file: Arc::from(""), line: 0 });
+        }
+    }
+
     pub fn contains(&self, id: &Uuid) -> bool {
         self.items.contains_key(id)
     }
 
-    /// Keeps the edges whose ends are registered items or satisfy `also` (extern vertices).
-    pub fn check_edges(&self, edges: &mut Vec<Edge>, also: impl Fn(&Uuid) -> bool) {
+    /// Keeps the edges whose ends are registered items or satisfy `also` (extern vertices);
+    /// returns how many were checked and dropped.
+    pub fn check_edges(&self, edges: &mut Vec<Edge>, also: impl Fn(&Uuid) -> bool) -> ValidationStats {
         let before = edges.len();
         edges.retain(|edge| self.contains(&edge.from) && (self.contains(&edge.to) || also(&edge.to)));
-        self.edges_checked.fetch_add(before, Ordering::Relaxed);
-        self.edges_dropped.fetch_add(before - edges.len(), Ordering::Relaxed);
-    }
-
-    pub fn stats(&self) -> ValidationStats {
-        ValidationStats {
-            items: self.items.len(),
-            edges_checked: self.edges_checked.load(Ordering::Relaxed),
-            edges_dropped: self.edges_dropped.load(Ordering::Relaxed),
-        }
+        ValidationStats { items: 0, edges_checked: before, edges_dropped: before - edges.len() }
     }
 }
 
@@ -147,9 +153,8 @@ mod tests {
             Edge::new(a, EdgeKind::Calls, outside),
             Edge::new(a, EdgeKind::References, Uuid::from_u128(4)),
         ];
-        registry.check_edges(&mut edges, |id| *id == outside);
+        let stats = registry.check_edges(&mut edges, |id| *id == outside);
         assert_eq!(edges.len(), 2);
-        let stats = registry.stats();
-        assert_eq!((stats.items, stats.edges_checked, stats.edges_dropped), (2, 3, 1));
+        assert_eq!((stats.edges_checked, stats.edges_dropped), (3, 1));
     }
 }

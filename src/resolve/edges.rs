@@ -19,18 +19,18 @@ use super::{CrateDefs, Def, Import, ItemDef, Ns, ResolveStats, Shape, Vis, World
 use crate::model::{Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse::{Named, Refs};
 
-/// The `extern` vertices edges point to, gathered across crates. Each is handed out once, by
-/// `take_new`, to be written before the edges that point to it.
+/// The `extern` vertices edges point to, gathered across crates. Each crate's output holds the
+/// ones its own edges point to (`vertices`), so that what a crate writes does not depend on what
+/// other crates noted first; the writer keeps one of each.
 #[derive(Default)]
 pub struct Externs {
-    /// Path, and whether the vertex was handed out.
-    paths: DashMap<Uuid, (Arc<str>, bool)>,
+    paths: DashMap<Uuid, Arc<str>>,
 }
 
 impl Externs {
     fn note(&self, path: &Arc<str>) -> Uuid {
         let id = extern_id(path);
-        self.paths.entry(id).or_insert_with(|| (path.clone(), false));
+        self.paths.entry(id).or_insert_with(|| path.clone());
         id
     }
 
@@ -39,18 +39,14 @@ impl Externs {
         self.paths.contains_key(id)
     }
 
-    /// The vertices noted since the last call, sorted by path.
-    pub fn take_new(&self) -> Vec<Vertex> {
-        let mut new: Vec<(Arc<str>, Uuid)> = Vec::new();
-        for mut entry in self.paths.iter_mut() {
-            let (path, taken) = entry.value_mut();
-            if !*taken {
-                *taken = true;
-                new.push((path.clone(), *entry.key()));
-            }
-        }
-        new.sort();
-        new.into_iter()
+    /// The vertices of the noted externs among `ids`, sorted by path, each once.
+    pub fn vertices(&self, ids: impl Iterator<Item = Uuid>) -> Vec<Vertex> {
+        let mut found: Vec<(Arc<str>, Uuid)> =
+            ids.filter_map(|id| self.paths.get(&id).map(|path| (path.clone(), id))).collect();
+        found.sort();
+        found.dedup();
+        found
+            .into_iter()
             .map(|(path, id)| {
                 let mut props = Props::new();
                 props.insert("name", Value::from(path.rsplit("::").next().unwrap_or_default()));

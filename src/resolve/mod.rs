@@ -276,8 +276,7 @@ impl CrateDefs {
             }
         }
         self.extern_prelude.values_mut().for_each(&mut def);
-        self.macros.values_mut().for_each(&mut def);
-        drop(def);
+        self.macros.values_mut().for_each(def);
         self.krate = map(self.krate).unwrap_or(self.krate);
         for krate in &mut self.impl_crates {
             *krate = map(*krate).unwrap_or(*krate);

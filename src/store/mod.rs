@@ -88,6 +88,24 @@ pub fn detect(path: &Utf8Path) -> Result<Option<Backend>, StoreError> {
     }
 }
 
+/// A stamp of the graph at `path` that changes whenever a build replaces it: the msgpack file's
+/// size and time, or the RocksDB folder's pointer (which names a new generation on every commit)
+/// and its time. `None` when there is no graph. Caches kept beside a graph record it, to tell
+/// whether they still describe it.
+pub fn stamp(path: &Utf8Path) -> Option<String> {
+    let file = match detect(path).ok()?? {
+        Backend::Msgpack => path.to_owned(),
+        Backend::Rocksdb => path.join("codegraph.current"),
+    };
+    let metadata = std::fs::metadata(&file).ok()?;
+    let modified = metadata.modified().ok()?.duration_since(std::time::SystemTime::UNIX_EPOCH).ok()?.as_nanos();
+    let pointer = match file == path {
+        true => String::new(),
+        false => std::fs::read_to_string(&file).ok()?,
+    };
+    Some(format!("{}:{modified}:{}", metadata.len(), pointer.trim_end()))
+}
+
 /// The backend a build writes `path` with: `wanted` (`--store`) if given, else the existing
 /// graph's, else msgpack. A graph of one backend is never replaced by one of another: that would
 /// delete a file or a folder the user may have meant to keep.

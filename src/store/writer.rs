@@ -175,8 +175,9 @@ impl<D: Datastore> State<D> {
         for vertex in std::mem::take(&mut self.pending_vertices) {
             match self.written.entry(vertex.id) {
                 Entry::Occupied(first) => {
-                    // A file included by two crates is one vertex, identical by construction.
-                    if !(*first.get() == VertexKind::File && vertex.kind == VertexKind::File) {
+                    // A file included by two crates, or an extern two crates point to, is one
+                    // vertex, identical by construction.
+                    if !(*first.get() == vertex.kind && vertex.kind.is_shared()) {
                         let path = vertex.props.get("path").and_then(|p| p.as_str()).unwrap_or_default().to_owned();
                         self.stats.duplicate_ids.push((vertex.id, vertex.kind.as_str(), path));
                     }

@@ -1,0 +1,120 @@
+use serde_json::json;
+
+use super::*;
+use crate::model::Edge;
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+fn vertex(n: u128, kind: VertexKind, props: &[(&'static str, serde_json::Value)]) -> Vertex {
+    Vertex { id: id(n), kind, props: props.iter().cloned().collect() }
+}
+
+fn edge(from: u128, kind: EdgeKind, to: u128, props: &[(&'static str, serde_json::Value)]) -> Edge {
+    Edge { from: id(from), kind, to: id(to), props: props.iter().cloned().collect() }
+}
+
+fn batch(vertices: Vec<Vertex>, edges: Vec<Edge>) -> Vec<Batch> {
+    vec![Batch { vertices, edges }]
+}
+
+#[test]
+fn an_output_round_trips_through_its_encoding_with_its_counts() {
+    let first = Batch {
+        vertices: vec![
+            vertex(1, VertexKind::Module, &[("name", json!("m")), ("line", json!(3))]),
+            vertex(9, VertexKind::File, &[("path", json!("src/lib.rs"))]),
+        ],
+        edges: vec![edge(1, EdgeKind::DefinedIn, 9, &[])],
+    };
+    let second = Batch { vertices: vec![], edges: vec![edge(1, EdgeKind::Calls, 2, &[("count", json!(2))])] };
+    let mut builder = OutputBuilder::default();
+    builder.add(&first);
+    builder.add(&second);
+    let mut summary = UnitSummary::default();
+    let bytes = builder.finish(&mut summary);
+    let decoded = decode_output(&bytes).unwrap();
+    assert_eq!(decoded.len(), 2);
+    assert_eq!(decoded[0].vertices, first.vertices);
+    assert_eq!(decoded[1].edges, second.edges);
+    assert_eq!(summary.shared, vec![(id(9), VertexKind::File)]);
+    assert_eq!(summary.vertices, BTreeMap::from([(VertexKind::Module, 1)]));
+    assert_eq!(summary.edges, BTreeMap::from([(EdgeKind::DefinedIn, 1), (EdgeKind::Calls, 1)]));
+    assert!(decode_output(&bytes[..bytes.len() - 1]).is_none(), "a truncated output is refused");
+}
+
+#[test]
+fn the_same_output_gives_an_empty_diff() {
+    let output = || {
+        batch(
+            vec![vertex(1, VertexKind::Function, &[("name", json!("f"))])],
+            vec![edge(1, EdgeKind::Calls, 2, &[("line", json!(4))])],
+        )
+    };
+    let shared = [(id(9), VertexKind::File)];
+    let diff = diff(vec![Change { old: output(), new: output() }], shared.iter(), shared.iter());
+    assert!(diff.is_empty(), "{diff:?}");
+}
+
+#[test]
+fn a_diff_removes_adds_and_changes_only_what_differs() {
+    let old = batch(
+        vec![
+            vertex(1, VertexKind::Function, &[("name", json!("f")), ("doc", json!("old")), ("line", json!(1))]),
+            vertex(2, VertexKind::Function, &[("name", json!("gone"))]),
+        ],
+        vec![
+            edge(1, EdgeKind::Calls, 2, &[("line", json!(4))]),
+            edge(1, EdgeKind::References, 5, &[("line", json!(5)), ("count", json!(1))]),
+        ],
+    );
+    let new = batch(
+        vec![
+            vertex(1, VertexKind::Function, &[("name", json!("f")), ("line", json!(2))]),
+            vertex(3, VertexKind::Struct, &[("name", json!("S"))]),
+        ],
+        vec![
+            edge(1, EdgeKind::References, 5, &[("line", json!(5))]),
+            edge(1, EdgeKind::References, 3, &[("line", json!(6))]),
+        ],
+    );
+    let diff = diff(vec![Change { old, new }], [].iter(), [].iter());
+    assert_eq!(diff.removed_vertices, vec![(id(2), VertexKind::Function)]);
+    assert_eq!(diff.removed_edges, vec![(id(1), EdgeKind::Calls, id(2))]);
+    assert_eq!(diff.removed_vertex_props, vec![(id(1), "doc")]);
+    assert_eq!(diff.removed_edge_props, vec![(id(1), EdgeKind::References, id(5), "count")]);
+    // Vertex 1 is written with its changed property only; vertex 3 whole.
+    assert_eq!(
+        diff.written.vertices,
+        vec![
+            vertex(1, VertexKind::Function, &[("line", json!(2))]),
+            vertex(3, VertexKind::Struct, &[("name", json!("S"))])
+        ]
+    );
+    assert_eq!(diff.written.edges, vec![edge(1, EdgeKind::References, 3, &[("line", json!(6))])]);
+}
+
+#[test]
+fn a_shared_vertex_stays_while_any_unit_writes_it() {
+    let file = |n| vertex(n, VertexKind::File, &[("path", json!(format!("f{n}.rs")))]);
+    // Unit A wrote files 8 and 9, unit B file 9; A now writes only 7 (new) .
+    let old_shared = [(id(8), VertexKind::File), (id(9), VertexKind::File), (id(9), VertexKind::File)];
+    let new_shared = [(id(7), VertexKind::File), (id(9), VertexKind::File)];
+    let change = Change { old: batch(vec![file(8), file(9)], vec![]), new: batch(vec![file(7)], vec![]) };
+    let diff = diff(vec![change], old_shared.iter(), new_shared.iter());
+    assert_eq!(diff.removed_vertices, vec![(id(8), VertexKind::File)], "9 is still B's");
+    assert_eq!(diff.written.vertices, vec![file(7)]);
+}
+
+#[test]
+fn a_file_cache_gives_back_each_file_and_refuses_damage() {
+    let files = vec![("a".to_owned(), vec![1, 2, 3]), ("b".to_owned(), vec![]), ("c".to_owned(), vec![9; 300])];
+    let bytes = FileCache::encode(&files);
+    let cache = FileCache::decode(bytes.clone()).unwrap();
+    assert_eq!(cache.get("a"), Some(&[1u8, 2, 3][..]));
+    assert_eq!(cache.get("b"), Some(&[][..]));
+    assert_eq!(cache.get("c").map(<[u8]>::len), Some(300));
+    assert_eq!(cache.get("d"), None);
+    assert!(FileCache::decode(bytes[..bytes.len() - 1].to_vec()).is_none(), "a truncated cache is refused");
+}

@@ -1,0 +1,163 @@
+//! A unit of incremental work: one crate, or the workspace's own vertices (packages, crates and
+//! the `depends_on` edges between them). What a unit wrote, and what it needs to be reused.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::fresh::Input;
+use crate::index::Diagnostic;
+use crate::model::{Batch, EdgeKind, VertexKind};
+use crate::resolve::ResolveStats;
+use crate::validate::ValidationStats;
+
+/// What a unit's last build gave besides its output: enough to report it again, to tell whether
+/// it can be reused, and to count the graph without reading it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UnitSummary {
+    /// The files its module walk read (with their hashes) and the paths it looked for in vain.
+    pub inputs: Vec<Input>,
+    /// The vertices it shares with other units (files, externs), sorted.
+    pub shared: Vec<(Uuid, VertexKind)>,
+    /// Its own vertices by kind (shared ones are counted once, for the whole graph).
+    pub vertices: BTreeMap<VertexKind, usize>,
+    pub edges: BTreeMap<EdgeKind, usize>,
+    pub files_parsed: usize,
+    pub files_failed: usize,
+    /// Sorted.
+    pub diagnostics: Vec<Diagnostic>,
+    pub resolve: ResolveStats,
+    pub validation: ValidationStats,
+    /// The hash of its resolved scopes (`CrateDefs::to_bytes`), what dependents see of it; `None`
+    /// when it has none (not resolved, or resolution failed).
+    pub interface: Option<String>,
+    /// The hash of its indexed dependencies' interfaces when it was built.
+    pub deps_interface: String,
+}
+
+/// A unit's output as it is built: batches encoded one after another (the cache's format), and
+/// counted.
+#[derive(Debug, Default)]
+pub struct OutputBuilder {
+    encoded: Vec<u8>,
+    shared: BTreeSet<(Uuid, VertexKind)>,
+    vertices: BTreeMap<VertexKind, usize>,
+    edges: BTreeMap<EdgeKind, usize>,
+}
+
+impl OutputBuilder {
+    pub fn add(&mut self, batch: &Batch) {
+        for vertex in &batch.vertices {
+            if vertex.kind.is_shared() {
+                self.shared.insert((vertex.id, vertex.kind));
+            } else {
+                *self.vertices.entry(vertex.kind).or_default() += 1;
+            }
+        }
+        for edge in &batch.edges {
+            *self.edges.entry(edge.kind).or_default() += 1;
+        }
+        // Encoding plain data into a `Vec` cannot fail.
+        let _ = rmp_serde::encode::write(&mut self.encoded, batch);
+    }
+
+    /// The encoded output, and the summary's counts filled in.
+    pub fn finish(self, summary: &mut UnitSummary) -> Vec<u8> {
+        summary.shared = self.shared.into_iter().collect();
+        summary.vertices = self.vertices;
+        summary.edges = self.edges;
+        self.encoded
+    }
+}
+
+/// Decodes an output written by `OutputBuilder`; `None` when it is damaged.
+pub fn decode_output(mut bytes: &[u8]) -> Option<Vec<Batch>> {
+    let mut batches = Vec::new();
+    while !bytes.is_empty() {
+        batches.push(rmp_serde::decode::from_read(&mut bytes).ok()?);
+    }
+    Some(batches)
+}
+
+/// Writes `bytes` to a new file `path` (never overwriting: cache files are named once).
+pub fn write_new(path: &camino::Utf8Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(bytes)?;
+    Ok(())
+}
+
+/// A file's share of a crate's output, kept so that when the crate is indexed again, a file whose
+/// content and place in the module tree are unchanged is not parsed again: its batch (module and
+/// file vertices, items, edges), its records for resolution, its macro calls and its `mod x;`
+/// declarations.
+#[derive(Debug, Deserialize)]
+pub struct FileOutput {
+    pub batch: Batch,
+    pub records: Vec<crate::resolve::ItemRecord>,
+    pub sites: Vec<crate::assemble::MacroSite>,
+    pub children: Vec<crate::assemble::ChildModule>,
+}
+
+/// `FileOutput` by reference, to encode it without a copy.
+#[derive(Serialize)]
+pub struct FileOutputRef<'a> {
+    pub batch: &'a Batch,
+    pub records: &'a [crate::resolve::ItemRecord],
+    pub sites: &'a [crate::assemble::MacroSite],
+    pub children: &'a [crate::assemble::ChildModule],
+}
+
+impl FileOutputRef<'_> {
+    pub fn encode(&self) -> Vec<u8> {
+        // Encoding plain data into a `Vec` cannot fail.
+        rmp_serde::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// The files of one crate's last build, by key (see `index`): an index (key, offset, length),
+/// msgpack-encoded, then the encoded `FileOutput`s one after another, read only when asked for.
+#[derive(Debug, Default)]
+pub struct FileCache {
+    index: std::collections::HashMap<String, (usize, usize)>,
+    data: Vec<u8>,
+}
+
+impl FileCache {
+    /// Lays out `files` (key, encoded output) as a cache file's bytes.
+    pub fn encode(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+        let mut index = Vec::with_capacity(files.len());
+        let mut offset = 0;
+        for (key, bytes) in files {
+            index.push((key.as_str(), offset, bytes.len()));
+            offset += bytes.len();
+        }
+        let mut out = rmp_serde::to_vec(&index).unwrap_or_default();
+        for (_, bytes) in files {
+            out.extend_from_slice(bytes);
+        }
+        out
+    }
+
+    /// Reads `encode`'s output; `None` when it is damaged.
+    pub fn decode(bytes: Vec<u8>) -> Option<FileCache> {
+        let mut rest = bytes.as_slice();
+        let index: Vec<(String, usize, usize)> = rmp_serde::decode::from_read(&mut rest).ok()?;
+        let start = bytes.len() - rest.len();
+        let mut map = std::collections::HashMap::with_capacity(index.len());
+        for (key, offset, len) in index {
+            if start.checked_add(offset)?.checked_add(len)? > bytes.len() {
+                return None;
+            }
+            map.insert(key, (start + offset, len));
+        }
+        Some(FileCache { index: map, data: bytes })
+    }
+
+    /// The encoded output of the file with `key`, if it was kept.
+    pub fn get(&self, key: &str) -> Option<&[u8]> {
+        let &(offset, len) = self.index.get(key)?;
+        self.data.get(offset..offset + len)
+    }
+}
