@@ -1,8 +1,11 @@
 //! Reruns equal full builds: a seeded sequence of random edits to the `calls` fixture (files and
 //! modules added, removed and renamed, items added and removed, `use` lines and calls changed,
-//! files rewritten unchanged), and after each, a rerun on the same graph must export exactly what
-//! a full build (`--rebuild`, another graph) exports. A rerun that is skipped when it should not
-//! be (an input the up-to-date check misses) fails here.
+//! function bodies changed in the dependency, its public items added, a feature switched in its
+//! manifest, files rewritten unchanged), and after each, an incremental rerun on the same graph
+//! must export exactly what a full build (`--rebuild`, another graph) exports, and report the same
+//! counts. A rerun that is skipped when it should not be (an input the up-to-date check misses)
+//! fails here; so does one that indexes again what it could have kept (an edit to a function body
+//! of the dependency parses that crate alone).
 
 mod common;
 
@@ -23,7 +26,9 @@ impl Rng {
     }
 }
 
-fn build_and_export(dir: &Path, db: &Path, extra: &[&str]) -> (String, bool) {
+/// Builds (a rerun, or with `--rebuild` a full build) and exports; returns the export and the
+/// build's JSON summary.
+fn build_and_export(dir: &Path, db: &Path, extra: &[&str]) -> (String, serde_json::Value) {
     let mut args = vec!["--offline", "--workspace", "--message-format", "json", "--db", db.to_str().unwrap()];
     args.extend_from_slice(extra);
     let output = common::run_in(dir, &args);
@@ -31,7 +36,27 @@ fn build_and_export(dir: &Path, db: &Path, extra: &[&str]) -> (String, bool) {
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let export = common::run_in(dir, &["export", "--db", db.to_str().unwrap()]);
     assert!(export.status.success(), "{}", describe(&export));
-    (String::from_utf8(export.stdout).unwrap(), summary["fresh"] == true)
+    (String::from_utf8(export.stdout).unwrap(), summary)
+}
+
+/// What a summary says of the graph, without what says how it was built.
+fn counts(summary: &serde_json::Value) -> serde_json::Value {
+    let mut counts = summary.clone();
+    let object = counts.as_object_mut().unwrap();
+    let how_built = [
+        "db",
+        "fresh",
+        "incremental",
+        "files_reparsed",
+        "crates_reindexed",
+        "batches_written",
+        "elapsed_ms",
+        "timings",
+    ];
+    for how in how_built {
+        object.remove(how);
+    }
+    counts
 }
 
 fn append(path: &Path, text: &str) {
@@ -47,6 +72,8 @@ fn reruns_after_random_edits_equal_full_builds() {
     let app = root.join("crates/app/src");
     let lib = app.join("lib.rs");
     let report = app.join("report/mod.rs");
+    let util = root.join("crates/util");
+    let text = util.join("src/text.rs");
     let scratch = tempfile::tempdir().unwrap();
     let (rerun_db, full_db) = (scratch.path().join("rerun.msgpack"), scratch.path().join("full.msgpack"));
     build_and_export(&root, &rerun_db, &[]);
@@ -55,9 +82,21 @@ fn reruns_after_random_edits_equal_full_builds() {
     // Modules this test added, as (name, its file).
     let mut added: Vec<(String, PathBuf)> = Vec::new();
     let mut skipped = 0;
-    for step in 0..24 {
-        // Every fifth step rewrites a file unchanged: a rerun that must be skipped.
-        let what = match if step % 5 == 4 { 6 } else { rng.below(8) } {
+    let mut incremental = 0;
+    // Functions step 3 added to `report`, which step 9 removes again.
+    let mut report_fns: Vec<String> = Vec::new();
+    for step in 0..40 {
+        // Body-only edits to the dependency: its dependents are kept, only its files parsed.
+        let mut only_util = false;
+        // Every fifth step rewrites a file unchanged: a rerun that must be skipped. The first
+        // steps go through every kind of edit; then they are drawn at random.
+        const FIRST: [usize; 16] = [0, 3, 8, 2, 12, 0, 5, 9, 1, 10, 4, 11, 7, 12, 3, 9];
+        let kind = match step {
+            _ if step % 5 == 4 => 6,
+            _ if step < 20 => FIRST[step - step / 5],
+            _ => rng.below(13),
+        };
+        let what = match kind {
             0 => {
                 let name = format!("extra{step}");
                 let file = app.join(format!("{name}.rs"));
@@ -88,7 +127,9 @@ fn reruns_after_random_edits_equal_full_builds() {
                 format!("rename {name}.rs to {name}/mod.rs")
             }
             3 => {
-                append(&report, &format!("\npub fn added_{step}(x: f64) -> f64 {{\n    helper(x) + {step}.0\n}}\n"));
+                let function = format!("\npub fn added_{step}(x: f64) -> f64 {{\n    helper(x) + {step}.0\n}}\n");
+                append(&report, &function);
+                report_fns.push(function);
                 format!("add a function to report at step {step}")
             }
             4 => {
@@ -106,6 +147,57 @@ fn reruns_after_random_edits_equal_full_builds() {
                 std::fs::write(&report, text).unwrap();
                 "rewrite report unchanged".to_owned()
             }
+            8 => {
+                // A new public item in the dependency: its interface changes, `app` is indexed again.
+                append(&text, &format!("\npub fn extra_{step}(s: &str) -> usize {{ s.len() + {step} }}\n"));
+                append(
+                    &report,
+                    &format!("\npub fn uses_extra_{step}() -> usize {{ util2::text::extra_{step}(\"x\") }}\n"),
+                );
+                format!("add a public function to util, and a call to it from app, at step {step}")
+            }
+            9 if !report_fns.is_empty() => {
+                let function = report_fns.remove(rng.below(report_fns.len()));
+                let content = std::fs::read_to_string(&report).unwrap().replacen(&function, "", 1);
+                std::fs::write(&report, content).unwrap();
+                "remove a function from report".to_owned()
+            }
+            10 => {
+                // Inside a function body of the dependency: nothing that `app` sees changes.
+                let content = std::fs::read_to_string(&text).unwrap();
+                let content =
+                    content.replacen("s.trim_end()", &format!("s.trim_end().trim_end_matches('{}')", step % 10), 1);
+                std::fs::write(&text, content).unwrap();
+                only_util = true;
+                "change a function body in util".to_owned()
+            }
+            11 => {
+                // A feature switched on or off in the dependency's manifest changes what is active.
+                let manifest = util.join("Cargo.toml");
+                let content = std::fs::read_to_string(&manifest).unwrap();
+                let content = match content.find("[features]") {
+                    Some(at) => content[..at].to_owned(),
+                    None => format!("{content}\n[features]\ndefault = [\"loud\"]\nloud = []\n"),
+                };
+                std::fs::write(&manifest, content).unwrap();
+                if !std::fs::read_to_string(&text).unwrap().contains("gated") {
+                    append(&text, "\n#[cfg(feature = \"loud\")]\npub fn gated() {}\n");
+                }
+                "switch a feature of util".to_owned()
+            }
+            12 => {
+                // A binary target appears (cargo finds `src/bin/*.rs`) or goes: a crate added or
+                // removed.
+                let bin = root.join("crates/app/src/bin/tool.rs");
+                if bin.exists() {
+                    std::fs::remove_file(&bin).unwrap();
+                    "remove the binary target".to_owned()
+                } else {
+                    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+                    std::fs::write(&bin, "fn main() { calls_app::report::helper(1.0); }\n").unwrap();
+                    "add a binary target".to_owned()
+                }
+            }
             _ => {
                 // A `mod x;` with no file yet: the walk looks for it, and must notice it appear.
                 let name = format!("later{step}");
@@ -118,11 +210,57 @@ fn reruns_after_random_edits_equal_full_builds() {
                 format!("declare {name}, then create its file")
             }
         };
-        let (rerun, fresh) = build_and_export(&root, &rerun_db, &[]);
-        let (full, _) = build_and_export(&root, &full_db, &["--rebuild"]);
+        let (rerun, rerun_summary) = build_and_export(&root, &rerun_db, &[]);
+        let (full, full_summary) = build_and_export(&root, &full_db, &["--rebuild"]);
+        let fresh = rerun_summary["fresh"] == true;
         skipped += usize::from(fresh);
-        eprintln!("step {step}: {what}: fresh {fresh}");
+        incremental += usize::from(rerun_summary["incremental"] == true);
+        eprintln!(
+            "step {step}: {what}: fresh {fresh}, incremental {}, files parsed again {}",
+            rerun_summary["incremental"], rerun_summary["files_reparsed"]
+        );
         assert!(rerun == full, "after step {step} ({what}), the rerun differs from a full build");
+        assert_eq!(counts(&rerun_summary), counts(&full_summary), "after step {step} ({what})");
+        if !fresh {
+            assert_eq!(rerun_summary["incremental"], true, "after step {step} ({what}): a full build");
+        }
+        if only_util {
+            // `app` is kept whole; of `util`, the edited file alone is parsed.
+            assert_eq!(rerun_summary["crates_reindexed"], 1, "after step {step} ({what})");
+            assert_eq!(rerun_summary["files_reparsed"], 1, "after step {step} ({what})");
+        }
     }
-    assert!(skipped >= 4, "the unchanged rewrites were skipped ({skipped})");
+    assert!(skipped >= 8, "the unchanged rewrites were skipped ({skipped})");
+    assert!(incremental >= 20, "most reruns were incremental ({incremental})");
+}
+
+#[test]
+fn a_damaged_cache_makes_a_full_build_that_is_still_right() {
+    let fixture = Fixture::new("calls");
+    let root = fixture.path().to_path_buf();
+    let scratch = tempfile::tempdir().unwrap();
+    let (rerun_db, full_db) = (scratch.path().join("rerun.msgpack"), scratch.path().join("full.msgpack"));
+    build_and_export(&root, &rerun_db, &[]);
+    // Every file of the cache but its state is damaged.
+    let cache = scratch.path().join("rerun.msgpack.cache");
+    let mut damaged = 0;
+    for entry in std::fs::read_dir(&cache).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() != "state.msgpack" {
+            std::fs::write(&path, b"damaged").unwrap();
+            damaged += 1;
+        }
+    }
+    assert!(damaged >= 3, "outputs, scopes and files of two crates and the workspace");
+    append(&root.join("crates/util/src/text.rs"), "\npub fn added() {}\n");
+    let (rerun, summary) = build_and_export(&root, &rerun_db, &[]);
+    assert_eq!(summary["incremental"], false, "{summary}");
+    let (full, _) = build_and_export(&root, &full_db, &["--rebuild"]);
+    assert!(rerun == full);
+    // The full build wrote a sound cache again: the next edit is incremental.
+    append(&root.join("crates/util/src/text.rs"), "\npub fn added_again() {}\n");
+    let (rerun, summary) = build_and_export(&root, &rerun_db, &[]);
+    assert_eq!(summary["incremental"], true, "{summary}");
+    let (full, _) = build_and_export(&root, &full_db, &["--rebuild"]);
+    assert!(rerun == full);
 }
