@@ -67,6 +67,17 @@ fn append(path: &Path, text: &str) {
 
 #[test]
 fn reruns_after_random_edits_equal_full_builds() {
+    random_edits("msgpack");
+}
+
+#[cfg(feature = "rocksdb")]
+#[test]
+fn reruns_after_random_edits_equal_full_builds_on_rocksdb() {
+    random_edits("rocksdb");
+}
+
+/// The seeded edits, on graphs of the `store` backend (the rerun's graph is the one updated).
+fn random_edits(store: &str) {
     let fixture = Fixture::new("calls");
     let root = fixture.path().to_path_buf();
     let app = root.join("crates/app/src");
@@ -75,8 +86,9 @@ fn reruns_after_random_edits_equal_full_builds() {
     let util = root.join("crates/util");
     let text = util.join("src/text.rs");
     let scratch = tempfile::tempdir().unwrap();
-    let (rerun_db, full_db) = (scratch.path().join("rerun.msgpack"), scratch.path().join("full.msgpack"));
-    build_and_export(&root, &rerun_db, &[]);
+    let (rerun_db, full_db) =
+        (scratch.path().join(format!("rerun.{store}")), scratch.path().join(format!("full.{store}")));
+    build_and_export(&root, &rerun_db, &["--store", store]);
 
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     // Modules this test added, as (name, its file).
@@ -211,7 +223,7 @@ fn reruns_after_random_edits_equal_full_builds() {
             }
         };
         let (rerun, rerun_summary) = build_and_export(&root, &rerun_db, &[]);
-        let (full, full_summary) = build_and_export(&root, &full_db, &["--rebuild"]);
+        let (full, full_summary) = build_and_export(&root, &full_db, &["--rebuild", "--store", store]);
         let fresh = rerun_summary["fresh"] == true;
         skipped += usize::from(fresh);
         incremental += usize::from(rerun_summary["incremental"] == true);
