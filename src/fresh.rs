@@ -5,14 +5,14 @@
 //! target and its features, the options, the tool and schema versions), every source file the
 //! module walk read with a hash of its content, every path it looked for and did not find (a
 //! `mod x;` whose `x.rs` appears later changes the graph without changing any file read), the
-//! graph file's size and modification time, and the build's summary. A build whose fingerprint,
-//! files, absent paths and graph file are all as recorded would write the same graph byte for
-//! byte: it is skipped, and the recorded summary is reported again. Anything else rebuilds.
+//! graph's stamp (`store::stamp`: the file's or the live generation's, and a msgpack graph's
+//! delta log), and the build's summary. A build whose fingerprint, files, absent paths and graph
+//! are all as recorded would write the same graph: it is skipped, and the recorded summary is
+//! reported again. Anything else builds (incrementally, when it can: see `incremental`).
 //!
 //! The state is local and never part of the graph: it holds absolute paths and times.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use rayon::prelude::*;
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::index::Diagnostic;
 
 /// Bump when the state's meaning changes: an old state is then simply not fresh.
-const STATE_VERSION: u32 = 2;
+const STATE_VERSION: u32 = 3;
 
 /// A path the module walk looked at: read, with its content's hash, or looked for and absent.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -78,8 +78,8 @@ struct State {
     version: u32,
     fingerprint: String,
     inputs: Vec<Input>,
-    db_len: u64,
-    db_modified_ns: u128,
+    /// The graph's `store::stamp`.
+    db_stamp: String,
     recorded: Recorded,
 }
 
@@ -95,11 +95,6 @@ pub fn fingerprint(facts: &str) -> String {
     hash(text.as_bytes())
 }
 
-fn db_stamp(db: &Utf8Path) -> Option<(u64, u128)> {
-    let metadata = std::fs::metadata(db).ok()?;
-    let modified = metadata.modified().ok()?.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_nanos();
-    Some((metadata.len(), modified))
-}
 
 /// The recorded summary, if the graph at `db` is what a build with `fingerprint` would write now.
 /// Files are hashed in parallel on the current rayon pool.
@@ -109,7 +104,7 @@ pub fn up_to_date(db: &Utf8Path, fingerprint: &str) -> Option<Recorded> {
     if state.version != STATE_VERSION || state.fingerprint != fingerprint {
         return None;
     }
-    if db_stamp(db)? != (state.db_len, state.db_modified_ns) {
+    if crate::store::stamp(db)? != state.db_stamp {
         return None;
     }
     state.inputs.par_iter().all(Input::unchanged).then_some(state.recorded)
@@ -127,9 +122,9 @@ pub fn forget(db: &Utf8Path) {
 pub fn record(db: &Utf8Path, fingerprint: String, mut inputs: Vec<Input>, recorded: Recorded) -> std::io::Result<()> {
     inputs.sort();
     inputs.dedup();
-    let (db_len, db_modified_ns) =
-        db_stamp(db).ok_or_else(|| std::io::Error::other(format!("cannot read the metadata of `{db}`")))?;
-    let state = State { version: STATE_VERSION, fingerprint, inputs, db_len, db_modified_ns, recorded };
+    let db_stamp =
+        crate::store::stamp(db).ok_or_else(|| std::io::Error::other(format!("cannot read the metadata of `{db}`")))?;
+    let state = State { version: STATE_VERSION, fingerprint, inputs, db_stamp, recorded };
     let path = state_path(db);
     let dir = path.parent().filter(|dir| !dir.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
     let mut temp = tempfile::Builder::new().prefix(".graph-state").tempfile_in(dir)?;

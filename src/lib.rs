@@ -416,7 +416,7 @@ impl Job<'_> {
         if !diff.is_empty() {
             self.progress.stage("Saving");
             let phase = Instant::now();
-            let (staging, db) = Staging::update(self.db_path, self.backend)?;
+            let (staging, db) = Staging::update_known(self.db_path, self.backend)?;
             store::apply(&db, diff)?;
             self.pool.install(|| staging.commit(db))?;
             timings.save_ms = millis_since(phase);

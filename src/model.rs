@@ -110,26 +110,43 @@ pub struct Edge {
     pub props: Props,
 }
 
-/// Property names read back (from the incremental cache) become `&'static str` again: each
-/// distinct name is leaked once, and there are only as many as the code writes.
+/// A property name read back (from the incremental cache, or a msgpack graph's delta) as
+/// `&'static str` again: each distinct name is leaked once, and there are only as many as the
+/// code writes.
+pub fn intern(name: String) -> &'static str {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|poison| poison.into_inner());
+    match names.iter().find(|known| **known == name) {
+        Some(known) => known,
+        None => {
+            let leaked: &'static str = Box::leak(name.into_boxed_str());
+            names.push(leaked);
+            leaked
+        }
+    }
+}
+
 fn deserialize_props<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Props, D::Error> {
     use serde::Deserialize;
-    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
     let read = BTreeMap::<String, Value>::deserialize(deserializer)?;
-    let mut names = NAMES.lock().unwrap_or_else(|poison| poison.into_inner());
-    let mut props = Props::new();
-    for (name, value) in read {
-        let name = match names.iter().find(|known| **known == name) {
-            Some(known) => *known,
-            None => {
-                let leaked: &'static str = Box::leak(name.into_boxed_str());
-                names.push(leaked);
-                leaked
-            }
-        };
-        props.insert(name, value);
-    }
-    Ok(props)
+    Ok(read.into_iter().map(|(name, value)| (intern(name), value)).collect())
+}
+
+fn deserialize_vertex_props<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<(Uuid, &'static str)>, D::Error> {
+    use serde::Deserialize;
+    let read = Vec::<(Uuid, String)>::deserialize(deserializer)?;
+    Ok(read.into_iter().map(|(id, name)| (id, intern(name))).collect())
+}
+
+#[allow(clippy::type_complexity, reason = "the field's own type")]
+fn deserialize_edge_props<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<(Uuid, EdgeKind, Uuid, &'static str)>, D::Error> {
+    use serde::Deserialize;
+    let read = Vec::<(Uuid, EdgeKind, Uuid, String)>::deserialize(deserializer)?;
+    Ok(read.into_iter().map(|(from, kind, to, name)| (from, kind, to, intern(name))).collect())
 }
 
 impl Edge {
@@ -159,15 +176,17 @@ impl Batch {
 /// What an incremental build changes in a stored graph: applied by `store::apply` to the copy of
 /// the live graph that `store::Staging::update` makes, in this order: removed edges, removed vertices (IndraDB deletes
 /// their edges with them), removed properties, then `written`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Diff {
     /// Edges to delete, by (from, kind, to).
     pub removed_edges: Vec<(Uuid, EdgeKind, Uuid)>,
     /// Vertices to delete, with their kind.
     pub removed_vertices: Vec<(Uuid, VertexKind)>,
     /// Properties to delete from vertices that stay.
+    #[serde(deserialize_with = "deserialize_vertex_props")]
     pub removed_vertex_props: Vec<(Uuid, &'static str)>,
     /// Properties to delete from edges that stay: (from, kind, to, name).
+    #[serde(deserialize_with = "deserialize_edge_props")]
     pub removed_edge_props: Vec<(Uuid, EdgeKind, Uuid, &'static str)>,
     /// Vertices and edges to write: new ones with all their properties, and ones that stay with
     /// just the properties that are new or changed. A vertex listed here that is already in the

@@ -20,6 +20,7 @@
 //! A remote backend (IndraDB's gRPC server) would be a third `Backend`: a `Staging` that writes
 //! into a fresh graph and switches readers to it on commit, and an `open` for readers.
 
+mod delta;
 pub mod lock;
 mod msgpack;
 #[cfg(feature = "rocksdb")]
@@ -93,9 +94,18 @@ pub fn detect(path: &Utf8Path) -> Result<Option<Backend>, StoreError> {
 /// and its time. `None` when there is no graph. Caches kept beside a graph record it, to tell
 /// whether they still describe it.
 pub fn stamp(path: &Utf8Path) -> Option<String> {
-    let file = match detect(path).ok()?? {
+    let backend = detect(path).ok()??;
+    let file = match backend {
         Backend::Msgpack => path.to_owned(),
         Backend::Rocksdb => path.join("codegraph.current"),
+    };
+    // An update of a msgpack graph may change its delta alone.
+    let delta = match backend {
+        Backend::Msgpack => std::fs::metadata(delta::path(path)).ok().and_then(|metadata| {
+            let modified = metadata.modified().ok()?.duration_since(std::time::SystemTime::UNIX_EPOCH).ok()?;
+            Some(format!(":{}:{}", metadata.len(), modified.as_nanos()))
+        }),
+        Backend::Rocksdb => None,
     };
     let metadata = std::fs::metadata(&file).ok()?;
     let modified = metadata.modified().ok()?.duration_since(std::time::SystemTime::UNIX_EPOCH).ok()?.as_nanos();
@@ -103,7 +113,7 @@ pub fn stamp(path: &Utf8Path) -> Option<String> {
         true => String::new(),
         false => std::fs::read_to_string(&file).ok()?,
     };
-    Some(format!("{}:{modified}:{}", metadata.len(), pointer.trim_end()))
+    Some(format!("{}:{modified}:{}{}", metadata.len(), pointer.trim_end(), delta.unwrap_or_default()))
 }
 
 /// The backend a build writes `path` with: `wanted` (`--store`) if given, else the existing
@@ -129,6 +139,8 @@ pub fn backend_for_build(path: &Utf8Path, wanted: Option<Backend>) -> Result<Bac
 /// A database being written by a build, whatever its backend.
 pub enum WriteDb {
     Memory(Database<MemoryDatastore>),
+    /// An update of a msgpack graph that goes to its delta log (see `delta`): the diffs applied.
+    Delta(std::sync::Mutex<Vec<crate::model::Diff>>),
     #[cfg(feature = "rocksdb")]
     Rocksdb(Database<indradb::RocksdbDatastore>),
 }
@@ -142,6 +154,8 @@ pub struct Staging {
 
 enum StagingInner {
     Msgpack(msgpack::Staging),
+    /// An update of a msgpack graph recorded in its delta log.
+    Delta,
     #[cfg(feature = "rocksdb")]
     Rocksdb(rocks::Staging),
 }
@@ -173,6 +187,17 @@ impl Staging {
     /// the live generation into the new one (tables hard-linked, see `rocks`), so the update
     /// writes only what changes; the live generation is never opened by the build.
     pub fn update(target: &Utf8Path, backend: Backend) -> Result<(Staging, WriteDb), StoreError> {
+        Staging::update_with(target, backend, false)
+    }
+
+    /// `update` for a graph that the caller knows to be the one it last wrote (it recorded the
+    /// graph's `stamp` then, and finds it unchanged): a msgpack graph is not decoded, and the
+    /// update goes to its delta log while that is small (see `delta`).
+    pub fn update_known(target: &Utf8Path, backend: Backend) -> Result<(Staging, WriteDb), StoreError> {
+        Staging::update_with(target, backend, true)
+    }
+
+    fn update_with(target: &Utf8Path, backend: Backend, known: bool) -> Result<(Staging, WriteDb), StoreError> {
         let found = detect(target)?.ok_or_else(|| StoreError::Missing { path: target.to_owned() })?;
         found.require(target)?;
         if found != backend {
@@ -183,6 +208,14 @@ impl Staging {
             });
         }
         let (inner, db) = match backend {
+            // The caller wrote this graph and checked its stamp: it is not decoded to be checked
+            // again.
+            Backend::Msgpack if known && delta::has_room(target) => {
+                return Ok((
+                    Staging { target: target.to_owned(), inner: StagingInner::Delta },
+                    WriteDb::Delta(std::sync::Mutex::new(Vec::new())),
+                ));
+            }
             Backend::Msgpack => {
                 let db = open_msgpack(target)?;
                 check_version(&db.datastore.transaction(), target)?;
@@ -204,6 +237,7 @@ impl Staging {
             WriteDb::Memory(db) => db.bulk_insert(meta_items()?)?,
             #[cfg(feature = "rocksdb")]
             WriteDb::Rocksdb(db) => db.bulk_insert(meta_items()?)?,
+            WriteDb::Delta(_) => {}
         }
         Ok((staging, db))
     }
@@ -219,7 +253,7 @@ impl Staging {
         Ok(match &self.inner {
             // No property is indexed in the live memory store: nothing looks it up while it is
             // written, and the save writes the index of `INDEXED_PROPERTIES` itself, in one pass.
-            StagingInner::Msgpack(_) => WriteDb::Memory(MemoryDatastore::new_db()),
+            StagingInner::Msgpack(_) | StagingInner::Delta => WriteDb::Memory(MemoryDatastore::new_db()),
             #[cfg(feature = "rocksdb")]
             StagingInner::Rocksdb(staging) => WriteDb::Rocksdb(staging.create()?),
         })
@@ -231,8 +265,13 @@ impl Staging {
     /// flushes what an update wrote (see `rocks::Staging::commit`).
     pub fn commit(self, db: WriteDb) -> Result<(), StoreError> {
         match (self.inner, db) {
+            (StagingInner::Delta, WriteDb::Delta(diffs)) => {
+                delta::append(&self.target, diffs.into_inner().unwrap_or_else(|poison| poison.into_inner()))
+            }
             (StagingInner::Msgpack(staging), WriteDb::Memory(db)) => {
                 staging.commit(&db, INDEXED_PROPERTIES)?;
+                // The new image holds what the delta said.
+                delta::remove(&self.target);
                 // Freeing a large store takes about a second per million edges, and nothing waits
                 // on it: a short-lived process exits before it is done, a long-lived one frees it
                 // in the background.
@@ -241,8 +280,7 @@ impl Staging {
             }
             #[cfg(feature = "rocksdb")]
             (StagingInner::Rocksdb(staging), WriteDb::Rocksdb(db)) => staging.commit(db),
-            // Cannot happen: `db` comes from this staging's `create`.
-            #[cfg(feature = "rocksdb")]
+            // Cannot happen: `db` comes from this staging's `create` or `update`.
             _ => Err(StoreError::WriterGone),
         }
     }
@@ -470,8 +508,23 @@ fn open_msgpack(path: &Utf8Path) -> Result<Database<MemoryDatastore>, StoreError
     // Checked before IndraDB decodes it: a damaged or foreign file must give an error, never a
     // decode panic or an allocation of whatever size a corrupt length field claims.
     msgpack::check_image(path).map_err(|reason| StoreError::Unreadable { path: path.to_owned(), reason })?;
-    MemoryDatastore::read_msgpack_db(path.as_std_path())
-        .map_err(|err| StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() })
+    let db = MemoryDatastore::read_msgpack_db(path.as_std_path())
+        .map_err(|err| StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() })?;
+    let diffs = delta::read(path)?;
+    if diffs.is_empty() {
+        return Ok(db);
+    }
+    let db = WriteDb::Memory(db);
+    for diff in diffs {
+        apply(&db, diff).map_err(|err| StoreError::Unreadable {
+            path: path.to_owned(),
+            reason: format!("its delta does not apply: {err}"),
+        })?;
+    }
+    match db {
+        WriteDb::Memory(db) => Ok(db),
+        _ => Err(StoreError::WriterGone),
+    }
 }
 
 /// Properties as plain data.

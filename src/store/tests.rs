@@ -36,6 +36,7 @@ fn memory(db: WriteDb) -> Database<MemoryDatastore> {
         WriteDb::Memory(db) => db,
         #[cfg(feature = "rocksdb")]
         WriteDb::Rocksdb(_) => unreachable!("the tests write memory datastores"),
+        WriteDb::Delta(_) => unreachable!("the tests write memory datastores"),
     }
 }
 
@@ -454,6 +455,63 @@ fn check_update(backend: Backend, dir: &tempfile::TempDir) -> Utf8PathBuf {
     assert!(find_by_name(&a, "f2").is_empty());
     assert_eq!(find_by_name(&a, "S"), [named("new")]);
     a
+}
+
+/// A msgpack update of a graph the caller knows goes to the delta log: the image is not
+/// rewritten, readers see the update (index included), the stamp moves, and once the log has
+/// outgrown its share of the image, the next update writes a new image and drops the log.
+#[test]
+fn a_known_msgpack_graph_is_updated_through_its_delta_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::Msgpack;
+    let (a, b) = (graph_path(&dir, "a", backend), graph_path(&dir, "b", backend));
+    write_with(backend, &a, graph_a());
+    write_with(backend, &b, graph_b());
+    let image = std::fs::read(&a).unwrap();
+    let before = stamp(&a).unwrap();
+    let (staging, db) = super::Staging::update_known(&a, backend).unwrap();
+    assert!(matches!(db, WriteDb::Delta(_)), "a small update is logged");
+    apply(&db, diff_a_to_b()).unwrap();
+    staging.commit(db).unwrap();
+    assert!(std::fs::read(&a).unwrap() == image, "the image is not rewritten");
+    assert!(super::delta::path(&a).is_file());
+    assert_ne!(stamp(&a).unwrap(), before, "the stamp says the graph changed");
+    let (updated, expected) = (read_graph(&a).unwrap(), read_graph(&b).unwrap());
+    assert_eq!(updated.vertices, expected.vertices);
+    assert_eq!(updated.edges, expected.edges);
+    assert_eq!(ids(find_by_path(&a, "k::g0").unwrap()), [item(0)]);
+    assert_eq!(find_by_path(&a, "k::f0").unwrap(), []);
+    assert_eq!(find_by_name(&a, "S"), [named("new")]);
+
+    // The log now outweighs an eighth of this small image: the next update compacts.
+    assert!(!super::delta::has_room(&a));
+    let (staging, db) = super::Staging::update_known(&a, backend).unwrap();
+    assert!(matches!(db, WriteDb::Memory(_)), "a full log is compacted");
+    staging.commit(db).unwrap();
+    assert!(!super::delta::path(&a).exists(), "the new image holds the log");
+    assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "the same graph gives the same file");
+}
+
+/// A delta whose base is not the image (a run killed between a new image and the log's removal)
+/// is ignored; a damaged one is an error naming the graph.
+#[test]
+fn a_stale_delta_is_ignored_and_a_damaged_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::Msgpack;
+    let a = graph_path(&dir, "a", backend);
+    write_with(backend, &a, graph_a());
+    let before = read_graph(&a).unwrap();
+    let (staging, db) = super::Staging::update_known(&a, backend).unwrap();
+    apply(&db, diff_a_to_b()).unwrap();
+    staging.commit(db).unwrap();
+    let log = std::fs::read(super::delta::path(&a)).unwrap();
+    // A full build writes a new image (and removes the log); the old log put back is stale.
+    write_with(backend, &a, graph_a());
+    std::fs::write(super::delta::path(&a), &log).unwrap();
+    assert_eq!(read_graph(&a).unwrap().edges, before.edges);
+    std::fs::write(super::delta::path(&a), b"damaged").unwrap();
+    let err = read_graph(&a).unwrap_err().to_string();
+    assert!(err.contains("a.msgpack") && err.contains(".delta"), "{err}");
 }
 
 #[test]
