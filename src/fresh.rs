@@ -95,7 +95,6 @@ pub fn fingerprint(facts: &str) -> String {
     hash(text.as_bytes())
 }
 
-
 /// The recorded summary, if the graph at `db` is what a build with `fingerprint` would write now.
 /// Files are hashed in parallel on the current rayon pool.
 pub fn up_to_date(db: &Utf8Path, fingerprint: &str) -> Option<Recorded> {

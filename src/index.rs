@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::assemble::{self, BodyOut, ChildModule, FileRef, MacroSite, ModuleRef};
 use crate::cfg::CfgContext;
 use crate::fresh::Input;
-use crate::incremental::{FileCache, FileOutput, FileOutputRef, OutputBuilder, UnitSummary};
+use crate::incremental::{FileCache, FileOutput, FileOutputRef, OutputBuilder, UnitSummary, encode_batch};
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse;
 use crate::resolve::{self, CrateDefs, Externs, ItemRecord, Shape, World};
@@ -175,7 +175,13 @@ impl Ctx<'_> {
         if batch.is_empty() {
             return;
         }
-        walk.output.lock().unwrap_or_else(|poison| poison.into_inner()).add(&batch);
+        let encoded = encode_batch(&batch);
+        self.send_encoded(walk, batch, &encoded);
+    }
+
+    /// `send`, for a batch already encoded (`encode_batch`).
+    fn send_encoded(&self, walk: &Walk, batch: Batch, encoded: &[u8]) {
+        walk.output.lock().unwrap_or_else(|poison| poison.into_inner()).add_encoded(&batch, encoded);
         if let Some(sink) = &self.sink
             && sink.send(batch).is_err()
         {
@@ -752,9 +758,11 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     record.refs = refs;
     record.active = active;
     records.push(record);
-    let encoded = FileOutputRef { batch: &batch, records: &records, sites: &sites, children: &children }.encode();
+    // The batch is encoded once, for the file's output and the crate's.
+    let batch_bytes = encode_batch(&batch);
+    let encoded = FileOutputRef { records: &records, sites: &sites, children: &children }.encode(&batch_bytes);
     job.walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, encoded));
-    ctx.send(job.walk, batch);
+    ctx.send_encoded(job.walk, batch, &batch_bytes);
     job.walk.keep(records);
     file_done(job, file, &file_ref, &name, sites, children, &ancestors)
 }

@@ -41,7 +41,7 @@ use crate::fresh;
 use crate::model::{Batch, Diff, EdgeKind, Props, Vertex, VertexKind};
 use crate::workspace::Workspace;
 
-pub use unit::{FileCache, FileOutput, FileOutputRef, OutputBuilder, UnitSummary, decode_output};
+pub use unit::{FileCache, FileOutput, FileOutputRef, OutputBuilder, UnitSummary, decode_output, encode_batch};
 
 /// Bump when the cache's meaning or format changes: an old cache then makes a full build.
 const CACHE_VERSION: u32 = 1;

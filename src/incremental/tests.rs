@@ -118,3 +118,16 @@ fn a_file_cache_gives_back_each_file_and_refuses_damage() {
     assert_eq!(cache.get("d"), None);
     assert!(FileCache::decode(bytes[..bytes.len() - 1].to_vec()).is_none(), "a truncated cache is refused");
 }
+
+#[test]
+fn a_file_output_decodes_from_its_batch_encoded_once() {
+    let batch = Batch {
+        vertices: vec![vertex(1, VertexKind::Module, &[("name", json!("m"))])],
+        edges: vec![edge(1, EdgeKind::DefinedIn, 9, &[])],
+    };
+    let bytes = FileOutputRef { records: &[], sites: &[], children: &[] }.encode(&encode_batch(&batch));
+    let output: FileOutput = rmp_serde::from_slice(&bytes).unwrap();
+    assert_eq!(output.batch.vertices, batch.vertices);
+    assert_eq!(output.batch.edges, batch.edges);
+    assert!(output.records.is_empty() && output.sites.is_empty() && output.children.is_empty());
+}

@@ -47,8 +47,19 @@ pub struct OutputBuilder {
     edges: BTreeMap<EdgeKind, usize>,
 }
 
+/// A batch as the cache keeps it.
+pub fn encode_batch(batch: &Batch) -> Vec<u8> {
+    // Encoding plain data into a `Vec` cannot fail.
+    rmp_serde::to_vec(batch).unwrap_or_default()
+}
+
 impl OutputBuilder {
     pub fn add(&mut self, batch: &Batch) {
+        self.add_encoded(batch, &encode_batch(batch));
+    }
+
+    /// `add`, for a batch already encoded (`encode_batch`).
+    pub fn add_encoded(&mut self, batch: &Batch, encoded: &[u8]) {
         for vertex in &batch.vertices {
             if vertex.kind.is_shared() {
                 self.shared.insert((vertex.id, vertex.kind));
@@ -59,8 +70,7 @@ impl OutputBuilder {
         for edge in &batch.edges {
             *self.edges.entry(edge.kind).or_default() += 1;
         }
-        // Encoding plain data into a `Vec` cannot fail.
-        let _ = rmp_serde::encode::write(&mut self.encoded, batch);
+        self.encoded.extend_from_slice(encoded);
     }
 
     /// The encoded output, and the summary's counts filled in.
@@ -100,19 +110,26 @@ pub struct FileOutput {
     pub children: Vec<crate::assemble::ChildModule>,
 }
 
-/// `FileOutput` by reference, to encode it without a copy.
-#[derive(Serialize)]
+/// `FileOutput` by reference, to encode it without a copy, around its batch encoded once for
+/// both the file's output and the crate's.
 pub struct FileOutputRef<'a> {
-    pub batch: &'a Batch,
     pub records: &'a [crate::resolve::ItemRecord],
     pub sites: &'a [crate::assemble::MacroSite],
     pub children: &'a [crate::assemble::ChildModule],
 }
 
 impl FileOutputRef<'_> {
-    pub fn encode(&self) -> Vec<u8> {
+    /// The bytes `FileOutput` decodes from, given its batch's `encode_batch`: rmp_serde writes a
+    /// struct as an array of its fields, and a msgpack array's elements simply follow its header.
+    pub fn encode(&self, batch: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(batch.len() * 2);
         // Encoding plain data into a `Vec` cannot fail.
-        rmp_serde::to_vec(self).unwrap_or_default()
+        let _ = rmp::encode::write_array_len(&mut out, 4);
+        out.extend_from_slice(batch);
+        let _ = rmp_serde::encode::write(&mut out, self.records);
+        let _ = rmp_serde::encode::write(&mut out, self.sites);
+        let _ = rmp_serde::encode::write(&mut out, self.children);
+        out
     }
 }
 
