@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Alternates cold builds (`--rebuild`) of two cargo-codegraph binaries on one workspace, so that
+the machine's drift hits both alike, and prints the medians and their ratio.
+
+    benches/compare-cold.py OLD_BINARY NEW_BINARY WORKSPACE_DIR [RUNS] [-- EXTRA BUILD ARGS]
+
+For example, with the benchmark corpus copied to /tmp/corpus (and its dependencies fetched):
+
+    benches/compare-cold.py old/cargo-codegraph target/release/cargo-codegraph /tmp/corpus 5 -- --deps
+"""
+import statistics
+import subprocess
+import sys
+import time
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    extra = []
+    if "--" in args:
+        extra = args[args.index("--") + 1 :]
+        args = args[: args.index("--")]
+    if len(args) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    old, new, workspace = args[:3]
+    runs = int(args[3]) if len(args) > 3 else 5
+    binaries = {"old": old, "new": new}
+    times = {name: [] for name in binaries}
+    # Round 0 warms the caches and is not counted.
+    for round_ in range(runs + 1):
+        for name, binary in binaries.items():
+            command = [binary, "codegraph", "--offline", "-q", "--rebuild", "--db", f"{workspace}/{name}.msgpack", *extra]
+            started = time.monotonic()
+            subprocess.run(command, check=True, cwd=workspace)
+            if round_ > 0:
+                times[name].append(time.monotonic() - started)
+    for name, measured in times.items():
+        print(f"{name}: median {statistics.median(measured):.3f}s of", " ".join(f"{t:.2f}" for t in measured))
+    print(f"new / old: {statistics.median(times['new']) / statistics.median(times['old']):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
