@@ -8,6 +8,7 @@ For example, with the benchmark corpus copied to /tmp/corpus (and its dependenci
 
     benches/compare-cold.py old/cargo-codegraph target/release/cargo-codegraph /tmp/corpus 5 -- --deps
 """
+import os
 import statistics
 import subprocess
 import sys
@@ -23,7 +24,8 @@ def main() -> int:
     if len(args) < 3:
         print(__doc__, file=sys.stderr)
         return 2
-    old, new, workspace = args[:3]
+    # The builds run in the workspace: binaries given relative to here are made absolute.
+    old, new, workspace = (os.path.abspath(arg) for arg in args[:3])
     runs = int(args[3]) if len(args) > 3 else 5
     binaries = {"old": old, "new": new}
     times = {name: [] for name in binaries}
