@@ -4,16 +4,20 @@
 //! A build's work is cut into units: one per indexed crate, and one for the workspace's own
 //! vertices (packages, crates, `depends_on`). Beside the graph, `<db>.cache/` keeps for every unit
 //! what it wrote (its output: the batches it sent, msgpack-encoded, in `model`'s serde form), its
-//! resolved scopes (`CrateDefs::to_bytes`) and a summary (`UnitSummary`: the files it read with
-//! their hashes, its counts, diagnostics, and two hashes: its interface, what dependents see of
-//! it, and its dependencies' interfaces when it was built).
+//! files' outputs (`FileCache`: each file's batch, records, macro calls and `mod` declarations,
+//! keyed by the file's content and its place in the module tree), its resolved scopes
+//! (`CrateDefs::to_bytes`) and a summary (`UnitSummary`: the files it read with their hashes, its
+//! counts, diagnostics, and two hashes: its interface, what dependents see of it, and its
+//! dependencies' interfaces when it was built).
 //!
 //! A rerun reuses a crate when its fingerprint (its target, package, features, dependencies and
 //! the options), its files and its dependencies' interfaces are all as recorded: it is not read,
 //! parsed or resolved, and its scopes are read back only if a crate indexed again depends on it.
 //! A crate whose interface changes (an item added, renamed, made public...) makes its
-//! dependents index again; a change inside a function body does not. The crates indexed again
-//! give new outputs; `diff` compares them with the recorded ones (and drops the outputs of crates
+//! dependents index again; a change inside a function body does not. A crate indexed again with
+//! the fingerprint it had parses only the files whose key is not in its `FileCache` (the others'
+//! outputs are read back), then expands, resolves and validates as in a full build. The crates
+//! indexed again give new outputs; `diff` compares them with the recorded ones (and drops the outputs of crates
 //! that are gone) and gives the `model::Diff` that `store` applies to a copy of the live graph.
 //! Vertices that several units write (files, externs) are counted by unit, and leave the graph
 //! with the last unit that wrote them.
@@ -23,7 +27,8 @@
 //! tool or schema version, options, backend or target, a graph replaced behind its back, a damaged
 //! file) makes a full build, which writes a new cache.
 //!
-//! Crash safety: unit files are named by generation and never overwritten; the state file that
+//! Crash safety: unit files are named by generation and never overwritten by the build that
+//! reads them (a full build, which forgot the state first, may reuse names); the state file that
 //! names them is replaced atomically after the graph is committed, and records the graph's stamp
 //! (`store::stamp`). A run killed in between leaves a state whose stamp no longer matches: the
 //! next build is a full one.
