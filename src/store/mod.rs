@@ -518,7 +518,9 @@ fn open_msgpack(path: &Utf8Path) -> Result<Database<MemoryDatastore>, StoreError
     for diff in diffs {
         apply(&db, diff).map_err(|err| StoreError::Unreadable {
             path: path.to_owned(),
-            reason: format!("its delta does not apply: {err}"),
+            // Builds take a known graph's stamp for proof of its soundness, so only `--rebuild`
+            // replaces a delta that does not apply.
+            reason: format!("its delta log `{}` does not apply ({err}); `--rebuild` replaces it", delta::path(path)),
         })?;
     }
     match db {
