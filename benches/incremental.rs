@@ -12,7 +12,10 @@
 //! - **workspace file edited**: a rerun after a function is appended to the corpus's own
 //!   `src/lib.rs` (a new public item: the crate's interface changes);
 //! - **dependency body edited**: a rerun after the body of a function in one file of
-//!   `regex-syntax` changes (its interface does not: `regex` and the corpus are kept).
+//!   `regex-syntax` changes (its interface does not: `regex` and the corpus are kept);
+//! - **dependency item added**: a rerun after a public function is appended to `regex-syntax`'s
+//!   `src/lib.rs` (its interface changes: the crates that depend on it are resolved again, their
+//!   files read back from the cache).
 //!
 //! The report gives medians and the ratios to the cold build; the last lines are JSON for
 //! scripts. `cargo bench --bench incremental [--features rocksdb]`; `CODEGRAPH_BENCH_OFFLINE=1`
@@ -65,6 +68,8 @@ fn run() -> Result<(), String> {
     let vendored = vendor(&copy)?;
     let edited = vendored.join(EDITED_FILE);
     let edited_original = std::fs::read_to_string(&edited).map_err(|e| format!("{}: {e}", edited.display()))?;
+    let vendored_lib = vendored.join("src/lib.rs");
+    let lib_rs_original = std::fs::read_to_string(&vendored_lib).map_err(|e| e.to_string())?;
     let lib = copy.join("src/lib.rs");
     let lib_original = std::fs::read_to_string(&lib).map_err(|e| e.to_string())?;
 
@@ -93,8 +98,9 @@ fn run() -> Result<(), String> {
             let summary = build(&config, &NoProgress).map_err(|err| err.to_string())?;
             Ok((started.elapsed(), summary))
         };
-        let mut times: [Vec<Duration>; 4] = Default::default();
-        let mut reparsed = [0; 4];
+        let mut times: [Vec<Duration>; 5] = Default::default();
+        let mut reparsed = [0; 5];
+        let mut reindexed = [0; 5];
         let mut edits = 0;
         for round in 0..=runs {
             let (cold, summary) = build(true)?;
@@ -113,6 +119,7 @@ fn run() -> Result<(), String> {
                 return Err("a rerun after a workspace edit was not incremental".into());
             }
             reparsed[2] = summary.files_reparsed;
+            reindexed[2] = summary.crates_reindexed;
             std::fs::write(&edited, body_edit(&edited_original, edits)?).map_err(|e| e.to_string())?;
             let (dependency_edit, summary) = build(false)?;
             if !summary.incremental {
@@ -120,22 +127,33 @@ fn run() -> Result<(), String> {
             }
             reparsed[0] = summary.files_parsed;
             reparsed[3] = summary.files_reparsed;
+            reindexed[3] = summary.crates_reindexed;
+            std::fs::write(&vendored_lib, format!("{lib_rs_original}\npub fn codegraph_bench_{edits}() {{}}\n"))
+                .map_err(|e| e.to_string())?;
+            let (item_added, summary) = build(false)?;
+            if !summary.incremental {
+                return Err("a rerun after a dependency's item was added was not incremental".into());
+            }
+            reparsed[4] = summary.files_reparsed;
+            reindexed[4] = summary.crates_reindexed;
             if round > 0 {
-                for (all, time) in times.iter_mut().zip([cold, unchanged, workspace_edit, dependency_edit]) {
+                for (all, time) in times.iter_mut().zip([cold, unchanged, workspace_edit, dependency_edit, item_added])
+                {
                     all.push(time);
                 }
                 println!(
                     "{} run {round}/{runs}: cold {:.3}s, unchanged {:.3}s, workspace file edited {:.3}s, \
-                     dependency body edited {:.3}s",
+                     dependency body edited {:.3}s, dependency item added {:.3}s",
                     backend.as_str(),
                     cold.as_secs_f64(),
                     unchanged.as_secs_f64(),
                     workspace_edit.as_secs_f64(),
-                    dependency_edit.as_secs_f64()
+                    dependency_edit.as_secs_f64(),
+                    item_added.as_secs_f64()
                 );
             }
         }
-        let [cold, unchanged, workspace_edit, dependency_edit] = times.map(|mut times| {
+        let [cold, unchanged, workspace_edit, dependency_edit, item_added] = times.map(|mut times| {
             times.sort();
             times[times.len() / 2].as_secs_f64()
         });
@@ -146,23 +164,32 @@ fn run() -> Result<(), String> {
             100.0 * unchanged / cold
         );
         println!(
-            "  workspace file edited     {workspace_edit:.3}s  {:5.1}%  (target: at most 10%; {} files parsed)",
+            "  workspace file edited     {workspace_edit:.3}s  {:5.1}%  (target: at most 10%; {} files parsed, {} crates)",
             100.0 * workspace_edit / cold,
-            reparsed[2]
+            reparsed[2],
+            reindexed[2]
         );
         println!(
-            "  dependency body edited    {dependency_edit:.3}s  {:5.1}%  (target: at most 10%; {} files parsed)\n",
+            "  dependency body edited    {dependency_edit:.3}s  {:5.1}%  (target: at most 10%; {} files parsed, {} crates)",
             100.0 * dependency_edit / cold,
-            reparsed[3]
+            reparsed[3],
+            reindexed[3]
+        );
+        println!(
+            "  dependency item added     {item_added:.3}s  {:5.1}%  (target: at most 10%; {} files parsed, {} crates)\n",
+            100.0 * item_added / cold,
+            reparsed[4],
+            reindexed[4]
         );
         report.push(format!(
             "{{\"bench\":\"incremental\",\"store\":\"{}\",\"runs\":{runs},\"cold_s\":{cold:.3},\"unchanged_s\":{unchanged:.3},\
-             \"workspace_edit_s\":{workspace_edit:.3},\"dependency_edit_s\":{dependency_edit:.3},\
-             \"unchanged_ratio\":{:.4},\"workspace_edit_ratio\":{:.4},\"dependency_edit_ratio\":{:.4}}}",
+             \"workspace_edit_s\":{workspace_edit:.3},\"dependency_edit_s\":{dependency_edit:.3},\"item_added_s\":{item_added:.3},\
+             \"unchanged_ratio\":{:.4},\"workspace_edit_ratio\":{:.4},\"dependency_edit_ratio\":{:.4},\"item_added_ratio\":{:.4}}}",
             backend.as_str(),
             unchanged / cold,
             workspace_edit / cold,
-            dependency_edit / cold
+            dependency_edit / cold,
+            item_added / cold
         ));
     }
     for line in report {
