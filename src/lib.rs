@@ -559,13 +559,9 @@ fn default_db(target_dir: &camino::Utf8Path, backend: Option<Backend>) -> Utf8Pa
     if let Some(backend) = backend {
         return dir.join(backend.default_file_name());
     }
-    let written = |path: &Utf8PathBuf| {
-        // A RocksDB graph is rewritten through its pointer file; its folder's time moves too.
-        std::fs::metadata(path).and_then(|meta| meta.modified()).ok()
-    };
     let msgpack = dir.join(Backend::Msgpack.default_file_name());
     let rocksdb = dir.join(Backend::Rocksdb.default_file_name());
-    match (written(&msgpack), written(&rocksdb)) {
+    match (store::last_written(&msgpack), store::last_written(&rocksdb)) {
         (Some(m), Some(r)) if r > m => rocksdb,
         (None, Some(_)) => rocksdb,
         _ => msgpack,

@@ -116,6 +116,17 @@ pub fn stamp(path: &Utf8Path) -> Option<String> {
     Some(format!("{}:{modified}:{}{}", metadata.len(), pointer.trim_end(), delta.unwrap_or_default()))
 }
 
+/// When the graph at `path` was last written: a msgpack graph's image or delta log, whichever is
+/// newer; a RocksDB graph's pointer file (a reader's `open.lock` does not count). `None` when
+/// there is no graph.
+pub fn last_written(path: &Utf8Path) -> Option<std::time::SystemTime> {
+    let modified = |file: &Utf8Path| std::fs::metadata(file).and_then(|meta| meta.modified()).ok();
+    match detect(path).ok()?? {
+        Backend::Msgpack => modified(path).max(modified(&delta::path(path))),
+        Backend::Rocksdb => modified(&path.join("codegraph.current")),
+    }
+}
+
 /// The backend a build writes `path` with: `wanted` (`--store`) if given, else the existing
 /// graph's, else msgpack. A graph of one backend is never replaced by one of another: that would
 /// delete a file or a folder the user may have meant to keep.

@@ -476,6 +476,8 @@ fn a_known_msgpack_graph_is_updated_through_its_delta_log() {
     assert!(std::fs::read(&a).unwrap() == image, "the image is not rewritten");
     assert!(super::delta::path(&a).is_file());
     assert_ne!(stamp(&a).unwrap(), before, "the stamp says the graph changed");
+    let logged = std::fs::metadata(super::delta::path(&a)).and_then(|meta| meta.modified()).ok();
+    assert_eq!(last_written(&a), logged, "the graph was last written with its log");
     let (updated, expected) = (read_graph(&a).unwrap(), read_graph(&b).unwrap());
     assert_eq!(updated.vertices, expected.vertices);
     assert_eq!(updated.edges, expected.edges);
