@@ -91,7 +91,8 @@ pub fn decode_output(mut bytes: &[u8]) -> Option<Vec<Batch>> {
     Some(batches)
 }
 
-/// Writes `bytes` to a new file `path` (never overwriting: cache files are named once).
+/// Writes `bytes` to `path`: a name that the live state does not refer to (see `Cache::save`), so
+/// that a file left by a killed run may be replaced.
 pub fn write_new(path: &camino::Utf8Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = std::fs::File::create(path)?;
     file.write_all(bytes)?;
