@@ -14,8 +14,9 @@
 //! the image decoded; RocksDB: a new generation made of the live one's files, tables
 //! hard-linked), `update::apply` applies a `model::Diff` to it, checked against the graph first.
 //! Either way `Staging::commit` replaces the graph atomically, and a staging dropped without it
-//! leaves the live graph as it was. msgpack saves the whole image either way; RocksDB writes only
-//! what the diff changes.
+//! leaves the live graph as it was. msgpack saves the whole image, except that an update of a
+//! graph the build knows (`Staging::update_known`) goes to the graph's delta log (`delta`) while
+//! that is small; RocksDB writes only what the diff changes.
 //!
 //! A remote backend (IndraDB's gRPC server) would be a third `Backend`: a `Staging` that writes
 //! into a fresh graph and switches readers to it on commit, and an `open` for readers.
