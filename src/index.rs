@@ -200,7 +200,7 @@ impl Ctx<'_> {
 
     /// The key by which a crate is known between builds.
     fn key_of(&self, krate: u32) -> String {
-        self.workspace.crates.get(krate as usize).map(|krate| format!("{:?}", krate.key)).unwrap_or_default()
+        crate::incremental::crate_key(self.workspace, krate as usize)
     }
 }
 
@@ -672,6 +672,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         // Unreadable now, so never taken for unchanged.
         Err(_) => Input::absent(file.path.clone()),
     };
+    let content_hash = input.hash.clone().unwrap_or_default();
     job.walk.input(input);
     let text = match read {
         Ok(text) => text,
@@ -684,18 +685,15 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     ancestors.push(file.path.clone());
     // Everything the file's output depends on, besides the crate's fingerprint (which `Reuse`
     // checked) and the text.
-    let key = format!(
-        "{}{}",
-        crate::fresh::hash(format!("{}\n{:?}\n{:?}", file.path, job.module, job.decl).as_bytes()),
-        crate::fresh::hash(text.as_bytes())
-    );
+    let context = crate::fresh::hash(format!("{}\n{:?}\n{:?}", file.path, job.module, job.decl).as_bytes());
+    let key = format!("{context}{content_hash}");
     if let Some(encoded) = job.walk.cached.as_ref().and_then(|cached| cached.get(&key))
-        && let Ok(kept) = rmp_serde::from_slice::<FileOutput>(encoded)
+        && let Some((kept, batch_bytes)) = FileOutput::decode(encoded)
     {
         job.walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, encoded.to_vec()));
         job.walk.files_parsed.fetch_add(1, Ordering::Relaxed);
         let FileOutput { batch, records, sites, children } = kept;
-        ctx.send(job.walk, batch);
+        ctx.send_encoded(job.walk, batch, batch_bytes);
         job.walk.keep(records);
         return file_done(job, file, &file_ref_of(file_id, &name), &name, sites, children, &ancestors);
     }

@@ -169,7 +169,8 @@ fn build_workspace(
         true => None,
         false => cache.load(&cache_fingerprint, store::stamp(&db_path).as_deref()),
     };
-    let job = Job { workspace, config, backend, db_path: &db_path, pool: &pool, progress };
+    let fingerprints = incremental::crate_fingerprints(workspace);
+    let job = Job { workspace, config, backend, db_path: &db_path, pool: &pool, progress, fingerprints };
     let mut built = None;
     if let Some(previous) = &previous {
         // `None` when the cache cannot give back what it should: a full build makes it.
@@ -220,6 +221,8 @@ struct Job<'a> {
     db_path: &'a Utf8PathBuf,
     pool: &'a rayon::ThreadPool,
     progress: &'a dyn Progress,
+    /// Each crate's `incremental::crate_fingerprints`.
+    fingerprints: Vec<String>,
 }
 
 /// What a build made, for the cache and the summary.
@@ -252,12 +255,11 @@ impl Job<'_> {
     }
 
     fn new_units(&self, units: Vec<index::CrateOutput>) -> Vec<incremental::NewUnit> {
-        let fingerprints = incremental::crate_fingerprints(self.workspace);
         units
             .into_iter()
             .map(|unit| incremental::NewUnit {
                 key: incremental::crate_key(self.workspace, unit.krate),
-                fingerprint: fingerprints[unit.krate].clone(),
+                fingerprint: self.fingerprints[unit.krate].clone(),
                 summary: unit.summary,
                 output: unit.output,
                 defs: unit.defs,
@@ -323,8 +325,7 @@ impl Job<'_> {
         cache: &Cache,
         timings: &mut Timings,
     ) -> Result<Option<Built>, Error> {
-        let workspace = self.workspace;
-        let fingerprints = incremental::crate_fingerprints(workspace);
+        let (workspace, fingerprints) = (self.workspace, &self.fingerprints);
         let keys: Vec<String> = (0..workspace.crates.len()).map(|k| incremental::crate_key(workspace, k)).collect();
         let recorded: Vec<Option<&incremental::UnitEntry>> = (0..workspace.crates.len())
             .map(|k| previous.units.get(&keys[k]).filter(|entry| entry.fingerprint == fingerprints[k]))

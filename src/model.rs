@@ -174,8 +174,8 @@ impl Batch {
 }
 
 /// What an incremental build changes in a stored graph: applied by `store::apply` to the copy of
-/// the live graph that `store::Staging::update` makes, in this order: removed edges, removed vertices (IndraDB deletes
-/// their edges with them), removed properties, then `written`.
+/// the live graph that `store::Staging::update` makes, in this order: removed edges, removed
+/// vertices (IndraDB deletes their edges with them), removed properties, then `written`.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Diff {
     /// Edges to delete, by (from, kind, to).

@@ -125,9 +125,12 @@ fn a_file_output_decodes_from_its_batch_encoded_once() {
         vertices: vec![vertex(1, VertexKind::Module, &[("name", json!("m"))])],
         edges: vec![edge(1, EdgeKind::DefinedIn, 9, &[])],
     };
-    let bytes = FileOutputRef { records: &[], sites: &[], children: &[] }.encode(&encode_batch(&batch));
-    let output: FileOutput = rmp_serde::from_slice(&bytes).unwrap();
+    let batch_bytes = encode_batch(&batch);
+    let bytes = FileOutputRef { records: &[], sites: &[], children: &[] }.encode(&batch_bytes);
+    let (output, decoded_batch_bytes) = FileOutput::decode(&bytes).unwrap();
+    assert_eq!(decoded_batch_bytes, batch_bytes, "the batch's own bytes, to reuse");
     assert_eq!(output.batch.vertices, batch.vertices);
     assert_eq!(output.batch.edges, batch.edges);
     assert!(output.records.is_empty() && output.sites.is_empty() && output.children.is_empty());
+    assert!(FileOutput::decode(&bytes[..bytes.len() - 1]).is_none(), "a truncated output is refused");
 }

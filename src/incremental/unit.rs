@@ -103,12 +103,31 @@ pub fn write_new(path: &camino::Utf8Path, bytes: &[u8]) -> std::io::Result<()> {
 /// content and place in the module tree are unchanged is not parsed again: its batch (module and
 /// file vertices, items, edges), its records for resolution, its macro calls and its `mod x;`
 /// declarations.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct FileOutput {
     pub batch: Batch,
     pub records: Vec<crate::resolve::ItemRecord>,
     pub sites: Vec<crate::assemble::MacroSite>,
     pub children: Vec<crate::assemble::ChildModule>,
+}
+
+impl FileOutput {
+    /// Decodes `FileOutputRef::encode`'s bytes; also gives the batch's own bytes (as
+    /// `encode_batch` made them), so that the batch need not be encoded again for the crate's
+    /// output. `None` when the bytes are damaged.
+    pub fn decode(bytes: &[u8]) -> Option<(FileOutput, &[u8])> {
+        let mut rest = bytes;
+        if rmp::decode::read_array_len(&mut rest).ok()? != 4 {
+            return None;
+        }
+        let start = bytes.len() - rest.len();
+        let batch: Batch = rmp_serde::decode::from_read(&mut rest).ok()?;
+        let batch_bytes = &bytes[start..bytes.len() - rest.len()];
+        let records = rmp_serde::decode::from_read(&mut rest).ok()?;
+        let sites = rmp_serde::decode::from_read(&mut rest).ok()?;
+        let children = rmp_serde::decode::from_read(&mut rest).ok()?;
+        rest.is_empty().then_some((FileOutput { batch, records, sites, children }, batch_bytes))
+    }
 }
 
 /// `FileOutput` by reference, to encode it without a copy, around its batch encoded once for

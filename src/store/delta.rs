@@ -39,13 +39,6 @@ struct Log {
     diffs: Vec<Diff>,
 }
 
-/// The stamp of the image alone: its size and modification time.
-fn image_stamp(db: &Utf8Path) -> Option<String> {
-    let metadata = std::fs::metadata(db).ok()?;
-    let modified = metadata.modified().ok()?.duration_since(std::time::SystemTime::UNIX_EPOCH).ok()?.as_nanos();
-    Some(format!("{}:{modified}", metadata.len()))
-}
-
 /// The diffs to apply to the image at `db`: none when there is no delta or it is stale.
 pub fn read(db: &Utf8Path) -> Result<Vec<Diff>, StoreError> {
     let path = path(db);
@@ -56,7 +49,7 @@ pub fn read(db: &Utf8Path) -> Result<Vec<Diff>, StoreError> {
     };
     let log: Log = rmp_serde::from_slice(&bytes)
         .map_err(|err| StoreError::Unreadable { path: db.to_owned(), reason: format!("`{path}`: {err}") })?;
-    Ok(match image_stamp(db) {
+    Ok(match super::file_stamp(db) {
         Some(stamp) if stamp == log.base => log.diffs,
         _ => Vec::new(),
     })
@@ -73,7 +66,7 @@ pub fn has_room(db: &Utf8Path) -> bool {
 /// renamed over the old one, then the folder is fsynced.
 pub fn append(db: &Utf8Path, mut new: Vec<Diff>) -> Result<(), StoreError> {
     let write_error = |source| StoreError::Write { path: db.to_owned(), source };
-    let base = image_stamp(db).ok_or_else(|| StoreError::Missing { path: db.to_owned() })?;
+    let base = super::file_stamp(db).ok_or_else(|| StoreError::Missing { path: db.to_owned() })?;
     let mut diffs = read(db)?;
     diffs.append(&mut new);
     let log = Log { base, diffs };

@@ -91,30 +91,28 @@ pub fn detect(path: &Utf8Path) -> Result<Option<Backend>, StoreError> {
 }
 
 /// A stamp of the graph at `path` that changes whenever a build replaces it: the msgpack file's
-/// size and time, or the RocksDB folder's pointer (which names a new generation on every commit)
-/// and its time. `None` when there is no graph. Caches kept beside a graph record it, to tell
-/// whether they still describe it.
+/// size and time (and its delta log's), or the RocksDB folder's pointer (which names a new
+/// generation on every commit) and its time. `None` when there is no graph. Caches kept beside a
+/// graph record it, to tell whether they still describe it.
 pub fn stamp(path: &Utf8Path) -> Option<String> {
-    let backend = detect(path).ok()??;
-    let file = match backend {
-        Backend::Msgpack => path.to_owned(),
-        Backend::Rocksdb => path.join("codegraph.current"),
-    };
-    // An update of a msgpack graph may change its delta alone.
-    let delta = match backend {
-        Backend::Msgpack => std::fs::metadata(delta::path(path)).ok().and_then(|metadata| {
-            let modified = metadata.modified().ok()?.duration_since(std::time::SystemTime::UNIX_EPOCH).ok()?;
-            Some(format!(":{}:{}", metadata.len(), modified.as_nanos()))
-        }),
-        Backend::Rocksdb => None,
-    };
-    let metadata = std::fs::metadata(&file).ok()?;
-    let modified = metadata.modified().ok()?.duration_since(std::time::SystemTime::UNIX_EPOCH).ok()?.as_nanos();
-    let pointer = match file == path {
-        true => String::new(),
-        false => std::fs::read_to_string(&file).ok()?,
-    };
-    Some(format!("{}:{modified}:{}{}", metadata.len(), pointer.trim_end(), delta.unwrap_or_default()))
+    match detect(path).ok()?? {
+        // An update of a msgpack graph may change its delta log alone.
+        Backend::Msgpack => {
+            Some(format!("{}:{}", file_stamp(path)?, file_stamp(&delta::path(path)).unwrap_or_default()))
+        }
+        Backend::Rocksdb => {
+            let pointer = path.join("codegraph.current");
+            let name = std::fs::read_to_string(&pointer).ok()?;
+            Some(format!("{}:{}", file_stamp(&pointer)?, name.trim_end()))
+        }
+    }
+}
+
+/// A file's size and modification time (nanoseconds since the epoch), as `size:time`.
+fn file_stamp(file: &Utf8Path) -> Option<String> {
+    let metadata = std::fs::metadata(file).ok()?;
+    let modified = metadata.modified().ok()?.duration_since(std::time::SystemTime::UNIX_EPOCH).ok()?;
+    Some(format!("{}:{}", metadata.len(), modified.as_nanos()))
 }
 
 /// When the graph at `path` was last written: a msgpack graph's image or delta log, whichever is
