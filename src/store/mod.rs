@@ -22,6 +22,7 @@
 //! into a fresh graph and switches readers to it on commit, and an `open` for readers.
 
 mod delta;
+pub mod graph;
 pub mod lock;
 mod msgpack;
 #[cfg(feature = "rocksdb")]
@@ -36,6 +37,7 @@ use indradb::{Database, Datastore, Identifier, MemoryDatastore, Transaction};
 use serde_json::Value;
 use uuid::Uuid;
 
+pub use graph::{Direction, E, EdgeRef, Graph, V};
 pub use lock::{DbLock, LockMode};
 pub use update::{ApplyStats, apply};
 pub use writer::{WriteStats, Writer, WriterConfig};

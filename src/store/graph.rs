@@ -1,0 +1,356 @@
+//! `Graph`: a read-only snapshot of a stored graph, the one API that every reader uses (`stats`,
+//! `export`, `check`, `query`, `mcp`).
+//!
+//! Vertices are numbered densely (`V`, in the order of their ids) and edges too (`E`, in the order
+//! of (from, kind, to), with kinds ordered by name, as `export` writes them), so that readers work
+//! on `u32` indices rather than hashing UUIDs. Out- and in-edges of each vertex are kept as
+//! compressed adjacency lists; look-ups by `path` and by `name` go through indices built on first
+//! use. Properties are read through typed accessors (`text`, `uint`, `flag`) that borrow from the
+//! snapshot, so that a reader never clones a value it only looks at; `props` gives them all, owned.
+//!
+//! Readers see kinds as `model`'s enums and properties as JSON values; nothing here leaks an
+//! IndraDB type or says how the bytes were laid out on disk. Where the properties live is
+//! `PropTable`'s business: decoded maps (`Graph::from_stored`, RocksDB graphs), or spans of a
+//! msgpack image read lazily.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
+
+use rustc_hash::FxHasher;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{StoredGraph, StoredVertex};
+use crate::model::{EdgeKind, VertexKind};
+
+/// A vertex of one `Graph`: its rank in id order. Meaningless in any other graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct V(pub u32);
+
+/// An edge of one `Graph`: its rank in (from, kind, to) order. Meaningless in any other graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct E(pub u32);
+
+impl V {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl E {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Which way an edge is followed from a vertex.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// From the vertex to others: the edge's `from` is the vertex.
+    Out,
+    /// From others to the vertex: the edge's `to` is the vertex.
+    In,
+}
+
+/// An edge's ends and kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EdgeRef {
+    pub from: V,
+    pub kind: EdgeKind,
+    pub to: V,
+}
+
+/// The properties of every vertex (or every edge) of a graph, by rank.
+pub(crate) enum PropTable {
+    /// Decoded maps, one per vertex or edge.
+    Decoded(Vec<BTreeMap<String, Value>>),
+}
+
+impl PropTable {
+    fn value(&self, index: usize, name: &str) -> Option<&Value> {
+        match self {
+            PropTable::Decoded(maps) => maps.get(index)?.get(name),
+        }
+    }
+
+    fn all(&self, index: usize) -> BTreeMap<String, Value> {
+        match self {
+            PropTable::Decoded(maps) => maps.get(index).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// A read-only snapshot of a stored graph (the version record left out).
+pub struct Graph {
+    ids: Vec<Uuid>,
+    kinds: Vec<VertexKind>,
+    vertex_props: PropTable,
+    edges: Vec<EdgeRef>,
+    edge_props: PropTable,
+    /// Out-edges of `v` are `edges[out_start[v]..out_start[v + 1]]` (edges are sorted by `from`).
+    out_start: Vec<u32>,
+    /// In-edges of `v` are `in_order[in_start[v]..in_start[v + 1]]`, by (kind, from).
+    in_order: Vec<E>,
+    in_start: Vec<u32>,
+    by_path: OnceLock<HashMap<u64, Vec<V>>>,
+    by_name: OnceLock<HashMap<u64, Vec<V>>>,
+}
+
+/// A graph whose vertex or edge kind is not one this cargo-codegraph knows: it was written by
+/// another schema (which the version record would have said) or it is damaged.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {what} kind `{kind}`")]
+pub struct UnknownKind {
+    pub what: &'static str,
+    pub kind: String,
+}
+
+impl Graph {
+    /// A snapshot of a graph read whole. Edges whose ends are not vertices of the graph are
+    /// dropped (a stored graph has none: every backend refuses them on write).
+    pub fn from_stored(stored: StoredGraph) -> Result<Graph, UnknownKind> {
+        let StoredGraph { mut vertices, mut edges } = stored;
+        vertices.sort_by_key(|v| v.id);
+        vertices.dedup_by_key(|v| v.id);
+        let mut ids = Vec::with_capacity(vertices.len());
+        let mut kinds = Vec::with_capacity(vertices.len());
+        let mut vertex_props = Vec::with_capacity(vertices.len());
+        for StoredVertex { id, kind, props } in vertices {
+            ids.push(id);
+            kinds.push(vertex_kind(&kind)?);
+            vertex_props.push(props);
+        }
+        let rank = |id: &Uuid| ids.binary_search(id).ok().map(|i| V(i as u32));
+        edges.sort_by(|a, b| (a.from, &a.kind, a.to).cmp(&(b.from, &b.kind, b.to)));
+        let mut refs = Vec::with_capacity(edges.len());
+        let mut edge_props = Vec::with_capacity(edges.len());
+        for edge in edges {
+            let kind = edge_kind(&edge.kind)?;
+            if let (Some(from), Some(to)) = (rank(&edge.from), rank(&edge.to)) {
+                refs.push(EdgeRef { from, kind, to });
+                edge_props.push(edge.props);
+            }
+        }
+        Ok(Graph::assemble(ids, kinds, PropTable::Decoded(vertex_props), refs, PropTable::Decoded(edge_props)))
+    }
+
+    /// Builds the adjacency lists. `edges` must be sorted by (from, kind name, to), with
+    /// `edge_props` in the same order.
+    pub(crate) fn assemble(
+        ids: Vec<Uuid>,
+        kinds: Vec<VertexKind>,
+        vertex_props: PropTable,
+        edges: Vec<EdgeRef>,
+        edge_props: PropTable,
+    ) -> Graph {
+        let n = ids.len();
+        let mut out_start = vec![0u32; n + 1];
+        let mut in_start = vec![0u32; n + 1];
+        for edge in &edges {
+            out_start[edge.from.index() + 1] += 1;
+            in_start[edge.to.index() + 1] += 1;
+        }
+        for i in 0..n {
+            out_start[i + 1] += out_start[i];
+            in_start[i + 1] += in_start[i];
+        }
+        let mut in_order: Vec<E> = (0..edges.len() as u32).map(E).collect();
+        in_order.sort_by_key(|e| {
+            let edge = &edges[e.index()];
+            (edge.to, edge.kind.as_str(), edge.from)
+        });
+        Graph {
+            ids,
+            kinds,
+            vertex_props,
+            edges,
+            edge_props,
+            out_start,
+            in_order,
+            in_start,
+            by_path: OnceLock::new(),
+            by_name: OnceLock::new(),
+        }
+    }
+
+    pub fn vertex_count(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn edge_count(&self) -> usize {
+        self.edges.len()
+    }
+
+    /// Every vertex, in id order.
+    pub fn vertices(&self) -> impl ExactSizeIterator<Item = V> + '_ {
+        (0..self.ids.len() as u32).map(V)
+    }
+
+    /// Every edge, in (from, kind, to) order.
+    pub fn edges(&self) -> impl ExactSizeIterator<Item = E> + '_ {
+        (0..self.edges.len() as u32).map(E)
+    }
+
+    pub fn id(&self, v: V) -> Uuid {
+        self.ids[v.index()]
+    }
+
+    pub fn kind(&self, v: V) -> VertexKind {
+        self.kinds[v.index()]
+    }
+
+    /// The vertex with this id.
+    pub fn vertex(&self, id: Uuid) -> Option<V> {
+        self.ids.binary_search(&id).ok().map(|i| V(i as u32))
+    }
+
+    /// The vertices of one kind, in id order.
+    pub fn of_kind(&self, kind: VertexKind) -> impl Iterator<Item = V> + '_ {
+        self.vertices().filter(move |v| self.kind(*v) == kind)
+    }
+
+    /// A vertex's property, whatever its type.
+    pub fn prop(&self, v: V, name: &str) -> Option<&Value> {
+        self.vertex_props.value(v.index(), name)
+    }
+
+    /// A vertex's string property.
+    pub fn text(&self, v: V, name: &str) -> Option<&str> {
+        self.prop(v, name).and_then(Value::as_str)
+    }
+
+    /// A vertex's integer property.
+    pub fn uint(&self, v: V, name: &str) -> Option<u64> {
+        self.prop(v, name).and_then(Value::as_u64)
+    }
+
+    /// A vertex's boolean property.
+    pub fn flag(&self, v: V, name: &str) -> Option<bool> {
+        self.prop(v, name).and_then(Value::as_bool)
+    }
+
+    /// A vertex's canonical path (its `path` property), or `""` for vertices without one.
+    pub fn path(&self, v: V) -> &str {
+        self.text(v, "path").unwrap_or_default()
+    }
+
+    /// Every property of a vertex.
+    pub fn props(&self, v: V) -> BTreeMap<String, Value> {
+        self.vertex_props.all(v.index())
+    }
+
+    pub fn edge(&self, e: E) -> EdgeRef {
+        self.edges[e.index()]
+    }
+
+    pub fn edge_prop(&self, e: E, name: &str) -> Option<&Value> {
+        self.edge_props.value(e.index(), name)
+    }
+
+    pub fn edge_uint(&self, e: E, name: &str) -> Option<u64> {
+        self.edge_prop(e, name).and_then(Value::as_u64)
+    }
+
+    pub fn edge_text(&self, e: E, name: &str) -> Option<&str> {
+        self.edge_prop(e, name).and_then(Value::as_str)
+    }
+
+    /// Every property of an edge.
+    pub fn edge_props(&self, e: E) -> BTreeMap<String, Value> {
+        self.edge_props.all(e.index())
+    }
+
+    /// A vertex's edges one way, ordered by (kind name, other end).
+    pub fn edges_of(&self, v: V, direction: Direction) -> impl ExactSizeIterator<Item = E> + '_ {
+        let i = v.index();
+        let (start, end, ordered) = match direction {
+            Direction::Out => (self.out_start[i], self.out_start[i + 1], false),
+            Direction::In => (self.in_start[i], self.in_start[i + 1], true),
+        };
+        (start..end).map(move |rank| if ordered { self.in_order[rank as usize] } else { E(rank) })
+    }
+
+    /// A vertex's edges of one kind, one way.
+    pub fn edges_of_kind(&self, v: V, direction: Direction, kind: EdgeKind) -> impl Iterator<Item = E> + '_ {
+        self.edges_of(v, direction).filter(move |e| self.edge(*e).kind == kind)
+    }
+
+    /// The other end of `e`, seen from the end that `direction` leaves.
+    pub fn other(&self, e: E, direction: Direction) -> V {
+        let edge = self.edge(e);
+        match direction {
+            Direction::Out => edge.to,
+            Direction::In => edge.from,
+        }
+    }
+
+    /// The vertices whose `path` is `path`, in id order.
+    pub fn by_path(&self, path: &str) -> Vec<V> {
+        self.look_up(&self.by_path, "path", path)
+    }
+
+    /// The vertices whose `name` is `name`, in id order.
+    pub fn by_name(&self, name: &str) -> Vec<V> {
+        self.look_up(&self.by_name, "name", name)
+    }
+
+    fn look_up(&self, index: &OnceLock<HashMap<u64, Vec<V>>>, prop: &str, wanted: &str) -> Vec<V> {
+        let index = index.get_or_init(|| {
+            let mut index: HashMap<u64, Vec<V>> = HashMap::new();
+            for v in self.vertices() {
+                if let Some(text) = self.text(v, prop) {
+                    index.entry(hash(text)).or_default().push(v);
+                }
+            }
+            index
+        });
+        // A hash collision must not answer: the hits are checked against the value.
+        index.get(&hash(wanted)).into_iter().flatten().copied().filter(|v| self.text(*v, prop) == Some(wanted)).collect()
+    }
+
+    /// The whole graph as plain data (for `export`'s tests and callers that want owned values).
+    pub fn to_stored(&self) -> StoredGraph {
+        StoredGraph {
+            vertices: self
+                .vertices()
+                .map(|v| StoredVertex { id: self.id(v), kind: self.kind(v).as_str().to_owned(), props: self.props(v) })
+                .collect(),
+            edges: self
+                .edges()
+                .map(|e| {
+                    let edge = self.edge(e);
+                    super::StoredEdge {
+                        from: self.id(edge.from),
+                        kind: edge.kind.as_str().to_owned(),
+                        to: self.id(edge.to),
+                        props: self.edge_props(e),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+fn hash(text: &str) -> u64 {
+    let mut hasher = FxHasher::default();
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
+pub(crate) fn vertex_kind(name: &str) -> Result<VertexKind, UnknownKind> {
+    VertexKind::ALL
+        .iter()
+        .copied()
+        .find(|k| k.as_str() == name)
+        .ok_or_else(|| UnknownKind { what: "vertex", kind: name.to_owned() })
+}
+
+pub(crate) fn edge_kind(name: &str) -> Result<EdgeKind, UnknownKind> {
+    EdgeKind::ALL
+        .iter()
+        .copied()
+        .find(|k| k.as_str() == name)
+        .ok_or_else(|| UnknownKind { what: "edge", kind: name.to_owned() })
+}
