@@ -3,24 +3,16 @@
 //! dependency is rejected with the evidence printed. The plain git hook of the README does the
 //! same without the framework.
 //!
-//! Needs `git` and the `pre-commit` tool (`python3 -m pip install pre-commit`; `.ci/run` installs
-//! it). It fails, saying so, when either is missing: it is never skipped quietly.
+//! Needs `git` and the `pre-commit` tool: `cargo xtask test` installs it into the target folder,
+//! where `common::tool` finds it. It fails, saying so, when either is missing: it is never skipped
+//! quietly.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{BIN, Fixture, describe};
-
-fn tool(name: &str) -> PathBuf {
-    let found = Command::new(name).arg("--version").output();
-    assert!(
-        found.as_ref().is_ok_and(|output| output.status.success()),
-        "`{name}` is needed for this test and was not found on PATH (for pre-commit: `python3 -m pip install pre-commit`)"
-    );
-    PathBuf::from(name)
-}
+use common::{BIN, Fixture, describe, tool};
 
 /// PATH with the built binary's folder first, so that hooks find `cargo-codegraph`.
 fn path_with_binary() -> std::ffi::OsString {

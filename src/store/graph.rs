@@ -307,7 +307,13 @@ impl Graph {
             index
         });
         // A hash collision must not answer: the hits are checked against the value.
-        index.get(&hash(wanted)).into_iter().flatten().copied().filter(|v| self.text(*v, prop) == Some(wanted)).collect()
+        index
+            .get(&hash(wanted))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|v| self.text(*v, prop) == Some(wanted))
+            .collect()
     }
 
     /// The whole graph as plain data (for `export`'s tests and callers that want owned values).

@@ -10,6 +10,24 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cargo-codegraph");
 
+/// A tool that a test drives from outside Rust, found on `PATH` or where `cargo xtask test`
+/// installs tools (`<target-dir>/tools`). A missing tool fails the test, naming it and the one
+/// command that provides it: a test is never skipped quietly.
+pub fn tool(name: &str) -> PathBuf {
+    // `CARGO_TARGET_TMPDIR` is `<target-dir>/tmp`.
+    let tools = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("tools");
+    let mut dirs = vec![tools.join("venv").join("bin"), tools.join("bin")];
+    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    match dirs.into_iter().map(|dir| dir.join(name)).find(|candidate| candidate.is_file()) {
+        Some(found) => found,
+        None => panic!(
+            "`{name}` is needed by this test and was found neither on PATH nor in `{}`: run `cargo xtask test`, \
+             which installs it there (or `cargo xtask tools` to install the tools alone)",
+            tools.display()
+        ),
+    }
+}
+
 /// A copy of `tests/fixtures/<name>` in a fresh temporary folder (cargo writes `Cargo.lock` and
 /// `target/` into a workspace, and the fixtures stay clean).
 pub struct Fixture {

@@ -1,0 +1,494 @@
+//! `cargo xtask`: the project's task runner (the convention rust-analyzer and many others use).
+//!
+//! ```text
+//! cargo xtask test [--features F | --all-features] [--no-install] [CARGO TEST ARGS...]
+//! cargo xtask tools [--features F | --all-features] [--no-install]
+//! ```
+//!
+//! `test` makes sure that every tool the tests drive from outside Rust is there, installing what
+//! is missing, then runs `cargo test --locked` with those tools on `PATH`; `tools` does the first
+//! half and lists where each tool is. Tools come from the machine's own package managers, never
+//! from downloads of our own: Debian packages with `apt-get` (when running as root, or through
+//! `sudo -n`), Python packages with pip into a virtualenv in `<target-dir>/tools/venv`. What
+//! cannot be had (not root, no network) stops the run before any test, naming the command that
+//! installs it. Plain `cargo test` finds the same tools in `<target-dir>/tools` (see
+//! `tests/common/mod.rs`), so a newcomer runs this once and may use cargo directly afterwards.
+//!
+//! Exit codes: cargo's own for the test run (0 when every test passed); 2 for a bad command line;
+//! 3 when a tool could not be had.
+//!
+//! This program knows the tools and how to install them; it knows nothing of the tests
+//! themselves. Standard library only, so that it builds in seconds on a fresh machine.
+
+use std::env;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+const USAGE: &str = "\
+usage: cargo xtask test  [--features F | --all-features] [--no-install] [CARGO TEST ARGS...]
+       cargo xtask tools [--features F | --all-features] [--no-install]
+
+  test    install what the tests need outside Rust (when missing), then `cargo test --locked`
+  tools   only install (or, with --no-install, only look for) those tools, and list them";
+
+const EXIT_USAGE: u8 = 2;
+const EXIT_TOOLS: u8 = 3;
+
+/// Where a tool comes from.
+#[derive(Clone, Copy)]
+enum Source {
+    /// A Debian package.
+    Apt(&'static str),
+    /// A Python package (a pip requirement), installed into `<target-dir>/tools/venv`.
+    Pip(&'static str),
+}
+
+/// How to tell that a tool is there.
+#[derive(Clone, Copy)]
+enum Probe {
+    /// This command runs and exits 0 (looked up on the tools' `PATH`).
+    Runs(&'static [&'static str]),
+    /// This Debian package is installed (libraries, which have no command).
+    Dpkg(&'static str),
+}
+
+struct Tool {
+    name: &'static str,
+    /// Which tests need it, and why.
+    needed_by: &'static str,
+    probe: Probe,
+    source: Source,
+    /// The cargo feature whose tests need it; `None` for every test run.
+    feature: Option<&'static str>,
+}
+
+/// Everything the tests drive from outside Rust.
+const TOOLS: &[Tool] = &[
+    Tool {
+        name: "git",
+        needed_by: "tests/precommit.rs (real commits through the hook)",
+        probe: Probe::Runs(&["git", "--version"]),
+        source: Source::Apt("git"),
+        feature: None,
+    },
+    Tool {
+        name: "pre-commit",
+        needed_by: "tests/precommit.rs (the hook installed by its id through the real framework)",
+        probe: Probe::Runs(&["pre-commit", "--version"]),
+        source: Source::Pip("pre-commit==4.7.0"),
+        feature: None,
+    },
+    Tool {
+        name: "libclang-dev",
+        needed_by: "the `rocksdb` feature (bindgen generates RocksDB's bindings with libclang)",
+        probe: Probe::Dpkg("libclang-dev"),
+        source: Source::Apt("libclang-dev"),
+        feature: Some("rocksdb"),
+    },
+];
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = env::args_os().skip(1).collect();
+    match run(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure { code, message }) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure { code: EXIT_USAGE, message: format!("{}\n\n{USAGE}", message.into()) }
+}
+
+/// What the command line asks for.
+struct Options {
+    features: Vec<String>,
+    all_features: bool,
+    install: bool,
+    /// Passed on to `cargo test` as given.
+    rest: Vec<OsString>,
+}
+
+fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
+    let mut options = Options { features: Vec::new(), all_features: false, install: true, rest: Vec::new() };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let text = arg.to_string_lossy().into_owned();
+        match text.as_str() {
+            "--" => {
+                options.rest.push(arg);
+                options.rest.extend(args.by_ref());
+            }
+            "--features" | "-F" => {
+                let value = args.next().ok_or_else(|| usage(format!("`{text}` needs a value")))?;
+                options.features.push(value.to_string_lossy().into_owned());
+            }
+            "--all-features" => options.all_features = true,
+            "--no-install" => options.install = false,
+            _ => {
+                if let Some(value) = text.strip_prefix("--features=") {
+                    options.features.push(value.to_owned());
+                } else {
+                    options.rest.push(arg);
+                }
+            }
+        }
+    }
+    Ok(options)
+}
+
+fn run(mut args: Vec<OsString>) -> Result<u8, Failure> {
+    if args.is_empty() {
+        return Err(usage("no task given"));
+    }
+    let task = args.remove(0).to_string_lossy().into_owned();
+    match task.as_str() {
+        "test" => {
+            let options = parse(args)?;
+            let tools = Tools::locate()?;
+            tools.ensure(&options)?;
+            tools.cargo_test(&options)
+        }
+        "tools" => {
+            let options = parse(args)?;
+            if !options.rest.is_empty() {
+                return Err(usage(format!("`tools` takes no argument `{}`", options.rest[0].to_string_lossy())));
+            }
+            let tools = Tools::locate()?;
+            tools.ensure(&options)?;
+            for tool in wanted(&options) {
+                println!("{:<14} {}", tool.name, tools.describe(tool));
+            }
+            Ok(0)
+        }
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(0)
+        }
+        other => Err(usage(format!("unknown task `{other}`"))),
+    }
+}
+
+/// The tools a run with these features needs.
+fn wanted(options: &Options) -> impl Iterator<Item = &'static Tool> + '_ {
+    TOOLS.iter().filter(move |tool| match tool.feature {
+        None => true,
+        Some(feature) => {
+            options.all_features || options.features.iter().any(|list| list.split([',', ' ']).any(|f| f == feature))
+        }
+    })
+}
+
+/// Where the tools live, and the `PATH` that finds them.
+struct Tools {
+    cargo: OsString,
+    workspace: PathBuf,
+    dir: PathBuf,
+    path: OsString,
+}
+
+impl Tools {
+    fn locate() -> Result<Tools, Failure> {
+        let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).ok_or_else(|| {
+            Failure { code: EXIT_TOOLS, message: "the xtask package is not inside the workspace".to_owned() }
+        })?;
+        let dir = target_dir(&cargo, &workspace)?.join("tools");
+        let mut paths = vec![dir.join("venv").join("bin"), dir.join("bin")];
+        paths.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
+        let path = env::join_paths(paths)
+            .map_err(|err| Failure { code: EXIT_TOOLS, message: format!("cannot extend PATH: {err}") })?;
+        Ok(Tools { cargo, workspace, dir, path })
+    }
+
+    fn is_there(&self, tool: &Tool) -> bool {
+        match tool.probe {
+            Probe::Runs(argv) => quiet(Command::new(argv[0]).args(&argv[1..]).env("PATH", &self.path)),
+            Probe::Dpkg(package) => dpkg_has(package),
+        }
+    }
+
+    fn describe(&self, tool: &Tool) -> String {
+        match tool.probe {
+            Probe::Runs(argv) => match find_on(&self.path, argv[0]) {
+                Some(found) => found.display().to_string(),
+                None => "missing".to_owned(),
+            },
+            Probe::Dpkg(package) if dpkg_has(package) => format!("Debian package `{package}` installed"),
+            Probe::Dpkg(_) => "missing".to_owned(),
+        }
+    }
+
+    /// Installs what is missing, or says exactly what to install.
+    fn ensure(&self, options: &Options) -> Result<(), Failure> {
+        let missing: Vec<&Tool> = wanted(options).filter(|tool| !self.is_there(tool)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if !options.install {
+            return Err(missing_tools(&missing, "`--no-install` was given"));
+        }
+        let apt: Vec<&str> = missing
+            .iter()
+            .filter_map(|tool| match tool.source {
+                Source::Apt(package) => Some(package),
+                Source::Pip(_) => None,
+            })
+            .collect();
+        let pip: Vec<&str> = missing
+            .iter()
+            .filter_map(|tool| match tool.source {
+                Source::Pip(requirement) => Some(requirement),
+                Source::Apt(_) => None,
+            })
+            .collect();
+        let mut apt_updated = false;
+        if !apt.is_empty() {
+            apt_install(&apt, &mut apt_updated)?;
+        }
+        if !pip.is_empty() {
+            self.pip_install(&pip, &mut apt_updated)?;
+        }
+        let still: Vec<&Tool> = missing.into_iter().filter(|tool| !self.is_there(tool)).collect();
+        if still.is_empty() { Ok(()) } else { Err(missing_tools(&still, "they are still missing after installing")) }
+    }
+
+    /// A virtualenv under the target folder (Debian's Python refuses system-wide pip installs),
+    /// then pip into it.
+    fn pip_install(&self, requirements: &[&str], apt_updated: &mut bool) -> Result<(), Failure> {
+        let venv = self.dir.join("venv");
+        let python = venv.join("bin").join("python");
+        if !python.exists() {
+            eprintln!("    Creating a Python virtualenv in {}", venv.display());
+            let make = || loud(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+            if !make() {
+                // Debian ships venv's bootstrap apart, in python3-venv.
+                let _ = std::fs::remove_dir_all(&venv);
+                apt_install(&["python3-venv"], apt_updated).map_err(|failure| Failure {
+                    code: EXIT_TOOLS,
+                    message: format!("`python3 -m venv` failed, and {}", failure.message),
+                })?;
+                if !make() {
+                    return Err(Failure {
+                        code: EXIT_TOOLS,
+                        message: format!(
+                            "cannot create a Python virtualenv in `{}`: install Python 3 with its venv module \
+                             (Debian: `apt-get install python3-venv`), then run this again",
+                            venv.display()
+                        ),
+                    });
+                }
+            }
+        }
+        eprintln!("  Installing {} with pip into {}", requirements.join(" "), venv.display());
+        let ok = loud(
+            Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                .args(requirements),
+        );
+        if ok {
+            Ok(())
+        } else {
+            Err(Failure {
+                code: EXIT_TOOLS,
+                message: format!(
+                    "pip could not install {} (is PyPI reachable?); install it yourself with \
+                     `python3 -m pip install {}` (or into `{}`), then run this again",
+                    requirements.join(" "),
+                    requirements.join(" "),
+                    venv.display()
+                ),
+            })
+        }
+    }
+
+    fn cargo_test(&self, options: &Options) -> Result<u8, Failure> {
+        let mut command = Command::new(&self.cargo);
+        command.current_dir(&self.workspace).env("PATH", &self.path).args(["test", "--locked"]);
+        if options.all_features {
+            command.arg("--all-features");
+        }
+        for features in &options.features {
+            command.args(["--features", features]);
+        }
+        command.args(&options.rest);
+        eprintln!("     Running cargo test --locked{}", describe_args(options));
+        let status = command
+            .status()
+            .map_err(|err| Failure { code: EXIT_TOOLS, message: format!("cannot run cargo: {err}") })?;
+        Ok(status.code().map_or(101, |code| code.clamp(0, 255) as u8))
+    }
+}
+
+fn describe_args(options: &Options) -> String {
+    let mut text = String::new();
+    if options.all_features {
+        text.push_str(" --all-features");
+    }
+    for features in &options.features {
+        text.push_str(&format!(" --features {features}"));
+    }
+    for arg in &options.rest {
+        text.push(' ');
+        text.push_str(&arg.to_string_lossy());
+    }
+    text
+}
+
+fn missing_tools(missing: &[&Tool], why: &str) -> Failure {
+    let mut message = format!("the tests need tools that are not installed ({why}):");
+    for tool in missing {
+        let how = match tool.source {
+            Source::Apt(package) => format!("`sudo apt-get install {package}`"),
+            Source::Pip(requirement) => format!("`python3 -m pip install {requirement}`"),
+        };
+        message.push_str(&format!("\n  {}: for {}; install it with {how}", tool.name, tool.needed_by));
+    }
+    message.push_str("\n`cargo xtask test` installs them itself when it runs as root with network access");
+    Failure { code: EXIT_TOOLS, message }
+}
+
+/// `apt-get install`, as root or through a sudo that asks no password.
+fn apt_install(packages: &[&str], updated: &mut bool) -> Result<(), Failure> {
+    let sudo: &[&str] = if is_root() {
+        &[]
+    } else if quiet(Command::new("sudo").args(["-n", "true"])) {
+        &["sudo", "-n"]
+    } else {
+        return Err(Failure {
+            code: EXIT_TOOLS,
+            message: format!(
+                "Debian packages are missing and this is not root: install them with `sudo apt-get install {}`, \
+                 then run this again",
+                packages.join(" ")
+            ),
+        });
+    };
+    let apt = |args: &[&str]| {
+        let mut argv: Vec<&str> = sudo.to_vec();
+        argv.extend(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+        argv.extend(args);
+        loud(Command::new(argv[0]).args(&argv[1..]))
+    };
+    eprintln!("  Installing {} with apt-get", packages.join(" "));
+    // The package lists of a fresh machine may be empty or old: update once per run.
+    if !*updated {
+        *updated = true;
+        if !apt(&["update", "-qq"]) {
+            eprintln!("warning: `apt-get update` failed; trying the install with the lists there are");
+        }
+    }
+    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    args.extend(packages);
+    if apt(&args) {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: EXIT_TOOLS,
+            message: format!(
+                "apt-get could not install {} (are Debian's package servers reachable?); install them yourself \
+                 with `sudo apt-get install {}`, then run this again",
+                packages.join(" "),
+                packages.join(" ")
+            ),
+        })
+    }
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
+fn dpkg_has(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${db:Status-Status}", package])
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|out| out.status.success() && out.stdout == b"installed")
+}
+
+/// Runs a command with its output hidden; whether it succeeded.
+fn quiet(command: &mut Command) -> bool {
+    command.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|status| status.success())
+}
+
+/// Runs a command with its output shown; whether it succeeded.
+fn loud(command: &mut Command) -> bool {
+    command.status().is_ok_and(|status| status.success())
+}
+
+fn find_on(path: &OsString, name: &str) -> Option<PathBuf> {
+    env::split_paths(path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+}
+
+/// Cargo's target folder for the workspace (`CARGO_TARGET_DIR` and `build.target-dir` included).
+fn target_dir(cargo: &OsString, workspace: &Path) -> Result<PathBuf, Failure> {
+    let output = Command::new(cargo)
+        .current_dir(workspace)
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|err| Failure { code: EXIT_TOOLS, message: format!("cannot run `cargo metadata`: {err}") })?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    json_string_field(&text, "target_directory").map(PathBuf::from).ok_or_else(|| Failure {
+        code: EXIT_TOOLS,
+        message: "`cargo metadata` did not say where the target folder is".to_owned(),
+    })
+}
+
+/// The value of a top-level string field of cargo's JSON (enough JSON for one field: escapes of
+/// `"` and `\` are undone; cargo writes paths with no other escapes).
+fn json_string_field(json: &str, field: &str) -> Option<String> {
+    let start = json.find(&format!("\"{field}\":\""))? + field.len() + 4;
+    let mut value = String::new();
+    let mut chars = json[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(value),
+            '\\' => value.push(chars.next()?),
+            c => value.push(c),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(args: &[&str]) -> Options {
+        parse(args.iter().map(OsString::from).collect()).unwrap_or_else(|failure| panic!("{}", failure.message))
+    }
+
+    #[test]
+    fn features_select_tools() {
+        let names = |args: &[&str]| wanted(&options(args)).map(|tool| tool.name).collect::<Vec<_>>();
+        assert_eq!(names(&[]), ["git", "pre-commit"]);
+        assert_eq!(names(&["--features", "rocksdb"]), ["git", "pre-commit", "libclang-dev"]);
+        assert_eq!(names(&["--features=foo,rocksdb"]), ["git", "pre-commit", "libclang-dev"]);
+        assert_eq!(names(&["--all-features"]), ["git", "pre-commit", "libclang-dev"]);
+    }
+
+    #[test]
+    fn other_arguments_go_to_cargo_test() {
+        let parsed = options(&["--test", "cli", "-F", "rocksdb", "--", "--nocapture"]);
+        assert_eq!(parsed.features, ["rocksdb"]);
+        assert_eq!(parsed.rest, ["--test", "cli", "--", "--nocapture"]);
+    }
+
+    #[test]
+    fn cargo_json_field() {
+        let json = r#"{"packages":[],"target_directory":"/a \"b\"/target","version":1}"#;
+        assert_eq!(json_string_field(json, "target_directory").as_deref(), Some("/a \"b\"/target"));
+        assert_eq!(json_string_field(json, "workspace_root"), None);
+    }
+}
