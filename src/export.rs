@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::model::SCHEMA_VERSION;
-use crate::store::StoredGraph;
+use crate::store::Graph;
 
 #[derive(Serialize)]
 struct Header<'a> {
@@ -22,7 +22,7 @@ struct Header<'a> {
 }
 
 /// Writes `graph` as JSON Lines.
-pub fn write_jsonl(graph: &StoredGraph, out: &mut impl Write) -> io::Result<()> {
+pub fn write_jsonl(graph: &Graph, out: &mut impl Write) -> io::Result<()> {
     let header = Header {
         r#type: "header",
         schema: SCHEMA_VERSION,
@@ -33,22 +33,23 @@ pub fn write_jsonl(graph: &StoredGraph, out: &mut impl Write) -> io::Result<()> 
     out.write_all(b"\n")?;
     // Field order is fixed here and properties are inserted in sorted order, so the bytes are the
     // same whether or not another crate in the build turns on serde_json's `preserve_order`.
-    for vertex in &graph.vertices {
+    for v in graph.vertices() {
         let line: Vec<(&str, Value)> = vec![
             ("type", Value::from("vertex")),
-            ("id", Value::from(vertex.id.to_string())),
-            ("kind", Value::from(vertex.kind.as_str())),
-            ("props", sorted(&vertex.props)),
+            ("id", Value::from(graph.id(v).to_string())),
+            ("kind", Value::from(graph.kind(v).as_str())),
+            ("props", sorted(&graph.props(v))),
         ];
         write_object(out, &line)?;
     }
-    for edge in &graph.edges {
+    for e in graph.edges() {
+        let edge = graph.edge(e);
         let line: Vec<(&str, Value)> = vec![
             ("type", Value::from("edge")),
-            ("from", Value::from(edge.from.to_string())),
+            ("from", Value::from(graph.id(edge.from).to_string())),
             ("kind", Value::from(edge.kind.as_str())),
-            ("to", Value::from(edge.to.to_string())),
-            ("props", sorted(&edge.props)),
+            ("to", Value::from(graph.id(edge.to).to_string())),
+            ("props", sorted(&graph.edge_props(e))),
         ];
         write_object(out, &line)?;
     }

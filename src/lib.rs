@@ -22,6 +22,7 @@ pub mod incremental;
 pub mod index;
 pub mod model;
 pub mod parse;
+pub mod query;
 pub mod report;
 pub mod resolve;
 pub mod schedule;
@@ -694,14 +695,14 @@ fn read_stored(
     db: &cli::DbArgs,
     manifest: &ManifestArgs,
     reporter: &Reporter,
-) -> Result<(Utf8PathBuf, store::StoredGraph), Error> {
+) -> Result<(Utf8PathBuf, store::Graph), Error> {
     let path = stored_db(db, manifest)?;
     // Before the lock: taking it would leave a lock file beside a graph that does not exist.
     if !path.exists() {
         return Err(StoreError::Missing { path }.into());
     }
     let _lock = store::lock::lock(&path, LockMode::Shared, !db.no_wait, || reporter.blocked(path.as_str()))?;
-    let graph = store::read_graph(&path)?;
+    let graph = store::open_graph(&path)?;
     Ok((path, graph))
 }
 

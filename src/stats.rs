@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::model::{EdgeKind, VertexKind};
-use crate::store::StoredGraph;
+use crate::store::Graph;
 
-#[derive(Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct GraphStats {
     pub vertices: usize,
     pub edges: usize,
@@ -16,18 +16,18 @@ pub struct GraphStats {
     pub edges_by_kind: BTreeMap<String, usize>,
 }
 
-pub fn count(graph: &StoredGraph) -> GraphStats {
+pub fn count(graph: &Graph) -> GraphStats {
     let mut stats = GraphStats {
-        vertices: graph.vertices.len(),
-        edges: graph.edges.len(),
+        vertices: graph.vertex_count(),
+        edges: graph.edge_count(),
         vertices_by_kind: VertexKind::ALL.iter().map(|k| (k.as_str().to_owned(), 0)).collect(),
         edges_by_kind: EdgeKind::ALL.iter().map(|k| (k.as_str().to_owned(), 0)).collect(),
     };
-    for vertex in &graph.vertices {
-        *stats.vertices_by_kind.entry(vertex.kind.clone()).or_default() += 1;
+    for v in graph.vertices() {
+        *stats.vertices_by_kind.entry(graph.kind(v).as_str().to_owned()).or_default() += 1;
     }
-    for edge in &graph.edges {
-        *stats.edges_by_kind.entry(edge.kind.clone()).or_default() += 1;
+    for e in graph.edges() {
+        *stats.edges_by_kind.entry(graph.edge(e).kind.as_str().to_owned()).or_default() += 1;
     }
     stats
 }

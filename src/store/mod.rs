@@ -391,6 +391,13 @@ pub fn read_graph(path: &Utf8Path) -> Result<StoredGraph, StoreError> {
     result.map_err(|err| damaged(path, err))
 }
 
+/// Opens the graph stored at `path` for reading, whatever its backend: the snapshot every reader
+/// (`stats`, `export`, `check`, `query`, `mcp`) works on.
+pub fn open_graph(path: &Utf8Path) -> Result<Graph, StoreError> {
+    let stored = read_graph(path)?;
+    Graph::from_stored(stored).map_err(|err| StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() })
+}
+
 /// The vertices whose `path` is `wanted`, found through the property index, never a scan.
 pub fn find_by_path(path: &Utf8Path, wanted: &str) -> Result<Vec<StoredVertex>, StoreError> {
     let result = match open(path)? {
