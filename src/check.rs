@@ -67,7 +67,7 @@ pub struct Pattern {
 }
 
 impl Pattern {
-    fn parse(text: &str) -> Result<Pattern, String> {
+    pub fn parse(text: &str) -> Result<Pattern, String> {
         let segments: Vec<String> = text.split("::").map(str::to_owned).collect();
         for segment in &segments {
             let valid = segment == "*"

@@ -351,11 +351,19 @@ fn metadata(config: &WorkspaceConfig) -> Result<Metadata, WorkspaceError> {
 /// The target folder of the workspace that `manifest_path` (or the current folder) names, from a
 /// quick `cargo metadata --no-deps`.
 pub fn target_dir(manifest_path: Option<&std::path::Path>, offline: bool) -> Result<Utf8PathBuf, WorkspaceError> {
+    locate(manifest_path, offline).map(|(_, target_dir)| target_dir)
+}
+
+/// The workspace's root and target folder, from `cargo metadata --no-deps`.
+pub fn locate(
+    manifest_path: Option<&std::path::Path>,
+    offline: bool,
+) -> Result<(Utf8PathBuf, Utf8PathBuf), WorkspaceError> {
     let config =
         WorkspaceConfig { manifest_path: manifest_path.map(Into::into), offline, ..WorkspaceConfig::default() };
     let mut command = metadata_command(&config);
     command.no_deps();
-    exec(&config, &command).map(|metadata| metadata.target_directory)
+    exec(&config, &command).map(|metadata| (metadata.workspace_root, metadata.target_directory))
 }
 
 fn metadata_command(config: &WorkspaceConfig) -> cargo_metadata::MetadataCommand {
