@@ -766,7 +766,7 @@ fn run_check(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
         let _lock = store::lock::lock(&summary.db, LockMode::Shared, !config.no_wait, || {
             reporter.blocked(summary.db.as_str())
         })?;
-        store::read_graph(&summary.db)?
+        store::open_graph(&summary.db)?
     };
     let violations = check::check(&rules, &graph);
     if reporter.is_json() {
