@@ -210,6 +210,8 @@ pub struct BuildArgs {
     /// Also index the selected packages' dependencies (registry, git and path sources)
     #[arg(long, help_heading = "Package Selection")]
     pub deps: bool,
+    #[command(flatten)]
+    pub targets: TargetArgs,
     #[command(flatten, next_help_heading = "Feature Selection")]
     pub features: clap_cargo::Features,
     /// Index for the target triple (default: all platforms' dependencies)
@@ -232,6 +234,42 @@ pub struct BuildArgs {
     /// feature) [default: the existing graph's, else msgpack]
     #[arg(long, value_enum, value_name = "BACKEND", help_heading = "Store Options")]
     pub store: Option<StoreKind>,
+}
+
+/// Cargo's target selection. Without any, every target is indexed (see the README).
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Target Selection")]
+pub struct TargetArgs {
+    /// Index only the selected packages' libraries
+    #[arg(long)]
+    pub lib: bool,
+    /// Index all binary targets
+    #[arg(long)]
+    pub bins: bool,
+    /// Index only the named binary
+    #[arg(long, value_name = "NAME")]
+    pub bin: Vec<String>,
+    /// Index all test targets
+    #[arg(long)]
+    pub tests: bool,
+    /// Index only the named test target
+    #[arg(long, value_name = "NAME")]
+    pub test: Vec<String>,
+    /// Index all bench targets
+    #[arg(long)]
+    pub benches: bool,
+    /// Index only the named bench target
+    #[arg(long, value_name = "NAME")]
+    pub bench: Vec<String>,
+    /// Index all examples
+    #[arg(long)]
+    pub examples: bool,
+    /// Index only the named example
+    #[arg(long, value_name = "NAME")]
+    pub example: Vec<String>,
+    /// Index all targets (the default)
+    #[arg(long)]
+    pub all_targets: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
