@@ -21,7 +21,8 @@ use serde_json::Value;
 
 use crate::assemble::{self, BodyOut, ChildModule, FileRef, MacroSite, ModuleRef};
 use crate::cfg::CfgContext;
-use crate::fresh::Input;
+pub use crate::diagnostic::{Diagnostic, Severity};
+use crate::incremental::Input;
 use crate::incremental::{FileCache, FileOutput, FileOutputRef, OutputBuilder, UnitSummary, encode_batch};
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse;
@@ -43,35 +44,11 @@ pub(crate) const WORKER_STACK: usize = 64 * 1024 * 1024;
 /// Deeper module nesting than this is taken for a `#[path]` loop.
 const MAX_MODULE_DEPTH: usize = 128;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
-/// Something worth telling the user about one file. `line` and `column` are 1-based, 0 when the
-/// diagnostic is about the whole file.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub struct Diagnostic {
-    pub file: String,
-    pub line: u32,
-    pub column: u32,
-    pub severity: Severity,
-    pub message: String,
-}
-
 /// How to index.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IndexOptions {
     /// Evaluate `cfg(test)` as true, as `cargo test` compiles.
     pub cfg_test: bool,
-}
-
-impl Diagnostic {
-    pub fn error(file: String, line: u32, column: u32, message: String) -> Diagnostic {
-        Diagnostic { file, line, column, severity: Severity::Error, message }
-    }
 }
 
 fn internal_error(panic: &str) -> String {
@@ -298,7 +275,7 @@ fn deps_interface(ctx: &Ctx<'_>, krate: usize, interfaces: &[Option<String>]) ->
         text.push_str(interfaces[dep as usize].as_deref().unwrap_or("-"));
         text.push('\n');
     }
-    crate::fresh::fingerprint(&text)
+    crate::incremental::fingerprint(&text)
 }
 
 /// Reads back the scopes of the reused crates that the crates of `todo` depend on, and admits
@@ -395,7 +372,7 @@ impl Walk {
         let mut inputs = self.inputs.into_inner().unwrap_or_else(|poison| poison.into_inner());
         inputs.sort();
         inputs.dedup();
-        summary.interface = defs.as_ref().map(|bytes| crate::fresh::hash(bytes));
+        summary.interface = defs.as_ref().map(|bytes| crate::incremental::hash(bytes));
         summary.diagnostics = diagnostics;
         summary.inputs = inputs;
         summary.files_parsed = self.files_parsed.into_inner();
@@ -685,7 +662,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     ancestors.push(file.path.clone());
     // Everything the file's output depends on, besides the crate's fingerprint (which `Reuse`
     // checked) and the text.
-    let context = crate::fresh::hash(format!("{}\n{:?}\n{:?}", file.path, job.module, job.decl).as_bytes());
+    let context = crate::incremental::hash(format!("{}\n{:?}\n{:?}", file.path, job.module, job.decl).as_bytes());
     let key = format!("{context}{content_hash}");
     if let Some(encoded) = job.walk.cached.as_ref().and_then(|cached| cached.get(&key))
         && let Some((kept, batch_bytes)) = FileOutput::decode(encoded)

@@ -11,7 +11,8 @@ use console::Style;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{ColorChoice, GlobalArgs, MessageFormat};
-use crate::index::{Diagnostic, Progress, Severity};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::index::Progress;
 
 pub struct Reporter {
     quiet: bool,

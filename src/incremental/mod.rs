@@ -33,6 +33,7 @@
 //! (`store::stamp`). A run killed in between leaves a state whose stamp no longer matches: the
 //! next build is a full one.
 
+mod input;
 mod unit;
 
 use std::collections::{BTreeMap, HashMap};
@@ -42,10 +43,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::fresh;
 use crate::model::{Batch, Diff, EdgeKind, Props, Vertex, VertexKind};
 use crate::workspace::Workspace;
 
+pub use input::{Input, fingerprint, hash};
 pub use unit::{FileCache, FileOutput, FileOutputRef, OutputBuilder, UnitSummary, decode_output, encode_batch};
 
 /// Bump when the cache's meaning or format changes: an old cache then makes a full build.
@@ -112,9 +113,9 @@ impl Cache {
     }
 
     /// Reads a file of the cache, checking it against its recorded hash.
-    fn read_checked(&self, name: &str, hash: &str) -> Option<Vec<u8>> {
+    fn read_checked(&self, name: &str, expected: &str) -> Option<Vec<u8>> {
         let bytes = std::fs::read(self.dir.join(name)).ok()?;
-        (fresh::hash(&bytes) == hash).then_some(bytes)
+        (hash(&bytes) == expected).then_some(bytes)
     }
 
     /// A unit's recorded output.
@@ -124,8 +125,8 @@ impl Cache {
 
     /// A unit's recorded file outputs.
     pub fn files(&self, entry: &UnitEntry) -> Option<FileCache> {
-        let (name, hash) = entry.files.as_ref()?;
-        FileCache::decode(self.read_checked(name, hash)?)
+        let (name, expected) = entry.files.as_ref()?;
+        FileCache::decode(self.read_checked(name, expected)?)
     }
 
     /// A unit's recorded scopes, as bytes.
@@ -155,7 +156,7 @@ impl Cache {
         let written: Vec<std::io::Result<(String, UnitEntry)>> = new
             .into_par_iter()
             .map(|unit| {
-                let stem = format!("{}-{generation}", &fresh::hash(unit.key.as_bytes())[..16]);
+                let stem = format!("{}-{generation}", &hash(unit.key.as_bytes())[..16]);
                 let output = format!("{stem}.out");
                 unit::write_new(&self.dir.join(&output), &unit.output)?;
                 let defs = match &unit.defs {
@@ -171,13 +172,13 @@ impl Cache {
                     false => {
                         let name = format!("{stem}.files");
                         unit::write_new(&self.dir.join(&name), &unit.files)?;
-                        Some((name, fresh::hash(&unit.files)))
+                        Some((name, hash(&unit.files)))
                     }
                 };
                 let entry = UnitEntry {
                     fingerprint: unit.fingerprint,
                     summary: unit.summary,
-                    output_hash: fresh::hash(&unit.output),
+                    output_hash: hash(&unit.output),
                     output,
                     defs,
                     files,
@@ -214,6 +215,7 @@ impl Cache {
 }
 
 /// A unit built now, to be recorded.
+#[derive(Clone)]
 pub struct NewUnit {
     pub key: String,
     pub fingerprint: String,
@@ -226,7 +228,7 @@ pub struct NewUnit {
 
 /// The fingerprint of everything that decides every unit.
 pub fn global_fingerprint(workspace: &Workspace, facts: &str) -> String {
-    fresh::fingerprint(&format!("{}\n{:#?}\n{facts}", workspace.root, workspace.target))
+    fingerprint(&format!("{}\n{:#?}\n{facts}", workspace.root, workspace.target))
 }
 
 /// The key of each crate between builds.
@@ -249,7 +251,7 @@ pub fn crate_fingerprints(workspace: &Workspace) -> Vec<String> {
             for dep in workspace.deps.iter().filter(|dep| dep.from == index) {
                 text.push_str(&format!("{:?} {:?} {:?}\n", workspace.crates[dep.to].key, dep.kind, dep.rename));
             }
-            fresh::fingerprint(&text)
+            fingerprint(&text)
         })
         .collect()
 }

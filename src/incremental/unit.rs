@@ -7,8 +7,8 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::fresh::Input;
-use crate::index::Diagnostic;
+use crate::diagnostic::Diagnostic;
+use crate::incremental::Input;
 use crate::model::{Batch, EdgeKind, VertexKind};
 use crate::resolve::ResolveStats;
 use crate::validate::ValidationStats;

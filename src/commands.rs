@@ -1,0 +1,380 @@
+//! The commands of the command line: each parses nothing (that is `cli`'s), runs its part of the
+//! library, prints through the `Reporter`, and returns an exit code (`error::exit`).
+
+use std::io::Write;
+use std::time::Instant;
+
+use camino::Utf8PathBuf;
+
+use crate::cli::{self, BuildArgs, Command, ExportArgs, GlobalArgs, ManifestArgs, QueryVerb, StatsArgs};
+use crate::error::{Error, exit};
+use crate::index::Progress;
+use crate::job::{build_workspace, default_db};
+use crate::report::Reporter;
+use crate::store::{self, Backend, LockMode, StoreError, WriterConfig};
+use crate::workspace::{self, Workspace, WorkspaceConfig};
+use crate::{BuildConfig, build, check, export, index, query, stats};
+
+/// Runs one command; returns the process exit code.
+pub fn run(command: Command, global: &GlobalArgs) -> u8 {
+    let reporter = Reporter::new(global);
+    let result = match command {
+        Command::Build(args) => run_build(&args, &reporter),
+        Command::Stats(args) => run_stats(&args, &reporter),
+        Command::Export(args) => run_export(&args, &reporter),
+        Command::Check(args) => run_check(&args, &reporter),
+        Command::Query(args) => run_query(args.verb, &reporter),
+    };
+    reporter.finish_progress();
+    match result {
+        Ok(code) => code,
+        Err(Error::Output { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => exit::SUCCESS,
+        Err(err) => {
+            reporter.error(&err);
+            err.exit_code()
+        }
+    }
+}
+
+fn build_config(args: &BuildArgs) -> BuildConfig {
+    BuildConfig {
+        workspace: WorkspaceConfig {
+            manifest_path: args.manifest.manifest_path.clone(),
+            selection: args.workspace.clone(),
+            features: args.features.clone(),
+            target: args.target.clone(),
+            offline: args.manifest.offline,
+            locked: args.manifest.locked,
+            frozen: args.manifest.frozen,
+            deps: args.deps,
+            targets: workspace::TargetSelection {
+                lib: args.targets.lib,
+                bins: args.targets.bins,
+                bin: args.targets.bin.clone(),
+                tests: args.targets.tests,
+                test: args.targets.test.clone(),
+                benches: args.targets.benches,
+                bench: args.targets.bench.clone(),
+                examples: args.targets.examples,
+                example: args.targets.example.clone(),
+                all_targets: args.targets.all_targets,
+            },
+        },
+        jobs: args.jobs.map(|n| n.get()),
+        db: args.db.db.clone(),
+        store: args.store.map(|kind| match kind {
+            cli::StoreKind::Msgpack => Backend::Msgpack,
+            cli::StoreKind::Rocksdb => Backend::Rocksdb,
+        }),
+        no_wait: args.db.no_wait,
+        rebuild: args.rebuild,
+        index: index::IndexOptions { cfg_test: args.cfg_test },
+        writer: WriterConfig::default(),
+    }
+}
+
+fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
+    let config = build_config(args);
+    let summary = build(&config, reporter)?;
+    reporter.finish_progress();
+    for diagnostic in &summary.diagnostics {
+        reporter.diagnostic(diagnostic);
+    }
+    if reporter.is_json() {
+        let mut value = serde_json::to_value(&summary).map_err(|err| Error::Internal(err.to_string()))?;
+        value["type"] = "summary".into();
+        print_stdout(&value.to_string())?;
+    } else {
+        let t = &summary.timings;
+        let (r, v) = (&summary.resolve, &summary.validation);
+        reporter.verbose(&format!(
+            "vertices by kind: {:?}\nedges by kind: {:?}\nbatches written: {}\n\
+             resolution: {} imports ({} unresolved), calls {} exact, {} inferred, {} unresolved\n\
+             validation: {} items with unique ids, {} resolved edges checked, {} dropped\n\
+             time: metadata {} ms, plan {} ms, hashing {} ms, index {} ms, write {} ms, diff {} ms, \
+             apply {} ms, save {} ms, cache {} ms; {} ms in all",
+            summary.vertices_by_kind,
+            summary.edges_by_kind,
+            summary.batches_written,
+            r.imports,
+            r.imports_unresolved,
+            r.calls_exact,
+            r.calls_inferred,
+            r.calls_unresolved,
+            v.items,
+            v.edges_checked,
+            v.edges_dropped,
+            t.metadata_ms,
+            t.plan_ms,
+            t.hash_ms,
+            t.index_ms,
+            t.write_ms,
+            t.diff_ms,
+            t.apply_ms,
+            t.save_ms,
+            t.cache_ms,
+            summary.elapsed.as_millis()
+        ));
+        let failed = match summary.files_failed {
+            0 => String::new(),
+            n => format!(", {n} failed"),
+        };
+        reporter.status(
+            "Finished",
+            &format!(
+                "{}, {}, {}, {}, {} from {}{failed} in {:.2}s",
+                count(summary.packages, "package"),
+                count(summary.crates, "crate"),
+                count(summary.modules, "module"),
+                count(summary.items, "item"),
+                count(summary.edges, "edge"),
+                count(summary.files_parsed, "file"),
+                summary.elapsed.as_secs_f64()
+            ),
+        );
+        if summary.fresh {
+            reporter.status("Fresh", &format!("{} (nothing changed since it was built)", summary.db));
+        } else {
+            reporter.status("Saved", summary.db.as_str());
+        }
+    }
+    Ok(if summary.files_failed > 0 { exit::PARTIAL } else { exit::SUCCESS })
+}
+
+/// `1 crate`, `2 crates`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+/// The graph file of `stats` and `export`: `--db`, else the default in the target folder.
+fn stored_db(db: &cli::DbArgs, manifest: &ManifestArgs) -> Result<Utf8PathBuf, Error> {
+    if let Some(db) = &db.db {
+        return Ok(db.clone());
+    }
+    let target_dir = workspace::target_dir(manifest.manifest_path.as_deref(), manifest.offline)?;
+    Ok(default_db(&target_dir, None))
+}
+
+/// Reads the stored graph under a shared lock: a build in progress finishes first.
+fn read_stored(
+    db: &cli::DbArgs,
+    manifest: &ManifestArgs,
+    reporter: &Reporter,
+) -> Result<(Utf8PathBuf, store::Graph), Error> {
+    let path = stored_db(db, manifest)?;
+    // Before the lock: taking it would leave a lock file beside a graph that does not exist.
+    if !path.exists() {
+        return Err(StoreError::Missing { path }.into());
+    }
+    let _lock = store::lock::lock(&path, LockMode::Shared, !db.no_wait, || reporter.blocked(path.as_str()))?;
+    let graph = store::open_graph(&path)?;
+    Ok((path, graph))
+}
+
+fn run_stats(args: &StatsArgs, reporter: &Reporter) -> Result<u8, Error> {
+    let (path, graph) = read_stored(&args.db, &args.manifest, reporter)?;
+    let stats = stats::count(&graph);
+    if reporter.is_json() {
+        let value = serde_json::json!({ "type": "stats", "db": path, "stats": stats });
+        print_stdout(&value.to_string())?;
+    } else {
+        let mut text = format!("{path}\n\n{:<14} {:>9}\n", "vertices", stats.vertices);
+        for (kind, n) in &stats.vertices_by_kind {
+            text.push_str(&format!("  {kind:<12} {n:>9}\n"));
+        }
+        text.push_str(&format!("\n{:<14} {:>9}\n", "edges", stats.edges));
+        for (kind, n) in &stats.edges_by_kind {
+            text.push_str(&format!("  {kind:<12} {n:>9}\n"));
+        }
+        print_stdout(text.trim_end())?;
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn run_export(args: &ExportArgs, reporter: &Reporter) -> Result<u8, Error> {
+    let (_, graph) = read_stored(&args.db, &args.manifest, reporter)?;
+    match &args.output {
+        Some(output) => {
+            let output_error = |source| Error::Output { path: output.to_string(), source };
+            // Written beside the target and renamed, so that a reader never sees half an export.
+            let dir = output.parent().filter(|d| !d.as_str().is_empty()).unwrap_or(camino::Utf8Path::new("."));
+            let mut file = tempfile::NamedTempFile::new_in(dir).map_err(output_error)?;
+            {
+                let mut out = std::io::BufWriter::new(file.as_file_mut());
+                export::write_jsonl(&graph, &mut out).map_err(output_error)?;
+            }
+            file.persist(output).map_err(|err| output_error(err.error))?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            export::write_jsonl(&graph, &mut out).map_err(|source| Error::Output { path: "stdout".into(), source })?;
+        }
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// `check`: the rules first (a bad one fails before any work), then the graph, then the rules
+/// against the graph as stored.
+fn run_check(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
+    let config = build_config(args);
+    let started = Instant::now();
+    let workspace = Workspace::load(&config.workspace)?;
+    let rules = check::rules(&workspace.rule_tables)?;
+    let summary = build_workspace(&workspace, &config, reporter, started)?;
+    reporter.finish_progress();
+    for diagnostic in &summary.diagnostics {
+        reporter.diagnostic(diagnostic);
+    }
+    let graph = {
+        let _lock = store::lock::lock(&summary.db, LockMode::Shared, !config.no_wait, || {
+            reporter.blocked(summary.db.as_str())
+        })?;
+        store::open_graph(&summary.db)?
+    };
+    let violations = check::check(&rules, &graph);
+    if reporter.is_json() {
+        for violation in &violations {
+            let mut value = serde_json::to_value(violation).map_err(|err| Error::Internal(err.to_string()))?;
+            value["type"] = "violation".into();
+            print_stdout(&value.to_string())?;
+        }
+        let value = serde_json::json!({
+            "type": "check",
+            "rules": rules.len(),
+            "violations": violations.len(),
+            "files_failed": summary.files_failed,
+        });
+        print_stdout(&value.to_string())?;
+    } else {
+        for violation in &violations {
+            print_stdout(&check_report(violation))?;
+        }
+        if rules.is_empty() {
+            reporter.status("Checked", "no rules: add `[workspace.metadata.codegraph]` to Cargo.toml");
+        } else if violations.is_empty() {
+            let message = format!("{} rules against {} files: none broken", rules.len(), summary.files_parsed);
+            reporter.status("Checked", &message);
+        }
+    }
+    if !violations.is_empty() {
+        reporter.error(&RulesBroken(violations.len()));
+        return Ok(exit::RULES_BROKEN);
+    }
+    Ok(if summary.files_failed > 0 { exit::PARTIAL } else { exit::SUCCESS })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0} architecture rule violation(s) found")]
+struct RulesBroken(usize);
+
+/// A violation for people: what depends on what, the rule, and the evidence as `file:line`.
+fn check_report(violation: &check::Violation) -> String {
+    let what = match violation.rule {
+        "cycle" => format!(
+            "cycle between {}",
+            violation.members.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+        ),
+        _ => format!("`{}` depends on `{}`", violation.from, violation.to),
+    };
+    let mut text = format!("error[{}]: {what}", violation.rule);
+    if let Some(reason) = &violation.reason {
+        text.push_str(&format!(": {reason}"));
+    }
+    text.push_str(&format!("\n  rule: {}", violation.origin));
+    for evidence in &violation.evidence {
+        text.push_str(&format!(
+            "\n  --> {}:{}: {} of `{}` in `{}`",
+            evidence.file, evidence.line, evidence.kind, evidence.to, evidence.from
+        ));
+    }
+    text.push('\n');
+    text
+}
+
+fn print_stdout(text: &str) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{text}").map_err(|source| Error::Output { path: "stdout".into(), source })
+}
+
+/// The graph a reader asks about, brought up to date first unless `no_update` (as `check` does:
+/// skipped when nothing changed, incremental otherwise); its path, and the workspace's root when
+/// it was loaded.
+fn prepare_graph(
+    args: &BuildArgs,
+    no_update: bool,
+    reporter: &Reporter,
+) -> Result<(Utf8PathBuf, Option<Utf8PathBuf>), Error> {
+    if no_update {
+        let db = stored_db(&args.db, &args.manifest)?;
+        if !db.exists() {
+            return Err(StoreError::Missing { path: db }.into());
+        }
+        return Ok((db, None));
+    }
+    let config = build_config(args);
+    let started = Instant::now();
+    let workspace = Workspace::load(&config.workspace)?;
+    let summary = build_workspace(&workspace, &config, reporter, started)?;
+    reporter.finish_progress();
+    for diagnostic in &summary.diagnostics {
+        reporter.diagnostic(diagnostic);
+    }
+    Ok((summary.db, Some(workspace.root)))
+}
+
+/// `query`: the graph brought up to date, read under a shared lock, asked one question.
+fn run_query(verb: QueryVerb, reporter: &Reporter) -> Result<u8, Error> {
+    let common = verb.common().clone();
+    let (db, root) = prepare_graph(&common.build, common.no_update, reporter)?;
+    let root = || -> Result<Utf8PathBuf, Error> {
+        match &root {
+            Some(root) => Ok(root.clone()),
+            None => {
+                Ok(workspace::locate(common.build.manifest.manifest_path.as_deref(), common.build.manifest.offline)?.0)
+            }
+        }
+    };
+    let request = match verb {
+        QueryVerb::Find { pattern, kinds, .. } => query::Request::Find { pattern, kinds },
+        QueryVerb::Show { item, .. } => query::Request::Show { target: item },
+        QueryVerb::Callers { item, depth, .. } => query::Request::Callers { target: item, depth },
+        QueryVerb::Callees { item, depth, .. } => query::Request::Callees { target: item, depth },
+        QueryVerb::Impls { item, .. } => query::Request::Impls { target: item },
+        QueryVerb::Refs { item, .. } => query::Request::Refs { target: item },
+        QueryVerb::Deps { item, depth, .. } => query::Request::Deps { target: item, depth },
+        QueryVerb::Rdeps { item, depth, .. } => query::Request::Rdeps { target: item, depth },
+        QueryVerb::Path { from, to, .. } => query::Request::Path { from, to },
+        QueryVerb::Impact { changes, diff, depth, .. } => {
+            let root = root()?;
+            let changes = match diff {
+                Some(rev) => query::impact::git_diff(&root, &rev)?,
+                None => {
+                    let cwd = std::env::current_dir()
+                        .ok()
+                        .and_then(|dir| Utf8PathBuf::from_path_buf(dir).ok())
+                        .unwrap_or_else(|| root.clone());
+                    changes
+                        .iter()
+                        .map(|text| query::impact::parse_change(text, &root, &cwd))
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+            };
+            query::Request::Impact { changes, depth }
+        }
+        QueryVerb::Cycles { level, .. } => query::Request::Cycles { level },
+        QueryVerb::Stats { .. } => query::Request::Stats,
+    };
+    let graph = {
+        let _lock =
+            store::lock::lock(&db, LockMode::Shared, !common.build.db.no_wait, || reporter.blocked(db.as_str()))?;
+        store::open_graph(&db)?
+    };
+    let mut answer = query::run(&graph, &request)?;
+    if let Some(limit) = common.limit {
+        answer.truncate(limit);
+    }
+    let text = if reporter.is_json() { query::render::json_lines(&answer) } else { query::render::human(&answer) };
+    print_stdout(text.trim())?;
+    Ok(exit::SUCCESS)
+}
