@@ -47,6 +47,8 @@ pub enum Command {
     /// Build the graph, then check the architecture rules of `[workspace.metadata.codegraph]`
     /// and `[package.metadata.codegraph]`; exit 1 when one is broken
     Check(BuildArgs),
+    /// Serve the graph to coding agents over the Model Context Protocol (stdio)
+    Mcp(McpArgs),
 }
 
 #[derive(Clone, Debug, Default, Args)]
@@ -78,6 +80,16 @@ pub struct BuildArgs {
     /// feature) [default: the existing graph's, else msgpack]
     #[arg(long, value_enum, value_name = "BACKEND", help_heading = "Store Options")]
     pub store: Option<StoreKind>,
+}
+
+/// `mcp`: the build's flags (the graph is brought up to date before serving it), and `--no-update`.
+#[derive(Clone, Debug, Default, Args)]
+pub struct McpArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Serve the stored graph as it is, without bringing it up to date first
+    #[arg(long, conflicts_with = "rebuild")]
+    pub no_update: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -215,6 +227,14 @@ mod tests {
         let (direct, _) = parse(&["cargo-codegraph", "build", "--workspace"]);
         let (via_cargo, _) = parse(&["cargo-codegraph", "codegraph", "build", "--workspace"]);
         assert_eq!(format!("{direct:?}"), format!("{via_cargo:?}"));
+    }
+
+    #[test]
+    fn mcp_takes_the_build_flags() {
+        let (command, _) = parse(&["cargo-codegraph", "mcp", "--manifest-path", "a/Cargo.toml", "--no-update"]);
+        let Command::Mcp(mcp) = command else { panic!("expected mcp") };
+        assert!(mcp.no_update);
+        assert_eq!(mcp.build.manifest.manifest_path.as_deref(), Some(std::path::Path::new("a/Cargo.toml")));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! | 7    | the graph is in use by another run, and `--no-wait` was given |
 //! | 8    | `check`'s rules in `Cargo.toml` are invalid (the message names the manifest and the key) |
 //! | 9    | the graph's backend is not in this build (RocksDB: rebuild with `--features rocksdb`) |
+//! | 10   | `mcp`: the session failed (the client left before initializing, or broke the protocol) |
 //! | 101  | an internal error (a bug: please report it) |
 
 use crate::index::IndexError;
@@ -29,6 +30,7 @@ pub mod exit {
     pub const LOCKED: u8 = 7;
     pub const RULES_INVALID: u8 = 8;
     pub const UNSUPPORTED: u8 = 9;
+    pub const MCP: u8 = 10;
     pub const INTERNAL: u8 = 101;
 }
 
@@ -46,6 +48,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Rules(#[from] crate::check::RulesError),
+    #[error("the MCP session failed: {0}")]
+    Mcp(String),
     #[error("internal error (please report it): {0}")]
     Internal(String),
 }
@@ -65,6 +69,7 @@ impl Error {
             Error::Store(_) => exit::STORE,
             Error::Output { .. } => exit::OUTPUT,
             Error::Rules(_) => exit::RULES_INVALID,
+            Error::Mcp(_) => exit::MCP,
             Error::Internal(_) => exit::INTERNAL,
         }
     }

@@ -8,7 +8,8 @@
 //!    through `parse` (syn → facts) and `assemble` (facts → vertices and edges, ids from `ids`);
 //! 4. `store`: a writer thread puts batches into IndraDB, then the graph is saved atomically.
 //!
-//! `stats` and `export` read a stored graph back through `store`. See ARCHITECTURE.md.
+//! `stats` and `export` read a stored graph back through `store`; `mcp` serves it to coding
+//! agents. See ARCHITECTURE.md.
 
 pub mod assemble;
 pub mod cfg;
@@ -20,6 +21,7 @@ pub mod fresh;
 pub mod ids;
 pub mod incremental;
 pub mod index;
+pub mod mcp;
 pub mod model;
 pub mod parse;
 pub mod query;
@@ -39,7 +41,7 @@ use camino::Utf8PathBuf;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::cli::{BuildArgs, Command, ExportArgs, GlobalArgs, ManifestArgs, StatsArgs};
+use crate::cli::{BuildArgs, Command, ExportArgs, GlobalArgs, ManifestArgs, McpArgs, StatsArgs};
 use crate::error::{Error, exit};
 use crate::incremental::{Cache, UnitSummary};
 use crate::index::{Diagnostic, Progress};
@@ -578,6 +580,7 @@ pub fn run(command: Command, global: &GlobalArgs) -> u8 {
         Command::Stats(args) => run_stats(&args, &reporter),
         Command::Export(args) => run_export(&args, &reporter),
         Command::Check(args) => run_check(&args, &reporter),
+        Command::Mcp(args) => run_mcp(&args, &reporter),
     };
     reporter.finish_progress();
     match result {
@@ -797,6 +800,41 @@ fn run_check(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
         return Ok(exit::RULES_BROKEN);
     }
     Ok(if summary.files_failed > 0 { exit::PARTIAL } else { exit::SUCCESS })
+}
+
+/// `mcp`: unless `--no-update`, the graph brought up to date as `check` does (skipped when
+/// nothing changed, incremental otherwise), then served until the client leaves. Everything
+/// said goes to stderr: stdout is the protocol's.
+fn run_mcp(args: &McpArgs, reporter: &Reporter) -> Result<u8, Error> {
+    let (db, root) = if args.no_update {
+        let db = stored_db(&args.build.db, &args.build.manifest)?;
+        if !db.exists() {
+            return Err(StoreError::Missing { path: db }.into());
+        }
+        // Only `impact` needs the root; a graph given by `--db` outside any workspace is still
+        // served (`impact` then reads files relative to the current folder).
+        let manifest = &args.build.manifest;
+        let root = workspace::workspace_root(manifest.manifest_path.as_deref(), manifest.offline).ok();
+        (db, root)
+    } else {
+        let config = build_config(&args.build);
+        let started = Instant::now();
+        let workspace = Workspace::load(&config.workspace)?;
+        let summary = build_workspace(&workspace, &config, reporter, started)?;
+        reporter.finish_progress();
+        for diagnostic in &summary.diagnostics {
+            reporter.diagnostic(diagnostic);
+        }
+        match summary.fresh {
+            true => reporter.status("Fresh", &format!("{} (nothing changed since it was built)", summary.db)),
+            false => reporter.status("Saved", summary.db.as_str()),
+        }
+        (summary.db, Some(workspace.root))
+    };
+    reporter.status("Serving", &format!("{db} over the Model Context Protocol on stdin and stdout"));
+    let options = mcp::Options { no_wait: args.build.db.no_wait };
+    mcp::serve(db, root, &options, reporter)?;
+    Ok(exit::SUCCESS)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -358,6 +358,16 @@ pub fn target_dir(manifest_path: Option<&std::path::Path>, offline: bool) -> Res
     exec(&config, &command).map(|metadata| metadata.target_directory)
 }
 
+/// The root folder of the workspace that `manifest_path` (or the current folder) names, from a
+/// quick `cargo metadata --no-deps`.
+pub fn workspace_root(manifest_path: Option<&std::path::Path>, offline: bool) -> Result<Utf8PathBuf, WorkspaceError> {
+    let config =
+        WorkspaceConfig { manifest_path: manifest_path.map(Into::into), offline, ..WorkspaceConfig::default() };
+    let mut command = metadata_command(&config);
+    command.no_deps();
+    exec(&config, &command).map(|metadata| metadata.workspace_root)
+}
+
 fn metadata_command(config: &WorkspaceConfig) -> cargo_metadata::MetadataCommand {
     let mut command = cargo_metadata::MetadataCommand::new();
     if let Some(path) = &config.manifest_path {
