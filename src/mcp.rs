@@ -11,8 +11,9 @@
 //! Failures follow the MCP specification (2025-11-25 and later, SEP-1303): whatever the agent can
 //! correct, an argument that does not validate or a target that is not in the graph or names
 //! several vertices, is a tool result with `isError: true` whose structured content names the
-//! argument, so that the model sees it; an unknown tool or a malformed request is a JSON-RPC
-//! error (rmcp answers those), and so is a fault of the server itself.
+//! argument, so that the model sees it; so is a graph that changed on disk and cannot be read
+//! again (a build mends it). An unknown tool or a malformed request is a JSON-RPC error (rmcp
+//! answers those), and so is a fault of the server itself (a verb that panicked).
 //!
 //! The graph is read into memory once (`store::open_graph`) and answered from there. Before each
 //! call the server compares `store::stamp` of the graph with the one it loaded: when a build has
@@ -24,7 +25,6 @@
 //! IndraDB, of how a verb is answered, or of the terminal: stdout is the protocol's, and nothing
 //! here prints.
 
-use std::borrow::Cow;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -131,10 +131,15 @@ pub struct Server {
     tool_router: ToolRouter<Server>,
 }
 
-/// Why a call got no answer: something the agent can correct (a tool error), or a fault of the
-/// server (a protocol error).
+/// Why a call got no answer: something the agent can correct or act on (a tool error), or a fault
+/// of the server (a protocol error).
 enum CallError {
-    Query { argument: Option<&'static str>, error: QueryError },
+    Query {
+        argument: Option<&'static str>,
+        error: QueryError,
+    },
+    /// The graph changed on disk and cannot be read again: a build, not another call, mends it.
+    Unavailable(String),
     Server(ErrorData),
 }
 
@@ -391,6 +396,10 @@ impl Server {
                 Ok(CallToolResult::structured(value))
             }
             Err(CallError::Query { argument, error }) => Ok(tool_error(argument, &error)),
+            Err(CallError::Unavailable(message)) => Ok(CallToolResult::structured_error(json!({
+                "schema": QUERY_SCHEMA,
+                "error": { "kind": "unavailable", "message": message },
+            }))),
             Err(CallError::Server(error)) => Err(error),
         }
     }
@@ -442,13 +451,10 @@ impl Server {
             // A build is saving the graph: answer from the snapshot, and read the new graph at a
             // later call (the stamp kept is still the old one).
             Err(StoreError::Locked { .. }) => Ok(Arc::clone(&loaded.graph)),
-            Err(err) => Err(CallError::Server(ErrorData::internal_error(
-                format!(
-                    "the graph `{}` changed since it was read, and cannot be read again: {err} \
-                     (run `cargo codegraph build`)",
-                    self.db
-                ),
-                None,
+            Err(err) => Err(CallError::Unavailable(format!(
+                "the graph `{}` changed since it was read, and cannot be read again: {err} \
+                 (run `cargo codegraph build`)",
+                self.db
             ))),
         }
     }
@@ -514,11 +520,11 @@ fn tool_error(argument: Option<&'static str>, error: &QueryError) -> CallToolRes
         QueryError::Ambiguous { .. } => ("ambiguous", error.to_string()),
         QueryError::BadArgument { .. } => ("bad_argument", error.to_string()),
     };
-    let message: Cow<str> = match (argument, error) {
+    let message = match (argument, error) {
         (Some(argument), QueryError::NotFound { .. } | QueryError::Ambiguous { .. }) => {
-            format!("`{argument}`: {message}").into()
+            format!("`{argument}`: {message}")
         }
-        _ => message.into(),
+        _ => message,
     };
     let mut detail = json!({ "kind": kind, "message": message });
     if let Some(argument) = argument {

@@ -276,6 +276,20 @@ async fn answers_follow_a_rebuild_without_a_restart() {
     client.cancel().await.unwrap();
 }
 
+#[tokio::test]
+async fn a_removed_graph_is_a_tool_error_until_rebuilt() {
+    let fixture = Fixture::new("calls");
+    let client = connect(&fixture).await;
+    let before = functions(&answer(&client, "stats", json!({})).await);
+    std::fs::remove_file(fixture.db()).unwrap();
+    let error = tool_error(&client, "stats", json!({})).await;
+    assert_eq!(error["kind"], "unavailable", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("cargo codegraph build"), "{error}");
+    fixture.build(&[], 0);
+    assert_eq!(functions(&answer(&client, "stats", json!({})).await), before);
+    client.cancel().await.unwrap();
+}
+
 /// Waits for the `find` verb's body (`query::find`).
 #[tokio::test]
 async fn find_sees_a_new_function_after_a_rebuild() {
