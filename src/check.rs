@@ -12,16 +12,15 @@
 //! A dependency is an `imports`, `reexports`, `calls` or `references` edge from an active item;
 //! its evidence is the file and line of the `use`, call or type reference. Patterns are canonical
 //! paths with `*` (one segment) and `**` (any number of segments, none included). This module
-//! reads `StoredGraph` only: nothing of the sources, syn or IndraDB.
+//! reads `store::Graph` only: nothing of the sources, syn or IndraDB.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
+use crate::model::{EdgeKind, VertexKind};
+use crate::store::{Graph, V};
+use crate::workspace::RuleTable;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-
-use crate::store::StoredGraph;
-use crate::workspace::RuleTable;
 
 /// A rule table that cannot be read: names the manifest, the table and the key.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -67,7 +66,7 @@ pub struct Pattern {
 }
 
 impl Pattern {
-    fn parse(text: &str) -> Result<Pattern, String> {
+    pub fn parse(text: &str) -> Result<Pattern, String> {
         let segments: Vec<String> = text.split("::").map(str::to_owned).collect();
         for segment in &segments {
             let valid = segment == "*"
@@ -208,9 +207,9 @@ struct Dependency {
 }
 
 /// The graph as `check` sees it: vertices with the path they are matched by, their module and
-/// crate, and the dependencies between them.
+/// crate, and the dependencies between them. Vertices are `V` ranks as `usize`.
 struct View<'g> {
-    graph: &'g StoredGraph,
+    graph: &'g Graph,
     /// The path rules match: an item's canonical path, or its module's path and its name for
     /// members whose path starts with `<` (trait-impl members).
     match_path: Vec<String>,
@@ -220,22 +219,22 @@ struct View<'g> {
     dependencies: Vec<Dependency>,
 }
 
-fn prop<'a>(props: &'a BTreeMap<String, serde_json::Value>, name: &str) -> &'a str {
-    props.get(name).and_then(serde_json::Value::as_str).unwrap_or_default()
+fn vertex(i: usize) -> V {
+    V(i as u32)
 }
 
 impl<'g> View<'g> {
-    fn new(graph: &'g StoredGraph) -> View<'g> {
-        let index: HashMap<Uuid, usize> = graph.vertices.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
-        let n = graph.vertices.len();
+    fn new(graph: &'g Graph) -> View<'g> {
+        let n = graph.vertex_count();
         let mut parent = vec![None; n];
-        for edge in graph.edges.iter().filter(|edge| edge.kind == "contains") {
-            if let (Some(&from), Some(&to)) = (index.get(&edge.from), index.get(&edge.to)) {
-                parent[to] = Some(from);
+        for e in graph.edges() {
+            let edge = graph.edge(e);
+            if edge.kind == EdgeKind::Contains {
+                parent[edge.to.index()] = Some(edge.from.index());
             }
         }
-        let kind = |i: usize| graph.vertices[i].kind.as_str();
-        let nearest = |start: usize, wanted: &str| {
+        let kind = |i: usize| graph.kind(vertex(i));
+        let nearest = |start: usize, wanted: VertexKind| {
             let mut at = Some(start);
             // Contains edges form a tree; the bound only guards against a damaged graph.
             for _ in 0..4096 {
@@ -247,42 +246,40 @@ impl<'g> View<'g> {
             }
             None
         };
-        let module: Vec<Option<usize>> = (0..n).map(|i| nearest(i, "module")).collect();
-        let krate: Vec<Option<usize>> = (0..n).map(|i| nearest(i, "crate")).collect();
+        let module: Vec<Option<usize>> = (0..n).map(|i| nearest(i, VertexKind::Module)).collect();
+        let krate: Vec<Option<usize>> = (0..n).map(|i| nearest(i, VertexKind::Crate)).collect();
         let match_path = (0..n)
             .map(|i| {
-                let props = &graph.vertices[i].props;
-                let path = prop(props, "path");
+                let path = graph.path(vertex(i));
                 match module[i] {
                     Some(m) if path.starts_with('<') => {
-                        format!("{}::{}", prop(&graph.vertices[m].props, "path"), prop(props, "name"))
+                        format!("{}::{}", graph.path(vertex(m)), graph.text(vertex(i), "name").unwrap_or_default())
                     }
                     _ => path.to_owned(),
                 }
             })
             .collect();
         let mut view = View { graph, match_path, module, krate, parent, dependencies: Vec::new() };
-        for edge in &graph.edges {
-            let kind = match edge.kind.as_str() {
-                "imports" | "reexports" => "use",
-                "calls" => "call",
-                "references" => "reference",
+        for e in graph.edges() {
+            let edge = graph.edge(e);
+            let kind = match edge.kind {
+                EdgeKind::Imports | EdgeKind::Reexports => "use",
+                EdgeKind::Calls => "call",
+                EdgeKind::References => "reference",
                 _ => continue,
             };
-            let (Some(&from), Some(&to)) = (index.get(&edge.from), index.get(&edge.to)) else { continue };
-            let from_props = &graph.vertices[from].props;
-            if from_props.get("active") == Some(&serde_json::Value::Bool(false)) {
+            if graph.flag(edge.from, "active") == Some(false) {
                 continue;
             }
-            let line = edge.props.get("line").and_then(serde_json::Value::as_u64).unwrap_or(0);
+            let line = graph.edge_uint(e, "line").unwrap_or(0);
             let evidence = Evidence {
-                file: prop(from_props, "file").to_owned(),
+                file: graph.text(edge.from, "file").unwrap_or_default().to_owned(),
                 line,
                 kind,
-                from: prop(from_props, "path").to_owned(),
-                to: prop(&graph.vertices[to].props, "path").to_owned(),
+                from: graph.path(edge.from).to_owned(),
+                to: graph.path(edge.to).to_owned(),
             };
-            view.dependencies.push(Dependency { from, to, evidence });
+            view.dependencies.push(Dependency { from: edge.from.index(), to: edge.to.index(), evidence });
         }
         view
     }
@@ -291,8 +288,8 @@ impl<'g> View<'g> {
         self.match_path[vertex].split("::").collect()
     }
 
-    fn path(&self, vertex: usize) -> &str {
-        prop(&self.graph.vertices[vertex].props, "path")
+    fn path(&self, i: usize) -> &str {
+        self.graph.path(vertex(i))
     }
 
     /// The module an item is in (a module is its own), for reporting.
@@ -318,7 +315,7 @@ impl<'g> View<'g> {
 }
 
 /// Checks `rules` against `graph`; violations come sorted.
-pub fn check(rules: &Rules, graph: &StoredGraph) -> Vec<Violation> {
+pub fn check(rules: &Rules, graph: &Graph) -> Vec<Violation> {
     let view = View::new(graph);
     // (rule, where it was written, from module, to module) → (reason, evidence)
     type Key = (&'static str, String, String, String);

@@ -47,8 +47,162 @@ pub enum Command {
     /// Build the graph, then check the architecture rules of `[workspace.metadata.codegraph]`
     /// and `[package.metadata.codegraph]`; exit 1 when one is broken
     Check(BuildArgs),
+    /// Ask the stored graph: find items, who calls what, what implements what, what depends on
+    /// what, what a change touches
+    Query(QueryArgs),
     /// Serve the graph to coding agents over the Model Context Protocol (stdio)
     Mcp(McpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(subcommand)]
+    pub verb: QueryVerb,
+}
+
+/// The questions `query` answers. TARGET is a canonical path (`app::shapes::Circle::area`), a
+/// vertex id, or a bare name.
+#[derive(Debug, Subcommand)]
+pub enum QueryVerb {
+    /// Vertices whose canonical path matches PATTERN (`*` one segment, `**` any depth), or whose
+    /// name is PATTERN when it has no `::` (`*` there matches any characters)
+    Find {
+        pattern: String,
+        /// Only vertices of this kind (repeatable): function, struct, trait, module, ...
+        #[arg(long = "kind", value_name = "KIND", value_parser = parse_vertex_kind)]
+        kinds: Vec<crate::model::VertexKind>,
+        #[command(flatten)]
+        common: QueryCommon,
+    },
+    /// A vertex's properties and its edges, grouped by kind and direction
+    Show {
+        #[arg(value_name = "TARGET")]
+        item: String,
+        #[command(flatten)]
+        common: QueryCommon,
+    },
+    /// What calls TARGET, transitively up to --depth, with each call site
+    Callers {
+        #[arg(value_name = "TARGET")]
+        item: String,
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        depth: u32,
+        #[command(flatten)]
+        common: QueryCommon,
+    },
+    /// What TARGET calls, transitively up to --depth, with each call site
+    Callees {
+        #[arg(value_name = "TARGET")]
+        item: String,
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        depth: u32,
+        #[command(flatten)]
+        common: QueryCommon,
+    },
+    /// For a trait, its impls and their self types (derives included); for a type, its traits
+    Impls {
+        #[arg(value_name = "TARGET")]
+        item: String,
+        #[command(flatten)]
+        common: QueryCommon,
+    },
+    /// Everything that imports, re-exports, calls, references, invokes, implements or derives TARGET
+    Refs {
+        #[arg(value_name = "TARGET")]
+        item: String,
+        #[command(flatten)]
+        common: QueryCommon,
+    },
+    /// What a module, crate or item depends on, transitively up to --depth, with evidence
+    Deps {
+        #[arg(value_name = "TARGET")]
+        item: String,
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        depth: u32,
+        #[command(flatten)]
+        common: QueryCommon,
+    },
+    /// What depends on a module, crate or item, transitively up to --depth, with evidence
+    Rdeps {
+        #[arg(value_name = "TARGET")]
+        item: String,
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        depth: u32,
+        #[command(flatten)]
+        common: QueryCommon,
+    },
+    /// One shortest dependency chain from FROM to TO, each hop with its evidence
+    Path {
+        from: String,
+        to: String,
+        #[command(flatten)]
+        common: QueryCommon,
+    },
+    /// The items that changed lines touch, and everything that depends on them, by crate
+    Impact {
+        /// Changed places, relative to the current folder or absolute
+        #[arg(value_name = "FILE[:LINE]", required_unless_present = "diff")]
+        changes: Vec<String>,
+        /// The lines `git diff REV` shows changed, instead of FILE[:LINE]
+        #[arg(long, value_name = "REV", conflicts_with = "changes")]
+        diff: Option<String>,
+        /// Follow dependents at most N steps (default: all the way)
+        #[arg(long, value_name = "N")]
+        depth: Option<u32>,
+        #[command(flatten)]
+        common: QueryCommon,
+    },
+    /// Strongly connected components of the dependency graph, with the dependencies inside each
+    Cycles {
+        #[arg(long, value_enum, default_value_t = crate::query::Level::Module)]
+        level: crate::query::Level,
+        #[command(flatten)]
+        common: QueryCommon,
+    },
+    /// Vertex and edge counts per kind
+    Stats {
+        #[command(flatten)]
+        common: QueryCommon,
+    },
+}
+
+impl QueryVerb {
+    pub fn common(&self) -> &QueryCommon {
+        match self {
+            QueryVerb::Find { common, .. }
+            | QueryVerb::Show { common, .. }
+            | QueryVerb::Callers { common, .. }
+            | QueryVerb::Callees { common, .. }
+            | QueryVerb::Impls { common, .. }
+            | QueryVerb::Refs { common, .. }
+            | QueryVerb::Deps { common, .. }
+            | QueryVerb::Rdeps { common, .. }
+            | QueryVerb::Path { common, .. }
+            | QueryVerb::Impact { common, .. }
+            | QueryVerb::Cycles { common, .. }
+            | QueryVerb::Stats { common } => common,
+        }
+    }
+}
+
+/// What every query verb takes besides its own arguments.
+#[derive(Clone, Debug, Args)]
+pub struct QueryCommon {
+    /// Read the graph as it is, without bringing it up to date first
+    #[arg(long)]
+    pub no_update: bool,
+    /// Show at most N results (the answer says how many there were)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+fn parse_vertex_kind(text: &str) -> Result<crate::model::VertexKind, String> {
+    crate::model::VertexKind::ALL.iter().copied().find(|kind| kind.as_str() == text).ok_or_else(|| {
+        let known: Vec<&str> = crate::model::VertexKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        format!("unknown kind `{text}` (one of {})", known.join(", "))
+    })
 }
 
 #[derive(Clone, Debug, Default, Args)]
@@ -58,6 +212,8 @@ pub struct BuildArgs {
     /// Also index the selected packages' dependencies (registry, git and path sources)
     #[arg(long, help_heading = "Package Selection")]
     pub deps: bool,
+    #[command(flatten)]
+    pub targets: TargetArgs,
     #[command(flatten, next_help_heading = "Feature Selection")]
     pub features: clap_cargo::Features,
     /// Index for the target triple (default: all platforms' dependencies)
@@ -90,6 +246,42 @@ pub struct McpArgs {
     /// Serve the stored graph as it is, without bringing it up to date first
     #[arg(long, conflicts_with = "rebuild")]
     pub no_update: bool,
+}
+
+/// Cargo's target selection. Without any, every target is indexed (see the README).
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Target Selection")]
+pub struct TargetArgs {
+    /// Index only the selected packages' libraries
+    #[arg(long)]
+    pub lib: bool,
+    /// Index all binary targets
+    #[arg(long)]
+    pub bins: bool,
+    /// Index only the named binary
+    #[arg(long, value_name = "NAME")]
+    pub bin: Vec<String>,
+    /// Index all test targets
+    #[arg(long)]
+    pub tests: bool,
+    /// Index only the named test target
+    #[arg(long, value_name = "NAME")]
+    pub test: Vec<String>,
+    /// Index all bench targets
+    #[arg(long)]
+    pub benches: bool,
+    /// Index only the named bench target
+    #[arg(long, value_name = "NAME")]
+    pub bench: Vec<String>,
+    /// Index all examples
+    #[arg(long)]
+    pub examples: bool,
+    /// Index only the named example
+    #[arg(long, value_name = "NAME")]
+    pub example: Vec<String>,
+    /// Index all targets (the default)
+    #[arg(long)]
+    pub all_targets: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -185,7 +377,7 @@ pub enum ColorChoice {
 pub enum MessageFormat {
     /// Human-readable text on stderr
     Human,
-    /// One JSON object on stdout
+    /// JSON on stdout: one object (`build`, `stats`), or JSON Lines (`check`, `query`)
     Json,
 }
 

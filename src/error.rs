@@ -12,7 +12,9 @@
 //! | 7    | the graph is in use by another run, and `--no-wait` was given |
 //! | 8    | `check`'s rules in `Cargo.toml` are invalid (the message names the manifest and the key) |
 //! | 9    | the graph's backend is not in this build (RocksDB: rebuild with `--features rocksdb`) |
-//! | 10   | `mcp`: the session failed (the client left before initializing, or broke the protocol) |
+//! | 10   | `query`: the target is not in the graph |
+//! | 11   | `query`: the target names several vertices (they are listed) |
+//! | 12   | `mcp`: the session failed (the client left before initializing, or broke the protocol) |
 //! | 101  | an internal error (a bug: please report it) |
 
 use crate::index::IndexError;
@@ -30,7 +32,9 @@ pub mod exit {
     pub const LOCKED: u8 = 7;
     pub const RULES_INVALID: u8 = 8;
     pub const UNSUPPORTED: u8 = 9;
-    pub const MCP: u8 = 10;
+    pub const NOT_FOUND: u8 = 10;
+    pub const AMBIGUOUS: u8 = 11;
+    pub const MCP: u8 = 12;
     pub const INTERNAL: u8 = 101;
 }
 
@@ -48,6 +52,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Rules(#[from] crate::check::RulesError),
+    #[error(transparent)]
+    Query(#[from] crate::query::QueryError),
     #[error("the MCP session failed: {0}")]
     Mcp(String),
     #[error("internal error (please report it): {0}")]
@@ -69,6 +75,9 @@ impl Error {
             Error::Store(_) => exit::STORE,
             Error::Output { .. } => exit::OUTPUT,
             Error::Rules(_) => exit::RULES_INVALID,
+            Error::Query(crate::query::QueryError::NotFound { .. }) => exit::NOT_FOUND,
+            Error::Query(crate::query::QueryError::Ambiguous { .. }) => exit::AMBIGUOUS,
+            Error::Query(crate::query::QueryError::BadArgument { .. }) => exit::USAGE,
             Error::Mcp(_) => exit::MCP,
             Error::Internal(_) => exit::INTERNAL,
         }

@@ -41,7 +41,7 @@ use camino::Utf8PathBuf;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::cli::{BuildArgs, Command, ExportArgs, GlobalArgs, ManifestArgs, McpArgs, StatsArgs};
+use crate::cli::{BuildArgs, Command, ExportArgs, GlobalArgs, ManifestArgs, McpArgs, QueryVerb, StatsArgs};
 use crate::error::{Error, exit};
 use crate::incremental::{Cache, UnitSummary};
 use crate::index::{Diagnostic, Progress};
@@ -580,6 +580,7 @@ pub fn run(command: Command, global: &GlobalArgs) -> u8 {
         Command::Stats(args) => run_stats(&args, &reporter),
         Command::Export(args) => run_export(&args, &reporter),
         Command::Check(args) => run_check(&args, &reporter),
+        Command::Query(args) => run_query(args.verb, &reporter),
         Command::Mcp(args) => run_mcp(&args, &reporter),
     };
     reporter.finish_progress();
@@ -604,6 +605,18 @@ fn build_config(args: &BuildArgs) -> BuildConfig {
             locked: args.manifest.locked,
             frozen: args.manifest.frozen,
             deps: args.deps,
+            targets: workspace::TargetSelection {
+                lib: args.targets.lib,
+                bins: args.targets.bins,
+                bin: args.targets.bin.clone(),
+                tests: args.targets.tests,
+                test: args.targets.test.clone(),
+                benches: args.targets.benches,
+                bench: args.targets.bench.clone(),
+                examples: args.targets.examples,
+                example: args.targets.example.clone(),
+                all_targets: args.targets.all_targets,
+            },
         },
         jobs: args.jobs.map(|n| n.get()),
         db: args.db.db.clone(),
@@ -768,7 +781,7 @@ fn run_check(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
         let _lock = store::lock::lock(&summary.db, LockMode::Shared, !config.no_wait, || {
             reporter.blocked(summary.db.as_str())
         })?;
-        store::read_graph(&summary.db)?
+        store::open_graph(&summary.db)?
     };
     let violations = check::check(&rules, &graph);
     if reporter.is_json() {
@@ -802,41 +815,6 @@ fn run_check(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
     Ok(if summary.files_failed > 0 { exit::PARTIAL } else { exit::SUCCESS })
 }
 
-/// `mcp`: unless `--no-update`, the graph brought up to date as `check` does (skipped when
-/// nothing changed, incremental otherwise), then served until the client leaves. Everything
-/// said goes to stderr: stdout is the protocol's.
-fn run_mcp(args: &McpArgs, reporter: &Reporter) -> Result<u8, Error> {
-    let (db, root) = if args.no_update {
-        let db = stored_db(&args.build.db, &args.build.manifest)?;
-        if !db.exists() {
-            return Err(StoreError::Missing { path: db }.into());
-        }
-        // Only `impact` needs the root; a graph given by `--db` outside any workspace is still
-        // served (`impact` then reads files relative to the current folder).
-        let manifest = &args.build.manifest;
-        let root = workspace::workspace_root(manifest.manifest_path.as_deref(), manifest.offline).ok();
-        (db, root)
-    } else {
-        let config = build_config(&args.build);
-        let started = Instant::now();
-        let workspace = Workspace::load(&config.workspace)?;
-        let summary = build_workspace(&workspace, &config, reporter, started)?;
-        reporter.finish_progress();
-        for diagnostic in &summary.diagnostics {
-            reporter.diagnostic(diagnostic);
-        }
-        match summary.fresh {
-            true => reporter.status("Fresh", &format!("{} (nothing changed since it was built)", summary.db)),
-            false => reporter.status("Saved", summary.db.as_str()),
-        }
-        (summary.db, Some(workspace.root))
-    };
-    reporter.status("Serving", &format!("{db} over the Model Context Protocol on stdin and stdout"));
-    let options = mcp::Options { no_wait: args.build.db.no_wait };
-    mcp::serve(db, root, &options, reporter)?;
-    Ok(exit::SUCCESS)
-}
-
 #[derive(Debug, thiserror::Error)]
 #[error("{0} architecture rule violation(s) found")]
 struct RulesBroken(usize);
@@ -868,4 +846,101 @@ fn check_report(violation: &check::Violation) -> String {
 fn print_stdout(text: &str) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{text}").map_err(|source| Error::Output { path: "stdout".into(), source })
+}
+
+/// The graph a reader asks about, brought up to date first unless `no_update` (as `check` does:
+/// skipped when nothing changed, incremental otherwise); its path, and the workspace's root when
+/// it was loaded.
+fn prepare_graph(
+    args: &BuildArgs,
+    no_update: bool,
+    reporter: &Reporter,
+) -> Result<(Utf8PathBuf, Option<Utf8PathBuf>), Error> {
+    if no_update {
+        let db = stored_db(&args.db, &args.manifest)?;
+        if !db.exists() {
+            return Err(StoreError::Missing { path: db }.into());
+        }
+        return Ok((db, None));
+    }
+    let config = build_config(args);
+    let started = Instant::now();
+    let workspace = Workspace::load(&config.workspace)?;
+    let summary = build_workspace(&workspace, &config, reporter, started)?;
+    reporter.finish_progress();
+    for diagnostic in &summary.diagnostics {
+        reporter.diagnostic(diagnostic);
+    }
+    Ok((summary.db, Some(workspace.root)))
+}
+
+/// `query`: the graph brought up to date, read under a shared lock, asked one question.
+fn run_query(verb: QueryVerb, reporter: &Reporter) -> Result<u8, Error> {
+    let common = verb.common().clone();
+    let (db, root) = prepare_graph(&common.build, common.no_update, reporter)?;
+    let root = || -> Result<Utf8PathBuf, Error> {
+        match &root {
+            Some(root) => Ok(root.clone()),
+            None => {
+                Ok(workspace::locate(common.build.manifest.manifest_path.as_deref(), common.build.manifest.offline)?.0)
+            }
+        }
+    };
+    let request = match verb {
+        QueryVerb::Find { pattern, kinds, .. } => query::Request::Find { pattern, kinds },
+        QueryVerb::Show { item, .. } => query::Request::Show { target: item },
+        QueryVerb::Callers { item, depth, .. } => query::Request::Callers { target: item, depth },
+        QueryVerb::Callees { item, depth, .. } => query::Request::Callees { target: item, depth },
+        QueryVerb::Impls { item, .. } => query::Request::Impls { target: item },
+        QueryVerb::Refs { item, .. } => query::Request::Refs { target: item },
+        QueryVerb::Deps { item, depth, .. } => query::Request::Deps { target: item, depth },
+        QueryVerb::Rdeps { item, depth, .. } => query::Request::Rdeps { target: item, depth },
+        QueryVerb::Path { from, to, .. } => query::Request::Path { from, to },
+        QueryVerb::Impact { changes, diff, depth, .. } => {
+            let root = root()?;
+            let changes = match diff {
+                Some(rev) => query::impact::git_diff(&root, &rev)?,
+                None => {
+                    let cwd = std::env::current_dir()
+                        .ok()
+                        .and_then(|dir| Utf8PathBuf::from_path_buf(dir).ok())
+                        .unwrap_or_else(|| root.clone());
+                    changes
+                        .iter()
+                        .map(|text| query::impact::parse_change(text, &root, &cwd))
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+            };
+            query::Request::Impact { changes, depth }
+        }
+        QueryVerb::Cycles { level, .. } => query::Request::Cycles { level },
+        QueryVerb::Stats { .. } => query::Request::Stats,
+    };
+    let graph = {
+        let _lock =
+            store::lock::lock(&db, LockMode::Shared, !common.build.db.no_wait, || reporter.blocked(db.as_str()))?;
+        store::open_graph(&db)?
+    };
+    let mut answer = query::run(&graph, &request)?;
+    if let Some(limit) = common.limit {
+        answer.truncate(limit);
+    }
+    let text = if reporter.is_json() { query::render::json_lines(&answer) } else { query::render::human(&answer) };
+    print_stdout(text.trim())?;
+    Ok(exit::SUCCESS)
+}
+
+/// `mcp`: the graph brought up to date as `query` does (unless `--no-update`), then served until
+/// the client leaves. Everything said goes to stderr: stdout is the protocol's.
+fn run_mcp(args: &McpArgs, reporter: &Reporter) -> Result<u8, Error> {
+    let (db, root) = prepare_graph(&args.build, args.no_update, reporter)?;
+    // Only `impact` needs the root; a graph given by `--db` outside any workspace is still served
+    // (`impact` then takes files relative to the current folder).
+    let manifest = &args.build.manifest;
+    let root =
+        root.or_else(|| workspace::locate(manifest.manifest_path.as_deref(), manifest.offline).ok().map(|l| l.0));
+    reporter.status("Serving", &format!("{db} over the Model Context Protocol on stdin and stdout"));
+    let options = mcp::Options { no_wait: args.build.db.no_wait };
+    mcp::serve(db, root, &options, reporter)?;
+    Ok(exit::SUCCESS)
 }

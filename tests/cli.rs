@@ -28,6 +28,10 @@ fn help_for_every_command_names_its_flags() {
                 "--frozen",
                 "--db",
                 "--deps",
+                "--lib",
+                "--bins",
+                "--tests",
+                "--all-targets",
                 "--color",
                 "--quiet",
                 "--verbose",
@@ -316,4 +320,44 @@ fn color_quiet_and_verbose() {
     assert!(stderr(&verbose).contains("time: metadata"), "{}", describe(&verbose));
     // The validation stage's counts: every item registered, no resolved edge dropped.
     assert!(stderr(&verbose).contains("resolved edges checked, 0 dropped"), "{}", describe(&verbose));
+}
+
+/// The indexed crates of the graph, as `kind name`, sorted.
+fn indexed_crates(fixture: &Fixture) -> Vec<String> {
+    let graph = common::Graph::parse(&fixture.export());
+    let mut crates: Vec<String> = graph
+        .vertices
+        .values()
+        .filter(|v| v["kind"] == "crate" && v["props"]["indexed"] == true)
+        .map(|v| format!("{} {}", v["props"]["kind"].as_str().unwrap(), v["props"]["name"].as_str().unwrap()))
+        .collect();
+    crates.sort();
+    crates
+}
+
+#[test]
+fn target_selection_follows_cargo() {
+    let fixture = Fixture::new("workspace");
+    // Without a flag every target is indexed, the build script too.
+    fixture.build(&["-p", "fx-cli"], 0);
+    assert_eq!(
+        indexed_crates(&fixture),
+        ["bench speed", "bin fx-cli", "custom-build build-script-build", "example demo", "test smoke"]
+    );
+    fixture.build(&["-p", "fx-cli", "--tests", "--example", "demo"], 0);
+    assert_eq!(indexed_crates(&fixture), ["example demo", "test smoke"]);
+    fixture.build(&["-p", "fx-cli", "--all-targets"], 0);
+    assert_eq!(indexed_crates(&fixture).len(), 5);
+
+    // A binary links its package's library, which comes along.
+    fixture.build(&["-p", "fx-app", "--bin", "tool"], 0);
+    assert_eq!(indexed_crates(&fixture), ["bin tool", "lib fx_app"]);
+    fixture.build(&["-p", "fx-app", "--lib"], 0);
+    assert_eq!(indexed_crates(&fixture), ["lib fx_app"]);
+
+    let output = fixture.run(&["build", "-p", "fx-app", "--bin", "nope", "--db", fixture.db().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(4), "{}", describe(&output));
+    let stderr = common::stderr(&output);
+    assert!(stderr.contains("no bin target named `nope` in the selected packages (available: "), "{stderr}");
+    assert!(stderr.contains("tool"), "{stderr}");
 }

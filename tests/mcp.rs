@@ -153,7 +153,7 @@ async fn stats_counts_the_graph() {
     client.cancel().await.unwrap();
 }
 
-/// Waits for the `find` verb's body (`query::find`).
+/// `find` answers by name (`query::find`).
 #[tokio::test]
 async fn find_gives_a_function_by_name() {
     let fixture = Fixture::new("calls");
@@ -169,7 +169,7 @@ async fn find_gives_a_function_by_name() {
     client.cancel().await.unwrap();
 }
 
-/// Waits for the `callers` verb's body (`query::calls`).
+/// `callers` against the answer key (`query::calls`).
 #[tokio::test]
 async fn callers_are_those_of_the_answer_key() {
     let fixture = Fixture::new("calls");
@@ -228,7 +228,7 @@ async fn bad_arguments_are_tool_errors_naming_the_argument() {
     client.cancel().await.unwrap();
 }
 
-/// Waits for target resolution in the verbs' bodies.
+/// Target resolution (`query::resolve`) reaches the agent as tool errors.
 #[tokio::test]
 async fn unknown_and_ambiguous_targets_are_tool_errors() {
     let fixture = Fixture::new("calls");
@@ -290,7 +290,7 @@ async fn a_removed_graph_is_a_tool_error_until_rebuilt() {
     client.cancel().await.unwrap();
 }
 
-/// Waits for the `find` verb's body (`query::find`).
+/// `find` answers by name (`query::find`).
 #[tokio::test]
 async fn find_sees_a_new_function_after_a_rebuild() {
     let fixture = Fixture::new("calls");

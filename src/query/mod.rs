@@ -242,8 +242,8 @@ pub fn run(graph: &Graph, request: &Request) -> Result<Answer, QueryError> {
 }
 
 /// Resolves a target: a vertex id, a canonical path, or a bare name. Among several vertices of
-/// that path or name, those of the `preferred` kinds are taken when any is there; several left
-/// is an error listing them.
+/// that path or name, those of the first `preferred` kind that any of them has are taken;
+/// several left is an error listing them.
 pub(crate) fn resolve(graph: &Graph, target: &str, preferred: &[VertexKind]) -> Result<V, QueryError> {
     let target = target.trim();
     if let Ok(id) = uuid::Uuid::parse_str(target) {
@@ -257,9 +257,9 @@ pub(crate) fn resolve(graph: &Graph, target: &str, preferred: &[VertexKind]) -> 
         return Err(QueryError::NotFound { target: target.to_owned(), suggestions: suggestions(graph, target) });
     }
     if found.len() > 1 {
-        let preferred_found: Vec<V> = found.iter().copied().filter(|v| preferred.contains(&graph.kind(*v))).collect();
-        if !preferred_found.is_empty() {
-            found = preferred_found;
+        // The first preferred kind that any of them has wins.
+        if let Some(kind) = preferred.iter().find(|kind| found.iter().any(|v| graph.kind(*v) == **kind)) {
+            found.retain(|v| graph.kind(*v) == *kind);
         }
     }
     if found.len() > 1 {
@@ -301,7 +301,8 @@ pub(crate) fn vertex_record(graph: &Graph, v: V) -> Record {
         id: graph.id(v).to_string(),
         kind: graph.kind(v).as_str(),
         path: display_path(graph, v),
-        file: graph.text(v, "file").map(str::to_owned),
+        // A crate is written in its root file.
+        file: graph.text(v, "file").or_else(|| graph.text(v, "root")).map(str::to_owned),
         line: graph.uint(v, "line"),
         end_line: graph.uint(v, "end_line"),
         edge: None,

@@ -30,6 +30,64 @@ pub struct WorkspaceConfig {
     pub frozen: bool,
     /// Index the selected packages' dependencies too, not only the selected members.
     pub deps: bool,
+    /// Which targets of the selected packages to index (cargo's `--lib`, `--bins`, ...).
+    pub targets: TargetSelection,
+}
+
+/// Cargo's target selection (`--lib`, `--bins`, `--bin NAME`, `--tests`, `--test NAME`,
+/// `--benches`, `--bench NAME`, `--examples`, `--example NAME`, `--all-targets`), for the selected
+/// packages. With none of them, every target is indexed, build scripts included: a code graph is
+/// asked about tests and examples as much as about the library. A selected binary, test, bench or
+/// example brings its package's library with it, since it links it (as cargo builds it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TargetSelection {
+    pub lib: bool,
+    pub bins: bool,
+    pub bin: Vec<String>,
+    pub tests: bool,
+    pub test: Vec<String>,
+    pub benches: bool,
+    pub bench: Vec<String>,
+    pub examples: bool,
+    pub example: Vec<String>,
+    pub all_targets: bool,
+}
+
+impl TargetSelection {
+    /// Whether every target is indexed (no flag, or `--all-targets`).
+    pub fn is_all(&self) -> bool {
+        self.all_targets || *self == TargetSelection::default()
+    }
+
+    /// Whether a target of a selected package is asked for by name or kind (the library's
+    /// coming along with the others is decided by the caller).
+    fn wants(&self, kind: CrateKind, name: &str) -> bool {
+        if self.is_all() {
+            return true;
+        }
+        let named = |names: &[String]| names.iter().any(|n| n == name);
+        match kind {
+            CrateKind::Lib | CrateKind::ProcMacro => self.lib,
+            CrateKind::Bin => self.bins || named(&self.bin),
+            CrateKind::Test => self.tests || named(&self.test),
+            CrateKind::Bench => self.benches || named(&self.bench),
+            CrateKind::Example => self.examples || named(&self.example),
+            CrateKind::CustomBuild => false,
+        }
+    }
+
+    /// The targets named by `--bin NAME` and the like, with their kind.
+    fn named(&self) -> Vec<(CrateKind, &str)> {
+        [
+            (CrateKind::Bin, &self.bin),
+            (CrateKind::Test, &self.test),
+            (CrateKind::Bench, &self.bench),
+            (CrateKind::Example, &self.example),
+        ]
+        .into_iter()
+        .flat_map(|(kind, names)| names.iter().map(move |name| (kind, name.as_str())))
+        .collect()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +104,12 @@ pub enum WorkspaceError {
     UnknownPackage { spec: String, root: Utf8PathBuf },
     #[error("no package is selected in the workspace at `{root}` (check `--package` and `--exclude`)")]
     NothingSelected { root: Utf8PathBuf },
+    #[error("no {kind} target named `{name}` in the selected packages{}", list_available(.available))]
+    NoSuchTarget { kind: &'static str, name: String, available: Vec<String> },
+}
+
+fn list_available(names: &[String]) -> String {
+    if names.is_empty() { String::new() } else { format!(" (available: {})", names.join(", ")) }
 }
 
 /// Where a package comes from, as the graph records it.
@@ -272,13 +336,38 @@ impl Workspace {
             .collect();
         packages.sort_by(|a, b| a.1.key.cmp(&b.1.key));
 
+        let selection = &config.targets;
+        for (kind, name) in selection.named() {
+            let targets_of_kind = || {
+                packages
+                    .iter()
+                    .filter(|(package, _)| selected.contains(&&package.id))
+                    .flat_map(|(package, _)| &package.targets)
+                    .filter(move |target| CrateKind::of(&target.kind) == Some(kind))
+            };
+            if !targets_of_kind().any(|target| target.name == name) {
+                let mut available: Vec<String> = targets_of_kind().map(|target| target.name.clone()).collect();
+                available.sort();
+                return Err(WorkspaceError::NoSuchTarget { kind: kind.as_str(), name: name.to_owned(), available });
+            }
+        }
         let mut crates = Vec::new();
         for (index, (package, info)) in packages.iter().enumerate() {
             let is_selected = selected.contains(&&package.id);
+            // A selected binary, test, bench or example links its package's library.
+            let library_needed = is_selected
+                && package
+                    .targets
+                    .iter()
+                    .any(|target| CrateKind::of(&target.kind).is_some_and(|kind| selection.wants(kind, &target.name)));
             for target in &package.targets {
                 let Some(kind) = CrateKind::of(&target.kind) else { continue };
                 // Of a package that is not selected, only its library takes part in the build.
                 if !is_selected && !kind.is_library() {
+                    continue;
+                }
+                let wanted = selection.wants(kind, &target.name) || (kind.is_library() && library_needed);
+                if is_selected && !wanted {
                     continue;
                 }
                 crates.push(CrateInfo {
@@ -351,21 +440,19 @@ fn metadata(config: &WorkspaceConfig) -> Result<Metadata, WorkspaceError> {
 /// The target folder of the workspace that `manifest_path` (or the current folder) names, from a
 /// quick `cargo metadata --no-deps`.
 pub fn target_dir(manifest_path: Option<&std::path::Path>, offline: bool) -> Result<Utf8PathBuf, WorkspaceError> {
-    let config =
-        WorkspaceConfig { manifest_path: manifest_path.map(Into::into), offline, ..WorkspaceConfig::default() };
-    let mut command = metadata_command(&config);
-    command.no_deps();
-    exec(&config, &command).map(|metadata| metadata.target_directory)
+    locate(manifest_path, offline).map(|(_, target_dir)| target_dir)
 }
 
-/// The root folder of the workspace that `manifest_path` (or the current folder) names, from a
-/// quick `cargo metadata --no-deps`.
-pub fn workspace_root(manifest_path: Option<&std::path::Path>, offline: bool) -> Result<Utf8PathBuf, WorkspaceError> {
+/// The workspace's root and target folder, from `cargo metadata --no-deps`.
+pub fn locate(
+    manifest_path: Option<&std::path::Path>,
+    offline: bool,
+) -> Result<(Utf8PathBuf, Utf8PathBuf), WorkspaceError> {
     let config =
         WorkspaceConfig { manifest_path: manifest_path.map(Into::into), offline, ..WorkspaceConfig::default() };
     let mut command = metadata_command(&config);
     command.no_deps();
-    exec(&config, &command).map(|metadata| metadata.workspace_root)
+    exec(&config, &command).map(|metadata| (metadata.workspace_root, metadata.target_directory))
 }
 
 fn metadata_command(config: &WorkspaceConfig) -> cargo_metadata::MetadataCommand {
