@@ -290,7 +290,7 @@ async fn a_removed_graph_is_a_tool_error_until_rebuilt() {
     client.cancel().await.unwrap();
 }
 
-/// `find` answers by name (`query::find`).
+/// `find` sees what a rebuild added, in the same session.
 #[tokio::test]
 async fn find_sees_a_new_function_after_a_rebuild() {
     let fixture = Fixture::new("calls");
