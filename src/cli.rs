@@ -50,6 +50,8 @@ pub enum Command {
     /// Ask the stored graph: find items, who calls what, what implements what, what depends on
     /// what, what a change touches
     Query(QueryArgs),
+    /// Serve the graph to coding agents over the Model Context Protocol (stdio)
+    Mcp(McpArgs),
 }
 
 #[derive(Debug, Args)]
@@ -236,6 +238,16 @@ pub struct BuildArgs {
     pub store: Option<StoreKind>,
 }
 
+/// `mcp`: the build's flags (the graph is brought up to date before serving it), and `--no-update`.
+#[derive(Clone, Debug, Default, Args)]
+pub struct McpArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Serve the stored graph as it is, without bringing it up to date first
+    #[arg(long, conflicts_with = "rebuild")]
+    pub no_update: bool,
+}
+
 /// Cargo's target selection. Without any, every target is indexed (see the README).
 #[derive(Clone, Debug, Default, Args)]
 #[command(next_help_heading = "Target Selection")]
@@ -407,6 +419,14 @@ mod tests {
         let (direct, _) = parse(&["cargo-codegraph", "build", "--workspace"]);
         let (via_cargo, _) = parse(&["cargo-codegraph", "codegraph", "build", "--workspace"]);
         assert_eq!(format!("{direct:?}"), format!("{via_cargo:?}"));
+    }
+
+    #[test]
+    fn mcp_takes_the_build_flags() {
+        let (command, _) = parse(&["cargo-codegraph", "mcp", "--manifest-path", "a/Cargo.toml", "--no-update"]);
+        let Command::Mcp(mcp) = command else { panic!("expected mcp") };
+        assert!(mcp.no_update);
+        assert_eq!(mcp.build.manifest.manifest_path.as_deref(), Some(std::path::Path::new("a/Cargo.toml")));
     }
 
     #[test]

@@ -6,14 +6,14 @@ use std::time::Instant;
 
 use camino::Utf8PathBuf;
 
-use crate::cli::{self, BuildArgs, Command, ExportArgs, GlobalArgs, ManifestArgs, QueryVerb, StatsArgs};
+use crate::cli::{self, BuildArgs, Command, ExportArgs, GlobalArgs, ManifestArgs, McpArgs, QueryVerb, StatsArgs};
 use crate::error::{Error, exit};
 use crate::index::Progress;
 use crate::job::{build_workspace, default_db};
 use crate::report::Reporter;
 use crate::store::{self, Backend, LockMode, StoreError, WriterConfig};
 use crate::workspace::{self, Workspace, WorkspaceConfig};
-use crate::{BuildConfig, build, check, export, index, query, stats};
+use crate::{BuildConfig, build, check, export, index, mcp, query, stats};
 
 /// Runs one command; returns the process exit code.
 pub fn run(command: Command, global: &GlobalArgs) -> u8 {
@@ -24,6 +24,7 @@ pub fn run(command: Command, global: &GlobalArgs) -> u8 {
         Command::Export(args) => run_export(&args, &reporter),
         Command::Check(args) => run_check(&args, &reporter),
         Command::Query(args) => run_query(args.verb, &reporter),
+        Command::Mcp(args) => run_mcp(&args, &reporter),
     };
     reporter.finish_progress();
     match result {
@@ -376,5 +377,20 @@ fn run_query(verb: QueryVerb, reporter: &Reporter) -> Result<u8, Error> {
     }
     let text = if reporter.is_json() { query::render::json_lines(&answer) } else { query::render::human(&answer) };
     print_stdout(text.trim())?;
+    Ok(exit::SUCCESS)
+}
+
+/// `mcp`: the graph brought up to date as `query` does (unless `--no-update`), then served until
+/// the client leaves. Everything said goes to stderr: stdout is the protocol's.
+fn run_mcp(args: &McpArgs, reporter: &Reporter) -> Result<u8, Error> {
+    let (db, root) = prepare_graph(&args.build, args.no_update, reporter)?;
+    // Only `impact` needs the root; a graph given by `--db` outside any workspace is still served
+    // (`impact` then takes files relative to the current folder).
+    let manifest = &args.build.manifest;
+    let root =
+        root.or_else(|| workspace::locate(manifest.manifest_path.as_deref(), manifest.offline).ok().map(|l| l.0));
+    reporter.status("Serving", &format!("{db} over the Model Context Protocol on stdin and stdout"));
+    let options = mcp::Options { no_wait: args.build.db.no_wait };
+    mcp::serve(db, root, &options, reporter)?;
     Ok(exit::SUCCESS)
 }

@@ -14,6 +14,7 @@
 //! | 9    | the graph's backend is not in this build (RocksDB: rebuild with `--features rocksdb`) |
 //! | 10   | `query`: the target is not in the graph |
 //! | 11   | `query`: the target names several vertices (they are listed) |
+//! | 12   | `mcp`: the session failed (the client left before initializing, or broke the protocol) |
 //! | 101  | an internal error (a bug: please report it) |
 
 use crate::index::IndexError;
@@ -33,6 +34,7 @@ pub mod exit {
     pub const UNSUPPORTED: u8 = 9;
     pub const NOT_FOUND: u8 = 10;
     pub const AMBIGUOUS: u8 = 11;
+    pub const MCP: u8 = 12;
     pub const INTERNAL: u8 = 101;
 }
 
@@ -52,6 +54,8 @@ pub enum Error {
     Rules(#[from] crate::check::RulesError),
     #[error(transparent)]
     Query(#[from] crate::query::QueryError),
+    #[error("the MCP session failed: {0}")]
+    Mcp(String),
     #[error("internal error (please report it): {0}")]
     Internal(String),
 }
@@ -74,6 +78,7 @@ impl Error {
             Error::Query(crate::query::QueryError::NotFound { .. }) => exit::NOT_FOUND,
             Error::Query(crate::query::QueryError::Ambiguous { .. }) => exit::AMBIGUOUS,
             Error::Query(crate::query::QueryError::BadArgument { .. }) => exit::USAGE,
+            Error::Mcp(_) => exit::MCP,
             Error::Internal(_) => exit::INTERNAL,
         }
     }

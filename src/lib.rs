@@ -10,8 +10,9 @@
 //!
 //! `job` runs it, after `plan` decided from what the last build recorded whether the build is
 //! skipped, incremental (`incremental`: only what changed is indexed, and the graph updated by
-//! difference) or full. The read side (`stats`, `export`, `check`, `query`) opens the stored graph
-//! as one `store::Graph`. `commands` runs each command of the command line. See ARCHITECTURE.md.
+//! difference) or full. The read side (`stats`, `export`, `check`, `query`, and `mcp`, which serves
+//! the graph to coding agents) opens the stored graph as one `store::Graph`. `commands` runs each
+//! command of the command line. See ARCHITECTURE.md.
 
 pub mod assemble;
 pub mod cfg;
@@ -25,6 +26,7 @@ pub mod ids;
 pub mod incremental;
 pub mod index;
 mod job;
+pub mod mcp;
 pub mod model;
 pub mod parse;
 pub mod plan;

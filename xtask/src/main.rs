@@ -9,7 +9,9 @@
 //! is missing, then runs `cargo test --locked` with those tools on `PATH`; `tools` does the first
 //! half and lists where each tool is. Tools come from the machine's own package managers, never
 //! from downloads of our own: Debian packages with `apt-get` (when running as root, or through
-//! `sudo -n`), Python packages with pip into a virtualenv in `<target-dir>/tools/venv`. What
+//! `sudo -n`), Python packages with pip into a virtualenv in `<target-dir>/tools/venv`, npm
+//! packages with `npm install --prefix <target-dir>/tools/node` (their commands in
+//! `node_modules/.bin` there). What
 //! cannot be had (not root, no network) stops the run before any test, naming the command that
 //! installs it. Plain `cargo test` finds the same tools in `<target-dir>/tools` (see
 //! `tests/common/mod.rs`), so a newcomer runs this once and may use cargo directly afterwards.
@@ -42,6 +44,8 @@ enum Source {
     Apt(&'static str),
     /// A Python package (a pip requirement), installed into `<target-dir>/tools/venv`.
     Pip(&'static str),
+    /// An npm package (`name@version`), installed into `<target-dir>/tools/node`.
+    Npm(&'static str),
 }
 
 /// How to tell that a tool is there.
@@ -77,6 +81,14 @@ const TOOLS: &[Tool] = &[
         needed_by: "tests/precommit.rs (the hook installed by its id through the real framework)",
         probe: Probe::Runs(&["pre-commit", "--version"]),
         source: Source::Pip("pre-commit==4.7.0"),
+        feature: None,
+    },
+    Tool {
+        name: "mcp-inspector",
+        needed_by: "tests/mcp.rs (the MCP Inspector's CLI mode against `cargo codegraph mcp`)",
+        probe: Probe::Runs(&["mcp-inspector", "--version"]),
+        // Its package asks for Node 22.19; its CLI mode runs on Debian's Node 20 as well.
+        source: Source::Npm("@modelcontextprotocol/inspector@2.12.0"),
         feature: None,
     },
     Tool {
@@ -202,7 +214,8 @@ impl Tools {
             Failure { code: EXIT_TOOLS, message: "the xtask package is not inside the workspace".to_owned() }
         })?;
         let dir = target_dir(&cargo, &workspace)?.join("tools");
-        let mut paths = vec![dir.join("venv").join("bin"), dir.join("bin")];
+        let mut paths =
+            vec![dir.join("venv").join("bin"), dir.join("node").join("node_modules").join(".bin"), dir.join("bin")];
         paths.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
         let path = env::join_paths(paths)
             .map_err(|err| Failure { code: EXIT_TOOLS, message: format!("cannot extend PATH: {err}") })?;
@@ -240,14 +253,21 @@ impl Tools {
             .iter()
             .filter_map(|tool| match tool.source {
                 Source::Apt(package) => Some(package),
-                Source::Pip(_) => None,
+                Source::Pip(_) | Source::Npm(_) => None,
             })
             .collect();
         let pip: Vec<&str> = missing
             .iter()
             .filter_map(|tool| match tool.source {
                 Source::Pip(requirement) => Some(requirement),
-                Source::Apt(_) => None,
+                Source::Apt(_) | Source::Npm(_) => None,
+            })
+            .collect();
+        let npm: Vec<&str> = missing
+            .iter()
+            .filter_map(|tool| match tool.source {
+                Source::Npm(package) => Some(package),
+                Source::Apt(_) | Source::Pip(_) => None,
             })
             .collect();
         let mut apt_updated = false;
@@ -256,6 +276,9 @@ impl Tools {
         }
         if !pip.is_empty() {
             self.pip_install(&pip, &mut apt_updated)?;
+        }
+        if !npm.is_empty() {
+            self.npm_install(&npm, &mut apt_updated)?;
         }
         let still: Vec<&Tool> = missing.into_iter().filter(|tool| !self.is_there(tool)).collect();
         if still.is_empty() { Ok(()) } else { Err(missing_tools(&still, "they are still missing after installing")) }
@@ -310,6 +333,39 @@ impl Tools {
         }
     }
 
+    /// `npm install` into a folder of its own under the target folder, never globally.
+    fn npm_install(&self, packages: &[&str], apt_updated: &mut bool) -> Result<(), Failure> {
+        if !quiet(Command::new("npm").arg("--version")) {
+            // Debian ships npm apart from Node.js.
+            apt_install(&["npm"], apt_updated).map_err(|failure| Failure {
+                code: EXIT_TOOLS,
+                message: format!("npm is not installed, and {}", failure.message),
+            })?;
+        }
+        let prefix = self.dir.join("node");
+        eprintln!("  Installing {} with npm into {}", packages.join(" "), prefix.display());
+        let ok = loud(
+            Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+                .arg(&prefix)
+                .args(packages),
+        );
+        if ok {
+            Ok(())
+        } else {
+            Err(Failure {
+                code: EXIT_TOOLS,
+                message: format!(
+                    "npm could not install {} (is the npm registry reachable?); install it yourself with \
+                     `npm install --prefix {} {}`, then run this again",
+                    packages.join(" "),
+                    prefix.display(),
+                    packages.join(" ")
+                ),
+            })
+        }
+    }
+
     fn cargo_test(&self, options: &Options) -> Result<u8, Failure> {
         let mut command = Command::new(&self.cargo);
         command.current_dir(&self.workspace).env("PATH", &self.path).args(["test", "--locked"]);
@@ -349,6 +405,7 @@ fn missing_tools(missing: &[&Tool], why: &str) -> Failure {
         let how = match tool.source {
             Source::Apt(package) => format!("`sudo apt-get install {package}`"),
             Source::Pip(requirement) => format!("`python3 -m pip install {requirement}`"),
+            Source::Npm(package) => format!("`npm install --prefix <target-dir>/tools/node {package}`"),
         };
         message.push_str(&format!("\n  {}: for {}; install it with {how}", tool.name, tool.needed_by));
     }

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""cargo-codegraph against its peers and its floor, whole processes side by side.
+
+    benches/peers.py [RUNS]        (default 3 timed rounds, after one warm-up round)
+
+Measures, alternated round by round so that the machine's drift hits every tool alike, the wall
+time and the peak memory (`/usr/bin/time -v`'s maximum resident set size) of:
+
+- on tokio's package as published (every test, bench and example target):
+  `cargo codegraph --rebuild`, the parse-only floor (`examples/parse_floor.rs`: read and
+  `syn::parse_file` exactly the files that build parsed, on all cores), and cargo-modules
+  (rust-analyzer; `cargo modules dependencies --lib`);
+- on regex-syntax's package: `cargo codegraph --lib --rebuild`, the floor of the same files, and
+  rustdoc's JSON (`RUSTC_BOOTSTRAP=1 cargo rustdoc --lib -- -Z unstable-options --output-format
+  json`, in a fresh target folder each time; regex-syntax has no dependencies, so that is rustdoc
+  alone, plus cargo's own start).
+
+It installs what it needs when missing: GNU time (Debian's `time`, as root) and cargo-modules
+(`cargo install cargo-modules --locked --root target/tools`, several minutes). The packages come
+from the benchmark corpus (`benches/corpus`, fetched with `cargo fetch --locked`), copied to a
+temporary folder and made workspaces of their own. Prints a table and, last, one JSON line.
+"""
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOLS = os.path.join(ROOT, "target", "tools")
+
+
+def run(command, **kwargs):
+    return subprocess.run(command, check=True, **kwargs)
+
+
+def gnu_time():
+    if not os.path.exists("/usr/bin/time"):
+        if os.geteuid() != 0:
+            sys.exit("GNU time is missing: `sudo apt-get install time`")
+        run(["apt-get", "install", "-y", "-qq", "time"], env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    return "/usr/bin/time"
+
+
+def cargo_modules():
+    found = shutil.which("cargo-modules") or os.path.join(TOOLS, "bin", "cargo-modules")
+    if not os.path.exists(found):
+        print("installing cargo-modules into target/tools (several minutes)", file=sys.stderr)
+        run(["cargo", "install", "cargo-modules", "--locked", "--root", TOOLS])
+        found = os.path.join(TOOLS, "bin", "cargo-modules")
+    return found
+
+
+def package_dirs(names):
+    """The corpus's copies of these packages, by name."""
+    corpus = os.path.join(ROOT, "benches", "corpus")
+    run(["cargo", "fetch", "--locked", "--manifest-path", os.path.join(corpus, "Cargo.toml")], stdout=subprocess.DEVNULL)
+    metadata = json.loads(
+        subprocess.run(
+            ["cargo", "metadata", "--format-version", "1", "--locked", "--offline", "--manifest-path", os.path.join(corpus, "Cargo.toml")],
+            check=True,
+            capture_output=True,
+        ).stdout
+    )
+    return {p["name"]: os.path.dirname(p["manifest_path"]) for p in metadata["packages"] if p["name"] in names}
+
+
+def workspace_copy(source, into):
+    """The package at `source` as a workspace of its own, its dependencies resolved."""
+    shutil.copytree(source, into)
+    with open(os.path.join(into, "Cargo.toml"), "a") as manifest:
+        manifest.write("\n[workspace]\n")
+    run(["cargo", "metadata", "--format-version", "1"], cwd=into, stdout=subprocess.DEVNULL)
+    return into
+
+
+def measure(command, cwd, env=None):
+    """Wall seconds and peak MiB of one process tree."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        started = os.times().elapsed
+        run([gnu_time(), "-v", "-o", report.name, *command], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wall = os.times().elapsed - started
+        peak_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", report.read()).group(1))
+    return wall, peak_kib / 1024
+
+
+def main():
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    run(["cargo", "build", "--release", "--locked", "--bin", "cargo-codegraph", "--example", "parse_floor"], cwd=ROOT)
+    codegraph = os.path.join(ROOT, "target", "release", "cargo-codegraph")
+    floor = os.path.join(ROOT, "target", "release", "examples", "parse_floor")
+    modules = cargo_modules()
+    dirs = package_dirs({"tokio", "regex-syntax"})
+    scratch = tempfile.mkdtemp(prefix="codegraph-peers-")
+    tokio = workspace_copy(dirs["tokio"], os.path.join(scratch, "tokio"))
+    regex = workspace_copy(dirs["regex-syntax"], os.path.join(scratch, "regex-syntax"))
+    lists = {}
+    for name, path, extra in [("tokio", tokio, []), ("regex-syntax", regex, ["--lib"])]:
+        lists[name] = os.path.join(scratch, f"{name}.list")
+        run([floor, "list", os.path.join(path, "Cargo.toml"), lists[name], *extra])
+    bootstrap = {**os.environ, "RUSTC_BOOTSTRAP": "1"}
+
+    def rustdoc_json():
+        target = tempfile.mkdtemp(prefix="rustdoc-", dir=scratch)
+        try:
+            return measure(
+                ["cargo", "rustdoc", "--lib", "--offline", "--target-dir", target, "--", "-Z", "unstable-options", "--output-format", "json"],
+                regex,
+                bootstrap,
+            )
+        finally:
+            shutil.rmtree(target, ignore_errors=True)
+
+    cases = {
+        ("tokio", "cargo codegraph"): lambda: measure([codegraph, "codegraph", "--offline", "-q", "--rebuild", "--db", f"{scratch}/tokio.msgpack"], tokio),
+        ("tokio", "parse-only floor"): lambda: measure([floor, "parse", lists["tokio"]], tokio),
+        ("tokio", "cargo-modules"): lambda: measure([modules, "modules", "dependencies", "--lib"], tokio),
+        ("regex-syntax", "cargo codegraph --lib"): lambda: measure(
+            [codegraph, "codegraph", "--offline", "-q", "--lib", "--rebuild", "--db", f"{scratch}/regex.msgpack"], regex
+        ),
+        ("regex-syntax", "parse-only floor"): lambda: measure([floor, "parse", lists["regex-syntax"]], regex),
+        ("regex-syntax", "rustdoc JSON"): rustdoc_json,
+    }
+    samples = {key: [] for key in cases}
+    for round_ in range(runs + 1):
+        for key, case in cases.items():
+            result = case()
+            if round_ > 0:
+                samples[key].append(result)
+    medians = {key: (statistics.median(w for w, _ in s), statistics.median(m for _, m in s)) for key, s in samples.items()}
+    print(f"{'workload':<14} {'tool':<22} {'wall s':>8} {'peak MiB':>9}")
+    for (workload, tool), (wall, peak) in medians.items():
+        print(f"{workload:<14} {tool:<22} {wall:>8.2f} {peak:>9.0f}")
+    ours = medians[("tokio", "cargo codegraph")]
+    peer = medians[("tokio", "cargo-modules")]
+    floor_tokio = medians[("tokio", "parse-only floor")]
+    regex_ours = medians[("regex-syntax", "cargo codegraph --lib")]
+    rustdoc = medians[("regex-syntax", "rustdoc JSON")]
+    summary = {
+        "bench": "peers",
+        "runs": runs,
+        "tokio_vs_cargo_modules_speed": round(peer[0] / ours[0], 2),
+        "tokio_vs_cargo_modules_memory": round(ours[1] / peer[1], 3),
+        "tokio_vs_floor": round(ours[0] / floor_tokio[0], 2),
+        "regex_syntax_vs_rustdoc_speed": round(rustdoc[0] / regex_ours[0], 2),
+        "medians": {f"{w}/{t}": {"wall_s": round(v[0], 3), "peak_mib": round(v[1], 1)} for (w, t), v in medians.items()},
+    }
+    print(f"\ncargo-modules / cargo codegraph on tokio: {summary['tokio_vs_cargo_modules_speed']}x the time "
+          f"(goal >= 10), memory {summary['tokio_vs_cargo_modules_memory']} of it (goal <= 0.25)")
+    print(f"rustdoc JSON / cargo codegraph on regex-syntax: {summary['regex_syntax_vs_rustdoc_speed']}x (goal >= 5)")
+    print(f"cargo codegraph / floor on tokio: {summary['tokio_vs_floor']}x (goal <= 2)")
+    print(json.dumps(summary))
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
