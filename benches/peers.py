@@ -15,8 +15,12 @@ time and the peak memory (`/usr/bin/time -v`'s maximum resident set size) of:
   json`, in a fresh target folder each time; regex-syntax has no dependencies, so that is rustdoc
   alone, plus cargo's own start).
 
+Then, on tokio's package, what reruns cost against a cold build (whole processes, alternated,
+medians): nothing changed, a comment added to one file of the library, a public function added
+to the library (every test target depends on it).
+
 It installs what it needs when missing: GNU time (Debian's `time`, as root) and cargo-modules
-(`cargo install cargo-modules --locked --root target/tools`, several minutes). The packages come
+(`cargo install cargo-modules@0.27.0 --locked --root target/tools`, several minutes; 0.28 needs a newer Rust). The packages come
 from the benchmark corpus (`benches/corpus`, fetched with `cargo fetch --locked`), copied to a
 temporary folder and made workspaces of their own. Prints a table and, last, one JSON line.
 """
@@ -49,7 +53,7 @@ def cargo_modules():
     found = shutil.which("cargo-modules") or os.path.join(TOOLS, "bin", "cargo-modules")
     if not os.path.exists(found):
         print("installing cargo-modules into target/tools (several minutes)", file=sys.stderr)
-        run(["cargo", "install", "cargo-modules", "--locked", "--root", TOOLS])
+        run(["cargo", "install", "cargo-modules@0.27.0", "--locked", "--root", TOOLS])
         found = os.path.join(TOOLS, "bin", "cargo-modules")
     return found
 
@@ -85,6 +89,51 @@ def measure(command, cwd, env=None):
         wall = os.times().elapsed - started
         peak_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", report.read()).group(1))
     return wall, peak_kib / 1024
+
+
+def reruns(codegraph, tokio, scratch, runs):
+    """Medians of cold builds and of reruns after edits of tokio's library, and their ratios."""
+    db = f"{scratch}/tokio-reruns.msgpack"
+    build = [codegraph, "codegraph", "--offline", "-q", "--db", db]
+    edited = os.path.join(tokio, "src", "sync", "notify.rs")
+    lib = os.path.join(tokio, "src", "lib.rs")
+    originals = {path: open(path).read() for path in (edited, lib)}
+
+    def restore():
+        for path, text in originals.items():
+            with open(path, "w") as file:
+                file.write(text)
+        run(build, cwd=tokio)
+
+    def edit(path, text):
+        def apply():
+            with open(path, "w") as file:
+                file.write(originals[path] + text)
+        return apply
+
+    cases = {
+        "cold": (None, build + ["--rebuild"]),
+        "nothing changed": (None, build),
+        "comment in a library file": (edit(edited, "\n// an edit\n"), build),
+        "public fn added to the library": (edit(lib, "\npub fn bench_added() {}\n"), build),
+    }
+    samples = {name: [] for name in cases}
+    run(build + ["--rebuild"], cwd=tokio)
+    for round_ in range(runs + 1):
+        for name, (before, command) in cases.items():
+            if before:
+                before()
+            wall, _ = measure(command, tokio)
+            if round_ > 0:
+                samples[name].append(wall)
+            if before:
+                restore()
+    medians = {name: statistics.median(s) for name, s in samples.items()}
+    cold = medians["cold"]
+    print(f"\n{'tokio rerun':<32} {'wall s':>8} {'of cold':>8}")
+    for name, wall in medians.items():
+        print(f"{name:<32} {wall:>8.3f} {100 * wall / cold:>7.1f}%")
+    return {name: {"wall_s": round(wall, 3), "of_cold": round(wall / cold, 4)} for name, wall in medians.items()}
 
 
 def main():
@@ -152,6 +201,7 @@ def main():
           f"(goal >= 10), memory {summary['tokio_vs_cargo_modules_memory']} of it (goal <= 0.25)")
     print(f"rustdoc JSON / cargo codegraph on regex-syntax: {summary['regex_syntax_vs_rustdoc_speed']}x (goal >= 5)")
     print(f"cargo codegraph / floor on tokio: {summary['tokio_vs_floor']}x (goal <= 2)")
+    summary["tokio_reruns"] = reruns(codegraph, tokio, scratch, runs)
     print(json.dumps(summary))
     shutil.rmtree(scratch, ignore_errors=True)
 

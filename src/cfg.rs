@@ -30,6 +30,16 @@ impl Target {
         Target { info: cfg_expr::targets::get_builtin_target_by_triple(&triple), triple, features }
     }
 
+    /// A platform as described before (`workspace::cached`).
+    pub fn new(triple: String, features: BTreeSet<String>) -> Target {
+        Target { info: cfg_expr::targets::get_builtin_target_by_triple(&triple), triple, features }
+    }
+
+    /// The `target_feature` values rustc enables by default.
+    pub fn features(&self) -> &BTreeSet<String> {
+        &self.features
+    }
+
     /// Whether target predicates can be evaluated.
     pub fn is_known(&self) -> bool {
         self.info.is_some()

@@ -121,14 +121,14 @@ fn default_db_lives_in_the_target_dir() {
     assert!(fixture.path().join("target/codegraph/graph.msgpack").is_file());
     let output = fixture.run(&["stats", "--offline"]);
     assert!(output.status.success(), "stats finds the default db: {}", describe(&output));
-    // Beside it only its lock file, its state (for the next build's up-to-date check) and its
-    // cache (for incremental builds): no temp file is left.
+    // Beside it only its lock file, its cache (for the next build's plan) and what `cargo metadata`
+    // said (`workspace::cached`): no temp file is left.
     let mut names: Vec<String> = std::fs::read_dir(fixture.path().join("target/codegraph"))
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["graph.msgpack", "graph.msgpack.cache", "graph.msgpack.lock"]);
+    assert_eq!(names, ["graph.msgpack", "graph.msgpack.cache", "graph.msgpack.lock", "metadata-cache.json"]);
 }
 
 #[test]

@@ -84,3 +84,50 @@ fn a_skipped_build_reports_the_failures_of_the_build_it_skips() {
     assert!(!diagnostics(&first).is_empty());
     assert_eq!(diagnostics(&again), diagnostics(&first));
 }
+
+/// `cargo metadata` and rustc are not asked again while nothing they read changed; whatever they
+/// read changing (a new target file, a manifest, a new member folder) asks them again.
+#[test]
+fn what_cargo_metadata_reads_is_watched() {
+    let fixture = Fixture::new("workspace");
+    let timings = |output: &std::process::Output| -> String {
+        stderr(output).lines().find(|line| line.starts_with("time:")).unwrap_or_default().to_owned()
+    };
+    let crates = |fixture: &Fixture| {
+        let output = build(fixture, &["--workspace", "--message-format", "json"]);
+        assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+        let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        (summary["crates"].as_u64().unwrap(), summary["fresh"].as_bool().unwrap())
+    };
+    let (before, _) = crates(&fixture);
+    assert!(fixture.path().join("target/codegraph/metadata-cache.json").is_file());
+    assert_eq!(crates(&fixture), (before, true));
+    let skipped = build(&fixture, &["--workspace", "-v"]);
+    assert!(stderr(&skipped).contains("Fresh"), "{}", describe(&skipped));
+    assert!(timings(&skipped).starts_with("time: metadata "), "{}", describe(&skipped));
+
+    // A new binary is found by its file alone.
+    let bin = fixture.path().join("crates/cli/src/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("extra.rs"), "fn main() {}\n").unwrap();
+    assert_eq!(crates(&fixture), (before + 1, false));
+    assert_eq!(crates(&fixture), (before + 1, true));
+
+    // A new member under `members = ["crates/*"]`.
+    let member = fixture.path().join("crates/late");
+    std::fs::create_dir_all(member.join("src")).unwrap();
+    std::fs::write(
+        member.join("Cargo.toml"),
+        "[package]\nname = \"fx-late\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(member.join("src/lib.rs"), "pub fn late() {}\n").unwrap();
+    assert_eq!(crates(&fixture), (before + 2, false));
+
+    // A manifest edit: the binary's target is switched off.
+    let manifest = fixture.path().join("crates/cli/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replacen("[package]", "[package]\nautobins = false", 1)).unwrap();
+    let (after, fresh) = crates(&fixture);
+    assert!(!fresh && after < before + 2, "{after}");
+}

@@ -6,6 +6,7 @@
 //! how their files are named in the graph, and which crate depends on which. It knows nothing
 //! about syntax, scheduling or the store.
 
+mod cached;
 pub mod modules;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -287,11 +288,15 @@ pub struct RuleTable {
 impl Workspace {
     /// Asks cargo for the workspace and selects what to index.
     pub fn load(config: &WorkspaceConfig) -> Result<Workspace, WorkspaceError> {
-        let metadata = metadata(config)?;
-        Workspace::from_metadata(&metadata, config)
+        let (metadata, target) = cached::metadata_and_target(config, || metadata(config))?;
+        Workspace::from_metadata(&metadata, config, target)
     }
 
-    pub fn from_metadata(metadata: &Metadata, config: &WorkspaceConfig) -> Result<Workspace, WorkspaceError> {
+    pub fn from_metadata(
+        metadata: &Metadata,
+        config: &WorkspaceConfig,
+        target: crate::cfg::Target,
+    ) -> Result<Workspace, WorkspaceError> {
         let selected = select(metadata, config)?;
         let resolve: HashMap<&PackageId, &cargo_metadata::Node> =
             metadata.resolve.iter().flat_map(|resolve| &resolve.nodes).map(|node| (&node.id, node)).collect();
@@ -411,7 +416,7 @@ impl Workspace {
             packages,
             crates,
             deps,
-            target: std::sync::Arc::new(crate::cfg::Target::detect(config.target.as_deref())),
+            target: std::sync::Arc::new(target),
             rule_tables,
         })
     }

@@ -1,0 +1,305 @@
+//! What `cargo metadata` and rustc said last time, kept while nothing they read has changed.
+//!
+//! A build with nothing to do, a `query` or a `check` in a pre-commit hook would otherwise spend
+//! most of its time in three processes: `cargo metadata` (resolving the whole dependency graph) and
+//! rustc twice (the host triple, then the target's features). Their answers depend only on:
+//!
+//! - the options (`WorkspaceConfig`), the current folder and the environment (`CARGO*`, `RUST*`,
+//!   `PATH`);
+//! - files: every path package's `Cargo.toml`, `Cargo.lock`, each `Cargo.toml` on the way from the
+//!   current folder to the root (a new one there would change what cargo finds), the names in
+//!   every folder that holds a member (`members = ["crates/*"]` picks up new folders) and in the
+//!   folders where cargo discovers targets (`src/`, `src/bin/`, `tests/`, `examples/`,
+//!   `benches/` and their subfolders: a new `src/bin/x.rs` is a new binary), cargo's
+//!   `config.toml` files, `rust-toolchain` files and rustup's settings;
+//! - the toolchain: the `cargo` and `rustc` executables found, and rustup's toolchain folders.
+//!
+//! All of that is recorded, with the answers, in `<target-dir>/codegraph/metadata-cache.json`
+//! (a few entries, most recent first). A later run looks for it where the target folder usually is
+//! (`$CARGO_TARGET_DIR`, else `target/` beside each `Cargo.toml` above the current folder); an
+//! entry whose inputs are all unchanged answers without any process. Anything else, or a cache
+//! that cannot be read, asks cargo and rustc again. Registry and git packages need no watching:
+//! `Cargo.lock` pins them, and their contents never change under one version or commit.
+//!
+//! Knows cargo's and rustup's files; nothing of syntax or of the graph.
+
+use std::collections::BTreeSet;
+use std::time::UNIX_EPOCH;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use cargo_metadata::Metadata;
+use serde::{Deserialize, Serialize};
+
+use super::WorkspaceConfig;
+use crate::cfg::Target;
+use crate::incremental::{Input, hash};
+
+/// Bump when an entry's meaning changes.
+const VERSION: u32 = 1;
+/// Entries kept per target folder (one per set of options and folder it was run from).
+const MAX_ENTRIES: usize = 8;
+
+#[derive(Serialize, Deserialize)]
+struct CacheFile {
+    version: u32,
+    entries: Vec<Entry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    /// The options, the current folder and the environment, hashed.
+    key: String,
+    /// Files (hash, or absent) and folder listings (`dir/` with the hash of the names in it).
+    watched: Vec<Input>,
+    /// The toolchain's executables and folders with their size and time.
+    toolchain: Vec<(Utf8PathBuf, String)>,
+    metadata: Metadata,
+    triple: String,
+    features: BTreeSet<String>,
+}
+
+/// `cargo metadata`'s answer and the target, from the cache when nothing they depend on changed.
+pub fn metadata_and_target(
+    config: &WorkspaceConfig,
+    ask: impl FnOnce() -> Result<Metadata, super::WorkspaceError>,
+) -> Result<(Metadata, Target), super::WorkspaceError> {
+    let key = key(config);
+    for file in candidates(config) {
+        if let Some(hit) = lookup(&file, &key) {
+            return Ok(hit);
+        }
+    }
+    let metadata = ask()?;
+    let target = Target::detect(config.target.as_deref());
+    // Best effort: a cache that cannot be written costs the next run its shortcut only.
+    let _ = store(config, key, &metadata, &target);
+    Ok((metadata, target))
+}
+
+fn cwd() -> Option<Utf8PathBuf> {
+    Utf8PathBuf::from_path_buf(std::env::current_dir().ok()?).ok()
+}
+
+/// The options, the folder and the environment: what decides the answer besides files.
+fn key(config: &WorkspaceConfig) -> String {
+    let mut env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.to_string_lossy().into_owned())))
+        .filter(|(name, _)| name.starts_with("CARGO") || name.starts_with("RUST") || name == "PATH" || name == "HOME")
+        .collect();
+    env.sort();
+    hash(format!("{VERSION}\n{config:?}\n{:?}\n{env:?}", cwd()).as_bytes())
+}
+
+/// Where the cache may be: `$CARGO_TARGET_DIR`, else `target/` beside each `Cargo.toml` from the
+/// manifest's (or the current) folder up.
+fn candidates(config: &WorkspaceConfig) -> Vec<Utf8PathBuf> {
+    let file = |target: &Utf8Path| target.join("codegraph").join("metadata-cache.json");
+    let Some(cwd) = cwd() else { return Vec::new() };
+    let mut found = Vec::new();
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").and_then(|dir| dir.into_string().ok()) {
+        found.push(file(&cwd.join(dir)));
+    }
+    let start = match &config.manifest_path {
+        Some(manifest) => match Utf8PathBuf::from_path_buf(manifest.clone()) {
+            Ok(manifest) => cwd.join(manifest).parent().map(Utf8Path::to_owned).unwrap_or(cwd),
+            Err(_) => return found,
+        },
+        None => cwd,
+    };
+    for dir in start.ancestors() {
+        if dir.join("Cargo.toml").is_file() {
+            found.push(file(&dir.join("target")));
+        }
+    }
+    found
+}
+
+fn lookup(file: &Utf8Path, key: &str) -> Option<(Metadata, Target)> {
+    let bytes = std::fs::read(file).ok()?;
+    let cache: CacheFile = serde_json::from_slice(&bytes).ok()?;
+    if cache.version != VERSION {
+        return None;
+    }
+    let entry = cache.entries.into_iter().find(|entry| entry.key == key)?;
+    let fresh = entry.watched.iter().all(watched_unchanged)
+        && entry.toolchain.iter().all(|(path, stamp)| stamp_of(path).as_deref() == Some(stamp.as_str()));
+    fresh.then(|| (entry.metadata, Target::new(entry.triple, entry.features)))
+}
+
+fn store(config: &WorkspaceConfig, key: String, metadata: &Metadata, target: &Target) -> std::io::Result<()> {
+    let entry = Entry {
+        key,
+        watched: watched(config, metadata),
+        toolchain: toolchain(),
+        metadata: metadata.clone(),
+        triple: target.triple.clone(),
+        features: target.features().clone(),
+    };
+    let dir = metadata.target_directory.join("codegraph");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("metadata-cache.json");
+    let key = entry.key.clone();
+    let mut entries = vec![entry];
+    if let Some(old) = std::fs::read(&path).ok().and_then(|bytes| serde_json::from_slice::<CacheFile>(&bytes).ok())
+        && old.version == VERSION
+    {
+        entries.extend(old.entries.into_iter().filter(|old| old.key != key));
+    }
+    entries.truncate(MAX_ENTRIES);
+    let mut temp = tempfile::Builder::new().prefix(".metadata-cache").tempfile_in(&dir)?;
+    serde_json::to_writer(&mut temp, &CacheFile { version: VERSION, entries })?;
+    temp.persist(&path).map_err(|err| err.error)?;
+    Ok(())
+}
+
+/// A folder's listing is watched as `dir/`, with the hash of its sorted entry names.
+fn listing(dir: &Utf8Path) -> Option<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).ok()?.filter_map(|entry| entry.ok()?.file_name().into_string().ok()).collect();
+    names.sort();
+    Some(hash(names.join("\n").as_bytes()))
+}
+
+fn watched_unchanged(input: &Input) -> bool {
+    match input.path.as_str().strip_suffix('/') {
+        Some(dir) => listing(Utf8Path::new(dir)) == input.hash,
+        None => input.unchanged(),
+    }
+}
+
+fn watch_file(path: Utf8PathBuf) -> Input {
+    match std::fs::read(&path) {
+        Ok(content) => Input::read(path, &content),
+        Err(_) => Input::absent(path),
+    }
+}
+
+/// Every file and folder whose change could change the answer.
+fn watched(config: &WorkspaceConfig, metadata: &Metadata) -> Vec<Input> {
+    let mut files: BTreeSet<Utf8PathBuf> = BTreeSet::new();
+    let mut dirs: BTreeSet<Utf8PathBuf> = BTreeSet::new();
+    for package in &metadata.packages {
+        if package.source.is_none() {
+            files.insert(package.manifest_path.clone());
+            // Cargo finds targets by their files (`src/main.rs`, `src/bin/*.rs`, `tests/*.rs`,
+            // `examples/*/main.rs`...): the folders that hold them are watched by their names.
+            if let Some(root) = package.manifest_path.parent() {
+                dirs.insert(root.to_owned());
+                dirs.insert(root.join("src"));
+                for holder in ["src/bin", "tests", "examples", "benches"] {
+                    let holder = root.join(holder);
+                    if let Ok(entries) = std::fs::read_dir(&holder) {
+                        for entry in entries.flatten() {
+                            if entry.file_type().is_ok_and(|kind| kind.is_dir())
+                                && let Ok(dir) = Utf8PathBuf::from_path_buf(entry.path())
+                            {
+                                dirs.insert(dir);
+                            }
+                        }
+                    }
+                    dirs.insert(holder);
+                }
+            }
+        }
+    }
+    for member in metadata.workspace_packages() {
+        // The folder that holds the member's folder: `members = ["crates/*"]` globs it.
+        if let Some(holder) = member.manifest_path.parent().and_then(Utf8Path::parent) {
+            dirs.insert(holder.to_owned());
+        }
+    }
+    files.insert(metadata.workspace_root.join("Cargo.lock"));
+    if let Some(manifest) = &config.manifest_path
+        && let Ok(manifest) = Utf8PathBuf::from_path_buf(manifest.clone())
+    {
+        files.insert(cwd().map_or(manifest.clone(), |cwd| cwd.join(&manifest)));
+    }
+    let mut roots: Vec<Utf8PathBuf> = vec![metadata.workspace_root.clone()];
+    roots.extend(cwd());
+    for root in &roots {
+        for dir in root.ancestors() {
+            for name in ["Cargo.toml", "rust-toolchain", "rust-toolchain.toml"] {
+                files.insert(dir.join(name));
+            }
+            for name in ["config", "config.toml"] {
+                files.insert(dir.join(".cargo").join(name));
+            }
+        }
+    }
+    let home = std::env::var("HOME").ok().map(Utf8PathBuf::from);
+    let cargo_home =
+        std::env::var("CARGO_HOME").ok().map(Utf8PathBuf::from).or_else(|| home.as_ref().map(|h| h.join(".cargo")));
+    if let Some(cargo_home) = cargo_home {
+        files.insert(cargo_home.join("config"));
+        files.insert(cargo_home.join("config.toml"));
+    }
+    if let Some(rustup) = rustup_home() {
+        files.insert(rustup.join("settings.toml"));
+    }
+    let mut watched: Vec<Input> = files.into_iter().map(watch_file).collect();
+    watched
+        .extend(dirs.into_iter().map(|dir| Input { hash: listing(&dir), path: Utf8PathBuf::from(format!("{dir}/")) }));
+    watched
+}
+
+fn rustup_home() -> Option<Utf8PathBuf> {
+    std::env::var("RUSTUP_HOME")
+        .ok()
+        .map(Utf8PathBuf::from)
+        .or_else(|| std::env::var("HOME").ok().map(|home| Utf8PathBuf::from(home).join(".rustup")))
+}
+
+/// A file's or folder's size and modification time.
+fn stamp_of(path: &Utf8Path) -> Option<String> {
+    let metadata = std::fs::metadata(path).ok()?;
+    let modified = metadata.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
+    Some(format!("{}:{}", metadata.len(), modified.as_nanos()))
+}
+
+/// The executables that answered (`$CARGO`, `$RUSTC`, else the first on `PATH`), and rustup's
+/// toolchain folders: an update of a toolchain replaces the files in its `bin`.
+fn toolchain() -> Vec<(Utf8PathBuf, String)> {
+    let mut paths: Vec<Utf8PathBuf> = Vec::new();
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    for (variable, name) in [("CARGO", "cargo"), ("RUSTC", "rustc")] {
+        let found = std::env::var(variable).ok().map(Utf8PathBuf::from).or_else(|| {
+            std::env::split_paths(&path_var)
+                .map(|dir| dir.join(name))
+                .find(|candidate| candidate.is_file())
+                .and_then(|found| Utf8PathBuf::from_path_buf(found).ok())
+        });
+        paths.extend(found);
+    }
+    if let Some(toolchains) = rustup_home().map(|home| home.join("toolchains")) {
+        paths.push(toolchains.clone());
+        if let Ok(entries) = std::fs::read_dir(&toolchains) {
+            for entry in entries.flatten() {
+                if let Ok(dir) = Utf8PathBuf::from_path_buf(entry.path().join("bin")) {
+                    paths.push(dir);
+                }
+            }
+        }
+    }
+    paths.sort();
+    paths.into_iter().filter_map(|path| stamp_of(&path).map(|stamp| (path, stamp))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_listings_notice_new_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::create_dir(dir.join("a")).unwrap();
+        let input = Input { path: Utf8PathBuf::from(format!("{dir}/")), hash: listing(dir) };
+        assert!(watched_unchanged(&input));
+        std::fs::create_dir(dir.join("b")).unwrap();
+        assert!(!watched_unchanged(&input), "a new member folder");
+        let file = watch_file(dir.join("Cargo.toml"));
+        assert!(file.hash.is_none() && watched_unchanged(&file));
+        std::fs::write(dir.join("Cargo.toml"), "[package]").unwrap();
+        assert!(!watched_unchanged(&file), "a manifest appeared");
+    }
+}
