@@ -198,6 +198,17 @@ pub struct QueryCommon {
     pub build: BuildArgs,
 }
 
+fn parse_edge_kind(text: &str) -> Result<crate::model::EdgeKind, String> {
+    crate::model::EdgeKind::ALL.iter().copied().find(|kind| kind.as_str() == text).ok_or_else(|| {
+        let known: Vec<&str> = crate::model::EdgeKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        format!("unknown edge kind `{text}` (one of {})", known.join(", "))
+    })
+}
+
+fn parse_pattern(text: &str) -> Result<crate::check::Pattern, String> {
+    crate::check::Pattern::parse(text)
+}
+
 fn parse_vertex_kind(text: &str) -> Result<crate::model::VertexKind, String> {
     crate::model::VertexKind::ALL.iter().copied().find(|kind| kind.as_str() == text).ok_or_else(|| {
         let known: Vec<&str> = crate::model::VertexKind::ALL.iter().map(|kind| kind.as_str()).collect();
@@ -338,15 +349,56 @@ pub struct ExportArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<Utf8PathBuf>,
     #[command(flatten)]
+    pub picture: PictureArgs,
+    #[command(flatten)]
     pub manifest: ManifestArgs,
     #[command(flatten)]
     pub db: DbArgs,
+}
+
+/// What `dot`, `mermaid` and `graphml` draw (`jsonl` always writes the whole graph).
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Picture Options")]
+pub struct PictureArgs {
+    /// One node per crate, module or item [default: module for dot and mermaid, item for graphml]
+    #[arg(long, value_enum)]
+    pub level: Option<crate::export::Level>,
+    /// Only the neighbourhood of TARGET (a path, id or name, as `query` takes them)
+    #[arg(long, value_name = "TARGET")]
+    pub focus: Option<String>,
+    /// How many hops from `--focus`, over the drawn edges, either way
+    #[arg(long, value_name = "N", requires = "focus")]
+    pub depth: Option<u32>,
+    /// The edge kinds drawn [default: all; at module and crate level all but contains and defined_in]
+    #[arg(long, value_name = "KIND,...", value_delimiter = ',', value_parser = parse_edge_kind)]
+    pub edges: Vec<crate::model::EdgeKind>,
+    /// The vertex kinds kept [default: all]
+    #[arg(long, value_name = "KIND,...", value_delimiter = ',', value_parser = parse_vertex_kind)]
+    pub kinds: Vec<crate::model::VertexKind>,
+    /// Keep only vertices whose path matches PATTERN (`*` one segment, `**` any; repeatable)
+    #[arg(long, value_name = "PATTERN", value_parser = parse_pattern)]
+    pub include: Vec<crate::check::Pattern>,
+    /// Leave out vertices whose path matches PATTERN (repeatable)
+    #[arg(long, value_name = "PATTERN", value_parser = parse_pattern)]
+    pub exclude: Vec<crate::check::Pattern>,
+    /// Leave out `extern` vertices (std and dependencies that are not indexed)
+    #[arg(long)]
+    pub no_externs: bool,
+    /// Refuse a dot or mermaid picture of more than N nodes (0: no limit)
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub max_nodes: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
     /// JSON Lines: a header, then vertices by id, then edges by (from, kind, to)
     Jsonl,
+    /// Graphviz DOT: clusters per crate, edge kinds styled apart, a legend
+    Dot,
+    /// A Mermaid flowchart with a subgraph per crate
+    Mermaid,
+    /// GraphML: every node and edge with its properties as typed keys
+    Graphml,
 }
 
 #[derive(Clone, Debug, Args)]

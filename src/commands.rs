@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use camino::Utf8PathBuf;
 
-use crate::cli::{self, BuildArgs, Command, ExportArgs, GlobalArgs, ManifestArgs, McpArgs, QueryVerb, StatsArgs};
+use crate::cli::{
+    self, BuildArgs, Command, ExportArgs, ExportFormat, GlobalArgs, ManifestArgs, McpArgs, QueryVerb, StatsArgs,
+};
 use crate::error::{Error, exit};
 use crate::index::Progress;
 use crate::job::{build_workspace, default_db};
@@ -193,7 +195,42 @@ fn run_stats(args: &StatsArgs, reporter: &Reporter) -> Result<u8, Error> {
 }
 
 fn run_export(args: &ExportArgs, reporter: &Reporter) -> Result<u8, Error> {
+    let picture = match args.format {
+        ExportFormat::Jsonl => {
+            refuse_picture_flags(&args.picture)?;
+            None
+        }
+        format => Some(format),
+    };
     let (_, graph) = read_stored(&args.db, &args.manifest, reporter)?;
+    // The picture is computed (and refused when too large) before any output is opened.
+    let text = match picture {
+        None => None,
+        Some(format) => {
+            let view = export::view(&graph, &export_config(format, &args.picture))?;
+            Some(match format {
+                ExportFormat::Dot | ExportFormat::Mermaid => {
+                    export::check_size(&view, args.picture.max_nodes)?;
+                    if format == ExportFormat::Dot {
+                        export::dot::render(&view)
+                    } else {
+                        export::mermaid::render(&view)
+                    }
+                }
+                ExportFormat::Graphml | ExportFormat::Jsonl => export::graphml::render(&view),
+            })
+        }
+    };
+    let write = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
+        match &text {
+            Some(text) => out.write_all(text.as_bytes())?,
+            None => {
+                let mut sink: &mut dyn std::io::Write = out;
+                export::jsonl::write(&graph, &mut sink)?;
+            }
+        }
+        out.flush()
+    };
     match &args.output {
         Some(output) => {
             let output_error = |source| Error::Output { path: output.to_string(), source };
@@ -202,17 +239,50 @@ fn run_export(args: &ExportArgs, reporter: &Reporter) -> Result<u8, Error> {
             let mut file = tempfile::NamedTempFile::new_in(dir).map_err(output_error)?;
             {
                 let mut out = std::io::BufWriter::new(file.as_file_mut());
-                export::write_jsonl(&graph, &mut out).map_err(output_error)?;
+                write(&mut out).map_err(output_error)?;
             }
             file.persist(output).map_err(|err| output_error(err.error))?;
         }
         None => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            export::write_jsonl(&graph, &mut out).map_err(|source| Error::Output { path: "stdout".into(), source })?;
+            write(&mut out).map_err(|source| Error::Output { path: "stdout".into(), source })?;
         }
     }
     Ok(exit::SUCCESS)
+}
+
+/// `jsonl` is the whole graph: a selection flag given with it is a mistake, not something to
+/// ignore quietly.
+fn refuse_picture_flags(picture: &cli::PictureArgs) -> Result<(), Error> {
+    let given = [
+        ("--level", picture.level.is_some()),
+        ("--focus", picture.focus.is_some()),
+        ("--depth", picture.depth.is_some()),
+        ("--edges", !picture.edges.is_empty()),
+        ("--kinds", !picture.kinds.is_empty()),
+        ("--include", !picture.include.is_empty()),
+        ("--exclude", !picture.exclude.is_empty()),
+        ("--no-externs", picture.no_externs),
+    ];
+    match given.iter().find(|(_, given)| *given) {
+        Some((flag, _)) => Err(export::ExportError::WholeGraphOnly { flag: *flag }.into()),
+        None => Ok(()),
+    }
+}
+
+/// The picture a format draws by default, narrowed by the flags.
+fn export_config(format: ExportFormat, picture: &cli::PictureArgs) -> export::Config {
+    let default_level = if format == ExportFormat::Graphml { export::Level::Item } else { export::Level::Module };
+    let mut config = export::Config::new(picture.level.unwrap_or(default_level));
+    config.focus = picture.focus.clone();
+    config.depth = picture.depth.unwrap_or(1);
+    config.edges = picture.edges.clone();
+    config.kinds = picture.kinds.clone();
+    config.include = picture.include.clone();
+    config.exclude = picture.exclude.clone();
+    config.no_externs = picture.no_externs;
+    config
 }
 
 /// `check`: the rules first (a bad one fails before any work), then the graph, then the rules

@@ -4,7 +4,7 @@
 //! |-----:|---------|
 //! | 0    | success |
 //! | 1    | `check` found a broken rule |
-//! | 2    | the command line is wrong (unknown flag, bad value) |
+//! | 2    | the command line is wrong (unknown flag, bad value), or asks `export` for a picture too large to draw (more than `--max-nodes`) |
 //! | 3    | the graph was built and saved, but some files could not be found, read or parsed |
 //! | 4    | the workspace could not be loaded: no `Cargo.toml`, a broken manifest, `cargo metadata` failed, an unknown `--package` |
 //! | 5    | the graph store could not be read or written |
@@ -54,6 +54,8 @@ pub enum Error {
     Rules(#[from] crate::check::RulesError),
     #[error(transparent)]
     Query(#[from] crate::query::QueryError),
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
     #[error("the MCP session failed: {0}")]
     Mcp(String),
     #[error("internal error (please report it): {0}")]
@@ -78,6 +80,8 @@ impl Error {
             Error::Query(crate::query::QueryError::NotFound { .. }) => exit::NOT_FOUND,
             Error::Query(crate::query::QueryError::Ambiguous { .. }) => exit::AMBIGUOUS,
             Error::Query(crate::query::QueryError::BadArgument { .. }) => exit::USAGE,
+            Error::Export(crate::export::ExportError::Focus(query)) => Error::Query(query.clone()).exit_code(),
+            Error::Export(_) => exit::USAGE,
             Error::Mcp(_) => exit::MCP,
             Error::Internal(_) => exit::INTERNAL,
         }

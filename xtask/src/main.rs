@@ -55,6 +55,9 @@ enum Probe {
     Runs(&'static [&'static str]),
     /// This Debian package is installed (libraries, which have no command).
     Dpkg(&'static str),
+    /// The virtualenv's Python runs this code and exits 0 (`import networkx`): libraries that
+    /// have no command of their own.
+    Python(&'static str),
 }
 
 struct Tool {
@@ -89,6 +92,20 @@ const TOOLS: &[Tool] = &[
         probe: Probe::Runs(&["mcp-inspector", "--version"]),
         // Its package asks for Node 22.19; its CLI mode runs on Debian's Node 20 as well.
         source: Source::Npm("@modelcontextprotocol/inspector@2.12.0"),
+        feature: None,
+    },
+    Tool {
+        name: "graphviz",
+        needed_by: "tests/export.rs (DOT exports rendered by the real `dot -Tsvg`)",
+        probe: Probe::Runs(&["dot", "-V"]),
+        source: Source::Apt("graphviz"),
+        feature: None,
+    },
+    Tool {
+        name: "networkx",
+        needed_by: "tests/export.rs (GraphML exports loaded by networkx's reader)",
+        probe: Probe::Python("import networkx"),
+        source: Source::Pip("networkx==3.6.1"),
         feature: None,
     },
     Tool {
@@ -226,7 +243,13 @@ impl Tools {
         match tool.probe {
             Probe::Runs(argv) => quiet(Command::new(argv[0]).args(&argv[1..]).env("PATH", &self.path)),
             Probe::Dpkg(package) => dpkg_has(package),
+            Probe::Python(code) => quiet(Command::new(self.python()).args(["-c", code])),
         }
+    }
+
+    /// The virtualenv's Python, where pip installs.
+    fn python(&self) -> PathBuf {
+        self.dir.join("venv").join("bin").join("python")
     }
 
     fn describe(&self, tool: &Tool) -> String {
@@ -237,6 +260,8 @@ impl Tools {
             },
             Probe::Dpkg(package) if dpkg_has(package) => format!("Debian package `{package}` installed"),
             Probe::Dpkg(_) => "missing".to_owned(),
+            Probe::Python(_) if self.is_there(tool) => format!("importable by {}", self.python().display()),
+            Probe::Python(_) => "missing".to_owned(),
         }
     }
 
@@ -288,7 +313,7 @@ impl Tools {
     /// then pip into it.
     fn pip_install(&self, requirements: &[&str], apt_updated: &mut bool) -> Result<(), Failure> {
         let venv = self.dir.join("venv");
-        let python = venv.join("bin").join("python");
+        let python = self.python();
         if !python.exists() {
             eprintln!("    Creating a Python virtualenv in {}", venv.display());
             let make = || loud(Command::new("python3").args(["-m", "venv"]).arg(&venv));
@@ -529,10 +554,12 @@ mod tests {
     #[test]
     fn features_select_tools() {
         let names = |args: &[&str]| wanted(&options(args)).map(|tool| tool.name).collect::<Vec<_>>();
-        assert_eq!(names(&[]), ["git", "pre-commit"]);
-        assert_eq!(names(&["--features", "rocksdb"]), ["git", "pre-commit", "libclang-dev"]);
-        assert_eq!(names(&["--features=foo,rocksdb"]), ["git", "pre-commit", "libclang-dev"]);
-        assert_eq!(names(&["--all-features"]), ["git", "pre-commit", "libclang-dev"]);
+        let always = ["git", "pre-commit", "mcp-inspector", "graphviz", "networkx"];
+        let rocksdb = ["git", "pre-commit", "mcp-inspector", "graphviz", "networkx", "libclang-dev"];
+        assert_eq!(names(&[]), always);
+        assert_eq!(names(&["--features", "rocksdb"]), rocksdb);
+        assert_eq!(names(&["--features=foo,rocksdb"]), rocksdb);
+        assert_eq!(names(&["--all-features"]), rocksdb);
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! `export`: a stored graph in a stable, versioned, line-oriented format, read from the store
-//! alone (never from the sources).
+//! `export --format jsonl`: the whole stored graph in a stable, versioned, line-oriented format.
+//!
+//! Unlike the picture formats, this one is not drawn from a `View`: it is the graph itself, every
+//! vertex and edge with every property, so that nothing is selected, folded or left out.
 //!
 //! JSON Lines, schema 2: a header line, then every vertex ordered by id, then every edge ordered
 //! by (from, kind, to). Keys inside each object are sorted. The same graph always gives the same
@@ -22,7 +24,7 @@ struct Header<'a> {
 }
 
 /// Writes `graph` as JSON Lines.
-pub fn write_jsonl(graph: &Graph, out: &mut impl Write) -> io::Result<()> {
+pub fn write(graph: &Graph, out: &mut impl Write) -> io::Result<()> {
     let header = Header {
         r#type: "header",
         schema: SCHEMA_VERSION,

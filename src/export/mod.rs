@@ -1,0 +1,475 @@
+//! `export`: a stored graph written out, read from a `store::Graph` snapshot alone (never from the
+//! sources).
+//!
+//! `jsonl` writes the whole graph, the stable wire format. The picture formats (`dot`, `mermaid`,
+//! `graphml`) are drawn from a `View`, computed once here: the vertices a `Config` selects (kinds,
+//! path patterns, externs, the neighbourhood of a focus), folded to a level (at `module` and
+//! `crate` level every vertex counts as its nearest module or crate through `contains`, and the
+//! edges between folded nodes are aggregated: a count per kind and the first place one is
+//! written), with the clusters each node is drawn in. Each format is a pure function from that
+//! view to text, as dependency-cruiser's reporters are, so adding a format touches nothing else.
+//!
+//! Everything is sorted before it is written: the same graph and config give the same bytes.
+//! This module knows `store::Graph`, `model`'s kinds and `query`'s target resolution; nothing of
+//! IndraDB or of the command line.
+
+pub mod dot;
+pub mod graphml;
+pub mod jsonl;
+pub mod mermaid;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use serde_json::Value;
+
+use crate::check::Pattern;
+use crate::model::{EdgeKind, VertexKind};
+use crate::query::{self, Evidence, QueryError};
+use crate::store::{E, Graph, V};
+
+pub use jsonl::write as write_jsonl;
+
+/// What one node of a picture stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Level {
+    /// One node per crate (grouped by package); externs by their first path segment
+    Crate,
+    /// One node per module (grouped by crate); externs by their first path segment
+    Module,
+    /// One node per vertex: every item, module, crate, package, file and extern
+    Item,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Crate => "crate",
+            Level::Module => "module",
+            Level::Item => "item",
+        }
+    }
+}
+
+/// What a picture shows.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub level: Level,
+    /// The neighbourhood of this target (a path, id or name, as `query` takes them) only.
+    pub focus: Option<String>,
+    /// How many hops from the focus, over the selected edges, either way.
+    pub depth: u32,
+    /// The edge kinds drawn; empty for the level's default (`default_edges`).
+    pub edges: Vec<EdgeKind>,
+    /// The vertex kinds kept; empty for all.
+    pub kinds: Vec<VertexKind>,
+    /// Keep only vertices whose path matches one of these (when any are given).
+    pub include: Vec<Pattern>,
+    /// Drop vertices whose path matches one of these.
+    pub exclude: Vec<Pattern>,
+    pub no_externs: bool,
+}
+
+impl Config {
+    pub fn new(level: Level) -> Config {
+        Config {
+            level,
+            focus: None,
+            depth: 1,
+            edges: Vec::new(),
+            kinds: Vec::new(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+            no_externs: false,
+        }
+    }
+}
+
+/// The edge kinds drawn when `--edges` is not given: every kind at item level; at module and crate
+/// level every kind but `contains` and `defined_in`, which the clusters already show.
+pub fn default_edges(level: Level) -> Vec<EdgeKind> {
+    EdgeKind::ALL
+        .iter()
+        .copied()
+        .filter(|kind| level == Level::Item || !matches!(kind, EdgeKind::Contains | EdgeKind::DefinedIn))
+        .collect()
+}
+
+/// A view that cannot be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Focus(#[from] QueryError),
+    #[error("`{target}` has no node at {level} level ({kind}s are drawn at item level only); use `--level item`")]
+    FocusUnplaced { target: String, kind: &'static str, level: &'static str },
+    #[error("`{target}` is left out by `--kinds`, `--include`, `--exclude` or `--no-externs`")]
+    FocusFiltered { target: String },
+    #[error(
+        "the picture would have {nodes} nodes, more than {max}: draw less with `--level module` or `--level crate`, \
+         `--focus TARGET --depth N`, `--include`/`--exclude`, `--edges` or `--no-externs`, or raise the limit \
+         with `--max-nodes N` (0: no limit)"
+    )]
+    TooLarge { nodes: usize, max: usize },
+    #[error("`--format jsonl` writes the whole graph; `{flag}` applies to `dot`, `mermaid` and `graphml` only")]
+    WholeGraphOnly { flag: &'static str },
+}
+
+/// A box that nodes are drawn in: a crate (a package at crate level), or a module at item level.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cluster {
+    pub label: String,
+    /// The vertex's UUID.
+    pub id: String,
+}
+
+/// One node of a picture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// The vertex's UUID, or `extern:NAME` for the externs folded by their first path segment.
+    pub id: String,
+    /// The vertex kind (`extern` for folded externs).
+    pub kind: &'static str,
+    /// The canonical path (a crate's with its target kind, `fx_app (bin)`), else the name.
+    pub label: String,
+    /// The crate (or package, at crate level) it is drawn in, if any.
+    pub cluster: Option<Cluster>,
+    /// At item level, the module it is drawn in inside its crate.
+    pub subcluster: Option<Cluster>,
+    /// Every property of the vertex (a folded extern has only `name`).
+    pub props: BTreeMap<String, Value>,
+}
+
+/// One edge of a picture: at item level a graph edge; at module and crate level every edge of one
+/// kind between two folded nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewEdge {
+    /// Indices into `View::nodes`.
+    pub from: usize,
+    pub to: usize,
+    pub kind: EdgeKind,
+    /// How many graph edges it stands for (1 at item level).
+    pub count: u64,
+    /// Where the first of them is written (file, then line order): the from-vertex's `file` and
+    /// the edge's `line`, as `query` says it.
+    pub evidence: Option<Evidence>,
+    /// The graph edge's properties at item level; empty when folded.
+    pub props: BTreeMap<String, Value>,
+}
+
+/// What a picture shows, sorted: nodes by (cluster, subcluster, label, id), edges by (from, to,
+/// kind).
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    pub level: Level,
+    pub nodes: Vec<Node>,
+    pub edges: Vec<ViewEdge>,
+}
+
+impl View {
+    /// The edge kinds the view draws, in `EdgeKind::ALL` order (for legends).
+    pub fn edge_kinds(&self) -> Vec<EdgeKind> {
+        let used: BTreeSet<EdgeKind> = self.edges.iter().map(|edge| edge.kind).collect();
+        used.into_iter().collect()
+    }
+
+    /// The clusters in drawing order, each with its subclusters and the nodes directly in each;
+    /// nodes outside every cluster come under `None`.
+    pub fn grouped(&self) -> Vec<(Option<&Cluster>, Vec<(Option<&Cluster>, Vec<usize>)>)> {
+        let mut groups: Vec<(Option<&Cluster>, Vec<(Option<&Cluster>, Vec<usize>)>)> = Vec::new();
+        // Nodes are sorted by cluster, then subcluster, so each group is one run.
+        for (index, node) in self.nodes.iter().enumerate() {
+            let cluster = node.cluster.as_ref();
+            let subcluster = node.subcluster.as_ref();
+            if groups.last().is_none_or(|(last, _)| *last != cluster) {
+                groups.push((cluster, Vec::new()));
+            }
+            if let Some((_, subs)) = groups.last_mut() {
+                if subs.last().is_none_or(|(last, _)| *last != subcluster) {
+                    subs.push((subcluster, Vec::new()));
+                }
+                if let Some((_, members)) = subs.last_mut() {
+                    members.push(index);
+                }
+            }
+        }
+        groups
+    }
+}
+
+/// Fails when a picture would have more than `max` nodes (0: no limit).
+pub fn check_size(view: &View, max: usize) -> Result<(), ExportError> {
+    if max > 0 && view.nodes.len() > max {
+        return Err(ExportError::TooLarge { nodes: view.nodes.len(), max });
+    }
+    Ok(())
+}
+
+/// What a vertex counts as at a level.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Unit {
+    Vertex(V),
+    /// Externs folded by their first path segment (`std`).
+    Extern(String),
+}
+
+/// The `contains` tree.
+struct Tree {
+    parent: Vec<Option<V>>,
+}
+
+impl Tree {
+    fn new(graph: &Graph) -> Tree {
+        let mut parent = vec![None; graph.vertex_count()];
+        for e in graph.edges() {
+            let edge = graph.edge(e);
+            if edge.kind == EdgeKind::Contains {
+                parent[edge.to.index()] = Some(edge.from);
+            }
+        }
+        Tree { parent }
+    }
+
+    /// The nearest vertex of `kind` at or above `v`. The bound stops a damaged graph's cycle.
+    fn nearest(&self, graph: &Graph, v: V, kind: VertexKind) -> Option<V> {
+        let mut at = v;
+        for _ in 0..4096 {
+            if graph.kind(at) == kind {
+                return Some(at);
+            }
+            at = self.parent[at.index()]?;
+        }
+        None
+    }
+
+    fn unit(&self, graph: &Graph, v: V, level: Level) -> Option<Unit> {
+        if level != Level::Item && graph.kind(v) == VertexKind::Extern {
+            let path = query::display_path(graph, v);
+            let first = path.split("::").next().unwrap_or_default();
+            return Some(Unit::Extern(first.to_owned()));
+        }
+        match level {
+            Level::Item => Some(Unit::Vertex(v)),
+            Level::Module => self.nearest(graph, v, VertexKind::Module).map(Unit::Vertex),
+            Level::Crate => self.nearest(graph, v, VertexKind::Crate).map(Unit::Vertex),
+        }
+    }
+}
+
+/// Whether the config keeps a vertex (before folding).
+fn selected(graph: &Graph, config: &Config, v: V) -> bool {
+    let kind = graph.kind(v);
+    if config.no_externs && kind == VertexKind::Extern {
+        return false;
+    }
+    if !config.kinds.is_empty() && !config.kinds.contains(&kind) {
+        return false;
+    }
+    if config.include.is_empty() && config.exclude.is_empty() {
+        return true;
+    }
+    let path = query::display_path(graph, v);
+    let segments: Vec<&str> = path.split("::").collect();
+    (config.include.is_empty() || config.include.iter().any(|p| p.matches(&segments)))
+        && !config.exclude.iter().any(|p| p.matches(&segments))
+}
+
+/// Aggregated edges between two units.
+struct Aggregate {
+    count: u64,
+    /// The first place (in file, line order) and the edge written there.
+    first: (Option<Evidence>, E),
+}
+
+/// Computes what a picture shows.
+pub fn view(graph: &Graph, config: &Config) -> Result<View, ExportError> {
+    let level = config.level;
+    let tree = Tree::new(graph);
+    let edge_kinds = if config.edges.is_empty() { default_edges(level) } else { config.edges.clone() };
+    let keep: Vec<bool> = graph.vertices().map(|v| selected(graph, config, v)).collect();
+    let units: Vec<Option<Unit>> =
+        graph.vertices().map(|v| if keep[v.index()] { tree.unit(graph, v, level) } else { None }).collect();
+
+    // The nodes: every unit that a kept vertex counts as.
+    let node_units: BTreeSet<&Unit> = units.iter().flatten().collect();
+    let mut nodes: Vec<(Node, Unit)> =
+        node_units.into_iter().map(|unit| (make_node(graph, &tree, level, unit), unit.clone())).collect();
+    nodes.sort_by(|(a, _), (b, _)| {
+        (&a.cluster, &a.subcluster, &a.label, &a.id).cmp(&(&b.cluster, &b.subcluster, &b.label, &b.id))
+    });
+    let index: HashMap<Unit, usize> = nodes.iter().enumerate().map(|(i, (_, unit))| (unit.clone(), i)).collect();
+
+    // The edges: graph edges of a drawn kind between kept vertices, folded.
+    let mut aggregated: BTreeMap<(usize, usize, EdgeKind), Aggregate> = BTreeMap::new();
+    for e in graph.edges() {
+        let edge = graph.edge(e);
+        if !edge_kinds.contains(&edge.kind) {
+            continue;
+        }
+        let (Some(from), Some(to)) = (&units[edge.from.index()], &units[edge.to.index()]) else { continue };
+        // Edges inside one folded node are not drawn; at item level a self-loop is a real edge.
+        if level != Level::Item && from == to {
+            continue;
+        }
+        let (Some(&from), Some(&to)) = (index.get(from), index.get(to)) else { continue };
+        let place = (query::evidence(graph, e), e);
+        let entry = aggregated.entry((from, to, edge.kind)).or_insert(Aggregate { count: 0, first: place.clone() });
+        entry.count += 1;
+        if place < entry.first {
+            entry.first = place;
+        }
+    }
+    let mut edges: Vec<ViewEdge> = aggregated
+        .into_iter()
+        .map(|((from, to, kind), aggregate)| {
+            let (evidence, e) = aggregate.first;
+            let props = if level == Level::Item { graph.edge_props(e) } else { BTreeMap::new() };
+            ViewEdge { from, to, kind, count: aggregate.count, evidence, props }
+        })
+        .collect();
+    edges.sort_by(|a, b| (a.from, a.to, a.kind.as_str()).cmp(&(b.from, b.to, b.kind.as_str())));
+    let mut nodes: Vec<Node> = nodes.into_iter().map(|(node, _)| node).collect();
+
+    if let Some(target) = &config.focus {
+        let v = query::resolve(graph, target, focus_kinds(level))?;
+        let Some(unit) = tree.unit(graph, v, level) else {
+            return Err(ExportError::FocusUnplaced {
+                target: target.clone(),
+                kind: graph.kind(v).as_str(),
+                level: level.as_str(),
+            });
+        };
+        let Some(&start) = index.get(&unit).filter(|_| keep[v.index()]) else {
+            return Err(ExportError::FocusFiltered { target: target.clone() });
+        };
+        (nodes, edges) = neighbourhood(nodes, edges, start, config.depth);
+    }
+    Ok(View { level, nodes, edges })
+}
+
+/// The kinds a focus target prefers when its name is shared, at each level.
+fn focus_kinds(level: Level) -> &'static [VertexKind] {
+    match level {
+        Level::Crate => &[VertexKind::Crate, VertexKind::Module],
+        Level::Module => &[VertexKind::Module, VertexKind::Crate],
+        Level::Item => &[],
+    }
+}
+
+/// The nodes within `depth` hops of `start` (edges followed either way), and the edges between
+/// them; indices renumbered, order kept.
+fn neighbourhood(nodes: Vec<Node>, edges: Vec<ViewEdge>, start: usize, depth: u32) -> (Vec<Node>, Vec<ViewEdge>) {
+    let mut adjacent: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    for edge in &edges {
+        adjacent[edge.from].push(edge.to);
+        adjacent[edge.to].push(edge.from);
+    }
+    let mut hops: Vec<Option<u32>> = vec![None; nodes.len()];
+    hops[start] = Some(0);
+    let mut queue = VecDeque::from([start]);
+    while let Some(at) = queue.pop_front() {
+        let Some(hop) = hops[at] else { continue };
+        if hop >= depth {
+            continue;
+        }
+        for &next in &adjacent[at] {
+            if hops[next].is_none() {
+                hops[next] = Some(hop + 1);
+                queue.push_back(next);
+            }
+        }
+    }
+    let mut renumber: Vec<Option<usize>> = vec![None; nodes.len()];
+    let mut kept = Vec::new();
+    for (index, node) in nodes.into_iter().enumerate() {
+        if hops[index].is_some() {
+            renumber[index] = Some(kept.len());
+            kept.push(node);
+        }
+    }
+    let edges = edges
+        .into_iter()
+        .filter_map(|mut edge| {
+            edge.from = renumber[edge.from]?;
+            edge.to = renumber[edge.to]?;
+            Some(edge)
+        })
+        .collect();
+    (kept, edges)
+}
+
+fn make_node(graph: &Graph, tree: &Tree, level: Level, unit: &Unit) -> Node {
+    let v = match unit {
+        Unit::Extern(name) => {
+            return Node {
+                id: format!("extern:{name}"),
+                kind: VertexKind::Extern.as_str(),
+                label: name.clone(),
+                cluster: None,
+                subcluster: None,
+                props: BTreeMap::from([("name".to_owned(), Value::from(name.clone()))]),
+            };
+        }
+        Unit::Vertex(v) => *v,
+    };
+    let cluster_of = |c: V| Cluster { label: label(graph, c), id: graph.id(c).to_string() };
+    let (cluster, subcluster) = match level {
+        Level::Crate => {
+            (tree.parent[v.index()].filter(|p| graph.kind(*p) == VertexKind::Package).map(cluster_of), None)
+        }
+        Level::Module => (tree.nearest(graph, v, VertexKind::Crate).map(cluster_of), None),
+        Level::Item => {
+            let krate = tree.nearest(graph, v, VertexKind::Crate);
+            let module = tree.nearest(graph, v, VertexKind::Module);
+            (krate.map(cluster_of), module.map(cluster_of))
+        }
+    };
+    Node {
+        id: graph.id(v).to_string(),
+        kind: graph.kind(v).as_str(),
+        label: label(graph, v),
+        cluster,
+        subcluster,
+        props: graph.props(v),
+    }
+}
+
+/// What a vertex is called in a picture: its canonical path (or name); a crate's with its target
+/// kind, since a package's lib and bin share a path.
+fn label(graph: &Graph, v: V) -> String {
+    let path = query::display_path(graph, v);
+    match (graph.kind(v), graph.text(v, "kind")) {
+        (VertexKind::Crate, Some(kind)) => format!("{path} ({kind})"),
+        (VertexKind::Package, _) => format!("package {path}"),
+        _ => path,
+    }
+}
+
+/// `calls`, or `calls ×3` for an aggregated edge.
+pub(crate) fn edge_label(edge: &ViewEdge) -> String {
+    if edge.count > 1 { format!("{} ×{}", edge.kind.as_str(), edge.count) } else { edge.kind.as_str().to_owned() }
+}
+
+/// `file:line`, or `""` where an edge has no evidence.
+pub(crate) fn evidence_text(edge: &ViewEdge) -> String {
+    edge.evidence.as_ref().map(|e| format!("{}:{}", e.file, e.line)).unwrap_or_default()
+}
+
+/// How each edge kind is drawn: a colour, and a line style (`solid`, `dashed`, `dotted`, `bold`).
+pub(crate) fn edge_style(kind: EdgeKind) -> (&'static str, &'static str) {
+    match kind {
+        EdgeKind::Contains => ("#9e9e9e", "solid"),
+        EdgeKind::DependsOn => ("#6a1b9a", "bold"),
+        EdgeKind::DefinedIn => ("#bdbdbd", "dotted"),
+        EdgeKind::Imports => ("#1565c0", "solid"),
+        EdgeKind::Reexports => ("#00838f", "dashed"),
+        EdgeKind::Implements => ("#2e7d32", "solid"),
+        EdgeKind::ImplFor => ("#558b2f", "dashed"),
+        EdgeKind::Supertrait => ("#1b5e20", "bold"),
+        EdgeKind::Derives => ("#827717", "dashed"),
+        EdgeKind::Calls => ("#c62828", "solid"),
+        EdgeKind::References => ("#ef6c00", "dashed"),
+        EdgeKind::Invokes => ("#ad1457", "dotted"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

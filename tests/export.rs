@@ -1,0 +1,277 @@
+//! `export --format dot|mermaid|graphml` on the `query` fixture: DOT rendered by the real Graphviz,
+//! GraphML read by networkx, Mermaid checked for structure, the selection flags, the node limit,
+//! determinism, and snapshots of small pictures.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::{Fixture, describe, stderr, tool};
+
+/// One build of the `query` fixture, shared by the tests (they only read it).
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let fixture = Fixture::new("query");
+        fixture.build(&[], 0);
+        fixture
+    })
+}
+
+/// Runs `export` with these arguments; panics unless it succeeds.
+fn export(args: &[&str]) -> String {
+    let fixture = fixture();
+    let db = fixture.db();
+    let mut argv = vec!["export", "--db", db.to_str().unwrap()];
+    argv.extend(args);
+    let output = fixture.run(&argv);
+    assert!(output.status.success(), "{}", describe(&output));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Runs `export` expecting a failure with this exit code; its stderr.
+fn export_fails(args: &[&str], code: i32) -> String {
+    let fixture = fixture();
+    let db = fixture.db();
+    let mut argv = vec!["export", "--db", db.to_str().unwrap()];
+    argv.extend(args);
+    let output = fixture.run(&argv);
+    assert_eq!(output.status.code(), Some(code), "{}", describe(&output));
+    stderr(&output)
+}
+
+/// The Mermaid node ids declared (`nK[...]`) and the edges (`nA -->|...| nB`), checking that
+/// every edge's ends are declared and that `subgraph`/`end` balance.
+fn mermaid_structure(text: &str) -> (BTreeSet<String>, Vec<(String, String, String)>, usize) {
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("flowchart LR"));
+    let mut declared = BTreeSet::new();
+    let mut edges = Vec::new();
+    let mut depth = 0i32;
+    let mut subgraphs = 0;
+    for line in lines {
+        let line = line.trim();
+        if line.starts_with("subgraph ") {
+            depth += 1;
+            subgraphs += 1;
+            assert!(line.contains("[\"") && line.ends_with("\"]"), "{line}");
+        } else if line == "end" {
+            depth -= 1;
+            assert!(depth >= 0, "unbalanced `end`\n{text}");
+        } else if line.starts_with("linkStyle ") {
+            continue;
+        } else if let Some((from, rest)) = line.split_once(" -->|") {
+            let (label, to) = rest.rsplit_once("| ").unwrap();
+            assert!(label.starts_with('"') && label.ends_with('"'), "{line}");
+            edges.push((from.to_owned(), label.trim_matches('"').to_owned(), to.to_owned()));
+        } else {
+            let (id, label) = line.split_once('[').unwrap_or_else(|| panic!("unexpected line `{line}`"));
+            assert!(label.starts_with('"') && label.ends_with("\"]"), "{line}");
+            // Inside the quotes nothing may close the label early.
+            assert!(!label[1..label.len() - 2].contains('"'), "{line}");
+            assert!(declared.insert(id.to_owned()), "`{id}` declared twice");
+        }
+    }
+    assert_eq!(depth, 0, "unbalanced subgraphs\n{text}");
+    for (from, _, to) in &edges {
+        assert!(declared.contains(from) && declared.contains(to), "`{from} --> {to}` has an undeclared end\n{text}");
+    }
+    (declared, edges, subgraphs)
+}
+
+/// The nodes of the DOT text other than the legend (`"id" [label=...]` lines).
+fn dot_nodes(text: &str) -> usize {
+    text.lines().filter(|line| line.trim_start().starts_with('"') && line.contains(" [label=")).count()
+}
+
+#[test]
+fn dot_renders_with_graphviz() {
+    let dot = export(&["--format", "dot"]);
+    assert!(dot.starts_with("digraph codegraph {"), "{dot}");
+    let nodes = dot_nodes(&dot);
+    assert!(nodes > 5, "{dot}");
+    let output = Command::new(tool("dot"))
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(dot.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(output.status.success() && output.stderr.is_empty(), "{}\n{dot}", describe(&output));
+    let svg = String::from_utf8(output.stdout).unwrap();
+    // Graphviz writes each cluster's label as a <title> and each node as a `class="node"` group.
+    for title in ["cluster_legend", "qcore (lib)", "qapp (lib)", "uses_app (test)"] {
+        let wanted = if title.starts_with("cluster") { title.to_owned() } else { format!(">{title}</text>") };
+        assert!(svg.contains(&wanted), "no `{title}` in the SVG\n{svg}");
+    }
+    assert_eq!(svg.matches("class=\"node\"").count(), nodes + 1, "the view's nodes and the legend\n{svg}");
+    assert_eq!(svg.matches("class=\"cluster\"").count(), dot.matches("subgraph \"cluster_").count());
+    // Module level: the modules, each in its crate.
+    for module in [">qcore::a</text>", ">qapp::ui</text>", ">qapp::db</text>"] {
+        assert!(svg.contains(module), "no `{module}`\n{svg}");
+    }
+}
+
+#[test]
+fn graphml_loads_in_networkx_with_the_jsonl_counts() {
+    let jsonl = export(&[]);
+    let graph = common::Graph::parse(&jsonl);
+    let graphml = export(&["--format", "graphml"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("graph.graphml");
+    std::fs::write(&path, &graphml).unwrap();
+    let script = "import sys, networkx\n\
+                  g = networkx.read_graphml(sys.argv[1], force_multigraph=True)\n\
+                  kinds = sorted({d['kind'] for _, d in g.nodes(data=True)})\n\
+                  lines = [d.get('line') for _, d in g.nodes(data=True) if d['kind'] == 'function']\n\
+                  assert all(isinstance(l, int) for l in lines), lines\n\
+                  assert all(isinstance(d['active'], bool) for _, d in g.nodes(data=True) if 'active' in d)\n\
+                  print(g.number_of_nodes(), g.number_of_edges(), ','.join(kinds))\n";
+    let output = Command::new(tool("python")).arg("-c").arg(script).arg(&path).output().unwrap();
+    assert!(output.status.success(), "networkx could not read the export: {}", describe(&output));
+    let said = String::from_utf8(output.stdout).unwrap();
+    let mut words = said.split_whitespace();
+    assert_eq!(words.next(), Some(graph.vertices.len().to_string().as_str()), "{said}");
+    assert_eq!(words.next(), Some(graph.edges.len().to_string().as_str()), "{said}");
+    assert!(words.next().unwrap().contains("function"), "{said}");
+}
+
+#[test]
+fn graphml_at_module_level_carries_counts() {
+    let graphml = export(&["--format", "graphml", "--level", "module", "--no-externs"]);
+    assert!(graphml.contains("attr.name=\"count\" attr.type=\"long\""), "{graphml}");
+    assert!(graphml.contains("<data key=\"e1\">2</data>") || graphml.contains("<data key=\"e1\">1</data>"));
+    assert!(graphml.contains("attr.name=\"evidence\""), "{graphml}");
+}
+
+#[test]
+fn mermaid_is_well_formed() {
+    let mermaid = export(&["--format", "mermaid"]);
+    let (declared, edges, subgraphs) = mermaid_structure(&mermaid);
+    assert!(declared.len() > 5 && !edges.is_empty(), "{mermaid}");
+    assert!(subgraphs >= 3, "one per crate\n{mermaid}");
+    let items = export(&["--format", "mermaid", "--level", "item", "--max-nodes", "0"]);
+    let (_, _, subgraphs) = mermaid_structure(&items);
+    assert!(subgraphs > 6, "crates and modules\n{items}");
+}
+
+#[test]
+fn exports_are_deterministic() {
+    for format in ["dot", "mermaid", "graphml"] {
+        for level in ["crate", "module", "item"] {
+            let args = ["--format", format, "--level", level, "--max-nodes", "0"];
+            assert_eq!(export(&args), export(&args), "{format} at {level} level");
+        }
+    }
+}
+
+#[test]
+fn focus_and_depth() {
+    let one = export(&["--format", "mermaid", "--level", "item", "--focus", "qapp::service::run", "--edges", "calls"]);
+    let (declared, edges, _) = mermaid_structure(&one);
+    assert_eq!(declared.len(), 3, "run, its caller and its callee\n{one}");
+    assert!(one.contains("\"qapp::ui::render\"") && one.contains("\"qapp::db::load\""), "{one}");
+    assert_eq!(edges.len(), 2, "{one}");
+    let two = export(&[
+        "--format",
+        "mermaid",
+        "--level",
+        "item",
+        "--focus",
+        "qapp::service::run",
+        "--depth",
+        "2",
+        "--edges",
+        "calls",
+    ]);
+    assert!(two.contains("\"qapp::fetch\""), "{two}");
+    assert!(mermaid_structure(&two).0.len() > declared.len());
+    let unknown = export_fails(&["--format", "dot", "--focus", "qapp::nowhere"], 10);
+    assert!(unknown.contains("no vertex `qapp::nowhere`"), "{unknown}");
+}
+
+#[test]
+fn edges_kinds_and_patterns_select() {
+    let calls = export(&["--format", "mermaid", "--edges", "calls"]);
+    let (_, edges, _) = mermaid_structure(&calls);
+    assert!(!edges.is_empty() && edges.iter().all(|(_, label, _)| label.starts_with("calls")), "{calls}");
+
+    let only_qapp = export(&["--format", "mermaid", "--include", "qapp::**", "--no-externs"]);
+    let (declared, _, _) = mermaid_structure(&only_qapp);
+    assert!(only_qapp.contains("\"qapp::ui\"") && !only_qapp.contains("\"qcore::a\""), "{only_qapp}");
+    let without_ui =
+        export(&["--format", "mermaid", "--include", "qapp::**", "--exclude", "qapp::ui::**", "--no-externs"]);
+    assert!(!without_ui.contains("\"qapp::ui\""), "{without_ui}");
+    assert_eq!(mermaid_structure(&without_ui).0.len(), declared.len() - 1);
+
+    let functions = export(&["--format", "graphml", "--kinds", "function"]);
+    assert!(functions.contains(">function</data>") && !functions.contains(">struct</data>"), "{functions}");
+
+    let with_externs = export(&["--format", "dot", "--level", "item", "--max-nodes", "0"]);
+    let without = export(&["--format", "dot", "--level", "item", "--max-nodes", "0", "--no-externs"]);
+    assert!(with_externs.contains("tooltip=\"extern "), "the fixture names std\n{with_externs}");
+    assert!(!without.contains("tooltip=\"extern "), "{without}");
+}
+
+#[test]
+fn node_limit() {
+    let message = export_fails(&["--format", "dot", "--level", "item", "--max-nodes", "3"], 2);
+    assert!(message.contains("more than 3") && message.contains("--level") && message.contains("--focus"), "{message}");
+    let mermaid = export_fails(&["--format", "mermaid", "--max-nodes", "1"], 2);
+    assert!(mermaid.contains("--max-nodes"), "{mermaid}");
+    // GraphML is for tools, not eyes: no limit.
+    export(&["--format", "graphml", "--max-nodes", "1"]);
+}
+
+#[test]
+fn jsonl_refuses_picture_flags() {
+    let message = export_fails(&["--level", "crate"], 2);
+    assert!(message.contains("`--level`") && message.contains("whole graph"), "{message}");
+    export_fails(&["--format", "jsonl", "--no-externs"], 2);
+}
+
+#[test]
+fn crate_level_snapshots() {
+    let args = ["--level", "crate", "--no-externs"];
+    let dot = export(&[&["--format", "dot"], &args[..]].concat());
+    let mermaid = export(&[&["--format", "mermaid"], &args[..]].concat());
+    insta::assert_snapshot!("crate_level_dot", redact(&dot));
+    insta::assert_snapshot!("crate_level_mermaid", mermaid);
+}
+
+#[test]
+fn module_level_mermaid_snapshot() {
+    let mermaid = export(&["--format", "mermaid", "--no-externs", "--include", "qapp::**"]);
+    insta::assert_snapshot!("module_level_mermaid", mermaid);
+}
+
+/// UUIDs are stable, but a snapshot reads better with them numbered by first appearance.
+fn redact(text: &str) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = find_uuid(rest) {
+        out.push_str(&rest[..start]);
+        let id = &rest[start..start + 36];
+        let n = seen.iter().position(|s| s == id).unwrap_or_else(|| {
+            seen.push(id.to_owned());
+            seen.len() - 1
+        });
+        out.push_str(&format!("<id{n}>"));
+        rest = &rest[start + 36..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn find_uuid(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(35)).find(|&i| text.get(i..i + 36).is_some_and(|s| uuid::Uuid::parse_str(s).is_ok()))
+}
