@@ -266,7 +266,7 @@ fn refuse_picture_flags(picture: &cli::PictureArgs) -> Result<(), Error> {
         ("--no-externs", picture.no_externs),
     ];
     match given.iter().find(|(_, given)| *given) {
-        Some((flag, _)) => Err(export::ExportError::WholeGraphOnly { flag: *flag }.into()),
+        Some((flag, _)) => Err(export::ExportError::WholeGraphOnly { flag }.into()),
         None => Ok(()),
     }
 }

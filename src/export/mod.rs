@@ -155,6 +155,12 @@ pub struct ViewEdge {
     pub props: BTreeMap<String, Value>,
 }
 
+/// The nodes directly in one subcluster (or in none), as indices into `View::nodes`.
+pub type Members<'a> = (Option<&'a Cluster>, Vec<usize>);
+
+/// One cluster (or none) and its subclusters, in drawing order.
+pub type Group<'a> = (Option<&'a Cluster>, Vec<Members<'a>>);
+
 /// What a picture shows, sorted: nodes by (cluster, subcluster, label, id), edges by (from, to,
 /// kind).
 #[derive(Debug, Clone, PartialEq)]
@@ -173,8 +179,8 @@ impl View {
 
     /// The clusters in drawing order, each with its subclusters and the nodes directly in each;
     /// nodes outside every cluster come under `None`.
-    pub fn grouped(&self) -> Vec<(Option<&Cluster>, Vec<(Option<&Cluster>, Vec<usize>)>)> {
-        let mut groups: Vec<(Option<&Cluster>, Vec<(Option<&Cluster>, Vec<usize>)>)> = Vec::new();
+    pub fn grouped(&self) -> Vec<Group<'_>> {
+        let mut groups: Vec<Group<'_>> = Vec::new();
         // Nodes are sorted by cluster, then subcluster, so each group is one run.
         for (index, node) in self.nodes.iter().enumerate() {
             let cluster = node.cluster.as_ref();
