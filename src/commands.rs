@@ -249,7 +249,7 @@ fn run_check(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
         print_stdout(&value.to_string())?;
     } else {
         for violation in &violations {
-            print_stdout(&check_report(violation))?;
+            print_stdout(&check::human::render(violation))?;
         }
         if rules.is_empty() {
             reporter.status("Checked", "no rules: add `[workspace.metadata.codegraph]` to Cargo.toml");
@@ -268,30 +268,6 @@ fn run_check(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
 #[derive(Debug, thiserror::Error)]
 #[error("{0} architecture rule violation(s) found")]
 struct RulesBroken(usize);
-
-/// A violation for people: what depends on what, the rule, and the evidence as `file:line`.
-fn check_report(violation: &check::Violation) -> String {
-    let what = match violation.rule {
-        "cycle" => format!(
-            "cycle between {}",
-            violation.members.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
-        ),
-        _ => format!("`{}` depends on `{}`", violation.from, violation.to),
-    };
-    let mut text = format!("error[{}]: {what}", violation.rule);
-    if let Some(reason) = &violation.reason {
-        text.push_str(&format!(": {reason}"));
-    }
-    text.push_str(&format!("\n  rule: {}", violation.origin));
-    for evidence in &violation.evidence {
-        text.push_str(&format!(
-            "\n  --> {}:{}: {} of `{}` in `{}`",
-            evidence.file, evidence.line, evidence.kind, evidence.to, evidence.from
-        ));
-    }
-    text.push('\n');
-    text
-}
 
 fn print_stdout(text: &str) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();

@@ -70,3 +70,70 @@ fn invalid_rules_name_the_key_before_any_work() {
     );
     assert!(!fixture.db().exists(), "nothing is built when the rules are bad");
 }
+
+/// The `rules` fixture breaks each of the richer rule kinds once (twice for `independent`); the
+/// expected report is written by hand from its sources (see `tests/fixtures/README.md`).
+#[test]
+fn each_rule_kind_reports_its_violations_with_evidence() {
+    let fixture = Fixture::new("rules");
+    let output = fixture.run(&["check", "--offline", "--db", fixture.db().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let expected = "\
+error[allow-only]: `app::billing` depends on `app::db`: only the repository talks to the database
+  rule: [workspace.metadata.codegraph] allow-only[0]
+  --> app/src/billing.rs:2: call of `app::db::query` in `app::billing::bill`
+
+error[call]: `app::cli` calls `std::process::exit`
+  rule: [workspace.metadata.codegraph] call[0]
+  --> app/src/cli.rs:7: call of `std::process::exit` in `app::cli::quit`
+
+error[cycle]: cycle between `app::x`, `app::y`, `app::z`: these modules depend on each other in a cycle
+  rule: deny-cycles = [\"modules\"]
+  --> app/src/x.rs:2: call of `app::y::y1` in `app::x::x`
+  --> app/src/y.rs:2: call of `app::z::z` in `app::y::y1`
+  --> app/src/y.rs:6: call of `app::x::x` in `app::y::y2`
+  --> app/src/z.rs:2: call of `app::x::x` in `app::z::z`
+  break: `app::x` -> `app::y`
+    at app/src/x.rs:2: call of `app::y::y1` in `app::x::x`
+
+error[derive]: `app::domain` derives `std::fmt::Debug`: domain types do not print themselves
+  rule: [workspace.metadata.codegraph] derive[0]
+  --> app/src/domain.rs:5: derive of `std::fmt::Debug` in `app::domain::Order`
+
+error[forbid]: `app::cli` depends on `app::db`: the command line goes through the repository
+  rule: [workspace.metadata.codegraph] forbid[0]
+  --> app/src/cli.rs:3: call of `app::repo::load` in `app::cli::run`
+  --> app/src/repo.rs:2: call of `app::db::query` in `app::repo::load`
+
+error[implement]: `app::shipping` implements `app::domain::Repository`: storage lives in adapters
+  rule: [workspace.metadata.codegraph] implement[0]
+  --> app/src/shipping.rs:3: impl of `app::domain::Repository` in `app::shipping::<impl crate::domain::Repository for Memory>`
+
+error[independent]: `app::billing` depends on `app::shipping`: `app::billing` and `app::shipping` must stay independent of each other
+  rule: [workspace.metadata.codegraph] independent[0]
+  --> app/src/billing.rs:2: call of `app::shared::helper` in `app::billing::bill`
+  --> app/src/shared.rs:2: call of `app::shipping::ship` in `app::shared::helper`
+
+error[independent]: `app::search` depends on `app::shipping`: `app::search` and `app::shipping` must stay independent of each other
+  rule: [workspace.metadata.codegraph] independent[0]
+  --> app/src/search.rs:2: call of `app::shipping::ship` in `app::search::find`
+
+error[invoke]: `app::cli` invokes `std::println`: output goes through report
+  rule: [workspace.metadata.codegraph] invoke[0]
+  --> app/src/cli.rs:2: invoke of `std::println` in `app::cli::run`
+
+";
+    assert_eq!(String::from_utf8_lossy(&output.stdout), expected, "{}", describe(&output));
+    assert!(stderr(&output).contains("9 architecture rule violation(s) found"), "{}", describe(&output));
+}
+
+#[test]
+fn a_bad_key_of_a_new_rule_kind_is_exit_code_8() {
+    let fixture = Fixture::new("rules");
+    let manifest = fixture.manifest();
+    let text = std::fs::read_to_string(&manifest).unwrap().replace("only-in = ", "only-within = ");
+    std::fs::write(&manifest, text).unwrap();
+    let output = fixture.run(&["check", "--offline", "--db", fixture.db().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(8), "{}", describe(&output));
+    assert!(stderr(&output).contains("implement[0].only-within: unknown field `only-within`"), "{}", describe(&output));
+}

@@ -1,0 +1,42 @@
+//! The human form of `check`'s result: one block per violation, with its rule, reason and
+//! evidence as `file:line`, for a terminal or a pre-commit hook's output.
+
+use super::Violation;
+
+/// A violation for people: what depends on what, the rule, and the evidence as `file:line`
+/// (a chain's hops in order); for a cycle, the dependencies whose removal breaks it.
+pub fn render(violation: &Violation) -> String {
+    let what = match violation.rule {
+        "cycle" => format!(
+            "cycle between {}",
+            violation.members.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+        ),
+        "implement" => format!("`{}` implements `{}`", violation.from, violation.to),
+        "derive" => format!("`{}` derives `{}`", violation.from, violation.to),
+        "call" => format!("`{}` calls `{}`", violation.from, violation.to),
+        "invoke" => format!("`{}` invokes `{}`", violation.from, violation.to),
+        _ => format!("`{}` depends on `{}`", violation.from, violation.to),
+    };
+    let mut text = format!("error[{}]: {what}", violation.rule);
+    if let Some(reason) = &violation.reason {
+        text.push_str(&format!(": {reason}"));
+    }
+    text.push_str(&format!("\n  rule: {}", violation.origin));
+    for evidence in &violation.evidence {
+        text.push_str(&format!(
+            "\n  --> {}:{}: {} of `{}` in `{}`",
+            evidence.file, evidence.line, evidence.kind, evidence.to, evidence.from
+        ));
+    }
+    for cut in &violation.breaks {
+        text.push_str(&format!("\n  break: `{}` -> `{}`", cut.from, cut.to));
+        for evidence in &cut.evidence {
+            text.push_str(&format!(
+                "\n    at {}:{}: {} of `{}` in `{}`",
+                evidence.file, evidence.line, evidence.kind, evidence.to, evidence.from
+            ));
+        }
+    }
+    text.push('\n');
+    text
+}
