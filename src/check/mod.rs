@@ -11,8 +11,12 @@
 //! paths with `*` (one segment) and `**` (any number of segments, none included). This module
 //! reads `store::Graph` only: nothing of the sources, syn or IndraDB.
 
+pub mod baseline;
+pub mod github;
 pub mod human;
+pub mod junit;
 mod rules;
+pub mod sarif;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
