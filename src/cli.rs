@@ -46,7 +46,7 @@ pub enum Command {
     Export(ExportArgs),
     /// Build the graph, then check the architecture rules of `[workspace.metadata.codegraph]`
     /// and `[package.metadata.codegraph]`; exit 1 when one is broken
-    Check(BuildArgs),
+    Check(CheckArgs),
     /// Ask the stored graph: find items, who calls what, what implements what, what depends on
     /// what, what a change touches
     Query(QueryArgs),
@@ -249,6 +249,30 @@ pub struct BuildArgs {
     pub store: Option<StoreKind>,
 }
 
+/// `check`: the build's flags, the baseline and what part of the workspace to report on.
+#[derive(Clone, Debug, Default, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Record today's violations in FILE (JSON) and succeed; later checks with `--baseline FILE`
+    /// fail only on new ones
+    #[arg(long, value_name = "FILE", conflicts_with = "baseline", help_heading = "Check Options")]
+    pub write_baseline: Option<Utf8PathBuf>,
+    /// Fail only on violations that FILE (written by `--write-baseline`) does not hold; report its
+    /// entries that no longer occur as stale
+    #[arg(long, value_name = "FILE", help_heading = "Check Options")]
+    pub baseline: Option<Utf8PathBuf>,
+    /// With `--baseline`: stale entries are an error (exit 1), not a warning
+    #[arg(long, requires = "baseline", help_heading = "Check Options")]
+    pub strict_baseline: bool,
+    /// Report only violations with evidence in files changed since REV (`git diff --name-only REV`)
+    #[arg(long, value_name = "REV", conflicts_with = "staged", help_heading = "Check Options")]
+    pub changed: Option<String>,
+    /// Report only violations with evidence in staged files (`git diff --name-only --cached`)
+    #[arg(long, help_heading = "Check Options")]
+    pub staged: bool,
+}
+
 /// `mcp`: the build's flags (the graph is brought up to date before serving it), and `--no-update`.
 #[derive(Clone, Debug, Default, Args)]
 pub struct McpArgs {
@@ -431,6 +455,29 @@ pub enum MessageFormat {
     Human,
     /// JSON on stdout: one object (`build`, `stats`), or JSON Lines (`check`, `query`)
     Json,
+    /// `check` only: a SARIF 2.1.0 log on stdout
+    Sarif,
+    /// `check` only: GitHub Actions annotations (`::error file=...,line=...::...`) on stdout
+    Github,
+    /// `check` only: JUnit XML on stdout, one test case per rule
+    Junit,
+}
+
+impl MessageFormat {
+    /// Whether only `check` has this format.
+    pub fn is_check_only(self) -> bool {
+        matches!(self, MessageFormat::Sarif | MessageFormat::Github | MessageFormat::Junit)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageFormat::Human => "human",
+            MessageFormat::Json => "json",
+            MessageFormat::Sarif => "sarif",
+            MessageFormat::Github => "github",
+            MessageFormat::Junit => "junit",
+        }
+    }
 }
 
 /// Makes `cargo-codegraph ARGS` look like `cargo-codegraph codegraph ARGS`, as cargo calls it.

@@ -7,7 +7,8 @@ use std::time::Instant;
 use camino::Utf8PathBuf;
 
 use crate::cli::{
-    self, BuildArgs, Command, ExportArgs, ExportFormat, GlobalArgs, ManifestArgs, McpArgs, QueryVerb, StatsArgs,
+    self, BuildArgs, CheckArgs, Command, ExportArgs, ExportFormat, GlobalArgs, ManifestArgs, McpArgs, MessageFormat,
+    QueryVerb, StatsArgs,
 };
 use crate::error::{Error, exit};
 use crate::index::Progress;
@@ -20,11 +21,16 @@ use crate::{BuildConfig, build, check, export, index, mcp, query, stats};
 /// Runs one command; returns the process exit code.
 pub fn run(command: Command, global: &GlobalArgs) -> u8 {
     let reporter = Reporter::new(global);
+    if global.message_format.is_check_only() && !matches!(command, Command::Check(_)) {
+        let format = global.message_format.name();
+        reporter.error(&Usage(format!("`--message-format {format}` is only for `check`; use `human` or `json` here")));
+        return exit::USAGE;
+    }
     let result = match command {
         Command::Build(args) => run_build(&args, &reporter),
         Command::Stats(args) => run_stats(&args, &reporter),
         Command::Export(args) => run_export(&args, &reporter),
-        Command::Check(args) => run_check(&args, &reporter),
+        Command::Check(args) => run_check(&args, &reporter, global.message_format),
         Command::Query(args) => run_query(args.verb, &reporter),
         Command::Mcp(args) => run_mcp(&args, &reporter),
     };
@@ -285,13 +291,20 @@ fn export_config(format: ExportFormat, picture: &cli::PictureArgs) -> export::Co
     config
 }
 
-/// `check`: the rules first (a bad one fails before any work), then the graph, then the rules
-/// against the graph as stored.
-fn run_check(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
-    let config = build_config(args);
+/// `check`: the rules first (a bad one fails before any work), then the baseline and the
+/// changed files, then the graph, then the rules against the graph as stored; the result is
+/// rendered last, in the one format asked for.
+fn run_check(args: &CheckArgs, reporter: &Reporter, format: MessageFormat) -> Result<u8, Error> {
+    let config = build_config(&args.build);
     let started = Instant::now();
     let workspace = Workspace::load(&config.workspace)?;
     let rules = check::rules(&workspace.rule_tables)?;
+    let baseline = args.baseline.as_deref().map(check::baseline::read).transpose()?;
+    let changed = match (&args.changed, args.staged) {
+        (Some(rev), _) => Some(changed_files(&workspace.root, &["diff", "--name-only", "--relative", rev])?),
+        (None, true) => Some(changed_files(&workspace.root, &["diff", "--name-only", "--relative", "--cached"])?),
+        (None, false) => None,
+    };
     let summary = build_workspace(&workspace, &config, reporter, started)?;
     reporter.finish_progress();
     for diagnostic in &summary.diagnostics {
@@ -303,64 +316,117 @@ fn run_check(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
         })?;
         store::open_graph(&summary.db)?
     };
-    let violations = check::check(&rules, &graph);
-    if reporter.is_json() {
-        for violation in &violations {
-            let mut value = serde_json::to_value(violation).map_err(|err| Error::Internal(err.to_string()))?;
-            value["type"] = "violation".into();
+    let mut violations = check::check(&rules, &graph);
+    if let Some(changed) = &changed {
+        // A violation is the commit's when a piece of its evidence is in a file it changed.
+        violations.retain(|violation| violation.evidence.iter().any(|evidence| changed.contains(&evidence.file)));
+    }
+    if let Some(path) = &args.write_baseline {
+        let count = check::baseline::write(path, &violations)?;
+        reporter
+            .status("Recorded", &format!("{} violation(s) as {count} baseline entries in `{path}`", violations.len()));
+        return Ok(if summary.files_failed > 0 { exit::PARTIAL } else { exit::SUCCESS });
+    }
+    let mut stale = Vec::new();
+    let mut known = 0;
+    if let Some(baseline) = &baseline {
+        let compared = check::baseline::compare(violations, baseline);
+        violations = compared.new;
+        known = compared.known;
+        stale = compared.stale;
+        if changed.is_some() {
+            // Entries outside the changed files were not looked for: none of them is stale.
+            stale.clear();
+        }
+    }
+    let described = rules.describe();
+    match format {
+        MessageFormat::Json => {
+            for violation in &violations {
+                let mut value = serde_json::to_value(violation).map_err(|err| Error::Internal(err.to_string()))?;
+                value["type"] = "violation".into();
+                print_stdout(&value.to_string())?;
+            }
+            let mut value = serde_json::json!({
+                "type": "check",
+                "rules": rules.len(),
+                "violations": violations.len(),
+                "files_failed": summary.files_failed,
+            });
+            if baseline.is_some() {
+                value["baselined"] = known.into();
+                value["stale"] = serde_json::to_value(&stale).map_err(|err| Error::Internal(err.to_string()))?;
+            }
             print_stdout(&value.to_string())?;
         }
-        let value = serde_json::json!({
-            "type": "check",
-            "rules": rules.len(),
-            "violations": violations.len(),
-            "files_failed": summary.files_failed,
-        });
-        print_stdout(&value.to_string())?;
-    } else {
-        for violation in &violations {
-            print_stdout(&check_report(violation))?;
+        MessageFormat::Sarif => print_raw(&check::sarif::render(&described, &violations))?,
+        MessageFormat::Github => print_raw(&check::github::render(&violations))?,
+        MessageFormat::Junit => print_raw(&check::junit::render(&described, &violations))?,
+        MessageFormat::Human => {
+            for violation in &violations {
+                print_stdout(&check::human::render(violation))?;
+            }
+            if rules.is_empty() {
+                reporter.status("Checked", "no rules: add `[workspace.metadata.codegraph]` to Cargo.toml");
+            } else if violations.is_empty() {
+                let mut message = format!("{} rules against {} files: none broken", rules.len(), summary.files_parsed);
+                if known > 0 {
+                    message.push_str(&format!(" ({known} known violation(s) in the baseline)"));
+                }
+                reporter.status("Checked", &message);
+            }
         }
-        if rules.is_empty() {
-            reporter.status("Checked", "no rules: add `[workspace.metadata.codegraph]` to Cargo.toml");
-        } else if violations.is_empty() {
-            let message = format!("{} rules against {} files: none broken", rules.len(), summary.files_parsed);
-            reporter.status("Checked", &message);
-        }
+    }
+    for entry in &stale {
+        reporter.warning(&format!(
+            "stale baseline entry: {} `{}` -> `{}` ({}, {}) no longer occurs; rewrite the baseline with --write-baseline",
+            entry.rule, entry.from, entry.to, entry.kind, entry.origin
+        ));
     }
     if !violations.is_empty() {
         reporter.error(&RulesBroken(violations.len()));
         return Ok(exit::RULES_BROKEN);
     }
+    if args.strict_baseline && !stale.is_empty() {
+        reporter.error(&StaleBaseline(stale.len()));
+        return Ok(exit::RULES_BROKEN);
+    }
     Ok(if summary.files_failed > 0 { exit::PARTIAL } else { exit::SUCCESS })
 }
+
+/// The files `git ARGS` names (one per line, relative to the workspace root), run in `root`.
+fn changed_files(root: &camino::Utf8Path, args: &[&str]) -> Result<std::collections::BTreeSet<String>, Error> {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(root)
+        .output()
+        .map_err(|err| Error::Git(format!("cannot run `git {}`: {err}", args.join(" "))))?;
+    if !output.status.success() {
+        return Err(Error::Git(format!(
+            "`git {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).filter(|line| !line.is_empty()).collect())
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Usage(String);
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0} stale baseline entries (--strict-baseline): rewrite the baseline with --write-baseline")]
+struct StaleBaseline(usize);
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0} architecture rule violation(s) found")]
 struct RulesBroken(usize);
 
-/// A violation for people: what depends on what, the rule, and the evidence as `file:line`.
-fn check_report(violation: &check::Violation) -> String {
-    let what = match violation.rule {
-        "cycle" => format!(
-            "cycle between {}",
-            violation.members.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
-        ),
-        _ => format!("`{}` depends on `{}`", violation.from, violation.to),
-    };
-    let mut text = format!("error[{}]: {what}", violation.rule);
-    if let Some(reason) = &violation.reason {
-        text.push_str(&format!(": {reason}"));
-    }
-    text.push_str(&format!("\n  rule: {}", violation.origin));
-    for evidence in &violation.evidence {
-        text.push_str(&format!(
-            "\n  --> {}:{}: {} of `{}` in `{}`",
-            evidence.file, evidence.line, evidence.kind, evidence.to, evidence.from
-        ));
-    }
-    text.push('\n');
-    text
+/// Text that carries its own line ends.
+fn print_raw(text: &str) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes()).map_err(|source| Error::Output { path: "stdout".into(), source })
 }
 
 fn print_stdout(text: &str) -> Result<(), Error> {

@@ -4,13 +4,13 @@
 //! |-----:|---------|
 //! | 0    | success |
 //! | 1    | `check` found a broken rule |
-//! | 2    | the command line is wrong (unknown flag, bad value), or asks `export` for a picture too large to draw (more than `--max-nodes`) |
+//! | 2    | the command line is wrong (unknown flag, bad value, a `check`-only `--message-format` elsewhere, a `--changed` revision git does not know), or asks `export` for a picture too large to draw (more than `--max-nodes`) |
 //! | 3    | the graph was built and saved, but some files could not be found, read or parsed |
 //! | 4    | the workspace could not be loaded: no `Cargo.toml`, a broken manifest, `cargo metadata` failed, an unknown `--package` |
 //! | 5    | the graph store could not be read or written |
 //! | 6    | an output file could not be written |
 //! | 7    | the graph is in use by another run, and `--no-wait` was given |
-//! | 8    | `check`'s rules in `Cargo.toml` are invalid (the message names the manifest and the key) |
+//! | 8    | `check`'s rules in `Cargo.toml` are invalid (the message names the manifest and the key), or its `--baseline` file is missing, malformed or of another version |
 //! | 9    | the graph's backend is not in this build (RocksDB: rebuild with `--features rocksdb`) |
 //! | 10   | `query`: the target is not in the graph |
 //! | 11   | `query`: the target names several vertices (they are listed) |
@@ -53,6 +53,10 @@ pub enum Error {
     #[error(transparent)]
     Rules(#[from] crate::check::RulesError),
     #[error(transparent)]
+    Baseline(#[from] crate::check::baseline::BaselineError),
+    #[error("{0}")]
+    Git(String),
+    #[error(transparent)]
     Query(#[from] crate::query::QueryError),
     #[error(transparent)]
     Export(#[from] crate::export::ExportError),
@@ -76,7 +80,8 @@ impl Error {
             Error::Store(StoreError::Unsupported { .. }) => exit::UNSUPPORTED,
             Error::Store(_) => exit::STORE,
             Error::Output { .. } => exit::OUTPUT,
-            Error::Rules(_) => exit::RULES_INVALID,
+            Error::Rules(_) | Error::Baseline(_) => exit::RULES_INVALID,
+            Error::Git(_) => exit::USAGE,
             Error::Query(crate::query::QueryError::NotFound { .. }) => exit::NOT_FOUND,
             Error::Query(crate::query::QueryError::Ambiguous { .. }) => exit::AMBIGUOUS,
             Error::Query(crate::query::QueryError::BadArgument { .. }) => exit::USAGE,

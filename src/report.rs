@@ -90,6 +90,12 @@ impl Reporter {
         self.bar.suspend(|| eprintln!("{label}: {location}: {}", diagnostic.message));
     }
 
+    /// A warning on stderr, in every mode (stdout stays the report's).
+    pub fn warning(&self, message: &str) {
+        let label = Style::new().for_stderr().yellow().bold().apply_to("warning");
+        self.bar.suspend(|| eprintln!("{label}: {message}"));
+    }
+
     /// A fatal error, with its chain of causes, on stderr (in every mode: stdout stays clean).
     pub fn error(&self, error: &dyn std::error::Error) {
         let mut message = error.to_string();

@@ -111,7 +111,7 @@ fn a_plain_git_hook_does_the_same() {
     let dir = fixture.path();
     // The README's hook, verbatim.
     let hook = dir.join(".git/hooks/pre-commit");
-    std::fs::write(&hook, "#!/bin/sh\nexec cargo-codegraph codegraph check --offline\n").unwrap();
+    std::fs::write(&hook, "#!/bin/sh\nexec cargo-codegraph codegraph check --offline --staged\n").unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -124,4 +124,40 @@ fn a_plain_git_hook_does_the_same() {
     assert!(!rejected.status.success(), "{}", describe(&rejected));
     // git shows a hook's output on stderr.
     assert!(String::from_utf8_lossy(&rejected.stderr).contains("--> app/src/domain.rs:16"), "{}", describe(&rejected));
+}
+
+/// `--staged` and `--changed REV` report only violations with evidence in the files git names.
+#[test]
+fn staged_and_changed_report_only_what_the_commit_touches() {
+    let git = tool("git");
+    let home = tempfile::tempdir().unwrap();
+    let fixture = project(&git, home.path());
+    let dir = fixture.path();
+    assert!(commit_all(dir, &git, home.path(), "a clean start").status.success());
+    common::break_layered_rules(dir);
+    // Only `domain.rs` (the forbidden call) is staged; `infra.rs` (layers) and `a.rs` (cycle) are not.
+    ok(run(dir, &git, &["add", "app/src/domain.rs"], home.path()));
+    let db = fixture.db();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check", "--offline", "--db", db.to_str().unwrap()];
+        args.extend(extra);
+        run(dir, Path::new(BIN), &args, home.path())
+    };
+    let rules = |output: &Output| -> Vec<String> {
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.strip_prefix("error[").and_then(|rest| rest.split(']').next()).map(str::to_owned))
+            .collect()
+    };
+    let staged = check(&["--staged"]);
+    assert_eq!(staged.status.code(), Some(1), "{}", describe(&staged));
+    // The forbidden call, and the cycle it closes (cli → domain → infra → cli); not the a ↔ b cycle.
+    assert_eq!(rules(&staged), ["cycle", "forbid"], "{}", describe(&staged));
+    assert!(!String::from_utf8_lossy(&staged.stdout).contains("app/src/a.rs"), "{}", describe(&staged));
+    let changed = check(&["--changed", "HEAD"]);
+    assert_eq!(changed.status.code(), Some(1), "{}", describe(&changed));
+    assert_eq!(rules(&changed), ["cycle", "cycle", "forbid", "layers"], "{}", describe(&changed));
+    let unknown = check(&["--changed", "no-such-rev"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("`git diff --name-only --relative no-such-rev` failed"));
 }

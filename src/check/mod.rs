@@ -1,0 +1,590 @@
+//! `check`: the team's architecture rules, checked against a stored graph.
+//!
+//! Rules come from the `codegraph` tables of `[workspace.metadata]` and `[package.metadata]`
+//! (`rules`: `forbid`, `layers`, `deny-cycles`, `allow-only`, `independent`, `implement`,
+//! `derive`, `call`, `invoke`). `check` gives sorted `Violation`s, each with its evidence;
+//! `baseline` keeps today's violations so that only new ones fail; `human`, `sarif`, `github`
+//! and `junit` render one result for people and CI (JSON is `Violation`'s serde form).
+//!
+//! A dependency is an `imports`, `reexports`, `calls` or `references` edge from an active item;
+//! its evidence is the file and line of the `use`, call or type reference. Patterns are canonical
+//! paths with `*` (one segment) and `**` (any number of segments, none included). This module
+//! reads `store::Graph` only: nothing of the sources, syn or IndraDB.
+
+pub mod baseline;
+pub mod github;
+pub mod human;
+pub mod junit;
+mod rules;
+pub mod sarif;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::model::{EdgeKind, VertexKind};
+use crate::store::{Graph, V};
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::Serialize;
+
+pub use rules::{AllowOnly, CycleScope, Forbid, Independent, Only, Pattern, RuleInfo, Rules, RulesError, rules};
+
+/// Where a dependency (or an impl, derive, call or macro invocation) is written.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Evidence {
+    pub file: String,
+    pub line: u64,
+    /// `use`, `call`, `reference`, `impl`, `derive` or `invoke`.
+    pub kind: &'static str,
+    /// The item that depends (its canonical path) and the one it depends on.
+    pub from: String,
+    pub to: String,
+}
+
+/// One dependency of a cycle whose removal (with the others of its violation) breaks it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Cut {
+    /// The module (or crate) that depends, and the one it depends on.
+    pub from: String,
+    pub to: String,
+    pub evidence: Vec<Evidence>,
+}
+
+/// A broken rule.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Violation {
+    /// `forbid`, `layers`, `cycle`, `allow-only`, `independent`, `implement`, `derive`, `call`
+    /// or `invoke`.
+    pub rule: &'static str,
+    /// Where the rule was written.
+    pub origin: String,
+    /// The module (or crate) that depends, and the one it must not depend on (for `implement`,
+    /// `derive`, `call` and `invoke`: the trait, function or macro); for a cycle, its first
+    /// member.
+    pub from: String,
+    pub to: String,
+    /// A cycle's members, sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Where it is written: sorted, or for a chain (`independent`, transitive `forbid`) its
+    /// hops in order.
+    pub evidence: Vec<Evidence>,
+    /// For a cycle: dependencies whose removal breaks it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub breaks: Vec<Cut>,
+}
+
+/// One dependency between two items, and what the check knows of its ends.
+struct Dependency {
+    from: usize,
+    to: usize,
+    evidence: Evidence,
+}
+
+/// The graph as `check` sees it: vertices with the path they are matched by, their module and
+/// crate, and the dependencies between them. Vertices are `V` ranks as `usize`.
+struct View<'g> {
+    graph: &'g Graph,
+    /// The path rules match: an item's canonical path, or its module's path and its name for
+    /// members whose path starts with `<` (trait-impl members).
+    match_path: Vec<String>,
+    module: Vec<Option<usize>>,
+    krate: Vec<Option<usize>>,
+    parent: Vec<Option<usize>>,
+    dependencies: Vec<Dependency>,
+}
+
+fn vertex(i: usize) -> V {
+    V(i as u32)
+}
+
+impl<'g> View<'g> {
+    fn new(graph: &'g Graph) -> View<'g> {
+        let n = graph.vertex_count();
+        let mut parent = vec![None; n];
+        for e in graph.edges() {
+            let edge = graph.edge(e);
+            if edge.kind == EdgeKind::Contains {
+                parent[edge.to.index()] = Some(edge.from.index());
+            }
+        }
+        let kind = |i: usize| graph.kind(vertex(i));
+        let nearest = |start: usize, wanted: VertexKind| {
+            let mut at = Some(start);
+            // Contains edges form a tree; the bound only guards against a damaged graph.
+            for _ in 0..4096 {
+                match at {
+                    Some(i) if kind(i) == wanted => return Some(i),
+                    Some(i) => at = parent[i],
+                    None => return None,
+                }
+            }
+            None
+        };
+        let module: Vec<Option<usize>> = (0..n).map(|i| nearest(i, VertexKind::Module)).collect();
+        let krate: Vec<Option<usize>> = (0..n).map(|i| nearest(i, VertexKind::Crate)).collect();
+        let match_path = (0..n)
+            .map(|i| {
+                let path = graph.path(vertex(i));
+                match module[i] {
+                    Some(m) if path.starts_with('<') => {
+                        format!("{}::{}", graph.path(vertex(m)), graph.text(vertex(i), "name").unwrap_or_default())
+                    }
+                    _ => path.to_owned(),
+                }
+            })
+            .collect();
+        let mut view = View { graph, match_path, module, krate, parent, dependencies: Vec::new() };
+        for e in graph.edges() {
+            let edge = graph.edge(e);
+            let kind = match edge.kind {
+                EdgeKind::Imports | EdgeKind::Reexports => "use",
+                EdgeKind::Calls => "call",
+                EdgeKind::References => "reference",
+                _ => continue,
+            };
+            if graph.flag(edge.from, "active") == Some(false) {
+                continue;
+            }
+            let line = graph.edge_uint(e, "line").unwrap_or(0);
+            let evidence = Evidence {
+                file: graph.text(edge.from, "file").unwrap_or_default().to_owned(),
+                line,
+                kind,
+                from: graph.path(edge.from).to_owned(),
+                to: graph.path(edge.to).to_owned(),
+            };
+            view.dependencies.push(Dependency { from: edge.from.index(), to: edge.to.index(), evidence });
+        }
+        view
+    }
+
+    fn segments(&self, vertex: usize) -> Vec<&str> {
+        self.match_path[vertex].split("::").collect()
+    }
+
+    fn path(&self, i: usize) -> &str {
+        self.graph.path(vertex(i))
+    }
+
+    /// The module an item is in (a module is its own), for reporting.
+    fn module_path(&self, vertex: usize) -> String {
+        match self.module[vertex] {
+            Some(module) => self.path(module).to_owned(),
+            None => self.match_path[vertex].clone(),
+        }
+    }
+
+    fn is_ancestor(&self, ancestor: usize, mut vertex: usize) -> bool {
+        for _ in 0..4096 {
+            if vertex == ancestor {
+                return true;
+            }
+            match self.parent[vertex] {
+                Some(parent) => vertex = parent,
+                None => return false,
+            }
+        }
+        false
+    }
+}
+
+/// Violations being gathered: (rule, where it was written, from, to) → (reason, evidence).
+type Found = BTreeMap<(&'static str, String, String, String), (Option<String>, BTreeSet<Evidence>)>;
+
+fn note(found: &mut Found, key: (&'static str, &str, String, String), reason: &Option<String>, evidence: Evidence) {
+    let (rule, origin, from, to) = key;
+    let entry = found.entry((rule, origin.to_owned(), from, to)).or_insert_with(|| (reason.clone(), BTreeSet::new()));
+    entry.1.insert(evidence);
+}
+
+/// Checks `rules` against `graph`; violations come sorted.
+pub fn check(rules: &Rules, graph: &Graph) -> Vec<Violation> {
+    let view = View::new(graph);
+    let mut found: Found = BTreeMap::new();
+    for dependency in &view.dependencies {
+        let from = view.segments(dependency.from);
+        let to = view.segments(dependency.to);
+        let modules = || (view.module_path(dependency.from), view.module_path(dependency.to));
+        for rule in rules.forbid.iter().filter(|rule| !rule.transitive) {
+            if rule.from.matches(&from) && rule.to.matches(&to) {
+                let (from, to) = modules();
+                note(&mut found, ("forbid", &rule.origin, from, to), &rule.reason, dependency.evidence.clone());
+            }
+        }
+        for (layers, origin) in &rules.layers {
+            let layer_of = |path: &[&str]| layers.iter().position(|layer| layer.matches(path));
+            if let (Some(from_layer), Some(to_layer)) = (layer_of(&from), layer_of(&to))
+                && to_layer < from_layer
+            {
+                let reason = format!(
+                    "layer `{}` may not depend on `{}`, a layer above it",
+                    layers[from_layer].text, layers[to_layer].text
+                );
+                let (from, to) = modules();
+                note(&mut found, ("layers", origin, from, to), &Some(reason), dependency.evidence.clone());
+            }
+        }
+        for rule in &rules.allow_only {
+            // What `to` names may depend on itself; only the others must be listed.
+            if rule.to.matches(&to)
+                && !rule.to.matches(&from)
+                && !rule.from.iter().any(|allowed| allowed.matches_within(&from))
+            {
+                let (from, to) = modules();
+                note(&mut found, ("allow-only", &rule.origin, from, to), &rule.reason, dependency.evidence.clone());
+            }
+        }
+    }
+    uses(rules, &view, &mut found);
+    let mut violations: Vec<Violation> = found
+        .into_iter()
+        .map(|((rule, origin, from, to), (reason, evidence))| Violation {
+            rule,
+            origin,
+            from,
+            to,
+            members: Vec::new(),
+            reason,
+            evidence: evidence.into_iter().collect(),
+            breaks: Vec::new(),
+        })
+        .collect();
+    let modules = ModuleGraph::new(&view);
+    for rule in rules.forbid.iter().filter(|rule| rule.transitive) {
+        violations.extend(reaches(&view, &modules, rule));
+    }
+    for rule in &rules.independent {
+        violations.extend(independent(&view, &modules, rule));
+    }
+    for scope in &rules.deny_cycles {
+        violations.extend(cycles(&view, *scope));
+    }
+    violations.sort();
+    violations
+}
+
+/// `implement`, `derive`, `call` and `invoke`: edges of one kind to a target, allowed only from
+/// some places.
+fn uses(rules: &Rules, view: &View<'_>, found: &mut Found) {
+    let graph = view.graph;
+    for e in graph.edges() {
+        let edge = graph.edge(e);
+        let (kind, rule_name, list) = match edge.kind {
+            EdgeKind::Implements => ("impl", "implement", &rules.implement),
+            EdgeKind::Derives => ("derive", "derive", &rules.derive),
+            EdgeKind::Calls => ("call", "call", &rules.call),
+            EdgeKind::Invokes => ("invoke", "invoke", &rules.invoke),
+            _ => continue,
+        };
+        if list.is_empty() || graph.flag(edge.from, "active") == Some(false) {
+            continue;
+        }
+        let (from, to) = (edge.from.index(), edge.to.index());
+        let from_segments = view.segments(from);
+        let to_segments: Vec<&str> = view.path(to).split("::").collect();
+        let module = view.module_path(from);
+        let module_segments: Vec<&str> = module.split("::").collect();
+        for rule in list {
+            let broken = match edge.kind {
+                // An impl is placed by its module: its own path is the self type and trait.
+                EdgeKind::Implements => {
+                    rule.target.matches(&to_segments)
+                        && !rule.allowed.iter().any(|allowed| allowed.matches_within(&module_segments))
+                }
+                EdgeKind::Derives => {
+                    rule.target.matches_within(&from_segments)
+                        && rule.allowed.iter().any(|forbidden| forbidden.matches(&to_segments))
+                }
+                _ => {
+                    rule.target.matches(&to_segments)
+                        && !rule.allowed.iter().any(|allowed| allowed.matches_within(&from_segments))
+                }
+            };
+            if broken {
+                let line = graph.edge_uint(e, "line").or_else(|| graph.uint(edge.from, "line")).unwrap_or(0);
+                let evidence = Evidence {
+                    file: graph.text(edge.from, "file").unwrap_or_default().to_owned(),
+                    line,
+                    kind,
+                    from: graph.path(edge.from).to_owned(),
+                    to: graph.path(edge.to).to_owned(),
+                };
+                let key = (rule_name, rule.origin.as_str(), module.clone(), view.path(to).to_owned());
+                note(found, key, &rule.reason, evidence);
+            }
+        }
+    }
+}
+
+/// The module dependency graph: for each module, the modules its items depend on, each with
+/// the first place (in evidence order) the dependency is written. A module's dependencies on
+/// itself are left out.
+struct ModuleGraph {
+    out: BTreeMap<usize, BTreeMap<usize, Evidence>>,
+}
+
+impl ModuleGraph {
+    fn new(view: &View<'_>) -> ModuleGraph {
+        let mut out: BTreeMap<usize, BTreeMap<usize, Evidence>> = BTreeMap::new();
+        for dependency in &view.dependencies {
+            let (Some(from), Some(to)) = (view.module[dependency.from], view.module[dependency.to]) else { continue };
+            if from == to {
+                continue;
+            }
+            let slot = out.entry(from).or_default().entry(to).or_insert_with(|| dependency.evidence.clone());
+            if dependency.evidence < *slot {
+                *slot = dependency.evidence.clone();
+            }
+        }
+        ModuleGraph { out }
+    }
+
+    /// Breadth-first from `starts`: for each module reached, the module it was reached from, the
+    /// evidence of that hop, and its distance. Only modules `enter` admits are entered, and only
+    /// those `expand` admits are followed further; neighbours are visited in vertex order, so
+    /// the chains are deterministic.
+    fn bfs(
+        &self,
+        starts: &BTreeSet<usize>,
+        enter: impl Fn(usize) -> bool,
+        expand: impl Fn(usize) -> bool,
+    ) -> BTreeMap<usize, (usize, Evidence, usize)> {
+        let mut reached: BTreeMap<usize, (usize, Evidence, usize)> = BTreeMap::new();
+        let mut queue: VecDeque<(usize, usize)> = starts.iter().map(|&start| (start, 0)).collect();
+        while let Some((at, depth)) = queue.pop_front() {
+            let Some(next) = self.out.get(&at) else { continue };
+            for (&to, evidence) in next {
+                if starts.contains(&to) || reached.contains_key(&to) || !enter(to) {
+                    continue;
+                }
+                reached.insert(to, (at, evidence.clone(), depth + 1));
+                if expand(to) {
+                    queue.push_back((to, depth + 1));
+                }
+            }
+        }
+        reached
+    }
+
+    /// The chain that reached `end`, first hop first, and the module it starts from.
+    fn chain(reached: &BTreeMap<usize, (usize, Evidence, usize)>, end: usize) -> (usize, Vec<Evidence>) {
+        let mut hops = Vec::new();
+        let mut at = end;
+        while let Some((previous, evidence, _)) = reached.get(&at) {
+            hops.push(evidence.clone());
+            at = *previous;
+        }
+        hops.reverse();
+        (at, hops)
+    }
+}
+
+/// The modules of the graph, in vertex order.
+fn modules(view: &View<'_>) -> Vec<usize> {
+    view.graph.of_kind(VertexKind::Module).map(|v| v.index()).collect()
+}
+
+/// A transitive `forbid`: every module matching `to` that a module matching `from` reaches,
+/// with the shortest chain.
+fn reaches(view: &View<'_>, graph: &ModuleGraph, rule: &Forbid) -> Vec<Violation> {
+    let matches = |pattern: &Pattern, module: usize| pattern.matches(&view.segments(module));
+    let starts: BTreeSet<usize> = modules(view).into_iter().filter(|&m| matches(&rule.from, m)).collect();
+    let reached = graph.bfs(&starts, |_| true, |m| !matches(&rule.to, m));
+    reached
+        .keys()
+        .filter(|&&m| matches(&rule.to, m))
+        .map(|&end| {
+            let (start, evidence) = ModuleGraph::chain(&reached, end);
+            Violation {
+                rule: "forbid",
+                origin: rule.origin.clone(),
+                from: view.path(start).to_owned(),
+                to: view.path(end).to_owned(),
+                members: Vec::new(),
+                reason: rule.reason.clone(),
+                evidence,
+                breaks: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// An `independent` set: for each member, the other members it reaches through modules of the
+/// set's crates that belong to no other member, each with the shortest chain.
+fn independent(view: &View<'_>, graph: &ModuleGraph, rule: &Independent) -> Vec<Violation> {
+    let all = modules(view);
+    let member_of = |module: usize| {
+        let segments = view.segments(module);
+        rule.modules.iter().position(|pattern| pattern.matches(&segments))
+    };
+    let crates: BTreeSet<usize> =
+        all.iter().filter(|&&m| member_of(m).is_some()).filter_map(|&m| view.krate[m]).collect();
+    let mut out = Vec::new();
+    for (index, member) in rule.modules.iter().enumerate() {
+        let starts: BTreeSet<usize> = all.iter().copied().filter(|&m| member_of(m) == Some(index)).collect();
+        let reached = graph.bfs(
+            &starts,
+            |m| view.krate[m].is_some_and(|krate| crates.contains(&krate)),
+            |m| member_of(m).is_none_or(|other| other == index),
+        );
+        // For each other member, the shortest chain (the first module in vertex order on a tie).
+        let mut best: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
+        for (&module, (_, _, depth)) in &reached {
+            if let Some(other) = member_of(module).filter(|&other| other != index) {
+                let slot = best.entry(other).or_insert((*depth, module));
+                if *depth < slot.0 {
+                    *slot = (*depth, module);
+                }
+            }
+        }
+        for (other, (_, end)) in best {
+            let (_, evidence) = ModuleGraph::chain(&reached, end);
+            out.push(Violation {
+                rule: "independent",
+                origin: rule.origin.clone(),
+                from: member.text.clone(),
+                to: rule.modules[other].text.clone(),
+                members: Vec::new(),
+                reason: Some(rule.reason.clone().unwrap_or_else(|| {
+                    format!("`{}` and `{}` must stay independent of each other", member.text, rule.modules[other].text)
+                })),
+                evidence,
+                breaks: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
+/// The strongly connected components of the module (or crate) dependency graph with more than
+/// one member, each with the evidence of the dependencies inside it and a set of them whose
+/// removal breaks it (`feedback_arcs`). A module depending on its own ancestor or descendant is
+/// no cycle here: `use super::*` in a child module is how Rust code is written.
+fn cycles(view: &View<'_>, scope: CycleScope) -> Vec<Violation> {
+    let unit = |vertex: usize| match scope {
+        CycleScope::Modules => view.module[vertex],
+        CycleScope::Crates => view.krate[vertex],
+    };
+    let mut nodes: BTreeMap<usize, NodeIndex> = BTreeMap::new();
+    let mut graph: DiGraph<usize, ()> = DiGraph::new();
+    let mut evidence: BTreeMap<(usize, usize), BTreeSet<Evidence>> = BTreeMap::new();
+    for dependency in &view.dependencies {
+        let (Some(from), Some(to)) = (unit(dependency.from), unit(dependency.to)) else { continue };
+        if from == to || (scope == CycleScope::Modules && (view.is_ancestor(from, to) || view.is_ancestor(to, from))) {
+            continue;
+        }
+        evidence.entry((from, to)).or_default().insert(dependency.evidence.clone());
+    }
+    for &(from, to) in evidence.keys() {
+        for unit in [from, to] {
+            nodes.entry(unit).or_insert_with(|| graph.add_node(unit));
+        }
+        graph.update_edge(nodes[&from], nodes[&to], ());
+    }
+    let mut out = Vec::new();
+    for component in petgraph::algo::tarjan_scc(&graph) {
+        if component.len() < 2 {
+            continue;
+        }
+        let members: BTreeSet<usize> = component.iter().map(|&node| graph[node]).collect();
+        let mut names: Vec<String> = members.iter().map(|&m| view.path(m).to_owned()).collect();
+        names.sort();
+        let inside: BTreeMap<(usize, usize), &BTreeSet<Evidence>> = evidence
+            .iter()
+            .filter(|((from, to), _)| members.contains(from) && members.contains(to))
+            .map(|(&arc, found)| (arc, found))
+            .collect();
+        let arcs: BTreeSet<(usize, usize)> = inside.keys().copied().collect();
+        let mut breaks: Vec<Cut> = feedback_arcs(&members, &arcs)
+            .into_iter()
+            .map(|(from, to)| Cut {
+                from: view.path(from).to_owned(),
+                to: view.path(to).to_owned(),
+                evidence: inside.get(&(from, to)).map(|found| found.iter().cloned().collect()).unwrap_or_default(),
+            })
+            .collect();
+        breaks.sort();
+        let what = scope.name();
+        out.push(Violation {
+            rule: "cycle",
+            origin: scope.origin(),
+            from: names[0].clone(),
+            to: names[0].clone(),
+            members: names,
+            reason: Some(format!("these {what} depend on each other in a cycle")),
+            evidence: {
+                let mut first: Vec<Evidence> =
+                    inside.values().filter_map(|found| found.iter().next().cloned()).collect();
+                first.sort();
+                first
+            },
+            breaks,
+        });
+    }
+    out
+}
+
+/// A small set of arcs whose removal leaves `arcs` acyclic: the greedy heuristic of Eades, Lin
+/// and Smyth (1993). Nodes are ordered by repeatedly taking sinks to the end and sources to the
+/// front, and otherwise the node with the most outgoing minus incoming arcs to the front; the
+/// arcs that point backwards in that order are the answer. It is an approximation (finding the
+/// smallest such set is NP-hard), deterministic here because ties go to the lowest node.
+fn feedback_arcs(nodes: &BTreeSet<usize>, arcs: &BTreeSet<(usize, usize)>) -> Vec<(usize, usize)> {
+    let mut left: BTreeSet<usize> = nodes.clone();
+    let mut front: Vec<usize> = Vec::new();
+    let mut back: Vec<usize> = Vec::new();
+    let degree = |left: &BTreeSet<usize>, node: usize| {
+        let out = arcs.iter().filter(|(from, to)| *from == node && left.contains(to) && *to != node).count();
+        let into = arcs.iter().filter(|(from, to)| *to == node && left.contains(from) && *from != node).count();
+        (out, into)
+    };
+    while !left.is_empty() {
+        if let Some(sink) = left.iter().copied().find(|&node| degree(&left, node).0 == 0) {
+            back.push(sink);
+            left.remove(&sink);
+            continue;
+        }
+        if let Some(source) = left.iter().copied().find(|&node| degree(&left, node).1 == 0) {
+            front.push(source);
+            left.remove(&source);
+            continue;
+        }
+        let best = left.iter().copied().max_by_key(|&node| {
+            let (out, into) = degree(&left, node);
+            // Highest difference first; on a tie the lowest node (max_by_key keeps the last).
+            (out as i64 - into as i64, std::cmp::Reverse(node))
+        });
+        if let Some(best) = best {
+            front.push(best);
+            left.remove(&best);
+        }
+    }
+    back.reverse();
+    front.extend(back);
+    let position: BTreeMap<usize, usize> = front.iter().enumerate().map(|(i, &node)| (node, i)).collect();
+    arcs.iter().copied().filter(|(from, to)| position.get(from) > position.get(to)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feedback_arcs_break_every_cycle() {
+        // Two cycles sharing the arc 1 → 2: 0 → 1 → 2 → 0 and 1 → 2 → 3 → 1.
+        let nodes: BTreeSet<usize> = (0..4).collect();
+        let arcs: BTreeSet<(usize, usize)> = [(0, 1), (1, 2), (2, 0), (2, 3), (3, 1)].into_iter().collect();
+        let cut = feedback_arcs(&nodes, &arcs);
+        assert!(!cut.is_empty() && cut.len() <= 2, "{cut:?}");
+        let mut graph: DiGraph<usize, ()> = DiGraph::new();
+        let index: Vec<NodeIndex> = (0..4).map(|n| graph.add_node(n)).collect();
+        for arc in arcs.iter().filter(|arc| !cut.contains(arc)) {
+            graph.add_edge(index[arc.0], index[arc.1], ());
+        }
+        assert!(!petgraph::algo::is_cyclic_directed(&graph), "{cut:?} leaves a cycle");
+        // A two-cycle needs one arc.
+        let two: BTreeSet<(usize, usize)> = [(0, 1), (1, 0)].into_iter().collect();
+        assert_eq!(feedback_arcs(&(0..2).collect(), &two).len(), 1);
+    }
+}
