@@ -258,3 +258,27 @@ fn check_only_formats_are_refused_elsewhere() {
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
     assert!(stderr(&output).contains("`--message-format sarif` is only for `check`"), "{}", describe(&output));
 }
+
+/// The SARIF log validates against the official SARIF 2.1.0 JSON schema (as Microsoft's
+/// `@microsoft/jest-sarif` ships it; `cargo xtask test` installs it), with Python's `jsonschema`.
+#[test]
+fn sarif_validates_against_the_official_schema() {
+    let python = common::tool("python");
+    let schema = common::tool_file("node/node_modules/@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json");
+    let fixture = Fixture::new("rules");
+    let sarif = check(&fixture, &["--message-format", "sarif"]);
+    assert_eq!(sarif.status.code(), Some(1), "{}", describe(&sarif));
+    let log = fixture.path().join("check.sarif");
+    std::fs::write(&log, &sarif.stdout).unwrap();
+    let script = "import json, sys, jsonschema\n\
+                  schema = json.load(open(sys.argv[1]))\n\
+                  log = json.load(open(sys.argv[2]))\n\
+                  jsonschema.Draft7Validator.check_schema(schema)\n\
+                  errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(log), key=str)\n\
+                  for error in errors: print(error.json_path, error.message)\n\
+                  print(len(log['runs'][0]['results']), 'results')\n\
+                  sys.exit(1 if errors else 0)\n";
+    let output = std::process::Command::new(python).args(["-c", script]).arg(&schema).arg(&log).output().unwrap();
+    assert!(output.status.success(), "the SARIF log does not validate:\n{}", describe(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "9 results");
+}

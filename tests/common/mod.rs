@@ -10,6 +10,14 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cargo-codegraph");
 
+/// A file that a tool package ships (a schema), in `<target-dir>/tools/REL`, where `cargo xtask
+/// test` installs it. Missing, it fails the test, naming `cargo xtask test`.
+pub fn tool_file(rel: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("tools").join(rel);
+    assert!(path.is_file(), "`{}` is needed by this test: run `cargo xtask test`, which installs it", path.display());
+    path
+}
+
 /// A tool that a test drives from outside Rust, found on `PATH` or where `cargo xtask test`
 /// installs tools (`<target-dir>/tools`). A missing tool fails the test, naming it and the one
 /// command that provides it: a test is never skipped quietly.

@@ -58,6 +58,8 @@ enum Probe {
     /// The virtualenv's Python runs this code and exits 0 (`import networkx`): libraries that
     /// have no command of their own.
     Python(&'static str),
+    /// This file is in the tools folder (data that a package ships, such as a schema).
+    File(&'static str),
 }
 
 struct Tool {
@@ -106,6 +108,20 @@ const TOOLS: &[Tool] = &[
         needed_by: "tests/export.rs (GraphML exports loaded by networkx's reader)",
         probe: Probe::Python("import networkx"),
         source: Source::Pip("networkx==3.6.1"),
+        feature: None,
+    },
+    Tool {
+        name: "jsonschema",
+        needed_by: "tests/check.rs (SARIF output validated against the official schema)",
+        probe: Probe::Python("import jsonschema"),
+        source: Source::Pip("jsonschema==4.26.0"),
+        feature: None,
+    },
+    Tool {
+        name: "sarif-schema",
+        needed_by: "tests/check.rs (the SARIF 2.1.0 JSON schema, as Microsoft's jest-sarif ships it)",
+        probe: Probe::File("node/node_modules/@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json"),
+        source: Source::Npm("@microsoft/jest-sarif@1.0.0-beta.0"),
         feature: None,
     },
     Tool {
@@ -244,6 +260,7 @@ impl Tools {
             Probe::Runs(argv) => quiet(Command::new(argv[0]).args(&argv[1..]).env("PATH", &self.path)),
             Probe::Dpkg(package) => dpkg_has(package),
             Probe::Python(code) => quiet(Command::new(self.python()).args(["-c", code])),
+            Probe::File(path) => self.dir.join(path).is_file(),
         }
     }
 
@@ -262,6 +279,8 @@ impl Tools {
             Probe::Dpkg(_) => "missing".to_owned(),
             Probe::Python(_) if self.is_there(tool) => format!("importable by {}", self.python().display()),
             Probe::Python(_) => "missing".to_owned(),
+            Probe::File(path) if self.is_there(tool) => self.dir.join(path).display().to_string(),
+            Probe::File(_) => "missing".to_owned(),
         }
     }
 
@@ -554,8 +573,17 @@ mod tests {
     #[test]
     fn features_select_tools() {
         let names = |args: &[&str]| wanted(&options(args)).map(|tool| tool.name).collect::<Vec<_>>();
-        let always = ["git", "pre-commit", "mcp-inspector", "graphviz", "networkx"];
-        let rocksdb = ["git", "pre-commit", "mcp-inspector", "graphviz", "networkx", "libclang-dev"];
+        let always = ["git", "pre-commit", "mcp-inspector", "graphviz", "networkx", "jsonschema", "sarif-schema"];
+        let rocksdb = [
+            "git",
+            "pre-commit",
+            "mcp-inspector",
+            "graphviz",
+            "networkx",
+            "jsonschema",
+            "sarif-schema",
+            "libclang-dev",
+        ];
         assert_eq!(names(&[]), always);
         assert_eq!(names(&["--features", "rocksdb"]), rocksdb);
         assert_eq!(names(&["--features=foo,rocksdb"]), rocksdb);
