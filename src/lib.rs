@@ -706,8 +706,16 @@ fn read_stored(
 }
 
 fn run_stats(args: &StatsArgs, reporter: &Reporter) -> Result<u8, Error> {
-    let (path, graph) = read_stored(&args.db, &args.manifest, reporter)?;
-    let stats = stats::count(&graph);
+    let path = stored_db(&args.db, &args.manifest)?;
+    // Before the lock: taking it would leave a lock file beside a graph that does not exist.
+    if !path.exists() {
+        return Err(StoreError::Missing { path }.into());
+    }
+    let stats = {
+        let _lock = store::lock::lock(&path, LockMode::Shared, !args.db.no_wait, || reporter.blocked(path.as_str()))?;
+        // Kinds alone: the snapshot never decodes a property for this.
+        stats::count_graph(&store::open_graph(&path)?)
+    };
     if reporter.is_json() {
         let value = serde_json::json!({ "type": "stats", "db": path, "stats": stats });
         print_stdout(&value.to_string())?;

@@ -66,18 +66,46 @@ pub struct EdgeRef {
 pub(crate) enum PropTable {
     /// Decoded maps, one per vertex or edge.
     Decoded(Vec<BTreeMap<String, Value>>),
+    /// Values left in a msgpack image's bytes, read where they lie (`image`).
+    Image(super::image::ImageProps),
 }
 
 impl PropTable {
     fn value(&self, index: usize, name: &str) -> Option<&Value> {
         match self {
             PropTable::Decoded(maps) => maps.get(index)?.get(name),
+            PropTable::Image(props) => props.value(index, name),
+        }
+    }
+
+    // `text`, `uint` and `flag` do not go through `value`: an image answers them from its bytes,
+    // without decoding (or keeping) a `Value`.
+
+    fn text(&self, index: usize, name: &str) -> Option<&str> {
+        match self {
+            PropTable::Decoded(_) => self.value(index, name).and_then(Value::as_str),
+            PropTable::Image(props) => props.text(index, name),
+        }
+    }
+
+    fn uint(&self, index: usize, name: &str) -> Option<u64> {
+        match self {
+            PropTable::Decoded(_) => self.value(index, name).and_then(Value::as_u64),
+            PropTable::Image(props) => props.uint(index, name),
+        }
+    }
+
+    fn flag(&self, index: usize, name: &str) -> Option<bool> {
+        match self {
+            PropTable::Decoded(_) => self.value(index, name).and_then(Value::as_bool),
+            PropTable::Image(props) => props.flag(index, name),
         }
     }
 
     fn all(&self, index: usize) -> BTreeMap<String, Value> {
         match self {
             PropTable::Decoded(maps) => maps.get(index).cloned().unwrap_or_default(),
+            PropTable::Image(props) => props.all(index),
         }
     }
 }
@@ -218,17 +246,17 @@ impl Graph {
 
     /// A vertex's string property.
     pub fn text(&self, v: V, name: &str) -> Option<&str> {
-        self.prop(v, name).and_then(Value::as_str)
+        self.vertex_props.text(v.index(), name)
     }
 
     /// A vertex's integer property.
     pub fn uint(&self, v: V, name: &str) -> Option<u64> {
-        self.prop(v, name).and_then(Value::as_u64)
+        self.vertex_props.uint(v.index(), name)
     }
 
     /// A vertex's boolean property.
     pub fn flag(&self, v: V, name: &str) -> Option<bool> {
-        self.prop(v, name).and_then(Value::as_bool)
+        self.vertex_props.flag(v.index(), name)
     }
 
     /// A vertex's canonical path (its `path` property), or `""` for vertices without one.
@@ -250,11 +278,11 @@ impl Graph {
     }
 
     pub fn edge_uint(&self, e: E, name: &str) -> Option<u64> {
-        self.edge_prop(e, name).and_then(Value::as_u64)
+        self.edge_props.uint(e.index(), name)
     }
 
     pub fn edge_text(&self, e: E, name: &str) -> Option<&str> {
-        self.edge_prop(e, name).and_then(Value::as_str)
+        self.edge_props.text(e.index(), name)
     }
 
     /// Every property of an edge.
@@ -307,7 +335,13 @@ impl Graph {
             index
         });
         // A hash collision must not answer: the hits are checked against the value.
-        index.get(&hash(wanted)).into_iter().flatten().copied().filter(|v| self.text(*v, prop) == Some(wanted)).collect()
+        index
+            .get(&hash(wanted))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|v| self.text(*v, prop) == Some(wanted))
+            .collect()
     }
 
     /// The whole graph as plain data (for `export`'s tests and callers that want owned values).

@@ -23,6 +23,7 @@
 
 mod delta;
 pub mod graph;
+mod image;
 pub mod lock;
 mod msgpack;
 #[cfg(feature = "rocksdb")]
@@ -389,6 +390,25 @@ pub fn read_graph(path: &Utf8Path) -> Result<StoredGraph, StoreError> {
         ReadDb::Rocksdb(reader) => read_all(&reader.db.datastore.transaction()),
     };
     result.map_err(|err| damaged(path, err))
+}
+
+/// A read-only snapshot of the graph stored at `path`, whatever its backend (see `Graph`).
+///
+/// A msgpack graph is read by `image`, straight from the file into the snapshot, its property
+/// values left in the file's bytes until asked for: neither IndraDB's decoder nor a copy of every
+/// property. A RocksDB graph is read whole, as `read_graph` reads it. Fails as `read_graph` does.
+pub fn open_graph(path: &Utf8Path) -> Result<Graph, StoreError> {
+    let size = match detect(path)? {
+        None => return Err(StoreError::Missing { path: path.to_owned() }),
+        Some(Backend::Msgpack) => std::fs::metadata(path).map_or(0, |meta| meta.len()),
+        Some(Backend::Rocksdb) => u64::MAX,
+    };
+    if size <= image::MAX_IMAGE {
+        return image::open(path);
+    }
+    // RocksDB graphs, and images too large for `image`'s 32-bit offsets.
+    let stored = read_graph(path)?;
+    Graph::from_stored(stored).map_err(|err| StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() })
 }
 
 /// The vertices whose `path` is `wanted`, found through the property index, never a scan.
