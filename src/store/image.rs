@@ -43,7 +43,7 @@ use camino::Utf8Path;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::graph::{EdgeRef, Graph, PropTable, V};
+use super::graph::{self, EdgeRef, Graph, PropTable, V};
 use super::{INDEXED_PROPERTIES, META_KIND, StoreError, delta, identifier, meta_id};
 use crate::model::{Diff, EdgeKind, SCHEMA_VERSION, VertexKind};
 
@@ -66,7 +66,7 @@ const UNKNOWN: u8 = 0xFF;
 /// that does not apply, `Schema` for another schema.
 pub(super) fn open(path: &Utf8Path) -> Result<Graph, StoreError> {
     let unreadable = |reason: String| StoreError::Unreadable { path: path.to_owned(), reason };
-    let bytes = std::fs::read(path).map_err(|err| unreadable(err.to_string()))?;
+    let bytes = Bytes::open(path).map_err(|err| unreadable(err.to_string()))?;
     let image = decode(Arc::new(bytes)).map_err(|damage| unreadable(damage.to_string()))?;
     let diffs = delta::read(path)?;
     let mut state = State::new(image);
@@ -79,6 +79,42 @@ pub(super) fn open(path: &Utf8Path) -> Result<Graph, StoreError> {
     }
     state.check_version(path)?;
     state.into_graph().map_err(unreadable)
+}
+
+/// The image's bytes: the file mapped into memory, or, where it cannot be mapped, read.
+pub(crate) enum Bytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl Bytes {
+    fn open(path: &Utf8Path) -> std::io::Result<Bytes> {
+        let file = std::fs::File::open(path)?;
+        // Mapped rather than read: reading copies the file out of the page cache into pages the
+        // kernel must zero first, which took about 40% of a snapshot's time (benches/README.md).
+        // Pre-faulting the whole mapping (`populate`) measured no better.
+        let options = memmap2::MmapOptions::new();
+        // SAFETY: a mapping is sound while nobody changes the file. cargo-codegraph never writes
+        // a graph file in place: every save writes a temp file and renames it over the graph
+        // (`msgpack::Staging::commit`), so a mapped image keeps its bytes, the old file's, even
+        // while a build replaces the graph. Only another program writing into the file itself
+        // could change them under the snapshot.
+        match unsafe { options.map(&file) } {
+            Ok(map) => Ok(Bytes::Mapped(map)),
+            Err(_) => std::fs::read(path).map(Bytes::Read),
+        }
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(map) => map,
+            Bytes::Read(bytes) => bytes,
+        }
+    }
 }
 
 /// Where the cursor found the file wrong.
@@ -189,12 +225,18 @@ impl<'a> Cursor<'a> {
 
     /// A UTF-8 string.
     fn str(&mut self) -> Result<&'a str, Damage> {
+        let at = self.pos;
+        utf8(self.str_bytes()?, at)
+    }
+
+    /// A string's bytes, not yet checked as UTF-8: kinds and property names repeat in every
+    /// entry, and are checked once each (`Codes`).
+    fn str_bytes(&mut self) -> Result<&'a [u8], Damage> {
         let marker = self.byte()?;
         let Some(len) = self.str_len(marker)? else {
             return Err(self.damage("a string expected"));
         };
-        let at = *self;
-        std::str::from_utf8(self.take(len)?).map_err(|_| at.damage("invalid UTF-8"))
+        self.take(len)
     }
 
     /// Steps over one value of any kind. Iterative: a count of the values still to read.
@@ -297,18 +339,22 @@ impl<'a> Cursor<'a> {
     }
 }
 
+fn utf8(bytes: &[u8], at: usize) -> Result<&str, Damage> {
+    std::str::from_utf8(bytes).map_err(|_| Damage { at, what: "invalid UTF-8" })
+}
+
 /// A vertex kind's code: its index in `VertexKind::ALL`, `META` or `UNKNOWN`.
-fn vertex_code(name: &str) -> u8 {
-    match VertexKind::ALL.iter().position(|kind| kind.as_str() == name) {
+fn vertex_code(name: &[u8]) -> u8 {
+    match VertexKind::ALL.iter().position(|kind| kind.as_str().as_bytes() == name) {
         Some(index) => index as u8,
-        None if name == META_KIND => META,
+        None if name == META_KIND.as_bytes() => META,
         None => UNKNOWN,
     }
 }
 
 /// An edge kind's code: its index in `EdgeKind::ALL`, or `UNKNOWN`.
-fn edge_code(name: &str) -> u8 {
-    EdgeKind::ALL.iter().position(|kind| kind.as_str() == name).map_or(UNKNOWN, |index| index as u8)
+fn edge_code(name: &[u8]) -> u8 {
+    EdgeKind::ALL.iter().position(|kind| kind.as_str().as_bytes() == name).map_or(UNKNOWN, |index| index as u8)
 }
 
 fn edge_kind(code: u8) -> Option<EdgeKind> {
@@ -316,16 +362,9 @@ fn edge_kind(code: u8) -> Option<EdgeKind> {
 }
 
 /// The rank of an edge kind's name among all the kinds' names: edges are ordered by (from, kind
-/// name, to), as IndraDB orders them and `Graph` numbers them.
+/// name, to), as IndraDB orders them and `Graph` numbers them. Unknown kinds come last.
 fn name_rank(code: u8) -> u8 {
-    static RANKS: OnceLock<Vec<u8>> = OnceLock::new();
-    let ranks = RANKS.get_or_init(|| {
-        EdgeKind::ALL
-            .iter()
-            .map(|kind| EdgeKind::ALL.iter().filter(|other| other.as_str() < kind.as_str()).count() as u8)
-            .collect()
-    });
-    ranks.get(usize::from(code)).copied().unwrap_or(UNKNOWN)
+    edge_kind(code).map_or(UNKNOWN, |kind| graph::name_rank(kind) as u8)
 }
 
 /// An edge by vertex rows: `from` and `to` index the ids it was made with.
@@ -393,8 +432,11 @@ impl Entries {
 /// The image as decoded: rows of vertices (ids ascending) and edges (in (from, kind name, to)
 /// order), their property entries, and the bytes those point into.
 struct Image {
-    bytes: Arc<Vec<u8>>,
-    names: Arc<Vec<Box<str>>>,
+    bytes: Arc<Bytes>,
+    /// The names of the vertices' properties, by the code `vertex_props` gives them.
+    vertex_names: Arc<Vec<Box<str>>>,
+    /// The same for edges.
+    edge_names: Arc<Vec<Box<str>>>,
     ids: Vec<Uuid>,
     kinds: Vec<u8>,
     edges: Vec<RawEdge>,
@@ -420,10 +462,10 @@ impl Image {
         decode_value(&self.bytes, offset).ok_or_else(|| format!("a property value at byte {offset} does not decode"))
     }
 
-    fn decoded(&self, entries: &Entries, row: u32) -> Result<BTreeMap<String, Value>, String> {
+    fn decoded(&self, entries: &Entries, names: &[Box<str>], row: u32) -> Result<BTreeMap<String, Value>, String> {
         let mut props = BTreeMap::new();
         for i in entries.range(row) {
-            props.insert(self.names[usize::from(entries.names[i])].to_string(), self.value(entries.offsets[i])?);
+            props.insert(names[usize::from(entries.names[i])].to_string(), self.value(entries.offsets[i])?);
         }
         Ok(props)
     }
@@ -433,47 +475,138 @@ fn decode_value(bytes: &[u8], offset: u32) -> Option<Value> {
     rmp_serde::from_slice(bytes.get(offset as usize..)?).ok()
 }
 
-/// Interns property names: the image names each property of each vertex again.
-struct Names<'a> {
-    codes: HashMap<&'a str, u16>,
+/// Interns strings that the image repeats in every entry (property names, kinds), each checked
+/// as UTF-8 once, when first met.
+struct Codes<'a> {
+    codes: HashMap<&'a [u8], u16, rustc_hash::FxBuildHasher>,
     names: Vec<Box<str>>,
 }
 
-impl<'a> Names<'a> {
-    fn code(&mut self, name: &'a str, at: usize) -> Result<u16, Damage> {
+impl<'a> Codes<'a> {
+    fn new() -> Codes<'a> {
+        Codes { codes: HashMap::default(), names: Vec::new() }
+    }
+
+    fn code(&mut self, name: &'a [u8], at: usize) -> Result<u16, Damage> {
         if let Some(code) = self.codes.get(name) {
             return Ok(*code);
         }
+        let text = utf8(name, at)?;
         let code = u16::try_from(self.names.len()).map_err(|_| Damage { at, what: "too many property names" })?;
         self.codes.insert(name, code);
-        self.names.push(name.into());
+        self.names.push(text.into());
         Ok(code)
     }
 }
 
 /// Walks the whole image: see the module docs for its layout.
-fn decode(bytes: Arc<Vec<u8>>) -> Result<Image, Damage> {
-    let mut cur = Cursor { bytes: &bytes, pos: 0 };
-    if u64::try_from(bytes.len()).map_or(true, |len| len > MAX_IMAGE) {
+///
+/// Two threads share the walk: the vertex properties (the largest section) on one, the edges on
+/// the other, then the edge properties on one while the other walks over the sections after them
+/// (each thread steps over what the other reads, which costs little beside reading it). The two
+/// stages are `rayon::join`s: the edges' section must be read before their properties, and where
+/// the properties start is known only once the vertex properties before them are read.
+fn decode(bytes: Arc<Bytes>) -> Result<Image, Damage> {
+    let data: &[u8] = &bytes;
+    let mut cur = Cursor { bytes: data, pos: 0 };
+    if u64::try_from(data.len()).map_or(true, |len| len > MAX_IMAGE) {
         return Err(cur.damage("an image too large for offsets of 32 bits"));
     }
     if cur.byte()? != 0x96 {
         return Err(Damage { at: 0, what: "not an IndraDB image (an array of six fields)" });
     }
     let mut unknown_kind = None;
+    let (ids, kinds) = vertices(&mut cur, &mut unknown_kind)?;
+    let edges_at = cur.pos;
 
-    // vertices: uuid -> kind. An entry is at least a uuid (18 bytes) and a kind (1).
+    let (edges, vertex_props) = rayon::join(
+        || -> Result<_, Damage> {
+            let mut cur = Cursor { bytes: data, pos: edges_at };
+            let mut unknown_kind = None;
+            let edges = edges(&mut cur, &ids, &mut unknown_kind)?;
+            reversed_edges(&mut cur, &mut unknown_kind)?;
+            Ok((edges, unknown_kind))
+        },
+        || -> Result<_, Damage> {
+            let mut cur = Cursor { bytes: data, pos: edges_at };
+            // The edges and their reverses, stepped over: the other thread reads them.
+            for _ in 0..2 {
+                let n = cur.array(38)?;
+                for _ in 0..n {
+                    cur.tuple(3)?;
+                    cur.uuid()?;
+                    cur.str_bytes()?;
+                    cur.uuid()?;
+                }
+            }
+            let props = vertex_props(&mut cur, &ids)?;
+            Ok((props, cur.pos))
+        },
+    );
+    let (edges, edge_unknown) = edges?;
+    let ((vertex_props, vertex_names), edge_props_at) = vertex_props?;
+    unknown_kind = unknown_kind.or(edge_unknown);
+
+    let (edge_props, end) = rayon::join(
+        || edge_props(&mut Cursor { bytes: data, pos: edge_props_at }, &ids, &edges),
+        || -> Result<(), Damage> {
+            let mut cur = Cursor { bytes: data, pos: edge_props_at };
+            // The edge properties, stepped over: the other thread reads them.
+            cur.skip()?;
+            // property_values: IndraDB's index, which a snapshot does not use. Only walked over.
+            cur.skip()?;
+            if cur.left() > 0 {
+                return Err(cur.damage("unexpected bytes after the graph"));
+            }
+            Ok(())
+        },
+    );
+    // Both halves may find the file damaged: the error is the first damage in the file, whichever
+    // thread found it, so that the same file always gives the same message.
+    let (edge_props, edge_names) = match (edge_props, end) {
+        (Ok(props), Ok(())) => props,
+        (Err(a), Err(b)) => return Err(if a.at <= b.at { a } else { b }),
+        (Err(damage), _) | (_, Err(damage)) => return Err(damage),
+    };
+    Ok(Image {
+        bytes,
+        vertex_names: Arc::new(vertex_names),
+        edge_names: Arc::new(edge_names),
+        ids,
+        kinds,
+        edges,
+        vertex_props,
+        edge_props,
+        unknown_kind,
+    })
+}
+
+type UnknownKind = Option<(&'static str, String)>;
+
+/// `vertices`: uuid -> kind, ids ascending (sorted here if they are not).
+fn vertices(cur: &mut Cursor<'_>, unknown_kind: &mut UnknownKind) -> Result<(Vec<Uuid>, Vec<u8>), Damage> {
+    // An entry is at least a uuid (18 bytes) and a kind (1).
     let n = cur.map(19)?;
     let mut ids = Vec::with_capacity(n);
     let mut kinds = Vec::with_capacity(n);
     let mut sorted = true;
+    let mut last: Option<(&[u8], u8)> = None;
     for _ in 0..n {
         let id = cur.uuid()?;
-        let kind = cur.str()?;
-        let code = vertex_code(kind);
-        if code == UNKNOWN && unknown_kind.is_none() {
-            unknown_kind = Some(("vertex", kind.to_owned()));
-        }
+        let at = cur.pos;
+        let kind = cur.str_bytes()?;
+        let code = match last {
+            Some((last, code)) if last == kind => code,
+            _ => {
+                let code = vertex_code(kind);
+                if code == UNKNOWN {
+                    let kind = utf8(kind, at)?;
+                    unknown_kind.get_or_insert_with(|| ("vertex", kind.to_owned()));
+                }
+                last = Some((kind, code));
+                code
+            }
+        };
         sorted &= ids.last().is_none_or(|last| *last < id);
         ids.push(id);
         kinds.push(code);
@@ -490,29 +623,50 @@ fn decode(bytes: Arc<Vec<u8>>) -> Result<Image, Damage> {
                 _ => kept.push(pair),
             }
         }
-        (ids, kinds) = kept.into_iter().unzip();
+        return Ok(kept.into_iter().unzip());
     }
-    let rows = Rows::new(&ids);
+    Ok((ids, kinds))
+}
 
-    // edges: [from, kind, to], each at least 1 + 18 + 1 + 18 bytes.
+/// An edge kind's code, the name checked as UTF-8 (and noted) if it is not a known kind's.
+fn edge_kind_at(name: &[u8], at: usize, unknown_kind: &mut UnknownKind) -> Result<u8, Damage> {
+    let code = edge_code(name);
+    if code == UNKNOWN {
+        let name = utf8(name, at)?;
+        unknown_kind.get_or_insert_with(|| ("edge", name.to_owned()));
+    }
+    Ok(code)
+}
+
+/// `edges`: [from, kind, to], in (from, kind name, to) order (sorted here if they are not).
+fn edges(cur: &mut Cursor<'_>, ids: &[Uuid], unknown_kind: &mut UnknownKind) -> Result<Vec<RawEdge>, Damage> {
+    let rows = Rows::new(ids);
+    // Each at least 1 + 18 + 1 + 18 bytes.
     let n = cur.array(38)?;
     let mut edges = Vec::with_capacity(n);
     let mut sorted = true;
     let mut last_from: Option<(Uuid, Option<u32>)> = None;
+    let mut next_from = 0;
+    let mut last_kind: Option<(&[u8], u8)> = None;
     for _ in 0..n {
         cur.tuple(3)?;
         let from = cur.uuid()?;
-        let kind = cur.str()?;
+        let at = cur.pos;
+        let kind = cur.str_bytes()?;
         let to = cur.uuid()?;
-        let code = edge_code(kind);
-        if code == UNKNOWN && unknown_kind.is_none() {
-            unknown_kind = Some(("edge", kind.to_owned()));
-        }
-        // Edges come by `from`: its row is looked up once per vertex.
+        let code = match last_kind {
+            Some((last, code)) if last == kind => code,
+            _ => {
+                let code = edge_kind_at(kind, at, unknown_kind)?;
+                last_kind = Some((kind, code));
+                code
+            }
+        };
+        // Edges come by `from`: its row is found once per vertex, from where the last one was.
         let from_row = match last_from {
             Some((id, row)) if id == from => row,
             _ => {
-                let row = rows.get(&from);
+                let row = find_near(ids, &from, &mut next_from, |id| *id);
                 last_from = Some((from, row));
                 row
             }
@@ -530,70 +684,104 @@ fn decode(bytes: Arc<Vec<u8>>) -> Result<Image, Damage> {
         edges.sort_by_key(|edge| edge.key());
         edges.dedup_by_key(|edge| edge.key());
     }
+    Ok(edges)
+}
 
-    // reversed_edges: the same edges again, for IndraDB's own look-ups. Only checked.
+/// `reversed_edges`: the same edges again, for IndraDB's own look-ups. Only checked.
+fn reversed_edges(cur: &mut Cursor<'_>, unknown_kind: &mut UnknownKind) -> Result<(), Damage> {
     let n = cur.array(38)?;
+    let mut last_kind: Option<&[u8]> = None;
     for _ in 0..n {
         cur.tuple(3)?;
         cur.uuid()?;
-        cur.str()?;
+        let at = cur.pos;
+        let kind = cur.str_bytes()?;
+        if last_kind != Some(kind) {
+            edge_kind_at(kind, at, unknown_kind)?;
+            last_kind = Some(kind);
+        }
         cur.uuid()?;
     }
+    Ok(())
+}
 
-    // vertex_properties: [uuid, name] -> value, each entry at least 1 + 18 + 1 + 1 bytes.
-    let mut names = Names { codes: HashMap::new(), names: Vec::new() };
+/// `vertex_properties`: [uuid, name] -> value, by vertex row.
+fn vertex_props(cur: &mut Cursor<'_>, ids: &[Uuid]) -> Result<(Entries, Vec<Box<str>>), Damage> {
+    let mut names = Codes::new();
+    // Each entry at least 1 + 18 + 1 + 1 bytes.
     let n = cur.map(21)?;
     let mut raw = Vec::with_capacity(n);
     let mut sorted = true;
     let mut last: Option<(Uuid, Option<u32>)> = None;
-    let mut previous: Option<(u32, &str)> = None;
+    let mut next_row = 0;
+    let mut previous: Option<(u32, &[u8])> = None;
     for _ in 0..n {
         cur.tuple(2)?;
         let id = cur.uuid()?;
         let at = cur.pos;
-        let name = cur.str()?;
+        let name = cur.str_bytes()?;
         let offset = cur.pos as u32;
         cur.skip_json()?;
+        // Entries come by vertex, in id order: a vertex's row is found from where the last was.
         let row = match last {
             Some((last_id, row)) if last_id == id => row,
             _ => {
-                let row = rows.get(&id);
+                let row = find_near(ids, &id, &mut next_row, |id| *id);
                 last = Some((id, row));
                 row
             }
         };
+        let code = names.code(name, at)?;
         // Properties of a vertex that is not in the graph are invisible to IndraDB's readers.
         let Some(row) = row else { continue };
+        // Byte order is str order: the names are UTF-8.
         sorted &= previous.is_none_or(|previous| previous < (row, name));
         previous = Some((row, name));
-        raw.push((row, names.code(name, at)?, offset));
+        raw.push((row, code, offset));
     }
-    let vertex_props = Entries::group(raw, ids.len(), sorted, &names.names);
+    Ok((Entries::group(raw, ids.len(), sorted, &names.names), names.names))
+}
 
-    // edge_properties: [[from, kind, to], name] -> value, each at least 1 + 39 + 1 + 1 bytes.
+/// `edge_properties`: [[from, kind, to], name] -> value, by edge index.
+fn edge_props(cur: &mut Cursor<'_>, ids: &[Uuid], edges: &[RawEdge]) -> Result<(Entries, Vec<Box<str>>), Damage> {
+    let mut names = Codes::new();
+    let mut unknown_kind = None;
+    // Each entry at least 1 + 39 + 1 + 1 bytes.
     let n = cur.map(42)?;
     let mut raw = Vec::with_capacity(n);
     let mut sorted = true;
     let mut next = 0usize;
     let mut last: Option<((Uuid, u8, Uuid), Option<u32>)> = None;
-    let mut previous: Option<(u32, &str)> = None;
+    let mut previous: Option<(u32, &[u8])> = None;
+    let mut last_kind: Option<(&[u8], u8)> = None;
     for _ in 0..n {
         cur.tuple(2)?;
         cur.tuple(3)?;
         let from = cur.uuid()?;
-        let kind = edge_code(cur.str()?);
+        let at = cur.pos;
+        let kind = cur.str_bytes()?;
+        let kind = match last_kind {
+            Some((last, code)) if last == kind => code,
+            _ => {
+                let code = edge_kind_at(kind, at, &mut unknown_kind)?;
+                last_kind = Some((kind, code));
+                code
+            }
+        };
         let to = cur.uuid()?;
         let at = cur.pos;
-        let name = cur.str()?;
+        let name = cur.str_bytes()?;
         let offset = cur.pos as u32;
         cur.skip_json()?;
+        let code = names.code(name, at)?;
         let index = match last {
             Some((key, index)) if key == (from, kind, to) => index,
             _ => {
-                let index = match (rows.get(&from), rows.get(&to)) {
-                    (Some(from), Some(to)) => find_edge(&edges, RawEdge { from, kind, to }.key(), &mut next),
-                    _ => None,
-                };
+                // Entries come in the edges' order: found from where the last one was, by ids.
+                let key = (from, name_rank(kind), to);
+                let index = find_near(edges, &key, &mut next, |edge| {
+                    (ids[edge.from as usize], name_rank(edge.kind), ids[edge.to as usize])
+                });
                 last = Some(((from, kind, to), index));
                 index
             }
@@ -602,30 +790,23 @@ fn decode(bytes: Arc<Vec<u8>>) -> Result<Image, Damage> {
         let Some(index) = index else { continue };
         sorted &= previous.is_none_or(|previous| previous < (index, name));
         previous = Some((index, name));
-        raw.push((index, names.code(name, at)?, offset));
+        raw.push((index, code, offset));
     }
-    let edge_props = Entries::group(raw, edges.len(), sorted, &names.names);
-
-    // property_values: IndraDB's index, which a snapshot does not use. Only walked over.
-    cur.skip()?;
-    if cur.left() > 0 {
-        return Err(cur.damage("unexpected bytes after the graph"));
-    }
-    let names = names.names;
-    Ok(Image { bytes, names: Arc::new(names), ids, kinds, edges, vertex_props, edge_props, unknown_kind })
+    Ok((Entries::group(raw, edges.len(), sorted, &names.names), names.names))
 }
 
-/// The index of the edge with `key` in `edges` (sorted by key). `next` is where the last search
-/// ended: edge properties come in the edges' order, so the answer is usually at or just past it.
-fn find_edge(edges: &[RawEdge], key: (u32, u8, u32), next: &mut usize) -> Option<u32> {
+/// The index of the item whose key is `key` in `items` (sorted by key), if there is one. `next`
+/// is where the last search ended: the image lists properties in the order of their owners, so
+/// the answer is usually at or just past it, and is found without a search.
+fn find_near<T, K: Ord>(items: &[T], key: &K, next: &mut usize, key_of: impl Fn(&T) -> K) -> Option<u32> {
     const NEAR: usize = 8;
-    let near = edges.get(*next..).unwrap_or_default().iter().take(NEAR).position(|edge| edge.key() >= key);
-    let index = match near {
+    let ahead = items.get(*next..).unwrap_or_default();
+    let index = match ahead.iter().take(NEAR).position(|item| key_of(item) >= *key) {
         Some(step) => *next + step,
-        None => edges.partition_point(|edge| edge.key() < key),
+        None => items.partition_point(|item| key_of(item) < *key),
     };
     *next = index;
-    (edges.get(index)?.key() == key).then_some(index as u32)
+    items.get(index).filter(|item| key_of(item) == *key).map(|_| index as u32)
 }
 
 /// Vertex rows by id, for the edges' and properties' look-ups.
@@ -650,7 +831,7 @@ impl Rows {
 /// Property values of one table (vertices or edges) in the image's bytes, by row, with decoded
 /// maps for the rows a delta changed.
 pub(crate) struct ImageProps {
-    bytes: Arc<Vec<u8>>,
+    bytes: Arc<Bytes>,
     names: Arc<Vec<Box<str>>>,
     /// Row `r`'s entries are `names[spans[r][0]..spans[r][1]]` and the same of `offsets`.
     spans: Vec<[u32; 2]>,
@@ -667,7 +848,7 @@ const CACHE_CHUNK: usize = 256;
 
 impl ImageProps {
     fn new(
-        bytes: Arc<Vec<u8>>,
+        bytes: Arc<Bytes>,
         names: Arc<Vec<Box<str>>>,
         spans: Vec<[u32; 2]>,
         entries: Entries,
@@ -802,7 +983,7 @@ impl State {
     fn vertex_props(&mut self, id: Uuid) -> Result<Option<&mut BTreeMap<String, Value>>, String> {
         if !self.vertices.contains_key(&id) {
             let Some(row) = self.image.row(&id) else { return Ok(None) };
-            let props = self.image.decoded(&self.image.vertex_props, row)?;
+            let props = self.image.decoded(&self.image.vertex_props, &self.image.vertex_names, row)?;
             self.vertices.insert(id, Some((self.image.kinds[row as usize], props)));
         }
         Ok(self.vertices.get_mut(&id).and_then(Option::as_mut).map(|(_, props)| props))
@@ -811,7 +992,7 @@ impl State {
     fn edge_props(&mut self, key: EdgeKey) -> Result<Option<&mut BTreeMap<String, Value>>, String> {
         if !self.edges.contains_key(&key) {
             let Some(index) = self.image.edge_index(&key.0, key.1, &key.2) else { return Ok(None) };
-            let props = self.image.decoded(&self.image.edge_props, index)?;
+            let props = self.image.decoded(&self.image.edge_props, &self.image.edge_names, index)?;
             self.edges.insert(key, Some(props));
         }
         Ok(self.edges.get_mut(&key).and_then(Option::as_mut))
@@ -855,7 +1036,7 @@ impl State {
 
         let mut gone_edges = BTreeSet::new();
         for (from, kind, to) in &diff.removed_edges {
-            let key = (*from, edge_code(kind.as_str()), *to);
+            let key = (*from, edge_code(kind.as_str().as_bytes()), *to);
             if self.edge_exists(&key) {
                 gone_edges.insert(key);
             }
@@ -879,7 +1060,7 @@ impl State {
             for name in vertex.props.keys() {
                 identifier(name)?;
             }
-            let code = vertex_code(vertex.kind.as_str());
+            let code = vertex_code(vertex.kind.as_str().as_bytes());
             if let Some(stored) = kept(self, &vertex.id).filter(|stored| *stored != code) {
                 let stored = VertexKind::ALL.get(usize::from(stored)).map_or(META_KIND, |kind| kind.as_str());
                 return Err(invalid(format!(
@@ -926,21 +1107,21 @@ impl State {
             }
         }
         for (from, kind, to, name) in removed_edge_props {
-            if let Some(props) = self.edge_props((from, edge_code(kind.as_str()), to)).map_err(invalid)? {
+            if let Some(props) = self.edge_props((from, edge_code(kind.as_str().as_bytes()), to)).map_err(invalid)? {
                 props.remove(name);
             }
         }
         for vertex in written.vertices {
             // A vertex that is there stays as it is, with its edges: only its properties change.
             if self.vertex_kind(&vertex.id).is_none() {
-                self.vertices.insert(vertex.id, Some((vertex_code(vertex.kind.as_str()), BTreeMap::new())));
+                self.vertices.insert(vertex.id, Some((vertex_code(vertex.kind.as_str().as_bytes()), BTreeMap::new())));
             }
             if let Some(props) = self.vertex_props(vertex.id).map_err(invalid)? {
                 props.extend(vertex.props.into_iter().map(|(name, value)| (name.to_owned(), value)));
             }
         }
         for edge in written.edges {
-            let key = (edge.from, edge_code(edge.kind.as_str()), edge.to);
+            let key = (edge.from, edge_code(edge.kind.as_str().as_bytes()), edge.to);
             if !self.edge_exists(&key) {
                 self.edges.insert(key, Some(BTreeMap::new()));
             }
@@ -969,7 +1150,7 @@ impl State {
                     let row = image.row(&id)?;
                     let entries = &image.vertex_props;
                     let mut range = entries.range(row);
-                    let entry = range.find(|i| &*image.names[usize::from(entries.names[*i])] == name)?;
+                    let entry = range.find(|i| &*image.vertex_names[usize::from(entries.names[*i])] == name)?;
                     decode_value(&image.bytes, entries.offsets[entry])
                 }
             }
@@ -995,7 +1176,8 @@ impl State {
         let State { image, vertices, edges, .. } = self;
         let Image {
             bytes,
-            names,
+            vertex_names,
+            edge_names,
             ids: image_ids,
             kinds: image_kinds,
             edges: image_edges,
@@ -1108,8 +1290,8 @@ impl State {
             }
         }
 
-        let vertex_props = ImageProps::new(bytes.clone(), names.clone(), spans, image_vertex_props, overlay);
-        let edge_props = ImageProps::new(bytes, names, edge_spans, image_edge_props, edge_overlay);
+        let vertex_props = ImageProps::new(bytes.clone(), vertex_names, spans, image_vertex_props, overlay);
+        let edge_props = ImageProps::new(bytes, edge_names, edge_spans, image_edge_props, edge_overlay);
         Ok(Graph::assemble(ids, kinds, PropTable::Image(vertex_props), refs, PropTable::Image(edge_props)))
     }
 }
