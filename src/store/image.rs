@@ -36,6 +36,7 @@
 //! version record is checked here as `check_version` checks it through IndraDB), and nothing of
 //! what readers do with the graph.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
@@ -644,7 +645,15 @@ fn edges(cur: &mut Cursor<'_>, ids: &[Uuid], unknown_kind: &mut UnknownKind) -> 
     // Each at least 1 + 18 + 1 + 18 bytes.
     let n = cur.array(38)?;
     let mut edges = Vec::with_capacity(n);
-    let mut sorted = true;
+    // The `to` ends are looked up in batches, in a loop that does nothing else: each is a cache
+    // miss in a large table, and the processor overlaps independent misses only in a tight loop
+    // (the edges' share of a snapshot's time went from 27% to 14% on a 386 MB image).
+    const LOOK_UP_BATCH: usize = 4096;
+    let mut read: Vec<(u32, u8, Uuid)> = Vec::with_capacity(LOOK_UP_BATCH.min(n));
+    let resolve = |read: &mut Vec<(u32, u8, Uuid)>, edges: &mut Vec<RawEdge>| {
+        let found = read.drain(..).filter_map(|(from, kind, to)| Some(RawEdge { from, kind, to: rows.get(&to)? }));
+        edges.extend(found);
+    };
     let mut last_from: Option<(Uuid, Option<u32>)> = None;
     let mut next_from = 0;
     let mut last_kind: Option<(&[u8], u8)> = None;
@@ -666,19 +675,22 @@ fn edges(cur: &mut Cursor<'_>, ids: &[Uuid], unknown_kind: &mut UnknownKind) -> 
         let from_row = match last_from {
             Some((id, row)) if id == from => row,
             _ => {
-                let row = find_near(ids, &from, &mut next_from, |id| *id);
+                let row = find_near(ids, &mut next_from, |id| id.cmp(&from));
                 last_from = Some((from, row));
                 row
             }
         };
         // An edge whose end is not a vertex is dropped, as `Graph::from_stored` drops it (every
         // backend refuses to write one).
-        if let (Some(from), Some(to)) = (from_row, rows.get(&to)) {
-            let edge = RawEdge { from, kind: code, to };
-            sorted &= edges.last().is_none_or(|last: &RawEdge| last.key() < edge.key());
-            edges.push(edge);
+        if let Some(from) = from_row {
+            read.push((from, code, to));
+        }
+        if read.len() == LOOK_UP_BATCH {
+            resolve(&mut read, &mut edges);
         }
     }
+    resolve(&mut read, &mut edges);
+    let sorted = edges.windows(2).all(|pair| pair[0].key() < pair[1].key());
     if !sorted {
         // IndraDB keeps edges in a set: a repeat is one edge.
         edges.sort_by_key(|edge| edge.key());
@@ -726,7 +738,7 @@ fn vertex_props(cur: &mut Cursor<'_>, ids: &[Uuid]) -> Result<(Entries, Vec<Box<
         let row = match last {
             Some((last_id, row)) if last_id == id => row,
             _ => {
-                let row = find_near(ids, &id, &mut next_row, |id| *id);
+                let row = find_near(ids, &mut next_row, |other| other.cmp(&id));
                 last = Some((id, row));
                 row
             }
@@ -778,9 +790,14 @@ fn edge_props(cur: &mut Cursor<'_>, ids: &[Uuid], edges: &[RawEdge]) -> Result<(
             Some((key, index)) if key == (from, kind, to) => index,
             _ => {
                 // Entries come in the edges' order: found from where the last one was, by ids.
-                let key = (from, name_rank(kind), to);
-                let index = find_near(edges, &key, &mut next, |edge| {
-                    (ids[edge.from as usize], name_rank(edge.kind), ids[edge.to as usize])
+                // Compared end by end: the edges of one `from` are few and together, and each `to`
+                // is a look-up far away in `ids`.
+                let rank = name_rank(kind);
+                let index = find_near(edges, &mut next, |edge| {
+                    ids[edge.from as usize]
+                        .cmp(&from)
+                        .then_with(|| name_rank(edge.kind).cmp(&rank))
+                        .then_with(|| ids[edge.to as usize].cmp(&to))
                 });
                 last = Some(((from, kind, to), index));
                 index
@@ -795,18 +812,19 @@ fn edge_props(cur: &mut Cursor<'_>, ids: &[Uuid], edges: &[RawEdge]) -> Result<(
     Ok((Entries::group(raw, edges.len(), sorted, &names.names), names.names))
 }
 
-/// The index of the item whose key is `key` in `items` (sorted by key), if there is one. `next`
+/// The index of the item that `cmp` finds equal to the one sought in `items` (sorted by it:
+/// `cmp` orders an item against the one sought), if there is one. `next`
 /// is where the last search ended: the image lists properties in the order of their owners, so
 /// the answer is usually at or just past it, and is found without a search.
-fn find_near<T, K: Ord>(items: &[T], key: &K, next: &mut usize, key_of: impl Fn(&T) -> K) -> Option<u32> {
+fn find_near<T>(items: &[T], next: &mut usize, cmp: impl Fn(&T) -> Ordering) -> Option<u32> {
     const NEAR: usize = 8;
     let ahead = items.get(*next..).unwrap_or_default();
-    let index = match ahead.iter().take(NEAR).position(|item| key_of(item) >= *key) {
+    let index = match ahead.iter().take(NEAR).position(|item| cmp(item) != Ordering::Less) {
         Some(step) => *next + step,
-        None => items.partition_point(|item| key_of(item) < *key),
+        None => items.partition_point(|item| cmp(item) == Ordering::Less),
     };
     *next = index;
-    items.get(index).filter(|item| key_of(item) == *key).map(|_| index as u32)
+    items.get(index).filter(|item| cmp(item) == Ordering::Equal).map(|_| index as u32)
 }
 
 /// Vertex rows by id, for the edges' and properties' look-ups.
