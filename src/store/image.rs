@@ -819,9 +819,11 @@ fn edge_props(cur: &mut Cursor<'_>, ids: &[Uuid], edges: &[RawEdge]) -> Result<(
 fn find_near<T>(items: &[T], next: &mut usize, cmp: impl Fn(&T) -> Ordering) -> Option<u32> {
     const NEAR: usize = 8;
     let ahead = items.get(*next..).unwrap_or_default();
+    // Near only if it is not before `next` (it is, when the owners are out of order).
+    let after = *next == 0 || items.get(*next - 1).is_some_and(|item| cmp(item) == Ordering::Less);
     let index = match ahead.iter().take(NEAR).position(|item| cmp(item) != Ordering::Less) {
-        Some(step) => *next + step,
-        None => items.partition_point(|item| cmp(item) == Ordering::Less),
+        Some(step) if after => *next + step,
+        _ => items.partition_point(|item| cmp(item) == Ordering::Less),
     };
     *next = index;
     items.get(index).filter(|item| cmp(item) == Ordering::Equal).map(|_| index as u32)

@@ -620,4 +620,6 @@ fn identifier(name: &str) -> Result<Identifier, StoreError> {
 }
 
 #[cfg(test)]
+mod image_tests;
+#[cfg(test)]
 mod tests;
