@@ -860,11 +860,17 @@ pub(crate) struct ImageProps {
     overlay: HashMap<u32, BTreeMap<String, Value>>,
     /// Values decoded for `value`, by entry, in chunks allocated on first use: a reader that
     /// reads through `text`, `uint` and `flag` alone never pays for them.
-    cache: Box<[OnceLock<Box<[OnceLock<Option<Value>>]>>]>,
+    cache: Box<[OnceLock<CacheChunk>]>,
 }
 
 /// Entries per chunk of `ImageProps::cache`.
 const CACHE_CHUNK: usize = 256;
+
+/// Values decoded for one chunk of entries (`None`: not a value; never after `decode`'s checks).
+type CacheChunk = Box<[OnceLock<Option<Value>>]>;
+
+/// Where a property map comes from: a span of image entries, or a map the delta decoded.
+type Source = Result<[u32; 2], BTreeMap<String, Value>>;
 
 impl ImageProps {
     fn new(
@@ -907,7 +913,7 @@ impl ImageProps {
         }
         let entry = self.entry(row, name)?;
         let chunk = self.cache[entry / CACHE_CHUNK]
-            .get_or_init(|| (0..CACHE_CHUNK).map(|_| OnceLock::new()).collect::<Box<[_]>>());
+            .get_or_init(|| (0..CACHE_CHUNK).map(|_| OnceLock::new()).collect::<CacheChunk>());
         chunk[entry % CACHE_CHUNK].get_or_init(|| decode_value(&self.bytes, self.offsets[entry])).as_ref()
     }
 
@@ -1286,7 +1292,7 @@ impl State {
         let mut edge_overlay = HashMap::new();
         if !edges.is_empty() {
             let rank = |id: &Uuid| ids.binary_search(id).ok().map(|rank| V(rank as u32));
-            let mut order: Vec<(EdgeRef, Result<[u32; 2], BTreeMap<String, Value>>)> =
+            let mut order: Vec<(EdgeRef, Source)> =
                 refs.into_iter().zip(edge_spans).map(|(edge, span)| (edge, Ok(span))).collect();
             for ((from, code, to), state) in edges {
                 let (Some(props), Some(from), Some(to)) = (state, rank(&from), rank(&to)) else { continue };
