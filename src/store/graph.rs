@@ -13,7 +13,7 @@
 //! `PropTable`'s business: decoded maps (`Graph::from_stored`, RocksDB graphs), or spans of a
 //! msgpack image read lazily.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 
@@ -122,8 +122,9 @@ pub struct Graph {
     /// In-edges of `v` are `in_order[in_start[v]..in_start[v + 1]]`, by (kind, from).
     in_order: Vec<E>,
     in_start: Vec<u32>,
-    by_path: OnceLock<HashMap<u64, Vec<V>>>,
-    by_name: OnceLock<HashMap<u64, Vec<V>>>,
+    /// (hash of the value, vertex), sorted: a look-up index built on first use.
+    by_path: OnceLock<Vec<(u64, V)>>,
+    by_name: OnceLock<Vec<(u64, V)>>,
 }
 
 /// A graph whose vertex or edge kind is not one this cargo-codegraph knows: it was written by
@@ -342,22 +343,22 @@ impl Graph {
         self.look_up(&self.by_name, "name", name)
     }
 
-    fn look_up(&self, index: &OnceLock<HashMap<u64, Vec<V>>>, prop: &str, wanted: &str) -> Vec<V> {
+    fn look_up(&self, index: &OnceLock<Vec<(u64, V)>>, prop: &str, wanted: &str) -> Vec<V> {
+        // A sorted vector rather than a map of vectors: one allocation, not one per value, which
+        // made building it most of a one-shot look-up's time on a large graph.
         let index = index.get_or_init(|| {
-            let mut index: HashMap<u64, Vec<V>> = HashMap::new();
-            for v in self.vertices() {
-                if let Some(text) = self.text(v, prop) {
-                    index.entry(hash(text)).or_default().push(v);
-                }
-            }
+            let mut index: Vec<(u64, V)> =
+                self.vertices().filter_map(|v| Some((hash(self.text(v, prop)?), v))).collect();
+            index.sort_unstable();
             index
         });
+        let key = hash(wanted);
+        let start = index.partition_point(|(hash, _)| *hash < key);
         // A hash collision must not answer: the hits are checked against the value.
-        index
-            .get(&hash(wanted))
-            .into_iter()
-            .flatten()
-            .copied()
+        index[start..]
+            .iter()
+            .take_while(|(hash, _)| *hash == key)
+            .map(|(_, v)| *v)
             .filter(|v| self.text(*v, prop) == Some(wanted))
             .collect()
     }

@@ -476,8 +476,8 @@ fn decode_value(bytes: &[u8], offset: u32) -> Option<Value> {
     rmp_serde::from_slice(bytes.get(offset as usize..)?).ok()
 }
 
-/// Interns strings that the image repeats in every entry (property names, kinds), each checked
-/// as UTF-8 once, when first met.
+/// Interns the property names that the image repeats in every entry, each checked as UTF-8 once,
+/// when first met.
 struct Codes<'a> {
     codes: HashMap<&'a [u8], u16, rustc_hash::FxBuildHasher>,
     names: Vec<Box<str>>,
@@ -984,11 +984,14 @@ struct State {
     edges: HashMap<EdgeKey, Option<BTreeMap<String, Value>>>,
     /// The image's edges ordered by `to` row, built when a vertex is first removed.
     in_edges: Option<Vec<u32>>,
+    /// The edges the delta wrote, by each of their ends: a removed vertex's edges are found
+    /// without a scan of every change.
+    written_edges: HashMap<Uuid, Vec<EdgeKey>>,
 }
 
 impl State {
     fn new(image: Image) -> State {
-        State { image, vertices: HashMap::new(), edges: HashMap::new(), in_edges: None }
+        State { image, vertices: HashMap::new(), edges: HashMap::new(), in_edges: None, written_edges: HashMap::new() }
     }
 
     fn vertex_kind(&self, id: &Uuid) -> Option<u8> {
@@ -1041,8 +1044,7 @@ impl State {
             let incoming = in_edges[start..].iter().map(|index| &image.edges[*index as usize]);
             found.extend(incoming.take_while(|edge| edge.to == row).map(key));
         }
-        let overridden = self.edges.iter().filter(|(key, state)| state.is_some() && (key.0 == id || key.2 == id));
-        found.extend(overridden.map(|(key, _)| *key));
+        found.extend(self.written_edges.get(&id).into_iter().flatten().copied());
         found.retain(|key| self.edge_exists(key));
         found
     }
@@ -1150,6 +1152,8 @@ impl State {
             let key = (edge.from, edge_code(edge.kind.as_str().as_bytes()), edge.to);
             if !self.edge_exists(&key) {
                 self.edges.insert(key, Some(BTreeMap::new()));
+                self.written_edges.entry(key.0).or_default().push(key);
+                self.written_edges.entry(key.2).or_default().push(key);
             }
             if let Some(props) = self.edge_props(key).map_err(invalid)? {
                 props.extend(edge.props.into_iter().map(|(name, value)| (name.to_owned(), value)));

@@ -18,6 +18,10 @@
 //! graph the build knows (`Staging::update_known`) goes to the graph's delta log (`delta`) while
 //! that is small; RocksDB writes only what the diff changes.
 //!
+//! Readers that want a graph's shape and a few properties use `open_graph`, a `Graph` snapshot:
+//! a msgpack graph is read straight from its image by `image` (IndraDB never decodes it), a RocksDB
+//! graph through `read_graph`.
+//!
 //! A remote backend (IndraDB's gRPC server) would be a third `Backend`: a `Staging` that writes
 //! into a fresh graph and switches readers to it on commit, and an `open` for readers.
 
