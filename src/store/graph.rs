@@ -13,7 +13,7 @@
 //! `PropTable`'s business: decoded maps (`Graph::from_stored`, RocksDB graphs), or spans of a
 //! msgpack image read lazily.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 
@@ -66,18 +66,46 @@ pub struct EdgeRef {
 pub(crate) enum PropTable {
     /// Decoded maps, one per vertex or edge.
     Decoded(Vec<BTreeMap<String, Value>>),
+    /// Values left in a msgpack image's bytes, read where they lie (`image`).
+    Image(super::image::ImageProps),
 }
 
 impl PropTable {
     fn value(&self, index: usize, name: &str) -> Option<&Value> {
         match self {
             PropTable::Decoded(maps) => maps.get(index)?.get(name),
+            PropTable::Image(props) => props.value(index, name),
+        }
+    }
+
+    // `text`, `uint` and `flag` do not go through `value`: an image answers them from its bytes,
+    // without decoding (or keeping) a `Value`.
+
+    fn text(&self, index: usize, name: &str) -> Option<&str> {
+        match self {
+            PropTable::Decoded(_) => self.value(index, name).and_then(Value::as_str),
+            PropTable::Image(props) => props.text(index, name),
+        }
+    }
+
+    fn uint(&self, index: usize, name: &str) -> Option<u64> {
+        match self {
+            PropTable::Decoded(_) => self.value(index, name).and_then(Value::as_u64),
+            PropTable::Image(props) => props.uint(index, name),
+        }
+    }
+
+    fn flag(&self, index: usize, name: &str) -> Option<bool> {
+        match self {
+            PropTable::Decoded(_) => self.value(index, name).and_then(Value::as_bool),
+            PropTable::Image(props) => props.flag(index, name),
         }
     }
 
     fn all(&self, index: usize) -> BTreeMap<String, Value> {
         match self {
             PropTable::Decoded(maps) => maps.get(index).cloned().unwrap_or_default(),
+            PropTable::Image(props) => props.all(index),
         }
     }
 }
@@ -94,8 +122,9 @@ pub struct Graph {
     /// In-edges of `v` are `in_order[in_start[v]..in_start[v + 1]]`, by (kind, from).
     in_order: Vec<E>,
     in_start: Vec<u32>,
-    by_path: OnceLock<HashMap<u64, Vec<V>>>,
-    by_name: OnceLock<HashMap<u64, Vec<V>>>,
+    /// (hash of the value, vertex), sorted: a look-up index built on first use.
+    by_path: OnceLock<Vec<(u64, V)>>,
+    by_name: OnceLock<Vec<(u64, V)>>,
 }
 
 /// A graph whose vertex or edge kind is not one this cargo-codegraph knows: it was written by
@@ -156,11 +185,29 @@ impl Graph {
             out_start[i + 1] += out_start[i];
             in_start[i + 1] += in_start[i];
         }
-        let mut in_order: Vec<E> = (0..edges.len() as u32).map(E).collect();
-        in_order.sort_by_key(|e| {
-            let edge = &edges[e.index()];
-            (edge.to, edge.kind.as_str(), edge.from)
-        });
+        // In-edges by (to, kind name, from): two stable counting sorts of the edges, which are in
+        // (from, kind name, to) order: by kind name (giving (kind, from)), then by `to`. Linear,
+        // where a comparison sort of a few million edges took most of a snapshot's assembly.
+        let mut by_kind_start = [0u32; EdgeKind::ALL.len() + 1];
+        for edge in &edges {
+            by_kind_start[name_rank(edge.kind) + 1] += 1;
+        }
+        for i in 0..EdgeKind::ALL.len() {
+            by_kind_start[i + 1] += by_kind_start[i];
+        }
+        let mut by_kind = vec![E(0); edges.len()];
+        for (rank, edge) in edges.iter().enumerate() {
+            let slot = &mut by_kind_start[name_rank(edge.kind)];
+            by_kind[*slot as usize] = E(rank as u32);
+            *slot += 1;
+        }
+        let mut next = in_start.clone();
+        let mut in_order = vec![E(0); edges.len()];
+        for e in by_kind {
+            let slot = &mut next[edges[e.index()].to.index()];
+            in_order[*slot as usize] = e;
+            *slot += 1;
+        }
         Graph {
             ids,
             kinds,
@@ -218,17 +265,17 @@ impl Graph {
 
     /// A vertex's string property.
     pub fn text(&self, v: V, name: &str) -> Option<&str> {
-        self.prop(v, name).and_then(Value::as_str)
+        self.vertex_props.text(v.index(), name)
     }
 
     /// A vertex's integer property.
     pub fn uint(&self, v: V, name: &str) -> Option<u64> {
-        self.prop(v, name).and_then(Value::as_u64)
+        self.vertex_props.uint(v.index(), name)
     }
 
     /// A vertex's boolean property.
     pub fn flag(&self, v: V, name: &str) -> Option<bool> {
-        self.prop(v, name).and_then(Value::as_bool)
+        self.vertex_props.flag(v.index(), name)
     }
 
     /// A vertex's canonical path (its `path` property), or `""` for vertices without one.
@@ -250,11 +297,11 @@ impl Graph {
     }
 
     pub fn edge_uint(&self, e: E, name: &str) -> Option<u64> {
-        self.edge_prop(e, name).and_then(Value::as_u64)
+        self.edge_props.uint(e.index(), name)
     }
 
     pub fn edge_text(&self, e: E, name: &str) -> Option<&str> {
-        self.edge_prop(e, name).and_then(Value::as_str)
+        self.edge_props.text(e.index(), name)
     }
 
     /// Every property of an edge.
@@ -296,22 +343,22 @@ impl Graph {
         self.look_up(&self.by_name, "name", name)
     }
 
-    fn look_up(&self, index: &OnceLock<HashMap<u64, Vec<V>>>, prop: &str, wanted: &str) -> Vec<V> {
+    fn look_up(&self, index: &OnceLock<Vec<(u64, V)>>, prop: &str, wanted: &str) -> Vec<V> {
+        // A sorted vector rather than a map of vectors: one allocation, not one per value, which
+        // made building it most of a one-shot look-up's time on a large graph.
         let index = index.get_or_init(|| {
-            let mut index: HashMap<u64, Vec<V>> = HashMap::new();
-            for v in self.vertices() {
-                if let Some(text) = self.text(v, prop) {
-                    index.entry(hash(text)).or_default().push(v);
-                }
-            }
+            let mut index: Vec<(u64, V)> =
+                self.vertices().filter_map(|v| Some((hash(self.text(v, prop)?), v))).collect();
+            index.sort_unstable();
             index
         });
+        let key = hash(wanted);
+        let start = index.partition_point(|(hash, _)| *hash < key);
         // A hash collision must not answer: the hits are checked against the value.
-        index
-            .get(&hash(wanted))
-            .into_iter()
-            .flatten()
-            .copied()
+        index[start..]
+            .iter()
+            .take_while(|(hash, _)| *hash == key)
+            .map(|(_, v)| *v)
             .filter(|v| self.text(*v, prop) == Some(wanted))
             .collect()
     }
@@ -343,6 +390,19 @@ fn hash(text: &str) -> u64 {
     let mut hasher = FxHasher::default();
     text.hash(&mut hasher);
     hasher.finish()
+}
+
+/// The rank of an edge kind's name among all kinds' names: edges are ordered by kind *name*.
+pub(crate) fn name_rank(kind: EdgeKind) -> usize {
+    static RANKS: OnceLock<[usize; EdgeKind::ALL.len()]> = OnceLock::new();
+    let ranks = RANKS.get_or_init(|| {
+        let mut ranks = [0; EdgeKind::ALL.len()];
+        for (rank, kind) in ranks.iter_mut().zip(EdgeKind::ALL) {
+            *rank = EdgeKind::ALL.iter().filter(|other| other.as_str() < kind.as_str()).count();
+        }
+        ranks
+    });
+    ranks[kind as usize]
 }
 
 pub(crate) fn vertex_kind(name: &str) -> Result<VertexKind, UnknownKind> {

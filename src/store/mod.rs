@@ -18,11 +18,16 @@
 //! graph the build knows (`Staging::update_known`) goes to the graph's delta log (`delta`) while
 //! that is small; RocksDB writes only what the diff changes.
 //!
+//! Readers that want a graph's shape and a few properties use `open_graph`, a `Graph` snapshot:
+//! a msgpack graph is read straight from its image by `image` (IndraDB never decodes it), a RocksDB
+//! graph through `read_graph`.
+//!
 //! A remote backend (IndraDB's gRPC server) would be a third `Backend`: a `Staging` that writes
 //! into a fresh graph and switches readers to it on commit, and an `open` for readers.
 
 mod delta;
 pub mod graph;
+mod image;
 pub mod lock;
 mod msgpack;
 #[cfg(feature = "rocksdb")]
@@ -391,9 +396,21 @@ pub fn read_graph(path: &Utf8Path) -> Result<StoredGraph, StoreError> {
     result.map_err(|err| damaged(path, err))
 }
 
-/// Opens the graph stored at `path` for reading, whatever its backend: the snapshot every reader
-/// (`stats`, `export`, `check`, `query`, `mcp`) works on.
+/// A read-only snapshot of the graph stored at `path`, whatever its backend (see `Graph`).
+///
+/// A msgpack graph is read by `image`, straight from the file into the snapshot, its property
+/// values left in the file's bytes until asked for: neither IndraDB's decoder nor a copy of every
+/// property. A RocksDB graph is read whole, as `read_graph` reads it. Fails as `read_graph` does.
 pub fn open_graph(path: &Utf8Path) -> Result<Graph, StoreError> {
+    let size = match detect(path)? {
+        None => return Err(StoreError::Missing { path: path.to_owned() }),
+        Some(Backend::Msgpack) => std::fs::metadata(path).map_or(0, |meta| meta.len()),
+        Some(Backend::Rocksdb) => u64::MAX,
+    };
+    if size <= image::MAX_IMAGE {
+        return image::open(path);
+    }
+    // RocksDB graphs, and images too large for `image`'s 32-bit offsets.
     let stored = read_graph(path)?;
     Graph::from_stored(stored).map_err(|err| StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() })
 }
@@ -606,5 +623,7 @@ fn identifier(name: &str) -> Result<Identifier, StoreError> {
     Identifier::new(name).map_err(|_| StoreError::InvalidName { name: name.to_owned() })
 }
 
+#[cfg(test)]
+mod image_tests;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@ use crate::model::{Batch, Diff, Edge as ModelEdge, EdgeKind, Props, Vertex as Mo
 use indradb::{QueryExt, VertexWithPropertyValueQuery};
 use serde_json::json;
 
-fn sample_batch(n: usize) -> Batch {
+pub(super) fn sample_batch(n: usize) -> Batch {
     let mut batch = Batch::default();
     let root = Uuid::new_v5(&Uuid::NAMESPACE_OID, b"root");
     batch.vertices.push(ModelVertex { id: root, kind: VertexKind::Module, props: Props::from([("path", json!("k"))]) });
@@ -24,7 +24,7 @@ fn sample_batch(n: usize) -> Batch {
     batch
 }
 
-fn write(batch: Batch, config: WriterConfig) -> (Database<MemoryDatastore>, WriteStats) {
+pub(super) fn write(batch: Batch, config: WriterConfig) -> (Database<MemoryDatastore>, WriteStats) {
     let writer = Writer::spawn(WriteDb::Memory(MemoryDatastore::new_db()), config).unwrap();
     writer.sender().send(batch).unwrap();
     let (db, stats) = writer.finish().unwrap();
@@ -167,7 +167,7 @@ fn the_same_graph_gives_the_same_file() {
     assert!(files[0] == files[1], "two saves of one graph differ");
 }
 
-fn saved(dir: &tempfile::TempDir, name: &str, db: &Database<MemoryDatastore>) -> Utf8PathBuf {
+pub(super) fn saved(dir: &tempfile::TempDir, name: &str, db: &Database<MemoryDatastore>) -> Utf8PathBuf {
     let path = Utf8PathBuf::from_path_buf(dir.path().join(name)).unwrap();
     Staging::new(&path).unwrap().commit(db, INDEXED_PROPERTIES).unwrap();
     path
@@ -294,7 +294,7 @@ fn a_look_up_by_path_uses_the_index_on_a_large_graph() {
 }
 
 /// Writes `batch` through the public build path (`Staging`, `Writer`, `commit`) with `backend`.
-fn write_with(backend: Backend, path: &Utf8Path, batch: Batch) -> WriteStats {
+pub(super) fn write_with(backend: Backend, path: &Utf8Path, batch: Batch) -> WriteStats {
     let staging = super::Staging::new(path, backend).unwrap();
     let writer =
         Writer::spawn(staging.create().unwrap(), WriterConfig { flush_items: 97, ..WriterConfig::default() }).unwrap();
@@ -305,18 +305,18 @@ fn write_with(backend: Backend, path: &Utf8Path, batch: Batch) -> WriteStats {
 }
 
 /// The id `sample_batch` gives its `i`th function.
-fn item(i: usize) -> Uuid {
+pub(super) fn item(i: usize) -> Uuid {
     Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("item{i}").as_bytes())
 }
 
 /// The id of `sample_batch`'s module, and of the struct that `diff_a_to_b` adds.
-fn named(name: &str) -> Uuid {
+pub(super) fn named(name: &str) -> Uuid {
     Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes())
 }
 
 /// The graph an update starts from: `sample_batch(10)`, with calls into and out of `f2` (which
 /// the update removes) and a reference that the update removes alone.
-fn graph_a() -> Batch {
+pub(super) fn graph_a() -> Batch {
     let mut batch = sample_batch(10);
     let mut call = ModelEdge::new(item(1), EdgeKind::Calls, item(2));
     call.props.insert("line", json!(3));
@@ -328,7 +328,7 @@ fn graph_a() -> Batch {
 }
 
 /// From `graph_a` to `graph_b`: every kind of change a `Diff` carries.
-fn diff_a_to_b() -> Diff {
+pub(super) fn diff_a_to_b() -> Diff {
     let (root, new) = (named("root"), named("new"));
     let mut added_contains = ModelEdge::new(root, EdgeKind::Contains, new);
     added_contains.props.insert("count", json!(99));
@@ -406,7 +406,7 @@ fn graph_b() -> Batch {
     batch
 }
 
-fn graph_path(dir: &tempfile::TempDir, name: &str, backend: Backend) -> Utf8PathBuf {
+pub(super) fn graph_path(dir: &tempfile::TempDir, name: &str, backend: Backend) -> Utf8PathBuf {
     let extension = backend.as_str();
     Utf8PathBuf::from_path_buf(dir.path().join(format!("{name}.{extension}"))).unwrap()
 }

@@ -1,0 +1,1 @@
+//! Nothing: the corpus is this package's dependencies (see `Cargo.toml`).
