@@ -217,46 +217,17 @@ enum Unit {
     Extern(String),
 }
 
-/// The `contains` tree.
-struct Tree {
-    parent: Vec<Option<V>>,
-}
-
-impl Tree {
-    fn new(graph: &Graph) -> Tree {
-        let mut parent = vec![None; graph.vertex_count()];
-        for e in graph.edges() {
-            let edge = graph.edge(e);
-            if edge.kind == EdgeKind::Contains {
-                parent[edge.to.index()] = Some(edge.from);
-            }
-        }
-        Tree { parent }
+/// What `v` is drawn as at `level`: itself, its module or crate, or its extern's first segment.
+fn unit(graph: &Graph, v: V, level: Level) -> Option<Unit> {
+    if level != Level::Item && graph.kind(v) == VertexKind::Extern {
+        let path = query::display_path(graph, v);
+        let first = path.split("::").next().unwrap_or_default();
+        return Some(Unit::Extern(first.to_owned()));
     }
-
-    /// The nearest vertex of `kind` at or above `v`. The bound stops a damaged graph's cycle.
-    fn nearest(&self, graph: &Graph, v: V, kind: VertexKind) -> Option<V> {
-        let mut at = v;
-        for _ in 0..4096 {
-            if graph.kind(at) == kind {
-                return Some(at);
-            }
-            at = self.parent[at.index()]?;
-        }
-        None
-    }
-
-    fn unit(&self, graph: &Graph, v: V, level: Level) -> Option<Unit> {
-        if level != Level::Item && graph.kind(v) == VertexKind::Extern {
-            let path = query::display_path(graph, v);
-            let first = path.split("::").next().unwrap_or_default();
-            return Some(Unit::Extern(first.to_owned()));
-        }
-        match level {
-            Level::Item => Some(Unit::Vertex(v)),
-            Level::Module => self.nearest(graph, v, VertexKind::Module).map(Unit::Vertex),
-            Level::Crate => self.nearest(graph, v, VertexKind::Crate).map(Unit::Vertex),
-        }
+    match level {
+        Level::Item => Some(Unit::Vertex(v)),
+        Level::Module => graph.nearest(v, VertexKind::Module).map(Unit::Vertex),
+        Level::Crate => graph.nearest(v, VertexKind::Crate).map(Unit::Vertex),
     }
 }
 
@@ -288,16 +259,15 @@ struct Aggregate {
 /// Computes what a picture shows.
 pub fn view(graph: &Graph, config: &Config) -> Result<View, ExportError> {
     let level = config.level;
-    let tree = Tree::new(graph);
     let edge_kinds = if config.edges.is_empty() { default_edges(level) } else { config.edges.clone() };
     let keep: Vec<bool> = graph.vertices().map(|v| selected(graph, config, v)).collect();
     let units: Vec<Option<Unit>> =
-        graph.vertices().map(|v| if keep[v.index()] { tree.unit(graph, v, level) } else { None }).collect();
+        graph.vertices().map(|v| if keep[v.index()] { unit(graph, v, level) } else { None }).collect();
 
     // The nodes: every unit that a kept vertex counts as.
     let node_units: BTreeSet<&Unit> = units.iter().flatten().collect();
     let mut nodes: Vec<(Node, Unit)> =
-        node_units.into_iter().map(|unit| (make_node(graph, &tree, level, unit), unit.clone())).collect();
+        node_units.into_iter().map(|unit| (make_node(graph, level, unit), unit.clone())).collect();
     nodes.sort_by(|(a, _), (b, _)| {
         (&a.cluster, &a.subcluster, &a.label, &a.id).cmp(&(&b.cluster, &b.subcluster, &b.label, &b.id))
     });
@@ -336,7 +306,7 @@ pub fn view(graph: &Graph, config: &Config) -> Result<View, ExportError> {
 
     if let Some(target) = &config.focus {
         let v = query::resolve(graph, target, focus_kinds(level))?;
-        let Some(unit) = tree.unit(graph, v, level) else {
+        let Some(unit) = unit(graph, v, level) else {
             return Err(ExportError::FocusUnplaced {
                 target: target.clone(),
                 kind: graph.kind(v).as_str(),
@@ -402,7 +372,7 @@ fn neighbourhood(nodes: Vec<Node>, edges: Vec<ViewEdge>, start: usize, depth: u3
     (kept, edges)
 }
 
-fn make_node(graph: &Graph, tree: &Tree, level: Level, unit: &Unit) -> Node {
+fn make_node(graph: &Graph, level: Level, unit: &Unit) -> Node {
     let v = match unit {
         Unit::Extern(name) => {
             return Node {
@@ -418,13 +388,11 @@ fn make_node(graph: &Graph, tree: &Tree, level: Level, unit: &Unit) -> Node {
     };
     let cluster_of = |c: V| Cluster { label: label(graph, c), id: graph.id(c).to_string() };
     let (cluster, subcluster) = match level {
-        Level::Crate => {
-            (tree.parent[v.index()].filter(|p| graph.kind(*p) == VertexKind::Package).map(cluster_of), None)
-        }
-        Level::Module => (tree.nearest(graph, v, VertexKind::Crate).map(cluster_of), None),
+        Level::Crate => (graph.parent(v).filter(|p| graph.kind(*p) == VertexKind::Package).map(cluster_of), None),
+        Level::Module => (graph.nearest(v, VertexKind::Crate).map(cluster_of), None),
         Level::Item => {
-            let krate = tree.nearest(graph, v, VertexKind::Crate);
-            let module = tree.nearest(graph, v, VertexKind::Module);
+            let krate = graph.nearest(v, VertexKind::Crate);
+            let module = graph.nearest(v, VertexKind::Module);
             (krate.map(cluster_of), module.map(cluster_of))
         }
     };

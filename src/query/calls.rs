@@ -6,7 +6,6 @@
 
 use std::collections::HashSet;
 
-use super::find::parent;
 use super::{Answer, QueryError, Record, edge_record, resolve, vertex_record};
 use crate::model::{EdgeKind, VertexKind};
 use crate::store::{Direction, Graph, V};
@@ -72,7 +71,7 @@ pub(super) fn check_depth(depth: u32) -> Result<(), QueryError> {
 /// For a method of a trait impl, the trait's method of the same name (when the trait is in the
 /// graph): calls on generic receivers and trait objects are resolved to it.
 fn trait_method_of(graph: &Graph, method: V) -> Option<V> {
-    let imp = parent(graph, method).filter(|p| graph.kind(*p) == VertexKind::Impl)?;
+    let imp = graph.parent(method).filter(|p| graph.kind(*p) == VertexKind::Impl)?;
     let name = graph.text(method, "name")?;
     let tr = graph.edges_of_kind(imp, Direction::Out, EdgeKind::Implements).next().map(|e| graph.edge(e).to)?;
     graph

@@ -48,55 +48,17 @@ fn unit_level(kind: VertexKind) -> Unit {
     }
 }
 
-/// The `contains` tree, for every vertex at once.
-struct Tree {
-    parent: Vec<Option<V>>,
+/// The unit `v` counts as at `level`; `None` for vertices outside every module or crate.
+fn unit(graph: &Graph, v: V, level: Unit) -> Option<V> {
+    match level {
+        Unit::Item => Some(v),
+        Unit::Module => graph.nearest(v, VertexKind::Module),
+        Unit::Crate => graph.nearest(v, VertexKind::Crate),
+    }
 }
 
-impl Tree {
-    fn new(graph: &Graph) -> Tree {
-        let mut parent = vec![None; graph.vertex_count()];
-        for e in graph.edges() {
-            let edge = graph.edge(e);
-            if edge.kind == EdgeKind::Contains {
-                parent[edge.to.index()] = Some(edge.from);
-            }
-        }
-        Tree { parent }
-    }
-
-    fn nearest(&self, graph: &Graph, v: V, kinds: &[VertexKind]) -> Option<V> {
-        let mut at = v;
-        for _ in 0..4096 {
-            if kinds.contains(&graph.kind(at)) {
-                return Some(at);
-            }
-            at = self.parent[at.index()]?;
-        }
-        None
-    }
-
-    /// The unit `v` counts as at `level`; `None` for vertices outside every module or crate.
-    fn unit(&self, graph: &Graph, v: V, level: Unit) -> Option<V> {
-        match level {
-            Unit::Item => Some(v),
-            Unit::Module => self.nearest(graph, v, &[VertexKind::Module]),
-            Unit::Crate => self.nearest(graph, v, &[VertexKind::Crate]),
-        }
-    }
-
-    fn is_ancestor(&self, ancestor: V, mut v: V) -> bool {
-        for _ in 0..4096 {
-            if v == ancestor {
-                return true;
-            }
-            match self.parent[v.index()] {
-                Some(parent) => v = parent,
-                None => return false,
-            }
-        }
-        false
-    }
+fn is_ancestor(graph: &Graph, ancestor: V, v: V) -> bool {
+    graph.ancestors(v).any(|at| at == ancestor)
 }
 
 /// `unit` and everything it contains.
@@ -126,7 +88,7 @@ struct Found {
     first: (Option<Evidence>, E),
 }
 
-fn neighbours(graph: &Graph, tree: &Tree, unit: V, level: Unit, direction: Direction) -> BTreeMap<V, Found> {
+fn neighbours(graph: &Graph, unit: V, level: Unit, direction: Direction) -> BTreeMap<V, Found> {
     let inside = members(graph, unit);
     let mut found: BTreeMap<V, Found> = BTreeMap::new();
     for &m in &inside {
@@ -138,7 +100,7 @@ fn neighbours(graph: &Graph, tree: &Tree, unit: V, level: Unit, direction: Direc
             if inside.contains(&other) {
                 continue;
             }
-            let Some(w) = tree.unit(graph, other, level) else { continue };
+            let Some(w) = self::unit(graph, other, level) else { continue };
             let place = (evidence(graph, e), e);
             let entry = found.entry(w).or_insert(Found { count: 0, first: place.clone() });
             entry.count += 1;
@@ -183,14 +145,13 @@ pub(super) fn deps(graph: &Graph, target: &str, depth: u32, direction: Direction
     check_depth(depth)?;
     let start = resolve(graph, target, UNIT_KINDS)?;
     let level = unit_level(graph.kind(start));
-    let tree = Tree::new(graph);
     let mut seen = HashSet::from([start]);
     let mut frontier = vec![start];
     let mut results = Vec::new();
     for hop in 1..=depth {
         let mut next = Vec::new();
         for &unit in &frontier {
-            for (other, found) in neighbours(graph, &tree, unit, level, direction) {
+            for (other, found) in neighbours(graph, unit, level, direction) {
                 let (from, to) = match direction {
                     Direction::Out => (unit, other),
                     Direction::In => (other, unit),
@@ -221,7 +182,6 @@ pub(super) fn path(graph: &Graph, from: &str, to: &str) -> Result<Answer, QueryE
     let start = resolve(graph, from, UNIT_KINDS)?;
     let goal = resolve(graph, to, UNIT_KINDS)?;
     let level = unit_level(graph.kind(start)).max(unit_level(graph.kind(goal)));
-    let tree = Tree::new(graph);
     let targets = vec![vertex_record(graph, start), vertex_record(graph, goal)];
     let goal_members = members(graph, goal);
     // Breadth first over units: the first time the goal is reached is by a shortest chain.
@@ -251,7 +211,7 @@ pub(super) fn path(graph: &Graph, from: &str, to: &str) -> Result<Answer, QueryE
             reached = true;
             break 'search;
         }
-        for (other, found) in neighbours(graph, &tree, unit, level, Direction::Out) {
+        for (other, found) in neighbours(graph, unit, level, Direction::Out) {
             if seen.insert(other) {
                 previous.insert(other, (unit, found));
                 queue.push_back(other);
@@ -283,11 +243,10 @@ pub(super) fn path(graph: &Graph, from: &str, to: &str) -> Result<Answer, QueryE
 }
 
 pub(super) fn cycles(graph: &Graph, level: Level) -> Result<Answer, QueryError> {
-    let tree = Tree::new(graph);
     let unit = |v: V| match level {
-        Level::Module => tree.unit(graph, v, Unit::Module),
+        Level::Module => self::unit(graph, v, Unit::Module),
         // A package's targets count as one.
-        Level::Crate => tree.nearest(graph, v, &[VertexKind::Package]),
+        Level::Crate => graph.nearest(v, VertexKind::Package),
     };
     let mut between: BTreeMap<(V, V), Found> = BTreeMap::new();
     for e in graph.edges() {
@@ -296,7 +255,7 @@ pub(super) fn cycles(graph: &Graph, level: Level) -> Result<Answer, QueryError> 
         }
         let edge = graph.edge(e);
         let (Some(a), Some(b)) = (unit(edge.from), unit(edge.to)) else { continue };
-        if a == b || (level == Level::Module && (tree.is_ancestor(a, b) || tree.is_ancestor(b, a))) {
+        if a == b || (level == Level::Module && (is_ancestor(graph, a, b) || is_ancestor(graph, b, a))) {
             continue;
         }
         let place = (evidence(graph, e), e);

@@ -5,30 +5,12 @@ use crate::check::Pattern;
 use crate::model::{EdgeKind, VertexKind};
 use crate::store::{Direction, Graph, V};
 
-/// The container of a vertex (its `contains` parent), if any.
-pub(crate) fn parent(graph: &Graph, v: V) -> Option<V> {
-    graph.edges_of_kind(v, Direction::In, EdgeKind::Contains).next().map(|e| graph.edge(e).from)
-}
-
-/// The nearest vertex of `kind` that contains `v` (or `v` itself).
-pub(crate) fn nearest(graph: &Graph, v: V, kind: VertexKind) -> Option<V> {
-    let mut at = v;
-    // `contains` edges form a tree; the bound only guards against a damaged graph.
-    for _ in 0..4096 {
-        if graph.kind(at) == kind {
-            return Some(at);
-        }
-        at = parent(graph, at)?;
-    }
-    None
-}
-
 /// The path a pattern is matched against: the canonical path, or for members whose path starts
 /// with `<` (trait-impl members) their module's path and their name, as `check` matches them.
 fn match_path(graph: &Graph, v: V) -> String {
     let path = graph.path(v);
     if path.starts_with('<')
-        && let Some(module) = nearest(graph, v, VertexKind::Module)
+        && let Some(module) = graph.nearest(v, VertexKind::Module)
     {
         return format!("{}::{}", graph.path(module), graph.text(v, "name").unwrap_or_default());
     }

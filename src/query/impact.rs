@@ -16,7 +16,6 @@ use std::process::Command;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::find::{nearest, parent};
 use super::{Answer, QueryError, REFERENCE_EDGES, Record, RecordType, display_path, evidence, vertex_record};
 use crate::model::VertexKind;
 use crate::store::{Direction, Graph, V};
@@ -163,7 +162,7 @@ fn touched(graph: &Graph, items: &[V], line: Option<u64>) -> Vec<V> {
     let owners: Vec<V> = found
         .iter()
         .filter(|v| matches!(graph.kind(**v), VertexKind::Field | VertexKind::Variant))
-        .filter_map(|v| parent(graph, *v))
+        .filter_map(|v| graph.parent(*v))
         .collect();
     found.extend(owners);
     found
@@ -172,7 +171,7 @@ fn touched(graph: &Graph, items: &[V], line: Option<u64>) -> Vec<V> {
 /// Whether an item belongs to tests: its crate is a test, bench or example target, or it (or a
 /// container of it) is compiled only under `cfg(test)`.
 fn is_test(graph: &Graph, v: V) -> bool {
-    if let Some(krate) = nearest(graph, v, VertexKind::Crate)
+    if let Some(krate) = graph.nearest(v, VertexKind::Crate)
         && matches!(graph.text(krate, "kind"), Some("test" | "bench" | "example"))
     {
         return true;
@@ -183,7 +182,7 @@ fn is_test(graph: &Graph, v: V) -> bool {
         if graph.text(current, "cfg").is_some_and(|cfg| cfg.contains("test")) {
             return true;
         }
-        at = parent(graph, current);
+        at = graph.parent(current);
     }
     false
 }
@@ -241,7 +240,7 @@ pub(super) fn impact(graph: &Graph, changes: &[Change], depth: Option<u32>) -> R
     }
     for record in &mut results {
         let Some(v) = uuid::Uuid::parse_str(&record.id).ok().and_then(|id| graph.vertex(id)) else { continue };
-        record.group = Some(match nearest(graph, v, VertexKind::Crate) {
+        record.group = Some(match graph.nearest(v, VertexKind::Crate) {
             Some(krate) => {
                 let kind = graph.text(krate, "kind").unwrap_or("crate");
                 format!("{} ({kind})", graph.text(krate, "name").unwrap_or_default())

@@ -125,7 +125,11 @@ pub struct Graph {
     /// (hash of the value, vertex), sorted: a look-up index built on first use.
     by_path: OnceLock<Vec<(u64, V)>>,
     by_name: OnceLock<Vec<(u64, V)>>,
+    /// Each vertex's `contains` parent (`NO_PARENT` for none), built on first use.
+    parents: OnceLock<Vec<u32>>,
 }
+
+const NO_PARENT: u32 = u32::MAX;
 
 /// A graph whose vertex or edge kind is not one this cargo-codegraph knows: it was written by
 /// another schema (which the version record would have said) or it is damaged.
@@ -218,6 +222,7 @@ impl Graph {
             in_order,
             in_start,
             by_path: OnceLock::new(),
+            parents: OnceLock::new(),
             by_name: OnceLock::new(),
         }
     }
@@ -361,6 +366,29 @@ impl Graph {
             .map(|(_, v)| *v)
             .filter(|v| self.text(*v, prop) == Some(wanted))
             .collect()
+    }
+
+    /// The vertex that `contains` `v` (a module's parent module, an item's module, a method's
+    /// impl, a crate's package), if any. `contains` edges form a tree.
+    pub fn parent(&self, v: V) -> Option<V> {
+        let parents = self.parents.get_or_init(|| {
+            let mut parents = vec![NO_PARENT; self.ids.len()];
+            for edge in self.edges.iter().filter(|edge| edge.kind == EdgeKind::Contains) {
+                parents[edge.to.index()] = edge.from.0;
+            }
+            parents
+        });
+        parents.get(v.index()).copied().filter(|p| *p != NO_PARENT).map(V)
+    }
+
+    /// `v` and its containers, nearest first. Bounded, so that a damaged graph's cycle ends.
+    pub fn ancestors(&self, v: V) -> impl Iterator<Item = V> + '_ {
+        std::iter::successors(Some(v), |at| self.parent(*at)).take(4096)
+    }
+
+    /// The nearest vertex of `kind` that contains `v`, or `v` itself.
+    pub fn nearest(&self, v: V, kind: VertexKind) -> Option<V> {
+        self.ancestors(v).find(|at| self.kind(*at) == kind)
     }
 
     /// The whole graph as plain data (for `export`'s tests and callers that want owned values).
