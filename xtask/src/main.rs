@@ -10,7 +10,7 @@
 //! half and lists where each tool is. Tools come from the machine's own package managers, never
 //! from downloads of our own: Debian packages with `apt-get` (when running as root, or through
 //! `sudo -n`), Python packages with pip into a virtualenv in `<target-dir>/tools/venv`, npm
-//! packages with `npm install --prefix <target-dir>/tools/node` (their commands in
+//! packages with `npm install` in `<target-dir>/tools/node` (their commands in
 //! `node_modules/.bin` there). What
 //! cannot be had (not root, no network) stops the run before any test, naming the command that
 //! installs it. Plain `cargo test` finds the same tools in `<target-dir>/tools` (see
@@ -388,10 +388,22 @@ impl Tools {
         }
         let prefix = self.dir.join("node");
         eprintln!("  Installing {} with npm into {}", packages.join(" "), prefix.display());
+        // npm installs into the folder it runs in once that folder has a `package.json`. It is
+        // not given `--prefix`: that also moves npm's global configuration to `<prefix>/etc`, and
+        // with it the machine's (`/usr/etc/npmrc`: its registry's certificate authority, say).
+        let manifest = prefix.join("package.json");
+        if !manifest.exists() {
+            std::fs::create_dir_all(&prefix)
+                .and_then(|()| std::fs::write(&manifest, "{\"private\": true}\n"))
+                .map_err(|err| Failure {
+                    code: EXIT_TOOLS,
+                    message: format!("cannot write `{}`: {err}", manifest.display()),
+                })?;
+        }
         let ok = loud(
             Command::new("npm")
-                .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
-                .arg(&prefix)
+                .current_dir(&prefix)
+                .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
                 .args(packages),
         );
         if ok {
@@ -401,7 +413,7 @@ impl Tools {
                 code: EXIT_TOOLS,
                 message: format!(
                     "npm could not install {} (is the npm registry reachable?); install it yourself with \
-                     `npm install --prefix {} {}`, then run this again",
+                     `cd {} && npm install {}`, then run this again",
                     packages.join(" "),
                     prefix.display(),
                     packages.join(" ")
@@ -449,7 +461,7 @@ fn missing_tools(missing: &[&Tool], why: &str) -> Failure {
         let how = match tool.source {
             Source::Apt(package) => format!("`sudo apt-get install {package}`"),
             Source::Pip(requirement) => format!("`python3 -m pip install {requirement}`"),
-            Source::Npm(package) => format!("`npm install --prefix <target-dir>/tools/node {package}`"),
+            Source::Npm(package) => format!("`cd <target-dir>/tools/node && npm install {package}`"),
         };
         message.push_str(&format!("\n  {}: for {}; install it with {how}", tool.name, tool.needed_by));
     }
