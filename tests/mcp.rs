@@ -319,7 +319,16 @@ fn no_graph_with_no_update_is_a_store_error() {
 /// The MCP Inspector's CLI mode (npm `@modelcontextprotocol/inspector`), run against the server:
 /// its exit code (0, or 5 for a tool result with `isError`) and the JSON it prints.
 fn inspector(fixture: &Fixture, method_args: &[&str]) -> (i32, Value) {
-    let mut args: Vec<String> = vec!["--cli".into(), BIN.into()];
+    let mut args: Vec<String> = vec!["--cli".into()];
+    // The inspector starts the server with a small default environment (HOME, PATH, ...): where
+    // cargo and rustup live, when the environment says, is passed on, or the server's `cargo
+    // metadata` would find no toolchain.
+    for name in ["CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "CARGO", "RUSTC"] {
+        if let Ok(value) = std::env::var(name) {
+            args.extend(["-e".to_owned(), format!("{name}={value}")]);
+        }
+    }
+    args.push(BIN.into());
     args.extend(mcp_args(fixture));
     args.extend(method_args.iter().map(|arg| (*arg).to_owned()));
     let output = Command::new(common::tool("mcp-inspector"))
