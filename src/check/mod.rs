@@ -90,7 +90,6 @@ struct View<'g> {
     match_path: Vec<String>,
     module: Vec<Option<usize>>,
     krate: Vec<Option<usize>>,
-    parent: Vec<Option<usize>>,
     dependencies: Vec<Dependency>,
 }
 
@@ -101,26 +100,7 @@ fn vertex(i: usize) -> V {
 impl<'g> View<'g> {
     fn new(graph: &'g Graph) -> View<'g> {
         let n = graph.vertex_count();
-        let mut parent = vec![None; n];
-        for e in graph.edges() {
-            let edge = graph.edge(e);
-            if edge.kind == EdgeKind::Contains {
-                parent[edge.to.index()] = Some(edge.from.index());
-            }
-        }
-        let kind = |i: usize| graph.kind(vertex(i));
-        let nearest = |start: usize, wanted: VertexKind| {
-            let mut at = Some(start);
-            // Contains edges form a tree; the bound only guards against a damaged graph.
-            for _ in 0..4096 {
-                match at {
-                    Some(i) if kind(i) == wanted => return Some(i),
-                    Some(i) => at = parent[i],
-                    None => return None,
-                }
-            }
-            None
-        };
+        let nearest = |i: usize, kind: VertexKind| graph.nearest(vertex(i), kind).map(V::index);
         let module: Vec<Option<usize>> = (0..n).map(|i| nearest(i, VertexKind::Module)).collect();
         let krate: Vec<Option<usize>> = (0..n).map(|i| nearest(i, VertexKind::Crate)).collect();
         let match_path = (0..n)
@@ -134,7 +114,7 @@ impl<'g> View<'g> {
                 }
             })
             .collect();
-        let mut view = View { graph, match_path, module, krate, parent, dependencies: Vec::new() };
+        let mut view = View { graph, match_path, module, krate, dependencies: Vec::new() };
         for e in graph.edges() {
             let edge = graph.edge(e);
             let kind = match edge.kind {
@@ -175,17 +155,8 @@ impl<'g> View<'g> {
         }
     }
 
-    fn is_ancestor(&self, ancestor: usize, mut vertex: usize) -> bool {
-        for _ in 0..4096 {
-            if vertex == ancestor {
-                return true;
-            }
-            match self.parent[vertex] {
-                Some(parent) => vertex = parent,
-                None => return false,
-            }
-        }
-        false
+    fn is_ancestor(&self, ancestor: usize, v: usize) -> bool {
+        self.graph.ancestors(vertex(v)).any(|at| at.index() == ancestor)
     }
 }
 

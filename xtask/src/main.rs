@@ -293,27 +293,12 @@ impl Tools {
         if !options.install {
             return Err(missing_tools(&missing, "`--no-install` was given"));
         }
-        let apt: Vec<&str> = missing
-            .iter()
-            .filter_map(|tool| match tool.source {
-                Source::Apt(package) => Some(package),
-                Source::Pip(_) | Source::Npm(_) => None,
-            })
-            .collect();
-        let pip: Vec<&str> = missing
-            .iter()
-            .filter_map(|tool| match tool.source {
-                Source::Pip(requirement) => Some(requirement),
-                Source::Apt(_) | Source::Npm(_) => None,
-            })
-            .collect();
-        let npm: Vec<&str> = missing
-            .iter()
-            .filter_map(|tool| match tool.source {
-                Source::Npm(package) => Some(package),
-                Source::Apt(_) | Source::Pip(_) => None,
-            })
-            .collect();
+        let of_source = |pick: fn(Source) -> Option<&'static str>| -> Vec<&str> {
+            missing.iter().filter_map(|tool| pick(tool.source)).collect()
+        };
+        let apt = of_source(|source| if let Source::Apt(package) = source { Some(package) } else { None });
+        let pip = of_source(|source| if let Source::Pip(requirement) = source { Some(requirement) } else { None });
+        let npm = of_source(|source| if let Source::Npm(package) = source { Some(package) } else { None });
         let mut apt_updated = false;
         if !apt.is_empty() {
             apt_install(&apt, &mut apt_updated)?;
