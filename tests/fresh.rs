@@ -131,3 +131,28 @@ fn what_cargo_metadata_reads_is_watched() {
     let (after, fresh) = crates(&fixture);
     assert!(!fresh && after < before + 2, "{after}");
 }
+
+/// The folder a root package sits in (here the system's temporary folder, elsewhere `~/projects`)
+/// changes all the time and is no part of the workspace: a new file there must not cost the next
+/// run its `cargo metadata` shortcut.
+#[test]
+fn the_folder_around_a_root_package_is_not_watched() {
+    let fixture = Fixture::new("single");
+    let cache = fixture.path().join("target/codegraph/metadata-cache.json");
+    let output = fixture.run(&["--offline"]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let written = std::fs::metadata(&cache).unwrap().modified().unwrap();
+    let neighbour = tempfile::NamedTempFile::new_in(fixture.path().parent().unwrap()).unwrap();
+    // Nor does a file beside the manifest that cargo does not look for.
+    std::fs::write(fixture.path().join("NOTES.md"), "notes\n").unwrap();
+    let output = fixture.run(&["--offline"]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert_eq!(std::fs::metadata(&cache).unwrap().modified().unwrap(), written, "the metadata cache was asked again");
+    drop(neighbour);
+
+    // A build script appearing is seen.
+    std::fs::write(fixture.path().join("build.rs"), "fn main() {}\n").unwrap();
+    let output = fixture.run(&["--offline"]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert_ne!(std::fs::metadata(&cache).unwrap().modified().unwrap(), written, "a new build script went unseen");
+}

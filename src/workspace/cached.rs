@@ -184,7 +184,9 @@ fn watched(config: &WorkspaceConfig, metadata: &Metadata) -> Vec<Input> {
             // Cargo finds targets by their files (`src/main.rs`, `src/bin/*.rs`, `tests/*.rs`,
             // `examples/*/main.rs`...): the folders that hold them are watched by their names.
             if let Some(root) = package.manifest_path.parent() {
-                dirs.insert(root.to_owned());
+                // Not the root's whole listing: a graph, a log or a note written beside the
+                // manifest changes nothing cargo discovers there.
+                files.insert(root.join("build.rs"));
                 dirs.insert(root.join("src"));
                 for holder in ["src/bin", "tests", "examples", "benches"] {
                     let holder = root.join(holder);
@@ -203,8 +205,12 @@ fn watched(config: &WorkspaceConfig, metadata: &Metadata) -> Vec<Input> {
         }
     }
     for member in metadata.workspace_packages() {
-        // The folder that holds the member's folder: `members = ["crates/*"]` globs it.
-        if let Some(holder) = member.manifest_path.parent().and_then(Utf8Path::parent) {
+        // The folder that holds the member's folder: `members = ["crates/*"]` globs it. Globs are
+        // relative to the workspace root, so a holder outside it (the folder a root package sits
+        // in, such as `~/projects/`, which changes all the time) is never globbed.
+        if let Some(holder) = member.manifest_path.parent().and_then(Utf8Path::parent)
+            && holder.starts_with(&metadata.workspace_root)
+        {
             dirs.insert(holder.to_owned());
         }
     }
