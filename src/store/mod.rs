@@ -156,6 +156,9 @@ pub fn backend_for_build(path: &Utf8Path, wanted: Option<Backend>) -> Result<Bac
 /// A database being written by a build, whatever its backend.
 pub enum WriteDb {
     Memory(Database<MemoryDatastore>),
+    /// A new msgpack graph: the items the writer passes, gathered for an image written without
+    /// IndraDB (see `msgpack::Collected`).
+    Collected(msgpack::Collected),
     /// An update of a msgpack graph that goes to its delta log (see `delta`): the diffs applied.
     Delta(std::sync::Mutex<Vec<crate::model::Diff>>),
     #[cfg(feature = "rocksdb")]
@@ -254,7 +257,7 @@ impl Staging {
             WriteDb::Memory(db) => db.bulk_insert(meta_items()?)?,
             #[cfg(feature = "rocksdb")]
             WriteDb::Rocksdb(db) => db.bulk_insert(meta_items()?)?,
-            WriteDb::Delta(_) => {}
+            WriteDb::Delta(_) | WriteDb::Collected(_) => {}
         }
         Ok((staging, db))
     }
@@ -270,7 +273,8 @@ impl Staging {
         Ok(match &self.inner {
             // No property is indexed in the live memory store: nothing looks it up while it is
             // written, and the save writes the index of `INDEXED_PROPERTIES` itself, in one pass.
-            StagingInner::Msgpack(_) | StagingInner::Delta => WriteDb::Memory(MemoryDatastore::new_db()),
+            StagingInner::Msgpack(_) => WriteDb::Collected(msgpack::Collected::default()),
+            StagingInner::Delta => WriteDb::Memory(MemoryDatastore::new_db()),
             #[cfg(feature = "rocksdb")]
             StagingInner::Rocksdb(staging) => WriteDb::Rocksdb(staging.create()?),
         })
@@ -293,6 +297,11 @@ impl Staging {
                 // on it: a short-lived process exits before it is done, a long-lived one frees it
                 // in the background.
                 std::thread::spawn(move || drop(db));
+                Ok(())
+            }
+            (StagingInner::Msgpack(staging), WriteDb::Collected(collected)) => {
+                staging.commit_collected(collected, INDEXED_PROPERTIES)?;
+                delta::remove(&self.target);
                 Ok(())
             }
             #[cfg(feature = "rocksdb")]

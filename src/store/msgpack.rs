@@ -19,7 +19,7 @@ use std::io::{BufWriter, Write};
 use rayon::prelude::*;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use indradb::{Database, Datastore, Identifier, Json, MemoryDatastore, Transaction};
+use indradb::{BulkInsertItem, Database, Datastore, Edge, Identifier, Json, MemoryDatastore, Transaction};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use tempfile::NamedTempFile;
@@ -93,6 +93,16 @@ fn write_vertex_properties(
             Ok((buf, len, index))
         })
         .collect::<Result<_, EncodeError>>()?;
+    write_chunks(out, indexed, chunks)
+}
+
+/// Writes the map header of `vertex_properties` and the chunks encoded in parallel, in order, and
+/// merges their shares of the property index.
+fn write_chunks(
+    out: &mut impl Write,
+    indexed: &[Identifier],
+    chunks: Vec<(Vec<u8>, usize, PropertyIndex)>,
+) -> Result<PropertyIndex, EncodeError> {
     let len: usize = chunks.iter().map(|(_, len, _)| len).sum();
     rmp::encode::write_map_len(out, len as u32).map_err(EncodeError::from)?;
     let mut index: PropertyIndex = indexed.iter().map(|name| (*name, Vec::new())).collect();
@@ -104,6 +114,104 @@ fn write_vertex_properties(
         }
     }
     Ok(index)
+}
+
+/// A new graph's items as the writer passed them, for an image written without IndraDB (see
+/// `Collected::write_image`). Inserting into the memory datastore costs a B-tree insertion per
+/// vertex, edge and property, and its save walks those trees again; a cold build needs neither:
+/// the writer has already checked what it passes (each vertex once, properties with their
+/// vertex or edge, edges with both ends), so its items only need sorting into the store's order.
+#[derive(Default)]
+pub struct Collected {
+    vertices: Vec<(Uuid, Identifier)>,
+    vertex_props: Vec<((Uuid, Identifier), Json)>,
+    edges: Vec<Edge>,
+    edge_props: Vec<((Edge, Identifier), Json)>,
+}
+
+impl Collected {
+    /// Takes what a `bulk_insert` would: the memory datastore's meaning, for items that passed
+    /// the writer's checks.
+    pub fn insert(&mut self, items: Vec<BulkInsertItem>) {
+        for item in items {
+            match item {
+                BulkInsertItem::Vertex(vertex) => self.vertices.push((vertex.id, vertex.t)),
+                BulkInsertItem::Edge(edge) => self.edges.push(edge),
+                BulkInsertItem::VertexProperty(id, name, value) => self.vertex_props.push(((id, name), value)),
+                BulkInsertItem::EdgeProperty(edge, name, value) => self.edge_props.push(((edge, name), value)),
+            }
+        }
+    }
+
+    /// Sorts everything into the memory datastore's order (its `BTreeMap`s and `BTreeSet`s: by id,
+    /// by edge, by property name as text), as it would hold the same inserts: an edge inserted
+    /// twice is one edge, and a property set twice keeps the last value.
+    fn sort(&mut self) {
+        self.vertices.par_sort_unstable_by_key(|(id, _)| *id);
+        self.vertices.dedup_by_key(|(id, _)| *id);
+        self.vertex_props.par_sort_by(|a, b| a.0.cmp(&b.0));
+        keep_last(&mut self.vertex_props);
+        self.edges.par_sort_unstable();
+        self.edges.dedup();
+        self.edge_props.par_sort_by(|a, b| a.0.cmp(&b.0));
+        keep_last(&mut self.edge_props);
+    }
+
+    /// Writes the image `write_image` would write of a memory datastore holding these items, byte
+    /// for byte (`store::tests::collected_image_is_the_datastore_image` holds it to that).
+    fn write_image(mut self, out: &mut impl Write, indexed: &[Identifier]) -> Result<(), EncodeError> {
+        self.sort();
+        rmp::encode::write_array_len(out, 6).map_err(EncodeError::from)?;
+        rmp_serde::encode::write(out, &Entries(&self.vertices))?;
+        rmp_serde::encode::write(out, &self.edges)?;
+        rmp_serde::encode::write(out, &Reversed(&self.edges))?;
+        let chunks: Vec<(Vec<u8>, usize, PropertyIndex)> = self
+            .vertex_props
+            .par_chunks(CHUNK * 4)
+            .map(|chunk| {
+                let mut buf = Vec::new();
+                let mut index: PropertyIndex = indexed.iter().map(|name| (*name, Vec::new())).collect();
+                let mut serializer = rmp_serde::Serializer::new(&mut buf);
+                for ((id, name), value) in chunk {
+                    (id, name).serialize(&mut serializer)?;
+                    value.serialize(&mut serializer)?;
+                    if let Some((_, pairs)) = index.iter_mut().find(|(indexed, _)| indexed == name) {
+                        pairs.push((value.clone(), *id));
+                    }
+                }
+                Ok((buf, chunk.len(), index))
+            })
+            .collect::<Result<_, EncodeError>>()?;
+        let index = write_chunks(out, indexed, chunks)?;
+        rmp_serde::encode::write(out, &Entries(&self.edge_props))?;
+        rmp_serde::encode::write(out, &PropertyValues(index))?;
+        Ok(())
+    }
+}
+
+/// Of sorted entries with equal keys, keeps the last (a later insert's value wins).
+fn keep_last<K: PartialEq, V>(entries: &mut Vec<(K, V)>) {
+    entries.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            std::mem::swap(&mut later.1, &mut kept.1);
+        }
+        same
+    });
+}
+
+/// The edges again, each reversed, in the same order (the memory datastore's `reversed_edges`, as
+/// `Edges { reversed: true }` writes them).
+struct Reversed<'a>(&'a [Edge]);
+
+impl Serialize for Reversed<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for edge in self.0 {
+            seq.serialize_element(&edge.reversed())?;
+        }
+        seq.end()
+    }
 }
 
 struct Vertices<'a>(&'a MemoryTransaction<'a>);
@@ -242,11 +350,24 @@ impl Staging {
     /// Writes `db` into the temp file and atomically replaces the target with it. The encoding
     /// runs on the current rayon pool (the build's, when called inside `ThreadPool::install`).
     pub fn commit(self, db: &Database<MemoryDatastore>, indexed: &[&str]) -> Result<(), StoreError> {
+        let txn = db.datastore.transaction();
+        self.commit_with(indexed, |out, indexed| write_image(out, &txn, indexed))
+    }
+
+    /// `commit` for a new graph's items gathered without IndraDB.
+    pub fn commit_collected(self, collected: Collected, indexed: &[&str]) -> Result<(), StoreError> {
+        self.commit_with(indexed, |out, indexed| collected.write_image(out, indexed))
+    }
+
+    fn commit_with(
+        self,
+        indexed: &[&str],
+        write: impl FnOnce(&mut BufWriter<&File>, &[Identifier]) -> Result<(), EncodeError>,
+    ) -> Result<(), StoreError> {
         let write_error = |source| StoreError::Write { path: self.target.clone(), source };
         let indexed: Vec<Identifier> = indexed.iter().map(|name| identifier(name)).collect::<Result<_, _>>()?;
-        let txn = db.datastore.transaction();
         let mut out = BufWriter::with_capacity(1 << 20, self.file.as_file());
-        write_image(&mut out, &txn, &indexed).map_err(|err| match err {
+        write(&mut out, &indexed).map_err(|err| match err {
             EncodeError::InvalidValueWrite(rmp::encode::ValueWriteError::InvalidDataWrite(io))
             | EncodeError::InvalidValueWrite(rmp::encode::ValueWriteError::InvalidMarkerWrite(io)) => write_error(io),
             other => write_error(std::io::Error::other(other)),

@@ -36,8 +36,59 @@ fn memory(db: WriteDb) -> Database<MemoryDatastore> {
         WriteDb::Memory(db) => db,
         #[cfg(feature = "rocksdb")]
         WriteDb::Rocksdb(_) => unreachable!("the tests write memory datastores"),
-        WriteDb::Delta(_) => unreachable!("the tests write memory datastores"),
+        WriteDb::Delta(_) | WriteDb::Collected(_) => unreachable!("the tests write memory datastores"),
     }
+}
+
+/// A new msgpack graph's image is written from the writer's items without IndraDB: it must be
+/// the image the memory datastore holding the same inserts gives, byte for byte, whatever the
+/// flushes, with shared vertices sent twice, an edge sent twice with another property value
+/// (the later wins, as IndraDB's `set_edge_properties`), edges before their vertices, and the
+/// indexed properties.
+#[test]
+fn collected_image_is_the_datastore_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let batches = || {
+        let mut first = sample_batch(300);
+        let file = Uuid::new_v5(&Uuid::NAMESPACE_OID, b"file");
+        let root = first.vertices[0].id;
+        let shared =
+            ModelVertex { id: file, kind: VertexKind::File, props: Props::from([("path", json!("src/x.rs"))]) };
+        first.vertices.push(shared.clone());
+        let mut again = ModelEdge::new(root, EdgeKind::Contains, first.vertices[5].id);
+        again.props.insert("count", json!("changed"));
+        let early = Batch { vertices: Vec::new(), edges: std::mem::take(&mut first.edges) };
+        let late =
+            Batch { vertices: vec![shared], edges: vec![again, ModelEdge::new(root, EdgeKind::DefinedIn, file)] };
+        vec![early, first, late]
+    };
+    let image = |db: WriteDb, name: &str| {
+        let path = Utf8PathBuf::from_path_buf(dir.path().join(name)).unwrap();
+        let staging = Staging::new(&path).unwrap();
+        match db {
+            WriteDb::Memory(db) => staging.commit(&db, INDEXED_PROPERTIES).unwrap(),
+            WriteDb::Collected(items) => staging.commit_collected(items, INDEXED_PROPERTIES).unwrap(),
+            _ => unreachable!(),
+        }
+        std::fs::read(&path).unwrap()
+    };
+    let send = |db: WriteDb, flush_items: usize| {
+        let writer = Writer::spawn(db, WriterConfig { flush_items, ..WriterConfig::default() }).unwrap();
+        for batch in batches() {
+            writer.sender().send(batch).unwrap();
+        }
+        let (db, stats) = writer.finish().unwrap();
+        assert!(stats.duplicate_ids.is_empty() && stats.dangling_edges.is_empty(), "{stats:?}");
+        db
+    };
+    let expected = image(send(WriteDb::Memory(MemoryDatastore::new_db()), 10_000), "memory.msgpack");
+    for flush_items in [1, 97, 10_000] {
+        let got = image(send(WriteDb::Collected(msgpack::Collected::default()), flush_items), "collected.msgpack");
+        assert!(got == expected, "flushes of {flush_items}: {} bytes against {}", got.len(), expected.len());
+    }
+    let graph = read_graph(Utf8Path::from_path(&dir.path().join("collected.msgpack")).unwrap()).unwrap();
+    let changed = graph.edges.iter().filter(|edge| edge.props.get("count") == Some(&json!("changed"))).count();
+    assert_eq!((graph.vertices.len(), graph.edges.len(), changed), (302, 301, 1));
 }
 
 #[test]

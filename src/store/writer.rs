@@ -63,6 +63,9 @@ impl Writer {
             .name("codegraph-writer".to_owned())
             .spawn(move || match db {
                 WriteDb::Memory(db) => run(db, receiver, config).map(|(db, stats)| (WriteDb::Memory(db), stats)),
+                WriteDb::Collected(items) => {
+                    run(items, receiver, config).map(|(items, stats)| (WriteDb::Collected(items), stats))
+                }
                 #[cfg(feature = "rocksdb")]
                 WriteDb::Rocksdb(db) => run(db, receiver, config).map(|(db, stats)| (WriteDb::Rocksdb(db), stats)),
                 // `Staging::create` never makes one: a delta records diffs, not batches.
@@ -101,8 +104,27 @@ impl Names {
     }
 }
 
-struct State<D: Datastore> {
-    db: Database<D>,
+/// Where the writer puts what passed its checks: an IndraDB datastore, or a new msgpack graph's
+/// `Collected` items.
+trait Sink {
+    fn insert(&mut self, items: Vec<BulkInsertItem>) -> Result<(), StoreError>;
+}
+
+impl<D: Datastore> Sink for Database<D> {
+    fn insert(&mut self, items: Vec<BulkInsertItem>) -> Result<(), StoreError> {
+        Ok(self.bulk_insert(items)?)
+    }
+}
+
+impl Sink for super::msgpack::Collected {
+    fn insert(&mut self, items: Vec<BulkInsertItem>) -> Result<(), StoreError> {
+        super::msgpack::Collected::insert(self, items);
+        Ok(())
+    }
+}
+
+struct State<D: Sink> {
+    db: D,
     names: Names,
     /// Every vertex written, with its kind.
     written: HashMap<Uuid, VertexKind>,
@@ -115,12 +137,8 @@ struct State<D: Datastore> {
     stats: WriteStats,
 }
 
-fn run<D: Datastore>(
-    db: Database<D>,
-    receiver: Receiver<Batch>,
-    config: WriterConfig,
-) -> Result<(Database<D>, WriteStats), StoreError> {
-    db.bulk_insert(super::meta_items()?)?;
+fn run<D: Sink>(mut db: D, receiver: Receiver<Batch>, config: WriterConfig) -> Result<(D, WriteStats), StoreError> {
+    db.insert(super::meta_items()?)?;
     let mut state = State {
         db,
         names: Names::default(),
@@ -162,7 +180,7 @@ fn run<D: Datastore>(
     Ok((state.db, state.stats))
 }
 
-impl<D: Datastore> State<D> {
+impl<D: Sink> State<D> {
     fn name(&mut self, name: &'static str) -> Result<Identifier, StoreError> {
         self.names.get(name)
     }
@@ -220,7 +238,7 @@ impl<D: Datastore> State<D> {
         items.append(&mut edges);
         items.append(&mut edge_props);
         if !items.is_empty() {
-            self.db.bulk_insert(items)?;
+            self.db.insert(items)?;
             self.stats.flushes += 1;
         }
         Ok(())
