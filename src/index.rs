@@ -137,6 +137,7 @@ struct Ctx<'a> {
     progress: &'a dyn Progress,
     store_gone: AtomicBool,
     parsed_paths: Mutex<Vec<Utf8PathBuf>>,
+    parses: SharedParses,
     /// Each crate's dependencies (indices into `workspace.crates`).
     deps_of: Vec<Vec<usize>>,
     world: World,
@@ -215,6 +216,7 @@ pub fn index(
         progress,
         store_gone: AtomicBool::new(false),
         parsed_paths: Mutex::new(Vec::new()),
+        parses: SharedParses::default(),
         deps_of,
         world: World::new(workspace.crates.len()),
         externs: Externs::default(),
@@ -688,8 +690,10 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         taken: None,
     };
     let file_ref = file_ref_of(file_id, &name);
+    let mut parsed_now = false;
     let contents = catch_unwind(AssertUnwindSafe(|| {
-        parse::parse_file(&text).map(|facts| {
+        let facts = ctx.parses.parse(&file.path, &content_hash, &text, &mut parsed_now);
+        facts.map(|facts| {
             let mut out = BodyOut::default();
             let active = module.active && job.cfg.allows(facts.cfg.as_deref());
             let module_ref = ModuleRef { active, ..module_ref };
@@ -710,7 +714,9 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         }
     };
     job.walk.files_parsed.fetch_add(1, Ordering::Relaxed);
-    ctx.parsed_paths.lock().unwrap_or_else(|poison| poison.into_inner()).push(file.path.clone());
+    if parsed_now {
+        ctx.parsed_paths.lock().unwrap_or_else(|poison| poison.into_inner()).push(file.path.clone());
+    }
 
     props.insert("line", Value::from(1));
     props.insert("end_line", Value::from(line_count.max(1)));
@@ -740,6 +746,48 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     ctx.send_encoded(job.walk, batch, &batch_bytes);
     job.walk.keep(records);
     file_done(job, file, &file_ref, &name, sites, children, &ancestors)
+}
+
+/// A file reached from more than one crate is parsed once per build: a package's test, bench and
+/// example targets share modules (`#[path = "support/mod.rs"] mod support;` in each of tokio's
+/// test targets), and parsing them again for every target made a target's cost grow with what
+/// it shares. A path parsed a second time keeps its facts (by content hash) for the rest of the
+/// build; a file parsed once keeps nothing, so memory grows with the shared files only. Facts
+/// are a function of the text alone, so a copy is what a parse would give.
+#[derive(Default)]
+struct SharedParses {
+    /// `None` once parsed; the facts once parsed twice.
+    seen: dashmap::DashMap<Utf8PathBuf, Option<(String, Arc<Result<parse::FileFacts, parse::SyntaxError>>)>>,
+}
+
+impl SharedParses {
+    /// The facts of `text`, the file at `path` whose content hash is `hash`: a copy of kept
+    /// facts, or a parse (`parsed_now` set), kept when the path was parsed before.
+    fn parse(
+        &self,
+        path: &Utf8Path,
+        hash: &str,
+        text: &str,
+        parsed_now: &mut bool,
+    ) -> Result<parse::FileFacts, parse::SyntaxError> {
+        if let Some(entry) = self.seen.get(path)
+            && let Some((kept_hash, facts)) = entry.value()
+            && kept_hash == hash
+        {
+            return (**facts).clone();
+        }
+        *parsed_now = true;
+        let facts = parse::parse_file(text);
+        match self.seen.entry(path.to_owned()) {
+            dashmap::Entry::Vacant(slot) => {
+                slot.insert(None);
+            }
+            dashmap::Entry::Occupied(mut slot) => {
+                slot.insert(Some((hash.to_owned(), Arc::new(facts.clone()))));
+            }
+        }
+        facts
+    }
 }
 
 fn file_ref_of(id: uuid::Uuid, name: &str) -> FileRef {
@@ -997,4 +1045,35 @@ fn finish_module(batch: &mut Batch, id: uuid::Uuid, mut props: Props, doc: Optio
         props.insert("doc", Value::from(doc));
     }
     batch.vertices.push(Vertex { id, kind: VertexKind::Module, props });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_parsed_twice_is_not_parsed_again() {
+        let parses = SharedParses::default();
+        let path = Utf8Path::new("tests/support/mod.rs");
+        let text = "pub fn helper() -> u32 { 1 }\n";
+        let parse = |hash: &str, text: &str| {
+            let mut parsed_now = false;
+            let facts = parses.parse(path, hash, text, &mut parsed_now).unwrap();
+            (parsed_now, facts.items.iter().map(|item| item.name.clone()).collect::<Vec<_>>())
+        };
+        let helper = vec!["helper".to_owned()];
+        assert_eq!(parse("h1", text), (true, helper.clone()));
+        assert_eq!(parse("h1", text), (true, helper.clone()), "a file parsed once keeps nothing");
+        assert_eq!(parse("h1", text), (false, helper.clone()));
+        assert_eq!(parse("h1", text), (false, helper));
+        // Other content at the same path is parsed, whatever was kept.
+        assert_eq!(parse("h2", "pub fn other() {}\n"), (true, vec!["other".to_owned()]));
+        // A syntax error is kept like facts.
+        let other = Utf8Path::new("tests/support/broken.rs");
+        for expected in [true, true, false] {
+            let mut parsed_now = false;
+            assert!(parses.parse(other, "h3", "fn (", &mut parsed_now).is_err());
+            assert_eq!(parsed_now, expected);
+        }
+    }
 }

@@ -23,7 +23,7 @@ pub use refs::{Call, Callee, Named, PathRef, Refs, TypeExpr, UseFacts};
 use refs::{Collector, Generics};
 
 /// Everything the graph needs from one file.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FileFacts {
     /// The items at the top level of the file, in source order.
     pub items: Vec<ItemFacts>,
