@@ -756,9 +756,11 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
 /// are a function of the text alone, so a copy is what a parse would give.
 #[derive(Default)]
 struct SharedParses {
-    /// `None` once parsed; the facts once parsed twice.
-    seen: dashmap::DashMap<Utf8PathBuf, Option<(String, Arc<Result<parse::FileFacts, parse::SyntaxError>>)>>,
+    /// `None` once parsed; the content hash and the facts once parsed twice.
+    seen: dashmap::DashMap<Utf8PathBuf, Option<(String, Arc<Parsed>)>>,
 }
+
+type Parsed = Result<parse::FileFacts, parse::SyntaxError>;
 
 impl SharedParses {
     /// The facts of `text`, the file at `path` whose content hash is `hash`: a copy of kept
@@ -769,7 +771,7 @@ impl SharedParses {
         hash: &str,
         text: &str,
         parsed_now: &mut bool,
-    ) -> Result<parse::FileFacts, parse::SyntaxError> {
+    ) -> Parsed {
         if let Some(entry) = self.seen.get(path)
             && let Some((kept_hash, facts)) = entry.value()
             && kept_hash == hash
