@@ -125,6 +125,20 @@ const TOOLS: &[Tool] = &[
         feature: None,
     },
     Tool {
+        name: "chromium",
+        needed_by: "tests/export.rs (the HTML export opened and driven in headless Chromium)",
+        probe: Probe::Runs(&["chromium", "--version"]),
+        source: Source::Apt("chromium"),
+        feature: None,
+    },
+    Tool {
+        name: "playwright-core",
+        needed_by: "tests/export.rs (drives the system's Chromium from tests/html/drive.cjs; no browser download)",
+        probe: Probe::File("node/node_modules/playwright-core/package.json"),
+        source: Source::Npm("playwright-core@1.65.1"),
+        feature: None,
+    },
+    Tool {
         name: "libclang-dev",
         needed_by: "the `rocksdb` feature (bindgen generates RocksDB's bindings with libclang)",
         probe: Probe::Dpkg("libclang-dev"),
@@ -570,7 +584,17 @@ mod tests {
     #[test]
     fn features_select_tools() {
         let names = |args: &[&str]| wanted(&options(args)).map(|tool| tool.name).collect::<Vec<_>>();
-        let always = ["git", "pre-commit", "mcp-inspector", "graphviz", "networkx", "jsonschema", "sarif-schema"];
+        let always = [
+            "git",
+            "pre-commit",
+            "mcp-inspector",
+            "graphviz",
+            "networkx",
+            "jsonschema",
+            "sarif-schema",
+            "chromium",
+            "playwright-core",
+        ];
         let rocksdb = [
             "git",
             "pre-commit",
@@ -579,6 +603,8 @@ mod tests {
             "networkx",
             "jsonschema",
             "sarif-schema",
+            "chromium",
+            "playwright-core",
             "libclang-dev",
         ];
         assert_eq!(names(&[]), always);
