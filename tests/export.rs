@@ -1,5 +1,6 @@
 //! `export --format dot|mermaid|graphml|html` on the `query` fixture: DOT rendered by the real
-//! Graphviz, GraphML read by networkx, Mermaid checked for structure, the HTML page driven in
+//! Graphviz, GraphML read by networkx, Mermaid checked for structure and parsed by Mermaid's own
+//! parser (npm's `mermaid` under jsdom, `tests/html/mermaid-parse.mjs`), the HTML page driven in
 //! headless Chromium (Playwright, `tests/html/drive.cjs`; also on this repository's own graph),
 //! the selection flags, the node limit, determinism, and snapshots of small pictures.
 
@@ -161,6 +162,36 @@ fn mermaid_is_well_formed() {
     let items = export(&["--format", "mermaid", "--level", "item", "--max-nodes", "0"]);
     let (_, _, subgraphs) = mermaid_structure(&items);
     assert!(subgraphs > 6, "crates and modules\n{items}");
+}
+
+/// Mermaid's own parser (npm's `mermaid`, under jsdom) reads the exports at every level, and
+/// rejects a broken one (so that a pass means something).
+#[test]
+fn mermaid_parses_with_mermaid() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for level in ["crate", "module", "item"] {
+        let path = dir.path().join(format!("{level}.mmd"));
+        std::fs::write(&path, export(&["--format", "mermaid", "--level", level, "--max-nodes", "0"])).unwrap();
+        files.push(path);
+    }
+    let broken = dir.path().join("broken.mmd");
+    std::fs::write(&broken, "flowchart LR\n  n0[\"a\"] -->|\"x\"| n1[\"b\"\n").unwrap();
+    files.push(broken);
+    let modules = common::tool_file("node/node_modules/mermaid/package.json");
+    let modules = modules.parent().unwrap().parent().unwrap();
+    common::tool_file("node/node_modules/jsdom/package.json");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/html/mermaid-parse.mjs");
+    let output = Command::new(tool("node")).arg(&script).arg(modules).args(&files).output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for line in &lines[..3] {
+        assert_eq!(line["ok"], true, "Mermaid's parser refused an export: {line}");
+        assert_eq!(line["type"], "flowchart-v2", "{line}");
+    }
+    assert_eq!(lines[3]["ok"], false, "the broken file parsed: {}", lines[3]);
 }
 
 #[test]

@@ -139,6 +139,20 @@ const TOOLS: &[Tool] = &[
         feature: None,
     },
     Tool {
+        name: "mermaid",
+        needed_by: "tests/export.rs (Mermaid exports parsed by Mermaid's own parser, tests/html/mermaid-parse.mjs)",
+        probe: Probe::File("node/node_modules/mermaid/package.json"),
+        source: Source::Npm("mermaid@12.3.0"),
+        feature: None,
+    },
+    Tool {
+        name: "jsdom",
+        needed_by: "tests/export.rs (the DOM Mermaid's parser expects, under Node)",
+        probe: Probe::File("node/node_modules/jsdom/package.json"),
+        source: Source::Npm("jsdom@29.1.1"),
+        feature: None,
+    },
+    Tool {
         name: "libclang-dev",
         needed_by: "the `rocksdb` feature (bindgen generates RocksDB's bindings with libclang)",
         probe: Probe::Dpkg("libclang-dev"),
@@ -594,6 +608,8 @@ mod tests {
             "sarif-schema",
             "chromium",
             "playwright-core",
+            "mermaid",
+            "jsdom",
         ];
         let rocksdb = [
             "git",
@@ -605,6 +621,8 @@ mod tests {
             "sarif-schema",
             "chromium",
             "playwright-core",
+            "mermaid",
+            "jsdom",
             "libclang-dev",
         ];
         assert_eq!(names(&[]), always);
