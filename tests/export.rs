@@ -393,7 +393,8 @@ fn html_respects_the_node_limit_and_the_selection() {
 }
 
 /// This repository's own graph, at module level: built by the debug binary, opened in Chromium;
-/// its initial screenshot is the README's picture (`docs/graph.png` is a copy of one).
+/// its screenshot after the search (`target/tmp/html-screenshots/codegraph-search.jpg`) is the
+/// README's picture, `docs/graph.jpg`.
 #[test]
 fn html_in_headless_chromium_on_this_repository() {
     let dir = tempfile::tempdir().unwrap();

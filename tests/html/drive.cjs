@@ -44,6 +44,8 @@ async function main() {
     Object.fromEntries(groups.map((g) => [g.dataset.kind, [...g.querySelectorAll("li[data-label]")].map((li) => li.dataset.label)])));
   report.itemsAfterSearch = await page.locator("#viewport g.item").count();
   await shot("search");
+  // The same as a small JPEG, for a README.
+  await page.screenshot({ path: path.join(plan.screenshots, `${plan.name}-search.jpg`), type: "jpeg", quality: 70 });
   // Back to the whole picture: collapse what the search opened.
   if (await page.locator("#collapse-parent").count()) await page.click("#collapse-parent");
   report.itemsAfterCollapseParent = await page.locator("#viewport g.item").count();
