@@ -380,11 +380,11 @@ pub struct ExportArgs {
     pub db: DbArgs,
 }
 
-/// What `dot`, `mermaid` and `graphml` draw (`jsonl` always writes the whole graph).
+/// What `dot`, `mermaid`, `graphml` and `html` draw (`jsonl` always writes the whole graph).
 #[derive(Clone, Debug, Default, Args)]
 #[command(next_help_heading = "Picture Options")]
 pub struct PictureArgs {
-    /// One node per crate, module or item [default: module for dot and mermaid, item for graphml]
+    /// One node per crate, module or item [default: module for dot, mermaid and html, item for graphml]
     #[arg(long, value_enum)]
     pub level: Option<crate::export::Level>,
     /// Only the neighbourhood of TARGET (a path, id or name, as `query` takes them)
@@ -408,7 +408,7 @@ pub struct PictureArgs {
     /// Leave out `extern` vertices (std and dependencies that are not indexed)
     #[arg(long)]
     pub no_externs: bool,
-    /// Refuse a dot or mermaid picture of more than N nodes (0: no limit)
+    /// Refuse a dot, mermaid or html picture of more than N nodes (0: no limit)
     #[arg(long, value_name = "N", default_value_t = 2000)]
     pub max_nodes: usize,
 }
@@ -423,6 +423,9 @@ pub enum ExportFormat {
     Mermaid,
     /// GraphML: every node and edge with its properties as typed keys
     Graphml,
+    /// One self-contained HTML page: the picture laid out, with pan and zoom, search, a panel
+    /// of each node's properties and edges, expand and collapse, and an edge-kind filter
+    Html,
 }
 
 #[derive(Clone, Debug, Args)]

@@ -213,8 +213,14 @@ fn run_export(args: &ExportArgs, reporter: &Reporter) -> Result<u8, Error> {
     let text = match picture {
         None => None,
         Some(format) => {
-            let view = export::view(&graph, &export_config(format, &args.picture))?;
+            let config = export_config(format, &args.picture);
+            let view = export::view(&graph, &config)?;
             Some(match format {
+                ExportFormat::Html => {
+                    export::check_size(&view, args.picture.max_nodes)?;
+                    let detail = export::detail(&graph, &config, &view)?;
+                    export::html::render(&view, detail.as_ref())
+                }
                 ExportFormat::Dot | ExportFormat::Mermaid => {
                     export::check_size(&view, args.picture.max_nodes)?;
                     if format == ExportFormat::Dot {

@@ -1,6 +1,8 @@
-//! `export --format dot|mermaid|graphml` on the `query` fixture: DOT rendered by the real Graphviz,
-//! GraphML read by networkx, Mermaid checked for structure, the selection flags, the node limit,
-//! determinism, and snapshots of small pictures.
+//! `export --format dot|mermaid|graphml|html` on the `query` fixture: DOT rendered by the real
+//! Graphviz, GraphML read by networkx, Mermaid checked for structure and parsed by Mermaid's own
+//! parser (npm's `mermaid` under jsdom, `tests/html/mermaid-parse.mjs`), the HTML page driven in
+//! headless Chromium (Playwright, `tests/html/drive.cjs`; also on this repository's own graph),
+//! the selection flags, the node limit, determinism, and snapshots of small pictures.
 
 mod common;
 
@@ -162,6 +164,36 @@ fn mermaid_is_well_formed() {
     assert!(subgraphs > 6, "crates and modules\n{items}");
 }
 
+/// Mermaid's own parser (npm's `mermaid`, under jsdom) reads the exports at every level, and
+/// rejects a broken one (so that a pass means something).
+#[test]
+fn mermaid_parses_with_mermaid() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for level in ["crate", "module", "item"] {
+        let path = dir.path().join(format!("{level}.mmd"));
+        std::fs::write(&path, export(&["--format", "mermaid", "--level", level, "--max-nodes", "0"])).unwrap();
+        files.push(path);
+    }
+    let broken = dir.path().join("broken.mmd");
+    std::fs::write(&broken, "flowchart LR\n  n0[\"a\"] -->|\"x\"| n1[\"b\"\n").unwrap();
+    files.push(broken);
+    let modules = common::tool_file("node/node_modules/mermaid/package.json");
+    let modules = modules.parent().unwrap().parent().unwrap();
+    common::tool_file("node/node_modules/jsdom/package.json");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/html/mermaid-parse.mjs");
+    let output = Command::new(tool("node")).arg(&script).arg(modules).args(&files).output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for line in &lines[..3] {
+        assert_eq!(line["ok"], true, "Mermaid's parser refused an export: {line}");
+        assert_eq!(line["type"], "flowchart-v2", "{line}");
+    }
+    assert_eq!(lines[3]["ok"], false, "the broken file parsed: {}", lines[3]);
+}
+
 #[test]
 fn exports_are_deterministic() {
     for format in ["dot", "mermaid", "graphml"] {
@@ -274,4 +306,117 @@ fn redact(text: &str) -> String {
 fn find_uuid(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     (0..bytes.len().saturating_sub(35)).find(|&i| text.get(i..i + 36).is_some_and(|s| uuid::Uuid::parse_str(s).is_ok()))
+}
+
+/// What `tests/html/drive.cjs` saw of a page in headless Chromium.
+fn drive_html(page: &std::path::Path, name: &str, search: &str, expand: &str) -> serde_json::Value {
+    let screenshots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("html-screenshots");
+    std::fs::create_dir_all(&screenshots).unwrap();
+    let plan = serde_json::json!({
+        "search": search, "expand": expand, "filter": "calls",
+        "screenshots": screenshots, "name": name,
+    });
+    let plan_path = page.with_extension("plan.json");
+    std::fs::write(&plan_path, plan.to_string()).unwrap();
+    let playwright = common::tool_file("node/node_modules/playwright-core/package.json");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/html/drive.cjs");
+    let output = Command::new(tool("node"))
+        .arg(&script)
+        .arg(playwright.parent().unwrap())
+        .arg(tool("chromium"))
+        .arg(page)
+        .arg(&plan_path)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "the driver failed: {}", describe(&output));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| panic!("{err}: {}", describe(&output)))
+}
+
+/// The labels a report lists under `key` (an array of strings).
+fn strings(value: &serde_json::Value) -> Vec<&str> {
+    value.as_array().map(|list| list.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default()
+}
+
+/// The checks both pages pass: no console error, nothing fetched, the search's first hit
+/// selected with its callers listed, expand and collapse, the edge-kind filter, pan and zoom.
+fn assert_interactive(report: &serde_json::Value, search: &str, caller: &str, item: &str) {
+    assert_eq!(report["errors"], serde_json::json!([]), "console errors: {report}");
+    assert_eq!(report["requests"], serde_json::json!([]), "the page fetched something: {report}");
+    assert!(report["nodes"].as_u64().unwrap() > 3 && report["edges"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(strings(&report["results"]).first(), Some(&search), "{report}");
+    assert_eq!(report["selected"], search, "{report}");
+    assert!(report["selectedKind"].as_str().unwrap().starts_with("function"), "{report}");
+    assert!(strings(&report["incoming"]["calls"]).contains(&caller), "the callers of {search}: {report}");
+    assert!(report["itemsAfterSearch"].as_u64().unwrap() > 0, "the search opened the module: {report}");
+    assert_eq!(report["itemsAfterCollapseParent"], 0, "{report}");
+    assert_eq!(report["expandFound"], 1, "{report}");
+    assert!(report["expandButton"].as_str().unwrap().starts_with("Expand"), "{report}");
+    assert!(strings(&report["expandedItems"]).contains(&item), "{report}");
+    assert_eq!(report["expandedBoxes"], 1, "{report}");
+    assert_eq!(report["itemsAfterCollapse"], 0, "{report}");
+    assert_eq!(report["expandedBoxesAfterCollapse"], 0, "{report}");
+    let (before, after) = (report["filterBefore"].as_u64().unwrap(), report["filterAfter"].as_u64().unwrap());
+    assert!(before > 0 && after == 0, "{report}");
+    assert_eq!(
+        report["edgesAfter"].as_u64().unwrap(),
+        report["edgesBefore"].as_u64().unwrap() - before,
+        "only `calls` edges hidden: {report}"
+    );
+    assert_eq!(report["filterRestored"], before, "{report}");
+    let transforms = strings(&report["transforms"]);
+    assert!(transforms.len() == 3 && transforms[0] != transforms[1] && transforms[1] != transforms[2], "{report}");
+}
+
+#[test]
+fn html_in_headless_chromium_on_the_fixture() {
+    let html = export(&["--format", "html"]);
+    assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..200.min(html.len())]);
+    assert_eq!(html, export(&["--format", "html"]), "the same graph gives the same bytes");
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("query.html");
+    std::fs::write(&page, &html).unwrap();
+    let report = drive_html(&page, "query", "qapp::db::load", "qapp::service");
+    assert_interactive(&report, "qapp::db::load", "qapp::service::run", "qapp::service::run");
+}
+
+#[test]
+fn html_respects_the_node_limit_and_the_selection() {
+    let message = export_fails(&["--format", "html", "--max-nodes", "2"], 2);
+    assert!(message.contains("more than 2"), "{message}");
+    let only_calls = export(&["--format", "html", "--edges", "calls", "--no-externs"]);
+    let start = only_calls.find("id=\"codegraph-data\">").unwrap() + "id=\"codegraph-data\">".len();
+    let end = start + only_calls[start..].find("</script>").unwrap();
+    let data: serde_json::Value = serde_json::from_str(&only_calls[start..end]).unwrap();
+    let kinds: Vec<&str> = data["kinds"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["calls"]);
+    assert!(data["nodes"].as_array().unwrap().iter().all(|n| n["kind"] != "extern"), "{data}");
+}
+
+/// This repository's own graph, at module level: built by the debug binary, opened in Chromium;
+/// its screenshot after the search (`target/tmp/html-screenshots/codegraph-search.jpg`) is the
+/// README's picture, `docs/graph.jpg`.
+#[test]
+fn html_in_headless_chromium_on_this_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("graph.msgpack");
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let build = common::run_in(
+        dir.path(),
+        &["build", "--offline", "-q", "--manifest-path", manifest.to_str().unwrap(), "--db", db.to_str().unwrap()],
+    );
+    assert!(build.status.success(), "{}", describe(&build));
+    let page = dir.path().join("codegraph.html");
+    let output = common::run_in(
+        dir.path(),
+        &["export", "--db", db.to_str().unwrap(), "--format", "html", "-o", page.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    let report = drive_html(&page, "codegraph", "cargo_codegraph::export::view", "cargo_codegraph::export");
+    assert_interactive(
+        &report,
+        "cargo_codegraph::export::view",
+        "cargo_codegraph::commands::run_export",
+        "cargo_codegraph::export::detail",
+    );
+    eprintln!("ready {} ms after navigation started", report["readyMs"]);
 }

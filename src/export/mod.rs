@@ -15,6 +15,7 @@
 
 pub mod dot;
 pub mod graphml;
+pub mod html;
 pub mod jsonl;
 pub mod mermaid;
 
@@ -109,7 +110,7 @@ pub enum ExportError {
          with `--max-nodes N` (0: no limit)"
     )]
     TooLarge { nodes: usize, max: usize },
-    #[error("`--format jsonl` writes the whole graph; `{flag}` applies to `dot`, `mermaid` and `graphml` only")]
+    #[error("`--format jsonl` writes the whole graph; `{flag}` applies to `dot`, `mermaid`, `graphml` and `html` only")]
     WholeGraphOnly { flag: &'static str },
 }
 
@@ -321,6 +322,74 @@ pub fn view(graph: &Graph, config: &Config) -> Result<View, ExportError> {
     Ok(View { level, nodes, edges })
 }
 
+/// What a picture can be opened into, one level finer than its view (`html`'s expand): the
+/// finer view of the same selection and edge kinds, and for each of its nodes the node of the
+/// coarser view it folds into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detail {
+    pub view: View,
+    /// For each node of `view`, the index of the node of the coarser view that holds it.
+    pub parent: Vec<usize>,
+}
+
+/// The level below `level`, if any.
+pub fn finer(level: Level) -> Option<Level> {
+    match level {
+        Level::Crate => Some(Level::Module),
+        Level::Module => Some(Level::Item),
+        Level::Item => None,
+    }
+}
+
+/// The finer view under `top` (computed by `view(graph, config)`): the same selection and edge
+/// kinds one level down, keeping the nodes that fold into a node of `top` (a module's own vertex
+/// among them, with the same id as its node in `top`: the page draws it as the module's box), and
+/// the edges between them. `None` at item level.
+pub fn detail(graph: &Graph, config: &Config, top: &View) -> Result<Option<Detail>, ExportError> {
+    let Some(level) = finer(config.level) else { return Ok(None) };
+    let mut finer_config = config.clone();
+    finer_config.level = level;
+    finer_config.focus = None;
+    if finer_config.edges.is_empty() {
+        finer_config.edges = default_edges(config.level);
+    }
+    let all = view(graph, &finer_config)?;
+    let top_index: HashMap<&str, usize> = top.nodes.iter().enumerate().map(|(i, node)| (node.id.as_str(), i)).collect();
+    // Which node of `top` each finer node folds into: found through its vertex (finer externs
+    // at crate-to-module level are folded already, and keep their own id).
+    let holder = |node: &Node| -> Option<usize> {
+        let unit = match uuid::Uuid::parse_str(&node.id).ok().and_then(|id| graph.vertex(id)) {
+            Some(v) => unit(graph, v, config.level)?,
+            None => return top_index.get(node.id.as_str()).copied(),
+        };
+        let id = match unit {
+            Unit::Vertex(v) => graph.id(v).to_string(),
+            Unit::Extern(name) => format!("extern:{name}"),
+        };
+        top_index.get(id.as_str()).copied()
+    };
+    let mut renumber: Vec<Option<usize>> = vec![None; all.nodes.len()];
+    let mut nodes = Vec::new();
+    let mut parent = Vec::new();
+    for (index, node) in all.nodes.into_iter().enumerate() {
+        if let Some(at) = holder(&node) {
+            renumber[index] = Some(nodes.len());
+            nodes.push(node);
+            parent.push(at);
+        }
+    }
+    let edges = all
+        .edges
+        .into_iter()
+        .filter_map(|mut edge| {
+            edge.from = renumber[edge.from]?;
+            edge.to = renumber[edge.to]?;
+            Some(edge)
+        })
+        .collect();
+    Ok(Some(Detail { view: View { level, nodes, edges }, parent }))
+}
+
 /// The kinds a focus target prefers when its name is shared, at each level.
 fn focus_kinds(level: Level) -> &'static [VertexKind] {
     match level {
@@ -446,4 +515,4 @@ pub(crate) fn edge_style(kind: EdgeKind) -> (&'static str, &'static str) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

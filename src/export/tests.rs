@@ -13,7 +13,7 @@ fn id(n: u128) -> Uuid {
 /// A crate `k` (lib) with root module `k` and its submodule `k::m`; `k::f` calls `k::m::g` twice
 /// over (once from `k::f`, once from `k::h`), `k::m::g` calls itself, and `k::f` names
 /// `std::fmt::Debug`.
-fn graph() -> Graph {
+pub(crate) fn graph() -> Graph {
     let vertex = |n: u128, kind: &str, props: serde_json::Value| StoredVertex {
         id: id(n),
         kind: kind.to_owned(),

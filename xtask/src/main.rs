@@ -125,6 +125,34 @@ const TOOLS: &[Tool] = &[
         feature: None,
     },
     Tool {
+        name: "chromium",
+        needed_by: "tests/export.rs (the HTML export opened and driven in headless Chromium)",
+        probe: Probe::Runs(&["chromium", "--version"]),
+        source: Source::Apt("chromium"),
+        feature: None,
+    },
+    Tool {
+        name: "playwright-core",
+        needed_by: "tests/export.rs (drives the system's Chromium from tests/html/drive.cjs; no browser download)",
+        probe: Probe::File("node/node_modules/playwright-core/package.json"),
+        source: Source::Npm("playwright-core@1.65.1"),
+        feature: None,
+    },
+    Tool {
+        name: "mermaid",
+        needed_by: "tests/export.rs (Mermaid exports parsed by Mermaid's own parser, tests/html/mermaid-parse.mjs)",
+        probe: Probe::File("node/node_modules/mermaid/package.json"),
+        source: Source::Npm("mermaid@12.3.0"),
+        feature: None,
+    },
+    Tool {
+        name: "jsdom",
+        needed_by: "tests/export.rs (the DOM Mermaid's parser expects, under Node)",
+        probe: Probe::File("node/node_modules/jsdom/package.json"),
+        source: Source::Npm("jsdom@29.1.1"),
+        feature: None,
+    },
+    Tool {
         name: "libclang-dev",
         needed_by: "the `rocksdb` feature (bindgen generates RocksDB's bindings with libclang)",
         probe: Probe::Dpkg("libclang-dev"),
@@ -570,7 +598,19 @@ mod tests {
     #[test]
     fn features_select_tools() {
         let names = |args: &[&str]| wanted(&options(args)).map(|tool| tool.name).collect::<Vec<_>>();
-        let always = ["git", "pre-commit", "mcp-inspector", "graphviz", "networkx", "jsonschema", "sarif-schema"];
+        let always = [
+            "git",
+            "pre-commit",
+            "mcp-inspector",
+            "graphviz",
+            "networkx",
+            "jsonschema",
+            "sarif-schema",
+            "chromium",
+            "playwright-core",
+            "mermaid",
+            "jsdom",
+        ];
         let rocksdb = [
             "git",
             "pre-commit",
@@ -579,6 +619,10 @@ mod tests {
             "networkx",
             "jsonschema",
             "sarif-schema",
+            "chromium",
+            "playwright-core",
+            "mermaid",
+            "jsdom",
             "libclang-dev",
         ];
         assert_eq!(names(&[]), always);
