@@ -197,7 +197,15 @@ pub fn module_body(file: &FileRef, module: &ModuleRef<'_>, items: Vec<ItemFacts>
         if let Some((taken, call)) = module.taken
             && taken.contains(&key.id())
         {
-            key = key.disambiguated(call);
+            // A macro that expands to a call of itself makes the same item at the same call line
+            // in each round: later rounds count on.
+            let plain = key;
+            key = plain.clone().disambiguated(call);
+            let mut round = 2;
+            while taken.contains(&key.id()) {
+                key = plain.clone().disambiguated(&format!("{call}#{round}"));
+                round += 1;
+            }
         }
         let id = key.id();
         let path = format!("{}::{}", module.path, segment(&facts));

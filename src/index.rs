@@ -41,8 +41,15 @@ const MAX_EXPANSION_ROUNDS: usize = 8;
 /// thread stack. Workers get this much (reserved, not committed, until used).
 pub(crate) const WORKER_STACK: usize = 64 * 1024 * 1024;
 
-/// Deeper module nesting than this is taken for a `#[path]` loop.
-const MAX_MODULE_DEPTH: usize = 128;
+/// Deeper module nesting (in files) than this is taken for a `#[path]` loop that the file
+/// system hides (a path that grows through a symlink to its own folder); a loop through one file
+/// twice is found as such at any depth.
+const MAX_MODULE_DEPTH: usize = 4096;
+
+/// Source files larger than this are not read (a diagnostic names them; the rest is indexed):
+/// the largest generated files of the most-used crates stay below 16 MiB, and each file is held
+/// in memory whole while it is parsed.
+pub const MAX_FILE_SIZE: u64 = 64 << 20;
 
 /// How to index.
 #[derive(Clone, Copy, Debug, Default)]
@@ -598,7 +605,12 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         abandon(ctx, job.walk, batch, module_id, props, module.doc.clone(), why)
     };
 
-    let found = job.candidates.iter().find(|candidate| candidate.path.is_file());
+    let lookup = modules::lookup(&job.candidates);
+    let found = match &lookup {
+        modules::Lookup::Found(found) | modules::Lookup::Ambiguous { found, .. } => Some(*found),
+        modules::Lookup::Unusable { candidate, .. } => Some(*candidate),
+        modules::Lookup::Missing => None,
+    };
     // The candidates looked for in vain: one of them appearing would change the graph.
     {
         let absent = job.candidates.iter().take_while(|candidate| Some(*candidate) != found);
@@ -624,7 +636,39 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         keep(record);
         return Vec::new();
     };
-    if job.ancestors.contains(&file.path) || job.ancestors.len() >= MAX_MODULE_DEPTH {
+    match lookup {
+        modules::Lookup::Unusable { why, .. } => {
+            // Looked at again by the next build (`Input::unchanged`), as a path that held no file.
+            job.walk.input(Input::absent(file.path.clone()));
+            let what =
+                format!("the file of module `{}`, `{}`, {why}", module.path, display(ctx, job.package, &file.path));
+            give_up(batch, props, diagnostic_at_decl(Severity::Error, what));
+            return Vec::new();
+        }
+        modules::Lookup::Ambiguous { found, other } => {
+            // Which one is indexed depends on both.
+            if let Ok(bytes) = std::fs::read(&other.path) {
+                job.walk.input(Input::read(other.path.clone(), &bytes));
+            }
+            job.walk.failed(diagnostic_at_decl(
+                Severity::Error,
+                format!(
+                    "file for module `{}` found at both `{}` and `{}` (rustc's E0761): `{}` is indexed",
+                    module.name,
+                    display(ctx, job.package, &found.path),
+                    display(ctx, job.package, &other.path),
+                    display(ctx, job.package, &found.path),
+                ),
+            ));
+        }
+        modules::Lookup::Found(_) | modules::Lookup::Missing => {}
+    }
+    // Symlinks can make one file appear under ever longer paths: loops are found on real paths.
+    let real_path = std::fs::canonicalize(&file.path)
+        .ok()
+        .and_then(|real| Utf8PathBuf::from_path_buf(real).ok())
+        .unwrap_or_else(|| file.path.clone());
+    if job.ancestors.contains(&real_path) || job.ancestors.len() >= MAX_MODULE_DEPTH {
         give_up(
             batch,
             props,
@@ -645,23 +689,34 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     batch.edges.push(Edge::new(module_id, EdgeKind::DefinedIn, file_id));
     props.insert("file", Value::from(name.as_str()));
 
-    let read = std::fs::read_to_string(&file.path);
+    let read = read_source(&file.path);
     let input = match &read {
-        Ok(text) => Input::read(file.path.clone(), text.as_bytes()),
+        Ok((bytes, _)) => Input::read(file.path.clone(), bytes),
         // Unreadable now, so never taken for unchanged.
         Err(_) => Input::absent(file.path.clone()),
     };
     let content_hash = input.hash.clone().unwrap_or_default();
     job.walk.input(input);
     let text = match read {
-        Ok(text) => text,
-        Err(err) => {
-            give_up(batch, props, Diagnostic::error(name, 0, 0, format!("failed to read: {err}")));
+        Ok((bytes, None)) => String::from_utf8(bytes).unwrap_or_default(),
+        Ok((bytes, Some(bad))) => {
+            // rustc refuses the file; its items are indexed all the same.
+            job.walk.failed(Diagnostic::error(
+                name.clone(),
+                bad.line,
+                bad.column,
+                "the file is not valid UTF-8 (rustc refuses it): indexed with the bad bytes replaced by U+FFFD"
+                    .to_owned(),
+            ));
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        Err(why) => {
+            give_up(batch, props, Diagnostic::error(name, 0, 0, why));
             return Vec::new();
         }
     };
     let mut ancestors = job.ancestors.clone();
-    ancestors.push(file.path.clone());
+    ancestors.push(real_path);
     // Everything the file's output depends on, besides the crate's fingerprint (which `Reuse`
     // checked) and the text.
     let context = crate::incremental::hash(format!("{}\n{:?}\n{:?}", file.path, job.module, job.decl).as_bytes());
@@ -690,19 +745,21 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         taken: None,
     };
     let file_ref = file_ref_of(file_id, &name);
+    // Assembled on the stack the file was parsed on: the facts nest as deep as the file.
     let mut parsed_now = false;
     let contents = catch_unwind(AssertUnwindSafe(|| {
-        let facts = ctx.parses.parse(&file.path, &content_hash, &text, &mut parsed_now);
-        facts.map(|facts| {
-            let mut out = BodyOut::default();
-            let active = module.active && job.cfg.allows(facts.cfg.as_deref());
-            let module_ref = ModuleRef { active, ..module_ref };
-            assemble::module_body(&file_ref, &module_ref, facts.items, &mut out);
-            out.sites.extend(facts.macro_calls.into_iter().map(|call| MacroSite::new(&module_ref, call)));
-            (facts.line_count, facts.hash, facts.doc, facts.cfg, facts.refs, active, out)
+        ctx.parses.parse_then(&file.path, &content_hash, &text, &mut parsed_now, |facts| {
+            facts.map(|facts| {
+                let mut out = BodyOut::default();
+                let active = module.active && job.cfg.allows(facts.cfg.as_deref());
+                let module_ref = ModuleRef { active, ..module_ref };
+                assemble::module_body(&file_ref, &module_ref, facts.items, &mut out);
+                out.sites.extend(facts.macro_calls.into_iter().map(|call| MacroSite::new(&module_ref, call)));
+                (facts.line_count, facts.hash, facts.doc, facts.cfg, facts.refs, active, facts.lost, out)
+            })
         })
     }));
-    let (line_count, hash, inner_doc, inner_cfg, refs, active, out) = match contents {
+    let (line_count, hash, inner_doc, inner_cfg, refs, active, lost, out) = match contents {
         Ok(Ok(contents)) => contents,
         Ok(Err(err)) => {
             give_up(batch, props, Diagnostic::error(name, err.line, err.column, err.message));
@@ -716,6 +773,17 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     job.walk.files_parsed.fetch_add(1, Ordering::Relaxed);
     if parsed_now {
         ctx.parsed_paths.lock().unwrap_or_else(|poison| poison.into_inner()).push(file.path.clone());
+    }
+    if !lost.is_empty() {
+        job.walk.files_failed.fetch_add(1, Ordering::Relaxed);
+    }
+    for parse::LostItems { line, end_line, error } in &lost {
+        job.walk.report(Diagnostic::error(
+            name.clone(),
+            error.line,
+            error.column,
+            format!("{} (lines {line}-{end_line} are not indexed; the rest of the file is)", error.message),
+        ));
     }
 
     props.insert("line", Value::from(1));
@@ -741,8 +809,11 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     records.push(record);
     // The batch is encoded once, for the file's output and the crate's.
     let batch_bytes = encode_batch(&batch);
-    let encoded = FileOutputRef { records: &records, sites: &sites, children: &children }.encode(&batch_bytes);
-    job.walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, encoded));
+    // A file with lost items is not kept for reuse: its diagnostics are made by parsing it.
+    if lost.is_empty() {
+        let encoded = FileOutputRef { records: &records, sites: &sites, children: &children }.encode(&batch_bytes);
+        job.walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, encoded));
+    }
     ctx.send_encoded(job.walk, batch, &batch_bytes);
     job.walk.keep(records);
     file_done(job, file, &file_ref, &name, sites, children, &ancestors)
@@ -763,33 +834,71 @@ struct SharedParses {
 type Parsed = Result<parse::FileFacts, parse::SyntaxError>;
 
 impl SharedParses {
-    /// The facts of `text`, the file at `path` whose content hash is `hash`: a copy of kept
-    /// facts, or a parse (`parsed_now` set), kept when the path was parsed before.
-    fn parse(
+    /// `then` on the facts of `text`, the file at `path` whose content hash is `hash`: a copy of
+    /// kept facts, or a parse (`parsed_now` set), kept when the path was parsed before. Facts of
+    /// a file that nests deeper than a worker's stack allows are never kept: they are parsed,
+    /// used and dropped on a grown stack (`parse::parse_file_then_deep`).
+    fn parse_then<R>(
         &self,
         path: &Utf8Path,
         hash: &str,
         text: &str,
         parsed_now: &mut bool,
-    ) -> Parsed {
-        if let Some(entry) = self.seen.get(path)
-            && let Some((kept_hash, facts)) = entry.value()
-            && kept_hash == hash
-        {
-            return (**facts).clone();
+        then: impl FnOnce(Parsed) -> R,
+    ) -> R {
+        let kept = self.seen.get(path).and_then(|entry| match entry.value() {
+            Some((kept_hash, facts)) if kept_hash == hash => Some(Arc::clone(facts)),
+            _ => None,
+        });
+        if let Some(facts) = kept {
+            return then((*facts).clone());
         }
         *parsed_now = true;
-        let facts = parse::parse_file(text);
-        match self.seen.entry(path.to_owned()) {
-            dashmap::Entry::Vacant(slot) => {
-                slot.insert(None);
+        parse::parse_file_then_deep(text, |facts, deep| {
+            match self.seen.entry(path.to_owned()) {
+                dashmap::Entry::Vacant(slot) => {
+                    slot.insert(None);
+                }
+                dashmap::Entry::Occupied(mut slot) if !deep => {
+                    slot.insert(Some((hash.to_owned(), Arc::new(facts.clone()))));
+                }
+                dashmap::Entry::Occupied(_) => {}
             }
-            dashmap::Entry::Occupied(mut slot) => {
-                slot.insert(Some((hash.to_owned(), Arc::new(facts.clone()))));
-            }
-        }
-        facts
+            then(facts)
+        })
     }
+}
+
+/// Where a file stops being UTF-8, 1-based.
+struct NotUtf8 {
+    line: u32,
+    column: u32,
+}
+
+/// A module file's bytes, and where they stop being UTF-8 if they do; or why they could not be
+/// read (too large, or the operating system's reason).
+fn read_source(path: &Utf8Path) -> Result<(Vec<u8>, Option<NotUtf8>), String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|err| format!("failed to read: {err}"))?;
+    let size = file.metadata().map(|metadata| metadata.len()).unwrap_or(0);
+    if size > MAX_FILE_SIZE {
+        return Err(format!("not read: {size} bytes is larger than the limit of {MAX_FILE_SIZE} bytes"));
+    }
+    // Read no more than the limit even if the file grows meanwhile.
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes).map_err(|err| format!("failed to read: {err}"))?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(format!("not read: larger than the limit of {MAX_FILE_SIZE} bytes"));
+    }
+    let bad = std::str::from_utf8(&bytes).err().map(|err| {
+        let before = &bytes[..err.valid_up_to()];
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |newline| newline + 1);
+        NotUtf8 {
+            line: before.iter().filter(|&&b| b == b'\n').count() as u32 + 1,
+            column: String::from_utf8_lossy(&before[line_start..]).chars().count() as u32 + 1,
+        }
+    });
+    Ok((bytes, bad))
 }
 
 fn file_ref_of(id: uuid::Uuid, name: &str) -> FileRef {
@@ -1060,8 +1169,10 @@ mod tests {
         let text = "pub fn helper() -> u32 { 1 }\n";
         let parse = |hash: &str, text: &str| {
             let mut parsed_now = false;
-            let facts = parses.parse(path, hash, text, &mut parsed_now).unwrap();
-            (parsed_now, facts.items.iter().map(|item| item.name.clone()).collect::<Vec<_>>())
+            let names = parses.parse_then(path, hash, text, &mut parsed_now, |facts| {
+                facts.unwrap().items.iter().map(|item| item.name.clone()).collect::<Vec<_>>()
+            });
+            (parsed_now, names)
         };
         let helper = vec!["helper".to_owned()];
         assert_eq!(parse("h1", text), (true, helper.clone()));
@@ -1074,7 +1185,7 @@ mod tests {
         let other = Utf8Path::new("tests/support/broken.rs");
         for expected in [true, true, false] {
             let mut parsed_now = false;
-            assert!(parses.parse(other, "h3", "fn (", &mut parsed_now).is_err());
+            assert!(parses.parse_then(other, "h3", "fn (", &mut parsed_now, |facts| facts.is_err()));
             assert_eq!(parsed_now, expected);
         }
     }

@@ -24,6 +24,11 @@ impl Input {
 
     /// Whether the path is still as it was.
     pub fn unchanged(&self) -> bool {
+        // A path that held no regular file (a folder, a FIFO) is looked at, never opened: opening
+        // a FIFO would wait for a writer.
+        if !std::fs::metadata(&self.path).is_ok_and(|metadata| metadata.is_file()) {
+            return self.hash.is_none();
+        }
         match (&self.hash, std::fs::read(&self.path)) {
             (Some(expected), Ok(content)) => hash(&content) == *expected,
             (None, Err(err)) => err.kind() == std::io::ErrorKind::NotFound,

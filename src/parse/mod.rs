@@ -39,6 +39,9 @@ pub struct FileFacts {
     pub macro_calls: Vec<MacroCall>,
     /// Lines in the file (the last line counts even without a trailing newline).
     pub line_count: u32,
+    /// Top-level items that did not parse, in source order: the file did not parse whole, and the
+    /// rest of it was parsed without them (empty when the file parsed whole).
+    pub lost: Vec<LostItems>,
 }
 
 /// One item, with what it contains (fields, variants, associated items, the items of an inline
@@ -126,53 +129,237 @@ impl SyntaxError {
     }
 }
 
-/// Files that nest brackets, parentheses, braces and generic arguments deeper than this are
-/// refused rather than parsed. syn recurses once per level (about 16 KiB of stack per level in
-/// a debug build, 32 KiB for generics), and a stack overflow aborts the whole process: it cannot
-/// be caught. With the workers' 64 MiB stack this leaves a margin of four or more in any build;
-/// real code stays far below it.
+/// Top-level items of a file that could not be parsed, while the rest of the file was: the lines
+/// they span (1-based, inclusive) and why (the position of the first error inside them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostItems {
+    pub line: u32,
+    pub end_line: u32,
+    pub error: SyntaxError,
+}
+
+/// Code that nests brackets, parentheses, braces and generic arguments deeper than this is parsed
+/// on a stack grown for it (see `MAX_GROWN_NESTING`), never on the worker's own. syn recurses once
+/// per level (about 16 KiB of stack per level in a debug build, 32 KiB for generics), and a stack
+/// overflow aborts the whole process: it cannot be caught. With the workers' 64 MiB stack this
+/// leaves a margin of four or more in any build; real code stays far below it. Macro expansions
+/// (`expand`) are held to this limit.
 pub const MAX_NESTING: usize = 256;
 
+/// Deeper than `MAX_NESTING`, a file is parsed on a stack of `STACK_PER_LEVEL` bytes per level,
+/// allocated for it (`stacker`: reserved address space, committed only as far as it is used) and
+/// freed after. Deeper than this, the top-level item that nests so deep is not indexed (the rest
+/// of the file is): 16,384 levels reserve 1 GiB.
+pub const MAX_GROWN_NESTING: usize = 16_384;
+
+/// Stack reserved per level of nesting on a grown stack: twice the deepest cost measured (a debug
+/// build, generic arguments).
+const STACK_PER_LEVEL: usize = 64 * 1024;
+
 /// Parses one file's text into its facts.
+///
+/// A file whose tokens do not lex (an unclosed bracket or string) is an error. Otherwise the file
+/// is parsed whole, and if that fails, top-level item by top-level item (`recover`): what parses
+/// is kept, and what does not is listed in `FileFacts::lost`.
 pub fn parse_file(text: &str) -> Result<FileFacts, SyntaxError> {
+    parse_file_then(text, |facts| facts)
+}
+
+/// `parse_file`, then `then` on its result, both on a stack deep enough for the file: what
+/// `then` does with the facts (assemble them, drop them) recurses as deep as the file nests.
+pub fn parse_file_then<R>(text: &str, then: impl FnOnce(Result<FileFacts, SyntaxError>) -> R) -> R {
+    parse_file_then_deep(text, |facts, _| then(facts))
+}
+
+/// `parse_file_then`, also telling `then` whether the file nests deeper than `MAX_NESTING`, so
+/// that its facts were made on a grown stack: a copy of them must be made, assembled and
+/// dropped on one too (a caller that keeps facts keeps only shallow ones).
+pub fn parse_file_then_deep<R>(text: &str, then: impl FnOnce(Result<FileFacts, SyntaxError>, bool) -> R) -> R {
     let text = strip_shebang(text);
-    let file = parse_syntax(lex(text)?).or_else(|first| {
-        // Edition 2015 allows bare trait objects. syn parses `Box<Trait + Send>`, but not the
-        // `Fn(..)` sugar without `dyn`: retry once with `dyn` added there (the text is lexed
-        // again: the first token stream went into syn's buffer). If that fails too, the error
-        // further into the file is the real one (the retry got past the first).
-        if first.message.starts_with(TOO_DEEP) {
-            return Err(first);
-        }
-        parse_syntax(dyn_before_bare_fn_traits(lex(text)?))
-            .map_err(|retry| if (retry.line, retry.column) > (first.line, first.column) { retry } else { first })
-    })?;
+    let tokens = match lex(text) {
+        Ok(tokens) => tokens,
+        Err(err) => return then(Err(err), false),
+    };
+    let depth = nesting(&tokens, MAX_GROWN_NESTING);
+    let deep = !matches!(depth, Ok(levels) if levels <= MAX_NESTING);
+    on_stack_for(depth, move || then(parse_tokens(text, tokens, depth), deep))
+}
+
+/// Runs `f` on the current stack if `depth` is within `MAX_NESTING`, else on a stack with room
+/// for it: the current one if it has that much left (a grown one already), or a new one.
+fn on_stack_for<R>(depth: Result<usize, Span>, f: impl FnOnce() -> R) -> R {
+    let levels = match depth {
+        Ok(levels) => levels,
+        // The file is parsed item by item (`recover`), and an item may nest this deep.
+        Err(_) => MAX_GROWN_NESTING,
+    };
+    if levels <= MAX_NESTING {
+        return f();
+    }
+    let size = levels.saturating_mul(STACK_PER_LEVEL) + (4 << 20);
+    stacker::maybe_grow(size, size, f)
+}
+
+fn parse_tokens(text: &str, tokens: TokenStream, depth: Result<usize, Span>) -> Result<FileFacts, SyntaxError> {
     let line_count = text.lines().count() as u32;
+    let whole = match depth {
+        Ok(_) => parse_retrying(tokens.clone()),
+        Err(span) => Err(too_deep_error(span)),
+    };
+    let file = match whole {
+        Ok(file) => file,
+        Err(_) => return Ok(recover(tokens, line_count)),
+    };
     // A file's attributes are all inner ones (`//!`, `#![cfg]`): they belong to its module.
     let doc = render::doc(&file.attrs);
     let cfg = render::cfg(&file.attrs);
     let Body { items, refs, calls } = items(&file.items);
-    Ok(FileFacts { items, doc, cfg, hash: hash_of(&file), refs, macro_calls: calls, line_count })
+    Ok(FileFacts { items, doc, cfg, hash: hash_of(&file), refs, macro_calls: calls, line_count, lost: Vec::new() })
+}
+
+/// Parses a file's tokens. Edition 2015 allows bare trait objects: syn parses `Box<Trait + Send>`,
+/// but not the `Fn(..)` sugar without `dyn`, so a failure is retried once with `dyn` added there.
+/// If that fails too, the error further into the file is the real one (the retry got past the
+/// first).
+fn parse_retrying(tokens: TokenStream) -> Result<syn::File, SyntaxError> {
+    syn::parse2::<syn::File>(tokens.clone()).map_err(syntax_error).or_else(|first| {
+        syn::parse2(dyn_before_bare_fn_traits(tokens))
+            .map_err(syntax_error)
+            .map_err(|retry| if (retry.line, retry.column) > (first.line, first.column) { retry } else { first })
+    })
+}
+
+fn syntax_error(err: syn::Error) -> SyntaxError {
+    SyntaxError::at(err.span(), err.to_string())
 }
 
 const TOO_DEEP: &str = "nesting deeper than";
 
-/// proc-macro2's lexer is iterative, so lexing is safe at any depth.
+fn too_deep_error(span: Span) -> SyntaxError {
+    SyntaxError::at(span, format!("{TOO_DEEP} {MAX_GROWN_NESTING} levels is not indexed"))
+}
+
+/// How many top-level segments a run of failing ones may be joined across before the first of
+/// them is given up (`recover`): an item that the split cut in two (`const X: u8 = if a { 1 }`
+/// `else { 2 };`) parses once joined again.
+const MAX_JOINED_SEGMENTS: usize = 8;
+
+/// The facts of a file that did not parse whole: its top level is cut into segments that each end
+/// an item (`segments`), and runs of them are parsed alone. A segment that parses neither alone
+/// nor joined with the next few is lost, with its lines and its error; the rest is kept, with the
+/// lines of the file (tokens keep their spans).
+fn recover(tokens: TokenStream, line_count: u32) -> FileFacts {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let segments = segments(&trees);
+    let mut facts = FileFacts { line_count, ..FileFacts::default() };
+    let mut hasher_input: Vec<u64> = Vec::new();
+    let mut start = 0;
+    while start < segments.len() {
+        let mut first_error = None;
+        let mut parsed = None;
+        for end in start + 1..=(start + MAX_JOINED_SEGMENTS).min(segments.len()) {
+            let chunk: TokenStream = trees[segments[start].start..segments[end - 1].end].iter().cloned().collect();
+            let depth = nesting(&chunk, MAX_GROWN_NESTING);
+            let result = match depth {
+                Ok(_) => on_stack_for(depth, || {
+                    parse_retrying(chunk).map(|file| {
+                        let body = items(&file.items);
+                        let attrs = (start == 0).then(|| (render::doc(&file.attrs), render::cfg(&file.attrs)));
+                        (body, attrs, hash_of(&file))
+                    })
+                }),
+                Err(span) => Err(too_deep_error(span)),
+            };
+            match result {
+                Ok(ok) => {
+                    parsed = Some((end, ok));
+                    break;
+                }
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        match parsed {
+            Some((end, (mut body, attrs, hash))) => {
+                if let Some((doc, cfg)) = attrs {
+                    facts.doc = doc;
+                    facts.cfg = cfg;
+                }
+                facts.items.append(&mut body.items);
+                facts.refs.append(body.refs);
+                facts.macro_calls.append(&mut body.calls);
+                hasher_input.push(hash);
+                start = end;
+            }
+            None => {
+                let segment = &segments[start];
+                let error = first_error.unwrap_or_else(|| SyntaxError { line: 0, column: 0, message: String::new() });
+                facts.lost.push(LostItems { line: segment.line, end_line: segment.end_line, error });
+                start += 1;
+            }
+        }
+    }
+    facts.hash = hash_of(&hasher_input);
+    facts
+}
+
+/// A run of top-level token trees that ends where an item can end: `trees[start..end]`, on lines
+/// `line..=end_line`.
+struct Segment {
+    start: usize,
+    end: usize,
+    line: u32,
+    end_line: u32,
+}
+
+/// Cuts a file's top-level token trees after each `;` (at the top level it only ever ends an
+/// item) and after each `{ ... }` that is not followed by what continues an expression (an
+/// operator, `.`, `?`, `;`, a group, `else`, `as`): each segment holds whole items, or a part of
+/// one that its neighbours complete. The file's own `#![...]` attributes stay with the first.
+fn segments(trees: &[TokenTree]) -> Vec<Segment> {
+    let mut segments = Vec::new();
+    let mut start = 0;
+    for (index, tree) in trees.iter().enumerate() {
+        let ends = match tree {
+            TokenTree::Punct(punct) => punct.as_char() == ';',
+            TokenTree::Group(group) if group.delimiter() == proc_macro2::Delimiter::Brace => match trees.get(index + 1)
+            {
+                None => true,
+                // What can go on an expression (in a `const` or `static` value) after a block.
+                Some(TokenTree::Punct(punct)) => !".?+-*/%&|^<>=!;,:".contains(punct.as_char()),
+                Some(TokenTree::Ident(word)) => word != "else" && word != "as",
+                Some(_) => false,
+            },
+            _ => false,
+        };
+        if ends || index + 1 == trees.len() {
+            segments.push(Segment {
+                start,
+                end: index + 1,
+                line: trees[start].span().start().line as u32,
+                end_line: tree.span().end().line as u32,
+            });
+            start = index + 1;
+        }
+    }
+    segments
+}
+
+/// proc-macro2's lexer is iterative (it keeps open groups on a heap stack), and its token
+/// streams drop without recursion, so lexing is safe at any depth.
 fn lex(text: &str) -> Result<TokenStream, SyntaxError> {
     text.parse().map_err(|err: proc_macro2::LexError| SyntaxError::at(err.span(), err.to_string()))
 }
 
-/// Checks the depth, then parses. The check walks proc-macro2's stream, before syn sees it:
-/// syn builds its own token buffer recursively too.
-fn parse_syntax(tokens: TokenStream) -> Result<syn::File, SyntaxError> {
-    parse_syntax_with(tokens)
-}
-
+/// Checks the depth against `MAX_NESTING`, then parses on the current stack (macro expansions:
+/// `expand`). The check walks proc-macro2's stream, before syn sees it: syn builds its own token
+/// buffer recursively too.
 fn parse_syntax_with<T: syn::parse::Parse>(tokens: TokenStream) -> Result<T, SyntaxError> {
-    if let Some(span) = too_deep(&tokens) {
+    if let Err(span) = nesting(&tokens, MAX_NESTING) {
         return Err(SyntaxError::at(span, format!("{TOO_DEEP} {MAX_NESTING} levels is not indexed")));
     }
-    syn::parse2(tokens).map_err(|err| SyntaxError::at(err.span(), err.to_string()))
+    syn::parse2(tokens).map_err(syntax_error)
 }
 
 /// The text without a byte-order mark and without a `#!` line (but its newline, so that lines
@@ -189,7 +376,7 @@ fn strip_shebang(text: &str) -> &str {
 /// where a type starts (after `=`, `<`, `,`, `(`, `[`, `&`, `&'a`, `&mut`, `*const`, `*mut` or
 /// `->`), rather than where a bound does (after `:`, `+`, `impl`, `dyn`). The added token takes
 /// the span of the trait's name, so lines and columns stay those of the file. Recursion is bounded
-/// by `MAX_NESTING`, checked before.
+/// by the nesting checked before, on a stack with room for it (`on_stack_for`).
 fn dyn_before_bare_fn_traits(tokens: TokenStream) -> TokenStream {
     let trees: Vec<TokenTree> = tokens.into_iter().collect();
     let mut out = Vec::with_capacity(trees.len());
@@ -246,23 +433,27 @@ fn starts_type(before: &[TokenTree]) -> bool {
     }
 }
 
-/// Where the nesting first exceeds `MAX_NESTING`, if it does. Each group counts one level, and
-/// so does each `<` not yet closed within its group (generic arguments are no token groups);
-/// `;` and `{` end any generic argument list, so comparisons cannot pile up.
-fn too_deep(tokens: &TokenStream) -> Option<Span> {
+/// How deep `tokens` nest, or where the nesting first exceeds `limit`. Each group counts one
+/// level, and so does each `<` not yet closed within its group (generic arguments are no token
+/// groups); `;` and `{` end any generic argument list, so comparisons cannot pile up.
+fn nesting(tokens: &TokenStream, limit: usize) -> Result<usize, Span> {
     let mut stack: Vec<(proc_macro2::token_stream::IntoIter, usize)> = vec![(tokens.clone().into_iter(), 0)];
+    let mut deepest = 0;
     loop {
         let depth = stack.len();
-        let (iter, angles) = stack.last_mut()?;
+        let Some((iter, angles)) = stack.last_mut() else {
+            return Ok(deepest);
+        };
         let Some(tree) = iter.next() else {
             stack.pop();
             continue;
         };
         match tree {
             TokenTree::Group(group) => {
-                if depth + *angles >= MAX_NESTING {
-                    return Some(group.span_open());
+                if depth + *angles >= limit {
+                    return Err(group.span_open());
                 }
+                deepest = deepest.max(depth + *angles);
                 if group.delimiter() == proc_macro2::Delimiter::Brace {
                     *angles = 0;
                 }
@@ -271,9 +462,10 @@ fn too_deep(tokens: &TokenStream) -> Option<Span> {
             TokenTree::Punct(punct) => match punct.as_char() {
                 '<' => {
                     *angles += 1;
-                    if depth + *angles > MAX_NESTING {
-                        return Some(punct.span());
+                    if depth + *angles > limit {
+                        return Err(punct.span());
                     }
+                    deepest = deepest.max(depth + *angles);
                 }
                 '>' => *angles = angles.saturating_sub(1),
                 ';' => *angles = 0,

@@ -167,15 +167,110 @@ fn nesting_up_to_the_limit_parses() {
 }
 
 #[test]
-fn deeper_nesting_is_refused_not_a_crash() {
-    for depth in [MAX_NESTING + 1, 100_000] {
-        let blocks = format!("fn f() {}{}", "{".repeat(depth), "}".repeat(depth));
-        let err = parse_on_worker_stack(blocks).unwrap_err();
-        assert!(err.message.contains("nesting deeper than"), "{err:?}");
-        assert_eq!(err.line, 1);
-        let generics = format!("type T = {}u8{};", "Vec<".repeat(depth), ">".repeat(depth));
-        assert!(parse_on_worker_stack(generics).is_err());
-    }
+fn nesting_beyond_the_worker_stack_parses_on_a_grown_one() {
+    let depth = 4 * MAX_NESTING;
+    let parens = format!("fn f() {{ let x = {}1{}; }}", "(".repeat(depth), ")".repeat(depth));
+    assert_eq!(parse_on_worker_stack(parens), Ok(1));
+    let generics = format!("type T = {}u8{};", "Vec<".repeat(depth), ">".repeat(depth));
+    assert_eq!(parse_on_worker_stack(generics), Ok(1));
+}
+
+#[test]
+fn deep_inline_modules_are_facts_to_their_full_depth() {
+    let depth = 3_000;
+    let text = format!("{}fn leaf() {{}}{}", "pub mod m { ".repeat(depth), " }".repeat(depth));
+    let levels = std::thread::Builder::new()
+        .stack_size(crate::index::WORKER_STACK)
+        .spawn(move || {
+            parse_file_then(&text, |facts| {
+                let facts = facts.unwrap();
+                let mut item = &facts.items[0];
+                let mut levels = 1;
+                while let Some(child) = item.children.first() {
+                    item = child;
+                    levels += 1;
+                }
+                // Dropped here, on the stack the file was parsed on.
+                (levels, item.name.clone())
+            })
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(levels, (depth + 1, "leaf".to_owned()));
+}
+
+/// Parses on the workers' stack; returns the names of the top-level items and the lost ranges.
+fn recovered(text: &str) -> (Vec<String>, Vec<(u32, u32, String)>) {
+    let text = text.to_owned();
+    std::thread::Builder::new()
+        .stack_size(crate::index::WORKER_STACK)
+        .spawn(move || {
+            let facts = parse_file(&text).unwrap();
+            let names = facts.items.iter().map(|item| format!("{} {}", item.name, item.line)).collect();
+            let lost = facts.lost.into_iter().map(|lost| (lost.line, lost.end_line, lost.error.message)).collect();
+            (names, lost)
+        })
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+#[test]
+fn an_item_nested_too_deep_is_lost_alone() {
+    let depth = MAX_GROWN_NESTING + 1;
+    let text = format!(
+        "fn before() {{}}
+fn deep() {}{}
+
+fn after() {{}}
+",
+        "{".repeat(depth),
+        "}".repeat(depth)
+    );
+    let (names, lost) = recovered(&text);
+    assert_eq!(names, ["before 1", "after 4"]);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!((lost[0].0, lost[0].1), (2, 2));
+    assert!(lost[0].2.contains("nesting deeper than"), "{lost:?}");
+    let generics = format!(
+        "struct A;
+type T = {}u8{};
+struct B;
+",
+        "Vec<".repeat(100_000),
+        ">".repeat(100_000)
+    );
+    let (names, lost) = recovered(&generics);
+    assert_eq!(names, ["A 1", "B 3"]);
+    assert_eq!((lost[0].0, lost[0].1), (2, 2));
+}
+
+#[test]
+fn a_broken_item_is_lost_alone() {
+    let (names, lost) = recovered("//! Doc.\nfn ok() {}\nstruct S {\n    x:\n}\nfn after() {}\n");
+    assert_eq!(names, ["ok 2", "after 6"]);
+    assert_eq!(lost.len(), 1);
+    assert_eq!((lost[0].0, lost[0].1), (3, 5));
+    let facts = parse_file("//! Doc.\n#![cfg(unix)]\nfn ok() {}\nstruct S { x: }\n").unwrap();
+    assert_eq!(facts.doc.as_deref(), Some("Doc."), "the file's attributes are kept");
+    assert_eq!(facts.cfg.as_deref(), Some("unix"));
+}
+
+#[test]
+fn items_are_not_cut_inside() {
+    // `{ 1 }` followed by `else` or `as` is no item's end, nor is a struct literal before `;` or
+    // a block before an operator.
+    let text = "const A: u8 = if X { 1 } else { 2 };\nconst B: P = P { x: 1 };\nconst C: u8 = { 1 } as u8 + { 2 };\nfn broken() -> {}\nstatic D: u8 = 0;\n";
+    let (names, lost) = recovered(text);
+    assert_eq!(names, ["A 1", "B 2", "C 3", "D 5"]);
+    assert_eq!(lost.iter().map(|l| (l.0, l.1)).collect::<Vec<_>>(), [(4, 4)]);
+}
+
+#[test]
+fn a_file_that_does_not_lex_is_lost_whole() {
+    let err = parse_file("fn ok() {}\nfn broken() { \"unterminated }\n").unwrap_err();
+    assert_eq!(err.line, 2);
 }
 
 #[test]
@@ -208,11 +303,12 @@ fn g<F: Fn(u8) + Send>(f: F) -> bool { a == b }
 #[test]
 fn the_retry_reports_the_real_error() {
     // The bare `Fn` on line 1 is fine in edition 2015; line 3 is broken in any edition.
-    let err = parse_file("type A = Fn(u8);\n\nfn broken() -> {}\n").unwrap_err();
-    assert_eq!(err.line, 3, "{err:?}");
+    let (names, lost) = recovered("type A = Fn(u8);\n\nfn broken() -> {}\n");
+    assert_eq!(names, ["A 1"]);
+    assert_eq!(lost.iter().map(|l| (l.0, l.1)).collect::<Vec<_>>(), [(3, 3)]);
     // With no bare `Fn` at all, the retry changes nothing and the error stays where it is.
-    let err = parse_file("fn ok() {}\nstruct S { x: }\n").unwrap_err();
-    assert_eq!(err.line, 2, "{err:?}");
+    let facts = parse_file("fn ok() {}\nstruct S { x: }\n").unwrap();
+    assert_eq!(facts.lost[0].error.line, 2, "{:?}", facts.lost);
 }
 
 #[test]

@@ -4,8 +4,9 @@
 //! folder the inline modules stand for), and inline `mod x { mod y; }`.
 //!
 //! Module trees are only ever found by following declarations from a crate's root file, never
-//! by globbing folders. This module is pure path arithmetic: the caller says which candidates
-//! exist.
+//! by globbing folders. `candidates` is pure path arithmetic; `lookup` asks the file system which
+//! of them exist, and says so when what it finds is not one readable file (rustc's E0761: both
+//! `x.rs` and `x/mod.rs`; a folder; a symlink loop).
 
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -71,6 +72,50 @@ pub fn candidates(parent: &ModuleFile, decl: ModDecl<'_>) -> Vec<ModuleFile> {
     candidates
 }
 
+/// What a module's candidate files are on disk.
+#[derive(Debug)]
+pub enum Lookup<'a> {
+    /// The first candidate that exists is a file.
+    Found(&'a ModuleFile),
+    /// Both `x.rs` and `x/mod.rs` exist (rustc's E0761): the first is indexed, and this is an error.
+    Ambiguous { found: &'a ModuleFile, other: &'a ModuleFile },
+    /// The first candidate that exists is no regular file (a folder, a FIFO, a socket), or cannot
+    /// be looked at (a symlink loop, a folder without permission): `why` says which.
+    Unusable { candidate: &'a ModuleFile, why: String },
+    /// No candidate exists.
+    Missing,
+}
+
+/// Looks `candidates` (from `candidates`) up on disk, in order, as rustc does: the first path that
+/// exists decides, whatever it is.
+pub fn lookup(candidates: &[ModuleFile]) -> Lookup<'_> {
+    for (index, candidate) in candidates.iter().enumerate() {
+        let metadata = match std::fs::metadata(&candidate.path) {
+            Ok(metadata) => metadata,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            // A path through a file (`a.rs/x.rs`) does not exist either.
+            Err(err) if err.kind() == std::io::ErrorKind::NotADirectory => continue,
+            Err(err) => return Lookup::Unusable { candidate, why: format!("cannot be looked at: {err}") },
+        };
+        if metadata.is_dir() {
+            return Lookup::Unusable { candidate, why: "is a folder, not a file".to_owned() };
+        }
+        if !metadata.is_file() {
+            return Lookup::Unusable { candidate, why: "is not a regular file".to_owned() };
+        }
+        // Only the `x.rs` of a plain `mod x;` has a twin (`x/mod.rs`, the next candidate); paths
+        // from `#[path]` own their folder.
+        if !candidate.owns_dir
+            && let Some(other) = candidates.get(index + 1)
+            && other.path.is_file()
+        {
+            return Lookup::Ambiguous { found: candidate, other };
+        }
+        return Lookup::Found(candidate);
+    }
+    Lookup::Missing
+}
+
 fn inline_base(parent: &ModuleFile, inline_dirs: &[String]) -> Utf8PathBuf {
     let mut base = parent.child_dir();
     for dir in inline_dirs {
@@ -125,6 +170,31 @@ mod tests {
         };
         let found: Vec<String> = candidates(&root, decl).into_iter().map(|file| file.path.to_string()).collect();
         assert_eq!(found, ["src/sys/unix.rs", "src/sys.rs", "src/sys/mod.rs", "src/sys/windows.rs"]);
+    }
+
+    #[test]
+    fn lookup_reports_what_is_not_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
+        let lib = ModuleFile::crate_root(root.join("lib.rs"));
+        let decl = |name| ModDecl { name, path_attr: None, cfg_paths: &[], inactive_cfg_paths: &[], inline_dirs: &[] };
+        std::fs::create_dir_all(root.join("both")).unwrap();
+        std::fs::write(root.join("both.rs"), "").unwrap();
+        std::fs::write(root.join("both/mod.rs"), "").unwrap();
+        std::fs::create_dir_all(root.join("folder.rs")).unwrap();
+        std::fs::write(root.join("plain.rs"), "").unwrap();
+
+        let both = candidates(&lib, decl("both"));
+        assert!(
+            matches!(lookup(&both), Lookup::Ambiguous { found, other } if found.path.ends_with("both.rs") && other.path.ends_with("both/mod.rs"))
+        );
+        let folder = candidates(&lib, decl("folder"));
+        assert!(
+            matches!(lookup(&folder), Lookup::Unusable { candidate, why } if candidate.path.ends_with("folder.rs") && why.contains("folder"))
+        );
+        let plain = candidates(&lib, decl("plain"));
+        assert!(matches!(lookup(&plain), Lookup::Found(found) if found.path.ends_with("plain.rs")));
+        assert!(matches!(lookup(&candidates(&lib, decl("none"))), Lookup::Missing));
     }
 
     #[test]

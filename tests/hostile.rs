@@ -1,0 +1,466 @@
+//! A catalogue of hostile inputs: each case is a small workspace built in a temporary folder
+//! (large or odd files are made here, at test time), with the diagnostics it must give and the
+//! items that must survive it. The rule: a bad input never stops the build, and costs no more
+//! than what it must (an item, a file, a module); everything else is indexed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{Graph, describe, stderr};
+
+/// A package `hostile` (a lib) in a temporary folder, its files written as given.
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new(files: &[(&str, &[u8])]) -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = "[package]\nname = \"hostile\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
+        std::fs::write(dir.path().join("Cargo.toml"), manifest).unwrap();
+        let case = Case { dir };
+        for (path, content) in files {
+            case.write(path, content);
+        }
+        case
+    }
+
+    fn text(files: &[(&str, &str)]) -> Case {
+        let bytes: Vec<(&str, &[u8])> = files.iter().map(|(path, text)| (*path, text.as_bytes())).collect();
+        Case::new(&bytes)
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn write(&self, rel: &str, content: &[u8]) {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
+    fn db(&self) -> PathBuf {
+        self.path("graph.msgpack")
+    }
+
+    fn args(&self) -> Vec<String> {
+        vec!["build".into(), "--offline".into(), "--db".into(), self.db().to_str().unwrap().into()]
+    }
+
+    /// Builds the graph; the exit code must be `code`.
+    fn build(&self, code: i32) -> Built {
+        self.build_with(Command::new(common::BIN), code)
+    }
+
+    fn build_with(&self, mut command: Command, code: i32) -> Built {
+        let output = command
+            .args(self.args())
+            .current_dir(self.dir.path())
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_TERM_COLOR")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(code), "{}", describe(&output));
+        let export = common::run_in(self.dir.path(), &["export", "--db", self.db().to_str().unwrap()]);
+        assert!(export.status.success(), "{}", describe(&export));
+        Built { graph: Graph::parse(&String::from_utf8(export.stdout).unwrap()), output }
+    }
+}
+
+struct Built {
+    output: Output,
+    graph: Graph,
+}
+
+impl Built {
+    /// Stderr has a line that contains `at` (`error: src/lib.rs:3:`) and each of `words`.
+    fn says(&self, at: &str, words: &[&str]) -> &Built {
+        let err = stderr(&self.output);
+        let found = err.lines().any(|line| line.contains(at) && words.iter().all(|word| line.contains(word)));
+        assert!(found, "no line with `{at}` and {words:?}:\n{}", describe(&self.output));
+        self
+    }
+
+    /// Stderr has no line with `error` or `warning`.
+    fn silent(&self) -> &Built {
+        let err = stderr(&self.output);
+        assert!(!err.contains("error") && !err.contains("warning"), "{}", describe(&self.output));
+        self
+    }
+
+    /// Each `(kind, path)` is in the graph, once.
+    fn has(&self, items: &[(&str, &str)]) -> &Built {
+        for (kind, path) in items {
+            let found = self.graph.find(kind, path);
+            assert_eq!(found.len(), 1, "{kind} `{path}` should be in the graph once:\n{}", describe(&self.output));
+        }
+        self
+    }
+
+    /// No `(kind, path)` is in the graph.
+    fn lacks(&self, items: &[(&str, &str)]) -> &Built {
+        for (kind, path) in items {
+            assert!(self.graph.find(kind, path).is_empty(), "{kind} `{path}` should not be in the graph");
+        }
+        self
+    }
+}
+
+fn nested(open: &str, middle: &str, close: &str, depth: usize) -> String {
+    format!("{}{middle}{}", open.repeat(depth), close.repeat(depth))
+}
+
+// ---- Items that do not parse: only they are lost. ----
+
+#[test]
+fn an_expression_nested_beyond_any_stack_costs_its_item_alone() {
+    let deep = nested("(", "1", ")", 40_000);
+    let lib = format!("pub fn before() {{}}\npub fn deep() -> u8 {{ {deep} }}\npub struct After;\n");
+    Case::text(&[("src/lib.rs", &lib)])
+        .build(3)
+        .says("error: src/lib.rs:2:", &["nesting deeper than", "lines 2-2 are not indexed"])
+        .has(&[("function", "hostile::before"), ("struct", "hostile::After")])
+        .lacks(&[("function", "hostile::deep")]);
+}
+
+#[test]
+fn generics_nested_beyond_any_stack_cost_their_item_alone() {
+    let deep = nested("Vec<", "u8", ">", 30_000);
+    let lib = format!("pub struct Before;\n\npub type Deep = {deep};\n\npub fn after() {{}}\n");
+    Case::text(&[("src/lib.rs", &lib)])
+        .build(3)
+        .says("error: src/lib.rs:3:", &["lines 3-3 are not indexed"])
+        .has(&[("struct", "hostile::Before"), ("function", "hostile::after")])
+        .lacks(&[("type_alias", "hostile::Deep")]);
+}
+
+#[test]
+fn deep_expressions_within_the_limit_are_indexed_whole() {
+    let parens = nested("(", "1", ")", 3_000);
+    let blocks = nested("{", "2", "}", 3_000);
+    let lib = format!("pub fn parens() -> u8 {{ {parens} }}\npub fn blocks() -> u8 {blocks}\n");
+    Case::text(&[("src/lib.rs", &lib)])
+        .build(0)
+        .silent()
+        .has(&[("function", "hostile::parens"), ("function", "hostile::blocks")]);
+}
+
+#[test]
+fn inline_modules_thousands_deep_are_indexed_to_the_bottom() {
+    let depth = 2_000;
+    let lib = nested("pub mod m { ", "pub fn leaf() {}", " }", depth);
+    let built = Case::text(&[("src/lib.rs", &lib)]).build(0);
+    let leaf = format!("hostile{}::leaf", "::m".repeat(depth));
+    built.silent().has(&[("function", &leaf)]);
+    assert_eq!(built.graph.vertices.values().filter(|v| v["kind"] == "module").count(), depth + 1);
+}
+
+#[test]
+fn module_files_hundreds_deep_are_indexed_to_the_bottom() {
+    let depth = 300;
+    let mut files = vec![("src/lib.rs".to_owned(), "pub mod m;\n".to_owned())];
+    let mut dir = "src".to_owned();
+    for level in 1..=depth {
+        dir.push_str("/m");
+        let body = if level == depth { "pub fn leaf() {}\n" } else { "pub mod m;\n" };
+        files.push((format!("{dir}/mod.rs"), body.to_owned()));
+    }
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    let leaf = format!("hostile{}::leaf", "::m".repeat(depth));
+    Case::text(&files).build(0).silent().has(&[("function", &leaf)]);
+}
+
+#[test]
+fn a_broken_item_between_good_ones_is_lost_alone() {
+    let lib = "pub fn before() {}\n\npub struct Broken {\n    x:\n}\n\npub enum After { A }\n";
+    Case::text(&[("src/lib.rs", lib)])
+        .build(3)
+        .says("error: src/lib.rs:", &["lines 3-5 are not indexed"])
+        .has(&[("function", "hostile::before"), ("enum", "hostile::After")])
+        .lacks(&[("struct", "hostile::Broken")]);
+}
+
+#[test]
+fn each_broken_item_is_reported_and_the_rest_kept() {
+    let lib = "pub fn one() -> {}\npub fn two() {}\nimpl for X {}\npub const THREE: u8 = 3;\nstruct ;\n";
+    let built = Case::text(&[("src/lib.rs", lib)]).build(3);
+    built
+        .says("error: src/lib.rs:1:", &["lines 1-1"])
+        .says("error: src/lib.rs:3:", &["lines 3-3"])
+        .says("error: src/lib.rs:5:", &["lines 5-5"])
+        .has(&[("function", "hostile::two"), ("const", "hostile::THREE")])
+        .lacks(&[("function", "hostile::one")]);
+    assert!(stderr(&built.output).contains("1 failed"), "one file, counted once: {}", describe(&built.output));
+}
+
+#[test]
+fn a_broken_item_inside_an_inline_module_costs_that_module() {
+    let lib = "pub mod outer {\n    pub fn broken() -> {}\n}\n\npub mod fine {\n    pub fn kept() {}\n}\n";
+    Case::text(&[("src/lib.rs", lib)])
+        .build(3)
+        .says("error: src/lib.rs:", &["lines 1-3"])
+        .has(&[("module", "hostile::fine"), ("function", "hostile::fine::kept")])
+        .lacks(&[("module", "hostile::outer")]);
+}
+
+#[test]
+fn garbage_between_items_is_lost_alone() {
+    let lib = "pub fn before() {}\n@@@ $$ ### ;\npub fn after() {}\n";
+    Case::text(&[("src/lib.rs", lib)])
+        .build(3)
+        .says("error: src/lib.rs:2:", &["lines 2-2"])
+        .has(&[("function", "hostile::before"), ("function", "hostile::after")]);
+}
+
+#[test]
+fn inner_attributes_survive_a_broken_item() {
+    let lib = "//! The crate's doc.\n#![allow(dead_code)]\npub fn kept() {}\nfn broken() -> {}\n";
+    let built = Case::text(&[("src/lib.rs", lib)]).build(3);
+    built.says("error: src/lib.rs:4:", &["lines 4-4"]).has(&[("function", "hostile::kept")]);
+    let krate = built.graph.vertices.values().find(|v| v["kind"] == "module" && v["props"]["path"] == "hostile");
+    assert_eq!(krate.unwrap()["props"]["doc"], "The crate's doc.");
+}
+
+#[test]
+fn a_file_that_does_not_lex_is_lost_and_its_siblings_kept() {
+    let lib = "pub mod bad;\npub mod good;\n";
+    Case::text(&[
+        ("src/lib.rs", lib),
+        ("src/bad.rs", "pub fn f() { \"unterminated }\n"),
+        ("src/good.rs", "pub fn g() {}\n"),
+    ])
+    .build(3)
+    .says("error: src/bad.rs:1:", &[])
+    .has(&[("module", "hostile::bad"), ("function", "hostile::good::g")])
+    .lacks(&[("function", "hostile::bad::f")]);
+}
+
+#[test]
+fn an_unbalanced_closing_brace_loses_its_file_only() {
+    Case::text(&[("src/lib.rs", "pub mod bad;\npub fn root() {}\n"), ("src/bad.rs", "pub fn f() {}\n}\n")])
+        .build(3)
+        .says("error: src/bad.rs:2:", &[])
+        .has(&[("function", "hostile::root"), ("module", "hostile::bad")]);
+}
+
+#[test]
+fn nul_bytes_in_code_lose_their_file_and_in_comments_nothing() {
+    let files: &[(&str, &[u8])] = &[
+        ("src/lib.rs", b"pub mod nul_code;\npub mod nul_comment;\n"),
+        ("src/nul_code.rs", b"pub fn f() { \0 }\n"),
+        ("src/nul_comment.rs", b"// a \0 in a comment\npub fn g() {}\n"),
+    ];
+    Case::new(files)
+        .build(3)
+        .says("error: src/nul_code.rs:1:", &[])
+        .has(&[("function", "hostile::nul_comment::g"), ("module", "hostile::nul_code")]);
+}
+
+// ---- Module files: a diagnostic naming the path, and the rest indexed. ----
+
+#[test]
+fn both_foo_rs_and_foo_mod_rs_is_rustcs_e0761() {
+    Case::text(&[
+        ("src/lib.rs", "pub mod foo;\npub fn root() {}\n"),
+        ("src/foo.rs", "pub fn from_file() {}\n"),
+        ("src/foo/mod.rs", "pub fn from_folder() {}\n"),
+    ])
+    .build(3)
+    .says("error: src/lib.rs:1:", &["E0761", "`src/foo.rs`", "`src/foo/mod.rs`"])
+    .has(&[("function", "hostile::root"), ("function", "hostile::foo::from_file")])
+    .lacks(&[("function", "hostile::foo::from_folder")]);
+}
+
+#[test]
+fn a_path_attribute_to_the_file_itself_is_a_cycle() {
+    Case::text(&[("src/lib.rs", "#[path = \"lib.rs\"]\npub mod again;\npub fn root() {}\n")])
+        .build(3)
+        .says("error: src/lib.rs:2:", &["inside itself", "`src/lib.rs`"])
+        .has(&[("function", "hostile::root"), ("module", "hostile::again")]);
+}
+
+#[test]
+fn path_attributes_that_point_at_each_other_are_a_cycle() {
+    Case::text(&[
+        ("src/lib.rs", "pub mod a;\n"),
+        ("src/a.rs", "#[path = \"b.rs\"]\npub mod b;\npub fn in_a() {}\n"),
+        ("src/b.rs", "#[path = \"a.rs\"]\npub mod a;\npub fn in_b() {}\n"),
+    ])
+    .build(3)
+    .says("error: src/b.rs:2:", &["inside itself", "`src/a.rs`"])
+    .has(&[("function", "hostile::a::in_a"), ("function", "hostile::a::b::in_b")]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_to_itself_is_named() {
+    let case = Case::text(&[("src/lib.rs", "pub mod looped;\npub fn root() {}\n")]);
+    std::os::unix::fs::symlink("looped.rs", case.path("src/looped.rs")).unwrap();
+    case.build(3)
+        .says("error: src/lib.rs:1:", &["`src/looped.rs`", "cannot be looked at"])
+        .has(&[("function", "hostile::root"), ("module", "hostile::looped")]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_folder_symlinked_into_itself_is_a_cycle_not_a_descent() {
+    // `src/sub` is `src` again: `sub/x.rs`, `sub/sub/x.rs`, ... all exist, and are one file.
+    let case = Case::text(&[
+        ("src/lib.rs", "#[path = \"sub/x.rs\"]\npub mod x;\npub fn root() {}\n"),
+        ("src/x.rs", "#[path = \"sub/x.rs\"]\npub mod x;\npub fn in_x() {}\n"),
+    ]);
+    std::os::unix::fs::symlink(".", case.path("src/sub")).unwrap();
+    case.build(3)
+        .says("error: src/sub/x.rs:2:", &["inside itself", "`src/sub/sub/x.rs`"])
+        .has(&[("function", "hostile::root"), ("function", "hostile::x::in_x")]);
+}
+
+#[test]
+fn a_module_file_that_is_a_folder_is_named() {
+    let case = Case::text(&[("src/lib.rs", "pub mod folder;\npub fn root() {}\n")]);
+    std::fs::create_dir_all(case.path("src/folder.rs")).unwrap();
+    case.build(3)
+        .says("error: src/lib.rs:1:", &["`src/folder.rs`", "is a folder, not a file"])
+        .has(&[("function", "hostile::root"), ("module", "hostile::folder")]);
+}
+
+#[test]
+fn a_path_attribute_to_a_folder_is_named() {
+    let case = Case::text(&[("src/lib.rs", "#[path = \"things\"]\npub mod things;\npub fn root() {}\n")]);
+    std::fs::create_dir_all(case.path("src/things")).unwrap();
+    case.build(3).says("error: src/lib.rs:2:", &["`src/things`", "is a folder"]).has(&[("function", "hostile::root")]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_as_a_module_file_is_named_and_never_opened() {
+    let case = Case::text(&[("src/lib.rs", "pub mod pipe;\npub fn root() {}\n")]);
+    let status = Command::new("mkfifo").arg(case.path("src/pipe.rs")).status().unwrap();
+    assert!(status.success());
+    case.build(3)
+        .says("error: src/lib.rs:1:", &["`src/pipe.rs`", "not a regular file"])
+        .has(&[("function", "hostile::root"), ("module", "hostile::pipe")]);
+    // And a rerun, which checks what the first build looked at, does not open it either.
+    case.build(3);
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_indexed_with_its_bad_bytes_replaced() {
+    let files: &[(&str, &[u8])] =
+        &[("src/lib.rs", b"pub mod latin1;\n"), ("src/latin1.rs", b"// caf\xe9\npub fn kept() {}\n// \xff\xfe\n")];
+    Case::new(files)
+        .build(3)
+        .says("error: src/latin1.rs:1:7:", &["not valid UTF-8"])
+        .has(&[("function", "hostile::latin1::kept")]);
+}
+
+#[test]
+fn a_utf16_file_is_named_and_its_siblings_kept() {
+    let mut utf16 = vec![0xff, 0xfe];
+    utf16.extend("pub fn f() {}\n".encode_utf16().flat_map(u16::to_le_bytes));
+    let files: &[(&str, &[u8])] = &[("src/lib.rs", b"pub mod wide;\npub fn root() {}\n"), ("src/wide.rs", &utf16)];
+    Case::new(files)
+        .build(3)
+        .says("error: src/wide.rs:1:1:", &["not valid UTF-8"])
+        .has(&[("function", "hostile::root"), ("module", "hostile::wide")]);
+}
+
+#[test]
+fn a_file_larger_than_the_limit_is_not_read() {
+    let case = Case::text(&[("src/lib.rs", "pub mod huge;\npub fn root() {}\n")]);
+    // Sparse: no disk is written for it, and it is never read.
+    let huge = std::fs::File::create(case.path("src/huge.rs")).unwrap();
+    huge.set_len(cargo_codegraph::index::MAX_FILE_SIZE + 1).unwrap();
+    case.build(3)
+        .says("error: src/huge.rs", &["larger than the limit"])
+        .has(&[("function", "hostile::root"), ("module", "hostile::huge")]);
+}
+
+#[cfg(unix)]
+#[test]
+fn an_unreadable_file_is_named() {
+    use std::os::unix::fs::PermissionsExt;
+    let case =
+        Case::text(&[("src/lib.rs", "pub mod secret;\npub fn root() {}\n"), ("src/secret.rs", "pub fn f() {}\n")]);
+    std::fs::set_permissions(case.path("src/secret.rs"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    let command = if std::fs::read(case.path("src/secret.rs")).is_err() {
+        Command::new(common::BIN)
+    } else {
+        // Root reads any file (CAP_DAC_OVERRIDE): drop that capability for the build.
+        let setpriv = Path::new("/usr/bin/setpriv");
+        if !setpriv.is_file() {
+            eprintln!(
+                "SKIPPED an_unreadable_file_is_named: running as root, and without setpriv to drop CAP_DAC_OVERRIDE"
+            );
+            return;
+        }
+        let mut command = Command::new(setpriv);
+        command.args(["--bounding-set=-dac_override,-dac_read_search", "--"]).arg(common::BIN);
+        command
+    };
+    case.build_with(command, 3)
+        .says("error: src/secret.rs", &["failed to read", "ermission denied"])
+        .has(&[("function", "hostile::root"), ("module", "hostile::secret")]);
+}
+
+#[test]
+fn a_missing_module_file_is_a_warning() {
+    Case::text(&[("src/lib.rs", "pub mod gone;\npub fn root() {}\n")])
+        .build(0)
+        .says("warning: src/lib.rs:1:", &["file not found for module `gone`"])
+        .has(&[("function", "hostile::root"), ("module", "hostile::gone")]);
+}
+
+// ---- Odd but valid: indexed whole, silently. ----
+
+#[test]
+fn empty_files_bom_shebang_and_crlf_are_fine() {
+    Case::text(&[
+        ("src/lib.rs", "\u{feff}#!/usr/bin/env run-cargo-script\r\npub mod empty;\r\npub mod crlf;\r\n"),
+        ("src/empty.rs", ""),
+        ("src/crlf.rs", "pub fn one() {}\r\n\r\npub fn two() {}\r\n"),
+    ])
+    .build(0)
+    .silent()
+    .has(&[("module", "hostile::empty"), ("function", "hostile::crlf::one"), ("function", "hostile::crlf::two")]);
+}
+
+#[test]
+fn a_self_recursive_macro_ends() {
+    let lib = "macro_rules! again { () => { again!(); pub fn made() {} }; }\nagain!();\npub fn root() {}\n";
+    let built = Case::text(&[("src/lib.rs", lib)]).build(0);
+    built.has(&[("function", "hostile::root")]);
+    // One item per round of expansion, each with an id of its own.
+    assert!(built.graph.find("function", "hostile::made").len() > 1);
+}
+
+#[test]
+fn five_thousand_items_in_one_file_are_all_indexed() {
+    let lib: String = (0..5_000).map(|i| format!("pub fn f{i}() {{}}\n")).collect();
+    let built = Case::text(&[("src/lib.rs", &lib)]).build(0);
+    built.silent().has(&[("function", "hostile::f0"), ("function", "hostile::f4999")]);
+    assert_eq!(built.graph.vertices.values().filter(|v| v["kind"] == "function").count(), 5_000);
+}
+
+#[test]
+fn a_megabyte_on_one_line_is_fine() {
+    let long = format!("pub const LONG: &str = \"{}\";\npub fn after() {{}}\n", "x".repeat(1 << 20));
+    Case::text(&[("src/lib.rs", &long)])
+        .build(0)
+        .silent()
+        .has(&[("const", "hostile::LONG"), ("function", "hostile::after")]);
+}
+
+#[test]
+fn a_module_declared_twice_does_not_stop_the_build() {
+    // rustc's E0428; the graph keeps both declarations, each with its file's items.
+    let built =
+        Case::text(&[("src/lib.rs", "pub mod a;\npub mod a;\npub fn root() {}\n"), ("src/a.rs", "pub fn f() {}\n")])
+            .build(0);
+    built.has(&[("function", "hostile::root")]);
+    assert!(!built.graph.find("module", "hostile::a").is_empty());
+    assert!(!built.graph.find("function", "hostile::a::f").is_empty());
+}
