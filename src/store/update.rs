@@ -71,6 +71,11 @@ pub fn apply(db: &WriteDb, diff: Diff) -> Result<ApplyStats, StoreError> {
             let plan = plan(&db.datastore.transaction(), diff)?;
             execute(db, plan)
         }
+        #[cfg(feature = "server")]
+        WriteDb::Remote(db) => {
+            let plan = plan(&db.datastore.transaction(), diff)?;
+            execute(db, plan)
+        }
         // Recorded, to be applied by readers (see `delta`), which check it then.
         WriteDb::Delta(diffs) => {
             diffs.lock().unwrap_or_else(|poison| poison.into_inner()).push(diff);

@@ -65,6 +65,8 @@ impl Writer {
                 WriteDb::Memory(db) => run(db, receiver, config).map(|(db, stats)| (WriteDb::Memory(db), stats)),
                 #[cfg(feature = "rocksdb")]
                 WriteDb::Rocksdb(db) => run(db, receiver, config).map(|(db, stats)| (WriteDb::Rocksdb(db), stats)),
+                #[cfg(feature = "server")]
+                WriteDb::Remote(db) => run(db, receiver, config).map(|(db, stats)| (WriteDb::Remote(db), stats)),
                 // `Staging::create` never makes one: a delta records diffs, not batches.
                 WriteDb::Delta(_) => Err(StoreError::WriterGone),
             })
