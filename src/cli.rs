@@ -52,6 +52,24 @@ pub enum Command {
     Query(QueryArgs),
     /// Serve the graph to coding agents over the Model Context Protocol (stdio)
     Mcp(McpArgs),
+    /// Serve the stored graph over IndraDB's gRPC API, following new builds of it (needs the
+    /// `server` feature)
+    Serve(ServeArgs),
+}
+
+/// `serve`: the local graph to serve and where.
+#[derive(Clone, Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on (loopback by default: the API has no authentication)
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:27615")]
+    pub addr: std::net::SocketAddr,
+    /// How often to look for a new build of the graph, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub poll_ms: u64,
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Debug, Args)]
@@ -347,8 +365,8 @@ pub struct ManifestArgs {
 #[derive(Clone, Debug, Default, Args)]
 #[command(next_help_heading = "Store Options")]
 pub struct DbArgs {
-    /// The graph: a msgpack file or a RocksDB folder [default: <target-dir>/codegraph/graph.msgpack,
-    /// or graph.rocksdb]
+    /// The graph: a msgpack file, a RocksDB folder, or an IndraDB server as `grpc://HOST:PORT`
+    /// [default: <target-dir>/codegraph/graph.msgpack, or graph.rocksdb]
     #[arg(long, value_name = "PATH")]
     pub db: Option<Utf8PathBuf>,
     /// Fail at once if another run holds the graph, instead of waiting for it

@@ -33,6 +33,7 @@ pub fn run(command: Command, global: &GlobalArgs) -> u8 {
         Command::Check(args) => run_check(&args, &reporter, global.message_format),
         Command::Query(args) => run_query(args.verb, &reporter),
         Command::Mcp(args) => run_mcp(&args, &reporter),
+        Command::Serve(args) => crate::serve::run(&args, &reporter),
     };
     reporter.finish_progress();
     match result {
@@ -155,8 +156,8 @@ fn count(n: usize, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
-/// The graph file of `stats` and `export`: `--db`, else the default in the target folder.
-fn stored_db(db: &cli::DbArgs, manifest: &ManifestArgs) -> Result<Utf8PathBuf, Error> {
+/// The graph file of `stats`, `export` and `serve`: `--db`, else the default in the target folder.
+pub(crate) fn stored_db(db: &cli::DbArgs, manifest: &ManifestArgs) -> Result<Utf8PathBuf, Error> {
     if let Some(db) = &db.db {
         return Ok(db.clone());
     }
@@ -172,7 +173,7 @@ fn read_stored(
 ) -> Result<(Utf8PathBuf, store::Graph), Error> {
     let path = stored_db(db, manifest)?;
     // Before the lock: taking it would leave a lock file beside a graph that does not exist.
-    if !path.exists() {
+    if !store::may_exist(&path) {
         return Err(StoreError::Missing { path }.into());
     }
     let _lock = store::lock::lock(&path, LockMode::Shared, !db.no_wait, || reporter.blocked(path.as_str()))?;
@@ -450,7 +451,7 @@ fn prepare_graph(
 ) -> Result<(Utf8PathBuf, Option<Utf8PathBuf>), Error> {
     if no_update {
         let db = stored_db(&args.db, &args.manifest)?;
-        if !db.exists() {
+        if !store::may_exist(&db) {
             return Err(StoreError::Missing { path: db }.into());
         }
         return Ok((db, None));

@@ -36,9 +36,12 @@ pub(crate) fn build_workspace(
     let phase = Instant::now();
     let db_path = config.db.clone().unwrap_or_else(|| default_db(&workspace.target_dir, config.store));
     let backend = store::backend_for_build(&db_path, config.store)?;
+    // The graph's local files (lock, cache): beside it, or for a graph on a server, in the target
+    // folder.
+    let anchor = store::local_anchor(&db_path, &workspace.target_dir);
     // Before any work: a folder that cannot be written, or a graph in use with `--no-wait`, fails
     // the build at once. The lock is held until the new graph is saved.
-    if let Some(dir) = db_path.parent().filter(|dir| !dir.as_str().is_empty()) {
+    if let Some(dir) = anchor.parent().filter(|dir| !dir.as_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Write { path: db_path.clone(), source })?;
     }
     let _lock =
@@ -47,9 +50,9 @@ pub(crate) fn build_workspace(
     let pool = index::worker_pool(jobs)?;
     // The up-to-date state of versions before the plan read the cache alone: a leftover is
     // removed (best effort: it is read by nobody).
-    let _ = std::fs::remove_file(format!("{db_path}.state.json"));
+    let _ = std::fs::remove_file(format!("{anchor}.state.json"));
 
-    let cache = Cache::new(&db_path);
+    let cache = Cache::new(&anchor);
     let global_fingerprint = incremental::global_fingerprint(workspace, &format!("{:?}\n{:?}", config.index, backend));
     let fingerprints = incremental::crate_fingerprints(workspace);
     let keys: Vec<String> = (0..workspace.crates.len()).map(|k| incremental::crate_key(workspace, k)).collect();

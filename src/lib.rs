@@ -34,6 +34,7 @@ pub mod query;
 pub mod report;
 pub mod resolve;
 pub mod schedule;
+mod serve;
 pub mod stats;
 pub mod store;
 pub mod validate;

@@ -111,7 +111,7 @@ struct Loaded {
 /// Reads the graph under a shared lock, so that no build replaces it halfway through.
 fn load(db: &Utf8Path, wait: bool, on_wait: impl FnOnce()) -> Result<Loaded, StoreError> {
     // Before the lock: taking it would leave a lock file beside a graph that does not exist.
-    if !db.exists() {
+    if !store::may_exist(db) {
         return Err(StoreError::Missing { path: db.to_owned() });
     }
     let _lock = store::lock::lock(db, LockMode::Shared, wait, on_wait)?;

@@ -14,6 +14,7 @@ use crate::cli::{ColorChoice, GlobalArgs, MessageFormat};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::index::Progress;
 
+#[derive(Clone)]
 pub struct Reporter {
     quiet: bool,
     verbose: u8,

@@ -4,6 +4,10 @@
 //! own that is never replaced. Builds take it exclusively; `stats` and `export` share it. The
 //! operating system releases it when the process ends, however it ends: a killed build never
 //! leaves a stale lock behind.
+//!
+//! A graph on a server (`grpc://`) has no file of its own: a build takes the server's lease
+//! instead (`remote::acquire`), which keeps out builds on other machines too, and readers take
+//! nothing (the graph's version record tells them whether a build is writing it).
 
 use std::fs::{File, OpenOptions, TryLockError};
 
@@ -23,6 +27,8 @@ pub enum LockMode {
 #[derive(Debug)]
 pub struct DbLock {
     _file: Option<File>,
+    #[cfg(feature = "server")]
+    _lease: Option<super::remote::Lease>,
 }
 
 /// The lock file of the graph at `db`.
@@ -35,12 +41,15 @@ pub fn lock_path(db: &Utf8Path) -> Utf8PathBuf {
 /// Takes the lock of the graph at `db`. When another process holds it: fails at once with
 /// `StoreError::Locked` if `wait` is false, else calls `on_wait` once and blocks until it is free.
 pub fn lock(db: &Utf8Path, mode: LockMode, wait: bool, on_wait: impl FnOnce()) -> Result<DbLock, StoreError> {
+    if super::is_remote(db) {
+        return remote_lock(db, mode, wait, on_wait);
+    }
     let path = lock_path(db);
     let file = match OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path) {
         Ok(file) => file,
         // A reader of a graph in a folder it cannot write to takes no lock: no build can write
         // there either.
-        Err(_) if mode == LockMode::Shared => return Ok(DbLock { _file: None }),
+        Err(_) if mode == LockMode::Shared => return Ok(DbLock::of(None)),
         Err(source) => return Err(StoreError::Write { path, source }),
     };
     let attempt = match mode {
@@ -60,5 +69,29 @@ pub fn lock(db: &Utf8Path, mode: LockMode, wait: bool, on_wait: impl FnOnce()) -
         }
         Err(TryLockError::Error(source)) => return Err(StoreError::Write { path, source }),
     }
-    Ok(DbLock { _file: Some(file) })
+    Ok(DbLock::of(Some(file)))
+}
+
+impl DbLock {
+    fn of(file: Option<File>) -> DbLock {
+        DbLock {
+            _file: file,
+            #[cfg(feature = "server")]
+            _lease: None,
+        }
+    }
+}
+
+#[cfg(feature = "server")]
+fn remote_lock(db: &Utf8Path, mode: LockMode, wait: bool, on_wait: impl FnOnce()) -> Result<DbLock, StoreError> {
+    let lease = match mode {
+        LockMode::Exclusive => Some(super::remote::acquire(db.as_str(), wait, on_wait)?),
+        LockMode::Shared => None,
+    };
+    Ok(DbLock { _file: None, _lease: lease })
+}
+
+#[cfg(not(feature = "server"))]
+fn remote_lock(db: &Utf8Path, _: LockMode, _: bool, _: impl FnOnce()) -> Result<DbLock, StoreError> {
+    Err(StoreError::Unsupported { path: db.to_owned(), backend: super::Backend::Remote.as_str() })
 }

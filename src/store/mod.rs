@@ -22,16 +22,24 @@
 //! a msgpack graph is read straight from its image by `image` (IndraDB never decodes it), a RocksDB
 //! graph through `read_graph`.
 //!
-//! A remote backend (IndraDB's gRPC server) would be a third `Backend`: a `Staging` that writes
-//! into a fresh graph and switches readers to it on commit, and an `open` for readers.
+//! A third backend, `remote` (cargo feature `server`), keeps the graph in IndraDB's gRPC server,
+//! named by a `grpc://HOST:PORT` address where the others take a path. The server has no
+//! transactions: a build marks the graph as being written in its version record and takes a lease
+//! there to keep other builds (on any machine) out; readers refuse a graph so marked (see
+//! `remote`). The caches a rerun needs stay on the local disk, beside the target folder
+//! (`local_anchor`).
 
 mod delta;
 pub mod graph;
 mod image;
 pub mod lock;
 mod msgpack;
+#[cfg(feature = "server")]
+pub mod remote;
 #[cfg(feature = "rocksdb")]
 mod rocks;
+#[cfg(feature = "server")]
+pub mod served;
 mod update;
 mod writer;
 
@@ -54,6 +62,8 @@ pub enum Backend {
     Msgpack,
     /// IndraDB's RocksDB datastore: a folder (cargo feature `rocksdb`).
     Rocksdb,
+    /// IndraDB's gRPC server, at a `grpc://HOST:PORT` address (cargo feature `server`).
+    Remote,
 }
 
 impl Backend {
@@ -61,6 +71,8 @@ impl Backend {
         match self {
             Backend::Msgpack => "msgpack",
             Backend::Rocksdb => "rocksdb",
+            // The cargo feature's name, which `StoreError::Unsupported` tells the user to turn on.
+            Backend::Remote => "server",
         }
     }
 
@@ -69,12 +81,18 @@ impl Backend {
         match self {
             Backend::Msgpack => "graph.msgpack",
             Backend::Rocksdb => "graph.rocksdb",
+            // Never used: a remote graph is always named by `--db`.
+            Backend::Remote => "graph.remote",
         }
     }
 
     /// Whether this build of cargo-codegraph can read and write it.
     pub fn is_supported(self) -> bool {
-        self == Backend::Msgpack || cfg!(feature = "rocksdb")
+        match self {
+            Backend::Msgpack => true,
+            Backend::Rocksdb => cfg!(feature = "rocksdb"),
+            Backend::Remote => cfg!(feature = "server"),
+        }
     }
 
     fn require(self, path: &Utf8Path) -> Result<(), StoreError> {
@@ -89,6 +107,9 @@ impl Backend {
 /// The backend of the graph at `path`, or `None` when nothing is there. A folder is a RocksDB
 /// graph whether or not this build supports it, so that the error can say so.
 pub fn detect(path: &Utf8Path) -> Result<Option<Backend>, StoreError> {
+    if is_remote(path) {
+        return Ok(Some(Backend::Remote));
+    }
     match std::fs::metadata(path) {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() }),
@@ -97,12 +118,42 @@ pub fn detect(path: &Utf8Path) -> Result<Option<Backend>, StoreError> {
     }
 }
 
+/// Whether `db` names a graph on a server (`grpc://HOST:PORT`) rather than a local path.
+pub fn is_remote(db: &Utf8Path) -> bool {
+    db.as_str().starts_with("grpc://")
+}
+
+/// Whether there may be a graph at `db`: a local path that exists, or any server address (which
+/// only a read can tell).
+pub fn may_exist(db: &Utf8Path) -> bool {
+    is_remote(db) || db.exists()
+}
+
+/// Where the local files of the graph at `db` go (its lock, its build cache, as `<anchor>.lock`
+/// and `<anchor>.cache/`): beside the graph for a local one; for a server, in the target folder's
+/// `codegraph/`, named after its address, so that one workspace can push to several servers.
+pub fn local_anchor(db: &Utf8Path, target_dir: &Utf8Path) -> Utf8PathBuf {
+    if !is_remote(db) {
+        return db.to_owned();
+    }
+    let name: String = db.as_str()["grpc://".len()..]
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .collect();
+    target_dir.join("codegraph").join(format!("grpc-{name}"))
+}
+
 /// A stamp of the graph at `path` that changes whenever a build replaces it: the msgpack file's
 /// size and time (and its delta log's), or the RocksDB folder's pointer (which names a new
 /// generation on every commit) and its time. `None` when there is no graph. Caches kept beside a
 /// graph record it, to tell whether they still describe it.
 pub fn stamp(path: &Utf8Path) -> Option<String> {
     match detect(path).ok()?? {
+        // The id of the build it holds, `None` while one writes it.
+        #[cfg(feature = "server")]
+        Backend::Remote => remote::stamp(path.as_str()),
+        #[cfg(not(feature = "server"))]
+        Backend::Remote => None,
         // An update of a msgpack graph may change its delta log alone.
         Backend::Msgpack => {
             Some(format!("{}:{}", file_stamp(path)?, file_stamp(&delta::path(path)).unwrap_or_default()))
@@ -130,6 +181,8 @@ pub fn last_written(path: &Utf8Path) -> Option<std::time::SystemTime> {
     match detect(path).ok()?? {
         Backend::Msgpack => modified(path).max(modified(&delta::path(path))),
         Backend::Rocksdb => modified(&path.join("codegraph.current")),
+        // Never compared: `default_db` chooses among local graphs.
+        Backend::Remote => None,
     }
 }
 
@@ -163,6 +216,8 @@ pub enum WriteDb {
     Delta(std::sync::Mutex<Vec<crate::model::Diff>>),
     #[cfg(feature = "rocksdb")]
     Rocksdb(Database<indradb::RocksdbDatastore>),
+    #[cfg(feature = "server")]
+    Remote(Database<remote::RemoteDatastore>),
 }
 
 /// Where a build's graph goes until it is committed: prepared before any work (so that an
@@ -178,6 +233,8 @@ enum StagingInner {
     Delta,
     #[cfg(feature = "rocksdb")]
     Rocksdb(rocks::Staging),
+    #[cfg(feature = "server")]
+    Remote(remote::Staging),
 }
 
 impl Staging {
@@ -187,8 +244,14 @@ impl Staging {
             Backend::Msgpack => StagingInner::Msgpack(msgpack::Staging::new(target)?),
             #[cfg(feature = "rocksdb")]
             Backend::Rocksdb => StagingInner::Rocksdb(rocks::Staging::new(target)?),
+            #[cfg(feature = "server")]
+            Backend::Remote => StagingInner::Remote(remote::Staging::begin(target.as_str(), true)?),
             #[cfg(not(feature = "rocksdb"))]
             Backend::Rocksdb => {
+                return Err(StoreError::Unsupported { path: target.to_owned(), backend: backend.as_str() });
+            }
+            #[cfg(not(feature = "server"))]
+            Backend::Remote => {
                 return Err(StoreError::Unsupported { path: target.to_owned(), backend: backend.as_str() });
             }
         };
@@ -246,9 +309,21 @@ impl Staging {
                 let (staging, db) = rocks::Staging::update(target)?;
                 (StagingInner::Rocksdb(staging), WriteDb::Rocksdb(db))
             }
+            #[cfg(feature = "server")]
+            Backend::Remote => {
+                // The update is checked against the server's graph, which must be one.
+                read_state(target)?;
+                let staging = remote::Staging::begin(target.as_str(), false)?;
+                let db = Database::new(staging.datastore());
+                (StagingInner::Remote(staging), WriteDb::Remote(db))
+            }
             // `require` refused it above.
             #[cfg(not(feature = "rocksdb"))]
             Backend::Rocksdb => {
+                return Err(StoreError::Unsupported { path: target.to_owned(), backend: backend.as_str() });
+            }
+            #[cfg(not(feature = "server"))]
+            Backend::Remote => {
                 return Err(StoreError::Unsupported { path: target.to_owned(), backend: backend.as_str() });
             }
         };
@@ -257,6 +332,8 @@ impl Staging {
             WriteDb::Memory(db) => db.bulk_insert(meta_items()?)?,
             #[cfg(feature = "rocksdb")]
             WriteDb::Rocksdb(db) => db.bulk_insert(meta_items()?)?,
+            #[cfg(feature = "server")]
+            WriteDb::Remote(db) => db.bulk_insert(meta_items()?)?,
             WriteDb::Delta(_) | WriteDb::Collected(_) => {}
         }
         Ok((staging, db))
@@ -277,6 +354,8 @@ impl Staging {
             StagingInner::Delta => WriteDb::Memory(MemoryDatastore::new_db()),
             #[cfg(feature = "rocksdb")]
             StagingInner::Rocksdb(staging) => WriteDb::Rocksdb(staging.create()?),
+            #[cfg(feature = "server")]
+            StagingInner::Remote(staging) => WriteDb::Remote(Database::new(staging.datastore())),
         })
     }
 
@@ -306,6 +385,8 @@ impl Staging {
             }
             #[cfg(feature = "rocksdb")]
             (StagingInner::Rocksdb(staging), WriteDb::Rocksdb(db)) => staging.commit(db),
+            #[cfg(feature = "server")]
+            (StagingInner::Remote(staging), WriteDb::Remote(_)) => staging.commit(),
             // Cannot happen: `db` comes from this staging's `create` or `update`.
             _ => Err(StoreError::WriterGone),
         }
@@ -369,6 +450,20 @@ pub enum StoreError {
     WriterGone,
     #[error("cannot apply the changes to the stored graph: {reason}")]
     InvalidDiff { reason: String },
+    #[error("cannot reach the IndraDB server at `{address}`: {reason}")]
+    Unreachable { address: String, reason: String },
+    #[error("a build is writing the graph `{path}` now; try again when it has finished")]
+    Busy { path: Utf8PathBuf },
+    #[error(
+        "the graph `{path}` was left half-written by a build that did not finish; \
+         rebuild it with `cargo codegraph build --db {path}`"
+    )]
+    HalfWritten { path: Utf8PathBuf },
+    #[error(
+        "the build lost its hold on `{path}` (another build took it over, or the server restarted); \
+         the graph is left marked unfinished: run the build again"
+    )]
+    LeaseLost { path: Utf8PathBuf },
 }
 
 /// A vertex as read back from a stored graph.
@@ -397,6 +492,9 @@ pub struct StoredGraph {
 
 /// Reads the graph stored at `path`, whatever its backend.
 pub fn read_graph(path: &Utf8Path) -> Result<StoredGraph, StoreError> {
+    if is_remote(path) {
+        return read_remote(path);
+    }
     let result = match open(path)? {
         ReadDb::Memory(db) => read_all(&db.datastore.transaction()),
         #[cfg(feature = "rocksdb")]
@@ -412,6 +510,11 @@ pub fn read_graph(path: &Utf8Path) -> Result<StoredGraph, StoreError> {
 /// property. A RocksDB graph is read whole, as `read_graph` reads it. Fails as `read_graph` does.
 pub fn open_graph(path: &Utf8Path) -> Result<Graph, StoreError> {
     let size = match detect(path)? {
+        Some(Backend::Remote) => {
+            let stored = read_remote(path)?;
+            return Graph::from_stored(stored)
+                .map_err(|err| StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() });
+        }
         None => return Err(StoreError::Missing { path: path.to_owned() }),
         Some(Backend::Msgpack) => std::fs::metadata(path).map_or(0, |meta| meta.len()),
         Some(Backend::Rocksdb) => u64::MAX,
@@ -426,12 +529,34 @@ pub fn open_graph(path: &Utf8Path) -> Result<Graph, StoreError> {
 
 /// The vertices whose `path` is `wanted`, found through the property index, never a scan.
 pub fn find_by_path(path: &Utf8Path, wanted: &str) -> Result<Vec<StoredVertex>, StoreError> {
+    if is_remote(path) {
+        let mut found = read_remote(path)?.vertices;
+        found.retain(|v| v.props.get("path").and_then(Value::as_str) == Some(wanted));
+        return Ok(found);
+    }
     let result = match open(path)? {
         ReadDb::Memory(db) => look_up(&db.datastore.transaction(), path, "path", wanted),
         #[cfg(feature = "rocksdb")]
         ReadDb::Rocksdb(reader) => look_up(&reader.db.datastore.transaction(), path, "path", wanted),
     };
     result.map_err(|err| damaged(path, err))
+}
+
+/// Reads a graph from a server (`remote::read_graph`), or says that this build cannot.
+fn read_remote(path: &Utf8Path) -> Result<StoredGraph, StoreError> {
+    #[cfg(feature = "server")]
+    return remote::read_graph(path.as_str());
+    #[cfg(not(feature = "server"))]
+    Err(StoreError::Unsupported { path: path.to_owned(), backend: Backend::Remote.as_str() })
+}
+
+/// Fails unless the server holds a finished graph (the check an update starts from).
+#[cfg(feature = "server")]
+fn read_state(path: &Utf8Path) -> Result<(), StoreError> {
+    match remote::stamp(path.as_str()) {
+        Some(_) => Ok(()),
+        None => Err(StoreError::Missing { path: path.to_owned() }),
+    }
 }
 
 /// An IndraDB error met while reading a graph that opened: the graph is damaged.
@@ -527,6 +652,7 @@ fn open(path: &Utf8Path) -> Result<ReadDb, StoreError> {
             Ok(ReadDb::Memory(db))
         }
         Some(Backend::Rocksdb) => open_rocksdb(path),
+        Some(Backend::Remote) => Err(StoreError::Unsupported { path: path.to_owned(), backend: "msgpack or rocksdb" }),
     }
 }
 

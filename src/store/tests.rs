@@ -36,6 +36,8 @@ fn memory(db: WriteDb) -> Database<MemoryDatastore> {
         WriteDb::Memory(db) => db,
         #[cfg(feature = "rocksdb")]
         WriteDb::Rocksdb(_) => unreachable!("the tests write memory datastores"),
+        #[cfg(feature = "server")]
+        WriteDb::Remote(_) => unreachable!("the tests write memory datastores"),
         WriteDb::Delta(_) | WriteDb::Collected(_) => unreachable!("the tests write memory datastores"),
     }
 }

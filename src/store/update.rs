@@ -71,6 +71,11 @@ pub fn apply(db: &WriteDb, diff: Diff) -> Result<ApplyStats, StoreError> {
             let plan = plan(&db.datastore.transaction(), diff)?;
             execute(db, plan)
         }
+        #[cfg(feature = "server")]
+        WriteDb::Remote(db) => {
+            let plan = plan(&db.datastore.transaction(), diff)?;
+            execute(db, plan)
+        }
         // Only a new graph's writer makes one; an update never does.
         WriteDb::Collected(_) => Err(StoreError::WriterGone),
         // Recorded, to be applied by readers (see `delta`), which check it then.

@@ -68,6 +68,8 @@ impl Writer {
                 }
                 #[cfg(feature = "rocksdb")]
                 WriteDb::Rocksdb(db) => run(db, receiver, config).map(|(db, stats)| (WriteDb::Rocksdb(db), stats)),
+                #[cfg(feature = "server")]
+                WriteDb::Remote(db) => run(db, receiver, config).map(|(db, stats)| (WriteDb::Remote(db), stats)),
                 // `Staging::create` never makes one: a delta records diffs, not batches.
                 WriteDb::Delta(_) => Err(StoreError::WriterGone),
             })

@@ -24,8 +24,12 @@ pub fn tool_file(rel: &str) -> PathBuf {
 pub fn tool(name: &str) -> PathBuf {
     // `CARGO_TARGET_TMPDIR` is `<target-dir>/tmp`.
     let tools = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("tools");
-    let mut dirs =
-        vec![tools.join("venv").join("bin"), tools.join("node").join("node_modules").join(".bin"), tools.join("bin")];
+    let mut dirs = vec![
+        tools.join("venv").join("bin"),
+        tools.join("node").join("node_modules").join(".bin"),
+        tools.join("bin"),
+        tools.join("cargo").join("bin"),
+    ];
     dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
     match dirs.into_iter().map(|dir| dir.join(name)).find(|candidate| candidate.is_file()) {
         Some(found) => found,

@@ -46,6 +46,11 @@ enum Source {
     Pip(&'static str),
     /// An npm package (`name@version`), installed into `<target-dir>/tools/node`.
     Npm(&'static str),
+    /// A crates.io package (`name@version`), installed with `cargo install --locked` into
+    /// `<target-dir>/tools/cargo` (never the user's `~/.cargo`). Built without optimisation: the
+    /// tests need it to run, not to be fast, and most of its build is C++ (RocksDB, which
+    /// IndraDB's server always bundles) that compiles about twice as fast that way.
+    Cargo(&'static str),
 }
 
 /// How to tell that a tool is there.
@@ -158,6 +163,27 @@ const TOOLS: &[Tool] = &[
         probe: Probe::Dpkg("libclang-dev"),
         source: Source::Apt("libclang-dev"),
         feature: Some("rocksdb"),
+    },
+    Tool {
+        name: "protobuf-compiler",
+        needed_by: "the `server` feature (indradb-proto compiles IndraDB's protobuf definitions with `protoc`)",
+        probe: Probe::Runs(&["protoc", "--version"]),
+        source: Source::Apt("protobuf-compiler"),
+        feature: Some("server"),
+    },
+    Tool {
+        name: "libclang-dev",
+        needed_by: "the `server` feature's tests (indradb-server bundles RocksDB, whose bindings need libclang)",
+        probe: Probe::Dpkg("libclang-dev"),
+        source: Source::Apt("libclang-dev"),
+        feature: Some("server"),
+    },
+    Tool {
+        name: "indradb-server",
+        needed_by: "tests/remote.rs (the real IndraDB server: conformance, killed builds, restarts)",
+        probe: Probe::Runs(&["indradb-server", "--help"]),
+        source: Source::Cargo("indradb@5.0.0"),
+        feature: Some("server"),
     },
 ];
 
@@ -275,8 +301,12 @@ impl Tools {
             Failure { code: EXIT_TOOLS, message: "the xtask package is not inside the workspace".to_owned() }
         })?;
         let dir = target_dir(&cargo, &workspace)?.join("tools");
-        let mut paths =
-            vec![dir.join("venv").join("bin"), dir.join("node").join("node_modules").join(".bin"), dir.join("bin")];
+        let mut paths = vec![
+            dir.join("venv").join("bin"),
+            dir.join("node").join("node_modules").join(".bin"),
+            dir.join("bin"),
+            dir.join("cargo").join("bin"),
+        ];
         paths.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
         let path = env::join_paths(paths)
             .map_err(|err| Failure { code: EXIT_TOOLS, message: format!("cannot extend PATH: {err}") })?;
@@ -327,6 +357,7 @@ impl Tools {
         let apt = of_source(|source| if let Source::Apt(package) = source { Some(package) } else { None });
         let pip = of_source(|source| if let Source::Pip(requirement) = source { Some(requirement) } else { None });
         let npm = of_source(|source| if let Source::Npm(package) = source { Some(package) } else { None });
+        let crates = of_source(|source| if let Source::Cargo(package) = source { Some(package) } else { None });
         let mut apt_updated = false;
         if !apt.is_empty() {
             apt_install(&apt, &mut apt_updated)?;
@@ -337,8 +368,35 @@ impl Tools {
         if !npm.is_empty() {
             self.npm_install(&npm, &mut apt_updated)?;
         }
+        // Last: a crate's build may need the Debian packages above (`protoc`, libclang).
+        for package in crates {
+            self.cargo_install(package)?;
+        }
         let still: Vec<&Tool> = missing.into_iter().filter(|tool| !self.is_there(tool)).collect();
         if still.is_empty() { Ok(()) } else { Err(missing_tools(&still, "they are still missing after installing")) }
+    }
+
+    /// `cargo install --locked --root <tools>/cargo PACKAGE`, unoptimised (see `Source::Cargo`).
+    fn cargo_install(&self, package: &str) -> Result<(), Failure> {
+        let root = self.dir.join("cargo");
+        let mut command = Command::new(&self.cargo);
+        command
+            .args(["install", "--locked", "--root"])
+            .arg(&root)
+            .arg(package)
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+            .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+            // Its own build folder, kept: a second install (another checkout's tools folder
+            // removed) compiles nothing again.
+            .env("CARGO_TARGET_DIR", self.dir.join("cargo-build"));
+        if loud(&mut command) {
+            Ok(())
+        } else {
+            Err(Failure {
+                code: EXIT_TOOLS,
+                message: format!("`cargo install --locked --root {} {package}` failed", root.display()),
+            })
+        }
     }
 
     /// A virtualenv under the target folder (Debian's Python refuses system-wide pip installs),
@@ -475,6 +533,7 @@ fn missing_tools(missing: &[&Tool], why: &str) -> Failure {
             Source::Apt(package) => format!("`sudo apt-get install {package}`"),
             Source::Pip(requirement) => format!("`python3 -m pip install {requirement}`"),
             Source::Npm(package) => format!("`cd <target-dir>/tools/node && npm install {package}`"),
+            Source::Cargo(package) => format!("`cargo install --locked --root <target-dir>/tools/cargo {package}`"),
         };
         message.push_str(&format!("\n  {}: for {}; install it with {how}", tool.name, tool.needed_by));
     }
