@@ -383,7 +383,7 @@ mod tests {
              (wrap $i:item) => { $i pub struct Made; };\n}",
         );
         let body = expanded(&call("\n\n\nimpls!(u8,\n i8);"), &definition);
-        assert_eq!(names(&body), ["impl Zero for u8 4 None", "impl Zero for i8 4 None"]);
+        assert_eq!(names(&body), ["impl impl Zero for u8 4 None", "impl impl Zero for i8 4 None"]);
         assert_eq!(body.items[0].children[0].name, "zero");
         assert_eq!(body.items[0].children[0].line, 4);
         assert_eq!(body.items[0].children[0].expanded_from.as_deref(), Some("impls"));
@@ -397,11 +397,11 @@ mod tests {
             "macro_rules! tuples { () => {}; ($h:ident $($t:ident)*) => { impl<$h, $($t),*> T for ($h, $($t),*) {} tuples!($($t)*); } }",
         );
         let body = expanded(&call("tuples!(A B C);"), &definition);
-        assert_eq!(names(&body), ["impl T for (A, B, C) 1 None"]);
+        assert_eq!(names(&body), ["impl impl T for (A, B, C) 1 None"]);
         assert_eq!(body.calls.len(), 1);
         assert_eq!(body.calls[0].name(), "tuples");
         let again = expanded(&body.calls[0], &definition);
-        assert_eq!(names(&again), ["impl T for (B, C) 1 None"]);
+        assert_eq!(names(&again), ["impl impl T for (B, C) 1 None"]);
     }
 
     #[test]

@@ -741,7 +741,7 @@ mod tests {
             ("pat", "Some(x) | None", "Some (x) | None"),
             ("pat_param", "(a, b)", "(a , b)"),
             ("expr", "a + b * 2", "a + b * 2"),
-            ("ty", "Vec<(u8, &'a str)>", "Vec < (u8 , & 'a str) >"),
+            ("ty", "Vec<(u8, &'a str)>", "Vec < (u8 , &'a str) >"),
             ("ident", "r#type", "r#type"),
             ("path", "std::collections::HashMap<K, V>", "std :: collections :: HashMap < K , V >"),
             ("tt", "[1, 2]", "[1 , 2]"),
@@ -810,7 +810,7 @@ mod tests {
         assert_eq!(ok(rules, "A: f, g; B: h"), "impl A { fn f () { } fn g () { } } impl B { fn h () { } }");
         // An outer variable used inside the inner repetition repeats with it.
         let outer = "($($t:ident [$($n:literal)*])*) => { $($(impl X<$n> for $t {})*)* }";
-        assert_eq!(ok(outer, "A [1 2] B [3]"), "impl X < 1 > for A { } impl X < 2 > for A { } impl X < 3 > for B { }");
+        assert_eq!(ok(outer, "A [1 2] B [3]"), "impl X <1 > for A { } impl X <2 > for A { } impl X <3 > for B { }");
         let mismatched = "($($a:ident)* ; $($b:ident)*) => { $($a $b)* }";
         assert!(matches!(expand(mismatched, "x y ; z"), Err(MbeError::Repetition(_))));
         assert_eq!(ok(mismatched, "x y ; z w"), "x z y w");
@@ -834,7 +834,7 @@ mod tests {
     #[test]
     fn literal_tokens_groups_and_operators() {
         let rules = "(impl [$($t:ty)*] for {$x:ident}) => { $($x::<$t>();)* }";
-        assert_eq!(ok(rules, "impl [u8 i8] for {f}"), "f :: < u8 > () ; f :: < i8 > () ;");
+        assert_eq!(ok(rules, "impl [u8 i8] for {f}"), "f ::<u8 > () ; f ::<i8 > () ;");
         assert_eq!(expand(rules, "impl (u8) for {f}"), Err(MbeError::NoMatch));
         // `=>` is one tt, `= >` two.
         assert_eq!(ok("($a:tt $b:tt) => { $b }", "=> x"), "x");
