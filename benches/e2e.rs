@@ -40,6 +40,8 @@ struct Settings {
     default_corpus: bool,
     offline: bool,
     runs: usize,
+    /// Also time builds with `--no-expand`, alternating with the others (what expansion costs).
+    compare_no_expand: bool,
 }
 
 /// The files the indexer parsed, and their size.
@@ -63,6 +65,8 @@ struct Timing {
 struct Measured {
     e2e: Timing,
     parse: Timing,
+    /// Builds with `--no-expand`, when asked for.
+    no_expand: Option<Timing>,
     /// The build's phases, in the order of `PHASES`.
     phases: [Timing; PHASES.len()],
     /// The files that plain `syn::parse_file` rejects, with why.
@@ -128,12 +132,25 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
         settings.runs
     );
 
+    let no_expand_config = BuildConfig {
+        index: cargo_codegraph::index::IndexOptions { no_expand: true, ..Default::default() },
+        ..config.clone()
+    };
+    if settings.compare_no_expand {
+        build(&no_expand_config, &db)?;
+    }
     let mut e2e = Vec::with_capacity(settings.runs);
     let mut parse = Vec::with_capacity(settings.runs);
+    let mut no_expand = Vec::with_capacity(settings.runs);
     let mut phases: [Vec<Duration>; PHASES.len()] = Default::default();
     let mut last = summary;
     for run in 1..=settings.runs {
         let (_, parse_time) = timed(|| parse_all(&pool, &corpus.paths))?;
+        if settings.compare_no_expand {
+            let (_, time) = timed(|| build(&no_expand_config, &db))?;
+            println!("run {run}/{}: e2e --no-expand {:.3}s", settings.runs, time.as_secs_f64());
+            no_expand.push(time);
+        }
         let (summary, e2e_time) = timed(|| build(&config, &db))?;
         if summary.parsed_paths != last.parsed_paths {
             return Err(format!(
@@ -162,8 +179,13 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
         last = summary;
     }
     let summary = last;
-    let measured =
-        Measured { e2e: timing(&e2e), parse: timing(&parse), phases: phases.map(|samples| timing(&samples)), rejected };
+    let measured = Measured {
+        e2e: timing(&e2e),
+        parse: timing(&parse),
+        no_expand: (!no_expand.is_empty()).then(|| timing(&no_expand)),
+        phases: phases.map(|samples| timing(&samples)),
+        rejected,
+    };
     report(&settings, threads, &corpus, &summary, &measured);
     Ok(if summary.files_failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -182,7 +204,8 @@ fn settings() -> Result<Settings, Box<dyn Error>> {
         },
         Err(_) => DEFAULT_RUNS,
     };
-    Ok(Settings { manifest, default_corpus, offline, runs })
+    let compare_no_expand = std::env::var("CODEGRAPH_BENCH_NO_EXPAND").is_ok_and(|value| value == "1");
+    Ok(Settings { manifest, default_corpus, offline, runs, compare_no_expand })
 }
 
 /// Downloads the corpus's sources, so that the timed runs never touch the network.
@@ -276,7 +299,7 @@ fn timing(samples: &[Duration]) -> Timing {
 }
 
 fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildSummary, measured: &Measured) {
-    let Measured { e2e, parse, phases, rejected } = measured;
+    let Measured { e2e, parse, no_expand, phases, rejected } = measured;
     let mb = corpus.bytes as f64 / 1e6;
     let e2e_s = e2e.median.as_secs_f64();
     let parse_s = parse.median.as_secs_f64();
@@ -312,8 +335,16 @@ fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildS
         row(&format!("  {name}"), timing, "");
     }
     row("parse-only", parse, &throughput(parse));
+    if let Some(no_expand) = no_expand {
+        row("e2e --no-expand", no_expand, &throughput(no_expand));
+    }
     println!();
     println!("  ratio e2e / parse-only                 {ratio:.2}x");
+    if let Some(no_expand) = no_expand {
+        let ratio_no_expand = no_expand.median.as_secs_f64() / parse_s;
+        println!("  ratio e2e --no-expand / parse-only     {ratio_no_expand:.2}x");
+        println!("  expansion's share: e2e / e2e --no-expand {:.3}", e2e_s / no_expand.median.as_secs_f64());
+    }
     println!("  ratio (e2e - metadata) / parse-only    {ratio_without_metadata:.2}x");
     println!("  ratio index phase / parse-only         {ratio_index:.2}x");
 

@@ -46,7 +46,7 @@ pub struct ModuleRef<'a> {
 }
 
 /// An item-position macro call in a module body, to expand once the crate's macros are known.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct MacroSite {
     pub module_key: Key,
     pub module_id: Uuid,
@@ -54,6 +54,21 @@ pub struct MacroSite {
     pub inline_dirs: Vec<String>,
     pub active: bool,
     pub call: MacroCall,
+    /// For a call among an impl's or a trait's members: that impl or trait.
+    pub container: Option<Container>,
+}
+
+/// The impl or trait a macro call among members is in: what its members' keys and paths need.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Container {
+    pub key: Key,
+    pub id: Uuid,
+    pub path: String,
+    pub active: bool,
+    /// For a trait: its visibility, which its members have.
+    pub trait_visibility: Option<String>,
+    /// For an impl: its trait as written, and its self type.
+    pub impl_header: Option<(Option<String>, String)>,
 }
 
 impl MacroSite {
@@ -65,6 +80,7 @@ impl MacroSite {
             inline_dirs: module.inline_dirs.to_vec(),
             active: module.active,
             call,
+            container: None,
         }
     }
 }
@@ -123,6 +139,9 @@ pub fn item_props(facts: &ItemFacts, path: &str, file: &str, active: bool) -> Pr
         props.insert("cfg", Value::from(cfg.as_str()));
     }
     props.insert("hash", Value::from(hash_text(facts.hash)));
+    if let Some(name) = &facts.expanded_from {
+        props.insert("expanded_from", Value::from(name.as_str()));
+    }
     match &facts.detail {
         Detail::Impl { trait_, self_ty, .. } => {
             if let Some(trait_) = trait_ {
@@ -194,23 +213,18 @@ pub fn module_body(file: &FileRef, module: &ModuleRef<'_>, items: Vec<ItemFacts>
         if let Some(disambiguator) = disambiguator {
             key = key.disambiguated(&disambiguator);
         }
-        if let Some((taken, call)) = module.taken
-            && taken.contains(&key.id())
-        {
-            // A macro that expands to a call of itself makes the same item at the same call line
-            // in each round: later rounds count on.
-            let plain = key;
-            key = plain.clone().disambiguated(call);
-            let mut round = 2;
-            while taken.contains(&key.id()) {
-                key = plain.clone().disambiguated(&format!("{call}#{round}"));
-                round += 1;
-            }
+        if let Some((taken, call)) = module.taken {
+            key = untaken(key, taken, call);
         }
         let id = key.id();
         let path = format!("{}::{}", module.path, segment(&facts));
         let active = module.active && module.cfg.allows(facts.cfg.as_deref());
         out.batch.edges.push(Edge::new(module.id, EdgeKind::Contains, id));
+        if facts.expanded_from.is_some() && module.taken.is_some() {
+            // An expansion's own items (not those of modules it declares) hang off the module
+            // the call is in.
+            out.batch.edges.push(Edge::new(module.id, EdgeKind::ExpandsTo, id));
+        }
         match &mut facts.detail {
             Detail::Module { inline: false, path_attr, cfg_path_attrs, .. } => out.children.push(ChildModule {
                 key,
@@ -256,7 +270,7 @@ pub fn module_body(file: &FileRef, module: &ModuleRef<'_>, items: Vec<ItemFacts>
 fn item_tree(
     file: &FileRef,
     module: &ModuleRef<'_>,
-    facts: ItemFacts,
+    mut facts: ItemFacts,
     key: &Key,
     id: Uuid,
     parent: Uuid,
@@ -269,6 +283,22 @@ fn item_tree(
         Detail::Impl { trait_, self_ty, .. } => Some((trait_.clone(), self_ty.clone())),
         _ => None,
     };
+    let member_calls = std::mem::take(&mut facts.member_calls);
+    if !member_calls.is_empty() {
+        let container = Container {
+            key: key.clone(),
+            id,
+            path: path.clone(),
+            active,
+            trait_visibility: (facts.kind == VertexKind::Trait).then(|| facts.visibility.clone()),
+            impl_header: impl_header.clone(),
+        };
+        out.sites.extend(
+            member_calls
+                .into_iter()
+                .map(|call| MacroSite { container: Some(container.clone()), ..MacroSite::new(module, call) }),
+        );
+    }
     let (record, children) = take_record(facts, id, parent, path, active, file);
     let path = record.path.as_str();
     let disambiguators = disambiguators(&children);
@@ -309,6 +339,52 @@ fn item_tree(
         }
     }
     out.records.push(record);
+}
+
+/// `key`, or when an earlier item has its id, `key` disambiguated by the call (`name!line`), and
+/// further by a number while that is taken too (a recursive macro makes `const _` at the same
+/// line round after round).
+fn untaken(key: Key, taken: &HashSet<Uuid>, call: &str) -> Key {
+    if !taken.contains(&key.id()) {
+        return key;
+    }
+    let mut candidate = key.clone().disambiguated(call);
+    let mut n = 1;
+    while taken.contains(&candidate.id()) {
+        candidate = key.clone().disambiguated(&format!("{call}#{n}"));
+        n += 1;
+    }
+    candidate
+}
+
+/// Adds the members a macro call among an impl's or a trait's members made: children of the
+/// container, with `expands_to` edges from it.
+pub fn members(
+    file: &FileRef,
+    module: &ModuleRef<'_>,
+    container: &Container,
+    items: Vec<ItemFacts>,
+    out: &mut BodyOut,
+) {
+    let disambiguators = disambiguators(&items);
+    for (child, disambiguator) in items.into_iter().zip(disambiguators) {
+        let mut key = container.key.child(child.kind, &child.name);
+        if let Some(disambiguator) = disambiguator {
+            key = key.disambiguated(&disambiguator);
+        }
+        if let Some((taken, call)) = module.taken {
+            key = untaken(key, taken, call);
+        }
+        let id = key.id();
+        let active = container.active && module.cfg.allows(child.cfg.as_deref());
+        let path = match &container.impl_header {
+            Some((trait_, self_ty)) => impl_member_path(module, trait_.as_deref(), self_ty, &child.name),
+            None => format!("{}::{}", container.path, segment(&child)),
+        };
+        out.batch.edges.push(Edge::new(container.id, EdgeKind::Contains, id));
+        out.batch.edges.push(Edge::new(container.id, EdgeKind::ExpandsTo, id));
+        item_tree(file, module, child, &key, id, container.id, path, active, out);
+    }
 }
 
 fn push_vertex(batch: &mut Batch, file: &FileRef, id: Uuid, kind: VertexKind, props: Props) {
@@ -441,6 +517,8 @@ mod tests {
             detail: Detail::None,
             refs: Default::default(),
             children: Vec::new(),
+            expanded_from: None,
+            member_calls: Vec::new(),
         }
     }
 

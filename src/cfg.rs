@@ -53,11 +53,31 @@ pub struct CfgContext {
     features: BTreeSet<String>,
     test: bool,
     proc_macro: bool,
+    /// `cargo:rustc-cfg` flags of the package's build script (`--build-scripts`): names, and
+    /// (name, value) pairs.
+    flags: BTreeSet<String>,
+    key_values: BTreeSet<(String, String)>,
 }
 
 impl CfgContext {
     pub fn new(target: Arc<Target>, features: BTreeSet<String>, test: bool, proc_macro: bool) -> CfgContext {
-        CfgContext { target, features, test, proc_macro }
+        CfgContext { target, features, test, proc_macro, flags: BTreeSet::new(), key_values: BTreeSet::new() }
+    }
+
+    /// With the cfgs a build script set, as cargo reports them (`name`, `name="value"`).
+    pub fn with_build_script_cfgs(mut self, cfgs: &[String]) -> CfgContext {
+        for cfg in cfgs {
+            match cfg.split_once('=') {
+                Some((key, value)) => {
+                    let value = value.trim().trim_matches('"');
+                    self.key_values.insert((key.trim().to_owned(), value.to_owned()));
+                }
+                None => {
+                    self.flags.insert(cfg.trim().to_owned());
+                }
+            }
+        }
+        self
     }
 
     /// Whether an item with these `cfg` predicates (if any) is compiled, its parent being so.
@@ -76,7 +96,8 @@ impl CfgContext {
             Predicate::ProcMacro => self.proc_macro,
             Predicate::Feature(feature) => self.features.contains(*feature),
             Predicate::TargetFeature(feature) => self.target.features.contains(*feature),
-            Predicate::Flag(_) | Predicate::KeyValue { .. } => false,
+            Predicate::Flag(flag) => self.flags.contains(*flag),
+            Predicate::KeyValue { key, val } => self.key_values.iter().any(|(k, v)| k == key && v == val),
         })
     }
 }
@@ -157,6 +178,16 @@ mod tests {
         assert!(!unknown.target.is_known());
         assert!(!unknown.eval("unix"));
         assert!(unknown.eval("not(unix)"));
+    }
+
+    #[test]
+    fn build_script_cfgs_are_on() {
+        let cx = linux(&[], false).with_build_script_cfgs(&["has_i128".to_owned(), "backend=\"simd\"".to_owned()]);
+        assert!(cx.eval("has_i128"));
+        assert!(!cx.eval("has_u256"));
+        assert!(cx.eval("backend = \"simd\""));
+        assert!(!cx.eval("backend = \"scalar\""));
+        assert!(!linux(&[], false).eval("has_i128"), "off without the build script");
     }
 
     #[test]

@@ -251,6 +251,13 @@ pub struct BuildArgs {
     /// Evaluate `cfg(test)` as true: test code counts as active
     #[arg(long, help_heading = "Compilation Options")]
     pub cfg_test: bool,
+    /// Leave macro calls unexpanded (`macro_rules!` calls and `include!`), for comparisons
+    #[arg(long, help_heading = "Compilation Options")]
+    pub no_expand: bool,
+    /// Run the build scripts first (`cargo check`): their cfgs count, and code they generate
+    /// into `OUT_DIR` is followed through `include!`
+    #[arg(long, help_heading = "Compilation Options")]
+    pub build_scripts: bool,
     /// Build the graph even if nothing changed since the last build
     #[arg(long)]
     pub rebuild: bool,

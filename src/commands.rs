@@ -78,7 +78,8 @@ fn build_config(args: &BuildArgs) -> BuildConfig {
         }),
         no_wait: args.db.no_wait,
         rebuild: args.rebuild,
-        index: index::IndexOptions { cfg_test: args.cfg_test },
+        index: index::IndexOptions { cfg_test: args.cfg_test, no_expand: args.no_expand, build_scripts: None },
+        build_scripts: args.build_scripts,
         writer: WriterConfig::default(),
     }
 }

@@ -43,6 +43,8 @@ pub enum Error {
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
     #[error(transparent)]
+    BuildScripts(#[from] crate::build_scripts::BuildScriptError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot write `{path}`: {source}")]
     Output {
@@ -75,7 +77,8 @@ impl From<IndexError> for Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Workspace(_) => exit::WORKSPACE,
+            // `cargo check` could not even start: as when `cargo metadata` cannot.
+            Error::Workspace(_) | Error::BuildScripts(_) => exit::WORKSPACE,
             Error::Store(StoreError::Locked { .. }) => exit::LOCKED,
             Error::Store(StoreError::Unsupported { .. }) => exit::UNSUPPORTED,
             Error::Store(_) => exit::STORE,

@@ -19,7 +19,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use rayon::prelude::*;
 use serde_json::Value;
 
-use crate::assemble::{self, BodyOut, ChildModule, FileRef, MacroSite, ModuleRef};
+use crate::assemble::{self, BodyOut, ChildModule, Container, FileRef, MacroSite, ModuleRef};
 use crate::cfg::CfgContext;
 pub use crate::diagnostic::{Diagnostic, Severity};
 use crate::incremental::Input;
@@ -34,8 +34,9 @@ use crate::workspace::{CrateInfo, CrateKind, PackageInfo, Workspace};
 /// Resolved edges go to the writer in batches of this many.
 const EDGE_BATCH: usize = 10_000;
 
-/// Macro calls that expand to further macro calls are followed this many levels deep.
-const MAX_EXPANSION_ROUNDS: usize = 8;
+/// Macro calls that expand to further macro calls are followed this many levels deep: rustc's
+/// default `recursion_limit`.
+const MAX_EXPANSION_ROUNDS: usize = 128;
 
 /// syn recurses on nested expressions; deeply nested generated code overflows the default 2 MiB
 /// thread stack. Workers get this much (reserved, not committed, until used).
@@ -52,10 +53,15 @@ const MAX_MODULE_DEPTH: usize = 4096;
 pub const MAX_FILE_SIZE: u64 = 64 << 20;
 
 /// How to index.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct IndexOptions {
     /// Evaluate `cfg(test)` as true, as `cargo test` compiles.
     pub cfg_test: bool,
+    /// Leave macro calls unexpanded (`--no-expand`, for comparisons): neither `macro_rules!`
+    /// calls nor `include!` are followed.
+    pub no_expand: bool,
+    /// What the build scripts said (`--build-scripts`), when they were run.
+    pub build_scripts: Option<Arc<crate::build_scripts::BuildScripts>>,
 }
 
 fn internal_error(panic: &str) -> String {
@@ -338,6 +344,8 @@ struct Walk {
     records: Mutex<Vec<ItemRecord>>,
     /// Item-position macro calls, expanded once the walk has found the crate's macros.
     sites: Mutex<Vec<PendingSite>>,
+    /// Calls whose macro no round has found yet (see `index_crate`).
+    deferred: Mutex<Vec<PendingSite>>,
     /// The `use` declarations and macro calls that expansions add to a module.
     module_refs: Mutex<Vec<(uuid::Uuid, parse::Refs)>>,
     /// The crate's output so far.
@@ -394,6 +402,7 @@ impl Walk {
 }
 
 /// A macro call and the file it is in.
+#[derive(Clone)]
 struct PendingSite {
     site: MacroSite,
     file: ModuleFile,
@@ -432,6 +441,24 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
         ctx.options.cfg_test || test_target,
         krate.kind == CrateKind::ProcMacro,
     );
+    let script = ctx.options.build_scripts.as_ref().and_then(|scripts| scripts.of(&package.dir));
+    let cfg = match script {
+        Some(script) => cfg.with_build_script_cfgs(&script.cfgs),
+        None => cfg,
+    };
+    if krate.kind == CrateKind::CustomBuild
+        && let Some(why) = ctx.options.build_scripts.as_ref().and_then(|scripts| scripts.failed.get(&package.dir))
+    {
+        walk.report(Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(
+                display(ctx, package, &krate.root),
+                0,
+                0,
+                format!("the build script of `{}` did not run: {why}", package.name),
+            )
+        });
+    }
     let job = FileJob {
         krate,
         package,
@@ -444,14 +471,46 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
     };
     ctx.progress.files_found(1);
     rayon::scope(|scope| index_file(scope, ctx, job));
+    let deps: Vec<(String, u32)> = ctx.deps_of[krate_index]
+        .iter()
+        .map(|&to| {
+            let dep = ctx.workspace.deps.iter().find(|dep| dep.from == krate_index && dep.to == to);
+            let name =
+                dep.and_then(|dep| dep.rename.clone()).unwrap_or_else(|| ctx.workspace.crates[to].crate_name.clone());
+            (name, to as u32)
+        })
+        .collect();
+    let dep_macros = DepMacros::new(ctx, &deps);
     // Macro calls wait until the walk has found every `macro_rules!` of the crate: a definition
     // may be in any file. Their items may declare modules, whose files are walked in turn.
-    for _round in 0..MAX_EXPANSION_ROUNDS {
-        let pending = std::mem::take(&mut *walk.sites.lock().unwrap_or_else(|poison| poison.into_inner()));
-        if pending.is_empty() {
+    for round in 0..=MAX_EXPANSION_ROUNDS {
+        let mut pending = std::mem::take(&mut *walk.sites.lock().unwrap_or_else(|poison| poison.into_inner()));
+        // Calls whose macro was not known wait until no expansion is left that could define it
+        // (a macro that defines a macro); then they pass their items through.
+        let last_chance = pending.is_empty();
+        if last_chance {
+            pending = std::mem::take(&mut *walk.deferred.lock().unwrap_or_else(|poison| poison.into_inner()));
+        }
+        if pending.is_empty() || ctx.options.no_expand {
             break;
         }
-        let expansion = Expansion::new(&walk.records.lock().unwrap_or_else(|poison| poison.into_inner()), pending);
+        if round == MAX_EXPANSION_ROUNDS {
+            // What is still pending came from expansions nested this deep: rustc stops there too.
+            for site in pending {
+                let message = format!(
+                    "recursion limit ({MAX_EXPANSION_ROUNDS}) reached while expanding `{}!`",
+                    site.site.call.name()
+                );
+                walk.report(Diagnostic {
+                    severity: Severity::Warning,
+                    ..Diagnostic::error(site.file_ref.name.to_string(), site.site.call.line, 1, message)
+                });
+            }
+            break;
+        }
+        let records = walk.records.lock().unwrap_or_else(|poison| poison.into_inner());
+        let expansion = Expansion::new(&records, pending, &dep_macros, last_chance);
+        drop(records);
         rayon::scope(|scope| {
             for group in &expansion.groups {
                 let expansion = &expansion;
@@ -472,15 +531,6 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
             ctx.validation_errors.lock().unwrap_or_else(|poison| poison.into_inner()).push(err);
         }
     }
-    let deps = ctx.deps_of[krate_index]
-        .iter()
-        .map(|&to| {
-            let dep = ctx.workspace.deps.iter().find(|dep| dep.from == krate_index && dep.to == to);
-            let name =
-                dep.and_then(|dep| dep.rename.clone()).unwrap_or_else(|| ctx.workspace.crates[to].crate_name.clone());
-            (name, to as u32)
-        })
-        .collect();
     let input = resolve::CrateInput {
         krate: krate_index as u32,
         edition: &krate.edition,
@@ -972,18 +1022,68 @@ fn child_jobs<'a>(
 }
 
 /// The macro calls of one round, grouped by module, and the crate's `macro_rules!` definitions.
-struct Expansion {
+struct Expansion<'d> {
     /// Sites of one module together, in line order: their items are disambiguated together.
     groups: Vec<Vec<PendingSite>>,
-    /// Definitions by name: (the defining module's path, the definition), sorted by path.
-    definitions: HashMap<String, Vec<(String, String)>>,
+    /// Definitions by name, sorted by (module path, file, line).
+    definitions: HashMap<String, Vec<MacroDef>>,
     /// The ids the items of each module already have.
     taken: HashMap<uuid::Uuid, HashSet<uuid::Uuid>>,
+    deps: &'d DepMacros,
+    /// The last round for calls whose macro is not known: they pass their items through rather
+    /// than wait.
+    last_chance: bool,
 }
 
-impl Expansion {
-    fn new(records: &[ItemRecord], mut pending: Vec<PendingSite>) -> Expansion {
-        let mut definitions: HashMap<String, Vec<(String, String)>> = HashMap::new();
+/// The `#[macro_export]` macros of a crate's indexed dependencies, by the name the crate uses for
+/// each dependency (sorted, for a deterministic pick when two export one name).
+#[derive(Default)]
+struct DepMacros {
+    by_dep: Vec<(String, HashMap<String, String>)>,
+}
+
+impl DepMacros {
+    fn new(ctx: &Ctx<'_>, deps: &[(String, u32)]) -> DepMacros {
+        let mut by_dep: Vec<(String, HashMap<String, String>)> = deps
+            .iter()
+            .filter_map(|(name, krate)| {
+                let defs = ctx.world.get(*krate)?;
+                let macros: HashMap<String, String> =
+                    defs.exported_macros().map(|(name, text)| (name.to_owned(), text.to_owned())).collect();
+                (!macros.is_empty()).then(|| (name.clone(), macros))
+            })
+            .collect();
+        by_dep.sort_by(|a, b| a.0.cmp(&b.0));
+        DepMacros { by_dep }
+    }
+
+    /// `name` as `dep` exports it, or as the first dependency that exports it when `dep` is `None`.
+    fn find(&self, dep: Option<&str>, name: &str) -> Option<(&str, &str)> {
+        self.by_dep
+            .iter()
+            .filter(|(krate, _)| dep.is_none_or(|dep| dep == krate))
+            .find_map(|(krate, macros)| macros.get(name).map(|text| (krate.as_str(), text.as_str())))
+    }
+}
+
+/// A `macro_rules!` definition of the crate, and where it is.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct MacroDef {
+    /// The defining module's path.
+    module: String,
+    file: Arc<str>,
+    line: u32,
+    text: String,
+}
+
+impl<'d> Expansion<'d> {
+    fn new(
+        records: &[ItemRecord],
+        mut pending: Vec<PendingSite>,
+        deps: &'d DepMacros,
+        last_chance: bool,
+    ) -> Expansion<'d> {
+        let mut definitions: HashMap<String, Vec<MacroDef>> = HashMap::new();
         let mut taken: HashMap<uuid::Uuid, HashSet<uuid::Uuid>> = HashMap::new();
         for record in records {
             if let Some(parent) = record.parent {
@@ -993,41 +1093,75 @@ impl Expansion {
                 && record.active
             {
                 let module = record.path.rsplit_once("::").map_or("", |(module, _)| module);
-                definitions.entry(record.name.clone()).or_default().push((module.to_owned(), definition.clone()));
+                definitions.entry(record.name.clone()).or_default().push(MacroDef {
+                    module: module.to_owned(),
+                    file: record.file.clone(),
+                    line: record.line,
+                    text: definition.clone(),
+                });
             }
         }
         for found in definitions.values_mut() {
             found.sort();
         }
-        pending.sort_by(|a, b| {
-            (&a.site.module_path, a.site.module_id, a.site.call.line).cmp(&(
-                &b.site.module_path,
-                b.site.module_id,
-                b.site.call.line,
-            ))
+        // Calls among an impl's or a trait's members are grouped by that container.
+        let container = |site: &PendingSite| site.site.container.as_ref().map(|c| (c.path.clone(), c.id));
+        pending.sort_by_cached_key(|site| {
+            (site.site.module_path.clone(), site.site.module_id, container(site), site.site.call.line)
         });
         let mut groups: Vec<Vec<PendingSite>> = Vec::new();
         for site in pending {
             match groups.last_mut() {
-                Some(group) if group[0].site.module_id == site.site.module_id => group.push(site),
+                Some(group)
+                    if group[0].site.module_id == site.site.module_id
+                        && container(&group[0]).map(|c| c.1) == container(&site).map(|c| c.1) =>
+                {
+                    group.push(site)
+                }
                 _ => groups.push(vec![site]),
             }
         }
-        Expansion { groups, definitions, taken }
+        Expansion { groups, definitions, taken, deps, last_chance }
     }
 
-    /// The definition a call in `module` uses: one in that module or the nearest enclosing one,
-    /// else the first of its name in the crate.
-    fn definition(&self, name: &str, module: &str) -> Option<&str> {
+    /// The definition a call in `module` (in `file`, at `line`) uses, as textual scoping picks
+    /// it: of those in the nearest enclosing module, the last one above the call in its file
+    /// (a macro may be defined again further down), else the first of that module; else the
+    /// first of its name in the crate (a `#[macro_use]` module, or a definition an expansion
+    /// made elsewhere).
+    fn local(&self, name: &str, module: &str, file: &str, line: u32) -> Option<&str> {
         let found = self.definitions.get(name)?;
         let encloses =
             |outer: &str| module == outer || (module.starts_with(outer) && module[outer.len()..].starts_with("::"));
-        found
-            .iter()
-            .filter(|(outer, _)| encloses(outer))
-            .max_by_key(|(outer, _)| outer.len())
-            .or_else(|| found.first())
-            .map(|(_, definition)| definition.as_str())
+        let nearest = found.iter().filter(|def| encloses(&def.module)).map(|def| def.module.len()).max();
+        let chosen = match nearest {
+            Some(depth) => {
+                let candidates = || found.iter().filter(move |def| def.module.len() == depth && encloses(&def.module));
+                candidates()
+                    .filter(|def| &*def.file == file && def.line <= line)
+                    .max_by_key(|def| def.line)
+                    .or_else(|| candidates().next())
+            }
+            None => found.first(),
+        };
+        chosen.map(|def| def.text.as_str())
+    }
+
+    /// The definition `call` in `module` expands through: the crate's own (textual scope), or a
+    /// dependency's exported macro when the path names the dependency or nothing local has the
+    /// name (`#[macro_use] extern crate`, `use dep::name;`).
+    fn definition<'a>(&'a self, call: &parse::MacroCall, module: &str, file: &str) -> Option<parse::Definition<'a>> {
+        let name = call.name();
+        let first = (call.path.segments.len() > 1).then(|| call.path.segments[0].as_str());
+        let local =
+            || self.local(name, module, file, call.line).map(|text| parse::Definition { text, dollar_crate: "crate" });
+        let dep = |dep: Option<&str>| {
+            self.deps.find(dep, name).map(|(krate, text)| parse::Definition { text, dollar_crate: krate })
+        };
+        match first {
+            None | Some("crate" | "self" | "super") => local().or_else(|| dep(None)),
+            Some(krate) => dep(Some(krate)).or_else(local),
+        }
     }
 }
 
@@ -1041,28 +1175,64 @@ fn expand_group<'s>(
     package: &'s PackageInfo,
     cfg: &'s CfgContext,
     walk: &'s Walk,
-    expansion: &Expansion,
+    expansion: &Expansion<'_>,
     group: &[PendingSite],
 ) {
     let Some(first) = group.first() else { return };
     let site = &first.site;
+    if let Some(container) = &site.container {
+        return expand_members(ctx, krate, cfg, walk, expansion, group, container);
+    }
     let mut body = parse::Body::default();
+    // `include!`d files: their items are the module's, with their own file and lines.
+    let mut included: Vec<Included> = Vec::new();
+    let mut cache = parse::Definitions::default();
     for pending in group {
         let call = &pending.site.call;
-        let definition = expansion.definition(call.name(), &site.module_path);
+        let warn = |line: u32, column: u32, message: String| {
+            let file = pending.file_ref.name.to_string();
+            walk.report(Diagnostic { severity: Severity::Warning, ..Diagnostic::error(file, line, column, message) });
+        };
+        if is_include(call) {
+            match include_file(ctx, package, walk, pending) {
+                Ok(Some((file_ref, ancestors, mut inner))) => {
+                    if let Some(predicate) = &call.cfg {
+                        parse::add_cfg(&mut inner, predicate);
+                    }
+                    included.push((file_ref, ancestors, inner));
+                }
+                Ok(None) => {}
+                Err(message) => warn(call.line, 1, message),
+            }
+            continue;
+        }
+        let definition = expansion.definition(call, &site.module_path, &pending.file_ref.name);
+        if definition.is_none() && !expansion.last_chance {
+            walk.deferred.lock().unwrap_or_else(|poison| poison.into_inner()).push(pending.clone());
+            continue;
+        }
         // Expansion parses: a panic there costs this call, not the run.
-        let expanded = catch_unwind(AssertUnwindSafe(|| parse::expand(call, definition)));
+        let expanded = catch_unwind(AssertUnwindSafe(|| parse::expand(call, definition, &mut cache)));
         proc_macro2::extra::invalidate_current_thread_spans();
-        let Ok(Ok(Some(mut inner))) = expanded else { continue };
+        let mut inner = match expanded {
+            Ok(Ok(parse::Expanded::Macro(inner) | parse::Expanded::PassedThrough(inner))) => inner,
+            Ok(Ok(parse::Expanded::Nothing)) => continue,
+            Ok(Err(err)) => {
+                warn(err.line, err.column, err.message);
+                continue;
+            }
+            Err(panic) => {
+                let file = pending.file_ref.name.to_string();
+                walk.report(Diagnostic::error(file, call.line, 1, internal_error(&panic_message(&*panic))));
+                continue;
+            }
+        };
         if let Some(predicate) = &call.cfg {
             parse::add_cfg(&mut inner, predicate);
         }
         body.items.append(&mut inner.items);
         body.refs.append(inner.refs);
         body.calls.append(&mut inner.calls);
-    }
-    if body.items.is_empty() && body.refs.is_empty() && body.calls.is_empty() {
-        return;
     }
     let empty = HashSet::new();
     let taken = expansion.taken.get(&site.module_id).unwrap_or(&empty);
@@ -1077,15 +1247,110 @@ fn expand_group<'s>(
         cfg,
         taken: Some((taken, &via)),
     };
+    let parts = std::iter::once((first.file_ref.clone(), first.ancestors.clone(), body)).chain(included);
+    for (file_ref, ancestors, body) in parts {
+        if body.items.is_empty() && body.refs.is_empty() && body.calls.is_empty() {
+            continue;
+        }
+        let mut out = BodyOut::default();
+        assemble::module_body(&file_ref, &module_ref, body.items, &mut out);
+        out.sites.extend(body.calls.into_iter().map(|call| MacroSite::new(&module_ref, call)));
+        let BodyOut { batch, records, children, sites } = out;
+        ctx.send(walk, batch);
+        walk.keep(records);
+        if !body.refs.is_empty() {
+            walk.module_refs.lock().unwrap_or_else(|poison| poison.into_inner()).push((site.module_id, body.refs));
+        }
+        let pending = sites.into_iter().map(|site| PendingSite {
+            site,
+            file: first.file.clone(),
+            file_ref: file_ref.clone(),
+            ancestors: ancestors.clone(),
+        });
+        walk.sites.lock().unwrap_or_else(|poison| poison.into_inner()).extend(pending);
+        // `mod x;` in an expansion or an included file: looked up as if written in the module's
+        // own file, as rustc does.
+        let jobs = child_jobs(krate, package, cfg, walk, &first.file, &first.file_ref.name, children, &first.ancestors);
+        ctx.progress.files_found(jobs.len());
+        for job in jobs {
+            scope.spawn(move |scope| index_file(scope, ctx, job));
+        }
+    }
+}
+
+/// Expands the macro calls among one impl's or trait's members, and indexes the members they
+/// make; further calls among those wait for the next round.
+fn expand_members(
+    ctx: &Ctx<'_>,
+    krate: &CrateInfo,
+    cfg: &CfgContext,
+    walk: &Walk,
+    expansion: &Expansion<'_>,
+    group: &[PendingSite],
+    container: &Container,
+) {
+    let Some(first) = group.first() else { return };
+    let site = &first.site;
+    let mut items = Vec::new();
+    let mut calls = Vec::new();
+    let mut cache = parse::Definitions::default();
+    for pending in group {
+        let call = &pending.site.call;
+        let definition = expansion.definition(call, &site.module_path, &pending.file_ref.name);
+        if definition.is_none() && !expansion.last_chance {
+            walk.deferred.lock().unwrap_or_else(|poison| poison.into_inner()).push(pending.clone());
+            continue;
+        }
+        let visibility = container.trait_visibility.as_deref();
+        let expanded =
+            catch_unwind(AssertUnwindSafe(|| parse::expand_members(call, definition, &mut cache, visibility)));
+        proc_macro2::extra::invalidate_current_thread_spans();
+        let mut inner = match expanded {
+            Ok(Ok(parse::Expanded::Macro(inner) | parse::Expanded::PassedThrough(inner))) => inner,
+            Ok(Ok(parse::Expanded::Nothing)) => continue,
+            Ok(Err(err)) => {
+                let file = pending.file_ref.name.to_string();
+                walk.report(Diagnostic {
+                    severity: Severity::Warning,
+                    ..Diagnostic::error(file, err.line, err.column, err.message)
+                });
+                continue;
+            }
+            Err(panic) => {
+                let file = pending.file_ref.name.to_string();
+                walk.report(Diagnostic::error(file, call.line, 1, internal_error(&panic_message(&*panic))));
+                continue;
+            }
+        };
+        if let Some(predicate) = &call.cfg {
+            parse::add_cfg(&mut inner, predicate);
+        }
+        items.append(&mut inner.items);
+        calls.append(&mut inner.calls);
+    }
+    let empty = HashSet::new();
+    let taken = expansion.taken.get(&container.id).unwrap_or(&empty);
+    let via = format!("{}!{}", site.call.name(), site.call.line);
+    let module_ref = ModuleRef {
+        key: &site.module_key,
+        id: site.module_id,
+        path: &site.module_path,
+        crate_name: &krate.crate_name,
+        inline_dirs: &site.inline_dirs,
+        active: site.active,
+        cfg,
+        taken: Some((taken, &via)),
+    };
     let mut out = BodyOut::default();
-    assemble::module_body(&first.file_ref, &module_ref, body.items, &mut out);
-    out.sites.extend(body.calls.into_iter().map(|call| MacroSite::new(&module_ref, call)));
-    let BodyOut { batch, records, children, sites } = out;
+    assemble::members(&first.file_ref, &module_ref, container, items, &mut out);
+    out.sites.extend(
+        calls
+            .into_iter()
+            .map(|call| MacroSite { container: Some(container.clone()), ..MacroSite::new(&module_ref, call) }),
+    );
+    let BodyOut { batch, records, sites, .. } = out;
     ctx.send(walk, batch);
     walk.keep(records);
-    if !body.refs.is_empty() {
-        walk.module_refs.lock().unwrap_or_else(|poison| poison.into_inner()).push((site.module_id, body.refs));
-    }
     let pending = sites.into_iter().map(|site| PendingSite {
         site,
         file: first.file.clone(),
@@ -1093,11 +1358,75 @@ fn expand_group<'s>(
         ancestors: first.ancestors.clone(),
     });
     walk.sites.lock().unwrap_or_else(|poison| poison.into_inner()).extend(pending);
-    let jobs = child_jobs(krate, package, cfg, walk, &first.file, &first.file_ref.name, children, &first.ancestors);
-    ctx.progress.files_found(jobs.len());
-    for job in jobs {
-        scope.spawn(move |scope| index_file(scope, ctx, job));
+}
+
+/// An `include!`d file: its name in the graph, the files from the crate root down to it, and
+/// what it declares.
+type Included = (FileRef, Vec<Utf8PathBuf>, parse::Body);
+
+/// Whether the call is `include!` (also `std::include!`, `core::include!`).
+fn is_include(call: &parse::MacroCall) -> bool {
+    call.name() == "include"
+        && match call.path.segments.as_slice() {
+            [_] => true,
+            [root, _] => root == "std" || root == "core",
+            _ => false,
+        }
+}
+
+/// Reads and parses the file an `include!("path")` names, relative to the folder of the file
+/// the call is in: its file vertex goes to the writer, its text to the crate's inputs. `Ok(None)`
+/// for an argument that is not a plain string (`concat!(env!("OUT_DIR"), ...)` needs the build
+/// script's output, see `--build-scripts`).
+fn include_file(
+    ctx: &Ctx<'_>,
+    package: &PackageInfo,
+    walk: &Walk,
+    pending: &PendingSite,
+) -> Result<Option<Included>, String> {
+    let script = ctx.options.build_scripts.as_ref().and_then(|scripts| scripts.of(&package.dir));
+    let env = |name: &str| script.and_then(|script| script.var(name));
+    let Some(relative) = parse::include_path(&pending.site.call, &env) else { return Ok(None) };
+    let Some(source) = pending.ancestors.last() else { return Ok(None) };
+    let path = source.parent().map_or_else(|| Utf8PathBuf::from(&relative), |dir| dir.join(&relative));
+    if pending.ancestors.contains(&path) {
+        return Err(format!("`include!(\"{relative}\")` includes a file inside itself"));
     }
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) => {
+            walk.input(Input::absent(path.clone()));
+            return Err(format!("failed to read `{}` for `include!`: {err}", display(ctx, package, &path)));
+        }
+    };
+    walk.input(Input::read(path.clone(), text.as_bytes()));
+    let name = display(ctx, package, &path);
+    let parsed = catch_unwind(AssertUnwindSafe(|| parse::parse_file(&text)));
+    proc_macro2::extra::invalidate_current_thread_spans();
+    let facts = match parsed {
+        Ok(Ok(facts)) => facts,
+        Ok(Err(err)) => {
+            return Err(format!(
+                "failed to parse `{name}` for `include!`: {}:{}: {}",
+                err.line, err.column, err.message
+            ));
+        }
+        Err(panic) => return Err(internal_error(&panic_message(&*panic))),
+    };
+    walk.files_parsed.fetch_add(1, Ordering::Relaxed);
+    ctx.parsed_paths.lock().unwrap_or_else(|poison| poison.into_inner()).push(path.clone());
+    let file_id = package.file_key(&path).id();
+    let mut file_props = Props::new();
+    file_props.insert("name", Value::from(path.file_name().unwrap_or_default()));
+    file_props.insert("path", Value::from(name.as_str()));
+    ctx.send(
+        walk,
+        Batch { vertices: vec![Vertex { id: file_id, kind: VertexKind::File, props: file_props }], edges: Vec::new() },
+    );
+    let mut ancestors = pending.ancestors.clone();
+    ancestors.push(path);
+    let body = parse::Body { items: facts.items, refs: facts.refs, calls: facts.macro_calls };
+    Ok(Some((file_ref_of(file_id, &name), ancestors, body)))
 }
 
 /// Adds to each module's record what expansions added to its body.

@@ -191,8 +191,15 @@ impl Job<'_> {
                 .map_or_else(|| Error::Internal("the writer stopped".into()), Error::from));
         }
         let phase = Instant::now();
-        let indexed =
-            index::index(self.workspace, &self.waves(), self.pool, self.config.index, Some(sink), None, self.progress);
+        let indexed = index::index(
+            self.workspace,
+            &self.waves(),
+            self.pool,
+            self.config.index.clone(),
+            Some(sink),
+            None,
+            self.progress,
+        );
         timings.index_ms = millis_since(phase);
         self.progress.stage("Writing");
         let phase = Instant::now();
@@ -256,7 +263,7 @@ impl Job<'_> {
             workspace,
             &self.waves(),
             self.pool,
-            self.config.index,
+            self.config.index.clone(),
             None,
             Some(&reuse),
             self.progress,

@@ -15,6 +15,7 @@
 //! command of the command line. See ARCHITECTURE.md.
 
 pub mod assemble;
+pub mod build_scripts;
 pub mod cfg;
 pub mod check;
 pub mod cli;
@@ -68,6 +69,9 @@ pub struct BuildConfig {
     /// Build everything, even when the graph is up to date (see `plan`).
     pub rebuild: bool,
     pub index: index::IndexOptions,
+    /// `--build-scripts`: run the build scripts first (`build_scripts`), for their cfgs and
+    /// generated code.
+    pub build_scripts: bool,
     pub writer: WriterConfig,
 }
 
@@ -144,5 +148,12 @@ fn as_millis<S: serde::Serializer>(elapsed: &Duration, serializer: S) -> Result<
 pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSummary, Error> {
     let started = Instant::now();
     let workspace = Workspace::load(&config.workspace)?;
+    if config.build_scripts {
+        progress.stage("Running build scripts");
+        let scripts = build_scripts::run(&config.workspace, &workspace)?;
+        let mut config = config.clone();
+        config.index.build_scripts = Some(std::sync::Arc::new(scripts));
+        return job::build_workspace(&workspace, &config, progress, started);
+    }
     job::build_workspace(&workspace, config, progress, started)
 }

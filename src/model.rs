@@ -78,6 +78,9 @@ kinds! {
         Calls => "calls",
         References => "references",
         Invokes => "invokes",
+        /// From the module an item-position macro call is in to each item its expansion made
+        /// (those carry the property `expanded_from`, the macro's name).
+        ExpandsTo => "expands_to",
     }
 }
 

@@ -35,3 +35,19 @@ fn runs_thread_counts_and_folders_agree() {
         assert!(!one_thread.contains(needle), "an absolute path reached the graph");
     }
 }
+
+#[test]
+fn expansions_agree_across_thread_counts_and_runs() {
+    // Macro calls expand in rounds, their groups on any thread: what they make (ids, disambiguators,
+    // `expands_to` edges) must not depend on which finished first.
+    let fixture = Fixture::new("expansion");
+    fixture.build(&["-j1"], 0);
+    let one_thread = fixture.export();
+    let one_thread_db = std::fs::read(fixture.db()).unwrap();
+    assert!(one_thread.contains("expands_to"), "the fixture's calls were expanded");
+    for _ in 0..2 {
+        fixture.build(&["-j4", "--rebuild"], 0);
+        assert!(fixture.export() == one_thread, "-j1 and -j4 differ");
+        assert!(std::fs::read(fixture.db()).unwrap() == one_thread_db, "the graph files differ");
+    }
+}

@@ -1,7 +1,8 @@
 //! Reruns equal full builds: a seeded sequence of random edits to the `calls` fixture (files and
 //! modules added, removed and renamed, items added and removed, `use` lines and calls changed,
 //! function bodies changed in the dependency, its public items added, a feature switched in its
-//! manifest, files rewritten unchanged), and after each, an incremental rerun on the same graph
+//! manifest, files rewritten unchanged, a `#[macro_export]` macro of the dependency and a local
+//! macro redefined, an `include!`d file rewritten), and after each, an incremental rerun on the same graph
 //! must export exactly what a full build (`--rebuild`, another graph) exports, and report the same
 //! counts. A rerun that is skipped when it should not be (an input the up-to-date check misses)
 //! fails here; so does one that indexes again what it could have kept (an edit to a function body
@@ -102,11 +103,11 @@ fn random_edits(store: &str) {
         let mut only_util = false;
         // Every fifth step rewrites a file unchanged: a rerun that must be skipped. The first
         // steps go through every kind of edit; then they are drawn at random.
-        const FIRST: [usize; 16] = [0, 3, 8, 2, 12, 0, 5, 9, 1, 10, 4, 11, 7, 12, 3, 9];
+        const FIRST: [usize; 16] = [0, 3, 8, 2, 12, 13, 5, 9, 1, 10, 4, 11, 7, 14, 15, 13];
         let kind = match step {
             _ if step % 5 == 4 => 6,
             _ if step < 20 => FIRST[step - step / 5],
-            _ => rng.below(13),
+            _ => rng.below(16),
         };
         let what = match kind {
             0 => {
@@ -209,6 +210,44 @@ fn random_edits(store: &str) {
                     std::fs::write(&bin, "fn main() { calls_app::report::helper(1.0); }\n").unwrap();
                     "add a binary target".to_owned()
                 }
+            }
+            13 => {
+                // A `#[macro_export]` macro of the dependency, called from `app`: redefining it
+                // changes util's interface, and `app` expands the call again.
+                let stamped = util.join("src/stamped.rs");
+                if !stamped.exists() {
+                    append(&util.join("src/lib.rs"), "\npub mod stamped;\n");
+                    append(&lib, "\nutil2::stamp!(stamped_a, stamped_b);\n");
+                }
+                let definition = format!(
+                    "#[macro_export]\nmacro_rules! stamp {{\n    ($($n:ident),*) => {{\n        \
+                     $(pub fn $n() -> u32 {{ {step} }})*\n        pub struct Version{step};\n    }};\n}}\n"
+                );
+                std::fs::write(&stamped, definition).unwrap();
+                format!("define util's exported macro `stamp` again at step {step}")
+            }
+            14 => {
+                // An `include!`d file, rewritten: its items are the including module's.
+                let included = app.join("report/generated.rs");
+                if !included.exists() {
+                    append(&report, "\ninclude!(\"generated.rs\");\n");
+                }
+                std::fs::write(&included, format!("pub fn generated_{step}() -> f64 {{ helper({step}.0) }}\n"))
+                    .unwrap();
+                format!("rewrite the included file at step {step}")
+            }
+            15 => {
+                // A local macro, defined in one file and called in another: redefined.
+                let made = app.join("made.rs");
+                if !made.exists() {
+                    append(&lib, "\n#[macro_use]\nmod made;\nmade_here!(Made);\n");
+                }
+                let definition = format!(
+                    "macro_rules! made_here {{\n    ($name:ident) => {{\n        pub struct $name;\n        \
+                     impl $name {{ pub fn step_{step}(&self) {{}} }}\n    }};\n}}\n"
+                );
+                std::fs::write(&made, definition).unwrap();
+                format!("define the local macro `made_here` again at step {step}")
             }
             _ => {
                 // A `mod x;` with no file yet: the walk looks for it, and must notice it appear.

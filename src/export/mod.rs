@@ -511,6 +511,7 @@ pub(crate) fn edge_style(kind: EdgeKind) -> (&'static str, &'static str) {
         EdgeKind::Calls => ("#c62828", "solid"),
         EdgeKind::References => ("#ef6c00", "dashed"),
         EdgeKind::Invokes => ("#ad1457", "dotted"),
+        EdgeKind::ExpandsTo => ("#5d4037", "dotted"),
     }
 }
 

@@ -1,17 +1,20 @@
-//! Item-position macro calls, expanded where syntax alone can do it.
+//! Item-position macro calls, and their expansion.
 //!
 //! A call is kept as text (`MacroCall`) whose tokens sit at their original lines and columns, so
 //! that it can be expanded once the crate's `macro_rules!` definitions are all known (they may be
-//! in any file), on any thread, and still give items their real lines. Two shapes of local
-//! definitions are expanded: an arm without arguments (`() => { pub mod de; ... }`, serde's
-//! `crate_root!`), and an arm that takes items and wraps each one (`($($item:item)*) => {
-//! $( #[cfg(feature = "rt")] $item )* }`, tokio's and mio's `cfg_*!` wrappers). Any other call
-//! whose body parses as items passes them through unchanged, as most wrappers do; anything else
-//! declares nothing we can see.
+//! in any file, or in a dependency), on any thread, and still give items their real lines. The
+//! engine (`mbe`) matches the call against the definition's arms and transcribes the first that
+//! matches; what the definition itself writes is placed at the call's line, what the call passed
+//! in keeps its own lines (as rustdoc places them). A call whose macro is not known passes its
+//! body through when it parses as items, as most wrappers do. This module knows nothing of
+//! where a definition is found: the caller (`index`) looks it up.
 
-use proc_macro2::{Delimiter, Group, Spacing, TokenStream, TokenTree};
+use std::collections::HashMap;
 
-use super::{Body, PathRef, SyntaxError, items, line, parse_syntax_with, unraw};
+use proc_macro2::{Delimiter, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
+
+use super::mbe::{MacroRules, MbeError};
+use super::{Body, PathRef, SyntaxError, items, line, parse_syntax_with};
 
 /// An item-position macro call (`name! { ... }`), with its body as positioned text.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -38,6 +41,59 @@ impl MacroCall {
     pub fn name(&self) -> &str {
         self.path.segments.last().map_or("", String::as_str)
     }
+}
+
+/// The file an `include!(...)` call names: a string literal, or `concat!` of string literals
+/// and `env!("NAME")` (`include!(concat!(env!("OUT_DIR"), "/generated.rs"))`), the variables
+/// looked up through `env`. `None` when the argument is anything else or names a variable `env`
+/// does not know.
+pub fn include_path(call: &MacroCall, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let tokens = lex(&call.body).ok()?;
+    let parts = syn::parse::Parser::parse2(include_argument, tokens).ok()?;
+    let mut path = String::new();
+    for part in parts {
+        match part {
+            Part::Text(text) => path.push_str(&text),
+            Part::Env(name) => path.push_str(&env(&name)?),
+        }
+    }
+    Some(path)
+}
+
+enum Part {
+    Text(String),
+    Env(String),
+}
+
+fn include_argument(input: syn::parse::ParseStream<'_>) -> syn::Result<Vec<Part>> {
+    let parts = include_part(input)?;
+    let _ = input.parse::<Option<syn::Token![,]>>()?;
+    Ok(parts)
+}
+
+/// A string literal, `env!("NAME")`, or `concat!(...)` of those.
+fn include_part(input: syn::parse::ParseStream<'_>) -> syn::Result<Vec<Part>> {
+    if input.peek(syn::LitStr) {
+        return Ok(vec![Part::Text(input.parse::<syn::LitStr>()?.value())]);
+    }
+    let mac: syn::Macro = input.parse()?;
+    if mac.path.is_ident("env") {
+        let name: syn::LitStr = mac.parse_body()?;
+        return Ok(vec![Part::Env(name.value())]);
+    }
+    if mac.path.is_ident("concat") {
+        return mac.parse_body_with(|input: syn::parse::ParseStream<'_>| {
+            let mut parts = Vec::new();
+            while !input.is_empty() {
+                parts.extend(include_part(input)?);
+                if !input.is_empty() {
+                    input.parse::<syn::Token![,]>()?;
+                }
+            }
+            Ok(parts)
+        });
+    }
+    Err(input.error("not a path `include!` can follow"))
 }
 
 /// A `macro_rules!` definition's body (its arms), as positioned text.
@@ -125,23 +181,125 @@ impl Writer {
     }
 }
 
-/// The items a call declares: through `definition` (a local `macro_rules!` body) when its
-/// shape is one we expand, else by passing the call's body through when it parses as items.
-/// `Ok(None)` when nothing can be seen.
-pub fn expand(call: &MacroCall, definition: Option<&str>) -> Result<Option<Body>, SyntaxError> {
+/// A `macro_rules!` definition as a call site sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Definition<'a> {
+    /// The definition's arms, as positioned text (`definition_text`).
+    pub text: &'a str,
+    /// What `$crate` stands for where the call is: `crate` for the call's own crate, else the
+    /// defining crate's name as the calling crate knows it.
+    pub dollar_crate: &'a str,
+}
+
+/// What a call declares.
+pub enum Expanded {
+    /// Expanded through the macro's definition: the items carry `expanded_from`.
+    Macro(Body),
+    /// No definition is known: the call's body, when it parses as items, passed through as most
+    /// wrappers do.
+    PassedThrough(Body),
+    /// Nothing we can see (no definition, and the body is no items).
+    Nothing,
+}
+
+/// Definitions parsed once per thread and task, by their text (a group of calls often uses one
+/// macro many times).
+#[derive(Default)]
+pub struct Definitions {
+    parsed: HashMap<String, Result<MacroRules, MbeError>>,
+}
+
+/// The items a call declares: through `definition` when there is one, else by passing the
+/// call's body through when it parses as items. An error says why the definition did not
+/// expand the call (no arm matches, or what it made is no items).
+pub fn expand(
+    call: &MacroCall,
+    definition: Option<Definition<'_>>,
+    cache: &mut Definitions,
+) -> Result<Expanded, SyntaxError> {
+    let Some(definition) = definition else {
+        // A body that does not parse as items is not an error: the macro makes something else.
+        return Ok(parse_items(lex(&call.body)?).map_or(Expanded::Nothing, Expanded::PassedThrough));
+    };
+    let tokens = transcribe(call, definition, cache)?;
+    let mut expanded = parse_items(tokens).map_err(|err| not_made_of(call, "items", &err))?;
+    mark(&mut expanded.items, call.name());
+    Ok(Expanded::Macro(expanded))
+}
+
+/// What a call among an impl's members (`trait_visibility` `None`) or a trait's declares: their
+/// members, and further calls among them. Without a definition nothing is known: members are no
+/// items to pass through.
+pub fn expand_members(
+    call: &MacroCall,
+    definition: Option<Definition<'_>>,
+    cache: &mut Definitions,
+    trait_visibility: Option<&str>,
+) -> Result<Expanded, SyntaxError> {
+    let Some(definition) = definition else { return Ok(Expanded::Nothing) };
+    let tokens = transcribe(call, definition, cache)?;
+    let (mut items, calls) =
+        super::members(tokens, trait_visibility).map_err(|err| not_made_of(call, "associated items", &err))?;
+    mark(&mut items, call.name());
+    Ok(Expanded::Macro(Body { items, calls, ..Body::default() }))
+}
+
+/// The call matched against the definition and transcribed.
+fn transcribe(
+    call: &MacroCall,
+    definition: Definition<'_>,
+    cache: &mut Definitions,
+) -> Result<TokenStream, SyntaxError> {
     let body = lex(&call.body)?;
-    if let Some(definition) = definition
-        && let Some(expansion) = transcribe(&lex(definition)?, &body)
-    {
-        let mut expanded = parse_items(expansion.tokens)?;
-        if expansion.from_definition {
-            // Items written in the definition are placed, as rustdoc places them, at the call.
-            relocate(&mut expanded.items, call.line);
-        }
-        return Ok(Some(expanded));
+    let rules = cache.parsed.entry(definition.text.to_owned()).or_insert_with(|| {
+        let tokens = lex(definition.text).map_err(|err| MbeError::Definition(err.message))?;
+        MacroRules::parse(tokens)
+    });
+    let rules = rules.as_ref().map_err(|err| at_call(call, err))?;
+    let site = site_span(call.line)?;
+    let dollar_crate = dollar_crate_tokens(definition.dollar_crate, site);
+    rules.expand(body, site, &dollar_crate).map_err(|err| at_call(call, &err))
+}
+
+fn not_made_of(call: &MacroCall, what: &str, err: &SyntaxError) -> SyntaxError {
+    SyntaxError {
+        line: call.line,
+        column: 1,
+        message: format!("what `{}!` expands to is not {what}: {}", call.name(), err.message),
     }
-    // A body that does not parse as items is not an error: the macro makes something else.
-    Ok(parse_items(body).ok())
+}
+
+fn at_call(call: &MacroCall, err: &MbeError) -> SyntaxError {
+    SyntaxError { line: call.line, column: 1, message: format!("failed to expand `{}!`: {err}", call.name()) }
+}
+
+/// A span on `line`: what the definition's own tokens get, so that the items they make are
+/// placed at the call, as rustdoc places them.
+fn site_span(line: u32) -> Result<Span, SyntaxError> {
+    let mut text = "\n".repeat(line.saturating_sub(1) as usize);
+    text.push('x');
+    let tokens = lex(&text)?;
+    Ok(tokens.into_iter().next().map_or_else(Span::call_site, |tree| tree.span()))
+}
+
+/// `crate`, or `::name` for another crate's macro.
+fn dollar_crate_tokens(name: &str, site: Span) -> Vec<TokenTree> {
+    if name == "crate" {
+        return vec![TokenTree::Ident(Ident::new("crate", site))];
+    }
+    let mut colon = Punct::new(':', Spacing::Joint);
+    colon.set_span(site);
+    let mut second = Punct::new(':', Spacing::Alone);
+    second.set_span(site);
+    vec![TokenTree::Punct(colon), TokenTree::Punct(second), TokenTree::Ident(Ident::new(name, site))]
+}
+
+/// Names the macro on every item an expansion made.
+fn mark(items: &mut [super::ItemFacts], name: &str) {
+    for item in items {
+        item.expanded_from = Some(name.to_owned());
+        mark(&mut item.children, name);
+    }
 }
 
 fn lex(text: &str) -> Result<TokenStream, SyntaxError> {
@@ -151,196 +309,6 @@ fn lex(text: &str) -> Result<TokenStream, SyntaxError> {
 fn parse_items(tokens: TokenStream) -> Result<Body, SyntaxError> {
     let file: syn::File = parse_syntax_with(tokens)?;
     Ok(items(&file.items))
-}
-
-fn relocate(items: &mut [super::ItemFacts], line: u32) {
-    for item in items {
-        item.line = line;
-        item.end_line = line;
-        relocate(&mut item.children, line);
-    }
-}
-
-struct Expansion {
-    tokens: TokenStream,
-    /// The items come from the definition's text, not from the call's.
-    from_definition: bool,
-}
-
-/// Matches `body` against the definition's arms, in order, and transcribes the first that
-/// matches, if its shape is one we handle.
-fn transcribe(definition: &TokenStream, body: &TokenStream) -> Option<Expansion> {
-    let trees: Vec<TokenTree> = definition.clone().into_iter().collect();
-    // Arms: `(matcher) => {transcriber}` separated by `;`.
-    let mut index = 0;
-    while index + 3 < trees.len() + 1 {
-        let (
-            TokenTree::Group(matcher),
-            Some(TokenTree::Punct(eq)),
-            Some(TokenTree::Punct(gt)),
-            Some(TokenTree::Group(transcriber)),
-        ) = (&trees[index], trees.get(index + 1), trees.get(index + 2), trees.get(index + 3))
-        else {
-            return None;
-        };
-        if eq.as_char() != '=' || gt.as_char() != '>' {
-            return None;
-        }
-        if let Some(expansion) = arm(matcher, transcriber, body) {
-            return Some(expansion);
-        }
-        index += 4;
-        if matches!(trees.get(index), Some(TokenTree::Punct(semi)) if semi.as_char() == ';') {
-            index += 1;
-        }
-        if index >= trees.len() {
-            break;
-        }
-    }
-    None
-}
-
-fn arm(matcher: &Group, transcriber: &Group, body: &TokenStream) -> Option<Expansion> {
-    let pattern: Vec<TokenTree> = matcher.stream().into_iter().collect();
-    if pattern.is_empty() {
-        if !body.is_empty() {
-            return None;
-        }
-        // With no metavariables bound, `$x` is left as it is (as in a nested `macro_rules!`).
-        return Some(Expansion { tokens: dollar_crate(transcriber.stream()), from_definition: true });
-    }
-    let name = item_repetition(&pattern)?;
-    let body_items = split_items(body)?;
-    let tokens = substitute(transcriber.stream(), &name, &body_items)?;
-    Some(Expansion { tokens, from_definition: false })
-}
-
-/// The variable `x` of a matcher that is exactly `$($x:item)*`.
-fn item_repetition(pattern: &[TokenTree]) -> Option<String> {
-    let [TokenTree::Punct(dollar), TokenTree::Group(group), TokenTree::Punct(star)] = pattern else { return None };
-    if dollar.as_char() != '$' || star.as_char() != '*' || group.delimiter() != Delimiter::Parenthesis {
-        return None;
-    }
-    let inner: Vec<TokenTree> = group.stream().into_iter().collect();
-    match inner.as_slice() {
-        [TokenTree::Punct(d), TokenTree::Ident(name), TokenTree::Punct(colon), TokenTree::Ident(kind)]
-            if d.as_char() == '$' && colon.as_char() == ':' && kind == "item" =>
-        {
-            Some(unraw(name))
-        }
-        _ => None,
-    }
-}
-
-/// The call's items, each as its own tokens; `None` when the body is not all items.
-fn split_items(body: &TokenStream) -> Option<Vec<TokenStream>> {
-    use quote::ToTokens;
-    let file: syn::File = syn::parse2(body.clone()).ok()?;
-    Some(file.items.iter().map(|item| item.to_token_stream()).collect())
-}
-
-/// The transcriber with `$( ... $name ... )*` repeated once per item and `$crate` made `crate`.
-/// Any other metavariable makes the shape one we do not handle.
-fn substitute(transcriber: TokenStream, name: &str, items: &[TokenStream]) -> Option<TokenStream> {
-    let trees: Vec<TokenTree> = transcriber.into_iter().collect();
-    let mut out: Vec<TokenTree> = Vec::new();
-    let mut index = 0;
-    while index < trees.len() {
-        match &trees[index] {
-            TokenTree::Punct(dollar) if dollar.as_char() == '$' => match trees.get(index + 1) {
-                Some(TokenTree::Ident(ident)) if ident == "crate" => {
-                    out.push(TokenTree::Ident(proc_macro2::Ident::new("crate", ident.span())));
-                    index += 2;
-                }
-                Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::Parenthesis => {
-                    // `$( ... )*`, possibly with a separator before the `*`.
-                    let mut end = index + 2;
-                    if !matches!(trees.get(end), Some(TokenTree::Punct(p)) if p.as_char() == '*') {
-                        end += 1;
-                    }
-                    if !matches!(trees.get(end), Some(TokenTree::Punct(p)) if p.as_char() == '*') {
-                        return None;
-                    }
-                    for item in items {
-                        out.extend(substitute_one(group.stream(), name, item)?);
-                    }
-                    index = end + 1;
-                }
-                _ => return None,
-            },
-            TokenTree::Group(group) => {
-                let mut inner = Group::new(group.delimiter(), substitute(group.stream(), name, items)?);
-                inner.set_span(group.span());
-                out.push(TokenTree::Group(inner));
-                index += 1;
-            }
-            other => {
-                out.push(other.clone());
-                index += 1;
-            }
-        }
-    }
-    Some(out.into_iter().collect())
-}
-
-/// One repetition: `$name` replaced by `item`, `$crate` by `crate`.
-fn substitute_one(tokens: TokenStream, name: &str, item: &TokenStream) -> Option<Vec<TokenTree>> {
-    let trees: Vec<TokenTree> = tokens.into_iter().collect();
-    let mut out = Vec::new();
-    let mut index = 0;
-    while index < trees.len() {
-        match (&trees[index], trees.get(index + 1)) {
-            (TokenTree::Punct(dollar), Some(TokenTree::Ident(ident))) if dollar.as_char() == '$' => {
-                if ident == name {
-                    out.extend(item.clone());
-                } else if ident == "crate" {
-                    out.push(TokenTree::Ident(proc_macro2::Ident::new("crate", ident.span())));
-                } else {
-                    return None;
-                }
-                index += 2;
-            }
-            (TokenTree::Punct(dollar), _) if dollar.as_char() == '$' => return None,
-            (TokenTree::Group(group), _) => {
-                let mut inner =
-                    Group::new(group.delimiter(), substitute_one(group.stream(), name, item)?.into_iter().collect());
-                inner.set_span(group.span());
-                out.push(TokenTree::Group(inner));
-                index += 1;
-            }
-            (other, _) => {
-                out.push(other.clone());
-                index += 1;
-            }
-        }
-    }
-    Some(out)
-}
-
-/// `tokens` with `$crate` made `crate`.
-fn dollar_crate(tokens: TokenStream) -> TokenStream {
-    let trees: Vec<TokenTree> = tokens.into_iter().collect();
-    let mut out = Vec::with_capacity(trees.len());
-    let mut index = 0;
-    while index < trees.len() {
-        match (&trees[index], trees.get(index + 1)) {
-            (TokenTree::Punct(dollar), Some(TokenTree::Ident(ident)))
-                if dollar.as_char() == '$' && ident == "crate" =>
-            {
-                out.push(TokenTree::Ident(proc_macro2::Ident::new("crate", ident.span())));
-                index += 2;
-                continue;
-            }
-            (TokenTree::Group(group), _) => {
-                let mut inner = Group::new(group.delimiter(), dollar_crate(group.stream()));
-                inner.set_span(group.span());
-                out.push(TokenTree::Group(inner));
-            }
-            (other, _) => out.push(other.clone()),
-        }
-        index += 1;
-    }
-    out.into_iter().collect()
 }
 
 #[cfg(test)]
@@ -363,6 +331,15 @@ mod tests {
         body.items.iter().map(|item| format!("{} {} {} {:?}", item.kind, item.name, item.line, item.cfg)).collect()
     }
 
+    fn expanded(call: &MacroCall, text: &str) -> Body {
+        let definition = Definition { text, dollar_crate: "crate" };
+        match expand(call, Some(definition), &mut Definitions::default()) {
+            Ok(Expanded::Macro(body)) => body,
+            Ok(_) => panic!("not expanded through the definition"),
+            Err(err) => panic!("{}", err.message),
+        }
+    }
+
     #[test]
     fn positioned_text_keeps_lines_and_columns() {
         let call = call("wrap! {\n    /// Doc.\n    pub fn a() {}\n\n    mod b;\n}\n");
@@ -379,11 +356,12 @@ mod tests {
         let definition =
             definition("macro_rules! cfg_rt { ($($item:item)*) => { $( #[cfg(feature = \"rt\")] $item )* } }");
         let call = call("cfg_rt! {\n    pub mod runtime;\n    pub fn spawn() {}\n}");
-        let body = expand(&call, Some(&definition)).unwrap().unwrap();
+        let body = expanded(&call, &definition);
         assert_eq!(
             names(&body),
             ["module runtime 2 Some(\"feature = \\\"rt\\\"\")", "function spawn 3 Some(\"feature = \\\"rt\\\"\")"]
         );
+        assert!(body.items.iter().all(|item| item.expanded_from.as_deref() == Some("cfg_rt")));
     }
 
     #[test]
@@ -393,17 +371,84 @@ mod tests {
              macro_rules! tri { ($e:expr) => { $e } } }; }",
         );
         let call = call("\n\ncrate_root!();");
-        let body = expand(&call, Some(&definition)).unwrap().unwrap();
+        let body = expanded(&call, &definition);
         assert_eq!(names(&body), ["module de 3 None", "module private 3 None", "macro tri 3 None"]);
         assert_eq!(body.refs.uses.len(), 1);
     }
 
     #[test]
-    fn other_shapes_pass_items_through_or_declare_nothing() {
+    fn items_the_definition_writes_are_at_the_call_and_passed_ones_keep_their_lines() {
+        let definition = definition(
+            "macro_rules! impls {\n ($($t:ty),*) => { $(impl Zero for $t { fn zero() -> Self { 0 } })* };\n \
+             (wrap $i:item) => { $i pub struct Made; };\n}",
+        );
+        let body = expanded(&call("\n\n\nimpls!(u8,\n i8);"), &definition);
+        assert_eq!(names(&body), ["impl impl Zero for u8 4 None", "impl impl Zero for i8 4 None"]);
+        assert_eq!(body.items[0].children[0].name, "zero");
+        assert_eq!(body.items[0].children[0].line, 4);
+        assert_eq!(body.items[0].children[0].expanded_from.as_deref(), Some("impls"));
+        let body = expanded(&call("impls! {\n    wrap\n    fn written() {}\n}"), &definition);
+        assert_eq!(names(&body), ["function written 3 None", "struct Made 1 None"]);
+    }
+
+    #[test]
+    fn calls_in_an_expansion_are_kept_for_the_next_round() {
+        let definition = definition(
+            "macro_rules! tuples { () => {}; ($h:ident $($t:ident)*) => { impl<$h, $($t),*> T for ($h, $($t),*) {} tuples!($($t)*); } }",
+        );
+        let body = expanded(&call("tuples!(A B C);"), &definition);
+        assert_eq!(names(&body), ["impl impl T for (A, B, C) 1 None"]);
+        assert_eq!(body.calls.len(), 1);
+        assert_eq!(body.calls[0].name(), "tuples");
+        let again = expanded(&body.calls[0], &definition);
+        assert_eq!(names(&again), ["impl impl T for (B, C) 1 None"]);
+    }
+
+    #[test]
+    fn dollar_crate_names_the_defining_crate() {
+        let definition = definition("macro_rules! m { () => { pub use $crate::x::Y; } }");
+        let definition = Definition { text: &definition, dollar_crate: "dep" };
+        let Ok(Expanded::Macro(body)) = expand(&call("m!();"), Some(definition), &mut Definitions::default()) else {
+            panic!("not expanded")
+        };
+        assert_eq!(body.refs.uses[0].path.segments, ["dep", "x", "Y"]);
+    }
+
+    #[test]
+    fn calls_no_arm_matches_are_errors_at_the_call() {
         let definition = definition("macro_rules! m { ($name:ident) => { struct $name; } }");
-        let through = expand(&call("m! { fn f() {} }"), Some(&definition)).unwrap().unwrap();
+        let err = expand(
+            &call("\nm!(1 + 1);"),
+            Some(Definition { text: &definition, dollar_crate: "crate" }),
+            &mut Definitions::default(),
+        )
+        .err()
+        .unwrap();
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("no rule of the macro matches"), "{}", err.message);
+    }
+
+    #[test]
+    fn include_paths_from_literals_and_the_build_environment() {
+        let env = |name: &str| (name == "OUT_DIR").then(|| "/out".to_owned());
+        assert_eq!(include_path(&call("include!(\"gen.rs\");"), &env).as_deref(), Some("gen.rs"));
+        let generated = call("include!(concat!(env!(\"OUT_DIR\"), \"/consts.rs\"));");
+        assert_eq!(include_path(&generated, &env).as_deref(), Some("/out/consts.rs"));
+        assert_eq!(include_path(&generated, &|_| None), None, "without the build script's output");
+        assert_eq!(include_path(&call("include!(path());"), &env), None);
+    }
+
+    #[test]
+    fn unknown_macros_pass_items_through_or_declare_nothing() {
+        let mut cache = Definitions::default();
+        let Ok(Expanded::PassedThrough(through)) = expand(&call("m! { fn f() {} }"), None, &mut cache) else {
+            panic!("not passed through")
+        };
         assert_eq!(names(&through), ["function f 1 None"]);
-        assert!(expand(&call("m!(Foo);"), Some(&definition)).unwrap().is_none());
-        assert!(expand(&call("lazy_static! { static ref X: u8 = 1; }"), None).unwrap().is_none());
+        assert!(through.items[0].expanded_from.is_none());
+        assert!(matches!(
+            expand(&call("lazy_static! { static ref X: u8 = 1; }"), None, &mut cache),
+            Ok(Expanded::Nothing)
+        ));
     }
 }

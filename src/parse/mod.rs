@@ -7,6 +7,7 @@
 //! with its `#[path]`, and `workspace::modules` decides which file it means.
 
 mod expand;
+pub mod mbe;
 mod refs;
 mod render;
 
@@ -17,7 +18,7 @@ use syn::{Attribute, Field, Fields, ForeignItem, ImplItem, Item, Signature, Trai
 
 use crate::model::VertexKind;
 
-pub use expand::{MacroCall, expand};
+pub use expand::{Definition, Definitions, Expanded, MacroCall, expand, expand_members, include_path};
 
 pub use refs::{Call, Callee, Named, PathRef, Refs, TypeExpr, UseFacts};
 use refs::{Collector, Generics};
@@ -65,6 +66,11 @@ pub struct ItemFacts {
     /// What the item names (for a module: its `use` declarations and macro calls).
     pub refs: Refs,
     pub children: Vec<ItemFacts>,
+    /// The macro whose expansion made the item, if one did.
+    pub expanded_from: Option<String>,
+    /// Macro calls among an impl's or a trait's members, to expand once the crate's macros are
+    /// known (see `expand_members`).
+    pub member_calls: Vec<MacroCall>,
 }
 
 /// What only some kinds of items carry.
@@ -578,6 +584,8 @@ impl Common<'_> {
             detail,
             refs,
             children,
+            expanded_from: None,
+            member_calls: Vec::new(),
         }
     }
 
@@ -727,6 +735,10 @@ fn push_item(body: &mut Body, item: &Item) {
                 end_line: end_line(t.brace_token.span.close()),
             }
             .finish_with(Detail::None, collector.finish(), children)
+            .with_member_calls(t.items.iter().filter_map(|item| match item {
+                TraitItem::Macro(m) => Some(MacroCall::new(&m.mac, render::cfg(&m.attrs))),
+                _ => None,
+            }))
         }
         Item::Impl(i) => {
             let self_ty = render::tokens(&*i.self_ty);
@@ -768,6 +780,10 @@ fn push_item(body: &mut Body, item: &Item) {
                 end_line: end_line(i.brace_token.span.close()),
             }
             .finish_with(detail, collector.finish(), children)
+            .with_member_calls(i.items.iter().filter_map(|item| match item {
+                ImplItem::Macro(m) => Some(MacroCall::new(&m.mac, render::cfg(&m.attrs))),
+                _ => None,
+            }))
         }
         Item::Type(t) => Common {
             attrs: &t.attrs,
@@ -1023,6 +1039,58 @@ fn variant(variant: &Variant, enum_visibility: &str, generics: &Generics) -> Ite
     .finish(Detail::None, fields(&variant.fields, enum_visibility, generics))
 }
 
+impl ItemFacts {
+    fn with_member_calls(mut self, calls: impl Iterator<Item = MacroCall>) -> ItemFacts {
+        self.member_calls = calls.collect();
+        self
+    }
+}
+
+/// The members of an impl (`trait_visibility` `None`) or of a trait, with the macro calls among
+/// them; for what a macro call in an impl or trait body expands to.
+fn members(
+    tokens: TokenStream,
+    trait_visibility: Option<&str>,
+) -> Result<(Vec<ItemFacts>, Vec<MacroCall>), SyntaxError> {
+    let no_generics = Generics::default();
+    let mut calls = Vec::new();
+    let items = match trait_visibility {
+        None => {
+            let parsed: Vec<ImplItem> = parse_members(tokens)?;
+            for item in &parsed {
+                if let ImplItem::Macro(m) = item {
+                    calls.push(MacroCall::new(&m.mac, render::cfg(&m.attrs)));
+                }
+            }
+            parsed.iter().filter_map(|item| impl_item(item, &no_generics)).collect()
+        }
+        Some(visibility) => {
+            let parsed: Vec<TraitItem> = parse_members(tokens)?;
+            for item in &parsed {
+                if let TraitItem::Macro(m) = item {
+                    calls.push(MacroCall::new(&m.mac, render::cfg(&m.attrs)));
+                }
+            }
+            parsed.iter().filter_map(|item| trait_item(item, visibility, &no_generics)).collect()
+        }
+    };
+    Ok((items, calls))
+}
+
+fn parse_members<T: syn::parse::Parse>(tokens: TokenStream) -> Result<Vec<T>, SyntaxError> {
+    struct Members<T>(Vec<T>);
+    impl<T: syn::parse::Parse> syn::parse::Parse for Members<T> {
+        fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
+            let mut out = Vec::new();
+            while !input.is_empty() {
+                out.push(input.parse()?);
+            }
+            Ok(Members(out))
+        }
+    }
+    parse_syntax_with::<Members<T>>(tokens).map(|members| members.0)
+}
+
 fn trait_item(item: &TraitItem, trait_visibility: &str, outer: &Generics) -> Option<ItemFacts> {
     // Associated items are exactly as visible as their trait.
     let visibility = trait_visibility.to_owned();
@@ -1186,7 +1254,7 @@ impl<'ast> Visit<'ast> for BodyItems {
         self.items.append(&mut body.items);
         // No crate macros are known here: a macro call's items pass through if they parse.
         for call in body.calls {
-            if let Ok(Some(mut inner)) = expand(&call, None) {
+            if let Ok(Expanded::PassedThrough(mut inner)) = expand(&call, None, &mut Definitions::default()) {
                 if let Some(predicate) = &call.cfg {
                     add_cfg(&mut inner, predicate);
                 }

@@ -217,6 +217,19 @@ impl CrateDefs {
         self.items.iter().map(|item| item.id)
     }
 
+    /// The crate's compiled `#[macro_export]` macros: (name, definition as positioned text), for
+    /// the crates that call them (`index` expands those calls). Definitions are part of the
+    /// crate's interface, so that an edit to one re-expands the calls in dependent crates.
+    pub fn exported_macros(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.items
+            .iter()
+            .filter(|item| item.kind == VertexKind::Macro && item.vis == Vis::Public && item.active)
+            .filter_map(|item| match &item.shape {
+                Shape::MacroRules { definition } => Some((&*item.name, definition.as_str())),
+                _ => None,
+            })
+    }
+
     /// The crate's index in `Workspace::crates`.
     pub fn krate(&self) -> u32 {
         self.krate
@@ -359,7 +372,7 @@ impl World {
         let _ = self.crates[defs.krate as usize].set(defs);
     }
 
-    fn get(&self, krate: u32) -> Option<&Arc<CrateDefs>> {
+    pub fn get(&self, krate: u32) -> Option<&Arc<CrateDefs>> {
         self.crates.get(krate as usize).and_then(OnceLock::get)
     }
 }

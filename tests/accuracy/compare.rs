@@ -79,7 +79,8 @@ fn ratio(part: usize, whole: usize) -> f64 {
 pub struct Apart {
     /// rustdoc's items of derived impls (the impls and their methods).
     pub derived: usize,
-    /// rustdoc's items that a macro expansion made and we did not find.
+    /// rustdoc's items that a macro expansion made and we did not find (also counted, as
+    /// missed, in `CrateReport::macro_items`).
     pub macro_expanded: usize,
     /// Our items in function, const and static bodies that rustdoc does not document.
     pub in_bodies: usize,
@@ -97,10 +98,20 @@ pub struct CrateReport {
     pub version: String,
     pub style: String,
     pub modules: Score,
+    /// Written items: rustdoc's items whose span is in the source outside any macro call. Our
+    /// items left over (`only_ours`) count here, whatever made them.
     pub items: Score,
+    /// Items a macro call made (rustdoc's span is in a macro call, or nowhere, or outside the
+    /// package): how many we found.
+    pub macro_items: Resolved,
     pub apart: Apart,
+    /// Written trait impls.
     pub trait_impls: Resolved,
+    /// Trait impls a macro call made (counted whether or not we have a vertex for the impl).
+    pub macro_trait_impls: Resolved,
     pub derives: Resolved,
+    /// Derives on types a macro call made.
+    pub macro_derives: Resolved,
     /// (class, detail), sorted: every mismatch behind the figures.
     pub mismatches: Vec<(String, String)>,
 }
@@ -113,9 +124,12 @@ pub fn compare(krate: &str, version: &str, style: &str, doc: &Doc, ours: &Ours) 
         style: style.to_owned(),
         modules: Score::default(),
         items: Score::default(),
+        macro_items: Resolved::default(),
         apart: Apart::default(),
         trait_impls: Resolved::default(),
+        macro_trait_impls: Resolved::default(),
         derives: Resolved::default(),
+        macro_derives: Resolved::default(),
         mismatches: Vec::new(),
     };
     let mut miss = |class: &str, detail: String| report.mismatches.push((class.to_owned(), detail));
@@ -168,17 +182,30 @@ pub fn compare(krate: &str, version: &str, style: &str, doc: &Doc, ours: &Ours) 
             report.apart.derived += 1;
             continue;
         }
+        let from_macro = matches!(item.origin, Origin::Macro(_));
+        if from_macro && !item.cfg_doc {
+            report.macro_items.total += 1;
+        }
         if our_items.get_mut(&item.key).and_then(Vec::pop).is_some() {
-            report.items.matched += 1;
+            if from_macro {
+                report.macro_items.resolved += usize::from(!item.cfg_doc);
+            } else {
+                report.items.matched += 1;
+            }
             matched_doc[index] = true;
             continue;
         }
         if let Origin::Macro(why) = &item.origin {
+            if item.cfg_doc {
+                report.apart.cfg_doc += 1;
+                miss("apart: `cfg(doc)` only in rustdoc", item.key.to_string());
+                continue;
+            }
             report.apart.macro_expanded += 1;
             let class = if why.starts_with("written") {
-                "apart: item from a macro (written in the call)"
+                "macro item missed (written in the call)"
             } else {
-                "apart: item from a macro"
+                "macro item missed"
             };
             miss(class, format!("{} ({why})", item.key));
             continue;
@@ -221,17 +248,24 @@ pub fn compare(krate: &str, version: &str, style: &str, doc: &Doc, ours: &Ours) 
     for trait_impl in &doc.trait_impls {
         let item = &doc.items[trait_impl.item];
         let candidates = by_key.get(&item.key).map(Vec::as_slice).unwrap_or_default();
-        if candidates.is_empty() && matches!(item.origin, Origin::Macro(_)) {
+        let from_macro = matches!(item.origin, Origin::Macro(_));
+        if from_macro && item.cfg_doc {
             report.apart.unchecked += 1;
             continue;
         }
-        report.trait_impls.total += 1;
+        let score = if from_macro { &mut report.macro_trait_impls } else { &mut report.trait_impls };
+        score.total += 1;
         let targets: Vec<&String> =
             candidates.iter().flat_map(|&i| ours.implements.get(&ours.items[i].id)).flatten().collect();
         if targets.iter().any(|target| same_trait(target, &trait_impl.trait_path)) {
-            report.trait_impls.resolved += 1;
+            score.resolved += 1;
         } else {
-            let class = if candidates.is_empty() { "trait impl: no impl vertex" } else { "trait impl: unresolved" };
+            let class = match (from_macro, candidates.is_empty()) {
+                (false, true) => "trait impl: no impl vertex",
+                (false, false) => "trait impl: unresolved",
+                (true, true) => "macro trait impl: no impl vertex",
+                (true, false) => "macro trait impl: unresolved",
+            };
             miss(class, format!("{} implements `{}` (ours: {targets:?})", item.key, trait_impl.trait_path));
         }
     }
@@ -243,17 +277,24 @@ pub fn compare(krate: &str, version: &str, style: &str, doc: &Doc, ours: &Ours) 
             continue;
         };
         let candidates = by_key.get(&ty.key).map(Vec::as_slice).unwrap_or_default();
-        if candidates.is_empty() && matches!(ty.origin, Origin::Macro(_)) {
+        let from_macro = matches!(ty.origin, Origin::Macro(_));
+        if from_macro && ty.cfg_doc {
             report.apart.unchecked += 1;
             continue;
         }
-        report.derives.total += 1;
+        let score = if from_macro { &mut report.macro_derives } else { &mut report.derives };
+        score.total += 1;
         let targets: Vec<&String> =
             candidates.iter().flat_map(|&i| ours.derives.get(&ours.items[i].id)).flatten().collect();
         if targets.iter().any(|target| same_trait(target, &derive.trait_path)) {
-            report.derives.resolved += 1;
+            score.resolved += 1;
         } else {
-            let class = if candidates.is_empty() { "derive: no type vertex" } else { "derive: unresolved" };
+            let class = match (from_macro, candidates.is_empty()) {
+                (false, true) => "derive: no type vertex",
+                (false, false) => "derive: unresolved",
+                (true, true) => "macro derive: no type vertex",
+                (true, false) => "macro derive: unresolved",
+            };
             miss(class, format!("{} derives `{}` at {} (ours: {targets:?})", ty.key, derive.trait_path, derive.at));
         }
     }
@@ -290,32 +331,41 @@ pub fn same_trait(ours: &str, rustdoc: &str) -> bool {
     ours.iter().all(|segment| rest.any(|s| s == segment))
 }
 
+impl CrateReport {
+    /// Of all our items, the share rustdoc has too (written or made by a macro call).
+    pub fn precision(&self) -> f64 {
+        let matched = self.items.matched + self.macro_items.resolved;
+        ratio(matched, matched + self.items.only_ours)
+    }
+}
+
 /// The Markdown table of the reports, one row per crate.
 pub fn table(reports: &[CrateReport]) -> String {
     let percent = |value: f64| format!("{:.1}", value * 100.0);
+    let share = |r: &Resolved| format!("{} ({})", percent(r.share()), r.total);
     let mut out = String::from(
-        "| crate | version | style | modules P / R % | items P / R % | matched items | apart: derive / macro / bodies / cfg(doc) | trait impls resolved % (n) | derives resolved % (n) |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+        "| crate | version | style | modules P / R % | written items R % (n) | macro items found % (n) | item precision % | apart: derive / bodies / cfg(doc) | written trait impls % (n) | macro trait impls % (n) | derives % (n) | macro derives % (n) |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in reports {
         out.push_str(&format!(
-            "| {} | {} | {} | {} / {} | {} / {} | {} | {} / {} / {} / {} | {} ({}) | {} ({}) |\n",
+            "| {} | {} | {} | {} / {} | {} ({}) | {} | {} | {} / {} / {} | {} | {} | {} | {} |\n",
             r.krate,
             r.version,
             r.style,
             percent(r.modules.precision()),
             percent(r.modules.recall()),
-            percent(r.items.precision()),
             percent(r.items.recall()),
-            r.items.matched,
+            r.items.matched + r.items.only_rustdoc,
+            share(&r.macro_items),
+            percent(r.precision()),
             r.apart.derived,
-            r.apart.macro_expanded,
             r.apart.in_bodies,
             r.apart.cfg_doc,
-            percent(r.trait_impls.share()),
-            r.trait_impls.total,
-            percent(r.derives.share()),
-            r.derives.total,
+            share(&r.trait_impls),
+            share(&r.macro_trait_impls),
+            share(&r.derives),
+            share(&r.macro_derives),
         ));
     }
     out

@@ -1,0 +1,878 @@
+//! A `macro_rules!` engine on proc-macro2 token trees: the matcher and the transcriber.
+//!
+//! Why our own rather than rust-analyzer's (`ra_ap_mbe`): that crate works on its own token
+//! trees (`ra_ap_tt`, spans interned through salsa) and parses fragments with its own parser
+//! (`ra_ap_parser`, `ra_ap_syntax`, rowan); it pulls 96 crates (salsa, rowan, the parser, vfs)
+//! into a build that has none of them, and our tokens would have to go through text and rowan
+//! each way. Here the matcher walks proc-macro2 trees, the tokens we already lex, and hands
+//! fragments that need a grammar (`expr`, `ty`, `path`, `pat`, `item`, `meta`, ...) to syn, which
+//! we already build. README.md ("Macro expansion") has the figures.
+//!
+//! The matcher backtracks over repetition counts (`$($t:tt)* ;` gives the `;` back), tries arms
+//! in order, and is bounded by a step budget so that no input makes it run away. It knows nothing
+//! of where definitions come from or of the crate: the caller hands it a definition, a call body
+//! and what `$crate` stands for.
+
+use std::cell::Cell;
+
+use proc_macro2::{Delimiter, Group, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
+use syn::parse::{ParseStream, Parser};
+
+/// A fragment specifier (`$x:expr`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fragment {
+    Item,
+    Block,
+    Stmt,
+    Pat,
+    PatParam,
+    Expr,
+    Ty,
+    Ident,
+    Path,
+    Tt,
+    Meta,
+    Lifetime,
+    Vis,
+    Literal,
+}
+
+impl Fragment {
+    fn from_name(name: &str) -> Option<Fragment> {
+        Some(match name {
+            "item" => Fragment::Item,
+            "block" => Fragment::Block,
+            "stmt" => Fragment::Stmt,
+            "pat" => Fragment::Pat,
+            "pat_param" => Fragment::PatParam,
+            // `expr_2021` is the 2024 edition's name for the 2021 meaning; we parse both alike.
+            "expr" | "expr_2021" => Fragment::Expr,
+            "ty" => Fragment::Ty,
+            "ident" => Fragment::Ident,
+            "path" => Fragment::Path,
+            "tt" => Fragment::Tt,
+            "meta" => Fragment::Meta,
+            "lifetime" => Fragment::Lifetime,
+            "vis" => Fragment::Vis,
+            "literal" => Fragment::Literal,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a definition or an expansion failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MbeError {
+    #[error("malformed `macro_rules!` definition: {0}")]
+    Definition(String),
+    #[error("no rule of the macro matches this call")]
+    NoMatch,
+    #[error("variables repeat a different number of times in one repetition: {0}")]
+    Repetition(String),
+}
+
+/// A repetition operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    /// `*`
+    Any,
+    /// `+`
+    OneOrMore,
+    /// `?`
+    Optional,
+}
+
+#[derive(Clone, Debug)]
+enum Matcher {
+    Token(TokenTree),
+    Group(Delimiter, Vec<Matcher>),
+    Var(String, Fragment),
+    Rep { body: Vec<Matcher>, sep: Vec<TokenTree>, op: Op },
+}
+
+#[derive(Clone, Debug)]
+enum Transcriber {
+    Token(TokenTree),
+    Group(Delimiter, Vec<Transcriber>),
+    Var(String),
+    Crate,
+    Rep { body: Vec<Transcriber>, sep: Vec<TokenTree>, op: Op },
+}
+
+#[derive(Clone, Debug)]
+struct Arm {
+    matcher: Vec<Matcher>,
+    transcriber: Vec<Transcriber>,
+}
+
+/// A parsed `macro_rules!` definition: its arms, in order.
+#[derive(Clone, Debug)]
+pub struct MacroRules {
+    arms: Vec<Arm>,
+}
+
+/// What a metavariable is bound to.
+#[derive(Clone, Debug)]
+enum Binding {
+    Leaf(Vec<TokenTree>, Fragment),
+    Seq(Vec<Binding>),
+}
+
+type Bindings = Vec<(String, Binding)>;
+
+/// Matching steps one call may take before it is given up (tt munchers on long inputs stay far
+/// below; exponential backtracking does not).
+const STEP_BUDGET: usize = 1_000_000;
+
+impl MacroRules {
+    /// Parses a definition's body (`(matcher) => {transcriber}; ...`).
+    pub fn parse(body: TokenStream) -> Result<MacroRules, MbeError> {
+        let trees: Vec<TokenTree> = body.into_iter().collect();
+        let mut arms = Vec::new();
+        let mut index = 0;
+        while index < trees.len() {
+            let (
+                Some(TokenTree::Group(matcher)),
+                Some(TokenTree::Punct(eq)),
+                Some(TokenTree::Punct(gt)),
+                Some(TokenTree::Group(transcriber)),
+            ) = (trees.get(index), trees.get(index + 1), trees.get(index + 2), trees.get(index + 3))
+            else {
+                return Err(MbeError::Definition("expected `(matcher) => {transcriber}`".to_owned()));
+            };
+            if eq.as_char() != '=' || gt.as_char() != '>' {
+                return Err(MbeError::Definition("expected `=>` after a matcher".to_owned()));
+            }
+            let matcher = parse_matcher(&matcher.stream().into_iter().collect::<Vec<_>>())?;
+            let transcriber = parse_transcriber(&transcriber.stream().into_iter().collect::<Vec<_>>())?;
+            arms.push(Arm { matcher, transcriber });
+            index += 4;
+            if matches!(trees.get(index), Some(TokenTree::Punct(semi)) if semi.as_char() == ';') {
+                index += 1;
+            }
+        }
+        Ok(MacroRules { arms })
+    }
+
+    /// Expands a call whose body is `input`: the first arm that matches, transcribed. Tokens the
+    /// definition writes get `site` as their span (rustdoc places what they make at the call);
+    /// tokens taken from the call keep theirs. `$crate` becomes `dollar_crate`.
+    pub fn expand(&self, input: TokenStream, site: Span, dollar_crate: &[TokenTree]) -> Result<TokenStream, MbeError> {
+        let input: Vec<TokenTree> = input.into_iter().collect();
+        let mut steps = 0;
+        for arm in &self.arms {
+            let mut bindings = Bindings::new();
+            if match_seq(&arm.matcher, &input, 0, true, &mut bindings, &mut steps) == Some(input.len()) {
+                let ctx = Transcribe { bindings: &bindings, site, dollar_crate };
+                let mut out = Vec::new();
+                ctx.seq(&arm.transcriber, &mut Vec::new(), &mut out)?;
+                return Ok(out.into_iter().collect());
+            }
+            if steps > STEP_BUDGET {
+                break;
+            }
+        }
+        Err(MbeError::NoMatch)
+    }
+}
+
+fn is_punct(tree: Option<&TokenTree>, c: char) -> bool {
+    matches!(tree, Some(TokenTree::Punct(p)) if p.as_char() == c)
+}
+
+fn op_of(tree: Option<&TokenTree>) -> Option<Op> {
+    match tree {
+        Some(TokenTree::Punct(p)) => match p.as_char() {
+            '*' => Some(Op::Any),
+            '+' => Some(Op::OneOrMore),
+            '?' => Some(Op::Optional),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// After `$( ... )` at `trees[index]`: the separator (possibly empty) and the operator, and the
+/// index after them.
+fn repetition_tail(trees: &[TokenTree], mut index: usize) -> Result<(Vec<TokenTree>, Op, usize), MbeError> {
+    if let Some(op) = op_of(trees.get(index)) {
+        return Ok((Vec::new(), op, index + 1));
+    }
+    let mut sep = Vec::new();
+    // A separator is one token; a joint punctuation sequence (`=>`, `::`) is one token too.
+    while let Some(tree) = trees.get(index) {
+        sep.push(tree.clone());
+        index += 1;
+        let joint = matches!(tree, TokenTree::Punct(p) if p.spacing() == Spacing::Joint);
+        if !(joint && matches!(trees.get(index), Some(TokenTree::Punct(_))) && op_of(trees.get(index)).is_none()) {
+            break;
+        }
+    }
+    // The separator's last punctuation is glued to the operator in the text (`),*`): that says
+    // nothing of how it is spaced in calls.
+    if let Some(last) = sep.last_mut() {
+        *last = with_spacing(last, None);
+    }
+    match op_of(trees.get(index)) {
+        Some(Op::Optional) | None => Err(MbeError::Definition("expected `*` or `+` after a separator".to_owned())),
+        Some(op) => Ok((sep, op, index + 1)),
+    }
+}
+
+/// A matcher's punctuation, joint only where it forms an operator with the next token (`=>`,
+/// `::`, a lifetime's `'`): `=$x` is lexed with a joint `=` that a call's `= 1` must still match.
+fn with_spacing(tree: &TokenTree, next: Option<&TokenTree>) -> TokenTree {
+    let TokenTree::Punct(punct) = tree else { return tree.clone() };
+    if punct.spacing() == Spacing::Alone {
+        return tree.clone();
+    }
+    let glued = match next {
+        Some(TokenTree::Ident(_)) => punct.as_char() == '\'',
+        Some(TokenTree::Punct(next)) => {
+            let text: String = [punct.as_char(), next.as_char()].into_iter().collect();
+            OPERATORS.iter().any(|op| op.starts_with(&text))
+        }
+        _ => false,
+    };
+    if glued {
+        return tree.clone();
+    }
+    let mut alone = Punct::new(punct.as_char(), Spacing::Alone);
+    alone.set_span(punct.span());
+    TokenTree::Punct(alone)
+}
+
+fn parse_matcher(trees: &[TokenTree]) -> Result<Vec<Matcher>, MbeError> {
+    let mut out = Vec::new();
+    let mut index = 0;
+    while index < trees.len() {
+        match (&trees[index], trees.get(index + 1)) {
+            (TokenTree::Punct(dollar), Some(TokenTree::Group(group)))
+                if dollar.as_char() == '$' && group.delimiter() == Delimiter::Parenthesis =>
+            {
+                let body = parse_matcher(&group.stream().into_iter().collect::<Vec<_>>())?;
+                let (sep, op, next) = repetition_tail(trees, index + 2)?;
+                out.push(Matcher::Rep { body, sep, op });
+                index = next;
+            }
+            (TokenTree::Punct(dollar), Some(TokenTree::Ident(name))) if dollar.as_char() == '$' => {
+                let name = name.to_string();
+                if is_punct(trees.get(index + 2), ':')
+                    && let Some(TokenTree::Ident(kind)) = trees.get(index + 3)
+                {
+                    let fragment = Fragment::from_name(&kind.to_string())
+                        .ok_or_else(|| MbeError::Definition(format!("unknown fragment specifier `{kind}`")))?;
+                    out.push(Matcher::Var(name, fragment));
+                    index += 4;
+                } else {
+                    return Err(MbeError::Definition(format!("missing fragment specifier for `${name}`")));
+                }
+            }
+            (TokenTree::Group(group), _) => {
+                out.push(Matcher::Group(
+                    group.delimiter(),
+                    parse_matcher(&group.stream().into_iter().collect::<Vec<_>>())?,
+                ));
+                index += 1;
+            }
+            (tree, next) => {
+                out.push(Matcher::Token(with_spacing(tree, next)));
+                index += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_transcriber(trees: &[TokenTree]) -> Result<Vec<Transcriber>, MbeError> {
+    let mut out = Vec::new();
+    let mut index = 0;
+    while index < trees.len() {
+        match (&trees[index], trees.get(index + 1)) {
+            (TokenTree::Punct(dollar), Some(TokenTree::Group(group)))
+                if dollar.as_char() == '$' && group.delimiter() == Delimiter::Parenthesis =>
+            {
+                let inner: Vec<TokenTree> = group.stream().into_iter().collect();
+                let body = parse_transcriber(&inner)?;
+                match repetition_tail(trees, index + 2) {
+                    Ok((sep, op, next)) => {
+                        out.push(Transcriber::Rep { body, sep, op });
+                        index = next;
+                    }
+                    // `$(...)` not followed by an operator: the `$` and the group, as written.
+                    Err(_) => {
+                        out.push(Transcriber::Token(trees[index].clone()));
+                        out.push(Transcriber::Group(Delimiter::Parenthesis, body));
+                        index += 2;
+                    }
+                }
+            }
+            (TokenTree::Punct(dollar), Some(TokenTree::Ident(name))) if dollar.as_char() == '$' => {
+                out.push(if name == "crate" { Transcriber::Crate } else { Transcriber::Var(name.to_string()) });
+                index += 2;
+            }
+            (TokenTree::Group(group), _) => {
+                out.push(Transcriber::Group(
+                    group.delimiter(),
+                    parse_transcriber(&group.stream().into_iter().collect::<Vec<_>>())?,
+                ));
+                index += 1;
+            }
+            (tree, _) => {
+                out.push(Transcriber::Token(tree.clone()));
+                index += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the literal token `pattern` matches `input`.
+fn token_matches(pattern: &TokenTree, input: &TokenTree) -> bool {
+    match (pattern, input) {
+        (TokenTree::Punct(a), TokenTree::Punct(b)) => {
+            a.as_char() == b.as_char() && (a.spacing() == Spacing::Alone || b.spacing() == Spacing::Joint)
+        }
+        (TokenTree::Ident(a), TokenTree::Ident(b)) => a == b,
+        (TokenTree::Literal(a), TokenTree::Literal(b)) => a.to_string() == b.to_string(),
+        _ => false,
+    }
+}
+
+/// Matches `pats` against `input` from `pos`; with `must_end`, only a match that takes the
+/// input to its end counts. Returns the position after the match.
+fn match_seq(
+    pats: &[Matcher],
+    input: &[TokenTree],
+    mut pos: usize,
+    must_end: bool,
+    out: &mut Bindings,
+    steps: &mut usize,
+) -> Option<usize> {
+    for (index, pat) in pats.iter().enumerate() {
+        *steps += 1;
+        if *steps > STEP_BUDGET {
+            return None;
+        }
+        match pat {
+            Matcher::Token(token) => {
+                if !token_matches(token, input.get(pos)?) {
+                    return None;
+                }
+                pos += 1;
+            }
+            Matcher::Group(delimiter, inner) => {
+                let TokenTree::Group(group) = input.get(pos)? else { return None };
+                if group.delimiter() != *delimiter {
+                    return None;
+                }
+                let trees: Vec<TokenTree> = group.stream().into_iter().collect();
+                match_seq(inner, &trees, 0, true, out, steps)?;
+                pos += 1;
+            }
+            Matcher::Var(name, fragment) => {
+                let n = match_fragment(*fragment, &input[pos..])?;
+                out.push((name.clone(), Binding::Leaf(input[pos..pos + n].to_vec(), *fragment)));
+                pos += n;
+            }
+            Matcher::Rep { body, sep, op } => {
+                return match_repetition(body, sep, *op, &pats[index + 1..], input, pos, must_end, out, steps);
+            }
+        }
+    }
+    if must_end && pos != input.len() { None } else { Some(pos) }
+}
+
+/// A repetition and what follows it: as many iterations as match, then fewer, until what
+/// follows matches too.
+#[expect(clippy::too_many_arguments, reason = "the matcher's state, spelled out")]
+fn match_repetition(
+    body: &[Matcher],
+    sep: &[TokenTree],
+    op: Op,
+    rest: &[Matcher],
+    input: &[TokenTree],
+    start: usize,
+    must_end: bool,
+    out: &mut Bindings,
+    steps: &mut usize,
+) -> Option<usize> {
+    let mut iterations: Vec<(usize, Bindings)> = Vec::new();
+    let mut pos = start;
+    loop {
+        if op == Op::Optional && !iterations.is_empty() {
+            break;
+        }
+        let mut at = pos;
+        if !iterations.is_empty() && !sep.is_empty() {
+            if input.len() < at + sep.len() || !sep.iter().zip(&input[at..]).all(|(a, b)| token_matches(a, b)) {
+                break;
+            }
+            at += sep.len();
+        }
+        let mut bindings = Bindings::new();
+        match match_seq(body, input, at, false, &mut bindings, steps) {
+            // An iteration that takes nothing would repeat forever.
+            Some(end) if end > pos => {
+                iterations.push((end, bindings));
+                pos = end;
+            }
+            _ => break,
+        }
+        if *steps > STEP_BUDGET {
+            return None;
+        }
+    }
+    let min = usize::from(op == Op::OneOrMore);
+    let names = variables(body);
+    for count in (min..=iterations.len()).rev() {
+        let end = if count == 0 { start } else { iterations[count - 1].0 };
+        let mut after = Bindings::new();
+        if let Some(done) = match_seq(rest, input, end, must_end, &mut after, steps) {
+            for name in &names {
+                let each = iterations[..count]
+                    .iter()
+                    .map(|(_, bindings)| {
+                        bindings.iter().find(|(n, _)| n == name).map_or(Binding::Seq(Vec::new()), |(_, b)| b.clone())
+                    })
+                    .collect();
+                out.push((name.clone(), Binding::Seq(each)));
+            }
+            out.append(&mut after);
+            return Some(done);
+        }
+        if *steps > STEP_BUDGET {
+            return None;
+        }
+    }
+    None
+}
+
+/// The metavariables a matcher binds at its own depth or deeper.
+fn variables(pats: &[Matcher]) -> Vec<String> {
+    let mut out = Vec::new();
+    for pat in pats {
+        match pat {
+            Matcher::Var(name, _) => out.push(name.clone()),
+            Matcher::Group(_, inner) | Matcher::Rep { body: inner, .. } => out.extend(variables(inner)),
+            Matcher::Token(_) => {}
+        }
+    }
+    out
+}
+
+/// Multi-character operators, which `tt` takes whole although proc-macro2 splits them.
+const OPERATORS: &[&str] = &[
+    "&&", "||", "==", "!=", "<=", ">=", "+=", "-=", "*=", "/=", "%=", "^=", "&=", "|=", "<<", ">>", "<<=", ">>=", "::",
+    "->", "=>", "<-", "..", "...", "..=",
+];
+
+/// How many trees at the start of `input` the fragment takes; `None` when it does not match.
+fn match_fragment(fragment: Fragment, input: &[TokenTree]) -> Option<usize> {
+    let first = input.first();
+    match fragment {
+        Fragment::Ident => match first? {
+            TokenTree::Ident(ident) if ident != "_" => Some(1),
+            _ => None,
+        },
+        Fragment::Lifetime => lifetime_at(input).then_some(2),
+        Fragment::Block => matches!(first?, TokenTree::Group(g) if g.delimiter() == Delimiter::Brace).then_some(1),
+        Fragment::Tt => tt_len(input),
+        Fragment::Literal => match (first?, input.get(1)) {
+            (TokenTree::Literal(_), _) => Some(1),
+            (TokenTree::Ident(ident), _) if ident == "true" || ident == "false" => Some(1),
+            (TokenTree::Punct(minus), Some(TokenTree::Literal(_))) if minus.as_char() == '-' => Some(2),
+            _ => None,
+        },
+        Fragment::Vis => match first {
+            Some(TokenTree::Ident(ident)) if ident == "pub" => match input.get(1) {
+                Some(TokenTree::Group(group))
+                    if group.delimiter() == Delimiter::Parenthesis
+                        && matches!(group.stream().into_iter().next(), Some(TokenTree::Ident(i))
+                            if i == "crate" || i == "self" || i == "super" || i == "in") =>
+                {
+                    Some(2)
+                }
+                _ => Some(1),
+            },
+            Some(TokenTree::Ident(ident)) if ident == "crate" && !is_punct(input.get(1), ':') => Some(1),
+            _ => Some(0),
+        },
+        _ => {
+            first?;
+            with_syn(input, |stream| {
+                match fragment {
+                    Fragment::Item => drop(stream.parse::<syn::Item>()?),
+                    Fragment::Stmt => stmt(stream)?,
+                    Fragment::Pat => drop(syn::Pat::parse_multi_with_leading_vert(stream)?),
+                    Fragment::PatParam => drop(syn::Pat::parse_single(stream)?),
+                    Fragment::Expr => drop(stream.parse::<syn::Expr>()?),
+                    Fragment::Ty => drop(stream.parse::<syn::Type>()?),
+                    Fragment::Path => drop(stream.parse::<syn::Path>()?),
+                    Fragment::Meta => drop(stream.parse::<syn::Meta>()?),
+                    _ => unreachable!("fragments matched without syn are handled above"),
+                }
+                Ok(())
+            })
+        }
+    }
+}
+
+/// A statement without its trailing semicolon: an item, a `let`, or an expression.
+fn stmt(stream: ParseStream<'_>) -> syn::Result<()> {
+    use syn::parse::discouraged::Speculative;
+    let fork = stream.fork();
+    if fork.parse::<syn::Item>().is_ok() {
+        stream.advance_to(&fork);
+        return Ok(());
+    }
+    if stream.peek(syn::Token![let]) {
+        stream.parse::<syn::Token![let]>()?;
+        syn::Pat::parse_single(stream)?;
+        if stream.peek(syn::Token![:]) {
+            stream.parse::<syn::Token![:]>()?;
+            stream.parse::<syn::Type>()?;
+        }
+        if stream.peek(syn::Token![=]) {
+            stream.parse::<syn::Token![=]>()?;
+            stream.parse::<syn::Expr>()?;
+        }
+        return Ok(());
+    }
+    stream.parse::<syn::Expr>().map(drop)
+}
+
+/// Runs a syn parser on `input` and says how many of its trees the parser took.
+fn with_syn(input: &[TokenTree], parse: impl FnOnce(ParseStream<'_>) -> syn::Result<()>) -> Option<usize> {
+    let taken = Cell::new(None);
+    let stream: TokenStream = input.iter().cloned().collect();
+    // The parser stops where the fragment ends; `parse2` then complains of the tokens after it,
+    // which are the next matchers' business: the count is what we keep.
+    let _ = (|stream: ParseStream<'_>| {
+        let start = stream.cursor();
+        parse(stream)?;
+        let end = stream.cursor();
+        let mut cursor = start;
+        let mut n = 0;
+        while cursor != end {
+            let Some((_, next)) = cursor.token_tree() else { break };
+            cursor = next;
+            n += 1;
+        }
+        taken.set(Some(n));
+        Ok(())
+    })
+    .parse2(stream);
+    taken.get().filter(|&n| n > 0 && n <= input.len())
+}
+
+fn lifetime_at(input: &[TokenTree]) -> bool {
+    matches!((input.first(), input.get(1)), (Some(TokenTree::Punct(q)), Some(TokenTree::Ident(_))) if q.as_char() == '\'' && q.spacing() == Spacing::Joint)
+}
+
+/// One token tree as rustc counts them: a lifetime, or an operator, is one.
+fn tt_len(input: &[TokenTree]) -> Option<usize> {
+    match input.first()? {
+        TokenTree::Punct(_) if lifetime_at(input) => Some(2),
+        TokenTree::Punct(first) => {
+            let mut text = first.as_char().to_string();
+            let mut n = 1;
+            while let (Some(TokenTree::Punct(last)), Some(TokenTree::Punct(next))) = (input.get(n - 1), input.get(n)) {
+                if last.spacing() != Spacing::Joint {
+                    break;
+                }
+                text.push(next.as_char());
+                if !OPERATORS.contains(&text.as_str()) {
+                    break;
+                }
+                n += 1;
+            }
+            Some(n)
+        }
+        _ => Some(1),
+    }
+}
+
+struct Transcribe<'a> {
+    bindings: &'a Bindings,
+    site: Span,
+    dollar_crate: &'a [TokenTree],
+}
+
+impl Transcribe<'_> {
+    /// The binding of `name` at the repetition indices `at` (outermost first).
+    fn lookup(&self, name: &str, at: &[usize]) -> Option<&Binding> {
+        let mut binding = &self.bindings.iter().rev().find(|(n, _)| n == name)?.1;
+        for &index in at {
+            match binding {
+                Binding::Seq(each) => binding = each.get(index)?,
+                Binding::Leaf(..) => break,
+            }
+        }
+        Some(binding)
+    }
+
+    /// How many times a repetition at `at` repeats: the length its variables agree on, or `None`
+    /// when it names no variable that repeats there.
+    fn count(&self, body: &[Transcriber], at: &[usize]) -> Result<Option<usize>, MbeError> {
+        let mut found: Option<(usize, &str)> = None;
+        for name in transcribed_variables(body) {
+            let Some(Binding::Seq(each)) = self.lookup(name, at) else { continue };
+            match found {
+                Some((n, first)) if n != each.len() => {
+                    return Err(MbeError::Repetition(format!("`${first}` {n} times, `${name}` {}", each.len())));
+                }
+                _ => found = Some((each.len(), name)),
+            }
+        }
+        Ok(found.map(|(n, _)| n))
+    }
+
+    fn token(&self, tree: &TokenTree) -> TokenTree {
+        let mut tree = tree.clone();
+        tree.set_span(self.site);
+        tree
+    }
+
+    fn seq(&self, body: &[Transcriber], at: &mut Vec<usize>, out: &mut Vec<TokenTree>) -> Result<(), MbeError> {
+        for part in body {
+            match part {
+                Transcriber::Token(tree) => out.push(self.token(tree)),
+                Transcriber::Group(delimiter, inner) => {
+                    let mut tokens = Vec::new();
+                    self.seq(inner, at, &mut tokens)?;
+                    let mut group = Group::new(*delimiter, tokens.into_iter().collect());
+                    group.set_span(self.site);
+                    out.push(TokenTree::Group(group));
+                }
+                Transcriber::Crate => out.extend(self.dollar_crate.iter().map(|tree| self.token(tree))),
+                Transcriber::Var(name) => match self.lookup(name, at) {
+                    Some(Binding::Leaf(tokens, fragment)) => {
+                        // An expression keeps its precedence where it lands, as rustc's invisible
+                        // delimiters keep it (`$a * 2` with `$a` = `1 + 1`).
+                        if *fragment == Fragment::Expr && tokens.len() > 1 {
+                            out.push(TokenTree::Group(Group::new(Delimiter::None, tokens.iter().cloned().collect())));
+                        } else {
+                            out.extend(tokens.iter().cloned());
+                        }
+                    }
+                    // A variable still repeating here is used at too shallow a depth: rustc
+                    // refuses the macro, and so do we.
+                    Some(Binding::Seq(_)) => {
+                        return Err(MbeError::Repetition(format!("`${name}` is still repeating here")));
+                    }
+                    // Not bound: the `$` and the name as written (a nested `macro_rules!`).
+                    None => {
+                        out.push(TokenTree::Punct(Punct::new('$', Spacing::Alone)));
+                        out.push(TokenTree::Ident(Ident::new(name, self.site)));
+                    }
+                },
+                Transcriber::Rep { body, sep, op } => match self.count(body, at)? {
+                    Some(n) => {
+                        if *op == Op::Optional && n > 1 {
+                            return Err(MbeError::Repetition("`?` repeated more than once".to_owned()));
+                        }
+                        for index in 0..n {
+                            if index > 0 {
+                                out.extend(sep.iter().map(|tree| self.token(tree)));
+                            }
+                            at.push(index);
+                            self.seq(body, at, out)?;
+                            at.pop();
+                        }
+                    }
+                    // No variable repeats here: the repetition is for a macro this one defines.
+                    None => {
+                        out.push(TokenTree::Punct(Punct::new('$', Spacing::Alone)));
+                        let mut tokens = Vec::new();
+                        self.seq(body, at, &mut tokens)?;
+                        out.push(TokenTree::Group(Group::new(Delimiter::Parenthesis, tokens.into_iter().collect())));
+                        out.extend(sep.iter().map(|tree| self.token(tree)));
+                        let op = match op {
+                            Op::Any => '*',
+                            Op::OneOrMore => '+',
+                            Op::Optional => '?',
+                        };
+                        out.push(TokenTree::Punct(Punct::new(op, Spacing::Alone)));
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+}
+
+fn transcribed_variables(body: &[Transcriber]) -> Vec<&str> {
+    let mut out = Vec::new();
+    for part in body {
+        match part {
+            Transcriber::Var(name) => out.push(name.as_str()),
+            Transcriber::Group(_, inner) | Transcriber::Rep { body: inner, .. } => {
+                out.extend(transcribed_variables(inner))
+            }
+            Transcriber::Token(_) | Transcriber::Crate => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Expands `call` with the definition `rules` (the body of `macro_rules! m { ... }`) and
+    /// prints the result as proc-macro2 does.
+    fn expand(rules: &str, call: &str) -> Result<String, MbeError> {
+        let rules = MacroRules::parse(rules.parse().unwrap())?;
+        let dollar_crate: Vec<TokenTree> = vec![TokenTree::Ident(Ident::new("crate", Span::call_site()))];
+        rules.expand(call.parse().unwrap(), Span::call_site(), &dollar_crate).map(|tokens| tokens.to_string())
+    }
+
+    fn ok(rules: &str, call: &str) -> String {
+        expand(rules, call).unwrap_or_else(|err| panic!("{call}: {err}"))
+    }
+
+    #[test]
+    fn each_fragment_specifier_matches_its_syntax() {
+        let cases = [
+            ("item", "pub struct S { a: u8 }", "pub struct S { a : u8 }"),
+            ("block", "{ let a = 1; a }", "{ let a = 1 ; a }"),
+            ("stmt", "let a: u8 = 1", "let a : u8 = 1"),
+            ("pat", "Some(x) | None", "Some (x) | None"),
+            ("pat_param", "(a, b)", "(a , b)"),
+            ("expr", "a + b * 2", "a + b * 2"),
+            ("ty", "Vec<(u8, &'a str)>", "Vec < (u8 , &'a str) >"),
+            ("ident", "r#type", "r#type"),
+            ("path", "std::collections::HashMap<K, V>", "std :: collections :: HashMap < K , V >"),
+            ("tt", "[1, 2]", "[1 , 2]"),
+            ("meta", "derive(Debug, Clone)", "derive (Debug , Clone)"),
+            ("lifetime", "'static", "'static"),
+            ("vis", "pub(crate)", "pub (crate)"),
+            ("literal", "-1.5e3", "- 1.5e3"),
+        ];
+        for (fragment, input, want) in cases {
+            let rules = format!("($x:{fragment} ; end) => {{ [$x] }}");
+            assert_eq!(ok(&rules, &format!("{input} ; end")), format!("[{want}]"), "fragment {fragment}");
+        }
+    }
+
+    #[test]
+    fn fragments_refuse_what_is_not_theirs() {
+        for (fragment, input) in [
+            ("ident", "_"),
+            ("ident", "1"),
+            ("lifetime", "a"),
+            ("literal", "x"),
+            ("block", "(1)"),
+            ("ty", "=>"),
+            ("expr", ";"),
+            ("item", "1 + 1"),
+            ("path", "1"),
+            ("meta", "1"),
+        ] {
+            let rules = format!("($x:{fragment}) => {{ $x }}");
+            assert_eq!(expand(&rules, input), Err(MbeError::NoMatch), "`{input}` as {fragment}");
+        }
+    }
+
+    #[test]
+    fn vis_may_be_empty() {
+        assert_eq!(ok("($v:vis fn $n:ident) => { $v fn $n() {} }", "fn f"), "fn f () { }");
+        assert_eq!(ok("($v:vis fn $n:ident) => { $v fn $n() {} }", "pub fn f"), "pub fn f () { }");
+    }
+
+    #[test]
+    fn repetitions_with_and_without_separators() {
+        let any = "($($t:ty),*) => { $(impl A for $t {})* }";
+        assert_eq!(ok(any, ""), "");
+        assert_eq!(ok(any, "u8, u16"), "impl A for u8 { } impl A for u16 { }");
+        // A trailing separator is no iteration: this arm refuses it, as rustc does.
+        assert_eq!(expand(any, "u8, u16,"), Err(MbeError::NoMatch));
+        let trailing = "($($t:ty),* $(,)?) => { $($t);* }";
+        assert_eq!(ok(trailing, "u8, u16,"), "u8 ; u16");
+        let plus = "($($i:ident)+) => { $($i)-+ }";
+        assert_eq!(expand(plus, ""), Err(MbeError::NoMatch));
+        assert_eq!(ok(plus, "a b c"), "a - b - c");
+        let optional = "($a:ident $(= $b:expr)?) => { $a $(+ $b)? }";
+        assert_eq!(ok(optional, "x"), "x");
+        assert_eq!(ok(optional, "x = 3"), "x + 3");
+        let fat_arrow = "($($k:ident => $v:expr),*) => { $(($k, $v))* }";
+        assert_eq!(ok(fat_arrow, "a => 1, b => 2"), "(a , 1) (b , 2)");
+        let glued = "($a:ident =$b:expr) => { $b }";
+        assert_eq!(ok(glued, "x = 1"), "1");
+        let arrow_sep = "($($k:ident)=>*) => { $($k)* }";
+        assert_eq!(ok(arrow_sep, "a => b => c"), "a b c");
+    }
+
+    #[test]
+    fn nested_repetitions_keep_their_depth() {
+        let rules = "($($t:ident: $($m:ident),*);*) => { $(impl $t { $(fn $m() {})* })* }";
+        assert_eq!(ok(rules, "A: f, g; B: h"), "impl A { fn f () { } fn g () { } } impl B { fn h () { } }");
+        // An outer variable used inside the inner repetition repeats with it.
+        let outer = "($($t:ident [$($n:literal)*])*) => { $($(impl X<$n> for $t {})*)* }";
+        assert_eq!(ok(outer, "A [1 2] B [3]"), "impl X <1 > for A { } impl X <2 > for A { } impl X <3 > for B { }");
+        let mismatched = "($($a:ident)* ; $($b:ident)*) => { $($a $b)* }";
+        assert!(matches!(expand(mismatched, "x y ; z"), Err(MbeError::Repetition(_))));
+        assert_eq!(ok(mismatched, "x y ; z w"), "x z y w");
+    }
+
+    #[test]
+    fn repetitions_give_back_what_follows_them() {
+        assert_eq!(ok("($($t:tt)* ; $last:ident) => { $last }", "a b ; c ; d"), "d");
+        assert_eq!(ok("($($a:ident)* $b:ident) => { $b }", "x y z"), "z");
+    }
+
+    #[test]
+    fn arms_are_tried_in_order() {
+        let rules = "(one) => { 1 }; ($x:ident) => { 2 }; ($($x:tt)*) => { 3 }";
+        assert_eq!(ok(rules, "one"), "1");
+        assert_eq!(ok(rules, "two"), "2");
+        assert_eq!(ok(rules, "two three"), "3");
+        assert_eq!(expand("(a) => {}", "b"), Err(MbeError::NoMatch));
+    }
+
+    #[test]
+    fn literal_tokens_groups_and_operators() {
+        let rules = "(impl [$($t:ty)*] for {$x:ident}) => { $($x::<$t>();)* }";
+        assert_eq!(ok(rules, "impl [u8 i8] for {f}"), "f ::<u8 > () ; f ::<i8 > () ;");
+        assert_eq!(expand(rules, "impl (u8) for {f}"), Err(MbeError::NoMatch));
+        // `=>` is one tt, `= >` two.
+        assert_eq!(ok("($a:tt $b:tt) => { $b }", "=> x"), "x");
+        assert_eq!(ok("($a:tt $b:tt) => { $b }", "'a x"), "x");
+        assert_eq!(expand("(=>) => {}", "= >"), Err(MbeError::NoMatch));
+    }
+
+    #[test]
+    fn dollar_crate_and_definitions_of_macros() {
+        assert_eq!(ok("() => { $crate::x() }", ""), "crate :: x ()");
+        // An unbound variable and a repetition with none are left for the macro being defined.
+        let rules = "($name:ident) => { macro_rules! $name { ($($x:tt)*) => { $($x)* } } }";
+        assert_eq!(ok(rules, "inner"), "macro_rules ! inner { ($ ($ x : tt) *) => { $ ($ x) * } }");
+    }
+
+    #[test]
+    fn expressions_keep_their_precedence() {
+        let tokens = MacroRules::parse("($a:expr) => { $a * 2 }".parse().unwrap())
+            .unwrap()
+            .expand("1 + 1".parse().unwrap(), Span::call_site(), &[])
+            .unwrap();
+        let first = tokens.into_iter().next().unwrap();
+        assert!(matches!(first, TokenTree::Group(g) if g.delimiter() == Delimiter::None));
+    }
+
+    #[test]
+    fn malformed_definitions_are_errors() {
+        assert!(matches!(MacroRules::parse("($x) => {}".parse().unwrap()), Err(MbeError::Definition(_))));
+        assert!(matches!(MacroRules::parse("($x:nope) => {}".parse().unwrap()), Err(MbeError::Definition(_))));
+        assert!(matches!(MacroRules::parse("() {}".parse().unwrap()), Err(MbeError::Definition(_))));
+        assert!(matches!(MacroRules::parse("($($x:tt),?) => {}".parse().unwrap()), Err(MbeError::Definition(_))));
+    }
+
+    #[test]
+    fn runaway_matching_is_bounded() {
+        // Each `$($a:tt)*` backtracks over the others: exponential without the budget.
+        let rules = "($($a:tt)* $($b:tt)* $($c:tt)* $($d:tt)* ; !) => {}";
+        let input = "x ".repeat(400);
+        assert_eq!(expand(rules, &input), Err(MbeError::NoMatch));
+    }
+}
