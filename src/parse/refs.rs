@@ -58,6 +58,15 @@ pub enum TypeExpr {
     Try(Box<TypeExpr>),
     /// `value.field`.
     Field(Box<TypeExpr>, String),
+    /// A binding of a pattern over a struct, tuple struct or enum variant (`Flavor::Array(chan)`,
+    /// `Point { x, .. }`): the field (`0`, `x`) of the struct or variant the path names, whose
+    /// type is written in its declaration.
+    PatField(PathRef, String),
+    /// What iterating over a value yields: `for x in value`, the closure argument of
+    /// `value.map(|x| ..)`.
+    Item(Box<TypeExpr>),
+    /// A slice or array of the element type (`&[T]`, `[T; N]`).
+    Slice(Box<TypeExpr>),
 }
 
 /// What a call site calls.
@@ -205,6 +214,8 @@ pub fn type_expr(ty: &Type, generics: &Generics) -> TypeExpr {
         Type::Reference(reference) => type_expr(&reference.elem, generics),
         Type::Paren(paren) => type_expr(&paren.elem, generics),
         Type::Group(group) => type_expr(&group.elem, generics),
+        Type::Slice(slice) => TypeExpr::Slice(Box::new(type_expr(&slice.elem, generics))),
+        Type::Array(array) => TypeExpr::Slice(Box::new(type_expr(&array.elem, generics))),
         Type::ImplTrait(ty) => TypeExpr::Bounds(trait_bounds(&ty.bounds)),
         Type::TraitObject(ty) => TypeExpr::Bounds(trait_bounds(&ty.bounds)),
         _ => TypeExpr::Unknown,
@@ -272,8 +283,61 @@ impl<'g> Collector<'g> {
 
     fn bind_typed(&mut self, pat: &Pat, ty: &Type) {
         self.visit_type(ty);
+        let ty = type_expr(ty, self.generics);
+        self.bind(pat, ty);
+    }
+
+    /// Binds the names of `pat`, matched against a value of type `ty`, with what is known of
+    /// their types: a struct's or variant's field has the type its declaration writes, `Some(x)`
+    /// and `Ok(x)` unwrap the scrutinee's type. Patterns it does not take apart bind their names
+    /// with unknown types (`visit_pat_ident`), which still shadow outer ones.
+    fn bind(&mut self, pat: &Pat, ty: TypeExpr) {
         match pat {
-            Pat::Ident(ident) => self.locals.push((unraw(&ident.ident), type_expr(ty, self.generics))),
+            Pat::Ident(ident) => {
+                if let Some((_, sub)) = &ident.subpat {
+                    self.bind(sub, ty.clone());
+                }
+                self.locals.push((unraw(&ident.ident), ty));
+            }
+            Pat::Reference(reference) => self.bind(&reference.pat, ty),
+            Pat::Paren(paren) => self.bind(&paren.pat, ty),
+            // `Some(x) if x.ready()`: the guard sees the bindings.
+            Pat::Guard(guarded) => {
+                self.bind(&guarded.pat, ty);
+                self.visit_expr(&guarded.guard);
+            }
+            Pat::Type(typed) => self.bind_typed(&typed.pat, &typed.ty),
+            Pat::Or(or) => {
+                for case in &or.cases {
+                    self.bind(case, ty.clone());
+                }
+            }
+            Pat::TupleStruct(tuple) if tuple.qself.is_none() => {
+                let path = PathRef::from_path(&tuple.path);
+                let unwraps = matches!(path.as_ident(), Some("Some" | "Ok"));
+                // Positions are known up to a `..`; the elements after it are bound unknown.
+                let mut known = true;
+                for (index, elem) in tuple.elems.iter().enumerate() {
+                    known &= !matches!(elem, Pat::Rest(_));
+                    let field_ty = match (known, unwraps) {
+                        (false, _) => TypeExpr::Unknown,
+                        (true, true) if index == 0 => TypeExpr::Try(Box::new(ty.clone())),
+                        (true, true) => TypeExpr::Unknown,
+                        (true, false) => TypeExpr::PatField(path.clone(), index.to_string()),
+                    };
+                    self.bind(elem, field_ty);
+                }
+            }
+            Pat::Struct(strukt) if strukt.qself.is_none() => {
+                let path = PathRef::from_path(&strukt.path);
+                for field in &strukt.fields {
+                    let name = match &field.member {
+                        syn::Member::Named(name) => unraw(name),
+                        syn::Member::Unnamed(index) => index.index.to_string(),
+                    };
+                    self.bind(&field.pat, TypeExpr::PatField(path.clone(), name));
+                }
+            }
             other => self.visit_pat(other),
         }
     }
@@ -310,6 +374,9 @@ impl<'g> Collector<'g> {
             Expr::Try(try_) => TypeExpr::Try(Box::new(self.type_of(&try_.expr))),
             Expr::Await(await_) => self.type_of(&await_.base),
             Expr::Cast(cast) => type_expr(&cast.ty, self.generics),
+            // `items[i]`: an element of a sequence (a range index gives a slice, whose methods
+            // are std's either way).
+            Expr::Index(index) => TypeExpr::Item(Box::new(self.type_of(&index.expr))),
             Expr::Field(field) => match &field.member {
                 syn::Member::Named(name) => TypeExpr::Field(Box::new(self.type_of(&field.base)), unraw(name)),
                 syn::Member::Unnamed(index) => {
@@ -345,6 +412,20 @@ impl<'g> Collector<'g> {
             return Some(Callee::Assoc { ty: TypeExpr::Bounds(bounds.to_vec()), trait_: None, name });
         }
         Some(Callee::Path(path_ref))
+    }
+
+    /// A closure whose arguments at `item_args` are items of a value of type `item`'s inner.
+    fn closure_over_items(&mut self, closure: &syn::ExprClosure, item: &TypeExpr, item_args: &[usize]) {
+        let scope = self.locals.len();
+        for (index, input) in closure.inputs.iter().enumerate() {
+            let ty = if item_args.contains(&index) { item.clone() } else { TypeExpr::Unknown };
+            self.bind(input, ty);
+        }
+        if let syn::ReturnType::Type(_, ty) = &closure.output {
+            self.visit_type(ty);
+        }
+        self.visit_expr(&closure.body);
+        self.locals.truncate(scope);
     }
 
     fn is_local(&self, name: &str) -> bool {
@@ -388,6 +469,53 @@ impl<'g> Collector<'g> {
     }
 }
 
+/// Which arguments of the closure given to the method `name` are the receiver's items: the
+/// iterator adapters and consumers of std, `Option`'s and `Result`'s combinators, and the
+/// slice and `Vec` methods that take one.
+fn closure_item_args(name: &str) -> &'static [usize] {
+    match name {
+        "map"
+        | "filter"
+        | "for_each"
+        | "any"
+        | "all"
+        | "find"
+        | "filter_map"
+        | "flat_map"
+        | "position"
+        | "rposition"
+        | "take_while"
+        | "skip_while"
+        | "map_while"
+        | "inspect"
+        | "max_by_key"
+        | "min_by_key"
+        | "partition"
+        | "find_map"
+        | "try_for_each"
+        | "and_then"
+        | "is_some_and"
+        | "is_none_or"
+        | "is_ok_and"
+        | "map_or"
+        | "map_or_else"
+        | "retain"
+        | "retain_mut"
+        | "sort_by_key"
+        | "sort_unstable_by_key"
+        | "sort_by_cached_key"
+        | "binary_search_by"
+        | "binary_search_by_key"
+        | "group_by"
+        | "chunk_by"
+        | "dedup_by_key"
+        | "take_if" => &[0],
+        "fold" | "try_fold" | "rfold" | "scan" => &[1],
+        "max_by" | "min_by" | "sort_by" | "sort_unstable_by" | "dedup_by" | "reduce" => &[0, 1],
+        _ => &[],
+    }
+}
+
 /// The type of `self`.
 pub fn self_type() -> TypeExpr {
     TypeExpr::Path(PathRef::single("Self"), Vec::new())
@@ -415,14 +543,44 @@ impl<'ast> Visit<'ast> for Collector<'_> {
                 self.visit_expr(diverge);
             }
         }
-        match &local.pat {
-            Pat::Type(typed) => self.bind_typed(&typed.pat, &typed.ty),
-            Pat::Ident(ident) => {
-                let ty = local.init.as_ref().map(|init| self.type_of(&init.expr)).unwrap_or_default();
-                self.locals.push((unraw(&ident.ident), ty));
-            }
-            other => self.visit_pat(other),
+        let ty = local.init.as_ref().map(|init| self.type_of(&init.expr)).unwrap_or_default();
+        self.bind(&local.pat, ty);
+    }
+
+    fn visit_expr_match(&mut self, expr: &'ast syn::ExprMatch) {
+        self.visit_expr(&expr.expr);
+        let ty = self.type_of(&expr.expr);
+        for arm in &expr.arms {
+            let scope = self.locals.len();
+            self.bind(&arm.pat, ty.clone());
+            self.visit_expr(&arm.body);
+            self.locals.truncate(scope);
         }
+    }
+
+    fn visit_expr_let(&mut self, expr: &'ast syn::ExprLet) {
+        // `if let` / `while let`: the bindings last until the end of the condition's `if` or
+        // `while` (`visit_expr_if`, `visit_expr_while`).
+        self.visit_expr(&expr.expr);
+        let ty = self.type_of(&expr.expr);
+        self.bind(&expr.pat, ty);
+    }
+
+    fn visit_expr_if(&mut self, expr: &'ast syn::ExprIf) {
+        let scope = self.locals.len();
+        self.visit_expr(&expr.cond);
+        self.visit_block(&expr.then_branch);
+        self.locals.truncate(scope);
+        if let Some((_, otherwise)) = &expr.else_branch {
+            self.visit_expr(otherwise);
+        }
+    }
+
+    fn visit_expr_while(&mut self, expr: &'ast syn::ExprWhile) {
+        let scope = self.locals.len();
+        self.visit_expr(&expr.cond);
+        self.visit_block(&expr.body);
+        self.locals.truncate(scope);
     }
 
     fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
@@ -466,13 +624,27 @@ impl<'ast> Visit<'ast> for Collector<'_> {
         if let Some(turbofish) = &call.turbofish {
             self.visit_angle_bracketed_generic_arguments(turbofish);
         }
-        self.refs.calls.push(Call {
-            callee: Callee::Method { receiver, name: unraw(&call.method) },
-            line: line(call.method.span()),
-        });
+        let name = unraw(&call.method);
+        // The closure an iterator adapter (or `Option::map`, `Vec::retain`) is given takes the
+        // receiver's items: which of its arguments, by the adapter's name.
+        let item_args = closure_item_args(&name);
+        let item = (!item_args.is_empty()).then(|| TypeExpr::Item(Box::new(receiver.clone())));
+        self.refs.calls.push(Call { callee: Callee::Method { receiver, name }, line: line(call.method.span()) });
         for arg in &call.args {
-            self.visit_expr(arg);
+            match (arg, &item) {
+                (Expr::Closure(closure), Some(item)) => self.closure_over_items(closure, item, item_args),
+                _ => self.visit_expr(arg),
+            }
         }
+    }
+
+    fn visit_expr_for_loop(&mut self, expr: &'ast syn::ExprForLoop) {
+        self.visit_expr(&expr.expr);
+        let item = TypeExpr::Item(Box::new(self.type_of(&expr.expr)));
+        let scope = self.locals.len();
+        self.bind(&expr.pat, item);
+        self.visit_block(&expr.body);
+        self.locals.truncate(scope);
     }
 
     fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {

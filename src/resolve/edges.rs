@@ -76,10 +76,11 @@ impl Out<'_> {
     }
 
     /// Adds an edge, or counts one more occurrence of it; returns its index in `edges` (`None`
-    /// for a target that is no vertex, or the item itself).
+    /// for a target that is no vertex, or the item itself, except for the calls of a recursive
+    /// function).
     fn add(&mut self, kind: EdgeKind, def: &Def, line: u32, props: impl FnOnce(&mut Props)) -> Option<usize> {
         let to = self.target(def)?;
-        if to == self.from {
+        if to == self.from && kind != EdgeKind::Calls {
             return None;
         }
         match self.index.get(&(kind, to)) {
@@ -258,6 +259,12 @@ fn item_edges(out: &mut Out<'_>, defs: &CrateDefs, item: &ItemDef, refs: &Refs) 
                 if matches!(target.def, Def::Item { .. }) && resolver.kind(&target.def) == Some(VertexKind::Struct) {
                     out.add(EdgeKind::References, &target.def, call.line, |_| {});
                 }
+                continue;
+            }
+            // A function calling itself is recursion when the call resolved exactly; a guess by
+            // name that lands on the caller is more likely a std method of the same name
+            // (`fn len(&self) { self.inner.len() }`).
+            if target.confidence == Confidence::Inferred && out.target(&target.def) == Some(out.from) {
                 continue;
             }
             match target.confidence {

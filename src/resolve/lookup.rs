@@ -372,7 +372,94 @@ impl<'a> Resolver<'a> {
             TypeExpr::Returns(callee) => self.returns(callee, cx, depth + 1),
             TypeExpr::Try(inner) => unwrapped(self.eval(inner, cx, depth + 1)),
             TypeExpr::Field(base, name) => self.field(self.eval(base, cx, depth + 1), name, depth + 1),
+            TypeExpr::Item(iterable) => self.item_of(self.eval(iterable, cx, depth + 1), depth + 1),
+            TypeExpr::Slice(elem) => slice_of(self.eval(elem, cx, depth + 1)),
+            TypeExpr::PatField(path, name) => match self.pattern_owner(path, cx) {
+                Some(owner) => self.field(Ty::Def(owner, Vec::new()), name, depth + 1),
+                None => Ty::Unknown,
+            },
         }
+    }
+
+    /// What iterating over a value of type `ty` yields: the element of a std sequence or
+    /// `Option` (`Vec<T>`, `&[T]`, `HashSet<T>`, the iterators made from them), the `Item` of a
+    /// crate type's `Iterator` or `IntoIterator` impl, or the items of what it derefs to.
+    fn item_of(&self, ty: Ty, depth: u8) -> Ty {
+        if depth > MAX_DEPTH {
+            return Ty::Unknown;
+        }
+        let Ty::Def(def, mut args) = ty else { return Ty::Unknown };
+        match &def {
+            Def::Extern(path) => {
+                if args.is_empty() {
+                    return Ty::Unknown;
+                }
+                if prelude::yields_argument(path) {
+                    return args.swap_remove(0);
+                }
+                if prelude::derefs_to_argument(path) {
+                    return self.item_of(args.swap_remove(0), depth + 1);
+                }
+                Ty::Unknown
+            }
+            Def::Item { krate, .. } => {
+                let Some(id) = self.id(&def) else { return Ty::Unknown };
+                for trait_name in ["Iterator", "IntoIterator"] {
+                    for defs in self.impl_crates(Some(*krate)) {
+                        for &index in defs.impls_by_self.get(&id).into_iter().flatten() {
+                            let imp = defs.item(index);
+                            let implements = match &imp.impl_trait {
+                                Some(Def::Extern(path)) => {
+                                    path.rsplit("::").next() == Some(trait_name) && path.contains("iter")
+                                }
+                                _ => false,
+                            };
+                            if implements && let Some(item) = self.assoc_type(defs, imp, "Item", &def, depth + 1) {
+                                return item;
+                            }
+                        }
+                    }
+                }
+                match self.deref_target(&def, depth + 1) {
+                    Some(target) => self.item_of(target, depth + 1),
+                    None => Ty::Unknown,
+                }
+            }
+        }
+    }
+
+    /// The associated type `name` an impl sets (`type Item = Entry;`), evaluated with `self_def`
+    /// as `Self`.
+    fn assoc_type(&self, defs: &CrateDefs, imp: &ItemDef, name: &str, self_def: &Def, depth: u8) -> Option<Ty> {
+        let Some(Def::Item { item: alias, .. }) = self.child(defs, imp, name, Some(VertexKind::TypeAlias)) else {
+            return None;
+        };
+        let alias = defs.item(alias);
+        let Shape::Alias { target } = &alias.shape else { return None };
+        let cx =
+            FnCx { loc: Loc { krate: defs.krate, scope: alias.scope }, self_ty: Ty::Def(self_def.clone(), Vec::new()) };
+        match self.eval(target, &cx, depth + 1) {
+            Ty::Unknown => None,
+            ty => Some(ty),
+        }
+    }
+
+    /// The struct or variant a pattern's path names (`Flavor::Array`, `Point`, `Self`,
+    /// `Self::Array`).
+    fn pattern_owner(&self, path: &PathRef, cx: &FnCx) -> Option<Def> {
+        let def = match path.segments.as_slice() {
+            [only] if only == "Self" && !path.global => match &cx.self_ty {
+                Ty::Def(def, _) => def.clone(),
+                _ => return None,
+            },
+            [first, variant] if first == "Self" && !path.global => {
+                let Ty::Def(def, _) = &cx.self_ty else { return None };
+                let (defs, item) = self.item(def)?;
+                self.child(defs, item, variant, Some(VertexKind::Variant))?
+            }
+            _ => self.path(cx.loc, path, Ns::Value, false).or_else(|| self.path(cx.loc, path, Ns::Type, false))?,
+        };
+        matches!(self.kind(&def), Some(VertexKind::Struct | VertexKind::Variant | VertexKind::Union)).then_some(def)
     }
 
     /// The type a call returns.
@@ -407,6 +494,19 @@ impl<'a> Resolver<'a> {
             if matches!(name.as_str(), "clone" | "to_owned") {
                 return receiver;
             }
+            // Iterator adapters that keep the items, and the methods that give one of them.
+            if prelude::keeps_items(name) {
+                return match self.item_of(receiver, depth + 1) {
+                    Ty::Unknown => Ty::Unknown,
+                    item => slice_of(item),
+                };
+            }
+            if prelude::gives_an_item(name) {
+                return match self.item_of(receiver, depth + 1) {
+                    Ty::Unknown => Ty::Unknown,
+                    item => Ty::Def(Def::Extern(Arc::from("std::option::Option")), vec![item]),
+                };
+            }
         }
         Ty::Unknown
     }
@@ -423,7 +523,11 @@ impl<'a> Resolver<'a> {
         }
         let Some((defs, item)) = self.item(&def) else { return Ty::Unknown };
         let Some(Def::Item { item: field, .. }) = self.child(defs, item, name, Some(VertexKind::Field)) else {
-            return Ty::Unknown;
+            // A field of what the type derefs to.
+            return match self.deref_target(&def, depth + 1) {
+                Some(target) => self.field(target, name, depth + 1),
+                None => Ty::Unknown,
+            };
         };
         let field = defs.item(field);
         match &field.shape {
@@ -537,9 +641,36 @@ impl<'a> Resolver<'a> {
                 {
                     return self.method(inner, name, depth + 1);
                 }
-                None
+                // Auto-deref through the type's own `Deref` impl (`type Target = Inner`).
+                let target = self.deref_target(def, depth + 1)?;
+                self.method(&target, name, depth + 1)
             }
         }
+    }
+
+    /// What a crate type derefs to: the `Target` of its `impl Deref`, if the graph has one.
+    fn deref_target(&self, def: &Def, depth: u8) -> Option<Ty> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let Def::Item { krate, .. } = def else { return None };
+        let id = self.id(def)?;
+        for defs in self.impl_crates(Some(*krate)) {
+            for &index in defs.impls_by_self.get(&id).into_iter().flatten() {
+                let imp = defs.item(index);
+                let is_deref = match &imp.impl_trait {
+                    Some(Def::Extern(path)) => &**path == "Deref" || path.ends_with("ops::Deref"),
+                    _ => false,
+                };
+                if !is_deref {
+                    continue;
+                }
+                if let Some(target) = self.assoc_type(defs, imp, "Target", def, depth + 1) {
+                    return Some(target);
+                }
+            }
+        }
+        None
     }
 
     /// The one method of that name in the crate and its dependencies, if there is exactly one:
@@ -565,6 +696,15 @@ impl<'a> Resolver<'a> {
 fn extern_glob(scope: &super::Scope, name: &str) -> Option<Def> {
     let (path, _) = scope.extern_globs.first()?;
     Some(Def::Extern(Arc::from(format!("{path}::{name}"))))
+}
+
+/// A sequence of `elem`s (a slice, an array, an iterator whose items are known): an `extern`
+/// path no vertex stands for, which only `item_of` reads.
+fn slice_of(elem: Ty) -> Ty {
+    match elem {
+        Ty::Unknown => Ty::Unknown,
+        elem => Ty::Def(Def::Extern(Arc::from(prelude::SEQUENCE)), vec![elem]),
+    }
 }
 
 /// The success type of an `Option` or `Result`.

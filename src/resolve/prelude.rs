@@ -33,7 +33,7 @@ pub fn is_std_crate(name: &str) -> bool {
 /// Smart pointers that method calls see through (auto-deref to their first type argument).
 pub fn derefs_to_argument(path: &str) -> bool {
     matches!(
-        path,
+        &*as_std(path),
         "std::boxed::Box"
             | "std::rc::Rc"
             | "std::sync::Arc"
@@ -47,8 +47,110 @@ pub fn derefs_to_argument(path: &str) -> bool {
 }
 
 /// `Option` and `Result`, whose `?`, `unwrap()` and `expect()` give their first type argument.
+/// The path `resolve` gives slices, arrays and iterators whose items it knows: no vertex has it.
+pub const SEQUENCE: &str = "[]";
+
+/// Whether iterating over the type at `path` yields its first type argument (a reference to it,
+/// which method calls see through): std's sequences and sets, their iterators, `Option` and
+/// `Result`.
+pub fn yields_argument(path: &str) -> bool {
+    let path = as_std(path);
+    matches!(
+        path.strip_prefix("std::").unwrap_or(&path),
+        "[]" | "vec::Vec"
+            | "Vec"
+            | "collections::VecDeque"
+            | "VecDeque"
+            | "collections::vec_deque::VecDeque"
+            | "collections::HashSet"
+            | "HashSet"
+            | "collections::hash_set::HashSet"
+            | "collections::BTreeSet"
+            | "BTreeSet"
+            | "collections::btree_set::BTreeSet"
+            | "collections::BinaryHeap"
+            | "collections::LinkedList"
+            | "option::Option"
+            | "Option"
+            | "result::Result"
+            | "slice::Iter"
+            | "slice::IterMut"
+            | "vec::IntoIter"
+    )
+}
+
+/// Iterator adapters (and `Vec`/slice methods) whose result yields the receiver's items.
+pub fn keeps_items(method: &str) -> bool {
+    matches!(
+        method,
+        "iter"
+            | "iter_mut"
+            | "into_iter"
+            | "drain"
+            | "filter"
+            | "rev"
+            | "skip"
+            | "take"
+            | "cloned"
+            | "copied"
+            | "peekable"
+            | "chain"
+            | "skip_while"
+            | "take_while"
+            | "step_by"
+            | "inspect"
+            | "by_ref"
+            | "fuse"
+            | "cycle"
+            | "as_slice"
+            | "as_mut_slice"
+            | "to_vec"
+            | "collect"
+    )
+}
+
+/// Methods of sequences and iterators that give one item, as an `Option`.
+pub fn gives_an_item(method: &str) -> bool {
+    matches!(
+        method,
+        "next"
+            | "next_back"
+            | "last"
+            | "first"
+            | "nth"
+            | "get"
+            | "get_mut"
+            | "first_mut"
+            | "last_mut"
+            | "pop"
+            | "pop_front"
+            | "pop_back"
+            | "front"
+            | "back"
+            | "front_mut"
+            | "back_mut"
+            | "peek"
+            | "find"
+            | "max"
+            | "min"
+            | "max_by_key"
+            | "min_by_key"
+            | "max_by"
+            | "min_by"
+            | "reduce"
+    )
+}
+
+/// `core::x` and `alloc::x` as `std::x`, where std re-exports them under the same path.
+fn as_std(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("core::").or_else(|| path.strip_prefix("alloc::")) {
+        Some(rest) => std::borrow::Cow::Owned(format!("std::{rest}")),
+        None => std::borrow::Cow::Borrowed(path),
+    }
+}
+
 pub fn unwraps_to_argument(path: &str) -> bool {
-    matches!(path, "std::option::Option" | "std::result::Result")
+    matches!(&*as_std(path), "std::option::Option" | "std::result::Result")
 }
 
 /// Methods of `Option` and `Result` that return the success value.
