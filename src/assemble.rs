@@ -83,6 +83,27 @@ impl MacroSite {
             container: None,
         }
     }
+
+    /// The module the call is in, for what its expansion makes: the inverse of `new`, with the
+    /// crate, the configuration and the ids the expansion must not take (named by `via`).
+    pub fn module_ref<'a>(
+        &'a self,
+        crate_name: &'a str,
+        cfg: &'a CfgContext,
+        taken: &'a HashSet<Uuid>,
+        via: &'a str,
+    ) -> ModuleRef<'a> {
+        ModuleRef {
+            key: &self.module_key,
+            id: self.module_id,
+            path: &self.module_path,
+            crate_name,
+            inline_dirs: &self.inline_dirs,
+            active: self.active,
+            cfg,
+            taken: Some((taken, via)),
+        }
+    }
 }
 
 /// What assembling a module body gives.

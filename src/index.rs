@@ -1237,16 +1237,7 @@ fn expand_group<'s>(
     let empty = HashSet::new();
     let taken = expansion.taken.get(&site.module_id).unwrap_or(&empty);
     let via = format!("{}!{}", site.call.name(), site.call.line);
-    let module_ref = ModuleRef {
-        key: &site.module_key,
-        id: site.module_id,
-        path: &site.module_path,
-        crate_name: &krate.crate_name,
-        inline_dirs: &site.inline_dirs,
-        active: site.active,
-        cfg,
-        taken: Some((taken, &via)),
-    };
+    let module_ref = site.module_ref(&krate.crate_name, cfg, taken, &via);
     let parts = std::iter::once((first.file_ref.clone(), first.ancestors.clone(), body)).chain(included);
     for (file_ref, ancestors, body) in parts {
         if body.items.is_empty() && body.refs.is_empty() && body.calls.is_empty() {
@@ -1331,16 +1322,7 @@ fn expand_members(
     let empty = HashSet::new();
     let taken = expansion.taken.get(&container.id).unwrap_or(&empty);
     let via = format!("{}!{}", site.call.name(), site.call.line);
-    let module_ref = ModuleRef {
-        key: &site.module_key,
-        id: site.module_id,
-        path: &site.module_path,
-        crate_name: &krate.crate_name,
-        inline_dirs: &site.inline_dirs,
-        active: site.active,
-        cfg,
-        taken: Some((taken, &via)),
-    };
+    let module_ref = site.module_ref(&krate.crate_name, cfg, taken, &via);
     let mut out = BodyOut::default();
     assemble::members(&first.file_ref, &module_ref, container, items, &mut out);
     out.sites.extend(
