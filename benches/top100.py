@@ -92,15 +92,32 @@ def locked_versions(scratch: Path):
 
 
 def strip_dev_dependencies(manifest: Path):
-    """Drops `[dev-dependencies]` tables (and target-specific ones) from a copied manifest."""
-    out, skipping = [], False
+    """Drops `[dev-dependencies]` tables (and target-specific ones) from a copied manifest, and
+    the features that name them (`test = ["syn-test-suite/all-features"]`: cargo refuses a
+    feature naming a dependency that is not there)."""
+    out, skipping, section, dev_names = [], False, "", set()
     for line in manifest.read_text().splitlines():
         header = re.match(r"\s*\[([^\]]+)\]\s*$", line)
         if header:
-            skipping = "dev-dependencies" in header.group(1)
-        if not skipping:
-            out.append(line)
-    manifest.write_text("\n".join(out) + "\n")
+            section = header.group(1)
+            skipping = "dev-dependencies" in section
+            named = re.search(r"dev-dependencies\.([A-Za-z0-9_-]+)", section)
+            if named:
+                dev_names.add(named.group(1))
+            continue_line = not skipping
+            if continue_line:
+                out.append(line)
+            continue
+        if skipping:
+            key = re.match(r"\s*([A-Za-z0-9_-]+)\s*=", line)
+            if key and section.endswith("dev-dependencies"):
+                dev_names.add(key.group(1))
+            continue
+        out.append(line)
+    text = "\n".join(out) + "\n"
+    for name in dev_names:
+        text = re.sub(rf'"(dep:)?{re.escape(name)}(\?)?(/[^"]*)?"\s*,?', "", text)
+    manifest.write_text(text)
 
 
 def build_graph(binary: Path, package: Path, work: Path):
