@@ -1167,6 +1167,36 @@ impl<'d> Expansion<'d> {
 
 /// Expands the macro calls of one module and indexes what they declare: items, `mod x;` files
 /// (walked on `scope`), further calls (for the next round).
+/// What one call's expansion gives the module, its `cfg` added; `None` when it gives nothing, or
+/// failed (a warning at the call) or panicked (an internal error, contained to this call).
+/// Frees proc-macro2's span table, which the expansion filled.
+fn expanded_body(
+    walk: &Walk,
+    pending: &PendingSite,
+    expanded: std::thread::Result<Result<parse::Expanded, parse::SyntaxError>>,
+) -> Option<parse::Body> {
+    proc_macro2::extra::invalidate_current_thread_spans();
+    let call = &pending.site.call;
+    let file = || pending.file_ref.name.to_string();
+    let mut inner = match expanded {
+        Ok(Ok(parse::Expanded::Macro(inner) | parse::Expanded::PassedThrough(inner))) => inner,
+        Ok(Ok(parse::Expanded::Nothing)) => return None,
+        Ok(Err(err)) => {
+            let error = Diagnostic::error(file(), err.line, err.column, err.message);
+            walk.report(Diagnostic { severity: Severity::Warning, ..error });
+            return None;
+        }
+        Err(panic) => {
+            walk.report(Diagnostic::error(file(), call.line, 1, internal_error(&panic_message(&*panic))));
+            return None;
+        }
+    };
+    if let Some(predicate) = &call.cfg {
+        parse::add_cfg(&mut inner, predicate);
+    }
+    Some(inner)
+}
+
 #[expect(clippy::too_many_arguments, reason = "a file job's context, spelled out")]
 fn expand_group<'s>(
     scope: &rayon::Scope<'s>,
@@ -1213,23 +1243,7 @@ fn expand_group<'s>(
         }
         // Expansion parses: a panic there costs this call, not the run.
         let expanded = catch_unwind(AssertUnwindSafe(|| parse::expand(call, definition, &mut cache)));
-        proc_macro2::extra::invalidate_current_thread_spans();
-        let mut inner = match expanded {
-            Ok(Ok(parse::Expanded::Macro(inner) | parse::Expanded::PassedThrough(inner))) => inner,
-            Ok(Ok(parse::Expanded::Nothing)) => continue,
-            Ok(Err(err)) => {
-                warn(err.line, err.column, err.message);
-                continue;
-            }
-            Err(panic) => {
-                let file = pending.file_ref.name.to_string();
-                walk.report(Diagnostic::error(file, call.line, 1, internal_error(&panic_message(&*panic))));
-                continue;
-            }
-        };
-        if let Some(predicate) = &call.cfg {
-            parse::add_cfg(&mut inner, predicate);
-        }
+        let Some(mut inner) = expanded_body(walk, pending, expanded) else { continue };
         body.items.append(&mut inner.items);
         body.refs.append(inner.refs);
         body.calls.append(&mut inner.calls);
@@ -1295,27 +1309,7 @@ fn expand_members(
         let visibility = container.trait_visibility.as_deref();
         let expanded =
             catch_unwind(AssertUnwindSafe(|| parse::expand_members(call, definition, &mut cache, visibility)));
-        proc_macro2::extra::invalidate_current_thread_spans();
-        let mut inner = match expanded {
-            Ok(Ok(parse::Expanded::Macro(inner) | parse::Expanded::PassedThrough(inner))) => inner,
-            Ok(Ok(parse::Expanded::Nothing)) => continue,
-            Ok(Err(err)) => {
-                let file = pending.file_ref.name.to_string();
-                walk.report(Diagnostic {
-                    severity: Severity::Warning,
-                    ..Diagnostic::error(file, err.line, err.column, err.message)
-                });
-                continue;
-            }
-            Err(panic) => {
-                let file = pending.file_ref.name.to_string();
-                walk.report(Diagnostic::error(file, call.line, 1, internal_error(&panic_message(&*panic))));
-                continue;
-            }
-        };
-        if let Some(predicate) = &call.cfg {
-            parse::add_cfg(&mut inner, predicate);
-        }
+        let Some(mut inner) = expanded_body(walk, pending, expanded) else { continue };
         items.append(&mut inner.items);
         calls.append(&mut inner.calls);
     }

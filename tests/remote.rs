@@ -30,7 +30,7 @@ mod server {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    use super::common::{self, BIN, Fixture, describe, stderr};
+    use super::common::{self, BIN, Fixture, describe, stderr, write_large_workspace};
 
     /// An IndraDB server in this process: indradb-proto's server over a memory datastore.
     struct InProcess {
@@ -282,32 +282,6 @@ mod server {
         let output = build(fixture.path(), address, &[], 0);
         assert_eq!(summary(&output)["fresh"], false, "{}", describe(&output));
         assert!(export(fixture.path(), address) == expected);
-    }
-
-    /// A workspace whose build takes a while (as `tests/store.rs` makes it).
-    fn write_large_workspace(dir: &Path, files: usize, extra_item: bool) {
-        std::fs::create_dir_all(dir.join("src")).unwrap();
-        std::fs::write(
-            dir.join("Cargo.toml"),
-            "[package]\nname = \"large\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
-        )
-        .unwrap();
-        let mut lib = String::new();
-        for file in 0..files {
-            lib.push_str(&format!("pub mod m{file};\n"));
-            let mut text = String::new();
-            for item in 0..100 {
-                text.push_str(&format!(
-                    "/// Item {item}.\npub struct S{item} {{ pub a: u32, b: Vec<String> }}\n\
-                     impl S{item} {{\n    pub fn get(&self) -> u32 {{ self.a + {item} }}\n}}\n"
-                ));
-            }
-            std::fs::write(dir.join(format!("src/m{file}.rs")), text).unwrap();
-        }
-        if extra_item {
-            lib.push_str("pub fn added() {}\n");
-        }
-        std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
     }
 
     /// What a reader finds: the export, or the refusal's exit code and message.

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Fixture, describe, stderr};
+use common::{BIN, Fixture, describe, stderr, write_large_workspace};
 
 /// The backends this build of cargo-codegraph has: `--store` value and the graph's name.
 fn backends() -> Vec<(&'static str, &'static str)> {
@@ -127,32 +127,6 @@ fn concurrent_builds_and_readers_leave_one_good_graph_on(store: &str, name: &str
             assert!(output.stdout == expected.as_bytes(), "{store}: concurrent readers saw another graph");
         }
     }
-}
-
-/// A workspace big enough that a build of it takes a while; `extra_item` makes a second version.
-fn write_large_workspace(dir: &Path, files: usize, extra_item: bool) {
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        "[package]\nname = \"large\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
-    )
-    .unwrap();
-    let mut lib = String::new();
-    for file in 0..files {
-        lib.push_str(&format!("pub mod m{file};\n"));
-        let mut text = String::new();
-        for item in 0..100 {
-            text.push_str(&format!(
-                "/// Item {item}.\npub struct S{item} {{ pub a: u32, b: Vec<String> }}\n\
-                 impl S{item} {{\n    pub fn get(&self) -> u32 {{ self.a + {item} }}\n}}\n"
-            ));
-        }
-        std::fs::write(dir.join(format!("src/m{file}.rs")), text).unwrap();
-    }
-    if extra_item {
-        lib.push_str("pub fn added() {}\n");
-    }
-    std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
 }
 
 fn digest(text: &[u8]) -> u64 {

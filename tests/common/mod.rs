@@ -241,3 +241,29 @@ pub fn break_layered_rules(root: &Path) {
     .unwrap();
     std::fs::write(app.join("a.rs"), "pub fn one() -> u32 {\n    crate::b::two() - 1\n}\n").unwrap();
 }
+
+/// A workspace big enough that a build of it takes a while; `extra_item` makes a second version.
+pub fn write_large_workspace(dir: &Path, files: usize, extra_item: bool) {
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"large\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    let mut lib = String::new();
+    for file in 0..files {
+        lib.push_str(&format!("pub mod m{file};\n"));
+        let mut text = String::new();
+        for item in 0..100 {
+            text.push_str(&format!(
+                "/// Item {item}.\npub struct S{item} {{ pub a: u32, b: Vec<String> }}\n\
+                 impl S{item} {{\n    pub fn get(&self) -> u32 {{ self.a + {item} }}\n}}\n"
+            ));
+        }
+        std::fs::write(dir.join(format!("src/m{file}.rs")), text).unwrap();
+    }
+    if extra_item {
+        lib.push_str("pub fn added() {}\n");
+    }
+    std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
+}
