@@ -318,13 +318,29 @@ fn run_check(args: &CheckArgs, reporter: &Reporter, format: MessageFormat) -> Re
     for diagnostic in &summary.diagnostics {
         reporter.diagnostic(diagnostic);
     }
-    let graph = {
-        let _lock = store::lock::lock(&summary.db, LockMode::Shared, !config.no_wait, || {
-            reporter.blocked(summary.db.as_str())
-        })?;
-        store::open_graph(&summary.db)?
+    let mut violations = match rules.is_empty() {
+        true => Vec::new(),
+        false => {
+            let _lock = store::lock::lock(&summary.db, LockMode::Shared, !config.no_wait, || {
+                reporter.blocked(summary.db.as_str())
+            })?;
+            // The last check's result, when it was of this graph and these rules (`check::memo`).
+            let memo = check::memo::path(&store::local_anchor(&summary.db, &workspace.target_dir));
+            let key = store::stamp(&summary.db).map(|stamp| check::memo::Key::new(stamp, &rules));
+            match key.as_ref().and_then(|key| check::memo::load(&memo, key)) {
+                Some(violations) => violations,
+                None => {
+                    let violations = check::check(&rules, &store::open_graph(&summary.db)?);
+                    if let Some(key) = &key
+                        && let Err(err) = check::memo::save(&memo, key, &violations)
+                    {
+                        reporter.warning(&format!("could not record the check's result in `{memo}`: {err}"));
+                    }
+                    violations
+                }
+            }
+        }
     };
-    let mut violations = check::check(&rules, &graph);
     if let Some(changed) = &changed {
         // A violation is the commit's when a piece of its evidence is in a file it changed.
         violations.retain(|violation| violation.evidence.iter().any(|evidence| changed.contains(&evidence.file)));

@@ -54,6 +54,62 @@ fn broken_rules_fail_with_their_evidence() {
     assert_eq!(forbid["evidence"][0]["line"], 16);
 }
 
+/// A check with nothing changed reuses the last one's result (`<db>.check.json`); an edit, new
+/// rules or a damaged record each make it look at the graph again.
+#[test]
+fn a_recorded_result_follows_edits_rules_and_damage() {
+    let fixture = Fixture::new("layered");
+    let db = fixture.db();
+    let memo = std::path::PathBuf::from(format!("{}.check.json", db.display()));
+    let run = || fixture.run(&["check", "--offline", "--db", db.to_str().unwrap(), "--message-format", "json"]);
+    let violations = |output: &std::process::Output| -> Vec<String> {
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .filter(|line| line["type"] == "violation")
+            .map(|line| format!("{} {} -> {}", line["rule"], line["from"], line["to"]))
+            .collect()
+    };
+
+    let clean = run();
+    assert_eq!(clean.status.code(), Some(0), "{}", describe(&clean));
+    assert!(memo.is_file(), "the result is recorded beside the graph");
+    let again = run();
+    assert_eq!((again.status.code(), again.stdout.clone()), (Some(0), clean.stdout.clone()), "{}", describe(&again));
+
+    // The code changes: the graph's stamp changes with it, and the new violations show.
+    common::break_layered_rules(fixture.path());
+    let broken = run();
+    assert_eq!(broken.status.code(), Some(1), "{}", describe(&broken));
+    assert_eq!(
+        violations(&broken),
+        [
+            r#""cycle" "app::a" -> "app::a""#,
+            r#""cycle" "app::cli" -> "app::cli""#,
+            r#""forbid" "app::domain" -> "app::infra""#,
+            r#""layers" "app::infra" -> "app::cli""#
+        ]
+    );
+    let recorded = run();
+    assert_eq!((recorded.status.code(), &recorded.stdout), (Some(1), &broken.stdout), "{}", describe(&recorded));
+
+    // The rules change, the graph does not: the record is not reused.
+    let manifest = fixture.manifest();
+    let text = std::fs::read_to_string(&manifest).unwrap().replace("deny-cycles = [\"modules\"]\n", "");
+    std::fs::write(&manifest, text).unwrap();
+    let fewer = run();
+    assert_eq!(fewer.status.code(), Some(1), "{}", describe(&fewer));
+    assert_eq!(
+        violations(&fewer),
+        [r#""forbid" "app::domain" -> "app::infra""#, r#""layers" "app::infra" -> "app::cli""#]
+    );
+
+    // A damaged record is a miss, never a wrong answer.
+    std::fs::write(&memo, b"{\"key\": [1, 2").unwrap();
+    let damaged = run();
+    assert_eq!((damaged.status.code(), &damaged.stdout), (Some(1), &fewer.stdout), "{}", describe(&damaged));
+}
+
 #[test]
 fn invalid_rules_name_the_key_before_any_work() {
     let fixture = Fixture::new("layered");

@@ -15,6 +15,7 @@ pub mod baseline;
 pub mod github;
 pub mod human;
 pub mod junit;
+pub mod memo;
 mod rules;
 pub mod sarif;
 
@@ -23,24 +24,25 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use crate::model::{EdgeKind, VertexKind};
 use crate::store::{Graph, V};
 use petgraph::graph::{DiGraph, NodeIndex};
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 pub use rules::{AllowOnly, CycleScope, Forbid, Independent, Only, Pattern, RuleInfo, Rules, RulesError, rules};
 
 /// Where a dependency (or an impl, derive, call or macro invocation) is written.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Evidence {
     pub file: String,
     pub line: u64,
     /// `use`, `call`, `reference`, `impl`, `derive` or `invoke`.
-    pub kind: &'static str,
+    #[serde(deserialize_with = "evidence_kind")]
+    pub kind: Name,
     /// The item that depends (its canonical path) and the one it depends on.
     pub from: String,
     pub to: String,
 }
 
 /// One dependency of a cycle whose removal (with the others of its violation) breaks it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Cut {
     /// The module (or crate) that depends, and the one it depends on.
     pub from: String,
@@ -49,11 +51,12 @@ pub struct Cut {
 }
 
 /// A broken rule.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Violation {
     /// `forbid`, `layers`, `cycle`, `allow-only`, `independent`, `implement`, `derive`, `call`
     /// or `invoke`.
-    pub rule: &'static str,
+    #[serde(deserialize_with = "rule_kind")]
+    pub rule: Name,
     /// Where the rule was written.
     pub origin: String,
     /// The module (or crate) that depends, and the one it must not depend on (for `implement`,
@@ -62,16 +65,42 @@ pub struct Violation {
     pub from: String,
     pub to: String,
     /// A cycle's members, sorted.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Where it is written: sorted, or for a chain (`independent`, transitive `forbid`) its
     /// hops in order.
     pub evidence: Vec<Evidence>,
     /// For a cycle: dependencies whose removal breaks it.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub breaks: Vec<Cut>,
+}
+
+/// A name from a fixed set (`Violation::rule`, `Evidence::kind`). An alias, so that serde's derive
+/// does not take a `&'static str` field for one borrowed from the input: names are read back
+/// (`memo`) as the same static strings, and anything else is refused.
+pub type Name = &'static str;
+
+/// The names `Violation::rule` and `Evidence::kind` take.
+const RULE_KINDS: &[&str] =
+    &["forbid", "layers", "cycle", "allow-only", "independent", "implement", "derive", "call", "invoke"];
+const EVIDENCE_KINDS: &[&str] = &["use", "call", "reference", "impl", "derive", "invoke"];
+
+fn one_of<'de, D: Deserializer<'de>>(
+    names: &'static [&'static str],
+    deserializer: D,
+) -> Result<&'static str, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    names.iter().copied().find(|known| *known == name).ok_or_else(|| serde::de::Error::unknown_variant(&name, names))
+}
+
+fn rule_kind<'de, D: Deserializer<'de>>(deserializer: D) -> Result<&'static str, D::Error> {
+    one_of(RULE_KINDS, deserializer)
+}
+
+fn evidence_kind<'de, D: Deserializer<'de>>(deserializer: D) -> Result<&'static str, D::Error> {
+    one_of(EVIDENCE_KINDS, deserializer)
 }
 
 /// One dependency between two items, and what the check knows of its ends.
