@@ -19,6 +19,7 @@ pub mod memo;
 mod rules;
 pub mod sarif;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::model::{EdgeKind, VertexKind};
@@ -103,23 +104,31 @@ fn evidence_kind<'de, D: Deserializer<'de>>(deserializer: D) -> Result<&'static 
     one_of(EVIDENCE_KINDS, deserializer)
 }
 
-/// One dependency between two items, and what the check knows of its ends.
-struct Dependency {
+/// One dependency between two items, with where it is written, borrowed from the graph: an
+/// `Evidence` is made (`View::evidence`) only for the few that a rule reports.
+struct Dependency<'g> {
     from: usize,
     to: usize,
-    evidence: Evidence,
+    file: &'g str,
+    line: u64,
+    kind: Name,
 }
 
-/// The graph as `check` sees it: vertices with the path they are matched by, their module and
-/// crate, and the dependencies between them. Vertices are `V` ranks as `usize`.
+/// The graph as `check` sees it: vertices with their paths, the path they are matched by, their
+/// module and crate, and the dependencies between them. Vertices are `V` ranks as `usize`; what
+/// is asked of every vertex is read from the graph once, not once per edge.
 struct View<'g> {
     graph: &'g Graph,
+    /// Each vertex's canonical path (`""` for none).
+    paths: Vec<&'g str>,
     /// The path rules match: an item's canonical path, or its module's path and its name for
     /// members whose path starts with `<` (trait-impl members).
-    match_path: Vec<String>,
+    match_path: Vec<Cow<'g, str>>,
+    /// Whether a vertex is compiled in this configuration (its `active` flag is not false).
+    active: Vec<bool>,
     module: Vec<Option<usize>>,
     krate: Vec<Option<usize>>,
-    dependencies: Vec<Dependency>,
+    dependencies: Vec<Dependency<'g>>,
 }
 
 fn vertex(i: usize) -> V {
@@ -132,18 +141,19 @@ impl<'g> View<'g> {
         let nearest = |i: usize, kind: VertexKind| graph.nearest(vertex(i), kind).map(V::index);
         let module: Vec<Option<usize>> = (0..n).map(|i| nearest(i, VertexKind::Module)).collect();
         let krate: Vec<Option<usize>> = (0..n).map(|i| nearest(i, VertexKind::Crate)).collect();
+        let paths: Vec<&str> = (0..n).map(|i| graph.path(vertex(i))).collect();
+        let active: Vec<bool> = (0..n).map(|i| graph.flag(vertex(i), "active") != Some(false)).collect();
         let match_path = (0..n)
-            .map(|i| {
-                let path = graph.path(vertex(i));
-                match module[i] {
-                    Some(m) if path.starts_with('<') => {
-                        format!("{}::{}", graph.path(vertex(m)), graph.text(vertex(i), "name").unwrap_or_default())
-                    }
-                    _ => path.to_owned(),
+            .map(|i| match module[i] {
+                Some(m) if paths[i].starts_with('<') => {
+                    Cow::Owned(format!("{}::{}", paths[m], graph.text(vertex(i), "name").unwrap_or_default()))
                 }
+                _ => Cow::Borrowed(paths[i]),
             })
             .collect();
-        let mut view = View { graph, match_path, module, krate, dependencies: Vec::new() };
+        // A vertex's file, read once for all the edges it starts.
+        let mut files: Vec<Option<&str>> = vec![None; n];
+        let mut dependencies = Vec::new();
         for e in graph.edges() {
             let edge = graph.edge(e);
             let kind = match edge.kind {
@@ -152,36 +162,48 @@ impl<'g> View<'g> {
                 EdgeKind::References => "reference",
                 _ => continue,
             };
-            if graph.flag(edge.from, "active") == Some(false) {
+            let from = edge.from.index();
+            if !active[from] {
                 continue;
             }
+            let file = *files[from].get_or_insert_with(|| graph.text(edge.from, "file").unwrap_or_default());
             let line = graph.edge_uint(e, "line").unwrap_or(0);
-            let evidence = Evidence {
-                file: graph.text(edge.from, "file").unwrap_or_default().to_owned(),
-                line,
-                kind,
-                from: graph.path(edge.from).to_owned(),
-                to: graph.path(edge.to).to_owned(),
-            };
-            view.dependencies.push(Dependency { from: edge.from.index(), to: edge.to.index(), evidence });
+            dependencies.push(Dependency { from, to: edge.to.index(), file, line, kind });
         }
-        view
+        View { graph, paths, match_path, active, module, krate, dependencies }
     }
 
     fn segments(&self, vertex: usize) -> Vec<&str> {
         self.match_path[vertex].split("::").collect()
     }
 
-    fn path(&self, i: usize) -> &str {
-        self.graph.path(vertex(i))
+    fn path(&self, i: usize) -> &'g str {
+        self.paths[i]
     }
 
     /// The module an item is in (a module is its own), for reporting.
-    fn module_path(&self, vertex: usize) -> String {
+    fn module_path(&self, vertex: usize) -> &str {
         match self.module[vertex] {
-            Some(module) => self.path(module).to_owned(),
-            None => self.match_path[vertex].clone(),
+            Some(module) => self.paths[module],
+            None => &self.match_path[vertex],
         }
+    }
+
+    /// Where a dependency is written, as reported.
+    fn evidence(&self, dependency: &Dependency<'_>) -> Evidence {
+        Evidence {
+            file: dependency.file.to_owned(),
+            line: dependency.line,
+            kind: dependency.kind,
+            from: self.paths[dependency.from].to_owned(),
+            to: self.paths[dependency.to].to_owned(),
+        }
+    }
+
+    /// What orders the dependency at `index` as its `Evidence` would be ordered, without making it.
+    fn place(&self, index: usize) -> (&str, u64, Name, &str, &str) {
+        let dependency = &self.dependencies[index];
+        (dependency.file, dependency.line, dependency.kind, self.paths[dependency.from], self.paths[dependency.to])
     }
 
     fn is_ancestor(&self, ancestor: usize, v: usize) -> bool {
@@ -202,14 +224,16 @@ fn note(found: &mut Found, key: (&'static str, &str, String, String), reason: &O
 pub fn check(rules: &Rules, graph: &Graph) -> Vec<Violation> {
     let view = View::new(graph);
     let mut found: Found = BTreeMap::new();
-    for dependency in &view.dependencies {
+    let direct =
+        rules.forbid.iter().any(|rule| !rule.transitive) || !rules.layers.is_empty() || !rules.allow_only.is_empty();
+    for dependency in view.dependencies.iter().filter(|_| direct) {
         let from = view.segments(dependency.from);
         let to = view.segments(dependency.to);
-        let modules = || (view.module_path(dependency.from), view.module_path(dependency.to));
+        let modules = || (view.module_path(dependency.from).to_owned(), view.module_path(dependency.to).to_owned());
         for rule in rules.forbid.iter().filter(|rule| !rule.transitive) {
             if rule.from.matches(&from) && rule.to.matches(&to) {
                 let (from, to) = modules();
-                note(&mut found, ("forbid", &rule.origin, from, to), &rule.reason, dependency.evidence.clone());
+                note(&mut found, ("forbid", &rule.origin, from, to), &rule.reason, view.evidence(dependency));
             }
         }
         for (layers, origin) in &rules.layers {
@@ -222,7 +246,7 @@ pub fn check(rules: &Rules, graph: &Graph) -> Vec<Violation> {
                     layers[from_layer].text, layers[to_layer].text
                 );
                 let (from, to) = modules();
-                note(&mut found, ("layers", origin, from, to), &Some(reason), dependency.evidence.clone());
+                note(&mut found, ("layers", origin, from, to), &Some(reason), view.evidence(dependency));
             }
         }
         for rule in &rules.allow_only {
@@ -232,7 +256,7 @@ pub fn check(rules: &Rules, graph: &Graph) -> Vec<Violation> {
                 && !rule.from.iter().any(|allowed| allowed.matches_within(&from))
             {
                 let (from, to) = modules();
-                note(&mut found, ("allow-only", &rule.origin, from, to), &rule.reason, dependency.evidence.clone());
+                note(&mut found, ("allow-only", &rule.origin, from, to), &rule.reason, view.evidence(dependency));
             }
         }
     }
@@ -277,10 +301,10 @@ fn uses(rules: &Rules, view: &View<'_>, found: &mut Found) {
             EdgeKind::Invokes => ("invoke", "invoke", &rules.invoke),
             _ => continue,
         };
-        if list.is_empty() || graph.flag(edge.from, "active") == Some(false) {
+        let (from, to) = (edge.from.index(), edge.to.index());
+        if list.is_empty() || !view.active[from] {
             continue;
         }
-        let (from, to) = (edge.from.index(), edge.to.index());
         let from_segments = view.segments(from);
         let to_segments: Vec<&str> = view.path(to).split("::").collect();
         let module = view.module_path(from);
@@ -310,7 +334,7 @@ fn uses(rules: &Rules, view: &View<'_>, found: &mut Found) {
                     from: graph.path(edge.from).to_owned(),
                     to: graph.path(edge.to).to_owned(),
                 };
-                let key = (rule_name, rule.origin.as_str(), module.clone(), view.path(to).to_owned());
+                let key = (rule_name, rule.origin.as_str(), module.to_owned(), view.path(to).to_owned());
                 note(found, key, &rule.reason, evidence);
             }
         }
@@ -320,28 +344,29 @@ fn uses(rules: &Rules, view: &View<'_>, found: &mut Found) {
 /// The module dependency graph: for each module, the modules its items depend on, each with
 /// the first place (in evidence order) the dependency is written. A module's dependencies on
 /// itself are left out.
+/// Dependencies are their indices in `View::dependencies`.
 struct ModuleGraph {
-    out: BTreeMap<usize, BTreeMap<usize, Evidence>>,
+    out: BTreeMap<usize, BTreeMap<usize, usize>>,
 }
 
 impl ModuleGraph {
     fn new(view: &View<'_>) -> ModuleGraph {
-        let mut out: BTreeMap<usize, BTreeMap<usize, Evidence>> = BTreeMap::new();
-        for dependency in &view.dependencies {
+        let mut out: BTreeMap<usize, BTreeMap<usize, usize>> = BTreeMap::new();
+        for (index, dependency) in view.dependencies.iter().enumerate() {
             let (Some(from), Some(to)) = (view.module[dependency.from], view.module[dependency.to]) else { continue };
             if from == to {
                 continue;
             }
-            let slot = out.entry(from).or_default().entry(to).or_insert_with(|| dependency.evidence.clone());
-            if dependency.evidence < *slot {
-                *slot = dependency.evidence.clone();
+            let slot = out.entry(from).or_default().entry(to).or_insert(index);
+            if view.place(index) < view.place(*slot) {
+                *slot = index;
             }
         }
         ModuleGraph { out }
     }
 
     /// Breadth-first from `starts`: for each module reached, the module it was reached from, the
-    /// evidence of that hop, and its distance. Only modules `enter` admits are entered, and only
+    /// dependency of that hop, and its distance. Only modules `enter` admits are entered, and only
     /// those `expand` admits are followed further; neighbours are visited in vertex order, so
     /// the chains are deterministic.
     fn bfs(
@@ -349,16 +374,16 @@ impl ModuleGraph {
         starts: &BTreeSet<usize>,
         enter: impl Fn(usize) -> bool,
         expand: impl Fn(usize) -> bool,
-    ) -> BTreeMap<usize, (usize, Evidence, usize)> {
-        let mut reached: BTreeMap<usize, (usize, Evidence, usize)> = BTreeMap::new();
+    ) -> BTreeMap<usize, (usize, usize, usize)> {
+        let mut reached: BTreeMap<usize, (usize, usize, usize)> = BTreeMap::new();
         let mut queue: VecDeque<(usize, usize)> = starts.iter().map(|&start| (start, 0)).collect();
         while let Some((at, depth)) = queue.pop_front() {
             let Some(next) = self.out.get(&at) else { continue };
-            for (&to, evidence) in next {
+            for (&to, &dependency) in next {
                 if starts.contains(&to) || reached.contains_key(&to) || !enter(to) {
                     continue;
                 }
-                reached.insert(to, (at, evidence.clone(), depth + 1));
+                reached.insert(to, (at, dependency, depth + 1));
                 if expand(to) {
                     queue.push_back((to, depth + 1));
                 }
@@ -368,12 +393,12 @@ impl ModuleGraph {
     }
 
     /// The chain that reached `end`, first hop first, and the module it starts from.
-    fn chain(reached: &BTreeMap<usize, (usize, Evidence, usize)>, end: usize) -> (usize, Vec<Evidence>) {
+    fn chain(view: &View<'_>, reached: &BTreeMap<usize, (usize, usize, usize)>, end: usize) -> (usize, Vec<Evidence>) {
         let mut hops = Vec::new();
         let mut at = end;
-        while let Some((previous, evidence, _)) = reached.get(&at) {
-            hops.push(evidence.clone());
-            at = *previous;
+        while let Some(&(previous, dependency, _)) = reached.get(&at) {
+            hops.push(view.evidence(&view.dependencies[dependency]));
+            at = previous;
         }
         hops.reverse();
         (at, hops)
@@ -395,7 +420,7 @@ fn reaches(view: &View<'_>, graph: &ModuleGraph, rule: &Forbid) -> Vec<Violation
         .keys()
         .filter(|&&m| matches(&rule.to, m))
         .map(|&end| {
-            let (start, evidence) = ModuleGraph::chain(&reached, end);
+            let (start, evidence) = ModuleGraph::chain(view, &reached, end);
             Violation {
                 rule: "forbid",
                 origin: rule.origin.clone(),
@@ -439,7 +464,7 @@ fn independent(view: &View<'_>, graph: &ModuleGraph, rule: &Independent) -> Vec<
             }
         }
         for (other, (_, end)) in best {
-            let (_, evidence) = ModuleGraph::chain(&reached, end);
+            let (_, evidence) = ModuleGraph::chain(view, &reached, end);
             out.push(Violation {
                 rule: "independent",
                 origin: rule.origin.clone(),
@@ -468,15 +493,16 @@ fn cycles(view: &View<'_>, scope: CycleScope) -> Vec<Violation> {
     };
     let mut nodes: BTreeMap<usize, NodeIndex> = BTreeMap::new();
     let mut graph: DiGraph<usize, ()> = DiGraph::new();
-    let mut evidence: BTreeMap<(usize, usize), BTreeSet<Evidence>> = BTreeMap::new();
-    for dependency in &view.dependencies {
+    // The dependencies between two units, as indices: evidence is made only for cycles.
+    let mut arcs: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
+    for (index, dependency) in view.dependencies.iter().enumerate() {
         let (Some(from), Some(to)) = (unit(dependency.from), unit(dependency.to)) else { continue };
         if from == to || (scope == CycleScope::Modules && (view.is_ancestor(from, to) || view.is_ancestor(to, from))) {
             continue;
         }
-        evidence.entry((from, to)).or_default().insert(dependency.evidence.clone());
+        arcs.entry((from, to)).or_default().push(index);
     }
-    for &(from, to) in evidence.keys() {
+    for &(from, to) in arcs.keys() {
         for unit in [from, to] {
             nodes.entry(unit).or_insert_with(|| graph.add_node(unit));
         }
@@ -490,10 +516,10 @@ fn cycles(view: &View<'_>, scope: CycleScope) -> Vec<Violation> {
         let members: BTreeSet<usize> = component.iter().map(|&node| graph[node]).collect();
         let mut names: Vec<String> = members.iter().map(|&m| view.path(m).to_owned()).collect();
         names.sort();
-        let inside: BTreeMap<(usize, usize), &BTreeSet<Evidence>> = evidence
+        let inside: BTreeMap<(usize, usize), BTreeSet<Evidence>> = arcs
             .iter()
             .filter(|((from, to), _)| members.contains(from) && members.contains(to))
-            .map(|(&arc, found)| (arc, found))
+            .map(|(&arc, found)| (arc, found.iter().map(|&index| view.evidence(&view.dependencies[index])).collect()))
             .collect();
         let arcs: BTreeSet<(usize, usize)> = inside.keys().copied().collect();
         let mut breaks: Vec<Cut> = feedback_arcs(&members, &arcs)
@@ -534,30 +560,50 @@ fn feedback_arcs(nodes: &BTreeSet<usize>, arcs: &BTreeSet<(usize, usize)>) -> Ve
     let mut left: BTreeSet<usize> = nodes.clone();
     let mut front: Vec<usize> = Vec::new();
     let mut back: Vec<usize> = Vec::new();
-    let degree = |left: &BTreeSet<usize>, node: usize| {
-        let out = arcs.iter().filter(|(from, to)| *from == node && left.contains(to) && *to != node).count();
-        let into = arcs.iter().filter(|(from, to)| *to == node && left.contains(from) && *from != node).count();
-        (out, into)
-    };
+    // Each node's arcs and its (out, in) degree among the nodes left, self-loops aside, kept up to
+    // date as nodes are taken: the arcs are walked once in all, not once per step.
+    let mut successors: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    let mut predecessors: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    let mut degree: BTreeMap<usize, (i64, i64)> = nodes.iter().map(|&node| (node, (0, 0))).collect();
+    for &(from, to) in arcs.iter().filter(|(from, to)| from != to && nodes.contains(from) && nodes.contains(to)) {
+        successors.entry(from).or_default().push(to);
+        predecessors.entry(to).or_default().push(from);
+        degree.entry(from).or_default().0 += 1;
+        degree.entry(to).or_default().1 += 1;
+    }
     while !left.is_empty() {
-        if let Some(sink) = left.iter().copied().find(|&node| degree(&left, node).0 == 0) {
-            back.push(sink);
-            left.remove(&sink);
-            continue;
+        let of = |node: usize| degree.get(&node).copied().unwrap_or_default();
+        let sink = left.iter().copied().find(|&node| of(node).0 == 0);
+        let source = || left.iter().copied().find(|&node| of(node).1 == 0);
+        // Highest difference first; on a tie the lowest node (max_by_key keeps the last).
+        let best = || left.iter().copied().max_by_key(|&node| (of(node).0 - of(node).1, std::cmp::Reverse(node)));
+        let node = match (sink, sink.is_none().then(source).flatten()) {
+            (Some(sink), _) => {
+                back.push(sink);
+                sink
+            }
+            (None, Some(source)) => {
+                front.push(source);
+                source
+            }
+            (None, None) => match best() {
+                Some(best) => {
+                    front.push(best);
+                    best
+                }
+                None => break,
+            },
+        };
+        left.remove(&node);
+        for &to in successors.get(&node).into_iter().flatten() {
+            if left.contains(&to) {
+                degree.entry(to).or_default().1 -= 1;
+            }
         }
-        if let Some(source) = left.iter().copied().find(|&node| degree(&left, node).1 == 0) {
-            front.push(source);
-            left.remove(&source);
-            continue;
-        }
-        let best = left.iter().copied().max_by_key(|&node| {
-            let (out, into) = degree(&left, node);
-            // Highest difference first; on a tie the lowest node (max_by_key keeps the last).
-            (out as i64 - into as i64, std::cmp::Reverse(node))
-        });
-        if let Some(best) = best {
-            front.push(best);
-            left.remove(&best);
+        for &from in predecessors.get(&node).into_iter().flatten() {
+            if left.contains(&from) {
+                degree.entry(from).or_default().0 -= 1;
+            }
         }
     }
     back.reverse();

@@ -251,10 +251,10 @@ fn selected(graph: &Graph, config: &Config, v: V) -> bool {
 }
 
 /// Aggregated edges between two units.
-struct Aggregate {
+struct Aggregate<'g> {
     count: u64,
     /// The first place (in file, line order) and the edge written there.
-    first: (Option<Evidence>, E),
+    first: (Option<(&'g str, u64)>, E),
 }
 
 /// Computes what a picture shows.
@@ -273,6 +273,8 @@ pub fn view(graph: &Graph, config: &Config) -> Result<View, ExportError> {
         (&a.cluster, &a.subcluster, &a.label, &a.id).cmp(&(&b.cluster, &b.subcluster, &b.label, &b.id))
     });
     let index: HashMap<Unit, usize> = nodes.iter().enumerate().map(|(i, (_, unit))| (unit.clone(), i)).collect();
+    // Each vertex's node, found once rather than once per edge.
+    let node_of: Vec<Option<usize>> = units.iter().map(|unit| index.get(unit.as_ref()?).copied()).collect();
 
     // The edges: graph edges of a drawn kind between kept vertices, folded.
     let mut aggregated: BTreeMap<(usize, usize, EdgeKind), Aggregate> = BTreeMap::new();
@@ -281,14 +283,13 @@ pub fn view(graph: &Graph, config: &Config) -> Result<View, ExportError> {
         if !edge_kinds.contains(&edge.kind) {
             continue;
         }
-        let (Some(from), Some(to)) = (&units[edge.from.index()], &units[edge.to.index()]) else { continue };
+        let (Some(from), Some(to)) = (node_of[edge.from.index()], node_of[edge.to.index()]) else { continue };
         // Edges inside one folded node are not drawn; at item level a self-loop is a real edge.
         if level != Level::Item && from == to {
             continue;
         }
-        let (Some(&from), Some(&to)) = (index.get(from), index.get(to)) else { continue };
-        let place = (query::evidence(graph, e), e);
-        let entry = aggregated.entry((from, to, edge.kind)).or_insert(Aggregate { count: 0, first: place.clone() });
+        let place = (query::place(graph, e), e);
+        let entry = aggregated.entry((from, to, edge.kind)).or_insert(Aggregate { count: 0, first: place });
         entry.count += 1;
         if place < entry.first {
             entry.first = place;
@@ -297,7 +298,8 @@ pub fn view(graph: &Graph, config: &Config) -> Result<View, ExportError> {
     let mut edges: Vec<ViewEdge> = aggregated
         .into_iter()
         .map(|((from, to, kind), aggregate)| {
-            let (evidence, e) = aggregate.first;
+            let (_, e) = aggregate.first;
+            let evidence = query::evidence(graph, e);
             let props = if level == Level::Item { graph.edge_props(e) } else { BTreeMap::new() };
             ViewEdge { from, to, kind, count: aggregate.count, evidence, props }
         })

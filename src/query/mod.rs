@@ -351,10 +351,16 @@ pub(crate) fn edge_record(graph: &Graph, e: E, direction: Direction) -> Record {
 /// Where an edge is written: the file of the vertex it starts from, at the edge's `line` (or the
 /// vertex's own line, for edges without one).
 pub(crate) fn evidence(graph: &Graph, e: E) -> Option<Evidence> {
+    place(graph, e).map(|(file, line)| Evidence { file: file.to_owned(), line })
+}
+
+/// `evidence`, borrowed from the graph: ordered as `evidence` is, for finding the first place
+/// among many edges without making each one's `Evidence`.
+pub(crate) fn place(graph: &Graph, e: E) -> Option<(&str, u64)> {
     let edge = graph.edge(e);
     let file = graph.text(edge.from, "file")?;
     let line = graph.edge_uint(e, "line").or_else(|| graph.uint(edge.from, "line"))?;
-    Some(Evidence { file: file.to_owned(), line })
+    Some((file, line))
 }
 
 /// The edge kinds that make one item depend on another, as `check` counts them.
