@@ -481,6 +481,7 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
         })
         .collect();
     let dep_macros = DepMacros::new(ctx, &deps);
+    let mut known = Known::default();
     // Macro calls wait until the walk has found every `macro_rules!` of the crate: a definition
     // may be in any file. Their items may declare modules, whose files are walked in turn.
     for round in 0..=MAX_EXPANSION_ROUNDS {
@@ -508,9 +509,8 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
             }
             break;
         }
-        let records = walk.records.lock().unwrap_or_else(|poison| poison.into_inner());
-        let expansion = Expansion::new(&records, pending, &dep_macros, last_chance);
-        drop(records);
+        known.update(&walk.records.lock().unwrap_or_else(|poison| poison.into_inner()));
+        let expansion = Expansion::new(&known, pending, &dep_macros, last_chance);
         rayon::scope(|scope| {
             for group in &expansion.groups {
                 let expansion = &expansion;
@@ -1025,10 +1025,8 @@ fn child_jobs<'a>(
 struct Expansion<'d> {
     /// Sites of one module together, in line order: their items are disambiguated together.
     groups: Vec<Vec<PendingSite>>,
-    /// Definitions by name, sorted by (module path, file, line).
-    definitions: HashMap<String, Vec<MacroDef>>,
-    /// The ids the items of each module already have.
-    taken: HashMap<uuid::Uuid, HashSet<uuid::Uuid>>,
+    /// The crate's definitions and the ids its modules' items have, as of this round.
+    known: &'d Known,
     deps: &'d DepMacros,
     /// The last round for calls whose macro is not known: they pass their items through rather
     /// than wait.
@@ -1076,34 +1074,54 @@ struct MacroDef {
     text: String,
 }
 
-impl<'d> Expansion<'d> {
-    fn new(
-        records: &[ItemRecord],
-        mut pending: Vec<PendingSite>,
-        deps: &'d DepMacros,
-        last_chance: bool,
-    ) -> Expansion<'d> {
-        let mut definitions: HashMap<String, Vec<MacroDef>> = HashMap::new();
-        let mut taken: HashMap<uuid::Uuid, HashSet<uuid::Uuid>> = HashMap::new();
-        for record in records {
+/// What expansion needs to know of the records a crate has so far: its `macro_rules!`
+/// definitions and the ids each module's (or impl's, or trait's) items have. Kept across rounds
+/// and brought up to date with the records added since the last round only, so that a round's
+/// serial work is proportional to what the previous round made, not to the crate.
+#[derive(Default)]
+struct Known {
+    /// Definitions by name, sorted by (module path, file, line).
+    definitions: HashMap<String, Vec<MacroDef>>,
+    /// The ids the items of each module already have.
+    taken: HashMap<uuid::Uuid, HashSet<uuid::Uuid>>,
+    /// How many of the crate's records are counted in.
+    seen: usize,
+}
+
+impl Known {
+    /// Counts in the records added since the last call (the walk only ever appends to them).
+    /// Whatever order the new records come in, the result is the same: definitions are kept
+    /// sorted and ids are a set.
+    fn update(&mut self, records: &[ItemRecord]) {
+        let mut changed = HashSet::new();
+        for record in records.get(self.seen..).unwrap_or_default() {
             if let Some(parent) = record.parent {
-                taken.entry(parent).or_default().insert(record.id);
+                self.taken.entry(parent).or_default().insert(record.id);
             }
             if let Shape::MacroRules { definition } = &record.shape
                 && record.active
             {
                 let module = record.path.rsplit_once("::").map_or("", |(module, _)| module);
-                definitions.entry(record.name.clone()).or_default().push(MacroDef {
+                self.definitions.entry(record.name.clone()).or_default().push(MacroDef {
                     module: module.to_owned(),
                     file: record.file.clone(),
                     line: record.line,
                     text: definition.clone(),
                 });
+                changed.insert(record.name.clone());
             }
         }
-        for found in definitions.values_mut() {
-            found.sort();
+        self.seen = records.len();
+        for name in changed {
+            if let Some(found) = self.definitions.get_mut(&name) {
+                found.sort();
+            }
         }
+    }
+}
+
+impl<'d> Expansion<'d> {
+    fn new(known: &'d Known, mut pending: Vec<PendingSite>, deps: &'d DepMacros, last_chance: bool) -> Expansion<'d> {
         // Calls among an impl's or a trait's members are grouped by that container.
         let container = |site: &PendingSite| site.site.container.as_ref().map(|c| (c.path.clone(), c.id));
         pending.sort_by_cached_key(|site| {
@@ -1121,7 +1139,7 @@ impl<'d> Expansion<'d> {
                 _ => groups.push(vec![site]),
             }
         }
-        Expansion { groups, definitions, taken, deps, last_chance }
+        Expansion { groups, known, deps, last_chance }
     }
 
     /// The definition a call in `module` (in `file`, at `line`) uses, as textual scoping picks
@@ -1130,7 +1148,7 @@ impl<'d> Expansion<'d> {
     /// first of its name in the crate (a `#[macro_use]` module, or a definition an expansion
     /// made elsewhere).
     fn local(&self, name: &str, module: &str, file: &str, line: u32) -> Option<&str> {
-        let found = self.definitions.get(name)?;
+        let found = self.known.definitions.get(name)?;
         let encloses =
             |outer: &str| module == outer || (module.starts_with(outer) && module[outer.len()..].starts_with("::"));
         let nearest = found.iter().filter(|def| encloses(&def.module)).map(|def| def.module.len()).max();
@@ -1216,40 +1234,54 @@ fn expand_group<'s>(
     let mut body = parse::Body::default();
     // `include!`d files: their items are the module's, with their own file and lines.
     let mut included: Vec<Included> = Vec::new();
-    let mut cache = parse::Definitions::default();
-    for pending in group {
-        let call = &pending.site.call;
-        let warn = |line: u32, column: u32, message: String| {
-            let file = pending.file_ref.name.to_string();
-            walk.report(Diagnostic { severity: Severity::Warning, ..Diagnostic::error(file, line, column, message) });
-        };
-        if is_include(call) {
-            match include_file(ctx, package, walk, pending) {
-                Ok(Some((file_ref, ancestors, mut inner))) => {
-                    if let Some(predicate) = &call.cfg {
-                        parse::add_cfg(&mut inner, predicate);
-                    }
-                    included.push((file_ref, ancestors, inner));
-                }
-                Ok(None) => {}
-                Err(message) => warn(call.line, 1, message),
+    // The calls are expanded in parallel (a module may hold hundreds of calls, and a round waits
+    // for its largest module), then put together in their order, which decides the items' order
+    // and disambiguators.
+    let outcomes: Vec<CallOutcome> = group
+        .par_iter()
+        .map(|pending| {
+            let call = &pending.site.call;
+            if is_include(call) {
+                return CallOutcome::Included(include_file(ctx, package, walk, pending));
             }
-            continue;
+            let definition = expansion.definition(call, &site.module_path, &pending.file_ref.name);
+            if definition.is_none() && !expansion.last_chance {
+                return CallOutcome::Deferred;
+            }
+            // Expansion parses: a panic there costs this call, not the run.
+            let expanded = catch_unwind(AssertUnwindSafe(|| {
+                parse::with_thread_definitions(|cache| parse::expand(call, definition, cache))
+            }));
+            CallOutcome::Expanded(expanded_body(walk, pending, expanded))
+        })
+        .collect();
+    for (pending, outcome) in group.iter().zip(outcomes) {
+        let call = &pending.site.call;
+        match outcome {
+            CallOutcome::Included(Ok(Some((file_ref, ancestors, mut inner)))) => {
+                if let Some(predicate) = &call.cfg {
+                    parse::add_cfg(&mut inner, predicate);
+                }
+                included.push((file_ref, ancestors, inner));
+            }
+            CallOutcome::Included(Ok(None)) | CallOutcome::Expanded(None) => {}
+            CallOutcome::Included(Err(message)) => {
+                let file = pending.file_ref.name.to_string();
+                let warning = Diagnostic::error(file, call.line, 1, message);
+                walk.report(Diagnostic { severity: Severity::Warning, ..warning });
+            }
+            CallOutcome::Deferred => {
+                walk.deferred.lock().unwrap_or_else(|poison| poison.into_inner()).push(pending.clone());
+            }
+            CallOutcome::Expanded(Some(mut inner)) => {
+                body.items.append(&mut inner.items);
+                body.refs.append(inner.refs);
+                body.calls.append(&mut inner.calls);
+            }
         }
-        let definition = expansion.definition(call, &site.module_path, &pending.file_ref.name);
-        if definition.is_none() && !expansion.last_chance {
-            walk.deferred.lock().unwrap_or_else(|poison| poison.into_inner()).push(pending.clone());
-            continue;
-        }
-        // Expansion parses: a panic there costs this call, not the run.
-        let expanded = catch_unwind(AssertUnwindSafe(|| parse::expand(call, definition, &mut cache)));
-        let Some(mut inner) = expanded_body(walk, pending, expanded) else { continue };
-        body.items.append(&mut inner.items);
-        body.refs.append(inner.refs);
-        body.calls.append(&mut inner.calls);
     }
     let empty = HashSet::new();
-    let taken = expansion.taken.get(&site.module_id).unwrap_or(&empty);
+    let taken = expansion.known.taken.get(&site.module_id).unwrap_or(&empty);
     let via = format!("{}!{}", site.call.name(), site.call.line);
     let module_ref = site.module_ref(&krate.crate_name, cfg, taken, &via);
     let parts = std::iter::once((first.file_ref.clone(), first.ancestors.clone(), body)).chain(included);
@@ -1283,6 +1315,17 @@ fn expand_group<'s>(
     }
 }
 
+/// What became of one call of a group.
+enum CallOutcome {
+    /// An `include!`: the file's items, nothing (an argument that is not a path we can follow),
+    /// or why the file could not be included.
+    Included(Result<Option<Included>, String>),
+    /// No definition is known yet: the call waits for a later round.
+    Deferred,
+    /// What the expansion declares, when anything (see `expanded_body`).
+    Expanded(Option<parse::Body>),
+}
+
 /// Expands the macro calls among one impl's or trait's members, and indexes the members they
 /// make; further calls among those wait for the next round.
 fn expand_members(
@@ -1298,23 +1341,36 @@ fn expand_members(
     let site = &first.site;
     let mut items = Vec::new();
     let mut calls = Vec::new();
-    let mut cache = parse::Definitions::default();
-    for pending in group {
-        let call = &pending.site.call;
-        let definition = expansion.definition(call, &site.module_path, &pending.file_ref.name);
-        if definition.is_none() && !expansion.last_chance {
-            walk.deferred.lock().unwrap_or_else(|poison| poison.into_inner()).push(pending.clone());
-            continue;
+    // In parallel, then in order, as in `expand_group`.
+    let outcomes: Vec<CallOutcome> = group
+        .par_iter()
+        .map(|pending| {
+            let call = &pending.site.call;
+            let definition = expansion.definition(call, &site.module_path, &pending.file_ref.name);
+            if definition.is_none() && !expansion.last_chance {
+                return CallOutcome::Deferred;
+            }
+            let visibility = container.trait_visibility.as_deref();
+            let expanded = catch_unwind(AssertUnwindSafe(|| {
+                parse::with_thread_definitions(|cache| parse::expand_members(call, definition, cache, visibility))
+            }));
+            CallOutcome::Expanded(expanded_body(walk, pending, expanded))
+        })
+        .collect();
+    for (pending, outcome) in group.iter().zip(outcomes) {
+        match outcome {
+            CallOutcome::Deferred => {
+                walk.deferred.lock().unwrap_or_else(|poison| poison.into_inner()).push(pending.clone());
+            }
+            CallOutcome::Expanded(Some(mut inner)) => {
+                items.append(&mut inner.items);
+                calls.append(&mut inner.calls);
+            }
+            CallOutcome::Included(_) | CallOutcome::Expanded(None) => {}
         }
-        let visibility = container.trait_visibility.as_deref();
-        let expanded =
-            catch_unwind(AssertUnwindSafe(|| parse::expand_members(call, definition, &mut cache, visibility)));
-        let Some(mut inner) = expanded_body(walk, pending, expanded) else { continue };
-        items.append(&mut inner.items);
-        calls.append(&mut inner.calls);
     }
     let empty = HashSet::new();
-    let taken = expansion.taken.get(&container.id).unwrap_or(&empty);
+    let taken = expansion.known.taken.get(&container.id).unwrap_or(&empty);
     let via = format!("{}!{}", site.call.name(), site.call.line);
     let module_ref = site.module_ref(&krate.crate_name, cfg, taken, &via);
     let mut out = BodyOut::default();

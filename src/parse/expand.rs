@@ -14,14 +14,17 @@ use std::collections::HashMap;
 use proc_macro2::{Delimiter, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 
 use super::mbe::{MacroRules, MbeError};
-use super::{Body, PathRef, SyntaxError, items, line, parse_syntax_with};
+use super::{Body, PathRef, SyntaxError, items, line, parse_syntax_with, with_line_base};
 
 /// An item-position macro call (`name! { ... }`), with its body as positioned text.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MacroCall {
     pub path: PathRef,
-    /// The tokens between the delimiters, at their original lines and columns.
+    /// The tokens between the delimiters, at their original columns and at their lines counted
+    /// from the call's: the text's first line is `line`. Lexing it costs the body's size, not the
+    /// size of the file above the call (`with_line_base` shifts the lines back).
     pub body: String,
+    /// The line of the macro's path, in the file.
     pub line: u32,
     /// The call's own `#[cfg(...)]` predicates.
     pub cfg: Option<String>,
@@ -29,10 +32,11 @@ pub struct MacroCall {
 
 impl MacroCall {
     pub fn new(mac: &syn::Macro, cfg: Option<String>) -> MacroCall {
+        let start = mac.path.segments.first().map_or_else(proc_macro2::Span::call_site, |s| s.ident.span());
         MacroCall {
             path: PathRef::from_path(&mac.path),
-            body: positioned_text(&mac.tokens),
-            line: line(mac.path.segments.first().map_or_else(proc_macro2::Span::call_site, |s| s.ident.span())),
+            body: positioned_text(&mac.tokens, start.start().line),
+            line: line(start),
             cfg,
         }
     }
@@ -48,7 +52,7 @@ impl MacroCall {
 /// looked up through `env`. `None` when the argument is anything else or names a variable `env`
 /// does not know.
 pub fn include_path(call: &MacroCall, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-    let tokens = lex(&call.body).ok()?;
+    let tokens = call.body.parse::<TokenStream>().ok()?;
     let parts = syn::parse::Parser::parse2(include_argument, tokens).ok()?;
     let mut path = String::new();
     for part in parts {
@@ -96,15 +100,20 @@ fn include_part(input: syn::parse::ParseStream<'_>) -> syn::Result<Vec<Part>> {
     Err(input.error("not a path `include!` can follow"))
 }
 
-/// A `macro_rules!` definition's body (its arms), as positioned text.
+/// A `macro_rules!` definition's body (its arms), as text laid out as written (its lines counted
+/// from the definition's: where a definition's tokens were written never reaches an expansion,
+/// which places them at the call).
 pub fn definition_text(mac: &syn::Macro) -> String {
-    positioned_text(&mac.tokens)
+    let start = mac.path.segments.first().map_or_else(proc_macro2::Span::call_site, |s| s.ident.span());
+    positioned_text(&mac.tokens, start.start().line)
 }
 
-/// Writes `tokens` as text in which every token starts at its original line and column, so that
-/// lexing the text again gives the same spans.
-fn positioned_text(tokens: &TokenStream) -> String {
-    let mut out = Writer { text: String::new(), line: 1, column: 0 };
+/// Writes `tokens` as text in which every token starts at its original column and at its line
+/// counted from `first_line` (the text's line 1), so that lexing the text again gives the same
+/// layout. A token above `first_line` (only in expansions, where a call's tokens come from
+/// several places) is written where the text is.
+fn positioned_text(tokens: &TokenStream, first_line: usize) -> String {
+    let mut out = Writer { text: String::new(), line: first_line.max(1), column: 0 };
     out.stream(tokens.clone());
     out.text
 }
@@ -202,17 +211,47 @@ pub enum Expanded {
     Nothing,
 }
 
-/// Definitions parsed once per thread and task, by their text (a group of calls often uses one
-/// macro many times).
+/// Definitions parsed once, by their text (a crate's calls use a few macros many times).
 #[derive(Default)]
 pub struct Definitions {
     parsed: HashMap<String, Result<MacroRules, MbeError>>,
+}
+
+/// Definitions a thread keeps before it starts afresh (a bound on memory, far above what one
+/// crate's calls use at a time).
+const THREAD_DEFINITIONS: usize = 512;
+
+thread_local! {
+    /// Each worker's parsed definitions. A parsed definition holds proc-macro2 tokens, which
+    /// cannot leave their thread; their spans become stale when the thread's span table is freed
+    /// after each call, but no span of a definition's token is ever read again: matching compares
+    /// their text, and transcription gives each token the call's span.
+    static THREAD_CACHE: std::cell::RefCell<Definitions> = std::cell::RefCell::new(Definitions::default());
+}
+
+/// Runs `f` with this thread's parsed definitions, so that a definition is parsed once per
+/// thread rather than once per call or per group of calls.
+pub fn with_thread_definitions<R>(f: impl FnOnce(&mut Definitions) -> R) -> R {
+    THREAD_CACHE.with_borrow_mut(|cache| {
+        if cache.parsed.len() > THREAD_DEFINITIONS {
+            cache.parsed.clear();
+        }
+        f(cache)
+    })
 }
 
 /// The items a call declares: through `definition` when there is one, else by passing the
 /// call's body through when it parses as items. An error says why the definition did not
 /// expand the call (no arm matches, or what it made is no items).
 pub fn expand(
+    call: &MacroCall,
+    definition: Option<Definition<'_>>,
+    cache: &mut Definitions,
+) -> Result<Expanded, SyntaxError> {
+    with_line_base(call.line.saturating_sub(1), || expand_here(call, definition, cache))
+}
+
+fn expand_here(
     call: &MacroCall,
     definition: Option<Definition<'_>>,
     cache: &mut Definitions,
@@ -237,11 +276,13 @@ pub fn expand_members(
     trait_visibility: Option<&str>,
 ) -> Result<Expanded, SyntaxError> {
     let Some(definition) = definition else { return Ok(Expanded::Nothing) };
-    let tokens = transcribe(call, definition, cache)?;
-    let (mut items, calls) =
-        super::members(tokens, trait_visibility).map_err(|err| not_made_of(call, "associated items", &err))?;
-    mark(&mut items, call.name());
-    Ok(Expanded::Macro(Body { items, calls, ..Body::default() }))
+    with_line_base(call.line.saturating_sub(1), || {
+        let tokens = transcribe(call, definition, cache)?;
+        let (mut items, calls) =
+            super::members(tokens, trait_visibility).map_err(|err| not_made_of(call, "associated items", &err))?;
+        mark(&mut items, call.name());
+        Ok(Expanded::Macro(Body { items, calls, ..Body::default() }))
+    })
 }
 
 /// The call matched against the definition and transcribed.
@@ -251,12 +292,13 @@ fn transcribe(
     cache: &mut Definitions,
 ) -> Result<TokenStream, SyntaxError> {
     let body = lex(&call.body)?;
-    let rules = cache.parsed.entry(definition.text.to_owned()).or_insert_with(|| {
-        let tokens = lex(definition.text).map_err(|err| MbeError::Definition(err.message))?;
-        MacroRules::parse(tokens)
-    });
+    if !cache.parsed.contains_key(definition.text) {
+        let parsed = lex(definition.text).map_err(|err| MbeError::Definition(err.message)).and_then(MacroRules::parse);
+        cache.parsed.insert(definition.text.to_owned(), parsed);
+    }
+    let Some(rules) = cache.parsed.get(definition.text) else { unreachable!("inserted above") };
     let rules = rules.as_ref().map_err(|err| at_call(call, err))?;
-    let site = site_span(call.line)?;
+    let site = site_span()?;
     let dollar_crate = dollar_crate_tokens(definition.dollar_crate, site);
     rules.expand(body, site, &dollar_crate).map_err(|err| at_call(call, &err))
 }
@@ -273,12 +315,10 @@ fn at_call(call: &MacroCall, err: &MbeError) -> SyntaxError {
     SyntaxError { line: call.line, column: 1, message: format!("failed to expand `{}!`: {err}", call.name()) }
 }
 
-/// A span on `line`: what the definition's own tokens get, so that the items they make are
-/// placed at the call, as rustdoc places them.
-fn site_span(line: u32) -> Result<Span, SyntaxError> {
-    let mut text = "\n".repeat(line.saturating_sub(1) as usize);
-    text.push('x');
-    let tokens = lex(&text)?;
+/// A span on the call's line (line 1 of the body's text): what the definition's own tokens get,
+/// so that the items they make are placed at the call, as rustdoc places them.
+fn site_span() -> Result<Span, SyntaxError> {
+    let tokens = lex("x")?;
     Ok(tokens.into_iter().next().map_or_else(Span::call_site, |tree| tree.span()))
 }
 

@@ -500,22 +500,81 @@ fn match_fragment(fragment: Fragment, input: &[TokenTree]) -> Option<usize> {
         },
         _ => {
             first?;
-            with_syn(input, |stream| {
-                match fragment {
-                    Fragment::Item => drop(stream.parse::<syn::Item>()?),
-                    Fragment::Stmt => stmt(stream)?,
-                    Fragment::Pat => drop(syn::Pat::parse_multi_with_leading_vert(stream)?),
-                    Fragment::PatParam => drop(syn::Pat::parse_single(stream)?),
-                    Fragment::Expr => drop(stream.parse::<syn::Expr>()?),
-                    Fragment::Ty => drop(stream.parse::<syn::Type>()?),
-                    Fragment::Path => drop(stream.parse::<syn::Path>()?),
-                    Fragment::Meta => drop(stream.parse::<syn::Meta>()?),
-                    _ => unreachable!("fragments matched without syn are handled above"),
-                }
-                Ok(())
-            })
+            syn_fragment(fragment, input)
         }
     }
+}
+
+/// Prefixes of the input tried before the whole of it (see `syn_fragment`).
+const PREFIX_TRIES: usize = 8;
+
+/// How many trees at the start of `input` a fragment that needs syn's grammar takes.
+///
+/// syn copies what it is handed into its own buffer, so handing it the whole rest of a call for
+/// every fragment makes a repetition of fragments quadratic in the call's length (and a tt
+/// muncher, which matches the shrinking rest once per level, cubic). So prefixes that end where
+/// the fragment may end are tried first: just before a top-level `,`, `;` or `=>` (which end an
+/// expression, a type, a pattern, a path or a meta and never continue one), and for an item just
+/// after a top-level `;` or `{...}`. A prefix that syn takes whole is the fragment, since the
+/// token after it cannot continue it; a prefix syn rejects may be cut inside the fragment
+/// (`|a, b| a + b`, `HashMap<K, V>`, `impl X for Y<{ N }> {}`), so the next one is tried; when
+/// syn stops inside a prefix, or after a few tries, the whole input decides, as it always did.
+fn syn_fragment(fragment: Fragment, input: &[TokenTree]) -> Option<usize> {
+    let parse = |input: &[TokenTree]| {
+        with_syn(input, |stream| {
+            match fragment {
+                Fragment::Item => drop(stream.parse::<syn::Item>()?),
+                Fragment::Stmt => stmt(stream)?,
+                Fragment::Pat => drop(syn::Pat::parse_multi_with_leading_vert(stream)?),
+                Fragment::PatParam => drop(syn::Pat::parse_single(stream)?),
+                Fragment::Expr => drop(stream.parse::<syn::Expr>()?),
+                Fragment::Ty => drop(stream.parse::<syn::Type>()?),
+                Fragment::Path => drop(stream.parse::<syn::Path>()?),
+                Fragment::Meta => drop(stream.parse::<syn::Meta>()?),
+                _ => unreachable!("fragments matched without syn are handled above"),
+            }
+            Ok(())
+        })
+    };
+    // A statement may be an item or an expression: it is left to the whole input.
+    if fragment != Fragment::Stmt {
+        for end in fragment_ends(fragment, input).take(PREFIX_TRIES) {
+            match parse(&input[..end]) {
+                Some(n) if n == end => return Some(end),
+                Some(_) => break,
+                None => {}
+            }
+        }
+    }
+    parse(input)
+}
+
+/// Where a fragment may end (exclusive indices, increasing, short of the whole input).
+fn fragment_ends(fragment: Fragment, input: &[TokenTree]) -> impl Iterator<Item = usize> + '_ {
+    let item = fragment == Fragment::Item;
+    input.iter().enumerate().filter_map(move |(index, tree)| {
+        let end = match tree {
+            TokenTree::Punct(p) if p.as_char() == ';' => {
+                if item {
+                    index + 1
+                } else {
+                    index
+                }
+            }
+            TokenTree::Punct(p) if !item && p.as_char() == ',' => index,
+            TokenTree::Punct(p)
+                if !item
+                    && p.as_char() == '='
+                    && p.spacing() == Spacing::Joint
+                    && is_punct(input.get(index + 1), '>') =>
+            {
+                index
+            }
+            TokenTree::Group(g) if item && g.delimiter() == Delimiter::Brace => index + 1,
+            _ => return None,
+        };
+        (end > 0 && end < input.len()).then_some(end)
+    })
 }
 
 /// A statement without its trailing semicolon: an item, a `let`, or an expression.
@@ -866,6 +925,55 @@ mod tests {
         assert!(matches!(MacroRules::parse("($x:nope) => {}".parse().unwrap()), Err(MbeError::Definition(_))));
         assert!(matches!(MacroRules::parse("() {}".parse().unwrap()), Err(MbeError::Definition(_))));
         assert!(matches!(MacroRules::parse("($($x:tt),?) => {}".parse().unwrap()), Err(MbeError::Definition(_))));
+    }
+
+    #[test]
+    fn fragments_cut_short_take_what_the_whole_input_gives() {
+        // The prefixes tried first must give exactly what syn gives on the whole input.
+        let cases = [
+            ("expr", "1, 2"),
+            ("expr", "|a, b| a + b, c"),
+            ("expr", "f::<A, B>(x), y"),
+            ("expr", "a < b, c > d"),
+            ("expr", "x as Foo<A, B>; y"),
+            ("expr", "match x { _ => 1 } => z"),
+            ("expr", "a = b => c"),
+            ("expr", "a b, c"),
+            ("ty", "HashMap<K, V>, u8"),
+            ("ty", "fn(A, B) -> C; x"),
+            ("ty", "<T as Tr<A, B>>::Out, x"),
+            ("path", "a::b<C, D>, e"),
+            ("pat", "Some(x) | None, y"),
+            ("pat", "x if y => z"),
+            ("pat_param", "(a, b), c"),
+            ("meta", "doc = \"x\", y"),
+            ("item", "pub struct S { a: u8 } fn f() {}"),
+            ("item", "impl<const N: usize> X for Y<{ N }> {} struct T;"),
+            ("item", "const X: S = S {}; struct T;"),
+            ("item", "use a::{b, c}; fn f() {}"),
+            ("item", "fn f() -> Y<{ 1 }> { 1 } x"),
+            ("item", "m! {} n! {}"),
+            ("item", "type A = B<{ N }>; x"),
+        ];
+        for (name, input) in cases {
+            let fragment = Fragment::from_name(name).unwrap();
+            let trees: Vec<TokenTree> = input.parse::<TokenStream>().unwrap().into_iter().collect();
+            let n = match_fragment(fragment, &trees).unwrap_or_else(|| panic!("{name}: `{input}`"));
+            let full = with_syn(&trees, |stream| {
+                match fragment {
+                    Fragment::Item => drop(stream.parse::<syn::Item>()?),
+                    Fragment::Pat => drop(syn::Pat::parse_multi_with_leading_vert(stream)?),
+                    Fragment::PatParam => drop(syn::Pat::parse_single(stream)?),
+                    Fragment::Expr => drop(stream.parse::<syn::Expr>()?),
+                    Fragment::Ty => drop(stream.parse::<syn::Type>()?),
+                    Fragment::Path => drop(stream.parse::<syn::Path>()?),
+                    Fragment::Meta => drop(stream.parse::<syn::Meta>()?),
+                    _ => unreachable!(),
+                }
+                Ok(())
+            });
+            assert_eq!(Some(n), full, "{name}: `{input}`: a prefix gave another length than the whole input");
+        }
     }
 
     #[test]

@@ -18,7 +18,9 @@ use syn::{Attribute, Field, Fields, ForeignItem, ImplItem, Item, Signature, Trai
 
 use crate::model::VertexKind;
 
-pub use expand::{Definition, Definitions, Expanded, MacroCall, expand, expand_members, include_path};
+pub use expand::{
+    Definition, Definitions, Expanded, MacroCall, expand, expand_members, include_path, with_thread_definitions,
+};
 
 pub use refs::{Call, Callee, Named, PathRef, Refs, TypeExpr, UseFacts};
 use refs::{Collector, Generics};
@@ -131,7 +133,7 @@ pub struct SyntaxError {
 impl SyntaxError {
     fn at(span: Span, message: String) -> SyntaxError {
         let start = span.start();
-        SyntaxError { line: start.line as u32, column: start.column as u32 + 1, message }
+        SyntaxError { line: start.line as u32 + line_base(), column: start.column as u32 + 1, message }
     }
 }
 
@@ -511,12 +513,36 @@ fn function(sig: &Signature, generics: &Generics) -> Detail {
     }
 }
 
+thread_local! {
+    /// What to add to a span's line to get the line in the file (see `with_line_base`).
+    static LINE_BASE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` with every line read from a span shifted by `base`: a macro call's body is lexed from
+/// text whose first line is the call's line (`base + 1`), not from text padded with every line
+/// of the file above it, so lexing it costs its own size only.
+fn with_line_base<R>(base: u32, f: impl FnOnce() -> R) -> R {
+    /// Puts the previous base back, also when `f` panics (expansion panics are caught above).
+    struct Restore(u32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LINE_BASE.with(|cell| cell.set(self.0));
+        }
+    }
+    let _restore = Restore(LINE_BASE.with(|cell| cell.replace(base)));
+    f()
+}
+
+fn line_base() -> u32 {
+    LINE_BASE.with(std::cell::Cell::get)
+}
+
 fn line(span: Span) -> u32 {
-    span.start().line as u32
+    span.start().line as u32 + line_base()
 }
 
 fn end_line(span: Span) -> u32 {
-    span.end().line as u32
+    span.end().line as u32 + line_base()
 }
 
 /// The line of the earliest of the given tokens (the caller lists every token that can open the
@@ -527,7 +553,7 @@ fn first_line(spans: &[Option<Span>]) -> u32 {
         .flatten()
         .map(|span| span.start())
         .min_by_key(|start| (start.line, start.column))
-        .map_or(0, |start| start.line as u32)
+        .map_or(0, |start| start.line as u32 + line_base())
 }
 
 fn vis_span(vis: &Visibility) -> Option<Span> {
