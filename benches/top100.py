@@ -8,7 +8,8 @@ repository's root:
 
 crates.io's API (its download counts) is not reachable from where this was written, only the
 registry index and crate downloads: the list below is pinned by hand from crates.io's "most
-downloads" page (all-time, as of 2025), in that order. Each name is asked for at any version
+downloads" page (all-time, as of 2025), in that order (the first 98; `regex-automata` and
+`unicode-xid`, both among the hundred, were added last to make the count 100). Each name is asked for at any version
 (`*`); the registry mirror can lag behind crates.io, so whatever it resolves is what is built, and
 a crate that does not resolve at all is dropped and listed as such.
 
@@ -43,6 +44,7 @@ percent-encoding form_urlencoded url idna unicode-normalization tinyvec http h2 
 tracing tracing-core crossbeam-utils crossbeam-epoch crossbeam-deque rustix linux-raw-sys semver
 byteorder time chrono digest generic-array typenum block-buffer crypto-common sha2 cc toml winnow
 num_cpus memoffset miniz_oxide adler crc32fast flate2 env_logger unicode-width windows-sys errno
+regex-automata unicode-xid
 """.split()
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,33 +93,45 @@ def locked_versions(scratch: Path):
     return versions
 
 
+HEADER = re.compile(r"^\s*\[\[?([^\]]+)\]\]?\s*$")
+
+
 def strip_dev_dependencies(manifest: Path):
     """Drops `[dev-dependencies]` tables (and target-specific ones) from a copied manifest, and
-    the features that name them (`test = ["syn-test-suite/all-features"]`: cargo refuses a
-    feature naming a dependency that is not there)."""
-    out, skipping, section, dev_names = [], False, "", set()
+    the features that name a dependency that was only a dev-dependency
+    (`test = ["syn-test-suite/all-features"]`: cargo refuses a feature naming a dependency that is
+    not there; one that is also a normal or build dependency, `dep:serde`, stays)."""
+    out, skipping, section, dev_names, kept_names = [], False, "", set(), set()
     for line in manifest.read_text().splitlines():
-        header = re.match(r"\s*\[([^\]]+)\]\s*$", line)
+        header = HEADER.match(line)
         if header:
-            section = header.group(1)
+            section = header.group(1).strip()
             skipping = "dev-dependencies" in section
-            named = re.search(r"dev-dependencies\.([A-Za-z0-9_-]+)", section)
+            named = re.search(r"(dev-dependencies|dependencies)\.([A-Za-z0-9_-]+)$", section)
             if named:
-                dev_names.add(named.group(1))
-            continue_line = not skipping
-            if continue_line:
+                (dev_names if named.group(1) == "dev-dependencies" else kept_names).add(named.group(2))
+            if not skipping:
                 out.append(line)
             continue
-        if skipping:
-            key = re.match(r"\s*([A-Za-z0-9_-]+)\s*=", line)
-            if key and section.endswith("dev-dependencies"):
-                dev_names.add(key.group(1))
+        key = re.match(r"\s*([A-Za-z0-9_-]+)\s*=", line)
+        if key and section.endswith("dependencies"):
+            (dev_names if skipping else kept_names).add(key.group(1))
+        if not skipping:
+            out.append(line)
+    dev_only = dev_names - kept_names
+    # Only inside `[features]`: elsewhere a dev-dependency's name is just a string (hashbrown's
+    # `[[test]] name = "rayon"`).
+    section = ""
+    for i, line in enumerate(out):
+        header = HEADER.match(line)
+        if header:
+            section = header.group(1).strip()
             continue
-        out.append(line)
-    text = "\n".join(out) + "\n"
-    for name in dev_names:
-        text = re.sub(rf'"(dep:)?{re.escape(name)}(\?)?(/[^"]*)?"\s*,?', "", text)
-    manifest.write_text(text)
+        if section == "features":
+            for name in dev_only:
+                line = re.sub(rf'"(dep:)?{re.escape(name)}(\?)?(/[^"]*)?"\s*,?', "", line)
+            out[i] = line
+    manifest.write_text("\n".join(out) + "\n")
 
 
 def build_graph(binary: Path, package: Path, work: Path):
@@ -138,7 +152,18 @@ def build_graph(binary: Path, package: Path, work: Path):
             summary = json.loads(line)
         except json.JSONDecodeError:
             pass
-    failed = []
+    # With `--message-format json` a build's diagnostics travel in its summary (stdout); stderr
+    # has only what stops a build before there is one (cargo's own errors, a bad manifest).
+    failed = [
+        f"{d['file']}:{d['line']}: {d['message']}"
+        for d in summary.get("diagnostics", [])
+        if d.get("severity") == "error"
+    ]
+    warnings = [
+        f"{d['file']}:{d['line']}: {d['message']}"
+        for d in summary.get("diagnostics", [])
+        if d.get("severity") == "warning"
+    ]
     for line in result.stderr.splitlines():
         if line.startswith("error:"):
             failed.append(line[len("error: "):])
@@ -148,8 +173,11 @@ def build_graph(binary: Path, package: Path, work: Path):
     return {
         "code": result.returncode,
         "panics": result.stderr.count("panicked"),
-        "internal": result.returncode == 101 or "internal error" in result.stderr,
+        # A panic contained to one file is a diagnostic saying "internal error" (in the summary).
+        "internal": result.returncode == 101 or "internal error" in result.stderr
+        or any("internal error" in f for f in failed),
         "failed": failed,
+        "warnings": warnings,
         "seconds": elapsed,
         "summary": summary,
         "stderr_tail": result.stderr.strip().splitlines()[-3:],
@@ -160,6 +188,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="build only these crates")
     parser.add_argument("--out", help="also write the table to this file")
+    parser.add_argument("--log", help="append each crate's result to this file as it is built (JSON lines)")
     parser.add_argument("--binary", help="a cargo-codegraph binary to use (default: build the release one)")
     args = parser.parse_args()
     names = args.only or TOP100
@@ -189,7 +218,11 @@ def main():
         version = version[0]
         original = src / f"{name}-{version}"
         copy = work / "crates" / f"{name}-{version}"
-        shutil.copytree(original, copy, ignore=shutil.ignore_patterns("target", "Cargo.lock"))
+        # Only the package's own top-level `target/` and lock file are left out: a pattern would
+        # also drop source folders of that name (cc's `src/target/`).
+        shutil.copytree(original, copy,
+                        ignore=lambda folder, names: [n for n in names if Path(folder) == original
+                                                      and n in ("target", "Cargo.lock")])
         strip_dev_dependencies(copy / "Cargo.toml")
         # The scratch package's lock pins the same versions that were fetched.
         shutil.copy(scratch / "Cargo.lock", copy / "Cargo.lock")
@@ -201,17 +234,26 @@ def main():
         s = result["summary"]
         print(f"{name} {version}: exit {result['code']}, {result['seconds']:.1f} s, "
               f"{s.get('items', '?')} items, {s.get('edges', '?')} edges, {len(result['failed'])} errors",
-              file=sys.stderr)
+              file=sys.stderr, flush=True)
+        if args.log:
+            with open(args.log, "a") as log:
+                record = {k: v for k, v in result.items() if k != "summary"}
+                record.update(name=name, version=version,
+                              summary={k: s.get(k) for k in ("packages", "crates", "files_parsed", "files_failed",
+                                                             "items", "edges", "modules")})
+                log.write(json.dumps(record) + "\n")
 
-    lines = ["| crate | version | exit | time (s) | files | items | edges | panics | failed files (reason) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    lines = ["| crate | version | exit | time (s) | packages | files | items | edges | warnings | panics | errors (file: reason) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name, version, r in rows:
         s = r["summary"]
         failed = "<br>".join(f.replace("|", "\\|") for f in r["failed"]) or ""
-        lines.append(f"| {name} | {version} | {r['code']} | {r['seconds']:.1f} | {s.get('files_parsed', '?')} | "
-                     f"{s.get('items', '?')} | {s.get('edges', '?')} | {r['panics']} | {failed} |")
+        lines.append(f"| {name} | {version} | {r['code']} | {r['seconds']:.1f} | {s.get('packages', '?')} | "
+                     f"{s.get('files_parsed', '?')} | {s.get('items', '?')} | {s.get('edges', '?')} | "
+                     f"{len(r['warnings'])} | {r['panics']} | {failed} |")
     lines.append("")
-    lines.append(f"{len(rows)} crates built; panics: {sum(r['panics'] for _, _, r in rows)}; "
+    total = sum(r["seconds"] for _, _, r in rows)
+    lines.append(f"{len(rows)} crates built in {total:.0f} s; panics: {sum(r['panics'] for _, _, r in rows)}; "
                  f"internal errors: {sum(1 for _, _, r in rows if r['internal'])}; "
                  f"nonzero exits: {sum(1 for _, _, r in rows if r['code'] != 0)}.")
     for name, why in dropped.items():

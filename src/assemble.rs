@@ -481,6 +481,91 @@ pub fn disambiguators(items: &[ItemFacts]) -> Vec<Option<String>> {
         .collect()
 }
 
+/// A second definition of a name in one namespace of a module (rustc's E0428: `mod a; mod a;`,
+/// `fn f() {}` twice, a `struct` and an `enum` of one name), both compiled in this configuration.
+/// Lines are 1-based lines of the file the module body is in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Duplicate {
+    /// The canonical path of the module both are in.
+    pub module: String,
+    pub name: String,
+    pub kind: VertexKind,
+    pub line: u32,
+    /// The first definition: its kind and line.
+    pub first: (VertexKind, u32),
+}
+
+/// The duplicate definitions among a module body's items and those of the inline modules in it
+/// (`path` is the module's canonical path, `active` whether it is compiled). Only items that are
+/// compiled here count: cfg alternatives (`#[cfg(unix)] mod imp; #[cfg(windows)] mod imp;`) are
+/// not duplicates. Macros are left out (a `macro_rules!` may be defined again, shadowing the
+/// first), and so are `_` items (`const _: () = ...;` may repeat), impls and `use`s. Two `mod x;`
+/// declarations with different `#[path]` files are left out too: each file's own `#![cfg]`
+/// decides whether it exists, and that is only known once both are read.
+pub fn duplicates(items: &[ItemFacts], cfg: &CfgContext, path: &str, active: bool) -> Vec<Duplicate> {
+    let mut found = Vec::new();
+    duplicates_into(items, cfg, path, active, &mut found);
+    found
+}
+
+fn duplicates_into(items: &[ItemFacts], cfg: &CfgContext, path: &str, active: bool, found: &mut Vec<Duplicate>) {
+    /// The namespaces of rustc's name resolution that an item kind defines a name in.
+    #[derive(PartialEq, Eq, Hash)]
+    enum Namespace {
+        Types,
+        Values,
+    }
+    fn namespace(kind: VertexKind) -> Option<Namespace> {
+        match kind {
+            VertexKind::Module
+            | VertexKind::Struct
+            | VertexKind::Enum
+            | VertexKind::Union
+            | VertexKind::Trait
+            | VertexKind::TypeAlias => Some(Namespace::Types),
+            VertexKind::Function | VertexKind::Const | VertexKind::Static => Some(Namespace::Values),
+            _ => None,
+        }
+    }
+    /// The file a `mod x;` names by attributes: its `#[path]` and its `#[cfg_attr(.., path)]`s.
+    type FilePath<'a> = (&'a Option<String>, &'a [(String, String)]);
+    fn file_path(item: &ItemFacts) -> Option<FilePath<'_>> {
+        match &item.detail {
+            Detail::Module { inline: false, path_attr, cfg_path_attrs, .. } => Some((path_attr, cfg_path_attrs)),
+            _ => None,
+        }
+    }
+    let mut first: HashMap<(Namespace, &str), &ItemFacts> = HashMap::new();
+    for item in items {
+        let item_active = active && cfg.allows(item.cfg.as_deref());
+        if let Detail::Module { inline: true, .. } = item.detail {
+            duplicates_into(&item.children, cfg, &format!("{path}::{}", item.name), item_active, found);
+        }
+        let Some(namespace) = namespace(item.kind) else { continue };
+        if !item_active || item.name.is_empty() || item.name == "_" || item.expanded_from.is_some() {
+            continue;
+        }
+        match first.entry((namespace, item.name.as_str())) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(item);
+            }
+            std::collections::hash_map::Entry::Occupied(slot) => {
+                let earlier = *slot.get();
+                let other_files = matches!((file_path(earlier), file_path(item)), (Some(a), Some(b)) if a != b);
+                if !other_files {
+                    found.push(Duplicate {
+                        module: path.to_owned(),
+                        name: item.name.clone(),
+                        kind: item.kind,
+                        line: item.line,
+                        first: (earlier.kind, earlier.line),
+                    });
+                }
+            }
+        }
+    }
+}
+
 /// The package and crate vertices of a workspace, and the `contains` and `depends_on` edges
 /// between them.
 pub fn workspace_batch(workspace: &Workspace) -> Batch {
@@ -558,6 +643,66 @@ mod tests {
             got,
             [Some("unix".to_owned()), Some("not(unix)".to_owned()), None, Some("#1".to_owned()), None, None]
         );
+    }
+
+    #[test]
+    fn duplicates_are_active_namesakes_of_one_namespace() {
+        let cfg =
+            CfgContext::new(std::sync::Arc::new(crate::cfg::Target::detect(None)), Default::default(), false, false);
+        let at = |kind, name, cfg: Option<&str>, line| ItemFacts { line, ..facts(kind, name, cfg) };
+        let file_module = |name, line, path: Option<&str>| ItemFacts {
+            detail: Detail::Module {
+                inline: false,
+                path_attr: path.map(str::to_owned),
+                cfg_path_attrs: Vec::new(),
+                macro_calls: Vec::new(),
+            },
+            ..at(VertexKind::Module, name, None, line)
+        };
+        let inline = ItemFacts {
+            detail: Detail::Module {
+                inline: true,
+                path_attr: None,
+                cfg_path_attrs: Vec::new(),
+                macro_calls: Vec::new(),
+            },
+            children: vec![at(VertexKind::Const, "C", None, 21), at(VertexKind::Static, "C", None, 22)],
+            ..at(VertexKind::Module, "inner", None, 20)
+        };
+        let items = [
+            file_module("a", 1, None),
+            file_module("a", 2, None),
+            // Another file for each: their own `#![cfg]` decides.
+            file_module("imp", 3, Some("unix.rs")),
+            file_module("imp", 4, Some("windows.rs")),
+            at(VertexKind::Function, "f", Some("feature = \"x\""), 5),
+            at(VertexKind::Function, "f", Some("not(feature = \"x\")"), 6),
+            at(VertexKind::Struct, "S", None, 7),
+            at(VertexKind::Enum, "S", None, 8),
+            // Another namespace: not a clash.
+            at(VertexKind::Function, "S", None, 9),
+            at(VertexKind::Const, "_", None, 10),
+            at(VertexKind::Const, "_", None, 11),
+            at(VertexKind::Macro, "m", None, 12),
+            at(VertexKind::Macro, "m", None, 13),
+            at(VertexKind::Impl, "impl S", None, 14),
+            at(VertexKind::Impl, "impl S", None, 15),
+            inline,
+        ];
+        let got: Vec<_> = duplicates(&items, &cfg, "k", true)
+            .into_iter()
+            .map(|d| (d.module, d.name, d.kind, d.line, d.first))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("k".to_owned(), "a".to_owned(), VertexKind::Module, 2, (VertexKind::Module, 1)),
+                ("k".to_owned(), "S".to_owned(), VertexKind::Enum, 8, (VertexKind::Struct, 7)),
+                ("k::inner".to_owned(), "C".to_owned(), VertexKind::Static, 22, (VertexKind::Const, 21)),
+            ]
+        );
+        // A module that is not compiled has no duplicates.
+        assert!(duplicates(&items, &cfg, "k", false).is_empty());
     }
 
     #[test]

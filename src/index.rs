@@ -803,13 +803,14 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
                 let mut out = BodyOut::default();
                 let active = module.active && job.cfg.allows(facts.cfg.as_deref());
                 let module_ref = ModuleRef { active, ..module_ref };
+                let duplicates = assemble::duplicates(&facts.items, job.cfg, &module.path, active);
                 assemble::module_body(&file_ref, &module_ref, facts.items, &mut out);
                 out.sites.extend(facts.macro_calls.into_iter().map(|call| MacroSite::new(&module_ref, call)));
-                (facts.line_count, facts.hash, facts.doc, facts.cfg, facts.refs, active, facts.lost, out)
+                (facts.line_count, facts.hash, facts.doc, facts.cfg, facts.refs, active, (facts.lost, duplicates), out)
             })
         })
     }));
-    let (line_count, hash, inner_doc, inner_cfg, refs, active, lost, out) = match contents {
+    let (line_count, hash, inner_doc, inner_cfg, refs, active, (lost, duplicates), out) = match contents {
         Ok(Ok(contents)) => contents,
         Ok(Err(err)) => {
             give_up(batch, props, Diagnostic::error(name, err.line, err.column, err.message));
@@ -824,8 +825,23 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     if parsed_now {
         ctx.parsed_paths.lock().unwrap_or_else(|poison| poison.into_inner()).push(file.path.clone());
     }
-    if !lost.is_empty() {
+    if !lost.is_empty() || !duplicates.is_empty() {
         job.walk.files_failed.fetch_add(1, Ordering::Relaxed);
+    }
+    for assemble::Duplicate { module, name: item, kind, line, first: (first_kind, first_line) } in &duplicates {
+        // rustc refuses the crate; both definitions are indexed (the second one's id
+        // disambiguated), so that nothing of the file is lost.
+        job.walk.report(Diagnostic::error(
+            name.clone(),
+            *line,
+            0,
+            format!(
+                "`{item}` is defined more than once in module `{module}` (rustc's E0428): this {} and the {} at line \
+                 {first_line}; both are indexed",
+                kind.as_str(),
+                first_kind.as_str(),
+            ),
+        ));
     }
     for parse::LostItems { line, end_line, error } in &lost {
         job.walk.report(Diagnostic::error(
@@ -859,8 +875,9 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     records.push(record);
     // The batch is encoded once, for the file's output and the crate's.
     let batch_bytes = encode_batch(&batch);
-    // A file with lost items is not kept for reuse: its diagnostics are made by parsing it.
-    if lost.is_empty() {
+    // A file with lost items or duplicate definitions is not kept for reuse: its diagnostics are
+    // made by parsing it.
+    if lost.is_empty() && duplicates.is_empty() {
         let encoded = FileOutputRef { records: &records, sites: &sites, children: &children }.encode(&batch_bytes);
         job.walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, encoded));
     }

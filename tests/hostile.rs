@@ -454,13 +454,64 @@ fn a_megabyte_on_one_line_is_fine() {
         .has(&[("const", "hostile::LONG"), ("function", "hostile::after")]);
 }
 
+// ---- Duplicate definitions (rustc's E0428): named, and everything indexed. ----
+
 #[test]
-fn a_module_declared_twice_does_not_stop_the_build() {
-    // rustc's E0428; the graph keeps both declarations, each with its file's items.
+fn a_module_declared_twice_is_named_and_indexed() {
     let built =
         Case::text(&[("src/lib.rs", "pub mod a;\npub mod a;\npub fn root() {}\n"), ("src/a.rs", "pub fn f() {}\n")])
-            .build(0);
-    built.has(&[("function", "hostile::root")]);
-    assert!(!built.graph.find("module", "hostile::a").is_empty());
-    assert!(!built.graph.find("function", "hostile::a::f").is_empty());
+            .build(3);
+    built
+        .says("error: src/lib.rs:2:", &["`a` is defined more than once in module `hostile`", "E0428", "line 1"])
+        .has(&[("function", "hostile::root")]);
+    // Both declarations are indexed, each with the file's items (the second's ids disambiguated).
+    assert_eq!(built.graph.find("module", "hostile::a").len(), 2, "{}", describe(&built.output));
+    assert_eq!(built.graph.find("function", "hostile::a::f").len(), 2, "{}", describe(&built.output));
+    assert!(stderr(&built.output).contains("1 failed"), "one file, counted once: {}", describe(&built.output));
+}
+
+#[test]
+fn a_file_module_and_an_inline_one_of_one_name_are_named() {
+    Case::text(&[
+        ("src/lib.rs", "pub mod a;\n\npub mod a {\n    pub fn inline() {}\n}\n"),
+        ("src/a.rs", "pub fn from_file() {}\n"),
+    ])
+    .build(3)
+    .says("error: src/lib.rs:3:", &["`a`", "E0428", "this module and the module at line 1"])
+    .has(&[("function", "hostile::a::from_file")]);
+}
+
+#[test]
+fn items_defined_twice_are_named_in_their_own_file() {
+    let built = Case::text(&[
+        ("src/lib.rs", "pub mod inner;\npub fn root() {}\n"),
+        ("src/inner.rs", "pub struct S;\npub enum S { A }\npub fn f() {}\n\npub fn f() {}\n"),
+    ])
+    .build(3);
+    built
+        .says("error: src/inner.rs:2:", &["`S` is defined more than once in module `hostile::inner`", "this enum"])
+        .says("error: src/inner.rs:5:", &["`f`", "function at line 3"])
+        .has(&[("struct", "hostile::inner::S"), ("enum", "hostile::inner::S"), ("function", "hostile::root")]);
+    assert_eq!(built.graph.find("function", "hostile::inner::f").len(), 2, "both are indexed");
+}
+
+#[test]
+fn duplicates_inside_an_inline_module_are_named() {
+    Case::text(&[("src/lib.rs", "pub mod outer {\n    pub const X: u8 = 1;\n    pub static X: u8 = 2;\n}\n")])
+        .build(3)
+        .says("error: src/lib.rs:3:", &["`X` is defined more than once in module `hostile::outer`"])
+        .has(&[("const", "hostile::outer::X"), ("static", "hostile::outer::X")]);
+}
+
+#[test]
+fn cfg_alternatives_shadowed_macros_and_underscores_are_not_duplicates() {
+    let lib = "#[cfg(unix)]\nmod imp;\n#[cfg(not(unix))]\nmod imp;\n\
+               macro_rules! m { () => {} }\nmacro_rules! m { () => {} }\n\
+               const _: () = ();\nconst _: () = ();\n\
+               pub struct S {}\npub fn S() {}\n\
+               impl S {}\nimpl S {}\n";
+    Case::text(&[("src/lib.rs", lib), ("src/imp.rs", "pub fn f() {}\n")])
+        .build(0)
+        .silent()
+        .has(&[("struct", "hostile::S"), ("function", "hostile::S")]);
 }

@@ -11,14 +11,17 @@ use std::sync::Arc;
 use cargo_codegraph::assemble::{self, BodyOut, FileRef, ModuleRef};
 use cargo_codegraph::cfg::{CfgContext, Target};
 use cargo_codegraph::ids::Key;
-use cargo_codegraph::parse::{self, Detail};
+use cargo_codegraph::parse::{self, Definition, Definitions, Detail, Expanded};
 use libfuzzer_sys::fuzz_target;
+
+/// The indexing workers' stack (`index::WORKER_STACK`, which is not public).
+const WORKER_STACK: usize = 64 * 1024 * 1024;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data).into_owned();
     // On a stack as large as an indexing worker's, as in a real run.
     std::thread::Builder::new()
-        .stack_size(cargo_codegraph::index::WORKER_STACK)
+        .stack_size(WORKER_STACK)
         .spawn(move || one_file(&text))
         .expect("spawning the fuzzing thread")
         .join()
@@ -52,15 +55,22 @@ fn one_file(text: &str) {
             .collect();
         let calls = facts.macro_calls;
         let mut out = BodyOut::default();
+        std::hint::black_box(assemble::duplicates(&facts.items, &cfg, "fuzz", true));
         assemble::module_body(&file, &module, facts.items, &mut out);
         let taken: HashSet<_> = out.batch.vertices.iter().map(|vertex| vertex.id).collect();
+        let mut cache = Definitions::default();
         for call in calls.iter().take(16) {
             let name = call.path.segments.last().map(String::as_str).unwrap_or_default();
-            let definition = definitions.iter().find(|(defined, _)| defined == name).map(|(_, text)| text.as_str());
-            if let Ok(Some(body)) = parse::expand(call, definition) {
-                let expanded = ModuleRef { taken: Some((&taken, name)), ..module };
-                assemble::module_body(&file, &expanded, body.items, &mut BodyOut::default());
-            }
+            let definition = definitions
+                .iter()
+                .find(|(defined, _)| defined == name)
+                .map(|(_, text)| Definition { text: text.as_str(), dollar_crate: "crate" });
+            let body = match parse::expand(call, definition, &mut cache) {
+                Ok(Expanded::Macro(body) | Expanded::PassedThrough(body)) => body,
+                Ok(Expanded::Nothing) | Err(_) => continue,
+            };
+            let expanded = ModuleRef { taken: Some((&taken, name)), ..module };
+            assemble::module_body(&file, &expanded, body.items, &mut BodyOut::default());
         }
     });
 }

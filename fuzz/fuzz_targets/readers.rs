@@ -1,7 +1,8 @@
 //! The readers of what a build leaves on disk, on arbitrary bytes: the msgpack image (read by
 //! `store::open_graph`'s own reader and by IndraDB's, `store::read_graph`), the delta log beside
 //! it, and the incremental cache's files (its state, a unit's output, a unit's file cache, one
-//! file's output). The first byte picks the reader; the rest is the file. Damage must be an
+//! file's output, a crate's resolved scopes). The first byte picks the reader; the rest is the
+//! file. Damage must be an
 //! error (or, for caches, `None`: a rebuild), never a panic or an allocation the input's size
 //! does not justify (libFuzzer's `-rss_limit_mb` and `-malloc_limit_mb` catch those).
 
@@ -11,6 +12,7 @@ use std::sync::OnceLock;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use cargo_codegraph::incremental::{self, Cache, FileCache, FileOutput};
+use cargo_codegraph::resolve::CrateDefs;
 use cargo_codegraph::store;
 use libfuzzer_sys::fuzz_target;
 
@@ -30,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     let dir = scratch();
     let db = dir.join("graph.msgpack");
     let _ = std::fs::remove_file(store_delta(&db));
-    match which % 4 {
+    match which % 5 {
         0 => {
             std::fs::write(&db, bytes).expect("writing the image");
             let _ = store::open_graph(&db).map(|graph| graph.vertex_count());
@@ -53,6 +55,11 @@ fuzz_target!(|data: &[u8]| {
                     let _ = cache.get(key);
                 }
             }
+        }
+        4 => {
+            // A crate's scopes (`<unit>.defs`), naming crates by key: every key known, or none.
+            let _ = CrateDefs::from_bytes(bytes, |_| Some(0));
+            let _ = CrateDefs::from_bytes(bytes, |_| None);
         }
         _ => {
             let cache_dir = incremental::cache_dir(&db);

@@ -164,6 +164,13 @@ pub const MAX_GROWN_NESTING: usize = 16_384;
 /// build, generic arguments).
 const STACK_PER_LEVEL: usize = 64 * 1024;
 
+/// Whether a file's nesting is measured before it is parsed (`nesting`, and a grown stack for a
+/// deep one). For `benches/stack.rs` alone, which measures what the check costs by turning it
+/// off: without it every file is parsed whole on the caller's stack, and a deep one overflows
+/// that stack and aborts the process.
+#[doc(hidden)]
+pub static NESTING_CHECK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
 /// Parses one file's text into its facts.
 ///
 /// A file whose tokens do not lex (an unclosed bracket or string) is an error. Otherwise the file
@@ -188,6 +195,9 @@ pub fn parse_file_then_deep<R>(text: &str, then: impl FnOnce(Result<FileFacts, S
         Ok(tokens) => tokens,
         Err(err) => return then(Err(err), false),
     };
+    if !NESTING_CHECK.load(std::sync::atomic::Ordering::Relaxed) {
+        return then(parse_tokens(text, tokens, Ok(0)), false);
+    }
     let depth = nesting(&tokens, MAX_GROWN_NESTING);
     let deep = !matches!(depth, Ok(levels) if levels <= MAX_NESTING);
     on_stack_for(depth, move || then(parse_tokens(text, tokens, depth), deep))
