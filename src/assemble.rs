@@ -16,7 +16,7 @@ use crate::cfg::CfgContext;
 use crate::ids::Key;
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse::{Detail, ItemFacts, MacroCall};
-use crate::resolve::{ItemRecord, Shape};
+use crate::resolve::{ItemRecord, Ns, Shape};
 use crate::workspace::Workspace;
 
 /// The file being assembled, as the graph names it.
@@ -509,25 +509,6 @@ pub fn duplicates(items: &[ItemFacts], cfg: &CfgContext, path: &str, active: boo
 }
 
 fn duplicates_into(items: &[ItemFacts], cfg: &CfgContext, path: &str, active: bool, found: &mut Vec<Duplicate>) {
-    /// The namespaces of rustc's name resolution that an item kind defines a name in.
-    #[derive(PartialEq, Eq, Hash)]
-    enum Namespace {
-        Types,
-        Values,
-    }
-    fn namespace(kind: VertexKind) -> Option<Namespace> {
-        match kind {
-            VertexKind::Module
-            | VertexKind::Struct
-            | VertexKind::Enum
-            | VertexKind::Union
-            | VertexKind::Trait
-            | VertexKind::TypeAlias => Some(Namespace::Types),
-            VertexKind::Function | VertexKind::Const | VertexKind::Static => Some(Namespace::Values),
-            _ => None,
-        }
-    }
-    /// The file a `mod x;` names by attributes: its `#[path]` and its `#[cfg_attr(.., path)]`s.
     type FilePath<'a> = (&'a Option<String>, &'a [(String, String)]);
     fn file_path(item: &ItemFacts) -> Option<FilePath<'_>> {
         match &item.detail {
@@ -535,13 +516,14 @@ fn duplicates_into(items: &[ItemFacts], cfg: &CfgContext, path: &str, active: bo
             _ => None,
         }
     }
-    let mut first: HashMap<(Namespace, &str), &ItemFacts> = HashMap::new();
+    let mut first: HashMap<(Ns, &str), &ItemFacts> = HashMap::new();
     for item in items {
         let item_active = active && cfg.allows(item.cfg.as_deref());
         if let Detail::Module { inline: true, .. } = item.detail {
             duplicates_into(&item.children, cfg, &format!("{path}::{}", item.name), item_active, found);
         }
-        let Some(namespace) = namespace(item.kind) else { continue };
+        // Macros may be defined again (see above): types and values only.
+        let Some(namespace) = Ns::of(item.kind).filter(|ns| *ns != Ns::Macro) else { continue };
         if !item_active || item.name.is_empty() || item.name == "_" || item.expanded_from.is_some() {
             continue;
         }

@@ -505,6 +505,24 @@ fn match_fragment(fragment: Fragment, input: &[TokenTree]) -> Option<usize> {
     }
 }
 
+/// How many trees at the start of `input` syn's grammar for `fragment` takes, given all of them.
+fn syn_whole(fragment: Fragment, input: &[TokenTree]) -> Option<usize> {
+    with_syn(input, |stream| {
+        match fragment {
+            Fragment::Item => drop(stream.parse::<syn::Item>()?),
+            Fragment::Stmt => stmt(stream)?,
+            Fragment::Pat => drop(syn::Pat::parse_multi_with_leading_vert(stream)?),
+            Fragment::PatParam => drop(syn::Pat::parse_single(stream)?),
+            Fragment::Expr => drop(stream.parse::<syn::Expr>()?),
+            Fragment::Ty => drop(stream.parse::<syn::Type>()?),
+            Fragment::Path => drop(stream.parse::<syn::Path>()?),
+            Fragment::Meta => drop(stream.parse::<syn::Meta>()?),
+            _ => unreachable!("fragments matched without syn are handled above"),
+        }
+        Ok(())
+    })
+}
+
 /// Prefixes of the input tried before the whole of it (see `syn_fragment`).
 const PREFIX_TRIES: usize = 8;
 
@@ -520,22 +538,7 @@ const PREFIX_TRIES: usize = 8;
 /// (`|a, b| a + b`, `HashMap<K, V>`, `impl X for Y<{ N }> {}`), so the next one is tried; when
 /// syn stops inside a prefix, or after a few tries, the whole input decides, as it always did.
 fn syn_fragment(fragment: Fragment, input: &[TokenTree]) -> Option<usize> {
-    let parse = |input: &[TokenTree]| {
-        with_syn(input, |stream| {
-            match fragment {
-                Fragment::Item => drop(stream.parse::<syn::Item>()?),
-                Fragment::Stmt => stmt(stream)?,
-                Fragment::Pat => drop(syn::Pat::parse_multi_with_leading_vert(stream)?),
-                Fragment::PatParam => drop(syn::Pat::parse_single(stream)?),
-                Fragment::Expr => drop(stream.parse::<syn::Expr>()?),
-                Fragment::Ty => drop(stream.parse::<syn::Type>()?),
-                Fragment::Path => drop(stream.parse::<syn::Path>()?),
-                Fragment::Meta => drop(stream.parse::<syn::Meta>()?),
-                _ => unreachable!("fragments matched without syn are handled above"),
-            }
-            Ok(())
-        })
-    };
+    let parse = |input: &[TokenTree]| syn_whole(fragment, input);
     // A statement may be an item or an expression: it is left to the whole input.
     if fragment != Fragment::Stmt {
         for end in fragment_ends(fragment, input).take(PREFIX_TRIES) {
@@ -959,19 +962,7 @@ mod tests {
             let fragment = Fragment::from_name(name).unwrap();
             let trees: Vec<TokenTree> = input.parse::<TokenStream>().unwrap().into_iter().collect();
             let n = match_fragment(fragment, &trees).unwrap_or_else(|| panic!("{name}: `{input}`"));
-            let full = with_syn(&trees, |stream| {
-                match fragment {
-                    Fragment::Item => drop(stream.parse::<syn::Item>()?),
-                    Fragment::Pat => drop(syn::Pat::parse_multi_with_leading_vert(stream)?),
-                    Fragment::PatParam => drop(syn::Pat::parse_single(stream)?),
-                    Fragment::Expr => drop(stream.parse::<syn::Expr>()?),
-                    Fragment::Ty => drop(stream.parse::<syn::Type>()?),
-                    Fragment::Path => drop(stream.parse::<syn::Path>()?),
-                    Fragment::Meta => drop(stream.parse::<syn::Meta>()?),
-                    _ => unreachable!(),
-                }
-                Ok(())
-            });
+            let full = syn_whole(fragment, &trees);
             assert_eq!(Some(n), full, "{name}: `{input}`: a prefix gave another length than the whole input");
         }
     }

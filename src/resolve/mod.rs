@@ -39,7 +39,8 @@ pub enum Ns {
 impl Ns {
     const ALL: [Ns; 3] = [Ns::Type, Ns::Value, Ns::Macro];
 
-    fn of(kind: VertexKind) -> Option<Ns> {
+    /// The namespace an item of this kind defines its name in, if any.
+    pub fn of(kind: VertexKind) -> Option<Ns> {
         match kind {
             VertexKind::Module
             | VertexKind::Struct
