@@ -102,14 +102,22 @@ mod server {
         }
     }
 
-    /// The binary, in `dir`, with a short lease (so that a killed build's lease expires soon).
+    /// The binary, in `dir`, with a short lease (so that a killed build's lease expires soon), and
+    /// the clean environment `common::run_in` gives (a `CARGO_TARGET_DIR` of the test run's own
+    /// would move the fixture's target folder).
     fn run(dir: &Path, args: &[&str]) -> Output {
         command(dir, args).output().unwrap()
     }
 
     fn command(dir: &Path, args: &[&str]) -> Command {
         let mut command = Command::new(BIN);
-        command.args(args).current_dir(dir).env("CODEGRAPH_LEASE_SECS", "1");
+        command
+            .args(args)
+            .current_dir(dir)
+            .env("CODEGRAPH_LEASE_SECS", "1")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_TERM_COLOR")
+            .env_remove("CARGO_BUILD_TARGET");
         command
     }
 
