@@ -1251,27 +1251,15 @@ fn expand_group<'s>(
     let mut body = parse::Body::default();
     // `include!`d files: their items are the module's, with their own file and lines.
     let mut included: Vec<Included> = Vec::new();
-    // The calls are expanded in parallel (a module may hold hundreds of calls, and a round waits
-    // for its largest module), then put together in their order, which decides the items' order
-    // and disambiguators.
-    let outcomes: Vec<CallOutcome> = group
-        .par_iter()
-        .map(|pending| {
-            let call = &pending.site.call;
-            if is_include(call) {
-                return CallOutcome::Included(include_file(ctx, package, walk, pending));
-            }
-            let definition = expansion.definition(call, &site.module_path, &pending.file_ref.name);
-            if definition.is_none() && !expansion.last_chance {
-                return CallOutcome::Deferred;
-            }
-            // Expansion parses: a panic there costs this call, not the run.
-            let expanded = catch_unwind(AssertUnwindSafe(|| {
-                parse::with_thread_definitions(|cache| parse::expand(call, definition, cache))
-            }));
-            CallOutcome::Expanded(expanded_body(walk, pending, expanded))
-        })
-        .collect();
+    let outcomes = expand_calls(
+        walk,
+        expansion,
+        group,
+        |pending| {
+            is_include(&pending.site.call).then(|| CallOutcome::Included(include_file(ctx, package, walk, pending)))
+        },
+        parse::expand,
+    );
     for (pending, outcome) in group.iter().zip(outcomes) {
         let call = &pending.site.call;
         match outcome {
@@ -1287,9 +1275,7 @@ fn expand_group<'s>(
                 let warning = Diagnostic::error(file, call.line, 1, message);
                 walk.report(Diagnostic { severity: Severity::Warning, ..warning });
             }
-            CallOutcome::Deferred => {
-                walk.deferred.lock().unwrap_or_else(|poison| poison.into_inner()).push(pending.clone());
-            }
+            CallOutcome::Deferred => {}
             CallOutcome::Expanded(Some(mut inner)) => {
                 body.items.append(&mut inner.items);
                 body.refs.append(inner.refs);
@@ -1337,11 +1323,53 @@ enum CallOutcome {
     /// An `include!`: the file's items, nothing (an argument that is not a path we can follow),
     /// or why the file could not be included.
     Included(Result<Option<Included>, String>),
-    /// No definition is known yet: the call waits for a later round.
+    /// No definition is known yet: the call waits for a later round (`expand_calls` has queued it).
     Deferred,
     /// What the expansion declares, when anything (see `expanded_body`).
     Expanded(Option<parse::Body>),
 }
+
+/// What each call of a group becomes, in the group's order (which decides the items' order and
+/// disambiguators): `special`'s outcome when it has one (`include!`), else deferred to a later
+/// round when its macro is not known yet (it is queued here), else expanded by `expand`. The
+/// calls are expanded in parallel: a module may hold hundreds of calls, and a round waits for
+/// its largest module.
+fn expand_calls(
+    walk: &Walk,
+    expansion: &Expansion<'_>,
+    group: &[PendingSite],
+    special: impl Fn(&PendingSite) -> Option<CallOutcome> + Sync,
+    expand: impl Fn(&parse::MacroCall, Option<parse::Definition<'_>>, &mut parse::Definitions) -> ExpandResult + Sync,
+) -> Vec<CallOutcome> {
+    let Some(module) = group.first().map(|first| &first.site.module_path) else { return Vec::new() };
+    let outcomes: Vec<CallOutcome> = group
+        .par_iter()
+        .map(|pending| {
+            if let Some(outcome) = special(pending) {
+                return outcome;
+            }
+            let call = &pending.site.call;
+            let definition = expansion.definition(call, module, &pending.file_ref.name);
+            if definition.is_none() && !expansion.last_chance {
+                return CallOutcome::Deferred;
+            }
+            // Expansion parses: a panic there costs this call, not the run.
+            let expanded = catch_unwind(AssertUnwindSafe(|| {
+                parse::with_thread_definitions(|cache| expand(call, definition, cache))
+            }));
+            CallOutcome::Expanded(expanded_body(walk, pending, expanded))
+        })
+        .collect();
+    let mut deferred = walk.deferred.lock().unwrap_or_else(|poison| poison.into_inner());
+    for (pending, outcome) in group.iter().zip(&outcomes) {
+        if let CallOutcome::Deferred = outcome {
+            deferred.push(pending.clone());
+        }
+    }
+    outcomes
+}
+
+type ExpandResult = Result<parse::Expanded, parse::SyntaxError>;
 
 /// Expands the macro calls among one impl's or trait's members, and indexes the members they
 /// make; further calls among those wait for the next round.
@@ -1358,32 +1386,18 @@ fn expand_members(
     let site = &first.site;
     let mut items = Vec::new();
     let mut calls = Vec::new();
-    // In parallel, then in order, as in `expand_group`.
-    let outcomes: Vec<CallOutcome> = group
-        .par_iter()
-        .map(|pending| {
-            let call = &pending.site.call;
-            let definition = expansion.definition(call, &site.module_path, &pending.file_ref.name);
-            if definition.is_none() && !expansion.last_chance {
-                return CallOutcome::Deferred;
-            }
-            let visibility = container.trait_visibility.as_deref();
-            let expanded = catch_unwind(AssertUnwindSafe(|| {
-                parse::with_thread_definitions(|cache| parse::expand_members(call, definition, cache, visibility))
-            }));
-            CallOutcome::Expanded(expanded_body(walk, pending, expanded))
-        })
-        .collect();
-    for (pending, outcome) in group.iter().zip(outcomes) {
-        match outcome {
-            CallOutcome::Deferred => {
-                walk.deferred.lock().unwrap_or_else(|poison| poison.into_inner()).push(pending.clone());
-            }
-            CallOutcome::Expanded(Some(mut inner)) => {
-                items.append(&mut inner.items);
-                calls.append(&mut inner.calls);
-            }
-            CallOutcome::Included(_) | CallOutcome::Expanded(None) => {}
+    let visibility = container.trait_visibility.as_deref();
+    let outcomes = expand_calls(
+        walk,
+        expansion,
+        group,
+        |_| None,
+        |call, definition, cache| parse::expand_members(call, definition, cache, visibility),
+    );
+    for outcome in outcomes {
+        if let CallOutcome::Expanded(Some(mut inner)) = outcome {
+            items.append(&mut inner.items);
+            calls.append(&mut inner.calls);
         }
     }
     let empty = HashSet::new();

@@ -538,18 +538,17 @@ const PREFIX_TRIES: usize = 8;
 /// (`|a, b| a + b`, `HashMap<K, V>`, `impl X for Y<{ N }> {}`), so the next one is tried; when
 /// syn stops inside a prefix, or after a few tries, the whole input decides, as it always did.
 fn syn_fragment(fragment: Fragment, input: &[TokenTree]) -> Option<usize> {
-    let parse = |input: &[TokenTree]| syn_whole(fragment, input);
     // A statement may be an item or an expression: it is left to the whole input.
     if fragment != Fragment::Stmt {
         for end in fragment_ends(fragment, input).take(PREFIX_TRIES) {
-            match parse(&input[..end]) {
+            match syn_whole(fragment, &input[..end]) {
                 Some(n) if n == end => return Some(end),
                 Some(_) => break,
                 None => {}
             }
         }
     }
-    parse(input)
+    syn_whole(fragment, input)
 }
 
 /// Where a fragment may end (exclusive indices, increasing, short of the whole input).
