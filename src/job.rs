@@ -302,7 +302,7 @@ impl Job<'_> {
         for unit in &new {
             let old = match previous.units.get(&unit.key) {
                 // Byte-identical outputs change nothing (the workspace unit, mostly).
-                Some(entry) if entry.output_hash == incremental::hash(&unit.output) => continue,
+                Some(entry) if entry.output.hash == incremental::hash(&unit.output) => continue,
                 Some(entry) => match cache.output(entry) {
                     Some(old) => old,
                     None => return Ok(None),

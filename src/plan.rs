@@ -93,7 +93,7 @@ pub fn plan(cache: &Cache, db: &Utf8Path, inputs: &PlanInputs<'_>) -> (Plan, Dur
     let nothing_gone =
         previous.units.keys().all(|key| key == WORKSPACE_UNIT || current.get(key.as_str()).copied().unwrap_or(false));
     let workspace_same =
-        previous.units.get(WORKSPACE_UNIT).is_some_and(|entry| entry.output_hash == inputs.workspace_output_hash);
+        previous.units.get(WORKSPACE_UNIT).is_some_and(|entry| entry.output.hash == inputs.workspace_output_hash);
     let plan = if all_indexed_unchanged && nothing_gone && workspace_same {
         Plan::Skip(previous)
     } else {

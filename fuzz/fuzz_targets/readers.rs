@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         4 => {
-            // A crate's scopes (`<unit>.defs`), naming crates by key: every key known, or none.
+            // A crate's scopes (a unit's scopes blob), naming crates by key: every key known, or none.
             let _ = CrateDefs::from_bytes(bytes, |_| Some(0));
             let _ = CrateDefs::from_bytes(bytes, |_| None);
         }

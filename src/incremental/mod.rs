@@ -8,7 +8,10 @@
 //! keyed by the file's content and its place in the module tree), its resolved scopes
 //! (`CrateDefs::to_bytes`) and a summary (`UnitSummary`: the files it read with their hashes, its
 //! counts, diagnostics, and two hashes: its interface, what dependents see of it, and its
-//! dependencies' interfaces when it was built).
+//! dependencies' interfaces when it was built). The summaries are in the state file; the rest is
+//! in pack files, one per build (`pack-<generation>`: the blobs of the units that build indexed,
+//! one after another, each named in the state by its pack, offset, length and hash), so that a
+//! build of 500 test targets writes one file, not 1,500.
 //!
 //! A rerun reuses a crate when its fingerprint (its target, package, features, dependencies and
 //! the options), its files and its dependencies' interfaces are all as recorded: it is not read,
@@ -27,16 +30,19 @@
 //! tool or schema version, options, backend or target, a graph replaced behind its back, a damaged
 //! file) makes a full build, which writes a new cache.
 //!
-//! Crash safety: unit files are named by generation and never overwritten by the build that
-//! reads them (a full build, which forgot the state first, may reuse names); the state file that
-//! names them is replaced atomically after the graph is committed, and records the graph's stamp
+//! Crash safety: packs are named by generation and never overwritten by the build that reads them
+//! (a full build, which forgot the state first, may reuse names); the state file that names them
+//! is replaced atomically after the graph is committed, and records the graph's stamp
 //! (`store::stamp`). A run killed in between leaves a state whose stamp no longer matches: the
-//! next build is a full one.
+//! next build is a full one. Packs nobody names any more are removed after the state is replaced;
+//! a pack mostly dead (the units it holds were indexed again since) has its live blobs copied into
+//! the new pack, so that the cache stays within twice what it holds.
 
 mod input;
 mod unit;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{Read, Seek, SeekFrom, Write};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use rayon::prelude::*;
@@ -50,7 +56,7 @@ pub use input::{Input, fingerprint, hash};
 pub use unit::{FileCache, FileOutput, FileOutputRef, OutputBuilder, UnitSummary, decode_output, encode_batch};
 
 /// Bump when the cache's meaning or format changes: an old cache then makes a full build.
-const CACHE_VERSION: u32 = 3;
+const CACHE_VERSION: u32 = 4;
 
 /// The key of the workspace unit (crate keys start with `Key(`).
 pub const WORKSPACE_UNIT: &str = "workspace";
@@ -68,13 +74,28 @@ pub struct UnitEntry {
     /// What decides the unit's output besides its files and its dependencies' interfaces.
     pub fingerprint: String,
     pub summary: UnitSummary,
-    /// The file (in the cache folder) holding its output, and that output's hash.
-    pub output: String,
-    pub output_hash: String,
-    /// The file holding its scopes (their hash is `summary.interface`).
-    pub defs: Option<String>,
-    /// The file holding its files' outputs (`FileCache`), and its hash.
-    pub files: Option<(String, String)>,
+    /// Its output.
+    pub output: Blob,
+    /// Its scopes (their hash is `summary.interface`).
+    pub defs: Option<Blob>,
+    /// Its files' outputs (`FileCache`).
+    pub files: Option<Blob>,
+}
+
+/// Where a unit's bytes are: a range of a pack file, and the hash they must have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blob {
+    /// The generation of the pack (`pack-<generation>`).
+    pub pack: u64,
+    pub offset: u64,
+    pub len: u64,
+    pub hash: String,
+}
+
+impl Blob {
+    fn pack_name(generation: u64) -> String {
+        format!("pack-{generation}")
+    }
 }
 
 /// The cache's state file.
@@ -112,26 +133,25 @@ impl Cache {
             .then_some(state)
     }
 
-    /// Reads a file of the cache, checking it against its recorded hash.
-    fn read_checked(&self, name: &str, expected: &str) -> Option<Vec<u8>> {
-        let bytes = std::fs::read(self.dir.join(name)).ok()?;
-        (hash(&bytes) == expected).then_some(bytes)
+    /// Reads a blob, checking it against its recorded hash; `None` when it is missing or damaged.
+    fn read(&self, blob: &Blob) -> Option<Vec<u8>> {
+        let bytes = read_range(&self.dir.join(Blob::pack_name(blob.pack)), blob.offset, blob.len).ok()?;
+        (hash(&bytes) == blob.hash).then_some(bytes)
     }
 
     /// A unit's recorded output.
     pub fn output(&self, entry: &UnitEntry) -> Option<Vec<Batch>> {
-        decode_output(&self.read_checked(&entry.output, &entry.output_hash)?)
+        decode_output(&self.read(&entry.output)?)
     }
 
     /// A unit's recorded file outputs.
     pub fn files(&self, entry: &UnitEntry) -> Option<FileCache> {
-        let (name, expected) = entry.files.as_ref()?;
-        FileCache::decode(self.read_checked(name, expected)?)
+        FileCache::decode(self.read(entry.files.as_ref()?)?)
     }
 
     /// A unit's recorded scopes, as bytes.
     pub fn defs(&self, entry: &UnitEntry) -> Option<Vec<u8>> {
-        self.read_checked(entry.defs.as_deref()?, entry.summary.interface.as_deref()?)
+        self.read(entry.defs.as_ref()?)
     }
 
     /// Forgets the cache (before a full build replaces the graph it describes).
@@ -140,9 +160,10 @@ impl Cache {
         let _ = std::fs::remove_file(self.dir.join(STATE_FILE));
     }
 
-    /// Records a new state: writes the files of the units built now (`new`: key, output, defs)
-    /// under a new generation, keeps the files of the units carried over from `previous`, then
-    /// replaces the state file and removes the files nothing names any more.
+    /// Records a new state: writes the blobs of the units built now (`new`) into a new pack,
+    /// keeps those of the units carried over from `previous` (`units`) where they are, or copies
+    /// them into the new pack when most of theirs is dead, then replaces the state file and
+    /// removes the packs nothing names any more.
     pub fn save(
         &self,
         previous: Option<&CacheState>,
@@ -153,65 +174,125 @@ impl Cache {
     ) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
         let generation = previous.map_or(0, |state| state.generation + 1);
-        let written: Vec<std::io::Result<(String, UnitEntry)>> = new
+        let name = Blob::pack_name(generation);
+        let mut pack =
+            Pack { generation, file: std::io::BufWriter::new(std::fs::File::create(self.dir.join(&name))?), len: 0 };
+        // Every new unit's blobs, then the carried-over ones from mostly dead packs.
+        let hashed: Vec<(NewUnit, String, Option<String>)> = new
             .into_par_iter()
             .map(|unit| {
-                let stem = format!("{}-{generation}", &hash(unit.key.as_bytes())[..16]);
-                let output = format!("{stem}.out");
-                unit::write_new(&self.dir.join(&output), &unit.output)?;
-                let defs = match &unit.defs {
-                    Some(bytes) => {
-                        let name = format!("{stem}.defs");
-                        unit::write_new(&self.dir.join(&name), bytes)?;
-                        Some(name)
-                    }
-                    None => None,
-                };
-                let files = match unit.files.is_empty() {
-                    true => None,
-                    false => {
-                        let name = format!("{stem}.files");
-                        unit::write_new(&self.dir.join(&name), &unit.files)?;
-                        Some((name, hash(&unit.files)))
-                    }
-                };
-                let entry = UnitEntry {
-                    fingerprint: unit.fingerprint,
-                    summary: unit.summary,
-                    output_hash: hash(&unit.output),
-                    output,
-                    defs,
-                    files,
-                };
-                Ok((unit.key, entry))
+                let output_hash = hash(&unit.output);
+                let files_hash = (!unit.files.is_empty()).then(|| hash(&unit.files));
+                (unit, output_hash, files_hash)
             })
             .collect();
-        for unit in written {
-            let (key, entry) = unit?;
-            units.insert(key, entry);
+        for (unit, output_hash, files_hash) in hashed {
+            let output = pack.add(&unit.output, output_hash)?;
+            let defs = match &unit.defs {
+                // The interface is the scopes' hash (`index`).
+                Some(bytes) => Some(pack.add(bytes, unit.summary.interface.clone().unwrap_or_else(|| hash(bytes)))?),
+                None => None,
+            };
+            let files = match files_hash {
+                Some(files_hash) => Some(pack.add(&unit.files, files_hash)?),
+                None => None,
+            };
+            let entry = UnitEntry { fingerprint: unit.fingerprint, summary: unit.summary, output, defs, files };
+            units.insert(unit.key, entry);
         }
+        for pack_generation in self.mostly_dead(&units, generation) {
+            let old = self.dir.join(Blob::pack_name(pack_generation));
+            for entry in units.values_mut() {
+                for blob in entry.blobs_mut().filter(|blob| blob.pack == pack_generation) {
+                    let bytes = read_range(&old, blob.offset, blob.len)?;
+                    *blob = pack.add(&bytes, std::mem::take(&mut blob.hash))?;
+                }
+            }
+        }
+        pack.file.flush()?;
         let state = CacheState { version: CACHE_VERSION, fingerprint, db_stamp, generation, units };
         let mut temp = tempfile::Builder::new().prefix(".state").tempfile_in(&self.dir)?;
         rmp_serde::encode::write(&mut temp, &state).map_err(std::io::Error::other)?;
         temp.persist(self.dir.join(STATE_FILE)).map_err(|err| err.error)?;
-        let named: std::collections::HashSet<&str> = state
+        let named: HashSet<String> = state
             .units
             .values()
-            .flat_map(|entry| {
-                let files = entry.files.as_ref().map(|(name, _)| name.as_str());
-                std::iter::once(entry.output.as_str()).chain(entry.defs.as_deref()).chain(files)
-            })
+            .flat_map(|entry| entry.blobs().map(|blob| Blob::pack_name(blob.pack)))
+            .chain(std::iter::once(name))
             .collect();
         for entry in std::fs::read_dir(&self.dir)?.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name != STATE_FILE && !named.contains(&*name) {
+            let file = entry.file_name();
+            let file = file.to_string_lossy();
+            if file != STATE_FILE && !named.contains(&*file) {
                 // Best effort: a file left behind is removed by the next save.
                 let _ = std::fs::remove_file(entry.path());
             }
         }
         Ok(())
     }
+
+    /// The older packs that `units` name less than half of: their live blobs are copied into the
+    /// new pack (of `generation`), so that dead bytes never outweigh live ones.
+    fn mostly_dead(&self, units: &BTreeMap<String, UnitEntry>, generation: u64) -> Vec<u64> {
+        let mut live: BTreeMap<u64, u64> = BTreeMap::new();
+        for entry in units.values() {
+            for blob in entry.blobs() {
+                if blob.pack != generation {
+                    *live.entry(blob.pack).or_default() += blob.len;
+                }
+            }
+        }
+        live.into_iter()
+            .filter(|&(pack, live)| {
+                // A pack that cannot be looked at is copied from: reading it then says what is wrong.
+                std::fs::metadata(self.dir.join(Blob::pack_name(pack))).map_or(true, |meta| live * 2 < meta.len())
+            })
+            .map(|(pack, _)| pack)
+            .collect()
+    }
+}
+
+impl UnitEntry {
+    fn blobs(&self) -> impl Iterator<Item = &Blob> {
+        std::iter::once(&self.output).chain(&self.defs).chain(&self.files)
+    }
+
+    fn blobs_mut(&mut self) -> impl Iterator<Item = &mut Blob> {
+        std::iter::once(&mut self.output).chain(&mut self.defs).chain(&mut self.files)
+    }
+}
+
+/// The pack a save writes.
+struct Pack {
+    generation: u64,
+    file: std::io::BufWriter<std::fs::File>,
+    len: u64,
+}
+
+impl Pack {
+    fn add(&mut self, bytes: &[u8], hash: String) -> std::io::Result<Blob> {
+        self.file.write_all(bytes)?;
+        let blob = Blob { pack: self.generation, offset: self.len, len: bytes.len() as u64, hash };
+        self.len += bytes.len() as u64;
+        Ok(blob)
+    }
+}
+
+/// `len` bytes of the file at `path` from `offset`.
+fn read_range(path: &Utf8Path, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    if offset.checked_add(len).is_none_or(|end| end > size) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("{path} is shorter than its state says"),
+        ));
+    }
+    file.seek(SeekFrom::Start(offset))?;
+    // The length is checked against the file's: no allocation beyond what is there.
+    let mut bytes = vec![0; len as usize];
+    file.read_exact(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// A unit built now, to be recorded.

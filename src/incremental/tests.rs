@@ -134,3 +134,112 @@ fn a_file_output_decodes_from_its_batch_encoded_once() {
     assert!(output.records.is_empty() && output.sites.is_empty() && output.children.is_empty());
     assert!(FileOutput::decode(&bytes[..bytes.len() - 1]).is_none(), "a truncated output is refused");
 }
+
+fn new_unit(key: &str, output: &[u8], defs: Option<&[u8]>) -> NewUnit {
+    let summary = UnitSummary { interface: defs.map(hash), ..UnitSummary::default() };
+    NewUnit {
+        key: key.to_owned(),
+        fingerprint: fingerprint(key),
+        summary,
+        output: output.to_vec(),
+        defs: defs.map(<[u8]>::to_vec),
+        files: FileCache::encode(&[(format!("{key}.rs"), output.to_vec())]),
+    }
+}
+
+fn output_bytes(n: u128) -> Vec<u8> {
+    let mut builder = OutputBuilder::default();
+    builder.add(&Batch {
+        vertices: vec![vertex(n, VertexKind::Function, &[("name", json!(format!("f{n}")))])],
+        edges: vec![],
+    });
+    builder.finish(&mut UnitSummary::default())
+}
+
+fn pack_files(dir: &Utf8Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with("pack-"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_build_writes_one_pack_and_reruns_keep_what_is_live_within_twice_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Utf8Path::from_path(dir.path()).unwrap().join("graph.msgpack");
+    let cache = Cache::new(&db);
+    let units: Vec<NewUnit> =
+        (0..50).map(|n| new_unit(&format!("u{n}"), &output_bytes(n), Some(&[n as u8; 40]))).collect();
+    cache.save(None, "fp".into(), "stamp0".into(), BTreeMap::new(), units).unwrap();
+    assert_eq!(pack_files(&cache.dir), ["pack-0"], "fifty units, one pack");
+    let mut state = cache.load("fp", Some("stamp0")).unwrap();
+    for (n, entry) in state.units.values().enumerate() {
+        assert!(cache.output(entry).is_some() && cache.files(entry).is_some(), "unit {n}");
+        assert_eq!(cache.defs(entry).unwrap().len(), 40);
+    }
+    // A rerun indexes one unit again: a second pack with only that unit, the first kept.
+    let kept: BTreeMap<String, UnitEntry> =
+        state.units.iter().filter(|(key, _)| *key != "u7").map(|(k, v)| (k.clone(), v.clone())).collect();
+    cache
+        .save(Some(&state), "fp".into(), "stamp1".into(), kept, vec![new_unit("u7", &output_bytes(107), None)])
+        .unwrap();
+    assert_eq!(pack_files(&cache.dir), ["pack-0", "pack-1"]);
+    state = cache.load("fp", Some("stamp1")).unwrap();
+    let u7 = &state.units["u7"];
+    assert_eq!(u7.output.pack, 1);
+    assert_eq!(cache.output(u7).unwrap()[0].vertices[0].id, id(107));
+    assert!(cache.defs(u7).is_none());
+    // Reruns that index most units again: pack-0 becomes mostly dead, its live blobs move, and
+    // it goes.
+    for round in 2..4u64 {
+        let again: Vec<String> = (0..50).filter(|n| n % 4 != 0).map(|n| format!("u{n}")).collect();
+        let kept =
+            state.units.iter().filter(|(key, _)| !again.contains(key)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let new = again.iter().map(|key| new_unit(key, &output_bytes(round as u128 * 1000), None)).collect();
+        cache.save(Some(&state), "fp".into(), format!("stamp{round}"), kept, new).unwrap();
+        state = cache.load("fp", Some(&format!("stamp{round}"))).unwrap();
+    }
+    assert!(!pack_files(&cache.dir).contains(&"pack-0".to_owned()), "{:?}", pack_files(&cache.dir));
+    let (mut live, mut size) = (0, 0);
+    for entry in state.units.values() {
+        assert!(cache.output(entry).is_some() && cache.files(entry).is_some());
+        live += entry.blobs().map(|blob| blob.len).sum::<u64>();
+    }
+    for name in pack_files(&cache.dir) {
+        size += std::fs::metadata(cache.dir.join(name)).unwrap().len();
+    }
+    assert!(size <= 2 * live, "{size} bytes of packs for {live} live ones");
+    assert_eq!(cache.defs(&state.units["u0"]).unwrap(), [0u8; 40], "a moved blob reads back");
+}
+
+#[test]
+fn a_damaged_or_missing_blob_reads_as_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Utf8Path::from_path(dir.path()).unwrap().join("graph.msgpack");
+    let cache = Cache::new(&db);
+    cache
+        .save(None, "fp".into(), "s".into(), BTreeMap::new(), vec![new_unit("a", &output_bytes(1), Some(b"scopes"))])
+        .unwrap();
+    let state = cache.load("fp", Some("s")).unwrap();
+    let entry = &state.units["a"];
+    let pack = cache.dir.join("pack-0");
+    let bytes = std::fs::read(&pack).unwrap();
+    // One byte changed inside each blob in turn: only that blob is refused.
+    for blob in entry.blobs() {
+        let mut damaged = bytes.clone();
+        damaged[blob.offset as usize] ^= 0xff;
+        std::fs::write(&pack, &damaged).unwrap();
+        assert_eq!(cache.read(blob), None);
+        assert_eq!(entry.blobs().filter(|other| cache.read(other).is_some()).count(), 2);
+    }
+    std::fs::write(&pack, &bytes[..bytes.len() - 1]).unwrap();
+    assert!(cache.files(entry).is_none(), "the last blob, cut short");
+    let mut lying = entry.clone();
+    lying.output.len = u64::MAX;
+    assert!(cache.output(&lying).is_none(), "a length beyond the file allocates nothing");
+    std::fs::remove_file(&pack).unwrap();
+    assert!(cache.output(entry).is_none() && cache.defs(entry).is_none());
+}

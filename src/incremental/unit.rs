@@ -2,7 +2,6 @@
 //! the `depends_on` edges between them). What a unit wrote, and what it needs to be reused.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -89,14 +88,6 @@ pub fn decode_output(mut bytes: &[u8]) -> Option<Vec<Batch>> {
         batches.push(rmp_serde::decode::from_read(&mut bytes).ok()?);
     }
     Some(batches)
-}
-
-/// Writes `bytes` to `path`: a name that the live state does not refer to (see `Cache::save`), so
-/// that a file left by a killed run may be replaced.
-pub fn write_new(path: &camino::Utf8Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = std::fs::File::create(path)?;
-    file.write_all(bytes)?;
-    Ok(())
 }
 
 /// A file's share of a crate's output, kept so that when the crate is indexed again, a file whose
