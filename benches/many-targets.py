@@ -2,6 +2,13 @@
 """Generates a package with many small test targets over one library, for the per-target cost.
 
     benches/many-targets.py DIR [TARGETS] [MODULES]     (default 500 test targets, 100 modules)
+    benches/many-targets.py DIR --measure RUNS BINARY...
+
+The second form measures, in RUNS alternated rounds after a warm-up, the wall time and peak memory
+(`/usr/bin/time -v`) of the parse-only floor (`target/release/examples/parse_floor`, built by
+`cargo build --release --example parse_floor`) and of `cargo codegraph --offline --rebuild` by
+each BINARY (say the release binaries of two commits), and prints medians and each one's ratio
+to the floor (issue 12's goal: <= 2).
 
 The library has MODULES modules of ten structs each (an inherent impl, a private helper, a trait
 and its impl); each test target `tests/tN.rs` uses one struct and calls two of its methods. Then,
@@ -16,10 +23,50 @@ import subprocess
 import sys
 
 
+def measure(root, runs, binaries):
+    import re
+    import statistics
+    import tempfile
+
+    bench = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    floor = os.path.join(bench, "target", "release", "examples", "parse_floor")
+    scratch = tempfile.mkdtemp(prefix="many-targets-")
+    files = os.path.join(scratch, "files.list")
+    subprocess.run([floor, "list", os.path.join(root, "Cargo.toml"), files], check=True, stdout=subprocess.DEVNULL)
+
+    def timed(command):
+        report = os.path.join(scratch, "time")
+        started = os.times().elapsed
+        subprocess.run(["/usr/bin/time", "-v", "-o", report, *command], cwd=root, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wall = os.times().elapsed - started
+        with open(report) as text:
+            peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text.read()).group(1)) / 1024
+        return wall, peak
+
+    cases = {"parse-only floor": [floor, "parse", files]}
+    for n, binary in enumerate(binaries):
+        cases[f"{n}: {binary}"] = [binary, "codegraph", "--offline", "-q", "--rebuild", "--db", os.path.join(scratch, f"{n}.msgpack")]
+    samples = {name: [] for name in cases}
+    for round_ in range(runs + 1):
+        for name, command in cases.items():
+            result = timed(command)
+            if round_ > 0:
+                samples[name].append(result)
+    floor_wall = statistics.median(w for w, _ in samples["parse-only floor"])
+    print(f"{'command':<60} {'wall s':>8} {'peak MiB':>9} {'/ floor':>8}   (medians of {runs})")
+    for name, results in samples.items():
+        wall = statistics.median(w for w, _ in results)
+        peak = statistics.median(m for _, m in results)
+        print(f"{name:<60} {wall:>8.3f} {peak:>9.0f} {wall / floor_wall:>8.2f}")
+        print(f"{'':<60} {' '.join(f'{w:.3f}' for w, _ in results)}")
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     root = sys.argv[1]
+    if len(sys.argv) > 3 and sys.argv[2] == "--measure":
+        return measure(root, int(sys.argv[3]), [os.path.abspath(b) for b in sys.argv[4:]])
     targets = int(sys.argv[2]) if len(sys.argv) > 2 else 500
     modules = int(sys.argv[3]) if len(sys.argv) > 3 else 100
     os.makedirs(os.path.join(root, "src"), exist_ok=True)

@@ -212,7 +212,9 @@ impl Cache {
         pack.file.flush()?;
         let state = CacheState { version: CACHE_VERSION, fingerprint, db_stamp, generation, units };
         let mut temp = tempfile::Builder::new().prefix(".state").tempfile_in(&self.dir)?;
-        rmp_serde::encode::write(&mut temp, &state).map_err(std::io::Error::other)?;
+        // Encoded whole, then written at once: the encoder writes token by token, a system call
+        // each on an unbuffered file (50,000 of them for 500 units).
+        temp.write_all(&rmp_serde::to_vec(&state).map_err(std::io::Error::other)?)?;
         temp.persist(self.dir.join(STATE_FILE)).map_err(|err| err.error)?;
         let named: HashSet<String> = state
             .units

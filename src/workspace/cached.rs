@@ -24,6 +24,7 @@
 //! Knows cargo's and rustup's files; nothing of syntax or of the graph.
 
 use std::collections::BTreeSet;
+use std::io::Write as _;
 use std::time::UNIX_EPOCH;
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -147,7 +148,8 @@ fn store(config: &WorkspaceConfig, key: String, metadata: &Metadata, target: &Ta
     }
     entries.truncate(MAX_ENTRIES);
     let mut temp = tempfile::Builder::new().prefix(".metadata-cache").tempfile_in(&dir)?;
-    serde_json::to_writer(&mut temp, &CacheFile { version: VERSION, entries })?;
+    // Encoded whole, then written at once (the encoder writes token by token).
+    temp.write_all(&serde_json::to_vec(&CacheFile { version: VERSION, entries })?)?;
     temp.persist(&path).map_err(|err| err.error)?;
     Ok(())
 }
