@@ -526,12 +526,12 @@ fn run_query(verb: QueryVerb, reporter: &Reporter) -> Result<u8, Error> {
         QueryVerb::Cycles { level, .. } => query::Request::Cycles { level },
         QueryVerb::Stats { .. } => query::Request::Stats,
     };
-    let graph = {
+    let mut answer = {
         let _lock =
             store::lock::lock(&db, LockMode::Shared, !common.build.db.no_wait, || reporter.blocked(db.as_str()))?;
-        store::open_graph(&db)?
-    };
-    let mut answer = query::run(&graph, &request)?;
+        // A graph on a server is asked only for what the query needs (`store::answer`).
+        store::answer(&db, |graph| query::run(graph, &request))?
+    }?;
     if let Some(limit) = common.limit {
         answer.truncate(limit);
     }

@@ -1,9 +1,11 @@
 //! The remote backend (`--db grpc://HOST:PORT`, feature `server`) and `serve`, through the real
 //! binary: against an in-process IndraDB server (indradb-proto's server over a memory datastore,
-//! on a free loopback port) and, ignored until run by hand, against the real `indradb-server`
-//! (`cargo xtask tools --features indradb-server` installs it; about 20 minutes of C++): the same export as the msgpack backend, incremental updates, builds
-//! kept apart by the server's lease, half-written graphs refused and repaired, builds killed at
-//! random moments and a server restarted mid-build. Everything talks to 127.0.0.1 only.
+//! on a free loopback port) and against the real `indradb-server` (`cargo xtask tools --features
+//! server` installs it, linked against the workspace's own RocksDB build; a test that needs it
+//! fails when it is missing, never skips): the same export as the msgpack backend, incremental
+//! updates, builds kept apart by the server's lease, half-written graphs refused and repaired,
+//! builds killed at random moments, two concurrent builds and a server restarted mid-build.
+//! Everything talks to 127.0.0.1 only.
 
 mod common;
 
@@ -61,7 +63,11 @@ mod server {
         /// A memory server, or a RocksDB one in `rocksdb`, on `port` (a free one if `None`).
         fn start(port: Option<u16>, rocksdb: Option<&Path>) -> RealServer {
             let port = port.unwrap_or_else(free_port);
-            let mut command = Command::new(common::tool("indradb-server"));
+            let server = common::tool_installed_by(
+                "indradb-server",
+                "`cargo xtask tools --features server`, which installs the real IndraDB server there",
+            );
+            let mut command = Command::new(server);
             command.args(["-a", &format!("127.0.0.1:{port}")]);
             match rocksdb {
                 Some(dir) => command.args(["rocksdb", dir.to_str().unwrap()]),
@@ -102,9 +108,10 @@ mod server {
         }
     }
 
-    /// The binary, in `dir`, with a short lease (so that a killed build's lease expires soon), and
-    /// the clean environment `common::run_in` gives (a `CARGO_TARGET_DIR` of the test run's own
-    /// would move the fixture's target folder).
+    /// The binary, in `dir`, with a short lease (so that a killed build's lease expires soon; long
+    /// enough that a build on a loaded machine renews it in time, every third of it), and the clean
+    /// environment `common::run_in` gives (a `CARGO_TARGET_DIR` of the test run's own would move
+    /// the fixture's target folder).
     fn run(dir: &Path, args: &[&str]) -> Output {
         command(dir, args).output().unwrap()
     }
@@ -114,7 +121,7 @@ mod server {
         command
             .args(args)
             .current_dir(dir)
-            .env("CODEGRAPH_LEASE_SECS", "1")
+            .env("CODEGRAPH_LEASE_SECS", "2")
             .env_remove("CARGO_TARGET_DIR")
             .env_remove("CARGO_TERM_COLOR")
             .env_remove("CARGO_BUILD_TARGET");
@@ -179,7 +186,6 @@ mod server {
     }
 
     #[test]
-    #[ignore = "needs the real indradb-server: `cargo xtask tools --features indradb-server`, then `cargo test --features server --test remote -- --ignored` (not yet run: see README)"]
     fn a_server_graph_exports_as_the_msgpack_one_on_the_real_server() {
         let server = RealServer::start(None, None);
         conformance(&server.address());
@@ -212,6 +218,73 @@ mod server {
         let update = build(fixture.path(), address, &[], 0);
         assert_eq!(summary(&update)["incremental"], true);
         assert!(export(fixture.path(), address) == reference(&fixture, &[]));
+    }
+
+    /// `query` through `--db grpc://` asks the server only for what the query needs
+    /// (`store::answer`); every verb must still answer exactly as on the whole graph, errors too.
+    #[test]
+    fn queries_through_the_server_answer_as_on_the_msgpack_graph() {
+        let server = in_process();
+        let fixture = Fixture::new("query");
+        let address = server.address.as_str();
+        build(fixture.path(), address, &[], 0);
+        let local = fixture.path().join("graph.msgpack");
+        let local = local.to_str().unwrap();
+        build(fixture.path(), local, &[], 0);
+        let find = ["query", "find", "helper", "--no-update", "--message-format", "json", "--db", local];
+        let helper = String::from_utf8_lossy(&expect(&run(fixture.path(), &find), 0).stdout).into_owned();
+        let id = helper
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .find_map(|record| record["id"].as_str().map(str::to_owned));
+        let mut queries: Vec<Vec<&str>> = vec![
+            vec!["callers", "qcore::helper"],
+            vec!["callers", "<qapp::AppStore as Store>::get"],
+            vec!["callers", "helper", "--depth", "4"],
+            vec!["callees", "qapp::ui::render", "--depth", "3"],
+            vec!["callees", "qapp::fetch"],
+            vec!["impls", "qcore::Store"],
+            vec!["impls", "AppStore"],
+            vec!["show", "qcore::helper"],
+            vec!["refs", "qcore::Store"],
+            vec!["deps", "qapp::service"],
+            vec!["rdeps", "qapp::service", "--depth", "3"],
+            vec!["path", "qapp::ui", "qapp::db"],
+            vec!["path", "qapp::db", "qapp::ui"],
+            vec!["find", "helper"],
+            vec!["find", "qapp::**"],
+            vec!["cycles"],
+            vec!["stats"],
+            vec!["callers", "no_such_function"],
+            vec!["callers", "get"],
+            vec!["show", "00000000-0000-0000-0000-000000000001"],
+        ];
+        if let Some(id) = &id {
+            queries.push(vec!["show", id]);
+        }
+        for query in &queries {
+            for format in ["human", "json"] {
+                let ask = |db: &str| {
+                    let mut args = vec!["query"];
+                    args.extend(query);
+                    args.extend(["--no-update", "--message-format", format, "--db", db]);
+                    run(fixture.path(), &args)
+                };
+                let (expected, found) = (ask(local), ask(address));
+                assert_eq!(found.status.code(), expected.status.code(), "{query:?}: {}", describe(&found));
+                assert!(
+                    found.stdout == expected.stdout,
+                    "{query:?} {format}: {}\n---\n{}",
+                    describe(&found),
+                    describe(&expected)
+                );
+                if !expected.status.success() {
+                    let message = |output: &Output| stderr(output).replace(address, "DB").replace(local, "DB");
+                    assert_eq!(message(&found), message(&expected), "{query:?}");
+                }
+            }
+        }
+        assert!(id.is_some(), "`find helper` named no id: {helper}");
     }
 
     #[test]
@@ -303,7 +376,6 @@ mod server {
     }
 
     #[test]
-    #[ignore = "needs the real indradb-server: `cargo xtask tools --features indradb-server`, then `cargo test --features server --test remote -- --ignored` (not yet run: see README)"]
     fn builds_killed_at_random_moments_leave_a_graph_that_is_right_or_refused() {
         let server = RealServer::start(None, None);
         let address = server.address();
@@ -357,7 +429,6 @@ mod server {
     }
 
     #[test]
-    #[ignore = "needs the real indradb-server: `cargo xtask tools --features indradb-server`, then `cargo test --features server --test remote -- --ignored` (not yet run: see README)"]
     fn two_concurrent_builds_leave_one_good_graph() {
         let server = RealServer::start(None, None);
         let address = server.address();
@@ -367,8 +438,11 @@ mod server {
         // Two copies of the workspace, as on two machines: their caches are apart too.
         let other = dir.path().join("other");
         write_large_workspace(&other, 20, false);
+        // Nobody is killed here: a lease long enough that a build slowed down by a loaded machine
+        // does not lose it to the one waiting (which then fails it, rightly, with exit code 5).
         let spawn = |dir: &Path| {
             command(dir, &["build", "--offline", "--rebuild", "--db", &address])
+                .env("CODEGRAPH_LEASE_SECS", "30")
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -395,7 +469,6 @@ mod server {
     }
 
     #[test]
-    #[ignore = "needs the real indradb-server: `cargo xtask tools --features indradb-server`, then `cargo test --features server --test remote -- --ignored` (not yet run: see README)"]
     fn a_server_restarted_mid_build_leaves_a_refused_graph_that_the_next_build_repairs() {
         let store = tempfile::tempdir().unwrap();
         let server = RealServer::start(None, Some(&store.path().join("indradb")));

@@ -12,10 +12,15 @@
 //! IndraDB type or says how the bytes were laid out on disk. Where the properties live is
 //! `PropTable`'s business: decoded maps (`Graph::from_stored`, RocksDB graphs), or spans of a
 //! msgpack image read lazily.
+//!
+//! A snapshot may also be partial (`Graph::partial`): a few vertices of a graph kept by a server,
+//! those whose edges are all there, and the look-ups it answers in full. A reader runs on it as
+//! on a whole graph; whatever it asks beyond what is there is noted (`Graph::wanted`), so that
+//! `store::answer` fetches that and runs the reader again, until it asks for nothing more.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::{Hash, Hasher};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use rustc_hash::FxHasher;
 use serde_json::Value;
@@ -127,6 +132,47 @@ pub struct Graph {
     by_name: OnceLock<Vec<(u64, V)>>,
     /// Each vertex's `contains` parent (`NO_PARENT` for none), built on first use.
     parents: OnceLock<Vec<u32>>,
+    /// What a partial snapshot holds; `None` for a whole graph.
+    partial: Option<Partial>,
+}
+
+/// What a partial snapshot holds, and what was asked of it beyond that.
+struct Partial {
+    /// By vertex: whether all its edges, both ways, are in the snapshot.
+    expanded: Vec<bool>,
+    /// The (property, value) look-ups whose every vertex is in the snapshot.
+    looked_up: HashSet<(String, String)>,
+    /// Ids asked for by `vertex` and fetched: those not in the snapshot are in no graph.
+    ids_fetched: HashSet<Uuid>,
+    wanted: Mutex<Wanted>,
+}
+
+/// What a reader asked of a partial snapshot that it does not hold (`Graph::wanted`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    /// Vertices whose edges (both ways), and the vertices at their other ends, are wanted.
+    pub expand: BTreeSet<Uuid>,
+    /// (property, value) look-ups wanted: every vertex with that value (`path`, `name`).
+    pub look_ups: BTreeSet<(String, String)>,
+    /// Vertices wanted by id.
+    pub ids: BTreeSet<Uuid>,
+    /// The reader walked every vertex or edge: nothing short of the whole graph answers it.
+    pub whole: bool,
+}
+
+impl Wanted {
+    pub fn is_empty(&self) -> bool {
+        *self == Wanted::default()
+    }
+}
+
+/// What a partial snapshot is known to hold in full, besides its vertices' properties.
+#[derive(Debug, Default, Clone)]
+pub struct Known {
+    /// The vertices whose every edge, both ways, is in the snapshot.
+    pub expanded: HashSet<Uuid>,
+    pub looked_up: HashSet<(String, String)>,
+    pub ids_fetched: HashSet<Uuid>,
 }
 
 const NO_PARENT: u32 = u32::MAX;
@@ -224,24 +270,80 @@ impl Graph {
             by_path: OnceLock::new(),
             parents: OnceLock::new(),
             by_name: OnceLock::new(),
+            partial: None,
         }
     }
 
+    /// A partial snapshot (see the module's comment): the vertices and edges fetched so far, and
+    /// what of them is complete. Edges whose ends are not both there are dropped.
+    pub fn partial(stored: StoredGraph, known: &Known) -> Result<Graph, UnknownKind> {
+        let mut graph = Graph::from_stored(stored)?;
+        let expanded = graph.ids.iter().map(|id| known.expanded.contains(id)).collect();
+        graph.partial = Some(Partial {
+            expanded,
+            looked_up: known.looked_up.clone(),
+            ids_fetched: known.ids_fetched.clone(),
+            wanted: Mutex::new(Wanted::default()),
+        });
+        Ok(graph)
+    }
+
+    /// What readers asked of this snapshot that it does not hold; nothing for a whole graph.
+    pub fn wanted(&self) -> Wanted {
+        match &self.partial {
+            Some(partial) => {
+                partial.wanted.lock().map(|wanted| wanted.clone()).unwrap_or_else(|p| p.into_inner().clone())
+            }
+            None => Wanted::default(),
+        }
+    }
+
+    /// Notes, on a partial snapshot, something a reader asked for that it may not hold.
+    fn want(&self, note: impl FnOnce(&Partial, &mut Wanted)) {
+        if let Some(partial) = &self.partial {
+            // A reader that panicked holding the lock left it poisoned: what it noted still counts.
+            let mut wanted = partial.wanted.lock().unwrap_or_else(|p| p.into_inner());
+            note(partial, &mut wanted);
+        }
+    }
+
+    fn want_whole(&self) {
+        self.want(|_, wanted| wanted.whole = true);
+    }
+
+    fn want_edges(&self, v: V) {
+        self.want(|partial, wanted| {
+            if !partial.expanded[v.index()] {
+                wanted.expand.insert(self.ids[v.index()]);
+            }
+        });
+    }
+
     pub fn vertex_count(&self) -> usize {
+        self.want_whole();
         self.ids.len()
     }
 
     pub fn edge_count(&self) -> usize {
+        self.want_whole();
         self.edges.len()
     }
 
     /// Every vertex, in id order.
     pub fn vertices(&self) -> impl ExactSizeIterator<Item = V> + '_ {
+        self.want_whole();
+        self.all_vertices()
+    }
+
+    /// Every vertex held, for this module's own indices (which a partial snapshot builds over
+    /// what it holds, without that meaning a reader walked the graph).
+    fn all_vertices(&self) -> impl ExactSizeIterator<Item = V> + '_ {
         (0..self.ids.len() as u32).map(V)
     }
 
     /// Every edge, in (from, kind, to) order.
     pub fn edges(&self) -> impl ExactSizeIterator<Item = E> + '_ {
+        self.want_whole();
         (0..self.edges.len() as u32).map(E)
     }
 
@@ -255,7 +357,15 @@ impl Graph {
 
     /// The vertex with this id.
     pub fn vertex(&self, id: Uuid) -> Option<V> {
-        self.ids.binary_search(&id).ok().map(|i| V(i as u32))
+        let found = self.ids.binary_search(&id).ok().map(|i| V(i as u32));
+        if found.is_none() {
+            self.want(|partial, wanted| {
+                if !partial.ids_fetched.contains(&id) {
+                    wanted.ids.insert(id);
+                }
+            });
+        }
+        found
     }
 
     /// The vertices of one kind, in id order.
@@ -316,6 +426,7 @@ impl Graph {
 
     /// A vertex's edges one way, ordered by (kind name, other end).
     pub fn edges_of(&self, v: V, direction: Direction) -> impl ExactSizeIterator<Item = E> + '_ {
+        self.want_edges(v);
         let i = v.index();
         let (start, end, ordered) = match direction {
             Direction::Out => (self.out_start[i], self.out_start[i + 1], false),
@@ -349,11 +460,17 @@ impl Graph {
     }
 
     fn look_up(&self, index: &OnceLock<Vec<(u64, V)>>, prop: &str, wanted: &str) -> Vec<V> {
+        self.want(|partial, asked| {
+            let key = (prop.to_owned(), wanted.to_owned());
+            if !partial.looked_up.contains(&key) {
+                asked.look_ups.insert(key);
+            }
+        });
         // A sorted vector rather than a map of vectors: one allocation, not one per value, which
         // made building it most of a one-shot look-up's time on a large graph.
         let index = index.get_or_init(|| {
             let mut index: Vec<(u64, V)> =
-                self.vertices().filter_map(|v| Some((hash(self.text(v, prop)?), v))).collect();
+                self.all_vertices().filter_map(|v| Some((hash(self.text(v, prop)?), v))).collect();
             index.sort_unstable();
             index
         });
@@ -371,6 +488,8 @@ impl Graph {
     /// The vertex that `contains` `v` (a module's parent module, an item's module, a method's
     /// impl, a crate's package), if any. `contains` edges form a tree.
     pub fn parent(&self, v: V) -> Option<V> {
+        // Its parent is the other end of its inbound `contains` edge.
+        self.want_edges(v);
         let parents = self.parents.get_or_init(|| {
             let mut parents = vec![NO_PARENT; self.ids.len()];
             for edge in self.edges.iter().filter(|edge| edge.kind == EdgeKind::Contains) {
@@ -447,4 +566,83 @@ pub(crate) fn edge_kind(name: &str) -> Result<EdgeKind, UnknownKind> {
         .copied()
         .find(|k| k.as_str() == name)
         .ok_or_else(|| UnknownKind { what: "edge", kind: name.to_owned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoredEdge;
+
+    fn vertex(n: u128, kind: &str, name: &str) -> StoredVertex {
+        let props = BTreeMap::from([("name".to_owned(), Value::from(name)), ("path".to_owned(), Value::from(name))]);
+        StoredVertex { id: Uuid::from_u128(n), kind: kind.to_owned(), props }
+    }
+
+    fn edge(from: u128, kind: &str, to: u128) -> StoredEdge {
+        StoredEdge {
+            from: Uuid::from_u128(from),
+            kind: kind.to_owned(),
+            to: Uuid::from_u128(to),
+            props: BTreeMap::new(),
+        }
+    }
+
+    /// A module containing `a` and `b`, and `b` calling `a`.
+    fn whole() -> StoredGraph {
+        StoredGraph {
+            vertices: vec![vertex(1, "module", "m"), vertex(2, "function", "a"), vertex(3, "function", "b")],
+            edges: vec![edge(1, "contains", 2), edge(1, "contains", 3), edge(3, "calls", 2)],
+        }
+    }
+
+    /// A reader of a partial snapshot is told what it asked beyond what is there, and nothing
+    /// once what it asked is there: then it answers as on the whole graph.
+    #[test]
+    fn a_partial_snapshot_notes_what_it_lacks() {
+        let callers = |graph: &Graph| -> Vec<String> {
+            let mut found = Vec::new();
+            for v in graph.by_name("a") {
+                found.extend(graph.parent(v).map(|p| graph.path(p).to_owned()));
+                for e in graph.edges_of_kind(v, Direction::In, EdgeKind::Calls) {
+                    found.push(graph.path(graph.other(e, Direction::In)).to_owned());
+                }
+            }
+            found
+        };
+        let expected = callers(&Graph::from_stored(whole()).unwrap());
+        assert_eq!(expected, ["m", "b"]);
+        assert!(Graph::from_stored(whole()).unwrap().wanted().is_empty());
+
+        let empty = Graph::partial(StoredGraph::default(), &Known::default()).unwrap();
+        assert_eq!(callers(&empty), Vec::<String>::new());
+        let wanted = empty.wanted();
+        assert_eq!(wanted.look_ups, BTreeSet::from([("name".to_owned(), "a".to_owned())]));
+        assert!(wanted.expand.is_empty() && !wanted.whole);
+
+        // The look-up answered: vertex `a` alone, whose edges are not there yet.
+        let mut known = Known::default();
+        known.looked_up.insert(("name".to_owned(), "a".to_owned()));
+        let found = StoredGraph { vertices: vec![vertex(2, "function", "a")], edges: vec![] };
+        let graph = Graph::partial(found, &known).unwrap();
+        callers(&graph);
+        assert_eq!(graph.wanted().expand, BTreeSet::from([Uuid::from_u128(2)]));
+
+        // Its edges and their other ends there: nothing more is wanted, and the answer is right.
+        known.expanded.insert(Uuid::from_u128(2));
+        let mut around = whole();
+        around.edges.retain(|e| e.to == Uuid::from_u128(2));
+        let graph = Graph::partial(around, &known).unwrap();
+        assert_eq!(callers(&graph), expected);
+        assert!(graph.wanted().is_empty(), "{:?}", graph.wanted());
+
+        // Walking every vertex wants the whole graph; an id looked for and fetched is not wanted again.
+        assert_eq!(graph.of_kind(VertexKind::Function).count(), 2);
+        assert!(graph.wanted().whole);
+        let mut known = Known::default();
+        known.ids_fetched.insert(Uuid::from_u128(9));
+        let graph = Graph::partial(StoredGraph::default(), &known).unwrap();
+        assert_eq!(graph.vertex(Uuid::from_u128(9)), None);
+        assert_eq!(graph.vertex(Uuid::from_u128(8)), None);
+        assert_eq!(graph.wanted().ids, BTreeSet::from([Uuid::from_u128(8)]));
+    }
 }

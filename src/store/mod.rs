@@ -527,6 +527,47 @@ pub fn open_graph(path: &Utf8Path) -> Result<Graph, StoreError> {
     Graph::from_stored(stored).map_err(|err| StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() })
 }
 
+/// Runs `reader` on the graph stored at `path` and returns what it returns.
+///
+/// For a local graph, that is `reader(&open_graph(path)?)`. A graph on a server is not read
+/// whole for it: `reader` runs on a partial snapshot (`Graph::partial`) of what it asked for so
+/// far, starting from nothing, and what it asked beyond that is fetched (`remote::Neighbourhood`)
+/// before it runs again, until it asks for nothing more: its answer is then the one the whole
+/// graph gives, from a few requests per round (a `query callers` takes a handful of rounds). A
+/// reader that walks every vertex or edge (`find` with a pattern, `cycles`) gets the whole graph.
+/// `reader` must be a pure function of the graph, cheap to run again.
+pub fn answer<T>(path: &Utf8Path, reader: impl Fn(&Graph) -> T) -> Result<T, StoreError> {
+    #[cfg(feature = "server")]
+    if is_remote(path) {
+        return answer_remote(path, reader);
+    }
+    Ok(reader(&open_graph(path)?))
+}
+
+/// `answer` for a graph on a server.
+#[cfg(feature = "server")]
+fn answer_remote<T>(path: &Utf8Path, reader: impl Fn(&Graph) -> T) -> Result<T, StoreError> {
+    /// Past this many rounds a reader is walking far: the whole graph in one go is cheaper.
+    const MAX_ROUNDS: usize = 32;
+    let mut fetched = remote::Neighbourhood::open(path.as_str())?;
+    for _ in 0..MAX_ROUNDS {
+        let (stored, known) = fetched.snapshot();
+        let graph = graph::Graph::partial(stored, &known)
+            .map_err(|err| StoreError::Unreadable { path: path.to_owned(), reason: err.to_string() })?;
+        let answer = reader(&graph);
+        let wanted = graph.wanted();
+        if wanted.whole {
+            break;
+        }
+        if wanted.is_empty() {
+            fetched.finish()?;
+            return Ok(answer);
+        }
+        fetched.fetch(&wanted)?;
+    }
+    Ok(reader(&open_graph(path)?))
+}
+
 /// The vertices whose `path` is `wanted`, found through the property index, never a scan.
 pub fn find_by_path(path: &Utf8Path, wanted: &str) -> Result<Vec<StoredVertex>, StoreError> {
     if is_remote(path) {

@@ -617,6 +617,137 @@ pub fn read_graph(address: &str) -> Result<StoredGraph, StoreError> {
     Ok(graph)
 }
 
+/// A graph on a server read a few vertices at a time, for readers that need only those
+/// (`store::answer`): the vertices a partial snapshot (`Graph::partial`) was asked for, their
+/// edges and the vertices at the other ends, each round a few requests. The version record is
+/// read when it starts and again when it is done (`finish`), as `read_graph` does, so that a
+/// graph a build changed in between is refused rather than read half old, half new.
+pub struct Neighbourhood {
+    remote: Arc<Remote>,
+    built: String,
+    vertices: std::collections::BTreeMap<Uuid, StoredVertex>,
+    edges: std::collections::BTreeMap<(Uuid, String, Uuid), StoredEdge>,
+    known: super::graph::Known,
+}
+
+impl Neighbourhood {
+    /// Connects, and refuses a graph that is missing, being written or half-written, as
+    /// `read_graph` does.
+    pub fn open(address: &str) -> Result<Neighbourhood, StoreError> {
+        let remote = Remote::connect(address)?;
+        let meta = remote.meta().map_err(|err| indradb_err(address, err))?;
+        let built = match state_of(&meta) {
+            State::Built(build) => build,
+            State::Writing(_) => return Err(refusal(&remote)),
+            // Whether it holds nothing or a graph not ours, `read_graph` tells (and fails).
+            State::Empty => {
+                return Err(read_graph(address).err().unwrap_or(StoreError::Missing { path: address.into() }));
+            }
+        };
+        check_meta(&meta, address)?;
+        Ok(Neighbourhood {
+            remote,
+            built,
+            vertices: Default::default(),
+            edges: Default::default(),
+            known: Default::default(),
+        })
+    }
+
+    /// What is fetched so far, as a partial snapshot's parts.
+    pub fn snapshot(&self) -> (StoredGraph, super::graph::Known) {
+        let graph = StoredGraph {
+            vertices: self.vertices.values().cloned().collect(),
+            edges: self.edges.values().cloned().collect(),
+        };
+        (graph, self.known.clone())
+    }
+
+    /// Fetches what a reader wanted of the snapshot (`Graph::wanted`; `whole` is the caller's).
+    pub fn fetch(&mut self, wanted: &super::graph::Wanted) -> Result<(), StoreError> {
+        let address = self.remote.address().to_owned();
+        let err = |err| indradb_err(&address, err);
+        let invalid = |err| indradb_err(&address, indradb::Error::Invalid(err));
+        for (prop, value) in &wanted.look_ups {
+            let q = VertexWithPropertyValueQuery::new(identifier(prop)?, Json::new(value.clone().into()));
+            self.add_vertices(q.include().properties().map_err(invalid)?)?;
+            self.known.looked_up.insert((prop.clone(), value.clone()));
+        }
+        if !wanted.ids.is_empty() {
+            let ids: Vec<Uuid> = wanted.ids.iter().copied().collect();
+            self.add_vertices(SpecificVertexQuery::new(ids.clone()).include().properties().map_err(invalid)?)?;
+            self.known.ids_fetched.extend(ids);
+        }
+        if !wanted.expand.is_empty() {
+            let ids: Vec<Uuid> = wanted.expand.iter().copied().collect();
+            let vertices = SpecificVertexQuery::new(ids.clone());
+            // The vertices themselves too, should a reader have named one by an edge alone.
+            self.add_vertices(vertices.clone().include().properties().map_err(invalid)?)?;
+            let mut ends = std::collections::BTreeSet::new();
+            for piped in [vertices.clone().outbound(), vertices.inbound()] {
+                let q = piped.map_err(invalid)?.include().properties().map_err(invalid)?;
+                let (Some(QueryOutputValue::Edges(edges)), Some(QueryOutputValue::EdgeProperties(props))) =
+                    split(self.remote.get(q).map_err(err)?)
+                else {
+                    return Err(indradb_err(&address, indradb::Error::Unsupported));
+                };
+                let mut props: std::collections::HashMap<Edge, Vec<indradb::NamedProperty>> =
+                    props.into_iter().map(|ep| (ep.edge, ep.props)).collect();
+                for edge in edges {
+                    let named = props.remove(&edge).unwrap_or_default();
+                    ends.insert(edge.outbound_id);
+                    ends.insert(edge.inbound_id);
+                    let stored = StoredEdge {
+                        from: edge.outbound_id,
+                        kind: edge.t.as_str().to_owned(),
+                        to: edge.inbound_id,
+                        props: named.into_iter().map(|p| (p.name.as_str().to_owned(), (*p.value.0).clone())).collect(),
+                    };
+                    self.edges.insert((stored.from, stored.kind.clone(), stored.to), stored);
+                }
+            }
+            let missing: Vec<Uuid> = ends.into_iter().filter(|id| !self.vertices.contains_key(id)).collect();
+            if !missing.is_empty() {
+                self.add_vertices(SpecificVertexQuery::new(missing).include().properties().map_err(invalid)?)?;
+            }
+            self.known.expanded.extend(ids);
+        }
+        Ok(())
+    }
+
+    fn add_vertices(&mut self, q: impl Into<Query>) -> Result<(), StoreError> {
+        let address = self.remote.address();
+        let (Some(QueryOutputValue::Vertices(vertices)), Some(QueryOutputValue::VertexProperties(props))) =
+            split(self.remote.get(q).map_err(|err| indradb_err(address, err))?)
+        else {
+            return Err(indradb_err(address, indradb::Error::Unsupported));
+        };
+        let (meta_kind, lease_kind) = (identifier(META_KIND)?, identifier(LEASE_KIND)?);
+        let mut props: std::collections::HashMap<Uuid, Vec<indradb::NamedProperty>> =
+            props.into_iter().map(|vp| (vp.vertex.id, vp.props)).collect();
+        for vertex in vertices {
+            if vertex.t == meta_kind || vertex.t == lease_kind {
+                continue;
+            }
+            let named = props.remove(&vertex.id).unwrap_or_default();
+            let props = named.into_iter().map(|p| (p.name.as_str().to_owned(), (*p.value.0).clone())).collect();
+            self.vertices.insert(vertex.id, StoredVertex { id: vertex.id, kind: vertex.t.as_str().to_owned(), props });
+        }
+        Ok(())
+    }
+
+    /// Fails unless the graph still holds the build it held when this started.
+    pub fn finish(&self) -> Result<(), StoreError> {
+        let address = self.remote.address();
+        let after = self.remote.meta().map_err(|err| indradb_err(address, err))?;
+        match state_of(&after) {
+            State::Built(build) if build == self.built => Ok(()),
+            State::Writing(_) => Err(refusal(&self.remote)),
+            _ => Err(StoreError::Busy { path: address.into() }),
+        }
+    }
+}
+
 /// The two values of an `include`d query's answer: the included one, then the last.
 fn split(mut output: Vec<QueryOutputValue>) -> (Option<QueryOutputValue>, Option<QueryOutputValue>) {
     let last = output.pop();

@@ -22,6 +22,15 @@ pub fn tool_file(rel: &str) -> PathBuf {
 /// installs tools (`<target-dir>/tools`). A missing tool fails the test, naming it and the one
 /// command that provides it: a test is never skipped quietly.
 pub fn tool(name: &str) -> PathBuf {
+    tool_installed_by(
+        name,
+        "`cargo xtask test`, which installs it there (or `cargo xtask tools` to install the tools alone)",
+    )
+}
+
+/// `tool`, for a tool that one command installs (`cargo xtask tools --features server`, say):
+/// missing, it fails the test naming that command.
+pub fn tool_installed_by(name: &str, command: &str) -> PathBuf {
     // `CARGO_TARGET_TMPDIR` is `<target-dir>/tmp`.
     let tools = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("tools");
     let mut dirs = vec![
@@ -34,8 +43,7 @@ pub fn tool(name: &str) -> PathBuf {
     match dirs.into_iter().map(|dir| dir.join(name)).find(|candidate| candidate.is_file()) {
         Some(found) => found,
         None => panic!(
-            "`{name}` is needed by this test and was found neither on PATH nor in `{}`: run `cargo xtask test`, \
-             which installs it there (or `cargo xtask tools` to install the tools alone)",
+            "`{name}` is needed by this test and was found neither on PATH nor in `{}`: run {command}",
             tools.display()
         ),
     }

@@ -16,6 +16,16 @@
 //! installs it. Plain `cargo test` finds the same tools in `<target-dir>/tools` (see
 //! `tests/common/mod.rs`), so a newcomer runs this once and may use cargo directly afterwards.
 //!
+//! Crates come from `cargo install --locked --root <target-dir>/tools/cargo`. One of them, the
+//! real `indradb-server` (for the `server` feature's tests), bundles RocksDB, whose C++ sources
+//! take about 20 minutes to compile on two cores: it is linked against the RocksDB library that
+//! this workspace's own `rocksdb` feature compiles instead (librocksdb-sys's build script takes a
+//! built library from `ROCKSDB_LIB_DIR` and `SNAPPY_LIB_DIR`). So `tools --features server` first
+//! runs `cargo test --no-run --lib --features rocksdb,…` (the build that `cargo test` and `cargo
+//! clippy --all-targets` with those features reuse), finds librocksdb-sys's `OUT_DIR` in cargo's
+//! JSON messages, then installs the server against it. Both must be the same librocksdb-sys
+//! version, which is why Cargo.lock pins indradb 5.0.0's (`INDRADB_LIBROCKSDB_SYS`).
+//!
 //! Exit codes: cargo's own for the test run (0 when every test passed); 2 for a bad command line;
 //! 3 when a tool could not be had.
 //!
@@ -48,10 +58,21 @@ enum Source {
     Npm(&'static str),
     /// A crates.io package (`name@version`), installed with `cargo install --locked` into
     /// `<target-dir>/tools/cargo` (never the user's `~/.cargo`). Built without optimisation: the
-    /// tests need it to run, not to be fast, and most of its build is C++ (RocksDB, which
-    /// IndraDB's server always bundles) that compiles about twice as fast that way.
-    Cargo(&'static str),
+    /// tests need it to run, not to be fast.
+    Cargo {
+        package: &'static str,
+        /// For IndraDB's server, which always bundles RocksDB: linked against the RocksDB C++
+        /// library that this workspace's own `rocksdb` feature compiles (built first when it is
+        /// not there, see `Tools::rocksdb_out_dir`), so that a machine or a CI run compiles
+        /// RocksDB's C++ once, not twice (about 20 minutes each on two cores).
+        on_our_rocksdb: bool,
+    },
 }
+
+/// The `librocksdb-sys` that `cargo install --locked indradb@5.0.0` builds (indradb 5.0.0's own
+/// Cargo.lock). The workspace's Cargo.lock pins the same (a test below checks), so that the
+/// library the server links is the version its bindings were generated for.
+const INDRADB_LIBROCKSDB_SYS: &str = "0.17.1+9.9.3";
 
 /// How to tell that a tool is there.
 #[derive(Clone, Copy)]
@@ -73,8 +94,8 @@ struct Tool {
     needed_by: &'static str,
     probe: Probe,
     source: Source,
-    /// The cargo feature whose tests need it; `None` for every test run.
-    feature: Option<&'static str>,
+    /// The cargo features whose tests need it (any of them); empty for every test run.
+    features: &'static [&'static str],
 }
 
 /// Everything the tests drive from outside Rust.
@@ -84,14 +105,14 @@ const TOOLS: &[Tool] = &[
         needed_by: "tests/precommit.rs (real commits through the hook)",
         probe: Probe::Runs(&["git", "--version"]),
         source: Source::Apt("git"),
-        feature: None,
+        features: &[],
     },
     Tool {
         name: "pre-commit",
         needed_by: "tests/precommit.rs (the hook installed by its id through the real framework)",
         probe: Probe::Runs(&["pre-commit", "--version"]),
         source: Source::Pip("pre-commit==4.7.0"),
-        feature: None,
+        features: &[],
     },
     Tool {
         name: "mcp-inspector",
@@ -99,94 +120,84 @@ const TOOLS: &[Tool] = &[
         probe: Probe::Runs(&["mcp-inspector", "--version"]),
         // Its package asks for Node 22.19; its CLI mode runs on Debian's Node 20 as well.
         source: Source::Npm("@modelcontextprotocol/inspector@2.12.0"),
-        feature: None,
+        features: &[],
     },
     Tool {
         name: "graphviz",
         needed_by: "tests/export.rs (DOT exports rendered by the real `dot -Tsvg`)",
         probe: Probe::Runs(&["dot", "-V"]),
         source: Source::Apt("graphviz"),
-        feature: None,
+        features: &[],
     },
     Tool {
         name: "networkx",
         needed_by: "tests/export.rs (GraphML exports loaded by networkx's reader)",
         probe: Probe::Python("import networkx"),
         source: Source::Pip("networkx==3.6.1"),
-        feature: None,
+        features: &[],
     },
     Tool {
         name: "jsonschema",
         needed_by: "tests/check.rs (SARIF output validated against the official schema)",
         probe: Probe::Python("import jsonschema"),
         source: Source::Pip("jsonschema==4.26.0"),
-        feature: None,
+        features: &[],
     },
     Tool {
         name: "sarif-schema",
         needed_by: "tests/check.rs (the SARIF 2.1.0 JSON schema, as Microsoft's jest-sarif ships it)",
         probe: Probe::File("node/node_modules/@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json"),
         source: Source::Npm("@microsoft/jest-sarif@1.0.0-beta.0"),
-        feature: None,
+        features: &[],
     },
     Tool {
         name: "chromium",
         needed_by: "tests/export.rs (the HTML export opened and driven in headless Chromium)",
         probe: Probe::Runs(&["chromium", "--version"]),
         source: Source::Apt("chromium"),
-        feature: None,
+        features: &[],
     },
     Tool {
         name: "playwright-core",
         needed_by: "tests/export.rs (drives the system's Chromium from tests/html/drive.cjs; no browser download)",
         probe: Probe::File("node/node_modules/playwright-core/package.json"),
         source: Source::Npm("playwright-core@1.65.1"),
-        feature: None,
+        features: &[],
     },
     Tool {
         name: "mermaid",
         needed_by: "tests/export.rs (Mermaid exports parsed by Mermaid's own parser, tests/html/mermaid-parse.mjs)",
         probe: Probe::File("node/node_modules/mermaid/package.json"),
         source: Source::Npm("mermaid@12.3.0"),
-        feature: None,
+        features: &[],
     },
     Tool {
         name: "jsdom",
         needed_by: "tests/export.rs (the DOM Mermaid's parser expects, under Node)",
         probe: Probe::File("node/node_modules/jsdom/package.json"),
         source: Source::Npm("jsdom@29.1.1"),
-        feature: None,
+        features: &[],
     },
     Tool {
         name: "libclang-dev",
-        needed_by: "the `rocksdb` feature (bindgen generates RocksDB's bindings with libclang)",
+        needed_by: "the `rocksdb` feature and the real indradb-server (bindgen generates RocksDB's bindings with libclang)",
         probe: Probe::Dpkg("libclang-dev"),
         source: Source::Apt("libclang-dev"),
-        feature: Some("rocksdb"),
+        features: &["rocksdb", "server"],
     },
     Tool {
         name: "protobuf-compiler",
         needed_by: "the `server` feature (indradb-proto compiles IndraDB's protobuf definitions with `protoc`)",
         probe: Probe::Runs(&["protoc", "--version"]),
         source: Source::Apt("protobuf-compiler"),
-        feature: Some("server"),
-    },
-    Tool {
-        name: "libclang-dev",
-        needed_by: "the real indradb-server (it bundles RocksDB, whose bindings need libclang)",
-        probe: Probe::Dpkg("libclang-dev"),
-        source: Source::Apt("libclang-dev"),
-        feature: Some("indradb-server"),
+        features: &["server"],
     },
     Tool {
         name: "indradb-server",
-        needed_by: "tests/remote.rs (the real IndraDB server: conformance, killed builds, restarts)",
+        needed_by: "tests/remote.rs (the real IndraDB server: conformance, killed builds, concurrent builds, restarts)",
         probe: Probe::Runs(&["indradb-server", "--help"]),
-        source: Source::Cargo("indradb@5.0.0"),
-        // Not `server`: the real server bundles RocksDB (about 20 minutes to build here), and the
-        // tests that need it are ignored until run by hand. `cargo xtask tools --features
-        // indradb-server` installs it.
-        feature: Some("indradb-server"),
+        source: Source::Cargo { package: "indradb@5.0.0", on_our_rocksdb: true },
+        features: &["server"],
     },
 ];
 
@@ -217,6 +228,12 @@ struct Options {
     install: bool,
     /// Passed on to `cargo test` as given.
     rest: Vec<OsString>,
+}
+
+impl Options {
+    fn has_feature(&self, feature: &str) -> bool {
+        self.all_features || self.features.iter().any(|list| list.split([',', ' ']).any(|f| f == feature))
+    }
 }
 
 fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
@@ -281,11 +298,9 @@ fn run(mut args: Vec<OsString>) -> Result<u8, Failure> {
 
 /// The tools a run with these features needs.
 fn wanted(options: &Options) -> impl Iterator<Item = &'static Tool> + '_ {
-    TOOLS.iter().filter(move |tool| match tool.feature {
-        None => true,
-        Some(feature) => {
-            options.all_features || options.features.iter().any(|list| list.split([',', ' ']).any(|f| f == feature))
-        }
+    TOOLS.iter().filter(move |tool| match tool.features {
+        [] => true,
+        features => features.iter().any(|feature| options.has_feature(feature)),
     })
 }
 
@@ -360,7 +375,14 @@ impl Tools {
         let apt = of_source(|source| if let Source::Apt(package) = source { Some(package) } else { None });
         let pip = of_source(|source| if let Source::Pip(requirement) = source { Some(requirement) } else { None });
         let npm = of_source(|source| if let Source::Npm(package) = source { Some(package) } else { None });
-        let crates = of_source(|source| if let Source::Cargo(package) = source { Some(package) } else { None });
+        let crates = of_source(|source| match source {
+            Source::Cargo { package, on_our_rocksdb: false } => Some(package),
+            _ => None,
+        });
+        let on_rocksdb = of_source(|source| match source {
+            Source::Cargo { package, on_our_rocksdb: true } => Some(package),
+            _ => None,
+        });
         let mut apt_updated = false;
         if !apt.is_empty() {
             apt_install(&apt, &mut apt_updated)?;
@@ -373,26 +395,37 @@ impl Tools {
         }
         // Last: a crate's build may need the Debian packages above (`protoc`, libclang).
         for package in crates {
-            self.cargo_install(package)?;
+            self.cargo_install(package, &[])?;
+        }
+        if !on_rocksdb.is_empty() {
+            let env = self.rocksdb_env(options)?;
+            for package in on_rocksdb {
+                self.cargo_install(package, &env)?;
+            }
         }
         let still: Vec<&Tool> = missing.into_iter().filter(|tool| !self.is_there(tool)).collect();
         if still.is_empty() { Ok(()) } else { Err(missing_tools(&still, "they are still missing after installing")) }
     }
 
-    /// `cargo install --locked --root <tools>/cargo PACKAGE`, unoptimised (see `Source::Cargo`).
-    fn cargo_install(&self, package: &str) -> Result<(), Failure> {
+    /// `cargo install --locked --root <tools>/cargo PACKAGE`, unoptimised (see `Source::Cargo`),
+    /// with `env` added to its environment.
+    fn cargo_install(&self, package: &str, env: &[(&str, OsString)]) -> Result<(), Failure> {
         let root = self.dir.join("cargo");
+        eprintln!("  Installing {package} with cargo into {}", root.display());
+        let started = std::time::Instant::now();
         let mut command = Command::new(&self.cargo);
         command
             .args(["install", "--locked", "--root"])
             .arg(&root)
             .arg(package)
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
             .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
             // Its own build folder, kept: a second install (another checkout's tools folder
             // removed) compiles nothing again.
             .env("CARGO_TARGET_DIR", self.dir.join("cargo-build"));
         if loud(&mut command) {
+            eprintln!("    Installed {package} in {:.0} s", started.elapsed().as_secs_f64());
             Ok(())
         } else {
             Err(Failure {
@@ -400,6 +433,91 @@ impl Tools {
                 message: format!("`cargo install --locked --root {} {package}` failed", root.display()),
             })
         }
+    }
+
+    /// The environment under which librocksdb-sys's build script links a RocksDB library that is
+    /// already built instead of compiling its C++ sources: `ROCKSDB_LIB_DIR` and `SNAPPY_LIB_DIR`
+    /// (static libraries) set to this workspace's own build of them. When the caller set
+    /// `ROCKSDB_LIB_DIR` (a system RocksDB), that one is used as it is, and nothing is built here.
+    fn rocksdb_env(&self, options: &Options) -> Result<Vec<(&'static str, OsString)>, Failure> {
+        if env::var_os("ROCKSDB_LIB_DIR").is_some() {
+            eprintln!("    Using the RocksDB library in ROCKSDB_LIB_DIR, as set");
+            return Ok(Vec::new());
+        }
+        let out_dir = self.rocksdb_out_dir(options)?;
+        for library in ["librocksdb.a", "libsnappy.a"] {
+            if !out_dir.join(library).is_file() {
+                return Err(Failure {
+                    code: EXIT_TOOLS,
+                    message: format!(
+                        "librocksdb-sys's build left no `{library}` in `{}`; was it built against a system \
+                         RocksDB (ROCKSDB_LIB_DIR, SNAPPY_LIB_DIR)?",
+                        out_dir.display()
+                    ),
+                });
+            }
+        }
+        eprintln!("    Linking indradb-server against the RocksDB library in {}", out_dir.display());
+        Ok(vec![
+            ("ROCKSDB_LIB_DIR", out_dir.clone().into_os_string()),
+            ("ROCKSDB_STATIC", "1".into()),
+            ("SNAPPY_LIB_DIR", out_dir.into_os_string()),
+            ("SNAPPY_STATIC", "1".into()),
+        ])
+    }
+
+    /// librocksdb-sys's `OUT_DIR` in this workspace's target folder, where its build script leaves
+    /// `librocksdb.a` and `libsnappy.a`. Found by building: `cargo test --no-run --lib` of this
+    /// package with the `rocksdb` feature added to the features asked for, reading cargo's JSON
+    /// messages for the build script's run (a build that is there already takes seconds). That
+    /// is the build `cargo test` and `cargo clippy --all-targets` with the same features reuse; a
+    /// plain `cargo build` resolves dependencies' features without the dev-dependencies and would
+    /// compile RocksDB's C++ sources again.
+    fn rocksdb_out_dir(&self, options: &Options) -> Result<PathBuf, Failure> {
+        let mut command = Command::new(&self.cargo);
+        command.current_dir(&self.workspace).env("PATH", &self.path).args([
+            "test",
+            "--locked",
+            "--no-run",
+            "--package",
+            "cargo-codegraph",
+            "--lib",
+            "--message-format",
+            "json-render-diagnostics",
+        ]);
+        if options.all_features {
+            command.arg("--all-features");
+        } else {
+            let mut features = options.features.clone();
+            if !options.has_feature("rocksdb") {
+                features.push("rocksdb".to_owned());
+            }
+            command.args(["--features", &features.join(",")]);
+        }
+        eprintln!(
+            "     Building RocksDB's C++ library with this workspace's `rocksdb` feature (cargo test --no-run --lib)"
+        );
+        let output = command
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|err| Failure { code: EXIT_TOOLS, message: format!("cannot run cargo: {err}") })?;
+        let failed = |why: String| Failure {
+            code: EXIT_TOOLS,
+            message: format!("cannot build the RocksDB library that indradb-server links: {why}"),
+        };
+        if !output.status.success() {
+            return Err(failed("`cargo test --no-run --lib --features rocksdb` failed".to_owned()));
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        let (version, out_dir) = rocksdb_build_script_run(&text)
+            .ok_or_else(|| failed("cargo reported no run of librocksdb-sys's build script".to_owned()))?;
+        if version != INDRADB_LIBROCKSDB_SYS {
+            return Err(failed(format!(
+                "Cargo.lock has librocksdb-sys {version}, but indradb@5.0.0 is built against \
+                 {INDRADB_LIBROCKSDB_SYS}: `cargo update -p librocksdb-sys --precise {INDRADB_LIBROCKSDB_SYS}`"
+            )));
+        }
+        Ok(PathBuf::from(out_dir))
     }
 
     /// A virtualenv under the target folder (Debian's Python refuses system-wide pip installs),
@@ -536,7 +654,13 @@ fn missing_tools(missing: &[&Tool], why: &str) -> Failure {
             Source::Apt(package) => format!("`sudo apt-get install {package}`"),
             Source::Pip(requirement) => format!("`python3 -m pip install {requirement}`"),
             Source::Npm(package) => format!("`cd <target-dir>/tools/node && npm install {package}`"),
-            Source::Cargo(package) => format!("`cargo install --locked --root <target-dir>/tools/cargo {package}`"),
+            Source::Cargo { package, on_our_rocksdb: false } => {
+                format!("`cargo install --locked --root <target-dir>/tools/cargo {package}`")
+            }
+            Source::Cargo { package, on_our_rocksdb: true } => format!(
+                "`cargo xtask tools --features server` (it runs `cargo install --locked --root \
+                 <target-dir>/tools/cargo {package}` linked against this workspace's RocksDB build)"
+            ),
         };
         message.push_str(&format!("\n  {}: for {}; install it with {how}", tool.name, tool.needed_by));
     }
@@ -633,6 +757,23 @@ fn target_dir(cargo: &OsString, workspace: &Path) -> Result<PathBuf, Failure> {
     })
 }
 
+/// The version and `OUT_DIR` of librocksdb-sys's build script run, from cargo's JSON messages
+/// (one object a line).
+fn rocksdb_build_script_run(messages: &str) -> Option<(String, String)> {
+    messages.lines().find_map(|line| {
+        if !line.contains("\"reason\":\"build-script-executed\"") {
+            return None;
+        }
+        let package = json_string_field(line, "package_id")?;
+        // `registry+https://…#librocksdb-sys@0.17.1+9.9.3` (older cargo: `librocksdb-sys 0.17.1+9.9.3 (…)`).
+        let version = match package.split_once("#librocksdb-sys@") {
+            Some((_, version)) => version.to_owned(),
+            None => package.strip_prefix("librocksdb-sys ")?.split(' ').next()?.to_owned(),
+        };
+        Some((version, json_string_field(line, "out_dir")?))
+    })
+}
+
 /// The value of a top-level string field of cargo's JSON (enough JSON for one field: escapes of
 /// `"` and `\` are undone; cargo writes paths with no other escapes).
 fn json_string_field(json: &str, field: &str) -> Option<String> {
@@ -690,11 +831,44 @@ mod tests {
         assert_eq!(names(&[]), always);
         assert_eq!(names(&["--features", "rocksdb"]), rocksdb);
         assert_eq!(names(&["--features=foo,rocksdb"]), rocksdb);
-        let server: Vec<&str> = always.iter().copied().chain(["protobuf-compiler"]).collect();
+        // The real server comes with the `server` feature, and with it libclang (its RocksDB's
+        // bindings), listed once even when both features ask for it.
+        let server: Vec<&str> =
+            always.iter().copied().chain(["libclang-dev", "protobuf-compiler", "indradb-server"]).collect();
         assert_eq!(names(&["--features", "server"]), server);
-        let all: Vec<&str> =
-            rocksdb.iter().copied().chain(["protobuf-compiler", "libclang-dev", "indradb-server"]).collect();
-        assert_eq!(names(&["--all-features"]), all);
+        assert_eq!(names(&["--features", "rocksdb,server"]), server);
+        assert_eq!(names(&["--all-features"]), server);
+    }
+
+    #[test]
+    fn the_build_script_run_of_librocksdb_sys_is_found_in_cargos_messages() {
+        let messages = concat!(
+            r#"{"reason":"compiler-artifact","package_id":"registry+https://github.com/rust-lang/crates.io-index#libc@0.2.177"}"#,
+            "\n",
+            r#"{"reason":"build-script-executed","package_id":"registry+https://github.com/rust-lang/crates.io-index#libc@0.2.177","linked_libs":[],"linked_paths":[],"cfgs":[],"env":[],"out_dir":"/t/debug/build/libc-1/out"}"#,
+            "\n",
+            r#"{"reason":"build-script-executed","package_id":"registry+https://github.com/rust-lang/crates.io-index#librocksdb-sys@0.17.1+9.9.3","linked_libs":["static=rocksdb"],"linked_paths":["native=/t/debug/build/librocksdb-sys-2/out"],"cfgs":[],"env":[],"out_dir":"/t/debug/build/librocksdb-sys-2/out"}"#,
+            "\n",
+        );
+        assert_eq!(
+            rocksdb_build_script_run(messages),
+            Some(("0.17.1+9.9.3".to_owned(), "/t/debug/build/librocksdb-sys-2/out".to_owned()))
+        );
+        assert_eq!(rocksdb_build_script_run(messages.lines().take(2).collect::<Vec<_>>().join("\n").as_str()), None);
+    }
+
+    /// indradb-server links the RocksDB library our `rocksdb` feature builds: our Cargo.lock must
+    /// hold the librocksdb-sys that indradb 5.0.0's own lock does, or xtask refuses to link them.
+    #[test]
+    fn cargo_lock_pins_the_librocksdb_sys_of_indradb_server() {
+        let lock = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock")).unwrap();
+        let versions: Vec<&str> = lock
+            .split("[[package]]")
+            .filter(|package| package.contains("\nname = \"librocksdb-sys\"\n"))
+            .filter_map(|package| package.lines().find_map(|line| line.strip_prefix("version = \"")))
+            .map(|version| version.trim_end_matches('"'))
+            .collect();
+        assert_eq!(versions, [INDRADB_LIBROCKSDB_SYS]);
     }
 
     #[test]
