@@ -36,7 +36,8 @@ def registry_sources():
             if line.startswith("name = "):
                 name = line.split('"')[1]
             elif line.startswith("version = ") and name:
-                names.add(f"{name}-{line.split('"')[1]}")
+                version = line.split('"')[1]
+                names.add(f"{name}-{version}")
     folders = []
     src = os.path.join(home, "registry/src")
     for index in sorted(os.listdir(src)):
