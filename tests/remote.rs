@@ -207,12 +207,16 @@ mod server {
         let update = build(fixture.path(), address, &[], 0);
         assert_eq!(summary(&update)["incremental"], true, "{}", describe(&update));
         assert!(export(fixture.path(), address) == reference(&fixture, &[]), "the update differs from a full build");
-        let found = run(fixture.path(), &["query", "find", "added_by_the_test", "--db", address, "--no-update"]);
-        assert!(
-            String::from_utf8_lossy(&expect(&found, 0).stdout).contains("added_by_the_test"),
-            "{}",
-            describe(&found)
-        );
+        // Looked up by name and by path: the update keeps the server's property index (the
+        // full build made it) up to date without asking for it again.
+        for query in [["find", "added_by_the_test"], ["show", "qcore::added_by_the_test"]] {
+            let found = run(fixture.path(), &["query", query[0], query[1], "--db", address, "--no-update"]);
+            assert!(
+                String::from_utf8_lossy(&expect(&found, 0).stdout).contains("added_by_the_test"),
+                "{}",
+                describe(&found)
+            );
+        }
         // The function removed again.
         std::fs::write(&lib, text).unwrap();
         let update = build(fixture.path(), address, &[], 0);
