@@ -1,7 +1,9 @@
 //! An IndraDB server over a memory datastore, optimised like the binary it is run beside:
 //! `benches/remote.py` pushes graphs to it (the `indradb-server` that `cargo xtask` installs for
-//! the tests is built unoptimised). The same code path as `indradb-server memory`:
-//! indradb-proto's `run_server`. Prints `grpc://ADDR` once it listens.
+//! the tests is built unoptimised). The code path of `indradb-server memory`, indradb-proto's
+//! server, with `TCP_NODELAY` on its connections as `cargo codegraph serve` has it
+//! (`store::served::grpc`; `indradb-server` 5.0.0 leaves Nagle's algorithm on). Prints
+//! `grpc://ADDR` once it listens.
 //!
 //! `cargo run --release --features server --example memory_server -- [127.0.0.1:0]`
 
@@ -13,7 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let listener = tokio::net::TcpListener::bind(&addr).await?;
         println!("grpc://{}", listener.local_addr()?);
         let db = std::sync::Arc::new(indradb::MemoryDatastore::new_db());
-        indradb_proto::run_server(db, listener).await?;
+        cargo_codegraph::store::served::grpc(db, listener).await?;
         Ok(())
     })
 }

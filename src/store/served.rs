@@ -149,8 +149,27 @@ pub fn run(
         .map_err(|err| failed(format!("cannot start the thread that follows builds: {err}")))?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|err| failed(err.to_string()))?;
-        indradb_proto::run_server(db, listener).await.map_err(|err| failed(err.to_string()))
+        grpc(db, listener).await.map_err(|err| failed(err.to_string()))
     })
+}
+
+/// Serves IndraDB's gRPC API over `db` on `listener`: indradb-proto's `run_server`, but with
+/// `TCP_NODELAY` on every connection it accepts. Without it, Nagle's algorithm holds the last
+/// frames of each answer until the client's delayed acknowledgement, about 40 ms a request
+/// (`query callers` through `--db grpc://` took 0.32 s on the 2 M-line graph, nearly all of it
+/// waiting).
+pub async fn grpc<D>(db: std::sync::Arc<indradb::Database<D>>, listener: tokio::net::TcpListener) -> Result<(), String>
+where
+    D: indradb::Datastore + Send + Sync + 'static,
+{
+    let service = indradb_proto::indra_db_server::IndraDbServer::new(indradb_proto::Server::new(db));
+    let incoming =
+        tonic::transport::server::TcpIncoming::from_listener(listener, true, None).map_err(|err| err.to_string())?;
+    tonic::transport::Server::builder()
+        .add_service(service)
+        .serve_with_incoming(incoming)
+        .await
+        .map_err(|err| err.to_string())
 }
 
 /// Binds `addr`: a clear error when it is taken.
