@@ -15,6 +15,7 @@ Prints medians and the ratios the issue sets targets for: cold remote / cold msg
 incremental remote / cold remote <= 0.10, query callers through gRPC <= 100 ms.
 """
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +26,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BIN = os.path.join(ROOT, "target", "release", "cargo-codegraph")
 SERVER = os.path.join(ROOT, "target", "release", "examples", "memory_server")
+# `CODEGRAPH_BENCH_SERVER=PATH` runs the real `indradb-server` at PATH (`PATH -a ADDR memory`)
+# instead, e.g. the one `cargo xtask tools --features server` installs in target/tools/cargo/bin.
+REAL_SERVER = os.environ.get("CODEGRAPH_BENCH_SERVER")
 # The function whose callers are asked for: one with callers all over its crate
 # (`CODEGRAPH_BENCH_QUERY` picks another, for a workspace without tokio).
 QUERIED = os.environ.get("CODEGRAPH_BENCH_QUERY", "tokio::task::spawn::spawn")
@@ -45,6 +49,16 @@ def timed(command, cwd, env, ok=(0,)):
 BUILT = (0, 3)
 
 
+def wait_for(port):
+    """Until something listens on the loopback `port` (10 s at most)."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    sys.exit(f"the server did not listen on port {port}")
+
+
 def edit_target(workspace):
     """The first source file of the workspace's own package: the one-file edit."""
     for base, _, files in os.walk(os.path.join(workspace, "src")):
@@ -62,7 +76,7 @@ def main() -> int:
         args = args[: args.index("--")]
     workspace = os.path.abspath(args[0]) if args else os.path.join(HERE, "corpus")
     runs = int(args[1]) if len(args) > 1 else 3
-    for path in (BIN, SERVER):
+    for path in (BIN, REAL_SERVER or SERVER):
         if not os.path.exists(path):
             print(__doc__, file=sys.stderr)
             return 2
@@ -77,8 +91,16 @@ def main() -> int:
     env = dict(os.environ, CARGO_TARGET_DIR=target)
     try:
         for round_ in range(runs + 1):
-            server = subprocess.Popen([SERVER, "127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
-            address = server.stdout.readline().strip()
+            if REAL_SERVER:
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", 0))
+                    port = probe.getsockname()[1]
+                server = subprocess.Popen([REAL_SERVER, "-a", f"127.0.0.1:{port}", "memory"], stdout=subprocess.DEVNULL)
+                address = f"grpc://127.0.0.1:{port}"
+                wait_for(port)
+            else:
+                server = subprocess.Popen([SERVER, "127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
+                address = server.stdout.readline().strip()
             try:
                 base = [BIN, "codegraph", "build", "--offline", "-q", *extra]
                 t_msgpack = timed([*base, "--rebuild", "--db", local], workspace, env, BUILT)

@@ -35,6 +35,8 @@ mod image;
 pub mod lock;
 mod msgpack;
 #[cfg(feature = "server")]
+mod quickack;
+#[cfg(feature = "server")]
 pub mod remote;
 #[cfg(feature = "rocksdb")]
 mod rocks;

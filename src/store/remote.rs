@@ -98,7 +98,9 @@ impl Remote {
             .build()
             .map_err(|err| unreachable(format!("cannot start the gRPC runtime: {err}")))?;
         let client = runtime.block_on(async {
-            let channel = endpoint.connect().await.map_err(|err| unreachable(describe(&err)))?;
+            let connector = super::quickack::Connector { host_port: host_port.to_owned() };
+            let channel =
+                endpoint.connect_with_connector(connector).await.map_err(|err| unreachable(describe(&err)))?;
             let mut client =
                 proto::ProtoClient::new(channel).max_decoding_message_size(1 << 30).max_encoding_message_size(1 << 30);
             client.ping(()).await.map_err(|status| unreachable(status.message().to_owned()))?;
