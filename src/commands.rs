@@ -250,7 +250,7 @@ fn run_export(args: &ExportArgs, reporter: &Reporter) -> Result<u8, Error> {
             let output_error = |source| Error::Output { path: output.to_string(), source };
             // Written beside the target and renamed, so that a reader never sees half an export.
             let dir = output.parent().filter(|d| !d.as_str().is_empty()).unwrap_or(camino::Utf8Path::new("."));
-            let mut file = tempfile::NamedTempFile::new_in(dir).map_err(output_error)?;
+            let mut file = crate::replacement_file().tempfile_in(dir).map_err(output_error)?;
             {
                 let mut out = std::io::BufWriter::new(file.as_file_mut());
                 write(&mut out).map_err(output_error)?;

@@ -157,3 +157,13 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
     }
     job::build_workspace(&workspace, config, progress, started)
 }
+
+/// A temporary file beside one it will replace (the graph, its delta log and cache, an export):
+/// created as an ordinary file would be, `0666` less the umask on Unix, rather than with
+/// tempfile's private `0600`, which the rename would hand on to a graph a team shares.
+pub(crate) fn replacement_file<'a, 'b>() -> tempfile::Builder<'a, 'b> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    builder.permissions(<std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o666));
+    builder
+}

@@ -223,3 +223,45 @@ fn a_build_killed_at_any_moment_leaves_the_old_graph_or_the_new_one_on(store: &s
         assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
     }
 }
+
+/// What a build, an update and `export -o` leave (the graph, its delta log, the cache's state and
+/// pack, the metadata cache, the export) are ordinary files: as readable as the umask lets a new
+/// file be (one written with `std::fs::write` beside them), not tempfile's private `0600`, which
+/// the rename would hand on to a graph a team or a CI artifact shares.
+#[cfg(unix)]
+#[test]
+fn written_files_have_the_permissions_of_ordinary_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let fixture = Fixture::new("calls");
+    let root = fixture.path();
+    let db = root.join("graph.msgpack");
+    let build = || {
+        let output = common::run_in(root, &["--offline", "--db", db.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    };
+    build();
+    let text = root.join("crates/util/src/text.rs");
+    let source = std::fs::read_to_string(&text).unwrap();
+    std::fs::write(&text, format!("{source}\npub fn added() {{}}\n")).unwrap();
+    build();
+    let exported = root.join("graph.dot");
+    let export = common::run_in(
+        root,
+        &["export", "--db", db.to_str().unwrap(), "--format", "dot", "-o", exported.to_str().unwrap()],
+    );
+    assert_eq!(export.status.code(), Some(0), "{}", describe(&export));
+    let ordinary = root.join("ordinary");
+    std::fs::write(&ordinary, "").unwrap();
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let cache = root.join("graph.msgpack.cache");
+    for path in [
+        db.clone(),
+        root.join("graph.msgpack.delta"),
+        cache.join("state.msgpack"),
+        cache.join("pack-1"),
+        root.join("target/codegraph/metadata-cache.json"),
+        exported,
+    ] {
+        assert_eq!(mode(&path), mode(&ordinary), "{}", path.display());
+    }
+}

@@ -63,7 +63,7 @@ pub fn load(path: &Utf8Path, key: &Key) -> Option<Vec<Violation>> {
 /// the same record).
 pub fn save(path: &Utf8Path, key: &Key, violations: &[Violation]) -> std::io::Result<()> {
     let dir = path.parent().filter(|dir| !dir.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
-    let temp = tempfile::Builder::new().prefix(".check").tempfile_in(dir)?;
+    let temp = crate::replacement_file().prefix(".check").tempfile_in(dir)?;
     let mut out = std::io::BufWriter::new(temp);
     serde_json::to_writer(&mut out, &RecordRef { key, violations }).map_err(std::io::Error::other)?;
     out.into_inner().map_err(|err| err.into_error())?.persist(path).map_err(|err| err.error)?;

@@ -211,7 +211,7 @@ impl Cache {
         }
         pack.file.flush()?;
         let state = CacheState { version: CACHE_VERSION, fingerprint, db_stamp, generation, units };
-        let mut temp = tempfile::Builder::new().prefix(".state").tempfile_in(&self.dir)?;
+        let mut temp = crate::replacement_file().prefix(".state").tempfile_in(&self.dir)?;
         // Encoded whole, then written at once: the encoder writes token by token, a system call
         // each on an unbuffered file (50,000 of them for 500 units).
         temp.write_all(&rmp_serde::to_vec(&state).map_err(std::io::Error::other)?)?;

@@ -73,7 +73,7 @@ pub fn append(db: &Utf8Path, mut new: Vec<Diff>) -> Result<(), StoreError> {
     let path = path(db);
     let dir = path.parent().filter(|dir| !dir.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
     let mut temp =
-        tempfile::Builder::new().prefix(".codegraph-delta").suffix(".tmp").tempfile_in(dir).map_err(write_error)?;
+        crate::replacement_file().prefix(".codegraph-delta").suffix(".tmp").tempfile_in(dir).map_err(write_error)?;
     let bytes = rmp_serde::to_vec(&log).map_err(|err| write_error(std::io::Error::other(err)))?;
     temp.write_all(&bytes).map_err(write_error)?;
     temp.as_file().sync_all().map_err(write_error)?;

@@ -343,7 +343,7 @@ impl Staging {
                 }
             }
         }
-        let file = tempfile::Builder::new().prefix(&prefix).suffix(".tmp").tempfile_in(dir).map_err(write_error)?;
+        let file = crate::replacement_file().prefix(&prefix).suffix(".tmp").tempfile_in(dir).map_err(write_error)?;
         Ok(Staging { file, target: target.to_owned() })
     }
 

@@ -264,7 +264,7 @@ impl Staging {
         // Every file of the generation (tables, manifest, the log) and the folder itself are
         // fsynced before the swap, whatever RocksDB left to the page cache.
         sync_tree(&self.dir).map_err(write_error)?;
-        let mut temp = tempfile::Builder::new()
+        let mut temp = crate::replacement_file()
             .prefix(POINTER_TEMP_PREFIX)
             .suffix(".tmp")
             .tempfile_in(&self.root)

@@ -147,7 +147,7 @@ fn store(config: &WorkspaceConfig, key: String, metadata: &Metadata, target: &Ta
         entries.extend(old.entries.into_iter().filter(|old| old.key != key));
     }
     entries.truncate(MAX_ENTRIES);
-    let mut temp = tempfile::Builder::new().prefix(".metadata-cache").tempfile_in(&dir)?;
+    let mut temp = crate::replacement_file().prefix(".metadata-cache").tempfile_in(&dir)?;
     // Encoded whole, then written at once (the encoder writes token by token).
     temp.write_all(&serde_json::to_vec(&CacheFile { version: VERSION, entries })?)?;
     temp.persist(&path).map_err(|err| err.error)?;
