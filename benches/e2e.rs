@@ -11,6 +11,8 @@
 //! This is not a timed test: it fails only when the corpus cannot be indexed, or when a file of it
 //! does not parse.
 
+mod common;
+
 use std::error::Error;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -82,18 +84,7 @@ struct Measured {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err}");
-            let mut source = err.source();
-            while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
-                source = cause.source();
-            }
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run())
 }
 
 fn run() -> Result<ExitCode, Box<dyn Error>> {
@@ -217,19 +208,9 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
 }
 
 fn settings() -> Result<Settings, Box<dyn Error>> {
-    let default_manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/corpus/Cargo.toml");
-    let (manifest, default_corpus) = match std::env::var_os("CODEGRAPH_BENCH_MANIFEST") {
-        Some(path) if !path.is_empty() => (PathBuf::from(path), false),
-        _ => (default_manifest, true),
-    };
-    let offline = std::env::var("CODEGRAPH_BENCH_OFFLINE").is_ok_and(|value| value == "1");
-    let runs = match std::env::var("CODEGRAPH_BENCH_RUNS") {
-        Ok(value) => match value.parse::<usize>() {
-            Ok(runs) if runs > 0 => runs,
-            _ => return Err(format!("`CODEGRAPH_BENCH_RUNS` must be a positive number, not `{value}`").into()),
-        },
-        Err(_) => DEFAULT_RUNS,
-    };
+    let (manifest, default_corpus) = common::corpus_manifest();
+    let offline = common::offline();
+    let runs = common::runs(DEFAULT_RUNS)?;
     let compare_no_expand = std::env::var("CODEGRAPH_BENCH_NO_EXPAND").is_ok_and(|value| value == "1");
     Ok(Settings { manifest, default_corpus, offline, runs, compare_no_expand })
 }

@@ -21,6 +21,8 @@
 //! scripts. `cargo bench --bench incremental [--features rocksdb]`; `CODEGRAPH_BENCH_OFFLINE=1`
 //! skips `cargo fetch`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -39,18 +41,12 @@ const VENDORED: &str = "regex-syntax";
 const EDITED_FILE: &str = "src/hir/literal.rs";
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run())
 }
 
-fn run() -> Result<(), String> {
-    let runs: usize = std::env::var("CODEGRAPH_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
-    let offline = std::env::var_os("CODEGRAPH_BENCH_OFFLINE").is_some();
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let runs = common::runs(3)?;
+    let offline = common::offline();
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/corpus");
     let scratch = tempfile::Builder::new().prefix("codegraph-incremental-").tempdir().map_err(|e| e.to_string())?;
     let copy = scratch.path().join("corpus");

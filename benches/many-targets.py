@@ -24,9 +24,12 @@ import sys
 
 
 def measure(root, runs, binaries):
-    import re
     import statistics
     import tempfile
+
+    # peers.py's: wall seconds and peak MiB of one process tree, by `/usr/bin/time -v` (it
+    # installs GNU time when missing). This script's folder is on `sys.path`.
+    from peers import measure as measured
 
     bench = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     floor = os.path.join(bench, "target", "release", "examples", "parse_floor")
@@ -35,13 +38,7 @@ def measure(root, runs, binaries):
     subprocess.run([floor, "list", os.path.join(root, "Cargo.toml"), files], check=True, stdout=subprocess.DEVNULL)
 
     def timed(command):
-        report = os.path.join(scratch, "time")
-        started = os.times().elapsed
-        subprocess.run(["/usr/bin/time", "-v", "-o", report, *command], cwd=root, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wall = os.times().elapsed - started
-        with open(report) as text:
-            peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text.read()).group(1)) / 1024
-        return wall, peak
+        return measured(command, root)
 
     cases = {"parse-only floor": [floor, "parse", files]}
     for n, binary in enumerate(binaries):

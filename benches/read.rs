@@ -17,6 +17,8 @@
 //! times are wall-clock from spawn to exit. See `benches/README.md` for the figures. The last
 //! line of the output is one JSON object for scripts.
 
+mod common;
+
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -50,25 +52,14 @@ struct Measured {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run())
 }
 
 fn run() -> Result<(), Box<dyn Error>> {
     // `cargo bench` passes `--bench`: nothing to filter here, so the arguments are ignored.
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let runs = match std::env::var("CODEGRAPH_BENCH_RUNS") {
-        Ok(value) => {
-            value.parse::<usize>().ok().filter(|runs| *runs > 0).ok_or("`CODEGRAPH_BENCH_RUNS` must be positive")?
-        }
-        Err(_) => DEFAULT_RUNS,
-    };
-    let offline = std::env::var("CODEGRAPH_BENCH_OFFLINE").is_ok_and(|value| value == "1");
+    let runs = common::runs(DEFAULT_RUNS)?;
+    let offline = common::offline();
     let corpora: Vec<String> = match std::env::var("CODEGRAPH_READ_CORPORA") {
         Ok(value) => value.split(',').map(str::to_owned).collect(),
         Err(_) => vec!["corpus".to_owned(), "corpus-large".to_owned()],

@@ -17,8 +17,9 @@
 //! `CODEGRAPH_BENCH_RUNS` (default 5), as for `e2e`. Figures in `benches/README.md`. This is not a
 //! timed test: it fails only when the corpus cannot be built.
 
+mod common;
+
 use std::error::Error;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -46,30 +47,14 @@ const DEEP_STACK: usize = 1 << 30;
 const DEEP_PARSES: usize = 20;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run())
 }
 
 fn run() -> Result<(), Box<dyn Error>> {
     // `cargo bench` passes `--bench`: nothing to filter here.
-    let default_manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/corpus/Cargo.toml");
-    let (manifest, default_corpus) = match std::env::var_os("CODEGRAPH_BENCH_MANIFEST") {
-        Some(path) if !path.is_empty() => (PathBuf::from(path), false),
-        _ => (default_manifest, true),
-    };
-    let offline = std::env::var("CODEGRAPH_BENCH_OFFLINE").is_ok_and(|value| value == "1");
-    let runs = match std::env::var("CODEGRAPH_BENCH_RUNS") {
-        Ok(value) => match value.parse::<usize>() {
-            Ok(runs) if runs > 0 => runs,
-            _ => return Err(format!("`CODEGRAPH_BENCH_RUNS` must be a positive number, not `{value}`").into()),
-        },
-        Err(_) => DEFAULT_RUNS,
-    };
+    let (manifest, default_corpus) = common::corpus_manifest();
+    let offline = common::offline();
+    let runs = common::runs(DEFAULT_RUNS)?;
     println!("corpus: {}", manifest.display());
 
     let scratch = tempfile::Builder::new().prefix("codegraph-stack-").tempdir()?;
