@@ -8,7 +8,9 @@
 
 use std::fmt::Write;
 
-use super::{Cluster, View, edge_label, edge_style, evidence_text};
+use rayon::prelude::*;
+
+use super::{Cluster, View, ViewEdge, edge_label, edge_style, evidence_text};
 
 /// The view as DOT text.
 pub fn render(view: &View) -> String {
@@ -47,26 +49,43 @@ pub fn render(view: &View) -> String {
             out.push_str("  }\n");
         }
     }
-    for edge in &view.edges {
-        let (colour, style) = edge_style(edge.kind);
-        let from = &view.nodes[edge.from].id;
-        let to = &view.nodes[edge.to].id;
-        let label = if edge.count > 1 { format!(", label={}", quote(&edge.count.to_string())) } else { String::new() };
-        let evidence = evidence_text(edge);
-        let tooltip =
-            if evidence.is_empty() { edge_label(edge) } else { format!("{} at {evidence}", edge_label(edge)) };
-        let _ = writeln!(
-            out,
-            "  {} -> {} [color={}, style={style}{label}, tooltip={}];",
-            quote(from),
-            quote(to),
-            quote(colour),
-            quote(&tooltip)
-        );
-    }
+    // Edges are most of a large picture's text: written in chunks on every core, joined in order.
+    let chunks: Vec<String> = view
+        .edges
+        .par_chunks(4096)
+        .map(|edges| {
+            let mut out = String::with_capacity(edges.len() * 200);
+            for edge in edges {
+                write_edge(&mut out, view, edge);
+            }
+            out
+        })
+        .collect();
+    out.extend(chunks);
     legend(&mut out, view);
     out.push_str("}\n");
     out
+}
+
+/// One edge's line: `"from" -> "to" [color=..., style=..., label="count", tooltip="kind ×count at file:line"];`.
+fn write_edge(out: &mut String, view: &View, edge: &ViewEdge) {
+    let (colour, style) = edge_style(edge.kind);
+    out.push_str("  ");
+    quote_into(out, &view.nodes[edge.from].id);
+    out.push_str(" -> ");
+    quote_into(out, &view.nodes[edge.to].id);
+    let _ = write!(out, " [color=\"{colour}\", style={style}");
+    if edge.count > 1 {
+        let _ = write!(out, ", label=\"{}\"", edge.count);
+    }
+    out.push_str(", tooltip=");
+    let evidence = evidence_text(edge);
+    if evidence.is_empty() {
+        quote_into(out, &edge_label(edge));
+    } else {
+        quote_into(out, &format!("{} at {evidence}", edge_label(edge)));
+    }
+    out.push_str("];\n");
 }
 
 fn open_cluster(out: &mut String, indent: &str, cluster: &Cluster, fill: &str) {
@@ -102,16 +121,24 @@ fn legend(out: &mut String, view: &View) {
 /// breaks as `\n`.
 pub fn quote(text: &str) -> String {
     let mut quoted = String::with_capacity(text.len() + 2);
-    quoted.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => quoted.push_str("\\\""),
-            '\\' => quoted.push_str("\\\\"),
-            '\n' => quoted.push_str("\\n"),
-            '\r' => {}
-            c => quoted.push(c),
-        }
-    }
-    quoted.push('"');
+    quote_into(&mut quoted, text);
     quoted
+}
+
+/// `quote`, written onto `out`: the runs between characters to escape are copied whole.
+fn quote_into(out: &mut String, text: &str) {
+    out.push('"');
+    let mut rest = text;
+    while let Some(at) = rest.find(['"', '\\', '\n', '\r']) {
+        out.push_str(&rest[..at]);
+        match rest.as_bytes()[at] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            _ => {}
+        }
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+    out.push('"');
 }

@@ -124,9 +124,9 @@ pub struct Graph {
     edge_props: PropTable,
     /// Out-edges of `v` are `edges[out_start[v]..out_start[v + 1]]` (edges are sorted by `from`).
     out_start: Vec<u32>,
-    /// In-edges of `v` are `in_order[in_start[v]..in_start[v + 1]]`, by (kind, from).
-    in_order: Vec<E>,
-    in_start: Vec<u32>,
+    /// In-edges, built on first use (an export reads only out-edges, and building them was a
+    /// tenth of a large export's time).
+    incoming: OnceLock<Incoming>,
     /// (hash of the value, vertex), sorted: a look-up index built on first use.
     by_path: OnceLock<Vec<(u64, V)>>,
     by_name: OnceLock<Vec<(u64, V)>>,
@@ -134,6 +134,48 @@ pub struct Graph {
     parents: OnceLock<Vec<u32>>,
     /// What a partial snapshot holds; `None` for a whole graph.
     partial: Option<Partial>,
+}
+
+/// In-edges of `v` are `order[start[v]..start[v + 1]]`, by (kind name, from).
+struct Incoming {
+    order: Vec<E>,
+    start: Vec<u32>,
+}
+
+impl Incoming {
+    fn new(n: usize, edges: &[EdgeRef]) -> Incoming {
+        let mut start = vec![0u32; n + 1];
+        for edge in edges {
+            start[edge.to.index() + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        // By (to, kind name, from): two stable counting sorts of the edges, which are in
+        // (from, kind name, to) order: by kind name (giving (kind, from)), then by `to`. Linear,
+        // where a comparison sort of a few million edges took most of a snapshot's assembly.
+        let mut by_kind_start = [0u32; EdgeKind::ALL.len() + 1];
+        for edge in edges {
+            by_kind_start[name_rank(edge.kind) + 1] += 1;
+        }
+        for i in 0..EdgeKind::ALL.len() {
+            by_kind_start[i + 1] += by_kind_start[i];
+        }
+        let mut by_kind = vec![E(0); edges.len()];
+        for (rank, edge) in edges.iter().enumerate() {
+            let slot = &mut by_kind_start[name_rank(edge.kind)];
+            by_kind[*slot as usize] = E(rank as u32);
+            *slot += 1;
+        }
+        let mut next = start.clone();
+        let mut order = vec![E(0); edges.len()];
+        for e in by_kind {
+            let slot = &mut next[edges[e.index()].to.index()];
+            order[*slot as usize] = e;
+            *slot += 1;
+        }
+        Incoming { order, start }
+    }
 }
 
 /// What a partial snapshot holds, and what was asked of it beyond that.
@@ -226,37 +268,11 @@ impl Graph {
     ) -> Graph {
         let n = ids.len();
         let mut out_start = vec![0u32; n + 1];
-        let mut in_start = vec![0u32; n + 1];
         for edge in &edges {
             out_start[edge.from.index() + 1] += 1;
-            in_start[edge.to.index() + 1] += 1;
         }
         for i in 0..n {
             out_start[i + 1] += out_start[i];
-            in_start[i + 1] += in_start[i];
-        }
-        // In-edges by (to, kind name, from): two stable counting sorts of the edges, which are in
-        // (from, kind name, to) order: by kind name (giving (kind, from)), then by `to`. Linear,
-        // where a comparison sort of a few million edges took most of a snapshot's assembly.
-        let mut by_kind_start = [0u32; EdgeKind::ALL.len() + 1];
-        for edge in &edges {
-            by_kind_start[name_rank(edge.kind) + 1] += 1;
-        }
-        for i in 0..EdgeKind::ALL.len() {
-            by_kind_start[i + 1] += by_kind_start[i];
-        }
-        let mut by_kind = vec![E(0); edges.len()];
-        for (rank, edge) in edges.iter().enumerate() {
-            let slot = &mut by_kind_start[name_rank(edge.kind)];
-            by_kind[*slot as usize] = E(rank as u32);
-            *slot += 1;
-        }
-        let mut next = in_start.clone();
-        let mut in_order = vec![E(0); edges.len()];
-        for e in by_kind {
-            let slot = &mut next[edges[e.index()].to.index()];
-            in_order[*slot as usize] = e;
-            *slot += 1;
         }
         Graph {
             ids,
@@ -265,8 +281,7 @@ impl Graph {
             edges,
             edge_props,
             out_start,
-            in_order,
-            in_start,
+            incoming: OnceLock::new(),
             by_path: OnceLock::new(),
             parents: OnceLock::new(),
             by_name: OnceLock::new(),
@@ -428,11 +443,18 @@ impl Graph {
     pub fn edges_of(&self, v: V, direction: Direction) -> impl ExactSizeIterator<Item = E> + '_ {
         self.want_edges(v);
         let i = v.index();
-        let (start, end, ordered) = match direction {
-            Direction::Out => (self.out_start[i], self.out_start[i + 1], false),
-            Direction::In => (self.in_start[i], self.in_start[i + 1], true),
+        let incoming = match direction {
+            Direction::Out => None,
+            Direction::In => Some(self.incoming.get_or_init(|| Incoming::new(self.ids.len(), &self.edges))),
         };
-        (start..end).map(move |rank| if ordered { self.in_order[rank as usize] } else { E(rank) })
+        let (start, end) = match incoming {
+            None => (self.out_start[i], self.out_start[i + 1]),
+            Some(incoming) => (incoming.start[i], incoming.start[i + 1]),
+        };
+        (start..end).map(move |rank| match incoming {
+            None => E(rank),
+            Some(incoming) => incoming.order[rank as usize],
+        })
     }
 
     /// A vertex's edges of one kind, one way.
