@@ -501,7 +501,9 @@ pub struct Duplicate {
 /// not duplicates. Macros are left out (a `macro_rules!` may be defined again, shadowing the
 /// first), and so are `_` items (`const _: () = ...;` may repeat), impls and `use`s. Two `mod x;`
 /// declarations with different `#[path]` files are left out too: each file's own `#![cfg]`
-/// decides whether it exists, and that is only known once both are read.
+/// decides whether it exists, and that is only known once both are read. So are items an
+/// attribute macro may rewrite (`ItemFacts::attribute_macro`: js-sys declares many `fn new` in
+/// `#[wasm_bindgen] extern` blocks, which the macro turns into methods of different types).
 pub fn duplicates(items: &[ItemFacts], cfg: &CfgContext, path: &str, active: bool) -> Vec<Duplicate> {
     let mut found = Vec::new();
     duplicates_into(items, cfg, path, active, &mut found);
@@ -524,7 +526,9 @@ fn duplicates_into(items: &[ItemFacts], cfg: &CfgContext, path: &str, active: bo
         }
         // Macros may be defined again (see above): types and values only.
         let Some(namespace) = Ns::of(item.kind).filter(|ns| *ns != Ns::Macro) else { continue };
-        if !item_active || item.name.is_empty() || item.name == "_" || item.expanded_from.is_some() {
+        // What an attribute macro may rewrite is rustc's to judge after expansion.
+        if !item_active || item.name.is_empty() || item.name == "_" || item.expanded_from.is_some() || item.attribute_macro
+        {
             continue;
         }
         match first.entry((namespace, item.name.as_str())) {
@@ -607,6 +611,7 @@ mod tests {
             children: Vec::new(),
             expanded_from: None,
             member_calls: Vec::new(),
+            attribute_macro: false,
         }
     }
 

@@ -100,6 +100,22 @@ impl Built {
         self
     }
 
+    /// Each `(kind, path)` is in the graph twice (two definitions of one name, both indexed).
+    fn twice(&self, items: &[(&str, &str)]) -> &Built {
+        for (kind, path) in items {
+            let found = self.graph.find(kind, path);
+            assert_eq!(found.len(), 2, "{kind} `{path}` should be in the graph twice:\n{}", describe(&self.output));
+        }
+        self
+    }
+
+    /// Stderr has exactly `n` lines starting with `error`.
+    fn errors(&self, n: usize) -> &Built {
+        let err = stderr(&self.output);
+        assert_eq!(err.lines().filter(|line| line.starts_with("error")).count(), n, "{}", describe(&self.output));
+        self
+    }
+
     /// No `(kind, path)` is in the graph.
     fn lacks(&self, items: &[(&str, &str)]) -> &Built {
         for (kind, path) in items {
@@ -501,6 +517,22 @@ fn duplicates_inside_an_inline_module_are_named() {
         .build(3)
         .says("error: src/lib.rs:3:", &["`X` is defined more than once in module `hostile::outer`"])
         .has(&[("const", "hostile::outer::X"), ("static", "hostile::outer::X")]);
+}
+
+#[test]
+fn what_an_attribute_macro_may_rewrite_is_not_a_duplicate() {
+    // js-sys declares `fn new` in many `#[wasm_bindgen] extern` blocks: the macro makes each a
+    // method of the type it constructs. An item with an attribute rustc does not know may be
+    // renamed the same way. Built-in and tool attributes change nothing: those are duplicates.
+    let lib = "#[wasm_bindgen]\nextern \"C\" {\n    pub type A;\n    #[wasm_bindgen(constructor)]\n    pub fn new() -> A;\n}\n\
+               #[wasm_bindgen]\nextern \"C\" {\n    pub type B;\n    #[wasm_bindgen(constructor)]\n    pub fn new() -> B;\n}\n\
+               #[my_macros::rename]\npub fn g() {}\n#[my_macros::rename]\npub fn g() {}\n\
+               extern \"C\" {\n    #[link_name = \"h1\"]\n    pub fn h();\n    #[rustfmt::skip]\n    pub fn h();\n}\n";
+    Case::text(&[("src/lib.rs", lib)])
+        .build(3)
+        .says("error: src/lib.rs:21:", &["`h` is defined more than once in module `hostile`", "E0428", "line 19"])
+        .errors(1)
+        .twice(&[("function", "hostile::new"), ("function", "hostile::g"), ("function", "hostile::h")]);
 }
 
 #[test]

@@ -73,6 +73,10 @@ pub struct ItemFacts {
     /// Macro calls among an impl's or a trait's members, to expand once the crate's macros are
     /// known (see `expand_members`).
     pub member_calls: Vec<MacroCall>,
+    /// The item, or the `extern` block it is declared in, carries an attribute that is not one of
+    /// rustc's own (`#[wasm_bindgen]`, `#[tokio::main]`): an attribute macro may rewrite it, so
+    /// what rustc checks after expansion (E0428's duplicate names) is not checked on it.
+    pub attribute_macro: bool,
 }
 
 /// What only some kinds of items carry.
@@ -622,6 +626,7 @@ impl Common<'_> {
             children,
             expanded_from: None,
             member_calls: Vec::new(),
+            attribute_macro: render::attribute_macro(self.attrs),
         }
     }
 
@@ -930,7 +935,9 @@ fn push_item(body: &mut Body, item: &Item) {
         }
         Item::ForeignMod(f) => {
             let block_cfg = render::cfg(&f.attrs);
+            let block_macro = render::attribute_macro(&f.attrs);
             out.extend(f.items.iter().filter_map(foreign_item).map(|mut facts| {
+                facts.attribute_macro |= block_macro;
                 facts.cfg = match (block_cfg.clone(), facts.cfg.take()) {
                     (Some(outer), Some(own)) => Some(format!("{outer}, {own}")),
                     (outer, own) => outer.or(own),

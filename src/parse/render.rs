@@ -183,6 +183,34 @@ fn path_value(meta: &Meta) -> Option<String> {
     }
 }
 
+/// Whether one of `attrs` may be an attribute macro: it is none of rustc's built-in attributes
+/// and no tool's (`rustfmt::skip`, `clippy::...`, `diagnostic::...`). Derive helpers
+/// (`#[serde(...)]`) count too: which names a derive takes is not known here.
+pub fn attribute_macro(attrs: &[Attribute]) -> bool {
+    /// rustc's built-in attributes that may sit on an item (the Reference's list, and the
+    /// unstable ones crates use behind `cfg_attr`).
+    const BUILT_IN: &[&str] = &[
+        "allow", "automatically_derived", "cfg", "cfg_attr", "cold", "collapse_debuginfo", "const_trait",
+        "coverage", "crate_name", "crate_type", "debugger_visualizer", "deny", "deprecated", "derive",
+        "doc", "expect", "export_name", "feature", "forbid", "global_allocator", "ignore", "inline",
+        "instruction_set", "link", "link_name", "link_ordinal", "link_section", "macro_export", "macro_use",
+        "must_use", "naked", "no_builtins", "no_implicit_prelude", "no_main", "no_mangle", "no_std",
+        "non_exhaustive", "optimize", "panic_handler", "path", "proc_macro", "proc_macro_attribute",
+        "proc_macro_derive", "recursion_limit", "repr", "rustc_const_stable", "rustc_const_unstable",
+        "should_panic", "stable", "target_feature", "test", "bench", "track_caller", "type_length_limit",
+        "unsafe", "unstable", "used", "warn", "windows_subsystem",
+    ];
+    const TOOLS: &[&str] = &["rustfmt", "clippy", "diagnostic", "rustdoc", "rust_analyzer", "miri"];
+    attrs.iter().any(|attr| {
+        let path = attr.path();
+        match path.segments.first() {
+            None => false,
+            Some(first) if path.segments.len() > 1 => !TOOLS.iter().any(|tool| first.ident == tool),
+            Some(first) => !BUILT_IN.iter().any(|name| first.ident == name),
+        }
+    })
+}
+
 /// The item's `cfg` predicates as written, joined by `, ` (several `#[cfg]` attributes all
 /// apply), or `None`. Used to tell cfg-alternative definitions of one name apart.
 pub fn cfg(attrs: &[Attribute]) -> Option<String> {
