@@ -527,7 +527,11 @@ fn duplicates_into(items: &[ItemFacts], cfg: &CfgContext, path: &str, active: bo
         // Macros may be defined again (see above): types and values only.
         let Some(namespace) = Ns::of(item.kind).filter(|ns| *ns != Ns::Macro) else { continue };
         // What an attribute macro may rewrite is rustc's to judge after expansion.
-        if !item_active || item.name.is_empty() || item.name == "_" || item.expanded_from.is_some() || item.attribute_macro
+        if !item_active
+            || item.name.is_empty()
+            || item.name == "_"
+            || item.expanded_from.is_some()
+            || item.attribute_macro
         {
             continue;
         }

@@ -2,7 +2,8 @@
 //! Graphviz, GraphML read by networkx, Mermaid checked for structure and parsed by Mermaid's own
 //! parser (npm's `mermaid` under jsdom, `tests/html/mermaid-parse.mjs`), the HTML page driven in
 //! headless Chromium (Playwright, `tests/html/drive.cjs`; also on this repository's own graph),
-//! the selection flags, the node limit, determinism, and snapshots of small pictures.
+//! the selection flags, the node limit, determinism, and snapshots of small pictures; and every
+//! format of this repository's own graph read by the same tools.
 
 mod common;
 
@@ -88,12 +89,8 @@ fn dot_nodes(text: &str) -> usize {
     text.lines().filter(|line| line.trim_start().starts_with('"') && line.contains(" [label=")).count()
 }
 
-#[test]
-fn dot_renders_with_graphviz() {
-    let dot = export(&["--format", "dot"]);
-    assert!(dot.starts_with("digraph codegraph {"), "{dot}");
-    let nodes = dot_nodes(&dot);
-    assert!(nodes > 5, "{dot}");
+/// The DOT text rendered by Graphviz's `dot -Tsvg`, which must succeed without a word on stderr.
+fn graphviz_svg(dot: &str) -> String {
     let output = Command::new(tool("dot"))
         .arg("-Tsvg")
         .stdin(std::process::Stdio::piped())
@@ -107,7 +104,50 @@ fn dot_renders_with_graphviz() {
         })
         .unwrap();
     assert!(output.status.success() && output.stderr.is_empty(), "{}\n{dot}", describe(&output));
-    let svg = String::from_utf8(output.stdout).unwrap();
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The GraphML text read by networkx: its node and edge counts and its vertex kinds (checking
+/// that functions' lines are integers and `active` flags booleans, as their typed keys say).
+fn networkx_read(graphml: &str) -> (usize, usize, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("graph.graphml");
+    std::fs::write(&path, graphml).unwrap();
+    let script = "import sys, networkx\n\
+                  g = networkx.read_graphml(sys.argv[1], force_multigraph=True)\n\
+                  kinds = sorted({d['kind'] for _, d in g.nodes(data=True)})\n\
+                  lines = [d.get('line') for _, d in g.nodes(data=True) if d['kind'] == 'function']\n\
+                  assert all(isinstance(l, int) for l in lines), lines\n\
+                  assert all(isinstance(d['active'], bool) for _, d in g.nodes(data=True) if 'active' in d)\n\
+                  print(g.number_of_nodes(), g.number_of_edges(), ','.join(kinds))\n";
+    let output = Command::new(tool("python")).arg("-c").arg(script).arg(&path).output().unwrap();
+    assert!(output.status.success(), "networkx could not read the export: {}", describe(&output));
+    let said = String::from_utf8(output.stdout).unwrap();
+    let mut words = said.split_whitespace();
+    let mut count = || words.next().and_then(|word| word.parse().ok()).unwrap_or_else(|| panic!("{said}"));
+    let (nodes, edges) = (count(), count());
+    (nodes, edges, said.split_whitespace().nth(2).unwrap_or_default().to_owned())
+}
+
+/// Mermaid's own parser (npm's `mermaid`, under jsdom) on each file: one JSON line per file
+/// (`ok`, and the diagram's `type`).
+fn mermaid_parse(files: &[std::path::PathBuf]) -> Vec<serde_json::Value> {
+    let modules = common::tool_file("node/node_modules/mermaid/package.json");
+    let modules = modules.parent().unwrap().parent().unwrap();
+    common::tool_file("node/node_modules/jsdom/package.json");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/html/mermaid-parse.mjs");
+    let output = Command::new(tool("node")).arg(&script).arg(modules).args(files).output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+#[test]
+fn dot_renders_with_graphviz() {
+    let dot = export(&["--format", "dot"]);
+    assert!(dot.starts_with("digraph codegraph {"), "{dot}");
+    let nodes = dot_nodes(&dot);
+    assert!(nodes > 5, "{dot}");
+    let svg = graphviz_svg(&dot);
     // Graphviz writes each cluster's label as a <title> and each node as a `class="node"` group.
     for title in ["cluster_legend", "qcore (lib)", "qapp (lib)", "uses_app (test)"] {
         let wanted = if title.starts_with("cluster") { title.to_owned() } else { format!(">{title}</text>") };
@@ -126,23 +166,9 @@ fn graphml_loads_in_networkx_with_the_jsonl_counts() {
     let jsonl = export(&[]);
     let graph = common::Graph::parse(&jsonl);
     let graphml = export(&["--format", "graphml"]);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("graph.graphml");
-    std::fs::write(&path, &graphml).unwrap();
-    let script = "import sys, networkx\n\
-                  g = networkx.read_graphml(sys.argv[1], force_multigraph=True)\n\
-                  kinds = sorted({d['kind'] for _, d in g.nodes(data=True)})\n\
-                  lines = [d.get('line') for _, d in g.nodes(data=True) if d['kind'] == 'function']\n\
-                  assert all(isinstance(l, int) for l in lines), lines\n\
-                  assert all(isinstance(d['active'], bool) for _, d in g.nodes(data=True) if 'active' in d)\n\
-                  print(g.number_of_nodes(), g.number_of_edges(), ','.join(kinds))\n";
-    let output = Command::new(tool("python")).arg("-c").arg(script).arg(&path).output().unwrap();
-    assert!(output.status.success(), "networkx could not read the export: {}", describe(&output));
-    let said = String::from_utf8(output.stdout).unwrap();
-    let mut words = said.split_whitespace();
-    assert_eq!(words.next(), Some(graph.vertices.len().to_string().as_str()), "{said}");
-    assert_eq!(words.next(), Some(graph.edges.len().to_string().as_str()), "{said}");
-    assert!(words.next().unwrap().contains("function"), "{said}");
+    let (nodes, edges, kinds) = networkx_read(&graphml);
+    assert_eq!((nodes, edges), (graph.vertices.len(), graph.edges.len()));
+    assert!(kinds.contains("function"), "{kinds}");
 }
 
 #[test]
@@ -178,14 +204,7 @@ fn mermaid_parses_with_mermaid() {
     let broken = dir.path().join("broken.mmd");
     std::fs::write(&broken, "flowchart LR\n  n0[\"a\"] -->|\"x\"| n1[\"b\"\n").unwrap();
     files.push(broken);
-    let modules = common::tool_file("node/node_modules/mermaid/package.json");
-    let modules = modules.parent().unwrap().parent().unwrap();
-    common::tool_file("node/node_modules/jsdom/package.json");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/html/mermaid-parse.mjs");
-    let output = Command::new(tool("node")).arg(&script).arg(modules).args(&files).output().unwrap();
-    assert!(output.status.success(), "{}", describe(&output));
-    let lines: Vec<serde_json::Value> =
-        String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let lines = mermaid_parse(&files);
     assert_eq!(lines.len(), 4, "{lines:?}");
     for line in &lines[..3] {
         assert_eq!(line["ok"], true, "Mermaid's parser refused an export: {line}");
@@ -392,25 +411,75 @@ fn html_respects_the_node_limit_and_the_selection() {
     assert!(data["nodes"].as_array().unwrap().iter().all(|n| n["kind"] != "extern"), "{data}");
 }
 
+/// This repository's own graph, built once by the debug binary into a folder kept for the tests.
+fn own_graph() -> &'static std::path::Path {
+    static OWN: OnceLock<tempfile::TempDir> = OnceLock::new();
+    OWN.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("graph.msgpack");
+        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+        let build = common::run_in(
+            dir.path(),
+            &["build", "--offline", "-q", "--manifest-path", manifest.to_str().unwrap(), "--db", db.to_str().unwrap()],
+        );
+        assert!(build.status.success(), "{}", describe(&build));
+        dir
+    })
+    .path()
+}
+
+/// Runs `export` on this repository's graph; panics unless it succeeds.
+fn own_export(args: &[&str]) -> String {
+    let dir = own_graph();
+    let db = dir.join("graph.msgpack");
+    let mut argv = vec!["export", "--db", db.to_str().unwrap()];
+    argv.extend(args);
+    let output = common::run_in(dir, &argv);
+    assert!(output.status.success(), "{}", describe(&output));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// DOT, GraphML and Mermaid of this repository's own graph, read by the real tools.
+#[test]
+fn dot_graphml_and_mermaid_on_this_repository() {
+    let dot = own_export(&["--format", "dot"]);
+    let nodes = dot_nodes(&dot);
+    let svg = graphviz_svg(&dot);
+    assert_eq!(svg.matches("class=\"node\"").count(), nodes + 1, "the view's nodes and the legend");
+    assert_eq!(svg.matches("class=\"cluster\"").count(), dot.matches("subgraph \"cluster_").count());
+    for title in ["cargo_codegraph (lib)", "cargo_codegraph::export", "cargo_codegraph::store::graph", "export (test)"]
+    {
+        assert!(svg.contains(&format!(">{title}</text>")), "no `{title}` in the SVG");
+    }
+
+    let graph = common::Graph::parse(&own_export(&[]));
+    let (nodes, edges, kinds) = networkx_read(&own_export(&["--format", "graphml"]));
+    assert_eq!((nodes, edges), (graph.vertices.len(), graph.edges.len()));
+    assert!(kinds.contains("function") && kinds.contains("impl"), "{kinds}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for level in ["crate", "module"] {
+        let text = own_export(&["--format", "mermaid", "--level", level]);
+        let (declared, edges, _) = mermaid_structure(&text);
+        assert!(declared.len() > 3 && !edges.is_empty(), "{text}");
+        let path = dir.path().join(format!("{level}.mmd"));
+        std::fs::write(&path, text).unwrap();
+        files.push(path);
+    }
+    for line in mermaid_parse(&files) {
+        assert_eq!(line["ok"], true, "Mermaid's parser refused an export: {line}");
+    }
+}
+
 /// This repository's own graph, at module level: built by the debug binary, opened in Chromium;
 /// its screenshot after the search (`target/tmp/html-screenshots/codegraph-search.jpg`) is the
 /// README's picture, `docs/graph.jpg`.
 #[test]
 fn html_in_headless_chromium_on_this_repository() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("graph.msgpack");
-    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    let build = common::run_in(
-        dir.path(),
-        &["build", "--offline", "-q", "--manifest-path", manifest.to_str().unwrap(), "--db", db.to_str().unwrap()],
-    );
-    assert!(build.status.success(), "{}", describe(&build));
     let page = dir.path().join("codegraph.html");
-    let output = common::run_in(
-        dir.path(),
-        &["export", "--db", db.to_str().unwrap(), "--format", "html", "-o", page.to_str().unwrap()],
-    );
-    assert!(output.status.success(), "{}", describe(&output));
+    own_export(&["--format", "html", "-o", page.to_str().unwrap()]);
     let report = drive_html(&page, "codegraph", "cargo_codegraph::export::view", "cargo_codegraph::export");
     assert_interactive(
         &report,

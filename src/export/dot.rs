@@ -3,8 +3,8 @@
 //! One cluster per crate (per package at crate level), and inside it one per module at item
 //! level; nodes named by their UUID (stable across builds, since ids are); each edge kind with its
 //! own colour and line style, explained by a legend node; an aggregated edge labelled with its
-//! count, and its evidence (`file:line`) as its tooltip. Labels are DOT quoted strings with `"`
-//! and `\` escaped. A pure function of the view: it knows nothing of the graph or the store.
+//! count (an `xlabel`, which does not slow the layout down) and its evidence (`file:line`) as its
+//! tooltip. Labels are DOT quoted strings with `"` and `\` escaped. A pure function of the view: it knows nothing of the graph or the store.
 
 use std::fmt::Write;
 
@@ -67,7 +67,7 @@ pub fn render(view: &View) -> String {
     out
 }
 
-/// One edge's line: `"from" -> "to" [color=..., style=..., label="count", tooltip="kind ×count at file:line"];`.
+/// One edge's line: `"from" -> "to" [color=..., style=..., xlabel="count", tooltip="kind ×count at file:line"];`.
 fn write_edge(out: &mut String, view: &View, edge: &ViewEdge) {
     let (colour, style) = edge_style(edge.kind);
     out.push_str("  ");
@@ -76,7 +76,10 @@ fn write_edge(out: &mut String, view: &View, edge: &ViewEdge) {
     quote_into(out, &view.nodes[edge.to].id);
     let _ = write!(out, " [color=\"{colour}\", style={style}");
     if edge.count > 1 {
-        let _ = write!(out, ", label=\"{}\"", edge.count);
+        // An external label, placed once the layout is done: a `label` makes each edge a node
+        // of the layout, which took Graphviz's `dot` over ten minutes on this repository's module
+        // graph (2,402 edges) against 11 s.
+        let _ = write!(out, ", xlabel=\"{}\"", edge.count);
     }
     out.push_str(", tooltip=");
     let evidence = evidence_text(edge);

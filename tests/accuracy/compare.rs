@@ -90,6 +90,9 @@ pub struct Apart {
     /// Trait impls and derives that cannot be checked: rustdoc's impl or type came out of a
     /// macro and we have no vertex for it, or the type is not documented.
     pub unchecked: usize,
+    /// Our unnamed constants (`const _: () = ...;`, often compile-time assertions): rustdoc lists
+    /// none, since nothing can name them.
+    pub unnamed: usize,
 }
 
 #[derive(Debug)]
@@ -237,6 +240,9 @@ pub fn compare(krate: &str, version: &str, style: &str, doc: &Doc, ours: &Ours) 
             } else if item.cfg_doc {
                 report.apart.cfg_doc += 1;
                 miss("apart: `cfg(not(doc))` only in ours", item.key.to_string());
+            } else if item.key.kind == "const" && item.key.name == "_" {
+                report.apart.unnamed += 1;
+                miss("apart: `const _`, which rustdoc does not list", item.key.to_string());
             } else {
                 report.items.only_ours += 1;
                 miss("item only in ours", item.key.to_string());

@@ -126,12 +126,31 @@ pub struct DocDerive {
     pub at: String,
 }
 
+/// JSON of any depth: rustdoc's of typenum's deeply nested types passes serde_json's default
+/// limit of 128 levels, so the limit is off and the value is read on a thread with a stack large
+/// enough for it.
+fn deep_json(text: String) -> Value {
+    use serde::Deserialize;
+    std::thread::Builder::new()
+        .stack_size(1 << 30)
+        .spawn(move || {
+            let mut de = serde_json::Deserializer::from_str(&text);
+            de.disable_recursion_limit();
+            let value = Value::deserialize(&mut de).unwrap();
+            de.end().unwrap();
+            value
+        })
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
 /// Reads `json`, written by rustdoc for the package in `package_dir` run from `workspace`
 /// (rustdoc's file names are relative to the folder cargo ran it in, or absolute for packages
 /// outside the workspace).
 pub fn load(json: &Path, workspace: &Path, package_dir: &Path, sources: &mut Sources) -> Doc {
     let text = std::fs::read_to_string(json).unwrap();
-    let root: Value = serde_json::from_str(&text).unwrap();
+    let root = deep_json(text);
     let version = root["format_version"].as_u64().unwrap();
     assert!(
         version >= MIN_FORMAT_VERSION,
