@@ -256,18 +256,20 @@ fn target_dir() -> PathBuf {
 
 #[test]
 fn real_crates_match_rustdoc() {
-    measure_corpus("corpus", CORPUS);
+    measure_corpus("corpus", CORPUS, &[]);
 }
 
 #[test]
 fn macro_crates_match_rustdoc() {
-    measure_corpus("corpus-macros", CORPUS_MACROS);
+    // rustdoc runs the build scripts (their cfgs decide what proc-macro2, typenum and libc
+    // compile), so this corpus is indexed with them too.
+    measure_corpus("corpus-macros", CORPUS_MACROS, &["--build-scripts"]);
 }
 
-/// Indexes `tests/accuracy/<name>` with `--deps`, compares each subject with rustdoc, writes
+/// Indexes `tests/accuracy/<name>` with `--deps` (and `build_flags`), compares each subject with rustdoc, writes
 /// `<target>/accuracy/<name>-report.md` and `<name>-mismatches.txt`, prints the table and the
 /// goals missed, and asserts the gates.
-fn measure_corpus(name: &str, subjects: &[Subject]) {
+fn measure_corpus(name: &str, subjects: &[Subject], build_flags: &[&str]) {
     if std::env::var_os("CODEGRAPH_ACCURACY").is_none() {
         eprintln!("{name}: skipped; set CODEGRAPH_ACCURACY=1 to run it (needs crates.io)");
         return;
@@ -284,7 +286,9 @@ fn measure_corpus(name: &str, subjects: &[Subject]) {
     // One indexing run with `--deps`, as users would index a workspace and what it depends on.
     let db = out.join(format!("{name}.msgpack"));
     let db = db.to_str().unwrap();
-    let output = run_in(&corpus, &["build", "--deps", "--locked", "--db", db, "--message-format", "json"]);
+    let mut args = vec!["build", "--deps", "--locked", "--db", db, "--message-format", "json"];
+    args.extend(build_flags);
+    let output = run_in(&corpus, &args);
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
     let output = run_in(&corpus, &["export", "--db", db]);
     assert!(output.status.success(), "{}", describe(&output));
