@@ -4,7 +4,8 @@
 //! level; nodes named by their UUID (stable across builds, since ids are); each edge kind with its
 //! own colour and line style, explained by a legend node; an aggregated edge labelled with its
 //! count (an `xlabel`, which does not slow the layout down) and its evidence (`file:line`) as its
-//! tooltip. Labels are DOT quoted strings with `"` and `\` escaped. A pure function of the view: it knows nothing of the graph or the store.
+//! tooltip. Labels are DOT quoted strings with `"` and `\` escaped. A pure function of the view:
+//! it knows nothing of the graph or the store.
 
 use std::fmt::Write;
 
