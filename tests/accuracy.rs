@@ -266,9 +266,9 @@ fn macro_crates_match_rustdoc() {
     measure_corpus("corpus-macros", CORPUS_MACROS, &["--build-scripts"]);
 }
 
-/// Indexes `tests/accuracy/<name>` with `--deps` (and `build_flags`), compares each subject with rustdoc, writes
-/// `<target>/accuracy/<name>-report.md` and `<name>-mismatches.txt`, prints the table and the
-/// goals missed, and asserts the gates.
+/// Indexes `tests/accuracy/<name>` with `--deps` (and `build_flags`), compares each subject with
+/// rustdoc, writes `<target>/accuracy/<name>-report.md` and `<name>-mismatches.txt`, prints the
+/// table and the goals missed, and asserts the gates.
 fn measure_corpus(name: &str, subjects: &[Subject], build_flags: &[&str]) {
     if std::env::var_os("CODEGRAPH_ACCURACY").is_none() {
         eprintln!("{name}: skipped; set CODEGRAPH_ACCURACY=1 to run it (needs crates.io)");

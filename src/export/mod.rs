@@ -19,7 +19,6 @@ pub mod html;
 pub mod jsonl;
 pub mod mermaid;
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use rayon::prelude::*;
@@ -255,6 +254,7 @@ fn selected(graph: &Graph, config: &Config, v: V) -> bool {
 }
 
 /// Aggregated edges between two units.
+#[derive(Clone, Copy)]
 struct Aggregate<'g> {
     count: u64,
     /// The first place (in file, line order) and the edge written there.
@@ -272,6 +272,11 @@ impl<'g> Aggregate<'g> {
 
 /// The folded edges, keyed by (from node, to node, kind).
 type Folded<'g> = FxHashMap<(u32, u32, EdgeKind), Aggregate<'g>>;
+
+/// Adds `aggregate` to what `folded` holds for `key`.
+fn fold_into<'g>(folded: &mut Folded<'g>, key: (u32, u32, EdgeKind), aggregate: Aggregate<'g>) {
+    folded.entry(key).and_modify(|held| held.add(aggregate)).or_insert(aggregate);
+}
 
 /// Computes what a picture shows.
 ///
@@ -338,13 +343,7 @@ pub fn view<'g>(graph: &'g Graph, config: &Config) -> Result<View, ExportError> 
             let line = graph.edge_uint(e, "line").or_else(|| graph.uint(edge.from, "line"))?;
             Some((file, line))
         });
-        let first = (place, e);
-        match folded.entry((from, to, edge.kind)) {
-            Entry::Occupied(mut entry) => entry.get_mut().add(Aggregate { count: 1, first }),
-            Entry::Vacant(entry) => {
-                entry.insert(Aggregate { count: 1, first });
-            }
-        }
+        fold_into(&mut folded, (from, to, edge.kind), Aggregate { count: 1, first: (place, e) });
         folded
     };
     let merge = |mut a: Folded<'g>, mut b: Folded<'g>| -> Folded<'g> {
@@ -352,12 +351,7 @@ pub fn view<'g>(graph: &'g Graph, config: &Config) -> Result<View, ExportError> 
             std::mem::swap(&mut a, &mut b);
         }
         for (key, aggregate) in b {
-            match a.entry(key) {
-                Entry::Occupied(mut entry) => entry.get_mut().add(aggregate),
-                Entry::Vacant(entry) => {
-                    entry.insert(aggregate);
-                }
-            }
+            fold_into(&mut a, key, aggregate);
         }
         a
     };
