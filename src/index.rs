@@ -31,8 +31,13 @@ use crate::validate::{Origin, Registry, ValidationError};
 use crate::workspace::modules::{self, ModDecl, ModuleFile};
 use crate::workspace::{CrateInfo, CrateKind, PackageInfo, Workspace};
 
-/// Resolved edges go to the writer in batches of this many.
+/// Resolved edges go to the writer in batches of at most this many.
 const EDGE_BATCH: usize = 10_000;
+
+/// A batch of resolved edges ends after the edges of an item whose id's last byte is below this
+/// (one item in 64, a few hundred edges), so that where batches end depends on the items, not
+/// on how many edges came before (see `Ctx::send_edges`).
+const EDGE_BATCH_CUT: u8 = 4;
 
 /// Macro calls that expand to further macro calls are followed this many levels deep: rustc's
 /// default `recursion_limit`.
@@ -180,12 +185,13 @@ impl Ctx<'_> {
         }
     }
 
-    /// Sends edges in batches of `EDGE_BATCH`.
-    fn send_edges(&self, walk: &Walk, mut edges: Vec<Edge>) {
-        while !edges.is_empty() {
-            let rest = edges.split_off(edges.len().min(EDGE_BATCH));
+    /// Sends resolved edges, which come grouped by the item they start at, in batches cut after
+    /// the items that `EDGE_BATCH_CUT` picks (or at `EDGE_BATCH`). An edit to one item's edges
+    /// then changes the one batch that holds them, and a rerun's diff leaves the others out
+    /// (`incremental::Change::between`); cut by count, every batch after the edit would shift.
+    fn send_edges(&self, walk: &Walk, edges: Vec<Edge>) {
+        for edges in edge_batches(edges) {
             self.send(walk, Batch { vertices: Vec::new(), edges });
-            edges = rest;
         }
     }
 
@@ -193,6 +199,25 @@ impl Ctx<'_> {
     fn key_of(&self, krate: u32) -> String {
         crate::incremental::crate_key(self.workspace, krate as usize)
     }
+}
+
+/// Cuts resolved edges, grouped by the item they start at, into batches (see `Ctx::send_edges`).
+fn edge_batches(edges: Vec<Edge>) -> Vec<Vec<Edge>> {
+    let mut batches = Vec::new();
+    let mut batch = Vec::new();
+    let mut edges = edges.into_iter().peekable();
+    while let Some(edge) = edges.next() {
+        let from = edge.from;
+        batch.push(edge);
+        let item_ends = edges.peek().is_none_or(|next| next.from != from);
+        if (item_ends && from.as_bytes()[15] < EDGE_BATCH_CUT) || batch.len() == EDGE_BATCH {
+            batches.push(std::mem::take(&mut batch));
+        }
+    }
+    if !batch.is_empty() {
+        batches.push(batch);
+    }
+    batches
 }
 
 /// The build's thread pool: `jobs` workers with stacks deep enough for syn.
@@ -1553,6 +1578,30 @@ fn finish_module(batch: &mut Batch, id: uuid::Uuid, mut props: Props, doc: Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_edit_to_one_items_edges_changes_one_batch_of_them() {
+        // 5,000 items with 1 to 4 edges each, as resolution gives them: grouped by item, in order.
+        let item = |n: u32| uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, &n.to_le_bytes());
+        let edges_of = |n: u32, extra: u32| {
+            (0..1 + n % 4 + extra).map(move |k| Edge::new(item(n), EdgeKind::Calls, item(n + k + 1)))
+        };
+        let before: Vec<Edge> = (0..5000).flat_map(|n| edges_of(n, 0)).collect();
+        // Item 2,500 gains two edges: every batch after it shifts if batches are cut by count.
+        let after: Vec<Edge> = (0..5000).flat_map(|n| edges_of(n, if n == 2500 { 2 } else { 0 })).collect();
+        let (before, after) = (edge_batches(before), edge_batches(after));
+        assert!(before.len() > 40, "a few hundred edges a batch: {} batches", before.len());
+        assert!(before.iter().all(|batch| !batch.is_empty() && batch.len() <= EDGE_BATCH));
+        let changed = after.iter().filter(|batch| !before.contains(batch)).count();
+        assert_eq!((changed, after.len()), (1, before.len()));
+        // An item's edges are never split between batches while they are fewer than EDGE_BATCH.
+        let firsts: Vec<_> = after.iter().skip(1).map(|batch| batch[0].from).collect();
+        assert!(after.iter().zip(&firsts).all(|(batch, next)| batch.last().unwrap().from != *next));
+        // One item with more edges than a batch holds is cut by count.
+        let many: Vec<Edge> =
+            (0..EDGE_BATCH as u32 + 5).map(|k| Edge::new(item(0), EdgeKind::Calls, item(k))).collect();
+        assert_eq!(edge_batches(many).iter().map(Vec::len).collect::<Vec<_>>(), [EDGE_BATCH, 5]);
+    }
 
     #[test]
     fn a_file_parsed_twice_is_not_parsed_again() {

@@ -97,13 +97,14 @@ pub(crate) fn build_workspace(
         }
     };
 
-    let Built { kept, new, parsed_paths, batches_written, incremental } = built;
+    let Built { kept, new, parsed_paths, batches_written, batches_compared, incremental } = built;
     // Every unit built now but the workspace's own.
     let crates_reindexed = new.len().saturating_sub(1);
     let mut all: Vec<&UnitSummary> = kept.values().map(|entry| &entry.summary).collect();
     all.extend(new.iter().map(|unit| &unit.summary));
     let mut summary = BuildSummary::of_units(&all, db_path.clone(), started, parsed_paths);
     summary.batches_written = batches_written;
+    summary.batches_compared = batches_compared;
     summary.incremental = incremental;
     summary.crates_reindexed = crates_reindexed;
     // The cache is only a shortcut for the next build: failing to write it is a warning.
@@ -144,6 +145,7 @@ struct Built {
     new: Vec<incremental::NewUnit>,
     parsed_paths: Vec<Utf8PathBuf>,
     batches_written: usize,
+    batches_compared: usize,
     incremental: bool,
 }
 
@@ -231,6 +233,7 @@ impl Job<'_> {
             new,
             parsed_paths: outcome.parsed_paths,
             batches_written: stats.flushes,
+            batches_compared: 0,
             incremental: false,
         })
     }
@@ -300,23 +303,26 @@ impl Job<'_> {
             }
         }
         for unit in &new {
-            let old = match previous.units.get(&unit.key) {
+            let change = match previous.units.get(&unit.key) {
                 // Byte-identical outputs change nothing (the workspace unit, mostly).
                 Some(entry) if entry.output.hash == incremental::hash(&unit.output) => continue,
-                Some(entry) => match cache.output(entry) {
-                    Some(old) => old,
-                    None => return Ok(None),
-                },
-                None => Vec::new(),
+                Some(entry) => cache.output_bytes(entry).and_then(|old| {
+                    let disjoint = entry.summary.disjoint && unit.summary.disjoint;
+                    incremental::Change::between(&old, &unit.output, disjoint)
+                }),
+                None => {
+                    incremental::decode_output(&unit.output).map(|new| incremental::Change { old: Vec::new(), new })
+                }
             };
-            let Some(new) = incremental::decode_output(&unit.output) else { return Ok(None) };
-            changes.push(incremental::Change { old, new });
+            let Some(change) = change else { return Ok(None) };
+            changes.push(change);
         }
         let old_shared = previous.units.values().flat_map(|entry| entry.summary.shared.iter());
         let new_shared = kept
             .values()
             .flat_map(|entry| entry.summary.shared.iter())
             .chain(new.iter().flat_map(|unit| unit.summary.shared.iter()));
+        let batches_compared = changes.iter().map(|change| change.old.len() + change.new.len()).sum();
         let diff = incremental::diff(changes, old_shared, new_shared);
         timings.diff_ms = millis_since(phase);
         if !diff.is_empty() {
@@ -329,7 +335,14 @@ impl Job<'_> {
             self.pool.install(|| staging.commit(db))?;
             timings.save_ms = millis_since(phase);
         }
-        Ok(Some(Built { kept, new, parsed_paths: outcome.parsed_paths, batches_written: 0, incremental: true }))
+        Ok(Some(Built {
+            kept,
+            new,
+            parsed_paths: outcome.parsed_paths,
+            batches_written: 0,
+            batches_compared,
+            incremental: true,
+        }))
     }
 }
 
@@ -390,6 +403,7 @@ impl BuildSummary {
             vertices_by_kind,
             edges_by_kind,
             batches_written: 0,
+            batches_compared: 0,
             elapsed: started.elapsed(),
             timings: Timings::default(),
             resolve,

@@ -102,6 +102,10 @@ pub struct BuildSummary {
     pub vertices_by_kind: BTreeMap<&'static str, usize>,
     pub edges_by_kind: BTreeMap<&'static str, usize>,
     pub batches_written: usize,
+    /// Incremental builds: the batches of the recorded and the new outputs that the diff read;
+    /// those a crate indexed again gave byte for byte as before are left out
+    /// (`incremental::Change::between`).
+    pub batches_compared: usize,
     #[serde(serialize_with = "as_millis", rename = "elapsed_ms")]
     pub elapsed: Duration,
     pub timings: Timings,

@@ -159,7 +159,7 @@ impl Edge {
 }
 
 /// What one unit of work (a file, or the crate graph) adds to the graph.
-#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Batch {
     pub vertices: Vec<Vertex>,
     pub edges: Vec<Edge>,

@@ -56,7 +56,7 @@ pub use input::{Input, fingerprint, hash};
 pub use unit::{FileCache, FileOutput, FileOutputRef, OutputBuilder, UnitSummary, decode_output, encode_batch};
 
 /// Bump when the cache's meaning or format changes: an old cache then makes a full build.
-const CACHE_VERSION: u32 = 5;
+const CACHE_VERSION: u32 = 6;
 
 /// The key of the workspace unit (crate keys start with `Key(`).
 pub const WORKSPACE_UNIT: &str = "workspace";
@@ -142,6 +142,11 @@ impl Cache {
     /// A unit's recorded output.
     pub fn output(&self, entry: &UnitEntry) -> Option<Vec<Batch>> {
         decode_output(&self.read(&entry.output)?)
+    }
+
+    /// A unit's recorded output, encoded.
+    pub fn output_bytes(&self, entry: &UnitEntry) -> Option<Vec<u8>> {
+        self.read(&entry.output)
     }
 
     /// A unit's recorded file outputs.
@@ -371,6 +376,41 @@ impl Items {
 pub struct Change {
     pub old: Vec<Batch>,
     pub new: Vec<Batch>,
+}
+
+impl Change {
+    /// The change between a unit's recorded output and its new one (both as `OutputBuilder`
+    /// encodes them); `None` when either is damaged. When both are `disjoint` (no key in two of
+    /// their batches, `UnitSummary::disjoint`), a batch the new output has byte for byte as the old
+    /// one did is left out of both sides without being decoded: what it holds is in the graph and
+    /// stays, and no other batch of either side names it. A body edited in a crate of a thousand
+    /// items then costs the batches that hold that item's vertices and edges, not the crate's.
+    pub fn between(old: &[u8], new: &[u8], disjoint: bool) -> Option<Change> {
+        let (mut old, mut new) = (unit::split_output(old)?, unit::split_output(new)?);
+        if disjoint {
+            let mut unmatched: HashMap<&[u8], usize, rustc_hash::FxBuildHasher> = HashMap::default();
+            for batch in &old {
+                *unmatched.entry(batch).or_default() += 1;
+            }
+            let mut common: HashMap<&[u8], usize, rustc_hash::FxBuildHasher> = HashMap::default();
+            new.retain(|batch| match unmatched.get_mut(batch) {
+                Some(count) if *count > 0 => {
+                    *count -= 1;
+                    *common.entry(batch).or_default() += 1;
+                    false
+                }
+                _ => true,
+            });
+            old.retain(|batch| match common.get_mut(batch) {
+                Some(count) if *count > 0 => {
+                    *count -= 1;
+                    false
+                }
+                _ => true,
+            });
+        }
+        Some(Change { old: unit::decode_batches(&old)?, new: unit::decode_batches(&new)? })
+    }
 }
 
 /// What turns the graph of `old_shared` into that of `new_shared`, given the units that changed.

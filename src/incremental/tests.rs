@@ -95,6 +95,86 @@ fn a_diff_removes_adds_and_changes_only_what_differs() {
     assert_eq!(diff.written.edges, vec![edge(1, EdgeKind::References, 3, &[("line", json!(6))])]);
 }
 
+/// `batches` encoded as one output, with its summary.
+fn encoded(batches: &[Batch]) -> (Vec<u8>, UnitSummary) {
+    let mut builder = OutputBuilder::default();
+    for batch in batches {
+        builder.add(batch);
+    }
+    let mut summary = UnitSummary::default();
+    (builder.finish(&mut summary), summary)
+}
+
+fn calls(from: u128, to: &[u128]) -> Batch {
+    Batch { vertices: vec![], edges: to.iter().map(|&to| edge(from, EdgeKind::Calls, to, &[])).collect() }
+}
+
+fn function(n: u128, line: u64) -> Batch {
+    batch(vec![vertex(n, VertexKind::Function, &[("line", json!(line))])], vec![edge(n, EdgeKind::DefinedIn, 9, &[])])
+        .remove(0)
+}
+
+#[test]
+fn an_output_is_disjoint_when_no_key_is_in_two_of_its_batches() {
+    let file = batch(vec![vertex(9, VertexKind::File, &[])], vec![]).remove(0);
+    // A shared vertex may be in any number of batches; one batch may name a key twice.
+    let twice_in_one = Batch { vertices: vec![], edges: vec![edge(1, EdgeKind::Calls, 2, &[]); 2] };
+    let (_, summary) = encoded(&[function(1, 1), file.clone(), file.clone(), twice_in_one, calls(2, &[1])]);
+    assert!(summary.disjoint);
+    // The same edge in two batches, or the same vertex.
+    let (_, summary) = encoded(&[calls(1, &[2, 3]), calls(2, &[1]), calls(1, &[3])]);
+    assert!(!summary.disjoint);
+    let (_, summary) = encoded(&[function(1, 1), function(2, 1), function(1, 2)]);
+    assert!(!summary.disjoint);
+}
+
+#[test]
+fn batches_unchanged_byte_for_byte_are_left_out_of_a_disjoint_diff() {
+    // Ten functions, each with its batch of calls; the rerun moves function 4 and changes what
+    // function 7 calls. The batches come back in another order, as threads finish them.
+    let old: Vec<Batch> = (1..=10).flat_map(|n| [function(n, n as u64), calls(n, &[n + 1, n + 2])]).collect();
+    let mut new: Vec<Batch> = (1..=10)
+        .rev()
+        .flat_map(|n| match n {
+            4 => [function(4, 40), calls(4, &[5, 6])],
+            7 => [function(7, 7), calls(7, &[8, 1])],
+            n => [function(n, n as u64), calls(n, &[n + 1, n + 2])],
+        })
+        .collect();
+    new.swap(0, 5);
+    let (old_bytes, old_summary) = encoded(&old);
+    let (new_bytes, new_summary) = encoded(&new);
+    assert!(old_summary.disjoint && new_summary.disjoint);
+
+    let skipped = Change::between(&old_bytes, &new_bytes, true).unwrap();
+    assert_eq!(skipped.old, vec![function(4, 4), calls(7, &[8, 9])], "only what changed is decoded");
+    assert_eq!(skipped.new.len(), 2);
+    let whole = Change::between(&old_bytes, &new_bytes, false).unwrap();
+    assert_eq!((whole.old.len(), whole.new.len()), (20, 20));
+
+    let expected = diff(vec![whole], [].iter(), [].iter());
+    let got = diff(vec![skipped], [].iter(), [].iter());
+    assert_eq!(got.removed_edges, vec![(id(7), EdgeKind::Calls, id(9))]);
+    assert_eq!(got.written.edges, vec![edge(7, EdgeKind::Calls, 1, &[])]);
+    assert_eq!(got.written.vertices, vec![vertex(4, VertexKind::Function, &[("line", json!(40))])]);
+    assert_eq!(format!("{got:?}"), format!("{expected:?}"));
+    assert!(Change::between(&old_bytes[..old_bytes.len() - 1], &new_bytes, true).is_none(), "damage is refused");
+}
+
+#[test]
+fn batches_are_compared_whole_when_an_output_repeats_a_key() {
+    // The edge 1 → 2 is in two batches of the old output; the new output drops one of them. Left
+    // out as unchanged, the other would make the edge look removed.
+    let old = [calls(1, &[2]), calls(1, &[2, 3])];
+    let new = [calls(1, &[2])];
+    let (old_bytes, old_summary) = encoded(&old);
+    let (new_bytes, new_summary) = encoded(&new);
+    assert!(!old_summary.disjoint && new_summary.disjoint);
+    let change = Change::between(&old_bytes, &new_bytes, old_summary.disjoint && new_summary.disjoint).unwrap();
+    let diff = diff(vec![change], [].iter(), [].iter());
+    assert_eq!(diff.removed_edges, vec![(id(1), EdgeKind::Calls, id(3))]);
+}
+
 #[test]
 fn a_shared_vertex_stays_while_any_unit_writes_it() {
     let file = |n| vertex(n, VertexKind::File, &[("path", json!(format!("f{n}.rs")))]);

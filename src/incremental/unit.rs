@@ -3,6 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::hash::BuildHasher;
+
+use rustc_hash::{FxBuildHasher, FxHashSet};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -34,6 +37,11 @@ pub struct UnitSummary {
     pub interface: Option<String>,
     /// The hash of its indexed dependencies' interfaces when it was built.
     pub deps_interface: String,
+    /// No vertex (other than a shared one) and no edge is in two batches of its output: the
+    /// batches a rerun gives byte for byte as before can then be left out of the diff
+    /// (`incremental::Change::between`). Unknown (`false`) for an output this was not checked for.
+    #[serde(default)]
+    pub disjoint: bool,
 }
 
 /// A unit's output as it is built: batches encoded one after another (the cache's format), and
@@ -44,6 +52,10 @@ pub struct OutputBuilder {
     shared: BTreeSet<(Uuid, VertexKind)>,
     vertices: BTreeMap<VertexKind, usize>,
     edges: BTreeMap<EdgeKind, usize>,
+    /// A hash of every vertex id and edge key added so far, to tell whether batches overlap (see
+    /// `UnitSummary::disjoint`); a collision only makes the output look overlapping.
+    keys: FxHashSet<u64>,
+    overlapping: bool,
 }
 
 /// A batch as the cache keeps it.
@@ -59,15 +71,23 @@ impl OutputBuilder {
 
     /// `add`, for a batch already encoded (`encode_batch`).
     pub fn add_encoded(&mut self, batch: &Batch, encoded: &[u8]) {
+        // One batch may name a key twice (the diff reads a batch whole); two batches may not.
+        let mut added = Vec::with_capacity(batch.vertices.len() + batch.edges.len());
         for vertex in &batch.vertices {
             if vertex.kind.is_shared() {
                 self.shared.insert((vertex.id, vertex.kind));
             } else {
                 *self.vertices.entry(vertex.kind).or_default() += 1;
+                added.push(FxBuildHasher.hash_one(vertex.id));
             }
         }
         for edge in &batch.edges {
             *self.edges.entry(edge.kind).or_default() += 1;
+            added.push(FxBuildHasher.hash_one((edge.from, edge.kind, edge.to)));
+        }
+        if !self.overlapping {
+            self.overlapping = added.iter().any(|key| self.keys.contains(key));
+            self.keys.extend(added);
         }
         self.encoded.extend_from_slice(encoded);
     }
@@ -77,6 +97,7 @@ impl OutputBuilder {
         summary.shared = self.shared.into_iter().collect();
         summary.vertices = self.vertices;
         summary.edges = self.edges;
+        summary.disjoint = !self.overlapping;
         self.encoded
     }
 }
@@ -88,6 +109,25 @@ pub fn decode_output(mut bytes: &[u8]) -> Option<Vec<Batch>> {
         batches.push(rmp_serde::decode::from_read(&mut bytes).ok()?);
     }
     Some(batches)
+}
+
+/// The bytes of each batch of an output written by `OutputBuilder`, found without decoding them;
+/// `None` when the output is damaged.
+pub fn split_output(bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    use serde::de::{Deserialize, IgnoredAny};
+    let mut batches = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let before = rest;
+        IgnoredAny::deserialize(&mut rmp_serde::Deserializer::new(&mut rest)).ok()?;
+        batches.push(&before[..before.len() - rest.len()]);
+    }
+    Some(batches)
+}
+
+/// Decodes the batches `split_output` found.
+pub fn decode_batches(batches: &[&[u8]]) -> Option<Vec<Batch>> {
+    batches.iter().map(|bytes| rmp_serde::from_slice(bytes).ok()).collect()
 }
 
 /// A file's share of a crate's output, kept so that when the crate is indexed again, a file whose
