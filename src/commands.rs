@@ -99,7 +99,7 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
         let t = &summary.timings;
         let (r, v) = (&summary.resolve, &summary.validation);
         reporter.verbose(&format!(
-            "vertices by kind: {:?}\nedges by kind: {:?}\nbatches written: {}, compared: {}\n\
+            "vertices by kind: {:?}\nedges by kind: {:?}\nbatches written: {}, compared: {}; macro expansions reused: {}\n\
              resolution: {} imports ({} unresolved), calls {} exact, {} inferred, {} unresolved\n\
              validation: {} items with unique ids, {} resolved edges checked, {} dropped\n\
              time: metadata {} ms, plan {} ms, hashing {} ms, index {} ms, write {} ms, diff {} ms, \
@@ -108,6 +108,7 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
             summary.edges_by_kind,
             summary.batches_written,
             summary.batches_compared,
+            summary.expansions_reused,
             r.imports,
             r.imports_unresolved,
             r.calls_exact,

@@ -101,6 +101,8 @@ pub struct IndexOutcome {
     pub units: Vec<CrateOutput>,
     /// Every file parsed in this build, absolute, sorted (for benchmarks and tools; never stored).
     pub parsed_paths: Vec<Utf8PathBuf>,
+    /// Macro calls whose expansion was read back from the last build's cache, not expanded.
+    pub expansions_reused: usize,
 }
 
 /// What indexing one crate gave: its output (every batch it sent, encoded as the incremental
@@ -155,6 +157,7 @@ struct Ctx<'a> {
     progress: &'a dyn Progress,
     store_gone: AtomicBool,
     parsed_paths: Mutex<Vec<Utf8PathBuf>>,
+    expansions_reused: AtomicUsize,
     parses: SharedParses,
     /// Each crate's dependencies (indices into `workspace.crates`).
     deps_of: Vec<Vec<usize>>,
@@ -254,6 +257,7 @@ pub fn index(
         progress,
         store_gone: AtomicBool::new(false),
         parsed_paths: Mutex::new(Vec::new()),
+        expansions_reused: AtomicUsize::new(0),
         parses: SharedParses::default(),
         deps_of,
         world: World::new(workspace.crates.len()),
@@ -303,7 +307,7 @@ pub fn index(
     let mut parsed_paths = ctx.parsed_paths.into_inner().unwrap_or_else(|poison| poison.into_inner());
     parsed_paths.sort();
     units.sort_by_key(|unit| unit.krate);
-    Ok(IndexOutcome { units, parsed_paths })
+    Ok(IndexOutcome { units, parsed_paths, expansions_reused: ctx.expansions_reused.into_inner() })
 }
 
 /// The hash of what a crate sees of its indexed dependencies: their keys and interfaces.
@@ -379,6 +383,8 @@ struct Walk {
     /// Every path the walk read or looked for in vain, for the next build's checks.
     inputs: Mutex<Vec<Input>>,
     files_parsed: AtomicUsize,
+    /// Macro calls whose expansion came from `cached`.
+    expansions_reused: AtomicUsize,
     /// Files that could not be read or parsed.
     files_failed: AtomicUsize,
     /// The files of the crate's last build (see `Reuse::files`).
@@ -545,6 +551,7 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
         });
     }
 
+    ctx.expansions_reused.fetch_add(walk.expansions_reused.load(Ordering::Relaxed), Ordering::Relaxed);
     let mut records = std::mem::take(&mut *walk.records.lock().unwrap_or_else(|poison| poison.into_inner()));
     let module_refs = std::mem::take(&mut *walk.module_refs.lock().unwrap_or_else(|poison| poison.into_inner()));
     merge_module_refs(&mut records, module_refs);
@@ -1280,6 +1287,7 @@ fn expand_group<'s>(
         walk,
         expansion,
         group,
+        "items",
         |pending| {
             is_include(&pending.site.call).then(|| CallOutcome::Included(include_file(ctx, package, walk, pending)))
         },
@@ -1363,6 +1371,7 @@ fn expand_calls(
     walk: &Walk,
     expansion: &Expansion<'_>,
     group: &[PendingSite],
+    how: &str,
     special: impl Fn(&PendingSite) -> Option<CallOutcome> + Sync,
     expand: impl Fn(&parse::MacroCall, Option<parse::Definition<'_>>, &mut parse::Definitions) -> ExpandResult + Sync,
 ) -> Vec<CallOutcome> {
@@ -1378,10 +1387,27 @@ fn expand_calls(
             if definition.is_none() && !expansion.last_chance {
                 return CallOutcome::Deferred;
             }
-            // Expansion parses: a panic there costs this call, not the run.
-            let expanded = catch_unwind(AssertUnwindSafe(|| {
-                parse::with_thread_definitions(|cache| expand(call, definition, cache))
-            }));
+            // What the last build's expansion of the same call by the same definition gave, when
+            // the crate was indexed with the fingerprint it has now (`Walk::cached`).
+            let key = expansion_key(how, call, definition);
+            let cached = walk.cached.as_ref().and_then(|cached| cached.get(&key));
+            let expanded = match cached.and_then(|bytes| rmp_serde::from_slice::<ExpandResult>(bytes).ok()) {
+                Some(result) => {
+                    walk.expansions_reused.fetch_add(1, Ordering::Relaxed);
+                    Ok(result)
+                }
+                // Expansion parses: a panic there costs this call, not the run.
+                None => catch_unwind(AssertUnwindSafe(|| {
+                    parse::with_thread_definitions(|cache| expand(call, definition, cache))
+                })),
+            };
+            if let Ok(result) = &expanded {
+                let bytes = match cached {
+                    Some(bytes) => bytes.to_vec(),
+                    None => rmp_serde::to_vec(result).unwrap_or_default(),
+                };
+                walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, bytes));
+            }
             CallOutcome::Expanded(expanded_body(walk, pending, expanded))
         })
         .collect();
@@ -1395,6 +1421,21 @@ fn expand_calls(
 }
 
 type ExpandResult = Result<parse::Expanded, parse::SyntaxError>;
+
+/// The key of a call's expansion among the crate's cached files (`FileCache`, beside the files'
+/// own keys): a hash of everything the expansion is a function of. `how` names the expansion
+/// (`parse::expand`, or `parse::expand_members` and its trait's visibility); the call's `cfg` is
+/// added to the result afterwards, and is not part of it.
+fn expansion_key(how: &str, call: &parse::MacroCall, definition: Option<parse::Definition<'_>>) -> String {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let (text, dollar_crate) = definition.map_or(("", "\0"), |definition| (definition.text, definition.dollar_crate));
+    for part in [how, &call.path.segments.join("::"), &call.body, text, dollar_crate] {
+        hasher.update(part.as_bytes());
+        hasher.update(&[0xff]);
+    }
+    hasher.update(&call.line.to_le_bytes());
+    format!("expansion {:032x}", hasher.digest128())
+}
 
 /// Expands the macro calls among one impl's or trait's members, and indexes the members they
 /// make; further calls among those wait for the next round.
@@ -1412,10 +1453,15 @@ fn expand_members(
     let mut items = Vec::new();
     let mut calls = Vec::new();
     let visibility = container.trait_visibility.as_deref();
+    let how = match visibility {
+        None => "impl members".to_owned(),
+        Some(visibility) => format!("trait members, {visibility}"),
+    };
     let outcomes = expand_calls(
         walk,
         expansion,
         group,
+        &how,
         |_| None,
         |call, definition, cache| parse::expand_members(call, definition, cache, visibility),
     );

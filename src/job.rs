@@ -97,7 +97,7 @@ pub(crate) fn build_workspace(
         }
     };
 
-    let Built { kept, new, parsed_paths, batches_written, batches_compared, incremental } = built;
+    let Built { kept, new, parsed_paths, batches_written, batches_compared, expansions_reused, incremental } = built;
     // Every unit built now but the workspace's own.
     let crates_reindexed = new.len().saturating_sub(1);
     let mut all: Vec<&UnitSummary> = kept.values().map(|entry| &entry.summary).collect();
@@ -105,6 +105,7 @@ pub(crate) fn build_workspace(
     let mut summary = BuildSummary::of_units(&all, db_path.clone(), started, parsed_paths);
     summary.batches_written = batches_written;
     summary.batches_compared = batches_compared;
+    summary.expansions_reused = expansions_reused;
     summary.incremental = incremental;
     summary.crates_reindexed = crates_reindexed;
     // The cache is only a shortcut for the next build: failing to write it is a warning.
@@ -146,6 +147,7 @@ struct Built {
     parsed_paths: Vec<Utf8PathBuf>,
     batches_written: usize,
     batches_compared: usize,
+    expansions_reused: usize,
     incremental: bool,
 }
 
@@ -234,6 +236,7 @@ impl Job<'_> {
             parsed_paths: outcome.parsed_paths,
             batches_written: stats.flushes,
             batches_compared: 0,
+            expansions_reused: outcome.expansions_reused,
             incremental: false,
         })
     }
@@ -341,6 +344,7 @@ impl Job<'_> {
             parsed_paths: outcome.parsed_paths,
             batches_written: 0,
             batches_compared,
+            expansions_reused: outcome.expansions_reused,
             incremental: true,
         }))
     }
@@ -404,6 +408,7 @@ impl BuildSummary {
             edges_by_kind,
             batches_written: 0,
             batches_compared: 0,
+            expansions_reused: 0,
             elapsed: started.elapsed(),
             timings: Timings::default(),
             resolve,

@@ -106,6 +106,9 @@ pub struct BuildSummary {
     /// those a crate indexed again gave byte for byte as before are left out
     /// (`incremental::Change::between`).
     pub batches_compared: usize,
+    /// Macro calls in the crates indexed again whose expansion was read back from the last build
+    /// (the same call, by the same definition), not expanded again.
+    pub expansions_reused: usize,
     #[serde(serialize_with = "as_millis", rename = "elapsed_ms")]
     pub elapsed: Duration,
     pub timings: Timings,

@@ -52,6 +52,7 @@ fn counts(summary: &serde_json::Value) -> serde_json::Value {
         "crates_reindexed",
         "batches_written",
         "batches_compared",
+        "expansions_reused",
         "elapsed_ms",
         "timings",
     ];
@@ -359,4 +360,44 @@ fn a_body_edit_in_a_large_crate_compares_only_the_batches_it_changes() {
     // batch per file, and resolved edges in about one batch per 64 items, on each side).
     let compared = summary["batches_compared"].as_u64().unwrap();
     assert!((2..=6).contains(&compared), "{summary}");
+}
+
+#[test]
+fn a_rerun_reads_back_the_expansions_of_unchanged_calls_and_definitions() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path().join("macros");
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("Cargo.toml"), "[package]\nname = \"macros\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
+        .unwrap();
+    // 30 calls among items, and 2 among an impl's members, of the crate's own macros.
+    let mut lib = String::from(
+        "macro_rules! getter { ($name:ident) => { pub fn $name() -> u32 { 1 } }; }\n\
+         macro_rules! method { ($name:ident) => { pub fn $name(&self) {} }; }\n\
+         pub struct S;\nimpl S {\n    method!(first);\n    method!(second);\n}\npub mod other;\n",
+    );
+    for n in 0..30 {
+        lib.push_str(&format!("getter!(get{n});\n"));
+    }
+    std::fs::write(root.join("src/lib.rs"), &lib).unwrap();
+    std::fs::write(root.join("src/other.rs"), "pub fn body() -> u32 { crate::get1() }\n").unwrap();
+    let (rerun_db, full_db) = (scratch.path().join("rerun.msgpack"), scratch.path().join("full.msgpack"));
+    let (_, summary) = build_and_export(&root, &rerun_db, &[]);
+    assert_eq!(summary["expansions_reused"], 0, "{summary}");
+
+    // Another file's body changes: every call is the same, by the same definition.
+    std::fs::write(root.join("src/other.rs"), "pub fn body() -> u32 { crate::get2() }\n").unwrap();
+    let (rerun, summary) = build_and_export(&root, &rerun_db, &[]);
+    assert_eq!((summary["incremental"].as_bool(), summary["expansions_reused"].as_u64()), (Some(true), Some(32)));
+    let (full, _) = build_and_export(&root, &full_db, &["--rebuild"]);
+    assert!(rerun == full);
+
+    // The macro is redefined: its 30 calls are expanded again, into what the new definition makes.
+    let redefined = lib.replace("pub fn $name() -> u32 { 1 }", "pub const $name: u32 = 1;");
+    std::fs::write(root.join("src/lib.rs"), redefined).unwrap();
+    let (rerun, summary) = build_and_export(&root, &rerun_db, &[]);
+    assert_eq!((summary["incremental"].as_bool(), summary["expansions_reused"].as_u64()), (Some(true), Some(2)));
+    let (full, _) = build_and_export(&root, &full_db, &["--rebuild"]);
+    assert!(rerun == full);
+    assert!(rerun.contains("\"path\":\"macros::get7\""));
+    assert!(!rerun.contains("\"signature\":\"fn get7() -> u32\""), "no function get7 is left");
 }

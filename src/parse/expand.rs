@@ -201,6 +201,7 @@ pub struct Definition<'a> {
 }
 
 /// What a call declares.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub enum Expanded {
     /// Expanded through the macro's definition: the items carry `expanded_from`.
     Macro(Body),

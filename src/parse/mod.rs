@@ -49,7 +49,7 @@ pub struct FileFacts {
 
 /// One item, with what it contains (fields, variants, associated items, the items of an inline
 /// module, items declared inside a function body).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemFacts {
     pub kind: VertexKind,
     pub name: String,
@@ -80,7 +80,7 @@ pub struct ItemFacts {
 }
 
 /// What only some kinds of items carry.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Detail {
     None,
     Function {
@@ -127,7 +127,7 @@ pub enum Detail {
 
 /// A file that cannot be indexed: syn rejects it, or it nests too deeply to parse safely. Lines
 /// and columns are 1-based, as editors and rustc show them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SyntaxError {
     pub line: u32,
     pub column: u32,
@@ -636,7 +636,7 @@ impl Common<'_> {
 }
 
 /// The items of a module body, what the body names outside them, and its macro calls.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct Body {
     pub items: Vec<ItemFacts>,
     pub refs: Refs,
