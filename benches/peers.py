@@ -16,8 +16,9 @@ time and the peak memory (`/usr/bin/time -v`'s maximum resident set size) of:
   alone, plus cargo's own start).
 
 Then, on tokio's package, what reruns cost against a cold build (whole processes, alternated,
-medians): nothing changed, a comment added to one file of the library, a public function added
-to the library (every test target depends on it).
+medians): nothing changed, a comment added to one file of the library, a statement added to a
+function body of that file (every line below it moves), a public function added to the library
+(every test target depends on it).
 
 It installs what it needs when missing: GNU time (Debian's `time`, as root) and cargo-modules
 (`cargo install cargo-modules@0.27.0 --locked --root target/tools`, several minutes; 0.28 needs a newer Rust). The packages come
@@ -111,10 +112,18 @@ def reruns(codegraph, tokio, scratch, runs):
                 file.write(originals[path] + text)
         return apply
 
+    def body_edit():
+        # A statement added at the top of the file's first `pub fn` body: every line below moves.
+        lines = originals[edited].split("\n")
+        at = next(i for i, line in enumerate(lines) if line.startswith("    pub fn ") and line.endswith(") {"))
+        with open(edited, "w") as file:
+            file.write("\n".join(lines[: at + 1] + ["        let _edited = 1;"] + lines[at + 1 :]))
+
     cases = {
         "cold": (None, build + ["--rebuild"]),
         "nothing changed": (None, build),
         "comment in a library file": (edit(edited, "\n// an edit\n"), build),
+        "body edit in a library file": (body_edit, build),
         "public fn added to the library": (edit(lib, "\npub fn bench_added() {}\n"), build),
     }
     samples = {name: [] for name in cases}

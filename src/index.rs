@@ -1650,6 +1650,35 @@ mod tests {
     }
 
     #[test]
+    fn an_expansion_is_keyed_by_everything_it_depends_on() {
+        let call = |path: &str, body: &str, line: u32| parse::MacroCall {
+            path: parse::PathRef { global: false, segments: path.split("::").map(str::to_owned).collect() },
+            body: body.to_owned(),
+            line,
+            cfg: None,
+        };
+        let definition = |text| parse::Definition { text, dollar_crate: "crate" };
+        let base = expansion_key("items", &call("m", "a", 3), Some(definition("(x) => {}")));
+        assert_eq!(base, expansion_key("items", &call("m", "a", 3), Some(definition("(x) => {}"))));
+        let others = [
+            expansion_key("impl members", &call("m", "a", 3), Some(definition("(x) => {}"))),
+            expansion_key("items", &call("n::m", "a", 3), Some(definition("(x) => {}"))),
+            expansion_key("items", &call("m", "b", 3), Some(definition("(x) => {}"))),
+            expansion_key("items", &call("m", "a", 4), Some(definition("(x) => {}"))),
+            expansion_key("items", &call("m", "a", 3), Some(definition("(y) => {}"))),
+            expansion_key("items", &call("m", "a", 3), Some(parse::Definition { text: "(x) => {}", dollar_crate: "dep" })),
+            expansion_key("items", &call("m", "a", 3), None),
+        ];
+        let mut all: Vec<&String> = others.iter().chain([&base]).collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), others.len() + 1, "every input changes the key");
+        // A call's `cfg` is added to what it expands to afterwards: not part of the key.
+        let with_cfg = parse::MacroCall { cfg: Some("test".to_owned()), ..call("m", "a", 3) };
+        assert_eq!(base, expansion_key("items", &with_cfg, Some(definition("(x) => {}"))));
+    }
+
+    #[test]
     fn a_file_parsed_twice_is_not_parsed_again() {
         let parses = SharedParses::default();
         let path = Utf8Path::new("tests/support/mod.rs");
