@@ -1666,7 +1666,11 @@ mod tests {
             expansion_key("items", &call("m", "b", 3), Some(definition("(x) => {}"))),
             expansion_key("items", &call("m", "a", 4), Some(definition("(x) => {}"))),
             expansion_key("items", &call("m", "a", 3), Some(definition("(y) => {}"))),
-            expansion_key("items", &call("m", "a", 3), Some(parse::Definition { text: "(x) => {}", dollar_crate: "dep" })),
+            expansion_key(
+                "items",
+                &call("m", "a", 3),
+                Some(parse::Definition { text: "(x) => {}", dollar_crate: "dep" }),
+            ),
             expansion_key("items", &call("m", "a", 3), None),
         ];
         let mut all: Vec<&String> = others.iter().chain([&base]).collect();
