@@ -2,6 +2,7 @@
 """cargo-codegraph against its peers and its floor, whole processes side by side.
 
     benches/peers.py [RUNS]        (default 3 timed rounds, after one warm-up round)
+    benches/peers.py --reruns ROUNDS BINARY...   (tokio's reruns only, binaries alternated)
 
 Measures, alternated round by round so that the machine's drift hits every tool alike, the wall
 time and the peak memory (`/usr/bin/time -v`'s maximum resident set size) of:
@@ -145,7 +146,26 @@ def reruns(codegraph, tokio, scratch, runs):
     return {name: {"wall_s": round(wall, 3), "of_cold": round(wall / cold, 4)} for name, wall in medians.items()}
 
 
+def compare_reruns(binaries, rounds):
+    """`--reruns`: tokio's reruns for each binary, the binaries alternated round by round."""
+    tokio = workspace_copy(package_dirs({"tokio"})["tokio"], os.path.join(tempfile.mkdtemp(prefix="codegraph-reruns-"), "tokio"))
+    results = {binary: [] for binary in binaries}
+    for _ in range(rounds):
+        for index, binary in enumerate(binaries):
+            scratch = os.path.join(os.path.dirname(tokio), str(index))
+            os.makedirs(scratch, exist_ok=True)
+            results[binary].append(reruns(binary, tokio, scratch, 2))
+    print(f"\nmedians of {rounds} rounds (each the median of 2 runs)")
+    for binary, rounds_ in results.items():
+        for case in rounds_[0]:
+            wall = statistics.median(r[case]["wall_s"] for r in rounds_)
+            of_cold = statistics.median(r[case]["of_cold"] for r in rounds_)
+            print(f"{binary:<40} {case:<32} {wall:>7.3f} s {100 * of_cold:>6.1f}%")
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--reruns":
+        return compare_reruns(sys.argv[3:], int(sys.argv[2]))
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     run(["cargo", "build", "--release", "--locked", "--bin", "cargo-codegraph", "--example", "parse_floor"], cwd=ROOT)
     codegraph = os.path.join(ROOT, "target", "release", "cargo-codegraph")
