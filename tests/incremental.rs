@@ -319,15 +319,21 @@ fn a_damaged_cache_makes_a_full_build_that_is_still_right() {
     assert!(rerun == full);
 }
 
+/// An empty library package `name` in `dir`, with no dependencies: its folder.
+fn new_package(dir: &Path, name: &str) -> PathBuf {
+    let root = dir.join(name);
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    let manifest = format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
+    std::fs::write(root.join("Cargo.toml"), manifest).unwrap();
+    root
+}
+
 #[test]
 fn a_body_edit_in_a_large_crate_compares_only_the_batches_it_changes() {
     // One crate of 20 files of 50 functions, each calling the next: a library like tokio's,
     // where most of a package's items are.
     let scratch = tempfile::tempdir().unwrap();
-    let root = scratch.path().join("big");
-    std::fs::create_dir_all(root.join("src")).unwrap();
-    std::fs::write(root.join("Cargo.toml"), "[package]\nname = \"big\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
-        .unwrap();
+    let root = new_package(scratch.path(), "big");
     let mut lib = String::new();
     for file in 0..20 {
         lib.push_str(&format!("pub mod m{file};\n"));
@@ -365,10 +371,7 @@ fn a_body_edit_in_a_large_crate_compares_only_the_batches_it_changes() {
 #[test]
 fn a_rerun_reads_back_the_expansions_of_unchanged_calls_and_definitions() {
     let scratch = tempfile::tempdir().unwrap();
-    let root = scratch.path().join("macros");
-    std::fs::create_dir_all(root.join("src")).unwrap();
-    std::fs::write(root.join("Cargo.toml"), "[package]\nname = \"macros\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
-        .unwrap();
+    let root = new_package(scratch.path(), "macros");
     // 30 calls among items, and 2 among an impl's members, of the crate's own macros.
     let mut lib = String::from(
         "macro_rules! getter { ($name:ident) => { pub fn $name() -> u32 { 1 } }; }\n\
