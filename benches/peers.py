@@ -148,13 +148,14 @@ def reruns(codegraph, tokio, scratch, runs):
 
 def compare_reruns(binaries, rounds):
     """`--reruns`: tokio's reruns for each binary, the binaries alternated round by round."""
-    tokio = workspace_copy(package_dirs({"tokio"})["tokio"], os.path.join(tempfile.mkdtemp(prefix="codegraph-reruns-"), "tokio"))
+    scratch = tempfile.mkdtemp(prefix="codegraph-reruns-")
+    tokio = workspace_copy(package_dirs({"tokio"})["tokio"], os.path.join(scratch, "tokio"))
     results = {binary: [] for binary in binaries}
     for _ in range(rounds):
         for index, binary in enumerate(binaries):
-            scratch = os.path.join(os.path.dirname(tokio), str(index))
-            os.makedirs(scratch, exist_ok=True)
-            results[binary].append(reruns(binary, tokio, scratch, 2))
+            own = os.path.join(scratch, str(index))
+            os.makedirs(own, exist_ok=True)
+            results[binary].append(reruns(binary, tokio, own, 2))
     print(f"\nmedians of {rounds} rounds (each the median of 2 runs)")
     for binary, rounds_ in results.items():
         for case in rounds_[0]:

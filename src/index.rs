@@ -1364,9 +1364,10 @@ enum CallOutcome {
 
 /// What each call of a group becomes, in the group's order (which decides the items' order and
 /// disambiguators): `special`'s outcome when it has one (`include!`), else deferred to a later
-/// round when its macro is not known yet (it is queued here), else expanded by `expand`. The
-/// calls are expanded in parallel: a module may hold hundreds of calls, and a round waits for
-/// its largest module.
+/// round when its macro is not known yet (it is queued here), else read back from the last
+/// build when it expanded the same call by the same definition (`expansion_key`; `how` names
+/// `expand`), else expanded by `expand`. The calls are expanded in parallel: a module may hold
+/// hundreds of calls, and a round waits for its largest module.
 fn expand_calls(
     walk: &Walk,
     expansion: &Expansion<'_>,

@@ -2,7 +2,6 @@
 //! the `depends_on` edges between them). What a unit wrote, and what it needs to be reused.
 
 use std::collections::{BTreeMap, BTreeSet};
-
 use std::hash::BuildHasher;
 
 use rustc_hash::{FxBuildHasher, FxHashSet};
