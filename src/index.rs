@@ -1430,7 +1430,9 @@ type ExpandResult = Result<parse::Expanded, parse::SyntaxError>;
 fn expansion_key(how: &str, call: &parse::MacroCall, definition: Option<parse::Definition<'_>>) -> String {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     let (text, dollar_crate) = definition.map_or(("", "\0"), |definition| (definition.text, definition.dollar_crate));
-    for part in [how, &call.path.segments.join("::"), &call.body, text, dollar_crate] {
+    // 0xff is in no UTF-8 text: the parts cannot run into each other.
+    let parts = std::iter::once(how).chain(call.path.segments.iter().map(String::as_str));
+    for part in parts.chain([call.body.as_str(), text, dollar_crate]) {
         hasher.update(part.as_bytes());
         hasher.update(&[0xff]);
     }

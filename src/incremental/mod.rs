@@ -388,26 +388,24 @@ impl Change {
     pub fn between(old: &[u8], new: &[u8], disjoint: bool) -> Option<Change> {
         let (mut old, mut new) = (unit::split_output(old)?, unit::split_output(new)?);
         if disjoint {
-            let mut unmatched: HashMap<&[u8], usize, rustc_hash::FxBuildHasher> = HashMap::default();
-            for batch in &old {
-                *unmatched.entry(batch).or_default() += 1;
+            // Takes one of `batch` from `left`, if any is left.
+            fn take(left: &mut HashMap<&[u8], usize, rustc_hash::FxBuildHasher>, batch: &[u8]) -> bool {
+                match left.get_mut(batch) {
+                    Some(count) if *count > 0 => {
+                        *count -= 1;
+                        true
+                    }
+                    _ => false,
+                }
             }
-            let mut common: HashMap<&[u8], usize, rustc_hash::FxBuildHasher> = HashMap::default();
-            new.retain(|batch| match unmatched.get_mut(batch) {
-                Some(count) if *count > 0 => {
-                    *count -= 1;
-                    *common.entry(batch).or_default() += 1;
-                    false
-                }
-                _ => true,
-            });
-            old.retain(|batch| match common.get_mut(batch) {
-                Some(count) if *count > 0 => {
-                    *count -= 1;
-                    false
-                }
-                _ => true,
-            });
+            let mut left: HashMap<&[u8], usize, rustc_hash::FxBuildHasher> = HashMap::default();
+            for batch in &old {
+                *left.entry(batch).or_default() += 1;
+            }
+            // A new batch the old output has is dropped; then `left` counts the old batches no new
+            // one matched, and only those many copies of each are kept.
+            new.retain(|batch| !take(&mut left, batch));
+            old.retain(|batch| take(&mut left, batch));
         }
         Some(Change { old: unit::decode_batches(&old)?, new: unit::decode_batches(&new)? })
     }

@@ -70,23 +70,30 @@ impl OutputBuilder {
 
     /// `add`, for a batch already encoded (`encode_batch`).
     pub fn add_encoded(&mut self, batch: &Batch, encoded: &[u8]) {
-        // One batch may name a key twice (the diff reads a batch whole); two batches may not.
-        let mut added = Vec::with_capacity(batch.vertices.len() + batch.edges.len());
         for vertex in &batch.vertices {
             if vertex.kind.is_shared() {
                 self.shared.insert((vertex.id, vertex.kind));
             } else {
                 *self.vertices.entry(vertex.kind).or_default() += 1;
-                added.push(FxBuildHasher.hash_one(vertex.id));
             }
         }
         for edge in &batch.edges {
             *self.edges.entry(edge.kind).or_default() += 1;
-            added.push(FxBuildHasher.hash_one((edge.from, edge.kind, edge.to)));
         }
         if !self.overlapping {
+            // One batch may name a key twice (the diff reads a batch whole); two batches may not.
+            let own = batch.vertices.iter().filter(|vertex| !vertex.kind.is_shared()).map(|vertex| vertex.id);
+            let added: Vec<u64> = own
+                .map(|id| FxBuildHasher.hash_one(id))
+                .chain(batch.edges.iter().map(|edge| FxBuildHasher.hash_one((edge.from, edge.kind, edge.to))))
+                .collect();
             self.overlapping = added.iter().any(|key| self.keys.contains(key));
-            self.keys.extend(added);
+            if self.overlapping {
+                // Settled: the set is not needed any more.
+                self.keys = FxHashSet::default();
+            } else {
+                self.keys.extend(added);
+            }
         }
         self.encoded.extend_from_slice(encoded);
     }
