@@ -161,6 +161,7 @@ pub fn load(json: &Path, workspace: &Path, package_dir: &Path, sources: &mut Sou
     let relative = |span: &Value| -> Option<String> {
         let name = Path::new(span["filename"].as_str()?);
         let absolute = if name.is_absolute() { name.to_owned() } else { workspace.join(name) };
+        let absolute = without_dot_dots(&absolute);
         let inside = absolute.strip_prefix(package_dir).ok()?;
         Some(inside.to_str()?.replace('\\', "/"))
     };
@@ -202,7 +203,7 @@ pub fn load(json: &Path, workspace: &Path, package_dir: &Path, sources: &mut Sou
     // Ids of the impls the compiler writes (derives) and of everything inside them.
     let mut derived: BTreeSet<String> = BTreeSet::new();
     for (id, value) in index {
-        if value["crate_id"] == 0 && is_derived(value) {
+        if value["crate_id"] == 0 && is_derived(value, relative(&value["span"]).as_deref(), sources) {
             derived.insert(id.clone());
             for child in value["inner"]["impl"]["items"].as_array().unwrap() {
                 derived.insert(id_string(child));
@@ -241,7 +242,7 @@ pub fn load(json: &Path, workspace: &Path, package_dir: &Path, sources: &mut Sou
             continue;
         }
         let path = trait_path(&details["trait"]["id"]);
-        if !is_derived(value) {
+        if !is_derived(value, relative(&value["span"]).as_deref(), sources) {
             doc.trait_impls.push(DocTraitImpl { item: *position, trait_path: path });
         } else if derive_name_matches(&value["span"], &doc.items[*position].key.file, &path, sources) {
             let for_id = &details["for"]["resolved_path"]["id"];
@@ -284,9 +285,34 @@ fn derive_name_matches(span: &Value, file: &str, trait_path: &str, sources: &mut
     written.rsplit("::").next().is_none_or(|name| name.trim() == trait_name)
 }
 
-fn is_derived(value: &Value) -> bool {
-    value["inner"].get("impl").is_some()
-        && value["attrs"].as_array().unwrap().iter().any(|attr| attr == "automatically_derived")
+/// Whether an impl is a derive's: marked `#[automatically_derived]` (the standard derives, and
+/// most derive macros), or placed by rustdoc inside a `derive` attribute (a derive macro's impl
+/// that carries no mark).
+fn is_derived(value: &Value, file: Option<&str>, sources: &mut Sources) -> bool {
+    if value["inner"].get("impl").is_none() {
+        return false;
+    }
+    if value["attrs"].as_array().unwrap().iter().any(|attr| attr == "automatically_derived") {
+        return true;
+    }
+    let line = value["span"]["begin"][0].as_u64().unwrap_or(0) as u32;
+    file.is_some_and(|file| sources.in_derive(file, line))
+}
+
+/// `path` with its `a/..` pairs taken out, as written (rustdoc keeps a `#[path = "../x.rs"]`
+/// module's file as `dir/../x.rs`; we name the file it is).
+fn without_dot_dots(path: &Path) -> std::path::PathBuf {
+    let mut out = std::path::PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn id_string(id: &Value) -> String {

@@ -1,7 +1,7 @@
 //! The source text of a package, as far as the comparison needs it: where a file's macro calls
 //! are (the line ranges of every `name!(...)`, `name! { ... }` and `macro_rules!` definition: an
 //! item rustdoc places on such a line came out of a macro expansion), which items carry a
-//! `#[cfg]` that names `doc`, and the text at a span. Files are read and parsed with syn once, on
+//! `#[cfg]` that names `doc`, where the `derive` attributes are, and the text at a span. Files are read and parsed with syn once, on
 //! first use.
 
 use std::collections::BTreeMap;
@@ -30,6 +30,8 @@ struct FileFacts {
 struct Ranges {
     macro_calls: Vec<(u32, u32)>,
     doc_cfg: Vec<(u32, u32)>,
+    /// `#[derive(...)]` attributes, and `#[cfg_attr(..., derive(...))]` ones.
+    derives: Vec<(u32, u32)>,
 }
 
 impl Sources {
@@ -48,6 +50,14 @@ impl Sources {
     pub fn under_doc_cfg(&mut self, file: &str, line: u32) -> bool {
         let Some(ranges) = self.file(file).and_then(|facts| facts.ranges.as_ref()) else { return false };
         ranges.doc_cfg.iter().any(|&(first, last)| first <= line && line <= last)
+    }
+
+    /// Whether `line` of `file` is inside a `derive` attribute: rustdoc places the impls a derive
+    /// macro makes at the derive's name, whether or not the macro marks them
+    /// `#[automatically_derived]` (zerocopy's, for one, do not).
+    pub fn in_derive(&mut self, file: &str, line: u32) -> bool {
+        let Some(ranges) = self.file(file).and_then(|facts| facts.ranges.as_ref()) else { return false };
+        ranges.derives.iter().any(|&(first, last)| first <= line && line <= last)
     }
 
     /// The text of a one-line span: `begin` and `end` are rustdoc's (line, column), 1-based, the
@@ -71,6 +81,7 @@ impl Sources {
                     ranges.visit_file(&syntax);
                     ranges.macro_calls.sort_unstable();
                     ranges.doc_cfg.sort_unstable();
+                    ranges.derives.sort_unstable();
                     ranges
                 });
                 Some(FileFacts { text, ranges })
@@ -96,6 +107,20 @@ fn names_doc(attrs: &[Attribute]) -> bool {
     attrs.iter().any(|attr| {
         attr.path().is_ident("cfg") && attr.meta.require_list().is_ok_and(|list| has_doc(list.tokens.clone()))
     })
+}
+
+/// Whether `attr` is `#[derive(...)]`, or a `#[cfg_attr(...)]` whose attributes hold one.
+fn is_derive(attr: &Attribute) -> bool {
+    fn has_derive(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|tree| match tree {
+            TokenTree::Ident(ident) => ident == "derive",
+            TokenTree::Group(group) => has_derive(group.stream()),
+            _ => false,
+        })
+    }
+    attr.path().is_ident("derive")
+        || (attr.path().is_ident("cfg_attr")
+            && attr.meta.require_list().is_ok_and(|list| has_derive(list.tokens.clone())))
 }
 
 fn item_attrs(item: &Item) -> &[Attribute] {
@@ -150,6 +175,12 @@ fn foreign_item_attrs(item: &ForeignItem) -> &[Attribute] {
 }
 
 impl<'ast> Visit<'ast> for Ranges {
+    fn visit_attribute(&mut self, attr: &'ast Attribute) {
+        if is_derive(attr) {
+            self.derives.push(lines(attr));
+        }
+    }
+
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
         let first = mac.path.segments.first().map_or(0, |segment| segment.ident.span().start().line);
         let last = mac.delimiter.span().close().end().line;
