@@ -320,6 +320,11 @@ fn item_tree(
                 .map(|call| MacroSite { container: Some(container.clone()), ..MacroSite::new(module, call) }),
         );
     }
+    // `#[cfg_attr(predicate, derive(...))]`: derives where the predicate holds for the crate.
+    let cfg_derives = std::mem::take(&mut facts.refs.cfg_derives);
+    facts.refs.derives.extend(
+        cfg_derives.into_iter().filter(|(predicate, _)| module.cfg.allows(Some(predicate))).map(|(_, named)| named),
+    );
     let (record, children) = take_record(facts, id, parent, path, active, file);
     let path = record.path.as_str();
     let disambiguators = disambiguators(&children);

@@ -122,6 +122,9 @@ pub struct Refs {
     pub macros: Vec<Named>,
     /// The names in `#[derive(...)]`.
     pub derives: Vec<Named>,
+    /// The names in `#[cfg_attr(predicate, derive(...))]`, with the predicate: the item's
+    /// assembly keeps those whose predicate holds for the crate as its `derives`.
+    pub cfg_derives: Vec<(String, Named)>,
     /// A trait's supertraits.
     pub supertraits: Vec<Named>,
 }
@@ -134,6 +137,7 @@ impl Refs {
         self.calls.append(&mut other.calls);
         self.macros.append(&mut other.macros);
         self.derives.append(&mut other.derives);
+        self.cfg_derives.append(&mut other.cfg_derives);
         self.supertraits.append(&mut other.supertraits);
     }
 
@@ -144,6 +148,7 @@ impl Refs {
             && self.calls.is_empty()
             && self.macros.is_empty()
             && self.derives.is_empty()
+            && self.cfg_derives.is_empty()
             && self.supertraits.is_empty()
     }
 }
@@ -259,19 +264,29 @@ impl<'g> Collector<'g> {
         self.refs
     }
 
-    /// The derive list of an item's attributes.
+    /// The derive list of an item's attributes, those under `cfg_attr` with their predicate.
     pub fn derives(&mut self, attrs: &[syn::Attribute]) {
+        type Paths = syn::punctuated::Punctuated<syn::Path, syn::Token![,]>;
+        type Metas = syn::punctuated::Punctuated<syn::Meta, syn::Token![,]>;
         for attr in attrs {
-            if !attr.path().is_ident("derive") {
-                continue;
-            }
-            let parsed =
-                attr.parse_args_with(syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated);
-            if let Ok(paths) = parsed {
-                for path in paths {
-                    self.refs
-                        .derives
-                        .push(Named { path: PathRef::from_path(&path), line: line(attr.pound_token.span) });
+            let at = line(attr.pound_token.span);
+            let named = |path: &syn::Path| Named { path: PathRef::from_path(path), line: at };
+            if is_derive(attr.path()) {
+                if let Ok(paths) = attr.parse_args_with(Paths::parse_terminated) {
+                    self.refs.derives.extend(paths.iter().map(named));
+                }
+            } else if attr.path().is_ident("cfg_attr") {
+                let parsed = attr.parse_args_with(|input: syn::parse::ParseStream<'_>| {
+                    let predicate: syn::Meta = input.parse()?;
+                    input.parse::<syn::Token![,]>()?;
+                    Ok((predicate, Metas::parse_terminated(input)?))
+                });
+                let Ok((predicate, metas)) = parsed else { continue };
+                let predicate = super::render::tokens(&predicate);
+                for meta in metas.iter().filter(|meta| is_derive(meta.path())) {
+                    let Ok(list) = meta.require_list() else { continue };
+                    let Ok(paths) = list.parse_args_with(Paths::parse_terminated) else { continue };
+                    self.refs.cfg_derives.extend(paths.iter().map(|path| (predicate.clone(), named(path))));
                 }
             }
         }
@@ -767,4 +782,17 @@ fn uses(tree: &syn::UseTree, prefix: &PathRef, visibility: &str, cfg: Option<&st
 pub fn use_item(item: &syn::ItemUse, visibility: &str, cfg: Option<&str>, out: &mut Vec<UseFacts>) {
     let prefix = PathRef { global: item.leading_colon.is_some(), segments: Vec::new() };
     uses(&item.tree, &prefix, visibility, cfg, out);
+}
+
+/// `derive`, or its path in the standard prelude (`::core::prelude::v1::derive`), as macros that
+/// must not depend on their caller's names write it (libc's `s!`).
+fn is_derive(path: &syn::Path) -> bool {
+    let mut segments = path.segments.iter().map(|segment| segment.ident.to_string());
+    match (segments.next(), segments.next(), segments.next(), segments.next(), segments.next()) {
+        (Some(derive), None, ..) => derive == "derive" && path.leading_colon.is_none(),
+        (Some(root), Some(prelude), Some(_edition), Some(derive), None) => {
+            matches!(root.as_str(), "core" | "std") && prelude == "prelude" && derive == "derive"
+        }
+        _ => false,
+    }
 }

@@ -113,6 +113,10 @@ fn trim_end(out: &mut String) {
 pub fn visibility(vis: &Visibility) -> String {
     match vis {
         Visibility::Public(_) => "pub".to_owned(),
+        // `pub(self)` is private (an empty `$vis` is transcribed so, see `mbe`).
+        Visibility::Restricted(restricted) if restricted.in_token.is_none() && restricted.path.is_ident("self") => {
+            "private".to_owned()
+        }
         Visibility::Restricted(restricted) => {
             let path = tokens(&restricted.path);
             if restricted.in_token.is_some() { format!("pub(in {path})") } else { format!("pub({path})") }

@@ -413,3 +413,43 @@ fn hashes_follow_tokens_not_formatting_or_comments() {
     // stored hash.
     assert_eq!(hash("struct S;"), hash("struct   S ;"));
 }
+
+#[test]
+fn derives_written_as_the_prelude_path_are_derives() {
+    let facts = parse_file(
+        "#[::core::prelude::v1::derive(::core::clone::Clone, Copy)]\nstruct A;\n\
+         #[std::prelude::rust_2021::derive(Debug)]\nstruct B;\n#[my::derive(Debug)]\nstruct C;\n",
+    )
+    .unwrap();
+    let derives = |index: usize| -> Vec<String> {
+        facts.items[index].refs.derives.iter().map(|named| named.path.segments.join("::")).collect()
+    };
+    assert_eq!(derives(0), ["core::clone::Clone", "Copy"]);
+    assert_eq!(derives(1), ["Debug"]);
+    assert!(derives(2).is_empty(), "`my::derive` is some other attribute");
+}
+
+#[test]
+fn pub_self_is_private() {
+    assert_eq!(render("pub(self) fn f() {}\n"), "function f 1-1 private sig=fn f()\n");
+}
+
+#[test]
+fn derives_under_cfg_attr_carry_their_predicate() {
+    let facts = parse_file(
+        "#[derive(Copy)]\n#[cfg_attr(feature = \"serde\", derive(serde::Serialize, Debug), allow(dead_code))]\n\
+         #[cfg_attr(test, allow(unused))]\nstruct A;\n",
+    )
+    .unwrap();
+    let refs = &facts.items[0].refs;
+    assert_eq!(refs.derives.iter().map(|named| named.path.segments.join("::")).collect::<Vec<_>>(), ["Copy"]);
+    let cfg_derives: Vec<(String, String)> =
+        refs.cfg_derives.iter().map(|(predicate, named)| (predicate.clone(), named.path.segments.join("::"))).collect();
+    assert_eq!(
+        cfg_derives,
+        [
+            ("feature = \"serde\"".to_owned(), "serde::Serialize".to_owned()),
+            ("feature = \"serde\"".to_owned(), "Debug".to_owned())
+        ]
+    );
+}

@@ -291,9 +291,18 @@ fn item_edges(out: &mut Out<'_>, defs: &CrateDefs, item: &ItemDef, refs: &Refs) 
     }
 }
 
-/// What `#[derive(Name)]` implements: the trait `Name` resolves to in scope, a built-in derive's
-/// trait, or else the derive macro itself.
+/// What `#[derive(Name)]` implements: a built-in derive's trait unless a macro in scope takes
+/// its name (a derive names a macro: typenum's own trait `Ord` does not shadow `derive(Ord)`),
+/// else the trait `Name` resolves to in scope, or else the derive macro itself.
 fn derived(resolver: &Resolver<'_>, loc: Loc, named: &Named) -> Option<Def> {
+    if let Some(path) = named.path.as_ident().and_then(prelude::derived_trait) {
+        let shadowed = resolver
+            .path(loc, &named.path, Ns::Macro, false)
+            .is_some_and(|def| !matches!(&def, Def::Extern(extern_path) if extern_path.starts_with("std::")));
+        if !shadowed {
+            return Some(Def::Extern(Arc::from(path)));
+        }
+    }
     if let Some(def) = resolver.path(loc, &named.path, Ns::Type, false)
         && is_trait_like(resolver, &def)
     {
