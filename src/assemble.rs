@@ -69,6 +69,9 @@ pub struct Container {
     pub trait_visibility: Option<String>,
     /// For an impl: its trait as written, and its self type.
     pub impl_header: Option<(Option<String>, String)>,
+    /// For a const or a static: the calls are statements of its initializer
+    /// (`parse::expand_statements`), not members.
+    pub statements: bool,
 }
 
 impl MacroSite {
@@ -313,6 +316,7 @@ fn item_tree(
             active,
             trait_visibility: (facts.kind == VertexKind::Trait).then(|| facts.visibility.clone()),
             impl_header: impl_header.clone(),
+            statements: matches!(facts.kind, VertexKind::Const | VertexKind::Static),
         };
         out.sites.extend(
             member_calls

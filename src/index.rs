@@ -1232,8 +1232,6 @@ impl<'d> Expansion<'d> {
     }
 }
 
-/// Expands the macro calls of one module and indexes what they declare: items, `mod x;` files
-/// (walked on `scope`), further calls (for the next round).
 /// What one call's expansion gives the module, its `cfg` added; `None` when it gives nothing, or
 /// failed (a warning at the call) or panicked (an internal error, contained to this call).
 /// Frees proc-macro2's span table, which the expansion filled.
@@ -1264,6 +1262,8 @@ fn expanded_body(
     Some(inner)
 }
 
+/// Expands the macro calls of one module and indexes what they declare: items, `mod x;` files
+/// (walked on `scope`), further calls (for the next round).
 #[expect(clippy::too_many_arguments, reason = "a file job's context, spelled out")]
 fn expand_group<'s>(
     scope: &rayon::Scope<'s>,
@@ -1320,8 +1320,16 @@ fn expand_group<'s>(
     let taken = expansion.known.taken.get(&site.module_id).unwrap_or(&empty);
     let via = format!("{}!{}", site.call.name(), site.call.line);
     let module_ref = site.module_ref(&krate.crate_name, cfg, taken, &via);
-    let parts = std::iter::once((first.file_ref.clone(), first.ancestors.clone(), body)).chain(included);
-    for (file_ref, ancestors, body) in parts {
+    // rustc looks the `mod x;` of an included file up beside that file, as if it were a `mod.rs`
+    // (windows-sys's `include!("Windows/mod.rs")` declares `pub mod Win32;`, in `Windows/Win32/`);
+    // those of an expansion, as if written in the module's own file.
+    let included = included.into_iter().map(|(file_ref, ancestors, body)| {
+        let file = ModuleFile { path: ancestors.last().cloned().unwrap_or_default(), owns_dir: true };
+        (file, file_ref, ancestors, body)
+    });
+    let parts =
+        std::iter::once((first.file.clone(), first.file_ref.clone(), first.ancestors.clone(), body)).chain(included);
+    for (module_file, file_ref, ancestors, body) in parts {
         if body.items.is_empty() && body.refs.is_empty() && body.calls.is_empty() {
             continue;
         }
@@ -1336,14 +1344,12 @@ fn expand_group<'s>(
         }
         let pending = sites.into_iter().map(|site| PendingSite {
             site,
-            file: first.file.clone(),
+            file: module_file.clone(),
             file_ref: file_ref.clone(),
             ancestors: ancestors.clone(),
         });
         walk.sites.lock().unwrap_or_else(|poison| poison.into_inner()).extend(pending);
-        // `mod x;` in an expansion or an included file: looked up as if written in the module's
-        // own file, as rustc does.
-        let jobs = child_jobs(krate, package, cfg, walk, &first.file, &first.file_ref.name, children, &first.ancestors);
+        let jobs = child_jobs(krate, package, cfg, walk, &module_file, &file_ref.name, children, &ancestors);
         ctx.progress.files_found(jobs.len());
         for job in jobs {
             scope.spawn(move |scope| index_file(scope, ctx, job));
@@ -1440,8 +1446,9 @@ fn expansion_key(how: &str, call: &parse::MacroCall, definition: Option<parse::D
     format!("expansion {:032x}", hasher.digest128())
 }
 
-/// Expands the macro calls among one impl's or trait's members, and indexes the members they
-/// make; further calls among those wait for the next round.
+/// Expands the macro calls among one impl's or trait's members (or in a const's initializer),
+/// and indexes the members (the items) they make; further calls among those wait for the next
+/// round.
 fn expand_members(
     ctx: &Ctx<'_>,
     krate: &CrateInfo,
@@ -1457,6 +1464,7 @@ fn expand_members(
     let mut calls = Vec::new();
     let visibility = container.trait_visibility.as_deref();
     let how = match visibility {
+        _ if container.statements => "statements".to_owned(),
         None => "impl members".to_owned(),
         Some(visibility) => format!("trait members, {visibility}"),
     };
@@ -1466,7 +1474,13 @@ fn expand_members(
         group,
         &how,
         |_| None,
-        |call, definition, cache| parse::expand_members(call, definition, cache, visibility),
+        |call, definition, cache| {
+            if container.statements {
+                parse::expand_statements(call, definition, cache)
+            } else {
+                parse::expand_members(call, definition, cache, visibility)
+            }
+        },
     );
     for outcome in outcomes {
         if let CallOutcome::Expanded(Some(mut inner)) = outcome {

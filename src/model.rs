@@ -78,8 +78,9 @@ kinds! {
         Calls => "calls",
         References => "references",
         Invokes => "invokes",
-        /// From the module an item-position macro call is in to each item its expansion made
-        /// (those carry the property `expanded_from`, the macro's name).
+        /// From the module an item-position macro call is in (or the impl or trait among whose
+        /// members it is, or the const or static in whose initializer it is a statement) to each
+        /// item its expansion made (those carry the property `expanded_from`, the macro's name).
         ExpandsTo => "expands_to",
     }
 }

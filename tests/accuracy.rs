@@ -221,16 +221,21 @@ fn fixture_modules_and_items_match_rustdoc() {
          apart: derived 0, bodies 0, cfg(doc) 0, unchecked 0; checked: 0 trait impls, 0 macro trait impls, 0 derives",
         "single: modules 4 (+0 rustdoc, +0 ours); items 18 (+0 rustdoc, +0 ours); macro items 1 of 1; \
          apart: derived 0, bodies 0, cfg(doc) 0, unchecked 0; checked: 1 trait impls, 0 macro trait impls, 0 derives",
-        // Every item the fixture's macro calls make is found (38, the harness counting the
+        // Every item the fixture's macro calls make is found (47, the harness counting the
         // `macro_rules!` definitions among them): `unit!`'s, `pass!`'s, the `Zero` impls and their
         // methods, the tuple impls and their consts, the macro `newtype_u32` and what it makes,
         // `getters!`' methods in `impl Point`, `required!`'s in `Channels`, `modules!`' modules
-        // and functions; and so are the 6 trait impls they make. `include!`d items are written
-        // ones, in their own file. `register`'s body items are apart; the 7 derives are
-        // `Point`'s, without the `StructuralPartialEq` and `TrivialClone` impls that `PartialEq`
-        // and `Clone` add. `only_in_docs` is `cfg(doc)`.
-        "expansion: modules 3 (+0 rustdoc, +0 ours); items 22 (+0 rustdoc, +0 ours); macro items 38 of 38; \
-         apart: derived 15, bodies 3, cfg(doc) 1, unchecked 0; checked: 3 trait impls, 6 macro trait impls, 7 derives",
+        // and functions, `impl_marker!`'s impls (calls in a constant's initializer) and their
+        // `marker_method!` members, `define_documented!`'s struct (placed at the call though its
+        // documentation string spans lines); and so are the 8 trait impls they make. `include!`d
+        // items are written ones, in their own file, and so is the module `beside` that the
+        // included `generated/mod.rs` declares (found beside it). `register`'s body items are
+        // apart; the 13 derives are `Point`'s 7 (without the `StructuralPartialEq` and
+        // `TrivialClone` impls that `PartialEq` and `Clone` add) and `Ranked`'s 6: its `Ord` is
+        // std's though a trait `Ord` is imported, and its `cfg_attr` derives count where the
+        // feature is on (`extra`), not where it is off (`absent`). `only_in_docs` is `cfg(doc)`.
+        "expansion: modules 5 (+0 rustdoc, +0 ours); items 29 (+0 rustdoc, +0 ours); macro items 47 of 47; \
+         apart: derived 28, bodies 3, cfg(doc) 1, unchecked 0; checked: 4 trait impls, 8 macro trait impls, 13 derives",
     ];
     assert_eq!(counts(reports), expected, "{}", compare::mismatch_listing(reports, usize::MAX));
 }

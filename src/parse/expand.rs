@@ -1,4 +1,5 @@
-//! Item-position macro calls, and their expansion.
+//! Item-position macro calls (and calls in statement position in a const's initializer), and
+//! their expansion.
 //!
 //! A call is kept as text (`MacroCall`) whose tokens sit at their original lines and columns, so
 //! that it can be expanded once the crate's `macro_rules!` definitions are all known (they may be
@@ -184,10 +185,76 @@ impl Writer {
                     joint = punct.spacing() == Spacing::Joint;
                 }
                 TokenTree::Ident(ident) => self.write(&ident.to_string()),
-                TokenTree::Literal(literal) => self.write(&literal.to_string()),
+                TokenTree::Literal(literal) => {
+                    let text = literal.to_string();
+                    // A string of several lines whose span is one line (a definition's doc
+                    // string, placed at the call) would push every later token down: written
+                    // on one line, with its line breaks escaped.
+                    let lines = text.matches('\n').count();
+                    if lines > 0 && literal.span().end().line < self.line + lines {
+                        self.write(&one_line(&text));
+                    } else {
+                        self.write(&text);
+                    }
+                }
             }
         }
     }
+}
+
+/// A string literal of several lines as one line of the same value: its line breaks escaped
+/// (`\n`), a line continuation (`\` before a line break) dropped with the whitespace after it,
+/// and a raw string written as an escaped one. Other literals have no line breaks to escape.
+fn one_line(literal: &str) -> String {
+    let (prefix, rest) = match literal.find(['"', '#']) {
+        Some(quote) => literal.split_at(quote),
+        None => return literal.to_owned(),
+    };
+    let mut out = String::with_capacity(literal.len() + 8);
+    if let Some(kind) = prefix.strip_suffix('r') {
+        // `r#"..."#`: the text between the quotes, taken as it is.
+        let hashes = rest.len() - rest.trim_start_matches('#').len();
+        let body = rest[hashes..].strip_prefix('"').and_then(|body| body.get(..body.len().checked_sub(hashes + 1)?));
+        let Some(body) = body else { return literal.to_owned() };
+        out.push_str(kind);
+        out.push('"');
+        for (index, c) in body.char_indices() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                // rustc reads a line break written `\r\n` as `\n`.
+                '\r' if body.get(index + 1..).is_some_and(|rest| rest.starts_with('\n')) => {}
+                '\r' => out.push_str("\\r"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        return out;
+    }
+    out.push_str(prefix);
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('\n') => while chars.next_if(|c| matches!(c, ' ' | '\t' | '\n' | '\r')).is_some() {},
+                Some('\r') if chars.peek() == Some(&'\n') => {
+                    chars.next();
+                    while chars.next_if(|c| matches!(c, ' ' | '\t' | '\n' | '\r')).is_some() {}
+                }
+                Some(escaped) => {
+                    out.push('\\');
+                    out.push(escaped);
+                }
+                None => out.push('\\'),
+            },
+            '\n' => out.push_str("\\n"),
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A `macro_rules!` definition as a call site sees it.
@@ -281,6 +348,24 @@ pub fn expand_members(
         let tokens = transcribe(call, definition, cache)?;
         let (mut items, calls) =
             super::members(tokens, trait_visibility).map_err(|err| not_made_of(call, "associated items", &err))?;
+        mark(&mut items, call.name());
+        Ok(Expanded::Macro(Body { items, calls, ..Body::default() }))
+    })
+}
+
+/// What a call in statement position inside a const's or static's initializer declares (see
+/// `statement_calls`): the items among the statements it expands to, and the statement-position
+/// calls among them, for the next round. Without a definition nothing is known: a call there
+/// stands for an expression as often as for items.
+pub fn expand_statements(
+    call: &MacroCall,
+    definition: Option<Definition<'_>>,
+    cache: &mut Definitions,
+) -> Result<Expanded, SyntaxError> {
+    let Some(definition) = definition else { return Ok(Expanded::Nothing) };
+    with_line_base(call.line.saturating_sub(1), || {
+        let tokens = transcribe(call, definition, cache)?;
+        let (mut items, calls) = super::statements(tokens).map_err(|err| not_made_of(call, "statements", &err))?;
         mark(&mut items, call.name());
         Ok(Expanded::Macro(Body { items, calls, ..Body::default() }))
     })
@@ -443,6 +528,51 @@ mod tests {
         assert_eq!(body.calls[0].name(), "tuples");
         let again = expanded(&body.calls[0], &definition);
         assert_eq!(names(&again), ["impl impl T for (B, C) 1 None"]);
+    }
+
+    #[test]
+    fn a_doc_string_of_several_lines_from_the_definition_does_not_move_what_follows() {
+        // zerocopy's `define_type!`: a nested `doc_comment!` call whose first argument is a
+        // string of several lines written in the definition, then the item it documents.
+        let define = definition(
+            "macro_rules! define {\n ($name:ident) => {\n doc! {\n concat!(\"A\n type,\n of \\\n  lines\"),\n \
+             pub struct $name;\n }\n };\n}",
+        );
+        let body = expanded(&call("\n\ndefine!(\n    Made\n);"), &define);
+        assert!(body.items.is_empty());
+        assert_eq!(body.calls.len(), 1);
+        let nested = &body.calls[0];
+        assert!(nested.body.contains(r#""A\n type,\n of lines""#), "{}", nested.body);
+        let doc = definition("macro_rules! doc { ($doc:expr, $item:item) => { #[doc = $doc] $item } }");
+        let made = expanded(nested, &doc);
+        assert_eq!(names(&made), ["struct Made 3 None"], "at the call, not the string's lines below it");
+    }
+
+    #[test]
+    fn a_field_whose_visibility_is_an_empty_fragment_is_at_the_call() {
+        // libc's `custom_struct!` takes fields apart as `$fvis:vis $fname:ident: $fty:ty`.
+        let define = definition(
+            "macro_rules! fields { ($v:vis struct $n:ident { $($fv:vis $f:ident: $t:ty),* }) => \
+             { $v struct $n { $($fv $f: $t),* } } }",
+        );
+        let body =
+            expanded(&call("fields! {\n    pub struct S {\n        pub a: u8,\n        b: u8\n    }\n}"), &define);
+        let fields: Vec<(String, u32, String)> =
+            body.items[0].children.iter().map(|f| (f.name.clone(), f.line, f.visibility.clone())).collect();
+        assert_eq!(fields, [("a".to_owned(), 3, "pub".to_owned()), ("b".to_owned(), 1, "private".to_owned())]);
+    }
+
+    #[test]
+    fn strings_of_several_lines_become_one_line_of_the_same_value() {
+        let value = |text: &str| syn::parse_str::<syn::LitStr>(text).unwrap().value();
+        let byte_value = |text: &str| syn::parse_str::<syn::LitByteStr>(text).unwrap().value();
+        for text in ["\"a\nb\"", "\"a \\\n    b\\n\\\"c\"", "r#\"x\n\"y\\z\"#", "r\"\n\"", "\"a\r\nb\""] {
+            let line = one_line(text);
+            assert!(!line.contains('\n'), "{line}");
+            assert_eq!(value(&line), value(text), "{text} as {line}");
+        }
+        assert_eq!(byte_value(&one_line("br\"a\nb\"")), b"a\nb");
+        assert_eq!(one_line("42"), "42");
     }
 
     #[test]

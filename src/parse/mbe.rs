@@ -708,6 +708,16 @@ impl Transcribe<'_> {
                 }
                 Transcriber::Crate => out.extend(self.dollar_crate.iter().map(|tree| self.token(tree))),
                 Transcriber::Var(name) => match self.lookup(name, at) {
+                    // An empty `vis` is no token, but rustc gives it a span at the macro, so a
+                    // field written `$vis $name: $ty` starts at the call (rustdoc places it
+                    // there). `pub(self)` is the same visibility, and carries the call's span.
+                    Some(Binding::Leaf(tokens, Fragment::Vis)) if tokens.is_empty() => {
+                        out.push(TokenTree::Ident(Ident::new("pub", self.site)));
+                        let mut group =
+                            Group::new(Delimiter::Parenthesis, TokenTree::Ident(Ident::new("self", self.site)).into());
+                        group.set_span(self.site);
+                        out.push(TokenTree::Group(group));
+                    }
                     Some(Binding::Leaf(tokens, fragment)) => {
                         // An expression keeps its precedence where it lands, as rustc's invisible
                         // delimiters keep it (`$a * 2` with `$a` = `1 + 1`).
@@ -838,7 +848,8 @@ mod tests {
 
     #[test]
     fn vis_may_be_empty() {
-        assert_eq!(ok("($v:vis fn $n:ident) => { $v fn $n() {} }", "fn f"), "fn f () { }");
+        // Transcribed as `pub(self)`, the same visibility, at the call (see `Transcriber::Var`).
+        assert_eq!(ok("($v:vis fn $n:ident) => { $v fn $n() {} }", "fn f"), "pub (self) fn f () { }");
         assert_eq!(ok("($v:vis fn $n:ident) => { $v fn $n() {} }", "pub fn f"), "pub fn f () { }");
     }
 

@@ -19,7 +19,8 @@ use syn::{Attribute, Field, Fields, ForeignItem, ImplItem, Item, Signature, Trai
 use crate::model::VertexKind;
 
 pub use expand::{
-    Definition, Definitions, Expanded, MacroCall, expand, expand_members, include_path, with_thread_definitions,
+    Definition, Definitions, Expanded, MacroCall, expand, expand_members, expand_statements, include_path,
+    with_thread_definitions,
 };
 
 pub use refs::{Call, Callee, Named, PathRef, Refs, TypeExpr, UseFacts};
@@ -854,7 +855,8 @@ fn push_item(body: &mut Body, item: &Item) {
             line: first_line(&[vis_span(&c.vis), Some(c.const_token.span)]),
             end_line: end_line(c.semi_token.span),
         }
-        .finish_with(Detail::None, typed_value_refs(&c.ty, &c.expr), expr_items(&c.expr)),
+        .finish_with(Detail::None, typed_value_refs(&c.ty, &c.expr), expr_items(&c.expr))
+        .with_member_calls(statement_calls(&c.expr)),
         Item::Static(s) => Common {
             attrs: &s.attrs,
             hash: hash_of(s),
@@ -864,7 +866,8 @@ fn push_item(body: &mut Body, item: &Item) {
             line: first_line(&[vis_span(&s.vis), Some(s.static_token.span)]),
             end_line: end_line(s.semi_token.span),
         }
-        .finish_with(Detail::None, typed_value_refs(&s.ty, &s.expr), expr_items(&s.expr)),
+        .finish_with(Detail::None, typed_value_refs(&s.ty, &s.expr), expr_items(&s.expr))
+        .with_member_calls(statement_calls(&s.expr)),
         Item::Macro(m) if m.ident.is_none() => {
             body.refs.macros.push(Named { path: PathRef::from_path(&m.mac.path), line: line(m.mac.path.span()) });
             let is_cfg_if = m.mac.path.segments.last().is_some_and(|segment| segment.ident == "cfg_if");
@@ -1213,7 +1216,8 @@ fn impl_item(item: &ImplItem, outer: &Generics) -> Option<ItemFacts> {
             line: first_line(&[vis_span(&c.vis), c.modifiers.defaultness.map(|t| t.span), Some(c.const_token.span)]),
             end_line: end_line(c.semi_token.span),
         }
-        .finish_with(Detail::None, typed_value_refs(&c.ty, &c.expr), expr_items(&c.expr)),
+        .finish_with(Detail::None, typed_value_refs(&c.ty, &c.expr), expr_items(&c.expr))
+        .with_member_calls(statement_calls(&c.expr)),
         ImplItem::Type(t) => Common {
             attrs: &t.attrs,
             hash: hash_of(t),
@@ -1281,6 +1285,60 @@ fn expr_items(expr: &syn::Expr) -> Vec<ItemFacts> {
     let mut collector = BodyItems::default();
     collector.visit_expr(expr);
     collector.items
+}
+
+/// The macro calls in statement position inside the initializer of a const or static
+/// (`const _: () = unsafe { impl_traits!(u8: A, B); };`): what they make (impls, mostly) is
+/// declared there, and is expanded once the crate's macros are known (`expand_statements`).
+/// Calls in function bodies are not collected: what they make is local to the body, and a body's
+/// `println!`s would cost every file its text.
+fn statement_calls(expr: &syn::Expr) -> impl Iterator<Item = MacroCall> {
+    let mut collector = StatementCalls::default();
+    collector.visit_expr(expr);
+    collector.calls.into_iter()
+}
+
+/// The items and the statement-position macro calls of what a call in statement position
+/// expands to (a block's statements, as `Block::parse_within` reads them), outside the items
+/// themselves.
+fn statements(tokens: TokenStream) -> Result<(Vec<ItemFacts>, Vec<MacroCall>), SyntaxError> {
+    struct Statements(Vec<syn::Stmt>);
+    impl syn::parse::Parse for Statements {
+        fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
+            syn::Block::parse_within(input).map(Statements)
+        }
+    }
+    let Statements(parsed) = parse_syntax_with(tokens)?;
+    let mut items = BodyItems::default();
+    let mut calls = StatementCalls::default();
+    for stmt in &parsed {
+        items.visit_stmt(stmt);
+        calls.visit_stmt(stmt);
+    }
+    Ok((items.items, calls.calls))
+}
+
+/// Statement-position macro calls (`m!(...);`, and a block's last `m!(...)`), not looking into
+/// items, whose calls are their own.
+#[derive(Default)]
+struct StatementCalls {
+    calls: Vec<MacroCall>,
+}
+
+impl<'ast> Visit<'ast> for StatementCalls {
+    fn visit_item(&mut self, _: &'ast Item) {}
+
+    /// A closure's body runs later, elsewhere: what a call there makes is no concern of the
+    /// initializer's.
+    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+
+    fn visit_stmt(&mut self, node: &'ast syn::Stmt) {
+        match node {
+            syn::Stmt::Macro(m) => self.calls.push(MacroCall::new(&m.mac, render::cfg(&m.attrs))),
+            syn::Stmt::Expr(syn::Expr::Macro(m), _) => self.calls.push(MacroCall::new(&m.mac, render::cfg(&m.attrs))),
+            _ => syn::visit::visit_stmt(self, node),
+        }
+    }
 }
 
 #[derive(Default)]
