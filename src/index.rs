@@ -1443,6 +1443,10 @@ fn expansion_key(how: &str, call: &parse::MacroCall, definition: Option<parse::D
         hasher.update(&[0xff]);
     }
     hasher.update(&call.line.to_le_bytes());
+    for (text_line, line) in &call.jumps {
+        hasher.update(&text_line.to_le_bytes());
+        hasher.update(&line.to_le_bytes());
+    }
     format!("expansion {:032x}", hasher.digest128())
 }
 
@@ -1673,6 +1677,7 @@ mod tests {
             body: body.to_owned(),
             line,
             cfg: None,
+            jumps: Vec::new(),
         };
         let definition = |text| parse::Definition { text, dollar_crate: "crate" };
         let base = expansion_key("items", &call("m", "a", 3), Some(definition("(x) => {}")));
@@ -1689,6 +1694,11 @@ mod tests {
                 Some(parse::Definition { text: "(x) => {}", dollar_crate: "dep" }),
             ),
             expansion_key("items", &call("m", "a", 3), None),
+            expansion_key(
+                "items",
+                &parse::MacroCall { jumps: vec![(2, 1)], ..call("m", "a", 3) },
+                Some(definition("(x) => {}")),
+            ),
         ];
         let mut all: Vec<&String> = others.iter().chain([&base]).collect();
         all.sort();

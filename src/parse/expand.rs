@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use proc_macro2::{Delimiter, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 
 use super::mbe::{MacroRules, MbeError};
-use super::{Body, PathRef, SyntaxError, items, line, parse_syntax_with, with_line_base};
+use super::{Body, LineMap, PathRef, SyntaxError, file_line, items, line, parse_syntax_with, with_lines};
 
 /// An item-position macro call (`name! { ... }`), with its body as positioned text.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -23,23 +23,29 @@ pub struct MacroCall {
     pub path: PathRef,
     /// The tokens between the delimiters, at their original columns and at their lines counted
     /// from the call's: the text's first line is `line`. Lexing it costs the body's size, not the
-    /// size of the file above the call (`with_line_base` shifts the lines back).
+    /// size of the file above the call (`with_lines` maps the lines back).
     pub body: String,
     /// The line of the macro's path, in the file.
     pub line: u32,
     /// The call's own `#[cfg(...)]` predicates.
     pub cfg: Option<String>,
+    /// Where the body's text goes back to an earlier line of the file (`LineMap::jumps`): only in
+    /// calls an expansion made, whose tokens come from the definition and the outer call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jumps: Vec<(u32, u32)>,
 }
 
 impl MacroCall {
     pub fn new(mac: &syn::Macro, cfg: Option<String>) -> MacroCall {
         let start = mac.path.segments.first().map_or_else(proc_macro2::Span::call_site, |s| s.ident.span());
-        MacroCall {
-            path: PathRef::from_path(&mac.path),
-            body: positioned_text(&mac.tokens, start.start().line),
-            line: line(start),
-            cfg,
-        }
+        let line = line(start);
+        let (body, jumps) = positioned_text(&mac.tokens, line);
+        MacroCall { path: PathRef::from_path(&mac.path), body, line, cfg, jumps }
+    }
+
+    /// Where the lines of the body's text lie in the file.
+    fn lines(&self) -> LineMap {
+        LineMap { base: self.line.saturating_sub(1), jumps: self.jumps.clone() }
     }
 
     /// The macro's name: the path's last segment.
@@ -106,43 +112,58 @@ fn include_part(input: syn::parse::ParseStream<'_>) -> syn::Result<Vec<Part>> {
 /// which places them at the call).
 pub fn definition_text(mac: &syn::Macro) -> String {
     let start = mac.path.segments.first().map_or_else(proc_macro2::Span::call_site, |s| s.ident.span());
-    positioned_text(&mac.tokens, start.start().line)
+    positioned_text(&mac.tokens, line(start)).0
 }
 
 /// Writes `tokens` as text in which every token starts at its original column and at its line
-/// counted from `first_line` (the text's line 1), so that lexing the text again gives the same
-/// layout. A token above `first_line` (only in expansions, where a call's tokens come from
-/// several places) is written where the text is.
-fn positioned_text(tokens: &TokenStream, first_line: usize) -> String {
-    let mut out = Writer { text: String::new(), line: first_line.max(1), column: 0 };
+/// in the file counted from `first_line` (the text's line 1), so that lexing the text again gives
+/// the same layout; and the jumps (`LineMap::jumps`) where a token's line is above the text's
+/// current one (only in expansions, where a call's tokens come from several places): it starts a
+/// new text line, which stands for the token's line.
+fn positioned_text(tokens: &TokenStream, first_line: u32) -> (String, Vec<(u32, u32)>) {
+    let mut out = Writer { text: String::new(), text_line: 1, line: first_line.max(1), column: 0, jumps: Vec::new() };
     out.stream(tokens.clone());
-    out.text
+    (out.text, out.jumps)
 }
 
 struct Writer {
     text: String,
-    line: usize,
+    /// The text's current line, from 1.
+    text_line: u32,
+    /// The file's line that the text's current line stands for.
+    line: u32,
     column: usize,
+    jumps: Vec<(u32, u32)>,
 }
 
 impl Writer {
-    fn move_to(&mut self, at: proc_macro2::LineColumn) {
-        while self.line < at.line {
-            self.text.push('\n');
-            self.line += 1;
-            self.column = 0;
+    fn newline(&mut self) {
+        self.text.push('\n');
+        self.text_line += 1;
+        self.line += 1;
+        self.column = 0;
+    }
+
+    /// Moves to `column` of the file's `line`: down, or to a new text line that jumps back.
+    fn move_to(&mut self, line: u32, column: usize) {
+        if line < self.line {
+            self.newline();
+            self.line = line;
+            self.jumps.push((self.text_line, line));
         }
-        if self.line == at.line {
-            while self.column < at.column {
-                self.text.push(' ');
-                self.column += 1;
-            }
+        while self.line < line {
+            self.newline();
+        }
+        while self.column < column {
+            self.text.push(' ');
+            self.column += 1;
         }
     }
 
     fn write(&mut self, text: &str) {
         for c in text.chars() {
             if c == '\n' {
+                self.text_line += 1;
                 self.line += 1;
                 self.column = 0;
             } else {
@@ -152,11 +173,14 @@ impl Writer {
         self.text.push_str(text);
     }
 
-    /// Moves to `at` when it lies ahead; when it does not (tokens whose positions collapse, as a
-    /// doc comment's `#[doc = ...]` do), separates the tokens with a space unless `joint`.
+    /// Moves to `at` when it lies ahead on the same line or on a later one, or back to an earlier
+    /// line; on the same line at or before the text's column (tokens whose positions collapse, as
+    /// a doc comment's `#[doc = ...]` or a definition's tokens at the call do), separates the
+    /// tokens with a space unless `joint`.
     fn advance(&mut self, at: proc_macro2::LineColumn, joint: bool) {
-        if (at.line, at.column) > (self.line, self.column) {
-            self.move_to(at);
+        let line = file_line(at.line);
+        if line != self.line || at.column > self.column {
+            self.move_to(line, at.column);
         } else if !joint && !self.text.is_empty() && !self.text.ends_with([' ', '\n']) {
             self.write(" ");
         }
@@ -190,8 +214,8 @@ impl Writer {
                     // A string of several lines whose span is one line (a definition's doc
                     // string, placed at the call) would push every later token down: written
                     // on one line, with its line breaks escaped.
-                    let lines = text.matches('\n').count();
-                    if lines > 0 && literal.span().end().line < self.line + lines {
+                    let lines = text.matches('\n').count() as u32;
+                    if lines > 0 && file_line(literal.span().end().line) < self.line + lines {
                         self.write(&one_line(&text));
                     } else {
                         self.write(&text);
@@ -316,7 +340,7 @@ pub fn expand(
     definition: Option<Definition<'_>>,
     cache: &mut Definitions,
 ) -> Result<Expanded, SyntaxError> {
-    with_line_base(call.line.saturating_sub(1), || expand_here(call, definition, cache))
+    with_lines(call.lines(), || expand_here(call, definition, cache))
 }
 
 fn expand_here(
@@ -344,7 +368,7 @@ pub fn expand_members(
     trait_visibility: Option<&str>,
 ) -> Result<Expanded, SyntaxError> {
     let Some(definition) = definition else { return Ok(Expanded::Nothing) };
-    with_line_base(call.line.saturating_sub(1), || {
+    with_lines(call.lines(), || {
         let tokens = transcribe(call, definition, cache)?;
         let (mut items, calls) =
             super::members(tokens, trait_visibility).map_err(|err| not_made_of(call, "associated items", &err))?;
@@ -363,7 +387,7 @@ pub fn expand_statements(
     cache: &mut Definitions,
 ) -> Result<Expanded, SyntaxError> {
     let Some(definition) = definition else { return Ok(Expanded::Nothing) };
-    with_line_base(call.line.saturating_sub(1), || {
+    with_lines(call.lines(), || {
         let tokens = transcribe(call, definition, cache)?;
         let (mut items, calls) = super::statements(tokens).map_err(|err| not_made_of(call, "statements", &err))?;
         mark(&mut items, call.name());
@@ -546,6 +570,24 @@ mod tests {
         let doc = definition("macro_rules! doc { ($doc:expr, $item:item) => { #[doc = $doc] $item } }");
         let made = expanded(nested, &doc);
         assert_eq!(names(&made), ["struct Made 3 None"], "at the call, not the string's lines below it");
+    }
+
+    #[test]
+    fn a_call_made_by_an_expansion_keeps_the_definitions_tokens_at_the_outer_call() {
+        // zerocopy's `define_type!`: the nested call passes tokens from later lines of the outer
+        // call, then writes `pub struct` of its own, which is at the outer call's line.
+        let define = definition(
+            "macro_rules! define { ($doc:expr, $name:ident, $ty:ty) => { \
+             doc! { concat!($doc, \"!\"), pub struct $name([$ty; 2], u8); } }; }",
+        );
+        let body = expanded(&call("\n\ndefine!(\n    \"A\",\n    Made,\n    u16\n);"), &define);
+        let nested = &body.calls[0];
+        assert!(!nested.jumps.is_empty(), "{}", nested.body);
+        let doc = definition("macro_rules! doc { ($doc:expr, $item:item) => { #[doc = $doc] $item } }");
+        let made = expanded(nested, &doc);
+        assert_eq!(names(&made), ["struct Made 3 None"]);
+        let fields: Vec<(&str, u32)> = made.items[0].children.iter().map(|f| (f.name.as_str(), f.line)).collect();
+        assert_eq!(fields, [("0", 3), ("1", 3)], "`[` and `u8` are the definition's");
     }
 
     #[test]

@@ -138,7 +138,7 @@ pub struct SyntaxError {
 impl SyntaxError {
     fn at(span: Span, message: String) -> SyntaxError {
         let start = span.start();
-        SyntaxError { line: start.line as u32 + line_base(), column: start.column as u32 + 1, message }
+        SyntaxError { line: file_line(start.line), column: start.column as u32 + 1, message }
     }
 }
 
@@ -529,35 +529,60 @@ fn function(sig: &Signature, generics: &Generics) -> Detail {
 }
 
 thread_local! {
-    /// What to add to a span's line to get the line in the file (see `with_line_base`).
-    static LINE_BASE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// How a span's line maps to the line in the file (see `with_lines`).
+    static LINES: std::cell::RefCell<LineMap> = std::cell::RefCell::new(LineMap::default());
 }
 
-/// Runs `f` with every line read from a span shifted by `base`: a macro call's body is lexed from
-/// text whose first line is the call's line (`base + 1`), not from text padded with every line
-/// of the file above it, so lexing it costs its own size only.
-fn with_line_base<R>(base: u32, f: impl FnOnce() -> R) -> R {
-    /// Puts the previous base back, also when `f` panics (expansion panics are caught above).
-    struct Restore(u32);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            LINE_BASE.with(|cell| cell.set(self.0));
+/// Where the lines of a text lexed for a macro call lie in its file: the text's line `n` is the
+/// file's line `base + n`, but from each jump's text line on, the count restarts at the jump's
+/// file line. A call that an expansion made holds the definition's tokens, placed at the outer
+/// call, between tokens the outer call passed in from later lines: its text cannot keep them
+/// all at their own lines in order, so it goes back with a jump (see `expand::positioned_text`).
+#[derive(Clone, Debug, Default)]
+pub struct LineMap {
+    pub base: u32,
+    /// (text line, file line), by text line.
+    pub jumps: Vec<(u32, u32)>,
+}
+
+impl LineMap {
+    fn file_line(&self, text_line: u32) -> u32 {
+        match self.jumps.iter().rev().find(|(text, _)| *text <= text_line) {
+            Some(&(text, file)) => file + (text_line - text),
+            None => text_line + self.base,
         }
     }
-    let _restore = Restore(LINE_BASE.with(|cell| cell.replace(base)));
+}
+
+/// Runs `f` with every line read from a span mapped through `lines`: a macro call's body is lexed
+/// from text whose first line is the call's line (`base + 1`), not from text padded with every
+/// line of the file above it, so lexing it costs its own size only.
+fn with_lines<R>(lines: LineMap, f: impl FnOnce() -> R) -> R {
+    /// Puts the previous map back, also when `f` panics (expansion panics are caught above).
+    struct Restore(Option<LineMap>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(previous) = self.0.take() {
+                LINES.with_borrow_mut(|current| *current = previous);
+            }
+        }
+    }
+    let _restore = Restore(Some(LINES.with_borrow_mut(|current| std::mem::replace(current, lines))));
     f()
 }
 
-fn line_base() -> u32 {
-    LINE_BASE.with(std::cell::Cell::get)
+/// The file's line of a span's line.
+fn file_line(line: usize) -> u32 {
+    let line = u32::try_from(line).unwrap_or(u32::MAX);
+    LINES.with_borrow(|lines| lines.file_line(line))
 }
 
 fn line(span: Span) -> u32 {
-    span.start().line as u32 + line_base()
+    file_line(span.start().line)
 }
 
 fn end_line(span: Span) -> u32 {
-    span.end().line as u32 + line_base()
+    file_line(span.end().line)
 }
 
 /// The line of the earliest of the given tokens (the caller lists every token that can open the
@@ -568,7 +593,7 @@ fn first_line(spans: &[Option<Span>]) -> u32 {
         .flatten()
         .map(|span| span.start())
         .min_by_key(|start| (start.line, start.column))
-        .map_or(0, |start| start.line as u32 + line_base())
+        .map_or(0, |start| file_line(start.line))
 }
 
 fn vis_span(vis: &Visibility) -> Option<Span> {
