@@ -138,7 +138,8 @@ struct Binding {
     active: bool,
 }
 
-/// A module, or a function body with its own items or `use` declarations.
+/// A module, or a function body (or a const's or static's initializer) with its own items or
+/// `use` declarations.
 #[derive(Debug, Default, Serialize, Deserialize, Clone)]
 struct Scope {
     /// The module or function this scope belongs to (an index into `CrateDefs::items`).
@@ -472,8 +473,8 @@ pub fn resolve_crate(input: CrateInput<'_>, world: &World, externs: &Externs) ->
     Resolved { defs, edges, stats }
 }
 
-/// Gives every module, and every function whose body declares items or imports, a scope; and
-/// every item the scope its names are looked up in.
+/// Gives every module, and every function whose body (or const or static whose initializer)
+/// declares items or imports, a scope; and every item the scope its names are looked up in.
 fn open_scopes(defs: &mut CrateDefs, refs: &[Refs]) {
     // Parents before children (paths do not order them: an impl's members' paths start with `<`).
     let mut order: Vec<u32> =
@@ -494,7 +495,8 @@ fn open_scopes(defs: &mut CrateDefs, refs: &[Refs]) {
         let kind = defs.items[index].kind;
         let opens = match kind {
             VertexKind::Module => true,
-            VertexKind::Function => {
+            // `const _: () = { use a::Trait; impl Trait for X {} };`, as zerocopy writes it.
+            VertexKind::Function | VertexKind::Const | VertexKind::Static => {
                 !refs[index].uses.is_empty()
                     || defs.items[index].children.iter().any(|&c| Ns::of(defs.items[c as usize].kind).is_some())
             }
@@ -524,7 +526,8 @@ fn open_scopes(defs: &mut CrateDefs, refs: &[Refs]) {
     }
 }
 
-/// The module scope a scope belongs to (itself, or the module around a function body).
+/// The module scope a scope belongs to (itself, or the module around a function body or a
+/// const's initializer).
 fn module_scope_of(defs: &CrateDefs, mut scope: u32) -> u32 {
     while let Some(outer) = defs.scopes[scope as usize].outer {
         scope = outer;
