@@ -276,11 +276,17 @@ fn origin(span: &Value, file: Option<&str>, line: u32, sources: &mut Sources) ->
 
 /// Whether a derived impl of `trait_path` is the one its derive names: rustdoc's span of a derived
 /// impl is the derive's name in the attribute (`Debug` in `#[derive(Debug)]`, or a path such as
-/// `serde::Serialize`), and its last segment is the trait's name. When the text cannot be read,
-/// the impl counts.
+/// `serde::Serialize`), and its last segment is the trait's name. When the text cannot be read (a
+/// derive written inside a macro's definition has the call's span, libc's `s!`), the impl counts
+/// unless its trait is one the standard derives add beside the one they name.
 fn derive_name_matches(span: &Value, file: &str, trait_path: &str, sources: &mut Sources) -> bool {
     let at = |field: &str| (span[field][0].as_u64().unwrap_or(0) as u32, span[field][1].as_u64().unwrap_or(0) as u32);
-    let Some(written) = sources.span_text(file, at("begin"), at("end")) else { return true };
+    let Some(written) = sources.span_text(file, at("begin"), at("end")) else {
+        return !matches!(
+            trait_path,
+            "core::marker::StructuralPartialEq" | "core::clone::TrivialClone" | "core::marker::StructuralEq"
+        );
+    };
     let trait_name = trait_path.rsplit("::").next().unwrap_or(trait_path);
     written.rsplit("::").next().is_none_or(|name| name.trim() == trait_name)
 }
