@@ -290,9 +290,12 @@ fn measure_corpus(name: &str, subjects: &[Subject], build_flags: &[&str]) {
     assert!(fetch.status.success(), "{}", describe(&fetch));
 
     // One indexing run with `--deps`, as users would index a workspace and what it depends on.
+    // `--rebuild`: the graph kept from the last run was made by another build of the tool, whose
+    // cached outputs this one must not take for its own (the cache knows the tool's version, not
+    // its commit).
     let db = out.join(format!("{name}.msgpack"));
     let db = db.to_str().unwrap();
-    let mut args = vec!["build", "--deps", "--locked", "--db", db, "--message-format", "json"];
+    let mut args = vec!["build", "--deps", "--locked", "--rebuild", "--db", db, "--message-format", "json"];
     args.extend(build_flags);
     let output = run_in(&corpus, &args);
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));

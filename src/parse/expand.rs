@@ -591,8 +591,14 @@ mod tests {
     }
 
     #[test]
-    fn a_field_whose_visibility_is_an_empty_fragment_is_at_the_call() {
-        // libc's `custom_struct!` takes fields apart as `$fvis:vis $fname:ident: $fty:ty`.
+    fn a_field_a_macro_puts_together_from_fragments_is_at_the_call() {
+        // libc's `custom_struct!` takes fields apart as `$fvis:vis $fname:ident: $fty:ty` and
+        // writes them again with its own `:`: rustc places such a field at the call, whatever
+        // its visibility (an empty one is transcribed as `pub(self)`, private).
+        let passed = definition("macro_rules! passed { ($($field:tt)*) => { pub struct P { $($field)* } } }");
+        let body = expanded(&call("passed! {\n    pub a: u8,\n    b: u8\n}"), &passed);
+        let lines: Vec<u32> = body.items[0].children.iter().map(|f| f.line).collect();
+        assert_eq!(lines, [2, 3], "fields passed whole keep their lines");
         let define = definition(
             "macro_rules! fields { ($v:vis struct $n:ident { $($fv:vis $f:ident: $t:ty),* }) => \
              { $v struct $n { $($fv $f: $t),* } } }",
@@ -601,7 +607,36 @@ mod tests {
             expanded(&call("fields! {\n    pub struct S {\n        pub a: u8,\n        b: u8\n    }\n}"), &define);
         let fields: Vec<(String, u32, String)> =
             body.items[0].children.iter().map(|f| (f.name.clone(), f.line, f.visibility.clone())).collect();
-        assert_eq!(fields, [("a".to_owned(), 3, "pub".to_owned()), ("b".to_owned(), 1, "private".to_owned())]);
+        assert_eq!(fields, [("a".to_owned(), 1, "pub".to_owned()), ("b".to_owned(), 1, "private".to_owned())]);
+    }
+
+    #[test]
+    fn fields_a_muncher_takes_apart_are_at_the_outermost_call() {
+        // libc's `s2!` -> `custom_struct!`, which takes one field a round and writes it again
+        // with its own `:`; the struct comes out rounds later, from text that jumps back.
+        let definitions: HashMap<&str, String> = [
+            (
+                "munch",
+                "macro_rules! munch {\n (done: { $($p:tt)* }, rest: { }) => { emit! { $($p)* } };\n \
+                 (done: { $($p:tt)* }, rest: { $v:vis $n:ident: $t:ty, $($tail:tt)* }) => \
+                 { munch! { done: { $($p)* $v $n: $t, }, rest: { $($tail)* } } };\n}",
+            ),
+            ("emit", "macro_rules! emit { ($($f:tt)*) => { pub struct S { $($f)* } }; }"),
+            ("s2", "macro_rules! s2 { ($($f:tt)*) => { munch! { done: { }, rest: { $($f)* } } }; }"),
+        ]
+        .into_iter()
+        .map(|(name, text)| (name, definition(text)))
+        .collect();
+        let mut calls = vec![call("\n\ns2! {\n    pub a: u8,\n    b: u8,\n    pub c: u16,\n}")];
+        let mut items = Vec::new();
+        while let Some(next) = calls.pop() {
+            let mut body = expanded(&next, &definitions[next.name()]);
+            items.append(&mut body.items);
+            calls.append(&mut body.calls);
+        }
+        assert_eq!(names(&Body { items: items.clone(), ..Body::default() }), ["struct S 3 None"]);
+        let fields: Vec<(&str, u32)> = items[0].children.iter().map(|f| (f.name.as_str(), f.line)).collect();
+        assert_eq!(fields, [("a", 3), ("b", 3), ("c", 3)]);
     }
 
     #[test]

@@ -592,8 +592,10 @@ fn first_line(spans: &[Option<Span>]) -> u32 {
         .iter()
         .flatten()
         .map(|span| span.start())
-        .min_by_key(|start| (start.line, start.column))
-        .map_or(0, |start| file_line(start.line))
+        // By the file's lines: a text that jumps back has an earlier line on a later text line.
+        .map(|start| (file_line(start.line), start.column))
+        .min()
+        .map_or(0, |(line, _)| line)
 }
 
 fn vis_span(vis: &Visibility) -> Option<Span> {
@@ -1074,7 +1076,15 @@ fn fields<'a>(fields: impl IntoIterator<Item = &'a Field>, inherited: &str, gene
                     Visibility::Inherited => inherited.to_owned(),
                     _ => render::visibility(&field.vis),
                 },
-                line: first_line(&[vis_span(&field.vis), field.ident.as_ref().map(|i| i.span()), Some(ty_span)]),
+                // The colon counts: in a field a macro puts together (`$fvis $fname: $fty`, libc's
+                // `custom_struct!`), it is the definition's, at the call, where rustc places a
+                // span whose tokens come from several expansions.
+                line: first_line(&[
+                    vis_span(&field.vis),
+                    field.ident.as_ref().map(|i| i.span()),
+                    field.colon_token.map(|colon| colon.span),
+                    Some(ty_span),
+                ]),
                 end_line: end_line(ty_span),
             }
             .finish_with(
