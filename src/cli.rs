@@ -251,7 +251,7 @@ pub struct BuildArgs {
     /// Evaluate `cfg(test)` as true: test code counts as active
     #[arg(long, help_heading = "Compilation Options")]
     pub cfg_test: bool,
-    /// Leave macro calls unexpanded (`macro_rules!` calls and `include!`), for comparisons
+    /// Leave `macro_rules!` calls unexpanded (`include!` is still followed), for comparisons
     #[arg(long, help_heading = "Compilation Options")]
     pub no_expand: bool,
     /// Run the build scripts first (`cargo check`): their cfgs count, and code they generate

@@ -523,7 +523,11 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
         if last_chance {
             pending = std::mem::take(&mut *walk.deferred.lock().unwrap_or_else(|poison| poison.into_inner()));
         }
-        if pending.is_empty() || ctx.options.no_expand {
+        if ctx.options.no_expand {
+            // `include!` pastes a file and expands no macro: it is still followed.
+            pending.retain(|site| is_include(&site.site.call));
+        }
+        if pending.is_empty() {
             break;
         }
         if round == MAX_EXPANSION_ROUNDS {

@@ -51,3 +51,16 @@ fn expansions_agree_across_thread_counts_and_runs() {
         assert!(std::fs::read(fixture.db()).unwrap() == one_thread_db, "the graph files differ");
     }
 }
+
+#[test]
+fn no_expand_leaves_macro_calls_but_follows_include() {
+    // `--no-expand` is the benchmark's comparison: no `macro_rules!` call is expanded, but an
+    // `include!`d file is still pasted in, with the modules it declares.
+    let fixture = Fixture::new("expansion");
+    fixture.build(&["--no-expand"], 0);
+    let graph = fixture.export();
+    assert!(!graph.contains("expands_to"), "a macro call was expanded");
+    assert!(graph.contains("\"path\":\"expansion::Included\""), "the included file's struct is missing");
+    assert!(graph.contains("\"path\":\"expansion::beside::found\""), "the included file's module is missing");
+    assert!(!graph.contains("\"path\":\"expansion::Made\""), "`unit!(Made)` made its struct");
+}
