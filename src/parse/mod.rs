@@ -547,9 +547,13 @@ pub struct LineMap {
 
 impl LineMap {
     fn file_line(&self, text_line: u32) -> u32 {
-        match self.jumps.iter().rev().find(|(text, _)| *text <= text_line) {
-            Some(&(text, file)) => file + (text_line - text),
-            None => text_line + self.base,
+        // The last jump at or above the line (a muncher's text may hold thousands of jumps).
+        match self.jumps.partition_point(|&(text, _)| text <= text_line).checked_sub(1) {
+            Some(last) => {
+                let (text, file) = self.jumps[last];
+                file.saturating_add(text_line - text)
+            }
+            None => text_line.saturating_add(self.base),
         }
     }
 }

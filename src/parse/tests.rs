@@ -453,3 +453,12 @@ fn derives_under_cfg_attr_carry_their_predicate() {
         ]
     );
 }
+
+#[test]
+fn a_line_map_counts_from_its_base_then_from_each_jump() {
+    let lines = LineMap { base: 9, jumps: vec![(3, 5), (6, 20)] };
+    let mapped: Vec<u32> = (1..=8).map(|text_line| lines.file_line(text_line)).collect();
+    assert_eq!(mapped, [10, 11, 5, 6, 7, 20, 21, 22]);
+    assert_eq!(LineMap::default().file_line(u32::MAX), u32::MAX);
+    assert_eq!(LineMap { base: 1, jumps: Vec::new() }.file_line(u32::MAX), u32::MAX, "saturates");
+}
