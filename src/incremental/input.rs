@@ -43,10 +43,23 @@ pub fn hash(content: &[u8]) -> String {
 }
 
 /// A fingerprint of what decides (part of) the graph besides the sources: `facts` is a
-/// description of them, hashed with the tool and schema versions.
+/// description of them, hashed with the tool and schema versions and this build of the tool.
 pub fn fingerprint(facts: &str) -> String {
-    let text = format!("{}\n{}\n{facts}", env!("CARGO_PKG_VERSION"), crate::model::SCHEMA_VERSION);
+    let text = format!("{}\n{}\n{}\n{facts}", env!("CARGO_PKG_VERSION"), crate::model::SCHEMA_VERSION, build_id());
     hash(text.as_bytes())
+}
+
+/// This build of the tool: the size and modification time of the running executable. Two builds
+/// of one version (two commits between releases) parse and resolve differently, and one must not
+/// take the other's cached outputs for its own; an executable installed again rebuilds its
+/// graphs once. Empty when the executable cannot be looked at.
+fn build_id() -> &'static str {
+    static BUILD_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILD_ID.get_or_init(|| {
+        let Some(metadata) = std::env::current_exe().and_then(std::fs::metadata).ok() else { return String::new() };
+        let modified = metadata.modified().ok().and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok());
+        format!("{} {}", metadata.len(), modified.map_or(0, |time| time.as_nanos()))
+    })
 }
 
 #[cfg(test)]
