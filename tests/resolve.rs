@@ -160,3 +160,16 @@ fn every_outside_target_is_an_extern_vertex_named_by_its_path() {
         }
     }
 }
+
+#[test]
+fn derives_under_cfg_attr_count_where_their_predicate_holds() {
+    // The `expansion` fixture's `Ranked`: `cfg_attr(feature = "extra", derive(Debug, Hash))` with
+    // `extra` a default feature, `cfg_attr(feature = "absent", derive(Clone))` without `absent`.
+    let fixture = Fixture::new("expansion");
+    fixture.build(&[], 0);
+    let graph = Graph::parse(&fixture.export());
+    assert_edge(&graph, "struct expansion::Ranked -derives-> extern std::fmt::Debug", serde_json::json!({}));
+    assert_edge(&graph, "struct expansion::Ranked -derives-> extern std::hash::Hash", serde_json::json!({}));
+    assert_edge(&graph, "struct expansion::Ranked -derives-> extern std::cmp::Ord", serde_json::json!({}));
+    assert!(!has(&graph, "struct expansion::Ranked -derives-> extern std::clone::Clone", serde_json::json!({})));
+}

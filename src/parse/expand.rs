@@ -378,7 +378,7 @@ pub fn expand_members(
 }
 
 /// What a call in statement position inside a const's or static's initializer declares (see
-/// `statement_calls`): the items among the statements it expands to, and the statement-position
+/// `initializer`): the items among the statements it expands to, and the statement-position
 /// calls among them, for the next round. Without a definition nothing is known: a call there
 /// stands for an expression as often as for items.
 pub fn expand_statements(

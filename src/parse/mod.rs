@@ -877,28 +877,34 @@ fn push_item(body: &mut Body, item: &Item) {
             },
             Vec::new(),
         ),
-        Item::Const(c) => Common {
-            attrs: &c.attrs,
-            hash: hash_of(c),
-            kind: VertexKind::Const,
-            name: unraw(&c.ident),
-            visibility: render::visibility(&c.vis),
-            line: first_line(&[vis_span(&c.vis), Some(c.const_token.span)]),
-            end_line: end_line(c.semi_token.span),
+        Item::Const(c) => {
+            let (items, calls) = initializer(&c.expr);
+            Common {
+                attrs: &c.attrs,
+                hash: hash_of(c),
+                kind: VertexKind::Const,
+                name: unraw(&c.ident),
+                visibility: render::visibility(&c.vis),
+                line: first_line(&[vis_span(&c.vis), Some(c.const_token.span)]),
+                end_line: end_line(c.semi_token.span),
+            }
+            .finish_with(Detail::None, typed_value_refs(&c.ty, &c.expr), items)
+            .with_member_calls(calls.into_iter())
         }
-        .finish_with(Detail::None, typed_value_refs(&c.ty, &c.expr), expr_items(&c.expr))
-        .with_member_calls(statement_calls(&c.expr)),
-        Item::Static(s) => Common {
-            attrs: &s.attrs,
-            hash: hash_of(s),
-            kind: VertexKind::Static,
-            name: unraw(&s.ident),
-            visibility: render::visibility(&s.vis),
-            line: first_line(&[vis_span(&s.vis), Some(s.static_token.span)]),
-            end_line: end_line(s.semi_token.span),
+        Item::Static(s) => {
+            let (items, calls) = initializer(&s.expr);
+            Common {
+                attrs: &s.attrs,
+                hash: hash_of(s),
+                kind: VertexKind::Static,
+                name: unraw(&s.ident),
+                visibility: render::visibility(&s.vis),
+                line: first_line(&[vis_span(&s.vis), Some(s.static_token.span)]),
+                end_line: end_line(s.semi_token.span),
+            }
+            .finish_with(Detail::None, typed_value_refs(&s.ty, &s.expr), items)
+            .with_member_calls(calls.into_iter())
         }
-        .finish_with(Detail::None, typed_value_refs(&s.ty, &s.expr), expr_items(&s.expr))
-        .with_member_calls(statement_calls(&s.expr)),
         Item::Macro(m) if m.ident.is_none() => {
             body.refs.macros.push(Named { path: PathRef::from_path(&m.mac.path), line: line(m.mac.path.span()) });
             let is_cfg_if = m.mac.path.segments.last().is_some_and(|segment| segment.ident == "cfg_if");
@@ -1246,17 +1252,24 @@ fn impl_item(item: &ImplItem, outer: &Generics) -> Option<ItemFacts> {
             Collector::new(&Generics::extend(outer, &f.sig.generics)).function(&f.sig, Some(&f.block)),
             body_items(&f.block),
         ),
-        ImplItem::Const(c) => Common {
-            attrs: &c.attrs,
-            hash: hash_of(c),
-            kind: VertexKind::Const,
-            name: unraw(&c.ident),
-            visibility: render::visibility(&c.vis),
-            line: first_line(&[vis_span(&c.vis), c.modifiers.defaultness.map(|t| t.span), Some(c.const_token.span)]),
-            end_line: end_line(c.semi_token.span),
+        ImplItem::Const(c) => {
+            let (items, calls) = initializer(&c.expr);
+            Common {
+                attrs: &c.attrs,
+                hash: hash_of(c),
+                kind: VertexKind::Const,
+                name: unraw(&c.ident),
+                visibility: render::visibility(&c.vis),
+                line: first_line(&[
+                    vis_span(&c.vis),
+                    c.modifiers.defaultness.map(|t| t.span),
+                    Some(c.const_token.span),
+                ]),
+                end_line: end_line(c.semi_token.span),
+            }
+            .finish_with(Detail::None, typed_value_refs(&c.ty, &c.expr), items)
+            .with_member_calls(calls.into_iter())
         }
-        .finish_with(Detail::None, typed_value_refs(&c.ty, &c.expr), expr_items(&c.expr))
-        .with_member_calls(statement_calls(&c.expr)),
         ImplItem::Type(t) => Common {
             attrs: &t.attrs,
             hash: hash_of(t),
@@ -1319,22 +1332,15 @@ fn body_items(block: &syn::Block) -> Vec<ItemFacts> {
     collector.items
 }
 
-/// Items declared inside the initializer of a const or static (`const X: T = { struct S; ... }`).
-fn expr_items(expr: &syn::Expr) -> Vec<ItemFacts> {
-    let mut collector = BodyItems::default();
+/// What the initializer of a const or static declares (`const X: T = { struct S; ... }`), and its
+/// macro calls in statement position (`const _: () = unsafe { impl_traits!(u8: A, B); };`): what
+/// those make (impls, mostly) is declared there too, and is expanded once the crate's macros are
+/// known (`expand_statements`). Calls in function bodies are not collected: what they make is
+/// local to the body, and a body's `println!`s would cost every file its text.
+fn initializer(expr: &syn::Expr) -> (Vec<ItemFacts>, Vec<MacroCall>) {
+    let mut collector = BodyItems { calls: Some(Vec::new()), ..BodyItems::default() };
     collector.visit_expr(expr);
-    collector.items
-}
-
-/// The macro calls in statement position inside the initializer of a const or static
-/// (`const _: () = unsafe { impl_traits!(u8: A, B); };`): what they make (impls, mostly) is
-/// declared there, and is expanded once the crate's macros are known (`expand_statements`).
-/// Calls in function bodies are not collected: what they make is local to the body, and a body's
-/// `println!`s would cost every file its text.
-fn statement_calls(expr: &syn::Expr) -> impl Iterator<Item = MacroCall> {
-    let mut collector = StatementCalls::default();
-    collector.visit_expr(expr);
-    collector.calls.into_iter()
+    (collector.items, collector.calls.unwrap_or_default())
 }
 
 /// The items and the statement-position macro calls of what a call in statement position
@@ -1348,41 +1354,22 @@ fn statements(tokens: TokenStream) -> Result<(Vec<ItemFacts>, Vec<MacroCall>), S
         }
     }
     let Statements(parsed) = parse_syntax_with(tokens)?;
-    let mut items = BodyItems::default();
-    let mut calls = StatementCalls::default();
+    let mut collector = BodyItems { calls: Some(Vec::new()), ..BodyItems::default() };
     for stmt in &parsed {
-        items.visit_stmt(stmt);
-        calls.visit_stmt(stmt);
+        collector.visit_stmt(stmt);
     }
-    Ok((items.items, calls.calls))
+    Ok((collector.items, collector.calls.unwrap_or_default()))
 }
 
-/// Statement-position macro calls (`m!(...);`, and a block's last `m!(...)`), not looking into
-/// items, whose calls are their own.
-#[derive(Default)]
-struct StatementCalls {
-    calls: Vec<MacroCall>,
-}
-
-impl<'ast> Visit<'ast> for StatementCalls {
-    fn visit_item(&mut self, _: &'ast Item) {}
-
-    /// A closure's body runs later, elsewhere: what a call there makes is no concern of the
-    /// initializer's.
-    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
-
-    fn visit_stmt(&mut self, node: &'ast syn::Stmt) {
-        match node {
-            syn::Stmt::Macro(m) => self.calls.push(MacroCall::new(&m.mac, render::cfg(&m.attrs))),
-            syn::Stmt::Expr(syn::Expr::Macro(m), _) => self.calls.push(MacroCall::new(&m.mac, render::cfg(&m.attrs))),
-            _ => syn::visit::visit_stmt(self, node),
-        }
-    }
-}
-
+/// The items a body or an initializer declares, outside items; and, when `calls` is `Some`, its
+/// statement-position macro calls (`m!(...);`, and a block's last `m!(...)`) outside closures.
 #[derive(Default)]
 struct BodyItems {
     items: Vec<ItemFacts>,
+    calls: Option<Vec<MacroCall>>,
+    /// How many closures the walk is in: a closure's body runs later, elsewhere, and what a call
+    /// there makes is no concern of the initializer's.
+    closures: usize,
 }
 
 impl<'ast> Visit<'ast> for BodyItems {
@@ -1400,6 +1387,26 @@ impl<'ast> Visit<'ast> for BodyItems {
                 }
                 self.items.append(&mut inner.items);
             }
+        }
+    }
+
+    fn visit_expr_closure(&mut self, node: &'ast syn::ExprClosure) {
+        self.closures += 1;
+        syn::visit::visit_expr_closure(self, node);
+        self.closures -= 1;
+    }
+
+    fn visit_stmt(&mut self, node: &'ast syn::Stmt) {
+        let mac = match node {
+            syn::Stmt::Macro(m) => Some((&m.mac, &m.attrs)),
+            syn::Stmt::Expr(syn::Expr::Macro(m), _) => Some((&m.mac, &m.attrs)),
+            _ => None,
+        };
+        match (mac, &mut self.calls) {
+            (Some((mac, attrs)), Some(calls)) if self.closures == 0 => {
+                calls.push(MacroCall::new(mac, render::cfg(attrs)));
+            }
+            _ => syn::visit::visit_stmt(self, node),
         }
     }
 }

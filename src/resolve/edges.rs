@@ -295,21 +295,22 @@ fn item_edges(out: &mut Out<'_>, defs: &CrateDefs, item: &ItemDef, refs: &Refs) 
 /// its name (a derive names a macro: typenum's own trait `Ord` does not shadow `derive(Ord)`),
 /// else the trait `Name` resolves to in scope, or else the derive macro itself.
 fn derived(resolver: &Resolver<'_>, loc: Loc, named: &Named) -> Option<Def> {
-    if let Some(path) = named.path.as_ident().and_then(prelude::derived_trait) {
-        let shadowed = resolver
+    let built_in = named.path.as_ident().and_then(prelude::derived_trait).map(|path| Def::Extern(Arc::from(path)));
+    let shadowed = || {
+        resolver
             .path(loc, &named.path, Ns::Macro, false)
-            .is_some_and(|def| !matches!(&def, Def::Extern(extern_path) if extern_path.starts_with("std::")));
-        if !shadowed {
-            return Some(Def::Extern(Arc::from(path)));
-        }
+            .is_some_and(|def| !matches!(&def, Def::Extern(extern_path) if extern_path.starts_with("std::")))
+    };
+    if built_in.is_some() && !shadowed() {
+        return built_in;
     }
     if let Some(def) = resolver.path(loc, &named.path, Ns::Type, false)
         && is_trait_like(resolver, &def)
     {
         return Some(def);
     }
-    if let Some(path) = named.path.as_ident().and_then(prelude::derived_trait) {
-        return Some(Def::Extern(Arc::from(path)));
+    if built_in.is_some() {
+        return built_in;
     }
     // `#[derive(std::fmt::Debug)]` and friends.
     resolver.path(loc, &named.path, Ns::Macro, false)

@@ -1,8 +1,8 @@
 //! The source text of a package, as far as the comparison needs it: where a file's macro calls
 //! are (the line ranges of every `name!(...)`, `name! { ... }` and `macro_rules!` definition: an
 //! item rustdoc places on such a line came out of a macro expansion), which items carry a
-//! `#[cfg]` that names `doc`, where the `derive` attributes are, and the text at a span. Files are read and parsed with syn once, on
-//! first use.
+//! `#[cfg]` that names `doc`, where the `derive` attributes are, and the text at a span. Files
+//! are read and parsed with syn once, on first use.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -48,16 +48,14 @@ impl Sources {
     /// Whether `line` of `file` is inside an item (or a macro call) whose `#[cfg]` names `doc`:
     /// rustdoc sets `cfg(doc)`, a build does not, so the two disagree there by design.
     pub fn under_doc_cfg(&mut self, file: &str, line: u32) -> bool {
-        let Some(ranges) = self.file(file).and_then(|facts| facts.ranges.as_ref()) else { return false };
-        ranges.doc_cfg.iter().any(|&(first, last)| first <= line && line <= last)
+        self.file(file).and_then(|facts| facts.ranges.as_ref()).is_some_and(|ranges| covers(&ranges.doc_cfg, line))
     }
 
     /// Whether `line` of `file` is inside a `derive` attribute: rustdoc places the impls a derive
     /// macro makes at the derive's name, whether or not the macro marks them
     /// `#[automatically_derived]` (zerocopy's, for one, do not).
     pub fn in_derive(&mut self, file: &str, line: u32) -> bool {
-        let Some(ranges) = self.file(file).and_then(|facts| facts.ranges.as_ref()) else { return false };
-        ranges.derives.iter().any(|&(first, last)| first <= line && line <= last)
+        self.file(file).and_then(|facts| facts.ranges.as_ref()).is_some_and(|ranges| covers(&ranges.derives, line))
     }
 
     /// The text of a one-line span: `begin` and `end` are rustdoc's (line, column), 1-based, the
@@ -90,6 +88,11 @@ impl Sources {
     }
 }
 
+/// Whether one of the (first, last) line ranges holds `line`.
+fn covers(ranges: &[(u32, u32)], line: u32) -> bool {
+    ranges.iter().any(|&(first, last)| first <= line && line <= last)
+}
+
 fn lines(node: &impl Spanned) -> (u32, u32) {
     let span = node.span();
     (span.start().line as u32, span.end().line as u32)
@@ -97,30 +100,24 @@ fn lines(node: &impl Spanned) -> (u32, u32) {
 
 /// Whether one of `attrs` is a `#[cfg(...)]` that names `doc` anywhere in its predicate.
 fn names_doc(attrs: &[Attribute]) -> bool {
-    fn has_doc(tokens: TokenStream) -> bool {
-        tokens.into_iter().any(|tree| match tree {
-            TokenTree::Ident(ident) => ident == "doc",
-            TokenTree::Group(group) => has_doc(group.stream()),
-            _ => false,
-        })
-    }
-    attrs.iter().any(|attr| {
-        attr.path().is_ident("cfg") && attr.meta.require_list().is_ok_and(|list| has_doc(list.tokens.clone()))
-    })
+    attrs.iter().any(|attr| attr.path().is_ident("cfg") && arguments_name(attr, "doc"))
 }
 
 /// Whether `attr` is `#[derive(...)]`, or a `#[cfg_attr(...)]` whose attributes hold one.
 fn is_derive(attr: &Attribute) -> bool {
-    fn has_derive(tokens: TokenStream) -> bool {
+    attr.path().is_ident("derive") || (attr.path().is_ident("cfg_attr") && arguments_name(attr, "derive"))
+}
+
+/// Whether the identifier `name` is anywhere in the attribute's arguments.
+fn arguments_name(attr: &Attribute, name: &str) -> bool {
+    fn names(tokens: TokenStream, name: &str) -> bool {
         tokens.into_iter().any(|tree| match tree {
-            TokenTree::Ident(ident) => ident == "derive",
-            TokenTree::Group(group) => has_derive(group.stream()),
+            TokenTree::Ident(ident) => ident == name,
+            TokenTree::Group(group) => names(group.stream(), name),
             _ => false,
         })
     }
-    attr.path().is_ident("derive")
-        || (attr.path().is_ident("cfg_attr")
-            && attr.meta.require_list().is_ok_and(|list| has_derive(list.tokens.clone())))
+    attr.meta.require_list().is_ok_and(|list| names(list.tokens.clone(), name))
 }
 
 fn item_attrs(item: &Item) -> &[Attribute] {
