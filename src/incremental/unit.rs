@@ -208,6 +208,8 @@ impl FileCache {
             offset += bytes.len();
         }
         let mut out = rmp_serde::to_vec(&index).unwrap_or_default();
+        // Sized once: these run to hundreds of megabytes for a crate of generated declarations.
+        out.reserve_exact(offset);
         for (_, bytes) in files {
             out.extend_from_slice(bytes);
         }
