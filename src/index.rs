@@ -97,7 +97,8 @@ impl Progress for NoProgress {
 
 #[derive(Debug, Default)]
 pub struct IndexOutcome {
-    /// The crates indexed in this build, by index into `Workspace::crates`, with their outputs.
+    /// The crates indexed in this build, by index into `Workspace::crates`, with their outputs
+    /// (none when they were handed over as they came: `index`'s `hand_over`).
     pub units: Vec<CrateOutput>,
     /// Every file parsed in this build, absolute, sorted (for benchmarks and tools; never stored).
     pub parsed_paths: Vec<Utf8PathBuf>,
@@ -236,7 +237,9 @@ pub fn worker_pool(jobs: usize) -> Result<rayon::ThreadPool, IndexError> {
 /// Indexes the crates of `waves` (indices into `workspace.crates`) on `pool`, sending every file's
 /// batch to `sink` (or, when `sink` is `None`, only gathering each crate's output). With `reuse`,
 /// a crate whose inputs and dependencies' interfaces are as the last build saw them is not
-/// indexed: its scopes are read back when a crate that is indexed depends on it.
+/// indexed: its scopes are read back when a crate that is indexed depends on it. With
+/// `hand_over`, each crate's output is given to it as soon as the crate's wave ends, instead of
+/// being gathered into the outcome.
 pub fn index(
     workspace: &Workspace,
     waves: &[Vec<usize>],
@@ -244,6 +247,7 @@ pub fn index(
     options: IndexOptions,
     sink: Option<SyncSender<Batch>>,
     reuse: Option<&Reuse<'_>>,
+    hand_over: Option<&dyn Fn(CrateOutput)>,
     progress: &dyn Progress,
 ) -> Result<IndexOutcome, IndexError> {
     let mut deps_of = vec![Vec::new(); workspace.crates.len()];
@@ -293,7 +297,10 @@ pub fn index(
                 in_world[output.krate] = true;
                 ctx.world.publish(defs);
             }
-            units.push(output);
+            match hand_over {
+                Some(hand_over) => hand_over(output),
+                None => units.push(output),
+            }
         }
         if ctx.store_gone.load(Ordering::Relaxed) {
             return Err(IndexError::StoreGone);

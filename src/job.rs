@@ -72,7 +72,7 @@ pub(crate) fn build_workspace(
     timings.hash_ms = hashing.as_millis() as u64;
     timings.plan_ms = millis_since(phase).saturating_sub(timings.hash_ms);
 
-    let (built, previous) = match plan {
+    let built = match plan {
         Plan::Skip(previous) => {
             let units: Vec<&UnitSummary> = previous.units.values().map(|entry| &entry.summary).collect();
             let mut summary = BuildSummary::of_units(&units, db_path, started, Vec::new());
@@ -84,24 +84,24 @@ pub(crate) fn build_workspace(
         Plan::Update { previous, unchanged } => {
             // `None` when the cache cannot give back what it should: a full build makes it.
             match job.update(&previous, unchanged, workspace_unit.clone(), &cache, &mut timings)? {
-                Some(built) => (built, Some(previous)),
+                Some(built) => built,
                 None => {
                     cache.forget();
-                    (job.full(workspace_batch, workspace_unit, &mut timings)?, None)
+                    job.full(workspace_batch, workspace_unit, &cache, &mut timings)?
                 }
             }
         }
         Plan::Full => {
             cache.forget();
-            (job.full(workspace_batch, workspace_unit, &mut timings)?, None)
+            job.full(workspace_batch, workspace_unit, &cache, &mut timings)?
         }
     };
 
-    let Built { kept, new, parsed_paths, batches_written, batches_compared, expansions_reused, incremental } = built;
+    let Built { kept, packed, parsed_paths, batches_written, batches_compared, expansions_reused, incremental } = built;
     // Every unit built now but the workspace's own.
-    let crates_reindexed = new.len().saturating_sub(1);
+    let crates_reindexed = packed.units.len().saturating_sub(1);
     let mut all: Vec<&UnitSummary> = kept.values().map(|entry| &entry.summary).collect();
-    all.extend(new.iter().map(|unit| &unit.summary));
+    all.extend(packed.units.iter().map(|(_, entry)| &entry.summary));
     let mut summary = BuildSummary::of_units(&all, db_path.clone(), started, parsed_paths);
     summary.batches_written = batches_written;
     summary.batches_compared = batches_compared;
@@ -111,7 +111,7 @@ pub(crate) fn build_workspace(
     // The cache is only a shortcut for the next build: failing to write it is a warning.
     let phase = Instant::now();
     let stamp = store::stamp(&db_path).unwrap_or_default();
-    if let Err(err) = cache.save(previous.as_ref(), global_fingerprint, stamp, kept, new) {
+    if let Err(err) = cache.save(global_fingerprint, stamp, kept, packed) {
         let state = incremental::cache_dir(&summary.db).to_string();
         let message = format!("cannot record the build's state (the next build will be a full one): {err}");
         summary
@@ -142,8 +142,8 @@ struct Job<'a> {
 struct Built {
     /// The units carried over from the last build, as recorded.
     kept: BTreeMap<String, incremental::UnitEntry>,
-    /// The units built now.
-    new: Vec<incremental::NewUnit>,
+    /// The units built now, their blobs in this build's pack.
+    packed: incremental::Packed,
     parsed_paths: Vec<Utf8PathBuf>,
     batches_written: usize,
     batches_compared: usize,
@@ -169,22 +169,25 @@ impl Job<'_> {
         (batch, incremental::NewUnit { key, fingerprint, summary, output, defs: None, files: Vec::new() })
     }
 
-    fn new_units(&self, units: Vec<index::CrateOutput>) -> Vec<incremental::NewUnit> {
-        units
-            .into_iter()
-            .map(|unit| incremental::NewUnit {
-                key: incremental::crate_key(self.workspace, unit.krate),
-                fingerprint: self.fingerprints[unit.krate].clone(),
-                summary: unit.summary,
-                output: unit.output,
-                defs: unit.defs,
-                files: unit.files,
-            })
-            .collect()
+    fn new_unit(&self, unit: index::CrateOutput) -> incremental::NewUnit {
+        incremental::NewUnit {
+            key: self.keys[unit.krate].clone(),
+            fingerprint: self.fingerprints[unit.krate].clone(),
+            summary: unit.summary,
+            output: unit.output,
+            defs: unit.defs,
+            files: unit.files,
+        }
     }
 
     /// Indexes everything into a new graph.
-    fn full(&self, batch: Batch, workspace_unit: incremental::NewUnit, timings: &mut Timings) -> Result<Built, Error> {
+    fn full(
+        &self,
+        batch: Batch,
+        workspace_unit: incremental::NewUnit,
+        cache: &Cache,
+        timings: &mut Timings,
+    ) -> Result<Built, Error> {
         let staging = Staging::new(self.db_path, self.backend)?;
         let writer = Writer::spawn(staging.create()?, self.config.writer)?;
         let sink = writer.sender();
@@ -194,6 +197,10 @@ impl Job<'_> {
                 .err()
                 .map_or_else(|| Error::Internal("the writer stopped".into()), Error::from));
         }
+        // Each crate's output goes to the cache's pack as its wave ends: written while the
+        // indexing goes on, and not held until the end.
+        let packer = cache.packer(None).map_err(|err| Error::Internal(format!("cannot start a thread: {err}")))?;
+        packer.add(workspace_unit);
         let phase = Instant::now();
         let indexed = index::index(
             self.workspace,
@@ -202,6 +209,7 @@ impl Job<'_> {
             self.config.index.clone(),
             Some(sink),
             None,
+            Some(&|unit| packer.add(self.new_unit(unit))),
             self.progress,
         );
         timings.index_ms = millis_since(phase);
@@ -228,11 +236,10 @@ impl Job<'_> {
         let phase = Instant::now();
         self.pool.install(|| staging.commit(db))?;
         timings.save_ms = millis_since(phase);
-        let mut new = vec![workspace_unit];
-        new.extend(self.new_units(outcome.units));
+        let packed = packer.finish().ok_or_else(|| Error::Internal("the cache's thread panicked".into()))?;
         Ok(Built {
             kept: BTreeMap::new(),
-            new,
+            packed,
             parsed_paths: outcome.parsed_paths,
             batches_written: stats.flushes,
             batches_compared: 0,
@@ -272,6 +279,7 @@ impl Job<'_> {
             self.config.index.clone(),
             None,
             Some(&reuse),
+            None,
             self.progress,
         ) {
             Ok(outcome) => outcome,
@@ -282,7 +290,7 @@ impl Job<'_> {
 
         let phase = Instant::now();
         let mut new = vec![workspace_unit];
-        new.extend(self.new_units(outcome.units));
+        new.extend(outcome.units.into_iter().map(|unit| self.new_unit(unit)));
         // Every unit recorded and not built now is kept if it is still indexed, and gone if not.
         let built: std::collections::HashSet<&str> = new.iter().map(|unit| unit.key.as_str()).collect();
         let indexed: std::collections::HashSet<&str> = workspace
@@ -328,19 +336,24 @@ impl Job<'_> {
         let batches_compared = changes.iter().map(|change| change.old.len() + change.new.len()).sum();
         let diff = incremental::diff(changes, old_shared, new_shared);
         timings.diff_ms = millis_since(phase);
-        if !diff.is_empty() {
+        let packed = if diff.is_empty() {
+            cache.pack(Some(previous), new)
+        } else {
             self.progress.stage("Saving");
             let phase = Instant::now();
             let (staging, db) = Staging::update_known(self.db_path, self.backend)?;
             store::apply(&db, diff)?;
             timings.apply_ms = millis_since(phase);
             let phase = Instant::now();
-            self.pool.install(|| staging.commit(db))?;
+            let (committed, packed) =
+                self.pool.install(|| rayon::join(|| staging.commit(db), || cache.pack(Some(previous), new)));
+            committed?;
             timings.save_ms = millis_since(phase);
-        }
+            packed
+        };
         Ok(Some(Built {
             kept,
-            new,
+            packed,
             parsed_paths: outcome.parsed_paths,
             batches_written: 0,
             batches_compared,

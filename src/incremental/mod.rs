@@ -45,7 +45,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -165,56 +164,56 @@ impl Cache {
         let _ = std::fs::remove_file(self.dir.join(STATE_FILE));
     }
 
-    /// Records a new state: writes the blobs of the units built now (`new`) into a new pack,
-    /// keeps those of the units carried over from `previous` (`units`) where they are, or copies
-    /// them into the new pack when most of theirs is dead, then replaces the state file and
-    /// removes the packs nothing names any more.
+    /// Writes the blobs of the units built now into this build's pack (`pack-<generation>`, the
+    /// generation after `previous`'s), dropping each unit's bytes once they are written. The pack
+    /// is named by no state yet: `save` records it.
+    pub fn pack(&self, previous: Option<&CacheState>, new: Vec<NewUnit>) -> Packed {
+        let mut packed = Packed::new(&self.dir, previous);
+        for unit in new {
+            packed.add(unit);
+        }
+        packed
+    }
+
+    /// `pack` on a thread of its own, fed as units are built: a full build hands each crate over
+    /// as its wave ends, so that it holds the cache's bytes (as much as the graph on a large
+    /// workspace) no longer than it takes to write them, and the writing overlaps the indexing.
+    pub fn packer(&self, previous: Option<&CacheState>) -> std::io::Result<Packer> {
+        let (sender, receiver) = std::sync::mpsc::channel::<NewUnit>();
+        let mut packed = Packed::new(&self.dir, previous);
+        let handle = std::thread::Builder::new().name("codegraph-cache".to_owned()).spawn(move || {
+            for unit in receiver {
+                packed.add(unit);
+            }
+            packed
+        })?;
+        Ok(Packer { sender, handle })
+    }
+
+    /// Records a new state: the units built now (`packed`, from `pack`), and those carried over
+    /// from `previous` (`units`), whose blobs stay where they are, or are copied into the new pack
+    /// when most of theirs is dead; then replaces the state file and removes the packs nothing
+    /// names any more.
     pub fn save(
         &self,
-        previous: Option<&CacheState>,
         fingerprint: String,
         db_stamp: String,
         mut units: BTreeMap<String, UnitEntry>,
-        new: Vec<NewUnit>,
+        packed: Packed,
     ) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
-        let generation = previous.map_or(0, |state| state.generation + 1);
-        let name = Blob::pack_name(generation);
-        let mut pack =
-            Pack { generation, file: std::io::BufWriter::new(std::fs::File::create(self.dir.join(&name))?), len: 0 };
-        // Every new unit's blobs, then the carried-over ones from mostly dead packs.
-        let hashed: Vec<(NewUnit, String, Option<String>)> = new
-            .into_par_iter()
-            .map(|unit| {
-                let output_hash = hash(&unit.output);
-                let files_hash = (!unit.files.is_empty()).then(|| hash(&unit.files));
-                (unit, output_hash, files_hash)
-            })
-            .collect();
-        for (unit, output_hash, files_hash) in hashed {
-            let output = pack.add(&unit.output, output_hash)?;
-            let defs = match &unit.defs {
-                // The interface is the scopes' hash (`index`).
-                Some(bytes) => Some(pack.add(bytes, unit.summary.interface.clone().unwrap_or_else(|| hash(bytes)))?),
-                None => None,
-            };
-            let files = match files_hash {
-                Some(files_hash) => Some(pack.add(&unit.files, files_hash)?),
-                None => None,
-            };
-            let entry = UnitEntry { fingerprint: unit.fingerprint, summary: unit.summary, output, defs, files };
-            units.insert(unit.key, entry);
-        }
+        let Packed { mut pack, units: new } = packed;
+        let generation = pack.generation;
+        units.extend(new);
         for pack_generation in self.mostly_dead(&units, generation) {
             let old = self.dir.join(Blob::pack_name(pack_generation));
             for entry in units.values_mut() {
                 for blob in entry.blobs_mut().filter(|blob| blob.pack == pack_generation) {
                     let bytes = read_range(&old, blob.offset, blob.len)?;
-                    *blob = pack.add(&bytes, std::mem::take(&mut blob.hash))?;
+                    *blob = pack.add(&bytes, std::mem::take(&mut blob.hash));
                 }
             }
         }
-        pack.file.flush()?;
+        pack.finish()?;
         let state = CacheState { version: CACHE_VERSION, fingerprint, db_stamp, generation, units };
         let mut temp = crate::replacement_file().prefix(".state").tempfile_in(&self.dir)?;
         // Encoded whole, then written at once: the encoder writes token by token, a system call
@@ -225,7 +224,7 @@ impl Cache {
             .units
             .values()
             .flat_map(|entry| entry.blobs().map(|blob| Blob::pack_name(blob.pack)))
-            .chain(std::iter::once(name))
+            .chain(std::iter::once(Blob::pack_name(generation)))
             .collect();
         for entry in std::fs::read_dir(&self.dir)?.flatten() {
             let file = entry.file_name();
@@ -269,19 +268,81 @@ impl UnitEntry {
     }
 }
 
-/// The pack a save writes.
+/// The units built now, their blobs written into this build's pack (`Cache::pack`).
+pub struct Packed {
+    pack: Pack,
+    /// By key, as the state will record them.
+    pub units: Vec<(String, UnitEntry)>,
+}
+
+impl Packed {
+    fn new(dir: &Utf8Path, previous: Option<&CacheState>) -> Packed {
+        Packed { pack: Pack::create(dir, previous.map_or(0, |state| state.generation + 1)), units: Vec::new() }
+    }
+
+    fn add(&mut self, unit: NewUnit) {
+        let pack = &mut self.pack;
+        let output = pack.add(&unit.output, hash(&unit.output));
+        // The interface is the scopes' hash (`index`).
+        let defs = unit
+            .defs
+            .as_ref()
+            .map(|bytes| pack.add(bytes, unit.summary.interface.clone().unwrap_or_else(|| hash(bytes))));
+        let files = (!unit.files.is_empty()).then(|| pack.add(&unit.files, hash(&unit.files)));
+        let entry = UnitEntry { fingerprint: unit.fingerprint, summary: unit.summary, output, defs, files };
+        self.units.push((unit.key, entry));
+    }
+}
+
+/// `Cache::packer`'s thread.
+pub struct Packer {
+    sender: std::sync::mpsc::Sender<NewUnit>,
+    handle: std::thread::JoinHandle<Packed>,
+}
+
+impl Packer {
+    pub fn add(&self, unit: NewUnit) {
+        // The thread ends only when the sender is dropped (`finish`) or when it panicked, which
+        // `finish` reports.
+        let _ = self.sender.send(unit);
+    }
+
+    /// Waits for every unit handed over to be written; `None` when the thread panicked.
+    pub fn finish(self) -> Option<Packed> {
+        drop(self.sender);
+        self.handle.join().ok()
+    }
+}
+
+/// The pack a build writes. The first error is kept and every later write skipped: the blobs
+/// then name nothing, and `finish` (in `Cache::save`, which then records no state) returns it.
 struct Pack {
     generation: u64,
-    file: std::io::BufWriter<std::fs::File>,
+    file: std::io::Result<std::io::BufWriter<std::fs::File>>,
     len: u64,
 }
 
 impl Pack {
-    fn add(&mut self, bytes: &[u8], hash: String) -> std::io::Result<Blob> {
-        self.file.write_all(bytes)?;
+    fn create(dir: &Utf8Path, generation: u64) -> Pack {
+        let file = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::File::create(dir.join(Blob::pack_name(generation))))
+            .map(std::io::BufWriter::new);
+        Pack { generation, file, len: 0 }
+    }
+
+    fn add(&mut self, bytes: &[u8], hash: String) -> Blob {
+        if let Ok(file) = &mut self.file
+            && let Err(err) = file.write_all(bytes)
+        {
+            self.file = Err(err);
+        }
         let blob = Blob { pack: self.generation, offset: self.len, len: bytes.len() as u64, hash };
         self.len += bytes.len() as u64;
-        Ok(blob)
+        blob
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        self.file?.flush()
     }
 }
 

@@ -253,7 +253,7 @@ fn a_build_writes_one_pack_and_reruns_keep_what_is_live_within_twice_its_size() 
     let cache = Cache::new(&db);
     let units: Vec<NewUnit> =
         (0..50).map(|n| new_unit(&format!("u{n}"), &output_bytes(n), Some(&[n as u8; 40]))).collect();
-    cache.save(None, "fp".into(), "stamp0".into(), BTreeMap::new(), units).unwrap();
+    cache.save("fp".into(), "stamp0".into(), BTreeMap::new(), cache.pack(None, units)).unwrap();
     assert_eq!(pack_files(&cache.dir), ["pack-0"], "fifty units, one pack");
     let mut state = cache.load("fp", Some("stamp0")).unwrap();
     for (n, entry) in state.units.values().enumerate() {
@@ -264,7 +264,12 @@ fn a_build_writes_one_pack_and_reruns_keep_what_is_live_within_twice_its_size() 
     let kept: BTreeMap<String, UnitEntry> =
         state.units.iter().filter(|(key, _)| *key != "u7").map(|(k, v)| (k.clone(), v.clone())).collect();
     cache
-        .save(Some(&state), "fp".into(), "stamp1".into(), kept, vec![new_unit("u7", &output_bytes(107), None)])
+        .save(
+            "fp".into(),
+            "stamp1".into(),
+            kept,
+            cache.pack(Some(&state), vec![new_unit("u7", &output_bytes(107), None)]),
+        )
         .unwrap();
     assert_eq!(pack_files(&cache.dir), ["pack-0", "pack-1"]);
     state = cache.load("fp", Some("stamp1")).unwrap();
@@ -279,7 +284,7 @@ fn a_build_writes_one_pack_and_reruns_keep_what_is_live_within_twice_its_size() 
         let kept =
             state.units.iter().filter(|(key, _)| !again.contains(key)).map(|(k, v)| (k.clone(), v.clone())).collect();
         let new = again.iter().map(|key| new_unit(key, &output_bytes(round as u128 * 1000), None)).collect();
-        cache.save(Some(&state), "fp".into(), format!("stamp{round}"), kept, new).unwrap();
+        cache.save("fp".into(), format!("stamp{round}"), kept, cache.pack(Some(&state), new)).unwrap();
         state = cache.load("fp", Some(&format!("stamp{round}"))).unwrap();
     }
     assert!(!pack_files(&cache.dir).contains(&"pack-0".to_owned()), "{:?}", pack_files(&cache.dir));
@@ -300,9 +305,8 @@ fn a_damaged_or_missing_blob_reads_as_none() {
     let dir = tempfile::tempdir().unwrap();
     let db = Utf8Path::from_path(dir.path()).unwrap().join("graph.msgpack");
     let cache = Cache::new(&db);
-    cache
-        .save(None, "fp".into(), "s".into(), BTreeMap::new(), vec![new_unit("a", &output_bytes(1), Some(b"scopes"))])
-        .unwrap();
+    let packed = cache.pack(None, vec![new_unit("a", &output_bytes(1), Some(b"scopes"))]);
+    cache.save("fp".into(), "s".into(), BTreeMap::new(), packed).unwrap();
     let state = cache.load("fp", Some("s")).unwrap();
     let entry = &state.units["a"];
     let pack = cache.dir.join("pack-0");
@@ -322,4 +326,17 @@ fn a_damaged_or_missing_blob_reads_as_none() {
     assert!(cache.output(&lying).is_none(), "a length beyond the file allocates nothing");
     std::fs::remove_file(&pack).unwrap();
     assert!(cache.output(entry).is_none() && cache.defs(entry).is_none());
+}
+
+#[test]
+fn a_pack_that_cannot_be_written_records_no_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Utf8Path::from_path(dir.path()).unwrap().join("graph.msgpack");
+    let cache = Cache::new(&db);
+    // The cache's folder is taken by a file: no pack can be created in it.
+    std::fs::write(&cache.dir, b"not a folder").unwrap();
+    let packed = cache.pack(None, vec![new_unit("a", &output_bytes(1), None), new_unit("b", &output_bytes(2), None)]);
+    assert_eq!(packed.units.len(), 2, "the units are still there to be counted");
+    assert!(cache.save("fp".into(), "s".into(), BTreeMap::new(), packed).is_err());
+    assert!(cache.load("fp", Some("s")).is_none());
 }
