@@ -23,7 +23,7 @@ use crate::assemble::{self, BodyOut, ChildModule, Container, FileRef, MacroSite,
 use crate::cfg::CfgContext;
 pub use crate::diagnostic::{Diagnostic, Severity};
 use crate::incremental::Input;
-use crate::incremental::{FileCache, FileOutput, FileOutputRef, OutputBuilder, UnitSummary, encode_batch};
+use crate::incremental::{FileCache, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, encode_batch};
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse;
 use crate::resolve::{self, CrateDefs, Externs, ItemRecord, Shape, World};
@@ -111,11 +111,11 @@ pub struct IndexOutcome {
 #[derive(Debug)]
 pub struct CrateOutput {
     pub krate: usize,
-    pub output: Vec<u8>,
+    pub output: Parts,
     /// `CrateDefs::to_bytes`, when the crate was resolved.
     pub defs: Option<Vec<u8>>,
     /// Its files' outputs for the next build (`FileCache::encode`).
-    pub files: Vec<u8>,
+    pub files: Parts,
     pub summary: UnitSummary,
 }
 
@@ -175,12 +175,12 @@ impl Ctx<'_> {
         if batch.is_empty() {
             return;
         }
-        let encoded = encode_batch(&batch);
-        self.send_encoded(walk, batch, &encoded);
+        let encoded = encode_batch(&batch).into();
+        self.send_encoded(walk, batch, encoded);
     }
 
     /// `send`, for a batch already encoded (`encode_batch`).
-    fn send_encoded(&self, walk: &Walk, batch: Batch, encoded: &[u8]) {
+    fn send_encoded(&self, walk: &Walk, batch: Batch, encoded: Arc<[u8]>) {
         walk.output.lock().unwrap_or_else(|poison| poison.into_inner()).add_encoded(&batch, encoded);
         if let Some(sink) = &self.sink
             && sink.send(batch).is_err()
@@ -397,7 +397,7 @@ struct Walk {
     /// The files of the crate's last build (see `Reuse::files`).
     cached: Option<FileCache>,
     /// Each file's output, by key, for the next build.
-    files: Mutex<Vec<(String, Vec<u8>)>>,
+    files: Mutex<Vec<(String, Parts)>>,
 }
 
 impl Walk {
@@ -435,7 +435,7 @@ impl Walk {
         let mut files = self.files.into_inner().unwrap_or_else(|poison| poison.into_inner());
         files.sort_by(|a, b| a.0.cmp(&b.0));
         files.dedup_by(|a, b| a.0 == b.0);
-        CrateOutput { krate, output, defs, files: FileCache::encode(&files), summary }
+        CrateOutput { krate, output, defs, files: FileCache::encode(files), summary }
     }
 }
 
@@ -817,10 +817,10 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     if let Some(encoded) = job.walk.cached.as_ref().and_then(|cached| cached.get(&key))
         && let Some((kept, batch_bytes)) = FileOutput::decode(encoded)
     {
-        job.walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, encoded.to_vec()));
+        job.walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, encoded.to_vec().into()));
         job.walk.files_parsed.fetch_add(1, Ordering::Relaxed);
         let FileOutput { batch, records, sites, children } = kept;
-        ctx.send_encoded(job.walk, batch, batch_bytes);
+        ctx.send_encoded(job.walk, batch, batch_bytes.into());
         job.walk.keep(records);
         return file_done(job, file, &file_ref_of(file_id, &name), &name, sites, children, &ancestors);
     }
@@ -917,14 +917,15 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     record.active = active;
     records.push(record);
     // The batch is encoded once, for the file's output and the crate's.
-    let batch_bytes = encode_batch(&batch);
+    let batch_bytes: Arc<[u8]> = encode_batch(&batch).into();
     // A file with lost items or duplicate definitions is not kept for reuse: its diagnostics are
     // made by parsing it.
     if lost.is_empty() && duplicates.is_empty() {
-        let encoded = FileOutputRef { records: &records, sites: &sites, children: &children }.encode(&batch_bytes);
+        let encoded =
+            FileOutputRef { records: &records, sites: &sites, children: &children }.encode(batch_bytes.clone());
         job.walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, encoded));
     }
-    ctx.send_encoded(job.walk, batch, &batch_bytes);
+    ctx.send_encoded(job.walk, batch, batch_bytes);
     job.walk.keep(records);
     file_done(job, file, &file_ref, &name, sites, children, &ancestors)
 }
@@ -1424,7 +1425,7 @@ fn expand_calls(
                     Some(bytes) => bytes.to_vec(),
                     None => rmp_serde::to_vec(result).unwrap_or_default(),
                 };
-                walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, bytes));
+                walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, bytes.into()));
             }
             CallOutcome::Expanded(expanded_body(walk, pending, expanded))
         })

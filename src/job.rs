@@ -59,7 +59,7 @@ pub(crate) fn build_workspace(
     let indexed: Vec<bool> = workspace.crates.iter().map(|krate| krate.indexed).collect();
     let job = Job { workspace, config, backend, db_path: &db_path, pool: &pool, progress, fingerprints, keys };
     let (workspace_batch, workspace_unit) = job.workspace_unit();
-    let workspace_output_hash = incremental::hash(&workspace_unit.output);
+    let workspace_output_hash = workspace_unit.output.hash();
     let inputs = PlanInputs {
         global_fingerprint: &global_fingerprint,
         keys: &job.keys,
@@ -166,7 +166,7 @@ impl Job<'_> {
         let output = builder.finish(&mut summary);
         let fingerprint = incremental::fingerprint("");
         let key = incremental::WORKSPACE_UNIT.to_owned();
-        (batch, incremental::NewUnit { key, fingerprint, summary, output, defs: None, files: Vec::new() })
+        (batch, incremental::NewUnit { key, fingerprint, summary, output, defs: None, files: Default::default() })
     }
 
     fn new_unit(&self, unit: index::CrateOutput) -> incremental::NewUnit {
@@ -316,14 +316,13 @@ impl Job<'_> {
         for unit in &new {
             let change = match previous.units.get(&unit.key) {
                 // Byte-identical outputs change nothing (the workspace unit, mostly).
-                Some(entry) if entry.output.hash == incremental::hash(&unit.output) => continue,
+                Some(entry) if entry.output.hash == unit.output.hash() => continue,
                 Some(entry) => cache.output_bytes(entry).and_then(|old| {
                     let disjoint = entry.summary.disjoint && unit.summary.disjoint;
-                    incremental::Change::between(&old, &unit.output, disjoint)
+                    incremental::Change::between(&old, &unit.output.to_vec(), disjoint)
                 }),
-                None => {
-                    incremental::decode_output(&unit.output).map(|new| incremental::Change { old: Vec::new(), new })
-                }
+                None => incremental::decode_output(&unit.output.to_vec())
+                    .map(|new| incremental::Change { old: Vec::new(), new }),
             };
             let Some(change) = change else { return Ok(None) };
             changes.push(change);

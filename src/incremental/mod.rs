@@ -52,7 +52,7 @@ use crate::model::{Batch, Diff, EdgeKind, Props, Vertex, VertexKind};
 use crate::workspace::Workspace;
 
 pub use input::{Input, fingerprint, hash};
-pub use unit::{FileCache, FileOutput, FileOutputRef, OutputBuilder, UnitSummary, decode_output, encode_batch};
+pub use unit::{FileCache, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, decode_output, encode_batch};
 
 /// Bump when the cache's meaning or format changes: an old cache then makes a full build.
 const CACHE_VERSION: u32 = 7;
@@ -282,13 +282,13 @@ impl Packed {
 
     fn add(&mut self, unit: NewUnit) {
         let pack = &mut self.pack;
-        let output = pack.add(&unit.output, hash(&unit.output));
+        let output = pack.add_parts(&unit.output, unit.output.hash());
         // The interface is the scopes' hash (`index`).
         let defs = unit
             .defs
             .as_ref()
             .map(|bytes| pack.add(bytes, unit.summary.interface.clone().unwrap_or_else(|| hash(bytes))));
-        let files = (!unit.files.is_empty()).then(|| pack.add(&unit.files, hash(&unit.files)));
+        let files = (!unit.files.is_empty()).then(|| pack.add_parts(&unit.files, unit.files.hash()));
         let entry = UnitEntry { fingerprint: unit.fingerprint, summary: unit.summary, output, defs, files };
         self.units.push((unit.key, entry));
     }
@@ -331,13 +331,26 @@ impl Pack {
     }
 
     fn add(&mut self, bytes: &[u8], hash: String) -> Blob {
+        self.place(bytes.len(), hash, |file| file.write_all(bytes))
+    }
+
+    fn add_parts(&mut self, parts: &Parts, hash: String) -> Blob {
+        self.place(parts.len(), hash, |file| parts.write_to(file))
+    }
+
+    fn place(
+        &mut self,
+        len: usize,
+        hash: String,
+        write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+    ) -> Blob {
         if let Ok(file) = &mut self.file
-            && let Err(err) = file.write_all(bytes)
+            && let Err(err) = write(file)
         {
             self.file = Err(err);
         }
-        let blob = Blob { pack: self.generation, offset: self.len, len: bytes.len() as u64, hash };
-        self.len += bytes.len() as u64;
+        let blob = Blob { pack: self.generation, offset: self.len, len: len as u64, hash };
+        self.len += len as u64;
         blob
     }
 
@@ -369,10 +382,10 @@ pub struct NewUnit {
     pub key: String,
     pub fingerprint: String,
     pub summary: UnitSummary,
-    pub output: Vec<u8>,
+    pub output: Parts,
     pub defs: Option<Vec<u8>>,
     /// `FileCache::encode`d file outputs (empty for none).
-    pub files: Vec<u8>,
+    pub files: Parts,
 }
 
 /// The fingerprint of everything that decides every unit.

@@ -33,7 +33,7 @@ fn an_output_round_trips_through_its_encoding_with_its_counts() {
     builder.add(&first);
     builder.add(&second);
     let mut summary = UnitSummary::default();
-    let bytes = builder.finish(&mut summary);
+    let bytes = builder.finish(&mut summary).to_vec();
     let decoded = decode_output(&bytes).unwrap();
     assert_eq!(decoded.len(), 2);
     assert_eq!(decoded[0].vertices, first.vertices);
@@ -102,7 +102,7 @@ fn encoded(batches: &[Batch]) -> (Vec<u8>, UnitSummary) {
         builder.add(batch);
     }
     let mut summary = UnitSummary::default();
-    (builder.finish(&mut summary), summary)
+    (builder.finish(&mut summary).to_vec(), summary)
 }
 
 fn calls(from: u128, to: &[u128]) -> Batch {
@@ -190,7 +190,7 @@ fn a_shared_vertex_stays_while_any_unit_writes_it() {
 #[test]
 fn a_file_cache_gives_back_each_file_and_refuses_damage() {
     let files = vec![("a".to_owned(), vec![1, 2, 3]), ("b".to_owned(), vec![]), ("c".to_owned(), vec![9; 300])];
-    let bytes = FileCache::encode(&files);
+    let bytes = FileCache::encode(files.into_iter().map(|(key, bytes)| (key, bytes.into())).collect()).to_vec();
     let cache = FileCache::decode(bytes.clone()).unwrap();
     assert_eq!(cache.get("a"), Some(&[1u8, 2, 3][..]));
     assert_eq!(cache.get("b"), Some(&[][..]));
@@ -206,7 +206,10 @@ fn a_file_output_decodes_from_its_batch_encoded_once() {
         edges: vec![edge(1, EdgeKind::DefinedIn, 9, &[])],
     };
     let batch_bytes = encode_batch(&batch);
-    let bytes = FileOutputRef { records: &[], sites: &[], children: &[] }.encode(&batch_bytes);
+    let parts = FileOutputRef { records: &[], sites: &[], children: &[] }.encode(batch_bytes.clone().into());
+    let bytes = parts.to_vec();
+    assert_eq!(parts.len(), bytes.len());
+    assert_eq!(parts.hash(), hash(&bytes), "hashed part by part, the hash of the whole");
     let (output, decoded_batch_bytes) = FileOutput::decode(&bytes).unwrap();
     assert_eq!(decoded_batch_bytes, batch_bytes, "the batch's own bytes, to reuse");
     assert_eq!(output.batch.vertices, batch.vertices);
@@ -221,9 +224,9 @@ fn new_unit(key: &str, output: &[u8], defs: Option<&[u8]>) -> NewUnit {
         key: key.to_owned(),
         fingerprint: fingerprint(key),
         summary,
-        output: output.to_vec(),
+        output: output.to_vec().into(),
         defs: defs.map(<[u8]>::to_vec),
-        files: FileCache::encode(&[(format!("{key}.rs"), output.to_vec())]),
+        files: FileCache::encode(vec![(format!("{key}.rs"), output.to_vec().into())]),
     }
 }
 
@@ -233,7 +236,7 @@ fn output_bytes(n: u128) -> Vec<u8> {
         vertices: vec![vertex(n, VertexKind::Function, &[("name", json!(format!("f{n}")))])],
         edges: vec![],
     });
-    builder.finish(&mut UnitSummary::default())
+    builder.finish(&mut UnitSummary::default()).to_vec()
 }
 
 fn pack_files(dir: &Utf8Path) -> Vec<String> {
@@ -339,4 +342,25 @@ fn a_pack_that_cannot_be_written_records_no_state() {
     assert_eq!(packed.units.len(), 2, "the units are still there to be counted");
     assert!(cache.save("fp".into(), "s".into(), BTreeMap::new(), packed).is_err());
     assert!(cache.load("fp", Some("s")).is_none());
+}
+
+#[test]
+fn parts_hash_and_write_as_their_whole() {
+    let pieces: Vec<Vec<u8>> = [0usize, 5, 240, 241, 1_000, 70_000]
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| (0..len).map(|n| (n * 31 + i * 7) as u8).collect())
+        .collect();
+    let mut parts = Parts::default();
+    for piece in &pieces {
+        parts.push(piece.clone());
+    }
+    let whole = pieces.concat();
+    assert_eq!(parts.len(), whole.len());
+    assert_eq!(parts.to_vec(), whole);
+    assert_eq!(parts.hash(), hash(&whole), "xxh3 streamed over the parts is xxh3 of the whole");
+    let mut written = Vec::new();
+    parts.write_to(&mut written).unwrap();
+    assert_eq!(written, whole);
+    assert!(Parts::default().is_empty() && !parts.is_empty());
 }

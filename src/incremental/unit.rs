@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
+use std::io::Write;
+use std::sync::Arc;
 
 use rustc_hash::{FxBuildHasher, FxHashSet};
 use serde::{Deserialize, Serialize};
@@ -43,11 +45,55 @@ pub struct UnitSummary {
     pub disjoint: bool,
 }
 
+/// Bytes kept as the shared parts they are made of, one after another: a file's batch is encoded
+/// once and is a part of both its crate's output and its file's cached output, and neither is
+/// copied into one buffer (a crate of generated declarations has hundreds of megabytes of them).
+/// Hashed and written part by part, with the hash and the bytes of the whole.
+#[derive(Debug, Clone, Default)]
+pub struct Parts(Vec<Arc<[u8]>>);
+
+impl Parts {
+    pub fn push(&mut self, part: impl Into<Arc<[u8]>>) {
+        self.0.push(part.into());
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.iter().map(|part| part.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|part| part.is_empty())
+    }
+
+    /// `incremental::hash` of the whole.
+    pub fn hash(&self) -> String {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        for part in &self.0 {
+            hasher.update(part);
+        }
+        format!("{:032x}", hasher.digest128())
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.0.concat()
+    }
+
+    pub fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        self.0.iter().try_for_each(|part| out.write_all(part))
+    }
+}
+
+impl From<Vec<u8>> for Parts {
+    fn from(bytes: Vec<u8>) -> Parts {
+        Parts(vec![bytes.into()])
+    }
+}
+
 /// A unit's output as it is built: batches encoded one after another (the cache's format), and
 /// counted.
 #[derive(Debug, Default)]
 pub struct OutputBuilder {
-    encoded: Vec<u8>,
+    encoded: Parts,
     shared: BTreeSet<(Uuid, VertexKind)>,
     vertices: BTreeMap<VertexKind, usize>,
     edges: BTreeMap<EdgeKind, usize>,
@@ -65,11 +111,11 @@ pub fn encode_batch(batch: &Batch) -> Vec<u8> {
 
 impl OutputBuilder {
     pub fn add(&mut self, batch: &Batch) {
-        self.add_encoded(batch, &encode_batch(batch));
+        self.add_encoded(batch, encode_batch(batch).into());
     }
 
     /// `add`, for a batch already encoded (`encode_batch`).
-    pub fn add_encoded(&mut self, batch: &Batch, encoded: &[u8]) {
+    pub fn add_encoded(&mut self, batch: &Batch, encoded: Arc<[u8]>) {
         for vertex in &batch.vertices {
             if vertex.kind.is_shared() {
                 self.shared.insert((vertex.id, vertex.kind));
@@ -95,11 +141,11 @@ impl OutputBuilder {
                 self.keys.extend(added);
             }
         }
-        self.encoded.extend_from_slice(encoded);
+        self.encoded.push(encoded);
     }
 
     /// The encoded output, and the summary's counts filled in.
-    pub fn finish(self, summary: &mut UnitSummary) -> Vec<u8> {
+    pub fn finish(self, summary: &mut UnitSummary) -> Parts {
         summary.shared = self.shared.into_iter().collect();
         summary.vertices = self.vertices;
         summary.edges = self.edges;
@@ -176,17 +222,18 @@ pub struct FileOutputRef<'a> {
 }
 
 impl FileOutputRef<'_> {
-    /// The bytes `FileOutput` decodes from, given its batch's `encode_batch`: rmp_serde writes a
-    /// struct as an array of its fields, and a msgpack array's elements simply follow its header.
-    pub fn encode(&self, batch: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(batch.len() * 2);
+    /// The bytes `FileOutput` decodes from, given its batch's `encode_batch` (kept as a part, not
+    /// copied): rmp_serde writes a struct as an array of its fields, and a msgpack array's
+    /// elements simply follow its header.
+    pub fn encode(&self, batch: Arc<[u8]>) -> Parts {
+        let mut head = Vec::new();
         // Encoding plain data into a `Vec` cannot fail.
-        let _ = rmp::encode::write_array_len(&mut out, 4);
-        out.extend_from_slice(batch);
-        let _ = rmp_serde::encode::write(&mut out, self.records);
-        let _ = rmp_serde::encode::write(&mut out, self.sites);
-        let _ = rmp_serde::encode::write(&mut out, self.children);
-        out
+        let _ = rmp::encode::write_array_len(&mut head, 4);
+        let mut tail = Vec::new();
+        let _ = rmp_serde::encode::write(&mut tail, self.records);
+        let _ = rmp_serde::encode::write(&mut tail, self.sites);
+        let _ = rmp_serde::encode::write(&mut tail, self.children);
+        Parts(vec![head.into(), batch, tail.into()])
     }
 }
 
@@ -200,18 +247,17 @@ pub struct FileCache {
 
 impl FileCache {
     /// Lays out `files` (key, encoded output) as a cache file's bytes.
-    pub fn encode(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    pub fn encode(files: Vec<(String, Parts)>) -> Parts {
         let mut index = Vec::with_capacity(files.len());
         let mut offset = 0;
-        for (key, bytes) in files {
-            index.push((key.as_str(), offset, bytes.len()));
-            offset += bytes.len();
+        for (key, bytes) in &files {
+            let len = bytes.len();
+            index.push((key.as_str(), offset, len));
+            offset += len;
         }
-        let mut out = rmp_serde::to_vec(&index).unwrap_or_default();
-        // Sized once: these run to hundreds of megabytes for a crate of generated declarations.
-        out.reserve_exact(offset);
+        let mut out = Parts::from(rmp_serde::to_vec(&index).unwrap_or_default());
         for (_, bytes) in files {
-            out.extend_from_slice(bytes);
+            out.0.extend(bytes.0);
         }
         out
     }
