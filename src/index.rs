@@ -98,7 +98,7 @@ impl Progress for NoProgress {
 #[derive(Debug, Default)]
 pub struct IndexOutcome {
     /// The crates indexed in this build, by index into `Workspace::crates`, with their outputs
-    /// (none when they were handed over as they came: `index`'s `hand_over`).
+    /// (none in a full build, which hands them over as they come: `Mode::Full`).
     pub units: Vec<CrateOutput>,
     /// Every file parsed in this build, absolute, sorted (for benchmarks and tools; never stored).
     pub parsed_paths: Vec<Utf8PathBuf>,
@@ -234,22 +234,30 @@ pub fn worker_pool(jobs: usize) -> Result<rayon::ThreadPool, IndexError> {
         .map_err(|source| IndexError::ThreadPool { jobs, source })
 }
 
-/// Indexes the crates of `waves` (indices into `workspace.crates`) on `pool`, sending every file's
-/// batch to `sink` (or, when `sink` is `None`, only gathering each crate's output). With `reuse`,
-/// a crate whose inputs and dependencies' interfaces are as the last build saw them is not
-/// indexed: its scopes are read back when a crate that is indexed depends on it. With
-/// `hand_over`, each crate's output is given to it as soon as the crate's wave ends, instead of
-/// being gathered into the outcome.
+/// How `index` runs.
+pub enum Mode<'a> {
+    /// A full build: every file's batch goes to `sink` (the store's writer), and each crate's
+    /// output to `hand_over` as soon as the crate's wave ends.
+    Full { sink: SyncSender<Batch>, hand_over: &'a dyn Fn(CrateOutput) },
+    /// An incremental build: a crate whose inputs and dependencies' interfaces are as the last
+    /// build saw them is not indexed (its scopes are read back when a crate that is indexed
+    /// depends on it); the outputs of those indexed are gathered into the outcome.
+    Update(&'a Reuse<'a>),
+}
+
+/// Indexes the crates of `waves` (indices into `workspace.crates`) on `pool`, as `mode` says.
 pub fn index(
     workspace: &Workspace,
     waves: &[Vec<usize>],
     pool: &rayon::ThreadPool,
     options: IndexOptions,
-    sink: Option<SyncSender<Batch>>,
-    reuse: Option<&Reuse<'_>>,
-    hand_over: Option<&dyn Fn(CrateOutput)>,
+    mode: Mode<'_>,
     progress: &dyn Progress,
 ) -> Result<IndexOutcome, IndexError> {
+    let (sink, reuse, hand_over) = match mode {
+        Mode::Full { sink, hand_over } => (Some(sink), None, Some(hand_over)),
+        Mode::Update(reuse) => (None, Some(reuse), None),
+    };
     let mut deps_of = vec![Vec::new(); workspace.crates.len()];
     for dep in &workspace.deps {
         deps_of[dep.from].push(dep.to);

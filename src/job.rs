@@ -207,9 +207,7 @@ impl Job<'_> {
             &self.waves(),
             self.pool,
             self.config.index.clone(),
-            Some(sink),
-            None,
-            Some(&|unit| packer.add(self.new_unit(unit))),
+            index::Mode::Full { sink, hand_over: &|unit| packer.add(self.new_unit(unit)) },
             self.progress,
         );
         timings.index_ms = millis_since(phase);
@@ -277,9 +275,7 @@ impl Job<'_> {
             &self.waves(),
             self.pool,
             self.config.index.clone(),
-            None,
-            Some(&reuse),
-            None,
+            index::Mode::Update(&reuse),
             self.progress,
         ) {
             Ok(outcome) => outcome,
