@@ -15,6 +15,7 @@
 use std::cmp::Ordering;
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::sync::mpsc::SyncSender;
 
 use rayon::prelude::*;
 
@@ -59,8 +60,10 @@ type EncodeError = rmp_serde::encode::Error;
 /// For each indexed property, its (value, vertex) pairs.
 type PropertyIndex = Vec<(Identifier, Vec<(Json, Uuid)>)>;
 
-/// Vertices per chunk of `vertex_properties` encoded on one thread.
-const CHUNK: usize = 4096;
+/// Vertices per chunk of `vertex_properties` encoded on one thread (and elements per chunk of
+/// the other sections). Small in tests, so that their small graphs are cut into many chunks and
+/// groups too.
+const CHUNK: usize = if cfg!(test) { 16 } else { 4096 };
 
 /// `vertex_properties`, the bulk of the image: chunks of vertices are encoded in parallel on the
 /// current rayon pool into buffers, which are written in order after the map's length (a msgpack
@@ -159,34 +162,125 @@ impl Collected {
 
     /// Writes the image `write_image` would write of a memory datastore holding these items, byte
     /// for byte (`store::tests::collected_image_is_the_datastore_image` holds it to that).
-    fn write_image(mut self, out: &mut impl Write, indexed: &[Identifier]) -> Result<(), EncodeError> {
+    ///
+    /// Every section is encoded in chunks on the current rayon pool, and the chunks go, in order,
+    /// to a thread that writes them: the file's writing (the kernel copying half a gigabyte into
+    /// the page cache, on a large graph) overlaps the encoding of what follows instead of waiting
+    /// for it. The items are freed on a thread of their own, beside the caller's fsync.
+    fn write_image(mut self, out: &mut (impl Write + Send), indexed: &[Identifier]) -> Result<(), EncodeError> {
         self.sort();
-        rmp::encode::write_array_len(out, 6).map_err(EncodeError::from)?;
-        rmp_serde::encode::write(out, &Entries(&self.vertices))?;
-        rmp_serde::encode::write(out, &self.edges)?;
-        rmp_serde::encode::write(out, &Reversed(&self.edges))?;
-        let chunks: Vec<(Vec<u8>, usize, PropertyIndex)> = self
-            .vertex_props
-            .par_chunks(CHUNK * 4)
+        let result = std::thread::scope(|scope| {
+            let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<u8>>(64);
+            let writer = std::thread::Builder::new()
+                .name("codegraph-save".to_owned())
+                .spawn_scoped(scope, move || -> std::io::Result<()> {
+                    for buf in receiver {
+                        out.write_all(&buf)?;
+                    }
+                    Ok(())
+                })
+                .map_err(write_error)?;
+            let encoded = self.encode_into(&sender, indexed);
+            drop(sender);
+            // The writer's error says more than the encoder's "channel closed".
+            match writer.join() {
+                Ok(Ok(())) => encoded,
+                Ok(Err(err)) => Err(write_error(err)),
+                Err(_) => Err(write_error(std::io::Error::other("the image's writer panicked"))),
+            }
+        });
+        // Were no thread to be had, the items would be freed here, when the closure is.
+        let _ = std::thread::Builder::new().name("codegraph-free".to_owned()).spawn(move || drop(self));
+        result
+    }
+
+    /// The image's sections, encoded in order into `sink`'s buffers.
+    fn encode_into(&self, sink: &SyncSender<Vec<u8>>, indexed: &[Identifier]) -> Result<(), EncodeError> {
+        let send = |buf: Vec<u8>| sink.send(buf).map_err(|_| write_error(std::io::ErrorKind::BrokenPipe.into()));
+        let mut head = Vec::new();
+        rmp::encode::write_array_len(&mut head, 6).map_err(EncodeError::from)?;
+        rmp::encode::write_map_len(&mut head, self.vertices.len() as u32).map_err(EncodeError::from)?;
+        send(head)?;
+        encode_chunks(&self.vertices, &send, |serializer, (id, t)| {
+            id.serialize(&mut *serializer)?;
+            t.serialize(serializer)
+        })?;
+        for reversed in [false, true] {
+            let mut head = Vec::new();
+            rmp::encode::write_array_len(&mut head, self.edges.len() as u32).map_err(EncodeError::from)?;
+            send(head)?;
+            encode_chunks(&self.edges, &send, |serializer, edge| {
+                if reversed { edge.reversed().serialize(serializer) } else { edge.serialize(serializer) }
+            })?;
+        }
+        let mut head = Vec::new();
+        rmp::encode::write_map_len(&mut head, self.vertex_props.len() as u32).map_err(EncodeError::from)?;
+        send(head)?;
+        let mut index: PropertyIndex = indexed.iter().map(|name| (*name, Vec::new())).collect();
+        for group in self.vertex_props.chunks(CHUNK * 4 * GROUP) {
+            let chunks: Vec<(Vec<u8>, PropertyIndex)> = group
+                .par_chunks(CHUNK * 4)
+                .map(|chunk| {
+                    let mut buf = Vec::new();
+                    let mut index: PropertyIndex = indexed.iter().map(|name| (*name, Vec::new())).collect();
+                    let mut serializer = rmp_serde::Serializer::new(&mut buf);
+                    for ((id, name), value) in chunk {
+                        (id, name).serialize(&mut serializer)?;
+                        value.serialize(&mut serializer)?;
+                        if let Some((_, pairs)) = index.iter_mut().find(|(indexed, _)| indexed == name) {
+                            pairs.push((value.clone(), *id));
+                        }
+                    }
+                    Ok((buf, index))
+                })
+                .collect::<Result<_, EncodeError>>()?;
+            for (buf, chunk_index) in chunks {
+                send(buf)?;
+                for ((_, pairs), (_, chunk_pairs)) in index.iter_mut().zip(chunk_index) {
+                    pairs.extend(chunk_pairs);
+                }
+            }
+        }
+        let mut head = Vec::new();
+        rmp::encode::write_map_len(&mut head, self.edge_props.len() as u32).map_err(EncodeError::from)?;
+        send(head)?;
+        encode_chunks(&self.edge_props, &send, |serializer, (key, value)| {
+            key.serialize(&mut *serializer)?;
+            value.serialize(serializer)
+        })?;
+        send(rmp_serde::to_vec(&PropertyValues(index))?)
+    }
+}
+
+/// Chunks encoded per parallel group (so that a section is never all in memory at once).
+const GROUP: usize = 8;
+
+/// Encodes `items` (a section's elements, its header already sent) in parallel chunks, a group
+/// at a time, and sends the chunks in order.
+fn encode_chunks<T: Sync>(
+    items: &[T],
+    send: &(impl Fn(Vec<u8>) -> Result<(), EncodeError> + Sync),
+    encode: impl Fn(&mut rmp_serde::Serializer<&mut Vec<u8>>, &T) -> Result<(), EncodeError> + Sync,
+) -> Result<(), EncodeError> {
+    for group in items.chunks(CHUNK * GROUP) {
+        let chunks: Vec<Vec<u8>> = group
+            .par_chunks(CHUNK)
             .map(|chunk| {
                 let mut buf = Vec::new();
-                let mut index: PropertyIndex = indexed.iter().map(|name| (*name, Vec::new())).collect();
                 let mut serializer = rmp_serde::Serializer::new(&mut buf);
-                for ((id, name), value) in chunk {
-                    (id, name).serialize(&mut serializer)?;
-                    value.serialize(&mut serializer)?;
-                    if let Some((_, pairs)) = index.iter_mut().find(|(indexed, _)| indexed == name) {
-                        pairs.push((value.clone(), *id));
-                    }
+                for item in chunk {
+                    encode(&mut serializer, item)?;
                 }
-                Ok((buf, chunk.len(), index))
+                Ok(buf)
             })
             .collect::<Result<_, EncodeError>>()?;
-        let index = write_chunks(out, indexed, chunks)?;
-        rmp_serde::encode::write(out, &Entries(&self.edge_props))?;
-        rmp_serde::encode::write(out, &PropertyValues(index))?;
-        Ok(())
+        chunks.into_iter().try_for_each(send)?;
     }
+    Ok(())
+}
+
+fn write_error(err: std::io::Error) -> EncodeError {
+    EncodeError::InvalidValueWrite(rmp::encode::ValueWriteError::InvalidDataWrite(err))
 }
 
 /// Of sorted entries with equal keys, keeps the last (a later insert's value wins).
@@ -202,18 +296,6 @@ fn keep_last<K: PartialEq, V>(entries: &mut Vec<(K, V)>) {
 
 /// The edges again, each reversed, in the same order (the memory datastore's `reversed_edges`, as
 /// `Edges { reversed: true }` writes them).
-struct Reversed<'a>(&'a [Edge]);
-
-impl Serialize for Reversed<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-        for edge in self.0 {
-            seq.serialize_element(&edge.reversed())?;
-        }
-        seq.end()
-    }
-}
-
 struct Vertices<'a>(&'a MemoryTransaction<'a>);
 
 impl Serialize for Vertices<'_> {
