@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Alternates cold builds (`--rebuild`) of two cargo-codegraph binaries on one workspace, so that
-the machine's drift hits both alike, and prints the medians and their ratio.
+the machine's drift hits both alike, and prints the medians of wall time and of peak memory (each
+build's own maximum resident set, from `wait4`) and their ratios.
 
     benches/compare-cold.py OLD_BINARY NEW_BINARY WORKSPACE_DIR [RUNS] [-- EXTRA BUILD ARGS]
 
@@ -29,17 +30,31 @@ def main() -> int:
     runs = int(args[3]) if len(args) > 3 else 5
     binaries = {"old": old, "new": new}
     times = {name: [] for name in binaries}
+    peaks = {name: [] for name in binaries}
     # Round 0 warms the caches and is not counted.
     for round_ in range(runs + 1):
         for name, binary in binaries.items():
             command = [binary, "codegraph", "--offline", "-q", "--rebuild", "--db", f"{workspace}/{name}.msgpack", *extra]
             started = time.monotonic()
-            subprocess.run(command, check=True, cwd=workspace)
+            child = subprocess.Popen(command, cwd=workspace)
+            _, status, usage = os.wait4(child.pid, 0)
+            elapsed = time.monotonic() - started
+            child.returncode = os.waitstatus_to_exitcode(status)
+            if child.returncode != 0:
+                raise subprocess.CalledProcessError(child.returncode, command)
             if round_ > 0:
-                times[name].append(time.monotonic() - started)
+                times[name].append(elapsed)
+                # Linux gives ru_maxrss in KiB.
+                peaks[name].append(usage.ru_maxrss / 1024)
     for name, measured in times.items():
-        print(f"{name}: median {statistics.median(measured):.3f}s of", " ".join(f"{t:.2f}" for t in measured))
-    print(f"new / old: {statistics.median(times['new']) / statistics.median(times['old']):.3f}")
+        print(
+            f"{name}: median {statistics.median(measured):.3f}s of",
+            " ".join(f"{t:.2f}" for t in measured),
+            f"; peak median {statistics.median(peaks[name]):.0f} MiB of",
+            " ".join(f"{m:.0f}" for m in peaks[name]),
+        )
+    print(f"new / old: {statistics.median(times['new']) / statistics.median(times['old']):.3f} in time,",
+          f"{statistics.median(peaks['new']) / statistics.median(peaks['old']):.3f} in peak memory")
     return 0
 
 
