@@ -142,7 +142,8 @@ pub struct Timings {
     pub apply_ms: u64,
     /// The atomic save of the graph.
     pub save_ms: u64,
-    /// Writing the cache for the next build.
+    /// Writing the cache for the next build: its state, and in a full build what was left of
+    /// writing its pack once the graph was saved (the rest overlaps the index phase).
     pub cache_ms: u64,
 }
 
