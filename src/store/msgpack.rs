@@ -199,12 +199,8 @@ impl Collected {
         let send = |buf: Vec<u8>| sink.send(buf).map_err(|_| write_error(std::io::ErrorKind::BrokenPipe.into()));
         let mut head = Vec::new();
         rmp::encode::write_array_len(&mut head, 6).map_err(EncodeError::from)?;
-        rmp::encode::write_map_len(&mut head, self.vertices.len() as u32).map_err(EncodeError::from)?;
         send(head)?;
-        encode_chunks(&self.vertices, &send, |serializer, (id, t)| {
-            id.serialize(&mut *serializer)?;
-            t.serialize(serializer)
-        })?;
+        encode_entries(&self.vertices, &send)?;
         for reversed in [false, true] {
             let mut head = Vec::new();
             rmp::encode::write_array_len(&mut head, self.edges.len() as u32).map_err(EncodeError::from)?;
@@ -241,13 +237,7 @@ impl Collected {
                 }
             }
         }
-        let mut head = Vec::new();
-        rmp::encode::write_map_len(&mut head, self.edge_props.len() as u32).map_err(EncodeError::from)?;
-        send(head)?;
-        encode_chunks(&self.edge_props, &send, |serializer, (key, value)| {
-            key.serialize(&mut *serializer)?;
-            value.serialize(serializer)
-        })?;
+        encode_entries(&self.edge_props, &send)?;
         send(rmp_serde::to_vec(&PropertyValues(index))?)
     }
 }
@@ -277,6 +267,20 @@ fn encode_chunks<T: Sync>(
         chunks.into_iter().try_for_each(send)?;
     }
     Ok(())
+}
+
+/// A map section (`Entries`), its header then its entries in parallel chunks.
+fn encode_entries<K: Serialize + Sync, V: Serialize + Sync>(
+    entries: &[(K, V)],
+    send: &(impl Fn(Vec<u8>) -> Result<(), EncodeError> + Sync),
+) -> Result<(), EncodeError> {
+    let mut head = Vec::new();
+    rmp::encode::write_map_len(&mut head, entries.len() as u32).map_err(EncodeError::from)?;
+    send(head)?;
+    encode_chunks(entries, send, |serializer, (key, value)| {
+        key.serialize(&mut *serializer)?;
+        value.serialize(serializer)
+    })
 }
 
 fn write_error(err: std::io::Error) -> EncodeError {
