@@ -643,6 +643,13 @@ impl Common<'_> {
         self.finish_with(detail, Refs::default(), children)
     }
 
+    /// A const or static: what its type and initializer name, what the initializer declares, and
+    /// its macro calls in statement position (`initializer`).
+    fn finish_value(self, ty: &syn::Type, expr: &syn::Expr) -> ItemFacts {
+        let (items, calls) = initializer(expr);
+        self.finish_with(Detail::None, typed_value_refs(ty, expr), items).with_member_calls(calls.into_iter())
+    }
+
     fn finish_with(self, detail: Detail, refs: Refs, children: Vec<ItemFacts>) -> ItemFacts {
         ItemFacts {
             kind: self.kind,
@@ -877,34 +884,26 @@ fn push_item(body: &mut Body, item: &Item) {
             },
             Vec::new(),
         ),
-        Item::Const(c) => {
-            let (items, calls) = initializer(&c.expr);
-            Common {
-                attrs: &c.attrs,
-                hash: hash_of(c),
-                kind: VertexKind::Const,
-                name: unraw(&c.ident),
-                visibility: render::visibility(&c.vis),
-                line: first_line(&[vis_span(&c.vis), Some(c.const_token.span)]),
-                end_line: end_line(c.semi_token.span),
-            }
-            .finish_with(Detail::None, typed_value_refs(&c.ty, &c.expr), items)
-            .with_member_calls(calls.into_iter())
+        Item::Const(c) => Common {
+            attrs: &c.attrs,
+            hash: hash_of(c),
+            kind: VertexKind::Const,
+            name: unraw(&c.ident),
+            visibility: render::visibility(&c.vis),
+            line: first_line(&[vis_span(&c.vis), Some(c.const_token.span)]),
+            end_line: end_line(c.semi_token.span),
         }
-        Item::Static(s) => {
-            let (items, calls) = initializer(&s.expr);
-            Common {
-                attrs: &s.attrs,
-                hash: hash_of(s),
-                kind: VertexKind::Static,
-                name: unraw(&s.ident),
-                visibility: render::visibility(&s.vis),
-                line: first_line(&[vis_span(&s.vis), Some(s.static_token.span)]),
-                end_line: end_line(s.semi_token.span),
-            }
-            .finish_with(Detail::None, typed_value_refs(&s.ty, &s.expr), items)
-            .with_member_calls(calls.into_iter())
+        .finish_value(&c.ty, &c.expr),
+        Item::Static(s) => Common {
+            attrs: &s.attrs,
+            hash: hash_of(s),
+            kind: VertexKind::Static,
+            name: unraw(&s.ident),
+            visibility: render::visibility(&s.vis),
+            line: first_line(&[vis_span(&s.vis), Some(s.static_token.span)]),
+            end_line: end_line(s.semi_token.span),
         }
+        .finish_value(&s.ty, &s.expr),
         Item::Macro(m) if m.ident.is_none() => {
             body.refs.macros.push(Named { path: PathRef::from_path(&m.mac.path), line: line(m.mac.path.span()) });
             let is_cfg_if = m.mac.path.segments.last().is_some_and(|segment| segment.ident == "cfg_if");
@@ -1252,24 +1251,16 @@ fn impl_item(item: &ImplItem, outer: &Generics) -> Option<ItemFacts> {
             Collector::new(&Generics::extend(outer, &f.sig.generics)).function(&f.sig, Some(&f.block)),
             body_items(&f.block),
         ),
-        ImplItem::Const(c) => {
-            let (items, calls) = initializer(&c.expr);
-            Common {
-                attrs: &c.attrs,
-                hash: hash_of(c),
-                kind: VertexKind::Const,
-                name: unraw(&c.ident),
-                visibility: render::visibility(&c.vis),
-                line: first_line(&[
-                    vis_span(&c.vis),
-                    c.modifiers.defaultness.map(|t| t.span),
-                    Some(c.const_token.span),
-                ]),
-                end_line: end_line(c.semi_token.span),
-            }
-            .finish_with(Detail::None, typed_value_refs(&c.ty, &c.expr), items)
-            .with_member_calls(calls.into_iter())
+        ImplItem::Const(c) => Common {
+            attrs: &c.attrs,
+            hash: hash_of(c),
+            kind: VertexKind::Const,
+            name: unraw(&c.ident),
+            visibility: render::visibility(&c.vis),
+            line: first_line(&[vis_span(&c.vis), c.modifiers.defaultness.map(|t| t.span), Some(c.const_token.span)]),
+            end_line: end_line(c.semi_token.span),
         }
+        .finish_value(&c.ty, &c.expr),
         ImplItem::Type(t) => Common {
             attrs: &t.attrs,
             hash: hash_of(t),
