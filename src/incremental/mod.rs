@@ -187,7 +187,7 @@ impl Cache {
             }
             packed
         })?;
-        Ok(Packer { sender, handle })
+        Ok(Packer { sender: Some(sender), handle: Some(handle) })
     }
 
     /// Records a new state: the units built now (`packed`, from `pack`), and those carried over
@@ -294,23 +294,36 @@ impl Packed {
     }
 }
 
-/// `Cache::packer`'s thread.
+/// `Cache::packer`'s thread. Dropped without `finish` (a build that failed), it still waits for
+/// the thread: no thread outlives its build, writing into a pack that the next build of the same
+/// process may create again.
 pub struct Packer {
-    sender: std::sync::mpsc::Sender<NewUnit>,
-    handle: std::thread::JoinHandle<Packed>,
+    sender: Option<std::sync::mpsc::Sender<NewUnit>>,
+    handle: Option<std::thread::JoinHandle<Packed>>,
 }
 
 impl Packer {
     pub fn add(&self, unit: NewUnit) {
         // The thread ends only when the sender is dropped (`finish`) or when it panicked, which
         // `finish` reports.
-        let _ = self.sender.send(unit);
+        if let Some(sender) = &self.sender {
+            let _ = sender.send(unit);
+        }
     }
 
     /// Waits for every unit handed over to be written; `None` when the thread panicked.
-    pub fn finish(self) -> Option<Packed> {
-        drop(self.sender);
-        self.handle.join().ok()
+    pub fn finish(mut self) -> Option<Packed> {
+        self.sender = None;
+        self.handle.take()?.join().ok()
+    }
+}
+
+impl Drop for Packer {
+    fn drop(&mut self) {
+        self.sender = None;
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
     }
 }
 

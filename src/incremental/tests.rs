@@ -364,3 +364,30 @@ fn parts_hash_and_write_as_their_whole() {
     assert_eq!(written, whole);
     assert!(Parts::default().is_empty() && !parts.is_empty());
 }
+
+#[test]
+fn a_packer_writes_what_it_was_handed_and_a_dropped_one_still_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Utf8Path::from_path(dir.path()).unwrap().join("graph.msgpack");
+    let cache = Cache::new(&db);
+    let units: Vec<NewUnit> = (0..20).map(|n| new_unit(&format!("u{n}"), &output_bytes(n), Some(b"scopes"))).collect();
+    let size: usize = units.iter().map(|unit| unit.output.len() + unit.files.len() + 6).sum();
+    // Finished: the units it records read back.
+    let packer = cache.packer(None).unwrap();
+    for unit in units.clone() {
+        packer.add(unit);
+    }
+    let packed = packer.finish().unwrap();
+    assert_eq!(packed.units.len(), 20);
+    cache.save("fp".into(), "s".into(), BTreeMap::new(), packed).unwrap();
+    let state = cache.load("fp", Some("s")).unwrap();
+    assert!(state.units.values().all(|entry| cache.output(entry).is_some() && cache.files(entry).is_some()));
+    assert_eq!(std::fs::metadata(cache.dir.join("pack-0")).unwrap().len() as usize, size);
+    // Dropped without `finish` (a build that failed): every unit is written before the drop ends.
+    let packer = cache.packer(Some(&state)).unwrap();
+    for unit in units {
+        packer.add(unit);
+    }
+    drop(packer);
+    assert_eq!(std::fs::metadata(cache.dir.join("pack-1")).unwrap().len() as usize, size);
+}
