@@ -194,6 +194,16 @@ const TOOLS: &[Tool] = &[
         features: &["server"],
     },
     Tool {
+        name: "libprotobuf-dev",
+        needed_by: "the `server` feature (IndraDB's definitions import protobuf's well-known types, \
+                    `google/protobuf/empty.proto` and `timestamp.proto`, which Debian ships apart from `protoc`)",
+        // `protoc` finds the well-known types in the include folder beside it, as `prost-build`
+        // will ask it to: the probe compiles one of them.
+        probe: Probe::Runs(&["protoc", "--descriptor_set_out=/dev/null", "google/protobuf/empty.proto"]),
+        source: Source::Apt("libprotobuf-dev"),
+        features: &["server"],
+    },
+    Tool {
         name: "indradb-server",
         needed_by: "tests/remote.rs (the real IndraDB server: conformance, killed builds, concurrent builds, restarts)",
         probe: Probe::Runs(&["indradb-server", "--help"]),
@@ -847,8 +857,11 @@ mod tests {
         assert_eq!(names(&["--features=foo,rocksdb"]), rocksdb);
         // The real server comes with the `server` feature, and with it libclang (its RocksDB's
         // bindings), listed once even when both features ask for it.
-        let server: Vec<&str> =
-            always.iter().copied().chain(["libclang-dev", "protobuf-compiler", "indradb-server"]).collect();
+        let server: Vec<&str> = always
+            .iter()
+            .copied()
+            .chain(["libclang-dev", "protobuf-compiler", "libprotobuf-dev", "indradb-server"])
+            .collect();
         assert_eq!(names(&["--features", "server"]), server);
         assert_eq!(names(&["--features", "rocksdb,server"]), server);
         assert_eq!(names(&["--all-features"]), server);
