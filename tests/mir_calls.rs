@@ -98,8 +98,58 @@ impl Lib {
                 Some((d["name"].as_str()?.to_owned(), lib_name(dep)?))
             })
             .collect();
+        let root = package["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"].as_str().map(|n| n.replace('-', "_")) == Some(crate_name.clone()))
+            .and_then(|t| t["src_path"].as_str())
+            .unwrap_or_default();
+        let deps = with_extern_crate_renames(deps, &std::fs::read_to_string(root).unwrap_or_default());
         Lib { crate_name, package_dir, deps }
     }
+}
+
+/// Adds the names that the crate root's `extern crate dep as name;` gives its dependencies
+/// (serde_json's `extern crate serde_core as serde;`): MIR prints paths through those names.
+/// Such a name shadows a dependency of that name (serde_json depends on `serde` too, only to
+/// constrain its version).
+fn with_extern_crate_renames(mut deps: Vec<(String, String)>, root: &str) -> Vec<(String, String)> {
+    for line in root.lines() {
+        let line = line.trim();
+        let line = line.strip_prefix("pub ").unwrap_or(line);
+        let Some(rest) = line.strip_prefix("extern crate ").and_then(|rest| rest.strip_suffix(';')) else {
+            continue;
+        };
+        let Some((dep, name)) = rest.split_once(" as ") else { continue };
+        let (dep, name) = (dep.trim(), name.trim());
+        if let Some((_, lib)) = deps.iter().find(|(code, lib)| code == dep || lib == dep) {
+            let lib = lib.clone();
+            if name != "_" {
+                deps.retain(|(code, _)| code != name);
+                deps.push((name.to_owned(), lib));
+            }
+        }
+    }
+    deps
+}
+
+#[test]
+fn extern_crate_renames_name_dependencies() {
+    let deps = vec![
+        ("serde".to_owned(), "serde".to_owned()),
+        ("serde_core".to_owned(), "serde_core".to_owned()),
+        ("memchr".to_owned(), "memchr".to_owned()),
+    ];
+    let root = "extern crate alloc;\n#[macro_use]\nextern crate serde_core as serde;\nextern crate memchr as _;\n";
+    assert_eq!(
+        with_extern_crate_renames(deps, root),
+        [
+            ("serde_core".to_owned(), "serde_core".to_owned()),
+            ("memchr".to_owned(), "memchr".to_owned()),
+            ("serde".to_owned(), "serde_core".to_owned()),
+        ]
+    );
 }
 
 fn cargo_metadata(workspace: &Path, flags: &[&str]) -> Value {

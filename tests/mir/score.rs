@@ -109,10 +109,14 @@ impl<'g> Ours<'g> {
         }
         let mut fns = HashMap::new();
         for (id, vertex) in &graph.vertices {
-            if vertex["kind"] != "function" {
+            let props = &vertex["props"];
+            // Functions whose `cfg` is off in this configuration stay in the graph (`active`
+            // false), with their calls; rustc never compiles them, so they are neither callers
+            // nor callees here. A cfg twin (`#[cfg(feature = "x")] fn f` beside
+            // `#[cfg(not(feature = "x"))] fn f`) would otherwise stand for the compiled one.
+            if vertex["kind"] != "function" || props["active"] == false {
                 continue;
             }
-            let props = &vertex["props"];
             let path = props["path"].as_str().unwrap_or("");
             let parent_vertex = parent.get(id.as_str()).map(|p| &graph.vertices[*p]);
             let parent_impl = parent_vertex
@@ -414,8 +418,28 @@ impl<'g> CalleeContext<'_, 'g> {
             return self.trait_call(ty, tr, name);
         }
         let first = segs[0];
-        if segs.iter().any(|s| s.starts_with("<impl ")) {
-            return Callee::Foreign;
+        if let Some(at) = segs.iter().position(|s| s.starts_with("<impl ")) {
+            // `error::<impl Error>::construct`: a method of an inherent impl of `Error`, printed
+            // where the type's own path is not the impl's module.
+            if at + 2 != segs.len() {
+                return Callee::Foreign;
+            }
+            let owner = last_name(&segs[at]["<impl ".len()..segs[at].len() - 1]);
+            let krate = if at == 0 || self.local_firsts.contains(first) && !self.dep_crates.contains_key(first) {
+                self.krate
+            } else if let Some(&dep) = self.dep_crates.get(first) {
+                dep
+            } else {
+                return Callee::Foreign;
+            };
+            let ids = self.fns_of(krate, name, |f| {
+                f.name == name && f.trait_name.is_none() && f.owner.as_deref() == Some(owner.as_str())
+            });
+            return match (ids.is_empty(), krate == self.krate) {
+                (true, _) => Callee::Unknown,
+                (false, true) => Callee::Own(ids),
+                (false, false) => Callee::Dep(ids),
+            };
         }
         if self.local_firsts.contains(first) && !self.dep_crates.contains_key(first) {
             let path = format!("{}::{stripped}", self.crate_name);
