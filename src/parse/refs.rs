@@ -67,6 +67,10 @@ pub enum TypeExpr {
     Item(Box<TypeExpr>),
     /// A slice or array of the element type (`&[T]`, `[T; N]`).
     Slice(Box<TypeExpr>),
+    /// `*value`: what a std smart pointer points to (`**self` in `impl Trait for Box<T>` is the
+    /// `T`), or the value's own type where the `*` only removes a reference (references are not
+    /// kept in these types).
+    Deref(Box<TypeExpr>),
 }
 
 /// What a call site calls.
@@ -84,6 +88,9 @@ pub enum Callee {
 pub struct Call {
     pub callee: Callee,
     pub line: u32,
+    /// Written in the arguments of a macro other than std's, which may paste the tokens
+    /// anywhere (`syscall!(accept(fd))` calls `libc::accept`).
+    pub in_macro: bool,
 }
 
 /// One name a `use` declaration (or `extern crate`) brings in: `use a::b::{c as d, e::*}` gives
@@ -241,11 +248,13 @@ pub struct Collector<'g> {
     generics: &'g Generics,
     /// Locals in scope with what is known of their types, innermost last.
     locals: Vec<(String, TypeExpr)>,
+    /// How many calls of macros other than std's enclose what is visited.
+    in_macros: u32,
 }
 
 impl<'g> Collector<'g> {
     pub fn new(generics: &'g Generics) -> Collector<'g> {
-        Collector { refs: Refs::default(), generics, locals: Vec::new() }
+        Collector { refs: Refs::default(), generics, locals: Vec::new(), in_macros: 0 }
     }
 
     /// A function: its signature's types, its parameters as locals, and its body.
@@ -385,7 +394,9 @@ impl<'g> Collector<'g> {
             Expr::Reference(reference) => self.type_of(&reference.expr),
             Expr::Paren(paren) => self.type_of(&paren.expr),
             Expr::Group(group) => self.type_of(&group.expr),
-            Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => self.type_of(&unary.expr),
+            Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => {
+                TypeExpr::Deref(Box::new(self.type_of(&unary.expr)))
+            }
             Expr::Try(try_) => TypeExpr::Try(Box::new(self.type_of(&try_.expr))),
             Expr::Await(await_) => self.type_of(&await_.base),
             Expr::Cast(cast) => type_expr(&cast.ty, self.generics),
@@ -624,7 +635,7 @@ impl<'ast> Visit<'ast> for Collector<'_> {
                 for segment in &path.path.segments {
                     self.visit_path_arguments(&segment.arguments);
                 }
-                self.refs.calls.push(Call { callee, line: line(func_span(path)) });
+                self.refs.calls.push(Call { callee, line: line(func_span(path)), in_macro: self.in_macros > 0 });
             }
             _ => self.visit_expr(&call.func),
         }
@@ -644,7 +655,11 @@ impl<'ast> Visit<'ast> for Collector<'_> {
         // receiver's items: which of its arguments, by the adapter's name.
         let item_args = closure_item_args(&name);
         let item = (!item_args.is_empty()).then(|| TypeExpr::Item(Box::new(receiver.clone())));
-        self.refs.calls.push(Call { callee: Callee::Method { receiver, name }, line: line(call.method.span()) });
+        self.refs.calls.push(Call {
+            callee: Callee::Method { receiver, name },
+            line: line(call.method.span()),
+            in_macro: self.in_macros > 0,
+        });
         for arg in &call.args {
             match (arg, &item) {
                 (Expr::Closure(closure), Some(item)) => self.closure_over_items(closure, item, item_args),
@@ -713,8 +728,41 @@ impl<'ast> Visit<'ast> for Collector<'_> {
         if let Some(named) = self.named(&mac.path) {
             self.refs.macros.push(named);
         }
+        // std's macros evaluate their arguments as written; another macro may paste them into
+        // other code.
+        let std_macro = mac.path.segments.last().is_some_and(|segment| is_std_macro(&unraw(&segment.ident)));
+        self.in_macros += u32::from(!std_macro);
         self.macro_arguments(mac);
+        self.in_macros -= u32::from(!std_macro);
     }
+}
+
+/// The macros of std and core whose arguments are expressions evaluated as written.
+fn is_std_macro(name: &str) -> bool {
+    matches!(
+        name,
+        "format"
+            | "format_args"
+            | "print"
+            | "println"
+            | "eprint"
+            | "eprintln"
+            | "write"
+            | "writeln"
+            | "panic"
+            | "assert"
+            | "assert_eq"
+            | "assert_ne"
+            | "debug_assert"
+            | "debug_assert_eq"
+            | "debug_assert_ne"
+            | "vec"
+            | "dbg"
+            | "todo"
+            | "unimplemented"
+            | "unreachable"
+            | "matches"
+    )
 }
 
 fn func_span(path: &syn::ExprPath) -> proc_macro2::Span {

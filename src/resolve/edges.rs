@@ -168,11 +168,23 @@ fn import_edges(out: &mut Out<'_>, import: &Import<'_>, resolved: &[Def]) {
 }
 
 /// What `Self` is inside `item`'s body: the self type of the impl it belongs to, or its trait.
-fn self_ty(defs: &CrateDefs, item: &ItemDef) -> Ty {
+/// A std smart pointer keeps its argument (`impl<T: Buf> Buf for Box<T>`: `Box<T>`), so that
+/// `**self` reaches the `T` and its bounds rather than the impl's own methods.
+fn self_ty(resolver: &Resolver<'_>, defs: &CrateDefs, item: &ItemDef) -> Ty {
     let Some(parent) = item.parent else { return Ty::Unknown };
     let parent_item = defs.item(parent);
     match parent_item.kind {
-        VertexKind::Impl => parent_item.impl_self.clone().map_or(Ty::Unknown, |def| Ty::Def(def, Vec::new())),
+        VertexKind::Impl => match (&parent_item.impl_self, &parent_item.shape) {
+            (Some(def @ Def::Extern(path)), Shape::Impl { self_type, .. }) if prelude::derefs_to_argument(path) => {
+                let cx = FnCx { loc: Loc { krate: defs.krate, scope: parent_item.scope }, self_ty: Ty::Unknown };
+                match resolver.eval(self_type, &cx, 0) {
+                    ty @ Ty::Def(Def::Extern(_), _) => ty,
+                    _ => Ty::Def(def.clone(), Vec::new()),
+                }
+            }
+            (Some(def), _) => Ty::Def(def.clone(), Vec::new()),
+            (None, _) => Ty::Unknown,
+        },
         VertexKind::Trait => Ty::Bounds(vec![Def::Item { krate: defs.krate, item: parent }]),
         _ => Ty::Unknown,
     }
@@ -184,7 +196,7 @@ fn item_edges(out: &mut Out<'_>, defs: &CrateDefs, item: &ItemDef, refs: &Refs) 
         loc: Loc { krate: defs.krate, scope: item.own_scope.unwrap_or(item.scope) },
         self_ty: match item.kind {
             VertexKind::Impl => item.impl_self.clone().map_or(Ty::Unknown, |def| Ty::Def(def, Vec::new())),
-            _ => self_ty(defs, item),
+            _ => self_ty(&resolver, defs, item),
         },
     };
     match item.kind {
@@ -263,8 +275,11 @@ fn item_edges(out: &mut Out<'_>, defs: &CrateDefs, item: &ItemDef, refs: &Refs) 
             }
             // A function calling itself is recursion when the call resolved exactly; a guess by
             // name that lands on the caller is more likely a std method of the same name
-            // (`fn len(&self) { self.inner.len() }`).
-            if target.confidence == Confidence::Inferred && out.target(&target.def) == Some(out.from) {
+            // (`fn len(&self) { self.inner.len() }`), and a call of its own name inside another
+            // macro's arguments is more likely one the macro makes elsewhere
+            // (`fn accept(..) { syscall!(accept(..)) }` calls `libc::accept`).
+            if (target.confidence == Confidence::Inferred || call.in_macro) && out.target(&target.def) == Some(out.from)
+            {
                 continue;
             }
             match target.confidence {

@@ -374,6 +374,12 @@ impl<'a> Resolver<'a> {
             TypeExpr::Field(base, name) => self.field(self.eval(base, cx, depth + 1), name, depth + 1),
             TypeExpr::Item(iterable) => self.item_of(self.eval(iterable, cx, depth + 1), depth + 1),
             TypeExpr::Slice(elem) => slice_of(self.eval(elem, cx, depth + 1)),
+            TypeExpr::Deref(inner) => match self.eval(inner, cx, depth + 1) {
+                Ty::Def(Def::Extern(path), mut args) if prelude::derefs_to_argument(&path) && !args.is_empty() => {
+                    args.swap_remove(0)
+                }
+                ty => ty,
+            },
             TypeExpr::PatField(path, name) => match self.pattern_owner(path, cx) {
                 Some(owner) => self.field(Ty::Def(owner, Vec::new()), name, depth + 1),
                 None => Ty::Unknown,
