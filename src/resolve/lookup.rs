@@ -280,11 +280,21 @@ impl<'a> Resolver<'a> {
     /// An associated item of a type: from its inherent impls first, then its trait impls (and
     /// those traits' default members).
     pub fn associated(&self, ty: &Def, name: &str) -> Option<Def> {
-        let id = self.id(ty)?;
+        self.associated_candidates(ty, name, 1).into_iter().next()
+    }
+
+    /// Up to `limit` distinct associated items `name` of a type, from the first of its inherent
+    /// impls and its trait impls that has any. More than one is an ambiguity that syntax cannot
+    /// settle: two inherent impls (`impl Foo<u8>`, `impl Foo<u16>`), or two trait impls that
+    /// look alike once references are dropped from types (`impl Tr for Map`, `impl Tr for &Map`).
+    fn associated_candidates(&self, ty: &Def, name: &str, limit: usize) -> Vec<Def> {
+        let Some(id) = self.id(ty) else { return Vec::new() };
         let owner = match ty {
             Def::Item { krate, .. } => Some(*krate),
             Def::Extern(_) => None,
         };
+        // (candidate, whether it and its impl are compiled in this configuration)
+        let mut found: Vec<(Def, bool)> = Vec::new();
         for inherent in [true, false] {
             for defs in self.impl_crates(owner) {
                 let Some(impls) = defs.impls_by_self.get(&id) else { continue };
@@ -293,19 +303,27 @@ impl<'a> Resolver<'a> {
                     if imp.impl_trait.is_none() != inherent {
                         continue;
                     }
-                    if let Some(found) = self.child(defs, imp, name, None) {
-                        return Some(found);
-                    }
-                    if let Some(trait_def) = &imp.impl_trait
-                        && let Some((trait_defs, trait_item)) = self.item(trait_def)
-                        && let Some(found) = self.child(trait_defs, trait_item, name, None)
+                    let candidate = self.child(defs, imp, name, None).or_else(|| {
+                        let (trait_defs, trait_item) = self.item(imp.impl_trait.as_ref()?)?;
+                        self.child(trait_defs, trait_item, name, None)
+                    });
+                    if let Some(candidate) = candidate
+                        && !found.iter().any(|(def, _)| *def == candidate)
                     {
-                        return Some(found);
+                        let active = imp.active && self.item(&candidate).is_none_or(|(_, item)| item.active);
+                        found.push((candidate, active));
                     }
                 }
             }
+            if !found.is_empty() {
+                break;
+            }
         }
-        None
+        // An impl whose `cfg` is off is no rival of one that is compiled.
+        if found.iter().any(|(_, active)| *active) {
+            found.retain(|(_, active)| *active);
+        }
+        found.into_iter().take(limit).map(|(def, _)| def).collect()
     }
 
     /// The method `name` of trait `trait_def` implemented for `ty`, else the trait's own.
@@ -636,10 +654,12 @@ impl<'a> Resolver<'a> {
                 if self.kind(def) == Some(VertexKind::Trait) {
                     return exact(self.trait_method(&Ty::Unknown, def, name, depth + 1)?);
                 }
-                if let Some(found) = self.associated(def, name)
-                    && self.kind(&found) == Some(VertexKind::Function)
+                if let [found, rest @ ..] = self.associated_candidates(def, name, 2).as_slice()
+                    && self.kind(found) == Some(VertexKind::Function)
                 {
-                    return exact(found);
+                    // Two impls of the type define it: which one syntax cannot tell.
+                    let confidence = if rest.is_empty() { Confidence::Exact } else { Confidence::Inferred };
+                    return Some(Target { def: found.clone(), confidence, constructor: false, self_ty: ty.clone() });
                 }
                 if let Def::Extern(path) = def
                     && prelude::derefs_to_argument(path)
