@@ -312,6 +312,11 @@ impl<'a> Resolver<'a> {
                     {
                         let active = imp.active && self.item(&candidate).is_none_or(|(_, item)| item.active);
                         found.push((candidate, active));
+                        // Enough compiled ones: the rest cannot change the answer.
+                        if found.iter().filter(|(_, active)| *active).count() >= limit {
+                            found.retain(|(_, active)| *active);
+                            return found.into_iter().map(|(def, _)| def).collect();
+                        }
                     }
                 }
             }
