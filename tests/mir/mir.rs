@@ -248,13 +248,14 @@ pub fn segments(path: &str) -> Vec<&str> {
 }
 
 /// A path without its generic arguments: `Foo::<T>::new` → `Foo::new`,
-/// `core::fmt::Arguments<'_>::new` → `core::fmt::Arguments::new`. Qualified-self segments
-/// (`<X as Trait>`) and `<impl X>` segments are kept whole.
+/// `core::fmt::Arguments<'_>::new` → `core::fmt::Arguments::new`. A qualified-self segment
+/// (`<X as Trait>`, first) and `<impl X>` segments are kept whole; a turbofish whose argument is a
+/// projection (`ConstNonNull::<<A as Array>::Item>::as_ptr`) goes like any other.
 pub fn strip_generics(path: &str) -> String {
     let mut kept = Vec::new();
-    for segment in segments(path) {
+    for (index, segment) in segments(path).into_iter().enumerate() {
         if segment.starts_with('<') {
-            if segment.starts_with("<impl ") || segment.contains(" as ") {
+            if segment.starts_with("<impl ") || index == 0 && segment.contains(" as ") {
                 kept.push(segment.to_owned());
             }
             // Otherwise a turbofish's arguments.

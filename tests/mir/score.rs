@@ -190,15 +190,31 @@ fn split_as(inner: &str) -> Option<(&str, &str)> {
     None
 }
 
-/// The last name of a type or trait as printed: `&mut alloc::vec::Vec<T>` → `Vec`.
-fn last_name(ty: &str) -> String {
+/// A type as printed without the references, pointers, lifetimes and `dyn` before its path:
+/// `&'a mut alloc::vec::Vec<T>` → `alloc::vec::Vec<T>`.
+fn type_path(ty: &str) -> &str {
     let mut ty = ty.trim();
-    for prefix in ["&", "mut ", "dyn ", "*const ", "*mut ", "'_ ", "'static "] {
-        while let Some(rest) = ty.strip_prefix(prefix) {
-            ty = rest.trim_start();
+    loop {
+        let before = ty;
+        for prefix in ["&", "mut ", "dyn ", "*const ", "*mut "] {
+            if let Some(rest) = ty.strip_prefix(prefix) {
+                ty = rest.trim_start();
+            }
+        }
+        if let Some(rest) = ty.strip_prefix('\'')
+            && let Some(space) = rest.find(' ')
+        {
+            ty = rest[space..].trim_start();
+        }
+        if ty == before {
+            return ty;
         }
     }
-    let stripped = strip_generics(ty);
+}
+
+/// The last name of a type or trait as printed: `&mut alloc::vec::Vec<T>` → `Vec`.
+fn last_name(ty: &str) -> String {
+    let stripped = strip_generics(type_path(ty));
     segments(&stripped).last().map_or(String::new(), |s| s.trim_start_matches("r#").to_owned())
 }
 
@@ -490,7 +506,13 @@ impl<'g> CalleeContext<'_, 'g> {
             ids.extend(local_impls);
             return if ids.is_empty() { Callee::Unknown } else { Callee::Own(ids) };
         }
-        if !local_impls.is_empty() {
+        // A trait of another crate is implemented here only for the crate's own types (the orphan
+        // rule): `<std::net::TcpListener as AsRawFd>::as_raw_fd` is std's, however the crate's
+        // own `TcpListener` implements the trait.
+        let ty_path = strip_generics(type_path(ty));
+        let ty_first = segments(&ty_path).first().map_or(String::new(), |s| (*s).to_owned());
+        let own_type = self.local_firsts.contains(&ty_first) && !self.dep_crates.contains_key(ty_first.as_str());
+        if own_type && !local_impls.is_empty() {
             return Callee::Own(local_impls);
         }
         if let Some(&dep) = self.dep_crates.get(tr_first.as_str()) {
