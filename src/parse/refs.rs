@@ -50,8 +50,14 @@ pub enum TypeExpr {
     Unknown,
     /// A named type with its generic type arguments (`Vec<Foo>`: `Vec`, [`Foo`]). `Self` is one.
     Path(PathRef, Vec<TypeExpr>),
-    /// A type known only by the traits it implements: a generic parameter, `impl Trait`, `dyn Trait`.
+    /// A type known only by the traits it implements: `impl Trait`, `dyn Trait`.
     Bounds(Vec<PathRef>),
+    /// A generic type parameter of the item (`T` in `struct Wrapper<T>`, `impl<K, V> Map<K, V>`,
+    /// `fn get<T>`): its position among the type parameters in scope (an impl's or trait's
+    /// first, then the function's own), and its trait bounds. Where the item is reached through
+    /// a value whose type arguments are known (a field of `Wrapper<Inner>`, a method of `Map<A,
+    /// B>`), it stands for the argument at that position; elsewhere only its bounds are known.
+    Param(u32, Vec<PathRef>),
     /// What a call returns.
     Returns(Box<Callee>),
     /// `value?`: the success type of an `Option` or `Result`.
@@ -67,6 +73,12 @@ pub enum TypeExpr {
     Item(Box<TypeExpr>),
     /// A slice or array of the element type (`&[T]`, `[T; N]`).
     Slice(Box<TypeExpr>),
+    /// A tuple of the elements' types (`(I, usize)`); its elements are its fields `0`, `1`, ...
+    Tuple(Vec<TypeExpr>),
+    /// A reference to a value of the inner type (`&T`, `&mut T`, `&value`, `&self`). Lookups see
+    /// through it; it tells a method of `impl Tr for &Map` from the same method of `impl Tr for
+    /// Map` when both exist.
+    Ref(Box<TypeExpr>),
     /// `*value`: what a std smart pointer points to (`**self` in `impl Trait for Box<T>` is the
     /// `T`), or the value's own type where the `*` only removes a reference (references are not
     /// kept in these types).
@@ -187,8 +199,14 @@ impl Generics {
         Generics { params }
     }
 
-    fn bounds(&self, name: &str) -> Option<&[PathRef]> {
-        self.params.iter().rev().find(|(param, _)| param == name).map(|(_, bounds)| bounds.as_slice())
+    /// The parameter `name`, if one is in scope: its position and its bounds.
+    fn param(&self, name: &str) -> Option<TypeExpr> {
+        let index = self.params.iter().rposition(|(param, _)| param == name)?;
+        Some(TypeExpr::Param(index as u32, self.params[index].1.clone()))
+    }
+
+    fn is_param(&self, name: &str) -> bool {
+        self.params.iter().any(|(param, _)| param == name)
     }
 }
 
@@ -207,8 +225,8 @@ pub fn type_expr(ty: &Type, generics: &Generics) -> TypeExpr {
     match ty {
         Type::Path(path) if path.qself.is_none() => {
             let path_ref = PathRef::from_path(&path.path);
-            if let Some(bounds) = path_ref.as_ident().and_then(|name| generics.bounds(name)) {
-                return TypeExpr::Bounds(bounds.to_vec());
+            if let Some(param) = path_ref.as_ident().and_then(|name| generics.param(name)) {
+                return param;
             }
             let args = match path.path.segments.last().map(|segment| &segment.arguments) {
                 Some(PathArguments::AngleBracketed(args)) => args
@@ -223,11 +241,12 @@ pub fn type_expr(ty: &Type, generics: &Generics) -> TypeExpr {
             };
             TypeExpr::Path(path_ref, args)
         }
-        Type::Reference(reference) => type_expr(&reference.elem, generics),
+        Type::Reference(reference) => TypeExpr::Ref(Box::new(type_expr(&reference.elem, generics))),
         Type::Paren(paren) => type_expr(&paren.elem, generics),
         Type::Group(group) => type_expr(&group.elem, generics),
         Type::Slice(slice) => TypeExpr::Slice(Box::new(type_expr(&slice.elem, generics))),
         Type::Array(array) => TypeExpr::Slice(Box::new(type_expr(&array.elem, generics))),
+        Type::Tuple(tuple) => TypeExpr::Tuple(tuple.elems.iter().map(|elem| type_expr(elem, generics)).collect()),
         Type::ImplTrait(ty) => TypeExpr::Bounds(trait_bounds(&ty.bounds)),
         Type::TraitObject(ty) => TypeExpr::Bounds(trait_bounds(&ty.bounds)),
         _ => TypeExpr::Unknown,
@@ -263,7 +282,15 @@ impl<'g> Collector<'g> {
         self.visit_return_type(&sig.output);
         for input in &sig.inputs {
             match input {
-                FnArg::Receiver(_) => self.locals.push(("self".to_owned(), self_type())),
+                // `&self` is a `&Self`, `self: Box<Self>` a `Box<Self>`.
+                FnArg::Receiver(receiver) => {
+                    let ty = match &receiver.kind {
+                        syn::ReceiverKind::Reference(..) => TypeExpr::Ref(Box::new(self_type())),
+                        syn::ReceiverKind::Typed(_, ty) => type_expr(ty, self.generics),
+                        _ => self_type(),
+                    };
+                    self.locals.push(("self".to_owned(), ty));
+                }
                 FnArg::Typed(typed) => self.bind_typed(&typed.pat, &typed.ty),
             }
         }
@@ -323,7 +350,14 @@ impl<'g> Collector<'g> {
                 }
                 self.locals.push((unraw(&ident.ident), ty));
             }
-            Pat::Reference(reference) => self.bind(&reference.pat, ty),
+            // `&x` matched against a `&T`: `x` is the `T`.
+            Pat::Reference(reference) => {
+                let ty = match ty {
+                    TypeExpr::Ref(inner) => *inner,
+                    ty => ty,
+                };
+                self.bind(&reference.pat, ty);
+            }
             Pat::Paren(paren) => self.bind(&paren.pat, ty),
             // `Some(x) if x.ready()`: the guard sees the bindings.
             Pat::Guard(guarded) => {
@@ -350,6 +384,19 @@ impl<'g> Collector<'g> {
                         (true, false) => TypeExpr::PatField(path.clone(), index.to_string()),
                     };
                     self.bind(elem, field_ty);
+                }
+            }
+            // `let (rest, value) = parse(input)?`: the elements are the tuple's fields, by position
+            // up to a `..`.
+            Pat::Tuple(tuple) => {
+                let mut known = true;
+                for (index, elem) in tuple.elems.iter().enumerate() {
+                    known &= !matches!(elem, Pat::Rest(_));
+                    let elem_ty = match known {
+                        true => TypeExpr::Field(Box::new(ty.clone()), index.to_string()),
+                        false => TypeExpr::Unknown,
+                    };
+                    self.bind(elem, elem_ty);
                 }
             }
             Pat::Struct(strukt) if strukt.qself.is_none() => {
@@ -391,7 +438,7 @@ impl<'g> Collector<'g> {
                 receiver: self.type_of(&call.receiver),
                 name: unraw(&call.method),
             })),
-            Expr::Reference(reference) => self.type_of(&reference.expr),
+            Expr::Reference(reference) => TypeExpr::Ref(Box::new(self.type_of(&reference.expr))),
             Expr::Paren(paren) => self.type_of(&paren.expr),
             Expr::Group(group) => self.type_of(&group.expr),
             Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => {
@@ -400,6 +447,7 @@ impl<'g> Collector<'g> {
             Expr::Try(try_) => TypeExpr::Try(Box::new(self.type_of(&try_.expr))),
             Expr::Await(await_) => self.type_of(&await_.base),
             Expr::Cast(cast) => type_expr(&cast.ty, self.generics),
+            Expr::Tuple(tuple) => TypeExpr::Tuple(tuple.elems.iter().map(|elem| self.type_of(elem)).collect()),
             // `items[i]`: an element of a sequence (a range index gives a slice, whose methods
             // are std's either way).
             Expr::Index(index) => TypeExpr::Item(Box::new(self.type_of(&index.expr))),
@@ -433,9 +481,9 @@ impl<'g> Collector<'g> {
         // `T::f()` with `T` a generic parameter: `f` comes from one of `T`'s bounds.
         if let [first, _] = path_ref.segments.as_slice()
             && !path_ref.global
-            && let Some(bounds) = self.generics.bounds(first)
+            && let Some(param) = self.generics.param(first)
         {
-            return Some(Callee::Assoc { ty: TypeExpr::Bounds(bounds.to_vec()), trait_: None, name });
+            return Some(Callee::Assoc { ty: param, trait_: None, name });
         }
         Some(Callee::Path(path_ref))
     }
@@ -461,7 +509,7 @@ impl<'g> Collector<'g> {
     fn named(&self, path: &syn::Path) -> Option<Named> {
         let path_ref = PathRef::from_path(path);
         // A generic parameter names no item.
-        if path_ref.as_ident().is_some_and(|name| self.generics.bounds(name).is_some()) {
+        if path_ref.as_ident().is_some_and(|name| self.generics.is_param(name)) {
             return None;
         }
         Some(Named {
@@ -543,7 +591,7 @@ fn closure_item_args(name: &str) -> &'static [usize] {
 }
 
 /// The type of `self`.
-pub fn self_type() -> TypeExpr {
+fn self_type() -> TypeExpr {
     TypeExpr::Path(PathRef::single("Self"), Vec::new())
 }
 

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::lookup::{Confidence, FnCx, Loc, Resolver, Ty, extern_id};
 use super::{CrateDefs, Def, Import, ItemDef, Ns, ResolveStats, Shape, Vis, World, prelude};
 use crate::model::{Edge, EdgeKind, Props, Vertex, VertexKind};
-use crate::parse::{Named, Refs};
+use crate::parse::{Named, Refs, TypeExpr};
 
 /// The `extern` vertices edges point to, gathered across crates. Each crate's output holds the
 /// ones its own edges point to (`vertices`), so that what a crate writes does not depend on what
@@ -168,37 +168,45 @@ fn import_edges(out: &mut Out<'_>, import: &Import<'_>, resolved: &[Def]) {
 }
 
 /// What `Self` is inside `item`'s body: the self type of the impl it belongs to, or its trait.
-/// A std smart pointer keeps its argument (`impl<T: Buf> Buf for Box<T>`: `Box<T>`), so that
-/// `**self` reaches the `T` and its bounds rather than the impl's own methods.
 fn self_ty(resolver: &Resolver<'_>, defs: &CrateDefs, item: &ItemDef) -> Ty {
     let Some(parent) = item.parent else { return Ty::Unknown };
     let parent_item = defs.item(parent);
     match parent_item.kind {
-        VertexKind::Impl => match (&parent_item.impl_self, &parent_item.shape) {
-            (Some(def @ Def::Extern(path)), Shape::Impl { self_type, .. }) if prelude::derefs_to_argument(path) => {
-                let cx = FnCx { loc: Loc { krate: defs.krate, scope: parent_item.scope }, self_ty: Ty::Unknown };
-                match resolver.eval(self_type, &cx, 0) {
-                    ty @ Ty::Def(Def::Extern(_), _) => ty,
-                    _ => Ty::Def(def.clone(), Vec::new()),
-                }
-            }
-            (Some(def), _) => Ty::Def(def.clone(), Vec::new()),
-            (None, _) => Ty::Unknown,
-        },
+        VertexKind::Impl => impl_self_ty(resolver, defs, parent_item),
         VertexKind::Trait => Ty::Bounds(vec![Def::Item { krate: defs.krate, item: parent }]),
         _ => Ty::Unknown,
     }
 }
 
+/// An impl's self type with its arguments as written, its parameters known by their bounds:
+/// `impl<B: Flags> Iter<B>` gives `Iter<{Flags}>`, so that a field written `remaining: B` is
+/// known as a `Flags`; `impl<T: Buf> Buf for Box<T>` keeps the `T` that `**self` reaches; and
+/// `impl<T: Buf> Buf for &mut T` is a `Buf`.
+fn impl_self_ty(resolver: &Resolver<'_>, defs: &CrateDefs, imp: &ItemDef) -> Ty {
+    let Shape::Impl { self_type, .. } = &imp.shape else { return Ty::Unknown };
+    let cx = FnCx::new(Loc { krate: defs.krate, scope: imp.scope }, Ty::Unknown);
+    match (&imp.impl_self, resolver.eval(self_type, &cx, 0)) {
+        (Some(def), Ty::Def(evaluated, args)) if evaluated == *def => Ty::Def(evaluated, args),
+        (Some(def), _) => Ty::Def(def.clone(), Vec::new()),
+        (None, bounds @ Ty::Bounds(_)) => bounds,
+        (None, _) => Ty::Unknown,
+    }
+}
+
 fn item_edges(out: &mut Out<'_>, defs: &CrateDefs, item: &ItemDef, refs: &Refs) {
     let resolver = out.resolver;
-    let cx = FnCx {
-        loc: Loc { krate: defs.krate, scope: item.own_scope.unwrap_or(item.scope) },
-        self_ty: match item.kind {
+    let mut cx = FnCx::new(
+        Loc { krate: defs.krate, scope: item.own_scope.unwrap_or(item.scope) },
+        match item.kind {
             VertexKind::Impl => item.impl_self.clone().map_or(Ty::Unknown, |def| Ty::Def(def, Vec::new())),
             _ => self_ty(&resolver, defs, item),
         },
-    };
+    );
+    if let Some(parent) = item.parent
+        && let Shape::Impl { self_type: TypeExpr::Ref(_), .. } = &defs.item(parent).shape
+    {
+        cx.self_ref = true;
+    }
     match item.kind {
         VertexKind::Impl => {
             let negative = matches!(item.shape, Shape::Impl { negative: true, .. });

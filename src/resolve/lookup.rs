@@ -33,11 +33,36 @@ pub enum Ty {
     Bounds(Vec<Def>),
 }
 
-/// Where a function body's names are looked up, and what `Self` is there.
+/// Where a function body's names are looked up, what `Self` is there, and what its generic type
+/// parameters stand for.
 #[derive(Clone, Debug)]
 pub struct FnCx {
     pub loc: Loc,
     pub self_ty: Ty,
+    /// The types the parameters in scope stand for, by position (`TypeExpr::Param`), where the
+    /// item was reached through a value whose type arguments are known: a field of
+    /// `Wrapper<Inner>`, a method of `Map<u8, Entry>`. A parameter with none here is known by its
+    /// bounds.
+    pub params: Vec<Ty>,
+    /// `Self` is a reference type (`impl Tr for &Map`).
+    pub self_ref: bool,
+}
+
+impl FnCx {
+    pub fn new(loc: Loc, self_ty: Ty) -> FnCx {
+        FnCx { loc, self_ty, params: Vec::new(), self_ref: false }
+    }
+
+    /// Whether a value of type `expr` is a reference, where syntax tells: `&value`, `&self`, a
+    /// parameter written `&T`; `self` in an impl for a reference type.
+    fn is_ref(&self, expr: &TypeExpr) -> Option<bool> {
+        match expr {
+            TypeExpr::Ref(_) => Some(true),
+            TypeExpr::Path(path, _) if path.as_ident() == Some("Self") => Some(self.self_ref),
+            TypeExpr::Path(..) | TypeExpr::Tuple(_) | TypeExpr::Slice(_) => Some(false),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,7 +262,7 @@ impl<'a> Resolver<'a> {
             VertexKind::Trait => self.child(defs, item, segment, None),
             VertexKind::Struct | VertexKind::Union => self.associated(def, segment),
             VertexKind::TypeAlias => {
-                let Ty::Def(target, _) = self.alias_target(defs, item, depth + 1) else { return None };
+                let Ty::Def(target, _) = self.alias_target(defs, item, Vec::new(), depth + 1) else { return None };
                 self.step(&target, segment, ns, depth + 1)
             }
             _ => None,
@@ -255,10 +280,12 @@ impl<'a> Resolver<'a> {
             .map(|&child| Def::Item { krate: defs.krate, item: child })
     }
 
-    fn alias_target(&self, defs: &CrateDefs, item: &ItemDef, depth: u8) -> Ty {
+    /// What a type alias stands for, with `args` for its parameters (`type Map<V> = HashMap<Key,
+    /// V>`).
+    fn alias_target(&self, defs: &CrateDefs, item: &ItemDef, args: Vec<Ty>, depth: u8) -> Ty {
         match &item.shape {
             Shape::Alias { target } => {
-                let cx = FnCx { loc: Loc { krate: defs.krate, scope: item.scope }, self_ty: Ty::Unknown };
+                let cx = FnCx { params: args, ..FnCx::new(Loc { krate: defs.krate, scope: item.scope }, Ty::Unknown) };
                 self.eval(target, &cx, depth + 1)
             }
             _ => Ty::Unknown,
@@ -331,11 +358,9 @@ impl<'a> Resolver<'a> {
         found.into_iter().take(limit).map(|(def, _)| def).collect()
     }
 
-    /// The method `name` of trait `trait_def` implemented for `ty`, else the trait's own.
+    /// The method `name` of trait `trait_def` implemented for `ty`, else the trait's own (or a
+    /// supertrait's), else the one extern trait it can come from.
     fn trait_method(&self, ty: &Ty, trait_def: &Def, name: &str, depth: u8) -> Option<Def> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
         if let Ty::Def(self_def, _) = ty
             && let (Some(id), Some(trait_id)) = (self.id(self_def), self.id(trait_def))
         {
@@ -354,18 +379,47 @@ impl<'a> Resolver<'a> {
                 }
             }
         }
+        self.declared_method(trait_def, name, depth).or_else(|| {
+            let mut externs = Vec::new();
+            self.extern_traits(trait_def, &mut externs, depth);
+            extern_method(&externs, name)
+        })
+    }
+
+    /// The method `name` as a trait of the graph, or one of its supertraits of the graph,
+    /// declares it.
+    fn declared_method(&self, trait_def: &Def, name: &str, depth: u8) -> Option<Def> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let (defs, item) = self.item(trait_def)?;
+        if item.kind != VertexKind::Trait {
+            return None;
+        }
+        self.child(defs, item, name, Some(VertexKind::Function)).or_else(|| {
+            item.supertraits.iter().find_map(|supertrait| self.declared_method(supertrait, name, depth + 1))
+        })
+    }
+
+    /// The extern traits among `trait_def` and its supertraits, markers left out (`Sized`,
+    /// `Send`, `Copy`: they have no methods to call), each once.
+    fn extern_traits(&self, trait_def: &Def, out: &mut Vec<Arc<str>>, depth: u8) {
+        if depth > MAX_DEPTH {
+            return;
+        }
         match trait_def {
-            Def::Extern(path) => Some(Def::Extern(Arc::from(format!("{path}::{name}")))),
-            Def::Item { .. } => {
-                let (defs, item) = self.item(trait_def)?;
-                if item.kind != VertexKind::Trait {
-                    return None;
+            Def::Extern(path) => {
+                if !prelude::is_marker_trait(path) && !out.contains(path) {
+                    out.push(path.clone());
                 }
-                self.child(defs, item, name, Some(VertexKind::Function)).or_else(|| {
-                    item.supertraits
-                        .iter()
-                        .find_map(|supertrait| self.trait_method(&Ty::Unknown, supertrait, name, depth + 1))
-                })
+            }
+            Def::Item { .. } => {
+                let Some((_, item)) = self.item(trait_def) else { return };
+                if item.kind == VertexKind::Trait {
+                    for supertrait in &item.supertraits {
+                        self.extern_traits(supertrait, out, depth + 1);
+                    }
+                }
             }
         }
     }
@@ -382,21 +436,29 @@ impl<'a> Resolver<'a> {
                     return cx.self_ty.clone();
                 }
                 let Some(def) = self.path(cx.loc, path, Ns::Type, false) else { return Ty::Unknown };
+                let args = args.iter().map(|arg| self.eval(arg, cx, depth + 1)).collect();
                 if let Some((defs, item)) = self.item(&def)
                     && item.kind == VertexKind::TypeAlias
                 {
-                    return self.alias_target(defs, item, depth + 1);
+                    return self.alias_target(defs, item, args, depth + 1);
                 }
-                Ty::Def(def, args.iter().map(|arg| self.eval(arg, cx, depth + 1)).collect())
+                Ty::Def(def, args)
             }
-            TypeExpr::Bounds(paths) => {
-                Ty::Bounds(paths.iter().filter_map(|path| self.path(cx.loc, path, Ns::Type, false)).collect())
-            }
+            TypeExpr::Bounds(paths) => self.bounds(paths, cx),
+            TypeExpr::Param(index, bounds) => match cx.params.get(*index as usize) {
+                Some(ty) if !matches!(ty, Ty::Unknown) => ty.clone(),
+                _ => self.bounds(bounds, cx),
+            },
             TypeExpr::Returns(callee) => self.returns(callee, cx, depth + 1),
             TypeExpr::Try(inner) => unwrapped(self.eval(inner, cx, depth + 1)),
             TypeExpr::Field(base, name) => self.field(self.eval(base, cx, depth + 1), name, depth + 1),
             TypeExpr::Item(iterable) => self.item_of(self.eval(iterable, cx, depth + 1), depth + 1),
             TypeExpr::Slice(elem) => slice_of(self.eval(elem, cx, depth + 1)),
+            TypeExpr::Ref(inner) => self.eval(inner, cx, depth + 1),
+            TypeExpr::Tuple(elems) => Ty::Def(
+                Def::Extern(Arc::from(prelude::TUPLE)),
+                elems.iter().map(|elem| self.eval(elem, cx, depth + 1)).collect(),
+            ),
             TypeExpr::Deref(inner) => match self.eval(inner, cx, depth + 1) {
                 Ty::Def(Def::Extern(path), mut args) if prelude::derefs_to_argument(&path) && !args.is_empty() => {
                     args.swap_remove(0)
@@ -408,6 +470,10 @@ impl<'a> Resolver<'a> {
                 None => Ty::Unknown,
             },
         }
+    }
+
+    fn bounds(&self, paths: &[PathRef], cx: &FnCx) -> Ty {
+        Ty::Bounds(paths.iter().filter_map(|path| self.path(cx.loc, path, Ns::Type, false)).collect())
     }
 
     /// What iterating over a value of type `ty` yields: the element of a std sequence or
@@ -443,13 +509,16 @@ impl<'a> Resolver<'a> {
                                 }
                                 _ => false,
                             };
-                            if implements && let Some(item) = self.assoc_type(defs, imp, "Item", &def, depth + 1) {
+                            if implements
+                                && let Some(item) =
+                                    self.assoc_type(defs, imp, "Item", &Ty::Def(def.clone(), args.clone()), depth + 1)
+                            {
                                 return item;
                             }
                         }
                     }
                 }
-                match self.deref_target(&def, depth + 1) {
+                match self.deref_target(&def, &args, depth + 1) {
                     Some(target) => self.item_of(target, depth + 1),
                     None => Ty::Unknown,
                 }
@@ -457,16 +526,18 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// The associated type `name` an impl sets (`type Item = Entry;`), evaluated with `self_def`
-    /// as `Self`.
-    fn assoc_type(&self, defs: &CrateDefs, imp: &ItemDef, name: &str, self_def: &Def, depth: u8) -> Option<Ty> {
+    /// The associated type `name` an impl sets (`type Item = Entry;`, `type Target = C;`),
+    /// evaluated with `self_ty` as `Self` and the impl's parameters matched against it.
+    fn assoc_type(&self, defs: &CrateDefs, imp: &ItemDef, name: &str, self_ty: &Ty, depth: u8) -> Option<Ty> {
         let Some(Def::Item { item: alias, .. }) = self.child(defs, imp, name, Some(VertexKind::TypeAlias)) else {
             return None;
         };
         let alias = defs.item(alias);
         let Shape::Alias { target } = &alias.shape else { return None };
-        let cx =
-            FnCx { loc: Loc { krate: defs.krate, scope: alias.scope }, self_ty: Ty::Def(self_def.clone(), Vec::new()) };
+        let cx = FnCx {
+            params: impl_params(imp, self_ty),
+            ..FnCx::new(Loc { krate: defs.krate, scope: alias.scope }, self_ty.clone())
+        };
         match self.eval(target, &cx, depth + 1) {
             Ty::Unknown => None,
             ty => Some(ty),
@@ -509,8 +580,13 @@ impl<'a> Resolver<'a> {
             if let Some((defs, item)) = self.item(&target.def)
                 && let Shape::Function { returns } = &item.shape
             {
+                // A method of `impl<K, V> Map<K, V>` called on a `Map<u8, Entry>`: its `V` is `Entry`.
+                let params = match item.parent.map(|parent| defs.item(parent)) {
+                    Some(imp) if imp.kind == VertexKind::Impl => impl_params(imp, &target.self_ty),
+                    _ => Vec::new(),
+                };
                 let callee_cx =
-                    FnCx { loc: Loc { krate: defs.krate, scope: item.scope }, self_ty: target.self_ty.clone() };
+                    FnCx { params, ..FnCx::new(Loc { krate: defs.krate, scope: item.scope }, target.self_ty.clone()) };
                 return self.eval(returns, &callee_cx, depth + 1);
             }
         }
@@ -543,6 +619,9 @@ impl<'a> Resolver<'a> {
     fn field(&self, ty: Ty, name: &str, depth: u8) -> Ty {
         let Ty::Def(def, args) = ty else { return Ty::Unknown };
         if let Def::Extern(path) = &def {
+            if &**path == prelude::TUPLE {
+                return name.parse::<usize>().ok().and_then(|index| args.into_iter().nth(index)).unwrap_or_default();
+            }
             if prelude::derefs_to_argument(path)
                 && let Some(inner) = args.into_iter().next()
             {
@@ -553,7 +632,7 @@ impl<'a> Resolver<'a> {
         let Some((defs, item)) = self.item(&def) else { return Ty::Unknown };
         let Some(Def::Item { item: field, .. }) = self.child(defs, item, name, Some(VertexKind::Field)) else {
             // A field of what the type derefs to.
-            return match self.deref_target(&def, depth + 1) {
+            return match self.deref_target(&def, &args, depth + 1) {
                 Some(target) => self.field(target, name, depth + 1),
                 None => Ty::Unknown,
             };
@@ -561,9 +640,10 @@ impl<'a> Resolver<'a> {
         let field = defs.item(field);
         match &field.shape {
             Shape::Field { ty } => {
+                // The field of a `Wrapper<Inner>` written `value: T` is an `Inner`.
                 let cx = FnCx {
-                    loc: Loc { krate: defs.krate, scope: field.scope },
-                    self_ty: Ty::Def(def.clone(), Vec::new()),
+                    params: args,
+                    ..FnCx::new(Loc { krate: defs.krate, scope: field.scope }, Ty::Def(def.clone(), Vec::new()))
                 };
                 self.eval(ty, &cx, depth + 1)
             }
@@ -582,7 +662,7 @@ impl<'a> Resolver<'a> {
                     && first == "Self"
                     && !path.global
                 {
-                    return self.method(&cx.self_ty, name, depth + 1);
+                    return self.method(&cx.self_ty, name, None, depth + 1);
                 }
                 let def =
                     self.path(cx.loc, path, Ns::Value, false).or_else(|| self.path(cx.loc, path, Ns::Type, false))?;
@@ -623,18 +703,19 @@ impl<'a> Resolver<'a> {
                         let def = self.trait_method(&ty, &trait_def, name, depth + 1)?;
                         Some(Target { def, confidence: Confidence::Exact, constructor: false, self_ty: ty })
                     }
-                    None => self.method(&ty, name, depth + 1),
+                    None => self.method(&ty, name, None, depth + 1),
                 }
             }
             Callee::Method { receiver, name } => {
+                let by_ref = cx.is_ref(receiver);
                 let receiver = self.eval(receiver, cx, depth + 1);
-                self.method(&receiver, name, depth + 1)
+                self.method(&receiver, name, by_ref, depth + 1)
             }
         }
     }
 
-    /// The method `name` called on a value of type `ty`.
-    fn method(&self, ty: &Ty, name: &str, depth: u8) -> Option<Target> {
+    /// The method `name` called on a value of type `ty`, a reference or not if `by_ref` says.
+    fn method(&self, ty: &Ty, name: &str, by_ref: Option<bool>, depth: u8) -> Option<Target> {
         if depth > MAX_DEPTH {
             return None;
         }
@@ -643,23 +724,36 @@ impl<'a> Resolver<'a> {
         match ty {
             Ty::Unknown => None,
             Ty::Bounds(traits) => {
-                // Traits of this crate's graph first; an extern trait only when it is the one bound.
-                let local = traits.iter().filter(|t| matches!(t, Def::Item { .. }));
-                for trait_def in local {
-                    if let Some(def) = self.trait_method(&Ty::Unknown, trait_def, name, depth + 1) {
+                // Traits of the graph (and their supertraits) first; an extern trait only when it
+                // is the one the bounds and their supertraits name.
+                for trait_def in traits {
+                    if let Some(def) = self.declared_method(trait_def, name, depth + 1) {
                         return exact(def);
                     }
                 }
-                match traits.as_slice() {
-                    [only @ Def::Extern(_)] => exact(self.trait_method(&Ty::Unknown, only, name, depth + 1)?),
-                    _ => None,
+                let mut externs = Vec::new();
+                for trait_def in traits {
+                    self.extern_traits(trait_def, &mut externs, depth + 1);
                 }
+                exact(extern_method(&externs, name)?)
             }
             Ty::Def(def, args) => {
                 if self.kind(def) == Some(VertexKind::Trait) {
                     return exact(self.trait_method(&Ty::Unknown, def, name, depth + 1)?);
                 }
-                if let [found, rest @ ..] = self.associated_candidates(def, name, 2).as_slice()
+                let mut candidates = self.associated_candidates(def, name, 4);
+                // `impl Tr for Map` and `impl Tr for &Map` both define it: a receiver known to be a
+                // reference (or not) takes the one for its kind of type.
+                if candidates.len() > 1
+                    && let Some(by_ref) = by_ref
+                {
+                    let matching: Vec<Def> =
+                        candidates.iter().filter(|c| self.impl_is_ref(c) == Some(by_ref)).cloned().collect();
+                    if matching.len() == 1 {
+                        candidates = matching;
+                    }
+                }
+                if let [found, rest @ ..] = candidates.as_slice()
                     && self.kind(found) == Some(VertexKind::Function)
                 {
                     // Two impls of the type define it: which one syntax cannot tell.
@@ -670,17 +764,30 @@ impl<'a> Resolver<'a> {
                     && prelude::derefs_to_argument(path)
                     && let Some(inner) = args.first()
                 {
-                    return self.method(inner, name, depth + 1);
+                    return self.method(inner, name, None, depth + 1);
                 }
                 // Auto-deref through the type's own `Deref` impl (`type Target = Inner`).
-                let target = self.deref_target(def, depth + 1)?;
-                self.method(&target, name, depth + 1)
+                let target = self.deref_target(def, args, depth + 1)?;
+                self.method(&target, name, None, depth + 1)
             }
         }
     }
 
-    /// What a crate type derefs to: the `Target` of its `impl Deref`, if the graph has one.
-    fn deref_target(&self, def: &Def, depth: u8) -> Option<Ty> {
+    /// Whether the impl an associated item belongs to is for a reference type (`impl Tr for
+    /// &Map`); `None` for an item of no impl (a trait's default method).
+    fn impl_is_ref(&self, def: &Def) -> Option<bool> {
+        let (defs, item) = self.item(def)?;
+        let imp = defs.item(item.parent?);
+        match &imp.shape {
+            Shape::Impl { self_type, .. } => Some(matches!(self_type, TypeExpr::Ref(_))),
+            _ => None,
+        }
+    }
+
+    /// What a crate type with type arguments `args` derefs to: the `Target` of its `impl Deref`,
+    /// if the graph has one (`impl<C> Deref for Receiver<C>` with `type Target = C`, for a
+    /// `Receiver<Channel>`: `Channel`).
+    fn deref_target(&self, def: &Def, args: &[Ty], depth: u8) -> Option<Ty> {
         if depth > MAX_DEPTH {
             return None;
         }
@@ -696,7 +803,9 @@ impl<'a> Resolver<'a> {
                 if !is_deref {
                     continue;
                 }
-                if let Some(target) = self.assoc_type(defs, imp, "Target", def, depth + 1) {
+                if let Some(target) =
+                    self.assoc_type(defs, imp, "Target", &Ty::Def(def.clone(), args.to_vec()), depth + 1)
+                {
                     return Some(target);
                 }
             }
@@ -720,6 +829,55 @@ impl<'a> Resolver<'a> {
             }
         }
         found
+    }
+}
+
+/// The method `name` of the one extern trait a bound can give it from: none when there are
+/// several (which of them has it, the graph cannot tell).
+fn extern_method(traits: &[Arc<str>], name: &str) -> Option<Def> {
+    match traits {
+        [only] => Some(Def::Extern(Arc::from(format!("{only}::{name}")))),
+        _ => None,
+    }
+}
+
+/// What an impl's type parameters stand for when its self type is `ty`: the self type as
+/// written (`Map<K, V>`) matched against `ty` (`Map<u8, Entry>`: `K` is `u8`, `V` is `Entry`).
+fn impl_params(imp: &ItemDef, ty: &Ty) -> Vec<Ty> {
+    let mut params = Vec::new();
+    if let Shape::Impl { self_type, .. } = &imp.shape {
+        bind_params(self_type, ty, &mut params);
+    }
+    params
+}
+
+fn bind_params(pattern: &TypeExpr, ty: &Ty, params: &mut Vec<Ty>) {
+    match (pattern, ty) {
+        (_, Ty::Unknown) => {}
+        (TypeExpr::Ref(pattern), ty) => bind_params(pattern, ty, params),
+        (TypeExpr::Param(index, _), ty) => {
+            let index = *index as usize;
+            if params.len() <= index {
+                params.resize(index + 1, Ty::Unknown);
+            }
+            params[index] = ty.clone();
+        }
+        (TypeExpr::Path(_, patterns), Ty::Def(_, args)) => {
+            for (pattern, arg) in patterns.iter().zip(args) {
+                bind_params(pattern, arg, params);
+            }
+        }
+        (TypeExpr::Slice(pattern), Ty::Def(Def::Extern(path), args)) if &**path == prelude::SEQUENCE => {
+            if let Some(arg) = args.first() {
+                bind_params(pattern, arg, params);
+            }
+        }
+        (TypeExpr::Tuple(patterns), Ty::Def(Def::Extern(path), args)) if &**path == prelude::TUPLE => {
+            for (pattern, arg) in patterns.iter().zip(args) {
+                bind_params(pattern, arg, params);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -1091,7 +1249,11 @@ pub fn resolve_impls_and_traits(defs: &mut CrateDefs, world: &World, refs: &[Ref
             match (&item.kind, &item.shape) {
                 (VertexKind::Impl, Shape::Impl { trait_path, self_type, .. }) => {
                     let trait_def = trait_path.as_ref().and_then(|path| resolver.path(loc, path, Ns::Type, false));
-                    let self_def = match self_type {
+                    let written = match self_type {
+                        TypeExpr::Ref(inner) => inner,
+                        written => written,
+                    };
+                    let self_def = match written {
                         TypeExpr::Path(path, _) if path.as_ident() != Some("Self") => {
                             resolver.path(loc, path, Ns::Type, false)
                         }
@@ -1100,7 +1262,7 @@ pub fn resolve_impls_and_traits(defs: &mut CrateDefs, world: &World, refs: &[Ref
                     // Registered under the alias's target too, so that methods are found through either.
                     let alias_target = self_def.as_ref().and_then(|def| match resolver.item(def) {
                         Some((target_defs, target)) if target.kind == VertexKind::TypeAlias => {
-                            match resolver.alias_target(target_defs, target, 0) {
+                            match resolver.alias_target(target_defs, target, Vec::new(), 0) {
                                 Ty::Def(def, _) => Some(def),
                                 _ => None,
                             }

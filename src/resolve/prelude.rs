@@ -46,9 +46,11 @@ pub fn derefs_to_argument(path: &str) -> bool {
     )
 }
 
-/// `Option` and `Result`, whose `?`, `unwrap()` and `expect()` give their first type argument.
 /// The path `resolve` gives slices, arrays and iterators whose items it knows: no vertex has it.
 pub const SEQUENCE: &str = "[]";
+
+/// The path `resolve` gives tuples, whose type arguments are the elements: no vertex has it.
+pub const TUPLE: &str = "()";
 
 /// Whether iterating over the type at `path` yields its first type argument (a reference to it,
 /// which method calls see through): std's sequences and sets, their iterators, `Option` and
@@ -149,6 +151,7 @@ fn as_std(path: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// `Option` and `Result`, whose `?`, `unwrap()` and `expect()` give their first type argument.
 pub fn unwraps_to_argument(path: &str) -> bool {
     matches!(&*as_std(path), "std::option::Option" | "std::result::Result")
 }
@@ -240,3 +243,10 @@ const MACROS: &[(&str, &str)] = &[
     ("write", "std::write"),
     ("writeln", "std::writeln"),
 ];
+
+/// std's marker traits: bounds that give a value no methods (`T: Sized`, `?Sized`, `Send`).
+pub fn is_marker_trait(path: &str) -> bool {
+    let name = path.rsplit("::").next().unwrap_or(path);
+    matches!(name, "Sized" | "Send" | "Sync" | "Unpin" | "Copy" | "UnwindSafe" | "RefUnwindSafe")
+        && (path == name || path.starts_with("std::") || path.starts_with("core::"))
+}
