@@ -574,6 +574,9 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
     let mut records = std::mem::take(&mut *walk.records.lock().unwrap_or_else(|poison| poison.into_inner()));
     let module_refs = std::mem::take(&mut *walk.module_refs.lock().unwrap_or_else(|poison| poison.into_inner()));
     merge_module_refs(&mut records, module_refs);
+    known.update(&records);
+    let expansion = (!ctx.options.no_expand).then(|| Expansion::new(&known, Vec::new(), &dep_macros, true));
+    expand_body_macros(&walk, &cfg, expansion.as_ref(), &mut records);
     let mut summary = UnitSummary { deps_interface, ..UnitSummary::default() };
     summary.validation.items = records.len();
     for record in &records {
@@ -1250,6 +1253,82 @@ impl<'d> Expansion<'d> {
             Some(krate) => dep(Some(krate)).or_else(local),
         }
     }
+}
+
+/// Expands the macro calls written in function bodies (and initializers), now that every
+/// definition is known (unless `expansion` is `None`: `--no-expand`): the calls an expansion
+/// makes replace those read from the call's arguments, and the macro calls it makes are expanded
+/// in turn, as deep as item-position ones. A call whose macro is not known, or that does not
+/// expand (an arm the engine cannot match, an expansion that is no statements), keeps the calls
+/// of its arguments. Calls under a `#[cfg]` that does not hold for the crate are dropped.
+fn expand_body_macros(walk: &Walk, cfg: &CfgContext, expansion: Option<&Expansion<'_>>, records: &mut [ItemRecord]) {
+    let index_of: HashMap<uuid::Uuid, usize> = records.iter().enumerate().map(|(at, r)| (r.id, at)).collect();
+    // A definition is looked up from the module the body is in (textual scope).
+    let module_of = |mut at: usize| loop {
+        let record = &records[at];
+        if record.kind == VertexKind::Module {
+            break record.path.clone();
+        }
+        match record.parent.and_then(|parent| index_of.get(&parent)) {
+            Some(&parent) => at = parent,
+            None => break record.path.clone(),
+        }
+    };
+    let modules: Vec<Option<String>> = records
+        .iter()
+        .enumerate()
+        .map(|(at, record)| (expansion.is_some() && !record.refs.body_macros.is_empty()).then(|| module_of(at)))
+        .collect();
+    records.par_iter_mut().zip(modules).for_each(|(record, module)| {
+        let file = record.file.clone();
+        expand_in_body(&mut record.refs, cfg, |body_macro| {
+            let definition = expansion?.definition(&body_macro.call, module.as_deref()?, &file)?;
+            let expanded = catch_unwind(AssertUnwindSafe(|| {
+                parse::with_thread_definitions(|cache| parse::expand_in_body(body_macro, definition, cache))
+            }));
+            proc_macro2::extra::invalidate_current_thread_spans();
+            match expanded {
+                Ok(result) => result.ok(),
+                Err(panic) => {
+                    let message = internal_error(&panic_message(&*panic));
+                    walk.report(Diagnostic::error(file.to_string(), body_macro.call.line, 1, message));
+                    None
+                }
+            }
+        });
+    });
+}
+
+/// `refs` with its body macros expanded by `expand` (`None`: not expanded), to
+/// `MAX_EXPANSION_ROUNDS` levels, and its calls under a `cfg` that does not hold dropped.
+fn expand_in_body(refs: &mut parse::Refs, cfg: &CfgContext, expand: impl Fn(&parse::BodyMacro) -> Option<parse::Refs>) {
+    // (macros of one expansion, where that expansion's calls start in `refs.calls`, depth)
+    let mut work = vec![(std::mem::take(&mut refs.body_macros), 0usize, 0usize)];
+    let mut keep = vec![true; refs.calls.len()];
+    while let Some((macros, base, depth)) = work.pop() {
+        if depth >= MAX_EXPANSION_ROUNDS {
+            continue;
+        }
+        let mut next = 0;
+        for (at, body_macro) in macros.iter().enumerate() {
+            // The macros in the arguments of one that expanded are part of its expansion.
+            if at < next || !cfg.allows(body_macro.cfg.as_deref()) {
+                continue;
+            }
+            let Some(mut inner) = expand(body_macro) else { continue };
+            let (start, end) = (body_macro.calls.0 as usize, body_macro.calls.1 as usize);
+            for kept in keep.iter_mut().take(base + end).skip(base + start) {
+                *kept = false;
+            }
+            next = at + 1 + body_macro.nested as usize;
+            let inner_base = refs.calls.len();
+            refs.calls.append(&mut inner.calls);
+            keep.resize(refs.calls.len(), true);
+            work.push((std::mem::take(&mut inner.body_macros), inner_base, depth + 1));
+        }
+    }
+    let mut kept = keep.into_iter();
+    refs.calls.retain(|call| kept.next().unwrap_or(true) && cfg.allows(call.cfg.as_deref()));
 }
 
 /// What one call's expansion gives the module, its `cfg` added; `None` when it gives nothing, or

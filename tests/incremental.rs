@@ -105,11 +105,11 @@ fn random_edits(store: &str) {
         let mut only_util = false;
         // Every fifth step rewrites a file unchanged: a rerun that must be skipped. The first
         // steps go through every kind of edit; then they are drawn at random.
-        const FIRST: [usize; 16] = [0, 3, 8, 2, 12, 13, 5, 9, 1, 10, 4, 11, 7, 14, 15, 13];
+        const FIRST: [usize; 20] = [0, 3, 8, 2, 12, 13, 5, 9, 1, 10, 4, 11, 7, 14, 15, 13, 16, 17, 16, 17];
         let kind = match step {
             _ if step % 5 == 4 => 6,
-            _ if step < 20 => FIRST[step - step / 5],
-            _ => rng.below(16),
+            _ if step < 25 => FIRST[step - step / 5],
+            _ => rng.below(18),
         };
         let what = match kind {
             0 => {
@@ -250,6 +250,30 @@ fn random_edits(store: &str) {
                 );
                 std::fs::write(&made, definition).unwrap();
                 format!("define the local macro `made_here` again at step {step}")
+            }
+            16 => {
+                // util's exported macro that `app` calls in a function body (`util2::shout_it!`),
+                // redefined to call another function: `app` expands the call again.
+                let util_lib = util.join("src/lib.rs");
+                let content = std::fs::read_to_string(&util_lib).unwrap();
+                let (from, to) = match content.contains("$crate::text::shout($text)") {
+                    true => ("$crate::text::shout($text)", "$crate::text::join(&[$text.to_owned()], \"\")"),
+                    false => ("$crate::text::join(&[$text.to_owned()], \"\")", "$crate::text::shout($text)"),
+                };
+                std::fs::write(&util_lib, content.replace(from, to)).unwrap();
+                format!("make util's body macro `shout_it` call {to} at step {step}")
+            }
+            17 => {
+                // A local macro called in a function body (`scaled_area!`), redefined to call
+                // another method.
+                let bodies = app.join("bodies.rs");
+                let content = std::fs::read_to_string(&bodies).unwrap();
+                let (from, to) = match content.contains("grown.area()") {
+                    true => ("grown.area()", "grown.diameter()"),
+                    false => ("grown.diameter()", "grown.area()"),
+                };
+                std::fs::write(&bodies, content.replace(from, to)).unwrap();
+                format!("make the body macro `scaled_area` call {to} at step {step}")
             }
             _ => {
                 // A `mod x;` with no file yet: the walk looks for it, and must notice it appear.

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use proc_macro2::{Delimiter, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 
 use super::mbe::{MacroRules, MbeError};
+use super::refs::{BodyMacro, Collector, Refs};
 use super::{Body, LineMap, PathRef, SyntaxError, file_line, items, line, parse_syntax_with, with_lines};
 
 /// An item-position macro call (`name! { ... }`), with its body as positioned text.
@@ -392,6 +393,21 @@ pub fn expand_statements(
         let (mut items, calls) = super::statements(tokens).map_err(|err| not_made_of(call, "statements", &err))?;
         mark(&mut items, call.name());
         Ok(Expanded::Macro(Body { items, calls, ..Body::default() }))
+    })
+}
+
+/// What a macro call in a function body expands to, read as the body would read it there: the
+/// calls (and further macro calls) of the statements or expression it makes (see `BodyMacro`).
+pub fn expand_in_body(
+    body_macro: &BodyMacro,
+    definition: Definition<'_>,
+    cache: &mut Definitions,
+) -> Result<Refs, SyntaxError> {
+    let call = &body_macro.call;
+    with_lines(call.lines(), || {
+        let tokens = transcribe(call, definition, cache)?;
+        let stmts = super::parse_statements(tokens).map_err(|err| not_made_of(call, "statements", &err))?;
+        Ok(Collector::expansion(body_macro, &stmts))
     })
 }
 

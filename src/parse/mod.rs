@@ -19,11 +19,11 @@ use syn::{Attribute, Field, Fields, ForeignItem, ImplItem, Item, Signature, Trai
 use crate::model::VertexKind;
 
 pub use expand::{
-    Definition, Definitions, Expanded, MacroCall, expand, expand_members, expand_statements, include_path,
-    with_thread_definitions,
+    Definition, Definitions, Expanded, MacroCall, expand, expand_in_body, expand_members, expand_statements,
+    include_path, with_thread_definitions,
 };
 
-pub use refs::{Call, Callee, Named, PathRef, Refs, TypeExpr, UseFacts};
+pub use refs::{BodyMacro, Call, Callee, Named, PathRef, Refs, TypeExpr, UseFacts};
 use refs::{Collector, Generics};
 
 /// Everything the graph needs from one file.
@@ -1338,18 +1338,24 @@ fn initializer(expr: &syn::Expr) -> (Vec<ItemFacts>, Vec<MacroCall>) {
 /// expands to (a block's statements, as `Block::parse_within` reads them), outside the items
 /// themselves.
 fn statements(tokens: TokenStream) -> Result<(Vec<ItemFacts>, Vec<MacroCall>), SyntaxError> {
+    let parsed = parse_statements(tokens)?;
+    let mut collector = BodyItems { calls: Some(Vec::new()), ..BodyItems::default() };
+    for stmt in &parsed {
+        collector.visit_stmt(stmt);
+    }
+    Ok((collector.items, collector.calls.unwrap_or_default()))
+}
+
+/// A block's statements, as `Block::parse_within` reads them (a last expression without `;`
+/// among them).
+fn parse_statements(tokens: TokenStream) -> Result<Vec<syn::Stmt>, SyntaxError> {
     struct Statements(Vec<syn::Stmt>);
     impl syn::parse::Parse for Statements {
         fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
             syn::Block::parse_within(input).map(Statements)
         }
     }
-    let Statements(parsed) = parse_syntax_with(tokens)?;
-    let mut collector = BodyItems { calls: Some(Vec::new()), ..BodyItems::default() };
-    for stmt in &parsed {
-        collector.visit_stmt(stmt);
-    }
-    Ok((collector.items, collector.calls.unwrap_or_default()))
+    parse_syntax_with(tokens).map(|Statements(stmts)| stmts)
 }
 
 /// The items a body or an initializer declares, outside items; and, when `calls` is `Some`, its

@@ -12,6 +12,7 @@ use syn::{Expr, FnArg, GenericArgument, Pat, PathArguments, ReturnType, Type, Ty
 
 use serde::{Deserialize, Serialize};
 
+use super::expand::MacroCall;
 use super::{line, unraw};
 
 /// A path as written, without generic arguments: `crate::a::B`, `::std::fmt`, `Self::new`.
@@ -103,6 +104,10 @@ pub struct Call {
     /// Written in the arguments of a macro other than std's, which may paste the tokens
     /// anywhere (`syscall!(accept(fd))` calls `libc::accept`).
     pub in_macro: bool,
+    /// The `#[cfg(...)]` predicates of the statements and expressions around the call in its
+    /// body, joined (`#[cfg(target_os = "linux")] let s = accept4(..);`): the call is made only
+    /// where they hold.
+    pub cfg: Option<String>,
 }
 
 /// One name a `use` declaration (or `extern crate`) brings in: `use a::b::{c as d, e::*}` gives
@@ -146,10 +151,36 @@ pub struct Refs {
     pub cfg_derives: Vec<(String, Named)>,
     /// A trait's supertraits.
     pub supertraits: Vec<Named>,
+    /// Calls of macros other than std's in a body, to expand once the crate's macros are known.
+    pub body_macros: Vec<BodyMacro>,
+}
+
+/// A call of a macro other than std's in a function body (or an initializer), with what its
+/// expansion needs to be read as the body would read it: the locals its tokens name and the
+/// generic parameters in scope. Once expanded, the calls its expansion makes replace those read
+/// from its arguments (`calls`), and the macro calls in its arguments (the `nested` ones after
+/// it) are expanded as part of it, not on their own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BodyMacro {
+    pub call: MacroCall,
+    /// The locals in scope at the call whose names its tokens have (`$this` given `self`), with
+    /// what is known of their types.
+    pub locals: Vec<(String, TypeExpr)>,
+    pub generics: Generics,
+    /// The range of `Refs::calls` read from the call's arguments.
+    pub calls: (u32, u32),
+    /// How many of the next `Refs::body_macros` are in the call's arguments.
+    pub nested: u32,
+    /// The call is itself in the arguments of another macro other than std's.
+    pub in_macro: bool,
+    /// The `cfg` predicates around the call in its body (see `Call::cfg`).
+    pub cfg: Option<String>,
 }
 
 impl Refs {
     pub fn append(&mut self, mut other: Refs) {
+        // `other`'s body macros' ranges are into its calls, which go after these.
+        let base = u32::try_from(self.calls.len()).unwrap_or(u32::MAX);
         self.uses.append(&mut other.uses);
         self.types.append(&mut other.types);
         self.values.append(&mut other.values);
@@ -158,6 +189,10 @@ impl Refs {
         self.derives.append(&mut other.derives);
         self.cfg_derives.append(&mut other.cfg_derives);
         self.supertraits.append(&mut other.supertraits);
+        self.body_macros.extend(other.body_macros.drain(..).map(|mut body_macro| {
+            body_macro.calls = (body_macro.calls.0.saturating_add(base), body_macro.calls.1.saturating_add(base));
+            body_macro
+        }));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -169,12 +204,13 @@ impl Refs {
             && self.derives.is_empty()
             && self.cfg_derives.is_empty()
             && self.supertraits.is_empty()
+            && self.body_macros.is_empty()
     }
 }
 
 /// Generic parameters in scope, with their trait bounds: a type named by one of them is known
 /// only by its bounds.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Generics {
     params: Vec<(String, Vec<PathRef>)>,
 }
@@ -269,11 +305,14 @@ pub struct Collector<'g> {
     locals: Vec<(String, TypeExpr)>,
     /// How many calls of macros other than std's enclose what is visited.
     in_macros: u32,
+    /// The `#[cfg(...)]` predicates of the statements and expressions that enclose what is
+    /// visited.
+    cfgs: Vec<String>,
 }
 
 impl<'g> Collector<'g> {
     pub fn new(generics: &'g Generics) -> Collector<'g> {
-        Collector { refs: Refs::default(), generics, locals: Vec::new(), in_macros: 0 }
+        Collector { refs: Refs::default(), generics, locals: Vec::new(), in_macros: 0, cfgs: Vec::new() }
     }
 
     /// A function: its signature's types, its parameters as locals, and its body.
@@ -330,6 +369,20 @@ impl<'g> Collector<'g> {
 
     pub fn finish(self) -> Refs {
         self.refs
+    }
+
+    /// What the statements a body's macro call expands to name, read with the locals and generic
+    /// parameters the call had (`BodyMacro`).
+    pub fn expansion(body_macro: &BodyMacro, stmts: &[syn::Stmt]) -> Refs {
+        let mut collector = Collector::new(&body_macro.generics);
+        // Innermost first in the snapshot; innermost last here.
+        collector.locals = body_macro.locals.iter().rev().cloned().collect();
+        collector.in_macros = u32::from(body_macro.in_macro);
+        collector.cfgs.extend(body_macro.cfg.clone());
+        for stmt in stmts {
+            collector.visit_stmt(stmt);
+        }
+        collector.refs
     }
 
     fn bind_typed(&mut self, pat: &Pat, ty: &Type) {
@@ -502,6 +555,60 @@ impl<'g> Collector<'g> {
         self.locals.truncate(scope);
     }
 
+    /// The locals in scope whose names are among `tokens`' identifiers, innermost first.
+    fn locals_named_in(&self, tokens: &proc_macro2::TokenStream) -> Vec<(String, TypeExpr)> {
+        fn idents(tokens: &proc_macro2::TokenStream, out: &mut std::collections::HashSet<String>) {
+            for tree in tokens.clone() {
+                match tree {
+                    proc_macro2::TokenTree::Ident(ident) => {
+                        out.insert(unraw(&ident));
+                    }
+                    proc_macro2::TokenTree::Group(group) => idents(&group.stream(), out),
+                    _ => {}
+                }
+            }
+        }
+        if self.locals.is_empty() {
+            return Vec::new();
+        }
+        let mut names = std::collections::HashSet::new();
+        idents(tokens, &mut names);
+        let mut found: Vec<(String, TypeExpr)> = Vec::new();
+        for (name, ty) in self.locals.iter().rev() {
+            if names.contains(name) && !found.iter().any(|(seen, _)| seen == name) {
+                found.push((name.clone(), ty.clone()));
+            }
+        }
+        found
+    }
+
+    /// A `let`'s initializer (and `else`), evaluated before its bindings shadow anything.
+    fn visit_local_init(&mut self, local: &syn::Local) {
+        if let Some(init) = &local.init {
+            self.visit_expr(&init.expr);
+            if let Some((_, diverge)) = &init.diverge {
+                self.visit_expr(diverge);
+            }
+        }
+    }
+
+    /// The `cfg` predicates around what is visited, joined as `CfgContext::eval` reads them.
+    fn cfg(&self) -> Option<String> {
+        (!self.cfgs.is_empty()).then(|| self.cfgs.join(", "))
+    }
+
+    /// Visits `f` with the `#[cfg]` predicates of `attrs` around it.
+    fn under_cfg(&mut self, attrs: &[syn::Attribute], f: impl FnOnce(&mut Self)) {
+        match super::render::cfg(attrs) {
+            Some(predicates) => {
+                self.cfgs.push(predicates);
+                f(self);
+                self.cfgs.pop();
+            }
+            None => f(self),
+        }
+    }
+
     fn is_local(&self, name: &str) -> bool {
         self.locals.iter().any(|(local, _)| local == name)
     }
@@ -609,13 +716,32 @@ impl<'ast> Visit<'ast> for Collector<'_> {
         self.locals.truncate(scope);
     }
 
+    fn visit_stmt(&mut self, stmt: &'ast syn::Stmt) {
+        match stmt {
+            // A `let`'s bindings outlive the statement: its `cfg` is applied inside `visit_local`.
+            syn::Stmt::Macro(mac) => self.under_cfg(&mac.attrs, |this| visit::visit_stmt(this, stmt)),
+            _ => visit::visit_stmt(self, stmt),
+        }
+    }
+
+    fn visit_expr(&mut self, expr: &'ast Expr) {
+        match expr_attrs(expr) {
+            Some(attrs) if !attrs.is_empty() => self.under_cfg(attrs, |this| visit::visit_expr(this, expr)),
+            _ => visit::visit_expr(self, expr),
+        }
+    }
+
+    fn visit_arm(&mut self, arm: &'ast syn::Arm) {
+        self.under_cfg(&arm.attrs, |this| visit::visit_arm(this, arm));
+    }
+
     fn visit_local(&mut self, local: &'ast syn::Local) {
-        // The initializer is evaluated before the new binding shadows anything.
-        if let Some(init) = &local.init {
-            self.visit_expr(&init.expr);
-            if let Some((_, diverge)) = &init.diverge {
-                self.visit_expr(diverge);
-            }
+        if let Some(predicates) = super::render::cfg(&local.attrs) {
+            self.cfgs.push(predicates);
+            self.visit_local_init(local);
+            self.cfgs.pop();
+        } else {
+            self.visit_local_init(local);
         }
         let ty = local.init.as_ref().map(|init| self.type_of(&init.expr)).unwrap_or_default();
         self.bind(&local.pat, ty);
@@ -683,7 +809,12 @@ impl<'ast> Visit<'ast> for Collector<'_> {
                 for segment in &path.path.segments {
                     self.visit_path_arguments(&segment.arguments);
                 }
-                self.refs.calls.push(Call { callee, line: line(func_span(path)), in_macro: self.in_macros > 0 });
+                self.refs.calls.push(Call {
+                    callee,
+                    line: line(func_span(path)),
+                    in_macro: self.in_macros > 0,
+                    cfg: self.cfg(),
+                });
             }
             _ => self.visit_expr(&call.func),
         }
@@ -707,6 +838,7 @@ impl<'ast> Visit<'ast> for Collector<'_> {
             callee: Callee::Method { receiver, name },
             line: line(call.method.span()),
             in_macro: self.in_macros > 0,
+            cfg: self.cfg(),
         });
         for arg in &call.args {
             match (arg, &item) {
@@ -779,10 +911,56 @@ impl<'ast> Visit<'ast> for Collector<'_> {
         // std's macros evaluate their arguments as written; another macro may paste them into
         // other code.
         let std_macro = mac.path.segments.last().is_some_and(|segment| is_std_macro(&unraw(&segment.ident)));
-        self.in_macros += u32::from(!std_macro);
+        if std_macro {
+            self.macro_arguments(mac);
+            return;
+        }
+        // Kept for expansion once the crate's macros are known (`BodyMacro`); until then, and if
+        // it is never expanded, the calls its arguments make stand for it.
+        let at = self.refs.body_macros.len();
+        let first_call = self.refs.calls.len();
+        let body_macro = BodyMacro {
+            call: MacroCall::new(mac, None),
+            locals: self.locals_named_in(&mac.tokens),
+            generics: self.generics.clone(),
+            calls: (0, 0),
+            nested: 0,
+            in_macro: self.in_macros > 0,
+            cfg: self.cfg(),
+        };
+        self.refs.body_macros.push(body_macro);
+        self.in_macros += 1;
         self.macro_arguments(mac);
-        self.in_macros -= u32::from(!std_macro);
+        self.in_macros -= 1;
+        let (calls, nested) = (self.refs.calls.len(), self.refs.body_macros.len() - at - 1);
+        let body_macro = &mut self.refs.body_macros[at];
+        body_macro.calls = (u32::try_from(first_call).unwrap_or(u32::MAX), u32::try_from(calls).unwrap_or(u32::MAX));
+        body_macro.nested = u32::try_from(nested).unwrap_or(u32::MAX);
     }
+}
+
+/// The attributes of an expression, for the kinds that statements and arms start with.
+fn expr_attrs(expr: &Expr) -> Option<&[syn::Attribute]> {
+    let attrs = match expr {
+        Expr::Assign(e) => &e.attrs,
+        Expr::Block(e) => &e.attrs,
+        Expr::Call(e) => &e.attrs,
+        Expr::ForLoop(e) => &e.attrs,
+        Expr::If(e) => &e.attrs,
+        Expr::Loop(e) => &e.attrs,
+        Expr::Macro(e) => &e.attrs,
+        Expr::Match(e) => &e.attrs,
+        Expr::MethodCall(e) => &e.attrs,
+        Expr::Return(e) => &e.attrs,
+        Expr::Try(e) => &e.attrs,
+        Expr::Unsafe(e) => &e.attrs,
+        Expr::While(e) => &e.attrs,
+        Expr::Paren(e) => &e.attrs,
+        Expr::Struct(e) => &e.attrs,
+        Expr::Tuple(e) => &e.attrs,
+        _ => return None,
+    };
+    Some(attrs)
 }
 
 /// The macros of std and core whose arguments are expressions evaluated as written.
