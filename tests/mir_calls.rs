@@ -161,6 +161,8 @@ fn generic_arguments_are_stripped_but_qualified_selves_kept() {
     assert_eq!(strip_generics("ConstNonNull::<<A as Array>::Item>::as_ptr"), "ConstNonNull::as_ptr");
     assert_eq!(strip_generics("<Buffer<T> as Clone>::clone"), "<Buffer<T> as Clone>::clone");
     assert_eq!(strip_generics("error::<impl Error>::construct"), "error::<impl Error>::construct");
+    // The turbofish of an `impl Trait` argument is no inherent impl's path.
+    assert_eq!(strip_generics("RawTable::<T, A>::find::<impl FnMut(&T) -> bool>"), "RawTable::find");
 }
 
 fn cargo_metadata(workspace: &Path, flags: &[&str]) -> Value {

@@ -249,13 +249,18 @@ pub fn segments(path: &str) -> Vec<&str> {
 
 /// A path without its generic arguments: `Foo::<T>::new` → `Foo::new`,
 /// `core::fmt::Arguments<'_>::new` → `core::fmt::Arguments::new`. A qualified-self segment
-/// (`<X as Trait>`, first) and `<impl X>` segments are kept whole; a turbofish whose argument is a
-/// projection (`ConstNonNull::<<A as Array>::Item>::as_ptr`) goes like any other.
+/// (`<X as Trait>`, first) and `<impl X>` segments before a name are kept whole; a turbofish whose
+/// argument is a projection (`ConstNonNull::<<A as Array>::Item>::as_ptr`) or an `impl Trait`
+/// (`RawTable::<T, A>::find::<impl FnMut(&T) -> bool>`) goes like any other.
 pub fn strip_generics(path: &str) -> String {
     let mut kept = Vec::new();
-    for (index, segment) in segments(path).into_iter().enumerate() {
+    let segments = segments(path);
+    let last = segments.len().saturating_sub(1);
+    for (index, segment) in segments.into_iter().enumerate() {
         if segment.starts_with('<') {
-            if segment.starts_with("<impl ") || index == 0 && segment.contains(" as ") {
+            // `find::<impl FnMut(&T) -> bool>` is the turbofish of an `impl Trait` argument.
+            let impl_path = segment.starts_with("<impl ") && index < last;
+            if impl_path || index == 0 && segment.contains(" as ") {
                 kept.push(segment.to_owned());
             }
             // Otherwise a turbofish's arguments.
