@@ -111,6 +111,12 @@ fn impls_traits_and_derives_resolve() {
         "impl calls_app::shapes::circle::<impl util2::Describe for Circle> -impl_for-> struct calls_app::shapes::circle::Circle",
         serde_json::json!({}),
     );
+    // A self type behind two references is still the struct's.
+    assert_edge(
+        &graph,
+        "impl calls_app::generics::<impl Marker for &&Bag> -impl_for-> struct calls_app::generics::Bag",
+        serde_json::json!({}),
+    );
     assert_edge(&graph, "trait calls_util::Loud -supertrait-> trait calls_util::Describe", serde_json::json!({}));
     assert_edge(
         &graph,

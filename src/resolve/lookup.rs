@@ -1249,10 +1249,11 @@ pub fn resolve_impls_and_traits(defs: &mut CrateDefs, world: &World, refs: &[Ref
             match (&item.kind, &item.shape) {
                 (VertexKind::Impl, Shape::Impl { trait_path, self_type, .. }) => {
                     let trait_def = trait_path.as_ref().and_then(|path| resolver.path(loc, path, Ns::Type, false));
-                    let written = match self_type {
-                        TypeExpr::Ref(inner) => inner,
-                        written => written,
-                    };
+                    // `impl Tr for &'a &'b Foo` is an impl of `Foo`'s.
+                    let mut written = self_type;
+                    while let TypeExpr::Ref(inner) = written {
+                        written = inner;
+                    }
                     let self_def = match written {
                         TypeExpr::Path(path, _) if path.as_ident() != Some("Self") => {
                             resolver.path(loc, path, Ns::Type, false)
