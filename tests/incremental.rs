@@ -62,6 +62,15 @@ fn counts(summary: &serde_json::Value) -> serde_json::Value {
     counts
 }
 
+/// Rewrites the file at `path` with `one` replaced by `other`, or `other` by `one` when `one` is
+/// not there; returns what is written now.
+fn toggle<'a>(path: &Path, one: &'a str, other: &'a str) -> &'a str {
+    let content = std::fs::read_to_string(path).unwrap();
+    let (from, to) = if content.contains(one) { (one, other) } else { (other, one) };
+    std::fs::write(path, content.replace(from, to)).unwrap();
+    to
+}
+
 fn append(path: &Path, text: &str) {
     let mut content = std::fs::read_to_string(path).unwrap();
     content.push_str(text);
@@ -254,25 +263,17 @@ fn random_edits(store: &str) {
             16 => {
                 // util's exported macro that `app` calls in a function body (`util2::shout_it!`),
                 // redefined to call another function: `app` expands the call again.
-                let util_lib = util.join("src/lib.rs");
-                let content = std::fs::read_to_string(&util_lib).unwrap();
-                let (from, to) = match content.contains("$crate::text::shout($text)") {
-                    true => ("$crate::text::shout($text)", "$crate::text::join(&[$text.to_owned()], \"\")"),
-                    false => ("$crate::text::join(&[$text.to_owned()], \"\")", "$crate::text::shout($text)"),
-                };
-                std::fs::write(&util_lib, content.replace(from, to)).unwrap();
+                let to = toggle(
+                    &util.join("src/lib.rs"),
+                    "$crate::text::shout($text)",
+                    "$crate::text::join(&[$text.to_owned()], \"\")",
+                );
                 format!("make util's body macro `shout_it` call {to} at step {step}")
             }
             17 => {
                 // A local macro called in a function body (`scaled_area!`), redefined to call
                 // another method.
-                let bodies = app.join("bodies.rs");
-                let content = std::fs::read_to_string(&bodies).unwrap();
-                let (from, to) = match content.contains("grown.area()") {
-                    true => ("grown.area()", "grown.diameter()"),
-                    false => ("grown.diameter()", "grown.area()"),
-                };
-                std::fs::write(&bodies, content.replace(from, to)).unwrap();
+                let to = toggle(&app.join("bodies.rs"), "grown.area()", "grown.diameter()");
                 format!("make the body macro `scaled_area` call {to} at step {step}")
             }
             _ => {
