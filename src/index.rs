@@ -1287,24 +1287,38 @@ fn expand_body_macros(walk: &Walk, cfg: &CfgContext, expansion: Option<&Expansio
                 parse::with_thread_definitions(|cache| parse::expand_in_body(body_macro, definition, cache))
             }));
             proc_macro2::extra::invalidate_current_thread_spans();
-            match expanded {
+            Some(match expanded {
                 Ok(result) => result.ok(),
                 Err(panic) => {
                     let message = internal_error(&panic_message(&*panic));
                     walk.report(Diagnostic::error(file.to_string(), body_macro.call.line, 1, message));
                     None
                 }
-            }
+            })
         });
     });
 }
 
-/// `refs` with its body macros expanded by `expand` (`None`: not expanded), to
-/// `MAX_EXPANSION_ROUNDS` levels, and its calls under a `cfg` that does not hold dropped.
-fn expand_in_body(refs: &mut parse::Refs, cfg: &CfgContext, expand: impl Fn(&parse::BodyMacro) -> Option<parse::Refs>) {
+/// How many macro calls one body's expansion expands, nested ones included. Expanding a body's
+/// macros is for the calls they make, and a few levels find them (`tri!`, `buf_get_impl!`); a
+/// token muncher (`quote!`, which expands once per token of its input) would otherwise cost the
+/// build more than the calls it makes are worth: 1.9 s of CPU on the `e2e` corpus, for calls of
+/// `quote`'s own helpers. What is left unexpanded keeps the calls of its arguments.
+const BODY_EXPANSIONS: usize = 32;
+
+/// `refs` with its body macros expanded by `expand` (`None`: no definition is known, `Some(None)`:
+/// it did not expand), to
+/// `MAX_EXPANSION_ROUNDS` levels and `BODY_EXPANSIONS` calls, and its calls under a `cfg` that
+/// does not hold dropped.
+fn expand_in_body(
+    refs: &mut parse::Refs,
+    cfg: &CfgContext,
+    expand: impl Fn(&parse::BodyMacro) -> Option<Option<parse::Refs>>,
+) {
     // (macros of one expansion, where that expansion's calls start in `refs.calls`, depth)
     let mut work = vec![(std::mem::take(&mut refs.body_macros), 0usize, 0usize)];
     let mut keep = vec![true; refs.calls.len()];
+    let mut budget = BODY_EXPANSIONS;
     while let Some((macros, base, depth)) = work.pop() {
         if depth >= MAX_EXPANSION_ROUNDS {
             continue;
@@ -1312,10 +1326,12 @@ fn expand_in_body(refs: &mut parse::Refs, cfg: &CfgContext, expand: impl Fn(&par
         let mut next = 0;
         for (at, body_macro) in macros.iter().enumerate() {
             // The macros in the arguments of one that expanded are part of its expansion.
-            if at < next || !cfg.allows(body_macro.cfg.as_deref()) {
+            if at < next || !cfg.allows(body_macro.cfg.as_deref()) || budget == 0 {
                 continue;
             }
-            let Some(mut inner) = expand(body_macro) else { continue };
+            let Some(expanded) = expand(body_macro) else { continue };
+            budget -= 1;
+            let Some(mut inner) = expanded else { continue };
             let (start, end) = (body_macro.calls.0 as usize, body_macro.calls.1 as usize);
             for kept in keep.iter_mut().take(base + end).skip(base + start) {
                 *kept = false;
@@ -1744,6 +1760,94 @@ fn finish_module(batch: &mut Batch, id: uuid::Uuid, mut props: Props, doc: Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn call(name: &str, cfg: Option<&str>) -> parse::Call {
+        parse::Call {
+            callee: parse::Callee::Path(parse::PathRef::single(name)),
+            line: 1,
+            in_macro: false,
+            cfg: cfg.map(str::to_owned),
+        }
+    }
+
+    fn body_macro(name: &str, calls: (u32, u32), nested: u32) -> parse::BodyMacro {
+        let syn::Stmt::Macro(mac) = syn::parse_str::<syn::Stmt>(&format!("{name}!(x);")).unwrap() else {
+            panic!("not a macro call")
+        };
+        parse::BodyMacro {
+            call: parse::MacroCall::new(&mac.mac, None),
+            locals: Vec::new(),
+            generics: Default::default(),
+            calls,
+            nested,
+            in_macro: false,
+            cfg: None,
+        }
+    }
+
+    fn names(refs: &parse::Refs) -> Vec<String> {
+        refs.calls
+            .iter()
+            .map(|call| match &call.callee {
+                parse::Callee::Path(path) => path.segments.join("::"),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn body_expansions_replace_their_arguments_calls_and_stop_at_the_budget() {
+        let cfg = CfgContext::new(Arc::new(crate::cfg::Target::detect(None)), Default::default(), false, false);
+        // `outer!(inner!(a()), b())` then `off()` under a `cfg` that never holds.
+        let mut refs = parse::Refs {
+            calls: vec![call("a", None), call("b", None), call("off", Some("any()"))],
+            body_macros: vec![body_macro("outer", (0, 2), 1), body_macro("inner", (0, 1), 0)],
+            ..parse::Refs::default()
+        };
+        let tried = std::cell::Cell::new(Vec::new());
+        expand_in_body(&mut refs, &cfg, |m| {
+            let mut seen = tried.take();
+            seen.push(m.call.name().to_owned());
+            tried.set(seen);
+            match m.call.name() {
+                // Expands to a call of its own and to a call of `inner!` again.
+                "outer" => Some(Some(parse::Refs {
+                    calls: vec![call("made", None)],
+                    body_macros: vec![body_macro("inner", (0, 0), 0)],
+                    ..parse::Refs::default()
+                })),
+                // A muncher: expands to itself forever.
+                "inner" => Some(Some(parse::Refs {
+                    calls: vec![call("step", None)],
+                    body_macros: vec![body_macro("inner", (0, 0), 0)],
+                    ..parse::Refs::default()
+                })),
+                _ => None,
+            }
+        });
+        let tried = tried.take();
+        // The `inner!` in `outer!`'s arguments is part of `outer!`'s expansion, not tried alone.
+        assert_eq!(tried.first().map(String::as_str), Some("outer"));
+        assert_eq!(tried.len(), BODY_EXPANSIONS, "the muncher stops at the budget");
+        let names = names(&refs);
+        // `a()` and `b()` were read from `outer!`'s arguments: its expansion replaces them; `off()`
+        // is under a `cfg` that does not hold.
+        assert!(!names.iter().any(|n| n == "a" || n == "b" || n == "off"), "{names:?}");
+        assert_eq!(names.iter().filter(|n| *n == "made").count(), 1);
+        assert_eq!(names.iter().filter(|n| *n == "step").count(), BODY_EXPANSIONS - 1);
+    }
+
+    #[test]
+    fn a_body_macro_without_a_definition_keeps_its_arguments_calls() {
+        let cfg = CfgContext::new(Arc::new(crate::cfg::Target::detect(None)), Default::default(), false, false);
+        let mut refs = parse::Refs {
+            calls: vec![call("a", None)],
+            body_macros: vec![body_macro("unknown", (0, 1), 0)],
+            ..parse::Refs::default()
+        };
+        expand_in_body(&mut refs, &cfg, |_| None);
+        assert_eq!(names(&refs), ["a"]);
+    }
 
     #[test]
     fn an_edit_to_one_items_edges_changes_one_batch_of_them() {

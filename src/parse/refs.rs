@@ -905,6 +905,24 @@ impl<'ast> Visit<'ast> for Collector<'_> {
     }
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        // A macro in a type or a pattern (`Token![;]`): its arguments only.
+        self.macro_call(mac, false);
+    }
+
+    fn visit_expr_macro(&mut self, expr: &'ast syn::ExprMacro) {
+        self.macro_call(&expr.mac, true);
+    }
+
+    fn visit_stmt_macro(&mut self, stmt: &'ast syn::StmtMacro) {
+        self.macro_call(&stmt.mac, true);
+    }
+}
+
+impl Collector<'_> {
+    /// A macro call: its name, and the calls its arguments make; one in expression or statement
+    /// position (`expandable`) of a macro other than std's is also kept for expansion once the
+    /// crate's macros are known (`BodyMacro`), whose calls then replace its arguments' ones.
+    fn macro_call(&mut self, mac: &syn::Macro, expandable: bool) {
         if let Some(named) = self.named(&mac.path) {
             self.refs.macros.push(named);
         }
@@ -915,27 +933,30 @@ impl<'ast> Visit<'ast> for Collector<'_> {
             self.macro_arguments(mac);
             return;
         }
-        // Kept for expansion once the crate's macros are known (`BodyMacro`); until then, and if
-        // it is never expanded, the calls its arguments make stand for it.
         let at = self.refs.body_macros.len();
         let first_call = self.refs.calls.len();
-        let body_macro = BodyMacro {
-            call: MacroCall::new(mac, None),
-            locals: self.locals_named_in(&mac.tokens),
-            generics: self.generics.clone(),
-            calls: (0, 0),
-            nested: 0,
-            in_macro: self.in_macros > 0,
-            cfg: self.cfg(),
-        };
-        self.refs.body_macros.push(body_macro);
+        if expandable {
+            let body_macro = BodyMacro {
+                call: MacroCall::new(mac, None),
+                locals: self.locals_named_in(&mac.tokens),
+                generics: self.generics.clone(),
+                calls: (0, 0),
+                nested: 0,
+                in_macro: self.in_macros > 0,
+                cfg: self.cfg(),
+            };
+            self.refs.body_macros.push(body_macro);
+        }
         self.in_macros += 1;
         self.macro_arguments(mac);
         self.in_macros -= 1;
-        let (calls, nested) = (self.refs.calls.len(), self.refs.body_macros.len() - at - 1);
-        let body_macro = &mut self.refs.body_macros[at];
-        body_macro.calls = (u32::try_from(first_call).unwrap_or(u32::MAX), u32::try_from(calls).unwrap_or(u32::MAX));
-        body_macro.nested = u32::try_from(nested).unwrap_or(u32::MAX);
+        if expandable {
+            let (calls, nested) = (self.refs.calls.len(), self.refs.body_macros.len() - at - 1);
+            let body_macro = &mut self.refs.body_macros[at];
+            body_macro.calls =
+                (u32::try_from(first_call).unwrap_or(u32::MAX), u32::try_from(calls).unwrap_or(u32::MAX));
+            body_macro.nested = u32::try_from(nested).unwrap_or(u32::MAX);
+        }
     }
 }
 
