@@ -1280,9 +1280,9 @@ fn expand_body_macros(walk: &Walk, cfg: &CfgContext, expansion: Option<&Expansio
         .map(|(at, record)| (expansion.is_some() && !record.refs.body_macros.is_empty()).then(|| module_of(at)))
         .collect();
     records.par_iter_mut().zip(modules).for_each(|(record, module)| {
-        let file = record.file.clone();
+        let file = &record.file;
         expand_in_body(&mut record.refs, cfg, |body_macro| {
-            let definition = expansion?.definition(&body_macro.call, module.as_deref()?, &file)?;
+            let definition = expansion?.definition(&body_macro.call, module.as_deref()?, file)?;
             let expanded = catch_unwind(AssertUnwindSafe(|| {
                 parse::with_thread_definitions(|cache| parse::expand_in_body(body_macro, definition, cache))
             }));
@@ -1306,23 +1306,25 @@ fn expand_body_macros(walk: &Walk, cfg: &CfgContext, expansion: Option<&Expansio
 /// `quote`'s own helpers. What is left unexpanded keeps the calls of its arguments.
 const BODY_EXPANSIONS: usize = 32;
 
-/// `refs` with its body macros expanded by `expand` (`None`: no definition is known, `Some(None)`:
-/// it did not expand), to
-/// `MAX_EXPANSION_ROUNDS` levels and `BODY_EXPANSIONS` calls, and its calls under a `cfg` that
-/// does not hold dropped.
+/// `refs` with its body macros expanded by `expand` (`None`: no definition is known;
+/// `Some(None)`: it did not expand), at most `BODY_EXPANSIONS` of them (which also bounds how
+/// deep they nest, far below `MAX_EXPANSION_ROUNDS`), and its calls under a `cfg` that does not
+/// hold dropped.
 fn expand_in_body(
     refs: &mut parse::Refs,
     cfg: &CfgContext,
     expand: impl Fn(&parse::BodyMacro) -> Option<Option<parse::Refs>>,
 ) {
-    // (macros of one expansion, where that expansion's calls start in `refs.calls`, depth)
-    let mut work = vec![(std::mem::take(&mut refs.body_macros), 0usize, 0usize)];
+    if refs.body_macros.is_empty() {
+        // Most items: no macro to expand, and no allocation.
+        refs.calls.retain(|call| cfg.allows(call.cfg.as_deref()));
+        return;
+    }
+    // (macros of one expansion, where that expansion's calls start in `refs.calls`)
+    let mut work = vec![(std::mem::take(&mut refs.body_macros), 0usize)];
     let mut keep = vec![true; refs.calls.len()];
     let mut budget = BODY_EXPANSIONS;
-    while let Some((macros, base, depth)) = work.pop() {
-        if depth >= MAX_EXPANSION_ROUNDS {
-            continue;
-        }
+    while let Some((macros, base)) = work.pop() {
         let mut next = 0;
         for (at, body_macro) in macros.iter().enumerate() {
             // The macros in the arguments of one that expanded are part of its expansion.
@@ -1340,7 +1342,7 @@ fn expand_in_body(
             let inner_base = refs.calls.len();
             refs.calls.append(&mut inner.calls);
             keep.resize(refs.calls.len(), true);
-            work.push((std::mem::take(&mut inner.body_macros), inner_base, depth + 1));
+            work.push((std::mem::take(&mut inner.body_macros), inner_base));
         }
     }
     let mut kept = keep.into_iter();

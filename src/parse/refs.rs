@@ -81,8 +81,7 @@ pub enum TypeExpr {
     /// Map` when both exist.
     Ref(Box<TypeExpr>),
     /// `*value`: what a std smart pointer points to (`**self` in `impl Trait for Box<T>` is the
-    /// `T`), or the value's own type where the `*` only removes a reference (references are not
-    /// kept in these types).
+    /// `T`), or the value's own type where the `*` only removes a reference.
     Deref(Box<TypeExpr>),
 }
 
@@ -582,16 +581,6 @@ impl<'g> Collector<'g> {
         found
     }
 
-    /// A `let`'s initializer (and `else`), evaluated before its bindings shadow anything.
-    fn visit_local_init(&mut self, local: &syn::Local) {
-        if let Some(init) = &local.init {
-            self.visit_expr(&init.expr);
-            if let Some((_, diverge)) = &init.diverge {
-                self.visit_expr(diverge);
-            }
-        }
-    }
-
     /// The `cfg` predicates around what is visited, joined as `CfgContext::eval` reads them.
     fn cfg(&self) -> Option<String> {
         (!self.cfgs.is_empty()).then(|| self.cfgs.join(", "))
@@ -718,7 +707,7 @@ impl<'ast> Visit<'ast> for Collector<'_> {
 
     fn visit_stmt(&mut self, stmt: &'ast syn::Stmt) {
         match stmt {
-            // A `let`'s bindings outlive the statement: its `cfg` is applied inside `visit_local`.
+            // A `let`'s `cfg` is applied in `visit_local`.
             syn::Stmt::Macro(mac) => self.under_cfg(&mac.attrs, |this| visit::visit_stmt(this, stmt)),
             _ => visit::visit_stmt(self, stmt),
         }
@@ -736,13 +725,16 @@ impl<'ast> Visit<'ast> for Collector<'_> {
     }
 
     fn visit_local(&mut self, local: &'ast syn::Local) {
-        if let Some(predicates) = super::render::cfg(&local.attrs) {
-            self.cfgs.push(predicates);
-            self.visit_local_init(local);
-            self.cfgs.pop();
-        } else {
-            self.visit_local_init(local);
-        }
+        // The initializer is evaluated before the new binding shadows anything; the bindings
+        // outlive the statement, so its `cfg` covers the initializer only.
+        self.under_cfg(&local.attrs, |this| {
+            if let Some(init) = &local.init {
+                this.visit_expr(&init.expr);
+                if let Some((_, diverge)) = &init.diverge {
+                    this.visit_expr(diverge);
+                }
+            }
+        });
         let ty = local.init.as_ref().map(|init| self.type_of(&init.expr)).unwrap_or_default();
         self.bind(&local.pat, ty);
     }

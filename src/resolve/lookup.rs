@@ -311,9 +311,10 @@ impl<'a> Resolver<'a> {
     }
 
     /// Up to `limit` distinct associated items `name` of a type, from the first of its inherent
-    /// impls and its trait impls that has any. More than one is an ambiguity that syntax cannot
-    /// settle: two inherent impls (`impl Foo<u8>`, `impl Foo<u16>`), or two trait impls that
-    /// look alike once references are dropped from types (`impl Tr for Map`, `impl Tr for &Map`).
+    /// impls and its trait impls that has any. More than one is an ambiguity that the type alone
+    /// does not settle: two inherent impls (`impl Foo<u8>`, `impl Foo<u16>`), or impls for the
+    /// type and for a reference to it (`impl Tr for Map`, `impl Tr for &Map`), which `method`
+    /// settles when the receiver is known to be a reference or not.
     fn associated_candidates(&self, ty: &Def, name: &str, limit: usize) -> Vec<Def> {
         let Some(id) = self.id(ty) else { return Vec::new() };
         let owner = match ty {
@@ -379,11 +380,24 @@ impl<'a> Resolver<'a> {
                 }
             }
         }
-        self.declared_method(trait_def, name, depth).or_else(|| {
-            let mut externs = Vec::new();
+        self.bound_method(std::slice::from_ref(trait_def), name, depth)
+    }
+
+    /// The method `name` of a value known by the traits `traits`: declared by one of them or of
+    /// their supertraits in the graph, else by the one extern trait they reach (markers left
+    /// out); none when several extern traits could give it.
+    fn bound_method(&self, traits: &[Def], name: &str, depth: u8) -> Option<Def> {
+        if let Some(def) = traits.iter().find_map(|trait_def| self.declared_method(trait_def, name, depth)) {
+            return Some(def);
+        }
+        let mut externs = Vec::new();
+        for trait_def in traits {
             self.extern_traits(trait_def, &mut externs, depth);
-            extern_method(&externs, name)
-        })
+        }
+        match externs.as_slice() {
+            [only] => Some(Def::Extern(Arc::from(format!("{only}::{name}")))),
+            _ => None,
+        }
     }
 
     /// The method `name` as a trait of the graph, or one of its supertraits of the graph,
@@ -723,20 +737,7 @@ impl<'a> Resolver<'a> {
             |def: Def| Some(Target { def, confidence: Confidence::Exact, constructor: false, self_ty: ty.clone() });
         match ty {
             Ty::Unknown => None,
-            Ty::Bounds(traits) => {
-                // Traits of the graph (and their supertraits) first; an extern trait only when it
-                // is the one the bounds and their supertraits name.
-                for trait_def in traits {
-                    if let Some(def) = self.declared_method(trait_def, name, depth + 1) {
-                        return exact(def);
-                    }
-                }
-                let mut externs = Vec::new();
-                for trait_def in traits {
-                    self.extern_traits(trait_def, &mut externs, depth + 1);
-                }
-                exact(extern_method(&externs, name)?)
-            }
+            Ty::Bounds(traits) => exact(self.bound_method(traits, name, depth + 1)?),
             Ty::Def(def, args) => {
                 if self.kind(def) == Some(VertexKind::Trait) {
                     return exact(self.trait_method(&Ty::Unknown, def, name, depth + 1)?);
@@ -829,15 +830,6 @@ impl<'a> Resolver<'a> {
             }
         }
         found
-    }
-}
-
-/// The method `name` of the one extern trait a bound can give it from: none when there are
-/// several (which of them has it, the graph cannot tell).
-fn extern_method(traits: &[Arc<str>], name: &str) -> Option<Def> {
-    match traits {
-        [only] => Some(Def::Extern(Arc::from(format!("{only}::{name}")))),
-        _ => None,
     }
 }
 
