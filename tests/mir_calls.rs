@@ -165,6 +165,16 @@ fn generic_arguments_are_stripped_but_qualified_selves_kept() {
     assert_eq!(strip_generics("RawTable::<T, A>::find::<impl FnMut(&T) -> bool>"), "RawTable::find");
 }
 
+#[test]
+fn raw_identifiers_lose_their_prefix() {
+    use mir::unraw;
+    assert_eq!(unraw("r#ref::<impl r#ref::def::Ref<B, T>>::from_bytes"), "ref::<impl ref::def::Ref<B, T>>::from_bytes");
+    assert_eq!(unraw("<r#type::Foo as Bar>::r#try"), "<type::Foo as Bar>::try");
+    // Only at the start of an identifier.
+    assert_eq!(unraw("for_r#x::bar::r#match"), "for_r#x::bar::match");
+    assert_eq!(unraw("ptr::r#ref"), "ptr::ref");
+}
+
 fn cargo_metadata(workspace: &Path, flags: &[&str]) -> Value {
     let output =
         cargo().args(["metadata", "--format-version", "1"]).args(flags).current_dir(workspace).output().unwrap();

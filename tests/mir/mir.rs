@@ -137,6 +137,25 @@ pub fn parse(text: &str, workspace: &Path) -> Vec<Body> {
     bodies
 }
 
+/// A path as our graph spells it: raw identifiers without their `r#` (`r#ref::def::Ref` is the
+/// module `ref`).
+pub fn unraw(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut last = None;
+    let mut chars = path.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let starts_ident = last.is_none_or(|l: char| !(l.is_alphanumeric() || l == '_'));
+        if c == 'r' && starts_ident && path[at..].starts_with("r#") {
+            chars.next();
+            last = Some('#');
+            continue;
+        }
+        out.push(c);
+        last = Some(c);
+    }
+    out
+}
+
 fn caller_of(name: &str, workspace: &Path) -> Option<Caller> {
     match name.rfind("<impl at ") {
         Some(at) => {
@@ -146,7 +165,7 @@ fn caller_of(name: &str, workspace: &Path) -> Option<Caller> {
             let method = rest[close + 1..].strip_prefix("::")?;
             Some(Caller::Impl { file: span.file, line: span.start.0, name: method.to_owned() })
         }
-        None => Some(Caller::Path(name.to_owned())),
+        None => Some(Caller::Path(unraw(name))),
     }
 }
 
@@ -183,11 +202,7 @@ fn call_at(lines: &[&str], idx: usize, workspace: &Path) -> Option<Call> {
             span = None;
         }
     }
-    Some(Call {
-        callee: callee.to_owned(),
-        site: parse_span(site, workspace)?,
-        operand: parse_span(operand?, workspace)?,
-    })
+    Some(Call { callee: unraw(callee), site: parse_span(site, workspace)?, operand: parse_span(operand?, workspace)? })
 }
 
 /// The byte offset of the first `(` outside `<…>` (a `->` does not close an angle bracket).
