@@ -523,6 +523,14 @@ impl<'g> CalleeContext<'_, 'g> {
             });
             return if ids.is_empty() { Callee::Unknown } else { Callee::Dep(ids) };
         }
+        // A dependency's type with its impl of a std trait (`<foldhash::fast::FoldHasher<'_> as
+        // core::hash::Hasher>::write`): that impl's method, where it defines one.
+        if let Some(&dep) = self.dep_crates.get(ty_first.as_str()) {
+            let ids = self.fns_of(dep, name, |f| impl_of(f) && f.owner.as_deref() == Some(owner.as_str()));
+            if !ids.is_empty() {
+                return Callee::Dep(ids);
+            }
+        }
         Callee::Foreign
     }
 
