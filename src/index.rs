@@ -1765,7 +1765,7 @@ mod tests {
 
     fn call(name: &str, cfg: Option<&str>) -> parse::Call {
         parse::Call {
-            callee: parse::Callee::Path(parse::PathRef::single(name)),
+            callee: parse::Callee::Path(parse::PathRef::single(name), Vec::new()),
             line: 1,
             in_macro: false,
             cfg: cfg.map(str::to_owned),
@@ -1791,7 +1791,7 @@ mod tests {
         refs.calls
             .iter()
             .map(|call| match &call.callee {
-                parse::Callee::Path(path) => path.segments.join("::"),
+                parse::Callee::Path(path, _) => path.segments.join("::"),
                 other => format!("{other:?}"),
             })
             .collect()

@@ -23,7 +23,7 @@ pub use expand::{
     include_path, with_thread_definitions,
 };
 
-pub use refs::{BodyMacro, Call, Callee, Named, PathRef, Refs, TypeExpr, UseFacts};
+pub use refs::{BodyMacro, BoundsExpr, Call, Callee, Named, PathRef, Refs, TypeExpr, UseFacts};
 use refs::{Collector, Generics};
 
 /// Everything the graph needs from one file.
@@ -92,6 +92,10 @@ pub enum Detail {
         is_const: bool,
         /// What is known of the return type, for calls chained on the result.
         returns: TypeExpr,
+        /// The parameters' types (a receiver's unknown), where the return type has a generic
+        /// parameter that arguments may give (`fn sign<T>(input: T) -> IResult<T, bool>`);
+        /// empty otherwise.
+        inputs: Vec<TypeExpr>,
     },
     Impl {
         /// The trait as written (`fmt::Display`, `!Send`), for trait impls.
@@ -519,12 +523,25 @@ fn hash_of(node: &impl std::hash::Hash) -> u64 {
 }
 
 fn function(sig: &Signature, generics: &Generics) -> Detail {
+    let returns = refs::return_type(&sig.output, generics);
+    let inputs = if returns.has_param() {
+        sig.inputs
+            .iter()
+            .map(|input| match input {
+                syn::FnArg::Typed(typed) => refs::type_expr(&typed.ty, generics),
+                syn::FnArg::Receiver(_) => TypeExpr::Unknown,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Detail::Function {
         signature: render::tokens(sig),
         is_async: sig.asyncness.is_some(),
         is_unsafe: matches!(sig.safety, syn::Safety::Unsafe(_)),
         is_const: sig.constness.is_some(),
-        returns: refs::return_type(&sig.output, generics),
+        returns,
+        inputs,
     }
 }
 
@@ -1225,7 +1242,9 @@ fn trait_item(item: &TraitItem, trait_visibility: &str, outer: &Generics) -> Opt
             line: line(t.type_token.span),
             end_line: end_line(t.semi_token.span),
         }
-        .leaf(),
+        // What is known of it wherever the trait is: its bounds (`type IterElem:
+        // Iterator<Item = Self::Item>`).
+        .finish(Detail::TypeAlias { target: refs::bounded_type(&t.bounds, outer) }, Vec::new()),
         _ => return None,
     };
     Some(facts)

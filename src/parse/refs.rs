@@ -51,14 +51,17 @@ pub enum TypeExpr {
     Unknown,
     /// A named type with its generic type arguments (`Vec<Foo>`: `Vec`, [`Foo`]). `Self` is one.
     Path(PathRef, Vec<TypeExpr>),
-    /// A type known only by the traits it implements: `impl Trait`, `dyn Trait`.
-    Bounds(Vec<PathRef>),
+    /// A type known only by the traits it implements: `impl Trait`, `dyn Trait`, a trait's
+    /// associated type (`type IterElem: Iterator<Item = Self::Item>`).
+    Bounds(BoundsExpr),
     /// A generic type parameter of the item (`T` in `struct Wrapper<T>`, `impl<K, V> Map<K, V>`,
     /// `fn get<T>`): its position among the type parameters in scope (an impl's or trait's
     /// first, then the function's own), and its trait bounds. Where the item is reached through
     /// a value whose type arguments are known (a field of `Wrapper<Inner>`, a method of `Map<A,
     /// B>`), it stands for the argument at that position; elsewhere only its bounds are known.
-    Param(u32, Vec<PathRef>),
+    Param(u32, BoundsExpr),
+    /// An associated type of a type: `<I as InputIter>::Item`, `I::Item`, `Self::Item`.
+    Assoc(Box<Projection>),
     /// What a call returns.
     Returns(Box<Callee>),
     /// `value?`: the success type of an `Option` or `Result`.
@@ -85,11 +88,39 @@ pub enum TypeExpr {
     Deref(Box<TypeExpr>),
 }
 
+/// `<base as trait_>::name`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Projection {
+    pub base: TypeExpr,
+    /// The trait, where the path names it.
+    pub trait_: Option<PathRef>,
+    pub name: String,
+}
+
+impl TypeExpr {
+    fn assoc(base: TypeExpr, trait_: Option<PathRef>, name: String) -> TypeExpr {
+        TypeExpr::Assoc(Box::new(Projection { base, trait_, name }))
+    }
+
+    /// Whether a generic parameter is part of the type (`Vec<T>`, `(I, bool)`).
+    pub fn has_param(&self) -> bool {
+        match self {
+            TypeExpr::Param(..) => true,
+            TypeExpr::Path(_, args) | TypeExpr::Tuple(args) => args.iter().any(TypeExpr::has_param),
+            TypeExpr::Ref(inner) | TypeExpr::Slice(inner) => inner.has_param(),
+            TypeExpr::Assoc(projection) => projection.base.has_param(),
+            _ => false,
+        }
+    }
+}
+
 /// What a call site calls.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Callee {
-    /// `f()`, `m::f()`, `Type::assoc()`, `Self::f()`, `f::<T>()`.
-    Path(PathRef),
+    /// `f()`, `m::f()`, `Type::assoc()`, `Self::f()`, `f::<T>()`, with what is known of its
+    /// arguments' types, trailing unknown ones left out: they tell a trait method called by path
+    /// (`SerializeSeq::end(self)`) which impl it is, and a generic function what it returns.
+    Path(PathRef, Vec<TypeExpr>),
     /// `<T as Trait>::f()`, `<T>::f()`, or `T::f()` where `T` is a generic parameter.
     Assoc { ty: TypeExpr, trait_: Option<PathRef>, name: String },
     /// `receiver.name()`.
@@ -207,31 +238,113 @@ impl Refs {
     }
 }
 
+/// What is known of a type by its traits (`impl Iterator<Item = Entry>`, `T: Parser<I, O, E>`,
+/// `where T::Item: AsChar`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BoundsExpr {
+    /// The traits, with their type arguments (`Parser<I, O, E>`: `I`, `O` and `E`).
+    pub traits: Vec<(PathRef, Vec<TypeExpr>)>,
+    /// What its associated types are (`Iterator<Item = Entry>`), or are bounded by (`where
+    /// T::Item: AsChar`, `I: Iterator<Item: Debug>`).
+    pub assoc: Vec<(String, TypeExpr)>,
+}
+
+impl BoundsExpr {
+    fn read<'a>(bounds: impl IntoIterator<Item = &'a TypeParamBound>, generics: &Generics) -> BoundsExpr {
+        let mut out = BoundsExpr::default();
+        out.add(bounds, generics);
+        out
+    }
+
+    fn add<'a>(&mut self, bounds: impl IntoIterator<Item = &'a TypeParamBound>, generics: &Generics) {
+        for bound in bounds {
+            let TypeParamBound::Trait(bound) = bound else { continue };
+            let mut args = Vec::new();
+            if let Some(PathArguments::AngleBracketed(angle)) = bound.path.segments.last().map(|s| &s.arguments) {
+                for arg in &angle.args {
+                    match arg {
+                        GenericArgument::Type(ty) => args.push(type_expr(ty, generics)),
+                        GenericArgument::AssocType(assoc) => {
+                            self.set_assoc(unraw(&assoc.ident), type_expr(&assoc.ty, generics));
+                        }
+                        GenericArgument::Constraint(constraint) => self.set_assoc(
+                            unraw(&constraint.ident),
+                            TypeExpr::Bounds(BoundsExpr::read(&constraint.bounds, generics)),
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            self.traits.push((PathRef::from_path(&bound.path), args));
+        }
+    }
+
+    /// Records what the associated type `name` is: a type written for it wins over bounds, and
+    /// bounds add up.
+    fn set_assoc(&mut self, name: String, ty: TypeExpr) {
+        let Some(entry) = self.assoc.iter_mut().find(|(known, _)| *known == name) else {
+            self.assoc.push((name, ty));
+            return;
+        };
+        match (&mut entry.1, ty) {
+            (TypeExpr::Bounds(known), TypeExpr::Bounds(more)) => {
+                known.traits.extend(more.traits);
+                known.assoc.extend(more.assoc);
+            }
+            (TypeExpr::Bounds(_), ty) => entry.1 = ty,
+            _ => {}
+        }
+    }
+}
+
 /// Generic parameters in scope, with their trait bounds: a type named by one of them is known
 /// only by its bounds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Generics {
-    params: Vec<(String, Vec<PathRef>)>,
+    params: Vec<(String, BoundsExpr)>,
 }
 
 impl Generics {
     /// `outer` (an impl's or trait's parameters) extended with `generics`'s own.
+    ///
+    /// A bound's arguments name other parameters (`F: Parser<I, O, E>` with `I: InputLength`),
+    /// so the bounds are read twice: the second time, the parameters they name carry the
+    /// bounds of the first reading (whose own arguments name bare parameters). Two levels are
+    /// what a method's return needs (`f.parse(input)` gives an `I` that has `input_len`).
     pub fn extend(outer: &Generics, generics: &syn::Generics) -> Generics {
-        let mut params = outer.params.clone();
-        for param in generics.type_params() {
-            params.push((unraw(&param.ident), trait_bounds(&param.bounds)));
+        let mut base = outer.clone();
+        base.params.extend(generics.type_params().map(|param| (unraw(&param.ident), BoundsExpr::default())));
+        if generics.params.is_empty() && generics.where_clause.is_none() {
+            return base;
         }
-        if let Some(clause) = &generics.where_clause {
-            for predicate in &clause.predicates {
-                let syn::WherePredicate::Type(predicate) = predicate else { continue };
-                let Type::Path(ty) = &predicate.bounded_ty else { continue };
-                let Some(name) = ty.path.get_ident().map(unraw) else { continue };
-                if let Some((_, bounds)) = params.iter_mut().rev().find(|(param, _)| *param == name) {
-                    bounds.extend(trait_bounds(&predicate.bounds));
+        let first = Generics::read_bounds(&base, generics, &base);
+        Generics::read_bounds(&base, generics, &first)
+    }
+
+    /// `base` with the bounds `generics` declares, their types read in `scope`.
+    fn read_bounds(base: &Generics, generics: &syn::Generics, scope: &Generics) -> Generics {
+        let mut out = base.clone();
+        let own = base.params.len() - generics.type_params().count();
+        for (index, param) in generics.type_params().enumerate() {
+            out.params[own + index].1.add(&param.bounds, scope);
+        }
+        let Some(clause) = &generics.where_clause else { return out };
+        for predicate in &clause.predicates {
+            let syn::WherePredicate::Type(predicate) = predicate else { continue };
+            match type_expr(&predicate.bounded_ty, base) {
+                // `T: Trait`
+                TypeExpr::Param(index, _) => out.params[index as usize].1.add(&predicate.bounds, scope),
+                // `T::Item: Trait`, `<T as Tr>::Item: Trait`
+                TypeExpr::Assoc(projection) => {
+                    if let TypeExpr::Param(index, _) = projection.base {
+                        let bounds = TypeExpr::Bounds(BoundsExpr::read(&predicate.bounds, scope));
+                        out.params[index as usize].1.set_assoc(projection.name, bounds);
+                    }
                 }
+                _ => {}
             }
         }
-        Generics { params }
+        out
     }
 
     /// The parameter `name`, if one is in scope: its position and its bounds.
@@ -245,23 +358,46 @@ impl Generics {
     }
 }
 
-fn trait_bounds<'a>(bounds: impl IntoIterator<Item = &'a TypeParamBound>) -> Vec<PathRef> {
-    bounds
-        .into_iter()
-        .filter_map(|bound| match bound {
-            TypeParamBound::Trait(bound) => Some(PathRef::from_path(&bound.path)),
-            _ => None,
-        })
-        .collect()
+/// A type known by the bounds written for it (a trait's associated type).
+pub fn bounded_type<'a>(bounds: impl IntoIterator<Item = &'a TypeParamBound>, generics: &Generics) -> TypeExpr {
+    TypeExpr::Bounds(BoundsExpr::read(bounds, generics))
 }
 
 /// What syntax says about a type as written.
 pub fn type_expr(ty: &Type, generics: &Generics) -> TypeExpr {
     match ty {
-        Type::Path(path) if path.qself.is_none() => {
+        // `<I as InputIter>::Item`
+        Type::Path(path) if path.qself.is_some() => {
+            let Some(qself) = &path.qself else { return TypeExpr::Unknown };
+            let mut rest = path.path.segments.iter().skip(qself.position);
+            match (rest.next(), rest.next()) {
+                (Some(name), None) if name.arguments.is_none() => {
+                    let trait_ = (qself.position > 0).then(|| PathRef {
+                        global: path.path.leading_colon.is_some(),
+                        segments: path.path.segments.iter().take(qself.position).map(|s| unraw(&s.ident)).collect(),
+                    });
+                    TypeExpr::assoc(type_expr(&qself.ty, generics), trait_, unraw(&name.ident))
+                }
+                _ => TypeExpr::Unknown,
+            }
+        }
+        Type::Path(path) => {
             let path_ref = PathRef::from_path(&path.path);
             if let Some(param) = path_ref.as_ident().and_then(|name| generics.param(name)) {
                 return param;
+            }
+            // `I::Item`, `Self::Item`: an associated type of a parameter or of `Self`.
+            if let [first, name] = path_ref.segments.as_slice()
+                && !path_ref.global
+                && path.path.segments.iter().all(|segment| segment.arguments.is_none())
+            {
+                let base = match generics.param(first) {
+                    Some(param) => Some(param),
+                    None => (first == "Self").then(self_type),
+                };
+                if let Some(base) = base {
+                    return TypeExpr::assoc(base, None, name.clone());
+                }
             }
             let args = match path.path.segments.last().map(|segment| &segment.arguments) {
                 Some(PathArguments::AngleBracketed(args)) => args
@@ -282,8 +418,8 @@ pub fn type_expr(ty: &Type, generics: &Generics) -> TypeExpr {
         Type::Slice(slice) => TypeExpr::Slice(Box::new(type_expr(&slice.elem, generics))),
         Type::Array(array) => TypeExpr::Slice(Box::new(type_expr(&array.elem, generics))),
         Type::Tuple(tuple) => TypeExpr::Tuple(tuple.elems.iter().map(|elem| type_expr(elem, generics)).collect()),
-        Type::ImplTrait(ty) => TypeExpr::Bounds(trait_bounds(&ty.bounds)),
-        Type::TraitObject(ty) => TypeExpr::Bounds(trait_bounds(&ty.bounds)),
+        Type::ImplTrait(ty) => TypeExpr::Bounds(BoundsExpr::read(&ty.bounds, generics)),
+        Type::TraitObject(ty) => TypeExpr::Bounds(BoundsExpr::read(&ty.bounds, generics)),
         _ => TypeExpr::Unknown,
     }
 }
@@ -482,7 +618,7 @@ impl<'g> Collector<'g> {
             Expr::Struct(strukt) if strukt.qself.is_none() => {
                 TypeExpr::Path(PathRef::from_path(&strukt.path), Vec::new())
             }
-            Expr::Call(call) => match self.callee(&call.func) {
+            Expr::Call(call) => match self.callee(&call.func, &call.args) {
                 Some(callee) => TypeExpr::Returns(Box::new(callee)),
                 None => TypeExpr::Unknown,
             },
@@ -513,8 +649,8 @@ impl<'g> Collector<'g> {
         }
     }
 
-    /// The callee of `func(...)` when `func` is a path.
-    fn callee(&self, func: &Expr) -> Option<Callee> {
+    /// The callee of `func(args)` when `func` is a path.
+    fn callee(&self, func: &Expr, args: &syn::punctuated::Punctuated<Expr, syn::Token![,]>) -> Option<Callee> {
         let Expr::Path(path) = func else { return None };
         let name = path.path.segments.last().map(|segment| unraw(&segment.ident))?;
         if let Some(qself) = &path.qself {
@@ -537,7 +673,11 @@ impl<'g> Collector<'g> {
         {
             return Some(Callee::Assoc { ty: param, trait_: None, name });
         }
-        Some(Callee::Path(path_ref))
+        let mut args: Vec<TypeExpr> = args.iter().map(|arg| self.type_of(arg)).collect();
+        while args.last().is_some_and(|arg| *arg == TypeExpr::Unknown) {
+            args.pop();
+        }
+        Some(Callee::Path(path_ref, args))
     }
 
     /// A closure whose arguments at `item_args` are items of a value of type `item`'s inner.
@@ -743,10 +883,13 @@ impl<'ast> Visit<'ast> for Collector<'_> {
         self.visit_expr(&expr.expr);
         let ty = self.type_of(&expr.expr);
         for arm in &expr.arms {
-            let scope = self.locals.len();
-            self.bind(&arm.pat, ty.clone());
-            self.visit_expr(&arm.body);
-            self.locals.truncate(scope);
+            // `#[cfg(feature = "raw_value")] Compound::RawValue { .. } => ..`
+            self.under_cfg(&arm.attrs, |this| {
+                let scope = this.locals.len();
+                this.bind(&arm.pat, ty.clone());
+                this.visit_expr(&arm.body);
+                this.locals.truncate(scope);
+            });
         }
     }
 
@@ -792,7 +935,7 @@ impl<'ast> Visit<'ast> for Collector<'_> {
     }
 
     fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-        match (&*call.func, self.callee(&call.func)) {
+        match (&*call.func, self.callee(&call.func, &call.args)) {
             (Expr::Path(path), Some(callee)) => {
                 if let Some(qself) = &path.qself {
                     self.visit_type(&qself.ty);

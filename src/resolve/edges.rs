@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::lookup::{Confidence, FnCx, Loc, Resolver, Ty, extern_id};
+use super::lookup::{Bounds, Confidence, FnCx, Loc, Resolver, Ty, extern_id};
 use super::{CrateDefs, Def, Import, ItemDef, Ns, ResolveStats, Shape, Vis, World, prelude};
 use crate::model::{Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse::{Named, Refs, TypeExpr};
@@ -173,7 +173,7 @@ fn self_ty(resolver: &Resolver<'_>, defs: &CrateDefs, item: &ItemDef) -> Ty {
     let parent_item = defs.item(parent);
     match parent_item.kind {
         VertexKind::Impl => impl_self_ty(resolver, defs, parent_item),
-        VertexKind::Trait => Ty::Bounds(vec![Def::Item { krate: defs.krate, item: parent }]),
+        VertexKind::Trait => Bounds::of_trait(Def::Item { krate: defs.krate, item: parent }),
         _ => Ty::Unknown,
     }
 }

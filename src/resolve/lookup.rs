@@ -10,10 +10,10 @@ use super::{
 };
 use crate::ids::Key;
 use crate::model::VertexKind;
-use crate::parse::{Callee, PathRef, Refs, TypeExpr};
+use crate::parse::{BoundsExpr, Callee, PathRef, Refs, TypeExpr};
 
 /// Evaluations give up this deep (type aliases of aliases, calls chained on calls).
-const MAX_DEPTH: u8 = 12;
+const MAX_DEPTH: u8 = 24;
 
 /// A scope of some crate.
 #[derive(Clone, Copy, Debug)]
@@ -30,7 +30,26 @@ pub enum Ty {
     /// A type (or trait, for `dyn Trait`) with its type arguments.
     Def(Def, Vec<Ty>),
     /// Known by its traits only.
-    Bounds(Vec<Def>),
+    Bounds(Bounds),
+}
+
+/// What is known of a type by its traits.
+#[derive(Clone, Debug, Default)]
+pub struct Bounds {
+    /// The traits, with their type arguments (`Parser<I, O, E>`).
+    pub traits: Vec<(Def, Vec<Ty>)>,
+    /// What its associated types are (`Iterator<Item = Entry>`, `where I::Item: AsChar`).
+    pub assoc: Vec<(String, Ty)>,
+}
+
+impl Bounds {
+    pub fn of_trait(def: Def) -> Ty {
+        Ty::Bounds(Bounds { traits: vec![(def, Vec::new())], assoc: Vec::new() })
+    }
+
+    fn trait_defs(&self) -> Vec<Def> {
+        self.traits.iter().map(|(def, _)| def.clone()).collect()
+    }
 }
 
 /// Where a function body's names are looked up, what `Self` is there, and what its generic type
@@ -363,22 +382,9 @@ impl<'a> Resolver<'a> {
     /// supertrait's), else the one extern trait it can come from.
     fn trait_method(&self, ty: &Ty, trait_def: &Def, name: &str, depth: u8) -> Option<Def> {
         if let Ty::Def(self_def, _) = ty
-            && let (Some(id), Some(trait_id)) = (self.id(self_def), self.id(trait_def))
+            && let Some(Some(found)) = self.trait_impl_method(self_def, trait_def, name)
         {
-            let owner = match self_def {
-                Def::Item { krate, .. } => Some(*krate),
-                Def::Extern(_) => None,
-            };
-            for defs in self.impl_crates(owner) {
-                for &index in defs.impls_by_self.get(&id).into_iter().flatten() {
-                    let imp = defs.item(index);
-                    if imp.impl_trait.as_ref().and_then(|t| self.id(t)) == Some(trait_id)
-                        && let Some(found) = self.child(defs, imp, name, Some(VertexKind::Function))
-                    {
-                        return Some(found);
-                    }
-                }
-            }
+            return Some(found);
         }
         self.bound_method(std::slice::from_ref(trait_def), name, depth)
     }
@@ -458,11 +464,17 @@ impl<'a> Resolver<'a> {
                 }
                 Ty::Def(def, args)
             }
-            TypeExpr::Bounds(paths) => self.bounds(paths, cx),
+            TypeExpr::Bounds(bounds) => self.bounds(bounds, cx, depth + 1),
             TypeExpr::Param(index, bounds) => match cx.params.get(*index as usize) {
                 Some(ty) if !matches!(ty, Ty::Unknown) => ty.clone(),
-                _ => self.bounds(bounds, cx),
+                _ => self.bounds(bounds, cx, depth + 1),
             },
+            TypeExpr::Assoc(projection) => {
+                let trait_def = projection.trait_.as_ref().and_then(|path| self.path(cx.loc, path, Ns::Type, false));
+                let base = self.eval(&projection.base, cx, depth + 1);
+                let by_ref = cx.is_ref(&projection.base);
+                self.projection(base, by_ref, trait_def.as_ref(), &projection.name, depth + 1)
+            }
             TypeExpr::Returns(callee) => self.returns(callee, cx, depth + 1),
             TypeExpr::Try(inner) => unwrapped(self.eval(inner, cx, depth + 1)),
             TypeExpr::Field(base, name) => self.field(self.eval(base, cx, depth + 1), name, depth + 1),
@@ -486,8 +498,95 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn bounds(&self, paths: &[PathRef], cx: &FnCx) -> Ty {
-        Ty::Bounds(paths.iter().filter_map(|path| self.path(cx.loc, path, Ns::Type, false)).collect())
+    fn bounds(&self, bounds: &BoundsExpr, cx: &FnCx, depth: u8) -> Ty {
+        if depth > MAX_DEPTH {
+            return Ty::Unknown;
+        }
+        let traits = bounds
+            .traits
+            .iter()
+            .filter_map(|(path, args)| {
+                let def = self.path(cx.loc, path, Ns::Type, false)?;
+                Some((def, args.iter().map(|arg| self.eval(arg, cx, depth + 1)).collect()))
+            })
+            .collect();
+        let assoc = bounds.assoc.iter().map(|(name, ty)| (name.clone(), self.eval(ty, cx, depth + 1))).collect();
+        Ty::Bounds(Bounds { traits, assoc })
+    }
+
+    /// The associated type `name` of a value of type `base` (of trait `trait_def`, where the
+    /// path names it): what its bounds say it is (`I: Iterator<Item = Entry>`, `where I::Item:
+    /// AsChar`), else what a trait of its bounds declares it to be (`type IterElem:
+    /// Iterator<Item = Self::Item>`); for a type, what an impl of it sets, the impl for a
+    /// reference type where `by_ref` says the base is one (`<&'a Map as IntoIterator>::IntoIter`
+    /// is not `<Map as IntoIterator>::IntoIter`).
+    fn projection(&self, base: Ty, by_ref: Option<bool>, trait_def: Option<&Def>, name: &str, depth: u8) -> Ty {
+        if depth > MAX_DEPTH {
+            return Ty::Unknown;
+        }
+        match &base {
+            Ty::Unknown => Ty::Unknown,
+            Ty::Bounds(bounds) => {
+                if let Some((_, ty)) = bounds.assoc.iter().find(|(known, _)| known == name) {
+                    return ty.clone();
+                }
+                bounds
+                    .traits
+                    .iter()
+                    .filter(|(bound, _)| trait_def.is_none_or(|wanted| wanted == bound))
+                    .find_map(|(bound, args)| self.declared_assoc(bound, args, name, &base, depth + 1))
+                    .unwrap_or_default()
+            }
+            Ty::Def(def, _) => {
+                let Some(id) = self.id(def) else { return Ty::Unknown };
+                let trait_id = trait_def.and_then(|def| self.id(def));
+                let owner = match def {
+                    Def::Item { krate, .. } => Some(*krate),
+                    Def::Extern(_) => None,
+                };
+                let mut other_kind = None;
+                for defs in self.impl_crates(owner) {
+                    for &index in defs.impls_by_self.get(&id).into_iter().flatten() {
+                        let imp = defs.item(index);
+                        if trait_id.is_some() && imp.impl_trait.as_ref().and_then(|t| self.id(t)) != trait_id {
+                            continue;
+                        }
+                        let Some(ty) = self.assoc_type(defs, imp, name, &base, depth + 1) else { continue };
+                        let imp_ref = matches!(&imp.shape, Shape::Impl { self_type: TypeExpr::Ref(_), .. });
+                        if by_ref.is_none_or(|by_ref| by_ref == imp_ref) {
+                            return ty;
+                        }
+                        other_kind.get_or_insert(ty);
+                    }
+                }
+                other_kind.unwrap_or_default()
+            }
+        }
+    }
+
+    /// The associated type `name` as trait `trait_def` (or a supertrait) declares it, for a
+    /// `Self` of type `self_ty` and the trait's arguments `args`: its bounds.
+    fn declared_assoc(&self, trait_def: &Def, args: &[Ty], name: &str, self_ty: &Ty, depth: u8) -> Option<Ty> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let (defs, item) = self.item(trait_def)?;
+        if item.kind != VertexKind::Trait {
+            return None;
+        }
+        if let Some(Def::Item { item: alias, .. }) = self.child(defs, item, name, Some(VertexKind::TypeAlias)) {
+            let alias = defs.item(alias);
+            let Shape::Alias { target } = &alias.shape else { return None };
+            let cx = FnCx {
+                params: args.to_vec(),
+                ..FnCx::new(Loc { krate: defs.krate, scope: alias.scope }, self_ty.clone())
+            };
+            return match self.eval(target, &cx, depth + 1) {
+                Ty::Unknown => None,
+                ty => Some(ty),
+            };
+        }
+        item.supertraits.iter().find_map(|supertrait| self.declared_assoc(supertrait, &[], name, self_ty, depth + 1))
     }
 
     /// What iterating over a value of type `ty` yields: the element of a std sequence or
@@ -497,7 +596,12 @@ impl<'a> Resolver<'a> {
         if depth > MAX_DEPTH {
             return Ty::Unknown;
         }
-        let Ty::Def(def, mut args) = ty else { return Ty::Unknown };
+        let (def, mut args) = match ty {
+            Ty::Def(def, args) => (def, args),
+            // `impl Iterator<Item = Entry>`, `I: IntoIterator<Item = T>`
+            Ty::Bounds(bounds) => return self.projection(Ty::Bounds(bounds), None, None, "Item", depth + 1),
+            Ty::Unknown => return Ty::Unknown,
+        };
         match &def {
             Def::Extern(path) => {
                 if args.is_empty() {
@@ -592,13 +696,46 @@ impl<'a> Resolver<'a> {
                 };
             }
             if let Some((defs, item)) = self.item(&target.def)
-                && let Shape::Function { returns } = &item.shape
+                && let Shape::Function { returns, inputs } = &item.shape
             {
                 // A method of `impl<K, V> Map<K, V>` called on a `Map<u8, Entry>`: its `V` is `Entry`.
-                let params = match item.parent.map(|parent| defs.item(parent)) {
-                    Some(imp) if imp.kind == VertexKind::Impl => impl_params(imp, &target.self_ty),
+                let params = match item.parent.map(|parent| (parent, defs.item(parent))) {
+                    Some((_, imp)) if imp.kind == VertexKind::Impl => impl_params(imp, &target.self_ty),
+                    // A method of `trait Parser<I, O, E>` called on an `F: Parser<Input, Out,
+                    // Error>`: its `I` is `Input`.
+                    Some((parent, trait_item)) if trait_item.kind == VertexKind::Trait => {
+                        let trait_def = Def::Item { krate: defs.krate, item: parent };
+                        match &target.self_ty {
+                            Ty::Bounds(bounds) => bounds
+                                .traits
+                                .iter()
+                                .find(|(bound, _)| *bound == trait_def)
+                                .map(|(_, args)| args.clone())
+                                .unwrap_or_default(),
+                            _ => Vec::new(),
+                        }
+                    }
                     _ => Vec::new(),
                 };
+                let mut params = params;
+                // `sign(input.clone())` with `fn sign<T>(input: T) -> IResult<T, bool>`: the
+                // arguments tell what the parameters left unknown stand for.
+                if let Callee::Path(_, args) = callee
+                    && !inputs.is_empty()
+                {
+                    let mut given = Vec::new();
+                    for (pattern, arg) in inputs.iter().zip(args) {
+                        bind_params(pattern, &self.eval(arg, cx, depth + 1), &mut given);
+                    }
+                    if params.len() < given.len() {
+                        params.resize(given.len(), Ty::Unknown);
+                    }
+                    for (param, ty) in params.iter_mut().zip(given) {
+                        if matches!(param, Ty::Unknown) {
+                            *param = ty;
+                        }
+                    }
+                }
                 let callee_cx =
                     FnCx { params, ..FnCx::new(Loc { krate: defs.krate, scope: item.scope }, target.self_ty.clone()) };
                 return self.eval(returns, &callee_cx, depth + 1);
@@ -671,7 +808,7 @@ impl<'a> Resolver<'a> {
             return None;
         }
         match callee {
-            Callee::Path(path) => {
+            Callee::Path(path, args) => {
                 if let [first, name] = path.segments.as_slice()
                     && first == "Self"
                     && !path.global
@@ -700,9 +837,13 @@ impl<'a> Resolver<'a> {
                         Some(Target { def, confidence: Confidence::Exact, constructor, self_ty })
                     }
                     Def::Item { .. } => match self.kind(&def)? {
-                        VertexKind::Function => {
-                            Some(Target { def, confidence: Confidence::Exact, constructor: false, self_ty })
-                        }
+                        VertexKind::Function => match self.trait_of(&def) {
+                            // The path names the trait (`SerializeSeq::end`), not a type.
+                            Some(trait_def) if matches!(&self_ty, Ty::Def(prefix, _) if *prefix == trait_def) => {
+                                Some(self.trait_path_call(def, &trait_def, args.first(), cx, depth))
+                            }
+                            _ => Some(Target { def, confidence: Confidence::Exact, constructor: false, self_ty }),
+                        },
                         VertexKind::Struct | VertexKind::Variant => {
                             Some(Target { def, confidence: Confidence::Exact, constructor: true, self_ty })
                         }
@@ -728,6 +869,57 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// The trait a trait's associated function belongs to.
+    fn trait_of(&self, def: &Def) -> Option<Def> {
+        let (defs, item) = self.item(def)?;
+        let parent = item.parent?;
+        (defs.item(parent).kind == VertexKind::Trait).then_some(Def::Item { krate: defs.krate, item: parent })
+    }
+
+    /// A trait's method `def` called by path (`SerializeSeq::end(self)`, `de::Error::custom(msg)`):
+    /// which impl's method runs depends on `Self`. A first argument whose type implements the
+    /// trait gives it (the impl's method, or the trait's own where the impl keeps it); one known
+    /// by bounds that include the trait calls the trait's method on a generic; otherwise `Self`
+    /// comes from the context (the type the result must have), and the trait's method is a
+    /// guess.
+    fn trait_path_call(&self, def: Def, trait_def: &Def, first: Option<&TypeExpr>, cx: &FnCx, depth: u8) -> Target {
+        let name = self.item(&def).map(|(_, item)| item.name.clone()).unwrap_or_default();
+        let self_ty = first.map(|first| self.eval(first, cx, depth + 1)).unwrap_or_default();
+        let (def, confidence) = match &self_ty {
+            Ty::Def(self_def, _) => match self.trait_impl_method(self_def, trait_def, &name) {
+                Some(Some(found)) => (found, Confidence::Exact),
+                Some(None) => (def, Confidence::Exact),
+                None => (def, Confidence::Inferred),
+            },
+            Ty::Bounds(bounds) if bounds.traits.iter().any(|(bound, _)| bound == trait_def) => (def, Confidence::Exact),
+            _ => (def, Confidence::Inferred),
+        };
+        Target { def, confidence, constructor: false, self_ty }
+    }
+
+    /// Whether the type `self_def` has an impl of trait `trait_def` in the graph (`None` if not),
+    /// and that impl's method `name` if it defines one.
+    fn trait_impl_method(&self, self_def: &Def, trait_def: &Def, name: &str) -> Option<Option<Def>> {
+        let (id, trait_id) = (self.id(self_def)?, self.id(trait_def)?);
+        let owner = match self_def {
+            Def::Item { krate, .. } => Some(*krate),
+            Def::Extern(_) => None,
+        };
+        let mut found = None;
+        for defs in self.impl_crates(owner) {
+            for &index in defs.impls_by_self.get(&id).into_iter().flatten() {
+                let imp = defs.item(index);
+                if imp.impl_trait.as_ref().and_then(|t| self.id(t)) == Some(trait_id) {
+                    match self.child(defs, imp, name, Some(VertexKind::Function)) {
+                        Some(method) => return Some(Some(method)),
+                        None => found = Some(None),
+                    }
+                }
+            }
+        }
+        found
+    }
+
     /// The method `name` called on a value of type `ty`, a reference or not if `by_ref` says.
     fn method(&self, ty: &Ty, name: &str, by_ref: Option<bool>, depth: u8) -> Option<Target> {
         if depth > MAX_DEPTH {
@@ -737,7 +929,7 @@ impl<'a> Resolver<'a> {
             |def: Def| Some(Target { def, confidence: Confidence::Exact, constructor: false, self_ty: ty.clone() });
         match ty {
             Ty::Unknown => None,
-            Ty::Bounds(traits) => exact(self.bound_method(traits, name, depth + 1)?),
+            Ty::Bounds(bounds) => exact(self.bound_method(&bounds.trait_defs(), name, depth + 1)?),
             Ty::Def(def, args) => {
                 if self.kind(def) == Some(VertexKind::Trait) {
                     return exact(self.trait_method(&Ty::Unknown, def, name, depth + 1)?);
@@ -757,8 +949,15 @@ impl<'a> Resolver<'a> {
                 if let [found, rest @ ..] = candidates.as_slice()
                     && self.kind(found) == Some(VertexKind::Function)
                 {
-                    // Two impls of the type define it: which one syntax cannot tell.
-                    let confidence = if rest.is_empty() { Confidence::Exact } else { Confidence::Inferred };
+                    // Two impls of the type define it: which one syntax cannot tell. A std type's
+                    // (or primitive's) inherent methods, which the graph cannot see, come before
+                    // the trait methods found here (`Self::floor(self)` in `impl Float for f32`
+                    // calls `f32::floor`).
+                    let confidence = if rest.is_empty() && matches!(def, Def::Item { .. }) {
+                        Confidence::Exact
+                    } else {
+                        Confidence::Inferred
+                    };
                     return Some(Target { def: found.clone(), confidence, constructor: false, self_ty: ty.clone() });
                 }
                 if let Def::Extern(path) = def

@@ -80,6 +80,9 @@ pub enum Shape {
     None,
     Function {
         returns: TypeExpr,
+        /// The parameters' types, where arguments can tell what the return's generic parameters
+        /// stand for (`parse::Detail::Function`).
+        inputs: Vec<TypeExpr>,
     },
     Impl {
         trait_path: Option<PathRef>,
