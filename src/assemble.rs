@@ -203,7 +203,7 @@ fn take_record(
     file: &FileRef,
 ) -> (ItemRecord, Vec<ItemFacts>) {
     let shape = match facts.detail {
-        Detail::Function { returns, inputs, .. } => Shape::Function { returns, inputs },
+        Detail::Function { returns, inputs, receiver, .. } => Shape::Function { returns, inputs, receiver },
         Detail::Impl { trait_, trait_path, self_type, .. } => {
             Shape::Impl { trait_path, self_type, negative: trait_.is_some_and(|t| t.starts_with('!')) }
         }

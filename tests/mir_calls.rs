@@ -250,17 +250,19 @@ fn fixture_calls_against_mir() {
     let scores = measure(fixture.path(), &run, &graph, &packages, "fixture");
     println!("{}", score::table(&scores));
     print!("{}", score::mismatch_listing(&scores, usize::MAX));
-    // Every own and cross-crate call pair of the MIR is one of the 109 edges of the hand-written
-    // answer key (`tests/fixtures/calls/expected_calls.txt`), and every edge is right. The two
-    // inserted calls are the `deref`s of `Shelf` and `Counted`, which rustc adds for
-    // `self.scale(3.0)` and `chan.scale(2.0)`; the foreign ones
-    // are std's (`format!`'s machinery, `f64::max`, `str` methods, the `u64::count_ones` that
-    // `on_u64!` makes, ...).
+    // The MIR's own and cross-crate call pairs are edges of the hand-written answer key
+    // (`tests/fixtures/calls/expected_calls.txt`, 115 edges), every exact edge is right, and
+    // the graph finds all of them but one: `wrapped_len`'s `wrap.first_len()`, which rustc sends
+    // to the trait's method (the inherent one is for sized referents only, which syntax cannot
+    // tell), and for which the graph has an inferred edge to the inherent one. The two inserted calls are the `deref`s
+    // of `Shelf` and `Counted`, which rustc adds for `self.scale(3.0)` and `chan.scale(2.0)`;
+    // the foreign ones are std's (`format!`'s machinery, `f64::max`, `str` methods, the
+    // `u64::count_ones` that `on_u64!` makes, ...).
     let expected = [
         "calls_util: own 7/7, deps 0/0, exact 7/7, inferred 0/0; apart: inserted 0, caller unknown 0, \
          callee unknown 0, foreign 14",
-        "calls_app: own 90/90, deps 12/12, exact 100/100, inferred 2/2; apart: inserted 2, caller unknown 0, \
-         callee unknown 0, foreign 105",
+        "calls_app: own 97/98, deps 12/12, exact 107/107, inferred 2/3; apart: inserted 2, caller unknown 0, \
+         callee unknown 0, foreign 108",
     ];
     assert_eq!(counts(&scores), expected, "{}", score::mismatch_listing(&scores, usize::MAX));
 }

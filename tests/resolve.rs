@@ -179,3 +179,27 @@ fn derives_under_cfg_attr_count_where_their_predicate_holds() {
     assert_edge(&graph, "struct expansion::Ranked -derives-> extern std::cmp::Ord", serde_json::json!({}));
     assert!(!has(&graph, "struct expansion::Ranked -derives-> extern std::clone::Clone", serde_json::json!({})));
 }
+
+#[test]
+fn calls_that_depend_on_what_syntax_cannot_see_are_inferred() {
+    let graph = calls_graph();
+    // An inherent method for some type arguments only, with a trait method of the same name:
+    // which one runs depends on arguments the receiver's type does not tell.
+    assert_edge(
+        &graph,
+        "function calls_app::projections::wrapped_len -calls-> function calls_app::projections::Wrap::first_len",
+        serde_json::json!({"confidence": "inferred"}),
+    );
+    // A trait method called by path with no `Self` in its arguments.
+    assert_edge(
+        &graph,
+        "function calls_app::projections::made_circle -calls-> function calls_app::projections::Name::made",
+        serde_json::json!({"confidence": "inferred"}),
+    );
+    // With one, it is the impl's method, exactly.
+    assert_edge(
+        &graph,
+        "function calls_app::projections::circle_name -calls-> function <calls_app::projections::Circle as Name>::name",
+        serde_json::json!({"confidence": "exact"}),
+    );
+}

@@ -23,7 +23,7 @@ pub use expand::{
     include_path, with_thread_definitions,
 };
 
-pub use refs::{BodyMacro, BoundsExpr, Call, Callee, Named, PathRef, Refs, TypeExpr, UseFacts};
+pub use refs::{BodyMacro, BoundsExpr, Call, Callee, ClosureParam, Named, PathRef, Refs, TypeExpr, UseFacts};
 use refs::{Collector, Generics};
 
 /// Everything the graph needs from one file.
@@ -92,10 +92,13 @@ pub enum Detail {
         is_const: bool,
         /// What is known of the return type, for calls chained on the result.
         returns: TypeExpr,
-        /// The parameters' types (a receiver's unknown), where the return type has a generic
-        /// parameter that arguments may give (`fn sign<T>(input: T) -> IResult<T, bool>`);
+        /// The parameters' types (a receiver's unknown), where the return type or a parameter has
+        /// a generic parameter: arguments may tell what it stands for (`fn sign<T>(input: T) ->
+        /// IResult<T, bool>`), or it bounds a closure given there (`P: Fn(Self::Item) -> bool`);
         /// empty otherwise.
         inputs: Vec<TypeExpr>,
+        /// Takes `self`: a method, whose first argument, called by path, is `Self`.
+        receiver: bool,
     },
     Impl {
         /// The trait as written (`fmt::Display`, `!Send`), for trait impls.
@@ -524,17 +527,19 @@ fn hash_of(node: &impl std::hash::Hash) -> u64 {
 
 fn function(sig: &Signature, generics: &Generics) -> Detail {
     let returns = refs::return_type(&sig.output, generics);
-    let inputs = if returns.has_param() {
-        sig.inputs
-            .iter()
-            .map(|input| match input {
-                syn::FnArg::Typed(typed) => refs::type_expr(&typed.ty, generics),
-                syn::FnArg::Receiver(_) => TypeExpr::Unknown,
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let mut inputs: Vec<TypeExpr> = sig
+        .inputs
+        .iter()
+        .map(|input| match input {
+            syn::FnArg::Typed(typed) => refs::type_expr(&typed.ty, generics),
+            syn::FnArg::Receiver(_) => TypeExpr::Unknown,
+        })
+        .collect();
+    // Kept where arguments tell something: a generic return, or a generic input (whose bound
+    // types a closure given there: `P: Fn(Self::Item) -> bool`).
+    if !returns.has_param() && !inputs.iter().any(TypeExpr::has_param) {
+        inputs = Vec::new();
+    }
     Detail::Function {
         signature: render::tokens(sig),
         is_async: sig.asyncness.is_some(),
@@ -542,6 +547,7 @@ fn function(sig: &Signature, generics: &Generics) -> Detail {
         is_const: sig.constness.is_some(),
         returns,
         inputs,
+        receiver: sig.receiver().is_some(),
     }
 }
 

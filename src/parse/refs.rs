@@ -83,6 +83,9 @@ pub enum TypeExpr {
     /// through it; it tells a method of `impl Tr for &Map` from the same method of `impl Tr for
     /// Map` when both exist.
     Ref(Box<TypeExpr>),
+    /// A parameter of a closure passed to a function or method (`input.split_at_position(|item|
+    /// ..)`): what the callee's bound on that argument says (`P: Fn(Self::Item) -> bool`).
+    ClosureParam(Box<ClosureParam>),
     /// `*value`: what a std smart pointer points to (`**self` in `impl Trait for Box<T>` is the
     /// `T`), or the value's own type where the `*` only removes a reference.
     Deref(Box<TypeExpr>),
@@ -97,15 +100,25 @@ pub struct Projection {
     pub name: String,
 }
 
+/// The parameter `param` of the closure given as input `input` of `callee` (a method's receiver
+/// is its input 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClosureParam {
+    pub callee: Callee,
+    pub input: u32,
+    pub param: u32,
+}
+
 impl TypeExpr {
     fn assoc(base: TypeExpr, trait_: Option<PathRef>, name: String) -> TypeExpr {
         TypeExpr::Assoc(Box::new(Projection { base, trait_, name }))
     }
 
-    /// Whether a generic parameter is part of the type (`Vec<T>`, `(I, bool)`).
+    /// Whether a generic parameter, or an `impl Trait`, is part of the type (`Vec<T>`, `(I,
+    /// bool)`, `impl Fn(&Circle)`).
     pub fn has_param(&self) -> bool {
         match self {
-            TypeExpr::Param(..) => true,
+            TypeExpr::Param(..) | TypeExpr::Bounds(_) => true,
             TypeExpr::Path(_, args) | TypeExpr::Tuple(args) => args.iter().any(TypeExpr::has_param),
             TypeExpr::Ref(inner) | TypeExpr::Slice(inner) => inner.has_param(),
             TypeExpr::Assoc(projection) => projection.base.has_param(),
@@ -260,7 +273,15 @@ impl BoundsExpr {
         for bound in bounds {
             let TypeParamBound::Trait(bound) = bound else { continue };
             let mut args = Vec::new();
-            if let Some(PathArguments::AngleBracketed(angle)) = bound.path.segments.last().map(|s| &s.arguments) {
+            let arguments = bound.path.segments.last().map(|s| &s.arguments);
+            // `Fn(Self::Item) -> bool`: the closure's parameters are the arguments.
+            if let Some(PathArguments::Parenthesized(parens)) = arguments {
+                args.extend(parens.inputs.iter().map(|input| type_expr(&input.ty, generics)));
+                if let ReturnType::Type(_, output) = &parens.output {
+                    self.set_assoc("Output".to_owned(), type_expr(output, generics));
+                }
+            }
+            if let Some(PathArguments::AngleBracketed(angle)) = arguments {
                 for arg in &angle.args {
                     match arg {
                         GenericArgument::Type(ty) => args.push(type_expr(ty, generics)),
@@ -682,10 +703,26 @@ impl<'g> Collector<'g> {
 
     /// A closure whose arguments at `item_args` are items of a value of type `item`'s inner.
     fn closure_over_items(&mut self, closure: &syn::ExprClosure, item: &TypeExpr, item_args: &[usize]) {
+        self.closure_with(closure, |index| if item_args.contains(&index) { item.clone() } else { TypeExpr::Unknown });
+    }
+
+    /// A closure given as input `input` of `callee`: its parameters are what the callee's bound
+    /// on that input says.
+    fn closure_given_to(&mut self, closure: &syn::ExprClosure, callee: &Callee, input: usize) {
+        self.closure_with(closure, |param| {
+            TypeExpr::ClosureParam(Box::new(ClosureParam {
+                callee: callee.clone(),
+                input: u32::try_from(input).unwrap_or(u32::MAX),
+                param: u32::try_from(param).unwrap_or(u32::MAX),
+            }))
+        });
+    }
+
+    /// A closure whose parameter at each position has the type `param_ty` gives.
+    fn closure_with(&mut self, closure: &syn::ExprClosure, param_ty: impl Fn(usize) -> TypeExpr) {
         let scope = self.locals.len();
         for (index, input) in closure.inputs.iter().enumerate() {
-            let ty = if item_args.contains(&index) { item.clone() } else { TypeExpr::Unknown };
-            self.bind(input, ty);
+            self.bind(input, param_ty(index));
         }
         if let syn::ReturnType::Type(_, ty) = &closure.output {
             self.visit_type(ty);
@@ -728,7 +765,12 @@ impl<'g> Collector<'g> {
 
     /// Visits `f` with the `#[cfg]` predicates of `attrs` around it.
     fn under_cfg(&mut self, attrs: &[syn::Attribute], f: impl FnOnce(&mut Self)) {
-        match super::render::cfg(attrs) {
+        self.under_predicate(super::render::cfg(attrs), f);
+    }
+
+    /// Visits `f` with `predicates` (as `#[cfg]` writes them), if any, around it.
+    fn under_predicate(&mut self, predicates: Option<String>, f: impl FnOnce(&mut Self)) {
+        match predicates {
             Some(predicates) => {
                 self.cfgs.push(predicates);
                 f(self);
@@ -904,10 +946,16 @@ impl<'ast> Visit<'ast> for Collector<'_> {
     fn visit_expr_if(&mut self, expr: &'ast syn::ExprIf) {
         let scope = self.locals.len();
         self.visit_expr(&expr.cond);
-        self.visit_block(&expr.then_branch);
+        // `if cfg!(target_endian = "big") { .. } else { .. }`, `if false { .. }`: the compiler
+        // keeps only the branch the constant condition takes, as if each were under a `#[cfg]`.
+        let (then_cfg, else_cfg) = match constant_condition(&expr.cond) {
+            Some(predicate) => (Some(predicate.clone()), Some(format!("not({predicate})"))),
+            None => (None, None),
+        };
+        self.under_predicate(then_cfg, |this| this.visit_block(&expr.then_branch));
         self.locals.truncate(scope);
         if let Some((_, otherwise)) = &expr.else_branch {
-            self.visit_expr(otherwise);
+            self.under_predicate(else_cfg, |this| this.visit_expr(otherwise));
         }
     }
 
@@ -944,17 +992,26 @@ impl<'ast> Visit<'ast> for Collector<'_> {
                 for segment in &path.path.segments {
                     self.visit_path_arguments(&segment.arguments);
                 }
+                let given = call.args.iter().any(|arg| matches!(arg, Expr::Closure(_))).then(|| callee.clone());
                 self.refs.calls.push(Call {
                     callee,
                     line: line(func_span(path)),
                     in_macro: self.in_macros > 0,
                     cfg: self.cfg(),
                 });
+                for (index, arg) in call.args.iter().enumerate() {
+                    match (arg, &given) {
+                        (Expr::Closure(closure), Some(callee)) => self.closure_given_to(closure, callee, index),
+                        _ => self.visit_expr(arg),
+                    }
+                }
             }
-            _ => self.visit_expr(&call.func),
-        }
-        for arg in &call.args {
-            self.visit_expr(arg);
+            _ => {
+                self.visit_expr(&call.func);
+                for arg in &call.args {
+                    self.visit_expr(arg);
+                }
+            }
         }
     }
 
@@ -969,15 +1026,21 @@ impl<'ast> Visit<'ast> for Collector<'_> {
         // receiver's items: which of its arguments, by the adapter's name.
         let item_args = closure_item_args(&name);
         let item = (!item_args.is_empty()).then(|| TypeExpr::Item(Box::new(receiver.clone())));
+        let callee = Callee::Method { receiver, name };
+        // Any other closure takes what the method's bound on it says.
+        let given =
+            (item.is_none() && call.args.iter().any(|arg| matches!(arg, Expr::Closure(_)))).then(|| callee.clone());
         self.refs.calls.push(Call {
-            callee: Callee::Method { receiver, name },
+            callee,
             line: line(call.method.span()),
             in_macro: self.in_macros > 0,
             cfg: self.cfg(),
         });
-        for arg in &call.args {
-            match (arg, &item) {
-                (Expr::Closure(closure), Some(item)) => self.closure_over_items(closure, item, item_args),
+        for (index, arg) in call.args.iter().enumerate() {
+            match (arg, &item, &given) {
+                (Expr::Closure(closure), Some(item), _) => self.closure_over_items(closure, item, item_args),
+                // The receiver is the method's input 0.
+                (Expr::Closure(closure), None, Some(callee)) => self.closure_given_to(closure, callee, index + 1),
                 _ => self.visit_expr(arg),
             }
         }
@@ -1092,6 +1155,23 @@ impl Collector<'_> {
                 (u32::try_from(first_call).unwrap_or(u32::MAX), u32::try_from(calls).unwrap_or(u32::MAX));
             body_macro.nested = u32::try_from(nested).unwrap_or(u32::MAX);
         }
+    }
+}
+
+/// The `cfg` predicate a constant `if` condition stands for: `cfg!(pred)` is `pred`, `false` is
+/// `any()` (never) and `true` is `all()` (always).
+fn constant_condition(cond: &Expr) -> Option<String> {
+    match cond {
+        Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(value), .. }) => {
+            Some(if value.value { "all()" } else { "any()" }.to_owned())
+        }
+        Expr::Macro(mac) if mac.mac.path.is_ident("cfg") => Some(super::render::tokens(&mac.mac.tokens)),
+        Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Not(_)) => {
+            constant_condition(&unary.expr).map(|predicate| format!("not({predicate})"))
+        }
+        Expr::Paren(paren) => constant_condition(&paren.expr),
+        Expr::Group(group) => constant_condition(&group.expr),
+        _ => None,
     }
 }
 

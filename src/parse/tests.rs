@@ -399,6 +399,7 @@ fn function_flags_and_signatures() {
             is_const: false,
             returns: TypeExpr::Path(PathRef::single("Option"), vec![TypeExpr::Path(PathRef::single("u8"), Vec::new())]),
             inputs: Vec::new(),
+            receiver: true,
         }
     );
 }

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::ids::Key;
 use crate::model::VertexKind;
-use crate::parse::{BoundsExpr, Callee, PathRef, Refs, TypeExpr};
+use crate::parse::{BoundsExpr, Callee, ClosureParam, PathRef, Refs, TypeExpr};
 
 /// Evaluations give up this deep (type aliases of aliases, calls chained on calls).
 const MAX_DEPTH: u8 = 24;
@@ -79,6 +79,11 @@ impl FnCx {
             TypeExpr::Ref(_) => Some(true),
             TypeExpr::Path(path, _) if path.as_ident() == Some("Self") => Some(self.self_ref),
             TypeExpr::Path(..) | TypeExpr::Tuple(_) | TypeExpr::Slice(_) => Some(false),
+            // `*r` for a reference `r` is the referent.
+            TypeExpr::Deref(inner) => match &**inner {
+                TypeExpr::Ref(referent) => self.is_ref(referent),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -485,11 +490,19 @@ impl<'a> Resolver<'a> {
                 Def::Extern(Arc::from(prelude::TUPLE)),
                 elems.iter().map(|elem| self.eval(elem, cx, depth + 1)).collect(),
             ),
-            TypeExpr::Deref(inner) => match self.eval(inner, cx, depth + 1) {
-                Ty::Def(Def::Extern(path), mut args) if prelude::derefs_to_argument(&path) && !args.is_empty() => {
+            TypeExpr::ClosureParam(given) => self.closure_param(given, cx, depth + 1),
+            TypeExpr::Deref(inner) => match (cx.is_ref(inner), self.eval(inner, cx, depth + 1)) {
+                // `*self` for `&self`: the referent.
+                (Some(true), ty) => ty,
+                (_, Ty::Def(Def::Extern(path), mut args)) if prelude::derefs_to_argument(&path) && !args.is_empty() => {
                     args.swap_remove(0)
                 }
-                ty => ty,
+                // `**self` in `impl Hash for SmallVec<A>`: what the type's `Deref` impl gives.
+                (Some(false), Ty::Def(def, args)) => match self.deref_target(&def, &args, depth + 1) {
+                    Some(target) => target,
+                    None => Ty::Def(def, args),
+                },
+                (_, ty) => ty,
             },
             TypeExpr::PatField(path, name) => match self.pattern_owner(path, cx) {
                 Some(owner) => self.field(Ty::Def(owner, Vec::new()), name, depth + 1),
@@ -696,48 +709,9 @@ impl<'a> Resolver<'a> {
                 };
             }
             if let Some((defs, item)) = self.item(&target.def)
-                && let Shape::Function { returns, inputs } = &item.shape
+                && let Shape::Function { returns, .. } = &item.shape
             {
-                // A method of `impl<K, V> Map<K, V>` called on a `Map<u8, Entry>`: its `V` is `Entry`.
-                let params = match item.parent.map(|parent| (parent, defs.item(parent))) {
-                    Some((_, imp)) if imp.kind == VertexKind::Impl => impl_params(imp, &target.self_ty),
-                    // A method of `trait Parser<I, O, E>` called on an `F: Parser<Input, Out,
-                    // Error>`: its `I` is `Input`.
-                    Some((parent, trait_item)) if trait_item.kind == VertexKind::Trait => {
-                        let trait_def = Def::Item { krate: defs.krate, item: parent };
-                        match &target.self_ty {
-                            Ty::Bounds(bounds) => bounds
-                                .traits
-                                .iter()
-                                .find(|(bound, _)| *bound == trait_def)
-                                .map(|(_, args)| args.clone())
-                                .unwrap_or_default(),
-                            _ => Vec::new(),
-                        }
-                    }
-                    _ => Vec::new(),
-                };
-                let mut params = params;
-                // `sign(input.clone())` with `fn sign<T>(input: T) -> IResult<T, bool>`: the
-                // arguments tell what the parameters left unknown stand for.
-                if let Callee::Path(_, args) = callee
-                    && !inputs.is_empty()
-                {
-                    let mut given = Vec::new();
-                    for (pattern, arg) in inputs.iter().zip(args) {
-                        bind_params(pattern, &self.eval(arg, cx, depth + 1), &mut given);
-                    }
-                    if params.len() < given.len() {
-                        params.resize(given.len(), Ty::Unknown);
-                    }
-                    for (param, ty) in params.iter_mut().zip(given) {
-                        if matches!(param, Ty::Unknown) {
-                            *param = ty;
-                        }
-                    }
-                }
-                let callee_cx =
-                    FnCx { params, ..FnCx::new(Loc { krate: defs.krate, scope: item.scope }, target.self_ty.clone()) };
+                let callee_cx = self.callee_cx(callee, target, defs, item, cx, depth);
                 return self.eval(returns, &callee_cx, depth + 1);
             }
         }
@@ -765,6 +739,80 @@ impl<'a> Resolver<'a> {
             }
         }
         Ty::Unknown
+    }
+
+    /// Where the function `item` that `callee` calls (as `target`) has its types read: `Self`
+    /// is the receiver's type or the type the path named, and its type parameters stand for
+    /// what the call says of them.
+    fn callee_cx(
+        &self,
+        callee: &Callee,
+        target: &Target,
+        defs: &CrateDefs,
+        item: &ItemDef,
+        cx: &FnCx,
+        depth: u8,
+    ) -> FnCx {
+        let mut params = match item.parent.map(|parent| (parent, defs.item(parent))) {
+            // A method of `impl<K, V> Map<K, V>` called on a `Map<u8, Entry>`: its `V` is `Entry`.
+            Some((_, imp)) if imp.kind == VertexKind::Impl => impl_params(imp, &target.self_ty),
+            // A method of `trait Parser<I, O, E>` called on an `F: Parser<Input, Out, Error>`:
+            // its `I` is `Input`.
+            Some((parent, trait_item)) if trait_item.kind == VertexKind::Trait => {
+                let trait_def = Def::Item { krate: defs.krate, item: parent };
+                match &target.self_ty {
+                    Ty::Bounds(bounds) => bounds
+                        .traits
+                        .iter()
+                        .find(|(bound, _)| *bound == trait_def)
+                        .map(|(_, args)| args.clone())
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        };
+        // `sign(input.clone())` with `fn sign<T>(input: T) -> IResult<T, bool>`: the arguments
+        // tell what the parameters left unknown stand for.
+        if let Callee::Path(_, args) = callee
+            && let Shape::Function { inputs, .. } = &item.shape
+            && !inputs.is_empty()
+        {
+            let mut given = Vec::new();
+            for (pattern, arg) in inputs.iter().zip(args) {
+                bind_params(pattern, &self.eval(arg, cx, depth + 1), &mut given);
+            }
+            if params.len() < given.len() {
+                params.resize(given.len(), Ty::Unknown);
+            }
+            for (param, ty) in params.iter_mut().zip(given) {
+                if matches!(param, Ty::Unknown) {
+                    *param = ty;
+                }
+            }
+        }
+        FnCx { params, ..FnCx::new(Loc { krate: defs.krate, scope: item.scope }, target.self_ty.clone()) }
+    }
+
+    /// A parameter of a closure given to a call (`input.split_at_position(|item| ..)`): the
+    /// parameter at that position of the callee's `Fn` bound on that input (`P: Fn(Self::Item)
+    /// -> bool`), read where the callee is.
+    fn closure_param(&self, given: &ClosureParam, cx: &FnCx, depth: u8) -> Ty {
+        if depth > MAX_DEPTH {
+            return Ty::Unknown;
+        }
+        let Some(target) = self.call(&given.callee, cx, depth + 1) else { return Ty::Unknown };
+        let Some((defs, item)) = self.item(&target.def) else { return Ty::Unknown };
+        let Shape::Function { inputs, .. } = &item.shape else { return Ty::Unknown };
+        let Some(input) = inputs.get(given.input as usize) else { return Ty::Unknown };
+        let callee_cx = self.callee_cx(&given.callee, &target, defs, item, cx, depth);
+        let Ty::Bounds(bounds) = self.eval(input, &callee_cx, depth + 1) else { return Ty::Unknown };
+        bounds
+            .traits
+            .into_iter()
+            .find(|(bound, _)| matches!(bound, Def::Extern(path) if prelude::is_fn_trait(path)))
+            .and_then(|(_, args)| args.into_iter().nth(given.param as usize))
+            .unwrap_or_default()
     }
 
     fn field(&self, ty: Ty, name: &str, depth: u8) -> Ty {
@@ -842,7 +890,16 @@ impl<'a> Resolver<'a> {
                             Some(trait_def) if matches!(&self_ty, Ty::Def(prefix, _) if *prefix == trait_def) => {
                                 Some(self.trait_path_call(def, &trait_def, args.first(), cx, depth))
                             }
-                            _ => Some(Target { def, confidence: Confidence::Exact, constructor: false, self_ty }),
+                            _ => {
+                                // `Vec::extend_from_slice(self, other)` in `impl ExtendFromSlice
+                                // for Vec<T>`: std's inherent methods, which the graph cannot
+                                // see, come before a trait impl's.
+                                let confidence = match &self_ty {
+                                    Ty::Def(Def::Extern(_), _) if self.in_trait_impl(&def) => Confidence::Inferred,
+                                    _ => Confidence::Exact,
+                                };
+                                Some(Target { def, confidence, constructor: false, self_ty })
+                            }
                         },
                         VertexKind::Struct | VertexKind::Variant => {
                             Some(Target { def, confidence: Confidence::Exact, constructor: true, self_ty })
@@ -869,6 +926,15 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// Whether `def` is an item of a trait impl, or a trait's own (a default method).
+    fn in_trait_impl(&self, def: &Def) -> bool {
+        let Some((defs, item)) = self.item(def) else { return false };
+        item.parent.is_some_and(|parent| {
+            let parent = defs.item(parent);
+            parent.kind == VertexKind::Trait || parent.impl_trait.is_some()
+        })
+    }
+
     /// The trait a trait's associated function belongs to.
     fn trait_of(&self, def: &Def) -> Option<Def> {
         let (defs, item) = self.item(def)?;
@@ -883,7 +949,11 @@ impl<'a> Resolver<'a> {
     /// comes from the context (the type the result must have), and the trait's method is a
     /// guess.
     fn trait_path_call(&self, def: Def, trait_def: &Def, first: Option<&TypeExpr>, cx: &FnCx, depth: u8) -> Target {
-        let name = self.item(&def).map(|(_, item)| item.name.clone()).unwrap_or_default();
+        let Some((_, item)) = self.item(&def) else { return Target::guess(def) };
+        let name = item.name.clone();
+        // `Deserialize::deserialize(value)`: the first argument of a function without `self` is
+        // no `Self`.
+        let first = first.filter(|_| matches!(item.shape, Shape::Function { receiver: true, .. }));
         let self_ty = first.map(|first| self.eval(first, cx, depth + 1)).unwrap_or_default();
         let (def, confidence) = match &self_ty {
             Ty::Def(self_def, _) => match self.trait_impl_method(self_def, trait_def, &name) {
@@ -953,7 +1023,10 @@ impl<'a> Resolver<'a> {
                     // (or primitive's) inherent methods, which the graph cannot see, come before
                     // the trait methods found here (`Self::floor(self)` in `impl Float for f32`
                     // calls `f32::floor`).
-                    let confidence = if rest.is_empty() && matches!(def, Def::Item { .. }) {
+                    let confidence = if rest.is_empty()
+                        && matches!(def, Def::Item { .. })
+                        && !self.has_trait_rival(def, args, found, name)
+                    {
                         Confidence::Exact
                     } else {
                         Confidence::Inferred
@@ -971,6 +1044,39 @@ impl<'a> Resolver<'a> {
                 self.method(&target, name, None, depth + 1)
             }
         }
+    }
+
+    /// Whether the inherent method `found` of type `def` may not apply to a value whose type
+    /// arguments `args` are not known, so that a trait method of the same name would run: its
+    /// impl is for only some arguments (`impl<Src, Dst> Wrap<&Src, &Dst>`, `impl<T: Copy>
+    /// Cell<T>`) and a trait impl of the type has a method of that name (zerocopy's
+    /// `transmute_ref!`, whose `Wrap::transmute_ref` falls back to a trait's for unsized
+    /// types).
+    fn has_trait_rival(&self, def: &Def, args: &[Ty], found: &Def, name: &str) -> bool {
+        if args.iter().any(|arg| !matches!(arg, Ty::Unknown)) {
+            return false;
+        }
+        let Some((defs, item)) = self.item(found) else { return false };
+        let Some(imp) = item.parent.map(|parent| defs.item(parent)) else { return false };
+        let Shape::Impl { self_type: TypeExpr::Path(_, patterns), .. } = &imp.shape else { return false };
+        let restricted = imp.impl_trait.is_none()
+            && patterns
+                .iter()
+                .any(|pattern| !matches!(pattern, TypeExpr::Param(_, bounds) if bounds.traits.is_empty()));
+        if !restricted {
+            return false;
+        }
+        let Some(id) = self.id(def) else { return false };
+        let owner = match def {
+            Def::Item { krate, .. } => Some(*krate),
+            Def::Extern(_) => None,
+        };
+        self.impl_crates(owner).any(|defs| {
+            defs.impls_by_self.get(&id).into_iter().flatten().any(|&index| {
+                let imp = defs.item(index);
+                imp.impl_trait.is_some() && self.child(defs, imp, name, Some(VertexKind::Function)).is_some()
+            })
+        })
     }
 
     /// Whether the impl an associated item belongs to is for a reference type (`impl Tr for

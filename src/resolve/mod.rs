@@ -83,6 +83,8 @@ pub enum Shape {
         /// The parameters' types, where arguments can tell what the return's generic parameters
         /// stand for (`parse::Detail::Function`).
         inputs: Vec<TypeExpr>,
+        /// Takes `self`.
+        receiver: bool,
     },
     Impl {
         trait_path: Option<PathRef>,

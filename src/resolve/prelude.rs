@@ -156,6 +156,11 @@ pub fn unwraps_to_argument(path: &str) -> bool {
     matches!(&*as_std(path), "std::option::Option" | "std::result::Result")
 }
 
+/// `Fn`, `FnMut`, `FnOnce`: a closure's traits, whose arguments are its parameters' types.
+pub fn is_fn_trait(path: &str) -> bool {
+    matches!(path.rsplit("::").next(), Some("Fn" | "FnMut" | "FnOnce"))
+}
+
 /// Methods of `Option` and `Result` that return the success value.
 pub fn is_unwrap(method: &str) -> bool {
     matches!(method, "unwrap" | "expect" | "unwrap_or" | "unwrap_or_default" | "unwrap_or_else" | "unwrap_unchecked")

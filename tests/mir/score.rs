@@ -429,6 +429,18 @@ impl<'g> CalleeContext<'_, 'g> {
         let stripped = strip_generics(callee);
         let segs = segments(&stripped);
         let Some(name) = segs.last().map(|s| s.trim_start_matches("r#")) else { return Callee::Foreign };
+        // A function declared in an impl method's body: `<X as Tr>::method::nested`,
+        // `m::<impl Tr for X>::method::nested`, which our paths spell `<..>::method::nested`.
+        if let Some(at) = segs.iter().position(|s| s.starts_with('<'))
+            && segs.len() == at + 3
+            && (at == 0 || self.local_firsts.contains(segs[0]))
+        {
+            let suffix = format!(">::{}::{name}", segs[at + 1]);
+            let ids = self.fns_of(self.krate, name, |f| f.path.ends_with(&suffix));
+            if !ids.is_empty() {
+                return Callee::Own(ids);
+            }
+        }
         if let Some(qself) = segs.first().filter(|s| s.starts_with('<') && s.contains(" as ")) {
             let Some((ty, tr)) = split_as(&qself[1..qself.len() - 1]) else { return Callee::Foreign };
             return self.trait_call(ty, tr, name);
