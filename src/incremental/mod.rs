@@ -55,7 +55,7 @@ pub use input::{Input, fingerprint, hash};
 pub use unit::{FileCache, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, decode_output, encode_batch};
 
 /// Bump when the cache's meaning or format changes: an old cache then makes a full build.
-const CACHE_VERSION: u32 = 9;
+const CACHE_VERSION: u32 = 10;
 
 /// The key of the workspace unit (crate keys start with `Key(`).
 pub const WORKSPACE_UNIT: &str = "workspace";

@@ -114,6 +114,29 @@ impl TypeExpr {
         TypeExpr::Assoc(Box::new(Projection { base, trait_, name }))
     }
 
+    /// Whether the expression has at most `budget` nodes (bounds and callees included), counted
+    /// with `budget` spent as it goes.
+    fn fits(&self, budget: &mut i32) -> bool {
+        *budget -= 1;
+        if *budget < 0 {
+            return false;
+        }
+        match self {
+            TypeExpr::Unknown | TypeExpr::PatField(..) => true,
+            TypeExpr::Path(_, args) | TypeExpr::Tuple(args) => args.iter().all(|arg| arg.fits(budget)),
+            TypeExpr::Bounds(bounds) | TypeExpr::Param(_, bounds) => bounds.fits(budget),
+            TypeExpr::Assoc(projection) => projection.base.fits(budget),
+            TypeExpr::Returns(callee) => callee.fits(budget),
+            TypeExpr::ClosureParam(given) => given.callee.fits(budget),
+            TypeExpr::Try(inner)
+            | TypeExpr::Field(inner, _)
+            | TypeExpr::Item(inner)
+            | TypeExpr::Slice(inner)
+            | TypeExpr::Ref(inner)
+            | TypeExpr::Deref(inner) => inner.fits(budget),
+        }
+    }
+
     /// Whether a generic parameter, or an `impl Trait`, is part of the type (`Vec<T>`, `(I,
     /// bool)`, `impl Fn(&Circle)`).
     pub fn has_param(&self) -> bool {
@@ -123,6 +146,23 @@ impl TypeExpr {
             TypeExpr::Ref(inner) | TypeExpr::Slice(inner) => inner.has_param(),
             TypeExpr::Assoc(projection) => projection.base.has_param(),
             _ => false,
+        }
+    }
+}
+
+impl BoundsExpr {
+    fn fits(&self, budget: &mut i32) -> bool {
+        self.traits.iter().all(|(_, args)| args.iter().all(|arg| arg.fits(budget)))
+            && self.assoc.iter().all(|(_, ty)| ty.fits(budget))
+    }
+}
+
+impl Callee {
+    fn fits(&self, budget: &mut i32) -> bool {
+        match self {
+            Callee::Path(_, args) => args.iter().all(|arg| arg.fits(budget)),
+            Callee::Assoc { ty, .. } => ty.fits(budget),
+            Callee::Method { receiver, .. } => receiver.fits(budget),
         }
     }
 }
@@ -452,6 +492,9 @@ pub fn return_type(output: &ReturnType, generics: &Generics) -> TypeExpr {
     }
 }
 
+/// The most nodes an argument's type keeps (`Callee::Path`).
+const ARGUMENT_BUDGET: i32 = 48;
+
 /// Collects what a piece of syntax names. Nested items are skipped (they collect their own),
 /// except `use` declarations in function bodies, which apply to the body.
 pub struct Collector<'g> {
@@ -694,7 +737,16 @@ impl<'g> Collector<'g> {
         {
             return Some(Callee::Assoc { ty: param, trait_: None, name });
         }
-        let mut args: Vec<TypeExpr> = args.iter().map(|arg| self.type_of(arg)).collect();
+        // An argument's type is kept only when it is small: locals hold what their initializers
+        // say, so `let b = f(a, a)` would hold `a`'s twice, and a chain of such lets doubles at
+        // each step.
+        let mut args: Vec<TypeExpr> = args
+            .iter()
+            .map(|arg| {
+                let ty = self.type_of(arg);
+                if ty.fits(&mut { ARGUMENT_BUDGET }) { ty } else { TypeExpr::Unknown }
+            })
+            .collect();
         while args.last().is_some_and(|arg| *arg == TypeExpr::Unknown) {
             args.pop();
         }

@@ -398,10 +398,48 @@ fn function_flags_and_signatures() {
             is_unsafe: true,
             is_const: false,
             returns: TypeExpr::Path(PathRef::single("Option"), vec![TypeExpr::Path(PathRef::single("u8"), Vec::new())]),
-            inputs: Vec::new(),
+            // `key: T` is generic: its bound would type a closure given there.
+            inputs: vec![
+                TypeExpr::Unknown,
+                TypeExpr::Param(
+                    0,
+                    BoundsExpr {
+                        traits: vec![(PathRef::single("Clone"), Vec::new()), (PathRef::single("Send"), Vec::new())],
+                        assoc: Vec::new(),
+                    }
+                ),
+            ],
             receiver: true,
         }
     );
+}
+
+/// The bounds a parameter carries: a bound's arguments, its associated types' bindings, where
+/// clauses on its associated types, and an `Fn` bound's parameters.
+#[test]
+fn bounds_keep_arguments_associated_types_and_closure_parameters() {
+    let facts = parse_file(
+        "fn f<I: Input, P: Parser<I, u8>, F: Fn(I::Item) -> bool>(i: I, p: P, f: F) -> P \
+         where <I as Input>::Item: AsChar, I: Iterator<Item = u8> { p }",
+    )
+    .unwrap();
+    let Detail::Function { inputs, .. } = &facts.items[0].detail else { panic!("not a function") };
+    let [TypeExpr::Param(0, i), TypeExpr::Param(1, p), TypeExpr::Param(2, f)] = inputs.as_slice() else {
+        panic!("inputs: {inputs:?}")
+    };
+    let names =
+        |bounds: &BoundsExpr| bounds.traits.iter().map(|(path, _)| path.segments.join("::")).collect::<Vec<_>>();
+    assert_eq!(names(i), ["Input", "Iterator"]);
+    // The binding wins over the `where` clause's bounds for the same name.
+    assert_eq!(i.assoc, [("Item".to_owned(), TypeExpr::Path(PathRef::single("u8"), Vec::new()))]);
+    // `Parser<I, u8>`: its first argument is `I`, with `I`'s own bounds.
+    let [(_, args)] = p.traits.as_slice() else { panic!("{p:?}") };
+    assert!(matches!(&args[0], TypeExpr::Param(0, bounds) if names(bounds) == ["Input", "Iterator"]), "{args:?}");
+    // `Fn(I::Item) -> bool`: the closure's parameter is `I`'s associated type.
+    let [(path, args)] = f.traits.as_slice() else { panic!("{f:?}") };
+    assert_eq!(path.segments, ["Fn"]);
+    assert!(matches!(&args[..], [TypeExpr::Assoc(projection)] if projection.name == "Item"), "{args:?}");
+    assert_eq!(f.assoc[0].0, "Output");
 }
 
 #[test]
@@ -463,4 +501,27 @@ fn a_line_map_counts_from_its_base_then_from_each_jump() {
     assert_eq!(mapped, [10, 11, 5, 6, 7, 20, 21, 22]);
     assert_eq!(LineMap::default().file_line(u32::MAX), u32::MAX);
     assert_eq!(LineMap { base: 1, jumps: Vec::new() }.file_line(u32::MAX), u32::MAX, "saturates");
+}
+
+/// A local holds what its initializer says, and a call keeps its arguments' types: `let b =
+/// f(a, a)` holds `a`'s twice, so a chain of such lets would double at each step (`a64` would
+/// have 2^64 nodes). An argument's type past a budget is left unknown, so the chain stays small.
+#[test]
+fn argument_types_stay_small_along_chains_of_locals() {
+    let mut body = String::from("fn f(a0: u8) {\n");
+    for step in 1..=64 {
+        body.push_str(&format!("    let a{step} = g(a{prev}, a{prev});\n", prev = step - 1));
+    }
+    body.push_str("    h(a64);\n}\n");
+    let facts = parse_file(&body).unwrap();
+    let calls = &facts.items[0].refs.calls;
+    assert_eq!(calls.len(), 65);
+    // The first call knows both arguments are `u8`s.
+    let Callee::Path(_, first) = &calls[0].callee else { panic!("{:?}", calls[0]) };
+    assert_eq!(first.len(), 2);
+    // Every call's record stays within a few budgets' worth of nodes.
+    for call in calls {
+        let size = format!("{:?}", call.callee).len();
+        assert!(size < 40_000, "{size} bytes of debug output for {:?}", call.line);
+    }
 }
