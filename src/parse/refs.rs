@@ -379,7 +379,15 @@ impl Generics {
             return base;
         }
         let first = Generics::read_bounds(&base, generics, &base);
-        Generics::read_bounds(&base, generics, &first)
+        let second = Generics::read_bounds(&base, generics, &first);
+        // Every mention of a parameter carries its bounds: where they name many others (a
+        // hundred parameters bounded by a trait of all of them), the second reading would be
+        // cubic in their number, and the first is kept.
+        let mut budget = GENERICS_BUDGET;
+        match second.params.iter().all(|(_, bounds)| bounds.fits(&mut budget)) {
+            true => second,
+            false => first,
+        }
     }
 
     /// `base` with the bounds `generics` declares, their types read in `scope`.
@@ -491,6 +499,9 @@ pub fn return_type(output: &ReturnType, generics: &Generics) -> TypeExpr {
         ReturnType::Type(_, ty) => type_expr(ty, generics),
     }
 }
+
+/// The most nodes the bounds of a scope's generic parameters keep, read twice (`Generics::extend`).
+const GENERICS_BUDGET: i32 = 4096;
 
 /// The most nodes an argument's type keeps (`Callee::Path`).
 const ARGUMENT_BUDGET: i32 = 48;

@@ -525,3 +525,19 @@ fn argument_types_stay_small_along_chains_of_locals() {
         assert!(size < 40_000, "{size} bytes of debug output for {:?}", call.line);
     }
 }
+
+/// A hundred parameters each bounded by a trait of all of them: read twice, every mention would
+/// carry ten thousand nodes; the first reading is kept, whose arguments are bare parameters.
+#[test]
+fn many_parameters_bounded_by_each_other_stay_small() {
+    let count = 100;
+    let names: Vec<String> = (0..count).map(|i| format!("T{i}")).collect();
+    let params: Vec<String> = names.iter().map(|name| format!("{name}: Tr<{}>", names.join(", "))).collect();
+    let text = format!("fn f<{}>(a: T0) {{ a.m(); }}", params.join(", "));
+    let facts = parse_file(&text).unwrap();
+    let Detail::Function { inputs, .. } = &facts.items[0].detail else { panic!("not a function") };
+    let [TypeExpr::Param(0, bounds)] = inputs.as_slice() else { panic!("{inputs:?}") };
+    let [(_, args)] = bounds.traits.as_slice() else { panic!("{bounds:?}") };
+    assert_eq!(args.len(), count);
+    assert!(args.iter().all(|arg| matches!(arg, TypeExpr::Param(_, inner) if inner.traits.is_empty())));
+}
