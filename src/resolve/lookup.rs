@@ -328,6 +328,22 @@ impl<'a> Resolver<'a> {
             .filter_map(|krate| self.krate(krate))
     }
 
+    /// The impls of type `def` in the crates whose impls can apply to it (`impl_crates`), with
+    /// their crate.
+    fn impls_of(&self, def: &Def) -> impl Iterator<Item = (&'a CrateDefs, &'a ItemDef)> + '_ {
+        let id = self.id(def);
+        let owner = match def {
+            Def::Item { krate, .. } => Some(*krate),
+            Def::Extern(_) => None,
+        };
+        self.impl_crates(owner).flat_map(move |defs| {
+            id.and_then(|id| defs.impls_by_self.get(&id))
+                .into_iter()
+                .flatten()
+                .map(move |&index| (defs, defs.item(index)))
+        })
+    }
+
     /// An associated item of a type: from its inherent impls first, then its trait impls (and
     /// those traits' default members).
     pub fn associated(&self, ty: &Def, name: &str) -> Option<Def> {
@@ -551,26 +567,18 @@ impl<'a> Resolver<'a> {
                     .unwrap_or_default()
             }
             Ty::Def(def, _) => {
-                let Some(id) = self.id(def) else { return Ty::Unknown };
                 let trait_id = trait_def.and_then(|def| self.id(def));
-                let owner = match def {
-                    Def::Item { krate, .. } => Some(*krate),
-                    Def::Extern(_) => None,
-                };
                 let mut other_kind = None;
-                for defs in self.impl_crates(owner) {
-                    for &index in defs.impls_by_self.get(&id).into_iter().flatten() {
-                        let imp = defs.item(index);
-                        if trait_id.is_some() && imp.impl_trait.as_ref().and_then(|t| self.id(t)) != trait_id {
-                            continue;
-                        }
-                        let Some(ty) = self.assoc_type(defs, imp, name, &base, depth + 1) else { continue };
-                        let imp_ref = matches!(&imp.shape, Shape::Impl { self_type: TypeExpr::Ref(_), .. });
-                        if by_ref.is_none_or(|by_ref| by_ref == imp_ref) {
-                            return ty;
-                        }
-                        other_kind.get_or_insert(ty);
+                for (defs, imp) in self.impls_of(def) {
+                    if trait_id.is_some() && imp.impl_trait.as_ref().and_then(|t| self.id(t)) != trait_id {
+                        continue;
                     }
+                    let Some(ty) = self.assoc_type(defs, imp, name, &base, depth + 1) else { continue };
+                    let imp_ref = matches!(&imp.shape, Shape::Impl { self_type: TypeExpr::Ref(_), .. });
+                    if by_ref.is_none_or(|by_ref| by_ref == imp_ref) {
+                        return ty;
+                    }
+                    other_kind.get_or_insert(ty);
                 }
                 other_kind.unwrap_or_default()
             }
@@ -628,24 +636,20 @@ impl<'a> Resolver<'a> {
                 }
                 Ty::Unknown
             }
-            Def::Item { krate, .. } => {
-                let Some(id) = self.id(&def) else { return Ty::Unknown };
+            Def::Item { .. } => {
                 for trait_name in ["Iterator", "IntoIterator"] {
-                    for defs in self.impl_crates(Some(*krate)) {
-                        for &index in defs.impls_by_self.get(&id).into_iter().flatten() {
-                            let imp = defs.item(index);
-                            let implements = match &imp.impl_trait {
-                                Some(Def::Extern(path)) => {
-                                    path.rsplit("::").next() == Some(trait_name) && path.contains("iter")
-                                }
-                                _ => false,
-                            };
-                            if implements
-                                && let Some(item) =
-                                    self.assoc_type(defs, imp, "Item", &Ty::Def(def.clone(), args.clone()), depth + 1)
-                            {
-                                return item;
+                    for (defs, imp) in self.impls_of(&def) {
+                        let implements = match &imp.impl_trait {
+                            Some(Def::Extern(path)) => {
+                                path.rsplit("::").next() == Some(trait_name) && path.contains("iter")
                             }
+                            _ => false,
+                        };
+                        if implements
+                            && let Some(item) =
+                                self.assoc_type(defs, imp, "Item", &Ty::Def(def.clone(), args.clone()), depth + 1)
+                        {
+                            return item;
                         }
                     }
                 }
@@ -970,20 +974,13 @@ impl<'a> Resolver<'a> {
     /// Whether the type `self_def` has an impl of trait `trait_def` in the graph (`None` if not),
     /// and that impl's method `name` if it defines one.
     fn trait_impl_method(&self, self_def: &Def, trait_def: &Def, name: &str) -> Option<Option<Def>> {
-        let (id, trait_id) = (self.id(self_def)?, self.id(trait_def)?);
-        let owner = match self_def {
-            Def::Item { krate, .. } => Some(*krate),
-            Def::Extern(_) => None,
-        };
+        let trait_id = self.id(trait_def)?;
         let mut found = None;
-        for defs in self.impl_crates(owner) {
-            for &index in defs.impls_by_self.get(&id).into_iter().flatten() {
-                let imp = defs.item(index);
-                if imp.impl_trait.as_ref().and_then(|t| self.id(t)) == Some(trait_id) {
-                    match self.child(defs, imp, name, Some(VertexKind::Function)) {
-                        Some(method) => return Some(Some(method)),
-                        None => found = Some(None),
-                    }
+        for (defs, imp) in self.impls_of(self_def) {
+            if imp.impl_trait.as_ref().and_then(|t| self.id(t)) == Some(trait_id) {
+                match self.child(defs, imp, name, Some(VertexKind::Function)) {
+                    Some(method) => return Some(Some(method)),
+                    None => found = Some(None),
                 }
             }
         }
@@ -1066,16 +1063,8 @@ impl<'a> Resolver<'a> {
         if !restricted {
             return false;
         }
-        let Some(id) = self.id(def) else { return false };
-        let owner = match def {
-            Def::Item { krate, .. } => Some(*krate),
-            Def::Extern(_) => None,
-        };
-        self.impl_crates(owner).any(|defs| {
-            defs.impls_by_self.get(&id).into_iter().flatten().any(|&index| {
-                let imp = defs.item(index);
-                imp.impl_trait.is_some() && self.child(defs, imp, name, Some(VertexKind::Function)).is_some()
-            })
+        self.impls_of(def).any(|(defs, imp)| {
+            imp.impl_trait.is_some() && self.child(defs, imp, name, Some(VertexKind::Function)).is_some()
         })
     }
 
@@ -1097,23 +1086,20 @@ impl<'a> Resolver<'a> {
         if depth > MAX_DEPTH {
             return None;
         }
-        let Def::Item { krate, .. } = def else { return None };
-        let id = self.id(def)?;
-        for defs in self.impl_crates(Some(*krate)) {
-            for &index in defs.impls_by_self.get(&id).into_iter().flatten() {
-                let imp = defs.item(index);
-                let is_deref = match &imp.impl_trait {
-                    Some(Def::Extern(path)) => &**path == "Deref" || path.ends_with("ops::Deref"),
-                    _ => false,
-                };
-                if !is_deref {
-                    continue;
-                }
-                if let Some(target) =
-                    self.assoc_type(defs, imp, "Target", &Ty::Def(def.clone(), args.to_vec()), depth + 1)
-                {
-                    return Some(target);
-                }
+        if !matches!(def, Def::Item { .. }) {
+            return None;
+        }
+        for (defs, imp) in self.impls_of(def) {
+            let is_deref = match &imp.impl_trait {
+                Some(Def::Extern(path)) => &**path == "Deref" || path.ends_with("ops::Deref"),
+                _ => false,
+            };
+            if !is_deref {
+                continue;
+            }
+            if let Some(target) = self.assoc_type(defs, imp, "Target", &Ty::Def(def.clone(), args.to_vec()), depth + 1)
+            {
+                return Some(target);
             }
         }
         None
