@@ -559,10 +559,11 @@ impl<'a> Resolver<'a> {
                 if let Some((_, ty)) = bounds.assoc.iter().find(|(known, _)| known == name) {
                     return ty.clone();
                 }
-                bounds
-                    .traits
-                    .iter()
-                    .filter(|(bound, _)| trait_def.is_none_or(|wanted| wanted == bound))
+                // The trait the path names first, then any (it may be a supertrait of a bound).
+                let named = bounds.traits.iter().filter(|(bound, _)| trait_def.is_none_or(|wanted| wanted == bound));
+                let others = trait_def.map(|_| bounds.traits.iter()).into_iter().flatten();
+                named
+                    .chain(others)
                     .find_map(|(bound, args)| self.declared_assoc(bound, args, name, &base, depth + 1))
                     .unwrap_or_default()
             }
