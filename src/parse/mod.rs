@@ -537,7 +537,7 @@ fn function(sig: &Signature, generics: &Generics) -> Detail {
         .collect();
     // Kept where arguments tell something: a generic return, or a generic input (whose bound
     // types a closure given there: `P: Fn(Self::Item) -> bool`).
-    if !returns.has_param() && !inputs.iter().any(TypeExpr::has_param) {
+    if !returns.is_generic() && !inputs.iter().any(TypeExpr::is_generic) {
         inputs = Vec::new();
     }
     Detail::Function {

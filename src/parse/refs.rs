@@ -139,12 +139,12 @@ impl TypeExpr {
 
     /// Whether a generic parameter, or an `impl Trait`, is part of the type (`Vec<T>`, `(I,
     /// bool)`, `impl Fn(&Circle)`).
-    pub fn has_param(&self) -> bool {
+    pub fn is_generic(&self) -> bool {
         match self {
             TypeExpr::Param(..) | TypeExpr::Bounds(_) => true,
-            TypeExpr::Path(_, args) | TypeExpr::Tuple(args) => args.iter().any(TypeExpr::has_param),
-            TypeExpr::Ref(inner) | TypeExpr::Slice(inner) => inner.has_param(),
-            TypeExpr::Assoc(projection) => projection.base.has_param(),
+            TypeExpr::Path(_, args) | TypeExpr::Tuple(args) => args.iter().any(TypeExpr::is_generic),
+            TypeExpr::Ref(inner) | TypeExpr::Slice(inner) => inner.is_generic(),
+            TypeExpr::Assoc(projection) => projection.base.is_generic(),
             _ => false,
         }
     }
@@ -313,28 +313,30 @@ impl BoundsExpr {
         for bound in bounds {
             let TypeParamBound::Trait(bound) = bound else { continue };
             let mut args = Vec::new();
-            let arguments = bound.path.segments.last().map(|s| &s.arguments);
-            // `Fn(Self::Item) -> bool`: the closure's parameters are the arguments.
-            if let Some(PathArguments::Parenthesized(parens)) = arguments {
-                args.extend(parens.inputs.iter().map(|input| type_expr(&input.ty, generics)));
-                if let ReturnType::Type(_, output) = &parens.output {
-                    self.set_assoc("Output".to_owned(), type_expr(output, generics));
-                }
-            }
-            if let Some(PathArguments::AngleBracketed(angle)) = arguments {
-                for arg in &angle.args {
-                    match arg {
-                        GenericArgument::Type(ty) => args.push(type_expr(ty, generics)),
-                        GenericArgument::AssocType(assoc) => {
-                            self.set_assoc(unraw(&assoc.ident), type_expr(&assoc.ty, generics));
-                        }
-                        GenericArgument::Constraint(constraint) => self.set_assoc(
-                            unraw(&constraint.ident),
-                            TypeExpr::Bounds(BoundsExpr::read(&constraint.bounds, generics)),
-                        ),
-                        _ => {}
+            match bound.path.segments.last().map(|s| &s.arguments) {
+                // `Fn(Self::Item) -> bool`: the closure's parameters are the arguments.
+                Some(PathArguments::Parenthesized(parens)) => {
+                    args.extend(parens.inputs.iter().map(|input| type_expr(&input.ty, generics)));
+                    if let ReturnType::Type(_, output) = &parens.output {
+                        self.set_assoc("Output".to_owned(), type_expr(output, generics));
                     }
                 }
+                Some(PathArguments::AngleBracketed(angle)) => {
+                    for arg in &angle.args {
+                        match arg {
+                            GenericArgument::Type(ty) => args.push(type_expr(ty, generics)),
+                            GenericArgument::AssocType(assoc) => {
+                                self.set_assoc(unraw(&assoc.ident), type_expr(&assoc.ty, generics));
+                            }
+                            GenericArgument::Constraint(constraint) => self.set_assoc(
+                                unraw(&constraint.ident),
+                                TypeExpr::Bounds(BoundsExpr::read(&constraint.bounds, generics)),
+                            ),
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
             }
             self.traits.push((PathRef::from_path(&bound.path), args));
         }

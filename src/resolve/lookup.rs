@@ -897,10 +897,9 @@ impl<'a> Resolver<'a> {
                             }
                             _ => {
                                 // `Vec::extend_from_slice(self, other)` in `impl ExtendFromSlice
-                                // for Vec<T>`: std's inherent methods, which the graph cannot
-                                // see, come before a trait impl's.
+                                // for Vec<T>`.
                                 let confidence = match &self_ty {
-                                    Ty::Def(Def::Extern(_), _) if self.in_trait_impl(&def) => Confidence::Inferred,
+                                    Ty::Def(owner, _) if self.std_may_shadow(owner, &def) => Confidence::Inferred,
                                     _ => Confidence::Exact,
                                 };
                                 Some(Target { def, confidence, constructor: false, self_ty })
@@ -931,9 +930,15 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// Whether `def` is an item of a trait impl, or a trait's own (a default method).
-    fn in_trait_impl(&self, def: &Def) -> bool {
-        let Some((defs, item)) = self.item(def) else { return false };
+    /// Whether `found`, a member of a trait impl (or a trait's own), found for a type `owner`,
+    /// may lose to one of std's inherent methods, which the graph cannot see and which come
+    /// first: `owner` is a std type or primitive (`Self::floor(self)` in `impl Float for f32`
+    /// calls `f32::floor`).
+    fn std_may_shadow(&self, owner: &Def, found: &Def) -> bool {
+        if !matches!(owner, Def::Extern(_)) {
+            return false;
+        }
+        let Some((defs, item)) = self.item(found) else { return false };
         item.parent.is_some_and(|parent| {
             let parent = defs.item(parent);
             parent.kind == VertexKind::Trait || parent.impl_trait.is_some()
@@ -1017,12 +1022,9 @@ impl<'a> Resolver<'a> {
                 if let [found, rest @ ..] = candidates.as_slice()
                     && self.kind(found) == Some(VertexKind::Function)
                 {
-                    // Two impls of the type define it: which one syntax cannot tell. A std type's
-                    // (or primitive's) inherent methods, which the graph cannot see, come before
-                    // the trait methods found here (`Self::floor(self)` in `impl Float for f32`
-                    // calls `f32::floor`).
+                    // Two impls of the type define it: which one syntax cannot tell.
                     let confidence = if rest.is_empty()
-                        && matches!(def, Def::Item { .. })
+                        && !self.std_may_shadow(def, found)
                         && !self.has_trait_rival(def, args, found, name)
                     {
                         Confidence::Exact

@@ -80,8 +80,8 @@ pub enum Shape {
     None,
     Function {
         returns: TypeExpr,
-        /// The parameters' types, where arguments can tell what the return's generic parameters
-        /// stand for (`parse::Detail::Function`).
+        /// The parameters' types, where the return or a parameter is generic: what arguments
+        /// tell of the return, or the bound a closure given there has (`parse::Detail::Function`).
         inputs: Vec<TypeExpr>,
         /// Takes `self`.
         receiver: bool,
