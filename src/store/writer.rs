@@ -9,15 +9,17 @@
 //! given the same items: a vertex id is written once (the memory datastore keeps the first, RocksDB
 //! would overwrite it with the second), and a property only with its vertex or edge.
 
+use std::collections::BTreeMap;
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use indradb::{BulkInsertItem, Database, Datastore, Edge, Identifier, Json, Vertex};
+use indradb::{BulkInsertItem, Database, Datastore, Edge, Identifier, Json};
+use rustc_hash::FxHashMap;
 use uuid::Uuid;
 
+use super::msgpack::Collected;
 use super::{StoreError, WriteDb, identifier};
 use crate::model::{self, Batch, VertexKind};
 
@@ -110,6 +112,11 @@ impl Names {
 /// `Collected` items.
 trait Sink {
     fn insert(&mut self, items: Vec<BulkInsertItem>) -> Result<(), StoreError>;
+
+    /// `insert` of a flush's items, which come sorted by what they are.
+    fn insert_collected(&mut self, items: Collected) -> Result<(), StoreError> {
+        self.insert(items.into_bulk())
+    }
 }
 
 impl<D: Datastore> Sink for Database<D> {
@@ -118,9 +125,14 @@ impl<D: Datastore> Sink for Database<D> {
     }
 }
 
-impl Sink for super::msgpack::Collected {
+impl Sink for Collected {
     fn insert(&mut self, items: Vec<BulkInsertItem>) -> Result<(), StoreError> {
-        super::msgpack::Collected::insert(self, items);
+        Collected::insert(self, items);
+        Ok(())
+    }
+
+    fn insert_collected(&mut self, items: Collected) -> Result<(), StoreError> {
+        self.append(items);
         Ok(())
     }
 }
@@ -129,7 +141,7 @@ struct State<D: Sink> {
     db: D,
     names: Names,
     /// Every vertex written, with its kind.
-    written: HashMap<Uuid, VertexKind>,
+    written: FxHashMap<Uuid, VertexKind>,
     pending_vertices: Vec<model::Vertex>,
     pending_edges: Vec<model::Edge>,
     /// Edges received whose ends were not both written yet. Kept apart from `pending_edges`, so
@@ -144,7 +156,7 @@ fn run<D: Sink>(mut db: D, receiver: Receiver<Batch>, config: WriterConfig) -> R
     let mut state = State {
         db,
         names: Names::default(),
-        written: HashMap::new(),
+        written: FxHashMap::default(),
         pending_vertices: Vec::new(),
         pending_edges: Vec::new(),
         waiting_edges: Vec::new(),
@@ -183,18 +195,13 @@ fn run<D: Sink>(mut db: D, receiver: Receiver<Batch>, config: WriterConfig) -> R
 }
 
 impl<D: Sink> State<D> {
-    fn name(&mut self, name: &'static str) -> Result<Identifier, StoreError> {
-        self.names.get(name)
-    }
-
     fn flush(&mut self) -> Result<(), StoreError> {
-        // IndraDB's memory datastore applies a bulk insert in order, and a property needs its
-        // vertex or edge: vertices, their properties, edges, their properties. (RocksDB writes
-        // one batch and checks nothing, so the order is for the memory datastore alone.)
-        let mut vertices = Vec::new();
-        let mut vertex_props = Vec::new();
-        let new_vertices = !self.pending_vertices.is_empty();
-        for vertex in std::mem::take(&mut self.pending_vertices) {
+        let pending_vertices = std::mem::take(&mut self.pending_vertices);
+        let new_vertices = !pending_vertices.is_empty();
+        let mut items = Collected::default();
+        items.vertices.reserve(pending_vertices.len());
+        items.vertex_props.reserve(pending_vertices.iter().map(|vertex| vertex.props.len()).sum());
+        for vertex in pending_vertices {
             match self.written.entry(vertex.id) {
                 Entry::Occupied(first) => {
                     // A file included by two crates, or an extern two crates point to, is one
@@ -210,37 +217,32 @@ impl<D: Sink> State<D> {
                 }
             }
             *self.stats.vertices.entry(vertex.kind.as_str()).or_default() += 1;
-            vertices.push(BulkInsertItem::Vertex(Vertex::with_id(vertex.id, self.name(vertex.kind.as_str())?)));
+            items.vertices.push((vertex.id, self.names.get(vertex.kind.as_str())?));
             for (name, value) in vertex.props {
-                vertex_props.push(BulkInsertItem::VertexProperty(vertex.id, self.name(name)?, Json::new(value)));
+                items.vertex_props.push(((vertex.id, self.names.get(name)?), Json::new(value)));
             }
         }
-        let mut edges = Vec::new();
-        let mut edge_props = Vec::new();
-        let mut waiting = Vec::new();
         let mut candidates = std::mem::take(&mut self.pending_edges);
         if new_vertices {
             candidates.append(&mut self.waiting_edges);
         }
+        items.edges.reserve(candidates.len());
+        let mut waiting = Vec::new();
         for edge in candidates {
             if !(self.written.contains_key(&edge.from) && self.written.contains_key(&edge.to)) {
                 waiting.push(edge);
                 continue;
             }
             *self.stats.edges.entry(edge.kind.as_str()).or_default() += 1;
-            let stored = Edge::new(edge.from, self.name(edge.kind.as_str())?, edge.to);
+            let stored = Edge::new(edge.from, self.names.get(edge.kind.as_str())?, edge.to);
             for (name, value) in edge.props {
-                edge_props.push(BulkInsertItem::EdgeProperty(stored.clone(), self.name(name)?, Json::new(value)));
+                items.edge_props.push(((stored.clone(), self.names.get(name)?), Json::new(value)));
             }
-            edges.push(BulkInsertItem::Edge(stored));
+            items.edges.push(stored);
         }
         self.waiting_edges.append(&mut waiting);
-        let mut items = vertices;
-        items.append(&mut vertex_props);
-        items.append(&mut edges);
-        items.append(&mut edge_props);
         if !items.is_empty() {
-            self.db.insert(items)?;
+            self.db.insert_collected(items)?;
             self.stats.flushes += 1;
         }
         Ok(())
