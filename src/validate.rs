@@ -53,7 +53,7 @@ impl std::ops::AddAssign for ValidationStats {
 
 #[derive(Default)]
 pub struct Registry {
-    items: DashMap<Uuid, Origin>,
+    items: DashMap<Uuid, Origin, rustc_hash::FxBuildHasher>,
 }
 
 impl Registry {

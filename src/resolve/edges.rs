@@ -6,7 +6,9 @@
 //! Repeated references to one target become one edge: a call's `count` says how many, and
 //! `line` is the first.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -24,7 +26,7 @@ use crate::parse::{Named, Refs, TypeExpr};
 /// other crates noted first; the writer keeps one of each.
 #[derive(Default)]
 pub struct Externs {
-    paths: DashMap<Uuid, Arc<str>>,
+    paths: DashMap<Uuid, Arc<str>, rustc_hash::FxBuildHasher>,
 }
 
 impl Externs {
@@ -128,7 +130,7 @@ pub(super) fn crate_edges(
                 from: item.id,
                 resolver,
                 externs,
-                index: HashMap::new(),
+                index: HashMap::default(),
                 edges: Vec::new(),
                 stats: ResolveStats::default(),
             };

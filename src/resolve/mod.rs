@@ -16,7 +16,7 @@ mod edges;
 mod lookup;
 pub mod prelude;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
@@ -307,12 +307,12 @@ impl CrateDefs {
 /// Hash maps (de)serialized as sequences sorted by key, so that equal maps give equal bytes.
 mod sorted {
     use std::collections::HashMap;
-    use std::hash::Hash;
+    use std::hash::{BuildHasher, Hash};
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<K: Ord + Serialize, V: Serialize, S: Serializer>(
-        map: &HashMap<K, V>,
+    pub fn serialize<K: Ord + Serialize, V: Serialize, H, S: Serializer>(
+        map: &HashMap<K, V, H>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         let mut entries: Vec<(&K, &V)> = map.iter().collect();
@@ -320,9 +320,15 @@ mod sorted {
         entries.serialize(serializer)
     }
 
-    pub fn deserialize<'de, K: Eq + Hash + Deserialize<'de>, V: Deserialize<'de>, D: Deserializer<'de>>(
+    pub fn deserialize<
+        'de,
+        K: Eq + Hash + Deserialize<'de>,
+        V: Deserialize<'de>,
+        H: BuildHasher + Default,
+        D: Deserializer<'de>,
+    >(
         deserializer: D,
-    ) -> Result<HashMap<K, V>, D::Error> {
+    ) -> Result<HashMap<K, V, H>, D::Error> {
         Ok(Vec::<(K, V)>::deserialize(deserializer)?.into_iter().collect())
     }
 
@@ -330,7 +336,7 @@ mod sorted {
     pub mod maps {
         use super::*;
 
-        type Names = [HashMap<Box<str>, crate::resolve::Binding>; 3];
+        type Names = [rustc_hash::FxHashMap<Box<str>, crate::resolve::Binding>; 3];
 
         pub fn serialize<S: Serializer>(maps: &Names, serializer: S) -> Result<S::Ok, S::Error> {
             let sorted: Vec<Vec<(&Box<str>, &crate::resolve::Binding)>> = maps
@@ -422,13 +428,13 @@ pub fn resolve_crate(input: CrateInput<'_>, world: &World, externs: &Externs) ->
         krate,
         edition_2015: edition == "2015",
         items: Vec::with_capacity(records.len()),
-        by_id: HashMap::with_capacity(records.len()),
+        by_id: HashMap::with_capacity_and_hasher(records.len(), Default::default()),
         scopes: Vec::new(),
         root_scope: 0,
-        extern_prelude: HashMap::new(),
-        macros: HashMap::new(),
-        impls_by_self: HashMap::new(),
-        methods_by_name: HashMap::new(),
+        extern_prelude: HashMap::default(),
+        macros: HashMap::default(),
+        impls_by_self: HashMap::default(),
+        methods_by_name: HashMap::default(),
         impl_crates: transitive,
     };
     let mut parents = Vec::with_capacity(records.len());
