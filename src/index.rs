@@ -384,8 +384,10 @@ struct FileJob<'a> {
 /// What the walk of one crate gathers from all its files.
 #[derive(Default)]
 struct Walk {
-    /// What resolution needs of each module and item.
-    records: Mutex<Vec<ItemRecord>>,
+    /// What resolution needs of each module and item, as each file or expansion gave them (one
+    /// vector each, put together once the walk is done: appending to one vector copied a large
+    /// crate's records at every doubling).
+    records: Mutex<Vec<Vec<ItemRecord>>>,
     /// Item-position macro calls, expanded once the walk has found the crate's macros.
     sites: Mutex<Vec<PendingSite>>,
     /// Calls whose macro no round has found yet (see `index_crate`).
@@ -409,8 +411,20 @@ struct Walk {
 }
 
 impl Walk {
-    fn keep(&self, mut records: Vec<ItemRecord>) {
-        self.records.lock().unwrap_or_else(|poison| poison.into_inner()).append(&mut records);
+    fn keep(&self, records: Vec<ItemRecord>) {
+        if !records.is_empty() {
+            self.records.lock().unwrap_or_else(|poison| poison.into_inner()).push(records);
+        }
+    }
+
+    /// Every record kept, in the order they were kept.
+    fn take_records(&self) -> Vec<ItemRecord> {
+        let chunks = std::mem::take(&mut *self.records.lock().unwrap_or_else(|poison| poison.into_inner()));
+        let mut records = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
+        for chunk in chunks {
+            records.extend(chunk);
+        }
+        records
     }
 
     fn report(&self, diagnostic: Diagnostic) {
@@ -559,7 +573,16 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
             }
             break;
         }
-        known.update(&walk.records.lock().unwrap_or_else(|poison| poison.into_inner()));
+        for chunk in walk
+            .records
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .get(known.seen_chunks..)
+            .unwrap_or_default()
+        {
+            known.update(chunk);
+            known.seen_chunks += 1;
+        }
         let expansion = Expansion::new(&known, pending, &dep_macros, last_chance);
         rayon::scope(|scope| {
             for group in &expansion.groups {
@@ -571,10 +594,10 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
     }
 
     ctx.expansions_reused.fetch_add(walk.expansions_reused.load(Ordering::Relaxed), Ordering::Relaxed);
-    let mut records = std::mem::take(&mut *walk.records.lock().unwrap_or_else(|poison| poison.into_inner()));
+    let mut records = walk.take_records();
     let module_refs = std::mem::take(&mut *walk.module_refs.lock().unwrap_or_else(|poison| poison.into_inner()));
     merge_module_refs(&mut records, module_refs);
-    known.update(&records);
+    known.update(records.get(known.seen..).unwrap_or_default());
     let expansion = (!ctx.options.no_expand).then(|| Expansion::new(&known, Vec::new(), &dep_macros, true));
     expand_body_macros(&walk, &cfg, expansion.as_ref(), &mut records);
     let mut summary = UnitSummary { deps_interface, ..UnitSummary::default() };
@@ -1158,15 +1181,17 @@ struct Known {
     taken: HashMap<uuid::Uuid, HashSet<uuid::Uuid>>,
     /// How many of the crate's records are counted in.
     seen: usize,
+    /// How many of the walk's vectors of records they came in (`Walk::records`).
+    seen_chunks: usize,
 }
 
 impl Known {
-    /// Counts in the records added since the last call (the walk only ever appends to them).
+    /// Counts in `records`, the ones added since the last call (the walk only ever adds).
     /// Whatever order the new records come in, the result is the same: definitions are kept
     /// sorted and ids are a set.
     fn update(&mut self, records: &[ItemRecord]) {
         let mut changed = HashSet::new();
-        for record in records.get(self.seen..).unwrap_or_default() {
+        for record in records {
             if let Some(parent) = record.parent {
                 self.taken.entry(parent).or_default().insert(record.id);
             }
@@ -1183,7 +1208,7 @@ impl Known {
                 changed.insert(record.name.clone());
             }
         }
-        self.seen = records.len();
+        self.seen += records.len();
         for name in changed {
             if let Some(found) = self.definitions.get_mut(&name) {
                 found.sort();
