@@ -58,7 +58,7 @@ fn write_image(out: &mut impl Write, txn: &MemoryTransaction<'_>, indexed: &[Ide
 type EncodeError = rmp_serde::encode::Error;
 
 /// For each indexed property, its (value, vertex) pairs.
-type PropertyIndex = Vec<(Identifier, Vec<(Json, Uuid)>)>;
+type PropertyIndex<V = Json> = Vec<(Identifier, Vec<(V, Uuid)>)>;
 
 /// Vertices per chunk of `vertex_properties` encoded on one thread (and elements per chunk of
 /// the other sections). Small in tests, so that their small graphs are cut into many chunks and
@@ -125,35 +125,28 @@ fn write_chunks(
 /// the writer has already checked what it passes (each vertex once, properties with their
 /// vertex or edge, edges with both ends), so its items only need sorting into the store's order.
 ///
-/// The writer hands each flush's items to its sink in this shape (`append`): typed vectors, not
-/// an enum per item. They are appended in the writer's thread as they come, which overlaps the
-/// vectors' growth with indexing. (Keeping each flush's vectors and putting them together at
-/// the save instead put that copy on the save's path and raised the e2e corpus's peak memory
-/// from about 1.46 to 1.63 GB.)
-#[derive(Default)]
-pub struct Collected {
+/// Property values are `V`: `Raw` (their encoding) in the graph being collected, `Json` in a
+/// flush bound for an IndraDB datastore (`into_bulk`). The writer hands each flush's items to its
+/// sink in this shape (`append`): typed vectors, not an enum per item. They are appended in the
+/// writer's thread as they come, which overlaps the vectors' growth with indexing. (Keeping each
+/// flush's vectors and putting them together at the save instead put that copy on the save's
+/// path and raised the e2e corpus's peak memory from about 1.46 to 1.63 GB.)
+pub struct Collected<V = Raw> {
     pub(super) vertices: Vec<(Uuid, Identifier)>,
-    pub(super) vertex_props: Vec<((Uuid, Identifier), Json)>,
+    pub(super) vertex_props: Vec<((Uuid, Identifier), V)>,
     pub(super) edges: Vec<Edge>,
-    pub(super) edge_props: Vec<((Edge, Identifier), Json)>,
+    pub(super) edge_props: Vec<((Edge, Identifier), V)>,
 }
 
-impl Collected {
-    /// Takes what a `bulk_insert` would: the memory datastore's meaning, for items that passed
-    /// the writer's checks.
-    pub fn insert(&mut self, items: Vec<BulkInsertItem>) {
-        for item in items {
-            match item {
-                BulkInsertItem::Vertex(vertex) => self.vertices.push((vertex.id, vertex.t)),
-                BulkInsertItem::Edge(edge) => self.edges.push(edge),
-                BulkInsertItem::VertexProperty(id, name, value) => self.vertex_props.push(((id, name), value)),
-                BulkInsertItem::EdgeProperty(edge, name, value) => self.edge_props.push(((edge, name), value)),
-            }
-        }
+impl<V> Default for Collected<V> {
+    fn default() -> Collected<V> {
+        Collected { vertices: Vec::new(), vertex_props: Vec::new(), edges: Vec::new(), edge_props: Vec::new() }
     }
+}
 
-    /// Adds `other`'s items after these (as `insert` of its `into_bulk` would).
-    pub fn append(&mut self, other: Collected) {
+impl<V> Collected<V> {
+    /// Adds `other`'s items after these.
+    pub fn append(&mut self, other: Collected<V>) {
         fn append<T>(into: &mut Vec<T>, mut from: Vec<T>) {
             if into.is_empty() {
                 *into = from;
@@ -167,7 +160,6 @@ impl Collected {
         append(&mut self.edge_props, other.edge_props);
     }
 
-    /// How many items `into_bulk` gives.
     pub fn len(&self) -> usize {
         self.vertices.len() + self.vertex_props.len() + self.edges.len() + self.edge_props.len()
     }
@@ -175,7 +167,9 @@ impl Collected {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
 
+impl Collected<Json> {
     /// The items as one `bulk_insert`, in the order IndraDB's memory datastore needs them (it
     /// applies them in order, and a property needs its vertex or edge): vertices, their
     /// properties, edges, their properties. (RocksDB writes one batch and checks nothing.)
@@ -190,6 +184,25 @@ impl Collected {
             self.edge_props.into_iter().map(|((edge, name), value)| BulkInsertItem::EdgeProperty(edge, name, value)),
         );
         items
+    }
+}
+
+impl Collected {
+    /// Takes what a `bulk_insert` would: the memory datastore's meaning, for items that passed
+    /// the writer's checks.
+    pub fn insert(&mut self, items: Vec<BulkInsertItem>) {
+        for item in items {
+            match item {
+                BulkInsertItem::Vertex(vertex) => self.vertices.push((vertex.id, vertex.t)),
+                BulkInsertItem::Edge(edge) => self.edges.push(edge),
+                BulkInsertItem::VertexProperty(id, name, value) => {
+                    self.vertex_props.push(((id, name), Raw::new(&value)))
+                }
+                BulkInsertItem::EdgeProperty(edge, name, value) => {
+                    self.edge_props.push(((edge, name), Raw::new(&value)))
+                }
+            }
+        }
     }
 
     /// Sorts everything into the memory datastore's order (its `BTreeMap`s and `BTreeSet`s: by id,
@@ -258,19 +271,19 @@ impl Collected {
         let mut head = Vec::new();
         rmp::encode::write_map_len(&mut head, self.vertex_props.len() as u32).map_err(EncodeError::from)?;
         send(head)?;
-        let mut index: PropertyIndex = indexed.iter().map(|name| (*name, Vec::new())).collect();
+        let mut index: PropertyIndex<&Raw> = indexed.iter().map(|name| (*name, Vec::new())).collect();
         for group in self.vertex_props.chunks(CHUNK * 4 * GROUP) {
-            let chunks: Vec<(Vec<u8>, PropertyIndex)> = group
+            let chunks: Vec<(Vec<u8>, PropertyIndex<&Raw>)> = group
                 .par_chunks(CHUNK * 4)
                 .map(|chunk| {
                     let mut buf = Vec::new();
-                    let mut index: PropertyIndex = indexed.iter().map(|name| (*name, Vec::new())).collect();
+                    let mut index: PropertyIndex<&Raw> = indexed.iter().map(|name| (*name, Vec::new())).collect();
                     let mut serializer = rmp_serde::Serializer::new(&mut buf);
                     for ((id, name), value) in chunk {
                         (id, name).serialize(&mut serializer)?;
-                        value.serialize(&mut serializer)?;
+                        serializer.get_mut().extend_from_slice(value.bytes());
                         if let Some((_, pairs)) = index.iter_mut().find(|(indexed, _)| indexed == name) {
-                            pairs.push((value.clone(), *id));
+                            pairs.push((value, *id));
                         }
                     }
                     Ok((buf, index))
@@ -283,7 +296,14 @@ impl Collected {
                 }
             }
         }
-        encode_entries(&self.edge_props, &send)?;
+        let mut head = Vec::new();
+        rmp::encode::write_map_len(&mut head, self.edge_props.len() as u32).map_err(EncodeError::from)?;
+        send(head)?;
+        encode_chunks(&self.edge_props, &send, |serializer, (key, value)| {
+            key.serialize(&mut *serializer)?;
+            serializer.get_mut().extend_from_slice(value.bytes());
+            Ok(())
+        })?;
         send(rmp_serde::to_vec(&PropertyValues(index))?)
     }
 }
@@ -395,39 +415,55 @@ impl Serialize for EdgeProperties<'_> {
 /// The property index, as gathered by `write_vertex_properties`: for each property, a map from each
 /// value to the vertices that have it. Sorted by value (and the vertices by id), so that the same
 /// graph gives the same file, byte for byte.
-struct PropertyValues(PropertyIndex);
+struct PropertyValues<V>(PropertyIndex<V>);
 
-impl Serialize for PropertyValues {
+impl<V: IndexedValue> Serialize for PropertyValues<V> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
         for (name, pairs) in &self.0 {
-            let mut pairs: Vec<&(Json, Uuid)> = pairs.iter().collect();
+            let mut pairs: Vec<&(V, Uuid)> = pairs.iter().collect();
             // (value, vertex) pairs are unique (a vertex has one value per property), so an
             // unstable sort gives the one order; in parallel, for it is half a million pairs per
             // property on a large graph, on the save's serial path.
-            pairs
-                .par_sort_unstable_by(|a, b| compare_values(&a.0, &b.0).unwrap_or(Ordering::Equal).then(a.1.cmp(&b.1)));
+            pairs.par_sort_unstable_by(|a, b| a.0.compare(&b.0).unwrap_or(Ordering::Equal).then(a.1.cmp(&b.1)));
             map.serialize_entry(name, &ByValue(&pairs))?;
         }
         map.end()
     }
 }
 
-/// IndraDB's order of property values (`Json`'s `PartialOrd`), with strings, which all indexed
-/// values are, compared directly rather than through `serde_json::Value`'s dispatch.
-fn compare_values(a: &Json, b: &Json) -> Option<Ordering> {
-    match (a.as_str(), b.as_str()) {
-        (Some(a), Some(b)) => Some(a.cmp(b)),
-        _ => a.partial_cmp(b),
+/// A property value the index is sorted by.
+trait IndexedValue: Serialize + Sync {
+    /// IndraDB's order of property values (`Json`'s `PartialOrd`).
+    fn compare(&self, other: &Self) -> Option<Ordering>;
+}
+
+impl IndexedValue for Json {
+    /// Strings, which all indexed values are, are compared directly rather than through
+    /// `serde_json::Value`'s dispatch.
+    fn compare(&self, other: &Json) -> Option<Ordering> {
+        match (self.as_str(), other.as_str()) {
+            (Some(a), Some(b)) => Some(a.cmp(b)),
+            _ => self.partial_cmp(other),
+        }
+    }
+}
+
+impl IndexedValue for &Raw {
+    fn compare(&self, other: &&Raw) -> Option<Ordering> {
+        match (self.as_str(), other.as_str()) {
+            (Some(a), Some(b)) => Some(a.cmp(b)),
+            _ => self.to_json().compare(&other.to_json()),
+        }
     }
 }
 
 /// Sorted (value, vertex) pairs, written as a map from each value to its vertices.
-struct ByValue<'a>(&'a [&'a (Json, Uuid)]);
+struct ByValue<'a, V>(&'a [&'a (V, Uuid)]);
 
-impl Serialize for ByValue<'_> {
+impl<V: IndexedValue> Serialize for ByValue<'_, V> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let groups = self.0.chunk_by(|a, b| compare_values(&a.0, &b.0) == Some(Ordering::Equal));
+        let groups = self.0.chunk_by(|a, b| a.0.compare(&b.0) == Some(Ordering::Equal));
         let mut map = serializer.serialize_map(Some(groups.clone().count()))?;
         for group in groups {
             let members: Vec<IndexedPropertyMember> =
@@ -448,6 +484,72 @@ impl<K: Serialize, V: Serialize> Serialize for Entries<'_, K, V> {
             map.serialize_entry(key, value)?;
         }
         map.end()
+    }
+}
+
+/// A property value as a collected graph holds it: its msgpack encoding (the bytes `Json`'s
+/// `Serialize` writes into the image), inline when it is short, as most are (lines, flags,
+/// visibilities, short names). A `Json` costs a shared allocation per value and another for a
+/// string's text: about a hundred bytes for a line number.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Raw {
+    Short { len: u8, bytes: [u8; Raw::INLINE] },
+    Long(Box<[u8]>),
+}
+
+impl Raw {
+    const INLINE: usize = 22;
+
+    pub fn new(value: &serde_json::Value) -> Raw {
+        thread_local! {
+            static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUFFER.with_borrow_mut(|buf| {
+            buf.clear();
+            // Encoding plain data into a `Vec` cannot fail.
+            let _ = rmp_serde::encode::write(buf, value);
+            Raw::from_bytes(buf)
+        })
+    }
+
+    fn from_bytes(encoded: &[u8]) -> Raw {
+        if encoded.len() <= Raw::INLINE {
+            let mut bytes = [0; Raw::INLINE];
+            bytes[..encoded.len()].copy_from_slice(encoded);
+            Raw::Short { len: encoded.len() as u8, bytes }
+        } else {
+            Raw::Long(encoded.into())
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Raw::Short { len, bytes } => &bytes[..*len as usize],
+            Raw::Long(bytes) => bytes,
+        }
+    }
+
+    /// The text, when the value is a string.
+    fn as_str(&self) -> Option<&str> {
+        let mut rest = self.bytes();
+        let len = rmp::decode::read_str_len(&mut rest).ok()? as usize;
+        std::str::from_utf8(rest.get(..len).filter(|text| text.len() == rest.len())?).ok()
+    }
+
+    /// The value again (`Null` if the bytes are not an encoding, which `new` never makes).
+    pub fn to_json(&self) -> Json {
+        Json::new(rmp_serde::from_slice(self.bytes()).unwrap_or(serde_json::Value::Null))
+    }
+}
+
+/// Writes the value as `Json` would: the index's keys (a string as itself, so that it is not
+/// decoded first).
+impl Serialize for Raw {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.as_str() {
+            Some(text) => serializer.serialize_str(text),
+            None => self.to_json().serialize(serializer),
+        }
     }
 }
 

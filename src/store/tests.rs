@@ -1040,3 +1040,32 @@ mod rocksdb {
         assert!(err.to_string().contains(root.as_str()), "{err}");
     }
 }
+
+#[test]
+fn raw_values_are_the_bytes_json_writes() {
+    let long = "x".repeat(100);
+    let values = [
+        json!(7),
+        json!(-3),
+        json!(u64::MAX),
+        json!(true),
+        json!(null),
+        json!(1.5),
+        json!(""),
+        json!("pub(crate)"),
+        json!(long),
+        json!(["a", 1]),
+        json!({"k": "v"}),
+    ];
+    for value in values {
+        let raw = msgpack::Raw::new(&value);
+        let json = indradb::Json::new(value.clone());
+        assert_eq!(raw.bytes(), rmp_serde::to_vec(&json).unwrap(), "{value}");
+        // Serialized (the property index's keys), it is what `Json` serializes to.
+        assert_eq!(rmp_serde::to_vec(&raw).unwrap(), rmp_serde::to_vec(&json).unwrap(), "{value}");
+        assert_eq!(raw.to_json(), json, "{value}");
+    }
+    // Short encodings are kept inline, long ones on the heap.
+    assert!(matches!(msgpack::Raw::new(&json!(12345)), msgpack::Raw::Short { .. }));
+    assert!(matches!(msgpack::Raw::new(&json!(long)), msgpack::Raw::Long(_)));
+}

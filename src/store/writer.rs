@@ -19,7 +19,7 @@ use indradb::{BulkInsertItem, Database, Datastore, Edge, Identifier, Json};
 use rustc_hash::FxHashMap;
 use uuid::Uuid;
 
-use super::msgpack::Collected;
+use super::msgpack::{Collected, Raw};
 use super::{StoreError, WriteDb, identifier};
 use crate::model::{self, Batch, VertexKind};
 
@@ -111,21 +111,40 @@ impl Names {
 /// Where the writer puts what passed its checks: an IndraDB datastore, or a new msgpack graph's
 /// `Collected` items.
 trait Sink {
+    /// How the sink holds a property value.
+    type Value;
+
+    fn value(value: serde_json::Value) -> Self::Value;
+
     fn insert(&mut self, items: Vec<BulkInsertItem>) -> Result<(), StoreError>;
 
     /// `insert` of a flush's items, which come sorted by what they are.
-    fn insert_collected(&mut self, items: Collected) -> Result<(), StoreError> {
+    fn insert_collected(&mut self, items: Collected<Self::Value>) -> Result<(), StoreError>;
+}
+
+impl<D: Datastore> Sink for Database<D> {
+    type Value = Json;
+
+    fn value(value: serde_json::Value) -> Json {
+        Json::new(value)
+    }
+
+    fn insert(&mut self, items: Vec<BulkInsertItem>) -> Result<(), StoreError> {
+        Ok(self.bulk_insert(items)?)
+    }
+
+    fn insert_collected(&mut self, items: Collected<Json>) -> Result<(), StoreError> {
         self.insert(items.into_bulk())
     }
 }
 
-impl<D: Datastore> Sink for Database<D> {
-    fn insert(&mut self, items: Vec<BulkInsertItem>) -> Result<(), StoreError> {
-        Ok(self.bulk_insert(items)?)
-    }
-}
-
 impl Sink for Collected {
+    type Value = Raw;
+
+    fn value(value: serde_json::Value) -> Raw {
+        Raw::new(&value)
+    }
+
     fn insert(&mut self, items: Vec<BulkInsertItem>) -> Result<(), StoreError> {
         Collected::insert(self, items);
         Ok(())
@@ -198,7 +217,7 @@ impl<D: Sink> State<D> {
     fn flush(&mut self) -> Result<(), StoreError> {
         let pending_vertices = std::mem::take(&mut self.pending_vertices);
         let new_vertices = !pending_vertices.is_empty();
-        let mut items = Collected::default();
+        let mut items = Collected::<D::Value>::default();
         items.vertices.reserve(pending_vertices.len());
         items.vertex_props.reserve(pending_vertices.iter().map(|vertex| vertex.props.len()).sum());
         for vertex in pending_vertices {
@@ -219,7 +238,7 @@ impl<D: Sink> State<D> {
             *self.stats.vertices.entry(vertex.kind.as_str()).or_default() += 1;
             items.vertices.push((vertex.id, self.names.get(vertex.kind.as_str())?));
             for (name, value) in vertex.props {
-                items.vertex_props.push(((vertex.id, self.names.get(name)?), Json::new(value)));
+                items.vertex_props.push(((vertex.id, self.names.get(name)?), D::value(value)));
             }
         }
         let mut candidates = std::mem::take(&mut self.pending_edges);
@@ -236,7 +255,7 @@ impl<D: Sink> State<D> {
             *self.stats.edges.entry(edge.kind.as_str()).or_default() += 1;
             let stored = Edge::new(edge.from, self.names.get(edge.kind.as_str())?, edge.to);
             for (name, value) in edge.props {
-                items.edge_props.push(((stored.clone(), self.names.get(name)?), Json::new(value)));
+                items.edge_props.push(((stored.clone(), self.names.get(name)?), D::value(value)));
             }
             items.edges.push(stored);
         }
