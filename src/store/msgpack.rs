@@ -271,19 +271,20 @@ impl Collected {
         let mut head = Vec::new();
         rmp::encode::write_map_len(&mut head, self.vertex_props.len() as u32).map_err(EncodeError::from)?;
         send(head)?;
-        let mut index: PropertyIndex<&Raw> = indexed.iter().map(|name| (*name, Vec::new())).collect();
+        let mut index: PropertyIndex<Indexed<'_>> = indexed.iter().map(|name| (*name, Vec::new())).collect();
         for group in self.vertex_props.chunks(CHUNK * 4 * GROUP) {
-            let chunks: Vec<(Vec<u8>, PropertyIndex<&Raw>)> = group
+            let chunks: Vec<(Vec<u8>, PropertyIndex<Indexed<'_>>)> = group
                 .par_chunks(CHUNK * 4)
                 .map(|chunk| {
                     let mut buf = Vec::new();
-                    let mut index: PropertyIndex<&Raw> = indexed.iter().map(|name| (*name, Vec::new())).collect();
+                    let mut index: PropertyIndex<Indexed<'_>> =
+                        indexed.iter().map(|name| (*name, Vec::new())).collect();
                     let mut serializer = rmp_serde::Serializer::new(&mut buf);
                     for ((id, name), value) in chunk {
                         (id, name).serialize(&mut serializer)?;
                         serializer.get_mut().extend_from_slice(value.bytes());
                         if let Some((_, pairs)) = index.iter_mut().find(|(indexed, _)| indexed == name) {
-                            pairs.push((value, *id));
+                            pairs.push((Indexed::new(value), *id));
                         }
                     }
                     Ok((buf, index))
@@ -449,12 +450,33 @@ impl IndexedValue for Json {
     }
 }
 
-impl IndexedValue for &Raw {
-    fn compare(&self, other: &&Raw) -> Option<Ordering> {
-        match (self.as_str(), other.as_str()) {
+/// A `Raw` value in the property index, with its text found once: the index is sorted by it.
+#[derive(Clone, Copy)]
+struct Indexed<'a> {
+    raw: &'a Raw,
+    /// The string's UTF-8 bytes, when the value is a string (as every indexed value is).
+    text: Option<&'a [u8]>,
+}
+
+impl<'a> Indexed<'a> {
+    fn new(raw: &'a Raw) -> Indexed<'a> {
+        Indexed { raw, text: raw.str_bytes() }
+    }
+}
+
+impl IndexedValue for Indexed<'_> {
+    fn compare(&self, other: &Indexed<'_>) -> Option<Ordering> {
+        match (self.text, other.text) {
+            // `str`'s order is its bytes' order.
             (Some(a), Some(b)) => Some(a.cmp(b)),
-            _ => self.to_json().compare(&other.to_json()),
+            _ => self.raw.to_json().compare(&other.raw.to_json()),
         }
+    }
+}
+
+impl Serialize for Indexed<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.raw.serialize(serializer)
     }
 }
 
@@ -529,11 +551,11 @@ impl Raw {
         }
     }
 
-    /// The text, when the value is a string.
-    fn as_str(&self) -> Option<&str> {
+    /// The text's bytes, when the value is a string.
+    fn str_bytes(&self) -> Option<&[u8]> {
         let mut rest = self.bytes();
         let len = rmp::decode::read_str_len(&mut rest).ok()? as usize;
-        std::str::from_utf8(rest.get(..len).filter(|text| text.len() == rest.len())?).ok()
+        rest.get(..len).filter(|text| text.len() == rest.len())
     }
 
     /// The value again (`Null` if the bytes are not an encoding, which `new` never makes).
@@ -546,7 +568,7 @@ impl Raw {
 /// decoded first).
 impl Serialize for Raw {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.as_str() {
+        match self.str_bytes().and_then(|text| std::str::from_utf8(text).ok()) {
             Some(text) => serializer.serialize_str(text),
             None => self.to_json().serialize(serializer),
         }
