@@ -114,6 +114,7 @@ trait Sink {
     /// How the sink holds a property value.
     type Value;
 
+    /// A property value as the sink holds it.
     fn value(value: serde_json::Value) -> Self::Value;
 
     fn insert(&mut self, items: Vec<BulkInsertItem>) -> Result<(), StoreError>;
