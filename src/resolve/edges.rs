@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+// FxHash, as in `resolve`: ids are hashed for every edge.
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 

@@ -16,6 +16,9 @@ mod edges;
 mod lookup;
 pub mod prelude;
 
+// FxHash: names and ids are hashed at every step of resolution, and FxHash is several times
+// cheaper than std's SipHash on them. Nothing depends on a map's order (`sorted` writes them in
+// key order).
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, OnceLock};
 

@@ -511,8 +511,9 @@ impl<K: Serialize, V: Serialize> Serialize for Entries<'_, K, V> {
 
 /// A property value as a collected graph holds it: its msgpack encoding (the bytes `Json`'s
 /// `Serialize` writes into the image), inline when it is short, as most are (lines, flags,
-/// visibilities, short names). A `Json` costs a shared allocation per value and another for a
-/// string's text: about a hundred bytes for a line number.
+/// visibilities, short names: 160,290 of the 209,475 values of tokio's package's graph). A
+/// `Json` costs a shared allocation per value and another for a string's text: about a hundred
+/// bytes for a line number.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Raw {
     Short { len: u8, bytes: [u8; Raw::INLINE] },
