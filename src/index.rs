@@ -417,6 +417,15 @@ impl Walk {
         }
     }
 
+    /// Counts the records kept since the last call into `known`.
+    fn count_in(&self, known: &mut Known) {
+        let chunks = self.records.lock().unwrap_or_else(|poison| poison.into_inner());
+        for chunk in chunks.get(known.seen..).unwrap_or_default() {
+            known.update(chunk);
+        }
+        known.seen = chunks.len();
+    }
+
     /// Every record kept, in the order they were kept.
     fn take_records(&self) -> Vec<ItemRecord> {
         let chunks = std::mem::take(&mut *self.records.lock().unwrap_or_else(|poison| poison.into_inner()));
@@ -573,16 +582,7 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
             }
             break;
         }
-        for chunk in walk
-            .records
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .get(known.seen_chunks..)
-            .unwrap_or_default()
-        {
-            known.update(chunk);
-            known.seen_chunks += 1;
-        }
+        walk.count_in(&mut known);
         let expansion = Expansion::new(&known, pending, &dep_macros, last_chance);
         rayon::scope(|scope| {
             for group in &expansion.groups {
@@ -594,10 +594,10 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
     }
 
     ctx.expansions_reused.fetch_add(walk.expansions_reused.load(Ordering::Relaxed), Ordering::Relaxed);
+    walk.count_in(&mut known);
     let mut records = walk.take_records();
     let module_refs = std::mem::take(&mut *walk.module_refs.lock().unwrap_or_else(|poison| poison.into_inner()));
     merge_module_refs(&mut records, module_refs);
-    known.update(records.get(known.seen..).unwrap_or_default());
     let expansion = (!ctx.options.no_expand).then(|| Expansion::new(&known, Vec::new(), &dep_macros, true));
     expand_body_macros(&walk, &cfg, expansion.as_ref(), &mut records);
     let mut summary = UnitSummary { deps_interface, ..UnitSummary::default() };
@@ -1179,16 +1179,14 @@ struct Known {
     definitions: HashMap<String, Vec<MacroDef>>,
     /// The ids the items of each module already have.
     taken: HashMap<uuid::Uuid, HashSet<uuid::Uuid>>,
-    /// How many of the crate's records are counted in.
+    /// How many of the walk's vectors of records are counted in (`Walk::count_in`).
     seen: usize,
-    /// How many of the walk's vectors of records they came in (`Walk::records`).
-    seen_chunks: usize,
 }
 
 impl Known {
-    /// Counts in `records`, the ones added since the last call (the walk only ever adds).
-    /// Whatever order the new records come in, the result is the same: definitions are kept
-    /// sorted and ids are a set.
+    /// Counts in `records`, ones not counted before (the walk only ever adds). Whatever order
+    /// the new records come in, the result is the same: definitions are kept sorted and ids are
+    /// a set.
     fn update(&mut self, records: &[ItemRecord]) {
         let mut changed = HashSet::new();
         for record in records {
@@ -1208,7 +1206,6 @@ impl Known {
                 changed.insert(record.name.clone());
             }
         }
-        self.seen += records.len();
         for name in changed {
             if let Some(found) = self.definitions.get_mut(&name) {
                 found.sort();

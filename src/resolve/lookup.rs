@@ -559,9 +559,9 @@ impl<'a> Resolver<'a> {
                 if let Some((_, ty)) = bounds.assoc.iter().find(|(known, _)| known == name) {
                     return ty.clone();
                 }
-                // The trait the path names first, then any (it may be a supertrait of a bound).
+                // The trait the path names first, then the others (it may be a supertrait of one).
                 let named = bounds.traits.iter().filter(|(bound, _)| trait_def.is_none_or(|wanted| wanted == bound));
-                let others = trait_def.map(|_| bounds.traits.iter()).into_iter().flatten();
+                let others = bounds.traits.iter().filter(|(bound, _)| trait_def.is_some_and(|wanted| wanted != bound));
                 named
                     .chain(others)
                     .find_map(|(bound, args)| self.declared_assoc(bound, args, name, &base, depth + 1))
