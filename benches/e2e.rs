@@ -84,6 +84,7 @@ struct Measured {
 }
 
 fn main() -> ExitCode {
+    cargo_codegraph::process::no_transparent_huge_pages();
     common::exit(run())
 }
 

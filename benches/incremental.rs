@@ -41,6 +41,7 @@ const VENDORED: &str = "regex-syntax";
 const EDITED_FILE: &str = "src/hir/literal.rs";
 
 fn main() -> ExitCode {
+    cargo_codegraph::process::no_transparent_huge_pages();
     common::exit(run())
 }
 

@@ -25,6 +25,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const SIZES: [usize; 3] = [250, 1_000, 4_000];
 
 fn main() -> ExitCode {
+    cargo_codegraph::process::no_transparent_huge_pages();
     let runs: usize = std::env::var("CODEGRAPH_SCALING_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     let mut results = Vec::new();
     for n in SIZES {

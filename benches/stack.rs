@@ -47,6 +47,7 @@ const DEEP_STACK: usize = 1 << 30;
 const DEEP_PARSES: usize = 20;
 
 fn main() -> ExitCode {
+    cargo_codegraph::process::no_transparent_huge_pages();
     common::exit(run())
 }
 

@@ -31,6 +31,7 @@ pub mod mcp;
 pub mod model;
 pub mod parse;
 pub mod plan;
+pub mod process;
 pub mod query;
 pub mod report;
 pub mod resolve;

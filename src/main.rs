@@ -12,7 +12,7 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    no_transparent_huge_pages();
+    cargo_codegraph::process::no_transparent_huge_pages();
     let args = normalize_args(std::env::args_os());
     let CargoCli::Codegraph(cli) = match CargoCli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -24,19 +24,4 @@ fn main() -> ExitCode {
     };
     let (command, global) = cli.into_command();
     ExitCode::from(cargo_codegraph::run(command, &global))
-}
-
-/// Transparent huge pages make a build slower, not faster: a fresh 2 MiB page is zeroed whole
-/// when the first byte of it is touched, and the allocator returns parts of its pages to the
-/// system and touches them again. On the e2e corpus with THP on (mimalloc advises it on its
-/// own mappings, so the host's `madvise` setting is enough) the kernel zeroed pages for 24% of
-/// the samples and a build took 1.40x as long as with it off (benches/README.md, "Sixth
-/// pass"). The flag is per process and inherited by children (`cargo metadata`, build scripts).
-fn no_transparent_huge_pages() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: `PR_SET_THP_DISABLE` takes integer arguments only and changes nothing but the
-    // process's own THP flag; on a kernel without it the call fails and nothing changes.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-    }
 }
