@@ -165,12 +165,14 @@ impl Cache {
     }
 
     /// Writes the blobs of the units built now into this build's pack (`pack-<generation>`, the
-    /// generation after `previous`'s), dropping each unit's bytes once they are written. The pack
-    /// is named by no state yet: `save` records it.
+    /// generation after `previous`'s), dropping each unit's bytes once they are written; a blob
+    /// `previous` holds already for the same unit stays where it is (`Packed::add`). The pack is
+    /// named by no state yet: `save` records it.
     pub fn pack(&self, previous: Option<&CacheState>, new: Vec<NewUnit>) -> Packed {
         let mut packed = Packed::new(&self.dir, previous);
         for unit in new {
-            packed.add(unit);
+            let recorded = previous.and_then(|state| state.units.get(&unit.key));
+            packed.add(unit, recorded);
         }
         packed
     }
@@ -183,7 +185,7 @@ impl Cache {
         let mut packed = Packed::new(&self.dir, previous);
         let handle = std::thread::Builder::new().name("codegraph-cache".to_owned()).spawn(move || {
             for unit in receiver {
-                packed.add(unit);
+                packed.add(unit, None);
             }
             packed
         })?;
@@ -280,15 +282,28 @@ impl Packed {
         Packed { pack: Pack::create(dir, previous.map_or(0, |state| state.generation + 1)), units: Vec::new() }
     }
 
-    fn add(&mut self, unit: NewUnit) {
+    /// Writes the unit's blobs, but for those `recorded` (the unit's entry in the previous state)
+    /// holds already, with the same length and hash: the entry names those where they are. A
+    /// rerun indexes many units again whose scopes, files and even outputs come out as they were.
+    fn add(&mut self, unit: NewUnit, recorded: Option<&UnitEntry>) {
         let pack = &mut self.pack;
-        let output = pack.add_parts(&unit.output, unit.output.hash());
-        // The interface is the scopes' hash (`index`).
-        let defs = unit
-            .defs
-            .as_ref()
-            .map(|bytes| pack.add(bytes, unit.summary.interface.clone().unwrap_or_else(|| hash(bytes))));
-        let files = (!unit.files.is_empty()).then(|| pack.add_parts(&unit.files, unit.files.hash()));
+        let same = |blob: Option<&Blob>, len: usize, hash: &str| {
+            blob.filter(|blob| blob.len == len as u64 && blob.hash == hash).cloned()
+        };
+        let output_hash = unit.output.hash();
+        let output = same(recorded.map(|entry| &entry.output), unit.output.len(), &output_hash)
+            .unwrap_or_else(|| pack.add_parts(&unit.output, output_hash));
+        let defs = unit.defs.as_ref().map(|bytes| {
+            // The interface is the scopes' hash (`index`).
+            let hash = unit.summary.interface.clone().unwrap_or_else(|| hash(bytes));
+            same(recorded.and_then(|entry| entry.defs.as_ref()), bytes.len(), &hash)
+                .unwrap_or_else(|| pack.add(bytes, hash))
+        });
+        let files = (!unit.files.is_empty()).then(|| {
+            let hash = unit.files.hash();
+            same(recorded.and_then(|entry| entry.files.as_ref()), unit.files.len(), &hash)
+                .unwrap_or_else(|| pack.add_parts(&unit.files, hash))
+        });
         let entry = UnitEntry { fingerprint: unit.fingerprint, summary: unit.summary, output, defs, files };
         self.units.push((unit.key, entry));
     }

@@ -391,3 +391,34 @@ fn a_packer_writes_what_it_was_handed_and_a_dropped_one_still_waits_for_it() {
     drop(packer);
     assert_eq!(std::fs::metadata(cache.dir.join("pack-1")).unwrap().len() as usize, size);
 }
+
+#[test]
+fn a_unit_indexed_again_as_it_was_keeps_its_blobs_where_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Utf8Path::from_path(dir.path()).unwrap().join("graph.msgpack");
+    let cache = Cache::new(&db);
+    let units = || -> Vec<NewUnit> {
+        (0..10).map(|n| new_unit(&format!("u{n}"), &output_bytes(n), Some(&[n as u8; 40]))).collect()
+    };
+    cache.save("fp".into(), "stamp0".into(), BTreeMap::new(), cache.pack(None, units())).unwrap();
+    let before = cache.load("fp", Some("stamp0")).unwrap();
+    // Every unit indexed again, one with another output and other scopes: only its two blobs are
+    // written (its files, the same output in this test's layout, are written too).
+    let mut again = units();
+    again[3] = new_unit("u3", &output_bytes(103), Some(&[9; 41]));
+    cache.save("fp".into(), "stamp1".into(), BTreeMap::new(), cache.pack(Some(&before), again)).unwrap();
+    let after = cache.load("fp", Some("stamp1")).unwrap();
+    for (key, entry) in &after.units {
+        let old = &before.units[key];
+        if key == "u3" {
+            assert!(entry.blobs().all(|blob| blob.pack == 1), "{entry:?}");
+            assert_eq!(cache.output(entry).unwrap()[0].vertices[0].id, id(103));
+            assert_eq!(cache.defs(entry).unwrap(), [9; 41]);
+        } else {
+            assert!(entry.blobs().eq(old.blobs()), "{key}: {entry:?}");
+            assert!(cache.output(entry).is_some() && cache.files(entry).is_some() && cache.defs(entry).is_some());
+        }
+    }
+    let written: u64 = after.units["u3"].blobs().map(|blob| blob.len).sum();
+    assert_eq!(std::fs::metadata(cache.dir.join("pack-1")).unwrap().len(), written);
+}
