@@ -15,3 +15,13 @@ pub fn no_transparent_huge_pages() {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    #[test]
+    fn the_process_is_left_with_transparent_huge_pages_off() {
+        super::no_transparent_huge_pages();
+        // SAFETY: as above, integer arguments only.
+        assert_eq!(unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) }, 1);
+    }
+}

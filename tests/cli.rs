@@ -361,3 +361,34 @@ fn target_selection_follows_cargo() {
     assert!(stderr.contains("no bin target named `nope` in the selected packages (available: "), "{stderr}");
     assert!(stderr.contains("tool"), "{stderr}");
 }
+
+/// `main` turns transparent huge pages off for its process (`process::no_transparent_huge_pages`):
+/// seen from outside in the kernel's own report of a running `mcp` server (it waits on its
+/// standard input, which this test holds open).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_binary_runs_with_transparent_huge_pages_off() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(common::BIN)
+        .args(["mcp", "--db", dir.path().join("graph.msgpack").to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut seen = String::new();
+    // `main` may not have run yet when the process is first seen.
+    while std::time::Instant::now() < deadline {
+        seen = std::fs::read_to_string(&status).unwrap_or_default();
+        if seen.lines().any(|line| line == "THP_enabled:\t0") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen.lines().any(|line| line == "THP_enabled:\t0"), "{seen}");
+}
