@@ -402,8 +402,8 @@ fn a_unit_indexed_again_as_it_was_keeps_its_blobs_where_they_are() {
     };
     cache.save("fp".into(), "stamp0".into(), BTreeMap::new(), cache.pack(None, units())).unwrap();
     let before = cache.load("fp", Some("stamp0")).unwrap();
-    // Every unit indexed again, one with another output and other scopes: only its two blobs are
-    // written (its files, the same output in this test's layout, are written too).
+    // Every unit indexed again, one with another output (and so other files, in this test's
+    // layout) and other scopes: only that unit's blobs are written.
     let mut again = units();
     again[3] = new_unit("u3", &output_bytes(103), Some(&[9; 41]));
     cache.save("fp".into(), "stamp1".into(), BTreeMap::new(), cache.pack(Some(&before), again)).unwrap();
