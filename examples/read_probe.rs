@@ -25,6 +25,7 @@ use cargo_codegraph::store::{self, Direction, Graph};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    cargo_codegraph::process::no_transparent_huge_pages();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (way, what, db) = match args.as_slice() {
         [way, what, db, ..] => (way.as_str(), what.as_str(), Utf8PathBuf::from(db)),

@@ -1,5 +1,6 @@
 //! What a program running the pipeline sets for its own process before it starts: the binary
-//! (`main.rs`) and the benchmarks, so that they measure what users run.
+//! (`main.rs`), and the benchmarks and probes that run the pipeline in their own process, so that
+//! they measure what users run.
 
 /// Transparent huge pages make a build slower, not faster: a fresh 2 MiB page is zeroed whole
 /// when the first byte of it is touched, and the allocator returns parts of its pages to the
@@ -10,9 +11,12 @@
 pub fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: `PR_SET_THP_DISABLE` takes integer arguments only and changes nothing but the
-    // process's own THP flag; on a kernel without it the call fails and nothing changes.
+    // process's own THP flag; on a kernel without it the call fails and nothing changes. The
+    // variadic arguments are `unsigned long`, as the kernel reads them (it refuses the call
+    // unless the last three are 0).
     unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        let (on, unused): (libc::c_ulong, libc::c_ulong) = (1, 0);
+        libc::prctl(libc::PR_SET_THP_DISABLE, on, unused, unused, unused);
     }
 }
 
@@ -21,7 +25,8 @@ mod tests {
     #[test]
     fn the_process_is_left_with_transparent_huge_pages_off() {
         super::no_transparent_huge_pages();
+        let unused: libc::c_ulong = 0;
         // SAFETY: as above, integer arguments only.
-        assert_eq!(unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) }, 1);
+        assert_eq!(unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, unused, unused, unused, unused) }, 1);
     }
 }
