@@ -466,7 +466,8 @@ impl Walk {
         let mut files = self.files.into_inner().unwrap_or_else(|poison| poison.into_inner());
         files.sort_by(|a, b| a.0.cmp(&b.0));
         files.dedup_by(|a, b| a.0 == b.0);
-        CrateOutput { krate, output, defs, files: FileCache::encode(files), summary }
+        let files = FileCache::encode(files, &output);
+        CrateOutput { krate, output, defs, files, summary }
     }
 }
 
@@ -848,13 +849,15 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     // checked) and the text.
     let context = crate::incremental::hash(format!("{}\n{:?}\n{:?}", file.path, job.module, job.decl).as_bytes());
     let key = format!("{context}{content_hash}");
-    if let Some(encoded) = job.walk.cached.as_ref().and_then(|cached| cached.get(&key))
-        && let Some((kept, batch_bytes)) = FileOutput::decode(encoded)
+    if let Some(entry) = job.walk.cached.as_ref().and_then(|cached| cached.get(&key))
+        && let Some((kept, pieces)) = FileOutput::decode(entry)
     {
-        job.walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, encoded.to_vec().into()));
+        // The batch's bytes, shared by the crate's output and the file's next cached entry.
+        let batch_bytes: Arc<[u8]> = pieces.batch.into();
+        job.walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, pieces.to_parts(batch_bytes.clone())));
         job.walk.files_parsed.fetch_add(1, Ordering::Relaxed);
         let FileOutput { batch, records, sites, children } = kept;
-        ctx.send_encoded(job.walk, batch, batch_bytes.into());
+        ctx.send_encoded(job.walk, batch, batch_bytes);
         job.walk.keep(records);
         return file_done(job, file, &file_ref_of(file_id, &name), &name, sites, children, &ancestors);
     }
@@ -1539,7 +1542,8 @@ fn expand_calls(
             // the crate was indexed with the fingerprint it has now (`Walk::cached`).
             let key = expansion_key(how, call, definition);
             let cached = walk.cached.as_ref().and_then(|cached| cached.get(&key));
-            let expanded = match cached.and_then(|bytes| rmp_serde::from_slice::<ExpandResult>(bytes).ok()) {
+            let cached = cached.map(|entry| entry.whole());
+            let expanded = match cached.as_ref().and_then(|bytes| rmp_serde::from_slice::<ExpandResult>(bytes).ok()) {
                 Some(result) => {
                     walk.expansions_reused.fetch_add(1, Ordering::Relaxed);
                     Ok(result)

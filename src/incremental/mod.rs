@@ -52,10 +52,12 @@ use crate::model::{Batch, Diff, EdgeKind, Props, Vertex, VertexKind};
 use crate::workspace::Workspace;
 
 pub use input::{Input, fingerprint, hash};
-pub use unit::{FileCache, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, decode_output, encode_batch};
+pub use unit::{
+    FileCache, FileEntry, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, decode_output, encode_batch,
+};
 
 /// Bump when the cache's meaning or format changes: an old cache then makes a full build.
-const CACHE_VERSION: u32 = 10;
+const CACHE_VERSION: u32 = 11;
 
 /// The key of the workspace unit (crate keys start with `Key(`).
 pub const WORKSPACE_UNIT: &str = "workspace";
@@ -148,9 +150,10 @@ impl Cache {
         self.read(&entry.output)
     }
 
-    /// A unit's recorded file outputs.
+    /// A unit's recorded file outputs (which need its output: the files' batches are there).
     pub fn files(&self, entry: &UnitEntry) -> Option<FileCache> {
-        FileCache::decode(self.read(entry.files.as_ref()?)?)
+        let files = self.read(entry.files.as_ref()?)?;
+        FileCache::decode(files, self.read(&entry.output)?)
     }
 
     /// A unit's recorded scopes, as bytes.

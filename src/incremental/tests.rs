@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::*;
@@ -190,32 +192,80 @@ fn a_shared_vertex_stays_while_any_unit_writes_it() {
 #[test]
 fn a_file_cache_gives_back_each_file_and_refuses_damage() {
     let files = vec![("a".to_owned(), vec![1, 2, 3]), ("b".to_owned(), vec![]), ("c".to_owned(), vec![9; 300])];
-    let bytes = FileCache::encode(files.into_iter().map(|(key, bytes)| (key, bytes.into())).collect()).to_vec();
-    let cache = FileCache::decode(bytes.clone()).unwrap();
-    assert_eq!(cache.get("a"), Some(&[1u8, 2, 3][..]));
-    assert_eq!(cache.get("b"), Some(&[][..]));
-    assert_eq!(cache.get("c").map(<[u8]>::len), Some(300));
+    let bytes =
+        FileCache::encode(files.into_iter().map(|(key, bytes)| (key, bytes.into())).collect(), &Parts::default())
+            .to_vec();
+    let cache = FileCache::decode(bytes.clone(), Vec::new()).unwrap();
+    assert_eq!(cache.get("a").unwrap().whole(), &[1u8, 2, 3][..]);
+    assert!(cache.get("b").unwrap().whole().is_empty());
+    assert_eq!(cache.get("c").map(|entry| entry.whole().len()), Some(300));
     assert_eq!(cache.get("d"), None);
-    assert!(FileCache::decode(bytes[..bytes.len() - 1].to_vec()).is_none(), "a truncated cache is refused");
+    assert!(FileCache::decode(bytes[..bytes.len() - 1].to_vec(), Vec::new()).is_none(), "a truncated cache is refused");
+}
+
+fn module_batch(n: u128) -> Batch {
+    Batch {
+        vertices: vec![vertex(n, VertexKind::Module, &[("name", json!(format!("m{n}")))])],
+        edges: vec![edge(n, EdgeKind::DefinedIn, 9, &[])],
+    }
 }
 
 #[test]
 fn a_file_output_decodes_from_its_batch_encoded_once() {
-    let batch = Batch {
-        vertices: vec![vertex(1, VertexKind::Module, &[("name", json!("m"))])],
-        edges: vec![edge(1, EdgeKind::DefinedIn, 9, &[])],
-    };
+    let batch = module_batch(1);
     let batch_bytes = encode_batch(&batch);
     let parts = FileOutputRef { records: &[], sites: &[], children: &[] }.encode(batch_bytes.clone().into());
     let bytes = parts.to_vec();
     assert_eq!(parts.len(), bytes.len());
     assert_eq!(parts.hash(), hash(&bytes), "hashed part by part, the hash of the whole");
-    let (output, decoded_batch_bytes) = FileOutput::decode(&bytes).unwrap();
-    assert_eq!(decoded_batch_bytes, batch_bytes, "the batch's own bytes, to reuse");
+    // In one piece (not spliced), the batch is found in it.
+    let (output, pieces) = FileOutput::decode(FileEntry { head: &bytes, batch: &[], tail: &[] }).unwrap();
+    assert_eq!(pieces.batch, batch_bytes, "the batch's own bytes, to reuse");
+    assert_eq!(pieces.whole(), bytes);
     assert_eq!(output.batch.vertices, batch.vertices);
     assert_eq!(output.batch.edges, batch.edges);
     assert!(output.records.is_empty() && output.sites.is_empty() && output.children.is_empty());
-    assert!(FileOutput::decode(&bytes[..bytes.len() - 1]).is_none(), "a truncated output is refused");
+    let cut = FileEntry { head: &bytes[..bytes.len() - 1], batch: &[], tail: &[] };
+    assert!(FileOutput::decode(cut).is_none(), "a truncated output is refused");
+}
+
+#[test]
+fn a_file_cache_keeps_each_files_batch_once_in_the_crates_output() {
+    // A crate's output: a batch of its own, then two files' batches; the cache also holds a
+    // macro call's expansion (one part, kept whole).
+    let own: Arc<[u8]> = encode_batch(&module_batch(5)).into();
+    let (a, b): (Arc<[u8]>, Arc<[u8]>) = (encode_batch(&module_batch(1)).into(), encode_batch(&module_batch(2)).into());
+    let mut output = Parts::default();
+    for part in [&own, &a, &b] {
+        output.push(part.clone());
+    }
+    let file = |batch: &Arc<[u8]>| FileOutputRef { records: &[], sites: &[], children: &[] }.encode(batch.clone());
+    let entries = || {
+        vec![
+            ("a.rs".to_owned(), file(&a)),
+            ("b.rs".to_owned(), file(&b)),
+            ("call".to_owned(), Parts::from(vec![7u8; 50])),
+            // A batch the output does not hold is kept whole.
+            ("c.rs".to_owned(), file(&encode_batch(&module_batch(3)).into())),
+        ]
+    };
+    let whole: Vec<Vec<u8>> = entries().iter().map(|(_, parts)| parts.to_vec()).collect();
+    let encoded = FileCache::encode(entries(), &output);
+    // Against no output, nothing is spliced: the difference is the two batches (less the few
+    // bytes each splice takes in the index).
+    let unspliced = FileCache::encode(entries(), &Parts::default());
+    assert!(unspliced.len() - encoded.len() + 20 >= a.len() + b.len(), "{} {}", unspliced.len(), encoded.len());
+    assert!(unspliced.len() - encoded.len() <= a.len() + b.len());
+    assert!(encoded.to_vec().windows(a.len()).all(|window| window != &a[..]), "a's batch is not in the cache");
+    let cache = FileCache::decode(encoded.to_vec(), output.to_vec()).unwrap();
+    for (key, whole) in ["a.rs", "b.rs", "call", "c.rs"].into_iter().zip(&whole) {
+        assert_eq!(&cache.get(key).unwrap().whole()[..], &whole[..], "{key}");
+    }
+    let (kept, pieces) = FileOutput::decode(cache.get("b.rs").unwrap()).unwrap();
+    assert_eq!(kept.batch.vertices[0].id, id(2));
+    assert_eq!(pieces.batch, &b[..]);
+    // Against an output too short for the ranges it names, the cache is refused.
+    assert!(FileCache::decode(encoded.to_vec(), output.to_vec()[..own.len() + a.len()].to_vec()).is_none());
 }
 
 fn new_unit(key: &str, output: &[u8], defs: Option<&[u8]>) -> NewUnit {
@@ -226,7 +276,7 @@ fn new_unit(key: &str, output: &[u8], defs: Option<&[u8]>) -> NewUnit {
         summary,
         output: output.to_vec().into(),
         defs: defs.map(<[u8]>::to_vec),
-        files: FileCache::encode(vec![(format!("{key}.rs"), output.to_vec().into())]),
+        files: FileCache::encode(vec![(format!("{key}.rs"), output.to_vec().into())], &Parts::default()),
     }
 }
 

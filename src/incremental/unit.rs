@@ -195,21 +195,36 @@ pub struct FileOutput {
 }
 
 impl FileOutput {
-    /// Decodes `FileOutputRef::encode`'s bytes; also gives the batch's own bytes (as
-    /// `encode_batch` made them), so that the batch need not be encoded again for the crate's
-    /// output. `None` when the bytes are damaged.
-    pub fn decode(bytes: &[u8]) -> Option<(FileOutput, &[u8])> {
-        let mut rest = bytes;
-        if rmp::decode::read_array_len(&mut rest).ok()? != 4 {
+    /// Decodes `FileOutputRef::encode`'s bytes, as the cache gives them back (`FileCache::get`).
+    /// Also gives the bytes around the batch and the batch's own bytes (as `encode_batch` made
+    /// them), so that a file reused is neither encoded again for the crate's output nor copied
+    /// whole for the next cache. `None` when the bytes are damaged.
+    pub fn decode(entry: FileEntry<'_>) -> Option<(FileOutput, FileEntry<'_>)> {
+        let (head, batch, tail) = if entry.batch.is_empty() {
+            // The whole output in one piece: find the batch in it.
+            let bytes = entry.head;
+            let mut rest = bytes;
+            rmp::decode::read_array_len(&mut rest).ok()?;
+            let start = bytes.len() - rest.len();
+            let _: serde::de::IgnoredAny = rmp_serde::decode::from_read(&mut rest).ok()?;
+            let end = bytes.len() - rest.len();
+            (&bytes[..start], &bytes[start..end], &bytes[end..])
+        } else {
+            (entry.head, entry.batch, entry.tail)
+        };
+        let mut rest = head;
+        if rmp::decode::read_array_len(&mut rest).ok()? != 4 || !rest.is_empty() {
             return None;
         }
-        let start = bytes.len() - rest.len();
-        let batch: Batch = rmp_serde::decode::from_read(&mut rest).ok()?;
-        let batch_bytes = &bytes[start..bytes.len() - rest.len()];
+        let batch_value: Batch = rmp_serde::from_slice(batch).ok()?;
+        let mut rest = tail;
         let records = rmp_serde::decode::from_read(&mut rest).ok()?;
         let sites = rmp_serde::decode::from_read(&mut rest).ok()?;
         let children = rmp_serde::decode::from_read(&mut rest).ok()?;
-        rest.is_empty().then_some((FileOutput { batch, records, sites, children }, batch_bytes))
+        rest.is_empty().then_some((
+            FileOutput { batch: batch_value, records, sites, children },
+            FileEntry { head, batch, tail },
+        ))
     }
 }
 
@@ -237,49 +252,116 @@ impl FileOutputRef<'_> {
     }
 }
 
-/// The files of one crate's last build, by key (see `index`): an index (key, offset, length),
-/// msgpack-encoded, then the encoded `FileOutput`s one after another, read only when asked for.
+/// The files of one crate's last build, by key (see `index`): an index, msgpack-encoded, then the
+/// entries one after another, read only when asked for. An entry is a file's encoded
+/// `FileOutput` or a macro call's cached expansion. A file's batch is also a part of the crate's
+/// output, so its entry leaves it out and names its range in the output instead (a splice): the
+/// pack holds each batch once, and reading a file back needs the output too.
 #[derive(Debug, Default)]
 pub struct FileCache {
-    index: std::collections::HashMap<String, (usize, usize)>,
+    /// By key: the entry's range in `data`, and its splice (where in the entry the batch goes,
+    /// and its range in `output`).
+    index: std::collections::HashMap<String, (usize, usize, Option<Splice>)>,
     data: Vec<u8>,
+    output: Vec<u8>,
+}
+
+/// A batch left out of a cached entry: where it goes in the entry, and where it is in the crate's
+/// output.
+type Splice = (usize, usize, usize);
+
+/// One entry of a `FileCache`, in up to three pieces: `head`, then `batch` (from the crate's
+/// output), then `tail`. An entry without a splice is all in `head`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileEntry<'a> {
+    pub head: &'a [u8],
+    pub batch: &'a [u8],
+    pub tail: &'a [u8],
+}
+
+impl<'a> FileEntry<'a> {
+    /// The entry's bytes in one piece (borrowed when it is in one already).
+    pub fn whole(self) -> std::borrow::Cow<'a, [u8]> {
+        if self.batch.is_empty() && self.tail.is_empty() {
+            std::borrow::Cow::Borrowed(self.head)
+        } else {
+            std::borrow::Cow::Owned([self.head, self.batch, self.tail].concat())
+        }
+    }
+
+    /// The entry as parts, its batch shared with what else holds `batch`.
+    pub fn to_parts(&self, batch: Arc<[u8]>) -> Parts {
+        Parts(vec![self.head.into(), batch, self.tail.into()])
+    }
 }
 
 impl FileCache {
-    /// Lays out `files` (key, encoded output) as a cache file's bytes.
-    pub fn encode(files: Vec<(String, Parts)>) -> Parts {
-        let mut index = Vec::with_capacity(files.len());
+    /// Lays out `entries` (key, encoded entry) as a cache file's bytes. An entry made of three
+    /// parts whose middle one is a part of `output` (a file's batch, `FileOutputRef::encode`) is
+    /// kept without it, and names its range in `output`.
+    pub fn encode(entries: Vec<(String, Parts)>, output: &Parts) -> Parts {
+        let mut in_output = std::collections::HashMap::with_capacity(output.0.len());
         let mut offset = 0;
-        for (key, bytes) in &files {
-            let len = bytes.len();
-            index.push((key.as_str(), offset, len));
+        for part in &output.0 {
+            in_output.entry((part.as_ptr() as usize, part.len())).or_insert(offset);
+            offset += part.len();
+        }
+        let mut index = Vec::with_capacity(entries.len());
+        let mut kept = Vec::with_capacity(entries.len());
+        let mut offset = 0;
+        for (key, parts) in &entries {
+            let splice = match parts.0.as_slice() {
+                [head, batch, _] if !batch.is_empty() => in_output
+                    .get(&(batch.as_ptr() as usize, batch.len()))
+                    .map(|&start| (head.len(), start, batch.len())),
+                _ => None,
+            };
+            let pieces: Vec<&Arc<[u8]>> = match splice {
+                Some(_) => vec![&parts.0[0], &parts.0[2]],
+                None => parts.0.iter().collect(),
+            };
+            let len = pieces.iter().map(|piece| piece.len()).sum::<usize>();
+            index.push((key.as_str(), offset, len, splice));
             offset += len;
+            kept.extend(pieces.into_iter().cloned());
         }
         let mut out = Parts::from(rmp_serde::to_vec(&index).unwrap_or_default());
-        for (_, bytes) in files {
-            out.0.extend(bytes.0);
-        }
+        out.0.extend(kept);
         out
     }
 
-    /// Reads `encode`'s output; `None` when it is damaged.
-    pub fn decode(bytes: Vec<u8>) -> Option<FileCache> {
+    /// Reads `encode`'s output, with the crate's output it was encoded against; `None` when
+    /// either is damaged.
+    pub fn decode(bytes: Vec<u8>, output: Vec<u8>) -> Option<FileCache> {
         let mut rest = bytes.as_slice();
-        let index: Vec<(String, usize, usize)> = rmp_serde::decode::from_read(&mut rest).ok()?;
+        let index: Vec<(String, usize, usize, Option<Splice>)> = rmp_serde::decode::from_read(&mut rest).ok()?;
         let start = bytes.len() - rest.len();
         let mut map = std::collections::HashMap::with_capacity(index.len());
-        for (key, offset, len) in index {
+        for (key, offset, len, splice) in index {
             if start.checked_add(offset)?.checked_add(len)? > bytes.len() {
                 return None;
             }
-            map.insert(key, (start + offset, len));
+            if let Some((at, from, batch_len)) = splice
+                && (at > len || from.checked_add(batch_len)? > output.len())
+            {
+                return None;
+            }
+            map.insert(key, (start + offset, len, splice));
         }
-        Some(FileCache { index: map, data: bytes })
+        Some(FileCache { index: map, data: bytes, output })
     }
 
-    /// The encoded output of the file with `key`, if it was kept.
-    pub fn get(&self, key: &str) -> Option<&[u8]> {
-        let &(offset, len) = self.index.get(key)?;
-        self.data.get(offset..offset + len)
+    /// The entry with `key`, if it was kept.
+    pub fn get(&self, key: &str) -> Option<FileEntry<'_>> {
+        let &(offset, len, splice) = self.index.get(key)?;
+        let bytes = self.data.get(offset..offset + len)?;
+        Some(match splice {
+            None => FileEntry { head: bytes, batch: &[], tail: &[] },
+            Some((at, from, batch_len)) => FileEntry {
+                head: &bytes[..at],
+                batch: self.output.get(from..from + batch_len)?,
+                tail: &bytes[at..],
+            },
+        })
     }
 }
