@@ -5,7 +5,8 @@
 //! vertices (packages, crates, `depends_on`). Beside the graph, `<db>.cache/` keeps for every unit
 //! what it wrote (its output: the batches it sent, msgpack-encoded, in `model`'s serde form), its
 //! files' outputs (`FileCache`: each file's batch, records, macro calls and `mod` declarations,
-//! keyed by the file's content and its place in the module tree), its resolved scopes
+//! keyed by the file's content and its place in the module tree; the batch is not stored again
+//! there but named by its range in the output), its resolved scopes
 //! (`CrateDefs::to_bytes`) and a summary (`UnitSummary`: the files it read with their hashes, its
 //! counts, diagnostics, and two hashes: its interface, what dependents see of it, and its
 //! dependencies' interfaces when it was built). The summaries are in the state file; the rest is
