@@ -854,7 +854,11 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     {
         // The batch's bytes, shared by the crate's output and the file's next cached entry.
         let batch_bytes: Arc<[u8]> = pieces.batch.into();
-        job.walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, pieces.to_parts(batch_bytes.clone())));
+        job.walk
+            .files
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .push((key, pieces.to_parts(batch_bytes.clone())));
         job.walk.files_parsed.fetch_add(1, Ordering::Relaxed);
         let FileOutput { batch, records, sites, children } = kept;
         ctx.send_encoded(job.walk, batch, batch_bytes);

@@ -221,10 +221,8 @@ impl FileOutput {
         let records = rmp_serde::decode::from_read(&mut rest).ok()?;
         let sites = rmp_serde::decode::from_read(&mut rest).ok()?;
         let children = rmp_serde::decode::from_read(&mut rest).ok()?;
-        rest.is_empty().then_some((
-            FileOutput { batch: batch_value, records, sites, children },
-            FileEntry { head, batch, tail },
-        ))
+        rest.is_empty()
+            .then_some((FileOutput { batch: batch_value, records, sites, children }, FileEntry { head, batch, tail }))
     }
 }
 
@@ -357,11 +355,9 @@ impl FileCache {
         let bytes = self.data.get(offset..offset + len)?;
         Some(match splice {
             None => FileEntry { head: bytes, batch: &[], tail: &[] },
-            Some((at, from, batch_len)) => FileEntry {
-                head: &bytes[..at],
-                batch: self.output.get(from..from + batch_len)?,
-                tail: &bytes[at..],
-            },
+            Some((at, from, batch_len)) => {
+                FileEntry { head: &bytes[..at], batch: self.output.get(from..from + batch_len)?, tail: &bytes[at..] }
+            }
         })
     }
 }
