@@ -1545,8 +1545,7 @@ fn expand_calls(
             // What the last build's expansion of the same call by the same definition gave, when
             // the crate was indexed with the fingerprint it has now (`Walk::cached`).
             let key = expansion_key(how, call, definition);
-            let cached = walk.cached.as_ref().and_then(|cached| cached.get(&key));
-            let cached = cached.map(|entry| entry.whole());
+            let cached = walk.cached.as_ref().and_then(|cached| cached.get(&key)).map(|entry| entry.whole());
             let expanded = match cached.as_ref().and_then(|bytes| rmp_serde::from_slice::<ExpandResult>(bytes).ok()) {
                 Some(result) => {
                     walk.expansions_reused.fetch_add(1, Ordering::Relaxed);

@@ -200,23 +200,22 @@ impl FileOutput {
     /// them), so that a file reused is neither encoded again for the crate's output nor copied
     /// whole for the next cache. `None` when the bytes are damaged.
     pub fn decode(entry: FileEntry<'_>) -> Option<(FileOutput, FileEntry<'_>)> {
-        let (head, batch, tail) = if entry.batch.is_empty() {
-            // The whole output in one piece: find the batch in it.
+        let (head, batch, tail, batch_value) = if entry.batch.is_empty() {
+            // The whole output in one piece: the batch follows the array's header.
             let bytes = entry.head;
             let mut rest = bytes;
             rmp::decode::read_array_len(&mut rest).ok()?;
             let start = bytes.len() - rest.len();
-            let _: serde::de::IgnoredAny = rmp_serde::decode::from_read(&mut rest).ok()?;
+            let batch_value: Batch = rmp_serde::decode::from_read(&mut rest).ok()?;
             let end = bytes.len() - rest.len();
-            (&bytes[..start], &bytes[start..end], &bytes[end..])
+            (&bytes[..start], &bytes[start..end], &bytes[end..], batch_value)
         } else {
-            (entry.head, entry.batch, entry.tail)
+            (entry.head, entry.batch, entry.tail, rmp_serde::from_slice(entry.batch).ok()?)
         };
         let mut rest = head;
         if rmp::decode::read_array_len(&mut rest).ok()? != 4 || !rest.is_empty() {
             return None;
         }
-        let batch_value: Batch = rmp_serde::from_slice(batch).ok()?;
         let mut rest = tail;
         let records = rmp_serde::decode::from_read(&mut rest).ok()?;
         let sites = rmp_serde::decode::from_read(&mut rest).ok()?;
