@@ -21,6 +21,7 @@ pub mod check;
 pub mod cli;
 mod commands;
 pub mod diagnostic;
+pub mod direct_io;
 pub mod error;
 pub mod export;
 pub mod ids;

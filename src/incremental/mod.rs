@@ -49,6 +49,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::direct_io::DirectWriter;
 use crate::model::{Batch, Diff, EdgeKind, Props, Vertex, VertexKind};
 use crate::workspace::Workspace;
 
@@ -350,7 +351,9 @@ impl Drop for Packer {
 /// then name nothing, and `finish` (in `Cache::save`, which then records no state) returns it.
 struct Pack {
     generation: u64,
-    file: std::io::Result<std::io::BufWriter<std::fs::File>>,
+    /// A pack is written once, whole, while the build goes on, and a later run reads parts of
+    /// it: past the page cache.
+    file: std::io::Result<DirectWriter<std::fs::File>>,
     len: u64,
 }
 
@@ -358,7 +361,7 @@ impl Pack {
     fn create(dir: &Utf8Path, generation: u64) -> Pack {
         let file = std::fs::create_dir_all(dir)
             .and_then(|()| std::fs::File::create(dir.join(Blob::pack_name(generation))))
-            .map(std::io::BufWriter::new);
+            .map(DirectWriter::new);
         Pack { generation, file, len: 0 }
     }
 
@@ -374,7 +377,7 @@ impl Pack {
         &mut self,
         len: usize,
         hash: String,
-        write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+        write: impl FnOnce(&mut DirectWriter<std::fs::File>) -> std::io::Result<()>,
     ) -> Blob {
         if let Ok(file) = &mut self.file
             && let Err(err) = write(file)
@@ -387,7 +390,7 @@ impl Pack {
     }
 
     fn finish(self) -> std::io::Result<()> {
-        self.file?.flush()
+        self.file?.finish()
     }
 }
 

@@ -14,7 +14,7 @@
 
 use std::cmp::Ordering;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::sync::mpsc::SyncSender;
 
 use rayon::prelude::*;
@@ -27,6 +27,7 @@ use tempfile::NamedTempFile;
 use uuid::Uuid;
 
 use super::{StoreError, identifier};
+use crate::direct_io::DirectWriter;
 
 /// The memory datastore's transaction (its type is not exported by name).
 type MemoryTransaction<'a> = <MemoryDatastore as Datastore>::Transaction<'a>;
@@ -632,18 +633,18 @@ impl Staging {
     fn commit_with(
         self,
         indexed: &[&str],
-        write: impl FnOnce(&mut BufWriter<&File>, &[Identifier]) -> Result<(), EncodeError>,
+        write: impl FnOnce(&mut DirectWriter<&File>, &[Identifier]) -> Result<(), EncodeError>,
     ) -> Result<(), StoreError> {
         let write_error = |source| StoreError::Write { path: self.target.clone(), source };
         let indexed: Vec<Identifier> = indexed.iter().map(|name| identifier(name)).collect::<Result<_, _>>()?;
-        let mut out = BufWriter::with_capacity(1 << 20, self.file.as_file());
+        // Written once and fsynced, not read back by the build: past the page cache.
+        let mut out = DirectWriter::new(self.file.as_file());
         write(&mut out, &indexed).map_err(|err| match err {
             EncodeError::InvalidValueWrite(rmp::encode::ValueWriteError::InvalidDataWrite(io))
             | EncodeError::InvalidValueWrite(rmp::encode::ValueWriteError::InvalidMarkerWrite(io)) => write_error(io),
             other => write_error(std::io::Error::other(other)),
         })?;
-        out.flush().map_err(write_error)?;
-        drop(out);
+        out.finish().map_err(write_error)?;
         self.file.as_file().sync_all().map_err(write_error)?;
         self.file.persist(&self.target).map_err(|err| write_error(err.error))?;
         sync_dir(&self.target).map_err(write_error)
