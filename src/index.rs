@@ -23,7 +23,9 @@ use crate::assemble::{self, BodyOut, ChildModule, Container, FileRef, MacroSite,
 use crate::cfg::CfgContext;
 pub use crate::diagnostic::{Diagnostic, Severity};
 use crate::incremental::Input;
-use crate::incremental::{FileCache, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, encode_batch};
+use crate::incremental::{
+    BatchKeys, FileCache, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, encode_batch,
+};
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse;
 use crate::resolve::{self, CrateDefs, Externs, ItemRecord, Shape, World};
@@ -187,6 +189,14 @@ impl Ctx<'_> {
         {
             self.store_gone.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// `send`, for a batch read back from the cache, known by its keys and its bytes.
+    fn send_reused(&self, walk: &Walk, keys: &BatchKeys, encoded: Arc<[u8]>) {
+        // Only a rerun reuses files (`Mode::Reuse`), and a rerun's output goes to the diff, not
+        // to a writer: the batch itself is not needed.
+        debug_assert!(self.sink.is_none(), "a full build reuses no file");
+        walk.output.lock().unwrap_or_else(|poison| poison.into_inner()).add_keys(keys, encoded);
     }
 
     /// Sends resolved edges, which come grouped by the item they start at, in batches cut after
@@ -860,8 +870,8 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
             .unwrap_or_else(|poison| poison.into_inner())
             .push((key, pieces.to_parts(batch_bytes.clone())));
         job.walk.files_parsed.fetch_add(1, Ordering::Relaxed);
-        let FileOutput { batch, records, sites, children } = kept;
-        ctx.send_encoded(job.walk, batch, batch_bytes);
+        let FileOutput { keys, records, sites, children } = kept;
+        ctx.send_reused(job.walk, &keys, batch_bytes);
         job.walk.keep(records);
         return file_done(job, file, &file_ref_of(file_id, &name), &name, sites, children, &ancestors);
     }

@@ -55,7 +55,8 @@ use crate::workspace::Workspace;
 
 pub use input::{Input, fingerprint, hash};
 pub use unit::{
-    FileCache, FileEntry, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, decode_output, encode_batch,
+    BatchKeys, FileCache, FileEntry, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, decode_output,
+    encode_batch,
 };
 
 /// Bump when the cache's meaning or format changes: an old cache then makes a full build.

@@ -222,11 +222,53 @@ fn a_file_output_decodes_from_its_batch_encoded_once() {
     let (output, pieces) = FileOutput::decode(FileEntry { head: &bytes, batch: &[], tail: &[] }).unwrap();
     assert_eq!(pieces.batch, batch_bytes, "the batch's own bytes, to reuse");
     assert_eq!(pieces.whole(), bytes);
-    assert_eq!(output.batch.vertices, batch.vertices);
-    assert_eq!(output.batch.edges, batch.edges);
+    let vertex = &batch.vertices[0];
+    assert_eq!(
+        output.keys.vertices.iter().map(|&(id, kind, _)| (id, kind)).collect::<Vec<_>>(),
+        [(vertex.id, vertex.kind)]
+    );
+    let edge = &batch.edges[0];
+    let keys: Vec<_> = output.keys.edges.iter().map(|&(from, kind, to, _)| (from, kind, to)).collect();
+    assert_eq!(keys, [(edge.from, edge.kind, edge.to)]);
     assert!(output.records.is_empty() && output.sites.is_empty() && output.children.is_empty());
     let cut = FileEntry { head: &bytes[..bytes.len() - 1], batch: &[], tail: &[] };
     assert!(FileOutput::decode(cut).is_none(), "a truncated output is refused");
+}
+
+#[test]
+fn a_batch_counted_by_its_keys_counts_as_the_batch_itself() {
+    let file = vertex(7, VertexKind::File, &[("path", json!("src/a.rs"))]);
+    let batches = [
+        module_batch(1),
+        Batch {
+            vertices: vec![file.clone(), vertex(2, VertexKind::Function, &[("name", json!("f")), ("line", json!(3))])],
+            edges: vec![edge(2, EdgeKind::Calls, 1, &[("line", json!(4))]), edge(2, EdgeKind::DefinedIn, 7, &[])],
+        },
+        // The shared file vertex again, then an edge the first batch has: the batches overlap.
+        Batch { vertices: vec![file], edges: vec![edge(1, EdgeKind::DefinedIn, 9, &[])] },
+    ];
+    let summaries = [false, true].map(|by_keys| {
+        let mut builder = OutputBuilder::default();
+        for batch in &batches {
+            let encoded: Arc<[u8]> = encode_batch(batch).into();
+            if by_keys {
+                builder.add_keys(&BatchKeys::decode(&encoded).unwrap(), encoded);
+            } else {
+                builder.add_encoded(batch, encoded);
+            }
+        }
+        let mut summary = UnitSummary::default();
+        let output = builder.finish(&mut summary);
+        (output.to_vec(), summary.vertices, summary.edges, summary.shared, summary.disjoint)
+    });
+    assert_eq!(summaries[0], summaries[1]);
+    let (_, vertices, edges, shared, disjoint) = &summaries[1];
+    assert_eq!(vertices.values().sum::<usize>(), 2, "{vertices:?}");
+    assert_eq!(edges.values().sum::<usize>(), 4, "{edges:?}");
+    assert_eq!(shared, &[(id(7), VertexKind::File)]);
+    assert!(!disjoint, "the third batch names an edge of the first");
+    let encoded = encode_batch(&batches[0]);
+    assert!(BatchKeys::decode(&encoded[..encoded.len() - 1]).is_none(), "a cut batch is refused");
 }
 
 #[test]
@@ -262,7 +304,7 @@ fn a_file_cache_keeps_each_files_batch_once_in_the_crates_output() {
         assert_eq!(&cache.get(key).unwrap().whole()[..], &whole[..], "{key}");
     }
     let (kept, pieces) = FileOutput::decode(cache.get("b.rs").unwrap()).unwrap();
-    assert_eq!(kept.batch.vertices[0].id, id(2));
+    assert_eq!(kept.keys.vertices[0].0, id(2));
     assert_eq!(pieces.batch, &b[..]);
     // Against an output too short for the ranges it names, the cache is refused.
     assert!(FileCache::decode(encoded.to_vec(), output.to_vec()[..own.len() + a.len()].to_vec()).is_none());

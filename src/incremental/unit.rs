@@ -7,6 +7,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use rustc_hash::{FxBuildHasher, FxHashSet};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -116,23 +117,40 @@ impl OutputBuilder {
 
     /// `add`, for a batch already encoded (`encode_batch`).
     pub fn add_encoded(&mut self, batch: &Batch, encoded: Arc<[u8]>) {
-        for vertex in &batch.vertices {
-            if vertex.kind.is_shared() {
-                self.shared.insert((vertex.id, vertex.kind));
+        let vertices = batch.vertices.iter().map(|vertex| (vertex.id, vertex.kind));
+        let edges = batch.edges.iter().map(|edge| (edge.from, edge.kind, edge.to));
+        self.add_keyed(vertices, edges, encoded);
+    }
+
+    /// `add`, for a batch known by its keys and its bytes (a file's output read back from the
+    /// cache, whose properties need not be decoded: they are in the bytes).
+    pub fn add_keys(&mut self, keys: &BatchKeys, encoded: Arc<[u8]>) {
+        let vertices = keys.vertices.iter().map(|&(id, kind, _)| (id, kind));
+        let edges = keys.edges.iter().map(|&(from, kind, to, _)| (from, kind, to));
+        self.add_keyed(vertices, edges, encoded);
+    }
+
+    fn add_keyed(
+        &mut self,
+        vertices: impl Iterator<Item = (Uuid, VertexKind)> + Clone,
+        edges: impl Iterator<Item = (Uuid, EdgeKind, Uuid)> + Clone,
+        encoded: Arc<[u8]>,
+    ) {
+        for (id, kind) in vertices.clone() {
+            if kind.is_shared() {
+                self.shared.insert((id, kind));
             } else {
-                *self.vertices.entry(vertex.kind).or_default() += 1;
+                *self.vertices.entry(kind).or_default() += 1;
             }
         }
-        for edge in &batch.edges {
-            *self.edges.entry(edge.kind).or_default() += 1;
+        for (_, kind, _) in edges.clone() {
+            *self.edges.entry(kind).or_default() += 1;
         }
         if !self.overlapping {
             // One batch may name a key twice (the diff reads a batch whole); two batches may not.
-            let own = batch.vertices.iter().filter(|vertex| !vertex.kind.is_shared()).map(|vertex| vertex.id);
-            let added: Vec<u64> = own
-                .map(|id| FxBuildHasher.hash_one(id))
-                .chain(batch.edges.iter().map(|edge| FxBuildHasher.hash_one((edge.from, edge.kind, edge.to))))
-                .collect();
+            let own = vertices.filter(|(_, kind)| !kind.is_shared()).map(|(id, _)| id);
+            let added: Vec<u64> =
+                own.map(|id| FxBuildHasher.hash_one(id)).chain(edges.map(|key| FxBuildHasher.hash_one(key))).collect();
             self.overlapping = added.iter().any(|key| self.keys.contains(key));
             if self.overlapping {
                 // Settled: the set is not needed any more.
@@ -166,7 +184,7 @@ pub fn decode_output(mut bytes: &[u8]) -> Option<Vec<Batch>> {
 /// The bytes of each batch of an output written by `OutputBuilder`, found without decoding them;
 /// `None` when the output is damaged.
 pub fn split_output(bytes: &[u8]) -> Option<Vec<&[u8]>> {
-    use serde::de::{Deserialize, IgnoredAny};
+    use serde::de::Deserialize;
     let mut batches = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
@@ -188,7 +206,8 @@ pub fn decode_batches(batches: &[&[u8]]) -> Option<Vec<Batch>> {
 /// declarations.
 #[derive(Debug)]
 pub struct FileOutput {
-    pub batch: Batch,
+    /// The batch's keys: a reused file's batch goes on as the bytes it was read from.
+    pub keys: BatchKeys,
     pub records: Vec<crate::resolve::ItemRecord>,
     pub sites: Vec<crate::assemble::MacroSite>,
     pub children: Vec<crate::assemble::ChildModule>,
@@ -200,17 +219,17 @@ impl FileOutput {
     /// them), so that a file reused is neither encoded again for the crate's output nor copied
     /// whole for the next cache. `None` when the bytes are damaged.
     pub fn decode(entry: FileEntry<'_>) -> Option<(FileOutput, FileEntry<'_>)> {
-        let (head, batch, tail, batch_value) = if entry.batch.is_empty() {
+        let (head, batch, tail, keys) = if entry.batch.is_empty() {
             // The whole output in one piece: the batch follows the array's header.
             let bytes = entry.head;
             let mut rest = bytes;
             rmp::decode::read_array_len(&mut rest).ok()?;
             let start = bytes.len() - rest.len();
-            let batch_value: Batch = rmp_serde::decode::from_read(&mut rest).ok()?;
+            let keys: BatchKeys = rmp_serde::decode::from_read(&mut rest).ok()?;
             let end = bytes.len() - rest.len();
-            (&bytes[..start], &bytes[start..end], &bytes[end..], batch_value)
+            (&bytes[..start], &bytes[start..end], &bytes[end..], keys)
         } else {
-            (entry.head, entry.batch, entry.tail, rmp_serde::from_slice(entry.batch).ok()?)
+            (entry.head, entry.batch, entry.tail, BatchKeys::decode(entry.batch)?)
         };
         let mut rest = head;
         if rmp::decode::read_array_len(&mut rest).ok()? != 4 || !rest.is_empty() {
@@ -220,8 +239,24 @@ impl FileOutput {
         let records = rmp_serde::decode::from_read(&mut rest).ok()?;
         let sites = rmp_serde::decode::from_read(&mut rest).ok()?;
         let children = rmp_serde::decode::from_read(&mut rest).ok()?;
-        rest.is_empty()
-            .then_some((FileOutput { batch: batch_value, records, sites, children }, FileEntry { head, batch, tail }))
+        rest.is_empty().then_some((FileOutput { keys, records, sites, children }, FileEntry { head, batch, tail }))
+    }
+}
+
+/// What `OutputBuilder` counts of a batch, read from `encode_batch`'s bytes without the
+/// properties (`IgnoredAny` skips them unallocated): each vertex's id and kind, each edge's
+/// key. A batch encodes as arrays of its fields, so the tuples read them in order.
+#[derive(Debug, Default, Deserialize)]
+pub struct BatchKeys {
+    pub vertices: Vec<(Uuid, VertexKind, IgnoredAny)>,
+    pub edges: Vec<(Uuid, EdgeKind, Uuid, IgnoredAny)>,
+}
+
+impl BatchKeys {
+    /// `None` when the bytes are not one whole batch.
+    pub fn decode(mut bytes: &[u8]) -> Option<BatchKeys> {
+        let keys = rmp_serde::decode::from_read(&mut bytes).ok()?;
+        bytes.is_empty().then_some(keys)
     }
 }
 
