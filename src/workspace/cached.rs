@@ -30,6 +30,7 @@ use std::time::UNIX_EPOCH;
 use camino::{Utf8Path, Utf8PathBuf};
 use cargo_metadata::Metadata;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::WorkspaceConfig;
 use crate::cfg::Target;
@@ -54,7 +55,10 @@ struct Entry {
     watched: Vec<Input>,
     /// The toolchain's executables and folders with their size and time.
     toolchain: Vec<(Utf8PathBuf, String)>,
-    metadata: Metadata,
+    /// `cargo metadata`'s answer, a large JSON value (close to a megabyte for a package with a
+    /// few dozen dependencies): kept raw, so that a look-up parses the one entry it finds, and a
+    /// store passes the others on as they are.
+    metadata: Box<RawValue>,
     triple: String,
     features: BTreeSet<String>,
 }
@@ -124,7 +128,11 @@ fn lookup(file: &Utf8Path, key: &str) -> Option<(Metadata, Target)> {
     let entry = cache.entries.into_iter().find(|entry| entry.key == key)?;
     let fresh = entry.watched.iter().all(watched_unchanged)
         && entry.toolchain.iter().all(|(path, stamp)| stamp_of(path).as_deref() == Some(stamp.as_str()));
-    fresh.then(|| (entry.metadata, Target::new(entry.triple, entry.features)))
+    if !fresh {
+        return None;
+    }
+    let metadata = serde_json::from_str(entry.metadata.get()).ok()?;
+    Some((metadata, Target::new(entry.triple, entry.features)))
 }
 
 fn store(config: &WorkspaceConfig, key: String, metadata: &Metadata, target: &Target) -> std::io::Result<()> {
@@ -132,7 +140,7 @@ fn store(config: &WorkspaceConfig, key: String, metadata: &Metadata, target: &Ta
         key,
         watched: watched(config, metadata),
         toolchain: toolchain(),
-        metadata: metadata.clone(),
+        metadata: serde_json::value::to_raw_value(metadata)?,
         triple: target.triple.clone(),
         features: target.features().clone(),
     };
