@@ -318,7 +318,8 @@ impl Job<'_> {
                 Some(entry) if entry.output.hash == unit.output.hash() => continue,
                 Some(entry) => cache.output_bytes(entry).and_then(|old| {
                     let disjoint = entry.summary.disjoint && unit.summary.disjoint;
-                    incremental::Change::between(&old, &unit.output.to_vec(), disjoint)
+                    let old = incremental::split_output(&old, &entry.summary.batches)?;
+                    incremental::Change::between(old, unit.output.parts(), disjoint)
                 }),
                 None => incremental::decode_output(&unit.output.to_vec())
                     .map(|new| incremental::Change { old: Vec::new(), new }),

@@ -56,11 +56,11 @@ use crate::workspace::Workspace;
 pub use input::{Input, fingerprint, hash};
 pub use unit::{
     BatchKeys, FileCache, FileEntry, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, decode_output,
-    encode_batch,
+    encode_batch, split_output,
 };
 
 /// Bump when the cache's meaning or format changes: an old cache then makes a full build.
-const CACHE_VERSION: u32 = 11;
+const CACHE_VERSION: u32 = 12;
 
 /// The key of the workspace unit (crate keys start with `Key(`).
 pub const WORKSPACE_UNIT: &str = "workspace";
@@ -489,14 +489,14 @@ pub struct Change {
 }
 
 impl Change {
-    /// The change between a unit's recorded output and its new one (both as `OutputBuilder`
-    /// encodes them); `None` when either is damaged. When both are `disjoint` (no key in two of
+    /// The change between a unit's recorded output and its new one, each as the bytes of its
+    /// batches (`split_output`, `Parts::parts`); `None` when a batch is damaged. When both are
+    /// `disjoint` (no key in two of
     /// their batches, `UnitSummary::disjoint`), a batch the new output has byte for byte as the old
     /// one did is left out of both sides without being decoded: what it holds is in the graph and
     /// stays, and no other batch of either side names it. A body edited in a crate of a thousand
     /// items then costs the batches that hold that item's vertices and edges, not the crate's.
-    pub fn between(old: &[u8], new: &[u8], disjoint: bool) -> Option<Change> {
-        let (mut old, mut new) = (unit::split_output(old)?, unit::split_output(new)?);
+    pub fn between(mut old: Vec<&[u8]>, mut new: Vec<&[u8]>, disjoint: bool) -> Option<Change> {
         if disjoint {
             // Takes one of `batch` from `left`, if any is left.
             fn take(left: &mut HashMap<&[u8], usize, rustc_hash::FxBuildHasher>, batch: &[u8]) -> bool {

@@ -148,10 +148,13 @@ fn batches_unchanged_byte_for_byte_are_left_out_of_a_disjoint_diff() {
     let (new_bytes, new_summary) = encoded(&new);
     assert!(old_summary.disjoint && new_summary.disjoint);
 
-    let skipped = Change::between(&old_bytes, &new_bytes, true).unwrap();
+    let split = |bytes, summary: &UnitSummary| split_output(bytes, &summary.batches).unwrap();
+    let (old_batches, new_batches) = (split(&old_bytes, &old_summary), split(&new_bytes, &new_summary));
+    assert_eq!((old_batches.len(), new_batches.len()), (20, 20));
+    let skipped = Change::between(old_batches.clone(), new_batches.clone(), true).unwrap();
     assert_eq!(skipped.old, vec![function(4, 4), calls(7, &[8, 9])], "only what changed is decoded");
     assert_eq!(skipped.new.len(), 2);
-    let whole = Change::between(&old_bytes, &new_bytes, false).unwrap();
+    let whole = Change::between(old_batches, new_batches.clone(), false).unwrap();
     assert_eq!((whole.old.len(), whole.new.len()), (20, 20));
 
     let expected = diff(vec![whole], [].iter(), [].iter());
@@ -160,7 +163,12 @@ fn batches_unchanged_byte_for_byte_are_left_out_of_a_disjoint_diff() {
     assert_eq!(got.written.edges, vec![edge(7, EdgeKind::Calls, 1, &[])]);
     assert_eq!(got.written.vertices, vec![vertex(4, VertexKind::Function, &[("line", json!(40))])]);
     assert_eq!(format!("{got:?}"), format!("{expected:?}"));
-    assert!(Change::between(&old_bytes[..old_bytes.len() - 1], &new_bytes, true).is_none(), "damage is refused");
+    // Damage is refused: an output shorter than its lengths, and lengths that cut it wrong.
+    assert!(split_output(&old_bytes[..old_bytes.len() - 1], &old_summary.batches).is_none());
+    let mut lengths = old_summary.batches.clone();
+    (lengths[6], lengths[7]) = (lengths[6] + 1, lengths[7] - 1);
+    let miscut = split_output(&old_bytes, &lengths).unwrap();
+    assert!(Change::between(miscut, new_batches, true).is_none());
 }
 
 #[test]
@@ -172,7 +180,11 @@ fn batches_are_compared_whole_when_an_output_repeats_a_key() {
     let (old_bytes, old_summary) = encoded(&old);
     let (new_bytes, new_summary) = encoded(&new);
     assert!(!old_summary.disjoint && new_summary.disjoint);
-    let change = Change::between(&old_bytes, &new_bytes, old_summary.disjoint && new_summary.disjoint).unwrap();
+    let (old_batches, new_batches) = (
+        split_output(&old_bytes, &old_summary.batches).unwrap(),
+        split_output(&new_bytes, &new_summary.batches).unwrap(),
+    );
+    let change = Change::between(old_batches, new_batches, old_summary.disjoint && new_summary.disjoint).unwrap();
     let diff = diff(vec![change], [].iter(), [].iter());
     assert_eq!(diff.removed_edges, vec![(id(1), EdgeKind::Calls, id(3))]);
 }

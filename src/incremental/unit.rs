@@ -44,6 +44,9 @@ pub struct UnitSummary {
     /// (`incremental::Change::between`). Unknown (`false`) for an output this was not checked for.
     #[serde(default)]
     pub disjoint: bool,
+    /// The length of each batch of its output, in order: a rerun's diff cuts the recorded
+    /// output at them (`split_output`) instead of reading its way through the bytes.
+    pub batches: Vec<u64>,
 }
 
 /// Bytes kept as the shared parts they are made of, one after another: a file's batch is encoded
@@ -77,6 +80,11 @@ impl Parts {
 
     pub fn to_vec(&self) -> Vec<u8> {
         self.0.concat()
+    }
+
+    /// The parts, in order (an `OutputBuilder`'s: its batches).
+    pub fn parts(&self) -> Vec<&[u8]> {
+        self.0.iter().map(|part| &part[..]).collect()
     }
 
     pub fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
@@ -168,6 +176,7 @@ impl OutputBuilder {
         summary.vertices = self.vertices;
         summary.edges = self.edges;
         summary.disjoint = !self.overlapping;
+        summary.batches = self.encoded.0.iter().map(|part| part.len() as u64).collect();
         self.encoded
     }
 }
@@ -181,23 +190,29 @@ pub fn decode_output(mut bytes: &[u8]) -> Option<Vec<Batch>> {
     Some(batches)
 }
 
-/// The bytes of each batch of an output written by `OutputBuilder`, found without decoding them;
-/// `None` when the output is damaged.
-pub fn split_output(bytes: &[u8]) -> Option<Vec<&[u8]>> {
-    use serde::de::Deserialize;
-    let mut batches = Vec::new();
+/// The bytes of each batch of an output written by `OutputBuilder`, cut at the lengths its
+/// summary recorded (`UnitSummary::batches`); `None` when they do not add up to the output.
+pub fn split_output<'a>(bytes: &'a [u8], lengths: &[u64]) -> Option<Vec<&'a [u8]>> {
+    let mut batches = Vec::with_capacity(lengths.len());
     let mut rest = bytes;
-    while !rest.is_empty() {
-        let before = rest;
-        IgnoredAny::deserialize(&mut rmp_serde::Deserializer::new(&mut rest)).ok()?;
-        batches.push(&before[..before.len() - rest.len()]);
+    for &len in lengths {
+        let (batch, after) = rest.split_at_checked(usize::try_from(len).ok()?)?;
+        batches.push(batch);
+        rest = after;
     }
-    Some(batches)
+    rest.is_empty().then_some(batches)
 }
 
-/// Decodes the batches `split_output` found.
+/// Decodes the batches `split_output` found; `None` unless each is one whole batch.
 pub fn decode_batches(batches: &[&[u8]]) -> Option<Vec<Batch>> {
-    batches.iter().map(|bytes| rmp_serde::from_slice(bytes).ok()).collect()
+    batches
+        .iter()
+        .map(|&bytes| {
+            let mut bytes = bytes;
+            let batch = rmp_serde::decode::from_read(&mut bytes).ok()?;
+            bytes.is_empty().then_some(batch)
+        })
+        .collect()
 }
 
 /// A file's share of a crate's output, kept so that when the crate is indexed again, a file whose
