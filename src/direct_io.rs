@@ -39,9 +39,18 @@ impl<F: Borrow<File>> DirectWriter<F> {
     /// A writer to `file`, which must be empty and at offset 0 (direct writes need aligned
     /// offsets). Falls back to ordinary writes when direct ones cannot be had.
     pub fn new(file: F) -> DirectWriter<F> {
+        let direct = file.borrow().metadata().is_ok_and(|meta| meta.len() == 0) && set_direct(file.borrow(), true);
+        DirectWriter::with(file, direct)
+    }
+
+    /// A writer to `file` through the page cache, for a file that is read back soon.
+    pub fn ordinary(file: F) -> DirectWriter<F> {
+        DirectWriter::with(file, false)
+    }
+
+    fn with(file: F, direct: bool) -> DirectWriter<F> {
         let buf = vec![0; CAPACITY + ALIGN];
         let start = buf.as_ptr().align_offset(ALIGN);
-        let direct = file.borrow().metadata().is_ok_and(|meta| meta.len() == 0) && set_direct(file.borrow(), true);
         DirectWriter { file, buf, start, len: 0, direct }
     }
 

@@ -175,7 +175,8 @@ impl Cache {
     /// `previous` holds already for the same unit stays where it is (`Packed::add`). The pack is
     /// named by no state yet: `save` records it.
     pub fn pack(&self, previous: Option<&CacheState>, new: Vec<NewUnit>) -> Packed {
-        let mut packed = Packed::new(&self.dir, previous);
+        // A rerun's pack is small, and the next rerun reads it: through the page cache.
+        let mut packed = Packed::new(&self.dir, previous, false);
         for unit in new {
             let recorded = previous.and_then(|state| state.units.get(&unit.key));
             packed.add(unit, recorded);
@@ -188,7 +189,9 @@ impl Cache {
     /// workspace) no longer than it takes to write them, and the writing overlaps the indexing.
     pub fn packer(&self, previous: Option<&CacheState>) -> std::io::Result<Packer> {
         let (sender, receiver) = std::sync::mpsc::channel::<NewUnit>();
-        let mut packed = Packed::new(&self.dir, previous);
+        // A full build's pack is as large as the graph and written once; a rerun reads a few of
+        // its units: past the page cache.
+        let mut packed = Packed::new(&self.dir, previous, true);
         let handle = std::thread::Builder::new().name("codegraph-cache".to_owned()).spawn(move || {
             for unit in receiver {
                 packed.add(unit, None);
@@ -284,8 +287,10 @@ pub struct Packed {
 }
 
 impl Packed {
-    fn new(dir: &Utf8Path, previous: Option<&CacheState>) -> Packed {
-        Packed { pack: Pack::create(dir, previous.map_or(0, |state| state.generation + 1)), units: Vec::new() }
+    /// A pack of the next generation, written past the page cache when `direct` (`DirectWriter`).
+    fn new(dir: &Utf8Path, previous: Option<&CacheState>, direct: bool) -> Packed {
+        let generation = previous.map_or(0, |state| state.generation + 1);
+        Packed { pack: Pack::create(dir, generation, direct), units: Vec::new() }
     }
 
     /// Writes the unit's blobs, but for those `recorded` (the unit's entry in the previous state)
@@ -352,17 +357,16 @@ impl Drop for Packer {
 /// then name nothing, and `finish` (in `Cache::save`, which then records no state) returns it.
 struct Pack {
     generation: u64,
-    /// A pack is written once, whole, while the build goes on, and a later run reads parts of
-    /// it: past the page cache.
+    /// Past the page cache or through it, as the pack's maker asked (`Packed::new`).
     file: std::io::Result<DirectWriter<std::fs::File>>,
     len: u64,
 }
 
 impl Pack {
-    fn create(dir: &Utf8Path, generation: u64) -> Pack {
+    fn create(dir: &Utf8Path, generation: u64, direct: bool) -> Pack {
         let file = std::fs::create_dir_all(dir)
             .and_then(|()| std::fs::File::create(dir.join(Blob::pack_name(generation))))
-            .map(DirectWriter::new);
+            .map(|file| if direct { DirectWriter::new(file) } else { DirectWriter::ordinary(file) });
         Pack { generation, file, len: 0 }
     }
 
