@@ -106,7 +106,7 @@ impl<F: Borrow<File>> DirectWriter<F> {
                 }
                 Err(err) => return Err(err),
             }
-            if self.direct && *written % ALIGN != 0 {
+            if self.direct && !written.is_multiple_of(ALIGN) {
                 // A short direct write (the disk full, say) leaves an unaligned offset: the rest
                 // goes the ordinary way.
                 set_direct(file, false);

@@ -224,9 +224,9 @@ impl Collected {
     /// for byte (`store::tests::collected_image_is_the_datastore_image` holds it to that).
     ///
     /// Every section is encoded in chunks on the current rayon pool, and the chunks go, in order,
-    /// to a thread that writes them: the file's writing (the kernel copying half a gigabyte into
-    /// the page cache, on a large graph) overlaps the encoding of what follows instead of waiting
-    /// for it. The items are freed on a thread of their own, beside the caller's fsync.
+    /// to a thread that writes them: the file's writing (half a gigabyte on a large graph, past
+    /// the page cache where it can: `DirectWriter`) overlaps the encoding of what follows instead
+    /// of waiting for it. The items are freed on a thread of their own, beside the caller's fsync.
     fn write_image(mut self, out: &mut (impl Write + Send), indexed: &[Identifier]) -> Result<(), EncodeError> {
         self.sort();
         let result = std::thread::scope(|scope| {
