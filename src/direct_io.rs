@@ -55,8 +55,9 @@ impl<F: Borrow<File>> DirectWriter<F> {
         DirectWriter { file, buf, start, len: 0, direct }
     }
 
-    /// Whether writes still go past the page cache (for tests).
-    pub fn is_direct(&self) -> bool {
+    /// Whether writes still go past the page cache.
+    #[cfg(test)]
+    fn is_direct(&self) -> bool {
         self.direct
     }
 
@@ -100,7 +101,7 @@ impl<F: Borrow<File>> DirectWriter<F> {
                 // A device or file system that takes `O_DIRECT` at open but not this write (an
                 // alignment it wants larger): the rest goes the ordinary way. A direct write
                 // that fails writes nothing, so nothing is written twice.
-                Err(err) if self.direct && err.raw_os_error() == Some(EINVAL) => {
+                Err(err) if self.direct && err.kind() == io::ErrorKind::InvalidInput => {
                     set_direct(file, false);
                     self.direct = false;
                 }
@@ -140,11 +141,6 @@ impl<F: Borrow<File>> Write for DirectWriter<F> {
         Ok(())
     }
 }
-
-#[cfg(target_os = "linux")]
-const EINVAL: i32 = libc::EINVAL;
-#[cfg(not(target_os = "linux"))]
-const EINVAL: i32 = 22;
 
 /// Turns `O_DIRECT` on or off for `file`; whether it is now as asked.
 #[cfg(target_os = "linux")]

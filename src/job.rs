@@ -321,7 +321,7 @@ impl Job<'_> {
                     let old = incremental::split_output(&old, &entry.summary.batches)?;
                     incremental::Change::between(old, unit.output.parts(), disjoint)
                 }),
-                None => incremental::decode_output(&unit.output.to_vec())
+                None => incremental::decode_batches(&unit.output.parts())
                     .map(|new| incremental::Change { old: Vec::new(), new }),
             };
             let Some(change) = change else { return Ok(None) };

@@ -55,8 +55,8 @@ use crate::workspace::Workspace;
 
 pub use input::{Input, fingerprint, hash};
 pub use unit::{
-    BatchKeys, FileCache, FileEntry, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, decode_output,
-    encode_batch, split_output,
+    BatchKeys, FileCache, FileEntry, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, decode_batches,
+    decode_output, encode_batch, split_output,
 };
 
 /// Bump when the cache's meaning or format changes: an old cache then makes a full build.
