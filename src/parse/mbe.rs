@@ -515,7 +515,15 @@ fn syn_whole(fragment: Fragment, input: &[TokenTree]) -> Option<usize> {
             Fragment::PatParam => drop(syn::Pat::parse_single(stream)?),
             Fragment::Expr => drop(stream.parse::<syn::Expr>()?),
             Fragment::Ty => drop(stream.parse::<syn::Type>()?),
-            Fragment::Path => drop(stream.parse::<syn::Path>()?),
+            Fragment::Path => {
+                drop(stream.parse::<syn::Path>()?);
+                // rustc reads a `path` fragment as a type's path, whose last segment may take
+                // parenthesized arguments (`F: FnMut(St::Item) -> U` in a where clause, as
+                // pin-project-lite matches it); syn's `Path` leaves those to its callers.
+                if stream.peek(syn::token::Paren) {
+                    drop(stream.parse::<syn::ParenthesizedGenericArguments>()?);
+                }
+            }
             Fragment::Meta => drop(stream.parse::<syn::Meta>()?),
             _ => unreachable!("fragments matched without syn are handled above"),
         }
@@ -815,6 +823,8 @@ mod tests {
             ("ty", "Vec<(u8, &'a str)>", "Vec < (u8 , &'a str) >"),
             ("ident", "r#type", "r#type"),
             ("path", "std::collections::HashMap<K, V>", "std :: collections :: HashMap < K , V >"),
+            ("path", "FnMut(St::Item) -> U", "FnMut (St :: Item) -> U"),
+            ("path", "Fn()", "Fn ()"),
             ("tt", "[1, 2]", "[1 , 2]"),
             ("meta", "derive(Debug, Clone)", "derive (Debug , Clone)"),
             ("lifetime", "'static", "'static"),
