@@ -269,18 +269,45 @@ pub fn attribute_macro(attrs: &[Attribute]) -> bool {
 /// The item's `cfg` predicates as written, joined by `, ` (several `#[cfg]` attributes all
 /// apply), or `None`. Used to tell cfg-alternative definitions of one name apart.
 pub fn cfg(attrs: &[Attribute]) -> Option<String> {
-    let predicates: Vec<String> = attrs
-        .iter()
-        .filter_map(|attr| match &attr.meta {
-            Meta::List(list) if list.path.is_ident("cfg") => {
-                let mut out = String::new();
-                write_stream(&mut out, list.tokens.clone());
-                Some(out)
-            }
-            _ => None,
-        })
-        .collect();
+    let mut predicates = Vec::new();
+    for attr in attrs {
+        cfg_of(&attr.meta, &mut predicates);
+    }
     (!predicates.is_empty()).then(|| predicates.join(", "))
+}
+
+/// The predicate an attribute puts on its item, if any: `cfg(p)` gives `p`, and
+/// `cfg_attr(a, cfg(p))` gives `any(not(a), p)`: the `cfg` applies only where `a` holds
+/// (portable-atomic chooses between two definitions of a module this way). `cfg_attr`s nest.
+fn cfg_of(meta: &Meta, out: &mut Vec<String>) {
+    let Meta::List(list) = meta else { return };
+    if list.path.is_ident("cfg") {
+        let mut text = String::new();
+        write_stream(&mut text, list.tokens.clone());
+        out.push(text);
+        return;
+    }
+    if !list.path.is_ident("cfg_attr") {
+        return;
+    }
+    let parser = syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated;
+    let Ok(metas) = list.parse_args_with(parser) else { return };
+    let mut metas = metas.iter();
+    let Some(condition) = metas.next() else { return };
+    let mut guarded = Vec::new();
+    for meta in metas {
+        cfg_of(meta, &mut guarded);
+    }
+    if guarded.is_empty() {
+        return;
+    }
+    let mut text = String::new();
+    write_stream(&mut text, condition.to_token_stream());
+    let guarded = match guarded.as_slice() {
+        [one] => one.clone(),
+        several => format!("all({})", several.join(", ")),
+    };
+    out.push(format!("any(not({text}), {guarded})"));
 }
 
 #[cfg(test)]
@@ -303,6 +330,31 @@ mod tests {
         assert_eq!(ty("(A, B)"), "(A, B)");
         assert_eq!(ty("Vec<u8>::Item"), "Vec<u8>::Item");
         assert_eq!(ty("fn(Box<u8>) -> u8"), "fn(Box<u8>) -> u8");
+    }
+
+    #[test]
+    fn cfg_under_cfg_attr_holds_where_its_condition_does() {
+        let cfg_of = |text: &str| cfg(&syn::parse_str::<syn::ItemStruct>(text).unwrap().attrs);
+        assert_eq!(cfg_of("#[cfg(unix)] #[cfg(feature = \"x\")] struct A;").as_deref(), Some("unix, feature = \"x\""));
+        assert_eq!(cfg_of("#[cfg_attr(a, cfg(b))] struct A;").as_deref(), Some("any(not(a), b)"));
+        assert_eq!(
+            cfg_of("#[cfg(x)] #[cfg_attr(not(a), allow(dead_code), cfg(b), cfg(c))] struct A;").as_deref(),
+            Some("x, any(not(not(a)), all(b, c))")
+        );
+        assert_eq!(
+            cfg_of("#[cfg_attr(a, cfg_attr(b, cfg(c)))] struct A;").as_deref(),
+            Some("any(not(a), any(not(b), c))")
+        );
+        // A `cfg_attr` that guards no `cfg` puts no predicate on its item.
+        assert_eq!(cfg_of("#[cfg_attr(a, derive(Debug))] #[derive(Clone)] struct A;"), None);
+        // The predicate is one cfg-expr reads, and holds as rustc's would.
+        let target = std::sync::Arc::new(crate::cfg::Target::detect(None));
+        let context = crate::cfg::CfgContext::new(target, Default::default(), false, false)
+            .with_build_script_cfgs(&["b".to_owned()]);
+        assert!(context.allows(cfg_of("#[cfg_attr(a, cfg(b))] struct A;").as_deref()));
+        assert!(context.allows(cfg_of("#[cfg_attr(b, cfg(b))] struct A;").as_deref()));
+        assert!(!context.allows(cfg_of("#[cfg_attr(b, cfg(a))] struct A;").as_deref()));
+        assert!(context.allows(cfg_of("#[cfg_attr(a, cfg(a))] struct A;").as_deref()));
     }
 
     #[test]
