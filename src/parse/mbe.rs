@@ -728,8 +728,10 @@ impl Transcribe<'_> {
                     }
                     Some(Binding::Leaf(tokens, fragment)) => {
                         // An expression keeps its precedence where it lands, as rustc's invisible
-                        // delimiters keep it (`$a * 2` with `$a` = `1 + 1`).
-                        if *fragment == Fragment::Expr && tokens.len() > 1 {
+                        // delimiters keep it (`$a * 2` with `$a` = `1 + 1`); a type stays one
+                        // type even as one token (`1 as $t << n` with `$t` = `u32` is a shift, not
+                        // generic arguments: rand's `float_impls!`).
+                        if *fragment == Fragment::Ty || *fragment == Fragment::Expr && tokens.len() > 1 {
                             out.push(TokenTree::Group(Group::new(Delimiter::None, tokens.iter().cloned().collect())));
                         } else {
                             out.extend(tokens.iter().cloned());
@@ -940,6 +942,15 @@ mod tests {
             .unwrap();
         let first = tokens.into_iter().next().unwrap();
         assert!(matches!(first, TokenTree::Group(g) if g.delimiter() == Delimiter::None));
+    }
+
+    #[test]
+    fn a_type_stays_one_type_where_it_lands() {
+        let rules = "($t:ty) => { const X: $t = 1 as $t << 2; }";
+        let tokens =
+            MacroRules::parse(rules.parse().unwrap()).unwrap().expand("u32".parse().unwrap(), Span::call_site(), &[]);
+        let item: syn::ItemConst = syn::parse2(tokens.unwrap()).expect("a shift after a cast to the type");
+        assert!(matches!(*item.expr, syn::Expr::Binary(syn::ExprBinary { op: syn::BinOp::Shl(_), .. })));
     }
 
     #[test]
