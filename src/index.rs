@@ -1288,9 +1288,39 @@ impl<'d> Expansion<'d> {
             self.deps.find(dep, name).map(|(krate, text)| parse::Definition { text, dollar_crate: krate })
         };
         match first {
-            None | Some("crate" | "self" | "super") => local().or_else(|| dep(None)),
+            None => local().or_else(|| dep(None)),
+            // `super::types::define_type_id!` names the macro of that module (a `pub(crate) use`
+            // of it there, as wasmparser writes it), not the one in textual scope here, which may
+            // be a wrapper of the same name that calls it.
+            Some("crate" | "self" | "super") => self
+                .in_module(name, &call.path.segments, module)
+                .map(|text| parse::Definition { text, dollar_crate: "crate" })
+                .or_else(local)
+                .or_else(|| dep(None)),
             Some(krate) => dep(Some(krate)).or_else(local),
         }
+    }
+
+    /// The definition of `name` made in the module a call's path (`crate::`, `self::`, `super::`,
+    /// then module names) leads to from `module`: the last made there.
+    fn in_module(&self, name: &str, segments: &[String], module: &str) -> Option<&str> {
+        let mut target: Vec<&str> = module.split("::").collect();
+        for segment in &segments[..segments.len().saturating_sub(1)] {
+            match segment.as_str() {
+                "crate" => target.truncate(1),
+                "self" => {}
+                "super" if target.len() > 1 => drop(target.pop()),
+                "super" => return None,
+                name => target.push(name),
+            }
+        }
+        let target = target.join("::");
+        let found = self.known.definitions.get(name)?;
+        found
+            .iter()
+            .filter(|def| def.module == target)
+            .max_by_key(|def| (def.line, &def.file))
+            .map(|def| def.text.as_str())
     }
 }
 
