@@ -9,7 +9,7 @@
 //! cannot be found, read or parsed becomes a diagnostic and the walk goes on; a panic while
 //! handling one file is contained to that file.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
@@ -1184,6 +1184,10 @@ struct MacroDef {
     file: Arc<str>,
     line: u32,
     text: String,
+    /// Whether the definition is compiled: an inactive one (in a module `cfg`'d out for the
+    /// target) serves only calls that are inactive too, so that the code of another platform
+    /// expands with its own macros rather than failing on this one's.
+    active: bool,
 }
 
 /// What expansion needs to know of the records a crate has so far: its `macro_rules!`
@@ -1196,6 +1200,10 @@ struct Known {
     definitions: HashMap<String, Vec<MacroDef>>,
     /// The ids the items of each module already have.
     taken: HashMap<uuid::Uuid, HashSet<uuid::Uuid>>,
+    /// By module path, the names its `use` declarations bind from another crate (`use
+    /// stdx::impl_from;`): that crate's name as written and the name there. A set, so that which
+    /// round brought a declaration in does not change which is first.
+    imports: HashMap<String, HashMap<String, BTreeSet<(String, String)>>>,
     /// How many of the walk's vectors of records are counted in (`Walk::count_in`).
     seen: usize,
 }
@@ -1210,15 +1218,26 @@ impl Known {
             if let Some(parent) = record.parent {
                 self.taken.entry(parent).or_default().insert(record.id);
             }
-            if let Shape::MacroRules { definition } = &record.shape
-                && record.active
-            {
+            if record.kind == VertexKind::Module {
+                for import in &record.refs.uses {
+                    let (Some(bound), [krate, .., original]) = (&import.name, import.path.segments.as_slice()) else {
+                        continue;
+                    };
+                    if matches!(krate.as_str(), "crate" | "self" | "super") {
+                        continue;
+                    }
+                    let names = self.imports.entry(record.path.clone()).or_default();
+                    names.entry(bound.clone()).or_default().insert((krate.clone(), original.clone()));
+                }
+            }
+            if let Shape::MacroRules { definition } = &record.shape {
                 let module = record.path.rsplit_once("::").map_or("", |(module, _)| module);
                 self.definitions.entry(record.name.clone()).or_default().push(MacroDef {
                     module: module.to_owned(),
                     file: record.file.clone(),
                     line: record.line,
                     text: definition.clone(),
+                    active: record.active,
                 });
                 changed.insert(record.name.clone());
             }
@@ -1257,53 +1276,76 @@ impl<'d> Expansion<'d> {
     /// it: of those in the nearest enclosing module, the last one above the call in its file
     /// (a macro may be defined again further down), else the first of that module; else the
     /// first of its name in the crate (a `#[macro_use]` module, or a definition an expansion
-    /// made elsewhere).
-    fn local(&self, name: &str, module: &str, file: &str, line: u32) -> Option<&str> {
-        let found = self.known.definitions.get(name)?;
+    /// made elsewhere). Of the definitions `cfg`'d out, only an inactive call sees any.
+    fn local(&self, name: &str, module: &str, file: &str, line: u32, active: bool, anywhere: bool) -> Option<&str> {
+        let found: Vec<&MacroDef> =
+            self.known.definitions.get(name)?.iter().filter(|def| def.active || !active).collect();
         let encloses =
             |outer: &str| module == outer || (module.starts_with(outer) && module[outer.len()..].starts_with("::"));
         let nearest = found.iter().filter(|def| encloses(&def.module)).map(|def| def.module.len()).max();
         let chosen = match nearest {
             Some(depth) => {
-                let candidates = || found.iter().filter(move |def| def.module.len() == depth && encloses(&def.module));
+                let candidates =
+                    || found.iter().copied().filter(move |def| def.module.len() == depth && encloses(&def.module));
                 candidates()
                     .filter(|def| &*def.file == file && def.line <= line)
                     .max_by_key(|def| def.line)
                     .or_else(|| candidates().next())
             }
-            None => found.first(),
+            None => found.first().copied().filter(|_| anywhere),
         };
         chosen.map(|def| def.text.as_str())
     }
 
     /// The definition `call` in `module` expands through: the crate's own (textual scope), or a
     /// dependency's exported macro when the path names the dependency or nothing local has the
-    /// name (`#[macro_use] extern crate`, `use dep::name;`).
-    fn definition<'a>(&'a self, call: &parse::MacroCall, module: &str, file: &str) -> Option<parse::Definition<'a>> {
+    /// name (`#[macro_use] extern crate`, `use dep::name;`). `active`: whether the call is
+    /// compiled (its module is).
+    fn definition<'a>(
+        &'a self,
+        call: &parse::MacroCall,
+        module: &str,
+        file: &str,
+        active: bool,
+    ) -> Option<parse::Definition<'a>> {
         let name = call.name();
         let first = (call.path.segments.len() > 1).then(|| call.path.segments[0].as_str());
-        let local =
-            || self.local(name, module, file, call.line).map(|text| parse::Definition { text, dollar_crate: "crate" });
+        let local = |anywhere| {
+            self.local(name, module, file, call.line, active, anywhere)
+                .map(|text| parse::Definition { text, dollar_crate: "crate" })
+        };
         let dep = |dep: Option<&str>| {
             self.deps.find(dep, name).map(|(krate, text)| parse::Definition { text, dollar_crate: krate })
         };
+        // A dependency's macro the module imports by name (`use stdx::impl_from;`): after the
+        // crate's own in textual scope, before one anywhere else in the crate (which may be
+        // another module's private macro of the same name).
+        let imported = || {
+            let (krate, original) = self.known.imports.get(module)?.get(name)?.first()?;
+            self.deps.find(Some(krate), original).map(|(krate, text)| parse::Definition { text, dollar_crate: krate })
+        };
         match first {
-            None => local().or_else(|| dep(None)),
+            // A dependency's macro named like one of std's prelude (`assert!`) is not taken
+            // unimported: std's is the one in scope.
+            None => local(false)
+                .or_else(imported)
+                .or_else(|| local(true))
+                .or_else(|| if parse::is_std_macro(name) { None } else { dep(None) }),
             // `super::types::define_type_id!` names the macro of that module (a `pub(crate) use`
             // of it there, as wasmparser writes it), not the one in textual scope here, which may
             // be a wrapper of the same name that calls it.
             Some("crate" | "self" | "super") => self
-                .in_module(name, &call.path.segments, module)
+                .in_module(name, &call.path.segments, module, active)
                 .map(|text| parse::Definition { text, dollar_crate: "crate" })
-                .or_else(local)
+                .or_else(|| local(true))
                 .or_else(|| dep(None)),
-            Some(krate) => dep(Some(krate)).or_else(local),
+            Some(krate) => dep(Some(krate)).or_else(|| local(true)),
         }
     }
 
     /// The definition of `name` made in the module a call's path (`crate::`, `self::`, `super::`,
     /// then module names) leads to from `module`: the last made there.
-    fn in_module(&self, name: &str, segments: &[String], module: &str) -> Option<&str> {
+    fn in_module(&self, name: &str, segments: &[String], module: &str, active: bool) -> Option<&str> {
         let mut target: Vec<&str> = module.split("::").collect();
         for segment in &segments[..segments.len().saturating_sub(1)] {
             match segment.as_str() {
@@ -1318,7 +1360,7 @@ impl<'d> Expansion<'d> {
         let found = self.known.definitions.get(name)?;
         found
             .iter()
-            .filter(|def| def.module == target)
+            .filter(|def| def.module == target && (def.active || !active))
             .max_by_key(|def| (def.line, &def.file))
             .map(|def| def.text.as_str())
     }
@@ -1349,9 +1391,9 @@ fn expand_body_macros(walk: &Walk, cfg: &CfgContext, expansion: Option<&Expansio
         .map(|(at, record)| (expansion.is_some() && !record.refs.body_macros.is_empty()).then(|| module_of(at)))
         .collect();
     records.par_iter_mut().zip(modules).for_each(|(record, module)| {
-        let file = &record.file;
+        let (file, active) = (&record.file, record.active);
         expand_in_body(&mut record.refs, cfg, |body_macro| {
-            let definition = expansion?.definition(&body_macro.call, module.as_deref()?, file)?;
+            let definition = expansion?.definition(&body_macro.call, module.as_deref()?, file, active)?;
             let expanded = catch_unwind(AssertUnwindSafe(|| {
                 parse::with_thread_definitions(|cache| parse::expand_in_body(body_macro, definition, cache))
             }));
@@ -1578,7 +1620,8 @@ fn expand_calls(
                 return outcome;
             }
             let call = &pending.site.call;
-            let definition = expansion.definition(call, module, &pending.file_ref.name);
+            let active = pending.site.container.as_ref().map_or(pending.site.active, |container| container.active);
+            let definition = expansion.definition(call, module, &pending.file_ref.name, active);
             if definition.is_none() && !expansion.last_chance {
                 return CallOutcome::Deferred;
             }
@@ -1833,6 +1876,69 @@ fn finish_module(batch: &mut Batch, id: uuid::Uuid, mut props: Props, doc: Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Which definition a call takes: textual scope, then an import, then anywhere in the crate,
+    /// then a dependency's; through a crate path, the module's own; `cfg`'d-out definitions only
+    /// for calls that are out too.
+    #[test]
+    fn a_call_takes_the_definition_rustc_would() {
+        let def = |module: &str, line: u32, text: &str, active: bool| MacroDef {
+            module: module.to_owned(),
+            file: Arc::from(format!("{module}.rs")),
+            line,
+            text: text.to_owned(),
+            active,
+        };
+        let mut known = Known::default();
+        known.definitions.insert(
+            "impl_from".to_owned(),
+            vec![def("k::undo_log", 1, "undo_log's", true), def("k::other", 1, "other's", false)],
+        );
+        known.definitions.insert(
+            "define_id".to_owned(),
+            vec![def("k::wrapper::types", 1, "the inner one", true), def("k::wrapper", 1, "the wrapper", true)],
+        );
+        known.definitions.insert("mac".to_owned(), vec![def("k::platform", 1, "the platform's", false)]);
+        let mut imports: HashMap<String, BTreeSet<(String, String)>> = HashMap::default();
+        imports.entry("impl_from".to_owned()).or_default().insert(("stdx".to_owned(), "impl_from".to_owned()));
+        known.imports.insert("k".to_owned(), imports);
+        let exported = |name: &str, text: &str| HashMap::from_iter([(name.to_owned(), text.to_owned())]);
+        let deps = DepMacros {
+            by_dep: vec![
+                ("assertions".to_owned(), exported("assert", "a dependency's assert")),
+                ("stdx".to_owned(), exported("impl_from", "stdx's")),
+            ],
+        };
+        let expansion = Expansion { groups: Vec::new(), known: &known, deps: &deps, last_chance: true };
+        let chosen = |path: &str, module: &str, active: bool| {
+            let segments: Vec<String> = path.split("::").map(str::to_owned).collect();
+            let call = parse::MacroCall {
+                path: parse::PathRef { global: false, segments },
+                body: String::new(),
+                line: 5,
+                cfg: None,
+                jumps: Vec::new(),
+            };
+            expansion.definition(&call, module, &format!("{module}.rs"), active).map(|found| found.text)
+        };
+        // In its own module, the textual one; at the root, which imports stdx's, not another
+        // module's private macro of the same name.
+        assert_eq!(chosen("impl_from", "k::undo_log", true), Some("undo_log's"));
+        assert_eq!(chosen("impl_from", "k", true), Some("stdx's"));
+        // A path leads to its module's macro, past the wrapper of the same name in scope.
+        assert_eq!(chosen("self::types::define_id", "k::wrapper", true), Some("the inner one"));
+        assert_eq!(chosen("super::types::define_id", "k::wrapper::inner", true), Some("the inner one"));
+        assert_eq!(chosen("crate::wrapper::types::define_id", "k::other", true), Some("the inner one"));
+        assert_eq!(chosen("define_id", "k::wrapper", true), Some("the wrapper"));
+        // A definition `cfg`'d out serves calls that are out too, and only them.
+        assert_eq!(chosen("mac", "k::platform", false), Some("the platform's"));
+        assert_eq!(chosen("mac", "k::platform", true), None);
+        assert_eq!(chosen("impl_from", "k::other", false), Some("other's"));
+        assert_eq!(chosen("impl_from", "k::other", true), Some("undo_log's"));
+        // std's `assert!` is not a dependency's unimported one; `dep::assert!` is.
+        assert_eq!(chosen("assert", "k", true), None);
+        assert_eq!(chosen("assertions::assert", "k", true), Some("a dependency's assert"));
+    }
 
     fn call(name: &str, cfg: Option<&str>) -> parse::Call {
         parse::Call {

@@ -23,7 +23,9 @@ pub use expand::{
     include_path, with_thread_definitions,
 };
 
-pub use refs::{BodyMacro, BoundsExpr, Call, Callee, ClosureParam, Named, PathRef, Refs, TypeExpr, UseFacts};
+pub use refs::{
+    BodyMacro, BoundsExpr, Call, Callee, ClosureParam, Named, PathRef, Refs, TypeExpr, UseFacts, is_std_macro,
+};
 use refs::{Collector, Generics};
 
 /// Everything the graph needs from one file.

@@ -1265,7 +1265,7 @@ fn expr_attrs(expr: &Expr) -> Option<&[syn::Attribute]> {
 }
 
 /// The macros of std and core whose arguments are expressions evaluated as written.
-fn is_std_macro(name: &str) -> bool {
+pub fn is_std_macro(name: &str) -> bool {
     matches!(
         name,
         "format"
