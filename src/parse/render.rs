@@ -160,18 +160,8 @@ pub fn path_attr(attrs: &[Attribute]) -> Option<String> {
 pub fn cfg_path_attrs(attrs: &[Attribute]) -> Vec<(String, String)> {
     let mut paths = Vec::new();
     for attr in attrs {
-        let Meta::List(list) = &attr.meta else { continue };
-        if !list.path.is_ident("cfg_attr") {
-            continue;
-        }
-        let parser = syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated;
-        let Ok(metas) = attr.parse_args_with(parser) else { continue };
-        // The first entry is the predicate; the rest are the attributes it guards.
-        let mut metas = metas.iter();
-        let Some(predicate) = metas.next() else { continue };
-        let mut text = String::new();
-        write_stream(&mut text, predicate.to_token_stream());
-        paths.extend(metas.filter_map(path_value).map(|path| (text.clone(), path)));
+        let Some((predicate, guarded)) = cfg_attr_parts(&attr.meta) else { continue };
+        paths.extend(guarded.iter().filter_map(path_value).map(|path| (predicate.clone(), path)));
     }
     paths
 }
@@ -287,27 +277,32 @@ fn cfg_of(meta: &Meta, out: &mut Vec<String>) {
         out.push(text);
         return;
     }
-    if !list.path.is_ident("cfg_attr") {
-        return;
-    }
-    let parser = syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated;
-    let Ok(metas) = list.parse_args_with(parser) else { return };
-    let mut metas = metas.iter();
-    let Some(condition) = metas.next() else { return };
+    let Some((condition, metas)) = cfg_attr_parts(meta) else { return };
     let mut guarded = Vec::new();
-    for meta in metas {
+    for meta in &metas {
         cfg_of(meta, &mut guarded);
     }
-    if guarded.is_empty() {
-        return;
-    }
-    let mut text = String::new();
-    write_stream(&mut text, condition.to_token_stream());
     let guarded = match guarded.as_slice() {
+        [] => return,
         [one] => one.clone(),
         several => format!("all({})", several.join(", ")),
     };
-    out.push(format!("any(not({text}), {guarded})"));
+    out.push(format!("any(not({condition}), {guarded})"));
+}
+
+/// A `cfg_attr(predicate, attr, ...)`'s predicate, as text, and the attributes it guards.
+fn cfg_attr_parts(meta: &Meta) -> Option<(String, Vec<Meta>)> {
+    let Meta::List(list) = meta else { return None };
+    if !list.path.is_ident("cfg_attr") {
+        return None;
+    }
+    let parser = syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated;
+    let metas = list.parse_args_with(parser).ok()?;
+    let mut metas = metas.into_iter();
+    let predicate = metas.next()?;
+    let mut text = String::new();
+    write_stream(&mut text, predicate.to_token_stream());
+    Some((text, metas.collect()))
 }
 
 #[cfg(test)]
