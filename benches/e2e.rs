@@ -81,6 +81,17 @@ struct Measured {
     phases: [Timing; PHASES.len()],
     /// The files that plain `syn::parse_file` rejects, with why.
     rejected: Vec<String>,
+    /// Medians of the CPU time the process spent (user and system, all its threads) in the same
+    /// runs: e2e, parse-only, and with `--no-expand`, its build and its floor. Wall time on a
+    /// shared VM follows its neighbours and the host's memory; CPU time less so.
+    cpu: Cpu,
+}
+
+/// CPU-time medians (see `Measured::cpu`).
+struct Cpu {
+    e2e: Duration,
+    parse: Duration,
+    no_expand: Option<(Duration, Duration)>,
 }
 
 fn main() -> ExitCode {
@@ -150,12 +161,17 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
     let mut no_expand = Vec::with_capacity(settings.runs);
     let mut no_expand_parse = Vec::with_capacity(settings.runs);
     let mut phases: [Vec<Duration>; PHASES.len()] = Default::default();
+    let [mut e2e_cpu, mut parse_cpu, mut no_expand_cpu, mut no_expand_parse_cpu]: [Vec<Duration>; 4] =
+        Default::default();
     let mut last = summary;
     for run in 1..=settings.runs {
-        let (_, parse_time) = timed(|| parse_all(&pool, &corpus.paths))?;
+        let (_, parse_time, cpu) = timed_with_cpu(|| parse_all(&pool, &corpus.paths))?;
+        parse_cpu.push(cpu);
         if settings.compare_no_expand {
-            let (_, floor) = timed(|| parse_all(&pool, &no_expand_paths))?;
-            let (_, time) = timed(|| build(&no_expand_config, &db))?;
+            let (_, floor, floor_cpu) = timed_with_cpu(|| parse_all(&pool, &no_expand_paths))?;
+            let (_, time, cpu) = timed_with_cpu(|| build(&no_expand_config, &db))?;
+            no_expand_parse_cpu.push(floor_cpu);
+            no_expand_cpu.push(cpu);
             println!(
                 "run {run}/{}: parse-only of its files {:.3}s, e2e --no-expand {:.3}s",
                 settings.runs,
@@ -165,7 +181,8 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
             no_expand.push(time);
             no_expand_parse.push(floor);
         }
-        let (summary, e2e_time) = timed(|| build(&config, &db))?;
+        let (summary, e2e_time, cpu) = timed_with_cpu(|| build(&config, &db))?;
+        e2e_cpu.push(cpu);
         if summary.parsed_paths != last.parsed_paths {
             return Err(format!(
                 "run {run} parsed {} files where the warm-up parsed {}: the corpus changed under the benchmark",
@@ -203,6 +220,11 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
         }),
         phases: phases.map(|samples| timing(&samples)),
         rejected,
+        cpu: Cpu {
+            e2e: median(&e2e_cpu),
+            parse: median(&parse_cpu),
+            no_expand: (!no_expand_cpu.is_empty()).then(|| (median(&no_expand_cpu), median(&no_expand_parse_cpu))),
+        },
     };
     report(&settings, threads, &corpus, &summary, &measured);
     Ok(if summary.files_failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -246,6 +268,29 @@ fn timed<T, E>(f: impl FnOnce() -> Result<T, E>) -> Result<(T, Duration), E> {
     let started = Instant::now();
     let value = f()?;
     Ok((value, started.elapsed()))
+}
+
+/// `timed`, with the CPU time the process spent meanwhile (user and system, all threads).
+fn timed_with_cpu<T, E>(f: impl FnOnce() -> Result<T, E>) -> Result<(T, Duration, Duration), E> {
+    let cpu_before = process_cpu();
+    let (value, wall) = timed(f)?;
+    Ok((value, wall, process_cpu().saturating_sub(cpu_before)))
+}
+
+/// The CPU time the process has used so far, user and system (`getrusage(RUSAGE_SELF)`).
+fn process_cpu() -> Duration {
+    // SAFETY: `getrusage` fills the zeroed struct it is given and touches nothing else.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+fn median(samples: &[Duration]) -> Duration {
+    timing(samples).median
 }
 
 fn corpus(paths: &[Utf8PathBuf]) -> Result<Corpus, Box<dyn Error>> {
@@ -307,7 +352,7 @@ fn timing(samples: &[Duration]) -> Timing {
 }
 
 fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildSummary, measured: &Measured) {
-    let Measured { e2e, parse, no_expand, phases, rejected } = measured;
+    let Measured { e2e, parse, no_expand, phases, rejected, cpu } = measured;
     let mb = corpus.bytes as f64 / 1e6;
     let e2e_s = e2e.median.as_secs_f64();
     let parse_s = parse.median.as_secs_f64();
@@ -360,6 +405,25 @@ fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildS
     println!("  ratio (e2e - metadata) / parse-only    {ratio_without_metadata:.2}x");
     println!("  ratio index phase / parse-only         {ratio_index:.2}x");
 
+    // The same ratios in CPU time (medians of the same runs).
+    let cpu_ratio = cpu.e2e.as_secs_f64() / cpu.parse.as_secs_f64();
+    println!();
+    println!(
+        "  CPU s (user + system): e2e {:.2}, parse-only {:.2}, ratio {cpu_ratio:.2}x",
+        cpu.e2e.as_secs_f64(),
+        cpu.parse.as_secs_f64()
+    );
+    let cpu_growth = cpu.no_expand.map(|(build, floor)| {
+        let own = build.as_secs_f64() / floor.as_secs_f64();
+        println!(
+            "  CPU s --no-expand: e2e {:.2}, its floor {:.2}, ratio {own:.2}x; growth from expansion {:.3}",
+            build.as_secs_f64(),
+            floor.as_secs_f64(),
+            cpu_ratio / own
+        );
+        cpu_ratio / own
+    });
+
     if !rejected.is_empty() {
         println!();
         println!(
@@ -404,6 +468,9 @@ fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildS
         "write_s": round(write.median.as_secs_f64()),
         "save_s": round(save.median.as_secs_f64()),
         "ratio": round(ratio),
+        "e2e_cpu_s": round(cpu.e2e.as_secs_f64()),
+        "parse_cpu_s": round(cpu.parse.as_secs_f64()),
+        "ratio_cpu": round(cpu_ratio),
     });
     let json = match (json, growth) {
         (serde_json::Value::Object(mut fields), Some((own, growth, no_expand))) => {
@@ -412,6 +479,11 @@ fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildS
             fields.insert("no_expand_parse_s".into(), round(no_expand.parse.median.as_secs_f64()).into());
             fields.insert("ratio_no_expand".into(), round(own).into());
             fields.insert("ratio_growth".into(), round(growth).into());
+            if let (Some((build, floor)), Some(cpu_growth)) = (cpu.no_expand, cpu_growth) {
+                fields.insert("no_expand_cpu_s".into(), round(build.as_secs_f64()).into());
+                fields.insert("no_expand_parse_cpu_s".into(), round(floor.as_secs_f64()).into());
+                fields.insert("ratio_growth_cpu".into(), round(cpu_growth).into());
+            }
             serde_json::Value::Object(fields)
         }
         (json, _) => json,
