@@ -232,6 +232,18 @@ fn take_record(
 /// declarations, and the macro calls of the inline modules in it.
 pub fn module_body(file: &FileRef, module: &ModuleRef<'_>, items: Vec<ItemFacts>, out: &mut BodyOut) {
     let disambiguators = disambiguators(&items);
+    module_body_with(file, module, items, disambiguators, out);
+}
+
+/// `module_body`, with the items' disambiguators given (`disambiguators` of a list they are part
+/// of: several bodies of one module, told apart together).
+pub fn module_body_with(
+    file: &FileRef,
+    module: &ModuleRef<'_>,
+    items: Vec<ItemFacts>,
+    disambiguators: Vec<Option<String>>,
+    out: &mut BodyOut,
+) {
     for (mut facts, disambiguator) in items.into_iter().zip(disambiguators) {
         let mut key = module.key.child(facts.kind, &facts.name);
         if let Some(disambiguator) = disambiguator {

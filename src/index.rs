@@ -1558,14 +1558,25 @@ fn expand_group<'s>(
         let file = ModuleFile { path: ancestors.last().cloned().unwrap_or_default(), owns_dir: true };
         (file, file_ref, ancestors, body)
     });
-    let parts =
-        std::iter::once((first.file.clone(), first.file_ref.clone(), first.ancestors.clone(), body)).chain(included);
-    for (module_file, file_ref, ancestors, body) in parts {
-        if body.items.is_empty() && body.refs.is_empty() && body.calls.is_empty() {
+    let mut parts: Vec<_> =
+        std::iter::once((first.file.clone(), first.file_ref.clone(), first.ancestors.clone(), body))
+            .chain(included)
+            .collect();
+    // The parts' items are one module's, told apart together: two files included under opposite
+    // `cfg`s (zstd-sys's `bindings_zstd.rs` and `bindings_zstd_experimental.rs`) define the same
+    // names, which their predicates disambiguate as if written side by side.
+    let lengths: Vec<usize> = parts.iter().map(|(.., body)| body.items.len()).collect();
+    let all: Vec<parse::ItemFacts> = parts.iter_mut().flat_map(|(.., body)| std::mem::take(&mut body.items)).collect();
+    let mut disambiguators = assemble::disambiguators(&all).into_iter();
+    let mut all = all.into_iter();
+    for ((module_file, file_ref, ancestors, body), length) in parts.into_iter().zip(lengths) {
+        let items: Vec<parse::ItemFacts> = all.by_ref().take(length).collect();
+        let disambiguators: Vec<Option<String>> = disambiguators.by_ref().take(length).collect();
+        if items.is_empty() && body.refs.is_empty() && body.calls.is_empty() {
             continue;
         }
         let mut out = BodyOut::default();
-        assemble::module_body(&file_ref, &module_ref, body.items, &mut out);
+        assemble::module_body_with(&file_ref, &module_ref, items, disambiguators, &mut out);
         out.sites.extend(body.calls.into_iter().map(|call| MacroSite::new(&module_ref, call)));
         let BodyOut { batch, records, children, sites } = out;
         ctx.send(walk, batch);

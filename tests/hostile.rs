@@ -547,3 +547,25 @@ fn cfg_alternatives_shadowed_macros_and_underscores_are_not_duplicates() {
         .silent()
         .has(&[("struct", "hostile::S"), ("function", "hostile::S")]);
 }
+
+#[test]
+fn files_included_under_opposite_cfgs_are_cfg_alternatives() {
+    // zstd-sys includes `bindings_zstd.rs` or `bindings_zstd_experimental.rs` by feature: both
+    // define the same enums and structs, whose ids (and their variants' and fields') collided,
+    // and no graph was saved.
+    let lib = "#[cfg(feature = \"a\")]\ninclude!(\"one.rs\");\n#[cfg(not(feature = \"a\"))]\ninclude!(\"two.rs\");\n";
+    Case::text(&[
+        ("src/lib.rs", lib),
+        ("src/one.rs", "pub enum E { A = 1 }\npub struct S { pub f: u8 }\n"),
+        ("src/two.rs", "pub enum E { A = 1, B }\npub struct S { pub f: u8, pub g: u8 }\n"),
+    ])
+    .build(0)
+    .silent()
+    .twice(&[
+        ("enum", "hostile::E"),
+        ("variant", "hostile::E::A"),
+        ("struct", "hostile::S"),
+        ("field", "hostile::S::f"),
+    ])
+    .has(&[("variant", "hostile::E::B"), ("field", "hostile::S::g")]);
+}
