@@ -1201,10 +1201,10 @@ struct Known {
     definitions: HashMap<String, Vec<MacroDef>>,
     /// The ids the items of each module already have.
     taken: HashMap<uuid::Uuid, HashSet<uuid::Uuid>>,
-    /// By module path, the names its `use` declarations bind from another crate (`use
-    /// stdx::impl_from;`): that crate's name as written and the name there. A set, so that which
-    /// round brought a declaration in does not change which is first.
-    imports: HashMap<String, HashMap<String, BTreeSet<(String, String)>>>,
+    /// By module path, its `use` declarations: the name each binds (`None` for a glob) and its
+    /// path as written (`stdx::impl_from`, `self::macros`). A set, so that which round brought a
+    /// declaration in does not change which is first.
+    imports: HashMap<String, BTreeSet<(Option<String>, Vec<String>)>>,
     /// How many of the walk's vectors of records are counted in (`Walk::count_in`).
     seen: usize,
 }
@@ -1219,16 +1219,10 @@ impl Known {
             if let Some(parent) = record.parent {
                 self.taken.entry(parent).or_default().insert(record.id);
             }
-            if record.kind == VertexKind::Module {
+            if record.kind == VertexKind::Module && !record.refs.uses.is_empty() {
+                let imports = self.imports.entry(record.path.clone()).or_default();
                 for import in &record.refs.uses {
-                    let (Some(bound), [krate, .., original]) = (&import.name, import.path.segments.as_slice()) else {
-                        continue;
-                    };
-                    if matches!(krate.as_str(), "crate" | "self" | "super") {
-                        continue;
-                    }
-                    let names = self.imports.entry(record.path.clone()).or_default();
-                    names.entry(bound.clone()).or_default().insert((krate.clone(), original.clone()));
+                    imports.insert((import.name.clone(), import.path.segments.clone()));
                 }
             }
             if let Shape::MacroRules { definition } = &record.shape {
@@ -1318,13 +1312,10 @@ impl<'d> Expansion<'d> {
         let dep = |dep: Option<&str>| {
             self.deps.find(dep, name).map(|(krate, text)| parse::Definition { text, dollar_crate: krate })
         };
-        // A dependency's macro the module imports by name (`use stdx::impl_from;`): after the
+        // A macro the module imports (`use stdx::impl_from;`, `use self::macros::*;`): after the
         // crate's own in textual scope, before one anywhere else in the crate (which may be
         // another module's private macro of the same name).
-        let imported = || {
-            let (krate, original) = self.known.imports.get(module)?.get(name)?.first()?;
-            self.deps.find(Some(krate), original).map(|(krate, text)| parse::Definition { text, dollar_crate: krate })
-        };
+        let imported = || self.imported(name, module, active);
         match first {
             // A dependency's macro named like one of std's prelude (`assert!`) is not taken
             // unimported: std's is the one in scope.
@@ -1347,17 +1338,12 @@ impl<'d> Expansion<'d> {
     /// The definition of `name` made in the module a call's path (`crate::`, `self::`, `super::`,
     /// then module names) leads to from `module`: the last made there.
     fn in_module(&self, name: &str, segments: &[String], module: &str, active: bool) -> Option<&str> {
-        let mut target: Vec<&str> = module.split("::").collect();
-        for segment in &segments[..segments.len().saturating_sub(1)] {
-            match segment.as_str() {
-                "crate" => target.truncate(1),
-                "self" => {}
-                "super" if target.len() > 1 => drop(target.pop()),
-                "super" => return None,
-                name => target.push(name),
-            }
-        }
-        let target = target.join("::");
+        let target = target_module(module, &segments[..segments.len().saturating_sub(1)])?;
+        self.made_in(name, &target, active)
+    }
+
+    /// The last definition of `name` made in the module `target`.
+    fn made_in(&self, name: &str, target: &str, active: bool) -> Option<&str> {
         let found = self.known.definitions.get(name)?;
         found
             .iter()
@@ -1365,6 +1351,53 @@ impl<'d> Expansion<'d> {
             .max_by_key(|def| (def.line, &def.file))
             .map(|def| def.text.as_str())
     }
+
+    /// The macro `name` as `module`'s `use` declarations bring it in: one importing it by name
+    /// first, then globs (which a name shadows). A path that starts with a dependency's name is
+    /// that dependency's (its `#[macro_export]` macros are at its root); any other is the crate's,
+    /// from its root (`crate::`), from the module (`self::`, `super::`, or a child's name).
+    fn imported(&self, name: &str, module: &str, active: bool) -> Option<parse::Definition<'_>> {
+        let imports = self.known.imports.get(module)?;
+        let from = |path: &[String], original: &str| -> Option<parse::Definition<'_>> {
+            let first = path.first()?;
+            if self.deps.by_dep.iter().any(|(krate, _)| krate == first) {
+                // `use dep::name;` or `use dep::*;`: the dependency's exported macros.
+                return (path.len() == 1)
+                    .then(|| self.deps.find(Some(first), original))
+                    .flatten()
+                    .map(|(krate, text)| parse::Definition { text, dollar_crate: krate });
+            }
+            let relative = !matches!(first.as_str(), "crate" | "self" | "super");
+            let target = if relative {
+                target_module(module, &[&["self".to_owned()][..], path].concat())?
+            } else {
+                target_module(module, path)?
+            };
+            self.made_in(original, &target, active).map(|text| parse::Definition { text, dollar_crate: "crate" })
+        };
+        let named = imports.iter().filter_map(|(bound, path)| {
+            let (original, prefix) = path.split_last()?;
+            (bound.as_deref() == Some(name)).then(|| from(prefix, original)).flatten()
+        });
+        let globs = imports.iter().filter(|(bound, _)| bound.is_none()).filter_map(|(_, path)| from(path, name));
+        named.chain(globs).next()
+    }
+}
+
+/// The module a path of modules (`crate`, `self`, `super`, then names) leads to from `module`;
+/// `None` past the crate's root.
+fn target_module(module: &str, path: &[String]) -> Option<String> {
+    let mut target: Vec<&str> = module.split("::").collect();
+    for segment in path {
+        match segment.as_str() {
+            "crate" => target.truncate(1),
+            "self" => {}
+            "super" if target.len() > 1 => drop(target.pop()),
+            "super" => return None,
+            name => target.push(name),
+        }
+    }
+    Some(target.join("::"))
 }
 
 /// Expands the macro calls written in function bodies (and initializers), now that every
@@ -1911,9 +1944,18 @@ mod tests {
             vec![def("k::wrapper::types", 1, "the inner one", true), def("k::wrapper", 1, "the wrapper", true)],
         );
         known.definitions.insert("mac".to_owned(), vec![def("k::platform", 1, "the platform's", false)]);
-        let mut imports: HashMap<String, BTreeSet<(String, String)>> = HashMap::default();
-        imports.entry("impl_from".to_owned()).or_default().insert(("stdx".to_owned(), "impl_from".to_owned()));
-        known.imports.insert("k".to_owned(), imports);
+        known.definitions.insert(
+            "foreach_set".to_owned(),
+            vec![def("k::de::macros", 1, "de's", true), def("k::ser::macros", 1, "ser's", true)],
+        );
+        let import = |bound: Option<&str>, path: &str| {
+            (bound.map(str::to_owned), path.split("::").map(str::to_owned).collect::<Vec<_>>())
+        };
+        known.imports.insert("k".to_owned(), BTreeSet::from([import(Some("impl_from"), "stdx::impl_from")]));
+        known.imports.insert("k::ser".to_owned(), BTreeSet::from([import(None, "self::macros")]));
+        known
+            .imports
+            .insert("k::ser2".to_owned(), BTreeSet::from([import(Some("each"), "crate::ser::macros::foreach_set")]));
         let exported = |name: &str, text: &str| HashMap::from_iter([(name.to_owned(), text.to_owned())]);
         let deps = DepMacros {
             by_dep: vec![
@@ -1937,6 +1979,11 @@ mod tests {
         // module's private macro of the same name.
         assert_eq!(chosen("impl_from", "k::undo_log", true), Some("undo_log's"));
         assert_eq!(chosen("impl_from", "k", true), Some("stdx's"));
+        // A glob of a module of the crate (`use self::macros::*;`, serde_with's), and a name
+        // imported from one, renamed: not the module first in order with a macro of that name.
+        assert_eq!(chosen("foreach_set", "k::ser", true), Some("ser's"));
+        assert_eq!(chosen("each", "k::ser2", true), Some("ser's"));
+        assert_eq!(chosen("foreach_set", "k", true), Some("de's"));
         // A path leads to its module's macro, past the wrapper of the same name in scope.
         assert_eq!(chosen("self::types::define_id", "k::wrapper", true), Some("the inner one"));
         assert_eq!(chosen("super::types::define_id", "k::wrapper::inner", true), Some("the inner one"));

@@ -250,12 +250,13 @@ fn parse_tokens(text: &str, tokens: TokenStream, depth: Result<usize, Span>) -> 
 }
 
 /// Parses a file's tokens. Edition 2015 allows bare trait objects: syn parses `Box<Trait + Send>`,
-/// but not the `Fn(..)` sugar without `dyn`, so a failure is retried once with `dyn` added there.
-/// If that fails too, the error further into the file is the real one (the retry got past the
-/// first).
+/// but not the `Fn(..)` sugar without `dyn`; and trait methods' parameters without a pattern
+/// (`fn hash_word(&mut self, Self);`, fxhash's), which syn does not parse either. So a failure is
+/// retried once with `dyn` added there and `_: ` before each such parameter. If that fails too,
+/// the error further into the file is the real one (the retry got past the first).
 fn parse_retrying(tokens: TokenStream) -> Result<syn::File, SyntaxError> {
     syn::parse2::<syn::File>(tokens.clone()).map_err(syntax_error).or_else(|first| {
-        syn::parse2(dyn_before_bare_fn_traits(tokens))
+        syn::parse2(named_anonymous_parameters(dyn_before_bare_fn_traits(tokens)))
             .map_err(syntax_error)
             .map_err(|retry| if (retry.line, retry.column) > (first.line, first.column) { retry } else { first })
     })
@@ -431,6 +432,103 @@ fn dyn_before_bare_fn_traits(tokens: TokenStream) -> TokenStream {
             _ => {}
         }
         out.push(tree.clone());
+    }
+    out.into_iter().collect()
+}
+
+/// `tokens` with `_: ` before each parameter of a `fn` that is a type alone (edition 2015's
+/// anonymous parameters of trait methods): a parameter list's comma-separated parts (commas
+/// inside `<...>` are the type's) that have no `:` of their own and are no `self`. The added
+/// tokens take the span of the parameter's first token.
+fn named_anonymous_parameters(tokens: TokenStream) -> TokenStream {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(trees.len());
+    // After `fn` and its name (not a `fn(..)` pointer type): the `<` not yet closed of its
+    // generics, whose bounds may hold `Fn(..)` groups; the parameters are the first parenthesized
+    // group outside them.
+    let mut signature: Option<usize> = None;
+    for (index, tree) in trees.iter().enumerate() {
+        let is_fn = |tree: Option<&TokenTree>| matches!(tree, Some(TokenTree::Ident(i)) if i == "fn");
+        match tree {
+            TokenTree::Ident(_) if index > 0 && is_fn(trees.get(index - 1)) => signature = Some(0),
+            TokenTree::Punct(punct) if signature.is_some() => {
+                let angles = signature.get_or_insert(0);
+                match punct.as_char() {
+                    '<' => *angles += 1,
+                    '>' if !matches!(index.checked_sub(1).map(|i| &trees[i]), Some(TokenTree::Punct(p)) if p.as_char() == '-') => {
+                        *angles = angles.saturating_sub(1)
+                    }
+                    _ => {}
+                }
+            }
+            TokenTree::Group(group)
+                if signature == Some(0) && group.delimiter() == proc_macro2::Delimiter::Parenthesis =>
+            {
+                signature = None;
+                let mut rewritten = proc_macro2::Group::new(group.delimiter(), named_parameters(group.stream()));
+                rewritten.set_span(group.span());
+                out.push(TokenTree::Group(rewritten));
+                continue;
+            }
+            TokenTree::Group(group) => {
+                if signature == Some(0) {
+                    signature = None;
+                }
+                let mut rewritten =
+                    proc_macro2::Group::new(group.delimiter(), named_anonymous_parameters(group.stream()));
+                rewritten.set_span(group.span());
+                out.push(TokenTree::Group(rewritten));
+                continue;
+            }
+            _ => {}
+        }
+        out.push(tree.clone());
+    }
+    out.into_iter().collect()
+}
+
+/// A parameter list with `_: ` before each part that is a type alone (see
+/// `named_anonymous_parameters`).
+fn named_parameters(list: TokenStream) -> TokenStream {
+    let trees: Vec<TokenTree> = list.into_iter().collect();
+    let mut parts: Vec<&[TokenTree]> = Vec::new();
+    let (mut start, mut angles) = (0, 0usize);
+    for (index, tree) in trees.iter().enumerate() {
+        if let TokenTree::Punct(punct) = tree {
+            match punct.as_char() {
+                '<' => angles += 1,
+                // `->` of `Fn(A) -> B` inside a type is no closing angle.
+                '>' if !matches!(index.checked_sub(1).map(|i| &trees[i]), Some(TokenTree::Punct(p)) if p.as_char() == '-') => {
+                    angles = angles.saturating_sub(1)
+                }
+                ',' if angles == 0 => {
+                    parts.push(&trees[start..index]);
+                    start = index + 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    parts.push(&trees[start..]);
+    let mut out: Vec<TokenTree> = Vec::with_capacity(trees.len() + 4);
+    for (index, part) in parts.iter().enumerate() {
+        if index > 0 {
+            out.push(TokenTree::Punct(proc_macro2::Punct::new(',', proc_macro2::Spacing::Alone)));
+        }
+        let named = part.iter().enumerate().any(|(at, tree)| {
+            matches!(tree, TokenTree::Punct(p) if p.as_char() == ':')
+                && !matches!(part.get(at + 1), Some(TokenTree::Punct(p)) if p.as_char() == ':')
+                && !matches!(at.checked_sub(1).map(|i| &part[i]), Some(TokenTree::Punct(p)) if p.as_char() == ':')
+        });
+        let is_self = matches!(part.last(), Some(TokenTree::Ident(i)) if i == "self");
+        if let (false, false, Some(first)) = (named, is_self, part.first()) {
+            let span = first.span();
+            out.push(TokenTree::Ident(proc_macro2::Ident::new("_", span)));
+            let mut colon = proc_macro2::Punct::new(':', proc_macro2::Spacing::Alone);
+            colon.set_span(span);
+            out.push(TokenTree::Punct(colon));
+        }
+        out.extend(part.iter().cloned());
     }
     out.into_iter().collect()
 }

@@ -301,6 +301,25 @@ fn g<F: Fn(u8) + Send>(f: F) -> bool { a == b }
 }
 
 #[test]
+fn anonymous_parameters_of_edition_2015_parse() {
+    // fxhash's `trait HashWord { fn hash_word(&mut self, Self); }`; types with commas and paths,
+    // a generic bound with an `Fn(..)` group, a `fn(..)` pointer type, and named parameters beside.
+    let text = "\
+trait HashWord {
+    fn hash_word(&mut self, Self);
+    fn pair(&self, HashMap<u8, Vec<u8>>, std::io::Result<()>, x: u8);
+    fn bound<F: Fn(u8) -> u8>(F, fn(u8) -> u8) -> u8;
+}
+pub struct After;
+";
+    let facts = parse_file(text).unwrap();
+    assert!(facts.lost.is_empty(), "{:?}", facts.lost);
+    let methods: Vec<(&str, u32)> = facts.items[0].children.iter().map(|i| (i.name.as_str(), i.line)).collect();
+    assert_eq!(methods, [("hash_word", 2), ("pair", 3), ("bound", 4)]);
+    assert_eq!(facts.items[1].name, "After");
+}
+
+#[test]
 fn the_retry_reports_the_real_error() {
     // The bare `Fn` on line 1 is fine in edition 2015; line 3 is broken in any edition.
     let (names, lost) = recovered("type A = Fn(u8);\n\nfn broken() -> {}\n");
