@@ -1190,6 +1190,10 @@ struct MacroDef {
     active: bool,
 }
 
+/// A `use` declaration as macro lookup reads it: the name it binds (`None` for a glob) and its
+/// path as written.
+type Import = (Option<String>, Vec<String>);
+
 /// What expansion needs to know of the records a crate has so far: its `macro_rules!`
 /// definitions, the names its modules import from other crates, and the ids each module's (or
 /// impl's, or trait's) items have. Kept across rounds
@@ -1204,7 +1208,7 @@ struct Known {
     /// By module path, its `use` declarations: the name each binds (`None` for a glob) and its
     /// path as written (`stdx::impl_from`, `self::macros`). A set, so that which round brought a
     /// declaration in does not change which is first.
-    imports: HashMap<String, BTreeSet<(Option<String>, Vec<String>)>>,
+    imports: HashMap<String, BTreeSet<Import>>,
     /// How many of the walk's vectors of records are counted in (`Walk::count_in`).
     seen: usize,
 }
