@@ -1195,8 +1195,8 @@ struct MacroDef {
 type Import = (Option<String>, Vec<String>);
 
 /// What expansion needs to know of the records a crate has so far: its `macro_rules!`
-/// definitions, the names its modules import from other crates, and the ids each module's (or
-/// impl's, or trait's) items have. Kept across rounds
+/// definitions, its modules' `use` declarations, and the ids each module's (or impl's, or
+/// trait's) items have. Kept across rounds
 /// and brought up to date with the records added since the last round only, so that a round's
 /// serial work is proportional to what the previous round made, not to the crate.
 #[derive(Default)]

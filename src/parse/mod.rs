@@ -491,7 +491,8 @@ fn named_anonymous_parameters(tokens: TokenStream) -> TokenStream {
 /// `named_anonymous_parameters`).
 fn named_parameters(list: TokenStream) -> TokenStream {
     let trees: Vec<TokenTree> = list.into_iter().collect();
-    let mut parts: Vec<&[TokenTree]> = Vec::new();
+    // The parts, each with the comma after it (kept as written, with its span).
+    let mut parts: Vec<(&[TokenTree], Option<&TokenTree>)> = Vec::new();
     let (mut start, mut angles) = (0, 0usize);
     for (index, tree) in trees.iter().enumerate() {
         if let TokenTree::Punct(punct) = tree {
@@ -502,19 +503,16 @@ fn named_parameters(list: TokenStream) -> TokenStream {
                     angles = angles.saturating_sub(1)
                 }
                 ',' if angles == 0 => {
-                    parts.push(&trees[start..index]);
+                    parts.push((&trees[start..index], Some(tree)));
                     start = index + 1;
                 }
                 _ => {}
             }
         }
     }
-    parts.push(&trees[start..]);
+    parts.push((&trees[start..], None));
     let mut out: Vec<TokenTree> = Vec::with_capacity(trees.len() + 4);
-    for (index, part) in parts.iter().enumerate() {
-        if index > 0 {
-            out.push(TokenTree::Punct(proc_macro2::Punct::new(',', proc_macro2::Spacing::Alone)));
-        }
+    for (part, comma) in parts {
         let named = part.iter().enumerate().any(|(at, tree)| {
             matches!(tree, TokenTree::Punct(p) if p.as_char() == ':')
                 && !matches!(part.get(at + 1), Some(TokenTree::Punct(p)) if p.as_char() == ':')
@@ -529,6 +527,7 @@ fn named_parameters(list: TokenStream) -> TokenStream {
             out.push(TokenTree::Punct(colon));
         }
         out.extend(part.iter().cloned());
+        out.extend(comma.cloned());
     }
     out.into_iter().collect()
 }
