@@ -1553,6 +1553,7 @@ fn expand_group<'s>(
     let mut included: Vec<Included> = Vec::new();
     let outcomes = expand_calls(
         walk,
+        cfg,
         expansion,
         group,
         "items",
@@ -1655,6 +1656,7 @@ enum CallOutcome {
 /// hundreds of calls, and a round waits for its largest module.
 fn expand_calls(
     walk: &Walk,
+    cfg: &CfgContext,
     expansion: &Expansion<'_>,
     group: &[PendingSite],
     how: &str,
@@ -1669,7 +1671,11 @@ fn expand_calls(
                 return outcome;
             }
             let call = &pending.site.call;
-            let active = pending.site.container.as_ref().map_or(pending.site.active, |container| container.active);
+            // Compiled when its module (or impl, trait, const) is and its own `cfg` holds (a
+            // `cfg_if!` branch's condition is the call's: encoding_rs defines and calls a macro
+            // one way per branch).
+            let active = pending.site.container.as_ref().map_or(pending.site.active, |container| container.active)
+                && cfg.allows(call.cfg.as_deref());
             let definition = expansion.definition(call, module, &pending.file_ref.name, active);
             if definition.is_none() && !expansion.last_chance {
                 return CallOutcome::Deferred;
@@ -1754,6 +1760,7 @@ fn expand_members(
     };
     let outcomes = expand_calls(
         walk,
+        cfg,
         expansion,
         group,
         &how,

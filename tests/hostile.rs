@@ -569,3 +569,12 @@ fn files_included_under_opposite_cfgs_are_cfg_alternatives() {
     ])
     .has(&[("variant", "hostile::E::B"), ("field", "hostile::S::g")]);
 }
+
+#[test]
+fn a_macro_defined_and_called_once_per_cfg_expands_in_each() {
+    // encoding_rs's `cfg_if!` branches each define `unit_check_impl!` with other arms and call it:
+    // the call `cfg`'d out takes the definition `cfg`'d out beside it, the compiled one the other.
+    let lib = "#[cfg(any())]\nmacro_rules! m { (a, $n:ident) => { pub struct $n; } }\n#[cfg(any())]\nm!(a, Off);\n\
+               #[cfg(all())]\nmacro_rules! m { ($n:ident) => { pub struct $n; } }\n#[cfg(all())]\nm!(On);\n";
+    Case::text(&[("src/lib.rs", lib)]).build(0).silent().has(&[("struct", "hostile::Off"), ("struct", "hostile::On")]);
+}
