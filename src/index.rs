@@ -1273,27 +1273,30 @@ impl<'d> Expansion<'d> {
 
     /// The definition a call in `module` (in `file`, at `line`) uses, as textual scoping picks
     /// it: of those in the nearest enclosing module, the last one above the call in its file
-    /// (a macro may be defined again further down), else the first of that module; else the
-    /// first of its name in the crate (a `#[macro_use]` module, or a definition an expansion
-    /// made elsewhere). Of the definitions `cfg`'d out, only an inactive call sees any.
-    fn local(&self, name: &str, module: &str, file: &str, line: u32, active: bool, anywhere: bool) -> Option<&str> {
-        let found: Vec<&MacroDef> =
-            self.known.definitions.get(name)?.iter().filter(|def| def.active || !active).collect();
+    /// (a macro may be defined again further down), else the first of that module. `None` when
+    /// no enclosing module defines it (see `anywhere`).
+    fn local(&self, name: &str, module: &str, file: &str, line: u32, active: bool) -> Option<&str> {
         let encloses =
             |outer: &str| module == outer || (module.starts_with(outer) && module[outer.len()..].starts_with("::"));
-        let nearest = found.iter().filter(|def| encloses(&def.module)).map(|def| def.module.len()).max();
-        let chosen = match nearest {
-            Some(depth) => {
-                let candidates =
-                    || found.iter().copied().filter(move |def| def.module.len() == depth && encloses(&def.module));
-                candidates()
-                    .filter(|def| &*def.file == file && def.line <= line)
-                    .max_by_key(|def| def.line)
-                    .or_else(|| candidates().next())
-            }
-            None => found.first().copied().filter(|_| anywhere),
-        };
-        chosen.map(|def| def.text.as_str())
+        let depth = self.visible(name, active).filter(|def| encloses(&def.module)).map(|def| def.module.len()).max()?;
+        let candidates = || self.visible(name, active).filter(|def| def.module.len() == depth && encloses(&def.module));
+        candidates()
+            .filter(|def| &*def.file == file && def.line <= line)
+            .max_by_key(|def| def.line)
+            .or_else(|| candidates().next())
+            .map(|def| def.text.as_str())
+    }
+
+    /// The first definition of `name` anywhere in the crate (a `#[macro_use]` module, or a
+    /// definition an expansion made elsewhere).
+    fn anywhere(&self, name: &str, active: bool) -> Option<&str> {
+        self.visible(name, active).next().map(|def| def.text.as_str())
+    }
+
+    /// The crate's definitions of `name` a call sees: of those `cfg`'d out, only an inactive
+    /// call sees any.
+    fn visible<'s>(&'s self, name: &str, active: bool) -> impl Iterator<Item = &'s MacroDef> {
+        self.known.definitions.get(name).into_iter().flatten().filter(move |def| def.active || !active)
     }
 
     /// The definition `call` in `module` expands through: the crate's own (textual scope), or a
@@ -1309,10 +1312,9 @@ impl<'d> Expansion<'d> {
     ) -> Option<parse::Definition<'a>> {
         let name = call.name();
         let first = (call.path.segments.len() > 1).then(|| call.path.segments[0].as_str());
-        let local = |anywhere| {
-            self.local(name, module, file, call.line, active, anywhere)
-                .map(|text| parse::Definition { text, dollar_crate: "crate" })
-        };
+        let own = |text| parse::Definition { text, dollar_crate: "crate" };
+        let local = || self.local(name, module, file, call.line, active).map(own);
+        let anywhere = || self.anywhere(name, active).map(own);
         let dep = |dep: Option<&str>| {
             self.deps.find(dep, name).map(|(krate, text)| parse::Definition { text, dollar_crate: krate })
         };
@@ -1323,35 +1325,33 @@ impl<'d> Expansion<'d> {
         match first {
             // A dependency's macro named like one of std's prelude (`assert!`) is not taken
             // unimported: std's is the one in scope.
-            None => local(false)
+            None => local()
                 .or_else(imported)
-                .or_else(|| local(true))
+                .or_else(anywhere)
                 .or_else(|| if parse::is_std_macro(name) { None } else { dep(None) }),
             // `super::types::define_type_id!` names the macro of that module (a `pub(crate) use`
             // of it there, as wasmparser writes it), not the one in textual scope here, which may
             // be a wrapper of the same name that calls it.
             Some("crate" | "self" | "super") => self
                 .in_module(name, &call.path.segments, module, active)
-                .map(|text| parse::Definition { text, dollar_crate: "crate" })
-                .or_else(|| local(true))
+                .map(own)
+                .or_else(|| local().or_else(anywhere))
                 .or_else(|| dep(None)),
-            Some(krate) => dep(Some(krate)).or_else(|| local(true)),
+            Some(krate) => dep(Some(krate)).or_else(|| local().or_else(anywhere)),
         }
     }
 
     /// The definition of `name` made in the module a call's path (`crate::`, `self::`, `super::`,
     /// then module names) leads to from `module`: the last made there.
     fn in_module(&self, name: &str, segments: &[String], module: &str, active: bool) -> Option<&str> {
-        let target = target_module(module, &segments[..segments.len().saturating_sub(1)])?;
+        let target = target_module(module, segments[..segments.len().saturating_sub(1)].iter().map(String::as_str))?;
         self.made_in(name, &target, active)
     }
 
     /// The last definition of `name` made in the module `target`.
     fn made_in(&self, name: &str, target: &str, active: bool) -> Option<&str> {
-        let found = self.known.definitions.get(name)?;
-        found
-            .iter()
-            .filter(|def| def.module == target && (def.active || !active))
+        self.visible(name, active)
+            .filter(|def| def.module == target)
             .max_by_key(|def| (def.line, &def.file))
             .map(|def| def.text.as_str())
     }
@@ -1371,12 +1371,10 @@ impl<'d> Expansion<'d> {
                     .flatten()
                     .map(|(krate, text)| parse::Definition { text, dollar_crate: krate });
             }
+            // A path that starts with a module's name is relative to this one (edition 2018).
             let relative = !matches!(first.as_str(), "crate" | "self" | "super");
-            let target = if relative {
-                target_module(module, &[&["self".to_owned()][..], path].concat())?
-            } else {
-                target_module(module, path)?
-            };
+            let start = relative.then_some("self");
+            let target = target_module(module, start.into_iter().chain(path.iter().map(String::as_str)))?;
             self.made_in(original, &target, active).map(|text| parse::Definition { text, dollar_crate: "crate" })
         };
         let named = imports.iter().filter_map(|(bound, path)| {
@@ -1390,10 +1388,10 @@ impl<'d> Expansion<'d> {
 
 /// The module a path of modules (`crate`, `self`, `super`, then names) leads to from `module`;
 /// `None` past the crate's root.
-fn target_module(module: &str, path: &[String]) -> Option<String> {
+fn target_module<'a>(module: &'a str, path: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let mut target: Vec<&str> = module.split("::").collect();
     for segment in path {
-        match segment.as_str() {
+        match segment {
             "crate" => target.truncate(1),
             "self" => {}
             "super" if target.len() > 1 => drop(target.pop()),

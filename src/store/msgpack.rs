@@ -432,8 +432,8 @@ impl<V: IndexedValue> Serialize for PropertyValues<V> {
             let mut keys: Vec<(Option<&[u8]>, Uuid, u32)> =
                 pairs.iter().enumerate().map(|(at, (value, id))| (value.text(), *id, at as u32)).collect();
             keys.par_sort_unstable_by(|a, b| {
+                // As `IndexedValue::compare`, from the bytes at hand when both are strings.
                 let by_value = match (a.0, b.0) {
-                    // `str`'s order is its bytes' order.
                     (Some(a), Some(b)) => a.cmp(b),
                     _ => pairs[a.2 as usize].0.compare(&pairs[b.2 as usize].0).unwrap_or(Ordering::Equal),
                 };
@@ -448,26 +448,31 @@ impl<V: IndexedValue> Serialize for PropertyValues<V> {
 
 /// A property value the index is sorted by.
 trait IndexedValue: Serialize + Sync {
-    /// IndraDB's order of property values (`Json`'s `PartialOrd`).
-    fn compare(&self, other: &Self) -> Option<Ordering>;
-
     /// The string's UTF-8 bytes, when the value is a string (as every indexed value is): two
     /// strings compare as their bytes do.
     fn text(&self) -> Option<&[u8]>;
+
+    /// IndraDB's order of property values (`Json`'s `PartialOrd`) where one is not a string.
+    fn compare_json(&self, other: &Self) -> Option<Ordering>;
+
+    /// IndraDB's order of property values: strings, which all indexed values are, by their bytes
+    /// rather than through `serde_json::Value`'s dispatch.
+    fn compare(&self, other: &Self) -> Option<Ordering> {
+        match (self.text(), other.text()) {
+            // `str`'s order is its bytes' order.
+            (Some(a), Some(b)) => Some(a.cmp(b)),
+            _ => self.compare_json(other),
+        }
+    }
 }
 
 impl IndexedValue for Json {
-    /// Strings, which all indexed values are, are compared directly rather than through
-    /// `serde_json::Value`'s dispatch.
-    fn compare(&self, other: &Json) -> Option<Ordering> {
-        match (self.as_str(), other.as_str()) {
-            (Some(a), Some(b)) => Some(a.cmp(b)),
-            _ => self.partial_cmp(other),
-        }
-    }
-
     fn text(&self) -> Option<&[u8]> {
         self.as_str().map(str::as_bytes)
+    }
+
+    fn compare_json(&self, other: &Json) -> Option<Ordering> {
+        self.partial_cmp(other)
     }
 }
 
@@ -486,16 +491,12 @@ impl<'a> Indexed<'a> {
 }
 
 impl IndexedValue for Indexed<'_> {
-    fn compare(&self, other: &Indexed<'_>) -> Option<Ordering> {
-        match (self.text, other.text) {
-            // `str`'s order is its bytes' order.
-            (Some(a), Some(b)) => Some(a.cmp(b)),
-            _ => self.raw.to_json().compare(&other.raw.to_json()),
-        }
-    }
-
     fn text(&self) -> Option<&[u8]> {
         self.text
+    }
+
+    fn compare_json(&self, other: &Indexed<'_>) -> Option<Ordering> {
+        self.raw.to_json().compare(&other.raw.to_json())
     }
 }
 
