@@ -99,7 +99,7 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
         let t = &summary.timings;
         let (r, v) = (&summary.resolve, &summary.validation);
         reporter.verbose(&format!(
-            "vertices by kind: {:?}\nedges by kind: {:?}\nbatches written: {}, compared: {}; macro expansions reused: {}\n\
+            "vertices by kind: {:?}\nedges by kind: {:?}\nbatches written: {}, compared: {}; macro expansions reused: {}; items resolved: {}\n\
              resolution: {} imports ({} unresolved), calls {} exact, {} inferred, {} unresolved\n\
              validation: {} items with unique ids, {} resolved edges checked, {} dropped\n\
              time: metadata {} ms, plan {} ms, hashing {} ms, index {} ms, write {} ms, diff {} ms, \
@@ -109,6 +109,7 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
             summary.batches_written,
             summary.batches_compared,
             summary.expansions_reused,
+            summary.items_resolved,
             r.imports,
             r.imports_unresolved,
             r.calls_exact,

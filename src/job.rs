@@ -97,7 +97,16 @@ pub(crate) fn build_workspace(
         }
     };
 
-    let Built { kept, packed, parsed_paths, batches_written, batches_compared, expansions_reused, incremental } = built;
+    let Built {
+        kept,
+        packed,
+        parsed_paths,
+        batches_written,
+        batches_compared,
+        expansions_reused,
+        items_resolved,
+        incremental,
+    } = built;
     // Every unit built now but the workspace's own.
     let crates_reindexed = packed.units.len().saturating_sub(1);
     let mut all: Vec<&UnitSummary> = kept.values().map(|entry| &entry.summary).collect();
@@ -106,6 +115,7 @@ pub(crate) fn build_workspace(
     summary.batches_written = batches_written;
     summary.batches_compared = batches_compared;
     summary.expansions_reused = expansions_reused;
+    summary.items_resolved = items_resolved;
     summary.incremental = incremental;
     summary.crates_reindexed = crates_reindexed;
     // The cache is only a shortcut for the next build: failing to write it is a warning.
@@ -148,6 +158,7 @@ struct Built {
     batches_written: usize,
     batches_compared: usize,
     expansions_reused: usize,
+    items_resolved: usize,
     incremental: bool,
 }
 
@@ -245,6 +256,7 @@ impl Job<'_> {
             batches_written: stats.flushes,
             batches_compared: 0,
             expansions_reused: outcome.expansions_reused,
+            items_resolved: outcome.items_resolved,
             incremental: false,
         })
     }
@@ -357,6 +369,7 @@ impl Job<'_> {
             batches_written: 0,
             batches_compared,
             expansions_reused: outcome.expansions_reused,
+            items_resolved: outcome.items_resolved,
             incremental: true,
         }))
     }
@@ -421,6 +434,7 @@ impl BuildSummary {
             batches_written: 0,
             batches_compared: 0,
             expansions_reused: 0,
+            items_resolved: 0,
             elapsed: started.elapsed(),
             timings: Timings::default(),
             resolve,

@@ -111,6 +111,10 @@ pub struct BuildSummary {
     /// Macro calls in the crates indexed again whose expansion was read back from the last build
     /// (the same call, by the same definition), not expanded again.
     pub expansions_reused: usize,
+    /// Items whose edges this build resolved: every item of the crates it indexed, except, in an
+    /// incremental build, those whose edges it kept from the last one (`index::resolved`: the
+    /// crate's scopes, imports and dependencies as they were, and the items naming what they did).
+    pub items_resolved: usize,
     #[serde(serialize_with = "as_millis", rename = "elapsed_ms")]
     pub elapsed: Duration,
     pub timings: Timings,

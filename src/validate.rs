@@ -36,7 +36,7 @@ pub enum ValidationError {
 }
 
 /// What the stage counted, for `-v`: the sum of what it counted for each crate.
-#[derive(Debug, Default, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ValidationStats {
     pub items: usize,
     pub edges_checked: usize,

@@ -53,6 +53,7 @@ fn counts(summary: &serde_json::Value) -> serde_json::Value {
         "batches_written",
         "batches_compared",
         "expansions_reused",
+        "items_resolved",
         "elapsed_ms",
         "timings",
     ];
@@ -293,8 +294,9 @@ fn random_edits(store: &str) {
         let fresh = rerun_summary["fresh"] == true;
         skipped += usize::from(fresh);
         incremental += usize::from(rerun_summary["incremental"] == true);
+        let resolved = &rerun_summary["items_resolved"];
         eprintln!(
-            "step {step}: {what}: fresh {fresh}, incremental {}, files parsed again {}",
+            "step {step}: {what}: fresh {fresh}, incremental {}, files parsed again {}, items resolved {resolved}",
             rerun_summary["incremental"], rerun_summary["files_reparsed"]
         );
         assert!(rerun == full, "after step {step} ({what}), the rerun differs from a full build");
@@ -391,6 +393,31 @@ fn a_body_edit_in_a_large_crate_compares_only_the_batches_it_changes() {
     // batch per file, and resolved edges in about one batch per 64 items, on each side).
     let compared = summary["batches_compared"].as_u64().unwrap();
     assert!((2..=6).contains(&compared), "{summary}");
+    // The crate's scopes and imports are as they were: only the segment of items around the
+    // edited function (about 64 of the crate's 1,021) is resolved again, the rest keep their
+    // edges. A full build resolves them all.
+    let resolved = summary["items_resolved"].as_u64().unwrap();
+    assert!((1..=200).contains(&resolved), "{summary}");
+    assert_eq!(full_summary["items_resolved"], 1021, "{full_summary}");
+
+    // A function added changes the crate's scopes: every item is resolved again, and the graph is
+    // still the full build's.
+    std::fs::write(&edited, std::fs::read_to_string(&edited).unwrap() + "pub fn added() -> u32 { f3() }\n").unwrap();
+    let (rerun, summary) = build_and_export(&root, &rerun_db, &[]);
+    let (full, full_summary) = build_and_export(&root, &full_db, &["--rebuild"]);
+    assert!(rerun == full, "the rerun's graph is the full build's");
+    assert_eq!((summary["items_resolved"].as_u64(), full_summary["items_resolved"].as_u64()), (Some(1022), Some(1022)));
+
+    // Lines moved in one file (a comment above its functions): the segments that hold that
+    // file's 50 functions are resolved again, for their edges' lines, and only those; the graph
+    // is the full build's.
+    let moved = root.join("src/m12.rs");
+    std::fs::write(&moved, format!("// a comment\n\n{}", std::fs::read_to_string(&moved).unwrap())).unwrap();
+    let (rerun, summary) = build_and_export(&root, &rerun_db, &[]);
+    let (full, _) = build_and_export(&root, &full_db, &["--rebuild"]);
+    assert!(rerun == full, "the rerun's graph is the full build's");
+    let resolved = summary["items_resolved"].as_u64().unwrap();
+    assert!((50..1022).contains(&resolved), "{summary}");
 }
 
 #[test]

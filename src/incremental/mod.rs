@@ -55,12 +55,12 @@ use crate::workspace::Workspace;
 
 pub use input::{Input, fingerprint, hash};
 pub use unit::{
-    BatchKeys, FileCache, FileEntry, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, decode_batches,
-    decode_output, encode_batch, split_output,
+    BatchKeys, EdgeSegments, FileCache, FileEntry, FileOutput, FileOutputRef, OutputBuilder, Parts, RecordedEdges,
+    Segment, UnitSummary, decode_batches, decode_output, encode_batch, split_output,
 };
 
 /// Bump when the cache's meaning or format changes: an old cache then makes a full build.
-const CACHE_VERSION: u32 = 12;
+const CACHE_VERSION: u32 = 13;
 
 /// The key of the workspace unit (crate keys start with `Key(`).
 pub const WORKSPACE_UNIT: &str = "workspace";
@@ -156,7 +156,7 @@ impl Cache {
     /// A unit's recorded file outputs (which need its output: the files' batches are there).
     pub fn files(&self, entry: &UnitEntry) -> Option<FileCache> {
         let files = self.read(entry.files.as_ref()?)?;
-        FileCache::decode(files, self.read(&entry.output)?)
+        Some(FileCache::decode(files, self.read(&entry.output)?)?.with_summary(&entry.summary))
     }
 
     /// A unit's recorded scopes, as bytes.

@@ -47,6 +47,46 @@ pub struct UnitSummary {
     /// The length of each batch of its output, in order: a rerun's diff cuts the recorded
     /// output at them (`split_output`) instead of reading its way through the bytes.
     pub batches: Vec<u64>,
+    /// How its resolved edges were cut, for a rerun that may keep them (`EdgeSegments`); `None`
+    /// when it was not resolved.
+    #[serde(default)]
+    pub edge_segments: Option<EdgeSegments>,
+}
+
+/// How a crate's resolved edges were cut into batches, and what each piece counted. The crate's
+/// items (in `CrateDefs` order) are cut into segments after the items whose id `index` picks
+/// (one in 64); a segment's edges are its own batches. A rerun whose crate comes out with the
+/// same scopes (its interface), the same `use` declarations and the same dependencies'
+/// interfaces gives every item the edges it had if it names what it named: a segment whose key
+/// is as recorded keeps its batches, as bytes, and only the others are resolved again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeSegments {
+    /// A hash of every `use` declaration of the crate, in order.
+    pub uses: u64,
+    /// Where the batch of extern vertices is among the output's batches, when there is one.
+    pub externs: Option<u32>,
+    /// Where the segments' batches start among the output's batches.
+    pub first: u32,
+    pub segments: Vec<Segment>,
+}
+
+/// One segment of `EdgeSegments`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    /// A hash of its items' ids and of what each names.
+    pub key: u64,
+    /// How many batches its edges took (none when it has no edges).
+    pub batches: u32,
+    pub resolve: ResolveStats,
+    pub validation: ValidationStats,
+}
+
+/// The last build's edges of a crate, as `FileCache::recorded_edges` finds them.
+pub struct RecordedEdges<'a> {
+    /// The extern vertices they point to, when there were any.
+    pub externs: Option<&'a [u8]>,
+    /// Per segment: what it recorded, and its batches' bytes.
+    pub segments: Vec<(&'a Segment, Vec<&'a [u8]>)>,
 }
 
 /// Bytes kept as the shared parts they are made of, one after another: a file's batch is encoded
@@ -171,6 +211,11 @@ impl OutputBuilder {
     }
 
     /// The encoded output, and the summary's counts filled in.
+    /// How many batches it has.
+    pub fn batches(&self) -> usize {
+        self.encoded.0.len()
+    }
+
     pub fn finish(self, summary: &mut UnitSummary) -> Parts {
         summary.shared = self.shared.into_iter().collect();
         summary.vertices = self.vertices;
@@ -311,6 +356,17 @@ pub struct FileCache {
     index: std::collections::HashMap<String, (usize, usize, Option<Splice>)>,
     data: Vec<u8>,
     output: Vec<u8>,
+    /// What the crate's summary recorded of its resolution (`with_summary`).
+    recorded: Option<Recorded>,
+}
+
+/// What `FileCache::recorded_edges` needs of the last build's summary.
+#[derive(Debug)]
+struct Recorded {
+    interface: String,
+    deps_interface: String,
+    batches: Vec<u64>,
+    segments: EdgeSegments,
 }
 
 /// A batch left out of a cached entry: where it goes in the entry, and where it is in the crate's
@@ -395,7 +451,55 @@ impl FileCache {
             }
             map.insert(key, (start + offset, len, splice));
         }
-        Some(FileCache { index: map, data: bytes, output })
+        Some(FileCache { index: map, data: bytes, output, recorded: None })
+    }
+
+    /// Adds what the crate's last build recorded of its resolution, from its summary.
+    pub fn with_summary(mut self, summary: &UnitSummary) -> FileCache {
+        self.recorded = match (&summary.interface, &summary.edge_segments) {
+            (Some(interface), Some(segments)) => Some(Recorded {
+                interface: interface.clone(),
+                deps_interface: summary.deps_interface.clone(),
+                batches: summary.batches.clone(),
+                segments: segments.clone(),
+            }),
+            _ => None,
+        };
+        self
+    }
+
+    /// The last build's resolved edges, cut as they were sent, when that build resolved the
+    /// crate to the same interface, with the same dependencies' interfaces and the same `use`
+    /// declarations, into `segments` segments; `None` otherwise, or when the record does not
+    /// match the output.
+    pub fn recorded_edges(
+        &self,
+        interface: &str,
+        deps_interface: &str,
+        uses: u64,
+        segments: usize,
+    ) -> Option<RecordedEdges<'_>> {
+        let recorded = self.recorded.as_ref()?;
+        if recorded.interface != interface
+            || recorded.deps_interface != deps_interface
+            || recorded.segments.uses != uses
+            || recorded.segments.segments.len() != segments
+        {
+            return None;
+        }
+        let batches = split_output(&self.output, &recorded.batches)?;
+        let externs = match recorded.segments.externs {
+            Some(at) => Some(*batches.get(at as usize)?),
+            None => None,
+        };
+        let mut next = recorded.segments.first as usize;
+        let mut out = Vec::with_capacity(segments);
+        for segment in &recorded.segments.segments {
+            let end = next.checked_add(segment.batches as usize)?;
+            out.push((segment, batches.get(next..end)?.to_vec()));
+            next = end;
+        }
+        Some(RecordedEdges { externs, segments: out })
     }
 
     /// The entry with `key`, if it was kept.

@@ -45,7 +45,7 @@ impl PathRef {
 }
 
 /// What is known, from syntax alone, about the type of a value.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Hash, Serialize, Deserialize)]
 pub enum TypeExpr {
     #[default]
     Unknown,
@@ -92,7 +92,7 @@ pub enum TypeExpr {
 }
 
 /// `<base as trait_>::name`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Hash, Serialize, Deserialize)]
 pub struct Projection {
     pub base: TypeExpr,
     /// The trait, where the path names it.
@@ -102,7 +102,7 @@ pub struct Projection {
 
 /// The parameter `param` of the closure given as input `input` of `callee` (a method's receiver
 /// is its input 0).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Hash, Serialize, Deserialize)]
 pub struct ClosureParam {
     pub callee: Callee,
     pub input: u32,
@@ -168,7 +168,7 @@ impl Callee {
 }
 
 /// What a call site calls.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Hash, Serialize, Deserialize)]
 pub enum Callee {
     /// `f()`, `m::f()`, `Type::assoc()`, `Self::f()`, `f::<T>()`, with what is known of its
     /// arguments' types, trailing unknown ones left out: they tell a trait method called by path
@@ -180,7 +180,7 @@ pub enum Callee {
     Method { receiver: TypeExpr, name: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Hash, Serialize, Deserialize)]
 pub struct Call {
     pub callee: Callee,
     pub line: u32,
@@ -195,7 +195,7 @@ pub struct Call {
 
 /// One name a `use` declaration (or `extern crate`) brings in: `use a::b::{c as d, e::*}` gives
 /// two.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Hash, Serialize, Deserialize)]
 pub struct UseFacts {
     pub path: PathRef,
     /// The name bound (`d`, `_`); `None` for a glob.
@@ -211,7 +211,7 @@ pub struct UseFacts {
 }
 
 /// A path named at a line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Hash, Serialize, Deserialize)]
 pub struct Named {
     pub path: PathRef,
     pub line: u32,
@@ -293,7 +293,7 @@ impl Refs {
 
 /// What is known of a type by its traits (`impl Iterator<Item = Entry>`, `T: Parser<I, O, E>`,
 /// `where T::Item: AsChar`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Hash, Serialize, Deserialize)]
 pub struct BoundsExpr {
     /// The traits, with their type arguments (`Parser<I, O, E>`: `I`, `O` and `E`).
     pub traits: Vec<(PathRef, Vec<TypeExpr>)>,
@@ -362,7 +362,7 @@ impl BoundsExpr {
 
 /// Generic parameters in scope, with their trait bounds: a type named by one of them is known
 /// only by its bounds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Hash, Serialize, Deserialize)]
 pub struct Generics {
     params: Vec<(String, BoundsExpr)>,
 }

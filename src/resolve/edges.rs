@@ -37,6 +37,16 @@ impl Externs {
         id
     }
 
+    /// Notes the extern vertices of a batch `vertices` made (a rerun's edges kept from the last
+    /// build point to them).
+    pub fn admit(&self, vertices: &[Vertex]) {
+        for vertex in vertices.iter().filter(|vertex| vertex.kind == VertexKind::Extern) {
+            if let Some(Value::String(path)) = vertex.props.get("path") {
+                self.paths.entry(vertex.id).or_insert_with(|| Arc::from(path.as_str()));
+            }
+        }
+    }
+
     /// Whether `id` is an extern vertex noted so far.
     pub fn contains(&self, id: &Uuid) -> bool {
         self.paths.contains_key(id)
@@ -109,24 +119,26 @@ impl Out<'_> {
     }
 }
 
-/// The edges of every item of a crate, and the counts behind them.
-pub(super) fn crate_edges(
+/// The edges of the items at `items` (indices into `defs.items`), each with the counts behind
+/// them, in the order asked.
+pub(super) fn item_edges_of(
     defs: &Arc<CrateDefs>,
     world: &World,
     refs: &[Refs],
     imports: &[Import<'_>],
     resolved: &[Vec<Def>],
     externs: &Externs,
-) -> (Vec<Edge>, ResolveStats) {
+    items: &[u32],
+) -> Vec<(Vec<Edge>, ResolveStats)> {
     let resolver = Resolver { current: defs, world };
     let mut by_owner: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for (index, import) in imports.iter().enumerate() {
         by_owner.entry(import.owner).or_default().push(index);
     }
-    let per_item: Vec<(Vec<Edge>, ResolveStats)> = (0..defs.items.len())
-        .into_par_iter()
-        .map(|index| {
-            let item = defs.item(index as u32);
+    items
+        .par_iter()
+        .map(|&index| {
+            let item = defs.item(index);
             let mut out = Out {
                 from: item.id,
                 resolver,
@@ -135,22 +147,15 @@ pub(super) fn crate_edges(
                 edges: Vec::new(),
                 stats: ResolveStats::default(),
             };
-            if let Some(owned) = by_owner.get(&(index as u32)) {
+            if let Some(owned) = by_owner.get(&index) {
                 for &import in owned {
                     import_edges(&mut out, &imports[import], &resolved[import]);
                 }
             }
-            item_edges(&mut out, defs, item, &refs[index]);
+            item_edges(&mut out, defs, item, &refs[index as usize]);
             (out.edges, out.stats)
         })
-        .collect();
-    let mut edges = Vec::new();
-    let mut stats = ResolveStats::default();
-    for (mut item_edges, item_stats) in per_item {
-        edges.append(&mut item_edges);
-        stats += item_stats;
-    }
-    (edges, stats)
+        .collect()
 }
 
 fn import_edges(out: &mut Out<'_>, import: &Import<'_>, resolved: &[Def]) {

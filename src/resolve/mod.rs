@@ -1,11 +1,13 @@
 //! The resolution stage: names to definitions, per crate, in wave order.
 //!
 //! `index` hands over one `ItemRecord` per module and item of a crate once all its files are
-//! parsed. `resolve_crate` builds the crate's scopes (`CrateDefs`): every module's items, then its
+//! parsed. `scope_crate` builds the crate's scopes (`CrateDefs`): every module's items, then its
 //! `use` declarations and globs iterated to a fixed point (cycles between modules are normal),
-//! then every impl's trait and self type. It then turns what each item names into edges
-//! (`edges.rs`): `imports`, `reexports`, `implements`, `impl_for`, `supertrait`, `derives`,
-//! `calls`, `references`, `invokes`. The finished `CrateDefs` is kept for the crates that depend
+//! then every impl's trait and self type. `Scoped::edges` then turns what any of its items name
+//! into edges (`edges.rs`): `imports`, `reexports`, `implements`, `impl_for`, `supertrait`,
+//! `derives`, `calls`, `references`, `invokes`; an item's edges depend on the scopes, the
+//! imports, the dependencies' scopes and its own `Refs` only, so that `index` may ask for some
+//! items' edges and keep the others' from the last build. The finished `CrateDefs` is kept for the crates that depend
 //! on this one: waves guarantee that a crate's dependencies are resolved before it.
 //!
 //! Targets outside the indexed set (std, or dependencies not indexed) become `extern` vertices
@@ -222,6 +224,16 @@ impl CrateDefs {
         &self.items[index as usize]
     }
 
+    /// The id of the item at `index`.
+    pub fn id(&self, index: u32) -> Uuid {
+        self.items[index as usize].id
+    }
+
+    /// How many modules and items the crate has.
+    pub fn item_count(&self) -> usize {
+        self.items.len()
+    }
+
     /// The ids of the crate's modules and items.
     pub fn ids(&self) -> impl Iterator<Item = Uuid> + '_ {
         self.items.iter().map(|item| item.id)
@@ -249,20 +261,25 @@ impl CrateDefs {
     /// the crate indices they hold (which change when the workspace's crates do) replaced by
     /// positions in a table of `key_of(index)`. Equal defs give equal bytes, so their hash tells
     /// dependents whether what they see changed.
-    pub fn to_bytes(&self, key_of: impl Fn(u32) -> String) -> Vec<u8> {
+    ///
+    /// The defs are remapped in place and back, not copied (they are most of a crate's
+    /// resolution data).
+    pub fn to_bytes(&mut self, key_of: impl Fn(u32) -> String) -> Vec<u8> {
         let mut crates = std::collections::BTreeSet::new();
-        let mut copy = self.clone();
-        copy.remap(&mut |krate| {
+        self.remap(&mut |krate| {
             crates.insert(krate);
-            Some(krate)
+            None
         });
-        let crates: Vec<u32> = crates.into_iter().collect();
-        let mut keys: Vec<(String, u32)> = crates.iter().map(|&k| (key_of(k), k)).collect();
+        let mut keys: Vec<(String, u32)> = crates.into_iter().map(|krate| (key_of(krate), krate)).collect();
         keys.sort();
-        copy.remap(&mut |krate| keys.iter().position(|(_, k)| *k == krate).map(|p| p as u32));
-        let keys: Vec<String> = keys.into_iter().map(|(key, _)| key).collect();
+        let position: HashMap<u32, u32> =
+            keys.iter().enumerate().map(|(position, &(_, krate))| (krate, position as u32)).collect();
+        self.remap(&mut |krate| position.get(&krate).copied());
+        let names: Vec<&str> = keys.iter().map(|(key, _)| key.as_str()).collect();
         // Serializing plain data into a Vec cannot fail.
-        rmp_serde::to_vec(&(keys, copy)).unwrap_or_default()
+        let bytes = rmp_serde::to_vec(&(names, &*self)).unwrap_or_default();
+        self.remap(&mut |position| keys.get(position as usize).map(|&(_, krate)| krate));
+        bytes
     }
 
     /// Reads `to_bytes`' output back; `None` when it is not readable or names a crate that
@@ -393,15 +410,26 @@ impl World {
     }
 }
 
-/// What resolving one crate gives.
-pub struct Resolved {
+/// A crate whose scopes are resolved (`scope_crate`): its `CrateDefs` final, its `use`
+/// declarations resolved, and what each item names, from which `Scoped::edges` makes any of its
+/// items' edges. An item's edges depend on nothing else: on the crate's defs, its dependencies'
+/// (the `World`), its own `Refs` and the imports it owns, so that a crate whose defs, imports
+/// and dependencies are as the last build saw them need not resolve again the items whose
+/// `Refs` are unchanged (see `index`).
+pub struct Scoped {
     pub defs: Arc<CrateDefs>,
-    pub edges: Vec<Edge>,
-    pub stats: ResolveStats,
+    /// By item index, as `defs.items`.
+    refs: Vec<Refs>,
+    /// Each import as (scope, owner item, index in the owner's `uses`, active), in the order
+    /// the fixed point took them.
+    imports: Vec<(u32, u32, u32, bool)>,
+    resolved_imports: Vec<Vec<Def>>,
+    /// What resolving the imports counted.
+    pub import_stats: ResolveStats,
 }
 
 /// Counts for `-v`.
-#[derive(Debug, Default, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResolveStats {
     pub imports: usize,
     pub imports_unresolved: usize,
@@ -421,7 +449,7 @@ impl std::ops::AddAssign for ResolveStats {
 }
 
 /// Resolves one crate: its scopes, then its edges. `world` holds the crates of earlier waves.
-pub fn resolve_crate(input: CrateInput<'_>, world: &World, externs: &Externs) -> Resolved {
+pub fn scope_crate(input: CrateInput<'_>, world: &World) -> Scoped {
     let CrateInput { krate, edition, cfg, deps, transitive, mut records } = input;
     // Records arrive in the order threads finished their files; sorting makes every index, and
     // so every tie broken by index, the same in every run. The keys are sorted, not the records
@@ -490,11 +518,41 @@ pub fn resolve_crate(input: CrateInput<'_>, world: &World, externs: &Externs) ->
     let mut import_stats = ResolveStats::default();
     let imports = collect_imports(&defs, &refs, cfg);
     let resolved_imports = lookup::fixed_point(&mut defs, world, &imports, &mut import_stats);
+    let imports = imports.iter().map(|import| (import.scope, import.owner, import.at, import.active)).collect();
     lookup::resolve_impls_and_traits(&mut defs, world, &refs);
-    let defs = Arc::new(defs);
-    let (edges, mut stats) = edges::crate_edges(&defs, world, &refs, &imports, &resolved_imports, externs);
-    stats += import_stats;
-    Resolved { defs, edges, stats }
+    Scoped { defs: Arc::new(defs), refs, imports, resolved_imports, import_stats }
+}
+
+impl Scoped {
+    /// `CrateDefs::to_bytes` of the defs, which nothing else holds yet.
+    pub fn defs_bytes(&mut self, key_of: impl Fn(u32) -> String) -> Vec<u8> {
+        match Arc::get_mut(&mut self.defs) {
+            Some(defs) => defs.to_bytes(key_of),
+            None => (*self.defs).clone().to_bytes(key_of),
+        }
+    }
+
+    /// What each item names, by item index.
+    pub fn refs(&self) -> &[Refs] {
+        &self.refs
+    }
+
+    /// The edges of the items at `items` (indices into `defs.items`), each item's with what it
+    /// counted, in the order asked. Items are resolved in parallel.
+    pub fn edges(&self, world: &World, externs: &Externs, items: &[u32]) -> Vec<(Vec<Edge>, ResolveStats)> {
+        let imports: Vec<Import<'_>> = self
+            .imports
+            .iter()
+            .map(|&(scope, owner, at, active)| Import {
+                scope,
+                owner,
+                at,
+                facts: &self.refs[owner as usize].uses[at as usize],
+                active,
+            })
+            .collect();
+        edges::item_edges_of(&self.defs, world, &self.refs, &imports, &self.resolved_imports, externs, items)
+    }
 }
 
 /// Gives every module, and every function whose body (or const or static whose initializer)
@@ -617,6 +675,8 @@ struct Import<'a> {
     scope: u32,
     /// The module or function that declares it (the edges' source).
     owner: u32,
+    /// Its index in the owner's `uses`.
+    at: u32,
     facts: &'a UseFacts,
     active: bool,
 }
@@ -626,10 +686,73 @@ fn collect_imports<'a>(defs: &CrateDefs, refs: &'a [Refs], cfg: &CfgContext) -> 
     for (index, item_refs) in refs.iter().enumerate() {
         let item = &defs.items[index];
         let Some(scope) = item.own_scope else { continue };
-        for facts in &item_refs.uses {
+        for (at, facts) in item_refs.uses.iter().enumerate() {
             let active = item.active && cfg.allows(facts.cfg.as_deref());
-            imports.push(Import { scope, owner: index as u32, facts, active });
+            imports.push(Import { scope, owner: index as u32, at: at as u32, facts, active });
         }
     }
     imports
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A crate (index 5) whose item names an item of crate 7 and whose scope binds one of crate 3.
+    fn defs() -> CrateDefs {
+        let item = |n: u8, name: &str| ItemDef {
+            id: Uuid::from_bytes([n; 16]),
+            kind: VertexKind::Impl,
+            name: name.into(),
+            parent: None,
+            vis: Vis::Public,
+            active: true,
+            scope: 0,
+            own_scope: None,
+            children: Vec::new(),
+            shape: Shape::None,
+            impl_trait: Some(Def::Item { krate: 7, item: 2 }),
+            impl_self: Some(Def::Extern(Arc::from("std::string::String"))),
+            supertraits: Vec::new(),
+        };
+        let mut scope = Scope::default();
+        let binding = Binding { def: Def::Item { krate: 3, item: 0 }, vis: Vis::Public, glob: false, active: true };
+        scope.names[0].insert("Dep".into(), binding);
+        let mut defs = CrateDefs {
+            krate: 5,
+            edition_2015: false,
+            items: vec![item(1, "a"), item(2, "b")],
+            by_id: HashMap::default(),
+            scopes: vec![scope],
+            root_scope: 0,
+            extern_prelude: HashMap::default(),
+            macros: HashMap::default(),
+            impls_by_self: HashMap::default(),
+            methods_by_name: HashMap::default(),
+            impl_crates: vec![7, 3],
+        };
+        defs.extern_prelude.insert("dep".to_owned(), Def::Item { krate: 3, item: 0 });
+        defs
+    }
+
+    #[test]
+    fn scopes_keep_their_bytes_and_their_crates_through_a_round_trip() {
+        let key_of = |krate: u32| format!("crate-{krate}");
+        let mut original = defs();
+        let bytes = original.to_bytes(key_of);
+        // The defs themselves are as they were (they are remapped in place and back).
+        assert_eq!(format!("{:?}", original.items), format!("{:?}", defs().items));
+        assert_eq!((original.krate, &original.impl_crates), (5, &vec![7, 3]));
+        assert_eq!(original.scopes[0].names[0]["Dep"].def, Def::Item { krate: 3, item: 0 });
+        assert_eq!(bytes, defs().to_bytes(key_of), "equal defs give equal bytes");
+        // Read back in a workspace where the crates have other indices: the crates are the same
+        // ones, by key, and the bytes too.
+        let index_of = |key: &str| key.strip_prefix("crate-")?.parse::<u32>().ok().map(|krate| krate + 10);
+        let mut read = CrateDefs::from_bytes(&bytes, index_of).unwrap();
+        assert_eq!((read.krate, &read.impl_crates), (15, &vec![17, 13]));
+        assert_eq!(read.items[0].impl_trait, Some(Def::Item { krate: 17, item: 2 }));
+        assert_eq!(read.to_bytes(|krate| key_of(krate - 10)), bytes);
+        // A crate the workspace no longer has: not readable.
+        assert!(CrateDefs::from_bytes(&bytes, |key| (key != "crate-3").then_some(0)).is_none());
+    }
 }

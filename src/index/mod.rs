@@ -33,12 +33,14 @@ use crate::validate::{Origin, Registry, ValidationError};
 use crate::workspace::modules::{self, ModDecl, ModuleFile};
 use crate::workspace::{CrateInfo, CrateKind, PackageInfo, Workspace};
 
+mod resolved;
+
 /// Resolved edges go to the writer in batches of at most this many.
 const EDGE_BATCH: usize = 10_000;
 
-/// A batch of resolved edges ends after the edges of an item whose id's last byte is below this
-/// (one item in 64, a few hundred edges), so that where batches end depends on the items, not
-/// on how many edges came before (see `Ctx::send_edges`).
+/// A segment of a crate's items, whose resolved edges are batches of their own, ends after an
+/// item whose id's last byte is below this (one item in 64, a few hundred edges), so that where
+/// batches end depends on the items, not on how many edges came before (see `resolved`).
 const EDGE_BATCH_CUT: u8 = 4;
 
 /// Macro calls that expand to further macro calls are followed this many levels deep: rustc's
@@ -106,6 +108,8 @@ pub struct IndexOutcome {
     pub parsed_paths: Vec<Utf8PathBuf>,
     /// Macro calls whose expansion was read back from the last build's cache, not expanded.
     pub expansions_reused: usize,
+    /// Items whose edges were resolved, not kept from the last build (see `resolved`).
+    pub items_resolved: usize,
 }
 
 /// What indexing one crate gave: its output (every batch it sent, encoded as the incremental
@@ -161,6 +165,7 @@ struct Ctx<'a> {
     store_gone: AtomicBool,
     parsed_paths: Mutex<Vec<Utf8PathBuf>>,
     expansions_reused: AtomicUsize,
+    items_resolved: AtomicUsize,
     parses: SharedParses,
     /// Each crate's dependencies (indices into `workspace.crates`).
     deps_of: Vec<Vec<usize>>,
@@ -199,39 +204,10 @@ impl Ctx<'_> {
         walk.output.lock().unwrap_or_else(|poison| poison.into_inner()).add_keys(keys, encoded);
     }
 
-    /// Sends resolved edges, which come grouped by the item they start at, in batches cut after
-    /// the items that `EDGE_BATCH_CUT` picks (or at `EDGE_BATCH`). An edit to one item's edges
-    /// then changes the one batch that holds them, and a rerun's diff leaves the others out
-    /// (`incremental::Change::between`); cut by count, every batch after the edit would shift.
-    fn send_edges(&self, walk: &Walk, edges: Vec<Edge>) {
-        for edges in edge_batches(edges) {
-            self.send(walk, Batch { vertices: Vec::new(), edges });
-        }
-    }
-
     /// The key by which a crate is known between builds.
     fn key_of(&self, krate: u32) -> String {
         crate::incremental::crate_key(self.workspace, krate as usize)
     }
-}
-
-/// Cuts resolved edges, grouped by the item they start at, into batches (see `Ctx::send_edges`).
-fn edge_batches(edges: Vec<Edge>) -> Vec<Vec<Edge>> {
-    let mut batches = Vec::new();
-    let mut batch = Vec::new();
-    let mut edges = edges.into_iter().peekable();
-    while let Some(edge) = edges.next() {
-        let from = edge.from;
-        batch.push(edge);
-        let item_ends = edges.peek().is_none_or(|next| next.from != from);
-        if (item_ends && from.as_bytes()[15] < EDGE_BATCH_CUT) || batch.len() == EDGE_BATCH {
-            batches.push(std::mem::take(&mut batch));
-        }
-    }
-    if !batch.is_empty() {
-        batches.push(batch);
-    }
-    batches
 }
 
 /// The build's thread pool: `jobs` workers with stacks deep enough for syn.
@@ -280,6 +256,7 @@ pub fn index(
         store_gone: AtomicBool::new(false),
         parsed_paths: Mutex::new(Vec::new()),
         expansions_reused: AtomicUsize::new(0),
+        items_resolved: AtomicUsize::new(0),
         parses: SharedParses::default(),
         deps_of,
         world: World::new(workspace.crates.len()),
@@ -332,7 +309,12 @@ pub fn index(
     let mut parsed_paths = ctx.parsed_paths.into_inner().unwrap_or_else(|poison| poison.into_inner());
     parsed_paths.sort();
     units.sort_by_key(|unit| unit.krate);
-    Ok(IndexOutcome { units, parsed_paths, expansions_reused: ctx.expansions_reused.into_inner() })
+    Ok(IndexOutcome {
+        units,
+        parsed_paths,
+        expansions_reused: ctx.expansions_reused.into_inner(),
+        items_resolved: ctx.items_resolved.into_inner(),
+    })
 }
 
 /// The hash of what a crate sees of its indexed dependencies: their keys and interfaces.
@@ -459,7 +441,8 @@ impl Walk {
         self.report(diagnostic);
     }
 
-    /// The crate's output and summary, once it is done.
+    /// The crate's output and summary, once it is done; `summary.interface` is the hash of
+    /// `defs`.
     fn finish(self, krate: usize, defs: Option<Vec<u8>>, mut summary: UnitSummary) -> CrateOutput {
         let output = self.output.into_inner().unwrap_or_else(|poison| poison.into_inner()).finish(&mut summary);
         let mut diagnostics = self.diagnostics.into_inner().unwrap_or_else(|poison| poison.into_inner());
@@ -468,7 +451,6 @@ impl Walk {
         let mut inputs = self.inputs.into_inner().unwrap_or_else(|poison| poison.into_inner());
         inputs.sort();
         inputs.dedup();
-        summary.interface = defs.as_ref().map(|bytes| crate::incremental::hash(bytes));
         summary.diagnostics = diagnostics;
         summary.inputs = inputs;
         summary.files_parsed = self.files_parsed.into_inner();
@@ -629,26 +611,26 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
     };
     // A bug in resolution costs this crate its resolved edges, not the run: its items are written,
     // the crates that depend on it see it as outside the indexed set, and the file is reported.
-    let resolved = match catch_unwind(AssertUnwindSafe(|| resolve::resolve_crate(input, &ctx.world, &ctx.externs))) {
-        Ok(resolved) => resolved,
+    let resolved = catch_unwind(AssertUnwindSafe(|| {
+        let mut scoped = resolve::scope_crate(input, &ctx.world);
+        let defs = scoped.defs_bytes(|krate| ctx.key_of(krate));
+        let interface = crate::incremental::hash(&defs);
+        resolved::send_resolved(ctx, &walk, &scoped, &interface, &mut summary);
+        (scoped.defs, defs, interface)
+    }));
+    match resolved {
+        Ok((scoped, defs, interface)) => {
+            summary.interface = Some(interface);
+            (walk.finish(krate_index, Some(defs), summary), Some(scoped))
+        }
         Err(panic) => {
             let root = display(ctx, package, &krate.root);
             let message =
                 format!("internal error while resolving names (please report it): {}", panic_message(&*panic));
             walk.failed(Diagnostic::error(root, 0, 0, message));
-            return (walk.finish(krate_index, None, summary), None);
+            (walk.finish(krate_index, None, summary), None)
         }
-    };
-    let mut edges = resolved.edges;
-    let checked = ctx.registry.check_edges(&mut edges, |id| ctx.externs.contains(id));
-    summary.validation += checked;
-    // The extern vertices first, so that the writer need not hold the edges that point to them.
-    let externs = ctx.externs.vertices(edges.iter().map(|edge| edge.to));
-    ctx.send(&walk, Batch { vertices: externs, edges: Vec::new() });
-    ctx.send_edges(&walk, edges);
-    summary.resolve = resolved.stats;
-    let defs = resolved.defs.to_bytes(|krate| ctx.key_of(krate));
-    (walk.finish(krate_index, Some(defs), summary), Some(resolved.defs))
+    }
 }
 
 /// A crate's indexed dependencies, transitively, nearest first.
@@ -2094,30 +2076,6 @@ mod tests {
         };
         expand_in_body(&mut refs, &cfg, |_| None);
         assert_eq!(names(&refs), ["a"]);
-    }
-
-    #[test]
-    fn an_edit_to_one_items_edges_changes_one_batch_of_them() {
-        // 5,000 items with 1 to 4 edges each, as resolution gives them: grouped by item, in order.
-        let item = |n: u32| uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, &n.to_le_bytes());
-        let edges_of = |n: u32, extra: u32| {
-            (0..1 + n % 4 + extra).map(move |k| Edge::new(item(n), EdgeKind::Calls, item(n + k + 1)))
-        };
-        let before: Vec<Edge> = (0..5000).flat_map(|n| edges_of(n, 0)).collect();
-        // Item 2,500 gains two edges: every batch after it shifts if batches are cut by count.
-        let after: Vec<Edge> = (0..5000).flat_map(|n| edges_of(n, if n == 2500 { 2 } else { 0 })).collect();
-        let (before, after) = (edge_batches(before), edge_batches(after));
-        assert!(before.len() > 40, "a few hundred edges a batch: {} batches", before.len());
-        assert!(before.iter().all(|batch| !batch.is_empty() && batch.len() <= EDGE_BATCH));
-        let changed = after.iter().filter(|batch| !before.contains(batch)).count();
-        assert_eq!((changed, after.len()), (1, before.len()));
-        // An item's edges are never split between batches while they are fewer than EDGE_BATCH.
-        let firsts: Vec<_> = after.iter().skip(1).map(|batch| batch[0].from).collect();
-        assert!(after.iter().zip(&firsts).all(|(batch, next)| batch.last().unwrap().from != *next));
-        // One item with more edges than a batch holds is cut by count.
-        let many: Vec<Edge> =
-            (0..EDGE_BATCH as u32 + 5).map(|k| Edge::new(item(0), EdgeKind::Calls, item(k))).collect();
-        assert_eq!(edge_batches(many).iter().map(Vec::len).collect::<Vec<_>>(), [EDGE_BATCH, 5]);
     }
 
     #[test]
