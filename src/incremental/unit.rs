@@ -210,12 +210,12 @@ impl OutputBuilder {
         self.encoded.push(encoded);
     }
 
-    /// The encoded output, and the summary's counts filled in.
     /// How many batches it has.
     pub fn batches(&self) -> usize {
         self.encoded.0.len()
     }
 
+    /// The encoded output, and the summary's counts filled in.
     pub fn finish(self, summary: &mut UnitSummary) -> Parts {
         summary.shared = self.shared.into_iter().collect();
         summary.vertices = self.vertices;

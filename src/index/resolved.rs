@@ -7,8 +7,9 @@
 //! are batches of their own, and its key hashes its items' ids and `Refs`. A rerun that indexes
 //! the crate again (one of its files changed) and finds the interface, the `use` declarations
 //! and the dependencies as recorded resolves only the segments whose key changed: the others
-//! keep the batches they had, as bytes (`incremental::EdgeSegments`). A comment or a function
-//! body edited in a large crate then resolves the few dozen items around the edit, not the crate.
+//! keep the batches they had, as bytes (`incremental::EdgeSegments`). A function body edited in
+//! a large crate then resolves the segment around it, and lines moved in a file the segments of
+//! that file's items (their edges carry lines), not the whole crate.
 
 use std::hash::Hash;
 use std::ops::Range;
@@ -169,8 +170,8 @@ fn segment_key(scoped: &Scoped, items: Range<u32>) -> (u64, u64) {
         let refs = &scoped.refs()[index as usize];
         refs.uses.hash(&mut uses);
         refs.uses.hash(&mut key);
-        // Everything else resolution reads: `body_macros` is not read (their calls were merged
-        // into `calls` before resolution, `index::expand_body_macros`).
+        // Everything else but `body_macros`, which resolution does not read (their calls were
+        // merged into `calls` before it, `index::expand_body_macros`).
         (&refs.types, &refs.values, &refs.calls, &refs.macros, &refs.derives, &refs.cfg_derives).hash(&mut key);
         refs.supertraits.hash(&mut key);
     }
@@ -231,8 +232,10 @@ mod tests {
         // An item added moves no cut but its own: the batches of the segments around it stay.
         let mut more = items.clone();
         more.insert(2500, item(9999));
-        let added = cut(&more, |n| {
-            if n == 2500 { Vec::new() } else { edges_of(items.iter().position(|id| *id == more[n]).unwrap() as u32, 0) }
+        let added = cut(&more, |n| match n {
+            2500 => Vec::new(),
+            _ if n < 2500 => edges_of(n as u32, 0),
+            _ => edges_of(n as u32 - 1, 0),
         });
         assert!(added.iter().filter(|batch| !before.contains(batch)).count() <= 2);
         // One item with more edges than a batch holds is cut by count.

@@ -7,8 +7,9 @@
 //! into edges (`edges.rs`): `imports`, `reexports`, `implements`, `impl_for`, `supertrait`,
 //! `derives`, `calls`, `references`, `invokes`; an item's edges depend on the scopes, the
 //! imports, the dependencies' scopes and its own `Refs` only, so that `index` may ask for some
-//! items' edges and keep the others' from the last build. The finished `CrateDefs` is kept for the crates that depend
-//! on this one: waves guarantee that a crate's dependencies are resolved before it.
+//! items' edges and keep the others' from the last build. The finished `CrateDefs` is kept for
+//! the crates that depend on this one: waves guarantee that a crate's dependencies are resolved
+//! before it.
 //!
 //! Targets outside the indexed set (std, or dependencies not indexed) become `extern` vertices
 //! keyed by their resolved path. This module knows nothing of files, threads or the store; it
@@ -448,7 +449,8 @@ impl std::ops::AddAssign for ResolveStats {
     }
 }
 
-/// Resolves one crate: its scopes, then its edges. `world` holds the crates of earlier waves.
+/// Resolves one crate's scopes; `Scoped::edges` then gives its items' edges. `world` holds the
+/// crates of earlier waves.
 pub fn scope_crate(input: CrateInput<'_>, world: &World) -> Scoped {
     let CrateInput { krate, edition, cfg, deps, transitive, mut records } = input;
     // Records arrive in the order threads finished their files; sorting makes every index, and
