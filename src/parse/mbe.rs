@@ -260,8 +260,14 @@ fn parse_matcher(trees: &[TokenTree]) -> Result<Vec<Matcher>, MbeError> {
                 if is_punct(trees.get(index + 2), ':')
                     && let Some(TokenTree::Ident(kind)) = trees.get(index + 3)
                 {
-                    let fragment = Fragment::from_name(&kind.to_string())
+                    let mut fragment = Fragment::from_name(&kind.to_string())
                         .ok_or_else(|| MbeError::Definition(format!("unknown fragment specifier `{kind}`")))?;
+                    // A `pat` followed by `|` is written for the 2015 or 2018 edition (rustc refuses
+                    // it in 2021 and later), where `pat` takes no top-level `|`: figment's
+                    // `|$this:pat| $apply:expr`.
+                    if fragment == Fragment::Pat && is_punct(trees.get(index + 4), '|') {
+                        fragment = Fragment::PatParam;
+                    }
                     out.push(Matcher::Var(name, fragment));
                     index += 4;
                 } else {
@@ -942,6 +948,19 @@ mod tests {
             .unwrap();
         let first = tokens.into_iter().next().unwrap();
         assert!(matches!(first, TokenTree::Group(g) if g.delimiter() == Delimiter::None));
+    }
+
+    #[test]
+    fn a_pat_followed_by_a_bar_is_the_2018_editions_pat() {
+        // figment (edition 2018): `|$this:pat| $apply:expr`. In 2021 `pat` takes top-level `|`
+        // (and rustc refuses a `pat` followed by `|`), so only a 2018 definition is written so.
+        let rules = "($($f:ident => |$this:pat| $apply:expr),*) => { $(fn $f() { let $this = 1; $apply; })* }";
+        assert_eq!(
+            ok(rules, "a => |de| de.x(1), b => |(p, q)| p | q"),
+            "fn a () { let de = 1 ; de . x (1) ; } fn b () { let (p , q) = 1 ; p | q ; }"
+        );
+        // Elsewhere `pat` keeps its top-level alternatives.
+        assert_eq!(ok("($p:pat => $e:expr) => { match 1 { $p => $e } }", "1 | 2 => 3"), "match 1 { 1 | 2 => 3 }");
     }
 
     #[test]
