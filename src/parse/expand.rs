@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use proc_macro2::{Delimiter, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 
 use super::mbe::{MacroRules, MbeError};
 use super::refs::{BodyMacro, Collector, Refs};
@@ -111,9 +111,123 @@ fn include_part(input: syn::parse::ParseStream<'_>) -> syn::Result<Vec<Part>> {
 /// A `macro_rules!` definition's body (its arms), as text laid out as written (its lines counted
 /// from the definition's: where a definition's tokens were written never reaches an expansion,
 /// which places them at the call).
-pub fn definition_text(mac: &syn::Macro) -> String {
+///
+/// A definition exported with `#[macro_export(local_inner_macros)]` (`local_inner_macros`) names
+/// the macros its expansions call as its own crate's: each single-segment call in its
+/// transcribers is written `$crate::name!`, as rustc reads them (bitflags 1's recursive
+/// `bitflags! { $($t)* }` is bitflags' own, not a same-named macro where it is called).
+pub fn definition_text(mac: &syn::Macro, local_inner_macros: bool) -> String {
     let start = mac.path.segments.first().map_or_else(proc_macro2::Span::call_site, |s| s.ident.span());
-    positioned_text(&mac.tokens, line(start)).0
+    if !local_inner_macros {
+        return positioned_text(&mac.tokens, line(start)).0;
+    }
+    // The arms: `(matcher) => {transcriber}`, separated by `;`.
+    let trees: Vec<TokenTree> = mac.tokens.clone().into_iter().collect();
+    let arrow = |at: usize| {
+        matches!((at.checked_sub(2).map(|i| &trees[i]), at.checked_sub(1).map(|i| &trees[i])),
+            (Some(TokenTree::Punct(eq)), Some(TokenTree::Punct(gt))) if eq.as_char() == '=' && gt.as_char() == '>')
+    };
+    let tokens = trees
+        .iter()
+        .enumerate()
+        .map(|(at, tree)| match tree {
+            TokenTree::Group(group) if arrow(at) => {
+                let mut qualified = Group::new(group.delimiter(), crate_qualified_calls(group.stream()));
+                qualified.set_span(group.span());
+                TokenTree::Group(qualified)
+            }
+            tree => tree.clone(),
+        })
+        .collect();
+    positioned_text(&tokens, line(start)).0
+}
+
+/// `tokens` with `$crate::` before each single-segment macro call (`name!`, not `$name!`,
+/// `path::name!`, `macro_rules!`, nor a keyword before a `!`: `if !done`), at the name's position.
+/// Whether `word` is a keyword (strict, reserved or weak in expressions), or `macro_rules`: no
+/// macro call starts with one.
+fn is_keyword(word: &str) -> bool {
+    matches!(
+        word,
+        "as" | "async"
+            | "await"
+            | "break"
+            | "const"
+            | "continue"
+            | "crate"
+            | "do"
+            | "dyn"
+            | "else"
+            | "enum"
+            | "extern"
+            | "false"
+            | "fn"
+            | "for"
+            | "if"
+            | "impl"
+            | "in"
+            | "let"
+            | "loop"
+            | "macro_rules"
+            | "match"
+            | "mod"
+            | "move"
+            | "mut"
+            | "pub"
+            | "ref"
+            | "return"
+            | "self"
+            | "Self"
+            | "static"
+            | "struct"
+            | "super"
+            | "trait"
+            | "true"
+            | "try"
+            | "type"
+            | "unsafe"
+            | "use"
+            | "where"
+            | "while"
+            | "yield"
+            | "box"
+            | "become"
+    )
+}
+
+fn crate_qualified_calls(tokens: TokenStream) -> TokenStream {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(trees.len());
+    for (at, tree) in trees.iter().enumerate() {
+        match tree {
+            TokenTree::Ident(name) => {
+                let bang = matches!(trees.get(at + 1), Some(TokenTree::Punct(p)) if p.as_char() == '!' && p.spacing() == Spacing::Alone);
+                let qualified = at.checked_sub(1).is_some_and(
+                    |before| matches!(&trees[before], TokenTree::Punct(p) if p.as_char() == ':' || p.as_char() == '$'),
+                );
+                if bang && !qualified && !is_keyword(&name.to_string()) {
+                    let span = name.span();
+                    let punct = |c, spacing| {
+                        let mut punct = Punct::new(c, spacing);
+                        punct.set_span(span);
+                        TokenTree::Punct(punct)
+                    };
+                    out.push(punct('$', Spacing::Alone));
+                    out.push(TokenTree::Ident(Ident::new("crate", span)));
+                    out.push(punct(':', Spacing::Joint));
+                    out.push(punct(':', Spacing::Alone));
+                }
+                out.push(tree.clone());
+            }
+            TokenTree::Group(group) => {
+                let mut inner = Group::new(group.delimiter(), crate_qualified_calls(group.stream()));
+                inner.set_span(group.span());
+                out.push(TokenTree::Group(inner));
+            }
+            tree => out.push(tree.clone()),
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// Writes `tokens` as text in which every token starts at its original column and at its line
@@ -490,7 +604,7 @@ mod tests {
     fn definition(text: &str) -> String {
         let file: syn::File = syn::parse_str(text).unwrap();
         let syn::Item::Macro(item) = &file.items[0] else { panic!("not a macro") };
-        definition_text(&item.mac)
+        definition_text(&item.mac, false)
     }
 
     fn names(body: &Body) -> Vec<String> {
@@ -504,6 +618,29 @@ mod tests {
             Ok(_) => panic!("not expanded through the definition"),
             Err(err) => panic!("{}", err.message),
         }
+    }
+
+    #[test]
+    fn local_inner_macros_call_the_defining_crates_macros() {
+        let file: syn::File = syn::parse_str(
+            "macro_rules! flags {\n    () => {};\n    ($($t:tt)*) => { inner! { $($t)* } $m!(); a::b!(); if !x {} \
+             let _ = x != y; macro_rules! local { () => {} } flags! {} };\n}",
+        )
+        .unwrap();
+        let syn::Item::Macro(item) = &file.items[0] else { panic!("not a macro") };
+        let text = definition_text(&item.mac, true);
+        let tokens = text.parse::<TokenStream>().unwrap().to_string();
+        for qualified in ["$ crate :: inner ! {", "$ crate :: flags ! { }"] {
+            assert!(tokens.contains(qualified), "{qualified}: {tokens}");
+        }
+        // A metavariable's call, a path's, a keyword before `!`, `!=`, and `macro_rules!` stay.
+        for kept in ["} $ m ! ()", "; a :: b ! ()", "if ! x", "x != y", "; macro_rules ! local"] {
+            assert!(tokens.contains(kept), "{kept}: {tokens}");
+        }
+        assert_eq!(tokens.matches("crate").count(), 2, "{tokens}");
+        // The matchers are left as they are, and lines stay where they were.
+        assert_eq!(text.lines().count(), definition_text(&item.mac, false).lines().count());
+        assert!(!definition_text(&item.mac, false).contains("crate"));
     }
 
     #[test]

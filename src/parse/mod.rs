@@ -1062,7 +1062,10 @@ fn push_item(body: &mut Body, item: &Item) {
                 line: line(m.mac.path.span()),
                 end_line: end_line(end),
             }
-            .finish(Detail::MacroRules { definition: expand::definition_text(&m.mac) }, Vec::new())
+            .finish(
+                Detail::MacroRules { definition: expand::definition_text(&m.mac, local_inner_macros(&m.attrs)) },
+                Vec::new(),
+            )
         }
         Item::Mod(m) => {
             let end = match (&m.content, &m.semi) {
@@ -1188,6 +1191,14 @@ pub fn add_cfg(body: &mut Body, predicate: &str) {
 
 fn has_attr(attrs: &[Attribute], name: &str) -> bool {
     attrs.iter().any(|attr| attr.path().is_ident(name))
+}
+
+/// `#[macro_export(local_inner_macros)]`.
+fn local_inner_macros(attrs: &[Attribute]) -> bool {
+    attrs.iter().any(|attr| {
+        attr.path().is_ident("macro_export")
+            && attr.parse_args::<syn::Ident>().is_ok_and(|argument| argument == "local_inner_macros")
+    })
 }
 
 /// The fields of a struct, union or variant. `inherited` is the visibility of a field written

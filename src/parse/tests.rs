@@ -560,3 +560,19 @@ fn many_parameters_bounded_by_each_other_stay_small() {
     assert_eq!(args.len(), count);
     assert!(args.iter().all(|arg| matches!(arg, TypeExpr::Param(_, inner) if inner.traits.is_empty())));
 }
+
+#[test]
+fn a_local_inner_macros_export_calls_its_own_crates_macros() {
+    let text = "#[macro_export(local_inner_macros)]\nmacro_rules! outer { () => { inner! {} } }\n\
+                #[macro_export]\nmacro_rules! plain { () => { inner! {} } }\n";
+    let facts = parse_file(text).unwrap();
+    let definitions: Vec<String> = facts
+        .items
+        .iter()
+        .map(|item| match &item.detail {
+            Detail::MacroRules { definition } => definition.parse::<proc_macro2::TokenStream>().unwrap().to_string(),
+            other => panic!("not a macro: {other:?}"),
+        })
+        .collect();
+    assert_eq!(definitions, ["() => { $ crate :: inner ! { } }", "() => { inner ! { } }"]);
+}
