@@ -142,8 +142,6 @@ pub fn definition_text(mac: &syn::Macro, local_inner_macros: bool) -> String {
     positioned_text(&tokens, line(start)).0
 }
 
-/// `tokens` with `$crate::` before each single-segment macro call (`name!`, not `$name!`,
-/// `path::name!`, `macro_rules!`, nor a keyword before a `!`: `if !done`), at the name's position.
 /// Whether `word` is a keyword (strict, reserved or weak in expressions), or `macro_rules`: no
 /// macro call starts with one.
 fn is_keyword(word: &str) -> bool {
@@ -195,6 +193,10 @@ fn is_keyword(word: &str) -> bool {
     )
 }
 
+/// `tokens` with `$crate::` before each single-segment macro call (`name!`, not `$name!`,
+/// `path::name!`, `macro_rules!`, nor a keyword before a `!`: `if !done`), at the name's position.
+/// Recurses into groups as `positioned_text` does: their depth was checked before the file was
+/// parsed (`MAX_NESTING`).
 fn crate_qualified_calls(tokens: TokenStream) -> TokenStream {
     let trees: Vec<TokenTree> = tokens.into_iter().collect();
     let mut out = Vec::with_capacity(trees.len());
