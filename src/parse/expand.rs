@@ -195,8 +195,8 @@ fn is_keyword(word: &str) -> bool {
 
 /// `tokens` with `$crate::` before each single-segment macro call (`name!`, not `$name!`,
 /// `path::name!`, `macro_rules!`, nor a keyword before a `!`: `if !done`), at the name's position.
-/// Recurses into groups as `positioned_text` does: their depth was checked before the file was
-/// parsed (`MAX_NESTING`).
+/// Recurses into groups as `positioned_text` does, on the stack the file is parsed on (sized for
+/// its nesting, `parse::MAX_NESTING`).
 fn crate_qualified_calls(tokens: TokenStream) -> TokenStream {
     let trees: Vec<TokenTree> = tokens.into_iter().collect();
     let mut out = Vec::with_capacity(trees.len());
