@@ -142,56 +142,62 @@ pub fn definition_text(mac: &syn::Macro, local_inner_macros: bool) -> String {
     positioned_text(&tokens, line(start)).0
 }
 
-/// Whether `word` is a keyword (strict, reserved or weak in expressions), or `macro_rules`: no
-/// macro call starts with one.
-fn is_keyword(word: &str) -> bool {
-    matches!(
-        word,
-        "as" | "async"
-            | "await"
-            | "break"
-            | "const"
-            | "continue"
-            | "crate"
-            | "do"
-            | "dyn"
-            | "else"
-            | "enum"
-            | "extern"
-            | "false"
-            | "fn"
-            | "for"
-            | "if"
-            | "impl"
-            | "in"
-            | "let"
-            | "loop"
-            | "macro_rules"
-            | "match"
-            | "mod"
-            | "move"
-            | "mut"
-            | "pub"
-            | "ref"
-            | "return"
-            | "self"
-            | "Self"
-            | "static"
-            | "struct"
-            | "super"
-            | "trait"
-            | "true"
-            | "try"
-            | "type"
-            | "unsafe"
-            | "use"
-            | "where"
-            | "while"
-            | "yield"
-            | "box"
-            | "become"
-    )
-}
+/// Rust's keywords (strict and reserved) and `macro_rules`: no macro call is named so, and some
+/// stand before a `!` that is no call (`if !done`, `return !ok`).
+const NOT_MACRO_NAMES: &[&str] = &[
+    "abstract",
+    "as",
+    "async",
+    "await",
+    "become",
+    "box",
+    "break",
+    "const",
+    "continue",
+    "crate",
+    "do",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "final",
+    "fn",
+    "for",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "macro",
+    "macro_rules",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "override",
+    "priv",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "Self",
+    "static",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "try",
+    "type",
+    "typeof",
+    "unsafe",
+    "unsized",
+    "use",
+    "virtual",
+    "where",
+    "while",
+    "yield",
+];
 
 /// `tokens` with `$crate::` before each single-segment macro call (`name!`, not `$name!`,
 /// `path::name!`, `macro_rules!`, nor a keyword before a `!`: `if !done`), at the name's position.
@@ -207,7 +213,7 @@ fn crate_qualified_calls(tokens: TokenStream) -> TokenStream {
                 let qualified = at.checked_sub(1).is_some_and(
                     |before| matches!(&trees[before], TokenTree::Punct(p) if p.as_char() == ':' || p.as_char() == '$'),
                 );
-                if bang && !qualified && !is_keyword(&name.to_string()) {
+                if bang && !qualified && !NOT_MACRO_NAMES.contains(&name.to_string().as_str()) {
                     let span = name.span();
                     let punct = |c, spacing| {
                         let mut punct = Punct::new(c, spacing);
