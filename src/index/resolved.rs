@@ -48,8 +48,7 @@ pub(super) fn send_resolved(ctx: &Ctx<'_>, walk: &Walk, scoped: &Scoped, interfa
     let recorded = walk
         .cached
         .as_ref()
-        .and_then(|cached| cached.recorded_edges(interface, &summary.deps_interface, uses, segments.len()))
-        .and_then(|recorded| admit_externs(ctx, &recorded).then_some(recorded));
+        .and_then(|cached| cached.recorded_edges(interface, &summary.deps_interface, uses, segments.len()));
     let mut kept: Vec<Option<(&Segment, Batches)>> = match &recorded {
         Some(recorded) => recorded
             .segments
@@ -65,6 +64,13 @@ pub(super) fn send_resolved(ctx: &Ctx<'_>, walk: &Walk, scoped: &Scoped, interfa
             .collect(),
         None => segments.iter().map(|_| None).collect(),
     };
+    // Kept edges point to the recorded extern vertices: without them, nothing is kept.
+    if let Some(recorded) = &recorded
+        && kept.iter().any(Option::is_some)
+        && !admit_externs(ctx, recorded)
+    {
+        kept.iter_mut().for_each(|kept| *kept = None);
+    }
     let todo: Vec<u32> =
         segments.iter().zip(&kept).filter(|(_, kept)| kept.is_none()).flat_map(|(items, _)| items.clone()).collect();
     ctx.items_resolved.fetch_add(todo.len(), Ordering::Relaxed);

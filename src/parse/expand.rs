@@ -12,11 +12,11 @@
 
 use std::collections::HashMap;
 
-use proc_macro2::{Delimiter, Group, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 
 use super::mbe::{MacroRules, MbeError};
 use super::refs::{BodyMacro, Collector, Refs};
-use super::{Body, LineMap, PathRef, SyntaxError, file_line, items, line, parse_syntax_with, with_lines};
+use super::{Body, LineMap, PathRef, SyntaxError, file_line, items, line, parse_syntax_with, regroup, with_lines};
 
 /// An item-position macro call (`name! { ... }`), with its body as positioned text.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -131,11 +131,7 @@ pub fn definition_text(mac: &syn::Macro, local_inner_macros: bool) -> String {
         .iter()
         .enumerate()
         .map(|(at, tree)| match tree {
-            TokenTree::Group(group) if arrow(at) => {
-                let mut qualified = Group::new(group.delimiter(), crate_qualified_calls(group.stream()));
-                qualified.set_span(group.span());
-                TokenTree::Group(qualified)
-            }
+            TokenTree::Group(group) if arrow(at) => regroup(group, crate_qualified_calls),
             tree => tree.clone(),
         })
         .collect();
@@ -227,11 +223,7 @@ fn crate_qualified_calls(tokens: TokenStream) -> TokenStream {
                 }
                 out.push(tree.clone());
             }
-            TokenTree::Group(group) => {
-                let mut inner = Group::new(group.delimiter(), crate_qualified_calls(group.stream()));
-                inner.set_span(group.span());
-                out.push(TokenTree::Group(inner));
-            }
+            TokenTree::Group(group) => out.push(regroup(group, crate_qualified_calls)),
             tree => out.push(tree.clone()),
         }
     }

@@ -416,10 +416,7 @@ fn dyn_before_bare_fn_traits(tokens: TokenStream) -> TokenStream {
     for (index, tree) in trees.iter().enumerate() {
         match tree {
             TokenTree::Group(group) => {
-                let mut rewritten =
-                    proc_macro2::Group::new(group.delimiter(), dyn_before_bare_fn_traits(group.stream()));
-                rewritten.set_span(group.span());
-                out.push(TokenTree::Group(rewritten));
+                out.push(regroup(group, dyn_before_bare_fn_traits));
                 continue;
             }
             TokenTree::Ident(ident)
@@ -448,16 +445,14 @@ fn named_anonymous_parameters(tokens: TokenStream) -> TokenStream {
     // group outside them.
     let mut signature: Option<usize> = None;
     for (index, tree) in trees.iter().enumerate() {
-        let is_fn = |tree: Option<&TokenTree>| matches!(tree, Some(TokenTree::Ident(i)) if i == "fn");
+        let after_fn = index.checked_sub(1).is_some_and(|i| matches!(&trees[i], TokenTree::Ident(i) if i == "fn"));
         match tree {
-            TokenTree::Ident(_) if index > 0 && is_fn(trees.get(index - 1)) => signature = Some(0),
+            TokenTree::Ident(_) if after_fn => signature = Some(0),
             TokenTree::Punct(punct) if signature.is_some() => {
                 let angles = signature.get_or_insert(0);
                 match punct.as_char() {
                     '<' => *angles += 1,
-                    '>' if !matches!(index.checked_sub(1).map(|i| &trees[i]), Some(TokenTree::Punct(p)) if p.as_char() == '-') => {
-                        *angles = angles.saturating_sub(1)
-                    }
+                    '>' if closes_angle(&trees, index) => *angles = angles.saturating_sub(1),
                     _ => {}
                 }
             }
@@ -465,19 +460,14 @@ fn named_anonymous_parameters(tokens: TokenStream) -> TokenStream {
                 if signature == Some(0) && group.delimiter() == proc_macro2::Delimiter::Parenthesis =>
             {
                 signature = None;
-                let mut rewritten = proc_macro2::Group::new(group.delimiter(), named_parameters(group.stream()));
-                rewritten.set_span(group.span());
-                out.push(TokenTree::Group(rewritten));
+                out.push(regroup(group, named_parameters));
                 continue;
             }
             TokenTree::Group(group) => {
                 if signature == Some(0) {
                     signature = None;
                 }
-                let mut rewritten =
-                    proc_macro2::Group::new(group.delimiter(), named_anonymous_parameters(group.stream()));
-                rewritten.set_span(group.span());
-                out.push(TokenTree::Group(rewritten));
+                out.push(regroup(group, named_anonymous_parameters));
                 continue;
             }
             _ => {}
@@ -498,10 +488,7 @@ fn named_parameters(list: TokenStream) -> TokenStream {
         if let TokenTree::Punct(punct) = tree {
             match punct.as_char() {
                 '<' => angles += 1,
-                // `->` of `Fn(A) -> B` inside a type is no closing angle.
-                '>' if !matches!(index.checked_sub(1).map(|i| &trees[i]), Some(TokenTree::Punct(p)) if p.as_char() == '-') => {
-                    angles = angles.saturating_sub(1)
-                }
+                '>' if closes_angle(&trees, index) => angles = angles.saturating_sub(1),
                 ',' if angles == 0 => {
                     parts.push((&trees[start..index], Some(tree)));
                     start = index + 1;
@@ -530,6 +517,20 @@ fn named_parameters(list: TokenStream) -> TokenStream {
         out.extend(comma.cloned());
     }
     out.into_iter().collect()
+}
+
+/// `group` with its tokens rewritten by `rewrite`, its delimiter and span kept (the token
+/// rewrites here and in `expand` recurse into groups through it).
+fn regroup(group: &proc_macro2::Group, rewrite: impl FnOnce(TokenStream) -> TokenStream) -> TokenTree {
+    let mut rewritten = proc_macro2::Group::new(group.delimiter(), rewrite(group.stream()));
+    rewritten.set_span(group.span());
+    TokenTree::Group(rewritten)
+}
+
+/// Whether the `>` at `index` closes an angle bracket: the `>` of `->` (`Fn(A) -> B` inside a
+/// type) does not.
+fn closes_angle(trees: &[TokenTree], index: usize) -> bool {
+    !matches!(index.checked_sub(1).map(|i| &trees[i]), Some(TokenTree::Punct(p)) if p.as_char() == '-')
 }
 
 /// Whether a type starts after `before` (see `dyn_before_bare_fn_traits`).
