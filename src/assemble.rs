@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::cfg::CfgContext;
 use crate::ids::Key;
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
-use crate::parse::{Detail, ItemFacts, MacroCall};
+use crate::parse::{Detail, ItemFacts, MacroCall, Refs};
 use crate::resolve::{ItemRecord, Ns, Shape};
 use crate::workspace::Workspace;
 
@@ -193,9 +193,11 @@ pub fn hash_text(hash: u64) -> String {
     format!("{hash:016x}")
 }
 
-/// What resolution needs of an item, taken from its facts (which are consumed).
+/// What resolution needs of an item, taken from its facts (which are consumed); its calls those
+/// `cfg` compiles (`keep_compiled_calls`).
 fn take_record(
-    facts: ItemFacts,
+    mut facts: ItemFacts,
+    cfg: &CfgContext,
     id: Uuid,
     parent: Uuid,
     path: String,
@@ -212,6 +214,7 @@ fn take_record(
         Detail::MacroRules { definition } => Shape::MacroRules { definition },
         Detail::None | Detail::Module { .. } => Shape::None,
     };
+    keep_compiled_calls(&mut facts.refs, cfg);
     let record = ItemRecord {
         id,
         kind: facts.kind,
@@ -223,9 +226,19 @@ fn take_record(
         file: file.name.clone(),
         line: facts.line,
         shape,
-        refs: facts.refs,
+        refs: facts.refs.into(),
     };
     (record, facts.children)
+}
+
+/// Drops from `refs` the calls its crate does not compile (under a `#[cfg]` that does not hold),
+/// unless it has body macros, whose ranges of calls their expansion needs as parsed (it drops
+/// them then, `index::expand_body_macros`). A record so kept needs nothing more before
+/// resolution, and a rerun can leave it packed (`resolve::RecordRefs`).
+pub fn keep_compiled_calls(refs: &mut Refs, cfg: &CfgContext) {
+    if refs.body_macros.is_empty() {
+        refs.calls.retain(|call| cfg.allows(call.cfg.as_deref()));
+    }
 }
 
 /// Adds a module body's items to `out`: their vertices and edges, their records, its `mod x;`
@@ -281,7 +294,7 @@ pub fn module_body_with(
                 inline_dirs.push(path_attr.clone().unwrap_or_else(|| facts.name.clone()));
                 let calls = std::mem::take(macro_calls);
                 push_vertex(&mut out.batch, file, id, facts.kind, item_props(&facts, &path, &file.name, active));
-                let (record, body) = take_record(facts, id, module.id, path, active, file);
+                let (record, body) = take_record(facts, module.cfg, id, module.id, path, active, file);
                 let inner = ModuleRef {
                     key: &key,
                     id,
@@ -341,7 +354,7 @@ fn item_tree(
     facts.refs.derives.extend(
         cfg_derives.into_iter().filter(|(predicate, _)| module.cfg.allows(Some(predicate))).map(|(_, named)| named),
     );
-    let (record, children) = take_record(facts, id, parent, path, active, file);
+    let (record, children) = take_record(facts, module.cfg, id, parent, path, active, file);
     let path = record.path.as_str();
     let disambiguators = disambiguators(&children);
     for (child, disambiguator) in children.into_iter().zip(disambiguators) {
@@ -361,7 +374,7 @@ fn item_tree(
             // or a macro call there is not followed.
             let props = item_props(&child, &child_path, &file.name, child_active);
             push_vertex(&mut out.batch, file, child_id, child.kind, props);
-            let (child_record, body) = take_record(child, child_id, id, child_path, child_active, file);
+            let (child_record, body) = take_record(child, module.cfg, child_id, id, child_path, child_active, file);
             let inner = ModuleRef {
                 key: &child_key,
                 id: child_id,

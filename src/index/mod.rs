@@ -28,7 +28,7 @@ use crate::incremental::{
 };
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse;
-use crate::resolve::{self, CrateDefs, Externs, ItemRecord, Shape, World};
+use crate::resolve::{self, CrateDefs, Externs, ItemRecord, RecordRefs, Shape, World};
 use crate::validate::{Origin, Registry, ValidationError};
 use crate::workspace::modules::{self, ModDecl, ModuleFile};
 use crate::workspace::{CrateInfo, CrateKind, PackageInfo, Workspace};
@@ -715,13 +715,13 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         file: Arc::from(job.decl.as_ref().map_or("", |(file, _)| file.as_str())),
         line: module.decl_line,
         shape: Shape::None,
-        refs: parse::Refs::default(),
+        refs: RecordRefs::default(),
     };
     let keep = |record: ItemRecord| job.walk.keep(vec![record]);
 
     // Ends the file when it cannot be indexed (see `abandon`).
     let give_up = |batch: Batch, props: Props, why: Diagnostic| {
-        keep(ItemRecord { refs: parse::Refs::default(), ..clone_record(&record) });
+        keep(ItemRecord { refs: RecordRefs::default(), ..clone_record(&record) });
         abandon(ctx, job.walk, batch, module_id, props, module.doc.clone(), why)
     };
 
@@ -946,7 +946,9 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     let BodyOut { batch: mut body, mut records, children, sites } = out;
     finish_module(&mut batch, module_id, props, doc);
     batch.append(&mut body);
-    record.refs = refs;
+    let mut refs = refs;
+    assemble::keep_compiled_calls(&mut refs, job.cfg);
+    record.refs = refs.into();
     record.active = active;
     records.push(record);
     // The batch is encoded once, for the file's output and the crate's.
@@ -1205,9 +1207,9 @@ impl Known {
             if let Some(parent) = record.parent {
                 self.taken.entry(parent).or_default().insert(record.id);
             }
-            if record.kind == VertexKind::Module && !record.refs.uses.is_empty() {
+            if record.kind == VertexKind::Module && !record.refs.uses().is_empty() {
                 let imports = self.imports.entry(record.path.clone()).or_default();
-                for import in &record.refs.uses {
+                for import in record.refs.uses() {
                     imports.insert((import.name.clone(), import.path.segments.clone()));
                 }
             }
@@ -1406,11 +1408,19 @@ fn expand_body_macros(walk: &Walk, cfg: &CfgContext, expansion: Option<&Expansio
     let modules: Vec<Option<String>> = records
         .iter()
         .enumerate()
-        .map(|(at, record)| (expansion.is_some() && !record.refs.body_macros.is_empty()).then(|| module_of(at)))
+        .map(|(at, record)| (expansion.is_some() && !record.refs.body_macros().is_empty()).then(|| module_of(at)))
         .collect();
     records.par_iter_mut().zip(modules).for_each(|(record, module)| {
+        // Most records need nothing: no body macro, every call compiled (`assemble` keeps only
+        // those); a packed record stays packed (`RecordRefs`).
+        let idle = |refs: &parse::Refs| {
+            refs.body_macros.is_empty() && refs.calls.iter().all(|call| cfg.allows(call.cfg.as_deref()))
+        };
+        if record.refs.open().is_none_or(idle) {
+            return;
+        }
         let (file, active) = (&record.file, record.active);
-        expand_in_body(&mut record.refs, cfg, |body_macro| {
+        expand_in_body(record.refs.open_mut(), cfg, |body_macro| {
             let definition = expansion?.definition(&body_macro.call, module.as_deref()?, file, active)?;
             let expanded = catch_unwind(AssertUnwindSafe(|| {
                 parse::with_thread_definitions(|cache| parse::expand_in_body(body_macro, definition, cache))
@@ -1864,7 +1874,7 @@ fn merge_module_refs(records: &mut [ItemRecord], mut added: Vec<(uuid::Uuid, par
     }
     for record in records {
         if let Some(refs) = by_id.remove(&record.id) {
-            record.refs.append(refs);
+            record.refs.open_mut().append(refs);
         }
     }
 }
@@ -1882,7 +1892,7 @@ fn clone_record(record: &ItemRecord) -> ItemRecord {
         file: record.file.clone(),
         line: record.line,
         shape: Shape::None,
-        refs: parse::Refs::default(),
+        refs: RecordRefs::default(),
     }
 }
 

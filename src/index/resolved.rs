@@ -166,20 +166,21 @@ fn batches(edges: Vec<Edge>) -> Vec<Vec<Edge>> {
 }
 
 /// A segment's key (its items' ids and what each names, as resolution reads it) and the hash
-/// of its items' `use` declarations alone. The hashes are `Hash`'s: a cache is only read by the
-/// binary that wrote it (`incremental::crate_fingerprints`), and each `Vec` and `String` writes
-/// its length or an end, so that the concatenation is unambiguous.
+/// of its items' `use` declarations alone. The hashes are `Hash`'s and the names' encoding's
+/// (`RecordRefs::names_hash`, which a record read back from the cache has at hand): a cache is
+/// only read by the binary that wrote it (`incremental::crate_fingerprints`), and each `Vec` and
+/// `String` writes its length or an end, so that the concatenation is unambiguous.
 fn segment_key(scoped: &Scoped, items: Range<u32>) -> (u64, u64) {
     let (mut key, mut uses) = (Xxh3::new(), Xxh3::new());
     for index in items {
         key.update(scoped.defs.id(index).as_bytes());
         let refs = &scoped.refs()[index as usize];
-        refs.uses.hash(&mut uses);
-        refs.uses.hash(&mut key);
-        // Everything else but `body_macros`, which resolution does not read (their calls were
-        // merged into `calls` before it, `index::expand_body_macros`).
-        (&refs.types, &refs.values, &refs.calls, &refs.macros, &refs.derives, &refs.cfg_derives).hash(&mut key);
-        refs.supertraits.hash(&mut key);
+        refs.uses().hash(&mut uses);
+        refs.uses().hash(&mut key);
+        refs.supertraits().hash(&mut key);
+        // Not `body_macros`, which resolution does not read (their calls were merged into
+        // `calls` before it, `index::expand_body_macros`).
+        key.update(&refs.names_hash().to_le_bytes());
     }
     (key.digest(), uses.digest())
 }

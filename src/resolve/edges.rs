@@ -18,7 +18,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::lookup::{Bounds, Confidence, FnCx, Loc, Resolver, Ty, extern_id};
-use super::{CrateDefs, Def, Import, ItemDef, Ns, ResolveStats, Shape, Vis, World, prelude};
+use super::{CrateDefs, Def, Import, ItemDef, Ns, RecordRefs, ResolveStats, Shape, Vis, World, prelude};
 use crate::model::{Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse::{Named, Refs, TypeExpr};
 
@@ -124,7 +124,7 @@ impl Out<'_> {
 pub(super) fn item_edges_of(
     defs: &Arc<CrateDefs>,
     world: &World,
-    refs: &[Refs],
+    refs: &[RecordRefs],
     imports: &[Import<'_>],
     resolved: &[Vec<Def>],
     externs: &Externs,
@@ -152,7 +152,7 @@ pub(super) fn item_edges_of(
                     import_edges(&mut out, &imports[import], &resolved[import]);
                 }
             }
-            item_edges(&mut out, defs, item, &refs[index as usize]);
+            item_edges(&mut out, defs, item, &refs[index as usize].for_edges());
             (out.edges, out.stats)
         })
         .collect()
@@ -201,6 +201,8 @@ fn impl_self_ty(resolver: &Resolver<'_>, defs: &CrateDefs, imp: &ItemDef) -> Ty 
     }
 }
 
+/// `refs` as `RecordRefs::for_edges` gives them: the imports' edges are `import_edges`', from
+/// the crate's resolved imports, so that `uses` is not read here.
 fn item_edges(out: &mut Out<'_>, defs: &CrateDefs, item: &ItemDef, refs: &Refs) {
     let resolver = out.resolver;
     let mut cx = FnCx::new(

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::{
-    Binding, CrateDefs, Def, Import, ItemDef, Ns, ResolveStats, Shape, Vis, World, bind, module_scope_of, prelude,
+    Binding, CrateDefs, Def, Import, ItemDef, Ns, RecordRefs, ResolveStats, Shape, Vis, World, bind, module_scope_of,
+    prelude,
 };
 use crate::ids::Key;
 use crate::model::VertexKind;
-use crate::parse::{BoundsExpr, Callee, ClosureParam, PathRef, Refs, TypeExpr};
+use crate::parse::{BoundsExpr, Callee, ClosureParam, PathRef, TypeExpr};
 
 /// Evaluations give up this deep (type aliases of aliases, calls chained on calls).
 const MAX_DEPTH: u8 = 24;
@@ -1525,7 +1526,7 @@ fn add_macro_use(defs: &mut CrateDefs, world: &World, def: &Def) {
 
 /// Resolves every impl's trait and self type (registering the impl under its self type), and
 /// every trait's supertraits.
-pub fn resolve_impls_and_traits(defs: &mut CrateDefs, world: &World, refs: &[Refs]) {
+pub fn resolve_impls_and_traits(defs: &mut CrateDefs, world: &World, refs: &[RecordRefs]) {
     let mut impls = Vec::new();
     let mut supertraits = Vec::new();
     {
@@ -1562,7 +1563,7 @@ pub fn resolve_impls_and_traits(defs: &mut CrateDefs, world: &World, refs: &[Ref
                 }
                 (VertexKind::Trait, _) => {
                     let resolved: Vec<Def> = refs[index]
-                        .supertraits
+                        .supertraits()
                         .iter()
                         .filter_map(|named| resolver.path(loc, &named.path, Ns::Type, false))
                         .collect();

@@ -18,6 +18,7 @@
 mod edges;
 mod lookup;
 pub mod prelude;
+mod record_refs;
 
 // FxHash: names and ids are hashed at every step of resolution, and FxHash is several times
 // cheaper than std's SipHash on them. Nothing depends on a map's order (`sorted` writes them in
@@ -30,9 +31,10 @@ use uuid::Uuid;
 
 use crate::cfg::CfgContext;
 use crate::model::{Edge, VertexKind};
-use crate::parse::{PathRef, Refs, TypeExpr, UseFacts};
+use crate::parse::{PathRef, TypeExpr, UseFacts};
 
 pub use edges::Externs;
+pub use record_refs::RecordRefs;
 
 /// A namespace: a module can hold a type, a value and a macro of one name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -76,7 +78,7 @@ pub struct ItemRecord {
     pub file: Arc<str>,
     pub line: u32,
     pub shape: Shape,
-    pub refs: Refs,
+    pub refs: RecordRefs,
 }
 
 /// What only some kinds of items carry, for resolution.
@@ -420,7 +422,7 @@ impl World {
 pub struct Scoped {
     pub defs: Arc<CrateDefs>,
     /// By item index, as `defs.items`.
-    refs: Vec<Refs>,
+    refs: Vec<RecordRefs>,
     /// Each import as (scope, owner item, index in the owner's `uses`, active), in the order
     /// the fixed point took them.
     imports: Vec<(u32, u32, u32, bool)>,
@@ -463,7 +465,7 @@ pub fn scope_crate(input: CrateInput<'_>, world: &World) -> Scoped {
     // The position breaks ties, as the stable sort did: the keys are unique.
     order.sort_unstable();
     let order: Vec<u32> = order.into_iter().map(|(_, _, at)| at).collect();
-    let mut refs: Vec<Refs> = Vec::with_capacity(records.len());
+    let mut refs: Vec<RecordRefs> = Vec::with_capacity(records.len());
     let mut defs = CrateDefs {
         krate,
         edition_2015: edition == "2015",
@@ -535,7 +537,7 @@ impl Scoped {
     }
 
     /// What each item names, by item index.
-    pub fn refs(&self) -> &[Refs] {
+    pub fn refs(&self) -> &[RecordRefs] {
         &self.refs
     }
 
@@ -549,7 +551,7 @@ impl Scoped {
                 scope,
                 owner,
                 at,
-                facts: &self.refs[owner as usize].uses[at as usize],
+                facts: &self.refs[owner as usize].uses()[at as usize],
                 active,
             })
             .collect();
@@ -559,7 +561,7 @@ impl Scoped {
 
 /// Gives every module, and every function whose body (or const or static whose initializer)
 /// declares items or imports, a scope; and every item the scope its names are looked up in.
-fn open_scopes(defs: &mut CrateDefs, refs: &[Refs]) {
+fn open_scopes(defs: &mut CrateDefs, refs: &[RecordRefs]) {
     // Parents before children (paths do not order them: an impl's members' paths start with `<`).
     let mut order: Vec<u32> =
         (0..defs.items.len() as u32).filter(|&i| defs.items[i as usize].parent.is_none()).collect();
@@ -581,7 +583,7 @@ fn open_scopes(defs: &mut CrateDefs, refs: &[Refs]) {
             VertexKind::Module => true,
             // `const _: () = { use a::Trait; impl Trait for X {} };`, as zerocopy writes it.
             VertexKind::Function | VertexKind::Const | VertexKind::Static => {
-                !refs[index].uses.is_empty()
+                !refs[index].uses().is_empty()
                     || defs.items[index].children.iter().any(|&c| Ns::of(defs.items[c as usize].kind).is_some())
             }
             _ => false,
@@ -683,12 +685,12 @@ struct Import<'a> {
     active: bool,
 }
 
-fn collect_imports<'a>(defs: &CrateDefs, refs: &'a [Refs], cfg: &CfgContext) -> Vec<Import<'a>> {
+fn collect_imports<'a>(defs: &CrateDefs, refs: &'a [RecordRefs], cfg: &CfgContext) -> Vec<Import<'a>> {
     let mut imports = Vec::new();
     for (index, item_refs) in refs.iter().enumerate() {
         let item = &defs.items[index];
         let Some(scope) = item.own_scope else { continue };
-        for (at, facts) in item_refs.uses.iter().enumerate() {
+        for (at, facts) in item_refs.uses().iter().enumerate() {
             let active = item.active && cfg.allows(facts.cfg.as_deref());
             imports.push(Import { scope, owner: index as u32, at: at as u32, facts, active });
         }
