@@ -235,13 +235,9 @@ fn a_file_output_decodes_from_its_batch_encoded_once() {
     assert_eq!(pieces.batch, batch_bytes, "the batch's own bytes, to reuse");
     assert_eq!(pieces.whole(), bytes);
     let vertex = &batch.vertices[0];
-    assert_eq!(
-        output.keys.vertices.iter().map(|&(id, kind, _)| (id, kind)).collect::<Vec<_>>(),
-        [(vertex.id, vertex.kind)]
-    );
+    assert_eq!(output.keys.vertices, [(vertex.id, vertex.kind)]);
     let edge = &batch.edges[0];
-    let keys: Vec<_> = output.keys.edges.iter().map(|&(from, kind, to, _)| (from, kind, to)).collect();
-    assert_eq!(keys, [(edge.from, edge.kind, edge.to)]);
+    assert_eq!(output.keys.edges, [(edge.from, edge.kind, edge.to)]);
     assert!(output.records.is_empty() && output.sites.is_empty() && output.children.is_empty());
     let cut = FileEntry { head: &bytes[..bytes.len() - 1], batch: &[], tail: &[] };
     assert!(FileOutput::decode(cut).is_none(), "a truncated output is refused");
@@ -281,6 +277,39 @@ fn a_batch_counted_by_its_keys_counts_as_the_batch_itself() {
     assert!(!disjoint, "the third batch names an edge of the first");
     let encoded = encode_batch(&batches[0]);
     assert!(BatchKeys::decode(&encoded[..encoded.len() - 1]).is_none(), "a cut batch is refused");
+}
+
+#[test]
+fn batch_keys_step_over_properties_of_every_shape() {
+    // Strings of each length class, numbers of each width, floats, nested arrays and maps.
+    let props = [
+        ("name", json!("f")),
+        ("doc", json!("d".repeat(300))),
+        ("signature", json!("s".repeat(70_000))),
+        ("line", json!(3)),
+        ("column", json!(300)),
+        ("start", json!(70_000)),
+        ("end", json!(5_000_000_000u64)),
+        ("offset", json!(-1)),
+        ("delta", json!(-40_000)),
+        ("weight", json!(0.5)),
+        ("public", json!(true)),
+        ("alias", json!(null)),
+        ("attrs", json!([["a", 1], [], {"k": [1.5, "v"]}])),
+    ];
+    let batch = Batch {
+        vertices: vec![vertex(2, VertexKind::Function, &props), vertex(3, VertexKind::Struct, &[])],
+        edges: vec![edge(2, EdgeKind::Calls, 3, &props), edge(3, EdgeKind::DefinedIn, 2, &[])],
+    };
+    let encoded = encode_batch(&batch);
+    let keys = BatchKeys::decode(&encoded).unwrap();
+    assert_eq!(keys.vertices, batch.vertices.iter().map(|v| (v.id, v.kind)).collect::<Vec<_>>());
+    assert_eq!(keys.edges, batch.edges.iter().map(|e| (e.from, e.kind, e.to)).collect::<Vec<_>>());
+    // Cut anywhere, or followed by anything, the bytes are not one batch.
+    for end in (0..encoded.len()).step_by(97) {
+        assert!(BatchKeys::decode(&encoded[..end]).is_none(), "cut at {end}");
+    }
+    assert!(BatchKeys::decode(&[&encoded[..], &[0xc0]].concat()).is_none());
 }
 
 #[test]

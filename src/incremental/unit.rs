@@ -7,7 +7,6 @@ use std::io::Write;
 use std::sync::Arc;
 
 use rustc_hash::{FxBuildHasher, FxHashSet};
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -173,8 +172,8 @@ impl OutputBuilder {
     /// `add`, for a batch known by its keys and its bytes (a file's output read back from the
     /// cache, whose properties need not be decoded: they are in the bytes).
     pub fn add_keys(&mut self, keys: &BatchKeys, encoded: Arc<[u8]>) {
-        let vertices = keys.vertices.iter().map(|&(id, kind, _)| (id, kind));
-        let edges = keys.edges.iter().map(|&(from, kind, to, _)| (from, kind, to));
+        let vertices = keys.vertices.iter().copied();
+        let edges = keys.edges.iter().copied();
         self.add_keyed(vertices, edges, encoded);
     }
 
@@ -285,7 +284,7 @@ impl FileOutput {
             let mut rest = bytes;
             rmp::decode::read_array_len(&mut rest).ok()?;
             let start = bytes.len() - rest.len();
-            let keys: BatchKeys = rmp_serde::decode::from_read(&mut rest).ok()?;
+            let keys = BatchKeys::decode_prefix(&mut rest)?;
             let end = bytes.len() - rest.len();
             (&bytes[..start], &bytes[start..end], &bytes[end..], keys)
         } else {
@@ -304,20 +303,106 @@ impl FileOutput {
 }
 
 /// What `OutputBuilder` counts of a batch, read from `encode_batch`'s bytes without the
-/// properties (`IgnoredAny` skips them unallocated): each vertex's id and kind, each edge's
-/// key. A batch encodes as arrays of its fields, so the tuples read them in order.
-#[derive(Debug, Default, Deserialize)]
+/// properties: each vertex's id and kind, each edge's key. A batch encodes as arrays of its
+/// fields (`Batch`, then each `Vertex` and `Edge`); the properties are stepped over
+/// (`skip_value`), neither decoded nor copied.
+#[derive(Debug, Default)]
 pub struct BatchKeys {
-    pub vertices: Vec<(Uuid, VertexKind, IgnoredAny)>,
-    pub edges: Vec<(Uuid, EdgeKind, Uuid, IgnoredAny)>,
+    pub vertices: Vec<(Uuid, VertexKind)>,
+    pub edges: Vec<(Uuid, EdgeKind, Uuid)>,
 }
 
 impl BatchKeys {
     /// `None` when the bytes are not one whole batch.
     pub fn decode(mut bytes: &[u8]) -> Option<BatchKeys> {
-        let keys = rmp_serde::decode::from_read(&mut bytes).ok()?;
+        let keys = BatchKeys::decode_prefix(&mut bytes)?;
         bytes.is_empty().then_some(keys)
     }
+
+    /// The keys of the batch at the front of `bytes`, which is moved past it.
+    fn decode_prefix(bytes: &mut &[u8]) -> Option<BatchKeys> {
+        fn field<'a, T: Deserialize<'a>>(bytes: &mut &'a [u8]) -> Option<T> {
+            rmp_serde::from_slice(take_value(bytes)?).ok()
+        }
+        let array = |bytes: &mut &[u8]| rmp::decode::read_array_len(bytes).ok();
+        if array(bytes)? != 2 {
+            return None;
+        }
+        // Each element takes a byte at least: no allocation beyond what the bytes can hold.
+        let count = array(bytes)? as usize;
+        let mut vertices = Vec::with_capacity(count.min(bytes.len()));
+        for _ in 0..count {
+            if array(bytes)? != 3 {
+                return None;
+            }
+            vertices.push((field(bytes)?, field(bytes)?));
+            skip_value(bytes, 0)?;
+        }
+        let count = array(bytes)? as usize;
+        let mut edges = Vec::with_capacity(count.min(bytes.len()));
+        for _ in 0..count {
+            if array(bytes)? != 4 {
+                return None;
+            }
+            edges.push((field(bytes)?, field(bytes)?, field(bytes)?));
+            skip_value(bytes, 0)?;
+        }
+        Some(BatchKeys { vertices, edges })
+    }
+}
+
+/// The bytes of the msgpack value at the front of `bytes`, which is moved past it.
+fn take_value<'a>(bytes: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let start = *bytes;
+    skip_value(bytes, 0)?;
+    Some(&start[..start.len() - bytes.len()])
+}
+
+/// Moves `bytes` past the msgpack value at its front, without decoding it; `None` when it is
+/// cut short or malformed, or nests deeper than a property value does.
+fn skip_value(bytes: &mut &[u8], depth: u32) -> Option<()> {
+    use rmp::Marker;
+    fn len(bytes: &mut &[u8], width: usize) -> Option<usize> {
+        let (be, rest) = bytes.split_at_checked(width)?;
+        *bytes = rest;
+        Some(be.iter().fold(0, |len, &byte| len << 8 | byte as usize))
+    }
+    if depth > 64 {
+        return None;
+    }
+    let marker = rmp::decode::read_marker(bytes).ok()?;
+    let (data, elements) = match marker {
+        Marker::FixPos(_) | Marker::FixNeg(_) | Marker::Null | Marker::True | Marker::False => (0, 0),
+        Marker::U8 | Marker::I8 => (1, 0),
+        Marker::U16 | Marker::I16 => (2, 0),
+        Marker::U32 | Marker::I32 | Marker::F32 => (4, 0),
+        Marker::U64 | Marker::I64 | Marker::F64 => (8, 0),
+        Marker::FixStr(n) => (n as usize, 0),
+        Marker::Str8 | Marker::Bin8 => (len(bytes, 1)?, 0),
+        Marker::Str16 | Marker::Bin16 => (len(bytes, 2)?, 0),
+        Marker::Str32 | Marker::Bin32 => (len(bytes, 4)?, 0),
+        Marker::FixArray(n) => (0, n as usize),
+        Marker::Array16 => (0, len(bytes, 2)?),
+        Marker::Array32 => (0, len(bytes, 4)?),
+        Marker::FixMap(n) => (0, 2 * n as usize),
+        Marker::Map16 => (0, 2 * len(bytes, 2)?),
+        Marker::Map32 => (0, 2 * len(bytes, 4)?),
+        // The type, then the data.
+        Marker::FixExt1 => (2, 0),
+        Marker::FixExt2 => (3, 0),
+        Marker::FixExt4 => (5, 0),
+        Marker::FixExt8 => (9, 0),
+        Marker::FixExt16 => (17, 0),
+        Marker::Ext8 => (len(bytes, 1)? + 1, 0),
+        Marker::Ext16 => (len(bytes, 2)? + 1, 0),
+        Marker::Ext32 => (len(bytes, 4)? + 1, 0),
+        Marker::Reserved => return None,
+    };
+    *bytes = bytes.get(data..)?;
+    for _ in 0..elements {
+        skip_value(bytes, depth + 1)?;
+    }
+    Some(())
 }
 
 /// `FileOutput` by reference, to encode it without a copy, around its batch encoded once for
