@@ -99,7 +99,10 @@ pub(super) struct Names(Vec<(&'static str, Identifier)>);
 
 impl Names {
     pub(super) fn get(&mut self, name: &'static str) -> Result<Identifier, StoreError> {
-        if let Some((_, identifier)) = self.0.iter().find(|(known, _)| *known == name) {
+        // A name is nearly always the very `&'static str` it was first seen as: its address is
+        // compared before its text.
+        let same = |known: &&str| std::ptr::eq(*known, name) || *known == name;
+        if let Some((_, identifier)) = self.0.iter().find(|(known, _)| same(known)) {
             return Ok(*identifier);
         }
         let identifier = identifier(name)?;
@@ -169,6 +172,10 @@ struct State<D: Sink> {
     /// at again only when a flush wrote new vertices.
     waiting_edges: Vec<model::Edge>,
     stats: WriteStats,
+    /// What `stats` counts by kind, counted here by the kinds' order (`VertexKind::ALL`,
+    /// `EdgeKind::ALL`): a map entry per item cost the writer more than the count is worth.
+    vertex_counts: Vec<usize>,
+    edge_counts: Vec<usize>,
 }
 
 fn run<D: Sink>(mut db: D, receiver: Receiver<Batch>, config: WriterConfig) -> Result<(D, WriteStats), StoreError> {
@@ -181,6 +188,8 @@ fn run<D: Sink>(mut db: D, receiver: Receiver<Batch>, config: WriterConfig) -> R
         pending_edges: Vec::new(),
         waiting_edges: Vec::new(),
         stats: WriteStats::default(),
+        vertex_counts: vec![0; VertexKind::ALL.len()],
+        edge_counts: vec![0; model::EdgeKind::ALL.len()],
     };
     let mut deadline: Option<Instant> = None;
     loop {
@@ -209,6 +218,16 @@ fn run<D: Sink>(mut db: D, receiver: Receiver<Batch>, config: WriterConfig) -> R
     for edge in std::mem::take(&mut state.waiting_edges) {
         state.stats.dangling_edges.push((edge.from, edge.kind.as_str(), edge.to));
     }
+    for (kind, count) in VertexKind::ALL.iter().zip(&state.vertex_counts) {
+        if *count > 0 {
+            state.stats.vertices.insert(kind.as_str(), *count);
+        }
+    }
+    for (kind, count) in model::EdgeKind::ALL.iter().zip(&state.edge_counts) {
+        if *count > 0 {
+            state.stats.edges.insert(kind.as_str(), *count);
+        }
+    }
     state.stats.dangling_edges.sort();
     state.stats.duplicate_ids.sort();
     Ok((state.db, state.stats))
@@ -236,7 +255,7 @@ impl<D: Sink> State<D> {
                     slot.insert(vertex.kind);
                 }
             }
-            *self.stats.vertices.entry(vertex.kind.as_str()).or_default() += 1;
+            self.vertex_counts[vertex.kind as usize] += 1;
             items.vertices.push((vertex.id, self.names.get(vertex.kind.as_str())?));
             for (name, value) in vertex.props {
                 items.vertex_props.push(((vertex.id, self.names.get(name)?), D::value(value)));
@@ -253,7 +272,7 @@ impl<D: Sink> State<D> {
                 waiting.push(edge);
                 continue;
             }
-            *self.stats.edges.entry(edge.kind.as_str()).or_default() += 1;
+            self.edge_counts[edge.kind as usize] += 1;
             let stored = Edge::new(edge.from, self.names.get(edge.kind.as_str())?, edge.to);
             for (name, value) in edge.props {
                 items.edge_props.push(((stored.clone(), self.names.get(name)?), D::value(value)));
