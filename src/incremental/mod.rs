@@ -36,8 +36,9 @@
 //! is replaced atomically after the graph is committed, and records the graph's stamp
 //! (`store::stamp`). A run killed in between leaves a state whose stamp no longer matches: the
 //! next build is a full one. Packs nobody names any more are removed after the state is replaced;
-//! a pack mostly dead (the units it holds were indexed again since) has its live blobs copied into
-//! the new pack, so that the cache stays within twice what it holds.
+//! when the packs' dead bytes (blobs of units indexed again since) outweigh the live ones, the
+//! packs most dead have their live blobs copied into the new pack, so that the cache stays within
+//! twice what it holds.
 
 mod input;
 mod unit;
@@ -203,7 +204,7 @@ impl Cache {
 
     /// Records a new state: the units built now (`packed`, from `pack`), and those carried over
     /// from `previous` (`units`), whose blobs stay where they are, or are copied into the new pack
-    /// when most of theirs is dead; then replaces the state file and removes the packs nothing
+    /// when the packs' dead bytes outweigh their live ones (`mostly_dead`); then replaces the state file and removes the packs nothing
     /// names any more.
     pub fn save(
         &self,
@@ -248,24 +249,46 @@ impl Cache {
         Ok(())
     }
 
-    /// The older packs that `units` name less than half of: their live blobs are copied into the
-    /// new pack (of `generation`), so that dead bytes never outweigh live ones.
+    /// The older packs whose live blobs are to be copied into the new pack (of `generation`), so
+    /// that the dead bytes of all packs never outweigh the live ones: none while they do not; else
+    /// the packs most dead first, until they do not. (Packs that no unit names are removed
+    /// without a copy, by `save`.) Bounding each pack instead copied the same blobs at every
+    /// rerun of a package whose library is most of it: the library's new blobs outweigh the rest
+    /// in each pack, so each rerun's pack was mostly dead at the next, and the rest copied again.
     fn mostly_dead(&self, units: &BTreeMap<String, UnitEntry>, generation: u64) -> Vec<u64> {
         let mut live: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut all_live = 0;
         for entry in units.values() {
             for blob in entry.blobs() {
+                all_live += blob.len;
                 if blob.pack != generation {
                     *live.entry(blob.pack).or_default() += blob.len;
                 }
             }
         }
-        live.into_iter()
-            .filter(|&(pack, live)| {
-                // A pack that cannot be looked at is copied from: reading it then says what is wrong.
-                std::fs::metadata(self.dir.join(Blob::pack_name(pack))).map_or(true, |meta| live * 2 < meta.len())
-            })
-            .map(|(pack, _)| pack)
-            .collect()
+        // Each older pack's dead bytes and size; one that cannot be looked at is copied from
+        // (reading it then says what is wrong).
+        let mut chosen = Vec::new();
+        let mut packs: Vec<(u64, u64, u64)> = Vec::new();
+        for (pack, live) in live {
+            match std::fs::metadata(self.dir.join(Blob::pack_name(pack))) {
+                Ok(meta) => packs.push((pack, meta.len().saturating_sub(live), meta.len().max(1))),
+                Err(_) => chosen.push(pack),
+            }
+        }
+        let mut dead: u64 = packs.iter().map(|&(_, dead, _)| dead).sum();
+        // Most dead first (dead / size, compared without dividing), then oldest.
+        packs.sort_by(|&(a, a_dead, a_size), &(b, b_dead, b_size)| {
+            (u128::from(b_dead) * u128::from(a_size)).cmp(&(u128::from(a_dead) * u128::from(b_size))).then(a.cmp(&b))
+        });
+        for (pack, pack_dead, _) in packs {
+            if dead <= all_live {
+                break;
+            }
+            dead -= pack_dead;
+            chosen.push(pack);
+        }
+        chosen
     }
 }
 

@@ -413,10 +413,10 @@ fn a_build_writes_one_pack_and_reruns_keep_what_is_live_within_twice_its_size() 
     assert_eq!(u7.output.pack, 1);
     assert_eq!(cache.output(u7).unwrap()[0].vertices[0].id, id(107));
     assert!(cache.defs(u7).is_none());
-    // Reruns that index most units again: pack-0 becomes mostly dead, its live blobs move, and
-    // it goes.
+    // Reruns that index most units again, smaller (no scopes): the dead bytes of pack-0
+    // outweigh all live ones, its live blobs move, and it goes.
     for round in 2..4u64 {
-        let again: Vec<String> = (0..50).filter(|n| n % 4 != 0).map(|n| format!("u{n}")).collect();
+        let again: Vec<String> = (0..50).filter(|n| n % 10 != 0).map(|n| format!("u{n}")).collect();
         let kept =
             state.units.iter().filter(|(key, _)| !again.contains(key)).map(|(k, v)| (k.clone(), v.clone())).collect();
         let new = again.iter().map(|key| new_unit(key, &output_bytes(round as u128 * 1000), None)).collect();
@@ -434,6 +434,37 @@ fn a_build_writes_one_pack_and_reruns_keep_what_is_live_within_twice_its_size() 
     }
     assert!(size <= 2 * live, "{size} bytes of packs for {live} live ones");
     assert_eq!(cache.defs(&state.units["u0"]).unwrap(), [0u8; 40], "a moved blob reads back");
+}
+
+#[test]
+fn reruns_of_a_unit_larger_than_the_rest_copy_nothing() {
+    // A package whose library is most of it: each rerun indexes the library again.
+    let dir = tempfile::tempdir().unwrap();
+    let db = Utf8Path::from_path(dir.path()).unwrap().join("graph.msgpack");
+    let cache = Cache::new(&db);
+    let mut units: Vec<NewUnit> =
+        (0..10).map(|n| new_unit(&format!("t{n}"), &output_bytes(n), Some(&[1; 40]))).collect();
+    units.push(new_unit("lib", &output_bytes(99), Some(&[0; 4000])));
+    cache.save("fp".into(), "s0".into(), BTreeMap::new(), cache.pack(None, units)).unwrap();
+    let mut state = cache.load("fp", Some("s0")).unwrap();
+    for round in 1..6u8 {
+        let kept = state.units.iter().filter(|(key, _)| *key != "lib").map(|(k, v)| (k.clone(), v.clone())).collect();
+        let lib = new_unit("lib", &output_bytes(99), Some(&[round; 4000]));
+        let stamp = format!("s{round}");
+        cache.save("fp".into(), stamp.clone(), kept, cache.pack(Some(&state), vec![lib])).unwrap();
+        state = cache.load("fp", Some(&stamp)).unwrap();
+        // The small units stay in pack-0; each rerun's pack holds the library's new scopes
+        // alone (its output, unchanged, stays where it was).
+        let small = state.units.iter().filter(|(key, _)| *key != "lib");
+        assert!(small.flat_map(|(_, entry)| entry.blobs()).all(|blob| blob.pack == 0));
+        assert_eq!(state.units["lib"].defs.as_ref().unwrap().pack, u64::from(round));
+        assert_eq!(pack_files(&cache.dir), ["pack-0".to_owned(), format!("pack-{round}")]);
+        assert_eq!(cache.defs(&state.units["lib"]).unwrap(), [round; 4000]);
+        let live: u64 = state.units.values().flat_map(|entry| entry.blobs().map(|blob| blob.len)).sum();
+        let size: u64 =
+            pack_files(&cache.dir).iter().map(|name| std::fs::metadata(cache.dir.join(name)).unwrap().len()).sum();
+        assert!(size <= 2 * live, "{size} bytes of packs for {live} live ones");
+    }
 }
 
 #[test]
