@@ -204,8 +204,8 @@ impl Cache {
 
     /// Records a new state: the units built now (`packed`, from `pack`), and those carried over
     /// from `previous` (`units`), whose blobs stay where they are, or are copied into the new pack
-    /// when the packs' dead bytes outweigh their live ones (`mostly_dead`); then replaces the state file and removes the packs nothing
-    /// names any more.
+    /// when the packs' dead bytes outweigh their live ones (`packs_to_copy`); then replaces the
+    /// state file and removes the packs nothing names any more.
     pub fn save(
         &self,
         fingerprint: String,
@@ -216,7 +216,7 @@ impl Cache {
         let Packed { mut pack, units: new } = packed;
         let generation = pack.generation;
         units.extend(new);
-        for pack_generation in self.mostly_dead(&units, generation) {
+        for pack_generation in self.packs_to_copy(&units, generation) {
             let old = self.dir.join(Blob::pack_name(pack_generation));
             for entry in units.values_mut() {
                 for blob in entry.blobs_mut().filter(|blob| blob.pack == pack_generation) {
@@ -255,7 +255,7 @@ impl Cache {
     /// without a copy, by `save`.) Bounding each pack instead copied the same blobs at every
     /// rerun of a package whose library is most of it: the library's new blobs outweigh the rest
     /// in each pack, so each rerun's pack was mostly dead at the next, and the rest copied again.
-    fn mostly_dead(&self, units: &BTreeMap<String, UnitEntry>, generation: u64) -> Vec<u64> {
+    fn packs_to_copy(&self, units: &BTreeMap<String, UnitEntry>, generation: u64) -> Vec<u64> {
         let mut live: BTreeMap<u64, u64> = BTreeMap::new();
         let mut all_live = 0;
         for entry in units.values() {
