@@ -61,7 +61,7 @@ pub use unit::{
 };
 
 /// Bump when the cache's meaning or format changes: an old cache then makes a full build.
-const CACHE_VERSION: u32 = 14;
+const CACHE_VERSION: u32 = 15;
 
 /// The key of the workspace unit (crate keys start with `Key(`).
 pub const WORKSPACE_UNIT: &str = "workspace";
@@ -80,11 +80,51 @@ pub struct UnitEntry {
     pub fingerprint: String,
     pub summary: UnitSummary,
     /// Its output.
-    pub output: Blob,
+    pub output: Pieces,
     /// Its scopes (their hash is `summary.interface`).
     pub defs: Option<Blob>,
     /// Its files' outputs (`FileCache`).
-    pub files: Option<Blob>,
+    pub files: Option<Pieces>,
+}
+
+/// Bytes kept as pieces, each a blob of its own: a unit indexed again writes only the pieces
+/// that changed (`Packed::add`), where one blob made it write its whole output and file records
+/// again when one file changed (19.7 MB for tokio's library, for a comment). Pieces are cut
+/// between parts (an output's batches, a file cache's entries) by their content
+/// (`piece_ends`), so that a part added or grown moves no cut but its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pieces {
+    /// The whole's length and hash (`incremental::hash`).
+    pub len: u64,
+    pub hash: String,
+    pub pieces: Vec<Blob>,
+}
+
+/// A piece is cut only once it is this long...
+const PIECE_MIN: usize = 64 << 10;
+/// ...and always once it is this long.
+const PIECE_MAX: usize = 4 << 20;
+
+/// Where `parts` are cut into pieces: after a part that ends a piece by its content alone (one
+/// part in 32 of 64 bytes or more, by a hash of its last 32 bytes), once the piece has
+/// `PIECE_MIN` bytes, or after the part that gives it `PIECE_MAX`. The cuts then stay where
+/// they were around a part changed, added or removed: the next piece starts at the same part.
+/// The ends, as indices one past a piece's last part; the last is `parts.len()`.
+fn piece_ends(parts: &[&[u8]]) -> Vec<usize> {
+    let ends_piece = |part: &[u8]| part.len() >= 64 && xxhash_rust::xxh3::xxh3_64(&part[part.len() - 32..]) % 32 == 0;
+    let mut ends = Vec::new();
+    let mut len = 0;
+    for (at, part) in parts.iter().enumerate() {
+        len += part.len();
+        if (len >= PIECE_MIN && ends_piece(part)) || len >= PIECE_MAX {
+            ends.push(at + 1);
+            len = 0;
+        }
+    }
+    if ends.last() != Some(&parts.len()) && !parts.is_empty() {
+        ends.push(parts.len());
+    }
+    ends
 }
 
 /// Where a unit's bytes are: a range of a pack file, and the hash they must have.
@@ -140,24 +180,44 @@ impl Cache {
 
     /// Reads a blob, checking it against its recorded hash; `None` when it is missing or damaged.
     fn read(&self, blob: &Blob) -> Option<Vec<u8>> {
-        let bytes = read_range(&self.dir.join(Blob::pack_name(blob.pack)), blob.offset, blob.len).ok()?;
-        (hash(&bytes) == blob.hash).then_some(bytes)
+        let mut bytes = Vec::new();
+        self.read_into(blob, &mut bytes)?;
+        Some(bytes)
+    }
+
+    /// `read`, appending to `bytes`.
+    fn read_into(&self, blob: &Blob, bytes: &mut Vec<u8>) -> Option<()> {
+        let start = bytes.len();
+        read_range(&self.dir.join(Blob::pack_name(blob.pack)), blob.offset, blob.len, bytes).ok()?;
+        (hash(&bytes[start..]) == blob.hash).then_some(())
+    }
+
+    /// Reads pieces back into one, each checked against its hash; `None` when one is missing or
+    /// damaged, or they do not add up to the whole's length.
+    fn read_pieces(&self, pieces: &Pieces) -> Option<Vec<u8>> {
+        // The recorded length bounds nothing by itself: the pieces' lengths are checked against
+        // their packs' as they are read.
+        let mut bytes = Vec::new();
+        for piece in &pieces.pieces {
+            self.read_into(piece, &mut bytes)?;
+        }
+        (bytes.len() as u64 == pieces.len).then_some(bytes)
     }
 
     /// A unit's recorded output.
     pub fn output(&self, entry: &UnitEntry) -> Option<Vec<Batch>> {
-        decode_output(&self.read(&entry.output)?)
+        decode_output(&self.read_pieces(&entry.output)?)
     }
 
     /// A unit's recorded output, encoded.
     pub fn output_bytes(&self, entry: &UnitEntry) -> Option<Vec<u8>> {
-        self.read(&entry.output)
+        self.read_pieces(&entry.output)
     }
 
     /// A unit's recorded file outputs (which need its output: the files' batches are there).
     pub fn files(&self, entry: &UnitEntry) -> Option<FileCache> {
-        let files = self.read(entry.files.as_ref()?)?;
-        Some(FileCache::decode(files, self.read(&entry.output)?)?.with_summary(&entry.summary))
+        let files = self.read_pieces(entry.files.as_ref()?)?;
+        Some(FileCache::decode(files, self.read_pieces(&entry.output)?)?.with_summary(&entry.summary))
     }
 
     /// A unit's recorded scopes, as bytes.
@@ -220,7 +280,8 @@ impl Cache {
             let old = self.dir.join(Blob::pack_name(pack_generation));
             for entry in units.values_mut() {
                 for blob in entry.blobs_mut().filter(|blob| blob.pack == pack_generation) {
-                    let bytes = read_range(&old, blob.offset, blob.len)?;
+                    let mut bytes = Vec::new();
+                    read_range(&old, blob.offset, blob.len, &mut bytes)?;
                     *blob = pack.add(&bytes, std::mem::take(&mut blob.hash));
                 }
             }
@@ -294,11 +355,13 @@ impl Cache {
 
 impl UnitEntry {
     fn blobs(&self) -> impl Iterator<Item = &Blob> {
-        std::iter::once(&self.output).chain(&self.defs).chain(&self.files)
+        let files = self.files.iter().flat_map(|files| &files.pieces);
+        self.output.pieces.iter().chain(&self.defs).chain(files)
     }
 
     fn blobs_mut(&mut self) -> impl Iterator<Item = &mut Blob> {
-        std::iter::once(&mut self.output).chain(&mut self.defs).chain(&mut self.files)
+        let files = self.files.iter_mut().flat_map(|files| &mut files.pieces);
+        self.output.pieces.iter_mut().chain(&mut self.defs).chain(files)
     }
 }
 
@@ -318,26 +381,22 @@ impl Packed {
 
     /// Writes the unit's blobs, but for those `recorded` (the unit's entry in the previous state)
     /// holds already, with the same length and hash: the entry names those where they are. A
-    /// rerun indexes many units again whose scopes, files and even outputs come out as they were.
+    /// rerun indexes many units again whose scopes, files and even outputs come out as they were,
+    /// or as they were but for a piece or two.
     fn add(&mut self, unit: NewUnit, recorded: Option<&UnitEntry>) {
         let pack = &mut self.pack;
         let same = |blob: Option<&Blob>, len: usize, hash: &str| {
             blob.filter(|blob| blob.len == len as u64 && blob.hash == hash).cloned()
         };
-        let output_hash = unit.output.hash();
-        let output = same(recorded.map(|entry| &entry.output), unit.output.len(), &output_hash)
-            .unwrap_or_else(|| pack.add_parts(&unit.output, output_hash));
+        let output = pack.add_pieces(&unit.output, recorded.map(|entry| &entry.output));
         let defs = unit.defs.as_ref().map(|bytes| {
             // The interface is the scopes' hash (`index`).
             let hash = unit.summary.interface.clone().unwrap_or_else(|| hash(bytes));
             same(recorded.and_then(|entry| entry.defs.as_ref()), bytes.len(), &hash)
                 .unwrap_or_else(|| pack.add(bytes, hash))
         });
-        let files = (!unit.files.is_empty()).then(|| {
-            let hash = unit.files.hash();
-            same(recorded.and_then(|entry| entry.files.as_ref()), unit.files.len(), &hash)
-                .unwrap_or_else(|| pack.add_parts(&unit.files, hash))
-        });
+        let files = (!unit.files.is_empty())
+            .then(|| pack.add_pieces(&unit.files, recorded.and_then(|entry| entry.files.as_ref())));
         let entry = UnitEntry { fingerprint: unit.fingerprint, summary: unit.summary, output, defs, files };
         self.units.push((unit.key, entry));
     }
@@ -401,6 +460,32 @@ impl Pack {
         self.place(parts.len(), hash, |file| parts.write_to(file))
     }
 
+    /// `parts` as pieces (`piece_ends`), writing those that `recorded` does not hold already with
+    /// the same length and hash.
+    fn add_pieces(&mut self, parts: &Parts, recorded: Option<&Pieces>) -> Pieces {
+        let (len, hash) = (parts.len() as u64, parts.hash());
+        if let Some(recorded) = recorded.filter(|recorded| recorded.len == len && recorded.hash == hash) {
+            return recorded.clone();
+        }
+        let kept: HashMap<(u64, &str), &Blob> = recorded
+            .into_iter()
+            .flat_map(|recorded| &recorded.pieces)
+            .map(|blob| ((blob.len, blob.hash.as_str()), blob))
+            .collect();
+        let mut start = 0;
+        let mut pieces = Vec::new();
+        for end in piece_ends(&parts.parts()) {
+            let piece = parts.slice(start..end);
+            let piece_hash = piece.hash();
+            pieces.push(match kept.get(&(piece.len() as u64, piece_hash.as_str())) {
+                Some(&blob) => blob.clone(),
+                None => self.add_parts(&piece, piece_hash),
+            });
+            start = end;
+        }
+        Pieces { len, hash, pieces }
+    }
+
     fn place(
         &mut self,
         len: usize,
@@ -422,8 +507,8 @@ impl Pack {
     }
 }
 
-/// `len` bytes of the file at `path` from `offset`.
-fn read_range(path: &Utf8Path, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+/// `len` bytes of the file at `path` from `offset`, appended to `bytes`.
+fn read_range(path: &Utf8Path, offset: u64, len: u64, bytes: &mut Vec<u8>) -> std::io::Result<()> {
     let mut file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
     if offset.checked_add(len).is_none_or(|end| end > size) {
@@ -434,9 +519,9 @@ fn read_range(path: &Utf8Path, offset: u64, len: u64) -> std::io::Result<Vec<u8>
     }
     file.seek(SeekFrom::Start(offset))?;
     // The length is checked against the file's: no allocation beyond what is there.
-    let mut bytes = vec![0; len as usize];
-    file.read_exact(&mut bytes)?;
-    Ok(bytes)
+    let start = bytes.len();
+    bytes.resize(start + len as usize, 0);
+    file.read_exact(&mut bytes[start..])
 }
 
 /// A unit built now, to be recorded.

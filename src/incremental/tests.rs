@@ -410,7 +410,7 @@ fn a_build_writes_one_pack_and_reruns_keep_what_is_live_within_twice_its_size() 
     assert_eq!(pack_files(&cache.dir), ["pack-0", "pack-1"]);
     state = cache.load("fp", Some("stamp1")).unwrap();
     let u7 = &state.units["u7"];
-    assert_eq!(u7.output.pack, 1);
+    assert_eq!(u7.output.pieces.iter().map(|piece| piece.pack).collect::<Vec<_>>(), [1]);
     assert_eq!(cache.output(u7).unwrap()[0].vertices[0].id, id(107));
     assert!(cache.defs(u7).is_none());
     // Reruns that index most units again, smaller (no scopes): the dead bytes of pack-0
@@ -464,6 +464,48 @@ fn reruns_of_a_unit_larger_than_the_rest_copy_nothing() {
         let size: u64 =
             pack_files(&cache.dir).iter().map(|name| std::fs::metadata(cache.dir.join(name)).unwrap().len()).sum();
         assert!(size <= 2 * live, "{size} bytes of packs for {live} live ones");
+    }
+}
+
+#[test]
+fn a_unit_indexed_again_writes_only_the_pieces_that_changed() {
+    // An output of 600 parts of about 4 KiB (2.4 MB): several pieces.
+    let part = |n: usize, seed: usize| (0..4000 + n % 13).map(|i| (seed * 31 + i * 7) as u8).collect::<Vec<u8>>();
+    let output = |parts: Vec<Vec<u8>>| {
+        let mut output = Parts::default();
+        parts.into_iter().for_each(|part| output.push(part));
+        output
+    };
+    let unit = |parts: Vec<Vec<u8>>| NewUnit { output: output(parts), ..new_unit("lib", &[], None) };
+    let before: Vec<Vec<u8>> = (0..600).map(|n| part(n, n)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let db = Utf8Path::from_path(dir.path()).unwrap().join("graph.msgpack");
+    let cache = Cache::new(&db);
+    cache.save("fp".into(), "s0".into(), BTreeMap::new(), cache.pack(None, vec![unit(before.clone())])).unwrap();
+    let state = cache.load("fp", Some("s0")).unwrap();
+    let recorded = state.units["lib"].output.clone();
+    assert!(recorded.pieces.len() >= 6, "{} pieces", recorded.pieces.len());
+    assert!(recorded.pieces.iter().all(|piece| piece.len as usize <= super::PIECE_MAX + 4100));
+    // One part changed, then one inserted: the pieces around it are written, the others kept.
+    let mut changed = before.clone();
+    changed[300] = part(300, 1000);
+    let mut inserted = before.clone();
+    inserted.insert(450, part(7, 1001));
+    for (round, parts) in [(1u64, changed), (2, inserted)] {
+        let previous = cache.load("fp", Some(&format!("s{}", round - 1))).unwrap();
+        let whole = output(parts.clone()).to_vec();
+        let stamp = format!("s{round}");
+        cache
+            .save("fp".into(), stamp.clone(), BTreeMap::new(), cache.pack(Some(&previous), vec![unit(parts)]))
+            .unwrap();
+        let state = cache.load("fp", Some(&stamp)).unwrap();
+        let pieces = &state.units["lib"].output.pieces;
+        let written: Vec<&Blob> = pieces.iter().filter(|piece| piece.pack == round).collect();
+        assert!(!written.is_empty() && written.len() <= 2, "{} of {} pieces written", written.len(), pieces.len());
+        assert_eq!(cache.output_bytes(&state.units["lib"]).unwrap(), whole);
+        let size = std::fs::metadata(cache.dir.join(format!("pack-{round}"))).unwrap().len();
+        // The files' cache is as recorded: kept where it is.
+        assert_eq!(size, written.iter().map(|piece| piece.len).sum::<u64>());
     }
 }
 

@@ -121,6 +121,11 @@ impl Parts {
         self.0.concat()
     }
 
+    /// The parts at `range`, sharing their bytes.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Parts {
+        Parts(self.0[range].to_vec())
+    }
+
     /// The parts, in order (an `OutputBuilder`'s: its batches).
     pub fn parts(&self) -> Vec<&[u8]> {
         self.0.iter().map(|part| &part[..]).collect()
@@ -207,6 +212,14 @@ impl OutputBuilder {
             }
         }
         self.encoded.push(encoded);
+    }
+
+    /// Puts the batches added so far in the order of their bytes. Files' batches arrive in the
+    /// order their threads finish; in a deterministic order, a rerun that changes one file's
+    /// batch changes the pieces of the crate's recorded output around it only
+    /// (`incremental::Pieces`). The counts and keys do not depend on the order.
+    pub fn sort_batches(&mut self) {
+        self.encoded.0.sort_unstable();
     }
 
     /// How many batches it has.
@@ -486,8 +499,11 @@ impl<'a> FileEntry<'a> {
 impl FileCache {
     /// Lays out `entries` (key, encoded entry) as a cache file's bytes. An entry made of three
     /// parts whose middle one is a part of `output` (a file's batch, `FileOutputRef::encode`) is
-    /// kept without it, and names its range in `output`.
-    pub fn encode(entries: Vec<(String, Parts)>, output: &Parts) -> Parts {
+    /// kept without it, and names its range in `output`. Entries are laid out by key, whatever
+    /// order the files were indexed in, so that a rerun that changes one file changes the pieces
+    /// around its entry only (`incremental::Pieces`).
+    pub fn encode(mut entries: Vec<(String, Parts)>, output: &Parts) -> Parts {
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
         let mut in_output = std::collections::HashMap::with_capacity(output.0.len());
         let mut offset = 0;
         for part in &output.0 {

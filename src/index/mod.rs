@@ -609,6 +609,8 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
         transitive: transitive_deps(ctx, krate_index),
         records,
     };
+    // Every file's batch is in: resolution's go after them, in their own order.
+    walk.output.lock().unwrap_or_else(|poison| poison.into_inner()).sort_batches();
     // A bug in resolution costs this crate its resolved edges, not the run: its items are written,
     // the crates that depend on it see it as outside the indexed set, and the file is reported.
     let resolved = catch_unwind(AssertUnwindSafe(|| {
