@@ -111,7 +111,8 @@ const PIECE_MAX: usize = 4 << 20;
 /// they were around a part changed, added or removed: the next piece starts at the same part.
 /// The ends, as indices one past a piece's last part; the last is `parts.len()`.
 fn piece_ends(parts: &[&[u8]]) -> Vec<usize> {
-    let ends_piece = |part: &[u8]| part.len() >= 64 && xxhash_rust::xxh3::xxh3_64(&part[part.len() - 32..]) % 32 == 0;
+    let ends_piece =
+        |part: &[u8]| part.len() >= 64 && xxhash_rust::xxh3::xxh3_64(&part[part.len() - 32..]).is_multiple_of(32);
     let mut ends = Vec::new();
     let mut len = 0;
     for (at, part) in parts.iter().enumerate() {
