@@ -590,9 +590,17 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
     walk.count_in(&mut known);
     let mut records = walk.take_records();
     let module_refs = std::mem::take(&mut *walk.module_refs.lock().unwrap_or_else(|poison| poison.into_inner()));
-    merge_module_refs(&mut records, module_refs);
     let expansion = (!ctx.options.no_expand).then(|| Expansion::new(&known, Vec::new(), &dep_macros, true));
-    expand_body_macros(&walk, &cfg, expansion.as_ref(), &mut records);
+    // Both open records read back from the cache (`RecordRefs::open_mut`): a bug there costs
+    // this crate what expansions add to its records, not the run.
+    let merged = catch_unwind(AssertUnwindSafe(|| {
+        merge_module_refs(&mut records, module_refs);
+        expand_body_macros(&walk, &cfg, expansion.as_ref(), &mut records);
+    }));
+    if let Err(panic) = merged {
+        let root = display(ctx, package, &krate.root);
+        walk.failed(Diagnostic::error(root, 0, 0, internal_error(&panic_message(&*panic))));
+    }
     let mut summary = UnitSummary { deps_interface, ..UnitSummary::default() };
     summary.validation.items = records.len();
     for record in &records {
