@@ -196,13 +196,32 @@ impl Cache {
     /// Reads pieces back into one, each checked against its hash; `None` when one is missing or
     /// damaged, or they do not add up to the whole's length.
     fn read_pieces(&self, pieces: &Pieces) -> Option<Vec<u8>> {
-        // The recorded length bounds nothing by itself: the pieces' lengths are checked against
-        // their packs' as they are read.
-        let mut bytes = Vec::new();
+        // Read into one buffer of the whole's length (growing it piece by piece copied the bytes
+        // again and again), once the pieces are seen to fit in their packs: a recorded length
+        // allocates nothing beyond what is there.
+        let mut sizes: HashMap<u64, u64> = HashMap::new();
+        let mut total: u64 = 0;
+        for piece in &pieces.pieces {
+            let size = match sizes.get(&piece.pack) {
+                Some(&size) => size,
+                None => {
+                    let size = std::fs::metadata(self.dir.join(Blob::pack_name(piece.pack))).ok()?.len();
+                    *sizes.entry(piece.pack).or_insert(size)
+                }
+            };
+            if piece.offset.checked_add(piece.len)? > size {
+                return None;
+            }
+            total = total.checked_add(piece.len)?;
+        }
+        if total != pieces.len {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(total).ok()?);
         for piece in &pieces.pieces {
             self.read_into(piece, &mut bytes)?;
         }
-        (bytes.len() as u64 == pieces.len).then_some(bytes)
+        Some(bytes)
     }
 
     /// A unit's recorded output.

@@ -533,6 +533,10 @@ fn a_damaged_or_missing_blob_reads_as_none() {
     let mut lying = entry.clone();
     lying.output.len = u64::MAX;
     assert!(cache.output(&lying).is_none(), "a length beyond the file allocates nothing");
+    let mut lying = entry.clone();
+    lying.output.pieces[0].len = u64::MAX;
+    lying.output.len = u64::MAX;
+    assert!(cache.output(&lying).is_none(), "nor a piece's");
     std::fs::remove_file(&pack).unwrap();
     assert!(cache.output(entry).is_none() && cache.defs(entry).is_none());
 }
