@@ -106,13 +106,14 @@ const PIECE_MIN: usize = 64 << 10;
 const PIECE_MAX: usize = 4 << 20;
 
 /// Where `parts` are cut into pieces: after a part that ends a piece by its content alone (one
-/// part in 32 of 64 bytes or more, by a hash of its last 32 bytes), once the piece has
+/// part in 32 of 64 bytes or more, by a hash of its first 64 bytes: a batch's first id is
+/// there, where its last bytes are often another batch's, the same property of the same kind
+/// of edge), once the piece has
 /// `PIECE_MIN` bytes, or after the part that gives it `PIECE_MAX`. The cuts then stay where
 /// they were around a part changed, added or removed: the next piece starts at the same part.
 /// The ends, as indices one past a piece's last part; the last is `parts.len()`.
 fn piece_ends(parts: &[&[u8]]) -> Vec<usize> {
-    let ends_piece =
-        |part: &[u8]| part.len() >= 64 && xxhash_rust::xxh3::xxh3_64(&part[part.len() - 32..]).is_multiple_of(32);
+    let ends_piece = |part: &[u8]| part.len() >= 64 && xxhash_rust::xxh3::xxh3_64(&part[..64]).is_multiple_of(32);
     let mut ends = Vec::new();
     let mut len = 0;
     for (at, part) in parts.iter().enumerate() {

@@ -468,6 +468,22 @@ fn reruns_of_a_unit_larger_than_the_rest_copy_nothing() {
 }
 
 #[test]
+fn pieces_are_cut_by_content_whatever_the_parts_end_with() {
+    // Batches that end alike (the same property of the same kind of edge) and begin apart.
+    let parts: Vec<Vec<u8>> = (0..600u32)
+        .map(|n| {
+            let mut part = n.to_le_bytes().repeat(16);
+            part.extend(std::iter::repeat_n(7u8, 4000));
+            part
+        })
+        .collect();
+    let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    let ends = super::piece_ends(&parts);
+    assert!(ends.len() >= 6, "{} pieces for {} bytes", ends.len(), 600 * 4064);
+    assert_eq!(ends.last(), Some(&parts.len()));
+}
+
+#[test]
 fn a_unit_indexed_again_writes_only_the_pieces_that_changed() {
     // An output of 600 parts of about 4 KiB (2.4 MB): several pieces.
     let part = |n: usize, seed: usize| (0..4000 + n % 13).map(|i| (seed * 31 + i * 7) as u8).collect::<Vec<u8>>();

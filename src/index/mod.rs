@@ -594,7 +594,7 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
     // Both open records read back from the cache (`RecordRefs::open_mut`): a bug there costs
     // this crate what expansions add to its records, not the run.
     let merged = catch_unwind(AssertUnwindSafe(|| {
-        merge_module_refs(&mut records, module_refs);
+        merge_module_refs(&mut records, module_refs, &cfg);
         expand_body_macros(&walk, &cfg, expansion.as_ref(), &mut records);
     }));
     if let Err(panic) = merged {
@@ -1421,12 +1421,10 @@ fn expand_body_macros(walk: &Walk, cfg: &CfgContext, expansion: Option<&Expansio
         .map(|(at, record)| (expansion.is_some() && !record.refs.body_macros().is_empty()).then(|| module_of(at)))
         .collect();
     records.par_iter_mut().zip(modules).for_each(|(record, module)| {
-        // Most records need nothing: no body macro, every call compiled (`assemble` keeps only
-        // those); a packed record stays packed (`RecordRefs`).
-        let idle = |refs: &parse::Refs| {
-            refs.body_macros.is_empty() && refs.calls.iter().all(|call| cfg.allows(call.cfg.as_deref()))
-        };
-        if record.refs.open().is_none_or(idle) {
+        // Most records need nothing: without body macros, their calls are those the crate
+        // compiles already (`assemble::keep_compiled_calls`, where records are made and where
+        // expansions' refs are merged into them), and a packed record stays packed.
+        if record.refs.body_macros().is_empty() {
             return;
         }
         let (file, active) = (&record.file, record.active);
@@ -1466,11 +1464,6 @@ fn expand_in_body(
     cfg: &CfgContext,
     expand: impl Fn(&parse::BodyMacro) -> Option<Option<parse::Refs>>,
 ) {
-    if refs.body_macros.is_empty() {
-        // Most items: no macro to expand, and no allocation.
-        refs.calls.retain(|call| cfg.allows(call.cfg.as_deref()));
-        return;
-    }
     // (macros of one expansion, where that expansion's calls start in `refs.calls`)
     let mut work = vec![(std::mem::take(&mut refs.body_macros), 0usize)];
     let mut keep = vec![true; refs.calls.len()];
@@ -1871,8 +1864,9 @@ fn include_file(
     Ok(Some((file_ref_of(file_id, &name), ancestors, body)))
 }
 
-/// Adds to each module's record what expansions added to its body.
-fn merge_module_refs(records: &mut [ItemRecord], mut added: Vec<(uuid::Uuid, parse::Refs)>) {
+/// Adds to each module's record what expansions added to its body, keeping the calls `cfg`
+/// compiles (`assemble::keep_compiled_calls`).
+fn merge_module_refs(records: &mut [ItemRecord], mut added: Vec<(uuid::Uuid, parse::Refs)>, cfg: &CfgContext) {
     if added.is_empty() {
         return;
     }
@@ -1884,7 +1878,9 @@ fn merge_module_refs(records: &mut [ItemRecord], mut added: Vec<(uuid::Uuid, par
     }
     for record in records {
         if let Some(refs) = by_id.remove(&record.id) {
-            record.refs.open_mut().append(refs);
+            let merged = record.refs.open_mut();
+            merged.append(refs);
+            assemble::keep_compiled_calls(merged, cfg);
         }
     }
 }
