@@ -8,6 +8,12 @@ build's own maximum resident set, from `wait4`) and their ratios.
 For example, with the benchmark corpus copied to /tmp/corpus (and its dependencies fetched):
 
     benches/compare-cold.py old/cargo-codegraph target/release/cargo-codegraph /tmp/corpus 5 -- --deps
+
+`--stores OLD_STORE,NEW_STORE` (before `--`) builds each side with its own `--store`: one binary
+given twice compares two backends, for example the RocksDB backend against the msgpack one (a
+binary built with `--features rocksdb`):
+
+    benches/compare-cold.py BINARY BINARY /tmp/corpus 3 --stores msgpack,rocksdb -- --deps
 """
 import os
 import statistics
@@ -22,6 +28,15 @@ def main() -> int:
     if "--" in args:
         extra = args[args.index("--") + 1 :]
         args = args[: args.index("--")]
+    stores = {"old": "msgpack", "new": "msgpack"}
+    for arg in list(args):
+        if arg.startswith("--stores="):
+            args.remove(arg)
+            stores["old"], stores["new"] = arg.removeprefix("--stores=").split(",")
+    if "--stores" in args:
+        at = args.index("--stores")
+        stores["old"], stores["new"] = args[at + 1].split(",")
+        del args[at : at + 2]
     if len(args) < 3:
         print(__doc__, file=sys.stderr)
         return 2
@@ -34,7 +49,9 @@ def main() -> int:
     # Round 0 warms the caches and is not counted.
     for round_ in range(runs + 1):
         for name, binary in binaries.items():
-            command = [binary, "codegraph", "--offline", "-q", "--rebuild", "--db", f"{workspace}/{name}.msgpack", *extra]
+            store = stores[name]
+            command = [binary, "codegraph", "--offline", "-q", "--rebuild", "--store", store,
+                       "--db", f"{workspace}/{name}.{store}", *extra]
             started = time.monotonic()
             child = subprocess.Popen(command, cwd=workspace)
             _, status, usage = os.wait4(child.pid, 0)

@@ -40,6 +40,8 @@ mod quickack;
 pub mod remote;
 #[cfg(feature = "rocksdb")]
 mod rocks;
+#[cfg(feature = "rocksdb")]
+mod rocks_tables;
 #[cfg(feature = "server")]
 pub mod served;
 mod update;
@@ -216,8 +218,13 @@ pub enum WriteDb {
     Collected(msgpack::Collected),
     /// An update of a msgpack graph that goes to its delta log (see `delta`): the diffs applied.
     Delta(std::sync::Mutex<Vec<crate::model::Diff>>),
+    /// An update of a RocksDB graph: IndraDB's datastore on a copy of the live generation.
     #[cfg(feature = "rocksdb")]
     Rocksdb(Database<indradb::RocksdbDatastore>),
+    /// A new RocksDB graph: the items the writer passes, kept as the generation's keys and
+    /// written as table files at the commit (see `rocks_tables`).
+    #[cfg(feature = "rocksdb")]
+    RocksTables(Box<rocks_tables::Tables>),
     #[cfg(feature = "server")]
     Remote(Database<remote::RemoteDatastore>),
 }
@@ -337,6 +344,8 @@ impl Staging {
             #[cfg(feature = "server")]
             WriteDb::Remote(db) => db.bulk_insert(meta_items()?)?,
             WriteDb::Delta(_) | WriteDb::Collected(_) => {}
+            #[cfg(feature = "rocksdb")]
+            WriteDb::RocksTables(_) => {}
         }
         Ok((staging, db))
     }
@@ -355,7 +364,7 @@ impl Staging {
             StagingInner::Msgpack(_) => WriteDb::Collected(msgpack::Collected::default()),
             StagingInner::Delta => WriteDb::Memory(MemoryDatastore::new_db()),
             #[cfg(feature = "rocksdb")]
-            StagingInner::Rocksdb(staging) => WriteDb::Rocksdb(staging.create()?),
+            StagingInner::Rocksdb(staging) => WriteDb::RocksTables(Box::new(staging.create_tables()?)),
             #[cfg(feature = "server")]
             StagingInner::Remote(staging) => WriteDb::Remote(Database::new(staging.datastore())),
         })
@@ -387,6 +396,8 @@ impl Staging {
             }
             #[cfg(feature = "rocksdb")]
             (StagingInner::Rocksdb(staging), WriteDb::Rocksdb(db)) => staging.commit(db),
+            #[cfg(feature = "rocksdb")]
+            (StagingInner::Rocksdb(staging), WriteDb::RocksTables(tables)) => staging.commit_tables(*tables),
             #[cfg(feature = "server")]
             (StagingInner::Remote(staging), WriteDb::Remote(_)) => staging.commit(),
             // Cannot happen: `db` comes from this staging's `create` or `update`.

@@ -8,8 +8,9 @@
 //! ```
 //!
 //! Every build writes a fresh generation, makes it durable, then replaces `codegraph.current`
-//! (temp file, fsync, rename, fsync of the folder). A full build writes it from scratch and
-//! compacts it (`commit`); an incremental one starts it as a copy of the live generation, table
+//! (temp file, fsync, rename, fsync of the folder). A full build writes its table files itself
+//! and has RocksDB ingest them (`create_tables`, `commit_tables`, see `rocks_tables`); an
+//! incremental one starts it as a copy of the live generation, table
 //! files hard-linked and the small rest copied (`Staging::update`), writes the diff into it, and
 //! only flushes what it wrote, by a reopen (RocksDB's recovery writes the log into tables). A process killed at any moment leaves the old
 //! pointer (the old graph) or the new one; unfinished generations are deleted by the next build,
@@ -32,6 +33,7 @@ use std::io::Write;
 use camino::{Utf8Path, Utf8PathBuf};
 use indradb::{Database, Datastore, RocksdbDatastore};
 
+use super::rocks_tables::Tables;
 use super::{INDEXED_PROPERTIES, StoreError, identifier};
 
 /// The file that names the live generation.
@@ -104,10 +106,14 @@ fn generation_number(name: &str) -> Option<u64> {
 /// foreign folder into an empty graph) and that RocksDB keeps one info log, not a thousand, since
 /// every reader's open starts a new one.
 fn open_db(dir: &Utf8Path, create: bool) -> indradb::Result<Database<RocksdbDatastore>> {
+    RocksdbDatastore::new_db_with_options(dir.as_std_path(), &options(create))
+}
+
+fn options(create: bool) -> rocksdb::Options {
     let mut opts = RocksdbDatastore::get_options(None);
     opts.create_if_missing(create);
     opts.set_keep_log_file_num(1);
-    RocksdbDatastore::new_db_with_options(dir.as_std_path(), &opts)
+    opts
 }
 
 /// A live generation opened for reading. Fields drop in order: the database closes before the
@@ -224,7 +230,25 @@ impl Staging {
         Ok(db)
     }
 
-    /// Makes the generation durable and live, then removes the previous one.
+    /// Creates the generation's database as `create` does, closes it, and returns the tables a
+    /// full build fills instead (see `rocks_tables`), for `commit_tables`.
+    pub fn create_tables(&self) -> Result<Tables, StoreError> {
+        drop(self.create()?);
+        let indexed = INDEXED_PROPERTIES.iter().map(|name| identifier(name)).collect::<Result<_, _>>()?;
+        Ok(Tables::new(indexed))
+    }
+
+    /// Writes a full build's tables into the generation (`create_tables` made it), makes it
+    /// durable and live, then removes the previous one. The tables are written on the current
+    /// rayon pool.
+    pub fn commit_tables(self, tables: Tables) -> Result<(), StoreError> {
+        tables.write(&self.dir, &options(false))?;
+        self.swap()
+    }
+
+    /// Makes the generation durable and live, then removes the previous one. Builds come here
+    /// with an update (`update`); a generation `create` made and IndraDB filled is what
+    /// `rocks_tables`' test compares the tables with.
     pub fn commit(self, db: Database<RocksdbDatastore>) -> Result<(), StoreError> {
         if self.update {
             // An update wrote little, into a copy of a compacted generation: compacting it all

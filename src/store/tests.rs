@@ -35,11 +35,29 @@ fn memory(db: WriteDb) -> Database<MemoryDatastore> {
     match db {
         WriteDb::Memory(db) => db,
         #[cfg(feature = "rocksdb")]
-        WriteDb::Rocksdb(_) => unreachable!("the tests write memory datastores"),
+        WriteDb::Rocksdb(_) | WriteDb::RocksTables(_) => unreachable!("the tests write memory datastores"),
         #[cfg(feature = "server")]
         WriteDb::Remote(_) => unreachable!("the tests write memory datastores"),
         WriteDb::Delta(_) | WriteDb::Collected(_) => unreachable!("the tests write memory datastores"),
     }
+}
+
+/// `sample_batch(300)` sent as a writer meets it at its worst: a shared vertex sent twice, an
+/// edge sent twice with another property value (the later wins, as IndraDB's
+/// `set_edge_properties`), edges before their vertices, and an edge with an indexed property.
+pub(super) fn awkward_batches() -> Vec<Batch> {
+    let mut first = sample_batch(300);
+    let file = Uuid::new_v5(&Uuid::NAMESPACE_OID, b"file");
+    let root = first.vertices[0].id;
+    let shared = ModelVertex { id: file, kind: VertexKind::File, props: Props::from([("path", json!("src/x.rs"))]) };
+    first.vertices.push(shared.clone());
+    let mut again = ModelEdge::new(root, EdgeKind::Contains, first.vertices[5].id);
+    again.props.insert("count", json!("changed"));
+    let mut named = ModelEdge::new(root, EdgeKind::DefinedIn, file);
+    named.props.insert("name", json!("x"));
+    let early = Batch { vertices: Vec::new(), edges: std::mem::take(&mut first.edges) };
+    let late = Batch { vertices: vec![shared], edges: vec![again, named] };
+    vec![early, first, late]
 }
 
 /// A new msgpack graph's image is written from the writer's items without IndraDB: it must be
@@ -50,20 +68,7 @@ fn memory(db: WriteDb) -> Database<MemoryDatastore> {
 #[test]
 fn collected_image_is_the_datastore_image() {
     let dir = tempfile::tempdir().unwrap();
-    let batches = || {
-        let mut first = sample_batch(300);
-        let file = Uuid::new_v5(&Uuid::NAMESPACE_OID, b"file");
-        let root = first.vertices[0].id;
-        let shared =
-            ModelVertex { id: file, kind: VertexKind::File, props: Props::from([("path", json!("src/x.rs"))]) };
-        first.vertices.push(shared.clone());
-        let mut again = ModelEdge::new(root, EdgeKind::Contains, first.vertices[5].id);
-        again.props.insert("count", json!("changed"));
-        let early = Batch { vertices: Vec::new(), edges: std::mem::take(&mut first.edges) };
-        let late =
-            Batch { vertices: vec![shared], edges: vec![again, ModelEdge::new(root, EdgeKind::DefinedIn, file)] };
-        vec![early, first, late]
-    };
+    let batches = awkward_batches;
     let image = |db: WriteDb, name: &str| {
         let path = Utf8PathBuf::from_path_buf(dir.path().join(name)).unwrap();
         let staging = Staging::new(&path).unwrap();
@@ -725,6 +730,94 @@ mod rocksdb {
         assert_eq!(find_by_path(&msgpack, "k::f7").unwrap(), find_by_path(&rocksdb, "k::f7").unwrap());
     }
 
+    type KeyValue = (Box<[u8]>, Box<[u8]>);
+
+    /// Every key and value of a generation's column families but IndraDB's metadata (a
+    /// `HashSet` encoded in its iteration order), read with RocksDB itself.
+    fn families(root: &Utf8Path) -> Vec<(&'static str, Vec<KeyValue>)> {
+        let opts = ::rocksdb::Options::default();
+        let db = ::rocksdb::DB::open_cf_for_read_only(
+            &opts,
+            live_dir(root),
+            super::super::rocks_tables::ALL_FAMILIES,
+            false,
+        )
+        .unwrap();
+        let metadata = db.cf_handle("metadata:v2").unwrap();
+        let keys: Vec<Box<[u8]>> =
+            db.iterator_cf(metadata, ::rocksdb::IteratorMode::Start).map(|kv| kv.unwrap().0).collect();
+        assert_eq!(keys, [b"indexed_properties".to_vec().into_boxed_slice()]);
+        super::super::rocks_tables::ALL_FAMILIES[..7]
+            .iter()
+            .map(|name| {
+                let family = db.cf_handle(name).unwrap();
+                (*name, db.iterator_cf(family, ::rocksdb::IteratorMode::Start).map(Result::unwrap).collect())
+            })
+            .collect()
+    }
+
+    /// A full build writes its generation as table files in IndraDB's layout (`rocks_tables`):
+    /// every column family must hold, byte for byte, what IndraDB's own `bulk_insert` of the same
+    /// items writes, whatever the writer's flushes; and the graph reads back through IndraDB,
+    /// look-ups by indexed value included.
+    #[test]
+    fn tables_are_what_indradb_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let send = |db: WriteDb, flush_items: usize| {
+            let writer = Writer::spawn(db, WriterConfig { flush_items, ..WriterConfig::default() }).unwrap();
+            for batch in awkward_batches() {
+                writer.sender().send(batch).unwrap();
+            }
+            let (db, stats) = writer.finish().unwrap();
+            assert!(stats.duplicate_ids.is_empty() && stats.dangling_edges.is_empty(), "{stats:?}");
+            db
+        };
+        let by_indradb = Utf8PathBuf::from_path_buf(dir.path().join("indradb.rocksdb")).unwrap();
+        let staging = super::super::rocks::Staging::new(&by_indradb).unwrap();
+        let WriteDb::Rocksdb(db) = send(WriteDb::Rocksdb(staging.create().unwrap()), 10_000) else { unreachable!() };
+        staging.commit(db).unwrap();
+        let expected = families(&by_indradb);
+        let sizes: Vec<usize> = expected.iter().map(|(_, entries)| entries.len()).collect();
+        // 303 vertices (with the version record), 301 edges (one sent twice), their properties,
+        // and the indexes of `name` and `path`: every family has something to compare.
+        assert_eq!(sizes, [303, 301, 301, 1207, 301, 603, 1]);
+        for flush_items in [1, 97, 10_000] {
+            let root = Utf8PathBuf::from_path_buf(dir.path().join(format!("tables-{flush_items}.rocksdb"))).unwrap();
+            let staging = super::super::Staging::new(&root, Backend::Rocksdb).unwrap();
+            let db = send(staging.create().unwrap(), flush_items);
+            staging.commit(db).unwrap();
+            let got = families(&root);
+            for ((name, expected), (_, got)) in expected.iter().zip(&got) {
+                assert!(
+                    expected == got,
+                    "{name}, flushes of {flush_items}: {} entries against {}",
+                    got.len(),
+                    expected.len()
+                );
+            }
+            // Nothing is left outside the tables: no write-ahead log to replay, no staged file.
+            let live = live_dir(&root);
+            for entry in std::fs::read_dir(&live).unwrap().flatten() {
+                let name = entry.file_name().into_string().unwrap();
+                assert!(name != "ingest", "{name}");
+                if name.ends_with(".log") {
+                    assert_eq!(entry.metadata().unwrap().len(), 0, "{name}");
+                }
+            }
+        }
+        let root = Utf8PathBuf::from_path_buf(dir.path().join("tables-97.rocksdb")).unwrap();
+        let (a, b) = (read_graph(&by_indradb).unwrap(), read_graph(&root).unwrap());
+        assert_eq!(a.vertices, b.vertices);
+        assert_eq!(a.edges, b.edges);
+        let changed = b.edges.iter().filter(|edge| edge.props.get("count") == Some(&json!("changed"))).count();
+        assert_eq!((b.vertices.len(), b.edges.len(), changed), (302, 301, 1));
+        assert_eq!(find_by_path(&root, "k::f7").unwrap().len(), 1);
+        let reader = super::super::rocks::open(&root).unwrap();
+        let txn = reader.db.datastore.transaction();
+        let named = txn.edges_with_property_value(identifier("name").unwrap(), &indradb::Json::new(json!("x")));
+        assert_eq!(named.unwrap().unwrap().count(), 1);
+    }
+
     #[test]
     fn each_build_is_a_new_generation_and_the_old_one_goes() {
         let dir = tempfile::tempdir().unwrap();
@@ -784,13 +877,12 @@ mod rocksdb {
 
         // Another schema: a generation whose version record says 999.
         let staging = super::super::Staging::new(&root, Backend::Rocksdb).unwrap();
-        let WriteDb::Rocksdb(db) = staging.create().unwrap() else { unreachable!() };
+        let WriteDb::RocksTables(mut tables) = staging.create().unwrap() else { unreachable!() };
         let id = meta_id();
-        db.create_vertex(&indradb::Vertex::with_id(id, identifier(META_KIND).unwrap())).unwrap();
-        let query = indradb::SpecificVertexQuery::single(id);
-        db.set_properties(query.clone(), identifier("schema").unwrap(), &indradb::Json::new(json!(999))).unwrap();
-        db.set_properties(query, identifier("tool_version").unwrap(), &indradb::Json::new(json!("9.9.9"))).unwrap();
-        staging.commit(WriteDb::Rocksdb(db)).unwrap();
+        tables.vertex(id, &identifier(META_KIND).unwrap());
+        tables.vertex_property(id, &identifier("schema").unwrap(), json!(999));
+        tables.vertex_property(id, &identifier("tool_version").unwrap(), json!("9.9.9"));
+        staging.commit(WriteDb::RocksTables(tables)).unwrap();
         let err = read_graph(&root).unwrap_err();
         assert!(matches!(err, StoreError::Schema { .. }), "{err:?}");
         assert!(err.to_string().contains("schema 999") && err.to_string().contains(root.as_str()), "{err}");
@@ -965,12 +1057,11 @@ mod rocksdb {
 
         // Another schema.
         let staging = super::super::Staging::new(&root, Backend::Rocksdb).unwrap();
-        let WriteDb::Rocksdb(db) = staging.create().unwrap() else { unreachable!() };
+        let WriteDb::RocksTables(mut tables) = staging.create().unwrap() else { unreachable!() };
         let id = meta_id();
-        db.create_vertex(&indradb::Vertex::with_id(id, identifier(META_KIND).unwrap())).unwrap();
-        let query = indradb::SpecificVertexQuery::single(id);
-        db.set_properties(query, identifier("schema").unwrap(), &indradb::Json::new(json!(999))).unwrap();
-        staging.commit(WriteDb::Rocksdb(db)).unwrap();
+        tables.vertex(id, &identifier(META_KIND).unwrap());
+        tables.vertex_property(id, &identifier("schema").unwrap(), json!(999));
+        staging.commit(WriteDb::RocksTables(tables)).unwrap();
         let err = assert_update_fails_like_a_reader(&root, Backend::Rocksdb);
         assert!(matches!(err, StoreError::Schema { .. }), "{err:?}");
         assert_eq!(generations(&root).len(), 1, "the copy is removed");
@@ -1003,8 +1094,8 @@ mod rocksdb {
     fn indradb_rocksdb_keeps_the_inbound_edges_of_a_deleted_vertex() {
         let dir = tempfile::tempdir().unwrap();
         let root = root(&dir);
-        let staging = super::super::Staging::new(&root, Backend::Rocksdb).unwrap();
-        let WriteDb::Rocksdb(db) = staging.create().unwrap() else { unreachable!() };
+        let staging = super::super::rocks::Staging::new(&root).unwrap();
+        let db = staging.create().unwrap();
         let t = identifier("function").unwrap();
         let (a, b) = (indradb::Vertex::with_id(item(0), t), indradb::Vertex::with_id(item(1), t));
         db.create_vertex(&a).unwrap();

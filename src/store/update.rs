@@ -78,6 +78,8 @@ pub fn apply(db: &WriteDb, diff: Diff) -> Result<ApplyStats, StoreError> {
         }
         // Only a new graph's writer makes one; an update never does.
         WriteDb::Collected(_) => Err(StoreError::WriterGone),
+        #[cfg(feature = "rocksdb")]
+        WriteDb::RocksTables(_) => Err(StoreError::WriterGone),
         // Recorded, to be applied by readers (see `delta`), which check it then.
         WriteDb::Delta(diffs) => {
             diffs.lock().unwrap_or_else(|poison| poison.into_inner()).push(diff);

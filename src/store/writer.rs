@@ -70,6 +70,9 @@ impl Writer {
                 }
                 #[cfg(feature = "rocksdb")]
                 WriteDb::Rocksdb(db) => run(db, receiver, config).map(|(db, stats)| (WriteDb::Rocksdb(db), stats)),
+                #[cfg(feature = "rocksdb")]
+                WriteDb::RocksTables(tables) => run(*tables, receiver, config)
+                    .map(|(tables, stats)| (WriteDb::RocksTables(Box::new(tables)), stats)),
                 #[cfg(feature = "server")]
                 WriteDb::Remote(db) => run(db, receiver, config).map(|(db, stats)| (WriteDb::Remote(db), stats)),
                 // `Staging::create` never makes one: a delta records diffs, not batches.
@@ -156,6 +159,44 @@ impl Sink for Collected {
 
     fn insert_collected(&mut self, items: Collected) -> Result<(), StoreError> {
         self.append(items);
+        Ok(())
+    }
+}
+
+#[cfg(feature = "rocksdb")]
+impl Sink for super::rocks_tables::Tables {
+    type Value = serde_json::Value;
+
+    fn value(value: serde_json::Value) -> serde_json::Value {
+        value
+    }
+
+    fn insert(&mut self, items: Vec<BulkInsertItem>) -> Result<(), StoreError> {
+        for item in items {
+            match item {
+                BulkInsertItem::Vertex(vertex) => self.vertex(vertex.id, &vertex.t),
+                BulkInsertItem::Edge(edge) => self.edge(&edge),
+                BulkInsertItem::VertexProperty(id, name, value) => self.vertex_property(id, &name, (*value).clone()),
+                BulkInsertItem::EdgeProperty(edge, name, value) => self.edge_property(&edge, &name, (*value).clone()),
+            }
+        }
+        Ok(())
+    }
+
+    fn insert_collected(&mut self, items: Collected<serde_json::Value>) -> Result<(), StoreError> {
+        // In `Collected::into_bulk`'s order, which is the order IndraDB would be given them in.
+        for (id, kind) in &items.vertices {
+            self.vertex(*id, kind);
+        }
+        for ((id, name), value) in items.vertex_props {
+            self.vertex_property(id, &name, value);
+        }
+        for edge in &items.edges {
+            self.edge(edge);
+        }
+        for ((edge, name), value) in items.edge_props {
+            self.edge_property(&edge, &name, value);
+        }
         Ok(())
     }
 }
