@@ -236,8 +236,10 @@ fn fixture_modules_and_items_match_rustdoc() {
         // feature is on (`extra`), not where it is off (`absent`). `Sealed` is implemented in a
         // constant's block that imports it. `only_in_docs` is `cfg(doc)`. `wrapper::Wrapped` and its
         // impl are made once: `self::types::define_id!` names the macro of `types`, not the wrapper
-        // of the same name that calls it.
-        "expansion: modules 8 (+0 rustdoc, +0 ours); items 31 (+0 rustdoc, +0 ours); macro items 52 of 52; \
+        // of the same name that calls it. `both!`'s two `choose!` calls each define `__choose!` and
+        // call it at one line: each takes its own (`ChosenSame`, `DifferentAgain`; with the
+        // module's last definition taken for both, `SameAgain` was made instead of `ChosenSame`).
+        "expansion: modules 8 (+0 rustdoc, +0 ours); items 31 (+0 rustdoc, +0 ours); macro items 58 of 58; \
          apart: derived 28, bodies 3, cfg(doc) 1, unchecked 0; checked: 5 trait impls, 8 macro trait impls, 13 derives",
     ];
     assert_eq!(counts(reports), expected, "{}", compare::mismatch_listing(reports, usize::MAX));

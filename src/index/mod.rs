@@ -1299,14 +1299,18 @@ impl<'d> Expansion<'d> {
     /// compiled (its module is).
     fn definition<'a>(
         &'a self,
-        call: &parse::MacroCall,
+        call: &'a parse::MacroCall,
         module: &str,
         file: &str,
         active: bool,
     ) -> Option<parse::Definition<'a>> {
+        let own = |text| parse::Definition { text, dollar_crate: "crate" };
+        // Made by an expansion right below its own macro: that one, as textual scope has it.
+        if let Some(text) = &call.local_definition {
+            return Some(own(text));
+        }
         let name = call.name();
         let first = (call.path.segments.len() > 1).then(|| call.path.segments[0].as_str());
-        let own = |text| parse::Definition { text, dollar_crate: "crate" };
         let local = || self.local(name, module, file, call.line, active).map(own);
         let anywhere = || self.anywhere(name, active).map(own);
         let dep = |dep: Option<&str>| {
@@ -1979,31 +1983,32 @@ mod tests {
                 line: 5,
                 cfg: None,
                 jumps: Vec::new(),
+                local_definition: None,
             };
-            expansion.definition(&call, module, &format!("{module}.rs"), active).map(|found| found.text)
+            expansion.definition(&call, module, &format!("{module}.rs"), active).map(|found| found.text.to_owned())
         };
         // In its own module, the textual one; at the root, which imports stdx's, not another
         // module's private macro of the same name.
-        assert_eq!(chosen("impl_from", "k::undo_log", true), Some("undo_log's"));
-        assert_eq!(chosen("impl_from", "k", true), Some("stdx's"));
+        assert_eq!(chosen("impl_from", "k::undo_log", true).as_deref(), Some("undo_log's"));
+        assert_eq!(chosen("impl_from", "k", true).as_deref(), Some("stdx's"));
         // A glob of a module of the crate (`use self::macros::*;`, serde_with's), and a name
         // imported from one, renamed: not the module first in order with a macro of that name.
-        assert_eq!(chosen("foreach_set", "k::ser", true), Some("ser's"));
-        assert_eq!(chosen("each", "k::ser2", true), Some("ser's"));
-        assert_eq!(chosen("foreach_set", "k", true), Some("de's"));
+        assert_eq!(chosen("foreach_set", "k::ser", true).as_deref(), Some("ser's"));
+        assert_eq!(chosen("each", "k::ser2", true).as_deref(), Some("ser's"));
+        assert_eq!(chosen("foreach_set", "k", true).as_deref(), Some("de's"));
         // A path leads to its module's macro, past the wrapper of the same name in scope.
-        assert_eq!(chosen("self::types::define_id", "k::wrapper", true), Some("the inner one"));
-        assert_eq!(chosen("super::types::define_id", "k::wrapper::inner", true), Some("the inner one"));
-        assert_eq!(chosen("crate::wrapper::types::define_id", "k::other", true), Some("the inner one"));
-        assert_eq!(chosen("define_id", "k::wrapper", true), Some("the wrapper"));
+        assert_eq!(chosen("self::types::define_id", "k::wrapper", true).as_deref(), Some("the inner one"));
+        assert_eq!(chosen("super::types::define_id", "k::wrapper::inner", true).as_deref(), Some("the inner one"));
+        assert_eq!(chosen("crate::wrapper::types::define_id", "k::other", true).as_deref(), Some("the inner one"));
+        assert_eq!(chosen("define_id", "k::wrapper", true).as_deref(), Some("the wrapper"));
         // A definition `cfg`'d out serves calls that are out too, and only them.
-        assert_eq!(chosen("mac", "k::platform", false), Some("the platform's"));
-        assert_eq!(chosen("mac", "k::platform", true), None);
-        assert_eq!(chosen("impl_from", "k::other", false), Some("other's"));
-        assert_eq!(chosen("impl_from", "k::other", true), Some("undo_log's"));
+        assert_eq!(chosen("mac", "k::platform", false).as_deref(), Some("the platform's"));
+        assert_eq!(chosen("mac", "k::platform", true).as_deref(), None);
+        assert_eq!(chosen("impl_from", "k::other", false).as_deref(), Some("other's"));
+        assert_eq!(chosen("impl_from", "k::other", true).as_deref(), Some("undo_log's"));
         // std's `assert!` is not a dependency's unimported one; `dep::assert!` is.
-        assert_eq!(chosen("assert", "k", true), None);
-        assert_eq!(chosen("assertions::assert", "k", true), Some("a dependency's assert"));
+        assert_eq!(chosen("assert", "k", true).as_deref(), None);
+        assert_eq!(chosen("assertions::assert", "k", true).as_deref(), Some("a dependency's assert"));
     }
 
     fn call(name: &str, cfg: Option<&str>) -> parse::Call {
@@ -2102,6 +2107,7 @@ mod tests {
             line,
             cfg: None,
             jumps: Vec::new(),
+            local_definition: None,
         };
         let definition = |text| parse::Definition { text, dollar_crate: "crate" };
         let base = expansion_key("items", &call("m", "a", 3), Some(definition("(x) => {}")));

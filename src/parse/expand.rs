@@ -34,6 +34,12 @@ pub struct MacroCall {
     /// calls an expansion made, whose tokens come from the definition and the outer call.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub jumps: Vec<(u32, u32)>,
+    /// The `macro_rules!` that the expansion which made this call defined before it, without a
+    /// `cfg` of its own: textual scope makes it the call's macro, whatever other definitions of
+    /// the name the module has (diesel's `static_cond!` defines `__static_cond!` anew at each
+    /// call and calls it at once, so one module holds many of them, all at one line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_definition: Option<String>,
 }
 
 impl MacroCall {
@@ -41,7 +47,7 @@ impl MacroCall {
         let start = mac.path.segments.first().map_or_else(proc_macro2::Span::call_site, |s| s.ident.span());
         let line = line(start);
         let (body, jumps) = positioned_text(&mac.tokens, line);
-        MacroCall { path: PathRef::from_path(&mac.path), body, line, cfg, jumps }
+        MacroCall { path: PathRef::from_path(&mac.path), body, line, cfg, jumps, local_definition: None }
     }
 
     /// Where the lines of the body's text lie in the file.
@@ -588,7 +594,41 @@ fn lex(text: &str) -> Result<TokenStream, SyntaxError> {
 
 fn parse_items(tokens: TokenStream) -> Result<Body, SyntaxError> {
     let file: syn::File = parse_syntax_with(tokens)?;
-    Ok(items(&file.items))
+    let mut body = items(&file.items);
+    bind_local_definitions(&file.items, &mut body.calls);
+    Ok(body)
+}
+
+/// Gives each call of `calls` (made from `items`, in their order) that a `macro_rules!` of the
+/// same name defines above it among `items` that definition (`MacroCall::local_definition`). A
+/// definition under a `cfg` is left to the crate-wide lookup, which weighs `cfg`s.
+fn bind_local_definitions(items: &[syn::Item], calls: &mut [MacroCall]) {
+    if calls.is_empty() {
+        return;
+    }
+    let mut defined: Vec<(String, String)> = Vec::new();
+    let mut bound = vec![false; calls.len()];
+    for item in items {
+        let syn::Item::Macro(item) = item else { continue };
+        match &item.ident {
+            Some(name) if item.mac.path.is_ident("macro_rules") && super::render::cfg(&item.attrs).is_none() => {
+                let text = definition_text(&item.mac, super::local_inner_macros(&item.attrs));
+                defined.retain(|(known, _)| *name != known);
+                defined.push((name.to_string(), text));
+            }
+            Some(_) => {}
+            None if item.mac.path.segments.len() == 1 => {
+                let Some((_, text)) = defined.iter().find(|(name, _)| item.mac.path.is_ident(name)) else { continue };
+                let call = MacroCall::new(&item.mac, super::render::cfg(&item.attrs));
+                let unbound = calls.iter().zip(&bound).position(|(made, bound)| !bound && *made == call);
+                if let Some(at) = unbound {
+                    bound[at] = true;
+                    calls[at].local_definition = Some(text.clone());
+                }
+            }
+            None => {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -605,6 +645,30 @@ mod tests {
         let file: syn::File = syn::parse_str(text).unwrap();
         let syn::Item::Macro(item) = &file.items[0] else { panic!("not a macro") };
         definition_text(&item.mac, false)
+    }
+
+    /// A call made by an expansion right below a `macro_rules!` of its name takes that one
+    /// (`static_cond!`'s pattern); one under a `cfg`, or below the call, is left to the lookup.
+    #[test]
+    fn a_macro_defined_and_called_by_one_expansion_is_the_calls() {
+        let outer = definition(
+            "macro_rules! choose { ($a:tt $b:tt) => { \
+             macro_rules! inner { ($a $a) => { pub struct Same; }; ($a $b) => { pub struct Other; }; } \
+             inner!($a $b); \
+             #[cfg(unix)] macro_rules! gated { () => {}; } \
+             gated!(); \
+             later!(); \
+             macro_rules! later { () => {}; } \
+             }; }",
+        );
+        let body = expanded(&call("choose!(x y);"), &outer);
+        let calls: Vec<(&str, bool)> =
+            body.calls.iter().map(|call| (call.name(), call.local_definition.is_some())).collect();
+        assert_eq!(calls, [("inner", true), ("gated", false), ("later", false)]);
+        let inner = body.calls[0].local_definition.as_deref().unwrap();
+        assert!(inner.contains("x x") && inner.contains("x y"), "{inner}");
+        let made = expanded(&body.calls[0], inner);
+        assert_eq!(made.items.iter().map(|item| item.name.as_str()).collect::<Vec<_>>(), ["Other"]);
     }
 
     fn names(body: &Body) -> Vec<String> {

@@ -1195,7 +1195,7 @@ fn has_attr(attrs: &[Attribute], name: &str) -> bool {
 }
 
 /// `#[macro_export(local_inner_macros)]`.
-fn local_inner_macros(attrs: &[Attribute]) -> bool {
+pub(crate) fn local_inner_macros(attrs: &[Attribute]) -> bool {
     attrs.iter().any(|attr| {
         attr.path().is_ident("macro_export")
             && attr.parse_args::<syn::Ident>().is_ok_and(|argument| argument == "local_inner_macros")
