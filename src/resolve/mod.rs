@@ -220,6 +220,10 @@ pub struct CrateDefs {
     /// Crates whose impls may apply to this crate's types: its dependencies, transitively,
     /// that are indexed, nearest first.
     impl_crates: Vec<u32>,
+    /// The items `exported_macros` gives, found once: every crate that depends on this one asks
+    /// (a test target of a large library scanned all its items).
+    #[serde(skip)]
+    exported: OnceLock<Vec<u32>>,
 }
 
 impl CrateDefs {
@@ -246,13 +250,22 @@ impl CrateDefs {
     /// the crates that call them (`index` expands those calls). Definitions are part of the
     /// crate's interface, so that an edit to one re-expands the calls in dependent crates.
     pub fn exported_macros(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.items
-            .iter()
-            .filter(|item| item.kind == VertexKind::Macro && item.vis == Vis::Public && item.active)
-            .filter_map(|item| match &item.shape {
+        let exported = self.exported.get_or_init(|| {
+            let exported = |item: &ItemDef| {
+                item.kind == VertexKind::Macro
+                    && item.vis == Vis::Public
+                    && item.active
+                    && matches!(item.shape, Shape::MacroRules { .. })
+            };
+            (0..self.items.len() as u32).filter(|&index| exported(self.item(index))).collect()
+        });
+        exported.iter().filter_map(|&index| {
+            let item = self.item(index);
+            match &item.shape {
                 Shape::MacroRules { definition } => Some((&*item.name, definition.as_str())),
                 _ => None,
-            })
+            }
+        })
     }
 
     /// The crate's index in `Workspace::crates`.
@@ -478,6 +491,7 @@ pub fn scope_crate(input: CrateInput<'_>, world: &World) -> Scoped {
         impls_by_self: HashMap::default(),
         methods_by_name: HashMap::default(),
         impl_crates: transitive,
+        exported: OnceLock::new(),
     };
     let mut parents = Vec::with_capacity(records.len());
     for (index, at) in order.into_iter().enumerate() {
@@ -734,6 +748,7 @@ mod tests {
             impls_by_self: HashMap::default(),
             methods_by_name: HashMap::default(),
             impl_crates: vec![7, 3],
+            exported: OnceLock::new(),
         };
         defs.extern_prelude.insert("dep".to_owned(), Def::Item { krate: 3, item: 0 });
         defs
