@@ -178,39 +178,37 @@ impl Tables {
     }
 
     pub(super) fn vertex_property(&mut self, id: Uuid, name: &Identifier, value: serde_json::Value) {
-        self.families[VERTEX_PROPERTIES].push(
-            |key| {
-                key.extend_from_slice(id.as_bytes());
-                key.extend_from_slice(name.as_str().as_bytes());
-            },
-            |out| put_json(out, &value),
-        );
-        if self.indexed.contains(name) {
-            let value = Json::new(value);
-            self.families[VERTEX_PROPERTY_VALUES].push(
-                |key| {
-                    put_index_head(key, name, &value);
-                    key.extend_from_slice(id.as_bytes());
-                },
-                |_| {},
-            );
-        }
+        let owner = |key: &mut Vec<u8>| key.extend_from_slice(id.as_bytes());
+        self.property((VERTEX_PROPERTIES, VERTEX_PROPERTY_VALUES), owner, name, value);
     }
 
     pub(super) fn edge_property(&mut self, edge: &Edge, name: &Identifier, value: serde_json::Value) {
-        self.families[EDGE_PROPERTIES].push(
+        let owner = |key: &mut Vec<u8>| put_edge(key, edge, false);
+        self.property((EDGE_PROPERTIES, EDGE_PROPERTY_VALUES), owner, name, value);
+    }
+
+    /// A property of the vertex or edge whose key `owner` writes: `owner name -> value` in the
+    /// first family, and, for an indexed name, `[len] name hash(value) owner` in the second.
+    fn property(
+        &mut self,
+        (values, index): (usize, usize),
+        owner: impl Fn(&mut Vec<u8>),
+        name: &Identifier,
+        value: serde_json::Value,
+    ) {
+        self.families[values].push(
             |key| {
-                put_edge(key, edge, false);
+                owner(key);
                 key.extend_from_slice(name.as_str().as_bytes());
             },
             |out| put_json(out, &value),
         );
         if self.indexed.contains(name) {
             let value = Json::new(value);
-            self.families[EDGE_PROPERTY_VALUES].push(
+            self.families[index].push(
                 |key| {
                     put_index_head(key, name, &value);
-                    put_edge(key, edge, false);
+                    owner(key);
                 },
                 |_| {},
             );

@@ -60,6 +60,18 @@ pub(super) fn awkward_batches() -> Vec<Batch> {
     vec![early, first, late]
 }
 
+/// `awkward_batches` through a writer on `db` that flushes every `flush_items` items; nothing is
+/// refused.
+pub(super) fn send_awkward(db: WriteDb, flush_items: usize) -> WriteDb {
+    let writer = Writer::spawn(db, WriterConfig { flush_items, ..WriterConfig::default() }).unwrap();
+    for batch in awkward_batches() {
+        writer.sender().send(batch).unwrap();
+    }
+    let (db, stats) = writer.finish().unwrap();
+    assert!(stats.duplicate_ids.is_empty() && stats.dangling_edges.is_empty(), "{stats:?}");
+    db
+}
+
 /// A new msgpack graph's image is written from the writer's items without IndraDB: it must be
 /// the image the memory datastore holding the same inserts gives, byte for byte, whatever the
 /// flushes, with shared vertices sent twice, an edge sent twice with another property value
@@ -68,7 +80,6 @@ pub(super) fn awkward_batches() -> Vec<Batch> {
 #[test]
 fn collected_image_is_the_datastore_image() {
     let dir = tempfile::tempdir().unwrap();
-    let batches = awkward_batches;
     let image = |db: WriteDb, name: &str| {
         let path = Utf8PathBuf::from_path_buf(dir.path().join(name)).unwrap();
         let staging = Staging::new(&path).unwrap();
@@ -79,18 +90,10 @@ fn collected_image_is_the_datastore_image() {
         }
         std::fs::read(&path).unwrap()
     };
-    let send = |db: WriteDb, flush_items: usize| {
-        let writer = Writer::spawn(db, WriterConfig { flush_items, ..WriterConfig::default() }).unwrap();
-        for batch in batches() {
-            writer.sender().send(batch).unwrap();
-        }
-        let (db, stats) = writer.finish().unwrap();
-        assert!(stats.duplicate_ids.is_empty() && stats.dangling_edges.is_empty(), "{stats:?}");
-        db
-    };
-    let expected = image(send(WriteDb::Memory(MemoryDatastore::new_db()), 10_000), "memory.msgpack");
+    let expected = image(send_awkward(WriteDb::Memory(MemoryDatastore::new_db()), 10_000), "memory.msgpack");
     for flush_items in [1, 97, 10_000] {
-        let got = image(send(WriteDb::Collected(msgpack::Collected::default()), flush_items), "collected.msgpack");
+        let got =
+            image(send_awkward(WriteDb::Collected(msgpack::Collected::default()), flush_items), "collected.msgpack");
         assert!(got == expected, "flushes of {flush_items}: {} bytes against {}", got.len(), expected.len());
     }
     let graph = read_graph(Utf8Path::from_path(&dir.path().join("collected.msgpack")).unwrap()).unwrap();
@@ -763,18 +766,11 @@ mod rocksdb {
     #[test]
     fn tables_are_what_indradb_writes() {
         let dir = tempfile::tempdir().unwrap();
-        let send = |db: WriteDb, flush_items: usize| {
-            let writer = Writer::spawn(db, WriterConfig { flush_items, ..WriterConfig::default() }).unwrap();
-            for batch in awkward_batches() {
-                writer.sender().send(batch).unwrap();
-            }
-            let (db, stats) = writer.finish().unwrap();
-            assert!(stats.duplicate_ids.is_empty() && stats.dangling_edges.is_empty(), "{stats:?}");
-            db
-        };
         let by_indradb = Utf8PathBuf::from_path_buf(dir.path().join("indradb.rocksdb")).unwrap();
         let staging = super::super::rocks::Staging::new(&by_indradb).unwrap();
-        let WriteDb::Rocksdb(db) = send(WriteDb::Rocksdb(staging.create().unwrap()), 10_000) else { unreachable!() };
+        let WriteDb::Rocksdb(db) = send_awkward(WriteDb::Rocksdb(staging.create().unwrap()), 10_000) else {
+            unreachable!()
+        };
         staging.commit(db).unwrap();
         let expected = families(&by_indradb);
         let sizes: Vec<usize> = expected.iter().map(|(_, entries)| entries.len()).collect();
@@ -784,7 +780,7 @@ mod rocksdb {
         for flush_items in [1, 97, 10_000] {
             let root = Utf8PathBuf::from_path_buf(dir.path().join(format!("tables-{flush_items}.rocksdb"))).unwrap();
             let staging = super::super::Staging::new(&root, Backend::Rocksdb).unwrap();
-            let db = send(staging.create().unwrap(), flush_items);
+            let db = send_awkward(staging.create().unwrap(), flush_items);
             staging.commit(db).unwrap();
             let got = families(&root);
             for ((name, expected), (_, got)) in expected.iter().zip(&got) {
