@@ -101,14 +101,15 @@ fn generation_number(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// RocksDB options for our generations. IndraDB's defaults, except that a missing database is an
-/// error when reading (IndraDB's `new_db` creates one: a reader must never turn a damaged or
-/// foreign folder into an empty graph) and that RocksDB keeps one info log, not a thousand, since
-/// every reader's open starts a new one.
+/// The generation at `dir` opened through IndraDB, with `options`.
 fn open_db(dir: &Utf8Path, create: bool) -> indradb::Result<Database<RocksdbDatastore>> {
     RocksdbDatastore::new_db_with_options(dir.as_std_path(), &options(create))
 }
 
+/// RocksDB options for our generations, for IndraDB's opens and for the table files a full build
+/// writes. IndraDB's defaults, except that a missing database is an error when reading (IndraDB's
+/// `new_db` creates one: a reader must never turn a damaged or foreign folder into an empty graph)
+/// and that RocksDB keeps one info log, not a thousand, since every reader's open starts a new one.
 fn options(create: bool) -> rocksdb::Options {
     let mut opts = RocksdbDatastore::get_options(None);
     opts.create_if_missing(create);
