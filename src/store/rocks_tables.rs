@@ -22,6 +22,12 @@
 //! metadata:v2                  "indexed_properties"                  -> (IndraDB writes it)
 //! ```
 //!
+//! Of a key put twice the last value stays, as in a write batch. An indexed property set twice
+//! with different values keeps both index entries, as IndraDB's own `bulk_insert` does within one
+//! batch (it deletes the old entry only when the old value was written by an earlier batch); the
+//! writer never sets a vertex's property twice (each vertex is written once), and edges carry no
+//! indexed property.
+//!
 //! `hash(value)` is IndraDB's own (`util::Component::Json`), taken from indradb-lib itself. A test
 //! (`store::tests::rocksdb`) writes the same items both ways and compares every column family
 //! byte for byte, so a change of layout in IndraDB cannot go unseen.
