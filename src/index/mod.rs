@@ -626,7 +626,7 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
         let defs = scoped.defs_bytes(|krate| ctx.key_of(krate));
         let interface = crate::incremental::hash(&defs);
         resolved::send_resolved(ctx, &walk, &scoped, &interface, &mut summary);
-        (scoped.defs, defs, interface)
+        (scoped.into_defs(), defs, interface)
     }));
     match resolved {
         Ok((scoped, defs, interface)) => {

@@ -444,6 +444,21 @@ pub struct Scoped {
     pub import_stats: ResolveStats,
 }
 
+impl Scoped {
+    /// The crate's defs, for the crates that depend on it. What else resolution kept (every
+    /// item's names, the imports) is freed on a thread of its own when the crate is large: it is
+    /// freed item by item, and a rerun that indexes one large crate again waited for it.
+    pub fn into_defs(self) -> Arc<CrateDefs> {
+        const FREED_APART: usize = 4096;
+        let Scoped { defs, refs, .. } = self;
+        if refs.len() >= FREED_APART {
+            // Were no thread to be had, the closure, and `refs` with it, is dropped here.
+            let _ = std::thread::Builder::new().name("codegraph-free".to_owned()).spawn(move || drop(refs));
+        }
+        defs
+    }
+}
+
 /// Counts for `-v`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResolveStats {
