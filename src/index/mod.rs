@@ -301,6 +301,12 @@ pub fn index(
             return Err(IndexError::StoreGone);
         }
     }
+    // Every crate's scopes and the ids of every item are freed on a thread of their own (freed
+    // item by item, they held up a rerun's diff and save). Were no thread to be had, the closure
+    // and what it holds are dropped here.
+    let (world, registry, externs) = (ctx.world, ctx.registry, ctx.externs);
+    let _ =
+        std::thread::Builder::new().name("codegraph-free".to_owned()).spawn(move || drop((world, registry, externs)));
     let mut errors = ctx.validation_errors.into_inner().unwrap_or_else(|poison| poison.into_inner());
     errors.sort_by_key(|err| err.to_string());
     if let Some(err) = errors.into_iter().next() {
