@@ -629,9 +629,9 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
     // the crates that depend on it see it as outside the indexed set, and the file is reported.
     let resolved = catch_unwind(AssertUnwindSafe(|| {
         let mut scoped = resolve::scope_crate(input, &ctx.world);
-        let defs = scoped.defs_bytes(|krate| ctx.key_of(krate));
+        let (defs, keyed) = scoped.defs_bytes_with(|krate| ctx.key_of(krate), resolved::keyed);
         let interface = crate::incremental::hash(&defs);
-        resolved::send_resolved(ctx, &walk, &scoped, &interface, &mut summary);
+        resolved::send_resolved(ctx, &walk, &scoped, &interface, keyed, &mut summary);
         (scoped.into_defs(), defs, interface)
     }));
     match resolved {

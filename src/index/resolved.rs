@@ -23,7 +23,7 @@ use xxhash_rust::xxh3::Xxh3;
 use super::{Ctx, EDGE_BATCH, EDGE_BATCH_CUT, Walk};
 use crate::incremental::{BatchKeys, EdgeSegments, RecordedEdges, Segment, UnitSummary, decode_batches};
 use crate::model::{Batch, Edge};
-use crate::resolve::{ResolveStats, Scoped};
+use crate::resolve::{RecordRefs, ResolveStats, Scoped};
 
 /// A segment's edges: resolved now, or kept from the last build.
 enum Edges {
@@ -34,17 +34,37 @@ enum Edges {
 /// Batches kept from the last build: their keys, and their bytes.
 type Batches = Vec<(BatchKeys, Arc<[u8]>)>;
 
-/// Resolves the crate's items (those a rerun cannot keep) and sends their edges, after the
-/// extern vertices they point to; records in `summary` how they were cut and what they counted.
-/// `interface` is the hash of the crate's `CrateDefs::to_bytes`.
-pub(super) fn send_resolved(ctx: &Ctx<'_>, walk: &Walk, scoped: &Scoped, interface: &str, summary: &mut UnitSummary) {
-    let segments = segments((0..scoped.defs.item_count() as u32).map(|index| scoped.defs.id(index)));
-    let keys: Vec<(u64, u64)> = segments.par_iter().map(|items| segment_key(scoped, items.clone())).collect();
+/// The crate's items cut into segments, with each segment's key and the hash of the items' `use`
+/// declarations: what decides which recorded edges a rerun keeps. Worked out from the items'
+/// ids and names (`Scoped::defs_bytes_with`), while the crate's defs are encoded.
+pub(super) struct Keyed {
+    segments: Vec<Range<u32>>,
+    keys: Vec<(u64, u64)>,
+    uses: u64,
+}
+
+pub(super) fn keyed(ids: &[Uuid], refs: &[RecordRefs]) -> Keyed {
+    let segments = segments(ids.iter().copied());
+    let keys: Vec<(u64, u64)> = segments.par_iter().map(|items| segment_key(ids, refs, items.clone())).collect();
     let mut uses = Xxh3::new();
     for (_, segment_uses) in &keys {
         uses.update(&segment_uses.to_le_bytes());
     }
-    let uses = uses.digest();
+    Keyed { segments, keys, uses: uses.digest() }
+}
+
+/// Resolves the crate's items (those a rerun cannot keep) and sends their edges, after the
+/// extern vertices they point to; records in `summary` how they were cut and what they counted.
+/// `interface` is the hash of the crate's `CrateDefs::to_bytes`.
+pub(super) fn send_resolved(
+    ctx: &Ctx<'_>,
+    walk: &Walk,
+    scoped: &Scoped,
+    interface: &str,
+    keyed: Keyed,
+    summary: &mut UnitSummary,
+) {
+    let Keyed { segments, keys, uses } = keyed;
     let recorded = walk
         .cached
         .as_ref()
@@ -170,11 +190,11 @@ fn batches(edges: Vec<Edge>) -> Vec<Vec<Edge>> {
 /// (`RecordRefs::names_hash`, which a record read back from the cache has at hand): a cache is
 /// only read by the binary that wrote it (`incremental::crate_fingerprints`), and each `Vec` and
 /// `String` writes its length or an end, so that the concatenation is unambiguous.
-fn segment_key(scoped: &Scoped, items: Range<u32>) -> (u64, u64) {
+fn segment_key(ids: &[Uuid], refs: &[RecordRefs], items: Range<u32>) -> (u64, u64) {
     let (mut key, mut uses) = (Xxh3::new(), Xxh3::new());
     for index in items {
-        key.update(scoped.defs.id(index).as_bytes());
-        let refs = &scoped.refs()[index as usize];
+        key.update(ids[index as usize].as_bytes());
+        let refs = &refs[index as usize];
         refs.uses().hash(&mut uses);
         refs.uses().hash(&mut key);
         refs.supertraits().hash(&mut key);

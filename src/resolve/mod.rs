@@ -557,12 +557,21 @@ pub fn scope_crate(input: CrateInput<'_>, world: &World) -> Scoped {
 }
 
 impl Scoped {
-    /// `CrateDefs::to_bytes` of the defs, which nothing else holds yet.
-    pub fn defs_bytes(&mut self, key_of: impl Fn(u32) -> String) -> Vec<u8> {
-        match Arc::get_mut(&mut self.defs) {
+    /// `CrateDefs::to_bytes` of the defs (which nothing else holds yet), and beside it, on the current rayon pool, `with` of the items' ids (in
+    /// `defs.items` order) and names: what a rerun needs to know which items to resolve again is
+    /// worked out while the defs are encoded.
+    pub fn defs_bytes_with<T: Send>(
+        &mut self,
+        key_of: impl Fn(u32) -> String + Send,
+        with: impl FnOnce(&[Uuid], &[RecordRefs]) -> T + Send,
+    ) -> (Vec<u8>, T) {
+        let ids: Vec<Uuid> = self.defs.items.iter().map(|item| item.id).collect();
+        let Scoped { defs, refs, .. } = self;
+        let encode = || match Arc::get_mut(defs) {
             Some(defs) => defs.to_bytes(key_of),
-            None => (*self.defs).clone().to_bytes(key_of),
-        }
+            None => (**defs).clone().to_bytes(key_of),
+        };
+        rayon::join(encode, || with(&ids, refs))
     }
 
     /// What each item names, by item index.
