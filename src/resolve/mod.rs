@@ -449,13 +449,19 @@ impl Scoped {
     /// item's names, the imports) is freed on a thread of its own when the crate is large: it is
     /// freed item by item, and a rerun that indexes one large crate again waited for it.
     pub fn into_defs(self) -> Arc<CrateDefs> {
-        const FREED_APART: usize = 4096;
         let Scoped { defs, refs, .. } = self;
-        if refs.len() >= FREED_APART {
-            // Were no thread to be had, the closure, and `refs` with it, is dropped here.
-            let _ = std::thread::Builder::new().name("codegraph-free".to_owned()).spawn(move || drop(refs));
-        }
+        free_apart(refs);
         defs
+    }
+}
+
+/// Frees `items` on a thread of its own when there are many (each frees what it holds, one by
+/// one, and the build need not wait for that), else here. Were no thread to be had, the closure,
+/// and `items` with it, is dropped here.
+pub fn free_apart<T: Send + 'static>(items: Vec<T>) {
+    const MANY: usize = 4096;
+    if items.len() >= MANY {
+        let _ = std::thread::Builder::new().name("codegraph-free".to_owned()).spawn(move || drop(items));
     }
 }
 
@@ -531,7 +537,7 @@ pub fn scope_crate(input: CrateInput<'_>, world: &World) -> Scoped {
         });
     }
     // What resolution does not need (paths, visibilities as written, files) goes now.
-    drop(records);
+    free_apart(records);
     for (index, parent) in parents.iter().enumerate() {
         let parent = parent.and_then(|id| defs.by_id.get(&id).copied());
         defs.items[index].parent = parent;
@@ -557,9 +563,9 @@ pub fn scope_crate(input: CrateInput<'_>, world: &World) -> Scoped {
 }
 
 impl Scoped {
-    /// `CrateDefs::to_bytes` of the defs (which nothing else holds yet), and beside it, on the current rayon pool, `with` of the items' ids (in
-    /// `defs.items` order) and names: what a rerun needs to know which items to resolve again is
-    /// worked out while the defs are encoded.
+    /// `CrateDefs::to_bytes` of the defs (which nothing else holds yet), and beside it, on the
+    /// current rayon pool, `with` of the items' ids (in `defs.items` order) and names: what a
+    /// rerun needs to know which items to resolve again is worked out while the defs are encoded.
     pub fn defs_bytes_with<T: Send>(
         &mut self,
         key_of: impl Fn(u32) -> String + Send,
