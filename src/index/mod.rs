@@ -1139,27 +1139,28 @@ struct Expansion<'d> {
     groups: Vec<Vec<PendingSite>>,
     /// The crate's definitions and the ids its modules' items have, as of this round.
     known: &'d Known,
-    deps: &'d DepMacros,
+    deps: &'d DepMacros<'d>,
     /// The last round for calls whose macro is not known: they pass their items through rather
     /// than wait.
     last_chance: bool,
 }
 
 /// The `#[macro_export]` macros of a crate's indexed dependencies, by the name the crate uses for
-/// each dependency (sorted, for a deterministic pick when two export one name).
+/// each dependency (sorted, for a deterministic pick when two export one name). Names and
+/// definitions are borrowed from the dependencies' published `CrateDefs`: each of a library's
+/// test targets copied them all (tokio's `select!` alone is a thousand lines).
 #[derive(Default)]
-struct DepMacros {
-    by_dep: Vec<(String, HashMap<String, String>)>,
+struct DepMacros<'w> {
+    by_dep: Vec<(String, HashMap<&'w str, &'w str>)>,
 }
 
-impl DepMacros {
-    fn new(ctx: &Ctx<'_>, deps: &[(String, u32)]) -> DepMacros {
-        let mut by_dep: Vec<(String, HashMap<String, String>)> = deps
+impl<'w> DepMacros<'w> {
+    fn new(ctx: &'w Ctx<'_>, deps: &[(String, u32)]) -> DepMacros<'w> {
+        let mut by_dep: Vec<(String, HashMap<&'w str, &'w str>)> = deps
             .iter()
             .filter_map(|(name, krate)| {
                 let defs = ctx.world.get(*krate)?;
-                let macros: HashMap<String, String> =
-                    defs.exported_macros().map(|(name, text)| (name.to_owned(), text.to_owned())).collect();
+                let macros: HashMap<&'w str, &'w str> = defs.exported_macros().collect();
                 (!macros.is_empty()).then(|| (name.clone(), macros))
             })
             .collect();
@@ -1168,11 +1169,11 @@ impl DepMacros {
     }
 
     /// `name` as `dep` exports it, or as the first dependency that exports it when `dep` is `None`.
-    fn find(&self, dep: Option<&str>, name: &str) -> Option<(&str, &str)> {
+    fn find(&self, dep: Option<&str>, name: &str) -> Option<(&str, &'w str)> {
         self.by_dep
             .iter()
             .filter(|(krate, _)| dep.is_none_or(|dep| dep == krate))
-            .find_map(|(krate, macros)| macros.get(name).map(|text| (krate.as_str(), text.as_str())))
+            .find_map(|(krate, macros)| macros.get(name).map(|&text| (krate.as_str(), text)))
     }
 }
 
@@ -1250,7 +1251,12 @@ impl Known {
 }
 
 impl<'d> Expansion<'d> {
-    fn new(known: &'d Known, mut pending: Vec<PendingSite>, deps: &'d DepMacros, last_chance: bool) -> Expansion<'d> {
+    fn new(
+        known: &'d Known,
+        mut pending: Vec<PendingSite>,
+        deps: &'d DepMacros<'d>,
+        last_chance: bool,
+    ) -> Expansion<'d> {
         // Calls among an impl's or a trait's members are grouped by that container.
         let container = |site: &PendingSite| site.site.container.as_ref().map(|c| (c.path.clone(), c.id));
         pending.sort_by_cached_key(|site| {
@@ -1973,7 +1979,7 @@ mod tests {
         known
             .imports
             .insert("k::ser2".to_owned(), BTreeSet::from([import(Some("each"), "crate::ser::macros::foreach_set")]));
-        let exported = |name: &str, text: &str| HashMap::from_iter([(name.to_owned(), text.to_owned())]);
+        let exported = |name: &'static str, text: &'static str| HashMap::from_iter([(name, text)]);
         let deps = DepMacros {
             by_dep: vec![
                 ("assertions".to_owned(), exported("assert", "a dependency's assert")),
