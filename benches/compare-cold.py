@@ -29,10 +29,6 @@ def main() -> int:
         extra = args[args.index("--") + 1 :]
         args = args[: args.index("--")]
     stores = {"old": "msgpack", "new": "msgpack"}
-    for arg in list(args):
-        if arg.startswith("--stores="):
-            args.remove(arg)
-            stores["old"], stores["new"] = arg.removeprefix("--stores=").split(",")
     if "--stores" in args:
         at = args.index("--stores")
         stores["old"], stores["new"] = args[at + 1].split(",")

@@ -601,13 +601,15 @@ fn parse_items(tokens: TokenStream) -> Result<Body, SyntaxError> {
 
 /// Gives each call of `calls` (made from `items`, in their order) that a `macro_rules!` of the
 /// same name defines above it among `items` that definition (`MacroCall::local_definition`). A
-/// definition under a `cfg` is left to the crate-wide lookup, which weighs `cfg`s.
+/// definition under a `cfg` is left to the crate-wide lookup, which weighs `cfg`s. The calls of
+/// `items` come in `calls` in the items' order (between those of `cfg_if!` branches), so each is
+/// looked for after the last one found.
 fn bind_local_definitions(items: &[syn::Item], calls: &mut [MacroCall]) {
     if calls.is_empty() {
         return;
     }
     let mut defined: Vec<(String, String)> = Vec::new();
-    let mut bound = vec![false; calls.len()];
+    let mut next = 0;
     for item in items {
         let syn::Item::Macro(item) = item else { continue };
         match &item.ident {
@@ -620,10 +622,9 @@ fn bind_local_definitions(items: &[syn::Item], calls: &mut [MacroCall]) {
             None if item.mac.path.segments.len() == 1 => {
                 let Some((_, text)) = defined.iter().find(|(name, _)| item.mac.path.is_ident(name)) else { continue };
                 let call = MacroCall::new(&item.mac, super::render::cfg(&item.attrs));
-                let unbound = calls.iter().zip(&bound).position(|(made, bound)| !bound && *made == call);
-                if let Some(at) = unbound {
-                    bound[at] = true;
-                    calls[at].local_definition = Some(text.clone());
+                if let Some(at) = calls[next..].iter().position(|made| *made == call) {
+                    calls[next + at].local_definition = Some(text.clone());
+                    next += at + 1;
                 }
             }
             None => {}
