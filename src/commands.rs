@@ -99,7 +99,8 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
         let t = &summary.timings;
         let (r, v) = (&summary.resolve, &summary.validation);
         reporter.verbose(&format!(
-            "vertices by kind: {:?}\nedges by kind: {:?}\nbatches written: {}, compared: {}; macro expansions reused: {}; items resolved: {}\n\
+            "vertices by kind: {:?}\nedges by kind: {:?}\nbatches written: {}, compared: {}; macro expansions reused: {}; items resolved: {}; \
+             crates unaffected by their dependencies' changes: {}\n\
              resolution: {} imports ({} unresolved), calls {} exact, {} inferred, {} unresolved\n\
              validation: {} items with unique ids, {} resolved edges checked, {} dropped\n\
              time: metadata {} ms, plan {} ms, hashing {} ms, index {} ms, write {} ms, diff {} ms, \
@@ -110,6 +111,7 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
             summary.batches_compared,
             summary.expansions_reused,
             summary.items_resolved,
+            summary.crates_unaffected,
             r.imports,
             r.imports_unresolved,
             r.calls_exact,

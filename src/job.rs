@@ -105,6 +105,7 @@ pub(crate) fn build_workspace(
         batches_compared,
         expansions_reused,
         items_resolved,
+        crates_unaffected,
         incremental,
     } = built;
     // Every unit built now but the workspace's own.
@@ -118,6 +119,7 @@ pub(crate) fn build_workspace(
     summary.items_resolved = items_resolved;
     summary.incremental = incremental;
     summary.crates_reindexed = crates_reindexed;
+    summary.crates_unaffected = crates_unaffected;
     // The cache is only a shortcut for the next build: failing to write it is a warning.
     let phase = Instant::now();
     let stamp = store::stamp(&db_path).unwrap_or_default();
@@ -159,6 +161,7 @@ struct Built {
     batches_compared: usize,
     expansions_reused: usize,
     items_resolved: usize,
+    crates_unaffected: usize,
     incremental: bool,
 }
 
@@ -257,6 +260,7 @@ impl Job<'_> {
             batches_compared: 0,
             expansions_reused: outcome.expansions_reused,
             items_resolved: outcome.items_resolved,
+            crates_unaffected: 0,
             incremental: false,
         })
     }
@@ -283,7 +287,8 @@ impl Job<'_> {
             let entry = previous.units.get(&keys[krate]).filter(|entry| entry.fingerprint == fingerprints[krate])?;
             cache.files(entry)
         };
-        let reuse = index::Reuse { unchanged, defs: &load_defs, files: &load_files };
+        let summaries = recorded.iter().map(|entry| entry.map(|entry| &entry.summary)).collect();
+        let reuse = index::Reuse { unchanged, defs: &load_defs, files: &load_files, summaries };
         let phase = Instant::now();
         let outcome = match index::index(
             workspace,
@@ -339,6 +344,17 @@ impl Job<'_> {
             let Some(change) = change else { return Ok(None) };
             changes.push(change);
         }
+        // A crate kept although its dependencies changed (it names nothing whose meaning changed)
+        // now stands for their new interfaces. Its scopes go: they point at its dependencies'
+        // items by position, which may have moved, and nothing reads them (nothing depends on
+        // it); were something to, the missing scopes send the build back to a full one.
+        let crates_unaffected = outcome.retargeted.len();
+        for (krate, deps_interface) in outcome.retargeted {
+            if let Some(entry) = kept.get_mut(&keys[krate]) {
+                entry.summary.deps_interface = deps_interface;
+                entry.defs = None;
+            }
+        }
         let old_shared = previous.units.values().flat_map(|entry| entry.summary.shared.iter());
         let new_shared = kept
             .values()
@@ -370,6 +386,7 @@ impl Job<'_> {
             batches_compared,
             expansions_reused: outcome.expansions_reused,
             items_resolved: outcome.items_resolved,
+            crates_unaffected,
             incremental: true,
         }))
     }
@@ -429,6 +446,7 @@ impl BuildSummary {
             files_failed,
             files_reparsed: parsed_paths.len(),
             crates_reindexed: 0,
+            crates_unaffected: 0,
             vertices_by_kind,
             edges_by_kind,
             batches_written: 0,

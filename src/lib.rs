@@ -101,6 +101,10 @@ pub struct BuildSummary {
     /// The crates this build indexed: all of them in a full build; in an incremental one, those
     /// whose files, fingerprint or dependencies' interfaces changed.
     pub crates_reindexed: usize,
+    /// Incremental builds: crates whose dependencies' interfaces changed that were not indexed
+    /// again, as nothing depends on them and they name nothing whose meaning changed
+    /// (`resolve::names`).
+    pub crates_unaffected: usize,
     pub vertices_by_kind: BTreeMap<&'static str, usize>,
     pub edges_by_kind: BTreeMap<&'static str, usize>,
     pub batches_written: usize,

@@ -50,6 +50,7 @@ fn counts(summary: &serde_json::Value) -> serde_json::Value {
         "incremental",
         "files_reparsed",
         "crates_reindexed",
+        "crates_unaffected",
         "batches_written",
         "batches_compared",
         "expansions_reused",
@@ -418,6 +419,63 @@ fn a_body_edit_in_a_large_crate_compares_only_the_batches_it_changes() {
     assert!(rerun == full, "the rerun's graph is the full build's");
     let resolved = summary["items_resolved"].as_u64().unwrap();
     assert!((50..1022).contains(&resolved), "{summary}");
+}
+
+#[test]
+fn targets_that_name_nothing_whose_meaning_changed_are_kept() {
+    // A library and four test targets: one names a helper, one names what the library is about
+    // to gain, one names a function whose return type is about to mean another type, and one
+    // imports the library by a glob.
+    let scratch = tempfile::tempdir().unwrap();
+    let root = new_package(scratch.path(), "lib");
+    let lib = root.join("src/lib.rs");
+    std::fs::write(
+        &lib,
+        "pub mod a { pub struct Thing; impl Thing { pub fn go(&self) {} } }\n\
+         pub mod b { pub struct Thing; impl Thing { pub fn go(&self) {} } }\n\
+         pub use a::Thing;\n\
+         pub fn make() -> Thing { todo!() }\n\
+         pub fn helper() {}\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("tests")).unwrap();
+    let tests = [
+        ("plain", "#[test]\nfn t() { lib::helper(); }\n"),
+        ("names", "#[test]\nfn t() { lib::added(); }\n"),
+        ("typed", "#[test]\nfn t() { lib::make().go(); }\n"),
+        ("glob", "use lib::*;\n#[test]\nfn t() { helper(); }\n"),
+    ];
+    for (name, text) in tests {
+        std::fs::write(root.join(format!("tests/{name}.rs")), text).unwrap();
+    }
+    let (rerun_db, full_db) = (scratch.path().join("rerun.msgpack"), scratch.path().join("full.msgpack"));
+    build_and_export(&root, &rerun_db, &[]);
+    let check = |expected_unaffected: u64| {
+        let (rerun, summary) = build_and_export(&root, &rerun_db, &[]);
+        let (full, full_summary) = build_and_export(&root, &full_db, &["--rebuild"]);
+        assert!(rerun == full, "the rerun's graph is the full build's\n{summary}");
+        assert_eq!(counts(&summary), counts(&full_summary));
+        assert_eq!(summary["crates_unaffected"], expected_unaffected, "{summary}");
+        let indexed = summary["crates_reindexed"].as_u64().unwrap();
+        assert_eq!(indexed + expected_unaffected, 5, "{summary}");
+        rerun
+    };
+
+    // An item added: the targets that name it, and the one that imports every name, are indexed
+    // again; `lib::added()` now resolves in the graph.
+    append(&lib, "pub fn added() {}\n");
+    let graph = check(2);
+    assert!(graph.contains("\"lib::added\""), "the new function is in the graph");
+
+    // `Thing` now means `b::Thing`: `make` returns another type, and the target that calls `go`
+    // on what it returns is indexed again, though it never names `Thing`; the one that names
+    // `added` is kept now.
+    toggle(&lib, "pub use a::Thing;", "pub use b::Thing;");
+    check(2);
+
+    // A new impl (more than names changed): every target is indexed again.
+    append(&lib, "impl b::Thing { pub fn other(&self) {} }\n");
+    check(0);
 }
 
 #[test]

@@ -50,6 +50,22 @@ pub struct UnitSummary {
     /// when it was not resolved.
     #[serde(default)]
     pub edge_segments: Option<EdgeSegments>,
+    /// What its scopes mean, name by name (`resolve::names`), when indexed crates depend on it:
+    /// a rerun that indexes it again tells its dependents which names changed.
+    #[serde(default)]
+    pub names: Option<crate::resolve::names::NameDigest>,
+    /// What it names, when no indexed crate depends on it and it imports nothing by a glob: a
+    /// rerun keeps it, dependencies changed, when it names nothing whose meaning changed.
+    #[serde(default)]
+    pub leaf: Option<LeafNames>,
+}
+
+/// What a crate that nothing depends on names (`UnitSummary::leaf`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeafNames {
+    /// The fingerprint of its indexed dependencies' keys, transitively, nearest first.
+    pub deps: String,
+    pub mentions: crate::resolve::names::Names,
 }
 
 /// How a crate's resolved edges were cut into batches, and what each piece counted. The crate's
@@ -374,48 +390,7 @@ fn take_value<'a>(bytes: &mut &'a [u8]) -> Option<&'a [u8]> {
 /// Moves `bytes` past the msgpack value at its front, without decoding it; `None` when it is
 /// cut short or malformed, or nests deeper than a property value does.
 fn skip_value(bytes: &mut &[u8], depth: u32) -> Option<()> {
-    use rmp::Marker;
-    fn len(bytes: &mut &[u8], width: usize) -> Option<usize> {
-        let (be, rest) = bytes.split_at_checked(width)?;
-        *bytes = rest;
-        Some(be.iter().fold(0, |len, &byte| len << 8 | byte as usize))
-    }
-    if depth > 64 {
-        return None;
-    }
-    let marker = rmp::decode::read_marker(bytes).ok()?;
-    let (data, elements) = match marker {
-        Marker::FixPos(_) | Marker::FixNeg(_) | Marker::Null | Marker::True | Marker::False => (0, 0),
-        Marker::U8 | Marker::I8 => (1, 0),
-        Marker::U16 | Marker::I16 => (2, 0),
-        Marker::U32 | Marker::I32 | Marker::F32 => (4, 0),
-        Marker::U64 | Marker::I64 | Marker::F64 => (8, 0),
-        Marker::FixStr(n) => (n as usize, 0),
-        Marker::Str8 | Marker::Bin8 => (len(bytes, 1)?, 0),
-        Marker::Str16 | Marker::Bin16 => (len(bytes, 2)?, 0),
-        Marker::Str32 | Marker::Bin32 => (len(bytes, 4)?, 0),
-        Marker::FixArray(n) => (0, n as usize),
-        Marker::Array16 => (0, len(bytes, 2)?),
-        Marker::Array32 => (0, len(bytes, 4)?),
-        Marker::FixMap(n) => (0, 2 * n as usize),
-        Marker::Map16 => (0, 2 * len(bytes, 2)?),
-        Marker::Map32 => (0, 2 * len(bytes, 4)?),
-        // The type, then the data.
-        Marker::FixExt1 => (2, 0),
-        Marker::FixExt2 => (3, 0),
-        Marker::FixExt4 => (5, 0),
-        Marker::FixExt8 => (9, 0),
-        Marker::FixExt16 => (17, 0),
-        Marker::Ext8 => (len(bytes, 1)? + 1, 0),
-        Marker::Ext16 => (len(bytes, 2)? + 1, 0),
-        Marker::Ext32 => (len(bytes, 4)? + 1, 0),
-        Marker::Reserved => return None,
-    };
-    *bytes = bytes.get(data..)?;
-    for _ in 0..elements {
-        skip_value(bytes, depth + 1)?;
-    }
-    Some(())
+    crate::resolve::names::walk_value(bytes, depth, &mut |_| {})
 }
 
 /// `FileOutput` by reference, to encode it without a copy, around its batch encoded once for

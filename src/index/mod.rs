@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use rayon::prelude::*;
@@ -24,10 +24,11 @@ use crate::cfg::CfgContext;
 pub use crate::diagnostic::{Diagnostic, Severity};
 use crate::incremental::Input;
 use crate::incremental::{
-    BatchKeys, FileCache, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, encode_batch,
+    BatchKeys, FileCache, FileOutput, FileOutputRef, LeafNames, OutputBuilder, Parts, UnitSummary, encode_batch,
 };
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse;
+use crate::resolve::names::{self, NameDigest, Names};
 use crate::resolve::{self, CrateDefs, Externs, ItemRecord, RecordRefs, Shape, World};
 use crate::validate::{Origin, Registry, ValidationError};
 use crate::workspace::modules::{self, ModDecl, ModuleFile};
@@ -110,6 +111,10 @@ pub struct IndexOutcome {
     pub expansions_reused: usize,
     /// Items whose edges were resolved, not kept from the last build (see `resolved`).
     pub items_resolved: usize,
+    /// Crates reused although their dependencies' interfaces changed, as they name nothing
+    /// whose meaning changed (`resolve::names`), with the hash of those interfaces now: the
+    /// hash their recorded output now stands for.
+    pub retargeted: Vec<(usize, String)>,
 }
 
 /// What indexing one crate gave: its output (every batch it sent, encoded as the incremental
@@ -136,6 +141,8 @@ pub struct Reuse<'a> {
     /// The files of a crate's last build, when the crate is indexed again with the fingerprint
     /// it had then: those unchanged, in the same place in the module tree, are not parsed again.
     pub files: &'a (dyn Fn(usize) -> Option<FileCache> + Sync),
+    /// Per crate: its last build's summary, when its fingerprint is as it was then.
+    pub summaries: Vec<Option<&'a UnitSummary>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +176,8 @@ struct Ctx<'a> {
     parses: SharedParses,
     /// Each crate's dependencies (indices into `workspace.crates`).
     deps_of: Vec<Vec<usize>>,
+    /// Whether an indexed crate depends on it.
+    has_dependents: Vec<bool>,
     world: World,
     externs: Externs,
     registry: Registry,
@@ -245,8 +254,10 @@ pub fn index(
         Mode::Update(reuse) => (None, Some(reuse), None),
     };
     let mut deps_of = vec![Vec::new(); workspace.crates.len()];
+    let mut has_dependents = vec![false; workspace.crates.len()];
     for dep in &workspace.deps {
         deps_of[dep.from].push(dep.to);
+        has_dependents[dep.to] |= workspace.crates[dep.from].indexed;
     }
     let ctx = Ctx {
         workspace,
@@ -259,6 +270,7 @@ pub fn index(
         items_resolved: AtomicUsize::new(0),
         parses: SharedParses::default(),
         deps_of,
+        has_dependents,
         world: World::new(workspace.crates.len()),
         externs: Externs::default(),
         registry: Registry::default(),
@@ -270,12 +282,20 @@ pub fn index(
     let mut interfaces: Vec<Option<String>> = vec![None; workspace.crates.len()];
     let mut in_world = vec![false; workspace.crates.len()];
     let mut units = Vec::new();
+    let mut names = NamesChanged::new(workspace.crates.len());
+    let mut retargeted = Vec::new();
     for wave in waves {
         let mut todo = Vec::new();
         for &krate in wave.iter().filter(|&&krate| workspace.crates[krate].indexed) {
             let deps_interface = deps_interface(&ctx, krate, &interfaces);
-            match reuse.and_then(|reuse| reuse.unchanged[krate].as_ref()) {
-                Some((interface, recorded)) if *recorded == deps_interface => interfaces[krate] = interface.clone(),
+            match reuse.and_then(|reuse| Some((reuse, reuse.unchanged[krate].as_ref()?))) {
+                Some((_, (interface, recorded))) if *recorded == deps_interface => {
+                    interfaces[krate] = interface.clone()
+                }
+                Some((reuse, (interface, _))) if names.keep(&ctx, reuse, krate, &interfaces) => {
+                    interfaces[krate] = interface.clone();
+                    retargeted.push((krate, deps_interface));
+                }
                 _ => todo.push((krate, deps_interface)),
             }
         }
@@ -288,6 +308,7 @@ pub fn index(
         // Published only now: a crate never sees another of its own wave, whatever finished first.
         for (output, defs) in outputs {
             interfaces[output.krate] = output.summary.interface.clone();
+            names.indexed(output.krate, output.summary.names.clone());
             if let Some(defs) = defs {
                 in_world[output.krate] = true;
                 ctx.world.publish(defs);
@@ -320,7 +341,97 @@ pub fn index(
         parsed_paths,
         expansions_reused: ctx.expansions_reused.into_inner(),
         items_resolved: ctx.items_resolved.into_inner(),
+        retargeted,
     })
+}
+
+/// Which names the crates indexed again in a rerun gave a new meaning to, for the crates that
+/// depend on them and that nothing depends on (`resolve::names`).
+struct NamesChanged {
+    /// Per crate indexed in this build: its new `NameDigest`, when it has one.
+    digests: Vec<Option<Option<NameDigest>>>,
+    /// The shapes of those crates' items, once asked for.
+    shapes: Vec<OnceLock<Vec<(u64, Names)>>>,
+    /// The names changed for a set of dependencies, once worked out (`None`: more than names).
+    changed: HashMap<Vec<u32>, Option<Names>>,
+}
+
+impl NamesChanged {
+    fn new(crates: usize) -> NamesChanged {
+        NamesChanged {
+            digests: vec![None; crates],
+            shapes: (0..crates).map(|_| OnceLock::new()).collect(),
+            changed: HashMap::new(),
+        }
+    }
+
+    fn indexed(&mut self, krate: usize, digest: Option<NameDigest>) {
+        self.digests[krate] = Some(digest);
+    }
+
+    /// Whether `krate` (whose own inputs are unchanged, and whose dependencies' interfaces are
+    /// not) can keep its last build's output: nothing depends on it, it names nothing whose
+    /// meaning changed, binds nothing by a glob, and has the dependencies it had.
+    fn keep(&mut self, ctx: &Ctx<'_>, reuse: &Reuse<'_>, krate: usize, interfaces: &[Option<String>]) -> bool {
+        if ctx.has_dependents[krate] {
+            return false;
+        }
+        let Some(leaf) = reuse.summaries[krate].and_then(|summary| summary.leaf.as_ref()) else { return false };
+        let deps = transitive_deps(ctx, krate);
+        if leaf.deps != deps_keys(ctx, &deps) {
+            return false;
+        }
+        let changed = match self.changed.get(&deps) {
+            Some(changed) => changed.clone(),
+            None => {
+                let changed = self.changed_for(ctx, reuse, &deps, interfaces);
+                self.changed.insert(deps, changed.clone());
+                changed
+            }
+        };
+        changed.is_some_and(|changed| !changed.meets(&leaf.mentions))
+    }
+
+    /// The names whose meaning changed among `deps`; `None` when something else
+    /// changed, or a dependency whose interface changed has no digest to compare.
+    fn changed_for(
+        &self,
+        ctx: &Ctx<'_>,
+        reuse: &Reuse<'_>,
+        deps: &[u32],
+        interfaces: &[Option<String>],
+    ) -> Option<Names> {
+        let mut changed = Names::default();
+        for &dep in deps {
+            let dep = dep as usize;
+            let before = reuse.summaries[dep]?;
+            if before.interface == interfaces[dep] {
+                continue;
+            }
+            let new = self.digests[dep].as_ref()?.as_ref()?;
+            changed.extend(&before.names.as_ref()?.changed(new)?);
+        }
+        if changed.is_empty() {
+            return Some(changed);
+        }
+        // The types of the items indexed again may name what changed, in any of them.
+        let shapes: Vec<&[(u64, Names)]> = deps
+            .iter()
+            .filter(|&&dep| self.digests[dep as usize].is_some())
+            .filter_map(|&dep| {
+                let defs = ctx.world.get(dep)?;
+                Some(self.shapes[dep as usize].get_or_init(|| defs.shape_mentions()).as_slice())
+            })
+            .collect();
+        names::close_over_shapes(&mut changed, &shapes);
+        Some(changed)
+    }
+}
+
+/// The fingerprint of a crate's indexed dependencies' keys (`transitive_deps`).
+fn deps_keys(ctx: &Ctx<'_>, deps: &[u32]) -> String {
+    let keys: Vec<String> = deps.iter().map(|&dep| ctx.key_of(dep)).collect();
+    crate::incremental::fingerprint(&keys.join("\n"))
 }
 
 /// The hash of what a crate sees of its indexed dependencies: their keys and interfaces.
@@ -632,6 +743,12 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
         let (defs, keyed) = scoped.defs_bytes_with(|krate| ctx.key_of(krate), resolved::keyed);
         let interface = crate::incremental::hash(&defs);
         resolved::send_resolved(ctx, &walk, &scoped, &interface, keyed, &mut summary);
+        if ctx.has_dependents[krate_index] {
+            summary.names = Some(scoped.defs.name_digest(&ctx.world, &|krate| ctx.key_of(krate)));
+        } else if let Some(mentions) = names::mentions(&scoped.defs, scoped.refs()) {
+            let deps = deps_keys(ctx, &transitive_deps(ctx, krate_index));
+            summary.leaf = Some(LeafNames { deps, mentions });
+        }
         (scoped.into_defs(), defs, interface)
     }));
     match resolved {

@@ -17,6 +17,7 @@
 
 mod edges;
 mod lookup;
+pub mod names;
 pub mod prelude;
 mod record_refs;
 

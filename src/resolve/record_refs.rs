@@ -141,6 +141,22 @@ impl RecordRefs {
     }
 
     /// The hash of the names' encoding: equal for equal names, whether open or packed.
+    /// Calls `on_str` with every string the record names (its `use` declarations, supertraits
+    /// and names, packed or not): what `names::mentions` reads.
+    pub fn visit_name_strings(&self, on_str: &mut dyn FnMut(&str)) {
+        // Plain data: encoding cannot fail, and the bytes are one value each.
+        let _ = super::names::visit_strings(&rmp_serde::to_vec(self.uses()).unwrap_or_default(), on_str);
+        let _ = super::names::visit_strings(&rmp_serde::to_vec(self.supertraits()).unwrap_or_default(), on_str);
+        match self {
+            RecordRefs::Open { refs, .. } => {
+                let _ = super::names::visit_strings(&encode_names(refs), on_str);
+            }
+            RecordRefs::Packed(packed) => {
+                let _ = super::names::visit_strings(&packed.names, on_str);
+            }
+        }
+    }
+
     pub fn names_hash(&self) -> u64 {
         match self {
             RecordRefs::Open { refs, hash } => *hash.get_or_init(|| xxh3_64(&encode_names(refs))),

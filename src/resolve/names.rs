@@ -1,0 +1,346 @@
+//! What a crate's scopes mean, name by name, so that a rerun can tell which names an edit gave a
+//! new meaning to, and which crates name none of them.
+//!
+//! Resolution looks names up: every lookup of an item's edges starts from a name the item
+//! mentions (a path's segments, a method, a field, a macro, a derive; the types of its own shape)
+//! and goes through scopes keyed by name. A crate's `NameDigest` hashes, per name, everything such
+//! a lookup can meet under it: the items of that name, the bindings of that name in every scope,
+//! the methods and macros by that name, the scopes the items of that name open. What no name
+//! keys (impls by self type, the dependencies' order, the edition) is hashed apart (`rest`). Two
+//! digests of a crate that differ only in some names, with `rest` equal, mean that only lookups
+//! of those names can give another answer, and the types of items whose shapes name them
+//! (`close_over_shapes` adds those items' names).
+//!
+//! A crate that mentions none of the changed names (`mentions`) and binds none by a glob has the
+//! edges it had: `index` keeps such a crate when nothing depends on it (a test, bench or example
+//! target whose library gained an item it does not name). Names are compared by a 64-bit hash
+//! of each: two names of one hash could only make a crate indexed again that need not be.
+
+use std::hash::Hash;
+
+use rustc_hash::FxHashMap as HashMap;
+use uuid::Uuid;
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
+
+use super::{CrateDefs, Def, RecordRefs, Shape, World};
+
+/// A set of names, by `name_key`, sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Names(Vec<u64>);
+
+impl Names {
+    fn from_keys(mut keys: Vec<u64>) -> Names {
+        keys.sort_unstable();
+        keys.dedup();
+        Names(keys)
+    }
+
+    fn contains(&self, key: u64) -> bool {
+        self.0.binary_search(&key).is_ok()
+    }
+
+    /// Adds every name of `other`.
+    pub fn extend(&mut self, other: &Names) {
+        let mut keys = std::mem::take(&mut self.0);
+        keys.extend_from_slice(&other.0);
+        *self = Names::from_keys(keys);
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether a name is in both.
+    pub fn meets(&self, other: &Names) -> bool {
+        let (small, large) = if self.0.len() <= other.0.len() { (self, other) } else { (other, self) };
+        small.0.iter().any(|&key| large.contains(key))
+    }
+}
+
+/// The key of a name (a raw identifier's `r#` taken off): names are compared by it.
+fn name_key(name: &str) -> u64 {
+    let name = name.strip_prefix("r#").unwrap_or(name);
+    xxh3_64(name.as_bytes())
+}
+
+/// Each identifier in `text`: split at anything an identifier does not hold (a path written
+/// whole, a type with its arguments), `r#` kept (`name_key` takes it off).
+fn for_each_token(text: &str, each: &mut dyn FnMut(&str)) {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '#'))
+        .filter(|token| !token.is_empty())
+        .for_each(each);
+}
+
+/// The keys of every identifier in the strings of a MessagePack value.
+fn mentioned_keys(bytes: &[u8], keys: &mut Vec<u64>) {
+    let _ = visit_strings(bytes, &mut |text| for_each_token(text, &mut |token| keys.push(name_key(token))));
+}
+
+/// A crate's scopes, name by name (see the module's comment): each name's key and a hash of
+/// what a lookup of it can meet, sorted by key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NameDigest {
+    rest: u64,
+    names: Vec<(u64, u64)>,
+}
+
+impl NameDigest {
+    /// The names that may mean something else in `new` than in `self`; `None` when more
+    /// changed than names (an impl, the dependencies).
+    pub fn changed(&self, new: &NameDigest) -> Option<Names> {
+        if self.rest != new.rest {
+            return None;
+        }
+        let mut changed = Vec::new();
+        let (mut old, mut new) = (self.names.iter().peekable(), new.names.iter().peekable());
+        loop {
+            match (old.peek(), new.peek()) {
+                (Some(a), Some(b)) if a.0 == b.0 => {
+                    if a.1 != b.1 {
+                        changed.push(a.0);
+                    }
+                    old.next();
+                    new.next();
+                }
+                (Some(a), Some(b)) if a.0 < b.0 => changed.extend(old.next().map(|a| a.0)),
+                (Some(_), Some(_)) | (None, Some(_)) => changed.extend(new.next().map(|b| b.0)),
+                (Some(_), None) => changed.extend(old.next().map(|a| a.0)),
+                (None, None) => break,
+            }
+        }
+        Some(Names::from_keys(changed))
+    }
+}
+
+/// Feeds a `Def` as it stays from build to build: an item's id (indices move when items are
+/// added), or an extern path.
+fn stable_def(defs: &CrateDefs, world: &World, def: &Def, hasher: &mut Xxh3) {
+    match def {
+        Def::Item { krate, item } => {
+            let id = if *krate == defs.krate {
+                defs.items.get(*item as usize).map(|item| item.id)
+            } else {
+                world.get(*krate).and_then(|dep| dep.items.get(*item as usize)).map(|item| item.id)
+            };
+            hasher.update(&[1]);
+            hasher.update(id.unwrap_or(Uuid::nil()).as_bytes());
+        }
+        Def::Extern(path) => {
+            hasher.update(&[2]);
+            path.hash(hasher);
+        }
+    }
+}
+
+impl CrateDefs {
+    /// The crate's `NameDigest`; `world` holds its dependencies' defs (what its bindings to
+    /// their items point to), `key_of` gives a crate's key.
+    pub fn name_digest(&self, world: &World, key_of: &dyn Fn(u32) -> String) -> NameDigest {
+        let mut names: HashMap<u64, u64> = HashMap::default();
+        let mut add = |name: &str, hasher: Xxh3| {
+            let slot = names.entry(name_key(name)).or_default();
+            *slot = slot.wrapping_add(hasher.digest());
+        };
+        let id_of = |index: u32| self.items.get(index as usize).map_or(Uuid::nil(), |item| item.id);
+        let scope_owner = |scope: u32| self.scopes.get(scope as usize).map_or(Uuid::nil(), |scope| id_of(scope.item));
+        for item in &self.items {
+            let mut hasher = Xxh3::new();
+            hasher.update(&[1]);
+            hasher.update(item.id.as_bytes());
+            item.kind.as_str().hash(&mut hasher);
+            hasher.update(item.parent.map_or(Uuid::nil(), id_of).as_bytes());
+            hasher.update(&[item.vis as u8, item.active as u8, item.own_scope.is_some() as u8]);
+            hasher.update(scope_owner(item.scope).as_bytes());
+            // Plain data: encoding cannot fail.
+            hasher.update(&rmp_serde::to_vec(&item.shape).unwrap_or_default());
+            for def in item.impl_trait.iter().chain(&item.impl_self).chain(&item.supertraits) {
+                stable_def(self, world, def, &mut hasher);
+            }
+            add(&item.name, hasher);
+        }
+        for scope in &self.scopes {
+            let owner = self.items.get(scope.item as usize);
+            let mut hasher = Xxh3::new();
+            hasher.update(&[2]);
+            hasher.update(id_of(scope.item).as_bytes());
+            hasher.update(scope.outer.map_or(Uuid::nil(), scope_owner).as_bytes());
+            hasher.update(scope.parent_module.map_or(Uuid::nil(), scope_owner).as_bytes());
+            for (path, vis) in &scope.extern_globs {
+                path.hash(&mut hasher);
+                hasher.update(&[*vis as u8]);
+            }
+            add(owner.map_or("", |owner| &owner.name), hasher);
+            for (ns, names) in scope.names.iter().enumerate() {
+                for (name, binding) in names {
+                    let mut hasher = Xxh3::new();
+                    hasher.update(&[3, ns as u8]);
+                    hasher.update(id_of(scope.item).as_bytes());
+                    name.hash(&mut hasher);
+                    stable_def(self, world, &binding.def, &mut hasher);
+                    hasher.update(&[binding.vis as u8, binding.glob as u8, binding.active as u8]);
+                    add(name, hasher);
+                }
+            }
+        }
+        for (name, methods) in &self.methods_by_name {
+            let mut ids: Vec<Uuid> = methods.iter().map(|&index| id_of(index)).collect();
+            ids.sort_unstable();
+            let mut hasher = Xxh3::new();
+            hasher.update(&[4]);
+            ids.iter().for_each(|id| hasher.update(id.as_bytes()));
+            add(name, hasher);
+        }
+        for (name, def) in &self.macros {
+            let mut hasher = Xxh3::new();
+            hasher.update(&[5]);
+            stable_def(self, world, def, &mut hasher);
+            add(name, hasher);
+        }
+        for (name, def) in &self.extern_prelude {
+            let mut hasher = Xxh3::new();
+            hasher.update(&[6]);
+            stable_def(self, world, def, &mut hasher);
+            add(name, hasher);
+        }
+        // What no name keys: summed, as the maps' order is not fixed.
+        let mut rest: u64 = 0;
+        for (self_id, impls) in &self.impls_by_self {
+            let mut ids: Vec<Uuid> = impls.iter().map(|&index| id_of(index)).collect();
+            ids.sort_unstable();
+            let mut hasher = Xxh3::new();
+            hasher.update(self_id.as_bytes());
+            ids.iter().for_each(|id| hasher.update(id.as_bytes()));
+            rest = rest.wrapping_add(hasher.digest());
+        }
+        let mut hasher = Xxh3::new();
+        hasher.update(&rest.to_le_bytes());
+        hasher.update(&[self.edition_2015 as u8]);
+        hasher.update(scope_owner(self.root_scope).as_bytes());
+        for &krate in &self.impl_crates {
+            key_of(krate).hash(&mut hasher);
+        }
+        let mut names: Vec<(u64, u64)> = names.into_iter().collect();
+        names.sort_unstable();
+        NameDigest { rest: hasher.digest(), names }
+    }
+
+    /// For each item with a shape (a function's types, a field's, an alias's target, an
+    /// impl's): the key of its name and the names its shape mentions.
+    pub fn shape_mentions(&self) -> Vec<(u64, Names)> {
+        self.items
+            .iter()
+            .filter(|item| !matches!(item.shape, Shape::None | Shape::MacroRules { .. }))
+            .map(|item| {
+                let mut keys = Vec::new();
+                mentioned_keys(&rmp_serde::to_vec(&item.shape).unwrap_or_default(), &mut keys);
+                (name_key(&item.name), Names::from_keys(keys))
+            })
+            .collect()
+    }
+}
+
+/// Adds to `changed` the names of the items whose shapes mention a changed name (a function
+/// that returns a type whose name now means another gives its callers another type), until no
+/// more is added.
+pub fn close_over_shapes(changed: &mut Names, shapes: &[&[(u64, Names)]]) {
+    loop {
+        let mut grew = Vec::new();
+        for shapes in shapes {
+            for (own, mentions) in shapes.iter() {
+                if !changed.contains(*own) && mentions.meets(changed) {
+                    grew.push(*own);
+                }
+            }
+        }
+        if grew.is_empty() {
+            return;
+        }
+        changed.extend(&Names::from_keys(grew));
+    }
+}
+
+/// The names a crate's items mention (their refs, `use` declarations and shapes); `None` when
+/// one of them imports by a glob (what it binds is not named).
+pub fn mentions(defs: &CrateDefs, refs: &[RecordRefs]) -> Option<Names> {
+    let mut keys = Vec::new();
+    for refs in refs {
+        if refs.uses().iter().any(|usage| usage.name.is_none()) {
+            return None;
+        }
+        refs.visit_name_strings(&mut |text| for_each_token(text, &mut |token| keys.push(name_key(token))));
+    }
+    for item in &defs.items {
+        if !matches!(item.shape, Shape::None | Shape::MacroRules { .. }) {
+            mentioned_keys(&rmp_serde::to_vec(&item.shape).unwrap_or_default(), &mut keys);
+        }
+    }
+    Some(Names::from_keys(keys))
+}
+
+/// Calls `on_str` with every string of the MessagePack value at the start of `bytes` (each as
+/// UTF-8, lossily), and steps past it; `None` when it is not one whole value.
+pub fn visit_strings(bytes: &[u8], on_str: &mut dyn FnMut(&str)) -> Option<()> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        walk_value(&mut rest, 0, &mut |data| on_str(&String::from_utf8_lossy(data)))?;
+    }
+    Some(())
+}
+
+/// Steps past one MessagePack value, calling `on_str` with each string's bytes; `None` when
+/// the bytes end first, or nest deeper than 64.
+pub fn walk_value<F: FnMut(&[u8])>(bytes: &mut &[u8], depth: u32, on_str: &mut F) -> Option<()> {
+    use rmp::Marker;
+    fn len(bytes: &mut &[u8], width: usize) -> Option<usize> {
+        let (be, rest) = bytes.split_at_checked(width)?;
+        *bytes = rest;
+        Some(be.iter().fold(0, |len, &byte| len << 8 | byte as usize))
+    }
+    if depth > 64 {
+        return None;
+    }
+    let marker = rmp::decode::read_marker(bytes).ok()?;
+    let (data, elements, string) = match marker {
+        Marker::FixPos(_) | Marker::FixNeg(_) | Marker::Null | Marker::True | Marker::False => (0, 0, false),
+        Marker::U8 | Marker::I8 => (1, 0, false),
+        Marker::U16 | Marker::I16 => (2, 0, false),
+        Marker::U32 | Marker::I32 | Marker::F32 => (4, 0, false),
+        Marker::U64 | Marker::I64 | Marker::F64 => (8, 0, false),
+        Marker::FixStr(n) => (n as usize, 0, true),
+        Marker::Str8 => (len(bytes, 1)?, 0, true),
+        Marker::Str16 => (len(bytes, 2)?, 0, true),
+        Marker::Str32 => (len(bytes, 4)?, 0, true),
+        Marker::Bin8 => (len(bytes, 1)?, 0, false),
+        Marker::Bin16 => (len(bytes, 2)?, 0, false),
+        Marker::Bin32 => (len(bytes, 4)?, 0, false),
+        Marker::FixArray(n) => (0, n as usize, false),
+        Marker::Array16 => (0, len(bytes, 2)?, false),
+        Marker::Array32 => (0, len(bytes, 4)?, false),
+        Marker::FixMap(n) => (0, 2 * n as usize, false),
+        Marker::Map16 => (0, 2 * len(bytes, 2)?, false),
+        Marker::Map32 => (0, 2 * len(bytes, 4)?, false),
+        // The type, then the data.
+        Marker::FixExt1 => (2, 0, false),
+        Marker::FixExt2 => (3, 0, false),
+        Marker::FixExt4 => (5, 0, false),
+        Marker::FixExt8 => (9, 0, false),
+        Marker::FixExt16 => (17, 0, false),
+        Marker::Ext8 => (len(bytes, 1)? + 1, 0, false),
+        Marker::Ext16 => (len(bytes, 2)? + 1, 0, false),
+        Marker::Ext32 => (len(bytes, 4)? + 1, 0, false),
+        Marker::Reserved => return None,
+    };
+    let (value, rest) = bytes.split_at_checked(data)?;
+    *bytes = rest;
+    if string {
+        on_str(value);
+    }
+    for _ in 0..elements {
+        walk_value(bytes, depth + 1, on_str)?;
+    }
+    Some(())
+}
