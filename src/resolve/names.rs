@@ -147,6 +147,7 @@ impl CrateDefs {
         };
         let id_of = |index: u32| self.items.get(index as usize).map_or(Uuid::nil(), |item| item.id);
         let scope_owner = |scope: u32| self.scopes.get(scope as usize).map_or(Uuid::nil(), |scope| id_of(scope.item));
+        let mut relations: u64 = 0;
         for item in &self.items {
             let mut hasher = Xxh3::new();
             hasher.update(&[1]);
@@ -159,6 +160,12 @@ impl CrateDefs {
             hasher.update(&rmp_serde::to_vec(&item.shape).unwrap_or_default());
             for def in item.impl_trait.iter().chain(&item.impl_self).chain(&item.supertraits) {
                 stable_def(self, world, def, &mut hasher);
+            }
+            // What an impl implements, for what, and a trait's supertraits decide lookups that
+            // no name of the caller's leads to (a method found through the impl): a change to
+            // them is more than names.
+            if item.impl_trait.is_some() || item.impl_self.is_some() || !item.supertraits.is_empty() {
+                relations = relations.wrapping_add(hasher.clone().digest());
             }
             add(&item.name, hasher);
         }
@@ -207,7 +214,7 @@ impl CrateDefs {
             add(name, hasher);
         }
         // What no name keys: summed, as the maps' order is not fixed.
-        let mut rest: u64 = 0;
+        let mut rest: u64 = relations;
         for (self_id, impls) in &self.impls_by_self {
             let mut ids: Vec<Uuid> = impls.iter().map(|&index| id_of(index)).collect();
             ids.sort_unstable();
