@@ -50,8 +50,8 @@ pub struct UnitSummary {
     /// when it was not resolved.
     #[serde(default)]
     pub edge_segments: Option<EdgeSegments>,
-    /// What its scopes mean, name by name (`resolve::names`), when indexed crates depend on it:
-    /// a rerun that indexes it again tells its dependents which names changed.
+    /// What its scopes mean, name by name (`resolve::names`): a rerun that indexes it again
+    /// tells which names changed, to its own items and to the crates that depend on it.
     #[serde(default)]
     pub names: Option<crate::resolve::names::NameDigest>,
     /// What it names, when no indexed crate depends on it and it imports nothing by a glob: a
@@ -76,7 +76,8 @@ pub struct LeafNames {
 /// is as recorded keeps its batches, as bytes, and only the others are resolved again.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EdgeSegments {
-    /// A hash of every `use` declaration of the crate, in order.
+    /// The sum of the hashes of each item's `use` declarations with its id (items without any
+    /// add nothing: an item added leaves it as it was).
     pub uses: u64,
     /// Where the batch of extern vertices is among the output's batches, when there is one.
     pub externs: Option<u32>,
@@ -440,6 +441,7 @@ struct Recorded {
     deps_interface: String,
     batches: Vec<u64>,
     segments: EdgeSegments,
+    names: Option<crate::resolve::names::NameDigest>,
 }
 
 /// A batch left out of a cached entry: where it goes in the entry, and where it is in the crate's
@@ -538,6 +540,7 @@ impl FileCache {
                 deps_interface: summary.deps_interface.clone(),
                 batches: summary.batches.clone(),
                 segments: segments.clone(),
+                names: summary.names.clone(),
             }),
             _ => None,
         };
@@ -563,6 +566,27 @@ impl FileCache {
         {
             return None;
         }
+        self.edges_of(recorded)
+    }
+
+    /// The last build's resolved edges and its `NameDigest`, when that build resolved the crate
+    /// with the same dependencies' interfaces and the same `use` declarations, whatever its
+    /// interface then: for a rerun whose scopes changed in some names only
+    /// (`index::resolved`), which keeps the segments that mention none of them.
+    pub fn recorded_edges_named(
+        &self,
+        deps_interface: &str,
+        uses: u64,
+    ) -> Option<(&crate::resolve::names::NameDigest, RecordedEdges<'_>)> {
+        let recorded = self.recorded.as_ref()?;
+        if recorded.deps_interface != deps_interface || recorded.segments.uses != uses {
+            return None;
+        }
+        Some((recorded.names.as_ref()?, self.edges_of(recorded)?))
+    }
+
+    fn edges_of<'a>(&'a self, recorded: &'a Recorded) -> Option<RecordedEdges<'a>> {
+        let segments = recorded.segments.segments.len();
         let batches = split_output(&self.output, &recorded.batches)?;
         let externs = match recorded.segments.externs {
             Some(at) => Some(*batches.get(at as usize)?),

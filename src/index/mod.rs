@@ -742,10 +742,12 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
         let mut scoped = resolve::scope_crate(input, &ctx.world);
         let (defs, keyed) = scoped.defs_bytes_with(|krate| ctx.key_of(krate), resolved::keyed);
         let interface = crate::incremental::hash(&defs);
-        resolved::send_resolved(ctx, &walk, &scoped, &interface, keyed, &mut summary);
-        if ctx.has_dependents[krate_index] {
-            summary.names = Some(scoped.defs.name_digest(&ctx.world, &|krate| ctx.key_of(krate)));
-        } else if let Some(mentions) = names::mentions(&scoped.defs, scoped.refs()) {
+        let digest = scoped.defs.name_digest(&ctx.world, &|krate| ctx.key_of(krate));
+        resolved::send_resolved(ctx, &walk, &scoped, &interface, Some(&digest), keyed, &mut summary);
+        summary.names = Some(digest);
+        if !ctx.has_dependents[krate_index]
+            && let Some(mentions) = names::mentions(&scoped.defs, scoped.refs())
+        {
             let deps = deps_keys(ctx, &transitive_deps(ctx, krate_index));
             summary.leaf = Some(LeafNames { deps, mentions });
         }

@@ -9,7 +9,10 @@
 //! and the dependencies as recorded resolves only the segments whose key changed: the others
 //! keep the batches they had, as bytes (`incremental::EdgeSegments`). A function body edited in
 //! a large crate then resolves the segment around it, and lines moved in a file the segments of
-//! that file's items (their edges carry lines), not the whole crate.
+//! that file's items (their edges carry lines), not the whole crate. When the interface changed
+//! but only in some names (`resolve::names`: an item added, removed or changed), the segments
+//! recorded under the same key whose items mention none of those names, nor import by a glob,
+//! keep theirs too (`kept_by_names`).
 
 use std::hash::Hash;
 use std::ops::Range;
@@ -21,9 +24,11 @@ use uuid::Uuid;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::{Ctx, EDGE_BATCH, EDGE_BATCH_CUT, Walk};
-use crate::incremental::{BatchKeys, EdgeSegments, RecordedEdges, Segment, UnitSummary, decode_batches};
+use crate::incremental::{BatchKeys, EdgeSegments, FileCache, RecordedEdges, Segment, UnitSummary, decode_batches};
 use crate::model::{Batch, Edge};
+use crate::resolve::names::{self, NameDigest};
 use crate::resolve::{RecordRefs, ResolveStats, Scoped};
+use rustc_hash::FxHashMap as HashMap;
 
 /// A segment's edges: resolved now, or kept from the last build.
 enum Edges {
@@ -33,6 +38,9 @@ enum Edges {
 
 /// Batches kept from the last build: their keys, and their bytes.
 type Batches = Vec<(BatchKeys, Arc<[u8]>)>;
+
+/// Per segment: what the last build recorded of it and its batches, when it keeps them.
+type Kept<'c> = Vec<Option<(&'c Segment, Batches)>>;
 
 /// The crate's items cut into segments, with each segment's key and the hash of the items' `use`
 /// declarations: what decides which recorded edges a rerun keeps. Worked out from the items'
@@ -46,11 +54,8 @@ pub(super) struct Keyed {
 pub(super) fn keyed(ids: &[Uuid], refs: &[RecordRefs]) -> Keyed {
     let segments = segments(ids.iter().copied());
     let keys: Vec<(u64, u64)> = segments.par_iter().map(|items| segment_key(ids, refs, items.clone())).collect();
-    let mut uses = Xxh3::new();
-    for (_, segment_uses) in &keys {
-        uses.update(&segment_uses.to_le_bytes());
-    }
-    Keyed { segments, keys, uses: uses.digest() }
+    let uses = keys.iter().fold(0u64, |sum, (_, segment_uses)| sum.wrapping_add(*segment_uses));
+    Keyed { segments, keys, uses }
 }
 
 /// Resolves the crate's items (those a rerun cannot keep) and sends their edges, after the
@@ -61,28 +66,36 @@ pub(super) fn send_resolved(
     walk: &Walk,
     scoped: &Scoped,
     interface: &str,
+    names: Option<&NameDigest>,
     keyed: Keyed,
     summary: &mut UnitSummary,
 ) {
     let Keyed { segments, keys, uses } = keyed;
-    let recorded = walk
-        .cached
-        .as_ref()
-        .and_then(|cached| cached.recorded_edges(interface, &summary.deps_interface, uses, segments.len()));
-    let mut kept: Vec<Option<(&Segment, Batches)>> = match &recorded {
-        Some(recorded) => recorded
-            .segments
-            .par_iter()
-            .zip(&keys)
-            .map(|((segment, batches), (key, _))| {
-                if segment.key != *key {
-                    return None;
-                }
-                let decoded = decode_batch_keys(batches)?;
-                Some((*segment, decoded))
-            })
-            .collect(),
-        None => segments.iter().map(|_| None).collect(),
+    let cached = walk.cached.as_ref();
+    let exact =
+        cached.and_then(|cached| cached.recorded_edges(interface, &summary.deps_interface, uses, segments.len()));
+    let (recorded, mut kept): (_, Kept<'_>) = match exact {
+        Some(recorded) => {
+            let kept = recorded
+                .segments
+                .par_iter()
+                .zip(&keys)
+                .map(|((segment, batches), (key, _))| {
+                    if segment.key != *key {
+                        return None;
+                    }
+                    let decoded = decode_batch_keys(batches)?;
+                    Some((*segment, decoded))
+                })
+                .collect();
+            (Some(recorded), kept)
+        }
+        None => match cached.zip(names).and_then(|(cached, new)| {
+            kept_by_names(scoped, new, cached, &summary.deps_interface, uses, &segments, &keys)
+        }) {
+            Some((recorded, kept)) => (Some(recorded), kept),
+            None => (None, segments.iter().map(|_| None).collect()),
+        },
     };
     // Kept edges point to the recorded extern vertices: without them, nothing is kept.
     if let Some(recorded) = &recorded
@@ -155,6 +168,41 @@ pub(super) fn send_resolved(
     summary.edge_segments = Some(EdgeSegments { uses, externs: externs_at, first, segments: records });
 }
 
+/// The recorded segments a rerun keeps when the crate's scopes changed in some names only (its
+/// interface is not as recorded, its dependencies' and its `use` declarations are): those whose
+/// key is recorded (the same items, naming what they named) and whose items mention none of the
+/// changed names, nor import by a glob (`resolve::names`). Segments are matched by key, not
+/// position: an item added may cut one more.
+fn kept_by_names<'c>(
+    scoped: &Scoped,
+    new: &NameDigest,
+    cached: &'c FileCache,
+    deps_interface: &str,
+    uses: u64,
+    segments: &[Range<u32>],
+    keys: &[(u64, u64)],
+) -> Option<(RecordedEdges<'c>, Kept<'c>)> {
+    let (old, recorded) = cached.recorded_edges_named(deps_interface, uses)?;
+    let mut changed = old.changed(new)?;
+    if !changed.is_empty() {
+        names::close_over_shapes(&mut changed, &[&scoped.defs.shape_mentions()]);
+    }
+    let by_key: HashMap<u64, &(&Segment, Vec<&[u8]>)> =
+        recorded.segments.iter().map(|entry| (entry.0.key, entry)).collect();
+    let kept = segments
+        .par_iter()
+        .zip(keys)
+        .map_init(Vec::new, |buf, (items, (key, _))| {
+            let (segment, batches) = by_key.get(key)?;
+            if items.clone().any(|item| names::item_mentions_any(&scoped.defs, scoped.refs(), item, &changed, buf)) {
+                return None;
+            }
+            Some((*segment, decode_batch_keys(batches)?))
+        })
+        .collect();
+    Some((recorded, kept))
+}
+
 /// The crate's items, by their ids in `CrateDefs` order, cut into segments: after each item
 /// whose id `EDGE_BATCH_CUT` picks (one in 64), so that an item added or removed moves no cut but
 /// its own.
@@ -185,24 +233,31 @@ fn batches(edges: Vec<Edge>) -> Vec<Vec<Edge>> {
     batches
 }
 
-/// A segment's key (its items' ids and what each names, as resolution reads it) and the hash
-/// of its items' `use` declarations alone. The hashes are `Hash`'s and the names' encoding's
+/// A segment's key (its items' ids and what each names, as resolution reads it) and the sum of
+/// the hashes of its items' `use` declarations, each with the item's id: summed over the crate,
+/// they give the same whatever the cuts, and items without any add nothing, so that an item
+/// added leaves the crate's `uses` as they were (`kept_by_names` needs them so). The hashes are `Hash`'s and the names' encoding's
 /// (`RecordRefs::names_hash`, which a record read back from the cache has at hand): a cache is
 /// only read by the binary that wrote it (`incremental::crate_fingerprints`), and each `Vec` and
 /// `String` writes its length or an end, so that the concatenation is unambiguous.
 fn segment_key(ids: &[Uuid], refs: &[RecordRefs], items: Range<u32>) -> (u64, u64) {
-    let (mut key, mut uses) = (Xxh3::new(), Xxh3::new());
+    let (mut key, mut uses) = (Xxh3::new(), 0u64);
     for index in items {
         key.update(ids[index as usize].as_bytes());
         let refs = &refs[index as usize];
-        refs.uses().hash(&mut uses);
+        if !refs.uses().is_empty() {
+            let mut item_uses = Xxh3::new();
+            item_uses.update(ids[index as usize].as_bytes());
+            refs.uses().hash(&mut item_uses);
+            uses = uses.wrapping_add(item_uses.digest());
+        }
         refs.uses().hash(&mut key);
         refs.supertraits().hash(&mut key);
         // Not `body_macros`, which resolution does not read (their calls were merged into
         // `calls` before it, `index::expand_body_macros`).
         key.update(&refs.names_hash().to_le_bytes());
     }
-    (key.digest(), uses.digest())
+    (key.digest(), uses)
 }
 
 /// Notes the extern vertices the recorded edges point to; `false` when their batch is damaged,

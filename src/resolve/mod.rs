@@ -83,7 +83,7 @@ pub struct ItemRecord {
 }
 
 /// What only some kinds of items carry, for resolution.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Hash, Serialize, Deserialize)]
 pub enum Shape {
     #[default]
     None,

@@ -18,7 +18,7 @@
 
 use std::hash::Hash;
 
-use rustc_hash::FxHashMap as HashMap;
+use rayon::prelude::*;
 use uuid::Uuid;
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
@@ -75,9 +75,20 @@ fn for_each_token(text: &str, each: &mut dyn FnMut(&str)) {
         .for_each(each);
 }
 
-/// The keys of every identifier in the strings of a MessagePack value.
-fn mentioned_keys(bytes: &[u8], keys: &mut Vec<u64>) {
-    let _ = visit_strings(bytes, &mut |text| for_each_token(text, &mut |token| keys.push(name_key(token))));
+/// Calls `each` with the key of every identifier `shape` names (`buf` is scratch space).
+fn shape_keys(shape: &Shape, buf: &mut Vec<u8>, each: &mut dyn FnMut(u64)) {
+    if matches!(shape, Shape::None | Shape::MacroRules { .. }) {
+        return;
+    }
+    buf.clear();
+    // Plain data into a `Vec`: encoding cannot fail.
+    let _ = rmp_serde::encode::write(buf, shape);
+    let _ = visit_strings(buf, &mut |text| for_each_token(text, &mut |token| each(name_key(token))));
+}
+
+/// Calls `each` with the key of every identifier a record's refs name.
+fn refs_keys(refs: &RecordRefs, buf: &mut Vec<u8>, each: &mut dyn FnMut(u64)) {
+    refs.visit_name_strings(buf, &mut |text| for_each_token(text, &mut |token| each(name_key(token))));
 }
 
 /// A crate's scopes, name by name (see the module's comment): each name's key and a hash of
@@ -116,9 +127,9 @@ impl NameDigest {
     }
 }
 
-/// Feeds a `Def` as it stays from build to build: an item's id (indices move when items are
-/// added), or an extern path.
-fn stable_def(defs: &CrateDefs, world: &World, def: &Def, hasher: &mut Xxh3) {
+/// Adds a `Def` as it stays from build to build to `buf`: an item's id (indices move when items
+/// are added), or an extern path.
+fn stable_def(defs: &CrateDefs, world: &World, def: &Def, buf: &mut Vec<u8>) {
     match def {
         Def::Item { krate, item } => {
             let id = if *krate == defs.krate {
@@ -126,126 +137,155 @@ fn stable_def(defs: &CrateDefs, world: &World, def: &Def, hasher: &mut Xxh3) {
             } else {
                 world.get(*krate).and_then(|dep| dep.items.get(*item as usize)).map(|item| item.id)
             };
-            hasher.update(&[1]);
-            hasher.update(id.unwrap_or(Uuid::nil()).as_bytes());
+            buf.push(1);
+            buf.extend_from_slice(id.unwrap_or(Uuid::nil()).as_bytes());
         }
         Def::Extern(path) => {
-            hasher.update(&[2]);
-            path.hash(hasher);
+            buf.push(2);
+            buf.extend_from_slice(path.as_bytes());
+            buf.push(0xff);
         }
     }
 }
 
 impl CrateDefs {
     /// The crate's `NameDigest`; `world` holds its dependencies' defs (what its bindings to
-    /// their items point to), `key_of` gives a crate's key.
+    /// their items point to), `key_of` gives a crate's key. Each entry is laid out in one buffer
+    /// and hashed whole (strings end with `0xff`, which UTF-8 never holds).
     pub fn name_digest(&self, world: &World, key_of: &dyn Fn(u32) -> String) -> NameDigest {
-        let mut names: HashMap<u64, u64> = HashMap::default();
-        let mut add = |name: &str, hasher: Xxh3| {
-            let slot = names.entry(name_key(name)).or_default();
-            *slot = slot.wrapping_add(hasher.digest());
-        };
         let id_of = |index: u32| self.items.get(index as usize).map_or(Uuid::nil(), |item| item.id);
         let scope_owner = |scope: u32| self.scopes.get(scope as usize).map_or(Uuid::nil(), |scope| id_of(scope.item));
+        let entry = |name: &str, buf: &[u8]| (name_key(name), xxh3_64(buf));
+        // Items and scopes in parallel (a large crate is often alone in its wave); the entries
+        // are summed per name after, in any order.
+        let items: Vec<((u64, u64), bool)> = self
+            .items
+            .par_iter()
+            .map_init(
+                || Vec::with_capacity(256),
+                |buf, item| {
+                    buf.clear();
+                    buf.push(1);
+                    buf.extend_from_slice(item.id.as_bytes());
+                    buf.extend_from_slice(item.kind.as_str().as_bytes());
+                    buf.push(0xff);
+                    buf.extend_from_slice(item.parent.map_or(Uuid::nil(), id_of).as_bytes());
+                    buf.extend_from_slice(&[item.vis as u8, item.active as u8, item.own_scope.is_some() as u8]);
+                    buf.extend_from_slice(scope_owner(item.scope).as_bytes());
+                    if !matches!(item.shape, Shape::None) {
+                        let mut shape = Xxh3::new();
+                        item.shape.hash(&mut shape);
+                        buf.extend_from_slice(&shape.digest().to_le_bytes());
+                    }
+                    for def in item.impl_trait.iter().chain(&item.impl_self).chain(&item.supertraits) {
+                        stable_def(self, world, def, buf);
+                    }
+                    // What an impl implements, for what, and a trait's supertraits decide lookups
+                    // that no name of the caller's leads to (a method found through the impl): a
+                    // change to them is more than names.
+                    let related = item.impl_trait.is_some() || item.impl_self.is_some() || !item.supertraits.is_empty();
+                    (entry(&item.name, buf), related)
+                },
+            )
+            .collect();
         let mut relations: u64 = 0;
-        for item in &self.items {
-            let mut hasher = Xxh3::new();
-            hasher.update(&[1]);
-            hasher.update(item.id.as_bytes());
-            item.kind.as_str().hash(&mut hasher);
-            hasher.update(item.parent.map_or(Uuid::nil(), id_of).as_bytes());
-            hasher.update(&[item.vis as u8, item.active as u8, item.own_scope.is_some() as u8]);
-            hasher.update(scope_owner(item.scope).as_bytes());
-            // Plain data: encoding cannot fail.
-            hasher.update(&rmp_serde::to_vec(&item.shape).unwrap_or_default());
-            for def in item.impl_trait.iter().chain(&item.impl_self).chain(&item.supertraits) {
-                stable_def(self, world, def, &mut hasher);
+        let mut entries: Vec<(u64, u64)> = Vec::with_capacity(items.len() * 2);
+        for (item, related) in items {
+            if related {
+                relations = relations.wrapping_add(item.1);
             }
-            // What an impl implements, for what, and a trait's supertraits decide lookups that
-            // no name of the caller's leads to (a method found through the impl): a change to
-            // them is more than names.
-            if item.impl_trait.is_some() || item.impl_self.is_some() || !item.supertraits.is_empty() {
-                relations = relations.wrapping_add(hasher.clone().digest());
-            }
-            add(&item.name, hasher);
+            entries.push(item);
         }
-        for scope in &self.scopes {
-            let owner = self.items.get(scope.item as usize);
-            let mut hasher = Xxh3::new();
-            hasher.update(&[2]);
-            hasher.update(id_of(scope.item).as_bytes());
-            hasher.update(scope.outer.map_or(Uuid::nil(), scope_owner).as_bytes());
-            hasher.update(scope.parent_module.map_or(Uuid::nil(), scope_owner).as_bytes());
+        entries.par_extend(self.scopes.par_iter().flat_map_iter(|scope| {
+            let owner = id_of(scope.item);
+            let mut buf = Vec::with_capacity(128);
+            buf.push(2);
+            buf.extend_from_slice(owner.as_bytes());
+            buf.extend_from_slice(scope.outer.map_or(Uuid::nil(), scope_owner).as_bytes());
+            buf.extend_from_slice(scope.parent_module.map_or(Uuid::nil(), scope_owner).as_bytes());
             for (path, vis) in &scope.extern_globs {
-                path.hash(&mut hasher);
-                hasher.update(&[*vis as u8]);
+                buf.extend_from_slice(path.as_bytes());
+                buf.extend_from_slice(&[0xff, *vis as u8]);
             }
-            add(owner.map_or("", |owner| &owner.name), hasher);
+            let mut out = vec![entry(self.items.get(scope.item as usize).map_or("", |owner| &owner.name), &buf)];
             for (ns, names) in scope.names.iter().enumerate() {
                 for (name, binding) in names {
-                    let mut hasher = Xxh3::new();
-                    hasher.update(&[3, ns as u8]);
-                    hasher.update(id_of(scope.item).as_bytes());
-                    name.hash(&mut hasher);
-                    stable_def(self, world, &binding.def, &mut hasher);
-                    hasher.update(&[binding.vis as u8, binding.glob as u8, binding.active as u8]);
-                    add(name, hasher);
+                    buf.clear();
+                    buf.extend_from_slice(&[3, ns as u8]);
+                    buf.extend_from_slice(owner.as_bytes());
+                    buf.extend_from_slice(name.as_bytes());
+                    buf.push(0xff);
+                    stable_def(self, world, &binding.def, &mut buf);
+                    buf.extend_from_slice(&[binding.vis as u8, binding.glob as u8, binding.active as u8]);
+                    out.push(entry(name, &buf));
                 }
             }
-        }
+            out
+        }));
+        let mut buf = Vec::with_capacity(256);
         for (name, methods) in &self.methods_by_name {
             let mut ids: Vec<Uuid> = methods.iter().map(|&index| id_of(index)).collect();
             ids.sort_unstable();
-            let mut hasher = Xxh3::new();
-            hasher.update(&[4]);
-            ids.iter().for_each(|id| hasher.update(id.as_bytes()));
-            add(name, hasher);
-        }
-        for (name, def) in &self.macros {
-            let mut hasher = Xxh3::new();
-            hasher.update(&[5]);
-            stable_def(self, world, def, &mut hasher);
-            add(name, hasher);
+            buf.clear();
+            buf.push(4);
+            ids.iter().for_each(|id| buf.extend_from_slice(id.as_bytes()));
+            entries.push(entry(name, &buf));
         }
         for (name, def) in &self.extern_prelude {
-            let mut hasher = Xxh3::new();
-            hasher.update(&[6]);
-            stable_def(self, world, def, &mut hasher);
-            add(name, hasher);
+            buf.clear();
+            buf.push(5);
+            stable_def(self, world, def, &mut buf);
+            entries.push(entry(name, &buf));
+        }
+        for (name, def) in &self.macros {
+            buf.clear();
+            buf.push(6);
+            stable_def(self, world, def, &mut buf);
+            entries.push(entry(name, &buf));
+        }
+        entries.par_sort_unstable_by_key(|&(key, _)| key);
+        let mut names: Vec<(u64, u64)> = Vec::new();
+        for (key, hash) in entries {
+            match names.last_mut() {
+                Some((last, sum)) if *last == key => *sum = sum.wrapping_add(hash),
+                _ => names.push((key, hash)),
+            }
         }
         // What no name keys: summed, as the maps' order is not fixed.
         let mut rest: u64 = relations;
         for (self_id, impls) in &self.impls_by_self {
             let mut ids: Vec<Uuid> = impls.iter().map(|&index| id_of(index)).collect();
             ids.sort_unstable();
-            let mut hasher = Xxh3::new();
-            hasher.update(self_id.as_bytes());
-            ids.iter().for_each(|id| hasher.update(id.as_bytes()));
-            rest = rest.wrapping_add(hasher.digest());
+            buf.clear();
+            buf.extend_from_slice(self_id.as_bytes());
+            ids.iter().for_each(|id| buf.extend_from_slice(id.as_bytes()));
+            rest = rest.wrapping_add(xxh3_64(&buf));
         }
-        let mut hasher = Xxh3::new();
-        hasher.update(&rest.to_le_bytes());
-        hasher.update(&[self.edition_2015 as u8]);
-        hasher.update(scope_owner(self.root_scope).as_bytes());
+        buf.clear();
+        buf.extend_from_slice(&rest.to_le_bytes());
+        buf.push(self.edition_2015 as u8);
+        buf.extend_from_slice(scope_owner(self.root_scope).as_bytes());
         for &krate in &self.impl_crates {
-            key_of(krate).hash(&mut hasher);
+            buf.extend_from_slice(key_of(krate).as_bytes());
+            buf.push(0xff);
         }
-        let mut names: Vec<(u64, u64)> = names.into_iter().collect();
-        names.sort_unstable();
-        NameDigest { rest: hasher.digest(), names }
+        NameDigest { rest: xxh3_64(&buf), names }
     }
 
     /// For each item with a shape (a function's types, a field's, an alias's target, an
     /// impl's): the key of its name and the names its shape mentions.
     pub fn shape_mentions(&self) -> Vec<(u64, Names)> {
         self.items
-            .iter()
+            .par_iter()
             .filter(|item| !matches!(item.shape, Shape::None | Shape::MacroRules { .. }))
-            .map(|item| {
-                let mut keys = Vec::new();
-                mentioned_keys(&rmp_serde::to_vec(&item.shape).unwrap_or_default(), &mut keys);
-                (name_key(&item.name), Names::from_keys(keys))
-            })
+            .map_init(
+                || Vec::with_capacity(256),
+                |buf, item| {
+                    let mut keys = Vec::new();
+                    shape_keys(&item.shape, buf, &mut |key| keys.push(key));
+                    (name_key(&item.name), Names::from_keys(keys))
+                },
+            )
             .collect()
     }
 }
@@ -273,19 +313,42 @@ pub fn close_over_shapes(changed: &mut Names, shapes: &[&[(u64, Names)]]) {
 /// The names a crate's items mention (their refs, `use` declarations and shapes); `None` when
 /// one of them imports by a glob (what it binds is not named).
 pub fn mentions(defs: &CrateDefs, refs: &[RecordRefs]) -> Option<Names> {
-    let mut keys = Vec::new();
+    let (mut keys, mut buf) = (Vec::new(), Vec::new());
     for refs in refs {
         if refs.uses().iter().any(|usage| usage.name.is_none()) {
             return None;
         }
-        refs.visit_name_strings(&mut |text| for_each_token(text, &mut |token| keys.push(name_key(token))));
+        refs_keys(refs, &mut buf, &mut |key| keys.push(key));
     }
     for item in &defs.items {
-        if !matches!(item.shape, Shape::None | Shape::MacroRules { .. }) {
-            mentioned_keys(&rmp_serde::to_vec(&item.shape).unwrap_or_default(), &mut keys);
-        }
+        shape_keys(&item.shape, &mut buf, &mut |key| keys.push(key));
     }
     Some(Names::from_keys(keys))
+}
+
+/// Whether the item at `index` mentions one of `changed` (in its refs, `use` declarations or
+/// shape), or imports by a glob.
+pub fn item_mentions_any(
+    defs: &CrateDefs,
+    refs: &[RecordRefs],
+    index: u32,
+    changed: &Names,
+    buf: &mut Vec<u8>,
+) -> bool {
+    let Some(refs) = refs.get(index as usize) else { return true };
+    if refs.uses().iter().any(|usage| usage.name.is_none()) {
+        return true;
+    }
+    if changed.is_empty() {
+        return false;
+    }
+    let mut mentions = false;
+    let mut check = |key: u64| mentions |= changed.contains(key);
+    refs_keys(refs, buf, &mut check);
+    if let Some(item) = defs.items.get(index as usize) {
+        shape_keys(&item.shape, buf, &mut check);
+    }
+    mentions
 }
 
 /// Calls `on_str` with every string of the MessagePack value at the start of `bytes` (each as

@@ -142,14 +142,18 @@ impl RecordRefs {
 
     /// The hash of the names' encoding: equal for equal names, whether open or packed.
     /// Calls `on_str` with every string the record names (its `use` declarations, supertraits
-    /// and names, packed or not): what `names::mentions` reads.
-    pub fn visit_name_strings(&self, on_str: &mut dyn FnMut(&str)) {
-        // Plain data: encoding cannot fail, and the bytes are one value each.
-        let _ = super::names::visit_strings(&rmp_serde::to_vec(self.uses()).unwrap_or_default(), on_str);
-        let _ = super::names::visit_strings(&rmp_serde::to_vec(self.supertraits()).unwrap_or_default(), on_str);
+    /// and names, packed or not): what `names::mentions` reads. `buf` is scratch space.
+    pub fn visit_name_strings(&self, buf: &mut Vec<u8>, on_str: &mut dyn FnMut(&str)) {
+        // Plain data into a `Vec`: encoding cannot fail, and the bytes are one value each.
+        buf.clear();
+        let _ = rmp_serde::encode::write(buf, &(self.uses(), self.supertraits()));
+        let _ = super::names::visit_strings(buf, on_str);
         match self {
             RecordRefs::Open { refs, .. } => {
-                let _ = super::names::visit_strings(&encode_names(refs), on_str);
+                buf.clear();
+                let names: NamesRef<'_> = (&refs.types, &refs.values, &refs.calls, &refs.macros, &refs.derives);
+                let _ = rmp_serde::encode::write(buf, &names);
+                let _ = super::names::visit_strings(buf, on_str);
             }
             RecordRefs::Packed(packed) => {
                 let _ = super::names::visit_strings(&packed.names, on_str);
