@@ -453,7 +453,7 @@ fn a_body_edit_in_a_large_crate_compares_only_the_batches_it_changes() {
 fn targets_that_name_nothing_whose_meaning_changed_are_kept() {
     // A library and four test targets: one names a helper, one names what the library is about
     // to gain, one names a function whose return type is about to mean another type, and one
-    // imports the library by a glob.
+    // imports the library by a glob and calls what it gains.
     let scratch = tempfile::tempdir().unwrap();
     let root = new_package(scratch.path(), "lib");
     let lib = root.join("src/lib.rs");
@@ -471,7 +471,7 @@ fn targets_that_name_nothing_whose_meaning_changed_are_kept() {
         ("plain", "#[test]\nfn t() { lib::helper(); }\n"),
         ("names", "#[test]\nfn t() { lib::added(); }\n"),
         ("typed", "#[test]\nfn t() { lib::make().go(); }\n"),
-        ("glob", "use lib::*;\n#[test]\nfn t() { helper(); }\n"),
+        ("glob", "use lib::*;\n#[test]\nfn t() { helper(); }\nfn u() { added(); }\n"),
     ];
     for (name, text) in tests {
         std::fs::write(root.join(format!("tests/{name}.rs")), text).unwrap();
@@ -489,17 +489,17 @@ fn targets_that_name_nothing_whose_meaning_changed_are_kept() {
         rerun
     };
 
-    // An item added: the targets that name it, and the one that imports every name, are indexed
-    // again; `lib::added()` now resolves in the graph.
+    // An item added: the targets that name it are indexed again, the one that calls it through
+    // its glob import too; `lib::added()` now resolves in the graph, from both.
     append(&lib, "pub fn added() {}\n");
     let graph = check(2);
     assert!(graph.contains("\"lib::added\""), "the new function is in the graph");
 
     // `Thing` now means `b::Thing`: `make` returns another type, and the target that calls `go`
-    // on what it returns is indexed again, though it never names `Thing`; the one that names
-    // `added` is kept now.
+    // on what it returns is indexed again, though it never names `Thing`; the others are kept,
+    // the one with the glob import too.
     toggle(&lib, "pub use a::Thing;", "pub use b::Thing;");
-    check(2);
+    check(3);
 
     // A new impl (more than names changed): every target is indexed again.
     append(&lib, "impl b::Thing { pub fn other(&self) {} }\n");

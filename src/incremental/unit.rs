@@ -54,8 +54,8 @@ pub struct UnitSummary {
     /// tells which names changed, to its own items and to the crates that depend on it.
     #[serde(default)]
     pub names: Option<crate::resolve::names::NameDigest>,
-    /// What it names, when no indexed crate depends on it and it imports nothing by a glob: a
-    /// rerun keeps it, dependencies changed, when it names nothing whose meaning changed.
+    /// What it names, when no indexed crate depends on it: a rerun keeps it, dependencies
+    /// changed, when it names nothing whose meaning changed.
     #[serde(default)]
     pub leaf: Option<LeafNames>,
 }

@@ -371,7 +371,7 @@ impl NamesChanged {
 
     /// Whether `krate` (whose own inputs are unchanged, and whose dependencies' interfaces are
     /// not) can keep its last build's output: nothing depends on it, it names nothing whose
-    /// meaning changed, binds nothing by a glob, and has the dependencies it had.
+    /// meaning changed, and has the dependencies it had.
     fn keep(&mut self, ctx: &Ctx<'_>, reuse: &Reuse<'_>, krate: usize, interfaces: &[Option<String>]) -> bool {
         if ctx.has_dependents[krate] {
             return false;
@@ -745,11 +745,9 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
         let digest = scoped.defs.name_digest(&ctx.world, &|krate| ctx.key_of(krate));
         resolved::send_resolved(ctx, &walk, &scoped, &interface, Some(&digest), keyed, &mut summary);
         summary.names = Some(digest);
-        if !ctx.has_dependents[krate_index]
-            && let Some(mentions) = names::mentions(&scoped.defs, scoped.refs())
-        {
+        if !ctx.has_dependents[krate_index] {
             let deps = deps_keys(ctx, &transitive_deps(ctx, krate_index));
-            summary.leaf = Some(LeafNames { deps, mentions });
+            summary.leaf = Some(LeafNames { deps, mentions: names::mentions(&scoped.defs, scoped.refs()) });
         }
         (scoped.into_defs(), defs, interface)
     }));

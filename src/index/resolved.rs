@@ -11,8 +11,8 @@
 //! a large crate then resolves the segment around it, and lines moved in a file the segments of
 //! that file's items (their edges carry lines), not the whole crate. When the interface changed
 //! but only in some names (`resolve::names`: an item added, removed or changed), the segments
-//! recorded under the same key whose items mention none of those names, nor import by a glob,
-//! keep theirs too (`kept_by_names`).
+//! recorded under the same key whose items mention none of those names keep theirs too
+//! (`kept_by_names`).
 
 use std::hash::Hash;
 use std::ops::Range;
@@ -171,7 +171,7 @@ pub(super) fn send_resolved(
 /// The recorded segments a rerun keeps when the crate's scopes changed in some names only (its
 /// interface is not as recorded, its dependencies' and its `use` declarations are): those whose
 /// key is recorded (the same items, naming what they named) and whose items mention none of the
-/// changed names, nor import by a glob (`resolve::names`). Segments are matched by key, not
+/// changed names (`resolve::names`). Segments are matched by key, not
 /// position: an item added may cut one more.
 fn kept_by_names<'c>(
     scoped: &Scoped,

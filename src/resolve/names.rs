@@ -11,8 +11,8 @@
 //! of those names can give another answer, and the types of items whose shapes name them
 //! (`close_over_shapes` adds those items' names).
 //!
-//! A crate that mentions none of the changed names (`mentions`) and binds none by a glob has the
-//! edges it had: `index` keeps such a crate when nothing depends on it (a test, bench or example
+//! A crate that mentions none of the changed names (`mentions`) has the edges it had (a glob
+//! import's edge goes to the module it names, whatever that holds): `index` keeps such a crate when nothing depends on it (a test, bench or example
 //! target whose library gained an item it does not name). Names are compared by a 64-bit hash
 //! of each: two names of one hash could only make a crate indexed again that need not be.
 
@@ -310,24 +310,22 @@ pub fn close_over_shapes(changed: &mut Names, shapes: &[&[(u64, Names)]]) {
     }
 }
 
-/// The names a crate's items mention (their refs, `use` declarations and shapes); `None` when
-/// one of them imports by a glob (what it binds is not named).
-pub fn mentions(defs: &CrateDefs, refs: &[RecordRefs]) -> Option<Names> {
+/// The names a crate's items mention (their refs, `use` declarations and shapes). A glob import
+/// needs no more: its own edge goes to the module it names, and what it binds is looked up by
+/// the names that mention it.
+pub fn mentions(defs: &CrateDefs, refs: &[RecordRefs]) -> Names {
     let (mut keys, mut buf) = (Vec::new(), Vec::new());
     for refs in refs {
-        if refs.uses().iter().any(|usage| usage.name.is_none()) {
-            return None;
-        }
         refs_keys(refs, &mut buf, &mut |key| keys.push(key));
     }
     for item in &defs.items {
         shape_keys(&item.shape, &mut buf, &mut |key| keys.push(key));
     }
-    Some(Names::from_keys(keys))
+    Names::from_keys(keys)
 }
 
 /// Whether the item at `index` mentions one of `changed` (in its refs, `use` declarations or
-/// shape), or imports by a glob.
+/// shape).
 pub fn item_mentions_any(
     defs: &CrateDefs,
     refs: &[RecordRefs],
@@ -336,9 +334,6 @@ pub fn item_mentions_any(
     buf: &mut Vec<u8>,
 ) -> bool {
     let Some(refs) = refs.get(index as usize) else { return true };
-    if refs.uses().iter().any(|usage| usage.name.is_none()) {
-        return true;
-    }
     if changed.is_empty() {
         return false;
     }
