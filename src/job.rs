@@ -180,7 +180,8 @@ impl Job<'_> {
         let output = builder.finish(&mut summary);
         let fingerprint = incremental::fingerprint("");
         let key = incremental::WORKSPACE_UNIT.to_owned();
-        (batch, incremental::NewUnit { key, fingerprint, summary, output, defs: None, files: Default::default() })
+        let files = Default::default();
+        (batch, incremental::NewUnit { key, fingerprint, summary, output, defs: None, names: None, files })
     }
 
     fn new_unit(&self, unit: index::CrateOutput) -> incremental::NewUnit {
@@ -190,6 +191,8 @@ impl Job<'_> {
             summary: unit.summary,
             output: unit.output,
             defs: unit.defs,
+            // Plain data into a `Vec`: encoding cannot fail.
+            names: unit.names.map(|names| rmp_serde::to_vec(&names).unwrap_or_default()),
             files: unit.files,
         }
     }

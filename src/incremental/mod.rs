@@ -83,6 +83,11 @@ pub struct UnitEntry {
     pub output: Pieces,
     /// Its scopes (their hash is `summary.interface`).
     pub defs: Option<Blob>,
+    /// What its scopes mean, name by name (`resolve::names::NameDigest`): a rerun that indexes
+    /// it again tells which names changed, to its own items and to the crates that depend on it.
+    /// Read only then, so kept out of the state every rerun reads.
+    #[serde(default)]
+    pub names: Option<Blob>,
     /// Its files' outputs (`FileCache`).
     pub files: Option<Pieces>,
 }
@@ -238,7 +243,8 @@ impl Cache {
     /// A unit's recorded file outputs (which need its output: the files' batches are there).
     pub fn files(&self, entry: &UnitEntry) -> Option<FileCache> {
         let files = self.read_pieces(entry.files.as_ref()?)?;
-        Some(FileCache::decode(files, self.read_pieces(&entry.output)?)?.with_summary(&entry.summary))
+        let names = entry.names.as_ref().and_then(|blob| rmp_serde::from_slice(&self.read(blob)?).ok());
+        Some(FileCache::decode(files, self.read_pieces(&entry.output)?)?.with_summary(&entry.summary).with_names(names))
     }
 
     /// A unit's recorded scopes, as bytes.
@@ -377,12 +383,12 @@ impl Cache {
 impl UnitEntry {
     fn blobs(&self) -> impl Iterator<Item = &Blob> {
         let files = self.files.iter().flat_map(|files| &files.pieces);
-        self.output.pieces.iter().chain(&self.defs).chain(files)
+        self.output.pieces.iter().chain(&self.defs).chain(&self.names).chain(files)
     }
 
     fn blobs_mut(&mut self) -> impl Iterator<Item = &mut Blob> {
         let files = self.files.iter_mut().flat_map(|files| &mut files.pieces);
-        self.output.pieces.iter_mut().chain(&mut self.defs).chain(files)
+        self.output.pieces.iter_mut().chain(&mut self.defs).chain(&mut self.names).chain(files)
     }
 }
 
@@ -416,9 +422,14 @@ impl Packed {
             same(recorded.and_then(|entry| entry.defs.as_ref()), bytes.len(), &hash)
                 .unwrap_or_else(|| pack.add(bytes, hash))
         });
+        let names = unit.names.as_ref().map(|bytes| {
+            let hash = hash(bytes);
+            same(recorded.and_then(|entry| entry.names.as_ref()), bytes.len(), &hash)
+                .unwrap_or_else(|| pack.add(bytes, hash))
+        });
         let files = (!unit.files.is_empty())
             .then(|| pack.add_pieces(&unit.files, recorded.and_then(|entry| entry.files.as_ref())));
-        let entry = UnitEntry { fingerprint: unit.fingerprint, summary: unit.summary, output, defs, files };
+        let entry = UnitEntry { fingerprint: unit.fingerprint, summary: unit.summary, output, defs, names, files };
         self.units.push((unit.key, entry));
     }
 }
@@ -553,6 +564,8 @@ pub struct NewUnit {
     pub summary: UnitSummary,
     pub output: Parts,
     pub defs: Option<Vec<u8>>,
+    /// Its `NameDigest`, encoded.
+    pub names: Option<Vec<u8>>,
     /// `FileCache::encode`d file outputs (empty for none).
     pub files: Parts,
 }

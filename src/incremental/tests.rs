@@ -359,6 +359,7 @@ fn new_unit(key: &str, output: &[u8], defs: Option<&[u8]>) -> NewUnit {
         summary,
         output: output.to_vec().into(),
         defs: defs.map(<[u8]>::to_vec),
+        names: None,
         files: FileCache::encode(vec![(format!("{key}.rs"), output.to_vec().into())], &Parts::default()),
     }
 }

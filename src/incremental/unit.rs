@@ -50,10 +50,6 @@ pub struct UnitSummary {
     /// when it was not resolved.
     #[serde(default)]
     pub edge_segments: Option<EdgeSegments>,
-    /// What its scopes mean, name by name (`resolve::names`): a rerun that indexes it again
-    /// tells which names changed, to its own items and to the crates that depend on it.
-    #[serde(default)]
-    pub names: Option<crate::resolve::names::NameDigest>,
     /// What it names, when no indexed crate depends on it: a rerun keeps it, dependencies
     /// changed, when it names nothing whose meaning changed.
     #[serde(default)]
@@ -65,7 +61,7 @@ pub struct UnitSummary {
 pub struct LeafNames {
     /// The fingerprint of its indexed dependencies' keys, transitively, nearest first.
     pub deps: String,
-    pub mentions: crate::resolve::names::Names,
+    pub mentions: crate::resolve::names::Mentions,
 }
 
 /// How a crate's resolved edges were cut into batches, and what each piece counted. The crate's
@@ -540,11 +536,24 @@ impl FileCache {
                 deps_interface: summary.deps_interface.clone(),
                 batches: summary.batches.clone(),
                 segments: segments.clone(),
-                names: summary.names.clone(),
+                names: None,
             }),
             _ => None,
         };
         self
+    }
+
+    /// Adds the crate's last `NameDigest` (`Cache::names`).
+    pub fn with_names(mut self, names: Option<crate::resolve::names::NameDigest>) -> FileCache {
+        if let Some(recorded) = &mut self.recorded {
+            recorded.names = names;
+        }
+        self
+    }
+
+    /// The crate's last `NameDigest`, when it was recorded.
+    pub fn recorded_names(&self) -> Option<&crate::resolve::names::NameDigest> {
+        self.recorded.as_ref()?.names.as_ref()
     }
 
     /// The last build's resolved edges, cut as they were sent, when that build resolved the

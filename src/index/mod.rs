@@ -128,6 +128,10 @@ pub struct CrateOutput {
     /// Its files' outputs for the next build (`FileCache::encode`).
     pub files: Parts,
     pub summary: UnitSummary,
+    /// What its scopes mean, name by name, when it was resolved; and as the last build recorded
+    /// it (`resolve::names`).
+    pub names: Option<NameDigest>,
+    pub previous_names: Option<NameDigest>,
 }
 
 /// What an incremental build may keep from the last one (see `incremental`).
@@ -308,7 +312,7 @@ pub fn index(
         // Published only now: a crate never sees another of its own wave, whatever finished first.
         for (output, defs) in outputs {
             interfaces[output.krate] = output.summary.interface.clone();
-            names.indexed(output.krate, output.summary.names.clone());
+            names.indexed(output.krate, output.names.clone(), output.previous_names.clone());
             if let Some(defs) = defs {
                 in_world[output.krate] = true;
                 ctx.world.publish(defs);
@@ -348,8 +352,9 @@ pub fn index(
 /// Which names the crates indexed again in a rerun gave a new meaning to, for the crates that
 /// depend on them and that nothing depends on (`resolve::names`).
 struct NamesChanged {
-    /// Per crate indexed in this build: its new `NameDigest`, when it has one.
-    digests: Vec<Option<Option<NameDigest>>>,
+    /// Per crate indexed in this build: its new `NameDigest` and its last build's, when it has
+    /// them.
+    digests: Vec<Option<(Option<NameDigest>, Option<NameDigest>)>>,
     /// The shapes of those crates' items, once asked for.
     shapes: Vec<OnceLock<Vec<(u64, Names)>>>,
     /// The names changed for a set of dependencies, once worked out (`None`: more than names).
@@ -365,8 +370,8 @@ impl NamesChanged {
         }
     }
 
-    fn indexed(&mut self, krate: usize, digest: Option<NameDigest>) {
-        self.digests[krate] = Some(digest);
+    fn indexed(&mut self, krate: usize, digest: Option<NameDigest>, previous: Option<NameDigest>) {
+        self.digests[krate] = Some((digest, previous));
     }
 
     /// Whether `krate` (whose own inputs are unchanged, and whose dependencies' interfaces are
@@ -389,7 +394,7 @@ impl NamesChanged {
                 changed
             }
         };
-        changed.is_some_and(|changed| !changed.meets(&leaf.mentions))
+        changed.is_some_and(|changed| !leaf.mentions.meets(&changed))
     }
 
     /// The names whose meaning changed among `deps`; `None` when something else
@@ -408,8 +413,8 @@ impl NamesChanged {
             if before.interface == interfaces[dep] {
                 continue;
             }
-            let new = self.digests[dep].as_ref()?.as_ref()?;
-            changed.extend(&before.names.as_ref()?.changed(new)?);
+            let (Some(new), Some(old)) = self.digests[dep].as_ref()? else { return None };
+            changed.extend(&old.changed(new)?);
         }
         if changed.is_empty() {
             return Some(changed);
@@ -576,7 +581,7 @@ impl Walk {
         files.sort_by(|a, b| a.0.cmp(&b.0));
         files.dedup_by(|a, b| a.0 == b.0);
         let files = FileCache::encode(files, &output);
-        CrateOutput { krate, output, defs, files, summary }
+        CrateOutput { krate, output, defs, files, summary, names: None, previous_names: None }
     }
 }
 
@@ -744,17 +749,19 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
         let interface = crate::incremental::hash(&defs);
         let digest = scoped.defs.name_digest(&ctx.world, &|krate| ctx.key_of(krate));
         resolved::send_resolved(ctx, &walk, &scoped, &interface, Some(&digest), keyed, &mut summary);
-        summary.names = Some(digest);
         if !ctx.has_dependents[krate_index] {
             let deps = deps_keys(ctx, &transitive_deps(ctx, krate_index));
             summary.leaf = Some(LeafNames { deps, mentions: names::mentions(&scoped.defs, scoped.refs()) });
         }
-        (scoped.into_defs(), defs, interface)
+        (scoped.into_defs(), defs, interface, digest)
     }));
+    let previous_names = walk.cached.as_ref().and_then(|cached| cached.recorded_names().cloned());
     match resolved {
-        Ok((scoped, defs, interface)) => {
+        Ok((scoped, defs, interface, digest)) => {
             summary.interface = Some(interface);
-            (walk.finish(krate_index, Some(defs), summary), Some(scoped))
+            let mut output = walk.finish(krate_index, Some(defs), summary);
+            (output.names, output.previous_names) = (Some(digest), previous_names);
+            (output, Some(scoped))
         }
         Err(panic) => {
             let root = display(ctx, package, &krate.root);

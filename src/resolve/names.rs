@@ -61,6 +61,41 @@ impl Names {
     }
 }
 
+/// The names a crate mentions, as a Bloom filter of their keys (three bits a name, about ten
+/// bits a name): a name it does not mention may be taken for one it does (a crate indexed again
+/// that need not be), never the other way. A few hundred bytes for a test target, where the
+/// keys themselves took a few kilobytes of the state every rerun reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mentions(Vec<u64>);
+
+impl Mentions {
+    const HASHES: u32 = 3;
+
+    fn of(keys: &[u64]) -> Mentions {
+        let bits = (keys.len() * 10).next_power_of_two().clamp(256, 1 << 21);
+        let mut words = Mentions(vec![0; bits / 64]);
+        for &key in keys {
+            for bit in words.bits(key) {
+                words.0[bit / 64] |= 1 << (bit % 64);
+            }
+        }
+        words
+    }
+
+    fn bits(&self, key: u64) -> impl Iterator<Item = usize> + use<> {
+        let mask = (self.0.len() * 64).max(1) - 1;
+        (0..Self::HASHES).map(move |i| (key >> (21 * i)) as usize & mask)
+    }
+
+    /// Whether it may mention one of `names` (always, when damaged).
+    pub fn meets(&self, names: &Names) -> bool {
+        if self.0.is_empty() || !self.0.len().is_power_of_two() {
+            return true;
+        }
+        names.0.iter().any(|&key| self.bits(key).all(|bit| self.0[bit / 64] & (1 << (bit % 64)) != 0))
+    }
+}
+
 /// The key of a name (a raw identifier's `r#` taken off): names are compared by it.
 fn name_key(name: &str) -> u64 {
     let name = name.strip_prefix("r#").unwrap_or(name);
@@ -313,7 +348,7 @@ pub fn close_over_shapes(changed: &mut Names, shapes: &[&[(u64, Names)]]) {
 /// The names a crate's items mention (their refs, `use` declarations and shapes). A glob import
 /// needs no more: its own edge goes to the module it names, and what it binds is looked up by
 /// the names that mention it.
-pub fn mentions(defs: &CrateDefs, refs: &[RecordRefs]) -> Names {
+pub fn mentions(defs: &CrateDefs, refs: &[RecordRefs]) -> Mentions {
     let (mut keys, mut buf) = (Vec::new(), Vec::new());
     for refs in refs {
         refs_keys(refs, &mut buf, &mut |key| keys.push(key));
@@ -321,7 +356,7 @@ pub fn mentions(defs: &CrateDefs, refs: &[RecordRefs]) -> Names {
     for item in &defs.items {
         shape_keys(&item.shape, &mut buf, &mut |key| keys.push(key));
     }
-    Names::from_keys(keys)
+    Mentions::of(&Names::from_keys(keys).0)
 }
 
 /// Whether the item at `index` mentions one of `changed` (in its refs, `use` declarations or
