@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use rayon::prelude::*;
+use rustc_hash::FxHashMap as HashMap;
 use uuid::Uuid;
 use xxhash_rust::xxh3::Xxh3;
 
@@ -28,7 +29,6 @@ use crate::incremental::{BatchKeys, EdgeSegments, FileCache, RecordedEdges, Segm
 use crate::model::{Batch, Edge};
 use crate::resolve::names::{self, NameDigest};
 use crate::resolve::{RecordRefs, ResolveStats, Scoped};
-use rustc_hash::FxHashMap as HashMap;
 
 /// A segment's edges: resolved now, or kept from the last build.
 enum Edges {
@@ -171,8 +171,8 @@ pub(super) fn send_resolved(
 /// The recorded segments a rerun keeps when the crate's scopes changed in some names only (its
 /// interface is not as recorded, its dependencies' and its `use` declarations are): those whose
 /// key is recorded (the same items, naming what they named) and whose items mention none of the
-/// changed names (`resolve::names`). Segments are matched by key, not
-/// position: an item added may cut one more.
+/// changed names (`resolve::names`). Segments are matched by key, not position: an item added
+/// may cut one more.
 fn kept_by_names<'c>(
     scoped: &Scoped,
     new: &NameDigest,
@@ -236,7 +236,8 @@ fn batches(edges: Vec<Edge>) -> Vec<Vec<Edge>> {
 /// A segment's key (its items' ids and what each names, as resolution reads it) and the sum of
 /// the hashes of its items' `use` declarations, each with the item's id: summed over the crate,
 /// they give the same whatever the cuts, and items without any add nothing, so that an item
-/// added leaves the crate's `uses` as they were (`kept_by_names` needs them so). The hashes are `Hash`'s and the names' encoding's
+/// added leaves the crate's `uses` as they were (`kept_by_names` needs them so). The hashes are
+/// `Hash`'s and the names' encoding's
 /// (`RecordRefs::names_hash`, which a record read back from the cache has at hand): a cache is
 /// only read by the binary that wrote it (`incremental::crate_fingerprints`), and each `Vec` and
 /// `String` writes its length or an end, so that the concatenation is unambiguous.

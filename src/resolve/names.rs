@@ -11,10 +11,12 @@
 //! of those names can give another answer, and the types of items whose shapes name them
 //! (`close_over_shapes` adds those items' names).
 //!
-//! A crate that mentions none of the changed names (`mentions`) has the edges it had (a glob
-//! import's edge goes to the module it names, whatever that holds): `index` keeps such a crate when nothing depends on it (a test, bench or example
-//! target whose library gained an item it does not name). Names are compared by a 64-bit hash
-//! of each: two names of one hash could only make a crate indexed again that need not be.
+//! An item that mentions none of the changed names keeps the edges it had (a glob import's edge
+//! goes to the module it names, whatever that holds): `index::resolved` keeps such items' edges in
+//! the crate that changed, and `index` keeps a crate that nothing depends on and that mentions
+//! none (`mentions`: a test, bench or example target whose library gained an item it does not
+//! name). Names are compared by a 64-bit hash of each: two names of one hash could only make
+//! something resolved again that need not be.
 
 use std::hash::Hash;
 
@@ -46,10 +48,6 @@ impl Names {
         *self = Names::from_keys(keys);
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -61,9 +59,9 @@ impl Names {
     }
 }
 
-/// The names a crate mentions, as a Bloom filter of their keys (three bits a name, about ten
-/// bits a name): a name it does not mention may be taken for one it does (a crate indexed again
-/// that need not be), never the other way. A few hundred bytes for a test target, where the
+/// The names a crate mentions, as a Bloom filter of their keys (three bits set for each, in about
+/// ten bits of filter for each): a name it does not mention may be taken for one it does (a
+/// crate indexed again that need not be), never the other way. A few hundred bytes for a test target, where the
 /// keys themselves took a few kilobytes of the state every rerun reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Mentions(Vec<u64>);
@@ -443,4 +441,70 @@ pub fn walk_value<F: FnMut(&[u8])>(bytes: &mut &[u8], depth: u32, on_str: &mut F
         walk_value(bytes, depth + 1, on_str)?;
     }
     Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Names {
+        Names::from_keys(list.iter().map(|name| name_key(name)).collect())
+    }
+
+    #[test]
+    fn changed_names_are_those_added_removed_or_hashed_otherwise() {
+        let digest = |rest, entries: &[(&str, u64)]| {
+            let mut names: Vec<(u64, u64)> = entries.iter().map(|&(name, hash)| (name_key(name), hash)).collect();
+            names.sort_unstable();
+            NameDigest { rest, names }
+        };
+        let old = digest(7, &[("kept", 1), ("edited", 2), ("removed", 3)]);
+        let new = digest(7, &[("kept", 1), ("edited", 9), ("added", 4)]);
+        assert_eq!(old.changed(&new), Some(names(&["edited", "removed", "added"])));
+        assert_eq!(old.changed(&old), Some(Names::default()));
+        assert_eq!(old.changed(&digest(8, &[("kept", 1), ("edited", 2), ("removed", 3)])), None);
+    }
+
+    #[test]
+    fn mentions_never_miss_a_name_they_hold() {
+        let held: Vec<String> = (0..3000).map(|n| format!("name_{n}")).collect();
+        let keys: Vec<u64> = held.iter().map(|name| name_key(name)).collect();
+        let mentions = Mentions::of(&keys);
+        assert!(held.iter().all(|name| mentions.meets(&names(&[name]))));
+        assert!(!mentions.meets(&Names::default()));
+        // About ten bits a name: few of the names it does not hold are taken for held ones.
+        let strangers = (0..3000).filter(|n| mentions.meets(&names(&[&format!("other_{n}")]))).count();
+        assert!(strangers < 300, "{strangers} false matches of 3000");
+        // `r#` is not part of a name.
+        assert!(Mentions::of(&[name_key("r#type")]).meets(&names(&["type"])));
+        assert!(Mentions(Vec::new()).meets(&names(&["anything"])), "a damaged filter matches all");
+    }
+
+    #[test]
+    fn a_name_whose_shape_names_a_changed_one_changes_in_turn() {
+        let shape = |own: &str, mentioned: &[&str]| (name_key(own), names(mentioned));
+        // `make() -> Thing`, `build() -> Wrapper<Made>` where `Made = Thing` by alias, `other() -> U`.
+        let shapes = [
+            shape("make", &["Thing"]),
+            shape("Made", &["Thing"]),
+            shape("build", &["Wrapper", "Made"]),
+            shape("other", &["U"]),
+        ];
+        let mut changed = names(&["Thing"]);
+        close_over_shapes(&mut changed, &[&shapes]);
+        assert_eq!(changed, names(&["Thing", "make", "Made", "build"]));
+    }
+
+    #[test]
+    fn every_string_of_a_value_is_visited_and_the_value_stepped_over() {
+        let value = (vec!["std::fmt", "Debug"], 42u32, Some(("inner", vec![1u8, 2])), "last");
+        let bytes = rmp_serde::to_vec(&value).unwrap();
+        let mut seen = Vec::new();
+        assert!(visit_strings(&bytes, &mut |text| seen.push(text.to_owned())).is_some());
+        assert_eq!(seen, ["std::fmt", "Debug", "inner", "last"]);
+        let mut tokens = Vec::new();
+        for_each_token("std::fmt::Result<Vec<r#type>, E>", &mut |token| tokens.push(token.to_owned()));
+        assert_eq!(tokens, ["std", "fmt", "Result", "Vec", "r#type", "E"]);
+        assert!(visit_strings(&bytes[..bytes.len() - 2], &mut |_| {}).is_none(), "cut short");
+    }
 }

@@ -140,7 +140,6 @@ impl RecordRefs {
         }
     }
 
-    /// The hash of the names' encoding: equal for equal names, whether open or packed.
     /// Calls `on_str` with every string the record names (its `use` declarations, supertraits
     /// and names, packed or not): what `names::mentions` reads. `buf` is scratch space.
     pub fn visit_name_strings(&self, buf: &mut Vec<u8>, on_str: &mut dyn FnMut(&str)) {
@@ -161,6 +160,7 @@ impl RecordRefs {
         }
     }
 
+    /// The hash of the names' encoding: equal for equal names, whether open or packed.
     pub fn names_hash(&self) -> u64 {
         match self {
             RecordRefs::Open { refs, hash } => *hash.get_or_init(|| xxh3_64(&encode_names(refs))),
