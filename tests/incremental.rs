@@ -507,6 +507,48 @@ fn targets_that_name_nothing_whose_meaning_changed_are_kept() {
 }
 
 #[test]
+fn a_dependent_library_resolves_again_only_what_names_a_changed_name() {
+    // `b` depends on `a`, and a test target on `b`: `b` is indexed again whenever `a`'s interface
+    // changes, and keeps the edges of its items that name nothing that changed in `a`.
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::write(scratch.path().join("Cargo.toml"), "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n")
+        .unwrap();
+    let a = new_package(scratch.path(), "a");
+    std::fs::write(a.join("src/lib.rs"), "pub fn helper() -> u32 { 1 }\npub fn other() -> u32 { 2 }\n").unwrap();
+    let b = new_package(scratch.path(), "b");
+    append(&b.join("Cargo.toml"), "\n[dependencies]\na = { path = \"../a\" }\n");
+    let mut lib = String::new();
+    for f in 0..300 {
+        let callee = if f == 150 { "a::added()" } else { "a::helper()" };
+        lib.push_str(&format!("pub fn f{f}() -> u32 {{ {callee} + 1 }}\n"));
+    }
+    std::fs::write(b.join("src/lib.rs"), lib).unwrap();
+    std::fs::create_dir_all(b.join("tests")).unwrap();
+    std::fs::write(b.join("tests/t.rs"), "#[test]\nfn t() { b::f1(); }\n").unwrap();
+    let (rerun_db, full_db) = (scratch.path().join("rerun.msgpack"), scratch.path().join("full.msgpack"));
+    build_and_export(scratch.path(), &rerun_db, &[]);
+    let check = || {
+        let (rerun, summary) = build_and_export(scratch.path(), &rerun_db, &[]);
+        let (full, full_summary) = build_and_export(scratch.path(), &full_db, &["--rebuild"]);
+        assert!(rerun == full, "the rerun's graph is the full build's\n{summary}");
+        assert_eq!(counts(&summary), counts(&full_summary), "{summary}");
+        assert_eq!((summary["crates_reindexed"].as_u64(), summary["crates_unaffected"].as_u64()), (Some(2), Some(1)));
+        (summary["items_resolved"].as_u64().unwrap(), full_summary["items_resolved"].as_u64().unwrap())
+    };
+
+    // `a` gains what `b::f150` calls: the segment that holds it is resolved again (its call is
+    // now exact), not `b`'s other 299 functions.
+    append(&a.join("src/lib.rs"), "pub fn added() -> u32 { 3 }\n");
+    let (resolved, all) = check();
+    assert!(resolved < all / 2, "{resolved} of {all} items resolved");
+
+    // Renamed, the call is unresolved again: kept, its recorded edge would still count as exact.
+    toggle(&a.join("src/lib.rs"), "pub fn added()", "pub fn renamed()");
+    let (resolved, all) = check();
+    assert!(resolved < all / 2, "{resolved} of {all} items resolved");
+}
+
+#[test]
 fn a_rerun_reads_back_the_expansions_of_unchanged_calls_and_definitions() {
     let scratch = tempfile::tempdir().unwrap();
     let root = new_package(scratch.path(), "macros");

@@ -56,12 +56,12 @@ use crate::workspace::Workspace;
 
 pub use input::{Input, fingerprint, hash};
 pub use unit::{
-    BatchKeys, EdgeSegments, FileCache, FileEntry, FileOutput, FileOutputRef, LeafNames, OutputBuilder, Parts,
-    RecordedEdges, Segment, UnitSummary, decode_batches, decode_output, encode_batch, split_output,
+    BatchKeys, EdgeSegments, FileCache, FileEntry, FileOutput, FileOutputRef, OutputBuilder, Parts, RecordedEdges,
+    Segment, UnitSummary, decode_batches, decode_output, encode_batch, split_output,
 };
 
 /// Bump when the cache's meaning or format changes: an old cache then makes a full build.
-const CACHE_VERSION: u32 = 17;
+const CACHE_VERSION: u32 = 18;
 
 /// The key of the workspace unit (crate keys start with `Key(`).
 pub const WORKSPACE_UNIT: &str = "workspace";

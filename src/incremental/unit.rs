@@ -50,18 +50,14 @@ pub struct UnitSummary {
     /// when it was not resolved.
     #[serde(default)]
     pub edge_segments: Option<EdgeSegments>,
+    /// The fingerprint of its indexed dependencies' keys, transitively, nearest first: with
+    /// the same, a rerun can tell what changed in them by names (`resolve::names`).
+    #[serde(default)]
+    pub deps_keys: String,
     /// What it names, when no indexed crate depends on it: a rerun keeps it, dependencies
     /// changed, when it names nothing whose meaning changed.
     #[serde(default)]
-    pub leaf: Option<LeafNames>,
-}
-
-/// What a crate that nothing depends on names (`UnitSummary::leaf`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LeafNames {
-    /// The fingerprint of its indexed dependencies' keys, transitively, nearest first.
-    pub deps: String,
-    pub mentions: crate::resolve::names::Mentions,
+    pub mentions: Option<crate::resolve::names::Mentions>,
 }
 
 /// How a crate's resolved edges were cut into batches, and what each piece counted. The crate's
@@ -578,20 +574,19 @@ impl FileCache {
         self.edges_of(recorded)
     }
 
-    /// The last build's resolved edges and its `NameDigest`, when that build resolved the crate
-    /// with the same dependencies' interfaces and the same `use` declarations, whatever its
-    /// interface then: for a rerun whose scopes changed in some names only
-    /// (`index::resolved`), which keeps the segments that mention none of them.
+    /// The last build's resolved edges, its `NameDigest` and its dependencies' interfaces' hash,
+    /// when that build resolved the crate with the same `use` declarations, whatever its
+    /// interface then: for a rerun whose scopes, or whose dependencies', changed in some names
+    /// only (`index::resolved`), which keeps the segments that mention none of them.
     pub fn recorded_edges_named(
         &self,
-        deps_interface: &str,
         uses: u64,
-    ) -> Option<(&crate::resolve::names::NameDigest, RecordedEdges<'_>)> {
+    ) -> Option<(&crate::resolve::names::NameDigest, &str, RecordedEdges<'_>)> {
         let recorded = self.recorded.as_ref()?;
-        if recorded.deps_interface != deps_interface || recorded.segments.uses != uses {
+        if recorded.segments.uses != uses {
             return None;
         }
-        Some((recorded.names.as_ref()?, self.edges_of(recorded)?))
+        Some((recorded.names.as_ref()?, &recorded.deps_interface, self.edges_of(recorded)?))
     }
 
     fn edges_of<'a>(&'a self, recorded: &'a Recorded) -> Option<RecordedEdges<'a>> {

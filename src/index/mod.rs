@@ -24,7 +24,7 @@ use crate::cfg::CfgContext;
 pub use crate::diagnostic::{Diagnostic, Severity};
 use crate::incremental::Input;
 use crate::incremental::{
-    BatchKeys, FileCache, FileOutput, FileOutputRef, LeafNames, OutputBuilder, Parts, UnitSummary, encode_batch,
+    BatchKeys, FileCache, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, encode_batch,
 };
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse;
@@ -300,14 +300,20 @@ pub fn index(
                     interfaces[krate] = interface.clone();
                     retargeted.push((krate, deps_interface));
                 }
-                _ => todo.push((krate, deps_interface)),
+                _ => {
+                    let deps_changed =
+                        reuse.and_then(|reuse| names.since(&ctx, reuse, krate, (&deps_interface, &interfaces)));
+                    todo.push((krate, deps_interface, deps_changed))
+                }
             }
         }
         if let Some(reuse) = reuse {
             load_reused_defs(&ctx, pool, reuse, &todo, &mut in_world)?;
         }
         let outputs: Vec<(CrateOutput, Option<Arc<CrateDefs>>)> = pool.install(|| {
-            todo.into_par_iter().map(|(krate, deps_interface)| index_crate(&ctx, krate, deps_interface)).collect()
+            todo.into_par_iter()
+                .map(|(krate, deps_interface, deps_changed)| index_crate(&ctx, krate, deps_interface, deps_changed))
+                .collect()
         });
         // Published only now: a crate never sees another of its own wave, whatever finished first.
         for (output, defs) in outputs {
@@ -381,20 +387,48 @@ impl NamesChanged {
         if ctx.has_dependents[krate] {
             return false;
         }
-        let Some(leaf) = reuse.summaries[krate].and_then(|summary| summary.leaf.as_ref()) else { return false };
-        let deps = transitive_deps(ctx, krate);
-        if leaf.deps != deps_keys(ctx, &deps) {
+        let Some(mentions) = reuse.summaries[krate].and_then(|summary| summary.mentions.as_ref()) else {
             return false;
-        }
-        let changed = match self.changed.get(&deps) {
-            Some(changed) => changed.clone(),
-            None => {
-                let changed = self.changed_for(ctx, reuse, &deps, interfaces);
-                self.changed.insert(deps, changed.clone());
-                changed
-            }
         };
-        changed.is_some_and(|changed| !leaf.mentions.meets(&changed))
+        self.changed(ctx, reuse, krate, interfaces).is_some_and(|changed| !mentions.meets(&changed))
+    }
+
+    /// The names that changed in `krate`'s dependencies since its last build, whose hash of their
+    /// interfaces was not `deps_interface` (`None` when that is not known by names).
+    fn since(
+        &mut self,
+        ctx: &Ctx<'_>,
+        reuse: &Reuse<'_>,
+        krate: usize,
+        (deps_interface, interfaces): (&str, &[Option<String>]),
+    ) -> Option<Names> {
+        let recorded = reuse.summaries[krate]?;
+        if recorded.deps_interface == deps_interface {
+            return Some(Names::default());
+        }
+        self.changed(ctx, reuse, krate, interfaces)
+    }
+
+    /// The names that changed in `krate`'s dependencies since its last build, when it has the
+    /// dependencies it had then.
+    fn changed(
+        &mut self,
+        ctx: &Ctx<'_>,
+        reuse: &Reuse<'_>,
+        krate: usize,
+        interfaces: &[Option<String>],
+    ) -> Option<Names> {
+        let recorded = reuse.summaries[krate]?;
+        let deps = transitive_deps(ctx, krate);
+        if recorded.deps_keys != deps_keys(ctx, &deps) {
+            return None;
+        }
+        if let Some(changed) = self.changed.get(&deps) {
+            return changed.clone();
+        }
+        let changed = self.changed_for(ctx, reuse, &deps, interfaces);
+        self.changed.insert(deps, changed.clone());
+        changed
     }
 
     /// The names whose meaning changed among `deps`; `None` when something else
@@ -457,12 +491,12 @@ fn load_reused_defs(
     ctx: &Ctx<'_>,
     pool: &rayon::ThreadPool,
     reuse: &Reuse<'_>,
-    todo: &[(usize, String)],
+    todo: &[(usize, String, Option<Names>)],
     in_world: &mut [bool],
 ) -> Result<(), IndexError> {
     let mut needed: Vec<usize> = todo
         .iter()
-        .flat_map(|(krate, _)| transitive_deps(ctx, *krate))
+        .flat_map(|(krate, ..)| transitive_deps(ctx, *krate))
         .map(|dep| dep as usize)
         .filter(|&dep| {
             !in_world[dep] && reuse.unchanged[dep].as_ref().is_some_and(|(interface, _)| interface.is_some())
@@ -597,7 +631,12 @@ struct PendingSite {
 
 /// Indexes and resolves one crate; returns its output, and its scopes for the crates that depend
 /// on it.
-fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (CrateOutput, Option<Arc<CrateDefs>>) {
+fn index_crate(
+    ctx: &Ctx<'_>,
+    krate_index: usize,
+    deps_interface: String,
+    deps_changed: Option<Names>,
+) -> (CrateOutput, Option<Arc<CrateDefs>>) {
     let krate = &ctx.workspace.crates[krate_index];
     let package = &ctx.workspace.packages[krate.package];
     let walk = Walk { cached: ctx.reuse.and_then(|reuse| (reuse.files)(krate_index)), ..Walk::default() };
@@ -748,10 +787,11 @@ fn index_crate(ctx: &Ctx<'_>, krate_index: usize, deps_interface: String) -> (Cr
         let (defs, keyed) = scoped.defs_bytes_with(|krate| ctx.key_of(krate), resolved::keyed);
         let interface = crate::incremental::hash(&defs);
         let digest = scoped.defs.name_digest(&ctx.world, &|krate| ctx.key_of(krate));
-        resolved::send_resolved(ctx, &walk, &scoped, &interface, Some(&digest), keyed, &mut summary);
+        let names_now = resolved::NamesNow { digest: &digest, deps_changed: deps_changed.as_ref() };
+        resolved::send_resolved(ctx, &walk, &scoped, &interface, names_now, keyed, &mut summary);
+        summary.deps_keys = deps_keys(ctx, &transitive_deps(ctx, krate_index));
         if !ctx.has_dependents[krate_index] {
-            let deps = deps_keys(ctx, &transitive_deps(ctx, krate_index));
-            summary.leaf = Some(LeafNames { deps, mentions: names::mentions(&scoped.defs, scoped.refs()) });
+            summary.mentions = Some(names::mentions(&scoped.defs, scoped.refs()));
         }
         (scoped.into_defs(), defs, interface, digest)
     }));

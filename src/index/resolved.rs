@@ -27,7 +27,7 @@ use xxhash_rust::xxh3::Xxh3;
 use super::{Ctx, EDGE_BATCH, EDGE_BATCH_CUT, Walk};
 use crate::incremental::{BatchKeys, EdgeSegments, FileCache, RecordedEdges, Segment, UnitSummary, decode_batches};
 use crate::model::{Batch, Edge};
-use crate::resolve::names::{self, NameDigest};
+use crate::resolve::names::{self, NameDigest, Names};
 use crate::resolve::{RecordRefs, ResolveStats, Scoped};
 
 /// A segment's edges: resolved now, or kept from the last build.
@@ -41,6 +41,13 @@ type Batches = Vec<(BatchKeys, Arc<[u8]>)>;
 
 /// Per segment: what the last build recorded of it and its batches, when it keeps them.
 type Kept<'c> = Vec<Option<(&'c Segment, Batches)>>;
+
+/// What the crate's names mean now (`resolve::names`): its `NameDigest`, and the names that
+/// changed in its dependencies since its last build, when that is known.
+pub(super) struct NamesNow<'a> {
+    pub digest: &'a NameDigest,
+    pub deps_changed: Option<&'a Names>,
+}
 
 /// The crate's items cut into segments, with each segment's key and the hash of the items' `use`
 /// declarations: what decides which recorded edges a rerun keeps. Worked out from the items'
@@ -66,7 +73,7 @@ pub(super) fn send_resolved(
     walk: &Walk,
     scoped: &Scoped,
     interface: &str,
-    names: Option<&NameDigest>,
+    names: NamesNow<'_>,
     keyed: Keyed,
     summary: &mut UnitSummary,
 ) {
@@ -90,8 +97,9 @@ pub(super) fn send_resolved(
                 .collect();
             (Some(recorded), kept)
         }
-        None => match cached.zip(names).and_then(|(cached, new)| {
-            kept_by_names(scoped, new, cached, &summary.deps_interface, uses, &segments, &keys)
+        None => match cached.and_then(|cached| {
+            let deps = (summary.deps_interface.as_str(), names.deps_changed);
+            kept_by_names(scoped, names.digest, cached, deps, uses, &segments, &keys)
         }) {
             Some((recorded, kept)) => (Some(recorded), kept),
             None => (None, segments.iter().map(|_| None).collect()),
@@ -168,22 +176,26 @@ pub(super) fn send_resolved(
     summary.edge_segments = Some(EdgeSegments { uses, externs: externs_at, first, segments: records });
 }
 
-/// The recorded segments a rerun keeps when the crate's scopes changed in some names only (its
-/// interface is not as recorded, its dependencies' and its `use` declarations are): those whose
-/// key is recorded (the same items, naming what they named) and whose items mention none of the
-/// changed names (`resolve::names`). Segments are matched by key, not position: an item added
+/// The recorded segments a rerun keeps when the crate's scopes, or its dependencies', changed in
+/// some names only (its `use` declarations as recorded; `deps`: the hash of its dependencies'
+/// interfaces now, and the names that changed in them since its last build, when known): those
+/// whose key is recorded (the same items, naming what they named) and whose items mention none
+/// of the changed names (`resolve::names`). Segments are matched by key, not position: an item added
 /// may cut one more.
 fn kept_by_names<'c>(
     scoped: &Scoped,
     new: &NameDigest,
     cached: &'c FileCache,
-    deps_interface: &str,
+    (deps_interface, deps_changed): (&str, Option<&Names>),
     uses: u64,
     segments: &[Range<u32>],
     keys: &[(u64, u64)],
 ) -> Option<(RecordedEdges<'c>, Kept<'c>)> {
-    let (old, recorded) = cached.recorded_edges_named(deps_interface, uses)?;
+    let (old, recorded_deps, recorded) = cached.recorded_edges_named(uses)?;
     let mut changed = old.changed(new)?;
+    if recorded_deps != deps_interface {
+        changed.extend(deps_changed?);
+    }
     if !changed.is_empty() {
         names::close_over_shapes(&mut changed, &[&scoped.defs.shape_mentions()]);
     }
