@@ -81,6 +81,7 @@ pub(super) fn send_resolved(
     let cached = walk.cached.as_ref();
     let exact =
         cached.and_then(|cached| cached.recorded_edges(interface, &summary.deps_interface, uses, segments.len()));
+    let by_names = exact.is_none();
     let (recorded, mut kept): (_, Kept<'_>) = match exact {
         Some(recorded) => {
             let kept = recorded
@@ -111,6 +112,20 @@ pub(super) fn send_resolved(
         && !admit_externs(ctx, recorded)
     {
         kept.iter_mut().for_each(|kept| *kept = None);
+    }
+    // Edges kept by names point to items that exist now, or the segment is resolved again: a
+    // guard, were what `resolve::names` compares to miss an item gone.
+    if by_names {
+        kept.par_iter_mut().for_each(|kept| {
+            let stale = kept.as_ref().is_some_and(|(_, batches)| {
+                batches.iter().flat_map(|(keys, _)| &keys.edges).any(|(from, _, to)| {
+                    !ctx.registry.contains(from) || !(ctx.registry.contains(to) || ctx.externs.contains(to))
+                })
+            });
+            if stale {
+                *kept = None;
+            }
+        });
     }
     let todo: Vec<u32> =
         segments.iter().zip(&kept).filter(|(_, kept)| kept.is_none()).flat_map(|(items, _)| items.clone()).collect();
