@@ -91,6 +91,10 @@ pub struct Segment {
 
 /// The last build's edges of a crate, as `FileCache::recorded_edges` finds them.
 pub struct RecordedEdges<'a> {
+    /// The crate's interface then, its dependencies' interfaces' hash, and its `NameDigest`.
+    pub interface: &'a str,
+    pub deps_interface: &'a str,
+    pub names: Option<&'a crate::resolve::names::NameDigest>,
     /// The extern vertices they point to, when there were any.
     pub externs: Option<&'a [u8]>,
     /// Per segment: what it recorded, and its batches' bytes.
@@ -552,44 +556,15 @@ impl FileCache {
         self.recorded.as_ref()?.names.as_ref()
     }
 
-    /// The last build's resolved edges, cut as they were sent, when that build resolved the
-    /// crate to the same interface, with the same dependencies' interfaces and the same `use`
-    /// declarations, into `segments` segments; `None` otherwise, or when the record does not
-    /// match the output.
-    pub fn recorded_edges(
-        &self,
-        interface: &str,
-        deps_interface: &str,
-        uses: u64,
-        segments: usize,
-    ) -> Option<RecordedEdges<'_>> {
-        let recorded = self.recorded.as_ref()?;
-        if recorded.interface != interface
-            || recorded.deps_interface != deps_interface
-            || recorded.segments.uses != uses
-            || recorded.segments.segments.len() != segments
-        {
-            return None;
-        }
-        self.edges_of(recorded)
-    }
-
-    /// The last build's resolved edges, its `NameDigest` and its dependencies' interfaces' hash,
-    /// when that build resolved the crate with the same `use` declarations, whatever its
-    /// interface then: for a rerun whose scopes, or whose dependencies', changed in some names
-    /// only (`index::resolved`), which keeps the segments that mention none of them.
-    pub fn recorded_edges_named(
-        &self,
-        uses: u64,
-    ) -> Option<(&crate::resolve::names::NameDigest, &str, RecordedEdges<'_>)> {
+    /// The last build's resolved edges, cut as they were sent, with what they were resolved
+    /// against, when that build resolved the crate with the same `use` declarations; `None`
+    /// otherwise, or when the record does not match the output. `index::resolved` keeps those
+    /// whose items name what they named, when nothing they name changed meaning since.
+    pub fn recorded_edges(&self, uses: u64) -> Option<RecordedEdges<'_>> {
         let recorded = self.recorded.as_ref()?;
         if recorded.segments.uses != uses {
             return None;
         }
-        Some((recorded.names.as_ref()?, &recorded.deps_interface, self.edges_of(recorded)?))
-    }
-
-    fn edges_of<'a>(&'a self, recorded: &'a Recorded) -> Option<RecordedEdges<'a>> {
         let segments = recorded.segments.segments.len();
         let batches = split_output(&self.output, &recorded.batches)?;
         let externs = match recorded.segments.externs {
@@ -603,7 +578,13 @@ impl FileCache {
             out.push((segment, batches.get(next..end)?.to_vec()));
             next = end;
         }
-        Some(RecordedEdges { externs, segments: out })
+        Some(RecordedEdges {
+            interface: &recorded.interface,
+            deps_interface: &recorded.deps_interface,
+            names: recorded.names.as_ref(),
+            externs,
+            segments: out,
+        })
     }
 
     /// The entry with `key`, if it was kept.

@@ -291,19 +291,18 @@ pub fn index(
     for wave in waves {
         let mut todo = Vec::new();
         for &krate in wave.iter().filter(|&&krate| workspace.crates[krate].indexed) {
-            let deps_interface = deps_interface(&ctx, krate, &interfaces);
+            let deps = Deps::of(&ctx, krate, &interfaces);
             match reuse.and_then(|reuse| Some((reuse, reuse.unchanged[krate].as_ref()?))) {
-                Some((_, (interface, recorded))) if *recorded == deps_interface => {
+                Some((_, (interface, recorded))) if *recorded == deps.interface => {
                     interfaces[krate] = interface.clone()
                 }
-                Some((reuse, (interface, _))) if names.keep(&ctx, reuse, krate, &interfaces) => {
+                Some((reuse, (interface, _))) if names.keep(&ctx, reuse, krate, &deps, &interfaces) => {
                     interfaces[krate] = interface.clone();
-                    retargeted.push((krate, deps_interface));
+                    retargeted.push((krate, deps.interface));
                 }
                 _ => {
-                    let deps_changed =
-                        reuse.and_then(|reuse| names.since(&ctx, reuse, krate, (&deps_interface, &interfaces)));
-                    todo.push((krate, deps_interface, deps_changed))
+                    let deps_changed = reuse.and_then(|reuse| names.since(&ctx, reuse, krate, &deps, &interfaces));
+                    todo.push((krate, deps, deps_changed))
                 }
             }
         }
@@ -312,13 +311,16 @@ pub fn index(
         }
         let outputs: Vec<(CrateOutput, Option<Arc<CrateDefs>>)> = pool.install(|| {
             todo.into_par_iter()
-                .map(|(krate, deps_interface, deps_changed)| index_crate(&ctx, krate, deps_interface, deps_changed))
+                .map(|(krate, deps, deps_changed)| index_crate(&ctx, krate, deps, deps_changed))
                 .collect()
         });
         // Published only now: a crate never sees another of its own wave, whatever finished first.
         for (output, defs) in outputs {
             interfaces[output.krate] = output.summary.interface.clone();
-            names.indexed(output.krate, output.names.clone(), output.previous_names.clone());
+            // What a rerun compares of a crate that others depend on (`NamesChanged`).
+            if reuse.is_some() && ctx.has_dependents[output.krate] {
+                names.indexed(output.krate, output.names.clone(), output.previous_names.clone());
+            }
             if let Some(defs) = defs {
                 in_world[output.krate] = true;
                 ctx.world.publish(defs);
@@ -383,30 +385,38 @@ impl NamesChanged {
     /// Whether `krate` (whose own inputs are unchanged, and whose dependencies' interfaces are
     /// not) can keep its last build's output: nothing depends on it, it names nothing whose
     /// meaning changed, and has the dependencies it had.
-    fn keep(&mut self, ctx: &Ctx<'_>, reuse: &Reuse<'_>, krate: usize, interfaces: &[Option<String>]) -> bool {
+    fn keep(
+        &mut self,
+        ctx: &Ctx<'_>,
+        reuse: &Reuse<'_>,
+        krate: usize,
+        deps: &Deps,
+        interfaces: &[Option<String>],
+    ) -> bool {
         if ctx.has_dependents[krate] {
             return false;
         }
         let Some(mentions) = reuse.summaries[krate].and_then(|summary| summary.mentions.as_ref()) else {
             return false;
         };
-        self.changed(ctx, reuse, krate, interfaces).is_some_and(|changed| !mentions.meets(&changed))
+        self.changed(ctx, reuse, krate, deps, interfaces).is_some_and(|changed| !mentions.meets(&changed))
     }
 
-    /// The names that changed in `krate`'s dependencies since its last build, whose hash of their
-    /// interfaces was not `deps_interface` (`None` when that is not known by names).
+    /// The names that changed in `krate`'s dependencies since its last build (none when it saw
+    /// them as it sees them now; `None` when that is not known by names).
     fn since(
         &mut self,
         ctx: &Ctx<'_>,
         reuse: &Reuse<'_>,
         krate: usize,
-        (deps_interface, interfaces): (&str, &[Option<String>]),
+        deps: &Deps,
+        interfaces: &[Option<String>],
     ) -> Option<Names> {
         let recorded = reuse.summaries[krate]?;
-        if recorded.deps_interface == deps_interface {
+        if recorded.deps_interface == deps.interface {
             return Some(Names::default());
         }
-        self.changed(ctx, reuse, krate, interfaces)
+        self.changed(ctx, reuse, krate, deps, interfaces)
     }
 
     /// The names that changed in `krate`'s dependencies since its last build, when it has the
@@ -416,18 +426,17 @@ impl NamesChanged {
         ctx: &Ctx<'_>,
         reuse: &Reuse<'_>,
         krate: usize,
+        deps: &Deps,
         interfaces: &[Option<String>],
     ) -> Option<Names> {
-        let recorded = reuse.summaries[krate]?;
-        let deps = transitive_deps(ctx, krate);
-        if recorded.deps_keys != deps_keys(ctx, &deps) {
+        if reuse.summaries[krate]?.deps_keys != deps.keys {
             return None;
         }
-        if let Some(changed) = self.changed.get(&deps) {
+        if let Some(changed) = self.changed.get(&deps.list) {
             return changed.clone();
         }
-        let changed = self.changed_for(ctx, reuse, &deps, interfaces);
-        self.changed.insert(deps, changed.clone());
+        let changed = self.changed_for(ctx, reuse, &deps.list, interfaces);
+        self.changed.insert(deps.list.clone(), changed.clone());
         changed
     }
 
@@ -467,22 +476,30 @@ impl NamesChanged {
     }
 }
 
-/// The fingerprint of a crate's indexed dependencies' keys (`transitive_deps`).
-fn deps_keys(ctx: &Ctx<'_>, deps: &[u32]) -> String {
-    let keys: Vec<String> = deps.iter().map(|&dep| ctx.key_of(dep)).collect();
-    crate::incremental::fingerprint(&keys.join("\n"))
+/// A crate's indexed dependencies, transitively, nearest first, with the hash of their keys
+/// and the hash of what the crate sees of them (their keys and interfaces), each key made once.
+struct Deps {
+    list: Vec<u32>,
+    keys: String,
+    interface: String,
 }
 
-/// The hash of what a crate sees of its indexed dependencies: their keys and interfaces.
-fn deps_interface(ctx: &Ctx<'_>, krate: usize, interfaces: &[Option<String>]) -> String {
-    let mut text = String::new();
-    for dep in transitive_deps(ctx, krate) {
-        text.push_str(&ctx.key_of(dep));
-        text.push('=');
-        text.push_str(interfaces[dep as usize].as_deref().unwrap_or("-"));
-        text.push('\n');
+impl Deps {
+    fn of(ctx: &Ctx<'_>, krate: usize, interfaces: &[Option<String>]) -> Deps {
+        let list = transitive_deps(ctx, krate);
+        let (mut keys, mut seen) = (String::new(), String::new());
+        for &dep in &list {
+            let key = ctx.key_of(dep);
+            keys.push_str(&key);
+            keys.push('\n');
+            seen.push_str(&key);
+            seen.push('=');
+            seen.push_str(interfaces[dep as usize].as_deref().unwrap_or("-"));
+            seen.push('\n');
+        }
+        let fingerprint = crate::incremental::fingerprint;
+        Deps { list, keys: fingerprint(&keys), interface: fingerprint(&seen) }
     }
-    crate::incremental::fingerprint(&text)
 }
 
 /// Reads back the scopes of the reused crates that the crates of `todo` depend on, and admits
@@ -491,13 +508,13 @@ fn load_reused_defs(
     ctx: &Ctx<'_>,
     pool: &rayon::ThreadPool,
     reuse: &Reuse<'_>,
-    todo: &[(usize, String, Option<Names>)],
+    todo: &[(usize, Deps, Option<Names>)],
     in_world: &mut [bool],
 ) -> Result<(), IndexError> {
     let mut needed: Vec<usize> = todo
         .iter()
-        .flat_map(|(krate, ..)| transitive_deps(ctx, *krate))
-        .map(|dep| dep as usize)
+        .flat_map(|(_, deps, _)| deps.list.iter())
+        .map(|&dep| dep as usize)
         .filter(|&dep| {
             !in_world[dep] && reuse.unchanged[dep].as_ref().is_some_and(|(interface, _)| interface.is_some())
         })
@@ -634,7 +651,7 @@ struct PendingSite {
 fn index_crate(
     ctx: &Ctx<'_>,
     krate_index: usize,
-    deps_interface: String,
+    indexed_deps: Deps,
     deps_changed: Option<Names>,
 ) -> (CrateOutput, Option<Arc<CrateDefs>>) {
     let krate = &ctx.workspace.crates[krate_index];
@@ -762,7 +779,8 @@ fn index_crate(
         let root = display(ctx, package, &krate.root);
         walk.failed(Diagnostic::error(root, 0, 0, internal_error(&panic_message(&*panic))));
     }
-    let mut summary = UnitSummary { deps_interface, ..UnitSummary::default() };
+    let Deps { list: transitive, keys: deps_keys, interface: deps_interface } = indexed_deps;
+    let mut summary = UnitSummary { deps_interface, deps_keys, ..UnitSummary::default() };
     summary.validation.items = records.len();
     for record in &records {
         let origin = Origin { path: record.path.clone(), file: record.file.clone(), line: record.line };
@@ -775,7 +793,7 @@ fn index_crate(
         edition: &krate.edition,
         cfg: &cfg,
         deps,
-        transitive: transitive_deps(ctx, krate_index),
+        transitive,
         records,
     };
     // Every file's batch is in: resolution's go after them, in their own order.
@@ -789,7 +807,6 @@ fn index_crate(
         let digest = scoped.defs.name_digest(&ctx.world, &|krate| ctx.key_of(krate));
         let names_now = resolved::NamesNow { digest: &digest, deps_changed: deps_changed.as_ref() };
         resolved::send_resolved(ctx, &walk, &scoped, &interface, names_now, keyed, &mut summary);
-        summary.deps_keys = deps_keys(ctx, &transitive_deps(ctx, krate_index));
         if !ctx.has_dependents[krate_index] {
             summary.mentions = Some(names::mentions(&scoped.defs, scoped.refs()));
         }

@@ -12,7 +12,7 @@
 //! that file's items (their edges carry lines), not the whole crate. When the interface changed
 //! but only in some names (`resolve::names`: an item added, removed or changed), the segments
 //! recorded under the same key whose items mention none of those names keep theirs too
-//! (`kept_by_names`).
+//! (`kept_segments`).
 
 use std::hash::Hash;
 use std::ops::Range;
@@ -25,7 +25,7 @@ use uuid::Uuid;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::{Ctx, EDGE_BATCH, EDGE_BATCH_CUT, Walk};
-use crate::incremental::{BatchKeys, EdgeSegments, FileCache, RecordedEdges, Segment, UnitSummary, decode_batches};
+use crate::incremental::{BatchKeys, EdgeSegments, RecordedEdges, Segment, UnitSummary, decode_batches};
 use crate::model::{Batch, Edge};
 use crate::resolve::names::{self, NameDigest, Names};
 use crate::resolve::{RecordRefs, ResolveStats, Scoped};
@@ -78,33 +78,14 @@ pub(super) fn send_resolved(
     summary: &mut UnitSummary,
 ) {
     let Keyed { segments, keys, uses } = keyed;
-    let cached = walk.cached.as_ref();
-    let exact =
-        cached.and_then(|cached| cached.recorded_edges(interface, &summary.deps_interface, uses, segments.len()));
-    let by_names = exact.is_none();
-    let (recorded, mut kept): (_, Kept<'_>) = match exact {
-        Some(recorded) => {
-            let kept = recorded
-                .segments
-                .par_iter()
-                .zip(&keys)
-                .map(|((segment, batches), (key, _))| {
-                    if segment.key != *key {
-                        return None;
-                    }
-                    let decoded = decode_batch_keys(batches)?;
-                    Some((*segment, decoded))
-                })
-                .collect();
-            (Some(recorded), kept)
-        }
-        None => match cached.and_then(|cached| {
-            let deps = (summary.deps_interface.as_str(), names.deps_changed);
-            kept_by_names(scoped, names.digest, cached, deps, uses, &segments, &keys)
-        }) {
-            Some((recorded, kept)) => (Some(recorded), kept),
-            None => (None, segments.iter().map(|_| None).collect()),
-        },
+    let deps = (summary.deps_interface.as_str(), names.deps_changed);
+    let found = walk.cached.as_ref().and_then(|cached| {
+        let recorded = cached.recorded_edges(uses)?;
+        kept_segments(scoped, (interface, names.digest), deps, recorded, &segments, &keys)
+    });
+    let (recorded, mut kept, by_names) = match found {
+        Some((recorded, kept, by_names)) => (Some(recorded), kept, by_names),
+        None => (None, segments.iter().map(|_| None).collect(), false),
     };
     // Kept edges point to the recorded extern vertices: without them, nothing is kept.
     if let Some(recorded) = &recorded
@@ -191,28 +172,31 @@ pub(super) fn send_resolved(
     summary.edge_segments = Some(EdgeSegments { uses, externs: externs_at, first, segments: records });
 }
 
-/// The recorded segments a rerun keeps when the crate's scopes, or its dependencies', changed in
-/// some names only (its `use` declarations as recorded; `deps`: the hash of its dependencies'
-/// interfaces now, and the names that changed in them since its last build, when known): those
-/// whose key is recorded (the same items, naming what they named) and whose items mention none
-/// of the changed names (`resolve::names`). Segments are matched by key, not position: an item added
-/// may cut one more.
-fn kept_by_names<'c>(
+/// The recorded segments a rerun keeps (`recorded`, resolved with the same `use` declarations):
+/// those whose key is recorded (the same items, naming what they named) and whose items mention
+/// none of the names whose meaning changed since (`resolve::names`): none when the crate's
+/// interface and its dependencies' (`deps`: their hash now, and the names that changed in them
+/// since, when known) are as recorded, else those its `NameDigest` (`now`, with the interface)
+/// and its dependencies' give. Matched by key, not position: an item added may cut one more
+/// segment. Also says whether names had to be compared (the kept edges are then checked).
+fn kept_segments<'c>(
     scoped: &Scoped,
-    new: &NameDigest,
-    cached: &'c FileCache,
+    (interface, digest): (&str, &NameDigest),
     (deps_interface, deps_changed): (&str, Option<&Names>),
-    uses: u64,
+    recorded: RecordedEdges<'c>,
     segments: &[Range<u32>],
     keys: &[(u64, u64)],
-) -> Option<(RecordedEdges<'c>, Kept<'c>)> {
-    let (old, recorded_deps, recorded) = cached.recorded_edges_named(uses)?;
-    let mut changed = old.changed(new)?;
-    if recorded_deps != deps_interface {
-        changed.extend(deps_changed?);
-    }
-    if !changed.is_empty() {
-        names::close_over_shapes(&mut changed, &[&scoped.defs.shape_mentions()]);
+) -> Option<(RecordedEdges<'c>, Kept<'c>, bool)> {
+    let by_names = recorded.interface != interface || recorded.deps_interface != deps_interface;
+    let mut changed = Names::default();
+    if by_names {
+        changed = recorded.names?.changed(digest)?;
+        if recorded.deps_interface != deps_interface {
+            changed.extend(deps_changed?);
+        }
+        if !changed.is_empty() {
+            names::close_over_shapes(&mut changed, &[&scoped.defs.shape_mentions()]);
+        }
     }
     let by_key: HashMap<u64, &(&Segment, Vec<&[u8]>)> =
         recorded.segments.iter().map(|entry| (entry.0.key, entry)).collect();
@@ -227,7 +211,7 @@ fn kept_by_names<'c>(
             Some((*segment, decode_batch_keys(batches)?))
         })
         .collect();
-    Some((recorded, kept))
+    Some((recorded, kept, by_names))
 }
 
 /// The crate's items, by their ids in `CrateDefs` order, cut into segments: after each item
@@ -263,11 +247,11 @@ fn batches(edges: Vec<Edge>) -> Vec<Vec<Edge>> {
 /// A segment's key (its items' ids and what each names, as resolution reads it) and the sum of
 /// the hashes of its items' `use` declarations, each with the item's id: summed over the crate,
 /// they give the same whatever the cuts, and items without any add nothing, so that an item
-/// added leaves the crate's `uses` as they were (`kept_by_names` needs them so). The hashes are
-/// `Hash`'s and the names' encoding's
-/// (`RecordRefs::names_hash`, which a record read back from the cache has at hand): a cache is
-/// only read by the binary that wrote it (`incremental::crate_fingerprints`), and each `Vec` and
-/// `String` writes its length or an end, so that the concatenation is unambiguous.
+/// added leaves the crate's `uses` as they were (`kept_segments` needs them so). The hashes are
+/// `Hash`'s and the names' encoding's (`RecordRefs::names_hash`, which a record read back from
+/// the cache has at hand): a cache is only read by the binary that wrote it
+/// (`incremental::crate_fingerprints`), and each `Vec` and `String` writes its length or an end,
+/// so that the concatenation is unambiguous.
 fn segment_key(ids: &[Uuid], refs: &[RecordRefs], items: Range<u32>) -> (u64, u64) {
     let (mut key, mut uses) = (Xxh3::new(), 0u64);
     for index in items {
