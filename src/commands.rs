@@ -100,7 +100,7 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
         let (r, v) = (&summary.resolve, &summary.validation);
         reporter.verbose(&format!(
             "vertices by kind: {:?}\nedges by kind: {:?}\nbatches written: {}, compared: {}; macro expansions reused: {}; items resolved: {}; \
-             crates unaffected by their dependencies' changes: {}\n\
+             crates unaffected by their dependencies' changes: {}, patched: {}\n\
              resolution: {} imports ({} unresolved), calls {} exact, {} inferred, {} unresolved\n\
              validation: {} items with unique ids, {} resolved edges checked, {} dropped\n\
              time: metadata {} ms, plan {} ms, hashing {} ms, index {} ms, write {} ms, diff {} ms, \
@@ -112,6 +112,7 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
             summary.expansions_reused,
             summary.items_resolved,
             summary.crates_unaffected,
+            summary.crates_patched,
             r.imports,
             r.imports_unresolved,
             r.calls_exact,

@@ -81,9 +81,9 @@ pub(crate) fn build_workspace(
             summary.elapsed = started.elapsed();
             return Ok(summary);
         }
-        Plan::Update { previous, unchanged } => {
+        Plan::Update { previous, unchanged, changed } => {
             // `None` when the cache cannot give back what it should: a full build makes it.
-            match job.update(&previous, unchanged, workspace_unit.clone(), &cache, &mut timings)? {
+            match job.update(&previous, unchanged, changed, workspace_unit.clone(), &cache, &mut timings)? {
                 Some(built) => built,
                 None => {
                     cache.forget();
@@ -106,10 +106,11 @@ pub(crate) fn build_workspace(
         expansions_reused,
         items_resolved,
         crates_unaffected,
+        crates_patched,
         incremental,
     } = built;
-    // Every unit built now but the workspace's own.
-    let crates_reindexed = packed.units.len().saturating_sub(1);
+    // Every unit built now but the workspace's own and those patched.
+    let crates_reindexed = packed.units.len().saturating_sub(1 + crates_patched);
     let mut all: Vec<&UnitSummary> = kept.values().map(|entry| &entry.summary).collect();
     all.extend(packed.units.iter().map(|(_, entry)| &entry.summary));
     let mut summary = BuildSummary::of_units(&all, db_path.clone(), started, parsed_paths);
@@ -120,6 +121,7 @@ pub(crate) fn build_workspace(
     summary.incremental = incremental;
     summary.crates_reindexed = crates_reindexed;
     summary.crates_unaffected = crates_unaffected;
+    summary.crates_patched = crates_patched;
     // The cache is only a shortcut for the next build: failing to write it is a warning.
     let phase = Instant::now();
     let stamp = store::stamp(&db_path).unwrap_or_default();
@@ -162,6 +164,7 @@ struct Built {
     expansions_reused: usize,
     items_resolved: usize,
     crates_unaffected: usize,
+    crates_patched: usize,
     incremental: bool,
 }
 
@@ -181,7 +184,17 @@ impl Job<'_> {
         let fingerprint = incremental::fingerprint("");
         let key = incremental::WORKSPACE_UNIT.to_owned();
         let files = Default::default();
-        (batch, incremental::NewUnit { key, fingerprint, summary, output, defs: None, names: None, files })
+        let unit = incremental::NewUnit {
+            key,
+            fingerprint,
+            summary,
+            output,
+            defs: None,
+            names: None,
+            scopes_as_recorded: false,
+            files,
+        };
+        (batch, unit)
     }
 
     fn new_unit(&self, unit: index::CrateOutput) -> incremental::NewUnit {
@@ -193,6 +206,7 @@ impl Job<'_> {
             defs: unit.defs,
             // Plain data into a `Vec`: encoding cannot fail.
             names: unit.names.map(|names| rmp_serde::to_vec(&names).unwrap_or_default()),
+            scopes_as_recorded: unit.scopes_as_recorded,
             files: unit.files,
         }
     }
@@ -264,6 +278,7 @@ impl Job<'_> {
             expansions_reused: outcome.expansions_reused,
             items_resolved: outcome.items_resolved,
             crates_unaffected: 0,
+            crates_patched: 0,
             incremental: false,
         })
     }
@@ -273,6 +288,7 @@ impl Job<'_> {
         &self,
         previous: &incremental::CacheState,
         unchanged: Vec<plan::Unchanged>,
+        changed: std::collections::HashSet<Utf8PathBuf>,
         workspace_unit: incremental::NewUnit,
         cache: &Cache,
         timings: &mut Timings,
@@ -291,7 +307,7 @@ impl Job<'_> {
             cache.files(entry)
         };
         let summaries = recorded.iter().map(|entry| entry.map(|entry| &entry.summary)).collect();
-        let reuse = index::Reuse { unchanged, defs: &load_defs, files: &load_files, summaries };
+        let reuse = index::Reuse { unchanged, changed, defs: &load_defs, files: &load_files, summaries };
         let phase = Instant::now();
         let outcome = match index::index(
             workspace,
@@ -309,7 +325,14 @@ impl Job<'_> {
 
         let phase = Instant::now();
         let mut new = vec![workspace_unit];
-        new.extend(outcome.units.into_iter().map(|unit| self.new_unit(unit)));
+        // The changes known without comparing outputs whole (`index::patch`), by unit.
+        let mut known: HashMap<&str, incremental::Change> = HashMap::new();
+        for mut unit in outcome.units {
+            if let Some(change) = unit.change.take() {
+                known.insert(&keys[unit.krate], change);
+            }
+            new.push(self.new_unit(unit));
+        }
         // Every unit recorded and not built now is kept if it is still indexed, and gone if not.
         let built: std::collections::HashSet<&str> = new.iter().map(|unit| unit.key.as_str()).collect();
         let indexed: std::collections::HashSet<&str> = workspace
@@ -333,6 +356,10 @@ impl Job<'_> {
             }
         }
         for unit in &new {
+            if let Some(change) = known.remove(unit.key.as_str()) {
+                changes.push(change);
+                continue;
+            }
             let change = match previous.units.get(&unit.key) {
                 // Byte-identical outputs change nothing (the workspace unit, mostly).
                 Some(entry) if entry.output.hash == unit.output.hash() => continue,
@@ -390,6 +417,7 @@ impl Job<'_> {
             expansions_reused: outcome.expansions_reused,
             items_resolved: outcome.items_resolved,
             crates_unaffected,
+            crates_patched: outcome.patched,
             incremental: true,
         }))
     }
@@ -450,6 +478,7 @@ impl BuildSummary {
             files_reparsed: parsed_paths.len(),
             crates_reindexed: 0,
             crates_unaffected: 0,
+            crates_patched: 0,
             vertices_by_kind,
             edges_by_kind,
             batches_written: 0,

@@ -99,8 +99,12 @@ pub struct BuildSummary {
     /// that changed in the crates indexed again; none when skipped.
     pub files_reparsed: usize,
     /// The crates this build indexed: all of them in a full build; in an incremental one, those
-    /// whose files, fingerprint or dependencies' interfaces changed.
+    /// whose files, fingerprint or dependencies' interfaces changed (less `crates_patched`).
     pub crates_reindexed: usize,
+    /// Incremental builds: crates whose changed files changed only their own vertices'
+    /// properties (a comment, a literal, a doc comment): their recorded outputs were patched with
+    /// those files' new vertices, the crates not indexed again (`index::patch`).
+    pub crates_patched: usize,
     /// Incremental builds: crates whose dependencies' interfaces changed that were not indexed
     /// again, as nothing depends on them and they name nothing whose meaning changed
     /// (`resolve::names`).

@@ -22,7 +22,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use rayon::prelude::*;
 
 use crate::incremental::{Cache, CacheState, Input, WORKSPACE_UNIT};
@@ -50,8 +50,9 @@ pub type Unchanged = Option<(Option<String>, String)>;
 pub enum Plan {
     /// Nothing changed since the build the cache describes.
     Skip(CacheState),
-    /// Something changed: `unchanged[k]` is set for each crate whose unit is still valid.
-    Update { previous: CacheState, unchanged: Vec<Unchanged> },
+    /// Something changed: `unchanged[k]` is set for each crate whose unit is still valid;
+    /// `changed` holds the recorded inputs that changed, by path.
+    Update { previous: CacheState, unchanged: Vec<Unchanged>, changed: HashSet<Utf8PathBuf> },
     /// Build everything.
     Full,
 }
@@ -97,7 +98,8 @@ pub fn plan(cache: &Cache, db: &Utf8Path, inputs: &PlanInputs<'_>) -> (Plan, Dur
     let plan = if all_indexed_unchanged && nothing_gone && workspace_same {
         Plan::Skip(previous)
     } else {
-        Plan::Update { previous, unchanged }
+        let changed = changed.into_iter().map(|input| input.path.clone()).collect();
+        Plan::Update { previous, unchanged, changed }
     };
     (plan, hashing)
 }

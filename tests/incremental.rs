@@ -51,6 +51,7 @@ fn counts(summary: &serde_json::Value) -> serde_json::Value {
         "files_reparsed",
         "crates_reindexed",
         "crates_unaffected",
+        "crates_patched",
         "batches_written",
         "batches_compared",
         "expansions_reused",
@@ -583,4 +584,95 @@ fn a_rerun_reads_back_the_expansions_of_unchanged_calls_and_definitions() {
     assert!(rerun == full);
     assert!(rerun.contains("\"path\":\"macros::get7\""));
     assert!(!rerun.contains("\"signature\":\"fn get7() -> u32\""), "no function get7 is left");
+}
+
+#[test]
+fn edits_that_change_only_their_files_vertices_patch_the_crate() {
+    // `a`: modules in files (two with the same text), a macro that makes a function, a struct, and
+    // a support module that two test targets share; `b` depends on `a`.
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::write(scratch.path().join("Cargo.toml"), "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n")
+        .unwrap();
+    let a = new_package(scratch.path(), "a");
+    let lib = a.join("src/lib.rs");
+    std::fs::write(
+        &lib,
+        "macro_rules! make { ($name:ident) => { pub fn $name() -> u32 { 0 } }; }\n\
+         make!(made);\n\
+         pub mod body;\npub mod same1;\npub mod same2;\n\
+         pub struct Shape { pub x: u32 }\n",
+    )
+    .unwrap();
+    let body = a.join("src/body.rs");
+    std::fs::write(
+        &body,
+        "/// Adds one.\npub fn add(x: u32) -> u32 {\n    x + 1\n}\npub fn twice(x: u32) -> u32 { add(add(x)) }\n",
+    )
+    .unwrap();
+    for same in ["same1", "same2"] {
+        std::fs::write(a.join(format!("src/{same}.rs")), "pub fn f() -> u32 { crate::made() }\n").unwrap();
+    }
+    std::fs::create_dir_all(a.join("tests/support")).unwrap();
+    let support = a.join("tests/support/mod.rs");
+    std::fs::write(&support, "pub fn help() -> u32 { a::body::add(1) }\n").unwrap();
+    for test in ["one", "two"] {
+        let text = "#[path = \"support/mod.rs\"]\nmod support;\n#[test]\nfn t() { support::help(); }\n";
+        std::fs::write(a.join(format!("tests/{test}.rs")), text).unwrap();
+    }
+    let b = new_package(scratch.path(), "b");
+    append(&b.join("Cargo.toml"), "\n[dependencies]\na = { path = \"../a\" }\n");
+    let b_lib = b.join("src/lib.rs");
+    std::fs::write(&b_lib, "pub fn g() -> u32 {\n    a::body::twice(2)\n}\n").unwrap();
+    let (rerun_db, full_db) = (scratch.path().join("rerun.msgpack"), scratch.path().join("full.msgpack"));
+    build_and_export(scratch.path(), &rerun_db, &[]);
+    // The rerun's graph and counts are the full build's; gives the rerun's summary and graph.
+    let check = |patched: u64, reindexed: u64| {
+        let (rerun, summary) = build_and_export(scratch.path(), &rerun_db, &[]);
+        let (full, full_summary) = build_and_export(scratch.path(), &full_db, &["--rebuild"]);
+        assert!(rerun == full, "the rerun's graph is the full build's\n{summary}");
+        assert_eq!(counts(&summary), counts(&full_summary), "{summary}");
+        let how = (summary["crates_patched"].as_u64(), summary["crates_reindexed"].as_u64());
+        assert_eq!(how, (Some(patched), Some(reindexed)), "{summary}");
+        (summary, rerun)
+    };
+
+    // A comment at the end of a file moves the module's last line only: `a`'s library is
+    // patched, nothing is resolved, `b` is not touched.
+    append(&body, "// a note\n");
+    let (summary, _) = check(1, 0);
+    assert_eq!(summary["items_resolved"], 0, "{summary}");
+    assert_eq!(summary["files_reparsed"], 1, "{summary}");
+
+    // A literal in a body (the function's hash), a doc comment's words (its doc); again, after
+    // the patched cache.
+    toggle(&body, "x + 1", "x + 0x1");
+    check(1, 0);
+    toggle(&body, "/// Adds one.", "/// Adds 1.");
+    let (_, graph) = check(1, 0);
+    assert!(graph.contains("Adds 1."), "the new doc is in the graph");
+
+    // A file with the same text as another: only its own entry is patched.
+    append(&a.join("src/same1.rs"), "// only here\n");
+    check(1, 0);
+
+    // The support module two test targets share: both are patched.
+    append(&support, "// shared\n");
+    check(2, 0);
+
+    // `a` patched, and `b` indexed again in the same rerun (lines moved in it): `b` reads `a`'s
+    // recorded scopes.
+    append(&body, "// another\n");
+    toggle(&b_lib, "pub fn g() -> u32 {\n", "// moved\npub fn g() -> u32 {\n");
+    check(1, 1);
+
+    // What resolution reads changed: lines moved, a call added, a field added on its line, the
+    // macro's definition (what the call makes): indexed again, never patched.
+    toggle(&body, "/// Adds 1.\n", "\n/// Adds 1.\n");
+    check(0, 1);
+    toggle(&body, "add(add(x))", "add(add(add(x)))");
+    check(0, 1);
+    toggle(&lib, "pub x: u32 }", "pub x: u32, pub y: u32 }");
+    check(0, 1);
+    toggle(&lib, "-> u32 { 0 }", "-> u64 { 0 }");
+    check(0, 1);
 }

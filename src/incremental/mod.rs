@@ -61,7 +61,7 @@ pub use unit::{
 };
 
 /// Bump when the cache's meaning or format changes: an old cache then makes a full build.
-const CACHE_VERSION: u32 = 18;
+const CACHE_VERSION: u32 = 19;
 
 /// The key of the workspace unit (crate keys start with `Key(`).
 pub const WORKSPACE_UNIT: &str = "workspace";
@@ -416,17 +416,22 @@ impl Packed {
             blob.filter(|blob| blob.len == len as u64 && blob.hash == hash).cloned()
         };
         let output = pack.add_pieces(&unit.output, recorded.map(|entry| &entry.output));
-        let defs = unit.defs.as_ref().map(|bytes| {
-            // The interface is the scopes' hash (`index`).
-            let hash = unit.summary.interface.clone().unwrap_or_else(|| hash(bytes));
-            same(recorded.and_then(|entry| entry.defs.as_ref()), bytes.len(), &hash)
-                .unwrap_or_else(|| pack.add(bytes, hash))
-        });
-        let names = unit.names.as_ref().map(|bytes| {
-            let hash = hash(bytes);
-            same(recorded.and_then(|entry| entry.names.as_ref()), bytes.len(), &hash)
-                .unwrap_or_else(|| pack.add(bytes, hash))
-        });
+        let (defs, names) = if unit.scopes_as_recorded {
+            recorded.map(|entry| (entry.defs.clone(), entry.names.clone())).unwrap_or_default()
+        } else {
+            let defs = unit.defs.as_ref().map(|bytes| {
+                // The interface is the scopes' hash (`index`).
+                let hash = unit.summary.interface.clone().unwrap_or_else(|| hash(bytes));
+                same(recorded.and_then(|entry| entry.defs.as_ref()), bytes.len(), &hash)
+                    .unwrap_or_else(|| pack.add(bytes, hash))
+            });
+            let names = unit.names.as_ref().map(|bytes| {
+                let hash = hash(bytes);
+                same(recorded.and_then(|entry| entry.names.as_ref()), bytes.len(), &hash)
+                    .unwrap_or_else(|| pack.add(bytes, hash))
+            });
+            (defs, names)
+        };
         let files = (!unit.files.is_empty())
             .then(|| pack.add_pieces(&unit.files, recorded.and_then(|entry| entry.files.as_ref())));
         let entry = UnitEntry { fingerprint: unit.fingerprint, summary: unit.summary, output, defs, names, files };
@@ -566,6 +571,9 @@ pub struct NewUnit {
     pub defs: Option<Vec<u8>>,
     /// Its `NameDigest`, encoded.
     pub names: Option<Vec<u8>>,
+    /// Its scopes and `NameDigest` are the last build's (`defs` and `names` are `None`): the
+    /// recorded blobs stay.
+    pub scopes_as_recorded: bool,
     /// `FileCache::encode`d file outputs (empty for none).
     pub files: Parts,
 }
@@ -629,6 +637,7 @@ impl Items {
 
 /// A unit whose output changed: what it wrote last time, and what it writes now (empty for a
 /// unit that is gone, or new).
+#[derive(Debug)]
 pub struct Change {
     pub old: Vec<Batch>,
     pub new: Vec<Batch>,

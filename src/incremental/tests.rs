@@ -226,7 +226,8 @@ fn module_batch(n: u128) -> Batch {
 fn a_file_output_decodes_from_its_batch_encoded_once() {
     let batch = module_batch(1);
     let batch_bytes = encode_batch(&batch);
-    let parts = FileOutputRef { records: &[], sites: &[], children: &[] }.encode(batch_bytes.clone().into());
+    let parts = FileOutputRef { records: &[], sites: &[], children: &[], origin: test_origin() }
+        .encode(batch_bytes.clone().into());
     let bytes = parts.to_vec();
     assert_eq!(parts.len(), bytes.len());
     assert_eq!(parts.hash(), hash(&bytes), "hashed part by part, the hash of the whole");
@@ -322,7 +323,9 @@ fn a_file_cache_keeps_each_files_batch_once_in_the_crates_output() {
     for part in [&own, &a, &b] {
         output.push(part.clone());
     }
-    let file = |batch: &Arc<[u8]>| FileOutputRef { records: &[], sites: &[], children: &[] }.encode(batch.clone());
+    let file = |batch: &Arc<[u8]>| {
+        FileOutputRef { records: &[], sites: &[], children: &[], origin: test_origin() }.encode(batch.clone())
+    };
     let entries = || {
         vec![
             ("a.rs".to_owned(), file(&a)),
@@ -360,6 +363,7 @@ fn new_unit(key: &str, output: &[u8], defs: Option<&[u8]>) -> NewUnit {
         output: output.to_vec().into(),
         defs: defs.map(<[u8]>::to_vec),
         names: None,
+        scopes_as_recorded: false,
         files: FileCache::encode(vec![(format!("{key}.rs"), output.to_vec().into())], &Parts::default()),
     }
 }
@@ -648,4 +652,29 @@ fn a_unit_indexed_again_as_it_was_keeps_its_blobs_where_they_are() {
     }
     let written: u64 = after.units["u3"].blobs().map(|blob| blob.len).sum();
     assert_eq!(std::fs::metadata(cache.dir.join("pack-1")).unwrap().len(), written);
+}
+
+/// A `FileOrigin`'s fields, for entries whose origin no test reads.
+fn test_origin() -> (
+    &'static [crate::workspace::modules::ModuleFile],
+    &'static crate::assemble::ChildModule,
+    &'static Option<(String, u32)>,
+    &'static [camino::Utf8PathBuf],
+) {
+    let module = crate::assemble::ChildModule {
+        key: crate::assemble::root_module_key(&crate::ids::Key::package("demo", None)),
+        parent: None,
+        name: "demo".to_owned(),
+        path: "demo".to_owned(),
+        visibility: "pub".to_owned(),
+        doc: None,
+        cfg: None,
+        decl_line: 0,
+        path_attr: None,
+        cfg_path_attrs: Vec::new(),
+        inline_dirs: Vec::new(),
+        active: true,
+    };
+    let candidates = vec![crate::workspace::modules::ModuleFile::crate_root("src/lib.rs".into())];
+    (Box::leak(candidates.into_boxed_slice()), Box::leak(Box::new(module)), &None, &[])
 }

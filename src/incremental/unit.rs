@@ -287,8 +287,8 @@ pub fn decode_batches(batches: &[&[u8]]) -> Option<Vec<Batch>> {
 
 /// A file's share of a crate's output, kept so that when the crate is indexed again, a file whose
 /// content and place in the module tree are unchanged is not parsed again: its batch (module and
-/// file vertices, items, edges), its records for resolution, its macro calls and its `mod x;`
-/// declarations.
+/// file vertices, items, edges), its records for resolution, its macro calls, its `mod x;`
+/// declarations, and how the walk reached it.
 #[derive(Debug)]
 pub struct FileOutput {
     /// The batch's keys: a reused file's batch goes on as the bytes it was read from.
@@ -296,6 +296,18 @@ pub struct FileOutput {
     pub records: Vec<crate::resolve::ItemRecord>,
     pub sites: Vec<crate::assemble::MacroSite>,
     pub children: Vec<crate::assemble::ChildModule>,
+    pub origin: FileOrigin,
+}
+
+/// How the walk reached a file: the module whose body it is, the paths looked up for it, where
+/// the module was declared and the files above it. A file's key is made of them and its text,
+/// and a rerun can index the file on its own with them (`index::patch`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FileOrigin {
+    pub candidates: Vec<crate::workspace::modules::ModuleFile>,
+    pub module: crate::assemble::ChildModule,
+    pub decl: Option<(String, u32)>,
+    pub ancestors: Vec<camino::Utf8PathBuf>,
 }
 
 impl FileOutput {
@@ -317,14 +329,16 @@ impl FileOutput {
             (entry.head, entry.batch, entry.tail, BatchKeys::decode(entry.batch)?)
         };
         let mut rest = head;
-        if rmp::decode::read_array_len(&mut rest).ok()? != 4 || !rest.is_empty() {
+        if rmp::decode::read_array_len(&mut rest).ok()? != 5 || !rest.is_empty() {
             return None;
         }
         let mut rest = tail;
         let records = rmp_serde::decode::from_read(&mut rest).ok()?;
         let sites = rmp_serde::decode::from_read(&mut rest).ok()?;
         let children = rmp_serde::decode::from_read(&mut rest).ok()?;
-        rest.is_empty().then_some((FileOutput { keys, records, sites, children }, FileEntry { head, batch, tail }))
+        let origin = rmp_serde::decode::from_read(&mut rest).ok()?;
+        rest.is_empty()
+            .then_some((FileOutput { keys, records, sites, children, origin }, FileEntry { head, batch, tail }))
     }
 }
 
@@ -332,7 +346,7 @@ impl FileOutput {
 /// properties: each vertex's id and kind, each edge's key. A batch encodes as arrays of its
 /// fields (`Batch`, then each `Vertex` and `Edge`); the properties are stepped over
 /// (`skip_value`), neither decoded nor copied.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct BatchKeys {
     pub vertices: Vec<(Uuid, VertexKind)>,
     pub edges: Vec<(Uuid, EdgeKind, Uuid)>,
@@ -396,6 +410,13 @@ pub struct FileOutputRef<'a> {
     pub records: &'a [crate::resolve::ItemRecord],
     pub sites: &'a [crate::assemble::MacroSite],
     pub children: &'a [crate::assemble::ChildModule],
+    /// `FileOrigin`'s fields.
+    pub origin: (
+        &'a [crate::workspace::modules::ModuleFile],
+        &'a crate::assemble::ChildModule,
+        &'a Option<(String, u32)>,
+        &'a [camino::Utf8PathBuf],
+    ),
 }
 
 impl FileOutputRef<'_> {
@@ -405,11 +426,13 @@ impl FileOutputRef<'_> {
     pub fn encode(&self, batch: Arc<[u8]>) -> Parts {
         let mut head = Vec::new();
         // Encoding plain data into a `Vec` cannot fail.
-        let _ = rmp::encode::write_array_len(&mut head, 4);
+        let _ = rmp::encode::write_array_len(&mut head, 5);
         let mut tail = Vec::new();
         let _ = rmp_serde::encode::write(&mut tail, self.records);
         let _ = rmp_serde::encode::write(&mut tail, self.sites);
         let _ = rmp_serde::encode::write(&mut tail, self.children);
+        // A tuple encodes as an array of its fields, as `FileOrigin` does.
+        let _ = rmp_serde::encode::write(&mut tail, &self.origin);
         Parts(vec![head.into(), batch, tail.into()])
     }
 }
@@ -585,6 +608,59 @@ impl FileCache {
             externs,
             segments: out,
         })
+    }
+
+    /// The keys of the files' entries whose text had the content hash `hash` (`Input::hash`): a
+    /// file's key ends with it (`index`), after the hash of its place in the module tree.
+    pub fn keys_with_content<'a>(&'a self, hash: &'a str) -> impl Iterator<Item = &'a str> {
+        self.index.keys().map(String::as_str).filter(move |key| key.len() > hash.len() && key.ends_with(hash))
+    }
+
+    /// The crate's output and this cache, with the entries of `replaced` (an old key, a new key,
+    /// and the new entry, `FileOutputRef::encode`d) in the place of the old ones, and each new
+    /// entry's batch in the place of the old one's in the output, which `batches` (the summary's
+    /// lengths) cut into batches. Gives the output, its batches' lengths and the cache encoded
+    /// (`encode`); `None` when an old entry is missing or its batch is not one of the output's.
+    pub fn patched(&self, batches: &[u64], replaced: Vec<(String, String, Parts)>) -> Option<(Parts, Vec<u64>, Parts)> {
+        let mut output: Vec<Arc<[u8]>> =
+            split_output(&self.output, batches)?.into_iter().map(Arc::<[u8]>::from).collect();
+        let mut starts = std::collections::HashMap::with_capacity(output.len());
+        let mut offset = 0;
+        for (i, batch) in output.iter().enumerate() {
+            starts.insert(offset, i);
+            offset += batch.len();
+        }
+        // The batch an entry's splice names, by its index in the output.
+        let batch_at = |(_, from, len): Splice| starts.get(&from).copied().filter(|&i| batches[i] == len as u64);
+        let mut new_entries = Vec::with_capacity(replaced.len());
+        let mut gone = std::collections::HashSet::with_capacity(replaced.len());
+        for (old, new, mut parts) in replaced {
+            let i = batch_at(self.index.get(&old)?.2?)?;
+            let [_, batch, _] = parts.0.as_mut_slice() else { return None };
+            output[i] = batch.clone();
+            gone.insert(old);
+            new_entries.push((new, parts));
+        }
+        let mut entries = Vec::with_capacity(self.index.len());
+        for (key, &(offset, len, splice)) in &self.index {
+            if gone.contains(key) {
+                continue;
+            }
+            let bytes = self.data.get(offset..offset + len)?;
+            let parts = match splice {
+                None => Parts(vec![bytes.into()]),
+                Some(splice) => {
+                    let (head, tail) = bytes.split_at_checked(splice.0)?;
+                    Parts(vec![head.into(), output[batch_at(splice)?].clone(), tail.into()])
+                }
+            };
+            entries.push((key.clone(), parts));
+        }
+        entries.extend(new_entries);
+        let output = Parts(output);
+        let lengths = output.0.iter().map(|batch| batch.len() as u64).collect();
+        let files = FileCache::encode(entries, &output);
+        Some((output, lengths, files))
     }
 
     /// The entry with `key`, if it was kept.

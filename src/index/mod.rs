@@ -34,6 +34,7 @@ use crate::validate::{Origin, Registry, ValidationError};
 use crate::workspace::modules::{self, ModDecl, ModuleFile};
 use crate::workspace::{CrateInfo, CrateKind, PackageInfo, Workspace};
 
+mod patch;
 mod resolved;
 
 /// Resolved edges go to the writer in batches of at most this many.
@@ -115,6 +116,9 @@ pub struct IndexOutcome {
     /// whose meaning changed (`resolve::names`), with the hash of those interfaces now: the
     /// hash their recorded output now stands for.
     pub retargeted: Vec<(usize, String)>,
+    /// Crates whose changed files changed only what nothing else reads (`patch`): their outputs
+    /// are among `units`, patched, not indexed again.
+    pub patched: usize,
 }
 
 /// What indexing one crate gave: its output (every batch it sent, encoded as the incremental
@@ -132,6 +136,11 @@ pub struct CrateOutput {
     /// it (`resolve::names`).
     pub names: Option<NameDigest>,
     pub previous_names: Option<NameDigest>,
+    /// Its scopes are the last build's, unchanged (`patch`): `defs` and `names` are `None`.
+    pub scopes_as_recorded: bool,
+    /// What its output changed by since the last build, when that is known without comparing
+    /// the outputs whole (`patch`: the batches it swapped).
+    pub change: Option<crate::incremental::Change>,
 }
 
 /// What an incremental build may keep from the last one (see `incremental`).
@@ -140,6 +149,8 @@ pub struct Reuse<'a> {
     /// hash and the hash of its dependencies' interfaces then. The crate is reused when its
     /// dependencies' interfaces are still the same.
     pub unchanged: Vec<Option<(Option<String>, String)>>,
+    /// The recorded inputs that changed, by path (`plan`).
+    pub changed: HashSet<Utf8PathBuf>,
     /// A reused crate's resolved scopes, read back for the crates indexed again that depend on it.
     pub defs: &'a (dyn Fn(usize) -> Option<CrateDefs> + Sync),
     /// The files of a crate's last build, when the crate is indexed again with the fingerprint
@@ -186,7 +197,6 @@ struct Ctx<'a> {
     externs: Externs,
     registry: Registry,
     validation_errors: Mutex<Vec<ValidationError>>,
-    reuse: Option<&'a Reuse<'a>>,
 }
 
 impl Ctx<'_> {
@@ -279,7 +289,6 @@ pub fn index(
         externs: Externs::default(),
         registry: Registry::default(),
         validation_errors: Mutex::new(Vec::new()),
-        reuse,
     };
     // Each crate's interface hash as this build knows it: new for the crates indexed, recorded
     // for the ones reused.
@@ -288,6 +297,17 @@ pub fn index(
     let mut units = Vec::new();
     let mut names = NamesChanged::new(workspace.crates.len());
     let mut retargeted = Vec::new();
+    // The crates whose recorded scopes are this build's (reused, or patched): read back for the
+    // crates indexed again that depend on them.
+    let mut reusable: Vec<bool> = match reuse {
+        Some(reuse) => reuse
+            .unchanged
+            .iter()
+            .map(|unchanged| unchanged.as_ref().is_some_and(|(interface, _)| interface.is_some()))
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut patched = 0;
     for wave in waves {
         let mut todo = Vec::new();
         for &krate in wave.iter().filter(|&&krate| workspace.crates[krate].indexed) {
@@ -306,12 +326,40 @@ pub fn index(
                 }
             }
         }
-        if let Some(reuse) = reuse {
-            load_reused_defs(&ctx, pool, reuse, &todo, &mut in_world)?;
-        }
+        // A rerun reads each crate's recorded files back, and first tries to patch its output.
+        let todo: Vec<(usize, Deps, Option<Names>, Option<FileCache>)> = match reuse {
+            None => todo.into_iter().map(|(krate, deps, deps_changed)| (krate, deps, deps_changed, None)).collect(),
+            Some(reuse) => {
+                let tried: Vec<Result<CrateOutput, _>> = pool.install(|| {
+                    todo.into_par_iter()
+                        .map(|(krate, deps, deps_changed)| {
+                            let cached = (reuse.files)(krate);
+                            match cached.as_ref().and_then(|cached| patch::patch(&ctx, reuse, krate, &deps, cached)) {
+                                Some(output) => Ok(output),
+                                None => Err((krate, deps, deps_changed, cached)),
+                            }
+                        })
+                        .collect()
+                });
+                let mut todo = Vec::new();
+                for tried in tried {
+                    match tried {
+                        Ok(output) => {
+                            interfaces[output.krate] = output.summary.interface.clone();
+                            reusable[output.krate] = true;
+                            patched += 1;
+                            units.push(output);
+                        }
+                        Err(krate) => todo.push(krate),
+                    }
+                }
+                load_reused_defs(&ctx, pool, reuse, &reusable, &todo, &mut in_world)?;
+                todo
+            }
+        };
         let outputs: Vec<(CrateOutput, Option<Arc<CrateDefs>>)> = pool.install(|| {
             todo.into_par_iter()
-                .map(|(krate, deps, deps_changed)| index_crate(&ctx, krate, deps, deps_changed))
+                .map(|(krate, deps, deps_changed, cached)| index_crate(&ctx, krate, deps, deps_changed, cached))
                 .collect()
         });
         // Published only now: a crate never sees another of its own wave, whatever finished first.
@@ -354,6 +402,7 @@ pub fn index(
         expansions_reused: ctx.expansions_reused.into_inner(),
         items_resolved: ctx.items_resolved.into_inner(),
         retargeted,
+        patched,
     })
 }
 
@@ -508,16 +557,15 @@ fn load_reused_defs(
     ctx: &Ctx<'_>,
     pool: &rayon::ThreadPool,
     reuse: &Reuse<'_>,
-    todo: &[(usize, Deps, Option<Names>)],
+    reusable: &[bool],
+    todo: &[(usize, Deps, Option<Names>, Option<FileCache>)],
     in_world: &mut [bool],
 ) -> Result<(), IndexError> {
     let mut needed: Vec<usize> = todo
         .iter()
-        .flat_map(|(_, deps, _)| deps.list.iter())
+        .flat_map(|(_, deps, _, _)| deps.list.iter())
         .map(|&dep| dep as usize)
-        .filter(|&dep| {
-            !in_world[dep] && reuse.unchanged[dep].as_ref().is_some_and(|(interface, _)| interface.is_some())
-        })
+        .filter(|&dep| !in_world[dep] && reusable[dep])
         .collect();
     needed.sort_unstable();
     needed.dedup();
@@ -632,7 +680,17 @@ impl Walk {
         files.sort_by(|a, b| a.0.cmp(&b.0));
         files.dedup_by(|a, b| a.0 == b.0);
         let files = FileCache::encode(files, &output);
-        CrateOutput { krate, output, defs, files, summary, names: None, previous_names: None }
+        CrateOutput {
+            krate,
+            output,
+            defs,
+            files,
+            summary,
+            names: None,
+            previous_names: None,
+            scopes_as_recorded: false,
+            change: None,
+        }
     }
 }
 
@@ -653,10 +711,11 @@ fn index_crate(
     krate_index: usize,
     indexed_deps: Deps,
     deps_changed: Option<Names>,
+    cached: Option<FileCache>,
 ) -> (CrateOutput, Option<Arc<CrateDefs>>) {
     let krate = &ctx.workspace.crates[krate_index];
     let package = &ctx.workspace.packages[krate.package];
-    let walk = Walk { cached: ctx.reuse.and_then(|reuse| (reuse.files)(krate_index)), ..Walk::default() };
+    let walk = Walk { cached, ..Walk::default() };
     let root = ChildModule {
         key: assemble::root_module_key(&krate.key),
         parent: None,
@@ -673,19 +732,7 @@ fn index_crate(
     };
     let root_edge = Edge::new(krate.key.id(), EdgeKind::Contains, root.key.id());
     ctx.send(&walk, Batch { vertices: Vec::new(), edges: vec![root_edge] });
-    // Test and bench targets are compiled with `--test`: `cfg(test)` holds in them.
-    let test_target = matches!(krate.kind, CrateKind::Test | CrateKind::Bench);
-    let cfg = CfgContext::new(
-        ctx.workspace.target.clone(),
-        package.features.clone(),
-        ctx.options.cfg_test || test_target,
-        krate.kind == CrateKind::ProcMacro,
-    );
-    let script = ctx.options.build_scripts.as_ref().and_then(|scripts| scripts.of(&package.dir));
-    let cfg = match script {
-        Some(script) => cfg.with_build_script_cfgs(&script.cfgs),
-        None => cfg,
-    };
+    let cfg = crate_cfg(ctx, krate, package);
     if krate.kind == CrateKind::CustomBuild
         && let Some(why) = ctx.options.build_scripts.as_ref().and_then(|scripts| scripts.failed.get(&package.dir))
     {
@@ -827,6 +874,23 @@ fn index_crate(
             walk.failed(Diagnostic::error(root, 0, 0, message));
             (walk.finish(krate_index, None, summary), None)
         }
+    }
+}
+
+/// What `cfg` means in a crate.
+fn crate_cfg(ctx: &Ctx<'_>, krate: &CrateInfo, package: &PackageInfo) -> CfgContext {
+    // Test and bench targets are compiled with `--test`: `cfg(test)` holds in them.
+    let test_target = matches!(krate.kind, CrateKind::Test | CrateKind::Bench);
+    let cfg = CfgContext::new(
+        ctx.workspace.target.clone(),
+        package.features.clone(),
+        ctx.options.cfg_test || test_target,
+        krate.kind == CrateKind::ProcMacro,
+    );
+    let script = ctx.options.build_scripts.as_ref().and_then(|scripts| scripts.of(&package.dir));
+    match script {
+        Some(script) => cfg.with_build_script_cfgs(&script.cfgs),
+        None => cfg,
     }
 }
 
@@ -1049,7 +1113,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
             .unwrap_or_else(|poison| poison.into_inner())
             .push((key, pieces.to_parts(batch_bytes.clone())));
         job.walk.files_parsed.fetch_add(1, Ordering::Relaxed);
-        let FileOutput { keys, records, sites, children } = kept;
+        let FileOutput { keys, records, sites, children, origin: _ } = kept;
         ctx.send_reused(job.walk, &keys, batch_bytes);
         job.walk.keep(records);
         return file_done(job, file, &file_ref_of(file_id, &name), &name, sites, children, &ancestors);
@@ -1153,8 +1217,9 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     // A file with lost items or duplicate definitions is not kept for reuse: its diagnostics are
     // made by parsing it.
     if lost.is_empty() && duplicates.is_empty() {
+        let origin = (job.candidates.as_slice(), &job.module, &job.decl, job.ancestors.as_slice());
         let encoded =
-            FileOutputRef { records: &records, sites: &sites, children: &children }.encode(batch_bytes.clone());
+            FileOutputRef { records: &records, sites: &sites, children: &children, origin }.encode(batch_bytes.clone());
         job.walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, encoded));
     }
     ctx.send_encoded(job.walk, batch, batch_bytes);
@@ -1177,6 +1242,11 @@ struct SharedParses {
 type Parsed = Result<parse::FileFacts, parse::SyntaxError>;
 
 impl SharedParses {
+    /// Marks `path` as one this build may parse again: its next parse keeps its facts.
+    fn expect_again(&self, path: &Utf8Path) {
+        self.seen.entry(path.to_owned()).or_insert(None);
+    }
+
     /// `then` on the facts of `text`, the file at `path` whose content hash is `hash`: a copy of
     /// kept facts, or a parse (`parsed_now` set), kept when the path was parsed before. Facts of
     /// a file that nests deeper than a worker's stack allows are never kept: they are parsed,

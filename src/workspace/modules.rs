@@ -11,7 +11,7 @@
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// A file that is the body of a module.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModuleFile {
     pub path: Utf8PathBuf,
     /// Whether the file owns its folder: crate roots, `mod.rs` files and files loaded through
