@@ -588,8 +588,8 @@ fn a_rerun_reads_back_the_expansions_of_unchanged_calls_and_definitions() {
 
 #[test]
 fn edits_that_change_only_their_files_vertices_patch_the_crate() {
-    // `a`: modules in files (two with the same text), a macro that makes a function, a struct, and
-    // a support module that two test targets share; `b` depends on `a`.
+    // `a`: modules in files (two with the same text, one also `include!`d), a macro that makes a
+    // function, a struct, and a support module that two test targets share; `b` depends on `a`.
     let scratch = tempfile::tempdir().unwrap();
     std::fs::write(scratch.path().join("Cargo.toml"), "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n")
         .unwrap();
@@ -599,7 +599,7 @@ fn edits_that_change_only_their_files_vertices_patch_the_crate() {
         &lib,
         "macro_rules! make { ($name:ident) => { pub fn $name() -> u32 { 0 } }; }\n\
          make!(made);\n\
-         pub mod body;\npub mod same1;\npub mod same2;\n\
+         pub mod body;\npub mod same1;\npub mod same2;\npub mod inc;\npub mod pasted;\n\
          pub struct Shape { pub x: u32 }\n",
     )
     .unwrap();
@@ -609,6 +609,10 @@ fn edits_that_change_only_their_files_vertices_patch_the_crate() {
         "/// Adds one.\npub fn add(x: u32) -> u32 {\n    x + 1\n}\npub fn twice(x: u32) -> u32 { add(add(x)) }\n",
     )
     .unwrap();
+    // A module's file that another module also pastes with `include!`.
+    let inc = a.join("src/inc.rs");
+    std::fs::write(&inc, "/// One.\npub fn one() -> u32 { 1 }\n").unwrap();
+    std::fs::write(a.join("src/pasted.rs"), "include!(\"inc.rs\");\n").unwrap();
     for same in ["same1", "same2"] {
         std::fs::write(a.join(format!("src/{same}.rs")), "pub fn f() -> u32 { crate::made() }\n").unwrap();
     }
@@ -664,6 +668,11 @@ fn edits_that_change_only_their_files_vertices_patch_the_crate() {
     append(&body, "// another\n");
     toggle(&b_lib, "pub fn g() -> u32 {\n", "// moved\npub fn g() -> u32 {\n");
     check(1, 1);
+
+    // A file both a module's and `include!`d: what it gives the including module changes too.
+    toggle(&inc, "/// One.", "/// Uno.");
+    let (_, graph) = check(0, 1);
+    assert_eq!(graph.matches("Uno.").count(), 2, "both copies of the function have the new doc");
 
     // What resolution reads changed: lines moved, a call added, a field added on its line, the
     // macro's definition (what the call makes): indexed again, never patched.

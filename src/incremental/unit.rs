@@ -58,6 +58,10 @@ pub struct UnitSummary {
     /// changed, when it names nothing whose meaning changed.
     #[serde(default)]
     pub mentions: Option<crate::resolve::names::Mentions>,
+    /// The files `include!` pasted, sorted (also among `inputs`): an edit to one of them is never
+    /// patched (`index::patch`), for what it gives is the including module's.
+    #[serde(default)]
+    pub included: Vec<camino::Utf8PathBuf>,
 }
 
 /// How a crate's resolved edges were cut into batches, and what each piece counted. The crate's

@@ -612,6 +612,8 @@ struct Walk {
     diagnostics: Mutex<Vec<Diagnostic>>,
     /// Every path the walk read or looked for in vain, for the next build's checks.
     inputs: Mutex<Vec<Input>>,
+    /// The files `include!` read.
+    included: Mutex<Vec<Utf8PathBuf>>,
     files_parsed: AtomicUsize,
     /// Macro calls whose expansion came from `cached`.
     expansions_reused: AtomicUsize,
@@ -672,8 +674,12 @@ impl Walk {
         let mut inputs = self.inputs.into_inner().unwrap_or_else(|poison| poison.into_inner());
         inputs.sort();
         inputs.dedup();
+        let mut included = self.included.into_inner().unwrap_or_else(|poison| poison.into_inner());
+        included.sort();
+        included.dedup();
         summary.diagnostics = diagnostics;
         summary.inputs = inputs;
+        summary.included = included;
         summary.files_parsed = self.files_parsed.into_inner();
         summary.files_failed = self.files_failed.into_inner();
         let mut files = self.files.into_inner().unwrap_or_else(|poison| poison.into_inner());
@@ -2102,6 +2108,7 @@ fn include_file(
         }
     };
     walk.input(Input::read(path.clone(), text.as_bytes()));
+    walk.included.lock().unwrap_or_else(|poison| poison.into_inner()).push(path.clone());
     let name = display(ctx, package, &path);
     let parsed = catch_unwind(AssertUnwindSafe(|| parse::parse_file(&text)));
     proc_macro2::extra::invalidate_current_thread_spans();

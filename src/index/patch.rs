@@ -44,9 +44,12 @@ pub(super) fn patch(
     // Each file's old batch and its new one.
     let mut swapped = Vec::new();
     for input in changed {
-        // A path that held no file then (one that appeared), or a file that is not a module's body
-        // (`include!`d: no entry of the walk's has its content), is not patched.
+        // A path that held no file then (one that appeared) is not patched.
         let old_hash = input.hash.as_deref()?;
+        // A file also `include!`d somewhere gives items to the module that includes it.
+        if recorded.included.binary_search(&input.path).is_ok() {
+            return None;
+        }
         // What the walk said of the file may depend on more than its records (where its text
         // stops being UTF-8).
         let name = display(ctx, package, &input.path);
