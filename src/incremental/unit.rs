@@ -320,6 +320,29 @@ impl FileOutput {
     /// them), so that a file reused is neither encoded again for the crate's output nor copied
     /// whole for the next cache. `None` when the bytes are damaged.
     pub fn decode(entry: FileEntry<'_>) -> Option<(FileOutput, FileEntry<'_>)> {
+        let (keys, pieces) = FileOutput::pieces(entry)?;
+        let mut rest = pieces.tail;
+        let records = rmp_serde::decode::from_read(&mut rest).ok()?;
+        let sites = rmp_serde::decode::from_read(&mut rest).ok()?;
+        let children = rmp_serde::decode::from_read(&mut rest).ok()?;
+        let origin = rmp_serde::decode::from_read(&mut rest).ok()?;
+        rest.is_empty().then_some((FileOutput { keys, records, sites, children, origin }, pieces))
+    }
+
+    /// `decode`'s batch keys and origin, and the entry's pieces; the records, macro calls and
+    /// declarations stepped over, not decoded.
+    pub fn origin(entry: FileEntry<'_>) -> Option<(BatchKeys, FileOrigin, FileEntry<'_>)> {
+        let (keys, pieces) = FileOutput::pieces(entry)?;
+        let mut rest = pieces.tail;
+        for _ in 0..3 {
+            skip_value(&mut rest, 0)?;
+        }
+        let origin = rmp_serde::decode::from_read(&mut rest).ok()?;
+        rest.is_empty().then_some((keys, origin, pieces))
+    }
+
+    /// The entry's batch keys, and its pieces: the array's header, the batch, the rest.
+    fn pieces(entry: FileEntry<'_>) -> Option<(BatchKeys, FileEntry<'_>)> {
         let (head, batch, tail, keys) = if entry.batch.is_empty() {
             // The whole output in one piece: the batch follows the array's header.
             let bytes = entry.head;
@@ -336,14 +359,9 @@ impl FileOutput {
         if rmp::decode::read_array_len(&mut rest).ok()? != 5 || !rest.is_empty() {
             return None;
         }
-        let mut rest = tail;
-        let records = rmp_serde::decode::from_read(&mut rest).ok()?;
-        let sites = rmp_serde::decode::from_read(&mut rest).ok()?;
-        let children = rmp_serde::decode::from_read(&mut rest).ok()?;
-        let origin = rmp_serde::decode::from_read(&mut rest).ok()?;
-        rest.is_empty()
-            .then_some((FileOutput { keys, records, sites, children, origin }, FileEntry { head, batch, tail }))
+        Some((keys, FileEntry { head, batch, tail }))
     }
+
 }
 
 /// What `OutputBuilder` counts of a batch, read from `encode_batch`'s bytes without the

@@ -58,8 +58,8 @@ pub(super) fn patch(
         }
         let mut found = false;
         for old_key in cached.keys_with_content(old_hash) {
-            let (old, old_entry) = FileOutput::decode(cached.get(old_key)?)?;
-            if !old.origin.candidates.iter().any(|candidate| candidate.path == input.path) {
+            let (old_keys, origin, old_entry) = FileOutput::origin(cached.get(old_key)?)?;
+            if !origin.candidates.iter().any(|candidate| candidate.path == input.path) {
                 // Another file that had the same text.
                 continue;
             }
@@ -70,10 +70,10 @@ pub(super) fn patch(
                 krate,
                 package,
                 cfg: &cfg,
-                candidates: old.origin.candidates,
-                module: old.origin.module,
-                decl: old.origin.decl,
-                ancestors: old.origin.ancestors,
+                candidates: origin.candidates,
+                module: origin.module,
+                decl: origin.decl,
+                ancestors: origin.ancestors,
                 walk: &walk,
             };
             let indexed = catch_unwind(AssertUnwindSafe(|| index_file_contained(ctx, &job))).is_ok();
@@ -95,7 +95,7 @@ pub(super) fn patch(
             let (new_key, new_entry) = files.pop().filter(|_| files.is_empty())?;
             let [head, batch, tail] = new_entry.parts().try_into().ok()?;
             // The same records, macro calls, declarations and origin; the same vertices and edges.
-            if head != old_entry.head || tail != old_entry.tail || BatchKeys::decode(batch)? != old.keys {
+            if head != old_entry.head || tail != old_entry.tail || BatchKeys::decode(batch)? != old_keys {
                 return None;
             }
             swapped.push((old_entry.batch, batch.to_vec()));
