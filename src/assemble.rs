@@ -41,7 +41,7 @@ pub struct ModuleRef<'a> {
     pub active: bool,
     pub cfg: &'a CfgContext,
     /// For items from macro expansions: the ids the module's other items already have. An item
-    /// whose id is taken gets a disambiguator naming the call (`name!line`).
+    /// whose id is taken gets a disambiguator naming the macro (`name!`).
     pub taken: Option<(&'a HashSet<Uuid>, &'a str)>,
 }
 
@@ -396,9 +396,9 @@ fn item_tree(
     out.records.push(record);
 }
 
-/// `key`, or when an earlier item has its id, `key` disambiguated by the call (`name!line`), and
-/// further by a number while that is taken too (a recursive macro makes `const _` at the same
-/// line round after round).
+/// `key`, or when an earlier item has its id, `key` disambiguated by the macro (`name!`), and
+/// further by a number while that is taken too (a recursive macro makes `const _` round after
+/// round). Never by the call's line: an edit above the call would give the item another id.
 fn untaken(key: Key, taken: &HashSet<Uuid>, call: &str) -> Key {
     if !taken.contains(&key.id()) {
         return key;

@@ -366,7 +366,8 @@ fn a_body_edit_in_a_large_crate_compares_only_the_batches_it_changes() {
     let mut lib = String::new();
     for file in 0..20 {
         lib.push_str(&format!("pub mod m{file};\n"));
-        let mut text = String::new();
+        // One file's functions below a `use`, which the comment added above them moves too.
+        let mut text = if file == 12 { String::from("use crate::m13;\n") } else { String::new() };
         for f in 0..50 {
             text.push_str(&format!(
                 "pub fn f{f}() -> u32 {{\n    crate::m{}::f{}() + 1\n}}\n",
@@ -438,9 +439,10 @@ fn a_body_edit_in_a_large_crate_compares_only_the_batches_it_changes() {
     assert!(rerun == full, "the rerun's graph is the full build's");
     assert_eq!(summary["items_resolved"], full_summary["items_resolved"], "{summary}");
 
-    // Lines moved in one file (a comment above its functions): the segments that hold that
-    // file's 50 functions are resolved again, for their edges' lines, and only those; the graph
-    // is the full build's.
+    // Lines moved in one file (a comment above its `use` and its functions): the segments that
+    // hold that file's 50 functions are resolved again, for their edges' lines, and only those
+    // (the crate's imports resolve as they did: a `use` that moved is not a `use` that changed);
+    // the graph is the full build's.
     let moved = root.join("src/m12.rs");
     std::fs::write(&moved, format!("// a comment\n\n{}", std::fs::read_to_string(&moved).unwrap())).unwrap();
     let (rerun, summary) = build_and_export(&root, &rerun_db, &[]);
@@ -684,4 +686,37 @@ fn edits_that_change_only_their_files_vertices_patch_the_crate() {
     check(0, 1);
     toggle(&lib, "-> u32 { 0 }", "-> u64 { 0 }");
     check(0, 1);
+}
+
+#[test]
+fn ids_do_not_move_with_the_lines_above_a_macro_call() {
+    // A macro call makes an `impl S` beside the written one: its id is disambiguated by the
+    // macro, not by the line of the call, so a line added above leaves every id as it was.
+    let scratch = tempfile::tempdir().unwrap();
+    let root = new_package(scratch.path(), "ids");
+    let lib = root.join("src/lib.rs");
+    std::fs::write(
+        &lib,
+        "pub struct S;\nimpl S { pub fn a(&self) {} }\n\
+         macro_rules! more { ($t:ty) => { impl $t { pub fn b(&self) {} } }; }\n\
+         more!(S);\n",
+    )
+    .unwrap();
+    let ids = |graph: &str| -> std::collections::BTreeSet<String> {
+        graph
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .filter(|value| value["type"] == "vertex")
+            .map(|value| value["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (rerun_db, full_db) = (scratch.path().join("rerun.msgpack"), scratch.path().join("full.msgpack"));
+    let (before, _) = build_and_export(&root, &rerun_db, &[]);
+    assert_eq!(before.matches("\"kind\":\"impl\"").count(), 2, "{before}");
+    std::fs::write(&lib, format!("// a line above\n{}", std::fs::read_to_string(&lib).unwrap())).unwrap();
+    let (after, _) = build_and_export(&root, &rerun_db, &[]);
+    let (full, _) = build_and_export(&root, &full_db, &["--rebuild"]);
+    assert!(after == full, "the rerun's graph is the full build's");
+    assert_eq!(ids(&before), ids(&after), "the same vertices, whatever their lines");
+    assert_ne!(before, after, "the lines moved");
 }

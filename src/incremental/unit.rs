@@ -361,7 +361,6 @@ impl FileOutput {
         }
         Some((keys, FileEntry { head, batch, tail }))
     }
-
 }
 
 /// What `OutputBuilder` counts of a batch, read from `encode_batch`'s bytes without the

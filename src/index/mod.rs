@@ -1853,7 +1853,8 @@ fn expand_group<'s>(
     }
     let empty = HashSet::new();
     let taken = expansion.known.taken.get(&site.module_id).unwrap_or(&empty);
-    let via = format!("{}!{}", site.call.name(), site.call.line);
+    // Named by the macro, not by where the call is: an id must not move with the lines above it.
+    let via = format!("{}!", site.call.name());
     let module_ref = site.module_ref(&krate.crate_name, cfg, taken, &via);
     // rustc looks the `mod x;` of an included file up beside that file, as if it were a `mod.rs`
     // (windows-sys's `include!("Windows/mod.rs")` declares `pub mod Win32;`, in `Windows/Win32/`);
@@ -2047,7 +2048,8 @@ fn expand_members(
     }
     let empty = HashSet::new();
     let taken = expansion.known.taken.get(&container.id).unwrap_or(&empty);
-    let via = format!("{}!{}", site.call.name(), site.call.line);
+    // Named by the macro, not by where the call is: an id must not move with the lines above it.
+    let via = format!("{}!", site.call.name());
     let module_ref = site.module_ref(&krate.crate_name, cfg, taken, &via);
     let mut out = BodyOut::default();
     assemble::members(&first.file_ref, &module_ref, container, items, &mut out);

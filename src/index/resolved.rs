@@ -245,7 +245,7 @@ fn batches(edges: Vec<Edge>) -> Vec<Vec<Edge>> {
 }
 
 /// A segment's key (its items' ids and what each names, as resolution reads it) and the sum of
-/// the hashes of its items' `use` declarations, each with the item's id: summed over the crate,
+/// the hashes of its items' `use` declarations (but their lines), each with the item's id: summed over the crate,
 /// they give the same whatever the cuts, and items without any add nothing, so that an item
 /// added leaves the crate's `uses` as they were (`kept_segments` needs them so). The hashes are
 /// `Hash`'s and the names' encoding's (`RecordRefs::names_hash`, which a record read back from
@@ -260,7 +260,13 @@ fn segment_key(ids: &[Uuid], refs: &[RecordRefs], items: Range<u32>) -> (u64, u6
         if !refs.uses().is_empty() {
             let mut item_uses = Xxh3::new();
             item_uses.update(ids[index as usize].as_bytes());
-            refs.uses().hash(&mut item_uses);
+            // Without their lines: what imports resolve to does not depend on them, and a line
+            // added above a `use` must not send every segment back to resolution (the segment
+            // key, which has them, sends its own).
+            for import in refs.uses() {
+                let crate::parse::UseFacts { path, name, renamed, visibility, line: _, macro_use, cfg } = import;
+                (path, name, renamed, visibility, macro_use, cfg).hash(&mut item_uses);
+            }
             uses = uses.wrapping_add(item_uses.digest());
         }
         refs.uses().hash(&mut key);
