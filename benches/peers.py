@@ -18,8 +18,9 @@ time and the peak memory (`/usr/bin/time -v`'s maximum resident set size) of:
 
 Then, on tokio's package, what reruns cost against a cold build (whole processes, alternated,
 medians): nothing changed, a comment added to one file of the library, a statement added to a
-function body of that file (every line below it moves), a public function added to the library
-(every test target depends on it).
+function body of that file (every line below it moves), a line added at the top of a library file
+whose macro calls make impls beside written ones, a public function added to the library (every
+test target depends on it).
 
 It installs what it needs when missing: GNU time (Debian's `time`, as root) and cargo-modules
 (`cargo install cargo-modules@0.27.0 --locked --root target/tools`, several minutes; 0.28 needs a newer Rust). The packages come
@@ -99,7 +100,10 @@ def reruns(codegraph, tokio, scratch, runs):
     build = [codegraph, "codegraph", "--offline", "-q", "--db", db]
     edited = os.path.join(tokio, "src", "sync", "notify.rs")
     lib = os.path.join(tokio, "src", "lib.rs")
-    originals = {path: open(path).read() for path in (edited, lib)}
+    # A file whose macro calls (`cfg_not_rt! { impl Handle ... }`) make an impl beside a written
+    # one: a line added at its top moves them.
+    above = os.path.join(tokio, "src", "runtime", "time", "handle.rs")
+    originals = {path: open(path).read() for path in (edited, lib, above)}
 
     def restore():
         for path, text in originals.items():
@@ -111,6 +115,12 @@ def reruns(codegraph, tokio, scratch, runs):
         def apply():
             with open(path, "w") as file:
                 file.write(originals[path] + text)
+        return apply
+
+    def prepend(path, text):
+        def apply():
+            with open(path, "w") as file:
+                file.write(text + originals[path])
         return apply
 
     def body_edit():
@@ -125,6 +135,7 @@ def reruns(codegraph, tokio, scratch, runs):
         "nothing changed": (None, build),
         "comment in a library file": (edit(edited, "\n// an edit\n"), build),
         "body edit in a library file": (body_edit, build),
+        "line added above macro calls": (prepend(above, "// an edit\n"), build),
         "public fn added to the library": (edit(lib, "\npub fn bench_added() {}\n"), build),
     }
     samples = {name: [] for name in cases}
