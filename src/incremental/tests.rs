@@ -655,12 +655,7 @@ fn a_unit_indexed_again_as_it_was_keeps_its_blobs_where_they_are() {
 }
 
 /// A `FileOrigin`'s fields, for entries whose origin no test reads.
-fn test_origin() -> (
-    &'static [crate::workspace::modules::ModuleFile],
-    &'static crate::assemble::ChildModule,
-    &'static Option<(String, u32)>,
-    &'static [camino::Utf8PathBuf],
-) {
+fn test_origin() -> super::unit::FileOriginRef<'static> {
     let module = crate::assemble::ChildModule {
         key: crate::assemble::root_module_key(&crate::ids::Key::package("demo", None)),
         parent: None,

@@ -431,14 +431,16 @@ pub struct FileOutputRef<'a> {
     pub records: &'a [crate::resolve::ItemRecord],
     pub sites: &'a [crate::assemble::MacroSite],
     pub children: &'a [crate::assemble::ChildModule],
-    /// `FileOrigin`'s fields.
-    pub origin: (
-        &'a [crate::workspace::modules::ModuleFile],
-        &'a crate::assemble::ChildModule,
-        &'a Option<(String, u32)>,
-        &'a [camino::Utf8PathBuf],
-    ),
+    pub origin: FileOriginRef<'a>,
 }
+
+/// `FileOrigin`'s fields, by reference.
+pub type FileOriginRef<'a> = (
+    &'a [crate::workspace::modules::ModuleFile],
+    &'a crate::assemble::ChildModule,
+    &'a Option<(String, u32)>,
+    &'a [camino::Utf8PathBuf],
+);
 
 impl FileOutputRef<'_> {
     /// The bytes `FileOutput` decodes from, given its batch's `encode_batch` (kept as a part, not

@@ -327,16 +327,17 @@ pub fn index(
             }
         }
         // A rerun reads each crate's recorded files back, and first tries to patch its output.
-        let todo: Vec<(usize, Deps, Option<Names>, Option<FileCache>)> = match reuse {
+        let todo: Vec<ToIndex> = match reuse {
             None => todo.into_iter().map(|(krate, deps, deps_changed)| (krate, deps, deps_changed, None)).collect(),
             Some(reuse) => {
-                let tried: Vec<Result<CrateOutput, _>> = pool.install(|| {
+                // Patched, or to be indexed.
+                let tried: Vec<Result<CrateOutput, Box<ToIndex>>> = pool.install(|| {
                     todo.into_par_iter()
                         .map(|(krate, deps, deps_changed)| {
                             let cached = (reuse.files)(krate);
                             match cached.as_ref().and_then(|cached| patch::patch(&ctx, reuse, krate, &deps, cached)) {
                                 Some(output) => Ok(output),
-                                None => Err((krate, deps, deps_changed, cached)),
+                                None => Err(Box::new((krate, deps, deps_changed, cached))),
                             }
                         })
                         .collect()
@@ -350,7 +351,7 @@ pub fn index(
                             patched += 1;
                             units.push(output);
                         }
-                        Err(krate) => todo.push(krate),
+                        Err(krate) => todo.push(*krate),
                     }
                 }
                 load_reused_defs(&ctx, pool, reuse, &reusable, &todo, &mut in_world)?;
@@ -405,6 +406,9 @@ pub fn index(
         patched,
     })
 }
+
+/// A crate to index: its dependencies, the names that changed in them, and its recorded files.
+type ToIndex = (usize, Deps, Option<Names>, Option<FileCache>);
 
 /// Which names the crates indexed again in a rerun gave a new meaning to, for the crates that
 /// depend on them and that nothing depends on (`resolve::names`).
@@ -558,7 +562,7 @@ fn load_reused_defs(
     pool: &rayon::ThreadPool,
     reuse: &Reuse<'_>,
     reusable: &[bool],
-    todo: &[(usize, Deps, Option<Names>, Option<FileCache>)],
+    todo: &[ToIndex],
     in_world: &mut [bool],
 ) -> Result<(), IndexError> {
     let mut needed: Vec<usize> = todo
