@@ -142,8 +142,29 @@ pub struct ChildModule {
 }
 
 /// The key of a crate's root module, under the crate's key.
-pub fn root_module_key(krate: &Key) -> Key {
+fn root_module_key(krate: &Key) -> Key {
     krate.child(VertexKind::Module, "")
+}
+
+impl ChildModule {
+    /// The root module of the crate with `key`, named `crate_name`: public, active, declared
+    /// nowhere.
+    pub fn crate_root(key: &Key, crate_name: &str) -> ChildModule {
+        ChildModule {
+            key: root_module_key(key),
+            parent: None,
+            name: crate_name.to_owned(),
+            path: crate_name.to_owned(),
+            visibility: "pub".to_owned(),
+            doc: None,
+            cfg: None,
+            decl_line: 0,
+            path_attr: None,
+            cfg_path_attrs: Vec::new(),
+            inline_dirs: Vec::new(),
+            active: true,
+        }
+    }
 }
 
 /// The common properties of a module or item vertex.

@@ -656,20 +656,7 @@ fn a_unit_indexed_again_as_it_was_keeps_its_blobs_where_they_are() {
 
 /// A `FileOrigin`'s fields, for entries whose origin no test reads.
 fn test_origin() -> super::unit::FileOriginRef<'static> {
-    let module = crate::assemble::ChildModule {
-        key: crate::assemble::root_module_key(&crate::ids::Key::package("demo", None)),
-        parent: None,
-        name: "demo".to_owned(),
-        path: "demo".to_owned(),
-        visibility: "pub".to_owned(),
-        doc: None,
-        cfg: None,
-        decl_line: 0,
-        path_attr: None,
-        cfg_path_attrs: Vec::new(),
-        inline_dirs: Vec::new(),
-        active: true,
-    };
+    let module = crate::assemble::ChildModule::crate_root(&crate::ids::Key::package("demo", None), "demo");
     let candidates = vec![crate::workspace::modules::ModuleFile::crate_root("src/lib.rs".into())];
     (Box::leak(candidates.into_boxed_slice()), Box::leak(Box::new(module)), &None, &[])
 }

@@ -726,20 +726,7 @@ fn index_crate(
     let krate = &ctx.workspace.crates[krate_index];
     let package = &ctx.workspace.packages[krate.package];
     let walk = Walk { cached, ..Walk::default() };
-    let root = ChildModule {
-        key: assemble::root_module_key(&krate.key),
-        parent: None,
-        name: krate.crate_name.clone(),
-        path: krate.crate_name.clone(),
-        visibility: "pub".to_owned(),
-        doc: None,
-        cfg: None,
-        decl_line: 0,
-        path_attr: None,
-        cfg_path_attrs: Vec::new(),
-        inline_dirs: Vec::new(),
-        active: true,
-    };
+    let root = ChildModule::crate_root(&krate.key, &krate.crate_name);
     let root_edge = Edge::new(krate.key.id(), EdgeKind::Contains, root.key.id());
     ctx.send(&walk, Batch { vertices: Vec::new(), edges: vec![root_edge] });
     let cfg = crate_cfg(ctx, krate, package);
