@@ -326,7 +326,7 @@ pub fn index(
                 }
             }
         }
-        // A rerun reads each crate's recorded files back, and first tries to patch its output.
+        // A rerun first tries to patch the recorded output of each crate whose own files changed.
         let todo: Vec<ToIndex> = match reuse {
             None => todo.into_iter().map(|(krate, deps, deps_changed)| (krate, deps, deps_changed, None)).collect(),
             Some(reuse) => {
@@ -334,6 +334,11 @@ pub fn index(
                 let tried: Vec<Result<CrateOutput, Box<ToIndex>>> = pool.install(|| {
                     todo.into_par_iter()
                         .map(|(krate, deps, deps_changed)| {
+                            // Read now only for a crate that may be patched: the others' are read
+                            // as each is indexed, not all the wave's at once.
+                            if !patch::worth_trying(reuse, krate, &deps) {
+                                return Err(Box::new((krate, deps, deps_changed, None)));
+                            }
                             let cached = (reuse.files)(krate);
                             match cached.as_ref().and_then(|cached| patch::patch(&ctx, reuse, krate, &deps, cached)) {
                                 Some(output) => Ok(output),
@@ -360,7 +365,10 @@ pub fn index(
         };
         let outputs: Vec<(CrateOutput, Option<Arc<CrateDefs>>)> = pool.install(|| {
             todo.into_par_iter()
-                .map(|(krate, deps, deps_changed, cached)| index_crate(&ctx, krate, deps, deps_changed, cached))
+                .map(|(krate, deps, deps_changed, cached)| {
+                    let cached = cached.or_else(|| reuse.and_then(|reuse| (reuse.files)(krate)));
+                    index_crate(&ctx, krate, deps, deps_changed, cached)
+                })
                 .collect()
         });
         // Published only now: a crate never sees another of its own wave, whatever finished first.
@@ -407,7 +415,8 @@ pub fn index(
     })
 }
 
-/// A crate to index: its dependencies, the names that changed in them, and its recorded files.
+/// A crate to index: its dependencies, the names that changed in them, and its recorded files
+/// when they were read already (`patch`).
 type ToIndex = (usize, Deps, Option<Names>, Option<FileCache>);
 
 /// Which names the crates indexed again in a rerun gave a new meaning to, for the crates that

@@ -16,6 +16,16 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use super::{CrateOutput, Ctx, Deps, FileJob, Reuse, Walk, crate_cfg, display, index_file_contained};
 use crate::incremental::{BatchKeys, Change, FileCache, FileOutput, Input, decode_batches};
 
+/// Whether `patch` may succeed for `krate`, known without reading its recorded files: some of its
+/// own files changed, and its dependencies are as they were.
+pub(super) fn worth_trying(reuse: &Reuse<'_>, krate: usize, deps: &Deps) -> bool {
+    reuse.summaries[krate].is_some_and(|recorded| {
+        recorded.deps_interface == deps.interface
+            && recorded.interface.is_some()
+            && recorded.inputs.iter().any(|input| reuse.changed.contains(&input.path))
+    })
+}
+
 /// `krate`'s output, its recorded one patched, when every file of it that changed since the last
 /// build (`Reuse::changed`) gives the records, macro calls, `mod` declarations and vertex and edge
 /// keys it gave then, and its dependencies are what they were; `None` otherwise, and the crate is
@@ -27,14 +37,11 @@ pub(super) fn patch(
     deps: &Deps,
     cached: &FileCache,
 ) -> Option<CrateOutput> {
+    if !worth_trying(reuse, krate_index, deps) {
+        return None;
+    }
     let recorded = reuse.summaries[krate_index]?;
-    if recorded.deps_interface != deps.interface || recorded.interface.is_none() {
-        return None;
-    }
     let changed: Vec<&Input> = recorded.inputs.iter().filter(|input| reuse.changed.contains(&input.path)).collect();
-    if changed.is_empty() {
-        return None;
-    }
     let krate = &ctx.workspace.crates[krate_index];
     let package = &ctx.workspace.packages[krate.package];
     let cfg = crate_cfg(ctx, krate, package);

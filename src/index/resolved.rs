@@ -245,9 +245,10 @@ fn batches(edges: Vec<Edge>) -> Vec<Vec<Edge>> {
 }
 
 /// A segment's key (its items' ids and what each names, as resolution reads it) and the sum of
-/// the hashes of its items' `use` declarations (but their lines), each with the item's id: summed over the crate,
-/// they give the same whatever the cuts, and items without any add nothing, so that an item
-/// added leaves the crate's `uses` as they were (`kept_segments` needs them so). The hashes are
+/// the hashes of its items' `use` declarations (but their lines), each with the item's id:
+/// summed over the crate, they give the same whatever the cuts, and items without any add
+/// nothing, so that an item added leaves the crate's `uses` as they were (`kept_segments` needs
+/// them so). The hashes are
 /// `Hash`'s and the names' encoding's (`RecordRefs::names_hash`, which a record read back from
 /// the cache has at hand): a cache is only read by the binary that wrote it
 /// (`incremental::crate_fingerprints`), and each `Vec` and `String` writes its length or an end,
