@@ -218,10 +218,16 @@ mod server {
             );
         }
         // The function removed again.
-        std::fs::write(&lib, text).unwrap();
+        std::fs::write(&lib, &text).unwrap();
         let update = build(fixture.path(), address, &[], 0);
         assert_eq!(summary(&update)["incremental"], true);
         assert!(export(fixture.path(), address) == reference(&fixture, &[]));
+        // A comment at the end: the crate's recorded output is patched, its new module vertex
+        // written to the server.
+        std::fs::write(&lib, format!("{text}// a comment\n")).unwrap();
+        let update = build(fixture.path(), address, &[], 0);
+        assert_eq!(summary(&update)["crates_patched"], 1, "{}", describe(&update));
+        assert!(export(fixture.path(), address) == reference(&fixture, &[]), "the patch differs from a full build");
     }
 
     /// `query` through `--db grpc://` asks the server only for what the query needs
