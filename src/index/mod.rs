@@ -295,7 +295,8 @@ pub fn index(
     let mut interfaces: Vec<Option<String>> = vec![None; workspace.crates.len()];
     let mut in_world = vec![false; workspace.crates.len()];
     let mut units = Vec::new();
-    let mut names = NamesChanged::new(workspace.crates.len());
+    // A rerun's: which names the crates indexed again changed.
+    let mut names = reuse.map(|reuse| NamesChanged::new(&ctx, reuse));
     let mut retargeted = Vec::new();
     // The crates whose recorded scopes are this build's (reused, or patched): read back for the
     // crates indexed again that depend on them.
@@ -312,16 +313,14 @@ pub fn index(
         let mut todo = Vec::new();
         for &krate in wave.iter().filter(|&&krate| workspace.crates[krate].indexed) {
             let deps = Deps::of(&ctx, krate, &interfaces);
-            match reuse.and_then(|reuse| Some((reuse, reuse.unchanged[krate].as_ref()?))) {
-                Some((_, (interface, recorded))) if *recorded == deps.interface => {
-                    interfaces[krate] = interface.clone()
-                }
-                Some((reuse, (interface, _))) if names.keep(&ctx, reuse, krate, &deps, &interfaces) => {
+            match reuse.and_then(|reuse| reuse.unchanged[krate].as_ref()) {
+                Some((interface, recorded)) if *recorded == deps.interface => interfaces[krate] = interface.clone(),
+                Some((interface, _)) if names.as_mut().is_some_and(|names| names.keep(krate, &deps, &interfaces)) => {
                     interfaces[krate] = interface.clone();
                     retargeted.push((krate, deps.interface));
                 }
                 _ => {
-                    let deps_changed = reuse.and_then(|reuse| names.since(&ctx, reuse, krate, &deps, &interfaces));
+                    let deps_changed = names.as_mut().and_then(|names| names.since(krate, &deps, &interfaces));
                     todo.push((krate, deps, deps_changed))
                 }
             }
@@ -375,7 +374,9 @@ pub fn index(
         for (output, defs) in outputs {
             interfaces[output.krate] = output.summary.interface.clone();
             // What a rerun compares of a crate that others depend on (`NamesChanged`).
-            if reuse.is_some() && ctx.has_dependents[output.krate] {
+            if let Some(names) = &mut names
+                && ctx.has_dependents[output.krate]
+            {
                 names.indexed(output.krate, output.names.clone(), output.previous_names.clone());
             }
             if let Some(defs) = defs {
@@ -420,8 +421,11 @@ pub fn index(
 type ToIndex = (usize, Deps, Option<Names>, Option<FileCache>);
 
 /// Which names the crates indexed again in a rerun gave a new meaning to, for the crates that
-/// depend on them and that nothing depends on (`resolve::names`).
-struct NamesChanged {
+/// depend on them and that nothing depends on (`resolve::names`). A rerun's only.
+struct NamesChanged<'c, 'a> {
+    /// The build, and what the rerun may keep from the last one.
+    ctx: &'c Ctx<'a>,
+    reuse: &'c Reuse<'c>,
     /// Per crate indexed in this build: its new `NameDigest` and its last build's, when it has
     /// them.
     digests: Vec<Option<(Option<NameDigest>, Option<NameDigest>)>>,
@@ -431,9 +435,12 @@ struct NamesChanged {
     changed: HashMap<Vec<u32>, Option<Names>>,
 }
 
-impl NamesChanged {
-    fn new(crates: usize) -> NamesChanged {
+impl<'c, 'a> NamesChanged<'c, 'a> {
+    fn new(ctx: &'c Ctx<'a>, reuse: &'c Reuse<'c>) -> Self {
+        let crates = ctx.workspace.crates.len();
         NamesChanged {
+            ctx,
+            reuse,
             digests: vec![None; crates],
             shapes: (0..crates).map(|_| OnceLock::new()).collect(),
             changed: HashMap::new(),
@@ -447,70 +454,44 @@ impl NamesChanged {
     /// Whether `krate` (whose own inputs are unchanged, and whose dependencies' interfaces are
     /// not) can keep its last build's output: nothing depends on it, it names nothing whose
     /// meaning changed, and has the dependencies it had.
-    fn keep(
-        &mut self,
-        ctx: &Ctx<'_>,
-        reuse: &Reuse<'_>,
-        krate: usize,
-        deps: &Deps,
-        interfaces: &[Option<String>],
-    ) -> bool {
-        if ctx.has_dependents[krate] {
+    fn keep(&mut self, krate: usize, deps: &Deps, interfaces: &[Option<String>]) -> bool {
+        if self.ctx.has_dependents[krate] {
             return false;
         }
-        let Some(mentions) = reuse.summaries[krate].and_then(|summary| summary.mentions.as_ref()) else {
+        let Some(mentions) = self.reuse.summaries[krate].and_then(|summary| summary.mentions.as_ref()) else {
             return false;
         };
-        self.changed(ctx, reuse, krate, deps, interfaces).is_some_and(|changed| !mentions.meets(&changed))
+        self.changed(krate, deps, interfaces).is_some_and(|changed| !mentions.meets(&changed))
     }
 
     /// The names that changed in `krate`'s dependencies since its last build (none when it saw
     /// them as it sees them now; `None` when that is not known by names).
-    fn since(
-        &mut self,
-        ctx: &Ctx<'_>,
-        reuse: &Reuse<'_>,
-        krate: usize,
-        deps: &Deps,
-        interfaces: &[Option<String>],
-    ) -> Option<Names> {
-        let recorded = reuse.summaries[krate]?;
+    fn since(&mut self, krate: usize, deps: &Deps, interfaces: &[Option<String>]) -> Option<Names> {
+        let recorded = self.reuse.summaries[krate]?;
         if recorded.deps_interface == deps.interface {
             return Some(Names::default());
         }
-        self.changed(ctx, reuse, krate, deps, interfaces)
+        self.changed(krate, deps, interfaces)
     }
 
     /// The names that changed in `krate`'s dependencies since its last build, when it has the
     /// dependencies it had then.
-    fn changed(
-        &mut self,
-        ctx: &Ctx<'_>,
-        reuse: &Reuse<'_>,
-        krate: usize,
-        deps: &Deps,
-        interfaces: &[Option<String>],
-    ) -> Option<Names> {
-        if reuse.summaries[krate]?.deps_keys != deps.keys {
+    fn changed(&mut self, krate: usize, deps: &Deps, interfaces: &[Option<String>]) -> Option<Names> {
+        if self.reuse.summaries[krate]?.deps_keys != deps.keys {
             return None;
         }
         if let Some(changed) = self.changed.get(&deps.list) {
             return changed.clone();
         }
-        let changed = self.changed_for(ctx, reuse, &deps.list, interfaces);
+        let changed = self.changed_for(&deps.list, interfaces);
         self.changed.insert(deps.list.clone(), changed.clone());
         changed
     }
 
     /// The names whose meaning changed among `deps`; `None` when something else
     /// changed, or a dependency whose interface changed has no digest to compare.
-    fn changed_for(
-        &self,
-        ctx: &Ctx<'_>,
-        reuse: &Reuse<'_>,
-        deps: &[u32],
-        interfaces: &[Option<String>],
-    ) -> Option<Names> {
+    fn changed_for(&self, deps: &[u32], interfaces: &[Option<String>]) -> Option<Names> {
+        let (ctx, reuse) = (self.ctx, self.reuse);
         let mut changed = Names::default();
         for &dep in deps {
             let dep = dep as usize;
