@@ -65,6 +65,17 @@ fn counts(summary: &serde_json::Value) -> serde_json::Value {
     counts
 }
 
+/// A rerun on `rerun_db` and a full build on `full_db`, of the workspace at `dir`: asserts that
+/// they give the same graph and the same counts; gives the rerun's export and summary, and the
+/// full build's summary.
+fn rerun_equals_full(dir: &Path, rerun_db: &Path, full_db: &Path) -> (String, serde_json::Value, serde_json::Value) {
+    let (rerun, summary) = build_and_export(dir, rerun_db, &[]);
+    let (full, full_summary) = build_and_export(dir, full_db, &["--rebuild"]);
+    assert!(rerun == full, "the rerun's graph is the full build's\n{summary}");
+    assert_eq!(counts(&summary), counts(&full_summary), "{summary}");
+    (rerun, summary, full_summary)
+}
+
 /// Rewrites the file at `path` with `one` replaced by `other`, or `other` by `one` when `one` is
 /// not there; returns what is written now.
 fn toggle<'a>(path: &Path, one: &'a str, other: &'a str) -> &'a str {
@@ -482,10 +493,7 @@ fn targets_that_name_nothing_whose_meaning_changed_are_kept() {
     let (rerun_db, full_db) = (scratch.path().join("rerun.msgpack"), scratch.path().join("full.msgpack"));
     build_and_export(&root, &rerun_db, &[]);
     let check = |expected_unaffected: u64| {
-        let (rerun, summary) = build_and_export(&root, &rerun_db, &[]);
-        let (full, full_summary) = build_and_export(&root, &full_db, &["--rebuild"]);
-        assert!(rerun == full, "the rerun's graph is the full build's\n{summary}");
-        assert_eq!(counts(&summary), counts(&full_summary));
+        let (rerun, summary, _) = rerun_equals_full(&root, &rerun_db, &full_db);
         assert_eq!(summary["crates_unaffected"], expected_unaffected, "{summary}");
         let indexed = summary["crates_reindexed"].as_u64().unwrap();
         assert_eq!(indexed + expected_unaffected, 5, "{summary}");
@@ -531,10 +539,7 @@ fn a_dependent_library_resolves_again_only_what_names_a_changed_name() {
     let (rerun_db, full_db) = (scratch.path().join("rerun.msgpack"), scratch.path().join("full.msgpack"));
     build_and_export(scratch.path(), &rerun_db, &[]);
     let check = || {
-        let (rerun, summary) = build_and_export(scratch.path(), &rerun_db, &[]);
-        let (full, full_summary) = build_and_export(scratch.path(), &full_db, &["--rebuild"]);
-        assert!(rerun == full, "the rerun's graph is the full build's\n{summary}");
-        assert_eq!(counts(&summary), counts(&full_summary), "{summary}");
+        let (_, summary, full_summary) = rerun_equals_full(scratch.path(), &rerun_db, &full_db);
         assert_eq!((summary["crates_reindexed"].as_u64(), summary["crates_unaffected"].as_u64()), (Some(2), Some(1)));
         (summary["items_resolved"].as_u64().unwrap(), full_summary["items_resolved"].as_u64().unwrap())
     };
@@ -633,10 +638,7 @@ fn edits_that_change_only_their_files_vertices_patch_the_crate() {
     build_and_export(scratch.path(), &rerun_db, &[]);
     // The rerun's graph and counts are the full build's; gives the rerun's summary and graph.
     let check = |patched: u64, reindexed: u64| {
-        let (rerun, summary) = build_and_export(scratch.path(), &rerun_db, &[]);
-        let (full, full_summary) = build_and_export(scratch.path(), &full_db, &["--rebuild"]);
-        assert!(rerun == full, "the rerun's graph is the full build's\n{summary}");
-        assert_eq!(counts(&summary), counts(&full_summary), "{summary}");
+        let (rerun, summary, _) = rerun_equals_full(scratch.path(), &rerun_db, &full_db);
         let how = (summary["crates_patched"].as_u64(), summary["crates_reindexed"].as_u64());
         assert_eq!(how, (Some(patched), Some(reindexed)), "{summary}");
         (summary, rerun)
