@@ -76,6 +76,21 @@ fn rerun_equals_full(dir: &Path, rerun_db: &Path, full_db: &Path) -> (String, se
     (rerun, summary, full_summary)
 }
 
+/// `rerun_equals_full`, for a rerun that patched and indexed again these many crates; gives its
+/// summary and graph.
+fn rerun_patched(
+    dir: &Path,
+    rerun_db: &Path,
+    full_db: &Path,
+    patched: u64,
+    reindexed: u64,
+) -> (serde_json::Value, String) {
+    let (rerun, summary, _) = rerun_equals_full(dir, rerun_db, full_db);
+    let how = (summary["crates_patched"].as_u64(), summary["crates_reindexed"].as_u64());
+    assert_eq!(how, (Some(patched), Some(reindexed)), "{summary}");
+    (summary, rerun)
+}
+
 /// Rewrites the file at `path` with `one` replaced by `other`, or `other` by `one` when `one` is
 /// not there; returns what is written now.
 fn toggle<'a>(path: &Path, one: &'a str, other: &'a str) -> &'a str {
@@ -450,12 +465,20 @@ fn a_body_edit_in_a_large_crate_compares_only_the_batches_it_changes() {
     assert!(rerun == full, "the rerun's graph is the full build's");
     assert_eq!(summary["items_resolved"], full_summary["items_resolved"], "{summary}");
 
-    // Lines moved in one file (a comment above its `use` and its functions): the segments that
-    // hold that file's 50 functions are resolved again, for their edges' lines, and only those
-    // (the crate's imports resolve as they did: a `use` that moved is not a `use` that changed);
-    // the graph is the full build's.
+    // Lines moved in one file (a comment above its `use` and its functions), and nothing else:
+    // the crate is patched, its edges' lines moved without resolving anything.
     let moved = root.join("src/m12.rs");
     std::fs::write(&moved, format!("// a comment\n\n{}", std::fs::read_to_string(&moved).unwrap())).unwrap();
+    let (rerun, summary) = build_and_export(&root, &rerun_db, &[]);
+    let (full, _) = build_and_export(&root, &full_db, &["--rebuild"]);
+    assert!(rerun == full, "the rerun's graph is the full build's");
+    assert_eq!((summary["crates_patched"].as_u64(), summary["items_resolved"].as_u64()), (Some(1), Some(0)));
+
+    // Lines moved again, and a call changed: the segments that hold that file's 50 functions are
+    // resolved again, for their edges' lines, and only those (the crate's imports resolve as they
+    // did: a `use` that moved is not a `use` that changed); the graph is the full build's.
+    let text = std::fs::read_to_string(&moved).unwrap().replacen("// a comment\n", "", 1);
+    std::fs::write(&moved, text.replacen("crate::m13::f1()", "crate::m13::f2()", 1)).unwrap();
     let (rerun, summary) = build_and_export(&root, &rerun_db, &[]);
     let (full, _) = build_and_export(&root, &full_db, &["--rebuild"]);
     assert!(rerun == full, "the rerun's graph is the full build's");
@@ -636,13 +659,7 @@ fn edits_that_change_only_their_files_vertices_patch_the_crate() {
     std::fs::write(&b_lib, "pub fn g() -> u32 {\n    a::body::twice(2)\n}\n").unwrap();
     let (rerun_db, full_db) = (scratch.path().join("rerun.msgpack"), scratch.path().join("full.msgpack"));
     build_and_export(scratch.path(), &rerun_db, &[]);
-    // The rerun's graph and counts are the full build's; gives the rerun's summary and graph.
-    let check = |patched: u64, reindexed: u64| {
-        let (rerun, summary, _) = rerun_equals_full(scratch.path(), &rerun_db, &full_db);
-        let how = (summary["crates_patched"].as_u64(), summary["crates_reindexed"].as_u64());
-        assert_eq!(how, (Some(patched), Some(reindexed)), "{summary}");
-        (summary, rerun)
-    };
+    let check = |patched, reindexed| rerun_patched(scratch.path(), &rerun_db, &full_db, patched, reindexed);
 
     // A comment at the end of a file moves the module's last line only: `a`'s library is
     // patched, nothing is resolved, `b` is not touched.
@@ -667,18 +684,23 @@ fn edits_that_change_only_their_files_vertices_patch_the_crate() {
     append(&support, "// shared\n");
     check(2, 0);
 
-    // `a` patched, and `b` indexed again in the same rerun (lines moved in it): `b` reads `a`'s
+    // `a` patched, and `b` indexed again in the same rerun (a call added in it): `b` reads `a`'s
     // recorded scopes.
     append(&body, "// another\n");
-    toggle(&b_lib, "pub fn g() -> u32 {\n", "// moved\npub fn g() -> u32 {\n");
+    toggle(&b_lib, "twice(2)", "twice(a::body::add(2))");
     check(1, 1);
+
+    // Lines moved in `b`: patched, its call's line moved.
+    toggle(&b_lib, "pub fn g() -> u32 {\n", "// moved\npub fn g() -> u32 {\n");
+    check(1, 0);
 
     // A file both a module's and `include!`d: what it gives the including module changes too.
     toggle(&inc, "/// One.", "/// Uno.");
     let (_, graph) = check(0, 1);
     assert_eq!(graph.matches("Uno.").count(), 2, "both copies of the function have the new doc");
 
-    // What resolution reads changed: lines moved, a call added, a field added on its line, the
+    // What resolution reads changed: lines moved in a crate that `include!`s a file (whose `use`s
+    // a module holds with that file's lines), a call added, a field added on its line, the
     // macro's definition (what the call makes): indexed again, never patched.
     toggle(&body, "/// Adds 1.\n", "\n/// Adds 1.\n");
     check(0, 1);
@@ -687,6 +709,98 @@ fn edits_that_change_only_their_files_vertices_patch_the_crate() {
     toggle(&lib, "pub x: u32 }", "pub x: u32, pub y: u32 }");
     check(0, 1);
     toggle(&lib, "-> u32 { 0 }", "-> u64 { 0 }");
+    check(0, 1);
+}
+
+#[test]
+fn lines_moved_in_a_file_patch_its_crate() {
+    // `shapes.rs` has what holds lines beyond its own vertices: macro calls whose functions call
+    // (their lines are the call's, or those in its text), a macro called in a body, an inline
+    // module, a `use`. `twice.rs`
+    // is the body of two modules (opposite `cfg`s), `decl.rs` declares a module by a macro call,
+    // and `many.rs` has enough functions that the crate's resolved edges take several segments.
+    let scratch = tempfile::tempdir().unwrap();
+    let root = new_package(scratch.path(), "lines");
+    let src = root.join("src");
+    let lib = "pub mod decl;\npub mod extra;\npub mod many;\npub mod shapes;\n\
+               #[cfg(unix)]\n#[path = \"twice.rs\"]\npub mod twice_a;\n\
+               #[cfg(not(unix))]\n#[path = \"twice.rs\"]\npub mod twice_b;\n";
+    std::fs::write(src.join("lib.rs"), lib).unwrap();
+    let shapes = src.join("shapes.rs");
+    std::fs::write(
+        &shapes,
+        "use crate::many::f1;\n\
+         macro_rules! getters { ($($name:ident),*) => { $(pub fn $name() -> u32 { base() + f1() })* }; }\n\
+         macro_rules! plus { ($e:expr) => { $e + crate::many::f2() }; }\n\
+         pub fn base() -> u32 {\n    let x = 1;\n    x + 1\n}\n\
+         getters!(\n    width,\n    height\n);\n\
+         macro_rules! wrap { ($($i:item)*) => { $($i)* }; }\n\
+         wrap! {\n    pub fn inside() -> u32 {\n        base()\n    }\n}\n\
+         pub struct Square;\n\
+         impl Square {\n    pub fn area(&self) -> u32 {\n        width()\n            * height()\n    }\n}\n\
+         pub fn logged() -> u32 {\n    plus!(base())\n}\n\
+         mod inline {\n    pub fn deep() -> u32 {\n        super::base()\n    }\n}\n",
+    )
+    .unwrap();
+    let twice = src.join("twice.rs");
+    std::fs::write(&twice, "pub fn two() -> u32 {\n    crate::shapes::base() * 2\n}\n").unwrap();
+    let decl = src.join("decl.rs");
+    std::fs::write(&decl, "macro_rules! declare { () => { pub mod declared; }; }\ndeclare!();\n").unwrap();
+    std::fs::create_dir_all(src.join("decl")).unwrap();
+    std::fs::write(src.join("decl/declared.rs"), "pub fn here() -> u32 { crate::shapes::base() }\n").unwrap();
+    let extra = src.join("extra.rs");
+    // Defined twice (rustc's E0428): an edit of this file is never patched.
+    std::fs::write(&extra, "pub fn one() -> u32 { 1 }\npub fn dup() {}\npub fn dup() {}\n").unwrap();
+    let many: String = (0..300).map(|f| format!("pub fn f{f}() -> u32 {{\n    f{}()\n}}\n", (f + 1) % 300)).collect();
+    std::fs::write(src.join("many.rs"), many).unwrap();
+    let (rerun_db, full_db) = (scratch.path().join("rerun.msgpack"), scratch.path().join("full.msgpack"));
+    let (first, _) = build_and_export(&root, &rerun_db, &[]);
+    let check = |patched, reindexed| rerun_patched(&root, &rerun_db, &full_db, patched, reindexed);
+
+    // A statement added to a body above the rest: lines move in the file's vertices, in what the
+    // macro call made, in the edges from both; nothing is resolved.
+    toggle(&shapes, "    let x = 1;\n", "    let x = 1;\n    let y = 2;\n");
+    let (summary, graph) = check(1, 0);
+    assert_eq!(summary["items_resolved"], 0, "{summary}");
+    assert_ne!(graph, first, "lines moved");
+    // A line above the `use`, then both edits undone: patched each time.
+    toggle(&shapes, "use crate::many::f1;\n", "\nuse crate::many::f1;\n");
+    check(1, 0);
+    toggle(&shapes, "\nuse crate::many::f1;\n", "use crate::many::f1;\n");
+    toggle(&shapes, "    let x = 1;\n    let y = 2;\n", "    let x = 1;\n");
+    let (_, graph) = check(1, 0);
+    assert_eq!(graph, first, "the first graph again");
+    // A file that is the body of two modules: both its entries moved alike.
+    toggle(&twice, "pub fn two", "// two\npub fn two");
+    check(1, 0);
+    toggle(&twice, "// two\npub fn two", "pub fn two");
+    check(1, 0);
+    // A line added just below a macro call: the function it made has the lines it has in the
+    // call's text, which stayed.
+    toggle(&shapes, "}\npub struct Square;", "}\n\npub struct Square;");
+    check(1, 0);
+    toggle(&shapes, "}\n\npub struct Square;", "}\npub struct Square;");
+    check(1, 0);
+
+    // Lines patched, then moved back while a comment in the file that is never patched makes the
+    // crate indexed again: the segments whose edges the patch moved are resolved again, not kept
+    // by the keys the first build gave them (which their items have again).
+    toggle(&shapes, "    let x = 1;\n", "    let x = 1;\n    let y = 2;\n");
+    check(1, 0);
+    toggle(&shapes, "    let x = 1;\n    let y = 2;\n", "    let x = 1;\n");
+    append(&extra, "// a note\n");
+    let (summary, _) = check(0, 1);
+    assert!(summary["items_resolved"].as_u64() > Some(0), "{summary}");
+
+    // Not patched: two calls joined on one line (lines no longer in order), a line above a `mod`
+    // declaration (its file was reached from there), a line above a macro call that declares a
+    // module.
+    toggle(&shapes, "width()\n            * height()", "width() * height()");
+    check(0, 1);
+    let lib = src.join("lib.rs");
+    toggle(&lib, "pub mod shapes;", "\npub mod shapes;");
+    check(0, 1);
+    toggle(&decl, "declare!();", "\ndeclare!();");
     check(0, 1);
 }
 

@@ -82,6 +82,29 @@ pub struct EdgeSegments {
     pub segments: Vec<Segment>,
 }
 
+impl EdgeSegments {
+    /// Makes the segments that any of `batches` (indices among the output's batches) belong to
+    /// keep nothing in a later rerun: those batches were rewritten (`index::shift`), and their
+    /// segment's key no longer says what they hold. A forgotten key is 0, which no segment's
+    /// key (a 64-bit xxh3 digest) is but by a chance of 2^-64.
+    pub fn forget(&mut self, batches: impl IntoIterator<Item = usize>) {
+        let mut starts = Vec::with_capacity(self.segments.len());
+        let mut next = self.first as usize;
+        for segment in &self.segments {
+            starts.push(next);
+            next += segment.batches as usize;
+        }
+        for batch in batches {
+            if batch < self.first as usize || batch >= next {
+                continue;
+            }
+            // The last segment starting at or before the batch (segments without edges take none).
+            let at = starts.partition_point(|&start| start <= batch) - 1;
+            self.segments[at].key = 0;
+        }
+    }
+}
+
 /// One segment of `EdgeSegments`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
@@ -639,22 +662,58 @@ impl FileCache {
         self.index.keys().map(String::as_str).filter(move |key| key.len() > hash.len() && key.ends_with(hash))
     }
 
+    /// The crate's output cut into its batches at `batches` (the summary's lengths).
+    pub fn output_batches(&self, batches: &[u64]) -> Option<Vec<&[u8]>> {
+        split_output(&self.output, batches)
+    }
+
+    /// The keys of the files' entries whose batch is a batch of the output, by the batch's index
+    /// among the output's `batches` (the summary's lengths).
+    pub fn batch_owners(&self, batches: &[u64]) -> std::collections::HashMap<usize, &str> {
+        let batch_at = self.batch_at(batches);
+        self.index.iter().filter_map(|(key, &(_, _, splice))| Some((batch_at(splice?)?, key.as_str()))).collect()
+    }
+
+    /// The keys of the entries whose own bytes (those around a file's batch, which is the
+    /// output's) hold `needle`.
+    pub fn keys_holding<'a>(&'a self, needle: &'a [u8]) -> impl Iterator<Item = &'a str> {
+        let finder = memchr::memmem::Finder::new(needle);
+        self.index.iter().filter_map(move |(key, &(offset, len, _))| {
+            let bytes = self.data.get(offset..offset + len)?;
+            finder.find(bytes).map(|_| key.as_str())
+        })
+    }
+
+    /// The index among the output's `batches` of the batch a splice names.
+    fn batch_at(&self, batches: &[u64]) -> impl Fn(Splice) -> Option<usize> {
+        let mut starts = std::collections::HashMap::with_capacity(batches.len());
+        let mut offset = 0;
+        for (i, &len) in batches.iter().enumerate() {
+            starts.insert(offset, i);
+            offset += len as usize;
+        }
+        let lengths = batches.to_vec();
+        move |(_, from, len): Splice| starts.get(&from).copied().filter(|&i| lengths[i] == len as u64)
+    }
+
     /// The crate's output and this cache, with the entries of `replaced` (an old key, a new key,
-    /// and the new entry, `FileOutputRef::encode`d) in the place of the old ones, and each new
-    /// entry's batch in the place of the old one's in the output, which `batches` (the summary's
-    /// lengths) cut into batches. Gives the output, its batches' lengths and the cache encoded
-    /// (`encode`); `None` when an old entry is missing or its batch is not one of the output's.
-    pub fn patched(&self, batches: &[u64], replaced: Vec<(String, String, Parts)>) -> Option<(Parts, Vec<u64>, Parts)> {
+    /// and the new entry, `FileOutputRef::encode`d) in the place of the old ones, each new
+    /// entry's batch in the place of the old one's in the output, and the batches of `rewritten`
+    /// (by index) in the place of those. `batches` (the summary's lengths) cut the output into
+    /// batches. Gives the output, its batches' lengths and the cache encoded (`encode`); `None`
+    /// when an old entry is missing or its batch is not one of the output's.
+    pub fn patched(
+        &self,
+        batches: &[u64],
+        replaced: Vec<(String, String, Parts)>,
+        rewritten: Vec<(usize, Arc<[u8]>)>,
+    ) -> Option<(Parts, Vec<u64>, Parts)> {
         let mut output: Vec<Arc<[u8]>> =
             split_output(&self.output, batches)?.into_iter().map(Arc::<[u8]>::from).collect();
-        let mut starts = std::collections::HashMap::with_capacity(output.len());
-        let mut offset = 0;
-        for (i, batch) in output.iter().enumerate() {
-            starts.insert(offset, i);
-            offset += batch.len();
+        let batch_at = self.batch_at(batches);
+        for (i, batch) in rewritten {
+            *output.get_mut(i)? = batch;
         }
-        // The batch an entry's splice names, by its index in the output.
-        let batch_at = |(_, from, len): Splice| starts.get(&from).copied().filter(|&i| batches[i] == len as u64);
         let mut new_entries = Vec::with_capacity(replaced.len());
         let mut gone = std::collections::HashSet::with_capacity(replaced.len());
         for (old, new, mut parts) in replaced {

@@ -36,6 +36,7 @@ use crate::workspace::{CrateInfo, CrateKind, PackageInfo, Workspace};
 
 mod patch;
 mod resolved;
+mod shift;
 
 /// Resolved edges go to the writer in batches of at most this many.
 const EDGE_BATCH: usize = 10_000;
@@ -1963,6 +1964,9 @@ fn expand_calls(
 
 type ExpandResult = Result<parse::Expanded, parse::SyntaxError>;
 
+/// How the keys of cached expansions start, apart from files' keys (which are hashes).
+const EXPANSION_KEY: &str = "expansion ";
+
 /// The key of a call's expansion among the crate's cached files (`FileCache`, beside the files'
 /// own keys): a hash of everything the expansion is a function of. `how` names the expansion
 /// (`parse::expand`, or `parse::expand_members` and its trait's visibility); the call's `cfg` is
@@ -1981,7 +1985,7 @@ fn expansion_key(how: &str, call: &parse::MacroCall, definition: Option<parse::D
         hasher.update(&text_line.to_le_bytes());
         hasher.update(&line.to_le_bytes());
     }
-    format!("expansion {:032x}", hasher.digest128())
+    format!("{EXPANSION_KEY}{:032x}", hasher.digest128())
 }
 
 /// Expands the macro calls among one impl's or trait's members (or in a const's initializer),

@@ -10,11 +10,24 @@
 //! (`FileOrigin`), and when the file's entry differs from the recorded one in its batch's
 //! properties only, takes the crate's recorded output with the file's new batch in the old one's
 //! place: no walk of the other files, no expansion, no resolution.
+//!
+//! An edit that adds or removes lines (a statement added to a body) also moves the lines of the
+//! records: when they are all that changed, `shift` finds how the lines moved and moves them in
+//! the other batches that hold the file's lines (what its macro calls made, the edges from its
+//! items), and the segments of resolved edges it rewrote are forgotten for later reruns.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use super::shift::{self, LineShift, Moved};
+use uuid::Uuid;
+
 use super::{CrateOutput, Ctx, Deps, FileJob, Reuse, Walk, crate_cfg, display, index_file_contained};
-use crate::incremental::{BatchKeys, Change, FileCache, FileOutput, Input, decode_batches};
+use crate::cfg::CfgContext;
+use crate::incremental::{
+    BatchKeys, Change, FileCache, FileEntry, FileOrigin, FileOutput, Input, Parts, UnitSummary, decode_batches,
+    encode_batch,
+};
+use crate::workspace::CrateInfo;
 
 /// Whether `patch` may succeed for `krate`, known without reading its recorded files: some of its
 /// own files changed, and its dependencies are as they were.
@@ -48,6 +61,8 @@ pub(super) fn patch(
     let mut inputs: Vec<Input> =
         recorded.inputs.iter().filter(|input| !reuse.changed.contains(&input.path)).cloned().collect();
     let mut replaced = Vec::new();
+    // The files whose lines moved, with the keys of their old entries.
+    let mut moved: Vec<(Moved, Vec<String>)> = Vec::new();
     // Each file's old batch and its new one.
     let mut swapped = Vec::new();
     for input in changed {
@@ -63,63 +78,79 @@ pub(super) fn patch(
         if recorded.diagnostics.iter().any(|diagnostic| diagnostic.file == name) {
             return None;
         }
-        let mut found = false;
+        // The file's entries: one per module whose body it is (`mod`s under opposite `cfg`s).
+        let mut entries = 0;
+        let mut shifted: Option<(LineShift, Vec<Uuid>, Vec<String>)> = None;
         for old_key in cached.keys_with_content(old_hash) {
             let (old_keys, origin, old_entry) = FileOutput::origin(cached.get(old_key)?)?;
             if !origin.candidates.iter().any(|candidate| candidate.path == input.path) {
                 // Another file that had the same text.
                 continue;
             }
-            // A file the fallback would parse again is parsed once (`SharedParses`).
-            ctx.parses.expect_again(&input.path);
-            let walk = Walk::default();
-            let job = FileJob {
-                krate,
-                package,
-                cfg: &cfg,
-                candidates: origin.candidates,
-                module: origin.module,
-                decl: origin.decl,
-                ancestors: origin.ancestors,
-                walk: &walk,
-            };
-            let indexed = catch_unwind(AssertUnwindSafe(|| index_file_contained(ctx, &job))).is_ok();
-            proc_macro2::extra::invalidate_current_thread_spans();
-            drop(job);
-            let diagnostics = walk.diagnostics.into_inner().unwrap_or_else(|poison| poison.into_inner());
-            if !indexed || !diagnostics.is_empty() || walk.files_failed.into_inner() > 0 {
-                return None;
-            }
-            // It read the file it read then (and looked in vain where it looked then).
-            for read in walk.inputs.into_inner().unwrap_or_else(|poison| poison.into_inner()) {
-                match read.hash {
-                    Some(_) if read.path == input.path => inputs.push(read),
-                    _ if recorded.inputs.contains(&read) => {}
-                    _ => return None,
-                }
-            }
-            let mut files = walk.files.into_inner().unwrap_or_else(|poison| poison.into_inner());
-            let (new_key, new_entry) = files.pop().filter(|_| files.is_empty())?;
+            let (new_key, new_entry) = index_alone(ctx, krate, &cfg, origin, input, recorded, &mut inputs)?;
             let [head, batch, tail] = new_entry.parts().try_into().ok()?;
-            // The same records, macro calls, declarations and origin; the same vertices and edges.
-            if head != old_entry.head || tail != old_entry.tail || BatchKeys::decode(batch)? != old_keys {
+            // The same vertices and edges; the same records, macro calls, declarations and origin,
+            // or those but for lines that moved (alike in each of the file's entries).
+            if head != old_entry.head || BatchKeys::decode(batch)? != old_keys {
                 return None;
+            }
+            if tail != old_entry.tail {
+                if !recorded.included.is_empty() {
+                    // An `include!`d file's `use`s are the including module's, with its lines.
+                    return None;
+                }
+                let shift = shift::between(old_entry, FileEntry { head, batch, tail }, &name)?;
+                let (first, vertices, keys) = shifted.get_or_insert_with(|| (shift.clone(), Vec::new(), Vec::new()));
+                if *first != shift {
+                    return None;
+                }
+                vertices.extend(old_keys.vertices.iter().map(|(id, _)| *id));
+                keys.push(old_key.to_owned());
             }
             swapped.push((old_entry.batch, batch.to_vec()));
             replaced.push((old_key.to_owned(), new_key, new_entry));
-            found = true;
+            entries += 1;
         }
-        if !found {
+        if entries == 0 {
             return None;
         }
+        if let Some((shift, vertices, keys)) = shifted {
+            declared_where_kept(cached, &keys, &name, &shift)?;
+            moved.push((Moved { name, shift, batches: Vec::new(), vertices }, keys));
+        }
+    }
+    // The batches of the crate that hold lines of a file whose lines moved, with them moved.
+    let mut rewritten = std::collections::BTreeMap::new();
+    if !moved.is_empty() {
+        let owners = cached.batch_owners(&recorded.batches);
+        let mut files = Vec::with_capacity(moved.len());
+        for (mut file, keys) in moved {
+            let own = owners.iter().filter(|(_, owner)| keys.iter().any(|key| key == *owner));
+            file.batches = own.map(|(&i, _)| i).collect();
+            if file.batches.len() != keys.len() {
+                return None;
+            }
+            files.push(file);
+        }
+        rewritten = shift::rewrite(&cached.output_batches(&recorded.batches)?, &owners, &files)?;
     }
     // When no key is in two batches of the output, the batches swapped are all that changed.
     let change = recorded.disjoint.then(|| {
         let (old, new): (Vec<&[u8]>, Vec<&[u8]>) = swapped.iter().map(|(old, new)| (*old, new.as_slice())).unzip();
-        Some(Change { old: decode_batches(&old)?, new: decode_batches(&new)? })
+        let (mut old, mut new) = (decode_batches(&old)?, decode_batches(&new)?);
+        for (was, is) in rewritten.values() {
+            old.push(was.clone());
+            new.push(is.clone());
+        }
+        Some(Change { old, new })
     });
-    let (output, batches, files) = cached.patched(&recorded.batches, replaced)?;
+    let forgotten: Vec<usize> = rewritten.keys().copied().collect();
+    let rewritten = rewritten.into_iter().map(|(i, (_, batch))| (i, encode_batch(&batch).into())).collect();
+    let (output, batches, files) = cached.patched(&recorded.batches, replaced, rewritten)?;
     let mut summary = recorded.clone();
+    if let Some(segments) = &mut summary.edge_segments {
+        segments.forget(forgotten);
+    }
     inputs.sort();
     inputs.dedup();
     summary.inputs = inputs;
@@ -135,4 +166,67 @@ pub(super) fn patch(
         scopes_as_recorded: true,
         change: change.flatten(),
     })
+}
+
+/// The entry the file at `input` gives now, indexed on its own from where the last walk reached
+/// it (`origin`); `None` when that is not the entry a walk of the crate would give it: the file
+/// has diagnostics now, or it read other files than it did. Notes the file's new input.
+fn index_alone(
+    ctx: &Ctx<'_>,
+    krate: &CrateInfo,
+    cfg: &CfgContext,
+    origin: FileOrigin,
+    input: &Input,
+    recorded: &UnitSummary,
+    inputs: &mut Vec<Input>,
+) -> Option<(String, Parts)> {
+    // A file the fallback would parse again is parsed once (`SharedParses`).
+    ctx.parses.expect_again(&input.path);
+    let walk = Walk::default();
+    let job = FileJob {
+        krate,
+        package: &ctx.workspace.packages[krate.package],
+        cfg,
+        candidates: origin.candidates,
+        module: origin.module,
+        decl: origin.decl,
+        ancestors: origin.ancestors,
+        walk: &walk,
+    };
+    let indexed = catch_unwind(AssertUnwindSafe(|| index_file_contained(ctx, &job))).is_ok();
+    proc_macro2::extra::invalidate_current_thread_spans();
+    drop(job);
+    let diagnostics = walk.diagnostics.into_inner().unwrap_or_else(|poison| poison.into_inner());
+    if !indexed || !diagnostics.is_empty() || walk.files_failed.into_inner() > 0 {
+        return None;
+    }
+    // It read the file it read then (and looked in vain where it looked then).
+    for read in walk.inputs.into_inner().unwrap_or_else(|poison| poison.into_inner()) {
+        match read.hash {
+            Some(_) if read.path == input.path => inputs.push(read),
+            _ if recorded.inputs.contains(&read) => {}
+            _ => return None,
+        }
+    }
+    let mut files = walk.files.into_inner().unwrap_or_else(|poison| poison.into_inner());
+    files.pop().filter(|_| files.is_empty())
+}
+
+/// `Some` when no file of the crate was declared at a line of the file `name` that moved: a
+/// `mod x;` that a macro call of the file made holds the call's line, and its file's entry (whose
+/// origin has it) would be the one a walk gives no more. `keys` are the file's own entries.
+fn declared_where_kept(cached: &FileCache, keys: &[String], name: &str, shift: &LineShift) -> Option<()> {
+    for key in cached.keys_holding(name.as_bytes()) {
+        if keys.iter().any(|own| own == key) || key.starts_with(super::EXPANSION_KEY) {
+            continue;
+        }
+        let (_, origin, _) = FileOutput::origin(cached.get(key)?)?;
+        if let Some((file, line)) = &origin.decl
+            && file == name
+            && !shift.keeps(*line)
+        {
+            return None;
+        }
+    }
+    Some(())
 }
