@@ -1,5 +1,3 @@
-use std::sync::Arc;
-
 use serde_json::json;
 
 use super::*;
@@ -259,7 +257,7 @@ fn a_batch_counted_by_its_keys_counts_as_the_batch_itself() {
     let summaries = [false, true].map(|by_keys| {
         let mut builder = OutputBuilder::default();
         for batch in &batches {
-            let encoded: Arc<[u8]> = encode_batch(batch).into();
+            let encoded = bytes::Bytes::from(encode_batch(batch));
             if by_keys {
                 builder.add_keys(&BatchKeys::decode(&encoded).unwrap(), encoded);
             } else {
@@ -317,13 +315,14 @@ fn batch_keys_step_over_properties_of_every_shape() {
 fn a_file_cache_keeps_each_files_batch_once_in_the_crates_output() {
     // A crate's output: a batch of its own, then two files' batches; the cache also holds a
     // macro call's expansion (one part, kept whole).
-    let own: Arc<[u8]> = encode_batch(&module_batch(5)).into();
-    let (a, b): (Arc<[u8]>, Arc<[u8]>) = (encode_batch(&module_batch(1)).into(), encode_batch(&module_batch(2)).into());
+    let own = bytes::Bytes::from(encode_batch(&module_batch(5)));
+    let (a, b) =
+        (bytes::Bytes::from(encode_batch(&module_batch(1))), bytes::Bytes::from(encode_batch(&module_batch(2))));
     let mut output = Parts::default();
     for part in [&own, &a, &b] {
         output.push(part.clone());
     }
-    let file = |batch: &Arc<[u8]>| {
+    let file = |batch: &bytes::Bytes| {
         FileOutputRef { records: &[], sites: &[], children: &[], origin: test_origin() }.encode(batch.clone())
     };
     let entries = || {

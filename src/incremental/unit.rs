@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
 use std::io::Write;
-use std::sync::Arc;
 
+use bytes::Bytes;
 use rustc_hash::{FxBuildHasher, FxHashSet};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -133,10 +133,10 @@ pub struct RecordedEdges<'a> {
 /// copied into one buffer (a crate of generated declarations has hundreds of megabytes of them).
 /// Hashed and written part by part, with the hash and the bytes of the whole.
 #[derive(Debug, Clone, Default)]
-pub struct Parts(Vec<Arc<[u8]>>);
+pub struct Parts(Vec<Bytes>);
 
 impl Parts {
-    pub fn push(&mut self, part: impl Into<Arc<[u8]>>) {
+    pub fn push(&mut self, part: impl Into<Bytes>) {
         self.0.push(part.into());
     }
 
@@ -176,6 +176,12 @@ impl Parts {
     }
 }
 
+impl From<Bytes> for Parts {
+    fn from(bytes: Bytes) -> Parts {
+        Parts(vec![bytes])
+    }
+}
+
 impl From<Vec<u8>> for Parts {
     fn from(bytes: Vec<u8>) -> Parts {
         Parts(vec![bytes.into()])
@@ -208,7 +214,7 @@ impl OutputBuilder {
     }
 
     /// `add`, for a batch already encoded (`encode_batch`).
-    pub fn add_encoded(&mut self, batch: &Batch, encoded: Arc<[u8]>) {
+    pub fn add_encoded(&mut self, batch: &Batch, encoded: Bytes) {
         let vertices = batch.vertices.iter().map(|vertex| (vertex.id, vertex.kind));
         let edges = batch.edges.iter().map(|edge| (edge.from, edge.kind, edge.to));
         self.add_keyed(vertices, edges, encoded);
@@ -216,7 +222,7 @@ impl OutputBuilder {
 
     /// `add`, for a batch known by its keys and its bytes (a file's output read back from the
     /// cache, whose properties need not be decoded: they are in the bytes).
-    pub fn add_keys(&mut self, keys: &BatchKeys, encoded: Arc<[u8]>) {
+    pub fn add_keys(&mut self, keys: &BatchKeys, encoded: Bytes) {
         let vertices = keys.vertices.iter().copied();
         let edges = keys.edges.iter().copied();
         self.add_keyed(vertices, edges, encoded);
@@ -226,7 +232,7 @@ impl OutputBuilder {
         &mut self,
         vertices: impl Iterator<Item = (Uuid, VertexKind)> + Clone,
         edges: impl Iterator<Item = (Uuid, EdgeKind, Uuid)> + Clone,
-        encoded: Arc<[u8]>,
+        encoded: Bytes,
     ) {
         for (id, kind) in vertices.clone() {
             if kind.is_shared() {
@@ -469,7 +475,7 @@ impl FileOutputRef<'_> {
     /// The bytes `FileOutput` decodes from, given its batch's `encode_batch` (kept as a part, not
     /// copied): rmp_serde writes a struct as an array of its fields, and a msgpack array's
     /// elements simply follow its header.
-    pub fn encode(&self, batch: Arc<[u8]>) -> Parts {
+    pub fn encode(&self, batch: Bytes) -> Parts {
         let mut head = Vec::new();
         // Encoding plain data into a `Vec` cannot fail.
         let _ = rmp::encode::write_array_len(&mut head, 5);
@@ -493,8 +499,8 @@ pub struct FileCache {
     /// By key: the entry's range in `data`, and its splice (where in the entry the batch goes,
     /// and its range in `output`).
     index: std::collections::HashMap<String, (usize, usize, Option<Splice>)>,
-    data: Vec<u8>,
-    output: Vec<u8>,
+    data: Bytes,
+    output: Bytes,
     /// What the crate's summary recorded of its resolution (`with_summary`).
     recorded: Option<Recorded>,
 }
@@ -531,11 +537,6 @@ impl<'a> FileEntry<'a> {
             std::borrow::Cow::Owned([self.head, self.batch, self.tail].concat())
         }
     }
-
-    /// The entry as parts, its batch shared with what else holds `batch`.
-    pub fn to_parts(&self, batch: Arc<[u8]>) -> Parts {
-        Parts(vec![self.head.into(), batch, self.tail.into()])
-    }
 }
 
 impl FileCache {
@@ -562,7 +563,7 @@ impl FileCache {
                     .map(|&start| (head.len(), start, batch.len())),
                 _ => None,
             };
-            let pieces: Vec<&Arc<[u8]>> = match splice {
+            let pieces: Vec<&Bytes> = match splice {
                 Some(_) => vec![&parts.0[0], &parts.0[2]],
                 None => parts.0.iter().collect(),
             };
@@ -594,7 +595,7 @@ impl FileCache {
             }
             map.insert(key, (start + offset, len, splice));
         }
-        Some(FileCache { index: map, data: bytes, output, recorded: None })
+        Some(FileCache { index: map, data: bytes.into(), output: output.into(), recorded: None })
     }
 
     /// Adds what the crate's last build recorded of its resolution, from its summary.
@@ -706,10 +707,11 @@ impl FileCache {
         &self,
         batches: &[u64],
         replaced: Vec<(String, String, Parts)>,
-        rewritten: Vec<(usize, Arc<[u8]>)>,
+        rewritten: Vec<(usize, Bytes)>,
     ) -> Option<(Parts, Vec<u64>, Parts)> {
-        let mut output: Vec<Arc<[u8]>> =
-            split_output(&self.output, batches)?.into_iter().map(Arc::<[u8]>::from).collect();
+        // Slices of the recorded bytes, not copies: only what changed is new.
+        let mut output: Vec<Bytes> =
+            split_output(&self.output, batches)?.into_iter().map(|batch| self.output.slice_ref(batch)).collect();
         let batch_at = self.batch_at(batches);
         for (i, batch) in rewritten {
             *output.get_mut(i)? = batch;
@@ -729,11 +731,12 @@ impl FileCache {
                 continue;
             }
             let bytes = self.data.get(offset..offset + len)?;
+            let bytes = self.data.slice_ref(bytes);
             let parts = match splice {
-                None => Parts(vec![bytes.into()]),
+                None => Parts(vec![bytes]),
                 Some(splice) => {
-                    let (head, tail) = bytes.split_at_checked(splice.0)?;
-                    Parts(vec![head.into(), output[batch_at(splice)?].clone(), tail.into()])
+                    let (head, tail) = (bytes.get(..splice.0)?, bytes.get(splice.0..)?);
+                    Parts(vec![bytes.slice_ref(head), output[batch_at(splice)?].clone(), bytes.slice_ref(tail)])
                 }
             };
             entries.push((key.clone(), parts));
@@ -743,6 +746,25 @@ impl FileCache {
         let lengths = output.0.iter().map(|batch| batch.len() as u64).collect();
         let files = FileCache::encode(entries, &output);
         Some((output, lengths, files))
+    }
+
+    /// `bytes` (an entry's piece, or a batch of the output, as `get` gave them) as a part that
+    /// shares the cache's bytes: no copy.
+    pub fn share(&self, bytes: &[u8]) -> Bytes {
+        let within = |of: &Bytes| {
+            let (start, end) = (of.as_ptr() as usize, of.as_ptr() as usize + of.len());
+            let at = bytes.as_ptr() as usize;
+            start <= at && at + bytes.len() <= end
+        };
+        match [&self.data, &self.output].into_iter().find(|of| within(of)) {
+            Some(of) if !bytes.is_empty() => of.slice_ref(bytes),
+            _ => Bytes::copy_from_slice(bytes),
+        }
+    }
+
+    /// The entry (as `get` gave it) as parts, sharing the cache's bytes, its batch `batch`.
+    pub fn entry_parts(&self, entry: FileEntry<'_>, batch: Bytes) -> Parts {
+        Parts(vec![self.share(entry.head), batch, self.share(entry.tail)])
     }
 
     /// The entry with `key`, if it was kept.

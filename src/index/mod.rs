@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use bytes::Bytes;
 use camino::{Utf8Path, Utf8PathBuf};
 use rayon::prelude::*;
 use serde_json::Value;
@@ -211,7 +212,7 @@ impl Ctx<'_> {
     }
 
     /// `send`, for a batch already encoded (`encode_batch`).
-    fn send_encoded(&self, walk: &Walk, batch: Batch, encoded: Arc<[u8]>) {
+    fn send_encoded(&self, walk: &Walk, batch: Batch, encoded: Bytes) {
         walk.output.lock().unwrap_or_else(|poison| poison.into_inner()).add_encoded(&batch, encoded);
         if let Some(sink) = &self.sink
             && sink.send(batch).is_err()
@@ -221,7 +222,7 @@ impl Ctx<'_> {
     }
 
     /// `send`, for a batch read back from the cache, known by its keys and its bytes.
-    fn send_reused(&self, walk: &Walk, keys: &BatchKeys, encoded: Arc<[u8]>) {
+    fn send_reused(&self, walk: &Walk, keys: &BatchKeys, encoded: Bytes) {
         // Only a rerun reuses files (`Mode::Reuse`), and a rerun's output goes to the diff, not
         // to a writer: the batch itself is not needed.
         debug_assert!(self.sink.is_none(), "a full build reuses no file");
@@ -1090,16 +1091,15 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     // checked) and the text.
     let context = crate::incremental::hash(format!("{}\n{:?}\n{:?}", file.path, job.module, job.decl).as_bytes());
     let key = format!("{context}{content_hash}");
-    if let Some(entry) = job.walk.cached.as_ref().and_then(|cached| cached.get(&key))
+    if let Some(cached) = &job.walk.cached
+        && let Some(entry) = cached.get(&key)
         && let Some((kept, pieces)) = FileOutput::decode(entry)
     {
-        // The batch's bytes, shared by the crate's output and the file's next cached entry.
-        let batch_bytes: Arc<[u8]> = pieces.batch.into();
-        job.walk
-            .files
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .push((key, pieces.to_parts(batch_bytes.clone())));
+        // The batch's bytes, shared by the crate's output and the file's next cached entry (and
+        // with the recorded ones: not copied).
+        let batch_bytes = cached.share(pieces.batch);
+        let parts = cached.entry_parts(pieces, batch_bytes.clone());
+        job.walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, parts));
         job.walk.files_parsed.fetch_add(1, Ordering::Relaxed);
         let FileOutput { keys, records, sites, children, origin: _ } = kept;
         ctx.send_reused(job.walk, &keys, batch_bytes);
@@ -1201,7 +1201,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     record.active = active;
     records.push(record);
     // The batch is encoded once, for the file's output and the crate's.
-    let batch_bytes: Arc<[u8]> = encode_batch(&batch).into();
+    let batch_bytes = Bytes::from(encode_batch(&batch));
     // A file with lost items or duplicate definitions is not kept for reuse: its diagnostics are
     // made by parsing it.
     if lost.is_empty() && duplicates.is_empty() {
@@ -1944,11 +1944,12 @@ fn expand_calls(
                 })),
             };
             if let Ok(result) = &expanded {
-                let bytes = match cached {
-                    Some(bytes) => bytes.to_vec(),
-                    None => rmp_serde::to_vec(result).unwrap_or_default(),
+                let bytes = match (cached, &walk.cached) {
+                    (Some(std::borrow::Cow::Borrowed(bytes)), Some(cache)) => cache.share(bytes),
+                    (Some(bytes), _) => Bytes::copy_from_slice(&bytes),
+                    (None, _) => rmp_serde::to_vec(result).unwrap_or_default().into(),
                 };
-                walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, bytes.into()));
+                walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, Parts::from(bytes)));
             }
             CallOutcome::Expanded(expanded_body(walk, pending, expanded))
         })

@@ -16,7 +16,6 @@
 
 use std::hash::Hash;
 use std::ops::Range;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use rayon::prelude::*;
@@ -25,7 +24,7 @@ use uuid::Uuid;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::{Ctx, EDGE_BATCH, EDGE_BATCH_CUT, Walk};
-use crate::incremental::{BatchKeys, EdgeSegments, RecordedEdges, Segment, UnitSummary, decode_batches};
+use crate::incremental::{BatchKeys, EdgeSegments, FileCache, RecordedEdges, Segment, UnitSummary, decode_batches};
 use crate::model::{Batch, Edge};
 use crate::resolve::names::{self, NameDigest, Names};
 use crate::resolve::{RecordRefs, ResolveStats, Scoped};
@@ -37,7 +36,7 @@ enum Edges {
 }
 
 /// Batches kept from the last build: their keys, and their bytes.
-type Batches = Vec<(BatchKeys, Arc<[u8]>)>;
+type Batches = Vec<(BatchKeys, bytes::Bytes)>;
 
 /// Per segment: what the last build recorded of it and its batches, when it keeps them.
 type Kept<'c> = Vec<Option<(&'c Segment, Batches)>>;
@@ -81,7 +80,7 @@ pub(super) fn send_resolved(
     let deps = (summary.deps_interface.as_str(), names.deps_changed);
     let found = walk.cached.as_ref().and_then(|cached| {
         let recorded = cached.recorded_edges(uses)?;
-        kept_segments(scoped, (interface, names.digest), deps, recorded, &segments, &keys)
+        kept_segments(scoped, (interface, names.digest), deps, (cached, recorded), &segments, &keys)
     });
     let (recorded, mut kept, by_names) = match found {
         Some((recorded, kept, by_names)) => (Some(recorded), kept, by_names),
@@ -183,7 +182,7 @@ fn kept_segments<'c>(
     scoped: &Scoped,
     (interface, digest): (&str, &NameDigest),
     (deps_interface, deps_changed): (&str, Option<&Names>),
-    recorded: RecordedEdges<'c>,
+    (cached, recorded): (&FileCache, RecordedEdges<'c>),
     segments: &[Range<u32>],
     keys: &[(u64, u64)],
 ) -> Option<(RecordedEdges<'c>, Kept<'c>, bool)> {
@@ -208,7 +207,7 @@ fn kept_segments<'c>(
             if items.clone().any(|item| names::item_mentions_any(&scoped.defs, scoped.refs(), item, &changed, buf)) {
                 return None;
             }
-            Some((*segment, decode_batch_keys(batches)?))
+            Some((*segment, decode_batch_keys(cached, batches)?))
         })
         .collect();
     Some((recorded, kept, by_names))
@@ -294,9 +293,10 @@ fn admit_externs(ctx: &Ctx<'_>, recorded: &RecordedEdges<'_>) -> bool {
     }
 }
 
-/// The keys of each recorded batch, with its bytes; `None` when one is damaged.
-fn decode_batch_keys(batches: &[&[u8]]) -> Option<Batches> {
-    batches.iter().map(|&bytes| Some((BatchKeys::decode(bytes)?, Arc::from(bytes)))).collect()
+/// The keys of each recorded batch, with its bytes (shared with `cached`'s, which they are
+/// from); `None` when one is damaged.
+fn decode_batch_keys(cached: &FileCache, batches: &[&[u8]]) -> Option<Batches> {
+    batches.iter().map(|&bytes| Some((BatchKeys::decode(bytes)?, cached.share(bytes)))).collect()
 }
 
 #[cfg(test)]

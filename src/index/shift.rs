@@ -97,7 +97,7 @@ fn encode(output: &FileOutput) -> Vec<u8> {
     let origin = &output.origin;
     let origin = (origin.candidates.as_slice(), &origin.module, &origin.decl, origin.ancestors.as_slice());
     let entry = FileOutputRef { records: &output.records, sites: &output.sites, children: &output.children, origin };
-    entry.encode(std::sync::Arc::from([])).to_vec()
+    entry.encode(bytes::Bytes::new()).to_vec()
 }
 
 /// Calls `f` with each line of `file` that the entry's records and macro calls hold, in a fixed
