@@ -57,7 +57,7 @@ use crate::workspace::Workspace;
 pub use input::{Input, fingerprint, hash};
 pub use unit::{
     BatchKeys, EdgeSegments, FileCache, FileEntry, FileOrigin, FileOutput, FileOutputRef, OutputBuilder, Parts,
-    RecordedEdges, Segment, UnitSummary, decode_batches, decode_output, encode_batch, split_output,
+    RecordedEdges, Segment, UnitSummary, decode_batches, decode_output, encode_batch, exact, split_output,
 };
 
 /// Bump when the cache's meaning or format changes: an old cache then makes a full build.

@@ -184,7 +184,7 @@ impl From<Bytes> for Parts {
 
 impl From<Vec<u8>> for Parts {
     fn from(bytes: Vec<u8>) -> Parts {
-        Parts(vec![bytes.into()])
+        Parts(vec![exact(bytes)])
     }
 }
 
@@ -202,15 +202,35 @@ pub struct OutputBuilder {
     overlapping: bool,
 }
 
-/// A batch as the cache keeps it.
-pub fn encode_batch(batch: &Batch) -> Vec<u8> {
-    // Encoding plain data into a `Vec` cannot fail.
-    rmp_serde::to_vec(batch).unwrap_or_default()
+/// A batch as the cache keeps it, in an allocation of its size (see `exact`). Encoded into a
+/// buffer each thread keeps, which saves a fresh `Vec` growing by doubling for each batch.
+pub fn encode_batch(batch: &Batch) -> Bytes {
+    std::thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with_borrow_mut(|buffer| {
+        buffer.clear();
+        // Encoding plain data into a `Vec` cannot fail.
+        let _ = rmp_serde::encode::write(buffer, batch);
+        let encoded = Bytes::copy_from_slice(buffer);
+        // The buffer of a batch of generated declarations is not kept.
+        if buffer.capacity() > 1 << 20 {
+            *buffer = Vec::new();
+        }
+        encoded
+    })
+}
+
+/// The bytes as a part, in an allocation of their size: a `Vec`'s spare capacity (up to as much
+/// again, as it grew by doubling) would stay allocated as long as the part lives, and shrinking
+/// it in place does not return it (the allocator keeps a block that shrinks by less than half).
+pub fn exact(bytes: Vec<u8>) -> Bytes {
+    if bytes.len() == bytes.capacity() { Bytes::from(bytes) } else { Bytes::copy_from_slice(&bytes) }
 }
 
 impl OutputBuilder {
     pub fn add(&mut self, batch: &Batch) {
-        self.add_encoded(batch, encode_batch(batch).into());
+        self.add_encoded(batch, encode_batch(batch));
     }
 
     /// `add`, for a batch already encoded (`encode_batch`).
@@ -485,7 +505,7 @@ impl FileOutputRef<'_> {
         let _ = rmp_serde::encode::write(&mut tail, self.children);
         // A tuple encodes as an array of its fields, as `FileOrigin` does.
         let _ = rmp_serde::encode::write(&mut tail, &self.origin);
-        Parts(vec![head.into(), batch, tail.into()])
+        Parts(vec![exact(head), batch, exact(tail)])
     }
 }
 

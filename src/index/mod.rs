@@ -207,7 +207,7 @@ impl Ctx<'_> {
         if batch.is_empty() {
             return;
         }
-        let encoded = encode_batch(&batch).into();
+        let encoded = encode_batch(&batch);
         self.send_encoded(walk, batch, encoded);
     }
 
@@ -1201,7 +1201,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     record.active = active;
     records.push(record);
     // The batch is encoded once, for the file's output and the crate's.
-    let batch_bytes = Bytes::from(encode_batch(&batch));
+    let batch_bytes = encode_batch(&batch);
     // A file with lost items or duplicate definitions is not kept for reuse: its diagnostics are
     // made by parsing it.
     if lost.is_empty() && duplicates.is_empty() {
@@ -1947,7 +1947,7 @@ fn expand_calls(
                 let bytes = match (cached, &walk.cached) {
                     (Some(std::borrow::Cow::Borrowed(bytes)), Some(cache)) => cache.share(bytes),
                     (Some(bytes), _) => Bytes::copy_from_slice(&bytes),
-                    (None, _) => rmp_serde::to_vec(result).unwrap_or_default().into(),
+                    (None, _) => crate::incremental::exact(rmp_serde::to_vec(result).unwrap_or_default()),
                 };
                 walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, Parts::from(bytes)));
             }

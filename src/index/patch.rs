@@ -145,7 +145,7 @@ pub(super) fn patch(
         Some(Change { old, new })
     });
     let forgotten: Vec<usize> = rewritten.keys().copied().collect();
-    let rewritten = rewritten.into_iter().map(|(i, (_, batch))| (i, encode_batch(&batch).into())).collect();
+    let rewritten = rewritten.into_iter().map(|(i, (_, batch))| (i, encode_batch(&batch))).collect();
     let (output, batches, files) = cached.patched(&recorded.batches, replaced, rewritten)?;
     let mut summary = recorded.clone();
     if let Some(segments) = &mut summary.edge_segments {
