@@ -224,8 +224,8 @@ fn module_batch(n: u128) -> Batch {
 fn a_file_output_decodes_from_its_batch_encoded_once() {
     let batch = module_batch(1);
     let batch_bytes = encode_batch(&batch);
-    let parts = FileOutputRef { records: &[], sites: &[], children: &[], origin: test_origin() }
-        .encode(batch_bytes.clone().into());
+    let parts =
+        FileOutputRef { records: &[], sites: &[], children: &[], origin: test_origin() }.encode(batch_bytes.clone());
     let bytes = parts.to_vec();
     assert_eq!(parts.len(), bytes.len());
     assert_eq!(parts.hash(), hash(&bytes), "hashed part by part, the hash of the whole");
@@ -257,7 +257,7 @@ fn a_batch_counted_by_its_keys_counts_as_the_batch_itself() {
     let summaries = [false, true].map(|by_keys| {
         let mut builder = OutputBuilder::default();
         for batch in &batches {
-            let encoded = bytes::Bytes::from(encode_batch(batch));
+            let encoded = encode_batch(batch);
             if by_keys {
                 builder.add_keys(&BatchKeys::decode(&encoded).unwrap(), encoded);
             } else {
@@ -315,9 +315,8 @@ fn batch_keys_step_over_properties_of_every_shape() {
 fn a_file_cache_keeps_each_files_batch_once_in_the_crates_output() {
     // A crate's output: a batch of its own, then two files' batches; the cache also holds a
     // macro call's expansion (one part, kept whole).
-    let own = bytes::Bytes::from(encode_batch(&module_batch(5)));
-    let (a, b) =
-        (bytes::Bytes::from(encode_batch(&module_batch(1))), bytes::Bytes::from(encode_batch(&module_batch(2))));
+    let own = encode_batch(&module_batch(5));
+    let (a, b) = (encode_batch(&module_batch(1)), encode_batch(&module_batch(2)));
     let mut output = Parts::default();
     for part in [&own, &a, &b] {
         output.push(part.clone());
@@ -331,7 +330,7 @@ fn a_file_cache_keeps_each_files_batch_once_in_the_crates_output() {
             ("b.rs".to_owned(), file(&b)),
             ("call".to_owned(), Parts::from(vec![7u8; 50])),
             // A batch the output does not hold is kept whole.
-            ("c.rs".to_owned(), file(&encode_batch(&module_batch(3)).into())),
+            ("c.rs".to_owned(), file(&encode_batch(&module_batch(3)))),
         ]
     };
     let whole: Vec<Vec<u8>> = entries().iter().map(|(_, parts)| parts.to_vec()).collect();

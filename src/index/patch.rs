@@ -18,9 +18,9 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::shift::{self, LineShift, Moved};
 use uuid::Uuid;
 
+use super::shift::{self, LineShift, Moved};
 use super::{CrateOutput, Ctx, Deps, FileJob, Reuse, Walk, crate_cfg, display, index_file_contained};
 use crate::cfg::CfgContext;
 use crate::incremental::{
