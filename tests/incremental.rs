@@ -770,17 +770,17 @@ fn lines_moved_in_a_file_patch_its_crate() {
     toggle(&shapes, "    let x = 1;\n    let y = 2;\n", "    let x = 1;\n");
     let (_, graph) = check(1, 0);
     assert_eq!(graph, first, "the first graph again");
-    // A file that is the body of two modules: both its entries moved alike.
-    toggle(&twice, "pub fn two", "// two\npub fn two");
-    check(1, 0);
-    toggle(&twice, "// two\npub fn two", "pub fn two");
-    check(1, 0);
-    // A line added just below a macro call: the function it made has the lines it has in the
-    // call's text, which stayed.
-    toggle(&shapes, "}\npub struct Square;", "}\n\npub struct Square;");
-    check(1, 0);
-    toggle(&shapes, "}\n\npub struct Square;", "}\npub struct Square;");
-    check(1, 0);
+    // Each edited, then undone, patched each time: a file that is the body of two modules (both
+    // its entries moved alike); a line added just below a macro call (the function it made has
+    // the lines it has in the call's text, which stayed).
+    let there_and_back =
+        [(&twice, "pub fn two", "// two\npub fn two"), (&shapes, "}\npub struct Square;", "}\n\npub struct Square;")];
+    for (file, one, other) in there_and_back {
+        for _ in 0..2 {
+            toggle(file, one, other);
+            check(1, 0);
+        }
+    }
 
     // Lines patched, then moved back while a comment in the file that is never patched makes the
     // crate indexed again: the segments whose edges the patch moved are resolved again, not kept
@@ -795,13 +795,16 @@ fn lines_moved_in_a_file_patch_its_crate() {
     // Not patched: two calls joined on one line (lines no longer in order), a line above a `mod`
     // declaration (its file was reached from there), a line above a macro call that declares a
     // module.
-    toggle(&shapes, "width()\n            * height()", "width() * height()");
-    check(0, 1);
     let lib = src.join("lib.rs");
-    toggle(&lib, "pub mod shapes;", "\npub mod shapes;");
-    check(0, 1);
-    toggle(&decl, "declare!();", "\ndeclare!();");
-    check(0, 1);
+    let not_patched = [
+        (&shapes, "width()\n            * height()", "width() * height()"),
+        (&lib, "pub mod shapes;", "\npub mod shapes;"),
+        (&decl, "declare!();", "\ndeclare!();"),
+    ];
+    for (file, one, other) in not_patched {
+        toggle(file, one, other);
+        check(0, 1);
+    }
 }
 
 #[test]
