@@ -1087,10 +1087,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     };
     let mut ancestors = job.ancestors.clone();
     ancestors.push(real_path);
-    // Everything the file's output depends on, besides the crate's fingerprint (which `Reuse`
-    // checked) and the text.
-    let context = crate::incremental::hash(format!("{}\n{:?}\n{:?}", file.path, job.module, job.decl).as_bytes());
-    let key = format!("{context}{content_hash}");
+    let key = format!("{}{content_hash}", file_context(&file.path, &job.module, &job.decl));
     if let Some(cached) = &job.walk.cached
         && let Some(entry) = cached.get(&key)
         && let Some((kept, pieces)) = FileOutput::decode(entry)
@@ -1326,6 +1323,13 @@ fn file_done<'a>(
         job.walk.sites.lock().unwrap_or_else(|poison| poison.into_inner()).extend(pending);
     }
     child_jobs(job.krate, job.package, job.cfg, job.walk, file, name, children, ancestors)
+}
+
+/// The first part of a file's key in its crate's cache, before the hash of its text: everything
+/// the file's output depends on besides the crate's fingerprint (which `Reuse` checked) and the
+/// text. `path` is the file the walk found for `module`, declared at `decl`.
+fn file_context(path: &Utf8Path, module: &ChildModule, decl: &Option<(String, u32)>) -> String {
+    crate::incremental::hash(format!("{path}\n{module:?}\n{decl:?}").as_bytes())
 }
 
 /// The jobs that index the files of `mod x;` declarations found in `file`.

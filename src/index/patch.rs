@@ -14,7 +14,8 @@
 //! An edit that adds or removes lines (a statement added to a body) also moves the lines of the
 //! records: when they are all that changed, `shift` finds how the lines moved and moves them in
 //! the other batches that hold the file's lines (what its macro calls made, the edges from its
-//! items), and the segments of resolved edges it rewrote are forgotten for later reruns.
+//! items), the segments of resolved edges it rewrote are forgotten for later reruns, and the
+//! files declared at a line that moved get the entries (and keys) a walk would give them.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -115,9 +116,15 @@ pub(super) fn patch(
             return None;
         }
         if let Some((shift, vertices, keys)) = shifted {
-            declared_where_kept(cached, &keys, &name, &shift)?;
+            replaced.extend(redeclared(cached, &keys, &name, &shift)?);
             moved.push((Moved { name, shift, batches: Vec::new(), vertices }, keys));
         }
+    }
+    // A file both changed and declared at a line that moved would be given two new entries.
+    let mut old_keys: Vec<&str> = replaced.iter().map(|(old, ..)| old.as_str()).collect();
+    old_keys.sort_unstable();
+    if old_keys.windows(2).any(|pair| pair[0] == pair[1]) {
+        return None;
     }
     // The batches of the crate that hold lines of a file whose lines moved, with them moved.
     let mut rewritten = std::collections::BTreeMap::new();
@@ -212,21 +219,29 @@ fn index_alone(
     files.pop().filter(|_| files.is_empty())
 }
 
-/// `Some` when no file of the crate was declared at a line of the file `name` that moved: a
-/// `mod x;` that a macro call of the file made holds the call's line, and its file's entry (whose
-/// origin has it) would be the one a walk gives no more. `keys` are the file's own entries.
-fn declared_where_kept(cached: &FileCache, keys: &[String], name: &str, shift: &LineShift) -> Option<()> {
+/// The entries of the files declared at a line of the file `name` that moved (`shift::redeclared`),
+/// by their old key: the old key, the new one and the new entry. `keys` are the file's own
+/// entries; `None` when one cannot be redeclared.
+fn redeclared(
+    cached: &FileCache,
+    keys: &[String],
+    name: &str,
+    shift: &LineShift,
+) -> Option<Vec<(String, String, Parts)>> {
+    let mut redeclared = Vec::new();
     for key in cached.keys_holding(name.as_bytes()) {
         if keys.iter().any(|own| own == key) || key.starts_with(super::EXPANSION_KEY) {
             continue;
         }
-        let (_, origin, _) = FileOutput::origin(cached.get(key)?)?;
-        if let Some((file, line)) = &origin.decl
-            && file == name
-            && !shift.keeps(*line)
-        {
-            return None;
+        let entry = cached.get(key)?;
+        let (_, origin, _) = FileOutput::origin(entry)?;
+        match &origin.decl {
+            Some((file, line)) if file == name && !shift.keeps(*line) => {
+                let (new_key, parts) = shift::redeclared(entry, key, name, shift, cached.share(entry.batch))?;
+                redeclared.push((key.to_owned(), new_key, parts));
+            }
+            _ => {}
         }
     }
-    Some(())
+    Some(redeclared)
 }

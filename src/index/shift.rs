@@ -100,11 +100,10 @@ fn encode(output: &FileOutput) -> Vec<u8> {
     entry.encode(bytes::Bytes::new()).to_vec()
 }
 
-/// Calls `f` with each line of `file` that the entry's records and macro calls hold, in a fixed
-/// order, and with how many lines the text starting there spans after it (a macro call's). A
-/// line left out here is compared as it is: the file's `mod` declarations (the files they
-/// declare were reached from those lines), a module's own record (its line is where it was
-/// declared, in another file), and any line field not named here.
+/// Calls `f` with each line of `file` that the entry's records, macro calls and `mod`
+/// declarations hold, in a fixed order, and with how many lines the text starting there spans
+/// after it (a macro call's). A line left out here is compared as it is: a module's own record
+/// (its line is where it was declared, in another file), and any line field not named here.
 fn visit_lines(output: &mut FileOutput, file: &str, f: &mut dyn FnMut(&mut u32, u32)) {
     for record in &mut output.records {
         if *record.file == *file {
@@ -115,6 +114,48 @@ fn visit_lines(output: &mut FileOutput, file: &str, f: &mut dyn FnMut(&mut u32, 
     for site in &mut output.sites {
         visit_call(&mut site.call, f);
     }
+    for child in &mut output.children {
+        f(&mut child.decl_line, 0);
+    }
+}
+
+/// The entry of a file declared at a line of `file` that moved (a `mod x;` of it, written or
+/// made by one of its macro calls), as the walk would now give it: its origin and its module's
+/// record at the new line. Its key changes with them (`index::file_key`); its batch does not (a
+/// module's vertex is at the first line of its own file). `None` when the line has no place in
+/// the shift, or the key is not one the walk gave.
+pub(super) fn redeclared(
+    entry: FileEntry<'_>,
+    key: &str,
+    file: &str,
+    shift: &LineShift,
+    batch: bytes::Bytes,
+) -> Option<(String, crate::incremental::Parts)> {
+    let (mut output, _) = FileOutput::decode(entry)?;
+    let origin = &mut output.origin;
+    let (declared_in, old) = origin.decl.as_mut()?;
+    let (declared_in, old) = (declared_in.clone(), *old);
+    let new = shift.map(old)?;
+    // The candidate the walk found, which the key names.
+    let path = origin
+        .candidates
+        .iter()
+        .map(|candidate| &candidate.path)
+        .find(|path| key.starts_with(&super::file_context(path, &origin.module, &origin.decl)))?
+        .clone();
+    let content = key.get(super::file_context(&path, &origin.module, &origin.decl).len()..)?.to_owned();
+    origin.module.decl_line = new;
+    origin.decl = Some((declared_in, new));
+    for record in &mut output.records {
+        if *record.file == *file {
+            record.line = shift.map(record.line)?;
+        }
+    }
+    let new_key = format!("{}{content}", super::file_context(&path, &output.origin.module, &output.origin.decl));
+    let origin = &output.origin;
+    let origin = (origin.candidates.as_slice(), &origin.module, &origin.decl, origin.ancestors.as_slice());
+    let entry = FileOutputRef { records: &output.records, sites: &output.sites, children: &output.children, origin };
+    Some((new_key, entry.encode(batch)))
 }
 
 fn visit_refs(refs: &mut Refs, f: &mut dyn FnMut(&mut u32, u32)) {
