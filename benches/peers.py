@@ -20,7 +20,8 @@ Then, on tokio's package, what reruns cost against a cold build (whole processes
 medians): nothing changed, a comment added to one file of the library, a statement added to a
 function body of that file (every line below it moves), a line added at the top of a library file
 whose macro calls make impls beside written ones, a public function added to the library (every
-test target depends on it).
+test target depends on it), and a line added at the top of the library's `src/lib.rs` (every
+`mod` declaration moves).
 
 It installs what it needs when missing: GNU time (Debian's `time`, as root) and cargo-modules
 (`cargo install cargo-modules@0.27.0 --locked --root target/tools`, several minutes; 0.28 needs a newer Rust). The packages come
@@ -136,6 +137,7 @@ def reruns(codegraph, tokio, scratch, runs):
         "comment in a library file": (edit(edited, "\n// an edit\n"), build),
         "body edit in a library file": (body_edit, build),
         "line added above macro calls": (prepend(above, "// an edit\n"), build),
+        "line added atop lib.rs (its mods)": (prepend(lib, "// an edit\n"), build),
         "public fn added to the library": (edit(lib, "\npub fn bench_added() {}\n"), build),
     }
     samples = {name: [] for name in cases}
