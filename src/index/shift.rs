@@ -94,10 +94,14 @@ pub(super) fn between(old: FileEntry<'_>, new: FileEntry<'_>, file: &str) -> Opt
 }
 
 fn encode(output: &FileOutput) -> Vec<u8> {
+    entry_of(output, bytes::Bytes::new()).to_vec()
+}
+
+/// The entry `output` encodes as, with `batch` as its batch (`FileOutputRef::encode`).
+fn entry_of(output: &FileOutput, batch: bytes::Bytes) -> crate::incremental::Parts {
     let origin = &output.origin;
     let origin = (origin.candidates.as_slice(), &origin.module, &origin.decl, origin.ancestors.as_slice());
-    let entry = FileOutputRef { records: &output.records, sites: &output.sites, children: &output.children, origin };
-    entry.encode(bytes::Bytes::new()).to_vec()
+    FileOutputRef { records: &output.records, sites: &output.sites, children: &output.children, origin }.encode(batch)
 }
 
 /// Calls `f` with each line of `file` that the entry's records, macro calls and `mod`
@@ -116,6 +120,32 @@ fn visit_lines(output: &mut FileOutput, file: &str, f: &mut dyn FnMut(&mut u32, 
     }
     for child in &mut output.children {
         f(&mut child.decl_line, 0);
+    }
+}
+
+fn visit_refs(refs: &mut Refs, f: &mut dyn FnMut(&mut u32, u32)) {
+    let Refs { uses, types, values, calls, macros, derives, cfg_derives, supertraits, body_macros, .. } = refs;
+    for used in uses {
+        f(&mut used.line, 0);
+    }
+    let named = types.iter_mut().chain(values.iter_mut()).chain(macros.iter_mut()).chain(derives.iter_mut());
+    let named = named.chain(cfg_derives.iter_mut().map(|(_, named)| named)).chain(supertraits.iter_mut());
+    for named in named {
+        f(&mut named.line, 0);
+    }
+    for call in calls {
+        f(&mut call.line, 0);
+    }
+    for body_macro in body_macros {
+        visit_call(&mut body_macro.call, f);
+    }
+}
+
+fn visit_call(call: &mut MacroCall, f: &mut dyn FnMut(&mut u32, u32)) {
+    let span = u32::try_from(memchr::memchr_iter(b'\n', call.body.as_bytes()).count()).unwrap_or(u32::MAX);
+    f(&mut call.line, span);
+    for (_, line) in &mut call.jumps {
+        f(line, 0);
     }
 }
 
@@ -152,36 +182,7 @@ pub(super) fn redeclared(
         }
     }
     let new_key = format!("{}{content}", super::file_context(&path, &output.origin.module, &output.origin.decl));
-    let origin = &output.origin;
-    let origin = (origin.candidates.as_slice(), &origin.module, &origin.decl, origin.ancestors.as_slice());
-    let entry = FileOutputRef { records: &output.records, sites: &output.sites, children: &output.children, origin };
-    Some((new_key, entry.encode(batch)))
-}
-
-fn visit_refs(refs: &mut Refs, f: &mut dyn FnMut(&mut u32, u32)) {
-    let Refs { uses, types, values, calls, macros, derives, cfg_derives, supertraits, body_macros, .. } = refs;
-    for used in uses {
-        f(&mut used.line, 0);
-    }
-    let named = types.iter_mut().chain(values.iter_mut()).chain(macros.iter_mut()).chain(derives.iter_mut());
-    let named = named.chain(cfg_derives.iter_mut().map(|(_, named)| named)).chain(supertraits.iter_mut());
-    for named in named {
-        f(&mut named.line, 0);
-    }
-    for call in calls {
-        f(&mut call.line, 0);
-    }
-    for body_macro in body_macros {
-        visit_call(&mut body_macro.call, f);
-    }
-}
-
-fn visit_call(call: &mut MacroCall, f: &mut dyn FnMut(&mut u32, u32)) {
-    let span = u32::try_from(memchr::memchr_iter(b'\n', call.body.as_bytes()).count()).unwrap_or(u32::MAX);
-    f(&mut call.line, span);
-    for (_, line) in &mut call.jumps {
-        f(line, 0);
-    }
+    Some((new_key, entry_of(&output, batch)))
 }
 
 /// A file whose lines moved, as `rewrite` needs it: its name in the graph, how its lines moved,
