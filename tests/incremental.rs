@@ -716,8 +716,8 @@ fn edits_that_change_only_their_files_vertices_patch_the_crate() {
 fn lines_moved_in_a_file_patch_its_crate() {
     // `shapes.rs` has what holds lines beyond its own vertices: macro calls whose functions call
     // (their lines are the call's, or those in its text), a macro called in a body, an inline
-    // module, a `use`. `twice.rs`
-    // is the body of two modules (opposite `cfg`s), `decl.rs` declares a module by a macro call,
+    // module, a `use`. `twice.rs` is the body of two modules (opposite `cfg`s), `decl.rs`
+    // declares a module by a macro call, `extra.rs` is never patched (it defines a name twice),
     // and `many.rs` has enough functions that the crate's resolved edges take several segments.
     let scratch = tempfile::tempdir().unwrap();
     let root = new_package(scratch.path(), "lines");
