@@ -124,8 +124,9 @@ pub struct RecordedEdges<'a> {
     pub names: Option<&'a crate::resolve::names::NameDigest>,
     /// The extern vertices they point to, when there were any.
     pub externs: Option<&'a [u8]>,
-    /// Per segment: what it recorded, and its batches' bytes.
-    pub segments: Vec<(&'a Segment, Vec<&'a [u8]>)>,
+    /// Per segment: what it recorded, and its batches' bytes (slices of the recorded output,
+    /// which a rerun that keeps them hands on without a copy).
+    pub segments: Vec<(&'a Segment, Vec<Bytes>)>,
 }
 
 /// Bytes kept as the shared parts they are made of, one after another: a file's batch is encoded
@@ -665,7 +666,7 @@ impl FileCache {
         let mut out = Vec::with_capacity(segments);
         for segment in &recorded.segments.segments {
             let end = next.checked_add(segment.batches as usize)?;
-            out.push((segment, batches.get(next..end)?.to_vec()));
+            out.push((segment, batches.get(next..end)?.iter().map(|batch| self.output.slice_ref(batch)).collect()));
             next = end;
         }
         Some(RecordedEdges {

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::{Ctx, EDGE_BATCH, EDGE_BATCH_CUT, Walk};
-use crate::incremental::{BatchKeys, EdgeSegments, FileCache, RecordedEdges, Segment, UnitSummary, decode_batches};
+use crate::incremental::{BatchKeys, EdgeSegments, RecordedEdges, Segment, UnitSummary, decode_batches};
 use crate::model::{Batch, Edge};
 use crate::resolve::names::{self, NameDigest, Names};
 use crate::resolve::{RecordRefs, ResolveStats, Scoped};
@@ -80,7 +80,7 @@ pub(super) fn send_resolved(
     let deps = (summary.deps_interface.as_str(), names.deps_changed);
     let found = walk.cached.as_ref().and_then(|cached| {
         let recorded = cached.recorded_edges(uses)?;
-        kept_segments(scoped, (interface, names.digest), deps, (cached, recorded), &segments, &keys)
+        kept_segments(scoped, (interface, names.digest), deps, recorded, &segments, &keys)
     });
     let (recorded, mut kept, by_names) = match found {
         Some((recorded, kept, by_names)) => (Some(recorded), kept, by_names),
@@ -182,7 +182,7 @@ fn kept_segments<'c>(
     scoped: &Scoped,
     (interface, digest): (&str, &NameDigest),
     (deps_interface, deps_changed): (&str, Option<&Names>),
-    (cached, recorded): (&FileCache, RecordedEdges<'c>),
+    recorded: RecordedEdges<'c>,
     segments: &[Range<u32>],
     keys: &[(u64, u64)],
 ) -> Option<(RecordedEdges<'c>, Kept<'c>, bool)> {
@@ -197,7 +197,7 @@ fn kept_segments<'c>(
             names::close_over_shapes(&mut changed, &[&scoped.defs.shape_mentions()]);
         }
     }
-    let by_key: HashMap<u64, &(&Segment, Vec<&[u8]>)> =
+    let by_key: HashMap<u64, &(&Segment, Vec<bytes::Bytes>)> =
         recorded.segments.iter().map(|entry| (entry.0.key, entry)).collect();
     let kept = segments
         .par_iter()
@@ -207,7 +207,7 @@ fn kept_segments<'c>(
             if items.clone().any(|item| names::item_mentions_any(&scoped.defs, scoped.refs(), item, &changed, buf)) {
                 return None;
             }
-            Some((*segment, decode_batch_keys(cached, batches)?))
+            Some((*segment, decode_batch_keys(batches)?))
         })
         .collect();
     Some((recorded, kept, by_names))
@@ -293,10 +293,9 @@ fn admit_externs(ctx: &Ctx<'_>, recorded: &RecordedEdges<'_>) -> bool {
     }
 }
 
-/// The keys of each recorded batch, with its bytes (shared with `cached`'s, which they are
-/// from); `None` when one is damaged.
-fn decode_batch_keys(cached: &FileCache, batches: &[&[u8]]) -> Option<Batches> {
-    batches.iter().map(|&bytes| Some((BatchKeys::decode(bytes)?, cached.share(bytes)))).collect()
+/// The keys of each recorded batch, with its bytes; `None` when one is damaged.
+fn decode_batch_keys(batches: &[bytes::Bytes]) -> Option<Batches> {
+    batches.iter().map(|bytes| Some((BatchKeys::decode(bytes)?, bytes.clone()))).collect()
 }
 
 #[cfg(test)]
