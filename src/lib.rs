@@ -102,8 +102,9 @@ pub struct BuildSummary {
     /// whose files, fingerprint or dependencies' interfaces changed (less `crates_patched`).
     pub crates_reindexed: usize,
     /// Incremental builds: crates whose changed files changed only their own vertices'
-    /// properties (a comment, a literal, a doc comment): their recorded outputs were patched with
-    /// those files' new vertices, the crates not indexed again (`index::patch`).
+    /// properties (a comment, a literal, a doc comment) or only where lines are (a statement
+    /// added to a body): their recorded outputs were patched with those files' new vertices and
+    /// the lines moved, the crates not indexed again (`index::patch`, `index::shift`).
     pub crates_patched: usize,
     /// Incremental builds: crates whose dependencies' interfaces changed that were not indexed
     /// again, as nothing depends on them and they name nothing whose meaning changed
