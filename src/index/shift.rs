@@ -166,14 +166,11 @@ pub(super) fn redeclared(
     let (declared_in, old) = origin.decl.as_mut()?;
     let (declared_in, old) = (declared_in.clone(), *old);
     let new = shift.map(old)?;
-    // The candidate the walk found, which the key names.
-    let path = origin
-        .candidates
-        .iter()
-        .map(|candidate| &candidate.path)
-        .find(|path| key.starts_with(&super::file_context(path, &origin.module, &origin.decl)))?
-        .clone();
-    let content = key.get(super::file_context(&path, &origin.module, &origin.decl).len()..)?.to_owned();
+    // The candidate the walk found, which the key names, and the hash of the text after it.
+    let (path, content) = origin.candidates.iter().find_map(|candidate| {
+        let context = super::file_context(&candidate.path, &origin.module, &origin.decl);
+        Some((candidate.path.clone(), key.strip_prefix(context.as_str())?.to_owned()))
+    })?;
     origin.module.decl_line = new;
     origin.decl = Some((declared_in, new));
     for record in &mut output.records {
