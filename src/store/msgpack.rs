@@ -128,20 +128,65 @@ fn write_chunks(
 ///
 /// Property values are `V`: `Raw` (their encoding) in the graph being collected, `Json` in a
 /// flush bound for an IndraDB datastore (`into_bulk`). The writer hands each flush's items to its
-/// sink in this shape (`append`): typed vectors, not an enum per item. They are appended in the
-/// writer's thread as they come, which overlaps the vectors' growth with indexing. (Keeping each
-/// flush's vectors and putting them together at the save instead put that copy on the save's
-/// path and raised the e2e corpus's peak memory from about 1.46 to 1.63 GB.)
+/// sink in this shape (`append`): typed vectors, not an enum per item. The vertices and edges
+/// are appended in the writer's thread as they come, which overlaps the vectors' growth with
+/// indexing (keeping each flush's vectors and putting them together at the save instead put that
+/// copy on the save's path and raised the e2e corpus's peak memory from about 1.46 to 1.63 GB);
+/// the properties, which need no putting together, stay as the flushes made them (`Flushed`).
 pub struct Collected<V = Raw> {
     pub(super) vertices: Vec<(Uuid, Identifier)>,
-    pub(super) vertex_props: Vec<((Uuid, Identifier), V)>,
+    pub(super) vertex_props: Flushed<((Uuid, Identifier), V)>,
     pub(super) edges: Vec<Edge>,
-    pub(super) edge_props: Vec<((Edge, Identifier), V)>,
+    pub(super) edge_props: Flushed<((Edge, Identifier), V)>,
 }
 
 impl<V> Default for Collected<V> {
     fn default() -> Collected<V> {
-        Collected { vertices: Vec::new(), vertex_props: Vec::new(), edges: Vec::new(), edge_props: Vec::new() }
+        Collected {
+            vertices: Vec::new(),
+            vertex_props: Flushed::default(),
+            edges: Vec::new(),
+            edge_props: Flushed::default(),
+        }
+    }
+}
+
+/// A section's properties as the writer's flushes passed them: a vector per flush, never put
+/// together. Appended into one vector, the vertices' properties (4.3 million of the `e2e`
+/// corpus, 200 MB) grew by doubling, copied again at each step with old and new held at once,
+/// and nothing needs them in one piece: the save writes them run by run (`property_order`).
+pub struct Flushed<T>(Vec<Vec<T>>);
+
+impl<T> Default for Flushed<T> {
+    fn default() -> Flushed<T> {
+        Flushed(Vec::new())
+    }
+}
+
+impl<T> Flushed<T> {
+    /// Adds a flush's items after these.
+    pub fn push_flush(&mut self, items: Vec<T>) {
+        if !items.is_empty() {
+            self.0.push(items);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.iter().map(Vec::len).sum()
+    }
+
+    /// The items of run `(flush, range)`.
+    fn run(&self, (flush, range): &Run) -> &[T] {
+        &self.0[*flush][range.clone()]
+    }
+}
+
+impl<T> IntoIterator for Flushed<T> {
+    type Item = T;
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<T>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter().flatten()
     }
 }
 
@@ -156,9 +201,9 @@ impl<V> Collected<V> {
             }
         }
         append(&mut self.vertices, other.vertices);
-        append(&mut self.vertex_props, other.vertex_props);
+        self.vertex_props.0.extend(other.vertex_props.0);
         append(&mut self.edges, other.edges);
-        append(&mut self.edge_props, other.edge_props);
+        self.edge_props.0.extend(other.edge_props.0);
     }
 
     pub fn len(&self) -> usize {
@@ -192,18 +237,17 @@ impl Collected {
     /// Takes what a `bulk_insert` would: the memory datastore's meaning, for items that passed
     /// the writer's checks.
     pub fn insert(&mut self, items: Vec<BulkInsertItem>) {
+        let (mut vertex_props, mut edge_props) = (Vec::new(), Vec::new());
         for item in items {
             match item {
                 BulkInsertItem::Vertex(vertex) => self.vertices.push((vertex.id, vertex.t)),
                 BulkInsertItem::Edge(edge) => self.edges.push(edge),
-                BulkInsertItem::VertexProperty(id, name, value) => {
-                    self.vertex_props.push(((id, name), Raw::new(&value)))
-                }
-                BulkInsertItem::EdgeProperty(edge, name, value) => {
-                    self.edge_props.push(((edge, name), Raw::new(&value)))
-                }
+                BulkInsertItem::VertexProperty(id, name, value) => vertex_props.push(((id, name), Raw::new(&value))),
+                BulkInsertItem::EdgeProperty(edge, name, value) => edge_props.push(((edge, name), Raw::new(&value))),
             }
         }
+        self.vertex_props.push_flush(vertex_props);
+        self.edge_props.push_flush(edge_props);
     }
 
     /// Sorts the vertices and edges into the memory datastore's order (its `BTreeMap`s and
@@ -287,7 +331,7 @@ impl Collected {
                     let mut index: PropertyIndex<Indexed<'_>> =
                         indexed.iter().map(|name| (*name, Vec::new())).collect();
                     let mut serializer = rmp_serde::Serializer::new(&mut buf);
-                    for ((id, name), value) in runs.iter().flat_map(|run| &self.vertex_props[run.clone()]) {
+                    for ((id, name), value) in runs.iter().flat_map(|run| self.vertex_props.run(run)) {
                         (id, name).serialize(&mut serializer)?;
                         serializer.get_mut().extend_from_slice(value.bytes());
                         if let Some((_, pairs)) = index.iter_mut().find(|(indexed, _)| indexed == name) {
@@ -308,7 +352,7 @@ impl Collected {
         rmp::encode::write_map_len(&mut head, self.edge_props.len() as u32).map_err(EncodeError::from)?;
         send(head)?;
         encode_chunks(edge_order, &send, |serializer, run| {
-            for (key, value) in &self.edge_props[run.clone()] {
+            for (key, value) in self.edge_props.run(run) {
                 key.serialize(&mut *serializer)?;
                 serializer.get_mut().extend_from_slice(value.bytes());
             }
@@ -363,8 +407,8 @@ fn write_error(err: std::io::Error) -> EncodeError {
     EncodeError::InvalidValueWrite(rmp::encode::ValueWriteError::InvalidDataWrite(err))
 }
 
-/// The properties of one vertex or edge: a range of a section's properties.
-type Run = std::ops::Range<usize>;
+/// The properties of one vertex or edge: a range of one flush's properties (`Flushed`).
+type Run = (usize, std::ops::Range<usize>);
 
 /// The order in which a section's properties are written: their owners' runs (`runs`), by owner.
 ///
@@ -374,19 +418,22 @@ type Run = std::ops::Range<usize>;
 /// properties, none of them moved (a merge sort of the properties took 0.45 s of the `e2e`
 /// corpus's 1.75 s save, and a buffer as large as them). A run out of order (the graph's own
 /// vertex, from `Collected::insert`) is sorted in place. When two runs have one owner (an edge
-/// inserted twice) or a run names a property twice, the properties themselves are sorted, and
-/// the last insert of a property kept, as the memory datastore keeps it.
-fn property_order<K: Ord + Clone + Send + Sync, V: Send + Sync>(props: &mut Vec<((K, Identifier), V)>) -> Vec<Run> {
+/// inserted twice) or a run names a property twice, the properties themselves are put together
+/// and sorted, and the last insert of a property kept, as the memory datastore keeps it.
+fn property_order<K: Ord + Clone + Send + Sync, V: Send + Sync>(props: &mut Flushed<((K, Identifier), V)>) -> Vec<Run> {
     if let Some(order) = runs_in_order(props) {
         return order;
     }
-    props.par_sort_by(|a, b| a.0.cmp(&b.0));
-    keep_last(props);
-    runs(props).collect()
+    let mut all: Vec<_> = std::mem::take(props).into_iter().collect();
+    all.par_sort_by(|a, b| a.0.cmp(&b.0));
+    keep_last(&mut all);
+    let order = runs(&all).map(|range| (0, range)).collect();
+    props.push_flush(all);
+    order
 }
 
-/// The runs of properties with one owner, in the section's order.
-fn runs<K: PartialEq, V>(props: &[((K, Identifier), V)]) -> impl Iterator<Item = Run> + '_ {
+/// The runs of properties with one owner, in a flush's order.
+fn runs<K: PartialEq, V>(props: &[((K, Identifier), V)]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
     let mut start = 0;
     props.chunk_by(|a, b| a.0.0 == b.0.0).map(move |run| {
         start += run.len();
@@ -397,19 +444,24 @@ fn runs<K: PartialEq, V>(props: &[((K, Identifier), V)]) -> impl Iterator<Item =
 /// The runs sorted by owner, each run's properties by name, if no run names a property twice and
 /// no two runs have one owner. Sorting is stable, so that what is given up is still in the order
 /// of the inserts.
-fn runs_in_order<K: Ord + Clone + Send + Sync, V: Send + Sync>(props: &mut [((K, Identifier), V)]) -> Option<Vec<Run>> {
-    let named_once = props.par_chunk_by_mut(|a, b| a.0.0 == b.0.0).all(|run| {
-        let increasing = |run: &[((K, Identifier), V)]| run.windows(2).all(|pair| pair[0].0.1 < pair[1].0.1);
-        if increasing(run) {
-            return true;
-        }
-        run.sort_by_key(|a| a.0.1);
-        increasing(run)
+fn runs_in_order<K: Ord + Clone + Send + Sync, V: Send + Sync>(
+    props: &mut Flushed<((K, Identifier), V)>,
+) -> Option<Vec<Run>> {
+    let increasing = |run: &[((K, Identifier), V)]| run.windows(2).all(|pair| pair[0].0.1 < pair[1].0.1);
+    let named_once = props.0.par_iter_mut().all(|flush| {
+        flush.chunk_by_mut(|a, b| a.0.0 == b.0.0).all(|run| {
+            if !increasing(run) {
+                run.sort_by_key(|a| a.0.1);
+            }
+            increasing(run)
+        })
     });
     if !named_once {
         return None;
     }
-    let mut runs: Vec<(K, Run)> = runs(props).map(|run| (props[run.start].0.0.clone(), run)).collect();
+    let mut runs: Vec<(K, Run)> = (props.0.iter().enumerate())
+        .flat_map(|(at, flush)| runs(flush).map(move |range| (flush[range.start].0.0.clone(), (at, range))))
+        .collect();
     runs.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
     if runs.windows(2).any(|pair| pair[0].0 == pair[1].0) {
         return None;
@@ -850,15 +902,21 @@ mod tests {
         ];
         for (case, props) in cases.iter().enumerate() {
             // Each property's value is its place among the inserts.
-            let mut props: Vec<((u8, Identifier), usize)> =
+            let props: Vec<((u8, Identifier), usize)> =
                 props.iter().enumerate().map(|(at, (owner, text))| ((*owner, name(text)), at)).collect();
             let mut expected = props.clone();
             expected.sort_by_key(|a| a.0);
             keep_last(&mut expected);
-            let order = property_order(&mut props);
-            let got: Vec<_> = order.iter().flat_map(|run| props[run.clone()].iter().cloned()).collect();
-            assert_eq!(got, expected, "case {case}");
-            assert!(order.iter().all(|run| run.clone().all(|at| props[at].0.0 == props[run.start].0.0)), "case {case}");
+            // As one flush, and as flushes of two.
+            for flush in [props.len(), 2] {
+                let mut flushed = Flushed::default();
+                props.chunks(flush).for_each(|chunk| flushed.push_flush(chunk.to_vec()));
+                let order = property_order(&mut flushed);
+                let got: Vec<_> = order.iter().flat_map(|run| flushed.run(run).iter().cloned()).collect();
+                assert_eq!(got, expected, "case {case}, flushes of {flush}");
+                let one_owner = |run: &[((u8, Identifier), usize)]| run.iter().all(|prop| prop.0.0 == run[0].0.0);
+                assert!(order.iter().all(|run| one_owner(flushed.run(run))), "case {case}, flushes of {flush}");
+            }
         }
     }
 }

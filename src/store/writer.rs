@@ -280,7 +280,7 @@ impl<D: Sink> State<D> {
         let new_vertices = !pending_vertices.is_empty();
         let mut items = Collected::<D::Value>::default();
         items.vertices.reserve(pending_vertices.len());
-        items.vertex_props.reserve(pending_vertices.iter().map(|vertex| vertex.props.len()).sum());
+        let mut vertex_props = Vec::with_capacity(pending_vertices.iter().map(|vertex| vertex.props.len()).sum());
         for vertex in pending_vertices {
             match self.written.entry(vertex.id) {
                 Entry::Occupied(first) => {
@@ -299,14 +299,16 @@ impl<D: Sink> State<D> {
             self.vertex_counts[vertex.kind as usize] += 1;
             items.vertices.push((vertex.id, self.names.get(vertex.kind.as_str())?));
             for (name, value) in vertex.props {
-                items.vertex_props.push(((vertex.id, self.names.get(name)?), D::value(value)));
+                vertex_props.push(((vertex.id, self.names.get(name)?), D::value(value)));
             }
         }
         let mut candidates = std::mem::take(&mut self.pending_edges);
         if new_vertices {
             candidates.append(&mut self.waiting_edges);
         }
+        items.vertex_props.push_flush(vertex_props);
         items.edges.reserve(candidates.len());
+        let mut edge_props = Vec::new();
         let mut waiting = Vec::new();
         for edge in candidates {
             if !(self.written.contains_key(&edge.from) && self.written.contains_key(&edge.to)) {
@@ -316,10 +318,11 @@ impl<D: Sink> State<D> {
             self.edge_counts[edge.kind as usize] += 1;
             let stored = Edge::new(edge.from, self.names.get(edge.kind.as_str())?, edge.to);
             for (name, value) in edge.props {
-                items.edge_props.push(((stored.clone(), self.names.get(name)?), D::value(value)));
+                edge_props.push(((stored.clone(), self.names.get(name)?), D::value(value)));
             }
             items.edges.push(stored);
         }
+        items.edge_props.push_flush(edge_props);
         self.waiting_edges.append(&mut waiting);
         if !items.is_empty() {
             self.db.insert_collected(items)?;
