@@ -245,8 +245,9 @@ fn parse_tokens(text: &str, tokens: TokenStream, depth: Result<usize, Span>) -> 
     // A file's attributes are all inner ones (`//!`, `#![cfg]`): they belong to its module.
     let doc = render::doc(&file.attrs);
     let cfg = render::cfg(&file.attrs);
-    let Body { items, refs, calls } = items(&file.items);
-    Ok(FileFacts { items, doc, cfg, hash: hash_of(&file), refs, macro_calls: calls, line_count, lost: Vec::new() })
+    let (Body { items, refs, calls }, items_hash) = items_hashed(&file.items);
+    let hash = hash_of(&("file", &file.shebang, &file.attrs, items_hash));
+    Ok(FileFacts { items, doc, cfg, hash, refs, macro_calls: calls, line_count, lost: Vec::new() })
 }
 
 /// Parses a file's tokens. Edition 2015 allows bare trait objects: syn parses `Box<Trait + Send>`,
@@ -806,24 +807,35 @@ pub struct Body {
 }
 
 fn items(items: &[Item]) -> Body {
+    items_hashed(items).0
+}
+
+/// `items`, and a hash of the items' syntax trees (as `hash_of` would give, each tree walked
+/// once: an item's hash comes from `push_item`, which puts those of its members together).
+fn items_hashed(items: &[Item]) -> (Body, u64) {
+    use std::hash::Hasher;
     let mut body = Body { items: Vec::with_capacity(items.len()), ..Body::default() };
+    let mut hasher = rustc_hash::FxHasher::default();
+    hasher.write_usize(items.len());
     for node in items {
-        push_item(&mut body, node);
+        hasher.write_u64(push_item(&mut body, node));
     }
-    body
+    (body, hasher.finish())
 }
 
 /// Appends the facts of `item` to `body`: one item, none (a `use`, a macro call: these go to
 /// the body's references), or several (the functions and statics of an `extern` block, which is
-/// no item of its own).
-fn push_item(body: &mut Body, item: &Item) {
+/// no item of its own). Returns the item's hash (`ItemFacts::hash`): an impl's, a trait's and an
+/// inline module's are put together from their members' (`hash_of` walks a tree whole, and the
+/// members are hashed for their own facts anyway), the rest are `hash_of` the item.
+fn push_item(body: &mut Body, item: &Item) -> u64 {
     let no_generics = Generics::default();
     let out = &mut body.items;
     let facts = match item {
         Item::Use(item_use) => {
             let cfg = render::cfg(&item_use.attrs);
             refs::use_item(item_use, &render::visibility(&item_use.vis), cfg.as_deref(), &mut body.refs.uses);
-            return;
+            return hash_of(item);
         }
         Item::ExternCrate(krate) => {
             let name = unraw(&krate.ident);
@@ -837,7 +849,7 @@ fn push_item(body: &mut Body, item: &Item) {
                 macro_use: has_attr(&krate.attrs, "macro_use"),
                 cfg: render::cfg(&krate.attrs),
             });
-            return;
+            return hash_of(item);
         }
         Item::Fn(f) => Common {
             attrs: &f.attrs,
@@ -913,7 +925,13 @@ fn push_item(body: &mut Body, item: &Item) {
         Item::Trait(t) => {
             let visibility = render::visibility(&t.vis);
             let generics = Generics::extend(&no_generics, &t.generics);
-            let children = t.items.iter().filter_map(|i| trait_item(i, &visibility, &generics)).collect();
+            let hashes: Vec<u64> = t.items.iter().map(hash_of).collect();
+            let children = t
+                .items
+                .iter()
+                .zip(&hashes)
+                .filter_map(|(i, hash)| trait_item(i, *hash, &visibility, &generics))
+                .collect();
             let mut collector = Collector::new(&generics);
             for bound in &t.supertraits {
                 if let syn::TypeParamBound::Trait(bound) = bound {
@@ -925,7 +943,17 @@ fn push_item(body: &mut Body, item: &Item) {
             }
             Common {
                 attrs: &t.attrs,
-                hash: hash_of(t),
+                hash: hash_of(&(
+                    "trait",
+                    &t.attrs,
+                    &t.vis,
+                    t.unsafety.is_some(),
+                    &t.modifiers,
+                    &t.ident,
+                    &t.generics,
+                    &t.supertraits,
+                    &hashes,
+                )),
                 kind: VertexKind::Trait,
                 name: unraw(&t.ident),
                 visibility: visibility.clone(),
@@ -954,7 +982,9 @@ fn push_item(body: &mut Body, item: &Item) {
                 None => format!("impl {self_ty}"),
             };
             let generics = Generics::extend(&no_generics, &i.generics);
-            let children = i.items.iter().filter_map(|item| impl_item(item, &generics)).collect();
+            let hashes: Vec<u64> = i.items.iter().map(hash_of).collect();
+            let children =
+                i.items.iter().zip(&hashes).filter_map(|(item, hash)| impl_item(item, *hash, &generics)).collect();
             let mut collector = Collector::new(&generics);
             collector.visit_generics(&i.generics);
             collector.visit_type(&i.self_ty);
@@ -971,7 +1001,16 @@ fn push_item(body: &mut Body, item: &Item) {
             };
             Common {
                 attrs: &i.attrs,
-                hash: hash_of(i),
+                hash: hash_of(&(
+                    "impl",
+                    &i.attrs,
+                    &i.modifiers,
+                    i.unsafety.is_some(),
+                    &i.generics,
+                    &i.trait_,
+                    &i.self_ty,
+                    &hashes,
+                )),
                 kind: VertexKind::Impl,
                 name,
                 visibility: "private".to_owned(),
@@ -1042,13 +1081,13 @@ fn push_item(body: &mut Body, item: &Item) {
                 }
                 _ => body.calls.push(MacroCall::new(&m.mac, render::cfg(&m.attrs))),
             }
-            return;
+            return hash_of(item);
         }
         Item::Macro(m) => {
             // Only `macro_rules!` defines a macro.
-            let Some(name) = &m.ident else { return };
+            let Some(name) = &m.ident else { return hash_of(item) };
             if !m.mac.path.is_ident("macro_rules") {
-                return;
+                return hash_of(item);
             }
             let end = match &m.semi_token {
                 Some(semi) => semi.span,
@@ -1074,13 +1113,21 @@ fn push_item(body: &mut Body, item: &Item) {
                 (None, Some(semi)) => semi.span,
                 (None, None) => m.ident.span(),
             };
-            let Body { items: children, refs, calls } = match &m.content {
-                Some((_, content)) => items(content),
-                None => Body::default(),
+            let (Body { items: children, refs, calls }, content_hash) = match &m.content {
+                Some((_, content)) => items_hashed(content),
+                None => (Body::default(), 0),
             };
             Common {
                 attrs: &m.attrs,
-                hash: hash_of(m),
+                hash: hash_of(&(
+                    "mod",
+                    &m.attrs,
+                    &m.vis,
+                    m.unsafety.is_some(),
+                    &m.ident,
+                    m.content.is_some(),
+                    content_hash,
+                )),
                 kind: VertexKind::Module,
                 name: unraw(&m.ident),
                 visibility: render::visibility(&m.vis),
@@ -1109,11 +1156,13 @@ fn push_item(body: &mut Body, item: &Item) {
                 };
                 facts
             }));
-            return;
+            return hash_of(item);
         }
-        _ => return,
+        _ => return hash_of(item),
     };
+    let hash = facts.hash;
     out.push(facts);
+    hash
 }
 
 /// `if #[cfg(a)] { items } else if #[cfg(b)] { items } else { items }`, possibly several chains.
@@ -1286,7 +1335,7 @@ fn members(
                     calls.push(MacroCall::new(&m.mac, render::cfg(&m.attrs)));
                 }
             }
-            parsed.iter().filter_map(|item| impl_item(item, &no_generics)).collect()
+            parsed.iter().filter_map(|item| impl_item(item, hash_of(item), &no_generics)).collect()
         }
         Some(visibility) => {
             let parsed: Vec<TraitItem> = parse_members(tokens)?;
@@ -1295,7 +1344,7 @@ fn members(
                     calls.push(MacroCall::new(&m.mac, render::cfg(&m.attrs)));
                 }
             }
-            parsed.iter().filter_map(|item| trait_item(item, visibility, &no_generics)).collect()
+            parsed.iter().filter_map(|item| trait_item(item, hash_of(item), visibility, &no_generics)).collect()
         }
     };
     Ok((items, calls))
@@ -1315,7 +1364,8 @@ fn parse_members<T: syn::parse::Parse>(tokens: TokenStream) -> Result<Vec<T>, Sy
     parse_syntax_with::<Members<T>>(tokens).map(|members| members.0)
 }
 
-fn trait_item(item: &TraitItem, trait_visibility: &str, outer: &Generics) -> Option<ItemFacts> {
+/// The facts of a trait's member, whose hash (`hash_of` the member) its trait has taken already.
+fn trait_item(item: &TraitItem, hash: u64, trait_visibility: &str, outer: &Generics) -> Option<ItemFacts> {
     // Associated items are exactly as visible as their trait.
     let visibility = trait_visibility.to_owned();
     let facts = match item {
@@ -1327,7 +1377,7 @@ fn trait_item(item: &TraitItem, trait_visibility: &str, outer: &Generics) -> Opt
             };
             Common {
                 attrs: &f.attrs,
-                hash: hash_of(f),
+                hash,
                 kind: VertexKind::Function,
                 name: unraw(&f.sig.ident),
                 visibility,
@@ -1342,7 +1392,7 @@ fn trait_item(item: &TraitItem, trait_visibility: &str, outer: &Generics) -> Opt
         }
         TraitItem::Const(c) => Common {
             attrs: &c.attrs,
-            hash: hash_of(c),
+            hash,
             kind: VertexKind::Const,
             name: unraw(&c.ident),
             visibility,
@@ -1352,7 +1402,7 @@ fn trait_item(item: &TraitItem, trait_visibility: &str, outer: &Generics) -> Opt
         .leaf(),
         TraitItem::Type(t) => Common {
             attrs: &t.attrs,
-            hash: hash_of(t),
+            hash,
             kind: VertexKind::TypeAlias,
             name: unraw(&t.ident),
             visibility,
@@ -1367,11 +1417,12 @@ fn trait_item(item: &TraitItem, trait_visibility: &str, outer: &Generics) -> Opt
     Some(facts)
 }
 
-fn impl_item(item: &ImplItem, outer: &Generics) -> Option<ItemFacts> {
+/// The facts of an impl's member, whose hash (`hash_of` the member) its impl has taken already.
+fn impl_item(item: &ImplItem, hash: u64, outer: &Generics) -> Option<ItemFacts> {
     let facts = match item {
         ImplItem::Fn(f) => Common {
             attrs: &f.attrs,
-            hash: hash_of(f),
+            hash,
             kind: VertexKind::Function,
             name: unraw(&f.sig.ident),
             visibility: render::visibility(&f.vis),
@@ -1389,7 +1440,7 @@ fn impl_item(item: &ImplItem, outer: &Generics) -> Option<ItemFacts> {
         ),
         ImplItem::Const(c) => Common {
             attrs: &c.attrs,
-            hash: hash_of(c),
+            hash,
             kind: VertexKind::Const,
             name: unraw(&c.ident),
             visibility: render::visibility(&c.vis),
@@ -1399,7 +1450,7 @@ fn impl_item(item: &ImplItem, outer: &Generics) -> Option<ItemFacts> {
         .finish_value(&c.ty, &c.expr),
         ImplItem::Type(t) => Common {
             attrs: &t.attrs,
-            hash: hash_of(t),
+            hash,
             kind: VertexKind::TypeAlias,
             name: unraw(&t.ident),
             visibility: render::visibility(&t.vis),

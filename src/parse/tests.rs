@@ -473,6 +473,72 @@ fn hashes_follow_tokens_not_formatting_or_comments() {
     assert_eq!(hash("struct S;"), hash("struct   S ;"));
 }
 
+/// An impl's, a trait's, an inline module's and a file's hash are put together from their
+/// members' (`push_item`): they follow every member's tokens and their own, not comments.
+#[test]
+fn composed_hashes_follow_members_and_headers() {
+    let item = |text: &str| parse_file(text).unwrap().items[0].hash;
+    let file = |text: &str| parse_file(text).unwrap().hash;
+    /// How a case's texts are hashed; the text; texts that hash otherwise; one that hashes alike.
+    type Case = (fn(&str) -> u64, &'static str, &'static [&'static str], &'static str);
+    let cases: [Case; 4] = [
+        (
+            item,
+            "impl S { fn f() { 1 } const C: u8 = 0; }",
+            &[
+                "impl S { fn f() { 2 } const C: u8 = 0; }",
+                "impl S { fn f() { 1 } const C: u8 = 1; }",
+                "impl T { fn f() { 1 } const C: u8 = 0; }",
+                "impl<X> S { fn f() { 1 } const C: u8 = 0; }",
+                "unsafe impl S { fn f() { 1 } const C: u8 = 0; }",
+                "#[cfg(a)] impl S { fn f() { 1 } const C: u8 = 0; }",
+                "impl S { const C: u8 = 0; fn f() { 1 } }",
+            ],
+            "impl S {\n    // one\n    fn f() { 1 }\n    const C: u8 = 0;\n}",
+        ),
+        (
+            item,
+            "trait T { fn f(); type A; }",
+            &[
+                "trait T { fn g(); type A; }",
+                "trait T: Send { fn f(); type A; }",
+                "pub trait T { fn f(); type A; }",
+                "trait U { fn f(); type A; }",
+            ],
+            "trait T {\n    fn f(); // one\n    type A;\n}",
+        ),
+        (
+            item,
+            "mod m { fn f() {} use a::b; }",
+            &[
+                "mod m { fn f() {} use a::c; }",
+                "mod m { fn g() {} use a::b; }",
+                "pub mod m { fn f() {} use a::b; }",
+                "mod n { fn f() {} use a::b; }",
+            ],
+            "mod m {\n    fn f() {}\n    /* one */ use a::b;\n}",
+        ),
+        (
+            file,
+            "//! Docs.\nuse a::b;\nfn f() {}\nm!();",
+            &[
+                "//! Other docs.\nuse a::b;\nfn f() {}\nm!();",
+                "//! Docs.\nuse a::c;\nfn f() {}\nm!();",
+                "//! Docs.\nuse a::b;\nfn f() { 1 }\nm!();",
+                "//! Docs.\nuse a::b;\nfn f() {}\nm!(x);",
+                "//! Docs.\nfn f() {}\nuse a::b;\nm!();",
+            ],
+            "//! Docs.\n// one\nuse a::b;\n\nfn f() {}\nm!();",
+        ),
+    ];
+    for (hash, plain, changed, commented) in cases {
+        assert_eq!(hash(plain), hash(commented), "{plain}");
+        for other in changed {
+            assert_ne!(hash(plain), hash(other), "{plain} against {other}");
+        }
+    }
+}
+
 #[test]
 fn derives_written_as_the_prelude_path_are_derives() {
     let facts = parse_file(
