@@ -810,8 +810,8 @@ fn items(items: &[Item]) -> Body {
     items_hashed(items).0
 }
 
-/// `items`, and a hash of the items' syntax trees (as `hash_of` would give, each tree walked
-/// once: an item's hash comes from `push_item`, which puts those of its members together).
+/// `items`, and a hash of the items' syntax trees, each tree walked once: an item's hash comes
+/// from `push_item`, which puts a container's together from its members'.
 fn items_hashed(items: &[Item]) -> (Body, u64) {
     use std::hash::Hasher;
     let mut body = Body { items: Vec::with_capacity(items.len()), ..Body::default() };

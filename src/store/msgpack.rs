@@ -61,9 +61,9 @@ type EncodeError = rmp_serde::encode::Error;
 /// For each indexed property, its (value, vertex) pairs.
 type PropertyIndex<V = Json> = Vec<(Identifier, Vec<(V, Uuid)>)>;
 
-/// Vertices per chunk of `vertex_properties` encoded on one thread (and elements per chunk of
-/// the other sections). Small in tests, so that their small graphs are cut into many chunks and
-/// groups too.
+/// Vertices per chunk of `vertex_properties` encoded on one thread (and elements, or edges, per
+/// chunk of the other sections). Small in tests, so that their small graphs are cut into many
+/// chunks and groups too.
 const CHUNK: usize = if cfg!(test) { 16 } else { 4096 };
 
 /// `vertex_properties`, the bulk of the image: chunks of vertices are encoded in parallel on the
