@@ -313,15 +313,15 @@ impl Collected {
         let mut head = Vec::new();
         rmp::encode::write_map_len(&mut head, self.vertices.len() as u32).map_err(EncodeError::from)?;
         send(head)?;
-        encode_chunks(&self.vertices, &send, |serializer, (id, kind)| {
-            put_id(serializer.get_mut(), id)?;
-            put_name(serializer.get_mut(), kind)
+        encode_chunks(&self.vertices, &send, |out, (id, kind)| {
+            put_id(out, id)?;
+            put_name(out, kind)
         })?;
         for reversed in [false, true] {
             let mut head = Vec::new();
             rmp::encode::write_array_len(&mut head, self.edges.len() as u32).map_err(EncodeError::from)?;
             send(head)?;
-            encode_chunks(&self.edges, &send, |serializer, edge| put_edge(serializer.get_mut(), edge, reversed))?;
+            encode_chunks(&self.edges, &send, |out, edge| put_edge(out, edge, reversed))?;
         }
         let mut head = Vec::new();
         rmp::encode::write_map_len(&mut head, self.vertex_props.len() as u32).map_err(EncodeError::from)?;
@@ -334,13 +334,11 @@ impl Collected {
                     let mut buf = Vec::new();
                     let mut index: PropertyIndex<Indexed<'_>> =
                         indexed.iter().map(|name| (*name, Vec::new())).collect();
-                    let mut serializer = rmp_serde::Serializer::new(&mut buf);
                     for ((id, name), value) in runs.iter().flat_map(|run| self.vertex_props.run(run)) {
-                        let out = serializer.get_mut();
-                        rmp::encode::write_array_len(out, 2).map_err(EncodeError::from)?;
-                        put_id(out, id)?;
-                        put_name(out, name)?;
-                        out.extend_from_slice(value.bytes());
+                        rmp::encode::write_array_len(&mut buf, 2).map_err(EncodeError::from)?;
+                        put_id(&mut buf, id)?;
+                        put_name(&mut buf, name)?;
+                        buf.extend_from_slice(value.bytes());
                         if let Some((_, pairs)) = index.iter_mut().find(|(indexed, _)| indexed == name) {
                             pairs.push((Indexed::new(value), *id));
                         }
@@ -358,8 +356,7 @@ impl Collected {
         let mut head = Vec::new();
         rmp::encode::write_map_len(&mut head, self.edge_props.len() as u32).map_err(EncodeError::from)?;
         send(head)?;
-        encode_chunks(edge_order, &send, |serializer, run| {
-            let out = serializer.get_mut();
+        encode_chunks(edge_order, &send, |out, run| {
             for ((edge, name), value) in self.edge_props.run(run) {
                 rmp::encode::write_array_len(out, 2).map_err(EncodeError::from)?;
                 put_edge(out, edge, false)?;
@@ -403,16 +400,15 @@ const GROUP: usize = 8;
 fn encode_chunks<T: Sync>(
     items: &[T],
     send: &(impl Fn(Vec<u8>) -> Result<(), EncodeError> + Sync),
-    encode: impl Fn(&mut rmp_serde::Serializer<&mut Vec<u8>>, &T) -> Result<(), EncodeError> + Sync,
+    encode: impl Fn(&mut Vec<u8>, &T) -> Result<(), EncodeError> + Sync,
 ) -> Result<(), EncodeError> {
     for group in items.chunks(CHUNK * GROUP) {
         let chunks: Vec<Vec<u8>> = group
             .par_chunks(CHUNK)
             .map(|chunk| {
                 let mut buf = Vec::new();
-                let mut serializer = rmp_serde::Serializer::new(&mut buf);
                 for item in chunk {
-                    encode(&mut serializer, item)?;
+                    encode(&mut buf, item)?;
                 }
                 Ok(buf)
             })
