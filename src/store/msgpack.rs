@@ -552,7 +552,7 @@ fn property_values<V: IndexedValue>(index: &PropertyIndex<V>) -> Result<Vec<u8>,
     let mut out = Vec::new();
     rmp::encode::write_map_len(&mut out, index.len() as u32).map_err(EncodeError::from)?;
     for (name, pairs) in index {
-        name.serialize(&mut rmp_serde::Serializer::new(&mut out))?;
+        put_name(&mut out, name)?;
         let pairs = by_value(pairs);
         let starts = value_starts(&pairs);
         rmp::encode::write_map_len(&mut out, starts.len() as u32).map_err(EncodeError::from)?;
