@@ -151,7 +151,7 @@ fn visit_call(call: &mut MacroCall, f: &mut dyn FnMut(&mut u32, u32)) {
 
 /// The entry of a file declared at a line of `file` that moved (a `mod x;` of it, written or
 /// made by one of its macro calls), as the walk would now give it: its origin and its module's
-/// record at the new line. Its key changes with them (`index::file_key`); its batch does not (a
+/// record at the new line. Its key changes with them (`index::file_context`); its batch does not (a
 /// module's vertex is at the first line of its own file). `None` when the line has no place in
 /// the shift, or the key is not one the walk gave.
 pub(super) fn redeclared(

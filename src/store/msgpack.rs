@@ -474,14 +474,14 @@ fn runs_in_order<K: Ord + Clone + Send + Sync, V: Send + Sync>(
     if !named_once {
         return None;
     }
-    let mut runs: Vec<(K, Run)> = (props.0.iter().enumerate())
+    let mut by_owner: Vec<(K, Run)> = (props.0.iter().enumerate())
         .flat_map(|(at, flush)| runs(flush).map(move |range| (flush[range.start].0.0.clone(), (at, range))))
         .collect();
-    runs.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    if runs.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+    by_owner.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    if by_owner.windows(2).any(|pair| pair[0].0 == pair[1].0) {
         return None;
     }
-    Some(runs.into_iter().map(|(_, run)| run).collect())
+    Some(by_owner.into_iter().map(|(_, run)| run).collect())
 }
 
 /// Of sorted entries with equal keys, keeps the last (a later insert's value wins).

@@ -306,11 +306,11 @@ impl<D: Sink> State<D> {
                 vertex_props.push(((vertex.id, self.names.get(name)?), D::value(value)));
             }
         }
+        items.vertex_props.push_flush(vertex_props);
         let mut candidates = std::mem::take(&mut self.pending_edges);
         if new_vertices {
             candidates.append(&mut self.waiting_edges);
         }
-        items.vertex_props.push_flush(vertex_props);
         items.edges.reserve(candidates.len());
         let mut edge_props = Vec::new();
         let mut waiting = Vec::new();
