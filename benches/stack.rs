@@ -1,9 +1,9 @@
 //! What the stack guard costs: builds of a normal corpus with and without the nesting check
 //! that decides whether a file is parsed on a grown stack (`parse::NESTING_CHECK`), side by side.
 //!
-//! Every file is measured for nesting (one walk over its tokens) before syn parses it; only a file
-//! deeper than `parse::MAX_NESTING` is parsed on a stack grown for it (`stacker`). Real code never
-//! is that deep, so on a normal corpus the guard's cost is the walk alone. Three measurements,
+//! Every file is measured for nesting (one pass over its text, `parse::nesting`) before syn parses
+//! it; only a file deeper than `parse::MAX_NESTING` is parsed on a stack grown for it (`stacker`).
+//! Real code never is that deep, so on a normal corpus the guard's cost is the pass alone. Three measurements,
 //! each alternating the two settings after an untimed warm-up of each, so that noise and the page
 //! cache treat them alike:
 //!

@@ -8,6 +8,7 @@
 
 mod expand;
 pub mod mbe;
+mod nesting;
 mod refs;
 mod render;
 
@@ -212,7 +213,11 @@ pub fn parse_file_then_deep<R>(text: &str, then: impl FnOnce(Result<FileFacts, S
     if !NESTING_CHECK.load(std::sync::atomic::Ordering::Relaxed) {
         return then(parse_tokens(text, tokens, Ok(0)), false);
     }
-    let depth = nesting(&tokens, MAX_GROWN_NESTING);
+    // The text's nesting when it is shallow (almost always), else the tokens' with its limit.
+    let depth = match nesting::of_text(text) {
+        Some(levels) if levels <= MAX_NESTING => Ok(levels),
+        _ => nesting::of_tokens(&tokens, MAX_GROWN_NESTING),
+    };
     let deep = !matches!(depth, Ok(levels) if levels <= MAX_NESTING);
     on_stack_for(depth, move || then(parse_tokens(text, tokens, depth), deep))
 }
@@ -293,7 +298,7 @@ fn recover(tokens: TokenStream, line_count: u32) -> FileFacts {
         let mut parsed = None;
         for end in start + 1..=(start + MAX_JOINED_SEGMENTS).min(segments.len()) {
             let chunk: TokenStream = trees[segments[start].start..segments[end - 1].end].iter().cloned().collect();
-            let depth = nesting(&chunk, MAX_GROWN_NESTING);
+            let depth = nesting::of_tokens(&chunk, MAX_GROWN_NESTING);
             let result = match depth {
                 Ok(_) => on_stack_for(depth, || {
                     parse_retrying(chunk).map(|file| {
@@ -390,7 +395,7 @@ fn lex(text: &str) -> Result<TokenStream, SyntaxError> {
 /// `expand`). The check walks proc-macro2's stream, before syn sees it: syn builds its own token
 /// buffer recursively too.
 fn parse_syntax_with<T: syn::parse::Parse>(tokens: TokenStream) -> Result<T, SyntaxError> {
-    if let Err(span) = nesting(&tokens, MAX_NESTING) {
+    if let Err(span) = nesting::of_tokens(&tokens, MAX_NESTING) {
         return Err(SyntaxError::at(span, format!("{TOO_DEEP} {MAX_NESTING} levels is not indexed")));
     }
     syn::parse2(tokens).map_err(syntax_error)
@@ -561,49 +566,6 @@ fn starts_type(before: &[TokenTree]) -> bool {
             None => true,
             _ => false,
         },
-    }
-}
-
-/// How deep `tokens` nest, or where the nesting first exceeds `limit`. Each group counts one
-/// level, and so does each `<` not yet closed within its group (generic arguments are no token
-/// groups); `;` and `{` end any generic argument list, so comparisons cannot pile up.
-fn nesting(tokens: &TokenStream, limit: usize) -> Result<usize, Span> {
-    let mut stack: Vec<(proc_macro2::token_stream::IntoIter, usize)> = vec![(tokens.clone().into_iter(), 0)];
-    let mut deepest = 0;
-    loop {
-        let depth = stack.len();
-        let Some((iter, angles)) = stack.last_mut() else {
-            return Ok(deepest);
-        };
-        let Some(tree) = iter.next() else {
-            stack.pop();
-            continue;
-        };
-        match tree {
-            TokenTree::Group(group) => {
-                if depth + *angles >= limit {
-                    return Err(group.span_open());
-                }
-                deepest = deepest.max(depth + *angles);
-                if group.delimiter() == proc_macro2::Delimiter::Brace {
-                    *angles = 0;
-                }
-                stack.push((group.stream().into_iter(), 0));
-            }
-            TokenTree::Punct(punct) => match punct.as_char() {
-                '<' => {
-                    *angles += 1;
-                    if depth + *angles > limit {
-                        return Err(punct.span());
-                    }
-                    deepest = deepest.max(depth + *angles);
-                }
-                '>' => *angles = angles.saturating_sub(1),
-                ';' => *angles = 0,
-                _ => {}
-            },
-            _ => {}
-        }
     }
 }
 

@@ -279,6 +279,154 @@ fn comparisons_do_not_count_as_nesting() {
     assert_eq!(parse_on_worker_stack(format!("fn f() {{ {many} }}")), Ok(1));
 }
 
+/// `nesting::of_text` against the token walk it stands in for, where both read the text.
+fn text_nesting_agrees(text: &str) {
+    let tokens = lex(text).unwrap_or_else(|err| panic!("{text:?} does not lex: {err:?}"));
+    let walked = nesting::of_tokens(&tokens, usize::MAX).unwrap();
+    assert_eq!(nesting::of_text(text), Some(walked), "{text:?}");
+}
+
+#[test]
+fn text_nesting_is_the_tokens_nesting() {
+    let cases = [
+        "",
+        "fn f() { g(a[1], (b)) }",
+        "type T = Vec<Vec<u8>>; fn f() -> Option<Box<dyn Fn(u8) -> u8>> { if a < b && c > d { x >> 2 } else { y } }",
+        "let s = \"(((\"; let r = r#\"\")]]\"#; let b = br##\"{\"#}\"##; let c = c\"[\\\"\"; let e = \"\\\\\";",
+        "let c = '('; let d = '\\''; let e = '\\\\'; let f = b'['; let u = '\\u{1F600}'; let w = '√'; let x = '😀';",
+        "fn f<'a, 'b: 'a>(x: &'a str) -> &'b str { 'outer: loop { break 'outer; } }",
+        "// (((\n/* [[[ /* nested ((( */ still ))) */\n//// not doc (\n/**/ /***/ fn f() {}",
+        "/// doc (\nfn f() { //! inner\n /** block doc */ /*! inner block */ { g() } }",
+        "/// a doc at the end, no newline",
+        "let r#type = r#match; let n = 1e10 + 0x1F + 1_000u32 + 2.5f64; x.0.1;",
+        "impl<T: Iterator<Item = Vec<u8>>> A for B<T> where T: Into<C<D>> {}",
+        "fn f() { a < b; c < d; { e < f } < g; h -> i => j >= k <= l << m >>= n }",
+        "macro_rules! m { ($($x:tt)*) => { [$($x),*] } }",
+        "let s = \"a\nb (\"; let t = b\"\\x7f)\";",
+        "const X: [u8; 3] = [1, 2, 3]; static Y: &[&[(u8, char)]] = &[&[(1, ')')]];",
+    ];
+    for case in cases {
+        text_nesting_agrees(case);
+    }
+    assert_eq!(nesting::of_text("fn f() { ("), None, "unbalanced");
+    assert_eq!(nesting::of_text("let s = \"(;"), None, "unclosed string");
+    assert_eq!(nesting::of_text("/* ( "), None, "unclosed comment");
+    assert_eq!(nesting::of_text("let r = r#\"x\"; ("), None, "a raw string closed without its #");
+}
+
+/// Random texts made of pieces that are easy to misread (literals and comments holding
+/// brackets and quotes, lifetimes beside character literals, `<` and `>` in every role), nested
+/// at random: the text and the token walk agree on each.
+#[test]
+fn text_nesting_agrees_on_random_texts() {
+    const PIECES: &[&str] = &[
+        "x",
+        "1.5e3",
+        "'a",
+        "'a'",
+        "'\\''",
+        "b'('",
+        "'('",
+        "'}'",
+        "\"(\"",
+        "\"\\\"{\"",
+        "r\"[\"",
+        "r#\"\"]\"#",
+        "br##\"\"#)\"##",
+        "c\"<\"",
+        "r#ident",
+        "// ((\n",
+        "/// doc\n",
+        "//! inner\n",
+        "//// plain\n",
+        "/* ( */",
+        "/* /* ] */ ) */",
+        "/** doc */",
+        "/*! doc */",
+        "/**/",
+        "/***/",
+        "<",
+        ">",
+        "->",
+        "=>",
+        ">=",
+        "<<",
+        ";",
+        ",",
+        "::",
+        "&'a",
+        "'lbl:",
+        "'\\u{2F}'",
+        "'é'",
+        "\"é(\"",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |bound: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % bound as u64) as usize
+    };
+    let mut compared = 0;
+    for _ in 0..2_000 {
+        let mut text = String::new();
+        let mut open = Vec::new();
+        for _ in 0..next(60) {
+            match next(10) {
+                0 | 1 => {
+                    let (opening, closing) = [('(', ')'), ('[', ']'), ('{', '}')][next(3)];
+                    text.push(opening);
+                    open.push(closing);
+                }
+                2 => {
+                    if let Some(closing) = open.pop() {
+                        text.push(closing);
+                    }
+                }
+                _ => text.push_str(PIECES[next(PIECES.len())]),
+            }
+            text.push(' ');
+        }
+        while let Some(closing) = open.pop() {
+            text.push(closing);
+        }
+        if lex(&text).is_ok() {
+            text_nesting_agrees(&text);
+            compared += 1;
+        }
+    }
+    assert!(compared > 1_000, "only {compared} of the random texts lex");
+}
+
+/// Every `.rs` file under `CODEGRAPH_NESTING_FILES` (a folder; say cargo's registry sources):
+/// the text and the token walk agree on each file that lexes. Run by hand:
+/// `CODEGRAPH_NESTING_FILES=DIR cargo test --release --lib text_nesting -- --ignored`.
+#[test]
+#[ignore = "reads the folder named by CODEGRAPH_NESTING_FILES"]
+fn text_nesting_agrees_on_real_files() {
+    let root = std::env::var_os("CODEGRAPH_NESTING_FILES").expect("CODEGRAPH_NESTING_FILES names a folder");
+    let mut stack = vec![std::path::PathBuf::from(root)];
+    let (mut files, mut compared) = (0, 0);
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                files += 1;
+                let Ok(text) = std::fs::read_to_string(&path) else { continue };
+                let text = strip_shebang(&text);
+                if let Ok(tokens) = lex(text) {
+                    let walked = nesting::of_tokens(&tokens, usize::MAX).unwrap();
+                    assert_eq!(nesting::of_text(text), Some(walked), "{}", path.display());
+                    compared += 1;
+                }
+            }
+        }
+    }
+    eprintln!("{compared} of {files} files compared");
+}
+
 #[test]
 fn shebang_lines_keep_line_numbers() {
     let facts = parse_file("#!/usr/bin/env run-cargo-script\nfn main() {}\n").unwrap();
