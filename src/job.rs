@@ -228,14 +228,15 @@ impl Job<'_> {
                 .err()
                 .map_or_else(|| Error::Internal("the writer stopped".into()), Error::from));
         }
-        // Each crate's output goes to the cache's pack as its wave ends: written while the
+        // Each crate's output goes to the cache's pack as the crate is done: written while the
         // indexing goes on, and not held until the end.
         let packer = cache.packer(None).map_err(|err| Error::Internal(format!("cannot start a thread: {err}")))?;
         packer.add(workspace_unit);
         let phase = Instant::now();
+        // A full build orders its crates by their dependencies itself, with no waves.
         let indexed = index::index(
             self.workspace,
-            &self.waves(),
+            &[],
             self.pool,
             self.config.index.clone(),
             index::Mode::Full { sink, hand_over: &|unit| packer.add(self.new_unit(unit)) },

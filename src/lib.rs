@@ -3,9 +3,10 @@
 //! The pipeline of `build`, each stage knowing only the one before it:
 //!
 //! 1. `workspace`: `cargo metadata` → the packages and crates to index, and their dependencies;
-//! 2. `schedule`: the crate DAG → topological waves;
-//! 3. `index`: per wave, crates in parallel; per crate, files in parallel, each file going
-//!    through `parse` (syn → facts) and `assemble` (facts → vertices and edges, ids from `ids`);
+//! 2. `schedule`: the crate DAG → topological waves and components;
+//! 3. `index`: crates in parallel as their dependencies allow; per crate, files in parallel,
+//!    each file going through `parse` (syn → facts) and `assemble` (facts → vertices and edges,
+//!    ids from `ids`);
 //! 4. `store`: a writer thread puts batches into IndraDB, then the graph is saved atomically.
 //!
 //! `job` runs it, after `plan` decided from what the last build recorded whether the build is

@@ -1,10 +1,12 @@
-//! Scheduling: the crate dependency DAG and its topological waves.
+//! Scheduling: the crate dependency DAG, its topological waves and its components.
 //!
 //! A wave holds the crates whose dependencies all sit in earlier waves, so the crates of one wave
 //! can be indexed together while later stages (name resolution) can rely on everything a crate
-//! depends on being done. Dependency cycles (legal between packages through dev-dependencies,
-//! and never trusted to be absent) are condensed into strongly connected components, whose
-//! crates share a wave. This module knows crate indices and edges, nothing else.
+//! depends on being done: a rerun goes wave by wave. A full build starts each crate once what it
+//! depends on is done instead (`components`). Dependency cycles (legal between packages through
+//! dev-dependencies, and never trusted to be absent) are condensed into strongly connected
+//! components, whose crates share a wave, or start and finish together. This module knows crate
+//! indices and edges, nothing else.
 
 use petgraph::algo::{condensation, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -40,6 +42,53 @@ pub fn waves(n_crates: usize, deps: impl IntoIterator<Item = (usize, usize)>) ->
         wave.sort_unstable();
     }
     waves
+}
+
+/// The crates grouped by dependency cycle (nearly always one crate a group), in an order where
+/// each group comes after the groups it depends on.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Components {
+    /// Each group's crates, in ascending order.
+    pub members: Vec<Vec<usize>>,
+    /// By group, the groups it depends on (each before it in `members`), in ascending order.
+    pub deps: Vec<Vec<usize>>,
+}
+
+/// `n_crates` crates' `Components`, given `deps` as `(dependent, dependency)` pairs.
+pub fn components(n_crates: usize, deps: impl IntoIterator<Item = (usize, usize)>) -> Components {
+    let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(n_crates, 0);
+    let nodes: Vec<NodeIndex> = (0..n_crates).map(|krate| graph.add_node(krate)).collect();
+    for (dependent, dependency) in deps {
+        graph.add_edge(nodes[dependency], nodes[dependent], ());
+    }
+    let condensed = condensation(graph, true);
+    // Acyclic by construction, as in `waves`.
+    let order = toposort(&condensed, None).unwrap_or_default();
+    let mut position = vec![0; condensed.node_count()];
+    for (at, node) in order.iter().enumerate() {
+        position[node.index()] = at;
+    }
+    let members = order
+        .iter()
+        .map(|&node| {
+            let mut crates = condensed[node].clone();
+            crates.sort_unstable();
+            crates
+        })
+        .collect();
+    let deps = order
+        .iter()
+        .map(|&node| {
+            let mut before: Vec<usize> = condensed
+                .neighbors_directed(node, petgraph::Direction::Incoming)
+                .map(|dep| position[dep.index()])
+                .collect();
+            before.sort_unstable();
+            before.dedup();
+            before
+        })
+        .collect();
+    Components { members, deps }
 }
 
 #[cfg(test)]
@@ -90,5 +139,23 @@ mod tests {
             assert!(wave_of[dependency] <= wave_of[dependent]);
         }
         assert_eq!(wave_of[5], wave_of[150], "a cycle shares one wave");
+    }
+
+    #[test]
+    fn components_come_after_what_they_depend_on() {
+        // 0 depends on 1 and 2; 1 depends on 2; 3 and 4 depend on each other and on 0.
+        let Components { members, deps } = components(5, [(0, 1), (0, 2), (1, 2), (3, 4), (4, 3), (3, 0)]);
+        assert_eq!(members.len(), 4);
+        let group_of = |krate: usize| members.iter().position(|group| group.contains(&krate)).unwrap();
+        assert_eq!(members[group_of(3)], [3, 4], "a cycle is one group");
+        let mut both = vec![group_of(1), group_of(2)];
+        both.sort_unstable();
+        assert_eq!(deps[group_of(0)], both);
+        assert_eq!(deps[group_of(1)], [group_of(2)]);
+        assert!(deps[group_of(2)].is_empty());
+        assert_eq!(deps[group_of(3)], [group_of(0)], "a cycle's own edges are no dependency");
+        for (group, before) in deps.iter().enumerate() {
+            assert!(before.iter().all(|&dep| dep < group), "{group} comes after {before:?}");
+        }
     }
 }

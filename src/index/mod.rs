@@ -1,11 +1,12 @@
-//! The indexing stage: crates in waves, and within a crate its files, in parallel; then the
+//! The indexing stage: crates in parallel as their dependencies allow (a full build,
+//! `index_flowing`) or in waves (a rerun), and within a crate its files, in parallel; then the
 //! crate's names are resolved.
 //!
 //! A crate's module tree is walked from its root file: each file is read, parsed, assembled into
 //! a batch for the writer, and the files of its `mod x;` declarations are spawned as new tasks on
 //! the same rayon scope. What resolution needs of each item (`resolve::ItemRecord`) is kept until
 //! the crate's walk ends; then the crate is resolved (`resolve`), its items registered and its
-//! edges checked (`validate`), and its scopes kept for the crates of later waves. A file that
+//! edges checked (`validate`), and its scopes kept for the crates that depend on it. A file that
 //! cannot be found, read or parsed becomes a diagnostic and the walk goes on; a panic while
 //! handling one file is contained to that file.
 
@@ -31,6 +32,7 @@ use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse;
 use crate::resolve::names::{self, NameDigest, Names};
 use crate::resolve::{self, CrateDefs, Externs, ItemRecord, RecordRefs, Shape, World};
+use crate::schedule;
 use crate::validate::{Origin, Registry, ValidationError};
 use crate::workspace::modules::{self, ModDecl, ModuleFile};
 use crate::workspace::{CrateInfo, CrateKind, PackageInfo, Workspace};
@@ -248,7 +250,8 @@ pub fn worker_pool(jobs: usize) -> Result<rayon::ThreadPool, IndexError> {
 /// How `index` runs.
 pub enum Mode<'a> {
     /// A full build: every file's batch goes to `sink` (the store's writer), and each crate's
-    /// output to `hand_over` as soon as the crate's wave ends.
+    /// output to `hand_over` as soon as the crate is done; crates start as their dependencies
+    /// are done (`index_flowing`), not wave by wave.
     Full { sink: SyncSender<Batch>, hand_over: &'a dyn Fn(CrateOutput) },
     /// An incremental build: a crate whose inputs and dependencies' interfaces are as the last
     /// build saw them is not indexed (its scopes are read back when a crate that is indexed
@@ -256,7 +259,8 @@ pub enum Mode<'a> {
     Update(&'a Reuse<'a>),
 }
 
-/// Indexes the crates of `waves` (indices into `workspace.crates`) on `pool`, as `mode` says.
+/// Indexes the crates of `workspace` on `pool`, as `mode` says: a rerun in the order of `waves`
+/// (indices into `workspace.crates`), a full build as dependencies allow.
 pub fn index(
     workspace: &Workspace,
     waves: &[Vec<usize>],
@@ -311,6 +315,14 @@ pub fn index(
         None => Vec::new(),
     };
     let mut patched = 0;
+    // A full build's crates go as their dependencies allow; a rerun's, wave by wave.
+    let waves = match hand_over {
+        Some(hand_over) => {
+            index_flowing(&ctx, pool, &mut interfaces, hand_over)?;
+            &[]
+        }
+        None => waves,
+    };
     for wave in waves {
         let mut todo = Vec::new();
         for &krate in wave.iter().filter(|&&krate| workspace.crates[krate].indexed) {
@@ -385,10 +397,7 @@ pub fn index(
                 in_world[output.krate] = true;
                 ctx.world.publish(defs);
             }
-            match hand_over {
-                Some(hand_over) => hand_over(output),
-                None => units.push(output),
-            }
+            units.push(output);
         }
         if ctx.store_gone.load(Ordering::Relaxed) {
             return Err(IndexError::StoreGone);
@@ -421,6 +430,182 @@ pub fn index(
 /// A crate to index: its dependencies, the names that changed in them, and its recorded files
 /// when they were read already (`patch`).
 type ToIndex = (usize, Deps, Option<Names>, Option<FileCache>);
+
+/// A full build's crates, each started once the crates it depends on are done, its output
+/// handed over as it finishes: a wave waited for its slowest crate, whose last steps (a large
+/// crate's resolution, much of it on one thread) left cores idle that crates not depending on it
+/// could have used. A crate still sees only what it depends on: its dependencies are published
+/// before it starts, and every crate a crate's defs name is itself or one of its dependencies.
+/// Crates on one dependency cycle start together and are published together, so that none of
+/// them sees another, as within a wave.
+///
+/// The worker that finishes a crate publishes it and starts the crates that this made ready
+/// (`Flow::finish`), those with the longest chain of crates waiting on them first, at most as
+/// many running as the pool has threads: a worker waiting for its crate's files takes other jobs
+/// meanwhile, and a crate it took then would hold up the one it waits for. Only the handing over
+/// (to the cache's thread) is left to the calling thread.
+fn index_flowing(
+    ctx: &Ctx<'_>,
+    pool: &rayon::ThreadPool,
+    interfaces: &mut [Option<String>],
+    hand_over: &dyn Fn(CrateOutput),
+) -> Result<(), IndexError> {
+    let crates = &ctx.workspace.crates;
+    let components = schedule::components(crates.len(), ctx.workspace.deps.iter().map(|dep| (dep.from, dep.to)));
+    let mut dependents = vec![Vec::new(); components.members.len()];
+    for (group, before) in components.deps.iter().enumerate() {
+        for &dep in before {
+            dependents[dep].push(group);
+        }
+    }
+    // The longest chain of groups that wait on each (a group comes after its dependencies).
+    let mut chain = vec![0usize; components.members.len()];
+    for group in (0..components.members.len()).rev() {
+        chain[group] = 1 + dependents[group].iter().map(|&next| chain[next]).max().unwrap_or(0);
+    }
+    let indexed: Vec<usize> =
+        components.members.iter().map(|group| group.iter().filter(|&&krate| crates[krate].indexed).count()).collect();
+    let plan = FlowPlan { members: &components.members, dependents, chain, limit: pool.current_num_threads().max(1) };
+    let state = Mutex::new(Flow {
+        waiting: components.deps.iter().map(Vec::len).collect(),
+        left: indexed,
+        finished: components.members.iter().map(|_| Vec::new()).collect(),
+        ready: Vec::new(),
+        interfaces: interfaces.to_vec(),
+        running: 0,
+        stopped: false,
+        panic: None,
+    });
+    let (sender, receiver) = std::sync::mpsc::channel::<CrateOutput>();
+    pool.in_place_scope(|scope| {
+        let mut flow = state.lock().unwrap_or_else(|poison| poison.into_inner());
+        let roots: Vec<usize> = (0..plan.members.len()).filter(|&group| flow.waiting[group] == 0).collect();
+        flow.release(&plan, roots);
+        flow.start(&plan, ctx, scope, &state, &sender);
+        drop(flow);
+        // The jobs hold the other senders: the loop ends when the last crate has finished.
+        drop(sender);
+        for output in receiver {
+            hand_over(output);
+        }
+    });
+    let flow = state.into_inner().unwrap_or_else(|poison| poison.into_inner());
+    if let Some(panic) = flow.panic {
+        // As a wave's `collect` did: the crates running finished, then the panic goes on.
+        std::panic::resume_unwind(panic);
+    }
+    interfaces.clone_from_slice(&flow.interfaces);
+    if flow.stopped { Err(IndexError::StoreGone) } else { Ok(()) }
+}
+
+/// What `index_flowing` knows of the crates' groups (`schedule::Components`) from the start.
+struct FlowPlan<'a> {
+    members: &'a [Vec<usize>],
+    dependents: Vec<Vec<usize>>,
+    chain: Vec<usize>,
+    limit: usize,
+}
+
+/// `index_flowing`'s state, behind its lock.
+struct Flow {
+    /// By group: how many groups it still waits for, its indexed crates not finished, and the
+    /// outputs of those finished.
+    waiting: Vec<usize>,
+    left: Vec<usize>,
+    finished: Vec<Vec<(CrateOutput, Option<Arc<CrateDefs>>)>>,
+    /// Crates to start as (group, crate), the next one last.
+    ready: Vec<(usize, usize)>,
+    interfaces: Vec<Option<String>>,
+    running: usize,
+    /// The store went away, or a crate panicked: nothing more starts.
+    stopped: bool,
+    panic: Option<Box<dyn std::any::Any + Send>>,
+}
+
+impl Flow {
+    /// `groups` have all they depend on: their crates are ready, and a group without indexed
+    /// crates is done at once.
+    fn release(&mut self, plan: &FlowPlan<'_>, mut groups: Vec<usize>) {
+        let crates_before = self.ready.len();
+        while let Some(group) = groups.pop() {
+            if self.left[group] > 0 {
+                self.ready.extend(plan.members[group].iter().map(|&krate| (group, krate)));
+                continue;
+            }
+            for &next in &plan.dependents[group] {
+                self.waiting[next] -= 1;
+                if self.waiting[next] == 0 {
+                    groups.push(next);
+                }
+            }
+        }
+        if self.ready.len() > crates_before {
+            self.ready.sort_by_key(|&(group, krate)| (plan.chain[group], std::cmp::Reverse(krate)));
+        }
+    }
+
+    /// Starts ready crates while fewer than the limit run.
+    fn start<'scope>(
+        &mut self,
+        plan: &'scope FlowPlan<'scope>,
+        ctx: &'scope Ctx<'scope>,
+        scope: &rayon::Scope<'scope>,
+        state: &'scope Mutex<Flow>,
+        sender: &std::sync::mpsc::Sender<CrateOutput>,
+    ) {
+        while self.running < plan.limit && !self.stopped {
+            let Some((group, krate)) = self.ready.pop() else { return };
+            if !ctx.workspace.crates[krate].indexed {
+                continue;
+            }
+            let deps = Deps::of(ctx, krate, &self.interfaces);
+            let sender = sender.clone();
+            self.running += 1;
+            scope.spawn(move |scope| {
+                let output = catch_unwind(AssertUnwindSafe(|| index_crate(ctx, krate, deps, None, None)));
+                let mut flow = state.lock().unwrap_or_else(|poison| poison.into_inner());
+                flow.running -= 1;
+                match output {
+                    Ok(output) => flow.finish(plan, ctx, group, output, &sender),
+                    Err(panic) => {
+                        flow.stopped = true;
+                        flow.panic.get_or_insert(panic);
+                    }
+                }
+                flow.start(plan, ctx, scope, state, &sender);
+            });
+        }
+    }
+
+    /// A crate of `group` finished: once the group's last has, its crates are published and
+    /// handed over, and the groups waiting on it may start.
+    fn finish(
+        &mut self,
+        plan: &FlowPlan<'_>,
+        ctx: &Ctx<'_>,
+        group: usize,
+        output: (CrateOutput, Option<Arc<CrateDefs>>),
+        sender: &std::sync::mpsc::Sender<CrateOutput>,
+    ) {
+        self.finished[group].push(output);
+        self.left[group] -= 1;
+        if self.left[group] > 0 {
+            return;
+        }
+        let mut outputs = std::mem::take(&mut self.finished[group]);
+        outputs.sort_by_key(|(output, _)| output.krate);
+        for (output, defs) in outputs {
+            self.interfaces[output.krate] = output.summary.interface.clone();
+            if let Some(defs) = defs {
+                ctx.world.publish(defs);
+            }
+            // The receiver outlives every job.
+            let _ = sender.send(output);
+        }
+        self.stopped |= ctx.store_gone.load(Ordering::Relaxed);
+        self.release(plan, vec![group]);
+    }
+}
 
 /// Which names the crates indexed again in a rerun gave a new meaning to, for the crates that
 /// depend on them and that nothing depends on (`resolve::names`). A rerun's only.
