@@ -14,16 +14,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 /// Groups `n_crates` crates into waves, given `deps` as `(dependent, dependency)` pairs. Every
 /// crate appears in exactly one wave; within a wave, crates are in ascending order.
 pub fn waves(n_crates: usize, deps: impl IntoIterator<Item = (usize, usize)>) -> Vec<Vec<usize>> {
-    let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(n_crates, 0);
-    let nodes: Vec<NodeIndex> = (0..n_crates).map(|krate| graph.add_node(krate)).collect();
-    for (dependent, dependency) in deps {
-        // Edges point from a dependency to its dependents: the order work flows in.
-        graph.add_edge(nodes[dependency], nodes[dependent], ());
-    }
-    let condensed = condensation(graph, true);
-    // The condensed graph is acyclic by construction, so `toposort` cannot fail; an empty order
-    // would only drop the waves, never loop or panic.
-    let order = toposort(&condensed, None).unwrap_or_default();
+    let (condensed, order) = condensed(n_crates, deps);
     let mut level = vec![0usize; condensed.node_count()];
     for &node in &order {
         let depth = condensed
@@ -56,14 +47,7 @@ pub struct Components {
 
 /// `n_crates` crates' `Components`, given `deps` as `(dependent, dependency)` pairs.
 pub fn components(n_crates: usize, deps: impl IntoIterator<Item = (usize, usize)>) -> Components {
-    let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(n_crates, 0);
-    let nodes: Vec<NodeIndex> = (0..n_crates).map(|krate| graph.add_node(krate)).collect();
-    for (dependent, dependency) in deps {
-        graph.add_edge(nodes[dependency], nodes[dependent], ());
-    }
-    let condensed = condensation(graph, true);
-    // Acyclic by construction, as in `waves`.
-    let order = toposort(&condensed, None).unwrap_or_default();
+    let (condensed, order) = condensed(n_crates, deps);
     let mut position = vec![0; condensed.node_count()];
     for (at, node) in order.iter().enumerate() {
         position[node.index()] = at;
@@ -89,6 +73,25 @@ pub fn components(n_crates: usize, deps: impl IntoIterator<Item = (usize, usize)
         })
         .collect();
     Components { members, deps }
+}
+
+/// The crate graph with each dependency cycle condensed into one node (the crates on it), and
+/// its nodes in a topological order. Edges point from a dependency to its dependents: the order
+/// work flows in.
+fn condensed(
+    n_crates: usize,
+    deps: impl IntoIterator<Item = (usize, usize)>,
+) -> (DiGraph<Vec<usize>, ()>, Vec<NodeIndex>) {
+    let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(n_crates, 0);
+    let nodes: Vec<NodeIndex> = (0..n_crates).map(|krate| graph.add_node(krate)).collect();
+    for (dependent, dependency) in deps {
+        graph.add_edge(nodes[dependency], nodes[dependent], ());
+    }
+    let condensed = condensation(graph, true);
+    // The condensed graph is acyclic by construction, so `toposort` cannot fail; an empty order
+    // would only drop the crates, never loop or panic.
+    let order = toposort(&condensed, None).unwrap_or_default();
+    (condensed, order)
 }
 
 #[cfg(test)]
