@@ -3,9 +3,9 @@
 //!
 //! Every file is measured for nesting (one pass over its text, `parse::nesting`) before syn parses
 //! it; only a file deeper than `parse::MAX_NESTING` is parsed on a stack grown for it (`stacker`).
-//! Real code never is that deep, so on a normal corpus the guard's cost is the pass alone. Three measurements,
-//! each alternating the two settings after an untimed warm-up of each, so that noise and the page
-//! cache treat them alike:
+//! Real code never is that deep, so on a normal corpus the guard's cost is the pass alone. Three
+//! measurements, each alternating the two settings after an untimed warm-up of each, so that
+//! noise and the page cache treat them alike:
 //!
 //! 1. `cargo_codegraph::build` of the corpus with `--deps` (as `benches/e2e.rs` does);
 //! 2. `parse::parse_file` of every file the build parsed, on one thread (the guard's share of
