@@ -315,92 +315,87 @@ pub fn index(
         None => Vec::new(),
     };
     let mut patched = 0;
-    // A full build's crates go as their dependencies allow; a rerun's, wave by wave.
-    let waves = match hand_over {
-        Some(hand_over) => {
-            index_flowing(&ctx, pool, &mut interfaces, hand_over)?;
-            &[]
-        }
-        None => waves,
-    };
-    for wave in waves {
-        let mut todo = Vec::new();
-        for &krate in wave.iter().filter(|&&krate| workspace.crates[krate].indexed) {
-            let deps = Deps::of(&ctx, krate, &interfaces);
-            match reuse.and_then(|reuse| reuse.unchanged[krate].as_ref()) {
-                Some((interface, recorded)) if *recorded == deps.interface => interfaces[krate] = interface.clone(),
-                Some((interface, _)) if names.as_mut().is_some_and(|names| names.keep(krate, &deps, &interfaces)) => {
-                    interfaces[krate] = interface.clone();
-                    retargeted.push((krate, deps.interface));
-                }
-                _ => {
-                    let deps_changed = names.as_mut().and_then(|names| names.since(krate, &deps, &interfaces));
-                    todo.push((krate, deps, deps_changed))
-                }
-            }
-        }
-        // A rerun first tries to patch the recorded output of each crate whose own files changed.
-        let todo: Vec<ToIndex> = match reuse {
-            None => todo.into_iter().map(|(krate, deps, deps_changed)| (krate, deps, deps_changed, None)).collect(),
-            Some(reuse) => {
-                // Patched, or to be indexed.
-                let tried: Vec<Result<CrateOutput, Box<ToIndex>>> = pool.install(|| {
-                    todo.into_par_iter()
-                        .map(|(krate, deps, deps_changed)| {
-                            // Read now only for a crate that may be patched: the others' are read
-                            // as each is indexed, not all the wave's at once.
-                            if !patch::worth_trying(reuse, krate, &deps) {
-                                return Err(Box::new((krate, deps, deps_changed, None)));
-                            }
-                            let cached = (reuse.files)(krate);
-                            match cached.as_ref().and_then(|cached| patch::patch(&ctx, reuse, krate, &deps, cached)) {
-                                Some(output) => Ok(output),
-                                None => Err(Box::new((krate, deps, deps_changed, cached))),
-                            }
-                        })
-                        .collect()
-                });
-                let mut todo = Vec::new();
-                for tried in tried {
-                    match tried {
-                        Ok(output) => {
-                            interfaces[output.krate] = output.summary.interface.clone();
-                            reusable[output.krate] = true;
-                            patched += 1;
-                            units.push(output);
-                        }
-                        Err(krate) => todo.push(*krate),
+    // A full build's crates go as their dependencies allow; a rerun's, wave by wave (`mode`
+    // gives one or the other).
+    if let Some(hand_over) = hand_over {
+        index_flowing(&ctx, pool, hand_over)?;
+    }
+    if let Some(reuse) = reuse {
+        for wave in waves {
+            let mut todo = Vec::new();
+            for &krate in wave.iter().filter(|&&krate| workspace.crates[krate].indexed) {
+                let deps = Deps::of(&ctx, krate, &interfaces);
+                match reuse.unchanged[krate].as_ref() {
+                    Some((interface, recorded)) if *recorded == deps.interface => interfaces[krate] = interface.clone(),
+                    Some((interface, _))
+                        if names.as_mut().is_some_and(|names| names.keep(krate, &deps, &interfaces)) =>
+                    {
+                        interfaces[krate] = interface.clone();
+                        retargeted.push((krate, deps.interface));
+                    }
+                    _ => {
+                        let deps_changed = names.as_mut().and_then(|names| names.since(krate, &deps, &interfaces));
+                        todo.push((krate, deps, deps_changed))
                     }
                 }
-                load_reused_defs(&ctx, pool, reuse, &reusable, &todo, &mut in_world)?;
-                todo
             }
-        };
-        let outputs: Vec<(CrateOutput, Option<Arc<CrateDefs>>)> = pool.install(|| {
-            todo.into_par_iter()
-                .map(|(krate, deps, deps_changed, cached)| {
-                    let cached = cached.or_else(|| reuse.and_then(|reuse| (reuse.files)(krate)));
-                    index_crate(&ctx, krate, deps, deps_changed, cached)
-                })
-                .collect()
-        });
-        // Published only now: a crate never sees another of its own wave, whatever finished first.
-        for (output, defs) in outputs {
-            interfaces[output.krate] = output.summary.interface.clone();
-            // What a rerun compares of a crate that others depend on (`NamesChanged`).
-            if let Some(names) = &mut names
-                && ctx.has_dependents[output.krate]
-            {
-                names.indexed(output.krate, output.names.clone(), output.previous_names.clone());
+            // First each crate whose own files changed is patched if its recorded output can be:
+            // patched, or to be indexed.
+            let tried: Vec<Result<CrateOutput, Box<ToIndex>>> = pool.install(|| {
+                todo.into_par_iter()
+                    .map(|(krate, deps, deps_changed)| {
+                        // Read now only for a crate that may be patched: the others' are read
+                        // as each is indexed, not all the wave's at once.
+                        if !patch::worth_trying(reuse, krate, &deps) {
+                            return Err(Box::new((krate, deps, deps_changed, None)));
+                        }
+                        let cached = (reuse.files)(krate);
+                        match cached.as_ref().and_then(|cached| patch::patch(&ctx, reuse, krate, &deps, cached)) {
+                            Some(output) => Ok(output),
+                            None => Err(Box::new((krate, deps, deps_changed, cached))),
+                        }
+                    })
+                    .collect()
+            });
+            let mut todo: Vec<ToIndex> = Vec::new();
+            for tried in tried {
+                match tried {
+                    Ok(output) => {
+                        interfaces[output.krate] = output.summary.interface.clone();
+                        reusable[output.krate] = true;
+                        patched += 1;
+                        units.push(output);
+                    }
+                    Err(krate) => todo.push(*krate),
+                }
             }
-            if let Some(defs) = defs {
-                in_world[output.krate] = true;
-                ctx.world.publish(defs);
+            load_reused_defs(&ctx, pool, reuse, &reusable, &todo, &mut in_world)?;
+            let outputs: Vec<(CrateOutput, Option<Arc<CrateDefs>>)> = pool.install(|| {
+                todo.into_par_iter()
+                    .map(|(krate, deps, deps_changed, cached)| {
+                        let cached = cached.or_else(|| (reuse.files)(krate));
+                        index_crate(&ctx, krate, deps, deps_changed, cached)
+                    })
+                    .collect()
+            });
+            // Published only now: a crate never sees another of its own wave, whatever finished first.
+            for (output, defs) in outputs {
+                interfaces[output.krate] = output.summary.interface.clone();
+                // What a rerun compares of a crate that others depend on (`NamesChanged`).
+                if let Some(names) = &mut names
+                    && ctx.has_dependents[output.krate]
+                {
+                    names.indexed(output.krate, output.names.clone(), output.previous_names.clone());
+                }
+                if let Some(defs) = defs {
+                    in_world[output.krate] = true;
+                    ctx.world.publish(defs);
+                }
+                units.push(output);
             }
-            units.push(output);
-        }
-        if ctx.store_gone.load(Ordering::Relaxed) {
-            return Err(IndexError::StoreGone);
+            if ctx.store_gone.load(Ordering::Relaxed) {
+                return Err(IndexError::StoreGone);
+            }
         }
     }
     // Every crate's scopes and the ids of every item are freed on a thread of their own (freed
@@ -444,12 +439,7 @@ type ToIndex = (usize, Deps, Option<Names>, Option<FileCache>);
 /// many running as the pool has threads: a worker waiting for its crate's files takes other jobs
 /// meanwhile, and a crate it took then would hold up the one it waits for. Only the handing over
 /// (to the cache's thread) is left to the calling thread.
-fn index_flowing(
-    ctx: &Ctx<'_>,
-    pool: &rayon::ThreadPool,
-    interfaces: &mut [Option<String>],
-    hand_over: &dyn Fn(CrateOutput),
-) -> Result<(), IndexError> {
+fn index_flowing(ctx: &Ctx<'_>, pool: &rayon::ThreadPool, hand_over: &dyn Fn(CrateOutput)) -> Result<(), IndexError> {
     let crates = &ctx.workspace.crates;
     let components = schedule::components(crates.len(), ctx.workspace.deps.iter().map(|dep| (dep.from, dep.to)));
     let mut dependents = vec![Vec::new(); components.members.len()];
@@ -471,7 +461,7 @@ fn index_flowing(
         left: indexed,
         finished: components.members.iter().map(|_| Vec::new()).collect(),
         ready: Vec::new(),
-        interfaces: interfaces.to_vec(),
+        interfaces: vec![None; crates.len()],
         running: 0,
         stopped: false,
         panic: None,
@@ -494,7 +484,6 @@ fn index_flowing(
         // As a wave's `collect` did: the crates running finished, then the panic goes on.
         std::panic::resume_unwind(panic);
     }
-    interfaces.clone_from_slice(&flow.interfaces);
     if flow.stopped { Err(IndexError::StoreGone) } else { Ok(()) }
 }
 
@@ -515,6 +504,7 @@ struct Flow {
     finished: Vec<Vec<(CrateOutput, Option<Arc<CrateDefs>>)>>,
     /// Crates to start as (group, crate), the next one last.
     ready: Vec<(usize, usize)>,
+    /// Each crate's interface hash, once it is done (what `Deps::of` reads of its dependencies).
     interfaces: Vec<Option<String>>,
     running: usize,
     /// The store went away, or a crate panicked: nothing more starts.
