@@ -142,7 +142,7 @@ fn visit_refs(refs: &mut Refs, f: &mut dyn FnMut(&mut u32, u32)) {
 }
 
 fn visit_call(call: &mut MacroCall, f: &mut dyn FnMut(&mut u32, u32)) {
-    let span = u32::try_from(memchr::memchr_iter(b'\n', call.body.as_bytes()).count()).unwrap_or(u32::MAX);
+    let span = call.lines_below();
     f(&mut call.line, span);
     for (_, line) in &mut call.jumps {
         f(line, 0);

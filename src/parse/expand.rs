@@ -30,8 +30,9 @@ pub struct MacroCall {
     pub line: u32,
     /// The call's own `#[cfg(...)]` predicates.
     pub cfg: Option<String>,
-    /// Where the body's text goes back to an earlier line of the file (`LineMap::jumps`): only in
-    /// calls an expansion made, whose tokens come from the definition and the outer call.
+    /// Where the body's text goes back to an earlier line of the file, or skips more than
+    /// `MAX_GAP` lines down (`LineMap::jumps`): back only in calls an expansion made, whose tokens
+    /// come from the definition and the outer call.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub jumps: Vec<(u32, u32)>,
     /// The `macro_rules!` that the expansion which made this call defined before it, without a
@@ -53,6 +54,17 @@ impl MacroCall {
     /// Where the lines of the body's text lie in the file.
     fn lines(&self) -> LineMap {
         LineMap { base: self.line.saturating_sub(1), jumps: self.jumps.clone() }
+    }
+
+    /// How many lines below the call's line its text reaches in the file: its line breaks, or,
+    /// when the text jumps (`jumps`), the furthest line any of its text lines stands for.
+    pub fn lines_below(&self) -> u32 {
+        let breaks = memchr::memchr_iter(b'\n', self.body.as_bytes()).count();
+        let last = u32::try_from(breaks).unwrap_or(u32::MAX).saturating_add(1);
+        let lines = self.lines();
+        // A text line before each jump ends a run of consecutive lines, as the last line does.
+        let ends = self.jumps.iter().map(|&(text_line, _)| text_line.saturating_sub(1)).filter(|&end| end > 0);
+        ends.chain([last]).map(|end| lines.file_line(end)).max().unwrap_or(self.line).saturating_sub(self.line)
     }
 
     /// The macro's name: the path's last segment.
@@ -239,13 +251,21 @@ fn crate_qualified_calls(tokens: TokenStream) -> TokenStream {
 /// Writes `tokens` as text in which every token starts at its original column and at its line
 /// in the file counted from `first_line` (the text's line 1), so that lexing the text again gives
 /// the same layout; and the jumps (`LineMap::jumps`) where a token's line is above the text's
-/// current one (only in expansions, where a call's tokens come from several places): it starts a
-/// new text line, which stands for the token's line.
+/// current one (in expansions, where a call's tokens come from several places), or more than
+/// `MAX_GAP` lines below it: it starts a new text line, which stands for the token's line.
 fn positioned_text(tokens: &TokenStream, first_line: u32) -> (String, Vec<(u32, u32)>) {
     let mut out = Writer { text: String::new(), text_line: 1, line: first_line.max(1), column: 0, jumps: Vec::new() };
     out.stream(tokens.clone());
     (out.text, out.jumps)
 }
+
+/// The most lines a call's text moves down by writing line breaks; a token further below starts a
+/// text line that jumps to its line. A muncher's call carries tokens from far below the call that
+/// made it (libc's `custom_struct!` takes a struct's attributes one a round, each round a call at
+/// the line of the `s! {` that holds hundreds of structs, its body the struct's fields), and its
+/// text held every line between, lexed again each round: 39 of the 61 MB of call text that a
+/// build of the `e2e` corpus lexed were line breaks.
+const MAX_GAP: u32 = 8;
 
 struct Writer {
     text: String,
@@ -265,9 +285,10 @@ impl Writer {
         self.column = 0;
     }
 
-    /// Moves to `column` of the file's `line`: down, or to a new text line that jumps back.
+    /// Moves to `column` of the file's `line`: down, or to a new text line that jumps back, or
+    /// down past more than `MAX_GAP` lines.
     fn move_to(&mut self, line: u32, column: usize) {
-        if line < self.line {
+        if line < self.line || line - self.line > MAX_GAP {
             self.newline();
             self.line = line;
             self.jumps.push((self.text_line, line));
@@ -717,6 +738,30 @@ mod tests {
         assert_eq!(lines[0], (2, 4), "the doc comment");
         assert!(lines.contains(&(3, 4)), "`pub` of `pub fn a`: {lines:?}");
         assert!(lines.contains(&(5, 4)), "`mod b`: {lines:?}");
+    }
+
+    #[test]
+    fn a_long_run_of_lines_is_a_jump_not_line_breaks() {
+        let at = |call: &MacroCall| -> Vec<(u32, usize)> {
+            let tokens = lex(&call.body).unwrap();
+            with_lines(call.lines(), || {
+                tokens.into_iter().map(|tree| (line(tree.span()), tree.span().start().column)).collect()
+            })
+        };
+        let gap = |lines: usize| format!("\n\nwrap! {{\n    a{}      b\n}}\n", "\n".repeat(lines));
+        // Eight lines down are written as line breaks; nine or more are a jump.
+        let near = call(&gap(MAX_GAP as usize));
+        assert!(near.jumps.is_empty(), "{:?}", near.jumps);
+        assert_eq!(at(&near), [(4, 4), (12, 6)]);
+        assert_eq!(near.lines_below(), 9, "from the call's line to `b`'s");
+        let far = call(&gap(5_000));
+        assert_eq!(far.jumps.len(), 1, "{:?}", far.jumps);
+        assert!(far.body.len() < 40, "{:?}", far.body);
+        assert_eq!(at(&far), [(4, 4), (5_004, 6)], "the same lines and columns");
+        assert_eq!(far.lines_below(), 5_001, "`b` is at line 5,004");
+        // A text that jumps back reaches as far down as the furthest line it stands for.
+        let back = MacroCall { jumps: vec![(3, 40), (5, 7)], ..call("m! {\n a\n b\n c\n d\n}") };
+        assert_eq!(back.lines_below(), 41 - 1, "text line 4 is the file's line 41");
     }
 
     #[test]
