@@ -164,9 +164,7 @@ impl MacroRules {
             let mut bindings = Bindings::new();
             if match_seq(&arm.matcher, &input, 0, true, &mut bindings, &mut steps) == Some(input.len()) {
                 let ctx = Transcribe { bindings: &bindings, site, dollar_crate };
-                let mut out = Vec::new();
-                ctx.seq(&arm.transcriber, &mut Vec::new(), &mut out)?;
-                return Ok(out.into_iter().collect());
+                return Ok(ctx.trees(&arm.transcriber, &mut Vec::new(), false)?.into_iter().collect());
             }
             if steps > STEP_BUDGET {
                 break;
@@ -601,6 +599,8 @@ fn stmt(stream: ParseStream<'_>) -> syn::Result<()> {
         stream.advance_to(&fork);
         return Ok(());
     }
+    // A statement's outer attributes (`#[allow(unused)] let a = 1`).
+    stream.call(syn::Attribute::parse_outer)?;
     if stream.peek(syn::Token![let]) {
         stream.parse::<syn::Token![let]>()?;
         syn::Pat::parse_single(stream)?;
@@ -709,13 +709,31 @@ impl Transcribe<'_> {
         tree
     }
 
-    fn seq(&self, body: &[Transcriber], at: &mut Vec<usize>, out: &mut Vec<TokenTree>) -> Result<(), MbeError> {
+    /// The trees `body` makes as the contents of one group (or of the whole expansion).
+    /// `block`: the group is a block's braces, not a macro call's (see `end_statements`).
+    fn trees(&self, body: &[Transcriber], at: &mut Vec<usize>, block: bool) -> Result<Vec<TokenTree>, MbeError> {
+        let mut out = Vec::new();
+        let mut statement_ends = Vec::new();
+        self.seq(body, at, &mut out, &mut statement_ends)?;
+        end_statements(&mut out, &statement_ends, block);
+        Ok(out)
+    }
+
+    /// Transcribes `body` into `out`, and notes in `statement_ends` where a statement from a
+    /// `stmt` fragment ends without its `;` (see `end_statements`).
+    fn seq(
+        &self,
+        body: &[Transcriber],
+        at: &mut Vec<usize>,
+        out: &mut Vec<TokenTree>,
+        statement_ends: &mut Vec<(usize, Unended)>,
+    ) -> Result<(), MbeError> {
         for part in body {
             match part {
                 Transcriber::Token(tree) => out.push(self.token(tree)),
                 Transcriber::Group(delimiter, inner) => {
-                    let mut tokens = Vec::new();
-                    self.seq(inner, at, &mut tokens)?;
+                    let call = matches!(out.last(), Some(TokenTree::Punct(bang)) if bang.as_char() == '!');
+                    let tokens = self.trees(inner, at, *delimiter == Delimiter::Brace && !call)?;
                     let mut group = Group::new(*delimiter, tokens.into_iter().collect());
                     group.set_span(self.site);
                     out.push(TokenTree::Group(group));
@@ -741,6 +759,11 @@ impl Transcribe<'_> {
                             out.push(TokenTree::Group(Group::new(Delimiter::None, tokens.iter().cloned().collect())));
                         } else {
                             out.extend(tokens.iter().cloned());
+                            if *fragment == Fragment::Stmt
+                                && let Some(unended) = unended(tokens)
+                            {
+                                statement_ends.push((out.len(), unended));
+                            }
                         }
                     }
                     // A variable still repeating here is used at too shallow a depth: rustc
@@ -764,15 +787,14 @@ impl Transcribe<'_> {
                                 out.extend(sep.iter().map(|tree| self.token(tree)));
                             }
                             at.push(index);
-                            self.seq(body, at, out)?;
+                            self.seq(body, at, out, statement_ends)?;
                             at.pop();
                         }
                     }
                     // No variable repeats here: the repetition is for a macro this one defines.
                     None => {
                         out.push(TokenTree::Punct(Punct::new('$', Spacing::Alone)));
-                        let mut tokens = Vec::new();
-                        self.seq(body, at, &mut tokens)?;
+                        let tokens = self.trees(body, at, false)?;
                         out.push(TokenTree::Group(Group::new(Delimiter::Parenthesis, tokens.into_iter().collect())));
                         out.extend(sep.iter().map(|tree| self.token(tree)));
                         let op = match op {
@@ -786,6 +808,66 @@ impl Transcribe<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// A statement from a `stmt` fragment that lacks the `;` syn needs before another statement.
+#[derive(Clone, Copy, PartialEq)]
+enum Unended {
+    /// A `let` statement: it needs its `;` at a block's end too.
+    Let,
+    /// An expression (a macro call too): at a block's end, it is the block's value.
+    Expr,
+}
+
+/// What a `stmt` fragment lacks: `None` for an item, or a statement ending with `;`.
+fn unended(tokens: &[TokenTree]) -> Option<Unended> {
+    if matches!(tokens.last(), Some(TokenTree::Punct(semi)) if semi.as_char() == ';') {
+        return None;
+    }
+    let mut rest = tokens;
+    while let [TokenTree::Punct(hash), TokenTree::Group(_), after @ ..] = rest
+        && hash.as_char() == '#'
+    {
+        rest = after;
+    }
+    let Some(TokenTree::Ident(first)) = rest.first() else { return Some(Unended::Expr) };
+    let block_follows = matches!(rest.get(1), Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::Brace);
+    let item = match first.to_string().as_str() {
+        "let" => return Some(Unended::Let),
+        "fn" | "struct" | "enum" | "trait" | "impl" | "mod" | "use" | "static" | "type" | "macro_rules" | "pub" => true,
+        "extern" => true,
+        // A block (`unsafe { .. }`, `const { .. }`, `async move { .. }`) or an item (`unsafe fn`,
+        // `const N: u8 = 1;`, `async fn`).
+        "unsafe" | "const" => !block_follows,
+        "async" => !block_follows && !matches!(rest.get(1), Some(TokenTree::Ident(word)) if word == "move"),
+        "union" => matches!(rest.get(1), Some(TokenTree::Ident(_))),
+        _ => false,
+    };
+    (!item).then_some(Unended::Expr)
+}
+
+/// Ends with `;` each statement from a `stmt` fragment (ending at an index in `ends`) that another
+/// statement follows in the same group, and a `let` statement at the end of a block. rustc takes a
+/// transcribed `stmt` fragment as a whole statement, so `$($init)*` of `let`s and calls is a
+/// block's statements (itertools' benchmarks, `bench_specializations!`); syn needs their `;`.
+/// Nothing is added at the end of a macro call's group (the fragment is passed on), nor before a
+/// token that ends or separates a macro's arguments rather than starting a statement (`;`, `,`,
+/// `=>`), so a fragment passed on to another macro still matches its `stmt`.
+fn end_statements(out: &mut Vec<TokenTree>, ends: &[(usize, Unended)], block: bool) {
+    for &(end, unended) in ends.iter().rev() {
+        let ended = match out.get(end) {
+            None => !(block && unended == Unended::Let),
+            Some(TokenTree::Punct(punct)) => matches!(punct.as_char(), ';' | ',' | '='),
+            Some(_) => false,
+        };
+        if !ended {
+            let mut semi = Punct::new(';', Spacing::Alone);
+            if let Some(last) = end.checked_sub(1).and_then(|last| out.get(last)) {
+                semi.set_span(last.span());
+            }
+            out.insert(end, TokenTree::Punct(semi));
+        }
     }
 }
 
@@ -843,6 +925,27 @@ mod tests {
             let rules = format!("($x:{fragment} ; end) => {{ [$x] }}");
             assert_eq!(ok(&rules, &format!("{input} ; end")), format!("[{want}]"), "fragment {fragment}");
         }
+    }
+
+    #[test]
+    fn statements_from_stmt_fragments_are_ended_where_a_statement_follows() {
+        // itertools' `bench_specializations!`: `$($init:stmt;)*` written again as `$($init)*`.
+        let rules = "($($init:stmt;)* => $e:expr) => { fn f() { $($init)* let last = $e; } \
+                     fn g() { $($init)* } m!($($init),*); n!($($init)* => x); }";
+        let out = ok(rules, "let a = 1; #[allow(unused)] let b: u8 = 2; x(); => a + b");
+        assert!(out.contains("let a = 1 ; # [allow (unused)] let b : u8 = 2 ; x () ; let last"), "{out}");
+        // At the end of a block, or passed on to a macro, nothing is added.
+        assert!(out.contains("fn g () { let a = 1 ; # [allow (unused)] let b : u8 = 2 ; x () }"), "{out}");
+        assert!(out.contains("m ! (let a = 1 , # [allow (unused)] let b : u8 = 2 , x ())"), "{out}");
+        assert!(out.contains("let b : u8 = 2 ; x () => x"), "{out}");
+        let file: syn::File = syn::parse2(out.parse().unwrap()).expect("statements syn can read");
+        assert_eq!(file.items.len(), 4);
+        // Items stand alone, where items go too; a block or a call is parted from what follows.
+        let items = ok("($($s:stmt)*) => { $($s)* }", "fn a() {} pub struct B; unsafe fn c() {} const D: u8 = 1;");
+        assert_eq!(items, "fn a () { } pub struct B ; unsafe fn c () { } const D : u8 = 1 ;");
+        let body = ok("($($s:stmt)*) => { fn f() { $($s)* } }", "unsafe { a() } println!(\"x\") let c = 1");
+        assert_eq!(body, "fn f () { unsafe { a () } ; println ! (\"x\") ; let c = 1 ; }");
+        syn::parse_str::<syn::File>(&body).expect("statements syn can read");
     }
 
     #[test]
