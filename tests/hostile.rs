@@ -453,6 +453,34 @@ fn a_self_recursive_macro_ends() {
     assert!(built.graph.find("function", "hostile::made").len() > 1);
 }
 
+/// A muncher that takes one token a round and makes `Deep` when none is left, called with 200.
+fn count_down() -> String {
+    let muncher =
+        "macro_rules! count { () => { pub struct Deep; }; ($head:tt $($rest:tt)*) => { count!($($rest)*); }; }\n";
+    format!("{muncher}count!({});\npub fn root() {{}}\n", "x ".repeat(200))
+}
+
+#[test]
+fn a_crate_roots_recursion_limit_decides_how_deep_its_macros_expand() {
+    // rustc's default, 128 rounds: the call left then is reported, and `Deep` is not made.
+    Case::text(&[("src/lib.rs", &count_down())])
+        .build(0)
+        .says("src/lib.rs", &["recursion limit (128) reached", "`count!`"])
+        .has(&[("function", "hostile::root")])
+        .lacks(&[("struct", "hostile::Deep")]);
+    // The crate's own, among the root's inner attributes.
+    let lib = format!("//! Counts down.\n#![recursion_limit = \"256\"]\n{}", count_down());
+    Case::text(&[("src/lib.rs", &lib)]).build(0).silent().has(&[("struct", "hostile::Deep")]);
+    // Below what the call needs, it is reported with its number.
+    let lib = format!("#![recursion_limit = \"150\"]\n{}", count_down());
+    Case::text(&[("src/lib.rs", &lib)]).build(0).says("src/lib.rs", &["recursion limit (150) reached"]);
+    // In a comment, or in a module that is not the root, it is not the crate's.
+    let lib = format!("// #![recursion_limit = \"256\"]\nmod inner;\n{}", count_down());
+    Case::text(&[("src/lib.rs", &lib), ("src/inner.rs", "#![recursion_limit = \"256\"]\n")])
+        .build(0)
+        .lacks(&[("struct", "hostile::Deep")]);
+}
+
 #[test]
 fn five_thousand_items_in_one_file_are_all_indexed() {
     let lib: String = (0..5_000).map(|i| format!("pub fn f{i}() {{}}\n")).collect();

@@ -617,6 +617,38 @@ fn a_rerun_reads_back_the_expansions_of_unchanged_calls_and_definitions() {
 }
 
 #[test]
+fn a_crate_roots_recursion_limit_holds_on_reruns_and_a_changed_one_is_not_patched() {
+    // A muncher that takes one token a round, called with 200, makes `Deep` at the bottom: only
+    // under the root's limit of 256, not under rustc's default 128 nor a limit of 150.
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::write(scratch.path().join("Cargo.toml"), "[workspace]\nmembers = [\"a\"]\nresolver = \"2\"\n").unwrap();
+    let a = new_package(scratch.path(), "a");
+    let lib = a.join("src/lib.rs");
+    let muncher =
+        "macro_rules! count { () => { pub struct Deep; }; ($head:tt $($rest:tt)*) => { count!($($rest)*); }; }";
+    let text = format!("#![recursion_limit = \"256\"]\n{muncher}\ncount!({});\npub mod other;\n", "x ".repeat(200));
+    std::fs::write(&lib, text).unwrap();
+    let other = a.join("src/other.rs");
+    std::fs::write(&other, "pub fn f() -> u32 {\n    1\n}\n").unwrap();
+    let (rerun_db, full_db) = (scratch.path().join("rerun.msgpack"), scratch.path().join("full.msgpack"));
+    let deep = |graph: &str| graph.contains("\"a::Deep\"");
+    let (first, _, _) = rerun_equals_full(scratch.path(), &rerun_db, &full_db);
+    assert!(deep(&first));
+    // The root comes from the cache: its limit still holds.
+    toggle(&other, "    1\n", "    2\n");
+    let (graph, summary, _) = rerun_equals_full(scratch.path(), &rerun_db, &full_db);
+    assert!(deep(&graph), "{summary}");
+    // Only the limit changed: the root's records are the same, but the crate is indexed again.
+    for (limit, made) in [("150", false), ("256", true)] {
+        let now = std::fs::read_to_string(&lib).unwrap();
+        let from = if limit == "150" { "\"256\"" } else { "\"150\"" };
+        std::fs::write(&lib, now.replace(from, &format!("\"{limit}\""))).unwrap();
+        let (summary, graph) = rerun_patched(scratch.path(), &rerun_db, &full_db, 0, 1);
+        assert_eq!(deep(&graph), made, "limit {limit}: {summary}");
+    }
+}
+
+#[test]
 fn edits_that_change_only_their_files_vertices_patch_the_crate() {
     // `a`: modules in files (two with the same text, one also `include!`d), a macro that makes a
     // function, a struct, and a support module that two test targets share; `b` depends on `a`.

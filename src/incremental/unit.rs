@@ -62,6 +62,10 @@ pub struct UnitSummary {
     /// patched (`index::patch`), for what it gives is the including module's.
     #[serde(default)]
     pub included: Vec<camino::Utf8PathBuf>,
+    /// The crate root's `#![recursion_limit]`, when it sets one: a root edited to change it is not
+    /// patched (`index::patch`), for it decides how deep the crate's macro calls expand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recursion_limit: Option<u32>,
 }
 
 /// How a crate's resolved edges were cut into batches, and what each piece counted. The crate's

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -50,7 +50,7 @@ const EDGE_BATCH: usize = 10_000;
 const EDGE_BATCH_CUT: u8 = 4;
 
 /// Macro calls that expand to further macro calls are followed this many levels deep: rustc's
-/// default `recursion_limit`.
+/// default `recursion_limit` (a crate root's `#![recursion_limit]` sets its own, `Walk`).
 const MAX_EXPANSION_ROUNDS: usize = 128;
 
 /// syn recurses on nested expressions; deeply nested generated code overflows the default 2 MiB
@@ -790,6 +790,8 @@ struct Walk {
     expansions_reused: AtomicUsize,
     /// Files that could not be read or parsed.
     files_failed: AtomicUsize,
+    /// The crate root's `#![recursion_limit]` (0: none, `MAX_EXPANSION_ROUNDS` applies).
+    recursion_limit: AtomicU32,
     /// The files of the crate's last build (see `Reuse::files`).
     cached: Option<FileCache>,
     /// Each file's output, by key, for the next build.
@@ -797,6 +799,15 @@ struct Walk {
 }
 
 impl Walk {
+    /// How many rounds of expansion the crate gets: its root's `#![recursion_limit]`, or rustc's
+    /// default.
+    fn recursion_limit(&self) -> usize {
+        match self.recursion_limit.load(Ordering::Relaxed) {
+            0 => MAX_EXPANSION_ROUNDS,
+            limit => limit as usize,
+        }
+    }
+
     fn keep(&self, records: Vec<ItemRecord>) {
         if !records.is_empty() {
             self.records.lock().unwrap_or_else(|poison| poison.into_inner()).push(records);
@@ -935,7 +946,8 @@ fn index_crate(
     let mut known = Known::default();
     // Macro calls wait until the walk has found every `macro_rules!` of the crate: a definition
     // may be in any file. Their items may declare modules, whose files are walked in turn.
-    for round in 0..=MAX_EXPANSION_ROUNDS {
+    let limit = walk.recursion_limit();
+    for round in 0..=limit {
         let mut pending = std::mem::take(&mut *walk.sites.lock().unwrap_or_else(|poison| poison.into_inner()));
         // Calls whose macro was not known wait until no expansion is left that could define it
         // (a macro that defines a macro); then they pass their items through.
@@ -950,13 +962,10 @@ fn index_crate(
         if pending.is_empty() {
             break;
         }
-        if round == MAX_EXPANSION_ROUNDS {
+        if round == limit {
             // What is still pending came from expansions nested this deep: rustc stops there too.
             for site in pending {
-                let message = format!(
-                    "recursion limit ({MAX_EXPANSION_ROUNDS}) reached while expanding `{}!`",
-                    site.site.call.name()
-                );
+                let message = format!("recursion limit ({limit}) reached while expanding `{}!`", site.site.call.name());
                 walk.report(Diagnostic {
                     severity: Severity::Warning,
                     ..Diagnostic::error(site.file_ref.name.to_string(), site.site.call.line, 1, message)
@@ -991,7 +1000,8 @@ fn index_crate(
         walk.failed(Diagnostic::error(root, 0, 0, internal_error(&panic_message(&*panic))));
     }
     let Deps { list: transitive, keys: deps_keys, interface: deps_interface } = indexed_deps;
-    let mut summary = UnitSummary { deps_interface, deps_keys, ..UnitSummary::default() };
+    let recursion_limit = Some(walk.recursion_limit.load(Ordering::Relaxed)).filter(|&limit| limit > 0);
+    let mut summary = UnitSummary { deps_interface, deps_keys, recursion_limit, ..UnitSummary::default() };
     summary.validation.items = records.len();
     for record in &records {
         let origin = Origin { path: record.path.clone(), file: record.file.clone(), line: record.line };
@@ -1260,6 +1270,12 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
             return Vec::new();
         }
     };
+    if job.decl.is_none()
+        && let Some(limit) = parse::recursion_limit(&text)
+    {
+        // Read whether the file comes from the cache or is parsed: it decides the rounds below.
+        job.walk.recursion_limit.store(limit, Ordering::Relaxed);
+    }
     let mut ancestors = job.ancestors.clone();
     ancestors.push(real_path);
     let key = format!("{}{content_hash}", file_context(&file.path, &job.module, &job.decl));

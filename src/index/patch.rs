@@ -73,6 +73,12 @@ pub(super) fn patch(
         if recorded.included.binary_search(&input.path).is_ok() {
             return None;
         }
+        // The root's `#![recursion_limit]` decides how deep every macro call of the crate expands.
+        if input.path == krate.root
+            && crate::parse::recursion_limit(&std::fs::read_to_string(&input.path).ok()?) != recorded.recursion_limit
+        {
+            return None;
+        }
         // What the walk said of the file may depend on more than its records (where its text
         // stops being UTF-8).
         let name = display(ctx, package, &input.path);

@@ -401,6 +401,37 @@ fn parse_syntax_with<T: syn::parse::Parse>(tokens: TokenStream) -> Result<T, Syn
     syn::parse2(tokens).map_err(syntax_error)
 }
 
+/// The most rounds of expansion a crate's `#![recursion_limit]` may ask for: rustc takes any
+/// number, but a macro that calls itself without end would then keep a build busy for as long.
+pub const MAX_RECURSION_LIMIT: u32 = 2048;
+
+/// A crate root's `#![recursion_limit = "N"]` (at most `MAX_RECURSION_LIMIT`): how deep rustc
+/// expands the crate's macro calls. Only a text that names the attribute is lexed, and only its
+/// inner attributes are parsed.
+pub fn recursion_limit(text: &str) -> Option<u32> {
+    memchr::memmem::find(text.as_bytes(), b"recursion_limit")?;
+    let tokens = lex(strip_shebang(text)).ok()?;
+    let inner = |input: syn::parse::ParseStream<'_>| {
+        let attrs = input.call(Attribute::parse_inner)?;
+        // The items after them are not read.
+        input.step(|cursor| {
+            let mut rest = *cursor;
+            while let Some((_, next)) = rest.token_tree() {
+                rest = next;
+            }
+            Ok(((), rest))
+        })?;
+        Ok(attrs)
+    };
+    let attrs = syn::parse::Parser::parse2(inner, tokens).ok()?;
+    attrs.iter().rev().find_map(|attr| {
+        let syn::Meta::NameValue(meta) = &attr.meta else { return None };
+        let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(limit), .. }) = &meta.value else { return None };
+        let limit: u32 = meta.path.is_ident("recursion_limit").then(|| limit.value().parse().ok())??;
+        Some(limit.min(MAX_RECURSION_LIMIT))
+    })
+}
+
 /// The text without a byte-order mark and without a `#!` line (but its newline, so that lines
 /// keep their numbers), as rustc reads it. `#![attr]` is no shebang.
 fn strip_shebang(text: &str) -> &str {

@@ -790,3 +790,22 @@ fn a_local_inner_macros_export_calls_its_own_crates_macros() {
         .collect();
     assert_eq!(definitions, ["() => { $ crate :: inner ! { } }", "() => { inner ! { } }"]);
 }
+
+#[test]
+fn a_crate_roots_recursion_limit_is_read_from_its_inner_attributes() {
+    assert_eq!(recursion_limit("#![recursion_limit = \"256\"]\nfn a() {}"), Some(256));
+    let after_doc = "#!/usr/bin/env run\n//! Docs.\n#![no_std]\n#![recursion_limit=\"1024\"]\nmod a;";
+    assert_eq!(recursion_limit(after_doc), Some(1024));
+    assert_eq!(recursion_limit("#![recursion_limit = \"99999999\"]"), Some(MAX_RECURSION_LIMIT), "capped");
+    for none in [
+        "fn a() {}",
+        "// #![recursion_limit = \"256\"]\nfn a() {}",
+        "//! Set `#![recursion_limit = \"256\"]` for large calls.\nfn a() {}",
+        "#![recursion_limit = \"many\"]",
+        "#![recursion_limit(256)]",
+        "#[recursion_limit = \"256\"]\nfn a() {}",
+        "#![recursion_limit = \"256\"] fn a() { \"unclosed }",
+    ] {
+        assert_eq!(recursion_limit(none), None, "{none}");
+    }
+}
