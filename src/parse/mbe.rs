@@ -847,18 +847,20 @@ fn unended(tokens: &[TokenTree]) -> Option<Unended> {
     (!item).then_some(Unended::Expr)
 }
 
-/// Ends with `;` each statement from a `stmt` fragment (ending at an index in `ends`) that another
-/// statement follows in the same group, and a `let` statement at the end of a block. rustc takes a
+/// In a block, ends with `;` each statement from a `stmt` fragment (ending at an index in `ends`)
+/// that another statement follows, and a `let` statement at the block's end. rustc takes a
 /// transcribed `stmt` fragment as a whole statement, so `$($init)*` of `let`s and calls is a
 /// block's statements (itertools' benchmarks, `bench_specializations!`); syn needs their `;`.
-/// Nothing is added at the end of a macro call's group (the fragment is passed on), nor before a
-/// token that ends or separates a macro's arguments rather than starting a statement (`;`, `,`,
-/// `=>`), so a fragment passed on to another macro still matches its `stmt`.
+/// Nothing is added in any other group: a macro call's arguments pass the fragments on, to be
+/// matched as `stmt`s again.
 fn end_statements(out: &mut Vec<TokenTree>, ends: &[(usize, Unended)], block: bool) {
+    if !block {
+        return;
+    }
     for &(end, unended) in ends.iter().rev() {
         let ended = match out.get(end) {
-            None => !(block && unended == Unended::Let),
-            Some(TokenTree::Punct(punct)) => matches!(punct.as_char(), ';' | ',' | '='),
+            None => unended == Unended::Expr,
+            Some(TokenTree::Punct(punct)) => punct.as_char() == ';',
             Some(_) => false,
         };
         if !ended {
@@ -934,10 +936,11 @@ mod tests {
                      fn g() { $($init)* } m!($($init),*); n!($($init)* => x); }";
         let out = ok(rules, "let a = 1; #[allow(unused)] let b: u8 = 2; x(); => a + b");
         assert!(out.contains("let a = 1 ; # [allow (unused)] let b : u8 = 2 ; x () ; let last"), "{out}");
-        // At the end of a block, or passed on to a macro, nothing is added.
+        // An expression at the end of a block is its value; passed on to a macro, the statements
+        // are left as they were matched, to be matched again.
         assert!(out.contains("fn g () { let a = 1 ; # [allow (unused)] let b : u8 = 2 ; x () }"), "{out}");
         assert!(out.contains("m ! (let a = 1 , # [allow (unused)] let b : u8 = 2 , x ())"), "{out}");
-        assert!(out.contains("let b : u8 = 2 ; x () => x"), "{out}");
+        assert!(out.contains("n ! (let a = 1 # [allow (unused)] let b : u8 = 2 x () => x)"), "{out}");
         let file: syn::File = syn::parse2(out.parse().unwrap()).expect("statements syn can read");
         assert_eq!(file.items.len(), 4);
         // Items stand alone, where items go too; a block or a call is parted from what follows.
@@ -946,6 +949,11 @@ mod tests {
         let body = ok("($($s:stmt)*) => { fn f() { $($s)* } }", "unsafe { a() } println!(\"x\") let c = 1");
         assert_eq!(body, "fn f () { unsafe { a () } ; println ! (\"x\") ; let c = 1 ; }");
         syn::parse_str::<syn::File>(&body).expect("statements syn can read");
+        // Passed on to a macro that matches them as `stmt`s again, and written in its block.
+        let passed = ok("($($s:stmt;)*) => { inner!($($s)*); }", "let a = 1; let b = 2;");
+        assert_eq!(passed, "inner ! (let a = 1 let b = 2) ;");
+        let made = ok("($($s:stmt)*) => { fn f() { $($s)* } }", "let a = 1 let b = 2");
+        assert_eq!(made, "fn f () { let a = 1 ; let b = 2 ; }");
     }
 
     #[test]
