@@ -405,8 +405,8 @@ fn parse_syntax_with<T: syn::parse::Parse>(tokens: TokenStream) -> Result<T, Syn
 /// number, but a macro that calls itself without end would then keep a build busy for as long.
 pub const MAX_RECURSION_LIMIT: u32 = 2048;
 
-/// A crate root's `#![recursion_limit = "N"]` (at most `MAX_RECURSION_LIMIT`): how deep rustc
-/// expands the crate's macro calls. Only a text that names the attribute is lexed, and only its
+/// A crate root's `#![recursion_limit = "N"]` (at most `MAX_RECURSION_LIMIT`, and not zero): how
+/// deep rustc expands the crate's macro calls. Only a text that names the attribute is lexed, and only its
 /// inner attributes are parsed.
 pub fn recursion_limit(text: &str) -> Option<u32> {
     memchr::memmem::find(text.as_bytes(), b"recursion_limit")?;
@@ -428,7 +428,8 @@ pub fn recursion_limit(text: &str) -> Option<u32> {
         let syn::Meta::NameValue(meta) = &attr.meta else { return None };
         let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(limit), .. }) = &meta.value else { return None };
         let limit: u32 = meta.path.is_ident("recursion_limit").then(|| limit.value().parse().ok())??;
-        Some(limit.min(MAX_RECURSION_LIMIT))
+        // Zero would expand nothing; rustc's default stands for it.
+        (limit > 0).then(|| limit.min(MAX_RECURSION_LIMIT))
     })
 }
 

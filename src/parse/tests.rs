@@ -802,6 +802,7 @@ fn a_crate_roots_recursion_limit_is_read_from_its_inner_attributes() {
         "// #![recursion_limit = \"256\"]\nfn a() {}",
         "//! Set `#![recursion_limit = \"256\"]` for large calls.\nfn a() {}",
         "#![recursion_limit = \"many\"]",
+        "#![recursion_limit = \"0\"]",
         "#![recursion_limit(256)]",
         "#[recursion_limit = \"256\"]\nfn a() {}",
         "#![recursion_limit = \"256\"] fn a() { \"unclosed }",
