@@ -634,10 +634,12 @@ fn a_crate_roots_recursion_limit_holds_on_reruns_and_a_changed_one_is_not_patche
     let deep = |graph: &str| graph.contains("\"a::Deep\"");
     let (first, _, _) = rerun_equals_full(scratch.path(), &rerun_db, &full_db);
     assert!(deep(&first));
-    // The root comes from the cache: its limit still holds.
-    toggle(&other, "    1\n", "    2\n");
-    let (graph, summary, _) = rerun_equals_full(scratch.path(), &rerun_db, &full_db);
+    // A function added elsewhere: the crate is indexed again, its root read back from the cache,
+    // and the limit still holds.
+    append(&other, "pub fn g() {}\n");
+    let (summary, graph) = rerun_patched(scratch.path(), &rerun_db, &full_db, 0, 1);
     assert!(deep(&graph), "{summary}");
+    assert_eq!(summary["files_reparsed"], 1, "{summary}");
     // Only the limit changed: the root's records are the same, but the crate is indexed again.
     for (limit, made) in [("150", false), ("256", true)] {
         let now = std::fs::read_to_string(&lib).unwrap();
