@@ -19,7 +19,7 @@ use crate::model::{Batch, VertexKind};
 use crate::plan::{self, Plan, PlanInputs};
 use crate::store::{self, Backend, LockMode, Staging, StoreError, Writer};
 use crate::workspace::Workspace;
-use crate::{BuildConfig, BuildSummary, Timings, assemble, resolve, schedule, validate};
+use crate::{BuildConfig, BuildSummary, Timings, assemble, resolve, validate};
 
 fn millis_since(start: Instant) -> u64 {
     start.elapsed().as_millis() as u64
@@ -169,11 +169,6 @@ struct Built {
 }
 
 impl Job<'_> {
-    fn waves(&self) -> Vec<Vec<usize>> {
-        let deps = self.workspace.deps.iter().map(|dep| (dep.from, dep.to));
-        schedule::waves(self.workspace.crates.len(), deps)
-    }
-
     /// The workspace unit: packages, crates and `depends_on` edges.
     fn workspace_unit(&self) -> (Batch, incremental::NewUnit) {
         let batch = assemble::workspace_batch(self.workspace);
@@ -233,10 +228,8 @@ impl Job<'_> {
         let packer = cache.packer(None).map_err(|err| Error::Internal(format!("cannot start a thread: {err}")))?;
         packer.add(workspace_unit);
         let phase = Instant::now();
-        // A full build orders its crates by their dependencies itself, with no waves.
         let indexed = index::index(
             self.workspace,
-            &[],
             self.pool,
             self.config.index.clone(),
             index::Mode::Full { sink, hand_over: &|unit| packer.add(self.new_unit(unit)) },
@@ -312,7 +305,6 @@ impl Job<'_> {
         let phase = Instant::now();
         let outcome = match index::index(
             workspace,
-            &self.waves(),
             self.pool,
             self.config.index.clone(),
             index::Mode::Update(&reuse),

@@ -259,11 +259,10 @@ pub enum Mode<'a> {
     Update(&'a Reuse<'a>),
 }
 
-/// Indexes the crates of `workspace` on `pool`, as `mode` says: a rerun in the order of `waves`
-/// (indices into `workspace.crates`), a full build as dependencies allow.
+/// Indexes the crates of `workspace` on `pool`, as `mode` says: a rerun wave by wave
+/// (`schedule::waves`), a full build as dependencies allow (`index_flowing`).
 pub fn index(
     workspace: &Workspace,
-    waves: &[Vec<usize>],
     pool: &rayon::ThreadPool,
     options: IndexOptions,
     mode: Mode<'_>,
@@ -321,7 +320,8 @@ pub fn index(
         index_flowing(&ctx, pool, hand_over)?;
     }
     if let Some(reuse) = reuse {
-        for wave in waves {
+        let waves = schedule::waves(workspace.crates.len(), workspace.deps.iter().map(|dep| (dep.from, dep.to)));
+        for wave in &waves {
             let mut todo = Vec::new();
             for &krate in wave.iter().filter(|&&krate| workspace.crates[krate].indexed) {
                 let deps = Deps::of(&ctx, krate, &interfaces);
