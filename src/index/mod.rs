@@ -378,7 +378,8 @@ pub fn index(
                     })
                     .collect()
             });
-            // Published only now: a crate never sees another of its own wave, whatever finished first.
+            // Published only now: a crate never sees another of its own wave, whatever finished
+            // first.
             for (output, defs) in outputs {
                 interfaces[output.krate] = output.summary.interface.clone();
                 // What a rerun compares of a crate that others depend on (`NamesChanged`).

@@ -406,8 +406,8 @@ fn parse_syntax_with<T: syn::parse::Parse>(tokens: TokenStream) -> Result<T, Syn
 pub const MAX_RECURSION_LIMIT: u32 = 2048;
 
 /// A crate root's `#![recursion_limit = "N"]` (at most `MAX_RECURSION_LIMIT`, and not zero): how
-/// deep rustc expands the crate's macro calls. Only a text that names the attribute is lexed, and only its
-/// inner attributes are parsed.
+/// deep rustc expands the crate's macro calls. Only a text that names the attribute is lexed, and
+/// only its inner attributes are parsed.
 pub fn recursion_limit(text: &str) -> Option<u32> {
     memchr::memmem::find(text.as_bytes(), b"recursion_limit")?;
     let tokens = lex(strip_shebang(text)).ok()?;
