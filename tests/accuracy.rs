@@ -72,6 +72,26 @@ const CORPUS_MACROS: &[Subject<'static>] = &[
     Subject { package: "semver", version: "1.0.28", style: "plain" },
 ];
 
+/// The crates of `tests/accuracy/corpus-heldout/Cargo.toml`: held out from every change, to
+/// check that the two corpora's figures generalise.
+const CORPUS_HELDOUT: &[Subject<'static>] = &[
+    Subject { package: "generic-array", version: "1.4.5", style: "macro" },
+    Subject { package: "bitvec", version: "1.1.1", style: "macro" },
+    Subject { package: "ordered-float", version: "5.5.1", style: "macro" },
+    Subject { package: "num-bigint", version: "0.5.1", style: "macro" },
+    Subject { package: "arrayvec", version: "0.7.8", style: "generic" },
+    Subject { package: "ahash", version: "0.8.12", style: "build" },
+    Subject { package: "crossbeam-utils", version: "0.8.23", style: "build" },
+    Subject { package: "chrono", version: "0.4.45", style: "cfg" },
+    Subject { package: "uuid", version: "1.29.3", style: "cfg" },
+    Subject { package: "indexmap", version: "2.14.2", style: "plain" },
+    Subject { package: "url", version: "2.5.9", style: "plain" },
+    Subject { package: "rand_core", version: "0.10.1", style: "plain" },
+    Subject { package: "base64", version: "0.23.1", style: "plain" },
+    Subject { package: "ryu", version: "1.0.23", style: "plain" },
+    Subject { package: "futures-util", version: "0.3.34", style: "plain" },
+];
+
 /// The gates asserted on every crate (those met before expansion, kept from regressing).
 const MIN_MODULES_AND_ITEMS: f64 = 0.99;
 const MIN_IMPLS_AND_DERIVES: f64 = 0.97;
@@ -274,6 +294,11 @@ fn macro_crates_match_rustdoc() {
     // rustdoc runs the build scripts (their cfgs decide what proc-macro2, typenum and libc
     // compile), so this corpus is indexed with them too.
     measure_corpus("corpus-macros", CORPUS_MACROS, &["--build-scripts"]);
+}
+
+#[test]
+fn heldout_crates_match_rustdoc() {
+    measure_corpus("corpus-heldout", CORPUS_HELDOUT, &["--build-scripts"]);
 }
 
 /// Indexes `tests/accuracy/<name>` with `--deps` (and `build_flags`), compares each subject with

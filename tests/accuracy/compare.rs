@@ -178,6 +178,12 @@ pub fn compare(krate: &str, version: &str, style: &str, doc: &Doc, ours: &Ours) 
     for (index, item) in ours.items.iter().enumerate() {
         our_items.entry(&item.key).or_default().push(index);
     }
+    // Ours in a body last, so that they are what is left when rustdoc lists fewer at a key: it
+    // lists every item outside bodies, and in a body only the impls of traits it documents
+    // (pin-project-lite's `impl MustNotImplDrop for T`, in a `const _`, it does not).
+    for indices in our_items.values_mut() {
+        indices.sort_by_key(|&index| !ours.items[index].in_body);
+    }
     let by_key = our_items.clone();
     let mut matched_doc = vec![false; doc.items.len()];
     for (index, item) in doc.items.iter().enumerate() {

@@ -1,0 +1,1 @@
+//! Nothing: this package only gathers its dependencies for the harnesses.
