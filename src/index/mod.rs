@@ -1767,7 +1767,7 @@ impl<'d> Expansion<'d> {
         // crate's own in textual scope, before one anywhere else in the crate (which may be
         // another module's private macro of the same name).
         let imported = || self.imported(name, module, active);
-        match first {
+        let found = match first {
             // A dependency's macro named like one of std's prelude (`assert!`) is not taken
             // unimported: std's is the one in scope.
             None => local()
@@ -1783,7 +1783,8 @@ impl<'d> Expansion<'d> {
                 .or_else(|| local().or_else(anywhere))
                 .or_else(|| dep(None)),
             Some(krate) => dep(Some(krate)).or_else(|| local().or_else(anywhere)),
-        }
+        };
+        found.or_else(|| parse::std_definition(&call.path.segments))
     }
 
     /// The definition of `name` made in the module a call's path (`crate::`, `self::`, `super::`,

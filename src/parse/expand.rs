@@ -433,6 +433,27 @@ pub struct Definition<'a> {
     pub dollar_crate: &'a str,
 }
 
+/// std's `thread_local!`, which the graph cannot read from std's sources (they are not indexed):
+/// each `static` it declares is a `const` of type `LocalKey`, at the call, as rustdoc lists it
+/// (`thread_local_inner!` writes `$vis const $name: LocalKey<$t>`). The initializer stays the
+/// const's, so that the calls it makes are the const's calls.
+const STD_THREAD_LOCAL: &str = "
+    ($($(#[$attr:meta])* $vis:vis static $name:ident : $t:ty = $init:expr);* $(;)?) => {
+        $($(#[$attr])* $vis const $name: ::std::thread::LocalKey<$t> = $init;)*
+    };
+";
+
+/// The definition of one of std's macros that make items, when `path` names one: the graph has
+/// no other (see `STD_THREAD_LOCAL`). A crate's own macro of the name is found before this.
+pub fn std_definition(path: &[String]) -> Option<Definition<'static>> {
+    let name = match path {
+        [name] => name,
+        [krate, name] if krate == "std" => name,
+        _ => return None,
+    };
+    (name == "thread_local").then_some(Definition { text: STD_THREAD_LOCAL, dollar_crate: "std" })
+}
+
 /// What a call declares.
 #[derive(serde::Serialize, serde::Deserialize)]
 pub enum Expanded {
@@ -871,6 +892,45 @@ mod tests {
         let fields: Vec<(String, u32, String)> =
             body.items[0].children.iter().map(|f| (f.name.clone(), f.line, f.visibility.clone())).collect();
         assert_eq!(fields, [("a".to_owned(), 1, "pub".to_owned()), ("b".to_owned(), 1, "private".to_owned())]);
+    }
+
+    #[test]
+    fn a_variant_written_as_an_ident_fragment_is_at_the_call() {
+        // url's `simple_enum_error!` writes `$name,` for each variant: rustc gives a transcribed
+        // `ident` the span of the definition's `$name` (the name inside keeps the call's), so
+        // rustdoc places the variants at the call. A `tt` keeps its own span, and its line.
+        let define = definition(
+            "macro_rules! errors { ($($name:ident => $text:expr,)+) => { pub enum E { $($name,)+ } }; \
+             (tt $($name:tt)+) => { pub enum T { $($name,)+ } } }",
+        );
+        let variants = |body: &Body| -> Vec<(String, u32)> {
+            body.items[0].children.iter().map(|variant| (variant.name.clone(), variant.line)).collect()
+        };
+        let body = expanded(&call("errors! {\n    Empty => \"empty\",\n    Long => \"long\",\n}"), &define);
+        assert_eq!(variants(&body), [("Empty".to_owned(), 1), ("Long".to_owned(), 1)]);
+        let body = expanded(&call("errors! {\n    tt\n    First\n    Second\n}"), &define);
+        assert_eq!(variants(&body), [("First".to_owned(), 3), ("Second".to_owned(), 4)]);
+    }
+
+    #[test]
+    fn stds_thread_local_declares_consts_at_the_call() {
+        let path = |segments: &[&str]| segments.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let definition = std_definition(&path(&["thread_local"])).unwrap();
+        assert!(std_definition(&path(&["std", "thread_local"])).is_some());
+        assert!(std_definition(&path(&["mine", "thread_local"])).is_none());
+        assert!(std_definition(&path(&["vec"])).is_none());
+        let call = call(
+            "thread_local! {\n    static A: Cell<u8> = Cell::new(0);\n    \
+             #[allow(unused)]\n    static B: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) }\n}",
+        );
+        let body = match expand(&call, Some(definition), &mut Definitions::default()) {
+            Ok(Expanded::Macro(body)) => body,
+            _ => panic!("not expanded"),
+        };
+        assert_eq!(names(&body), ["const A 1 None", "const B 1 None"]);
+        let calls: Vec<String> = body.items[0].refs.calls.iter().map(|call| format!("{:?}", call.callee)).collect();
+        assert!(calls.iter().any(|call| call.contains("Cell") && call.contains("new")), "{calls:?}");
+        assert_eq!(body.items[0].expanded_from.as_deref(), Some("thread_local"));
     }
 
     #[test]

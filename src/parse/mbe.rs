@@ -757,6 +757,13 @@ impl Transcribe<'_> {
                         // generic arguments: rand's `float_impls!`).
                         if *fragment == Fragment::Ty || *fragment == Fragment::Expr && tokens.len() > 1 {
                             out.push(TokenTree::Group(Group::new(Delimiter::None, tokens.iter().cloned().collect())));
+                        } else if matches!(fragment, Fragment::Ident | Fragment::Lifetime) {
+                            // rustc gives an `ident` or `lifetime` it transcribes the span of the
+                            // `$name` in the definition (only the name inside keeps the call's), so
+                            // a variant or field that starts with one starts at the call: rustdoc
+                            // places url's `simple_enum_error!` variants (`$name,`) there. A `tt`
+                            // keeps its own span.
+                            out.extend(tokens.iter().map(|tree| self.token(tree)));
                         } else {
                             out.extend(tokens.iter().cloned());
                             if *fragment == Fragment::Stmt

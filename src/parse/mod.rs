@@ -21,7 +21,7 @@ use crate::model::VertexKind;
 
 pub use expand::{
     Definition, Definitions, Expanded, MacroCall, expand, expand_in_body, expand_members, expand_statements,
-    include_path, with_thread_definitions,
+    include_path, std_definition, with_thread_definitions,
 };
 
 pub use refs::{
