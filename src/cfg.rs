@@ -1,5 +1,7 @@
 //! `#[cfg(...)]` evaluation for one crate: against the target, the package's enabled features,
-//! `test` (off unless asked for) and `proc_macro`, with cfg-expr.
+//! `test` (off unless asked for) and `proc_macro`, with cfg-expr; and the rustversion crate's
+//! attributes, which `parse::render` gives as `rustversion = "..."` predicates, against the
+//! toolchain's version (`rustversion`).
 //!
 //! Unknown names (`--cfg` flags such as `tokio_unstable`, `docsrs`) are off, as they are in a
 //! plain `cargo build`; `debug_assertions` is on, as in cargo's default profile. A predicate that
@@ -12,6 +14,10 @@ use std::sync::Arc;
 use cfg_expr::targets::TargetInfo;
 use cfg_expr::{Expression, Predicate};
 
+mod rustversion;
+
+pub use rustversion::Rustc;
+
 /// The platform a build is for: the same for every crate of it.
 #[derive(Debug)]
 pub struct Target {
@@ -20,19 +26,29 @@ pub struct Target {
     info: Option<&'static TargetInfo>,
     /// `target_feature` values, from `rustc --print cfg` (empty when rustc cannot say).
     features: BTreeSet<String>,
+    /// The toolchain's version, for rustversion's attributes (`None` when rustc cannot say:
+    /// they then hold).
+    rustc: Option<Rustc>,
 }
 
 impl Target {
     /// The platform of `triple`, or of the host when `None` (from `rustc -vV`; `$RUSTC` if set).
     pub fn detect(triple: Option<&str>) -> Target {
-        let triple = triple.map(str::to_owned).or_else(host_triple).unwrap_or_default();
+        let verbose_version = rustc_verbose_version().unwrap_or_default();
+        let host = || verbose_version.lines().find_map(|line| line.strip_prefix("host: ")).map(str::to_owned);
+        let triple = triple.map(str::to_owned).or_else(host).unwrap_or_default();
         let features = rustc_target_features(&triple);
-        Target { info: cfg_expr::targets::get_builtin_target_by_triple(&triple), triple, features }
+        Target::new(triple, features, Rustc::from_verbose_version(&verbose_version))
     }
 
     /// A platform as described before (`workspace::cached`).
-    pub fn new(triple: String, features: BTreeSet<String>) -> Target {
-        Target { info: cfg_expr::targets::get_builtin_target_by_triple(&triple), triple, features }
+    pub fn new(triple: String, features: BTreeSet<String>, rustc: Option<Rustc>) -> Target {
+        Target { info: cfg_expr::targets::get_builtin_target_by_triple(&triple), triple, features, rustc }
+    }
+
+    /// The toolchain's version, when rustc told it.
+    pub fn rustc(&self) -> Option<&Rustc> {
+        self.rustc.as_ref()
     }
 
     /// The `target_feature` values rustc enables by default.
@@ -97,6 +113,9 @@ impl CfgContext {
             Predicate::Feature(feature) => self.features.contains(*feature),
             Predicate::TargetFeature(feature) => self.target.features.contains(*feature),
             Predicate::Flag(flag) => self.flags.contains(*flag),
+            Predicate::KeyValue { key: "rustversion", val } => {
+                self.target.rustc.as_ref().and_then(|rustc| rustversion::eval(val, rustc)).unwrap_or(true)
+            }
             Predicate::KeyValue { key, val } => self.key_values.iter().any(|(k, v)| k == key && v == val),
         })
     }
@@ -106,10 +125,10 @@ fn rustc() -> std::process::Command {
     std::process::Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
 }
 
-fn host_triple() -> Option<String> {
+/// `rustc -vV`: the host triple and the version.
+fn rustc_verbose_version() -> Option<String> {
     let output = rustc().arg("-vV").output().ok()?;
-    let text = String::from_utf8(output.stdout).ok()?;
-    text.lines().find_map(|line| line.strip_prefix("host: ")).map(str::to_owned)
+    String::from_utf8(output.stdout).ok()
 }
 
 /// The `target_feature` values rustc enables by default for `triple` (`target_feature="sse2"`).
@@ -134,11 +153,8 @@ mod tests {
 
     fn target(triple: &str) -> Arc<Target> {
         let features = ["sse2".to_owned()].into();
-        Arc::new(Target {
-            info: cfg_expr::targets::get_builtin_target_by_triple(triple),
-            triple: triple.to_owned(),
-            features,
-        })
+        let rustc = Rustc::from_verbose_version("release: 1.95.0\ncommit-date: 2026-04-14\n");
+        Arc::new(Target::new(triple.to_owned(), features, rustc))
     }
 
     fn linux(features: &[&str], test: bool) -> CfgContext {
@@ -191,10 +207,25 @@ mod tests {
     }
 
     #[test]
+    fn rustversions_attributes_hold_by_the_toolchains_version() {
+        let cx = linux(&[], false);
+        assert!(cx.eval("rustversion = \"since(1.79)\""));
+        assert!(!cx.eval("rustversion = \"before(1.79)\""));
+        assert!(cx.eval("unix, rustversion = \"stable\""));
+        assert!(!cx.eval("any(windows, rustversion = \"nightly\")"));
+        assert!(cx.eval("rustversion = \"whenever\""), "what does not read holds");
+        let unknown = Arc::new(Target::new("x86_64-unknown-linux-gnu".to_owned(), BTreeSet::new(), None));
+        let cx = CfgContext::new(unknown, BTreeSet::new(), false, false);
+        assert!(cx.eval("rustversion = \"before(1.0)\""), "without the toolchain's version, both hold");
+        assert!(cx.eval("rustversion = \"since(9.0)\""));
+    }
+
+    #[test]
     fn the_host_is_detected() {
         // This machine's rustc knows its host, and cfg-expr knows every tier-1 triple.
         let host = Target::detect(None);
         assert!(!host.triple.is_empty());
         assert!(host.is_known(), "{}", host.triple);
+        assert!(host.rustc().is_some_and(|rustc| rustc.minor >= 80), "{:?}", host.rustc());
     }
 }

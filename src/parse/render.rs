@@ -270,6 +270,10 @@ pub fn cfg(attrs: &[Attribute]) -> Option<String> {
 /// `cfg_attr(a, cfg(p))` gives `any(not(a), p)`: the `cfg` applies only where `a` holds
 /// (portable-atomic chooses between two definitions of a module this way). `cfg_attr`s nest.
 fn cfg_of(meta: &Meta, out: &mut Vec<String>) {
+    if let Some(predicate) = rustversion(meta) {
+        out.push(predicate);
+        return;
+    }
     let Meta::List(list) = meta else { return };
     if list.path.is_ident("cfg") {
         let mut text = String::new();
@@ -290,8 +294,36 @@ fn cfg_of(meta: &Meta, out: &mut Vec<String>) {
     out.push(format!("any(not({condition}), {guarded})"));
 }
 
+/// The rustversion crate's attributes that keep or drop their item by the compiler's version
+/// (`#[rustversion::since(1.79)]`, `#[rustversion::nightly]`, ...), as the predicate
+/// `rustversion = "since(1.79)"`, which `cfg::CfgContext` evaluates against the toolchain's
+/// version (generic-array declares its `FallibleGenericSequence` twice, one for each side of 1.79).
+fn rustversion(meta: &Meta) -> Option<String> {
+    let segments = &meta.path().segments;
+    let [krate, test] = [segments.first()?, segments.last()?];
+    let test = test.ident.to_string();
+    let known = matches!(test.as_str(), "stable" | "beta" | "nightly" | "since" | "before" | "not" | "any" | "all");
+    if segments.len() != 2 || krate.ident != "rustversion" || !known {
+        return None;
+    }
+    let mut text = test;
+    match meta {
+        Meta::Path(_) => {}
+        Meta::List(list) => {
+            let mut args = String::new();
+            write_stream(&mut args, list.tokens.clone());
+            text.push('(');
+            text.extend(args.chars().filter(|c| !c.is_whitespace()));
+            text.push(')');
+        }
+        Meta::NameValue(_) => return None,
+    }
+    // Its text goes inside a string literal of the predicate.
+    (!text.contains(['"', '\\'])).then(|| format!("rustversion = \"{text}\""))
+}
+
 /// A `cfg_attr(predicate, attr, ...)`'s predicate, as text, and the attributes it guards.
-fn cfg_attr_parts(meta: &Meta) -> Option<(String, Vec<Meta>)> {
+pub(super) fn cfg_attr_parts(meta: &Meta) -> Option<(String, Vec<Meta>)> {
     let Meta::List(list) = meta else { return None };
     if !list.path.is_ident("cfg_attr") {
         return None;

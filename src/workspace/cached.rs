@@ -2,7 +2,8 @@
 //!
 //! A build with nothing to do, a `query` or a `check` in a pre-commit hook would otherwise spend
 //! most of its time in three processes: `cargo metadata` (resolving the whole dependency graph) and
-//! rustc twice (the host triple, then the target's features). Their answers depend only on:
+//! rustc twice (the host triple and version, then the target's features). Their answers depend
+//! only on:
 //!
 //! - the options (`WorkspaceConfig`), the current folder and the environment (`CARGO*`, `RUST*`,
 //!   `PATH`);
@@ -33,11 +34,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::WorkspaceConfig;
-use crate::cfg::Target;
+use crate::cfg::{Rustc, Target};
 use crate::incremental::{Input, hash};
 
 /// Bump when an entry's meaning changes.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// Entries kept per target folder (one per set of options and folder it was run from).
 const MAX_ENTRIES: usize = 8;
 
@@ -61,6 +62,8 @@ struct Entry {
     metadata: Box<RawValue>,
     triple: String,
     features: BTreeSet<String>,
+    /// The toolchain's version (since `VERSION` 2).
+    rustc: Option<Rustc>,
 }
 
 /// `cargo metadata`'s answer and the target, from the cache when nothing they depend on changed.
@@ -132,7 +135,7 @@ fn lookup(file: &Utf8Path, key: &str) -> Option<(Metadata, Target)> {
         return None;
     }
     let metadata = serde_json::from_str(entry.metadata.get()).ok()?;
-    Some((metadata, Target::new(entry.triple, entry.features)))
+    Some((metadata, Target::new(entry.triple, entry.features, entry.rustc)))
 }
 
 fn store(config: &WorkspaceConfig, key: String, metadata: &Metadata, target: &Target) -> std::io::Result<()> {
@@ -143,6 +146,7 @@ fn store(config: &WorkspaceConfig, key: String, metadata: &Metadata, target: &Ta
         metadata: serde_json::value::to_raw_value(metadata)?,
         triple: target.triple.clone(),
         features: target.features().clone(),
+        rustc: target.rustc().cloned(),
     };
     let dir = metadata.target_directory.join("codegraph");
     std::fs::create_dir_all(&dir)?;
