@@ -479,6 +479,12 @@ fn a_crate_roots_recursion_limit_decides_how_deep_its_macros_expand() {
     Case::text(&[("src/lib.rs", &lib), ("src/inner.rs", "#![recursion_limit = \"256\"]\n")])
         .build(0)
         .lacks(&[("struct", "hostile::Deep")]);
+    // Under `cfg_attr`, it counts where the predicate holds for the crate (`all()` always does,
+    // `any()` never).
+    let lib = format!("#![cfg_attr(all(), recursion_limit = \"256\")]\n{}", count_down());
+    Case::text(&[("src/lib.rs", &lib)]).build(0).silent().has(&[("struct", "hostile::Deep")]);
+    let lib = format!("#![cfg_attr(any(), recursion_limit = \"256\")]\n{}", count_down());
+    Case::text(&[("src/lib.rs", &lib)]).build(0).lacks(&[("struct", "hostile::Deep")]);
 }
 
 #[test]

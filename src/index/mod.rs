@@ -1272,7 +1272,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
         }
     };
     if job.decl.is_none()
-        && let Some(limit) = parse::recursion_limit(&text)
+        && let Some(limit) = parse::recursion_limit(&text, |predicate| job.cfg.eval(predicate))
     {
         // Read whether the file comes from the cache or is parsed: it decides the rounds below.
         job.walk.recursion_limit.store(limit, Ordering::Relaxed);

@@ -75,7 +75,9 @@ pub(super) fn patch(
         }
         // The root's `#![recursion_limit]` decides how deep every macro call of the crate expands.
         if input.path == krate.root
-            && crate::parse::recursion_limit(&std::fs::read_to_string(&input.path).ok()?) != recorded.recursion_limit
+            && crate::parse::recursion_limit(&std::fs::read_to_string(&input.path).ok()?, |predicate| {
+                cfg.eval(predicate)
+            }) != recorded.recursion_limit
         {
             return None;
         }

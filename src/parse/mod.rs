@@ -406,31 +406,48 @@ fn parse_syntax_with<T: syn::parse::Parse>(tokens: TokenStream) -> Result<T, Syn
 pub const MAX_RECURSION_LIMIT: u32 = 2048;
 
 /// A crate root's `#![recursion_limit = "N"]` (at most `MAX_RECURSION_LIMIT`, and not zero): how
-/// deep rustc expands the crate's macro calls. Only a text that names the attribute is lexed, and
-/// only its inner attributes are parsed.
-pub fn recursion_limit(text: &str) -> Option<u32> {
+/// deep rustc expands the crate's macro calls. It may stand under `#![cfg_attr(predicate, ...)]`,
+/// which counts where `holds` says the predicate does (the crate's `cfg`); the last one that
+/// counts wins. Only a text that names the attribute is lexed, and only its inner attributes (the
+/// token trees up to its first item) are parsed.
+pub fn recursion_limit(text: &str, holds: impl Fn(&str) -> bool) -> Option<u32> {
     memchr::memmem::find(text.as_bytes(), b"recursion_limit")?;
-    let tokens = lex(strip_shebang(text)).ok()?;
-    let inner = |input: syn::parse::ParseStream<'_>| {
-        let attrs = input.call(Attribute::parse_inner)?;
-        // The items after them are not read.
-        input.step(|cursor| {
-            let mut rest = *cursor;
-            while let Some((_, next)) = rest.token_tree() {
-                rest = next;
+    let mut trees = lex(strip_shebang(text)).ok()?.into_iter().peekable();
+    let mut inner = TokenStream::new();
+    // `#`, `!`, `[...]` (doc comments `//!` are lexed as such attributes too).
+    while let Some(TokenTree::Punct(hash)) = trees.peek()
+        && hash.as_char() == '#'
+    {
+        let attr: Vec<TokenTree> = trees.by_ref().take(3).collect();
+        let is_inner = matches!(&attr[..], [_, TokenTree::Punct(bang), TokenTree::Group(group)]
+            if bang.as_char() == '!' && group.delimiter() == proc_macro2::Delimiter::Bracket);
+        if !is_inner {
+            break;
+        }
+        inner.extend(attr);
+    }
+    nesting::of_tokens(&inner, MAX_NESTING).ok()?;
+    let attrs = syn::parse::Parser::parse2(Attribute::parse_inner, inner).ok()?;
+    // A stack, the next attribute on top, so that a `cfg_attr`'s attributes take its place.
+    let mut pending: Vec<syn::Meta> = attrs.into_iter().rev().map(|attr| attr.meta).collect();
+    let mut limit = None;
+    while let Some(meta) = pending.pop() {
+        if let Some((predicate, guarded)) = render::cfg_attr_parts(&meta) {
+            if holds(&predicate) {
+                pending.extend(guarded.into_iter().rev());
             }
-            Ok(((), rest))
-        })?;
-        Ok(attrs)
-    };
-    let attrs = syn::parse::Parser::parse2(inner, tokens).ok()?;
-    attrs.iter().rev().find_map(|attr| {
-        let syn::Meta::NameValue(meta) = &attr.meta else { return None };
-        let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(limit), .. }) = &meta.value else { return None };
-        let limit: u32 = meta.path.is_ident("recursion_limit").then(|| limit.value().parse().ok())??;
-        // Zero would expand nothing; rustc's default stands for it.
-        (limit > 0).then(|| limit.min(MAX_RECURSION_LIMIT))
-    })
+            continue;
+        }
+        let syn::Meta::NameValue(meta) = &meta else { continue };
+        let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(value), .. }) = &meta.value else { continue };
+        if let Some(value) = meta.path.is_ident("recursion_limit").then(|| value.value().parse::<u32>().ok()).flatten()
+            // Zero would expand nothing; rustc's default stands for it.
+            && value > 0
+        {
+            limit = Some(value.min(MAX_RECURSION_LIMIT));
+        }
+    }
+    limit
 }
 
 /// The text without a byte-order mark and without a `#!` line (but its newline, so that lines

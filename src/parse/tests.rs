@@ -793,10 +793,20 @@ fn a_local_inner_macros_export_calls_its_own_crates_macros() {
 
 #[test]
 fn a_crate_roots_recursion_limit_is_read_from_its_inner_attributes() {
+    let recursion_limit = |text| recursion_limit(text, |predicate| predicate == "feature = \"deep\"");
     assert_eq!(recursion_limit("#![recursion_limit = \"256\"]\nfn a() {}"), Some(256));
     let after_doc = "#!/usr/bin/env run\n//! Docs.\n#![no_std]\n#![recursion_limit=\"1024\"]\nmod a;";
     assert_eq!(recursion_limit(after_doc), Some(1024));
     assert_eq!(recursion_limit("#![recursion_limit = \"99999999\"]"), Some(MAX_RECURSION_LIMIT), "capped");
+    // Under `cfg_attr`, where its predicate holds, nested too; the last that counts wins.
+    let guarded = "#![cfg_attr(feature = \"deep\", recursion_limit = \"512\")]\nmod a;";
+    assert_eq!(recursion_limit(guarded), Some(512));
+    let nested = "#![cfg_attr(feature = \"deep\", cfg_attr(feature = \"deep\", no_std, recursion_limit = \"300\"))]";
+    assert_eq!(recursion_limit(nested), Some(300));
+    let both = "#![recursion_limit = \"200\"]\n#![cfg_attr(feature = \"deep\", recursion_limit = \"400\")]";
+    assert_eq!(recursion_limit(both), Some(400));
+    let off = "#![recursion_limit = \"200\"]\n#![cfg_attr(feature = \"shallow\", recursion_limit = \"400\")]";
+    assert_eq!(recursion_limit(off), Some(200));
     for none in [
         "fn a() {}",
         "// #![recursion_limit = \"256\"]\nfn a() {}",
@@ -806,7 +816,17 @@ fn a_crate_roots_recursion_limit_is_read_from_its_inner_attributes() {
         "#![recursion_limit(256)]",
         "#[recursion_limit = \"256\"]\nfn a() {}",
         "#![recursion_limit = \"256\"] fn a() { \"unclosed }",
+        "#![cfg_attr(feature = \"shallow\", recursion_limit = \"512\")]",
+        "#![cfg_attr(feature = \"deep\")]\nconst A: &str = \"recursion_limit\";",
+        "fn a() {}\n#![recursion_limit = \"256\"]",
     ] {
         assert_eq!(recursion_limit(none), None, "{none}");
     }
+    // A hostile root: attributes nested past what is parsed, and items nested deeper still.
+    let deep =
+        format!("#![cfg_attr({}x{})]\n#![recursion_limit = \"256\"]", "all(".repeat(100_000), ")".repeat(100_000));
+    assert_eq!(recursion_limit(&deep), None);
+    let deep_items =
+        format!("#![recursion_limit = \"256\"]\nconst A: () = {}{};", "[".repeat(200_000), "]".repeat(200_000));
+    assert_eq!(recursion_limit(&deep_items), Some(256));
 }
