@@ -1079,10 +1079,16 @@ fn push_item(body: &mut Body, item: &Item) -> u64 {
         .finish_value(&s.ty, &s.expr),
         Item::Macro(m) if m.ident.is_none() => {
             body.refs.macros.push(Named { path: PathRef::from_path(&m.mac.path), line: line(m.mac.path.span()) });
-            let is_cfg_if = m.mac.path.segments.last().is_some_and(|segment| segment.ident == "cfg_if");
-            // `cfg_if!` has a grammar of its own; any other call waits for the crate's macros.
-            match m.mac.parse_body_with(cfg_if_items) {
-                Ok(mut inner) if is_cfg_if => {
+            // `cfg_if!` and std's `cfg_select!` have grammars of their own; any other call waits
+            // for the crate's macros.
+            let grammar: Option<fn(syn::parse::ParseStream<'_>) -> syn::Result<Body>> =
+                match m.mac.path.segments.last().map(|segment| segment.ident.to_string()).as_deref() {
+                    Some("cfg_if") => Some(cfg_if_items),
+                    Some("cfg_select") => Some(cfg_select_items),
+                    _ => None,
+                };
+            match grammar.map(|grammar| m.mac.parse_body_with(grammar)) {
+                Some(Ok(mut inner)) => {
                     if let Some(predicate) = render::cfg(&m.attrs) {
                         add_cfg(&mut inner, &predicate);
                     }
@@ -1217,6 +1223,40 @@ fn cfg_if_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Body> {
                 return Err(input.error("expected `if` or `{` after `else`"));
             }
         }
+    }
+    Ok(out)
+}
+
+/// std's `cfg_select! { predicate => { items } ... _ => { items } }` (Rust 1.95): the first arm
+/// whose predicate holds is compiled, as `cfg_if!`'s first branch is (parking_lot_core picks its
+/// thread parker so). `true` and `false` are predicates too; an arm after `_` is never compiled.
+fn cfg_select_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Body> {
+    let mut out = Body::default();
+    let mut earlier: Vec<String> = Vec::new();
+    while !input.is_empty() {
+        let own = if input.peek(syn::Token![_]) {
+            input.parse::<syn::Token![_]>()?;
+            "all()".to_owned()
+        } else if input.peek(syn::LitBool) {
+            if input.parse::<syn::LitBool>()?.value { "all()".to_owned() } else { "any()".to_owned() }
+        } else {
+            render::tokens(&input.parse::<syn::Meta>()?)
+        };
+        input.parse::<syn::Token![=>]>()?;
+        let body;
+        syn::braced!(body in input);
+        let mut arm = Body::default();
+        while !body.is_empty() {
+            push_item(&mut arm, &body.parse::<Item>()?);
+        }
+        let predicate =
+            if earlier.is_empty() { own.clone() } else { format!("all({own}, not(any({})))", earlier.join(", ")) };
+        earlier.push(own);
+        add_cfg(&mut arm, &predicate);
+        out.items.append(&mut arm.items);
+        out.calls.append(&mut arm.calls);
+        out.refs.append(arm.refs);
+        input.parse::<Option<syn::Token![,]>>()?;
     }
     Ok(out)
 }

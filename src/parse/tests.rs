@@ -540,6 +540,56 @@ module other 12-12 private cfg(not(any(unix, windows))) inline=false path=None
 }
 
 #[test]
+fn stds_cfg_select_compiles_its_first_arm_that_holds() {
+    let text = "\
+cfg_select! {
+    any(target_os = \"linux\", target_os = \"android\") => {
+        #[path = \"linux.rs\"]
+        mod imp;
+    }
+    unix => {
+        mod imp;
+    },
+    false => { fn never() {} }
+    _ => {
+        mod generic;
+        inner! { fn f() {} }
+    }
+    windows => { fn after_the_fallback() {} }
+}
+#[cfg(feature = \"x\")]
+core::cfg_select! { true => { fn always() {} } }
+";
+    // Each arm holds where its predicate does and no earlier one's; `_` and `true` always do.
+    let linux = "any(target_os = \"linux\", target_os = \"android\")";
+    assert_eq!(
+        render(text),
+        format!(
+            "\
+module imp 4-4 private cfg({linux}) inline=false path=Some(\"linux.rs\")
+module imp 7-7 private cfg(all(unix, not(any({linux})))) inline=false path=None
+function never 9-9 private cfg(all(any(), not(any({linux}, unix)))) sig=fn never()
+module generic 11-11 private cfg(all(all(), not(any({linux}, unix, any())))) inline=false path=None
+function after_the_fallback 14-14 private cfg(all(windows, not(any({linux}, unix, any(), all())))) \
+sig=fn after_the_fallback()
+function always 17-17 private cfg(feature = \"x\", all()) sig=fn always()
+"
+        )
+    );
+    let facts = parse_file(text).unwrap();
+    let items: Vec<(&str, Option<&str>)> =
+        facts.items.iter().map(|item| (item.name.as_str(), item.cfg.as_deref())).collect();
+    let calls: Vec<&str> = facts.macro_calls.iter().map(|call| call.name()).collect();
+    assert_eq!(calls, ["inner"], "both `cfg_select!` calls are read, not kept for expansion");
+    // What the predicates say, evaluated on Linux.
+    let target = std::sync::Arc::new(crate::cfg::Target::detect(Some("x86_64-unknown-linux-gnu")));
+    let cfg = crate::cfg::CfgContext::new(target, Default::default(), false, false);
+    let compiled: Vec<&str> =
+        items.iter().filter(|(_, predicate)| cfg.allows(*predicate)).map(|(name, _)| *name).collect();
+    assert_eq!(compiled, ["imp"], "the first arm alone, on Linux");
+}
+
+#[test]
 fn test_functions_are_cfg_test() {
     let text = "#[test]\nfn a() {}\n#[tokio::test]\n#[cfg(unix)]\nasync fn b() {}\n#[bench]\nfn c() {}\nfn d() {}\n";
     assert_eq!(
