@@ -203,3 +203,42 @@ fn calls_that_depend_on_what_syntax_cannot_see_are_inferred() {
         serde_json::json!({"confidence": "exact"}),
     );
 }
+
+#[test]
+fn another_crate_sees_only_what_a_crate_makes_public() {
+    // bytemuck's shape: `pub use dep::Pod;` where `dep` (its derive crate) has only a private
+    // `use traits::Pod;` in the type namespace and exports a macro `Pod`. The import brings the
+    // macro alone, so `Pod` the trait is still the one the glob `pub use pod::*` brings.
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("Cargo.toml", "[workspace]\nmembers = [\"user\", \"dep\"]\nresolver = \"2\"\n");
+    write("dep/Cargo.toml", "[package]\nname = \"dep\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
+    write(
+        "dep/src/lib.rs",
+        "mod traits {\n    pub trait Pod {}\n}\nuse traits::Pod;\n\
+         #[macro_export]\nmacro_rules! Pod { () => {}; }\npub struct Open;\nimpl Pod for Open {}\n",
+    );
+    write(
+        "user/Cargo.toml",
+        "[package]\nname = \"user\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\ndep = { path = \"../dep\" }\n",
+    );
+    write(
+        "user/src/lib.rs",
+        "mod pod {\n    pub trait Pod {}\n}\npub use pod::*;\npub use dep::Pod;\n\
+         pub struct S;\nimpl Pod for S {}\npub struct T;\nimpl dep::traits::Pod for T {}\n",
+    );
+    let output = common::run_in(dir.path(), &["build", "--offline"]);
+    assert!(output.status.success(), "{}", common::describe(&output));
+    let export = common::run_in(dir.path(), &["export"]);
+    let graph = Graph::parse(&String::from_utf8(export.stdout).unwrap());
+    assert_edge(&graph, "impl user::<impl Pod for S> -implements-> trait user::pod::Pod", serde_json::json!({}));
+    // Within its own crate, the private import is `dep`'s trait.
+    assert_edge(&graph, "impl dep::<impl Pod for Open> -implements-> trait dep::traits::Pod", serde_json::json!({}));
+    // Through a private module of another crate, nothing is found (rustc refuses it too).
+    let lines = graph.edge_lines("implements");
+    assert!(!lines.iter().any(|line| line.contains("for T>")), "{lines:#?}");
+}

@@ -278,8 +278,16 @@ impl<'a> Resolver<'a> {
         match item.kind {
             VertexKind::Module => {
                 let scope = &defs.scopes[item.own_scope? as usize];
+                // Another crate sees only what a crate makes public: a proc-macro crate's private
+                // `use crate::traits::Pod` is no `Pod` of its own (bytemuck's `pub use
+                // bytemuck_derive::Pod` re-exports the derive macro alone). Macros are exported by
+                // `#[macro_export]`, not by visibility.
+                let visible = |binding: &&super::Binding| {
+                    defs.krate == self.current.krate || ns == Ns::Macro || binding.vis == super::Vis::Public
+                };
                 scope.names[ns as usize]
                     .get(segment)
+                    .filter(visible)
                     .map(|binding| binding.def.clone())
                     .or_else(|| extern_glob(scope, segment))
             }
