@@ -242,3 +242,49 @@ fn another_crate_sees_only_what_a_crate_makes_public() {
     let lines = graph.edge_lines("implements");
     assert!(!lines.iter().any(|line| line.contains("for T>")), "{lines:#?}");
 }
+
+#[test]
+fn stds_re_exporting_modules_meet_the_items_they_re_export() {
+    // tokio implements `std::os::unix::io::AsRawFd`, which std re-exports from `std::os::fd`:
+    // both spellings are one trait, where std documents it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"fds\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    let lib = "use std::os::unix::io::{AsRawFd, RawFd};\nuse std::io::prelude::*;\n\
+               pub struct A;\nimpl AsRawFd for A {\n    fn as_raw_fd(&self) -> RawFd { 0 }\n}\n\
+               pub struct B;\nimpl std::os::fd::AsRawFd for B {\n    fn as_raw_fd(&self) -> RawFd { 0 }\n}\n\
+               pub struct C;\nimpl Read for C {\n    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> { Ok(0) }\n}\n\
+               pub struct D;\nimpl std::os::unix::io::IntoRawFd for D {\n    fn into_raw_fd(self) -> RawFd { 0 }\n}\n\
+               pub struct E;\nimpl std::os::unix::io::Other for E {}\n";
+    std::fs::write(dir.path().join("src/lib.rs"), lib).unwrap();
+    let output = common::run_in(dir.path(), &["build", "--offline"]);
+    assert!(output.status.success(), "{}", common::describe(&output));
+    let export = common::run_in(dir.path(), &["export"]);
+    let graph = Graph::parse(&String::from_utf8(export.stdout).unwrap());
+    assert_edge(
+        &graph,
+        "impl fds::<impl AsRawFd for A> -implements-> extern std::os::fd::AsRawFd",
+        serde_json::json!({}),
+    );
+    assert_edge(
+        &graph,
+        "impl fds::<impl std::os::fd::AsRawFd for B> -implements-> extern std::os::fd::AsRawFd",
+        serde_json::json!({}),
+    );
+    assert_edge(&graph, "impl fds::<impl Read for C> -implements-> extern std::io::Read", serde_json::json!({}));
+    assert_edge(
+        &graph,
+        "impl fds::<impl std::os::unix::io::IntoRawFd for D> -implements-> extern std::os::fd::IntoRawFd",
+        serde_json::json!({}),
+    );
+    // A name the module does not re-export keeps its path.
+    assert_edge(
+        &graph,
+        "impl fds::<impl std::os::unix::io::Other for E> -implements-> extern std::os::unix::io::Other",
+        serde_json::json!({}),
+    );
+}

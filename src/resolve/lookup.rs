@@ -271,6 +271,7 @@ impl<'a> Resolver<'a> {
                 } else {
                     format!("{path}::{segment}")
                 };
+                let path = prelude::std_facade(&path).unwrap_or(path);
                 return Some(Def::Extern(Arc::from(path)));
             }
             Def::Item { .. } => self.item(def)?,
@@ -1179,7 +1180,8 @@ fn bind_params(pattern: &TypeExpr, ty: &Ty, params: &mut Vec<Ty>) {
 /// `name` from the first of a scope's extern globs.
 fn extern_glob(scope: &super::Scope, name: &str) -> Option<Def> {
     let (path, _) = scope.extern_globs.first()?;
-    Some(Def::Extern(Arc::from(format!("{path}::{name}"))))
+    let path = format!("{path}::{name}");
+    Some(Def::Extern(Arc::from(prelude::std_facade(&path).unwrap_or(path))))
 }
 
 /// A sequence of `elem`s (a slice, an array, an iterator whose items are known): an `extern`

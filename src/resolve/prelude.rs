@@ -143,6 +143,28 @@ pub fn gives_an_item(method: &str) -> bool {
     )
 }
 
+/// std's public modules that re-export another module's items under a second path, with the
+/// names they re-export: such a path is taken as the other, where std documents the items, so
+/// that both spellings meet at one vertex (tokio implements `std::os::unix::io::AsRawFd`, which
+/// is `std::os::fd::AsRawFd`).
+const STD_FACADES: &[(&str, &str, &[&str])] = &[
+    ("std::os::unix::io::", "std::os::fd::", FD_ITEMS),
+    ("std::os::wasi::io::", "std::os::fd::", FD_ITEMS),
+    ("std::os::unix::prelude::", "std::os::fd::", FD_ITEMS),
+    ("std::io::prelude::", "std::io::", &["BufRead", "Read", "Seek", "Write"]),
+];
+
+const FD_ITEMS: &[&str] = &["AsFd", "AsRawFd", "BorrowedFd", "FromRawFd", "IntoRawFd", "OwnedFd", "RawFd"];
+
+/// The path std documents `path` at, when `path` goes through one of its re-exporting modules
+/// (`STD_FACADES`).
+pub fn std_facade(path: &str) -> Option<String> {
+    STD_FACADES.iter().find_map(|(facade, home, names)| {
+        let name = path.strip_prefix(facade)?;
+        names.contains(&name).then(|| format!("{home}{name}"))
+    })
+}
+
 /// `core::x` and `alloc::x` as `std::x`, where std re-exports them under the same path.
 fn as_std(path: &str) -> std::borrow::Cow<'_, str> {
     match path.strip_prefix("core::").or_else(|| path.strip_prefix("alloc::")) {
