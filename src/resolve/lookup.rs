@@ -279,12 +279,22 @@ impl<'a> Resolver<'a> {
         match item.kind {
             VertexKind::Module => {
                 let scope = &defs.scopes[item.own_scope? as usize];
-                // Another crate sees only what a crate makes public: a proc-macro crate's private
-                // `use crate::traits::Pod` is no `Pod` of its own (bytemuck's `pub use
-                // bytemuck_derive::Pod` re-exports the derive macro alone). Macros are exported by
+                // Another crate sees only what a crate re-exports publicly: a proc-macro crate's
+                // private `use crate::traits::Pod` is no `Pod` of its own (bytemuck's `pub use
+                // bytemuck_derive::Pod` re-exports the derive macro alone). A private item of the
+                // module itself is still found: it often has a public twin under the opposite
+                // `cfg` (tokio's `cfg_sync! { pub mod sync; }` and `cfg_not_sync! { mod sync; }`),
+                // which code `cfg`'d out for this build reaches. Macros are exported by
                 // `#[macro_export]`, not by visibility.
+                let own_item = |def: &Def| match def {
+                    Def::Item { krate, item } => *krate == defs.krate && defs.item(*item).parent == Some(scope.item),
+                    Def::Extern(_) => false,
+                };
                 let visible = |binding: &&super::Binding| {
-                    defs.krate == self.current.krate || ns == Ns::Macro || binding.vis == super::Vis::Public
+                    defs.krate == self.current.krate
+                        || ns == Ns::Macro
+                        || binding.vis == super::Vis::Public
+                        || own_item(&binding.def)
                 };
                 scope.names[ns as usize]
                     .get(segment)
