@@ -209,35 +209,24 @@ fn another_crate_sees_only_what_a_crate_makes_public() {
     // bytemuck's shape: `pub use dep::Pod;` where `dep` (its derive crate) has only a private
     // `use traits::Pod;` in the type namespace and exports a macro `Pod`. The import brings the
     // macro alone, so `Pod` the trait is still the one the glob `pub use pod::*` brings.
-    let dir = tempfile::tempdir().unwrap();
-    let write = |path: &str, text: &str| {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
-    write("Cargo.toml", "[workspace]\nmembers = [\"user\", \"dep\"]\nresolver = \"2\"\n");
-    write("dep/Cargo.toml", "[package]\nname = \"dep\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
-    write(
-        "dep/src/lib.rs",
-        "mod traits {\n    pub trait Pod {}\n}\nuse traits::Pod;\n\
-         #[macro_export]\nmacro_rules! Pod { () => {}; }\npub struct Open;\nimpl Pod for Open {}\n\
-         #[cfg(any())]\npub mod twin {\n    pub struct Twin;\n}\n\
-         #[cfg(not(any()))]\nmod twin {\n    pub struct Twin;\n}\n",
-    );
-    write(
-        "user/Cargo.toml",
-        "[package]\nname = \"user\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\ndep = { path = \"../dep\" }\n",
-    );
-    write(
-        "user/src/lib.rs",
-        "mod pod {\n    pub trait Pod {}\n}\npub use pod::*;\npub use dep::Pod;\n\
-         pub struct S;\nimpl Pod for S {}\n\
-         #[cfg(any())]\npub fn twin(_: dep::twin::Twin) {}\n",
-    );
-    let output = common::run_in(dir.path(), &["build", "--offline"]);
-    assert!(output.status.success(), "{}", common::describe(&output));
-    let export = common::run_in(dir.path(), &["export"]);
-    let graph = Graph::parse(&String::from_utf8(export.stdout).unwrap());
+    let dep = "mod traits {\n    pub trait Pod {}\n}\nuse traits::Pod;\n\
+               #[macro_export]\nmacro_rules! Pod { () => {}; }\npub struct Open;\nimpl Pod for Open {}\n\
+               #[cfg(any())]\npub mod twin {\n    pub struct Twin;\n}\n\
+               #[cfg(not(any()))]\nmod twin {\n    pub struct Twin;\n}\n";
+    let user = "mod pod {\n    pub trait Pod {}\n}\npub use pod::*;\npub use dep::Pod;\n\
+                pub struct S;\nimpl Pod for S {}\n\
+                #[cfg(any())]\npub fn twin(_: dep::twin::Twin) {}\n";
+    let graph = common::graph_of(&[
+        ("Cargo.toml", "[workspace]\nmembers = [\"user\", \"dep\"]\nresolver = \"2\"\n"),
+        ("dep/Cargo.toml", "[package]\nname = \"dep\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+        ("dep/src/lib.rs", dep),
+        (
+            "user/Cargo.toml",
+            "[package]\nname = \"user\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [dependencies]\ndep = { path = \"../dep\" }\n",
+        ),
+        ("user/src/lib.rs", user),
+    ]);
     assert_edge(&graph, "impl user::<impl Pod for S> -implements-> trait user::pod::Pod", serde_json::json!({}));
     // Within its own crate, the private import is `dep`'s trait.
     assert_edge(&graph, "impl dep::<impl Pod for Open> -implements-> trait dep::traits::Pod", serde_json::json!({}));
@@ -257,24 +246,14 @@ fn another_crate_sees_only_what_a_crate_makes_public() {
 fn stds_re_exporting_modules_meet_the_items_they_re_export() {
     // tokio implements `std::os::unix::io::AsRawFd`, which std re-exports from `std::os::fd`:
     // both spellings are one trait, where std documents it.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("Cargo.toml"),
-        "[package]\nname = \"fds\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
-    )
-    .unwrap();
-    std::fs::create_dir(dir.path().join("src")).unwrap();
+    let manifest = "[package]\nname = \"fds\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
     let lib = "use std::os::unix::io::{AsRawFd, RawFd};\nuse std::io::prelude::*;\n\
                pub struct A;\nimpl AsRawFd for A {\n    fn as_raw_fd(&self) -> RawFd { 0 }\n}\n\
                pub struct B;\nimpl std::os::fd::AsRawFd for B {\n    fn as_raw_fd(&self) -> RawFd { 0 }\n}\n\
                pub struct C;\nimpl Read for C {\n    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> { Ok(0) }\n}\n\
                pub struct D;\nimpl std::os::unix::io::IntoRawFd for D {\n    fn into_raw_fd(self) -> RawFd { 0 }\n}\n\
                pub struct E;\nimpl std::os::unix::io::Other for E {}\n";
-    std::fs::write(dir.path().join("src/lib.rs"), lib).unwrap();
-    let output = common::run_in(dir.path(), &["build", "--offline"]);
-    assert!(output.status.success(), "{}", common::describe(&output));
-    let export = common::run_in(dir.path(), &["export"]);
-    let graph = Graph::parse(&String::from_utf8(export.stdout).unwrap());
+    let graph = common::graph_of(&[("Cargo.toml", manifest), ("src/lib.rs", lib)]);
     assert_edge(
         &graph,
         "impl fds::<impl AsRawFd for A> -implements-> extern std::os::fd::AsRawFd",

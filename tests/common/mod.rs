@@ -130,6 +130,22 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The graph of a workspace made of `files` (paths relative to its root, and their text) in a
+/// temporary folder, built offline with default settings; the build must succeed.
+pub fn graph_of(files: &[(&str, &str)]) -> Graph {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let output = run_in(dir.path(), &["build", "--offline"]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let export = run_in(dir.path(), &["export"]);
+    assert!(export.status.success(), "{}", describe(&export));
+    Graph::parse(&String::from_utf8(export.stdout).unwrap())
+}
+
 pub fn describe(output: &Output) -> String {
     format!(
         "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
