@@ -1234,24 +1234,13 @@ fn cfg_select_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Body> {
     let mut out = Body::default();
     let mut earlier: Vec<String> = Vec::new();
     while !input.is_empty() {
-        let own = if input.peek(syn::Token![_]) {
-            input.parse::<syn::Token![_]>()?;
-            "all()".to_owned()
-        } else if input.peek(syn::LitBool) {
-            if input.parse::<syn::LitBool>()?.value { "all()".to_owned() } else { "any()".to_owned() }
-        } else {
-            render::tokens(&input.parse::<syn::Meta>()?)
-        };
-        input.parse::<syn::Token![=>]>()?;
+        let predicate = cfg_select_predicate(input, &mut earlier)?;
         let body;
         syn::braced!(body in input);
         let mut arm = Body::default();
         while !body.is_empty() {
             push_item(&mut arm, &body.parse::<Item>()?);
         }
-        let predicate =
-            if earlier.is_empty() { own.clone() } else { format!("all({own}, not(any({})))", earlier.join(", ")) };
-        earlier.push(own);
         add_cfg(&mut arm, &predicate);
         out.items.append(&mut arm.items);
         out.calls.append(&mut arm.calls);
@@ -1259,6 +1248,28 @@ fn cfg_select_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Body> {
         input.parse::<Option<syn::Token![,]>>()?;
     }
     Ok(out)
+}
+
+/// A `cfg_select!` arm's `predicate =>`: the condition under which the arm is compiled, its own
+/// predicate holding and no earlier one's (`earlier`, which it joins). `_` and `true` always hold,
+/// `false` never.
+pub(super) fn cfg_select_predicate(
+    input: syn::parse::ParseStream<'_>,
+    earlier: &mut Vec<String>,
+) -> syn::Result<String> {
+    let own = if input.peek(syn::Token![_]) {
+        input.parse::<syn::Token![_]>()?;
+        "all()".to_owned()
+    } else if input.peek(syn::LitBool) {
+        if input.parse::<syn::LitBool>()?.value { "all()".to_owned() } else { "any()".to_owned() }
+    } else {
+        render::tokens(&input.parse::<syn::Meta>()?)
+    };
+    input.parse::<syn::Token![=>]>()?;
+    let predicate =
+        if earlier.is_empty() { own.clone() } else { format!("all({own}, not(any({})))", earlier.join(", ")) };
+    earlier.push(own);
+    Ok(predicate)
 }
 
 /// `#[test]` and `#[bench]` functions (also `#[tokio::test]` and the like) are compiled only

@@ -861,6 +861,33 @@ impl<'g> Collector<'g> {
         })
     }
 
+    /// std's `cfg_select!` in a body, whose arms are `predicate => { statements }` or `predicate
+    /// => expression,`: each arm's calls are made where its predicate holds and no earlier one's
+    /// does (parking_lot_core's thread parker picks its clock so). `false` when it does not read so.
+    fn cfg_select_arms(&mut self, mac: &syn::Macro) -> bool {
+        use syn::parse::Parser;
+        let arms = |input: syn::parse::ParseStream<'_>| {
+            let mut arms = Vec::new();
+            let mut earlier = Vec::new();
+            while !input.is_empty() {
+                let predicate = super::cfg_select_predicate(input, &mut earlier)?;
+                let arm: Expr = if input.peek(syn::token::Brace) {
+                    Expr::Block(syn::ExprBlock { attrs: Vec::new(), label: None, block: input.parse()? })
+                } else {
+                    input.parse()?
+                };
+                arms.push((predicate, arm));
+                input.parse::<Option<syn::Token![,]>>()?;
+            }
+            Ok(arms)
+        };
+        let Ok(arms) = arms.parse2(mac.tokens.clone()) else { return false };
+        for (predicate, arm) in &arms {
+            self.under_predicate(Some(predicate.clone()), |this| this.visit_expr(arm));
+        }
+        true
+    }
+
     /// The arguments of a macro call, when they parse as expressions (`println!("{}", f(x))`,
     /// `vec![a(); n]`): the calls in them are the caller's.
     fn macro_arguments(&mut self, mac: &syn::Macro) {
@@ -1188,6 +1215,9 @@ impl Collector<'_> {
     fn macro_call(&mut self, mac: &syn::Macro, expandable: bool) {
         if let Some(named) = self.named(&mac.path) {
             self.refs.macros.push(named);
+        }
+        if mac.path.segments.last().is_some_and(|segment| segment.ident == "cfg_select") && self.cfg_select_arms(mac) {
+            return;
         }
         // std's macros evaluate their arguments as written; another macro may paste them into
         // other code.

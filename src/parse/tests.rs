@@ -590,6 +590,42 @@ function always 17-17 private cfg(feature = \"x\", all()) sig=fn always()
 }
 
 #[test]
+fn calls_in_a_bodys_cfg_select_are_made_where_their_arm_holds() {
+    let text = "\
+fn clock() -> u64 {
+    cfg_select! {
+        target_os = \"linux\" => {
+            let t = linux_clock();
+            t + 1
+        }
+        unix => unix_clock(),
+        _ => other_clock(),
+    }
+}
+";
+    let facts = parse_file(text).unwrap();
+    let calls: Vec<(String, u32, Option<&str>)> = facts.items[0]
+        .refs
+        .calls
+        .iter()
+        .map(|call| match &call.callee {
+            Callee::Path(path, _) => (path.segments.join("::"), call.line, call.cfg.as_deref()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let linux = "target_os = \"linux\"";
+    assert_eq!(
+        calls,
+        [
+            ("linux_clock".to_owned(), 4, Some(linux)),
+            ("unix_clock".to_owned(), 7, Some(&*format!("all(unix, not(any({linux})))"))),
+            ("other_clock".to_owned(), 8, Some(&*format!("all(all(), not(any({linux}, unix)))"))),
+        ]
+    );
+    assert!(facts.items[0].refs.body_macros.is_empty(), "read, not kept for expansion");
+}
+
+#[test]
 fn test_functions_are_cfg_test() {
     let text = "#[test]\nfn a() {}\n#[tokio::test]\n#[cfg(unix)]\nasync fn b() {}\n#[bench]\nfn c() {}\nfn d() {}\n";
     assert_eq!(
