@@ -862,9 +862,9 @@ impl<'g> Collector<'g> {
     }
 
     /// std's `cfg_select!` in a body, whose arms are `predicate => { statements }` or `predicate
-    /// => expression,`: each arm's calls and paths are made where its predicate holds and no
-    /// earlier one's does (parking_lot_core picks `libc::pthread_cond_timedwait` or Apple's
-    /// variant so). `false` when it does not read so.
+    /// => expression,`: every arm is read, and its calls carry the arm's condition (its predicate
+    /// holds and no earlier one's does) as their `cfg` (parking_lot_core picks
+    /// `libc::pthread_cond_timedwait` or Apple's variant so). `false` when it does not read so.
     fn cfg_select_arms(&mut self, mac: &syn::Macro) -> bool {
         use syn::parse::Parser;
         let arms = |input: syn::parse::ParseStream<'_>| {
