@@ -1194,25 +1194,9 @@ fn cfg_if_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Body> {
                 format!("not(any({}))", earlier.join(", "))
             } else {
                 let attrs = input.call(Attribute::parse_outer)?;
-                let own = render::cfg(&attrs).unwrap_or_default();
-                let predicate = if earlier.is_empty() {
-                    own.clone()
-                } else {
-                    format!("all({own}, not(any({})))", earlier.join(", "))
-                };
-                earlier.push(own);
-                predicate
+                first_that_holds(render::cfg(&attrs).unwrap_or_default(), &mut earlier)
             };
-            let body;
-            syn::braced!(body in input);
-            let mut branch = Body::default();
-            while !body.is_empty() {
-                push_item(&mut branch, &body.parse::<Item>()?);
-            }
-            add_cfg(&mut branch, &predicate);
-            out.items.append(&mut branch.items);
-            out.calls.append(&mut branch.calls);
-            out.refs.append(branch.refs);
+            braced_items(input, &predicate, &mut out)?;
             if !input.peek(syn::Token![else]) {
                 break;
             }
@@ -1235,19 +1219,34 @@ fn cfg_select_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Body> {
     let mut earlier: Vec<String> = Vec::new();
     while !input.is_empty() {
         let predicate = cfg_select_predicate(input, &mut earlier)?;
-        let body;
-        syn::braced!(body in input);
-        let mut arm = Body::default();
-        while !body.is_empty() {
-            push_item(&mut arm, &body.parse::<Item>()?);
-        }
-        add_cfg(&mut arm, &predicate);
-        out.items.append(&mut arm.items);
-        out.calls.append(&mut arm.calls);
-        out.refs.append(arm.refs);
+        braced_items(input, &predicate, &mut out)?;
         input.parse::<Option<syn::Token![,]>>()?;
     }
     Ok(out)
+}
+
+/// The condition of a branch of `cfg_if!` or an arm of `cfg_select!` whose own predicate is
+/// `own`: it holds, and none of the `earlier` ones does (`own` joins them).
+fn first_that_holds(own: String, earlier: &mut Vec<String>) -> String {
+    let condition =
+        if earlier.is_empty() { own.clone() } else { format!("all({own}, not(any({})))", earlier.join(", ")) };
+    earlier.push(own);
+    condition
+}
+
+/// `{ items }`, under `condition`, into `out`.
+fn braced_items(input: syn::parse::ParseStream<'_>, condition: &str, out: &mut Body) -> syn::Result<()> {
+    let body;
+    syn::braced!(body in input);
+    let mut branch = Body::default();
+    while !body.is_empty() {
+        push_item(&mut branch, &body.parse::<Item>()?);
+    }
+    add_cfg(&mut branch, condition);
+    out.items.append(&mut branch.items);
+    out.calls.append(&mut branch.calls);
+    out.refs.append(branch.refs);
+    Ok(())
 }
 
 /// A `cfg_select!` arm's `predicate =>`: the condition under which the arm is compiled, its own
@@ -1266,10 +1265,7 @@ pub(super) fn cfg_select_predicate(
         render::tokens(&input.parse::<syn::Meta>()?)
     };
     input.parse::<syn::Token![=>]>()?;
-    let predicate =
-        if earlier.is_empty() { own.clone() } else { format!("all({own}, not(any({})))", earlier.join(", ")) };
-    earlier.push(own);
-    Ok(predicate)
+    Ok(first_that_holds(own, earlier))
 }
 
 /// `#[test]` and `#[bench]` functions (also `#[tokio::test]` and the like) are compiled only
