@@ -299,14 +299,15 @@ fn cfg_of(meta: &Meta, out: &mut Vec<String>) {
 /// `rustversion = "since(1.79)"`, which `cfg::CfgContext` evaluates against the toolchain's
 /// version (generic-array declares its `FallibleGenericSequence` twice, one for each side of 1.79).
 fn rustversion(meta: &Meta) -> Option<String> {
+    // Every attribute of every item comes here (doc comments too): the cheap test first.
     let segments = &meta.path().segments;
-    let [krate, test] = [segments.first()?, segments.last()?];
-    let test = test.ident.to_string();
-    let known = matches!(test.as_str(), "stable" | "beta" | "nightly" | "since" | "before" | "not" | "any" | "all");
-    if segments.len() != 2 || krate.ident != "rustversion" || !known {
+    if segments.len() != 2 || segments[0].ident != "rustversion" {
         return None;
     }
-    let mut text = test;
+    let mut text = segments[1].ident.to_string();
+    if !matches!(text.as_str(), "stable" | "beta" | "nightly" | "since" | "before" | "not" | "any" | "all") {
+        return None;
+    }
     match meta {
         Meta::Path(_) => {}
         Meta::List(list) => {
