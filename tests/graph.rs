@@ -210,6 +210,54 @@ fn rustversion_attributes_keep_or_drop_items_by_the_toolchains_version() {
 }
 
 #[test]
+fn literal_tables_count_for_their_items_hash_and_nothing_else_is_lost() {
+    // A table of literals is blanked before parsing (`parse::tables`): the graph must be what it
+    // would be, the table's item `hash` must still follow its values, and tables that name items
+    // or that a macro reads must be read whole.
+    let manifest = "[package]\nname = \"tabled\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
+    let lib = |rows: &str| {
+        format!(
+            "pub trait Marker {{}}\n\
+             macro_rules! arrays {{ ([$($n:literal),*]) => {{ $( impl Marker for [u8; $n] {{}} )* }}; }}\n\
+             arrays!([{}]);\n\
+             pub const TABLE: &[(char, &str)] = &[\n{rows}\n]; pub fn after() -> u8 {{ helper() }}\n\
+             pub fn helper() -> u8 {{ TABLE.len() as u8 }}\n\
+             pub const ONE: u8 = 1;\npub const NAMED: &[u8] = &[{}];\n",
+            (1..=30).map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
+            vec!["ONE"; 20].join(", "),
+        )
+    };
+    let rows: Vec<String> = (0..40).map(|n| format!("    ('\\u{{{n:x}}}', \"é{n}\"),")).collect();
+    let build = |rows: &str| common::graph_of(&[("Cargo.toml", manifest), ("src/lib.rs", &lib(rows))]);
+    let graph = build(&rows.join("\n"));
+    // The macro's input was read whole: one impl for each of its 30 lengths.
+    let implements = graph.edge_lines("implements");
+    assert_eq!(implements.len(), 30, "{implements:#?}");
+    // Lines after the table are where they are written.
+    let after = graph.one("function", "tabled::after");
+    assert_eq!(after["props"]["line"], 45);
+    let calls = graph.edge_lines("calls");
+    let call =
+        "function tabled::after -calls-> function tabled::helper {\"confidence\":\"exact\",\"count\":1,\"line\":45}";
+    assert_eq!(calls, [call]);
+    // A table of names is read: its references stay.
+    let references = graph.edge_lines("references");
+    assert!(
+        references.contains(&"const tabled::NAMED -references-> const tabled::ONE {\"line\":48}".to_owned()),
+        "{references:#?}"
+    );
+    let hash = |graph: &Graph| graph.one("const", "tabled::TABLE")["props"]["hash"].as_str().unwrap().to_owned();
+    // Laid out otherwise, with comments: the same hash. A value changed: another.
+    let relaid = build(&format!(
+        "{}  // two a line\n",
+        rows.chunks(2).map(|pair| pair.join(" ")).collect::<Vec<_>>().join("\n")
+    ));
+    assert_eq!(hash(&relaid), hash(&graph));
+    let changed = build(&rows.join("\n").replacen("é1\"", "è1\"", 1));
+    assert_ne!(hash(&changed), hash(&graph));
+}
+
+#[test]
 fn cfg_is_evaluated_for_the_target_features_and_test() {
     let fixture = Fixture::new("single");
     // The tests run on Linux hosts: `cfg(unix)` holds.

@@ -11,6 +11,7 @@ pub mod mbe;
 mod nesting;
 mod refs;
 mod render;
+mod tables;
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::spanned::Spanned;
@@ -206,6 +207,8 @@ pub fn parse_file_then<R>(text: &str, then: impl FnOnce(Result<FileFacts, Syntax
 /// dropped on one too (a caller that keeps facts keeps only shallow ones).
 pub fn parse_file_then_deep<R>(text: &str, then: impl FnOnce(Result<FileFacts, SyntaxError>, bool) -> R) -> R {
     let text = strip_shebang(text);
+    let blanked = tables::blank(text);
+    let text = blanked.as_deref().unwrap_or(text);
     let tokens = match lex(text) {
         Ok(tokens) => tokens,
         Err(err) => return then(Err(err), false),

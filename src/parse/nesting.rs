@@ -147,12 +147,12 @@ pub(super) fn of_text(text: &str) -> Option<usize> {
 
 /// Bytes of identifiers, keywords and numbers (non-ASCII ones are in identifiers, or in literals
 /// and comments that are read as a whole).
-fn is_word_byte(byte: u8) -> bool {
+pub(super) fn is_word_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80
 }
 
 /// Past the `*/` that closes the block comment opening at `start` (they nest).
-fn block_comment_end(bytes: &[u8], start: usize) -> Option<usize> {
+pub(super) fn block_comment_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut open = 0usize;
     let mut at = start;
     while at + 1 < bytes.len() {
@@ -175,7 +175,7 @@ fn block_comment_end(bytes: &[u8], start: usize) -> Option<usize> {
 }
 
 /// Past the `"` that closes a string whose text starts at `at` (escapes skipped).
-fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
+pub(super) fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
     loop {
         match bytes.get(at)? {
             b'\\' => at += 2,
@@ -186,13 +186,13 @@ fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
 }
 
 /// Whether `rest`, what follows `r`, `br` or `cr`, is `#`s and a `"` (else `r#name`).
-fn opens_raw_string(rest: &[u8]) -> bool {
+pub(super) fn opens_raw_string(rest: &[u8]) -> bool {
     let hashes = rest.iter().take_while(|&&b| b == b'#').count();
     rest.get(hashes) == Some(&b'"')
 }
 
 /// For the `"` or `#`s and `"` at `at` after `r`, `br` or `cr`: past the raw string they open.
-fn raw_string_end(bytes: &[u8], at: usize) -> Option<usize> {
+pub(super) fn raw_string_end(bytes: &[u8], at: usize) -> Option<usize> {
     let hashes = bytes[at..].iter().take_while(|&&b| b == b'#').count();
     let mut search = at + hashes + 1;
     loop {
@@ -207,7 +207,7 @@ fn raw_string_end(bytes: &[u8], at: usize) -> Option<usize> {
 
 /// For the `'` at `at`: past the character literal it opens, or past the `'` alone when it
 /// starts a lifetime or a label (whose name is read next). `None` for an unclosed escape.
-fn after_quote(bytes: &[u8], at: usize) -> Option<usize> {
+pub(super) fn after_quote(bytes: &[u8], at: usize) -> Option<usize> {
     let rest = bytes.get(at + 1..)?;
     if rest.first() == Some(&b'\\') {
         // `'\''`, `'\\'`, `'\n'`, `'\u{..}'`: the escaped character, then up to the `'`.
