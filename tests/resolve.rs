@@ -277,3 +277,50 @@ fn stds_re_exporting_modules_meet_the_items_they_re_export() {
         serde_json::json!({}),
     );
 }
+
+#[test]
+fn functions_variants_and_unit_structs_used_as_values_or_matched_are_referenced() {
+    // rust-analyzer's "find references" of a function lists the places it is taken as a value,
+    // not only its calls; of a variant or a struct, the places it is built or matched.
+    let manifest = "[package]\nname = \"vals\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
+    let lib = "pub fn helper() -> u8 { 1 }\n\
+               pub struct Unit;\npub struct Pair(pub u8, pub u8);\npub struct Named { pub x: u8 }\n\
+               pub enum E { A, B(u8), C { y: u8 } }\n\
+               impl Unit {\n    pub fn parse(_: u8) -> u8 { 0 }\n    \
+               pub fn all(v: Vec<u8>) -> Vec<u8> { v.into_iter().map(Self::parse).collect() }\n}\n\
+               pub const HANDLERS: &[fn() -> u8] = &[helper];\n\
+               pub fn build() -> E {\n    let _unit = Unit;\n    let _f = helper;\n    let _g = Unit::parse;\n    \
+               let _b = E::B(1);\n    E::A\n}\n\
+               pub fn read(e: E, p: Pair, n: Named) -> u8 {\n    let Pair(a, _) = p;\n    let Named { x } = n;\n    \
+               match e {\n        E::A => a,\n        E::B(b) => b + x,\n        E::C { y } => y,\n    }\n}\n\
+               pub fn pairs() -> Vec<Pair> { Vec::new() }\npub fn nameds() -> Vec<Named> { Vec::new() }\n\
+               pub fn patterns_only() -> u8 {\n    \
+               if let Some(Pair(a, _)) = pairs().first() { return *a; }\n    \
+               if let Some(Named { x }) = nameds().first() { return *x; }\n    0\n}\n";
+    let graph = common::graph_of(&[("Cargo.toml", manifest), ("src/lib.rs", lib)]);
+    for (edge, line) in [
+        // Functions taken as values: in a table, by path, through `Self`.
+        ("const vals::HANDLERS -references-> function vals::helper", 10),
+        ("function vals::build -references-> function vals::helper", 13),
+        ("function vals::build -references-> function vals::Unit::parse", 14),
+        ("function vals::Unit::all -references-> function vals::Unit::parse", 8),
+        // A unit struct and variants built.
+        ("function vals::build -references-> struct vals::Unit", 12),
+        ("function vals::build -references-> variant vals::E::B", 15),
+        ("function vals::build -references-> variant vals::E::A", 16),
+        // Tuple and braced structs and variants matched (`read`'s signature names the structs).
+        ("function vals::patterns_only -references-> struct vals::Pair", 30),
+        ("function vals::patterns_only -references-> struct vals::Named", 31),
+        ("function vals::read -references-> variant vals::E::A", 22),
+        ("function vals::read -references-> variant vals::E::B", 23),
+        ("function vals::read -references-> variant vals::E::C", 24),
+    ] {
+        assert_edge(&graph, edge, serde_json::json!({ "line": line }));
+    }
+    // Taking a function as a value is no call of it.
+    assert!(
+        !graph.edge_lines("calls").iter().any(|edge| edge.contains("vals::helper")),
+        "{:#?}",
+        graph.edge_lines("calls")
+    );
+}

@@ -636,6 +636,10 @@ impl<'g> Collector<'g> {
                 }
             }
             Pat::TupleStruct(tuple) if tuple.qself.is_none() => {
+                // The tuple struct or variant matched is named, as a path in an expression is.
+                if let Some(named) = self.named(&tuple.path) {
+                    self.refs.values.push(named);
+                }
                 let path = PathRef::from_path(&tuple.path);
                 let unwraps = matches!(path.as_ident(), Some("Some" | "Ok"));
                 // Positions are known up to a `..`; the elements after it are bound unknown.
@@ -665,6 +669,9 @@ impl<'g> Collector<'g> {
                 }
             }
             Pat::Struct(strukt) if strukt.qself.is_none() => {
+                if let Some(named) = self.named(&strukt.path) {
+                    self.refs.values.push(named);
+                }
                 let path = PathRef::from_path(&strukt.path);
                 for field in &strukt.fields {
                     let name = match &field.member {

@@ -99,6 +99,12 @@ impl Out<'_> {
         match self.index.get(&(kind, to)) {
             Some(&existing) => {
                 let edge = &mut self.edges[existing];
+                // Names are read kind by kind (types, values, calls): the first line is the least.
+                if line > 0
+                    && edge.props.get("line").and_then(Value::as_u64).is_none_or(|first| u64::from(line) < first)
+                {
+                    edge.props.insert("line", Value::from(line));
+                }
                 if let Some(Value::Number(count)) = edge.props.get("count") {
                     let count = count.as_u64().unwrap_or(1) + 1;
                     edge.props.insert("count", Value::from(count));
@@ -266,9 +272,26 @@ fn item_edges(out: &mut Out<'_>, defs: &CrateDefs, item: &ItemDef, refs: &Refs) 
                 out.add(EdgeKind::References, &def, named.line, |_| {});
             }
         }
+        // A path in an expression or a pattern: a const or static read, a function taken as a
+        // value (`map(parse)`, `&[handler]`, `Self::parse`), a unit struct or variant, or the
+        // tuple struct or variant a pattern matches (a braced one is named in the type namespace).
         for named in &refs.values {
-            let Some(def) = resolver.path(cx.loc, &named.path, Ns::Value, false) else { continue };
-            if matches!(resolver.kind(&def), Some(VertexKind::Const | VertexKind::Static)) {
+            let def = resolver
+                .path(cx.loc, &named.path, Ns::Value, false)
+                .or_else(|| resolver.path(cx.loc, &named.path, Ns::Type, false))
+                .or_else(|| resolver.self_member(&named.path, &cx));
+            if let Some(def) = def
+                && matches!(
+                    resolver.kind(&def),
+                    Some(
+                        VertexKind::Const
+                            | VertexKind::Static
+                            | VertexKind::Function
+                            | VertexKind::Struct
+                            | VertexKind::Variant
+                    )
+                )
+            {
                 out.add(EdgeKind::References, &def, named.line, |_| {});
             }
         }
@@ -286,7 +309,9 @@ fn item_edges(out: &mut Out<'_>, defs: &CrateDefs, item: &ItemDef, refs: &Refs) 
                 continue;
             };
             if target.constructor {
-                if matches!(target.def, Def::Item { .. }) && resolver.kind(&target.def) == Some(VertexKind::Struct) {
+                if matches!(target.def, Def::Item { .. })
+                    && matches!(resolver.kind(&target.def), Some(VertexKind::Struct | VertexKind::Variant))
+                {
                     out.add(EdgeKind::References, &target.def, call.line, |_| {});
                 }
                 continue;

@@ -875,6 +875,17 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// What `Self::name` names in a value (`map(Self::parse)`), which only the type `Self`
+    /// stands for in `cx` tells.
+    pub fn self_member(&self, path: &PathRef, cx: &FnCx) -> Option<Def> {
+        match path.segments.as_slice() {
+            [first, name] if first == "Self" && !path.global => {
+                self.method(&cx.self_ty, name, None, 0).map(|target| target.def)
+            }
+            _ => None,
+        }
+    }
+
     /// What a call site calls, when it can be told.
     pub fn call(&self, callee: &Callee, cx: &FnCx, depth: u8) -> Option<Target> {
         if depth > MAX_DEPTH {
