@@ -324,3 +324,38 @@ fn functions_variants_and_unit_structs_used_as_values_or_matched_are_referenced(
         graph.edge_lines("calls")
     );
 }
+
+#[test]
+fn an_impl_written_for_a_type_alias_is_the_aliased_types() {
+    // toml implements `Display` for `Table`, an alias of `Map<String, Value>`: the impl is
+    // `Map`'s, and methods written in it are found through either name.
+    let manifest = "[package]\nname = \"aliased\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
+    let lib = "pub struct Map<K, V>(K, V);\npub type Table = Map<String, u8>;\n\
+               impl std::fmt::Display for Table {\n    \
+               fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { Ok(()) }\n}\n\
+               impl Table {\n    pub fn only_tables(&self) {}\n}\n\
+               pub type Id = u32;\npub trait Named {}\nimpl Named for Id {}\n\
+               pub fn use_both(t: Table, m: Map<String, u8>) {\n    t.only_tables();\n    m.only_tables();\n}\n";
+    let graph = common::graph_of(&[("Cargo.toml", manifest), ("src/lib.rs", lib)]);
+    let impl_for = graph.edge_lines("impl_for");
+    assert_eq!(
+        impl_for,
+        [
+            "impl aliased::<impl Named for Id> -impl_for-> type_alias aliased::Id",
+            "impl aliased::<impl Table> -impl_for-> struct aliased::Map",
+            "impl aliased::<impl std::fmt::Display for Table> -impl_for-> struct aliased::Map",
+        ],
+        "an alias of a primitive keeps the alias"
+    );
+    // The impl still references the alias it names.
+    assert_edge(
+        &graph,
+        "impl aliased::<impl Table> -references-> type_alias aliased::Table",
+        serde_json::json!({ "line": 6 }),
+    );
+    assert_edge(
+        &graph,
+        "function aliased::use_both -calls-> function aliased::Table::only_tables",
+        serde_json::json!({ "line": 13, "count": 2, "confidence": "exact" }),
+    );
+}

@@ -1590,7 +1590,10 @@ pub fn resolve_impls_and_traits(defs: &mut CrateDefs, world: &World, refs: &[Rec
                     });
                     let ids: Vec<Uuid> =
                         [&self_def, &alias_target].into_iter().flatten().filter_map(|def| resolver.id(def)).collect();
-                    impls.push((index, trait_def, self_def, ids));
+                    // An impl written for an alias is the aliased type's (`impl Display for Table`
+                    // implements `Display` for `Map<String, Value>`): its self type is that type,
+                    // where the alias resolves to one.
+                    impls.push((index, trait_def, alias_target.or(self_def), ids));
                 }
                 (VertexKind::Trait, _) => {
                     let resolved: Vec<Def> = refs[index]
