@@ -876,12 +876,13 @@ impl<'a> Resolver<'a> {
     }
 
     /// What `Self::name` names in a value (`map(Self::parse)`), which only the type `Self`
-    /// stands for in `cx` tells.
+    /// stands for in `cx` tells; only an exact answer, as a reference carries no confidence.
     pub fn self_member(&self, path: &PathRef, cx: &FnCx) -> Option<Def> {
         match path.segments.as_slice() {
-            [first, name] if first == "Self" && !path.global => {
-                self.method(&cx.self_ty, name, None, 0).map(|target| target.def)
-            }
+            [first, name] if first == "Self" && !path.global => self
+                .method(&cx.self_ty, name, None, 0)
+                .filter(|target| target.confidence == Confidence::Exact)
+                .map(|target| target.def),
             _ => None,
         }
     }
