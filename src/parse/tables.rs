@@ -1,9 +1,9 @@
 //! Literal tables, blanked before a file is lexed: the graph reads nothing in them.
 //!
 //! Crates keep data as arrays of literals: regex-syntax's Unicode tables (34 k of its 58 k lines),
-//! unicode-width's, idna's, encoding_rs's. Lexing them, parsing every tuple with syn and walking
-//! the trees for references is most of what such a file costs, and none of it makes a vertex or
-//! an edge: a literal names no item. So `blank` finds each array whose elements are only literals
+//! and 914 of the 25,373 files of one machine's cargo registry hold some. Lexing them, parsing
+//! every tuple with syn and walking the trees for references is most of what such a file costs,
+//! and none of it makes a vertex or an edge: a literal names no item. So `blank` finds each array whose elements are only literals
 //! (numbers, characters, strings, `true`, `false`, negated or combined with `+`, `-` and `.`, in
 //! tuples and arrays of them) and replaces its contents with spaces, keeping every line break, and
 //! a digest of its tokens, so that the item's `hash` still changes with them (and not with their
