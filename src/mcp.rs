@@ -294,8 +294,9 @@ impl Server {
         self.call(args.limit, || Ok(Request::Impls { target: required("target", &args.target)? }))
     }
 
-    /// Everything that names an item: imports, re-exports, calls, type references, macro
-    /// invocations, impls, derives, supertraits.
+    /// Everything that names an item: imports, re-exports, calls, references (types named;
+    /// functions, structs and variants taken as values, built or matched), macro invocations,
+    /// impls, derives, supertraits.
     #[tool(name = "refs")]
     fn refs(&self, Parameters(args): Parameters<TargetArgs>) -> Result<CallToolResult, ErrorData> {
         self.call(args.limit, || Ok(Request::Refs { target: required("target", &args.target)? }))
