@@ -359,3 +359,27 @@ fn an_impl_written_for_a_type_alias_is_the_aliased_types() {
         serde_json::json!({ "line": 13, "count": 2, "confidence": "exact" }),
     );
 }
+
+#[test]
+fn methods_of_a_trait_object_are_found_and_its_impls_are_the_traits() {
+    // tracing-core writes `impl dyn Subscriber { pub fn is<T>(&self) -> bool }`, called on a
+    // `&dyn Subscriber`; rustdoc lists such impls on the trait's page.
+    let manifest = "[package]\nname = \"objects\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
+    let lib = "pub trait Sub {\n    fn name(&self) -> u8;\n}\n\
+               impl dyn Sub {\n    pub fn is(&self) -> bool { self.name() == 0 }\n}\n\
+               impl dyn Sub + Send {\n    pub fn is_send(&self) -> bool { true }\n}\n\
+               pub fn check(s: &dyn Sub, b: Box<dyn Sub + Send>) -> bool {\n    s.is() && b.is_send()\n}\n";
+    let graph = common::graph_of(&[("Cargo.toml", manifest), ("src/lib.rs", lib)]);
+    assert_eq!(
+        graph.edge_lines("impl_for"),
+        [
+            "impl objects::<impl dyn Sub + Send> -impl_for-> trait objects::Sub",
+            "impl objects::<impl dyn Sub> -impl_for-> trait objects::Sub",
+        ]
+    );
+    let exact = |line: u32| serde_json::json!({ "line": line, "count": 1, "confidence": "exact" });
+    assert_edge(&graph, "function objects::check -calls-> function <dyn Sub>::is", exact(11));
+    assert_edge(&graph, "function objects::check -calls-> function <dyn Sub + Send>::is_send", exact(11));
+    // Inside the impl, `self` is the trait object: the trait's own methods are found.
+    assert_edge(&graph, "function <dyn Sub>::is -calls-> function objects::Sub::name", exact(5));
+}

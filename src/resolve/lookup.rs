@@ -437,6 +437,17 @@ impl<'a> Resolver<'a> {
         if let Some(def) = traits.iter().find_map(|trait_def| self.declared_method(trait_def, name, depth)) {
             return Some(def);
         }
+        // A method of the trait object itself (`impl dyn Subscriber { fn is(&self) }`, whose impl
+        // is registered under the trait).
+        let of_object = traits
+            .iter()
+            .filter(|trait_def| matches!(trait_def, Def::Item { .. }))
+            .find_map(|trait_def| self.associated_candidates(trait_def, name, 1).into_iter().next());
+        if let Some(def) = of_object
+            && self.kind(&def) == Some(VertexKind::Function)
+        {
+            return Some(def);
+        }
         let mut externs = Vec::new();
         for trait_def in traits {
             self.extern_traits(trait_def, &mut externs, depth);
@@ -1577,6 +1588,20 @@ pub fn resolve_impls_and_traits(defs: &mut CrateDefs, world: &World, refs: &[Rec
                         TypeExpr::Path(path, _) if path.as_ident() != Some("Self") => {
                             resolver.path(loc, path, Ns::Type, false)
                         }
+                        // `impl dyn Subscriber` and `impl Debug for dyn Value + Send`: the trait
+                        // object's one trait of the graph stands for it.
+                        TypeExpr::Bounds(_) => match resolver.eval(written, &FnCx::new(loc, Ty::Unknown), 0) {
+                            Ty::Bounds(bounds) => {
+                                let mut traits = bounds.trait_defs().into_iter().filter(|def| {
+                                    matches!(def, Def::Item { .. }) && resolver.kind(def) == Some(VertexKind::Trait)
+                                });
+                                match (traits.next(), traits.next()) {
+                                    (Some(only), None) => Some(only),
+                                    _ => None,
+                                }
+                            }
+                            _ => None,
+                        },
                         _ => None,
                     };
                     // Registered under the alias's target too, so that methods are found through either.
