@@ -50,25 +50,17 @@ pub(super) fn of_tokens(tokens: &TokenStream, limit: usize) -> Result<usize, Spa
     }
 }
 
-/// What `of_tokens` gives for the tokens of `text` (without a limit), read from the text: the
-/// brackets, `<`, `>` and `;` outside comments and literals, and each doc comment as the
-/// bracketed attribute it stands for. `None` where the text does not read as tokens (an
+/// What `of_tokens` gives for the tokens of `text` (without a limit), read from the text's
+/// `Pieces`: the brackets, `<`, `>` and `;` outside comments and literals, and each doc comment as
+/// the bracketed attribute it stands for. `None` where the text does not read as tokens (an
 /// unclosed literal or comment, an unbalanced bracket): the caller walks the tokens instead.
-///
-/// It decides where a literal starts as proc-macro2's lexer does: a word (an identifier or a
-/// number) is read whole, so `r`, `br` and `cr` open a raw string only as a word of their own,
-/// and `'` opens a character literal when one character and a `'` follow it, else it is a
-/// lifetime or a label.
 pub(super) fn of_text(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
     // Per open group, the `<` not yet closed in it; the first entry is the file's top level.
     let mut angles: Vec<usize> = vec![0];
     let mut deepest = 0;
-    let mut at = 0;
-    while let Some(&byte) = bytes.get(at) {
-        let next = bytes.get(at + 1).copied();
-        match byte {
-            b'(' | b'[' | b'{' => {
+    for piece in Pieces::new(text.as_bytes()) {
+        match piece? {
+            Piece::Open(byte) => {
                 let top = angles.last_mut()?;
                 let depth = *top;
                 if byte == b'{' {
@@ -76,73 +68,132 @@ pub(super) fn of_text(text: &str) -> Option<usize> {
                 }
                 deepest = deepest.max(angles.len() + depth);
                 angles.push(0);
-                at += 1;
             }
-            b')' | b']' | b'}' => {
+            Piece::Close => {
                 if angles.len() == 1 {
                     return None;
                 }
                 angles.pop();
-                at += 1;
             }
-            b'<' => {
+            Piece::Punct(b'<') => {
                 let top = angles.last_mut()?;
                 *top += 1;
                 let depth = *top;
                 deepest = deepest.max(angles.len() + depth);
-                at += 1;
             }
-            b'>' => {
+            Piece::Punct(b'>') => {
                 let top = angles.last_mut()?;
                 *top = top.saturating_sub(1);
-                at += 1;
             }
-            b';' => {
-                *angles.last_mut()? = 0;
-                at += 1;
-            }
-            b'/' if next == Some(b'/') => {
-                let end = bytes[at..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |n| at + n);
-                let comment = &bytes[at..end];
-                // `///` and `//!` are doc comments, `////` is not.
-                if matches!(comment.get(2), Some(b'!'))
-                    || (comment.get(2) == Some(&b'/') && comment.get(3) != Some(&b'/'))
-                {
-                    deepest = deepest.max(angles.len() + angles.last()?);
-                }
-                at = end;
-            }
-            b'/' if next == Some(b'*') => {
-                let end = block_comment_end(bytes, at)?;
-                let comment = &bytes[at..end];
-                // `/**` and `/*!` are doc comments, `/***` and `/**/` are not.
-                let doc = match comment.get(2) {
-                    Some(b'!') => true,
-                    Some(b'*') => !matches!(comment.get(3), Some(b'*' | b'/')),
-                    _ => false,
-                };
-                if doc {
-                    deepest = deepest.max(angles.len() + angles.last()?);
-                }
-                at = end;
-            }
-            b'"' => at = string_end(bytes, at + 1)?,
-            b'\'' => at = after_quote(bytes, at)?,
-            _ if is_word_byte(byte) => {
-                let start = at;
-                while bytes.get(at).is_some_and(|&b| is_word_byte(b)) {
-                    at += 1;
-                }
-                // `r#name` is a raw identifier: its `#` and name are read next. (`b'x'` and
-                // `b"x"` read as a word and a literal.)
-                if matches!(&bytes[start..at], b"r" | b"br" | b"cr") && opens_raw_string(&bytes[at..]) {
-                    at = raw_string_end(bytes, at)?;
-                }
-            }
-            _ => at += 1,
+            Piece::Punct(b';') => *angles.last_mut()? = 0,
+            Piece::DocComment => deepest = deepest.max(angles.len() + angles.last()?),
+            _ => {}
         }
     }
     (angles.len() == 1).then_some(deepest)
+}
+
+/// A token of a text, as far as the scans of a text tell them apart (`of_text`,
+/// `tables::blank`); whitespace and plain comments make none.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Piece {
+    /// `(`, `[` or `{`.
+    Open(u8),
+    /// `)`, `]` or `}`.
+    Close,
+    /// Any other punctuation byte.
+    Punct(u8),
+    /// An identifier, a keyword or a number: the bytes `start..end` of the text.
+    Word(usize, usize),
+    /// A string or character literal, or the `'` of a lifetime or a label.
+    Literal,
+    /// `///`, `//!`, `/**` or `/*!`: an attribute.
+    DocComment,
+}
+
+/// The pieces of a text, read as proc-macro2's lexer reads it: a word (an identifier or a
+/// number) is read whole, so `r`, `br` and `cr` open a raw string only as a word of their own,
+/// and `'` opens a character literal when one character and a `'` follow it, else it is a
+/// lifetime or a label. `None` as an item where a literal or a comment is not closed. `at` may be
+/// moved forward between pieces.
+pub(super) struct Pieces<'t> {
+    pub bytes: &'t [u8],
+    pub at: usize,
+}
+
+impl<'t> Pieces<'t> {
+    pub(super) fn new(bytes: &'t [u8]) -> Self {
+        Pieces { bytes, at: 0 }
+    }
+}
+
+impl Iterator for Pieces<'_> {
+    type Item = Option<Piece>;
+
+    fn next(&mut self) -> Option<Option<Piece>> {
+        let bytes = self.bytes;
+        loop {
+            let at = self.at;
+            let byte = *bytes.get(at)?;
+            let next = bytes.get(at + 1).copied();
+            let (piece, end) = match byte {
+                b'(' | b'[' | b'{' => (Piece::Open(byte), Some(at + 1)),
+                b')' | b']' | b'}' => (Piece::Close, Some(at + 1)),
+                b'/' if next == Some(b'/') => {
+                    let end = line_end(bytes, at);
+                    if !is_doc_comment(&bytes[at..end]) {
+                        self.at = end;
+                        continue;
+                    }
+                    (Piece::DocComment, Some(end))
+                }
+                b'/' if next == Some(b'*') => {
+                    let Some(end) = block_comment_end(bytes, at) else { return Some(None) };
+                    if !is_doc_comment(&bytes[at..end]) {
+                        self.at = end;
+                        continue;
+                    }
+                    (Piece::DocComment, Some(end))
+                }
+                b'"' => (Piece::Literal, string_end(bytes, at + 1)),
+                b'\'' => (Piece::Literal, after_quote(bytes, at)),
+                _ if is_word_byte(byte) => {
+                    let end = at + bytes[at..].iter().take_while(|&&b| is_word_byte(b)).count();
+                    // `r#name` is a raw identifier: its `#` and name are read next. (`b'x'` and
+                    // `b"x"` read as a word and a literal.)
+                    if matches!(&bytes[at..end], b"r" | b"br" | b"cr") && opens_raw_string(&bytes[end..]) {
+                        (Piece::Literal, raw_string_end(bytes, end))
+                    } else {
+                        (Piece::Word(at, end), Some(end))
+                    }
+                }
+                _ if byte.is_ascii_whitespace() => {
+                    self.at += 1;
+                    continue;
+                }
+                _ => (Piece::Punct(byte), Some(at + 1)),
+            };
+            let Some(end) = end else { return Some(None) };
+            self.at = end;
+            return Some(Some(piece));
+        }
+    }
+}
+
+/// Where the line comment starting at `at` ends: at its line break, or the text's end.
+pub(super) fn line_end(bytes: &[u8], at: usize) -> usize {
+    bytes[at..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |n| at + n)
+}
+
+/// Whether a whole comment (`//...` or `/*...*/`) is a doc comment: `///` and `//!` are, `////`
+/// is not; `/**` and `/*!` are, `/***` and `/**/` are not.
+pub(super) fn is_doc_comment(comment: &[u8]) -> bool {
+    match (comment.get(1), comment.get(2), comment.get(3)) {
+        (_, Some(b'!'), _) => true,
+        (Some(b'/'), Some(b'/'), fourth) => fourth != Some(&b'/'),
+        (Some(b'*'), Some(b'*'), fourth) => !matches!(fourth, Some(b'*' | b'/')),
+        _ => false,
+    }
 }
 
 /// Bytes of identifiers, keywords and numbers (non-ASCII ones are in identifiers, or in literals

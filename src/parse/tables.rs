@@ -17,15 +17,18 @@
 //! an element). Each character becomes one space, as proc-macro2 counts columns in characters:
 //! byte offsets after a table with characters outside ASCII move, and nothing reads them.
 //!
-//! The scan reads the text as `nesting::of_text` does (comments, literals, words), and where the
-//! text does not lex it gives up: the file is then lexed as written, and the lexer's error is the
+//! The scan reads the text's `nesting::Pieces`, as `nesting::of_text` does, and where the text
+//! does not lex it gives up: the file is then lexed as written, and the lexer's error is the
 //! one reported.
 
 use std::hash::Hasher;
 
 use rustc_hash::FxHasher;
 
-use super::nesting::{after_quote, block_comment_end, is_word_byte, opens_raw_string, raw_string_end, string_end};
+use super::nesting::{
+    Piece, Pieces, after_quote, block_comment_end, is_doc_comment, is_word_byte, line_end, opens_raw_string,
+    raw_string_end, string_end,
+};
 
 /// Tables shorter than this are left as written: blanking them would save less than the copy of
 /// the file costs.
@@ -39,10 +42,7 @@ const MAX_TABLE_DEPTH: usize = 8;
 pub(super) fn blank(text: &str) -> Option<String> {
     // Most files have no table: a look at each `[` alone tells, before the scan of every token.
     let bytes = text.as_bytes();
-    memchr::memchr_iter(b'[', bytes).find(|&at| {
-        let end = table_end(bytes, at + 1, b']', 0, &mut FxHasher::default());
-        end.is_some_and(|end| end - at - 2 >= MIN_TABLE_BYTES)
-    })?;
+    memchr::memchr_iter(b'[', bytes).find(|&at| table_at(bytes, at + 1).is_some())?;
     let tables = tables(bytes)?;
     if tables.is_empty() {
         return None;
@@ -103,7 +103,7 @@ fn pieces(contents: &[u8]) -> Option<[usize; PIECES]> {
     None
 }
 
-/// A token the scan tells apart: what decides whether a group is a macro's input.
+/// What the scan remembers of a piece: what decides whether a group is a macro's input.
 #[derive(Clone, Copy, PartialEq)]
 enum Token {
     /// Nothing yet (the text's start).
@@ -115,96 +115,64 @@ enum Token {
     Macro,
     /// The closed parameters of `macro name(..)`, whose body follows.
     MacroParameters,
-    /// A literal, a closed group or a lifetime: nothing that opens a macro's input.
+    /// A literal, a closed group, a lifetime or a doc comment: nothing that opens a macro's input.
     Other,
 }
 
-/// The literal tables of `bytes`, in order, each with a digest of
-/// its tokens; `None` where the text does not read as tokens.
+/// The literal tables of `bytes`, in order, each with a digest of its tokens; `None` where the
+/// text does not read as tokens.
 fn tables(bytes: &[u8]) -> Option<Vec<Table>> {
     let mut found = Vec::new();
     // Per open group, whether it is a macro's input, and whether it holds the parameters of a
     // `macro name(..)`; the first entry is the top level.
     let mut opaque: Vec<(bool, bool)> = vec![(false, false)];
     let (mut last, mut before) = (Token::None, Token::None);
-    let mut at = 0;
-    while let Some(&byte) = bytes.get(at) {
-        let next = bytes.get(at + 1).copied();
-        let token = match byte {
-            b'(' | b'[' | b'{' => {
+    let mut pieces = Pieces::new(bytes);
+    while let Some(piece) = pieces.next() {
+        let token = match piece? {
+            Piece::Open(byte) => {
                 let parameters = last == Token::Word && before == Token::Macro;
                 let inside = opaque.last()?.0
                     || parameters
                     || matches!(last, Token::Punct(b'!' | b'#') | Token::MacroParameters)
                     || (last == Token::Word && before == Token::Punct(b'!'));
-                if byte == b'[' && !inside {
-                    let mut digest = FxHasher::default();
-                    if let Some(end) = table_end(bytes, at + 1, b']', 0, &mut digest) {
-                        let contents = at + 1..end - 1;
-                        let pieces = (contents.len() >= MIN_TABLE_BYTES).then(|| pieces(&bytes[contents.clone()]));
-                        if let Some(Some(pieces)) = pieces {
-                            found.push(Table { contents, digest: digest.finish(), pieces });
-                            at = end;
-                            (before, last) = (last, Token::Other);
-                            continue;
-                        }
-                    }
+                if let Some(table) = (byte == b'[' && !inside).then(|| table_at(bytes, pieces.at)).flatten() {
+                    pieces.at = table.contents.end + 1;
+                    found.push(table);
+                    (before, last) = (last, Token::Other);
+                    continue;
                 }
                 opaque.push((inside, parameters && byte == b'('));
-                at += 1;
                 Token::Punct(byte)
             }
-            b')' | b']' | b'}' => {
+            Piece::Close => {
                 if opaque.len() == 1 {
                     return None;
                 }
                 let (_, parameters) = opaque.pop()?;
-                at += 1;
                 if parameters { Token::MacroParameters } else { Token::Other }
             }
-            b'/' if next == Some(b'/') => {
-                at = bytes[at..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |n| at + n);
-                continue;
-            }
-            b'/' if next == Some(b'*') => {
-                at = block_comment_end(bytes, at)?;
-                continue;
-            }
-            b'"' => {
-                at = string_end(bytes, at + 1)?;
-                Token::Other
-            }
-            b'\'' => {
-                at = after_quote(bytes, at)?;
-                Token::Other
-            }
-            _ if is_word_byte(byte) => {
-                let start = at;
-                while bytes.get(at).is_some_and(|&b| is_word_byte(b)) {
-                    at += 1;
-                }
-                let word = &bytes[start..at];
-                if matches!(word, b"r" | b"br" | b"cr") && opens_raw_string(&bytes[at..]) {
-                    at = raw_string_end(bytes, at)?;
-                    Token::Other
-                } else if word == b"macro" {
-                    Token::Macro
-                } else {
-                    Token::Word
-                }
-            }
-            _ if byte.is_ascii_whitespace() => {
-                at += 1;
-                continue;
-            }
-            _ => {
-                at += 1;
-                Token::Punct(byte)
-            }
+            Piece::Word(start, end) if &bytes[start..end] == b"macro" => Token::Macro,
+            Piece::Word(..) => Token::Word,
+            Piece::Punct(byte) => Token::Punct(byte),
+            Piece::Literal | Piece::DocComment => Token::Other,
         };
         (before, last) = (last, token);
     }
     (opaque.len() == 1).then_some(found)
+}
+
+/// The table whose contents start at `at` (past its `[`), if it is one, long enough and with room
+/// for its digest.
+fn table_at(bytes: &[u8], at: usize) -> Option<Table> {
+    let mut digest = FxHasher::default();
+    let end = table_end(bytes, at, b']', 0, &mut digest)?;
+    let contents = at..end - 1;
+    if contents.len() < MIN_TABLE_BYTES {
+        return None;
+    }
+    let pieces = pieces(&bytes[contents.clone()])?;
+    Some(Table { contents, digest: digest.finish(), pieces })
 }
 
 /// Where the table whose contents start at `at` ends (past its `close`), if its elements are all
@@ -292,26 +260,16 @@ fn char_end(bytes: &[u8], at: usize) -> Option<usize> {
 /// Past whitespace and comments; `None` at a doc comment, which is an attribute.
 fn past_trivia(bytes: &[u8], mut at: usize) -> Option<usize> {
     loop {
-        match (bytes.get(at), bytes.get(at + 1)) {
-            (Some(byte), _) if byte.is_ascii_whitespace() => at += 1,
-            (Some(b'/'), Some(b'/')) => {
-                if matches!(bytes.get(at + 2), Some(b'!'))
-                    || (bytes.get(at + 2) == Some(&b'/') && bytes.get(at + 3) != Some(&b'/'))
-                {
-                    return None;
-                }
-                at = bytes[at..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |n| at + n);
-            }
-            (Some(b'/'), Some(b'*')) => {
-                if matches!(bytes.get(at + 2), Some(b'!'))
-                    || (bytes.get(at + 2) == Some(&b'*') && !matches!(bytes.get(at + 3), Some(b'*' | b'/')))
-                {
-                    return None;
-                }
-                at = block_comment_end(bytes, at)?;
-            }
+        let end = match (bytes.get(at), bytes.get(at + 1)) {
+            (Some(byte), _) if byte.is_ascii_whitespace() => at + 1,
+            (Some(b'/'), Some(b'/')) => line_end(bytes, at),
+            (Some(b'/'), Some(b'*')) => block_comment_end(bytes, at)?,
             _ => return Some(at),
+        };
+        if end > at + 1 && is_doc_comment(&bytes[at..end]) {
+            return None;
         }
+        at = end;
     }
 }
 
