@@ -189,7 +189,6 @@ fn rustversion_attributes_keep_or_drop_items_by_the_toolchains_version() {
     // The rustversion crate's attributes are evaluated as `cfg`s are, against the version of the
     // `rustc` cargo runs (generic-array declares a trait twice, once for each side of 1.79); the
     // crate itself is not needed, nothing being compiled.
-    let manifest = "[package]\nname = \"versioned\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
     let lib = "#[rustversion::since(1.0)]\npub fn new_enough() {}\n\
                #[rustversion::before(1.0)]\npub fn too_old() {}\n\
                #[rustversion::before(1.0)]\nmacro_rules! declare { () => { pub struct Old; }; }\n\
@@ -197,7 +196,7 @@ fn rustversion_attributes_keep_or_drop_items_by_the_toolchains_version() {
                declare!();\n\
                #[cfg_attr(all(), rustversion::all(since(1.0), before(1.0)))]\npub fn never() {}\n\
                #[rustversion::attr(since(1.0), inline)]\npub fn kept() {}\n";
-    let graph = common::graph_of(&[("Cargo.toml", manifest), ("src/lib.rs", lib)]);
+    let graph = common::lib_graph("versioned", lib);
     assert_eq!(active(&graph, "function", "versioned::new_enough"), [true]);
     assert_eq!(active(&graph, "function", "versioned::too_old"), [false]);
     assert_eq!(graph.one("function", "versioned::too_old")["props"]["cfg"], "rustversion = \"before(1.0)\"");
@@ -214,7 +213,6 @@ fn literal_tables_count_for_their_items_hash_and_nothing_else_is_lost() {
     // A table of literals is blanked before parsing (`parse::tables`): the graph must be what it
     // would be, the table's item `hash` must still follow its values, and tables that name items
     // or that a macro reads must be read whole.
-    let manifest = "[package]\nname = \"tabled\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
     let lib = |rows: &str| {
         format!(
             "pub trait Marker {{}}\n\
@@ -228,7 +226,7 @@ fn literal_tables_count_for_their_items_hash_and_nothing_else_is_lost() {
         )
     };
     let rows: Vec<String> = (0..40).map(|n| format!("    ('\\u{{{n:x}}}', \"é{n}\"),")).collect();
-    let build = |rows: &str| common::graph_of(&[("Cargo.toml", manifest), ("src/lib.rs", &lib(rows))]);
+    let build = |rows: &str| common::lib_graph("tabled", &lib(rows));
     let graph = build(&rows.join("\n"));
     // The macro's input was read whole: one impl for each of its 30 lengths.
     let implements = graph.edge_lines("implements");

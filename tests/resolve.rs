@@ -246,14 +246,13 @@ fn another_crate_sees_only_what_a_crate_makes_public() {
 fn stds_re_exporting_modules_meet_the_items_they_re_export() {
     // tokio implements `std::os::unix::io::AsRawFd`, which std re-exports from `std::os::fd`:
     // both spellings are one trait, where std documents it.
-    let manifest = "[package]\nname = \"fds\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
     let lib = "use std::os::unix::io::{AsRawFd, RawFd};\nuse std::io::prelude::*;\n\
                pub struct A;\nimpl AsRawFd for A {\n    fn as_raw_fd(&self) -> RawFd { 0 }\n}\n\
                pub struct B;\nimpl std::os::fd::AsRawFd for B {\n    fn as_raw_fd(&self) -> RawFd { 0 }\n}\n\
                pub struct C;\nimpl Read for C {\n    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> { Ok(0) }\n}\n\
                pub struct D;\nimpl std::os::unix::io::IntoRawFd for D {\n    fn into_raw_fd(self) -> RawFd { 0 }\n}\n\
                pub struct E;\nimpl std::os::unix::io::Other for E {}\n";
-    let graph = common::graph_of(&[("Cargo.toml", manifest), ("src/lib.rs", lib)]);
+    let graph = common::lib_graph("fds", lib);
     assert_edge(
         &graph,
         "impl fds::<impl AsRawFd for A> -implements-> extern std::os::fd::AsRawFd",
@@ -282,7 +281,6 @@ fn stds_re_exporting_modules_meet_the_items_they_re_export() {
 fn functions_variants_and_unit_structs_used_as_values_or_matched_are_referenced() {
     // rust-analyzer's "find references" of a function lists the places it is taken as a value,
     // not only its calls; of a variant or a struct, the places it is built or matched.
-    let manifest = "[package]\nname = \"vals\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
     let lib = "pub fn helper() -> u8 { 1 }\n\
                pub struct Unit;\npub struct Pair(pub u8, pub u8);\npub struct Named { pub x: u8 }\n\
                pub enum E { A, B(u8), C { y: u8 } }\n\
@@ -290,30 +288,31 @@ fn functions_variants_and_unit_structs_used_as_values_or_matched_are_referenced(
                pub fn all(v: Vec<u8>) -> Vec<u8> { v.into_iter().map(Self::parse).collect() }\n}\n\
                pub const HANDLERS: &[fn() -> u8] = &[helper];\n\
                pub fn build() -> E {\n    let _unit = Unit;\n    let _f = helper;\n    let _g = Unit::parse;\n    \
-               let _b = E::B(1);\n    E::A\n}\n\
+               let _b = E::B(1);\n    let _c = E::C { y: 2 };\n    E::A\n}\n\
                pub fn read(e: E, p: Pair, n: Named) -> u8 {\n    let Pair(a, _) = p;\n    let Named { x } = n;\n    \
                match e {\n        E::A => a,\n        E::B(b) => b + x,\n        E::C { y } => y,\n    }\n}\n\
                pub fn pairs() -> Vec<Pair> { Vec::new() }\npub fn nameds() -> Vec<Named> { Vec::new() }\n\
                pub fn patterns_only() -> u8 {\n    \
                if let Some(Pair(a, _)) = pairs().first() { return *a; }\n    \
                if let Some(Named { x }) = nameds().first() { return *x; }\n    0\n}\n";
-    let graph = common::graph_of(&[("Cargo.toml", manifest), ("src/lib.rs", lib)]);
+    let graph = common::lib_graph("vals", lib);
     for (edge, line) in [
         // Functions taken as values: in a table, by path, through `Self`.
         ("const vals::HANDLERS -references-> function vals::helper", 10),
         ("function vals::build -references-> function vals::helper", 13),
         ("function vals::build -references-> function vals::Unit::parse", 14),
         ("function vals::Unit::all -references-> function vals::Unit::parse", 8),
-        // A unit struct and variants built.
+        // A unit struct and variants built (a braced one as a struct is).
         ("function vals::build -references-> struct vals::Unit", 12),
         ("function vals::build -references-> variant vals::E::B", 15),
-        ("function vals::build -references-> variant vals::E::A", 16),
+        ("function vals::build -references-> variant vals::E::C", 16),
+        ("function vals::build -references-> variant vals::E::A", 17),
         // Tuple and braced structs and variants matched (`read`'s signature names the structs).
-        ("function vals::patterns_only -references-> struct vals::Pair", 30),
-        ("function vals::patterns_only -references-> struct vals::Named", 31),
-        ("function vals::read -references-> variant vals::E::A", 22),
-        ("function vals::read -references-> variant vals::E::B", 23),
-        ("function vals::read -references-> variant vals::E::C", 24),
+        ("function vals::patterns_only -references-> struct vals::Pair", 31),
+        ("function vals::patterns_only -references-> struct vals::Named", 32),
+        ("function vals::read -references-> variant vals::E::A", 23),
+        ("function vals::read -references-> variant vals::E::B", 24),
+        ("function vals::read -references-> variant vals::E::C", 25),
     ] {
         assert_edge(&graph, edge, serde_json::json!({ "line": line }));
     }
@@ -329,14 +328,13 @@ fn functions_variants_and_unit_structs_used_as_values_or_matched_are_referenced(
 fn an_impl_written_for_a_type_alias_is_the_aliased_types() {
     // toml implements `Display` for `Table`, an alias of `Map<String, Value>`: the impl is
     // `Map`'s, and methods written in it are found through either name.
-    let manifest = "[package]\nname = \"aliased\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
     let lib = "pub struct Map<K, V>(K, V);\npub type Table = Map<String, u8>;\n\
                impl std::fmt::Display for Table {\n    \
                fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { Ok(()) }\n}\n\
                impl Table {\n    pub fn only_tables(&self) {}\n}\n\
                pub type Id = u32;\npub trait Named {}\nimpl Named for Id {}\n\
                pub fn use_both(t: Table, m: Map<String, u8>) {\n    t.only_tables();\n    m.only_tables();\n}\n";
-    let graph = common::graph_of(&[("Cargo.toml", manifest), ("src/lib.rs", lib)]);
+    let graph = common::lib_graph("aliased", lib);
     let impl_for = graph.edge_lines("impl_for");
     assert_eq!(
         impl_for,
@@ -364,12 +362,11 @@ fn an_impl_written_for_a_type_alias_is_the_aliased_types() {
 fn methods_of_a_trait_object_are_found_and_its_impls_are_the_traits() {
     // tracing-core writes `impl dyn Subscriber { pub fn is<T>(&self) -> bool }`, called on a
     // `&dyn Subscriber`; rustdoc lists such impls on the trait's page.
-    let manifest = "[package]\nname = \"objects\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
     let lib = "pub trait Sub {\n    fn name(&self) -> u8;\n}\n\
                impl dyn Sub {\n    pub fn is(&self) -> bool { self.name() == 0 }\n}\n\
                impl dyn Sub + Send {\n    pub fn is_send(&self) -> bool { true }\n}\n\
                pub fn check(s: &dyn Sub, b: Box<dyn Sub + Send>) -> bool {\n    s.is() && b.is_send()\n}\n";
-    let graph = common::graph_of(&[("Cargo.toml", manifest), ("src/lib.rs", lib)]);
+    let graph = common::lib_graph("objects", lib);
     assert_eq!(
         graph.edge_lines("impl_for"),
         [

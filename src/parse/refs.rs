@@ -669,8 +669,9 @@ impl<'g> Collector<'g> {
                 }
             }
             Pat::Struct(strukt) if strukt.qself.is_none() => {
+                // Named as a struct expression names it (`visit_expr_struct`).
                 if let Some(named) = self.named(&strukt.path) {
-                    self.refs.values.push(named);
+                    self.refs.types.push(named);
                 }
                 let path = PathRef::from_path(&strukt.path);
                 for field in &strukt.fields {

@@ -266,15 +266,17 @@ fn item_edges(out: &mut Out<'_>, defs: &CrateDefs, item: &ItemDef, refs: &Refs) 
             } else {
                 resolver.path(cx.loc, &named.path, Ns::Type, false)
             };
+            // A braced variant is named where a struct would be (`E::V { x }`, built or matched).
             if let Some(def) = resolved
-                && is_type_like(&resolver, &def)
+                && (is_type_like(&resolver, &def) || resolver.kind(&def) == Some(VertexKind::Variant))
             {
                 out.add(EdgeKind::References, &def, named.line, |_| {});
             }
         }
         // A path in an expression or a pattern: a const or static read, a function taken as a
         // value (`map(parse)`, `&[handler]`, `Self::parse`), a unit struct or variant, or the
-        // tuple struct or variant a pattern matches (a braced one is named in the type namespace).
+        // tuple struct or variant a pattern matches. Structs are found in the type namespace,
+        // where the resolver keeps them (as a constructor call finds a tuple struct).
         for named in &refs.values {
             let def = resolver
                 .path(cx.loc, &named.path, Ns::Value, false)

@@ -146,6 +146,12 @@ pub fn graph_of(files: &[(&str, &str)]) -> Graph {
     Graph::parse(&String::from_utf8(export.stdout).unwrap())
 }
 
+/// The graph of a one-package workspace `name` whose library is `lib` (`graph_of`).
+pub fn lib_graph(name: &str, lib: &str) -> Graph {
+    let manifest = format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n");
+    graph_of(&[("Cargo.toml", &manifest), ("src/lib.rs", lib)])
+}
+
 pub fn describe(output: &Output) -> String {
     format!(
         "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
