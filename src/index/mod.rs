@@ -763,7 +763,16 @@ struct FileJob<'a> {
     decl: Option<(String, u32)>,
     /// The files from the crate root down to the declaring file, to catch `#[path]` loops.
     ancestors: Vec<Utf8PathBuf>,
+    /// Declared by a macro expansion, or under a module that was: such a module's file is often
+    /// declared again, under the opposite `cfg` (see `SharedParses`).
+    under_expansion: bool,
     walk: &'a Walk,
+}
+
+impl FileJob<'_> {
+    fn candidate_paths(&self) -> impl Iterator<Item = &Utf8PathBuf> {
+        self.candidates.iter().map(|candidate| &candidate.path)
+    }
 }
 
 /// What the walk of one crate gathers from all its files.
@@ -797,6 +806,8 @@ struct Walk {
     cached: Option<FileCache>,
     /// Each file's output, by key, for the next build.
     files: Mutex<Vec<(String, Parts)>>,
+    /// The files whose facts are kept until the walk is done (`SharedParses::release`).
+    kept: Mutex<Vec<Utf8PathBuf>>,
 }
 
 impl Walk {
@@ -930,6 +941,7 @@ fn index_crate(
         module: root,
         decl: None,
         ancestors: Vec::new(),
+        under_expansion: false,
         walk: &walk,
     };
     ctx.progress.files_found(1);
@@ -985,6 +997,7 @@ fn index_crate(
         });
     }
 
+    ctx.parses.release(std::mem::take(&mut *walk.kept.lock().unwrap_or_else(|poison| poison.into_inner())));
     ctx.expansions_reused.fetch_add(walk.expansions_reused.load(Ordering::Relaxed), Ordering::Relaxed);
     walk.count_in(&mut known);
     let mut records = walk.take_records();
@@ -1104,6 +1117,7 @@ fn index_file<'s>(scope: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, job: FileJob<'s>) 
     proc_macro2::extra::invalidate_current_thread_spans();
     ctx.progress.files_found(children.len());
     ctx.progress.file_done();
+    ctx.parses.will_read(children.iter().flat_map(FileJob::candidate_paths));
     for child in children {
         scope.spawn(move |scope| index_file(scope, ctx, child));
     }
@@ -1312,7 +1326,8 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     // Assembled on the stack the file was parsed on: the facts nest as deep as the file.
     let mut parsed_now = false;
     let contents = catch_unwind(AssertUnwindSafe(|| {
-        ctx.parses.parse_then(&file.path, &content_hash, &text, &mut parsed_now, |facts| {
+        let walk_kept = job.under_expansion.then_some(&job.walk.kept);
+        ctx.parses.parse_then(&file.path, &content_hash, &text, walk_kept, &mut parsed_now, |facts| {
             facts.map(|facts| {
                 let mut out = BodyOut::default();
                 let active = module.active && job.cfg.allows(facts.cfg.as_deref());
@@ -1404,16 +1419,34 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     file_done(job, file, &file_ref, &name, sites, children, &ancestors)
 }
 
-/// A file reached from more than one crate is parsed once per build: a package's test, bench and
-/// example targets share modules (`#[path = "support/mod.rs"] mod support;` in each of tokio's
-/// test targets), and parsing them again for every target made a target's cost grow with what
-/// it shares. A path parsed a second time keeps its facts (by content hash) for the rest of the
-/// build; a file parsed once keeps nothing, so memory grows with the shared files only. Facts
-/// are a function of the text alone, so a copy is what a parse would give.
+/// A file reached more than once in a build is parsed once. A package's test, bench and example
+/// targets share modules (`#[path = "support/mod.rs"] mod support;` in each of tokio's test
+/// targets), and parsing them again for every target made a target's cost grow with what it
+/// shares. A crate may declare one module's file twice, under opposite `cfg`s, most often through
+/// macros (`cfg_sync! { mod mutex; }` and `cfg_not_sync! { cfg_fs! { mod mutex; } }`, one round of
+/// expansion apart): 203 of the 380 files of tokio's library were parsed twice.
+///
+/// A path that was parsed before, or that two walk jobs will read (`will_read`), keeps its facts
+/// (by content hash) for the rest of the build. A file of a module declared by an expansion, or
+/// under one, keeps them until its crate's walk is done (`release`). Any other file keeps
+/// nothing, so memory grows with the shared files only. Facts are a function of the text alone,
+/// so a copy is what a parse would give.
 #[derive(Default)]
 struct SharedParses {
-    /// `None` once parsed; the content hash and the facts once parsed twice.
-    seen: dashmap::DashMap<Utf8PathBuf, Option<(String, Arc<Parsed>)>>,
+    seen: dashmap::DashMap<Utf8PathBuf, Seen>,
+}
+
+/// What a build knows of one path (`SharedParses`).
+enum Seen {
+    /// One walk job will read it; it was not parsed yet.
+    Awaited,
+    /// More than one read is expected: its next parse keeps its facts.
+    Shared,
+    /// Parsed, and nothing kept.
+    Parsed,
+    /// Parsed, its facts kept with their content hash: for the rest of the build when `lasting`,
+    /// else until the walk that parsed it is done.
+    Kept { hash: String, facts: Arc<Parsed>, lasting: bool },
 }
 
 type Parsed = Result<parse::FileFacts, parse::SyntaxError>;
@@ -1421,23 +1454,45 @@ type Parsed = Result<parse::FileFacts, parse::SyntaxError>;
 impl SharedParses {
     /// Marks `path` as one this build may parse again: its next parse keeps its facts.
     fn expect_again(&self, path: &Utf8Path) {
-        self.seen.entry(path.to_owned()).or_insert(None);
+        let mut seen = self.seen.entry(path.to_owned()).or_insert(Seen::Shared);
+        if let Seen::Awaited | Seen::Parsed = *seen {
+            *seen = Seen::Shared;
+        }
+    }
+
+    /// Notes the files walk jobs will look for, all of a batch's before any is read: a path
+    /// that two jobs will read (of one batch, or one of it and an earlier one) is parsed once.
+    fn will_read<'p>(&self, paths: impl IntoIterator<Item = &'p Utf8PathBuf>) {
+        for path in paths {
+            match self.seen.entry(path.clone()) {
+                dashmap::Entry::Vacant(slot) => {
+                    slot.insert(Seen::Awaited);
+                }
+                dashmap::Entry::Occupied(mut slot) => {
+                    if let Seen::Awaited = slot.get() {
+                        slot.insert(Seen::Shared);
+                    }
+                }
+            }
+        }
     }
 
     /// `then` on the facts of `text`, the file at `path` whose content hash is `hash`: a copy of
-    /// kept facts, or a parse (`parsed_now` set), kept when the path was parsed before. Facts of
-    /// a file that nests deeper than a worker's stack allows are never kept: they are parsed,
-    /// used and dropped on a grown stack (`parse::parse_file_then_deep`).
+    /// kept facts, or a parse (`parsed_now` set), kept when the path is read more than once, or,
+    /// until `release`, when `walk_kept` is given (the path is added to it). Facts of a file that
+    /// nests deeper than a worker's stack allows are never kept: they are parsed, used and
+    /// dropped on a grown stack (`parse::parse_file_then_deep`).
     fn parse_then<R>(
         &self,
         path: &Utf8Path,
         hash: &str,
         text: &str,
+        walk_kept: Option<&Mutex<Vec<Utf8PathBuf>>>,
         parsed_now: &mut bool,
         then: impl FnOnce(Parsed) -> R,
     ) -> R {
         let kept = self.seen.get(path).and_then(|entry| match entry.value() {
-            Some((kept_hash, facts)) if kept_hash == hash => Some(Arc::clone(facts)),
+            Seen::Kept { hash: kept_hash, facts, .. } if kept_hash == hash => Some(Arc::clone(facts)),
             _ => None,
         });
         if let Some(facts) = kept {
@@ -1445,17 +1500,36 @@ impl SharedParses {
         }
         *parsed_now = true;
         parse::parse_file_then_deep(text, |facts, deep| {
-            match self.seen.entry(path.to_owned()) {
-                dashmap::Entry::Vacant(slot) => {
-                    slot.insert(None);
+            let keep = |lasting| Seen::Kept { hash: hash.to_owned(), facts: Arc::new(facts.clone()), lasting };
+            let mut seen = self.seen.entry(path.to_owned()).or_insert(Seen::Awaited);
+            match (&*seen, walk_kept) {
+                (_, _) if deep => {
+                    if let Seen::Awaited = *seen {
+                        *seen = Seen::Parsed;
+                    }
                 }
-                dashmap::Entry::Occupied(mut slot) if !deep => {
-                    slot.insert(Some((hash.to_owned(), Arc::new(facts.clone()))));
+                (Seen::Awaited, Some(walk_kept)) => {
+                    *seen = keep(false);
+                    walk_kept.lock().unwrap_or_else(|poison| poison.into_inner()).push(path.to_owned());
                 }
-                dashmap::Entry::Occupied(_) => {}
+                (Seen::Awaited, None) => *seen = Seen::Parsed,
+                (Seen::Shared | Seen::Parsed | Seen::Kept { .. }, _) => *seen = keep(true),
             }
+            drop(seen);
             then(facts)
         })
+    }
+
+    /// Drops the facts kept for a walk that is done (`paths`, its `walk_kept`); those that
+    /// became lasting stay.
+    fn release(&self, paths: Vec<Utf8PathBuf>) {
+        for path in paths {
+            if let Some(mut seen) = self.seen.get_mut(&path)
+                && let Seen::Kept { lasting: false, .. } = *seen
+            {
+                *seen = Seen::Parsed;
+            }
+        }
     }
 }
 
@@ -1514,7 +1588,7 @@ fn file_done<'a>(
         });
         job.walk.sites.lock().unwrap_or_else(|poison| poison.into_inner()).extend(pending);
     }
-    child_jobs(job.krate, job.package, job.cfg, job.walk, file, name, children, ancestors)
+    child_jobs(job.krate, job.package, job.cfg, job.walk, file, name, children, ancestors, job.under_expansion)
 }
 
 /// The first part of a file's key in its crate's cache, before the hash of its text: everything
@@ -1535,6 +1609,7 @@ fn child_jobs<'a>(
     name: &str,
     children: Vec<ChildModule>,
     ancestors: &[Utf8PathBuf],
+    under_expansion: bool,
 ) -> Vec<FileJob<'a>> {
     children
         .into_iter()
@@ -1562,6 +1637,7 @@ fn child_jobs<'a>(
                 decl: Some((name.to_owned(), child.decl_line)),
                 module: child,
                 ancestors: ancestors.to_vec(),
+                under_expansion,
                 walk,
             }
         })
@@ -2053,7 +2129,7 @@ fn expand_group<'s>(
     let all: Vec<parse::ItemFacts> = parts.iter_mut().flat_map(|(.., body)| std::mem::take(&mut body.items)).collect();
     let mut disambiguators = assemble::disambiguators(&all).into_iter();
     let mut all = all.into_iter();
-    for ((module_file, file_ref, ancestors, body), length) in parts.into_iter().zip(lengths) {
+    for (part, ((module_file, file_ref, ancestors, body), length)) in parts.into_iter().zip(lengths).enumerate() {
         let items: Vec<parse::ItemFacts> = all.by_ref().take(length).collect();
         let disambiguators: Vec<Option<String>> = disambiguators.by_ref().take(length).collect();
         if items.is_empty() && body.refs.is_empty() && body.calls.is_empty() {
@@ -2075,8 +2151,12 @@ fn expand_group<'s>(
             ancestors: ancestors.clone(),
         });
         walk.sites.lock().unwrap_or_else(|poison| poison.into_inner()).extend(pending);
-        let jobs = child_jobs(krate, package, cfg, walk, &module_file, &file_ref.name, children, &ancestors);
+        // Modules an expansion declares, not an `include!`d file (windows-sys's whole tree).
+        let under_expansion = part == 0;
+        let jobs =
+            child_jobs(krate, package, cfg, walk, &module_file, &file_ref.name, children, &ancestors, under_expansion);
         ctx.progress.files_found(jobs.len());
+        ctx.parses.will_read(jobs.iter().flat_map(FileJob::candidate_paths));
         for job in jobs {
             scope.spawn(move |scope| index_file(scope, ctx, job));
         }
@@ -2601,7 +2681,7 @@ mod tests {
         let text = "pub fn helper() -> u32 { 1 }\n";
         let parse = |hash: &str, text: &str| {
             let mut parsed_now = false;
-            let names = parses.parse_then(path, hash, text, &mut parsed_now, |facts| {
+            let names = parses.parse_then(path, hash, text, None, &mut parsed_now, |facts| {
                 facts.unwrap().items.iter().map(|item| item.name.clone()).collect::<Vec<_>>()
             });
             (parsed_now, names)
@@ -2617,8 +2697,41 @@ mod tests {
         let other = Utf8Path::new("tests/support/broken.rs");
         for expected in [true, true, false] {
             let mut parsed_now = false;
-            assert!(parses.parse_then(other, "h3", "fn (", &mut parsed_now, |facts| facts.is_err()));
+            assert!(parses.parse_then(other, "h3", "fn (", None, &mut parsed_now, |facts| facts.is_err()));
             assert_eq!(parsed_now, expected);
         }
+    }
+
+    #[test]
+    fn a_file_two_jobs_will_read_or_one_walk_reads_twice_is_parsed_once() {
+        let parses = SharedParses::default();
+        let parsed = |path: &str, walk_kept: Option<&Mutex<Vec<Utf8PathBuf>>>| {
+            let mut parsed_now = false;
+            let items =
+                parses.parse_then(Utf8Path::new(path), "h", "pub struct S;\n", walk_kept, &mut parsed_now, |facts| {
+                    facts.unwrap().items.len()
+                });
+            assert_eq!(items, 1);
+            parsed_now
+        };
+        // Two jobs of a batch declare one file (and look for the same pair of candidates).
+        let twins = [Utf8PathBuf::from("src/a.rs"), "src/a/mod.rs".into(), "src/a.rs".into(), "src/a/mod.rs".into()];
+        parses.will_read(&twins);
+        assert!(parsed("src/a.rs", None));
+        assert!(!parsed("src/a.rs", None), "the second job copies the first one's facts");
+        // A file one job reads keeps nothing; a job of a later batch then parses it again.
+        parses.will_read(&[Utf8PathBuf::from("src/b.rs")]);
+        assert!(parsed("src/b.rs", None));
+        parses.will_read(&[Utf8PathBuf::from("src/b.rs")]);
+        assert!(parsed("src/b.rs", None));
+        // A walk that keeps what it parses under expansions reads it once until it is done.
+        let walk_kept = Mutex::new(Vec::new());
+        parses.will_read(&[Utf8PathBuf::from("src/c.rs")]);
+        assert!(parsed("src/c.rs", Some(&walk_kept)));
+        assert!(!parsed("src/c.rs", None));
+        assert!(!parsed("src/c.rs", Some(&walk_kept)));
+        parses.release(walk_kept.into_inner().unwrap());
+        assert!(parsed("src/c.rs", None), "released once the walk is done");
+        assert!(!parsed("src/c.rs", None), "a path parsed twice keeps its facts for the build");
     }
 }

@@ -206,6 +206,7 @@ fn index_alone(
         module: origin.module,
         decl: origin.decl,
         ancestors: origin.ancestors,
+        under_expansion: false,
         walk: &walk,
     };
     let indexed = catch_unwind(AssertUnwindSafe(|| index_file_contained(ctx, &job))).is_ok();
