@@ -110,7 +110,8 @@ pub struct IndexOutcome {
     /// The crates indexed in this build, by index into `Workspace::crates`, with their outputs
     /// (none in a full build, which hands them over as they come: `Mode::Full`).
     pub units: Vec<CrateOutput>,
-    /// Every file parsed in this build, absolute, sorted (for benchmarks and tools; never stored).
+    /// Every file parsed in this build, absolute, sorted, each once (for benchmarks and tools;
+    /// never stored).
     pub parsed_paths: Vec<Utf8PathBuf>,
     /// Macro calls whose expansion was read back from the last build's cache, not expanded.
     pub expansions_reused: usize,
@@ -411,7 +412,10 @@ pub fn index(
         return Err(IndexError::Validation(err));
     }
     let mut parsed_paths = ctx.parsed_paths.into_inner().unwrap_or_else(|poison| poison.into_inner());
+    // A file two jobs parsed at once (`SharedParses` keeps one parse's facts for the other, unless
+    // both are under way together) is one of the files parsed.
     parsed_paths.sort();
+    parsed_paths.dedup();
     units.sort_by_key(|unit| unit.krate);
     Ok(IndexOutcome {
         units,
