@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Fixture, Graph};
+use common::{Fixture, Graph, graph_of};
 
 fn workspace_graph() -> Graph {
     let fixture = Fixture::new("workspace");
@@ -170,6 +170,44 @@ fn modules_declared_inside_macro_calls_are_followed() {
     assert_eq!(graph.one("module", "single::wrapped")["props"]["file"], "src/wrapped.rs");
     graph.one("function", "single::wrapped::inside");
     graph.one("macro", "single::wrap");
+}
+
+#[test]
+fn a_module_declared_twice_under_opposite_cfgs_has_its_items_in_both() {
+    // tokio's pattern: `cfg_sync! { mod mutex; }` and `cfg_not_sync! { cfg_fs! { mod mutex; } }`
+    // declare one file twice, a round of expansion apart, and the same module twice in a file
+    // under `#[cfg]`s. The file is parsed once and its macro calls expanded once for both (a copy
+    // of the facts): both twins have every item, each with its own `active`.
+    let manifest = "[package]\nname = \"twins\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+                    [features]\nsync = []\n\n[workspace]\n";
+    let lib = "macro_rules! cfg_sync { ($($item:item)*) => { $( #[cfg(feature = \"sync\")] $item )* } }\n\
+               macro_rules! cfg_not_sync { ($($item:item)*) => { $( #[cfg(not(feature = \"sync\"))] $item )* } }\n\
+               macro_rules! cfg_always { ($($item:item)*) => { $( $item )* } }\n\
+               macro_rules! make { ($name:ident) => { pub struct $name; impl $name { pub fn new() -> Self { $name } } } }\n\
+               cfg_sync! { pub mod mutex; }\n\
+               cfg_not_sync! { cfg_always! { pub mod mutex; } }\n\
+               #[cfg(unix)]\npub mod sys;\n#[cfg(not(unix))]\npub mod sys;\n";
+    let mutex = "pub fn lock() -> Guard { Guard::new() }\nmake!(Guard);\n";
+    let sys = "pub fn page() -> usize { crate::mutex::lock(); 4096 }\nmake!(Page);\n";
+    let graph =
+        graph_of(&[("Cargo.toml", manifest), ("src/lib.rs", lib), ("src/mutex.rs", mutex), ("src/sys.rs", sys)]);
+    for (module, function, made) in [("mutex", "lock", "Guard"), ("sys", "page", "Page")] {
+        let expected = [false, true];
+        assert_eq!(active(&graph, "module", &format!("twins::{module}")), expected, "{module}");
+        assert_eq!(active(&graph, "function", &format!("twins::{module}::{function}")), expected, "{function}");
+        assert_eq!(active(&graph, "struct", &format!("twins::{module}::{made}")), expected, "{made}");
+        assert_eq!(active(&graph, "function", &format!("twins::{module}::{made}::new")), expected);
+        for item in graph.find("struct", &format!("twins::{module}::{made}")) {
+            assert_eq!(item["props"]["expanded_from"], "make", "{item}");
+            assert_eq!(item["props"]["line"], 2, "{item}");
+        }
+    }
+    // Each twin's calls resolve in its own module.
+    let calls = graph.edge_lines("calls");
+    let lock_calls_new = calls
+        .iter()
+        .filter(|line| line.starts_with("function twins::mutex::lock -calls-> function twins::mutex::Guard::new"));
+    assert_eq!(lock_calls_new.count(), 2, "{calls:#?}");
 }
 
 #[test]

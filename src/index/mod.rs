@@ -812,6 +812,9 @@ struct Walk {
     files: Mutex<Vec<(String, Parts)>>,
     /// The files whose facts are kept until the walk is done (`SharedParses::release`).
     kept: Mutex<Vec<Utf8PathBuf>>,
+    /// The expansions this walk made, encoded, by key (`expansion_key`): a call met again (in
+    /// a module's twin) is read back, not expanded again.
+    expanded: dashmap::DashMap<String, Bytes>,
 }
 
 impl Walk {
@@ -2213,23 +2216,35 @@ fn expand_calls(
             // What the last build's expansion of the same call by the same definition gave, when
             // the crate was indexed with the fingerprint it has now (`Walk::cached`).
             let key = expansion_key(how, call, definition);
+            let decode = |bytes: &[u8]| rmp_serde::from_slice::<ExpandResult>(bytes).ok();
             let cached = walk.cached.as_ref().and_then(|cached| cached.get(&key)).map(|entry| entry.whole());
-            let expanded = match cached.as_ref().and_then(|bytes| rmp_serde::from_slice::<ExpandResult>(bytes).ok()) {
-                Some(result) => {
-                    walk.expansions_reused.fetch_add(1, Ordering::Relaxed);
-                    Ok(result)
-                }
-                // Expansion parses: a panic there costs this call, not the run.
-                None => catch_unwind(AssertUnwindSafe(|| {
-                    parse::with_thread_definitions(|cache| expand(call, definition, cache))
-                })),
-            };
-            if let Ok(result) = &expanded {
+            // The same call expanded earlier in this build: the twin of a module whose file is
+            // declared twice, under opposite `cfg`s (see `SharedParses`).
+            let earlier = || walk.expanded.get(&key).map(|bytes| bytes.clone());
+            let (expanded, bytes) = if let Some(result) = cached.as_deref().and_then(decode) {
+                walk.expansions_reused.fetch_add(1, Ordering::Relaxed);
                 let bytes = match (cached, &walk.cached) {
                     (Some(std::borrow::Cow::Borrowed(bytes)), Some(cache)) => cache.share(bytes),
-                    (Some(bytes), _) => Bytes::copy_from_slice(&bytes),
-                    (None, _) => crate::incremental::exact(rmp_serde::to_vec(result).unwrap_or_default()),
+                    (bytes, _) => Bytes::copy_from_slice(&bytes.unwrap_or_default()),
                 };
+                (Ok(result), Some(bytes))
+            } else if let Some((result, bytes)) = earlier().and_then(|bytes| Some((decode(&bytes)?, bytes))) {
+                (Ok(result), Some(bytes))
+            } else {
+                // Expansion parses: a panic there costs this call, not the run.
+                let expanded = catch_unwind(AssertUnwindSafe(|| {
+                    parse::with_thread_definitions(|cache| expand(call, definition, cache))
+                }));
+                let bytes = expanded
+                    .as_ref()
+                    .ok()
+                    .map(|result| crate::incremental::exact(rmp_serde::to_vec(result).unwrap_or_default()));
+                if let Some(bytes) = &bytes {
+                    walk.expanded.insert(key.clone(), bytes.clone());
+                }
+                (expanded, bytes)
+            };
+            if let Some(bytes) = bytes {
                 walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, Parts::from(bytes)));
             }
             CallOutcome::Expanded(expanded_body(walk, pending, expanded))
