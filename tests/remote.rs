@@ -353,6 +353,42 @@ mod server {
     }
 
     #[test]
+    fn a_lease_left_without_properties_is_waited_out_not_spun_on() {
+        use indradb::{Database, Identifier, Vertex};
+        let server = in_process();
+        let fixture = Fixture::new("single");
+        let address = server.address.as_str();
+        // Takes and releases the lease's first generation.
+        build(fixture.path(), address, &[], 0);
+        // A build killed between creating its lease's vertex (the second generation) and writing
+        // its first property: a vertex with none. It was invisible to the lease's lookup, so each
+        // later build took that generation for free, failed to create it, and tried again at once.
+        let remote = cargo_codegraph::store::remote::Remote::connect(address).unwrap();
+        let db = Database::new(cargo_codegraph::store::remote::RemoteDatastore(remote));
+        let (high, _) = uuid::Uuid::new_v5(&cargo_codegraph::ids::NAMESPACE, b"codegraph_lease").as_u64_pair();
+        let bare = Vertex::with_id(uuid::Uuid::from_u64_pair(high, 2), Identifier::new("codegraph_lease").unwrap());
+        assert!(db.create_vertex(&bare).unwrap());
+        let started = Instant::now();
+        let mut waiting = command(fixture.path(), &["build", "--offline", "--rebuild", "--db", address])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        while waiting.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(60) {
+                waiting.kill().unwrap();
+                panic!("the build still waits for a lease nobody holds after a minute");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let output = waiting.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+        // It waited one lease time (2 s in these tests) for a holder that never wrote an expiry.
+        assert!(stderr(&output).contains("Blocking"), "{}", describe(&output));
+        assert!(started.elapsed() >= Duration::from_secs(2), "{:?}", started.elapsed());
+    }
+
+    #[test]
     fn a_half_written_graph_is_refused_then_repaired_by_the_next_build() {
         let server = in_process();
         let fixture = Fixture::new("single");
