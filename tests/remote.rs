@@ -338,11 +338,16 @@ mod server {
         assert!(stderr(&output).contains("Blocking"), "{}", describe(&output));
     }
 
+    /// The server's graph, through the library's client.
+    fn remote_db(address: &str) -> indradb::Database<cargo_codegraph::store::remote::RemoteDatastore> {
+        let remote = cargo_codegraph::store::remote::Remote::connect(address).unwrap();
+        indradb::Database::new(cargo_codegraph::store::remote::RemoteDatastore(remote))
+    }
+
     /// Sets the version record's `writing` mark, as a build does before its first write.
     fn mark_writing(address: &str) {
-        use indradb::{Database, Identifier, Json, SpecificVertexQuery};
-        let remote = cargo_codegraph::store::remote::Remote::connect(address).unwrap();
-        let db = Database::new(cargo_codegraph::store::remote::RemoteDatastore(remote));
+        use indradb::{Identifier, Json, SpecificVertexQuery};
+        let db = remote_db(address);
         let meta = uuid::Uuid::new_v5(&cargo_codegraph::ids::NAMESPACE, b"codegraph_meta");
         db.set_properties(
             SpecificVertexQuery::single(meta),
@@ -354,7 +359,7 @@ mod server {
 
     #[test]
     fn a_lease_left_without_properties_is_waited_out_not_spun_on() {
-        use indradb::{Database, Identifier, Vertex};
+        use indradb::{Identifier, Vertex};
         let server = in_process();
         let fixture = Fixture::new("single");
         let address = server.address.as_str();
@@ -363,8 +368,7 @@ mod server {
         // A build killed between creating its lease's vertex (the second generation) and writing
         // its first property: a vertex with none. It was invisible to the lease's lookup, so each
         // later build took that generation for free, failed to create it, and tried again at once.
-        let remote = cargo_codegraph::store::remote::Remote::connect(address).unwrap();
-        let db = Database::new(cargo_codegraph::store::remote::RemoteDatastore(remote));
+        let db = remote_db(address);
         let (high, _) = uuid::Uuid::new_v5(&cargo_codegraph::ids::NAMESPACE, b"codegraph_lease").as_u64_pair();
         let bare = Vertex::with_id(uuid::Uuid::from_u64_pair(high, 2), Identifier::new("codegraph_lease").unwrap());
         assert!(db.create_vertex(&bare).unwrap());
