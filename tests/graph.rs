@@ -176,8 +176,9 @@ fn modules_declared_inside_macro_calls_are_followed() {
 fn a_module_declared_twice_under_opposite_cfgs_has_its_items_in_both() {
     // tokio's pattern: `cfg_sync! { mod mutex; }` and `cfg_not_sync! { cfg_fs! { mod mutex; } }`
     // declare one file twice, a round of expansion apart, and the same module twice in a file
-    // under `#[cfg]`s. The file is parsed once and its macro calls expanded once for both (a copy
-    // of the facts): both twins have every item, each with its own `active`.
+    // under `#[cfg]`s. The build parses such a file once and expands its calls once, the twin
+    // taking a copy (`index::SharedParses`, unit-tested there): both twins must still have every
+    // item, each with its own `active`.
     let manifest = "[package]\nname = \"twins\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
                     [features]\nsync = []\n\n[workspace]\n";
     let lib = "macro_rules! cfg_sync { ($($item:item)*) => { $( #[cfg(feature = \"sync\")] $item )* } }\n\

@@ -1431,7 +1431,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
 /// targets), and parsing them again for every target made a target's cost grow with what it
 /// shares. A crate may declare one module's file twice, under opposite `cfg`s, most often through
 /// macros (`cfg_sync! { mod mutex; }` and `cfg_not_sync! { cfg_fs! { mod mutex; } }`, one round of
-/// expansion apart): 203 of the 380 files of tokio's library were parsed twice.
+/// expansion apart): the 380 files of tokio's library took 598 parses.
 ///
 /// A path that was parsed before, or that two walk jobs will read (`will_read`), keeps its facts
 /// (by content hash) for the rest of the build. A file of a module declared by an expansion, or
