@@ -1447,10 +1447,9 @@ struct SharedParses {
 enum Seen {
     /// One walk job will read it; it was not parsed yet.
     Awaited,
-    /// More than one read is expected: its next parse keeps its facts.
-    Shared,
-    /// Parsed, and nothing kept.
-    Parsed,
+    /// Parsed before with nothing kept, or more than one read is expected: its next parse keeps
+    /// its facts.
+    Again,
     /// Parsed, its facts kept with their content hash: for the rest of the build when `lasting`,
     /// else until the walk that parsed it is done.
     Kept { hash: String, facts: Arc<Parsed>, lasting: bool },
@@ -1461,9 +1460,9 @@ type Parsed = Result<parse::FileFacts, parse::SyntaxError>;
 impl SharedParses {
     /// Marks `path` as one this build may parse again: its next parse keeps its facts.
     fn expect_again(&self, path: &Utf8Path) {
-        let mut seen = self.seen.entry(path.to_owned()).or_insert(Seen::Shared);
-        if let Seen::Awaited | Seen::Parsed = *seen {
-            *seen = Seen::Shared;
+        let mut seen = self.seen.entry(path.to_owned()).or_insert(Seen::Again);
+        if let Seen::Awaited = *seen {
+            *seen = Seen::Again;
         }
     }
 
@@ -1477,7 +1476,7 @@ impl SharedParses {
                 }
                 dashmap::Entry::Occupied(mut slot) => {
                     if let Seen::Awaited = slot.get() {
-                        slot.insert(Seen::Shared);
+                        slot.insert(Seen::Again);
                     }
                 }
             }
@@ -1512,15 +1511,15 @@ impl SharedParses {
             match (&*seen, walk_kept) {
                 (_, _) if deep => {
                     if let Seen::Awaited = *seen {
-                        *seen = Seen::Parsed;
+                        *seen = Seen::Again;
                     }
                 }
                 (Seen::Awaited, Some(walk_kept)) => {
                     *seen = keep(false);
                     walk_kept.lock().unwrap_or_else(|poison| poison.into_inner()).push(path.to_owned());
                 }
-                (Seen::Awaited, None) => *seen = Seen::Parsed,
-                (Seen::Shared | Seen::Parsed | Seen::Kept { .. }, _) => *seen = keep(true),
+                (Seen::Awaited, None) => *seen = Seen::Again,
+                (Seen::Again | Seen::Kept { .. }, _) => *seen = keep(true),
             }
             drop(seen);
             then(facts)
@@ -1534,7 +1533,7 @@ impl SharedParses {
             if let Some(mut seen) = self.seen.get_mut(&path)
                 && let Seen::Kept { lasting: false, .. } = *seen
             {
-                *seen = Seen::Parsed;
+                *seen = Seen::Again;
             }
         }
     }
@@ -2218,14 +2217,15 @@ fn expand_calls(
             let key = expansion_key(how, call, definition);
             let decode = |bytes: &[u8]| rmp_serde::from_slice::<ExpandResult>(bytes).ok();
             let cached = walk.cached.as_ref().and_then(|cached| cached.get(&key)).map(|entry| entry.whole());
+            let reused = cached.and_then(|bytes| Some((decode(&bytes)?, bytes)));
             // The same call expanded earlier in this build: the twin of a module whose file is
             // declared twice, under opposite `cfg`s (see `SharedParses`).
             let earlier = || walk.expanded.get(&key).map(|bytes| bytes.clone());
-            let (expanded, bytes) = if let Some(result) = cached.as_deref().and_then(decode) {
+            let (expanded, bytes) = if let Some((result, cached)) = reused {
                 walk.expansions_reused.fetch_add(1, Ordering::Relaxed);
                 let bytes = match (cached, &walk.cached) {
-                    (Some(std::borrow::Cow::Borrowed(bytes)), Some(cache)) => cache.share(bytes),
-                    (bytes, _) => Bytes::copy_from_slice(&bytes.unwrap_or_default()),
+                    (std::borrow::Cow::Borrowed(bytes), Some(cache)) => cache.share(bytes),
+                    (bytes, _) => Bytes::copy_from_slice(&bytes),
                 };
                 (Ok(result), Some(bytes))
             } else if let Some((result, bytes)) = earlier().and_then(|bytes| Some((decode(&bytes)?, bytes))) {

@@ -3,13 +3,14 @@
 //! Crates keep data as arrays of literals: regex-syntax's Unicode tables (34 k of its 58 k lines),
 //! and 914 of the 25,373 files of one machine's cargo registry hold some. Lexing them, parsing
 //! every tuple with syn and walking the trees for references is most of what such a file costs,
-//! and none of it makes a vertex or an edge: a literal names no item. So `blank` finds each array whose elements are only literals
-//! (numbers, characters, strings, `true`, `false`, negated or combined with `+`, `-` and `.`, in
-//! tuples and arrays of them) and replaces its contents with spaces, keeping every line break, and
-//! a digest of its tokens, so that the item's `hash` still changes with them (and not with their
-//! layout or comments): `[('a', 'b'), ...]` becomes `[0x5c0e,0x77a1,0x0b3f,0x9d12,    ]`, four
-//! numbers of 16 bits where lines have room, and what follows keeps its lines and columns. A table
-//! whose lines have no room for them is left as written.
+//! and none of it makes a vertex or an edge: a literal names no item. So `blank` finds each array
+//! whose elements are only literals (numbers, characters, strings, `true`, `false`, negated or
+//! combined with `+`, `-` and `.`, in tuples and arrays of them) and replaces its contents with
+//! spaces, keeping every line break, and a digest of its tokens, so that the item's `hash` still
+//! changes with them (and not with their layout or comments): `[('a', 'b'), ...]` becomes
+//! `[0x5c0e,0x77a1,0x0b3f,0x9d12,    ]`, four numbers of 16 bits where lines have room, and what
+//! follows keeps its lines and columns. A table whose lines have no room for them is left as
+//! written.
 //!
 //! Tokens a macro reads are left alone, as a macro may match them one by one: nothing inside a
 //! group after `!` (a macro call's arguments, `macro_rules! name { .. }`'s rules), after `#` (an
