@@ -128,7 +128,7 @@ fn default_db_lives_in_the_target_dir() {
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["graph.msgpack", "graph.msgpack.cache", "graph.msgpack.lock", "metadata-cache.json"]);
+    assert_eq!(names, ["graph.msgpack", "graph.msgpack.cache", "graph.msgpack.lock", "metadata-cache"]);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! What a build leaves beside a graph, damaged: its incremental cache (`<db>.cache/`: the state
 //! file and the packs of units' files), its delta log (`<db>.delta`) and the metadata cache
-//! (`<target-dir>/codegraph/metadata-cache.json`), each truncated, overwritten with garbage,
+//! (`<target-dir>/codegraph/metadata-cache/`), each truncated, overwritten with garbage,
 //! with one byte changed, or from another version. The next build must make the graph a full
 //! build makes, or stop with a clear error naming the file (exit 5) — never a wrong graph.
 
@@ -8,7 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Fixture, describe, stderr};
+use common::{Fixture, describe, metadata_cache_entry, stderr};
 
 /// The ways a file is damaged.
 const DAMAGES: &[&str] = &["truncated", "garbage", "flipped", "emptied"];
@@ -126,7 +126,7 @@ fn a_damaged_delta_log_makes_the_full_graph_or_a_clear_error() {
 
 #[test]
 fn a_damaged_metadata_cache_makes_the_full_graph() {
-    check_damage(&|fixture, _| vec![fixture.path().join("target/codegraph/metadata-cache.json")], "metadata cache");
+    check_damage(&|fixture, _| vec![metadata_cache_entry(fixture.path())], "metadata cache");
 }
 
 #[test]
@@ -136,7 +136,7 @@ fn caches_from_another_version_are_not_used() {
     let db = fixture.path().join("graph.msgpack");
     let first = build(&fixture, &db, &["--message-format", "json"]);
     assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
-    let metadata = fixture.path().join("target/codegraph/metadata-cache.json");
+    let metadata = metadata_cache_entry(fixture.path());
     let json = std::fs::read_to_string(&metadata).unwrap();
     let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
     value["version"] = serde_json::json!(999);

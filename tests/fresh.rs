@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Fixture, describe, stderr};
+use common::{Fixture, describe, metadata_cache_entry, stderr};
 
 fn build(fixture: &Fixture, extra: &[&str]) -> std::process::Output {
     let db = fixture.db();
@@ -100,7 +100,7 @@ fn what_cargo_metadata_reads_is_watched() {
         (summary["crates"].as_u64().unwrap(), summary["fresh"].as_bool().unwrap())
     };
     let (before, _) = crates(&fixture);
-    assert!(fixture.path().join("target/codegraph/metadata-cache.json").is_file());
+    assert!(metadata_cache_entry(fixture.path()).is_file());
     assert_eq!(crates(&fixture), (before, true));
     let skipped = build(&fixture, &["--workspace", "-v"]);
     assert!(stderr(&skipped).contains("Fresh"), "{}", describe(&skipped));
@@ -138,9 +138,9 @@ fn what_cargo_metadata_reads_is_watched() {
 #[test]
 fn the_folder_around_a_root_package_is_not_watched() {
     let fixture = Fixture::new("single");
-    let cache = fixture.path().join("target/codegraph/metadata-cache.json");
     let output = fixture.run(&["--offline"]);
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let cache = metadata_cache_entry(fixture.path());
     let written = std::fs::metadata(&cache).unwrap().modified().unwrap();
     let neighbour = tempfile::NamedTempFile::new_in(fixture.path().parent().unwrap()).unwrap();
     // Nor does a file beside the manifest that cargo does not look for.

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Fixture, describe, stderr, write_large_workspace};
+use common::{BIN, Fixture, describe, metadata_cache_entry, stderr, write_large_workspace};
 
 /// The backends this build of cargo-codegraph has: `--store` value and the graph's name.
 fn backends() -> Vec<(&'static str, &'static str)> {
@@ -259,7 +259,7 @@ fn written_files_have_the_permissions_of_ordinary_files() {
         root.join("graph.msgpack.delta"),
         cache.join("state.msgpack"),
         cache.join("pack-1"),
-        root.join("target/codegraph/metadata-cache.json"),
+        metadata_cache_entry(root),
         exported,
     ] {
         assert_eq!(mode(&path), mode(&ordinary), "{}", path.display());

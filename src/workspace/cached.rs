@@ -15,10 +15,12 @@
 //!   `config.toml` files, `rust-toolchain` files and rustup's settings;
 //! - the toolchain: the `cargo` and `rustc` executables found, and rustup's toolchain folders.
 //!
-//! All of that is recorded, with the answers, in `<target-dir>/codegraph/metadata-cache.json`
-//! (a few entries, most recent first). A later run looks for it where the target folder usually is
-//! (`$CARGO_TARGET_DIR`, else `target/` beside each `Cargo.toml` above the current folder); an
-//! entry whose inputs are all unchanged answers without any process. Anything else, or a cache
+//! All of that is recorded, with the answers, in `<target-dir>/codegraph/metadata-cache/`, a file
+//! per key (the hash of the options, the folder and the environment; the most recently written
+//! few are kept). A later run looks for its key's file where the target folder usually is
+//! (`$CARGO_TARGET_DIR`, else `target/` beside each `Cargo.toml` above the current folder), and
+//! reads that entry alone: a look-up costs the same however many option sets the folder has
+//! seen. An entry whose inputs are all unchanged answers without any process. Anything else, or a cache
 //! that cannot be read, asks cargo and rustc again. Registry and git packages need no watching:
 //! `Cargo.lock` pins them, and their contents never change under one version or commit.
 //!
@@ -38,18 +40,17 @@ use crate::cfg::{Rustc, Target};
 use crate::incremental::{Input, hash};
 
 /// Bump when an entry's meaning changes.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 /// Entries kept per target folder (one per set of options and folder it was run from).
 const MAX_ENTRIES: usize = 8;
-
-#[derive(Serialize, Deserialize)]
-struct CacheFile {
-    version: u32,
-    entries: Vec<Entry>,
-}
+/// The folder of the entries, in `<target-dir>/codegraph`.
+const DIR: &str = "metadata-cache";
+/// Where versions before 3 kept all their entries in one file, read whole by each look-up.
+const OLD_FILE: &str = "metadata-cache.json";
 
 #[derive(Serialize, Deserialize)]
 struct Entry {
+    version: u32,
     /// The options, the current folder and the environment, hashed.
     key: String,
     /// Files (hash, or absent) and folder listings (`dir/` with the hash of the names in it).
@@ -57,8 +58,8 @@ struct Entry {
     /// The toolchain's executables and folders with their size and time.
     toolchain: Vec<(Utf8PathBuf, String)>,
     /// `cargo metadata`'s answer, a large JSON value (close to a megabyte for a package with a
-    /// few dozen dependencies): kept raw, so that a look-up parses the one entry it finds, and a
-    /// store passes the others on as they are.
+    /// few dozen dependencies): kept raw, so that it is parsed only once the inputs are seen
+    /// unchanged.
     metadata: Box<RawValue>,
     triple: String,
     features: BTreeSet<String>,
@@ -72,8 +73,8 @@ pub fn metadata_and_target(
     ask: impl FnOnce() -> Result<Metadata, super::WorkspaceError>,
 ) -> Result<(Metadata, Target), super::WorkspaceError> {
     let key = key(config);
-    for file in candidates(config) {
-        if let Some(hit) = lookup(&file, &key) {
+    for dir in candidates(config) {
+        if let Some(hit) = lookup(&dir.join(format!("{key}.json")), &key) {
             return Ok(hit);
         }
     }
@@ -98,10 +99,10 @@ fn key(config: &WorkspaceConfig) -> String {
     hash(format!("{VERSION}\n{config:?}\n{:?}\n{env:?}", cwd()).as_bytes())
 }
 
-/// Where the cache may be: `$CARGO_TARGET_DIR`, else `target/` beside each `Cargo.toml` from the
-/// manifest's (or the current) folder up.
+/// Where the cache's folder may be: `$CARGO_TARGET_DIR`, else `target/` beside each `Cargo.toml`
+/// from the manifest's (or the current) folder up.
 fn candidates(config: &WorkspaceConfig) -> Vec<Utf8PathBuf> {
-    let file = |target: &Utf8Path| target.join("codegraph").join("metadata-cache.json");
+    let file = |target: &Utf8Path| target.join("codegraph").join(DIR);
     let Some(cwd) = cwd() else { return Vec::new() };
     let mut found = Vec::new();
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").and_then(|dir| dir.into_string().ok()) {
@@ -124,11 +125,10 @@ fn candidates(config: &WorkspaceConfig) -> Vec<Utf8PathBuf> {
 
 fn lookup(file: &Utf8Path, key: &str) -> Option<(Metadata, Target)> {
     let bytes = std::fs::read(file).ok()?;
-    let cache: CacheFile = serde_json::from_slice(&bytes).ok()?;
-    if cache.version != VERSION {
+    let entry: Entry = serde_json::from_slice(&bytes).ok()?;
+    if entry.version != VERSION || entry.key != key {
         return None;
     }
-    let entry = cache.entries.into_iter().find(|entry| entry.key == key)?;
     let fresh = entry.watched.iter().all(watched_unchanged)
         && entry.toolchain.iter().all(|(path, stamp)| stamp_of(path).as_deref() == Some(stamp.as_str()));
     if !fresh {
@@ -139,8 +139,10 @@ fn lookup(file: &Utf8Path, key: &str) -> Option<(Metadata, Target)> {
 }
 
 fn store(config: &WorkspaceConfig, key: String, metadata: &Metadata, target: &Target) -> std::io::Result<()> {
+    let path_of = |dir: &Utf8Path| dir.join(format!("{key}.json"));
     let entry = Entry {
-        key,
+        version: VERSION,
+        key: key.clone(),
         watched: watched(config, metadata),
         toolchain: toolchain(),
         metadata: serde_json::value::to_raw_value(metadata)?,
@@ -148,22 +150,34 @@ fn store(config: &WorkspaceConfig, key: String, metadata: &Metadata, target: &Ta
         features: target.features().clone(),
         rustc: target.rustc().cloned(),
     };
-    let dir = metadata.target_directory.join("codegraph");
+    let codegraph = metadata.target_directory.join("codegraph");
+    let dir = codegraph.join(DIR);
     std::fs::create_dir_all(&dir)?;
-    let path = dir.join("metadata-cache.json");
-    let key = entry.key.clone();
-    let mut entries = vec![entry];
-    if let Some(old) = std::fs::read(&path).ok().and_then(|bytes| serde_json::from_slice::<CacheFile>(&bytes).ok())
-        && old.version == VERSION
-    {
-        entries.extend(old.entries.into_iter().filter(|old| old.key != key));
-    }
-    entries.truncate(MAX_ENTRIES);
     let mut temp = crate::replacement_file().prefix(".metadata-cache").tempfile_in(&dir)?;
     // Encoded whole, then written at once (the encoder writes token by token).
-    temp.write_all(&serde_json::to_vec(&CacheFile { version: VERSION, entries })?)?;
-    temp.persist(&path).map_err(|err| err.error)?;
+    temp.write_all(&serde_json::to_vec(&entry)?)?;
+    temp.persist(path_of(&dir)).map_err(|err| err.error)?;
+    // Best effort, like the whole cache: the oldest entries beyond the few kept, and an older
+    // version's single file.
+    let _ = std::fs::remove_file(codegraph.join(OLD_FILE));
+    prune(&dir);
     Ok(())
+}
+
+/// Removes the entries of `dir` beyond the `MAX_ENTRIES` most recently written.
+fn prune(dir: &Utf8Path) {
+    let Ok(listing) = dir.read_dir_utf8() else { return };
+    let mut entries: Vec<(std::time::SystemTime, Utf8PathBuf)> = listing
+        .flatten()
+        .filter(|entry| !entry.file_name().starts_with('.') && entry.file_name().ends_with(".json"))
+        .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.into_path())))
+        .collect();
+    if entries.len() > MAX_ENTRIES {
+        entries.sort_by(|a, b| b.cmp(a));
+        for (_, path) in &entries[MAX_ENTRIES..] {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// A folder's listing is watched as `dir/`, with the hash of its sorted entry names.
@@ -321,5 +335,25 @@ mod tests {
         assert!(file.hash.is_none() && watched_unchanged(&file));
         std::fs::write(dir.join("Cargo.toml"), "[package]").unwrap();
         assert!(!watched_unchanged(&file), "a manifest appeared");
+    }
+
+    #[test]
+    fn the_most_recently_written_entries_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        let epoch = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let count = MAX_ENTRIES + 3;
+        for i in 0..count {
+            let file = std::fs::File::create(dir.join(format!("{i:02}.json"))).unwrap();
+            file.set_modified(epoch + std::time::Duration::from_secs(i as u64)).unwrap();
+        }
+        std::fs::write(dir.join(".metadata-cache.tmp"), "").unwrap();
+        prune(dir);
+        let mut left: Vec<String> =
+            dir.read_dir_utf8().unwrap().map(|entry| entry.unwrap().file_name().to_owned()).collect();
+        left.sort();
+        let mut expected: Vec<String> = (count - MAX_ENTRIES..count).map(|i| format!("{i:02}.json")).collect();
+        expected.insert(0, ".metadata-cache.tmp".to_owned());
+        assert_eq!(left, expected);
     }
 }

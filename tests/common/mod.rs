@@ -161,6 +161,19 @@ pub fn describe(output: &Output) -> String {
     )
 }
 
+/// The one entry of the metadata cache (`workspace::cached`) under `root/target`; panics unless
+/// there is exactly one.
+pub fn metadata_cache_entry(root: &Path) -> PathBuf {
+    let dir = root.join("target/codegraph/metadata-cache");
+    let entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries.into_iter().next().unwrap()
+}
+
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
