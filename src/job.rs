@@ -320,9 +320,14 @@ impl Job<'_> {
         let mut new = vec![workspace_unit];
         // The changes known without comparing outputs whole (`index::patch`), by unit.
         let mut known: HashMap<&str, incremental::Change> = HashMap::new();
+        // The last outputs the indexing read already (checked against their hashes then).
+        let mut read: HashMap<&str, bytes::Bytes> = HashMap::new();
         for mut unit in outcome.units {
             if let Some(change) = unit.change.take() {
                 known.insert(&keys[unit.krate], change);
+            }
+            if let Some(old) = unit.previous_output.take() {
+                read.insert(&keys[unit.krate], old);
             }
             new.push(self.new_unit(unit));
         }
@@ -356,11 +361,15 @@ impl Job<'_> {
             let change = match previous.units.get(&unit.key) {
                 // Byte-identical outputs change nothing (the workspace unit, mostly).
                 Some(entry) if entry.output.hash == unit.output.hash() => continue,
-                Some(entry) => cache.output_bytes(entry).and_then(|old| {
-                    let disjoint = entry.summary.disjoint && unit.summary.disjoint;
-                    let old = incremental::split_output(&old, &entry.summary.batches)?;
-                    incremental::Change::between(old, unit.output.parts(), disjoint)
-                }),
+                Some(entry) => {
+                    let old =
+                        read.remove(unit.key.as_str()).or_else(|| cache.output_bytes(entry).map(bytes::Bytes::from));
+                    old.and_then(|old| {
+                        let disjoint = entry.summary.disjoint && unit.summary.disjoint;
+                        let old = incremental::split_output(&old, &entry.summary.batches)?;
+                        incremental::Change::between(old, unit.output.parts(), disjoint)
+                    })
+                }
                 None => incremental::decode_batches(&unit.output.parts())
                     .map(|new| incremental::Change { old: Vec::new(), new }),
             };

@@ -623,6 +623,11 @@ impl FileCache {
         Some(FileCache { index: map, data: bytes.into(), output: output.into(), recorded: None })
     }
 
+    /// The crate's last output, as recorded (read and checked when the cache was).
+    pub fn output(&self) -> &Bytes {
+        &self.output
+    }
+
     /// Adds what the crate's last build recorded of its resolution, from its summary.
     pub fn with_summary(mut self, summary: &UnitSummary) -> FileCache {
         self.recorded = match (&summary.interface, &summary.edge_segments) {

@@ -146,6 +146,9 @@ pub struct CrateOutput {
     /// What its output changed by since the last build, when that is known without comparing
     /// the outputs whole (`patch`: the batches it swapped).
     pub change: Option<crate::incremental::Change>,
+    /// Its last build's output, when it was read for this one (`Reuse::files`): the comparison
+    /// with the new output need not read it again.
+    pub previous_output: Option<Bytes>,
 }
 
 /// What an incremental build may keep from the last one (see `incremental`).
@@ -897,6 +900,7 @@ impl Walk {
             previous_names: None,
             scopes_as_recorded: false,
             change: None,
+            previous_output: self.cached.as_ref().map(|cached| cached.output().clone()),
         }
     }
 }

@@ -180,6 +180,7 @@ pub(super) fn patch(
         previous_names: None,
         scopes_as_recorded: true,
         change: change.flatten(),
+        previous_output: Some(cached.output().clone()),
     })
 }
 
