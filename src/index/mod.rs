@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use camino::{Utf8Path, Utf8PathBuf};
@@ -614,8 +614,6 @@ struct NamesChanged<'c, 'a> {
     /// Per crate indexed in this build: its new `NameDigest` and its last build's, when it has
     /// them.
     digests: Vec<Option<(Option<NameDigest>, Option<NameDigest>)>>,
-    /// The shapes of those crates' items, once asked for.
-    shapes: Vec<OnceLock<Vec<(u64, Names)>>>,
     /// The names changed for a set of dependencies, once worked out (`None`: more than names).
     changed: HashMap<Vec<u32>, Option<Names>>,
 }
@@ -623,13 +621,7 @@ struct NamesChanged<'c, 'a> {
 impl<'c, 'a> NamesChanged<'c, 'a> {
     fn new(ctx: &'c Ctx<'a>, reuse: &'c Reuse<'c>) -> Self {
         let crates = ctx.workspace.crates.len();
-        NamesChanged {
-            ctx,
-            reuse,
-            digests: vec![None; crates],
-            shapes: (0..crates).map(|_| OnceLock::new()).collect(),
-            changed: HashMap::new(),
-        }
+        NamesChanged { ctx, reuse, digests: vec![None; crates], changed: HashMap::new() }
     }
 
     fn indexed(&mut self, krate: usize, digest: Option<NameDigest>, previous: Option<NameDigest>) {
@@ -694,10 +686,7 @@ impl<'c, 'a> NamesChanged<'c, 'a> {
         let shapes: Vec<&[(u64, Names)]> = deps
             .iter()
             .filter(|&&dep| self.digests[dep as usize].is_some())
-            .filter_map(|&dep| {
-                let defs = ctx.world.get(dep)?;
-                Some(self.shapes[dep as usize].get_or_init(|| defs.shape_mentions()).as_slice())
-            })
+            .filter_map(|&dep| Some(ctx.world.get(dep)?.shape_mentions()))
             .collect();
         names::close_over_shapes(&mut changed, &shapes);
         Some(changed)

@@ -194,7 +194,7 @@ fn kept_segments<'c>(
             changed.extend(deps_changed?);
         }
         if !changed.is_empty() {
-            names::close_over_shapes(&mut changed, &[&scoped.defs.shape_mentions()]);
+            names::close_over_shapes(&mut changed, &[scoped.defs.shape_mentions()]);
         }
     }
     let by_key: HashMap<u64, &(&Segment, Vec<bytes::Bytes>)> =

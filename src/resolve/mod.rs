@@ -225,6 +225,10 @@ pub struct CrateDefs {
     /// (a test target of a large library scanned all its items).
     #[serde(skip)]
     exported: OnceLock<Vec<u32>>,
+    /// `shape_mentions`, found once: a rerun asks for the shapes of a crate indexed again both
+    /// for its own edges and for the crates that depend on it.
+    #[serde(skip)]
+    shapes: OnceLock<names::ShapeMentions>,
 }
 
 impl CrateDefs {
@@ -514,6 +518,7 @@ pub fn scope_crate(input: CrateInput<'_>, world: &World) -> Scoped {
         methods_by_name: HashMap::default(),
         impl_crates: transitive,
         exported: OnceLock::new(),
+        shapes: OnceLock::new(),
     };
     let mut parents = Vec::with_capacity(records.len());
     for (index, at) in order.into_iter().enumerate() {
@@ -780,6 +785,7 @@ mod tests {
             methods_by_name: HashMap::default(),
             impl_crates: vec![7, 3],
             exported: OnceLock::new(),
+            shapes: OnceLock::new(),
         };
         defs.extern_prelude.insert("dep".to_owned(), Def::Item { krate: 3, item: 0 });
         defs

@@ -307,20 +307,36 @@ impl CrateDefs {
 
     /// For each item with a shape (a function's types, a field's, an alias's target, an
     /// impl's): the key of its name and the names its shape mentions.
-    pub fn shape_mentions(&self) -> Vec<(u64, Names)> {
-        self.items
-            .par_iter()
-            .filter(|item| !matches!(item.shape, Shape::None | Shape::MacroRules { .. }))
-            .map_init(
-                || Vec::with_capacity(256),
-                |buf, item| {
-                    let mut keys = Vec::new();
-                    shape_keys(&item.shape, buf, &mut |key| keys.push(key));
-                    (name_key(&item.name), Names::from_keys(keys))
-                },
-            )
-            .collect()
+    pub fn shape_mentions(&self) -> &[(u64, Names)] {
+        &self.shapes().mentions
     }
+
+    fn shapes(&self) -> &ShapeMentions {
+        self.shapes.get_or_init(|| {
+            let (items, mentions) = self
+                .items
+                .par_iter()
+                .enumerate()
+                .filter(|(_, item)| !matches!(item.shape, Shape::None | Shape::MacroRules { .. }))
+                .map_init(
+                    || Vec::with_capacity(256),
+                    |buf, (index, item)| {
+                        let mut keys = Vec::new();
+                        shape_keys(&item.shape, buf, &mut |key| keys.push(key));
+                        (index as u32, (name_key(&item.name), Names::from_keys(keys)))
+                    },
+                )
+                .unzip();
+            ShapeMentions { items, mentions }
+        })
+    }
+}
+
+/// `CrateDefs::shape_mentions`, with the index of each entry's item (ascending).
+#[derive(Debug, Clone, Default)]
+pub struct ShapeMentions {
+    items: Vec<u32>,
+    mentions: Vec<(u64, Names)>,
 }
 
 /// Adds to `changed` the names of the items whose shapes mention a changed name (a function
@@ -371,12 +387,13 @@ pub fn item_mentions_any(
         return false;
     }
     let mut mentions = false;
-    let mut check = |key: u64| mentions |= changed.contains(key);
-    refs_keys(refs, buf, &mut check);
-    if let Some(item) = defs.items.get(index as usize) {
-        shape_keys(&item.shape, buf, &mut check);
-    }
+    refs_keys(refs, buf, &mut |key: u64| mentions |= changed.contains(key));
+    let shapes = defs.shapes();
     mentions
+        || shapes
+            .items
+            .binary_search(&index)
+            .is_ok_and(|at| shapes.mentions[at].1.0.iter().any(|&key| changed.contains(key)))
 }
 
 /// Calls `on_str` with every string of the MessagePack value at the start of `bytes` (each as
