@@ -498,6 +498,70 @@ mod tests {
     }
 
     #[test]
+    fn an_item_mentions_what_its_shape_names_and_shapes_are_found_once() {
+        use super::super::{ItemDef, Vis};
+        use crate::model::VertexKind;
+        use crate::parse::{PathRef, TypeExpr};
+        let item = |n: u8, name: &str, shape: Shape| ItemDef {
+            id: Uuid::from_bytes([n; 16]),
+            kind: VertexKind::Function,
+            name: name.into(),
+            parent: None,
+            vis: Vis::Public,
+            active: true,
+            scope: 0,
+            own_scope: None,
+            children: Vec::new(),
+            shape,
+            impl_trait: None,
+            impl_self: None,
+            supertraits: Vec::new(),
+        };
+        let returns = |ty: &str| Shape::Function {
+            returns: TypeExpr::Path(PathRef::single(ty), Vec::new()),
+            inputs: Vec::new(),
+            receiver: false,
+        };
+        let defs = CrateDefs {
+            krate: 0,
+            edition_2015: false,
+            items: vec![
+                item(1, "make", returns("Thing")),
+                item(2, "plain", Shape::None),
+                item(3, "other", returns("U")),
+            ],
+            by_id: Default::default(),
+            scopes: Vec::new(),
+            root_scope: 0,
+            extern_prelude: Default::default(),
+            macros: Default::default(),
+            impls_by_self: Default::default(),
+            methods_by_name: Default::default(),
+            impl_crates: Vec::new(),
+            exported: std::sync::OnceLock::new(),
+            shapes: std::sync::OnceLock::new(),
+        };
+        let refs: Vec<RecordRefs> = (0..3).map(|_| RecordRefs::default()).collect();
+        let mut buf = Vec::new();
+        let mentions = |index: u32, changed: &[&str], buf: &mut Vec<u8>| {
+            item_mentions_any(&defs, &refs, index, &names(changed), buf)
+        };
+        assert!(mentions(0, &["Thing"], &mut buf), "`make` returns a `Thing`");
+        assert!(!mentions(1, &["Thing"], &mut buf), "`plain` has no shape");
+        assert!(!mentions(2, &["Thing"], &mut buf) && mentions(2, &["U"], &mut buf));
+        assert!(!mentions(0, &[], &mut buf));
+        assert!(mentions(7, &["Thing"], &mut buf), "an item out of range counts as mentioning");
+        // Keyed by the items' names, in item order; the shapes' own words (`Function`, `Path`) are
+        // tokens of their encoding too.
+        let shapes = defs.shape_mentions();
+        let keys: Vec<u64> = shapes.iter().map(|(key, _)| *key).collect();
+        assert_eq!(keys, [name_key("make"), name_key("other")]);
+        assert!(shapes[0].1.contains(name_key("Thing")) && !shapes[0].1.contains(name_key("U")));
+        assert!(shapes[1].1.contains(name_key("U")) && !shapes[1].1.contains(name_key("Thing")));
+        assert!(std::ptr::eq(defs.shape_mentions(), defs.shape_mentions()), "found once");
+    }
+
+    #[test]
     fn a_name_whose_shape_names_a_changed_one_changes_in_turn() {
         let shape = |own: &str, mentioned: &[&str]| (name_key(own), names(mentioned));
         // `make() -> Thing`, `build() -> Wrapper<Made>` where `Made = Thing` by alias, `other() -> U`.
