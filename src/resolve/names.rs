@@ -374,7 +374,10 @@ pub fn mentions(defs: &CrateDefs, refs: &[RecordRefs]) -> Mentions {
 }
 
 /// Whether the item at `index` mentions one of `changed` (in its refs, `use` declarations or
-/// shape).
+/// shape). The crate's shapes are found on the first call that needs them, on the pool: from a
+/// parallel loop, ask for them first (`shape_mentions`), as `index::resolved` does by closing
+/// the changed names over them, lest a thread that waits for the pool's work take another call
+/// that waits for the same shapes.
 pub fn item_mentions_any(
     defs: &CrateDefs,
     refs: &[RecordRefs],

@@ -20,9 +20,9 @@
 //! few are kept). A later run looks for its key's file where the target folder usually is
 //! (`$CARGO_TARGET_DIR`, else `target/` beside each `Cargo.toml` above the current folder), and
 //! reads that entry alone: a look-up costs the same however many option sets the folder has
-//! seen. An entry whose inputs are all unchanged answers without any process. Anything else, or a cache
-//! that cannot be read, asks cargo and rustc again. Registry and git packages need no watching:
-//! `Cargo.lock` pins them, and their contents never change under one version or commit.
+//! seen. An entry whose inputs are all unchanged answers without any process. Anything else, or
+//! a cache that cannot be read, asks cargo and rustc again. Registry and git packages need no
+//! watching: `Cargo.lock` pins them, and their contents never change under one version or commit.
 //!
 //! Knows cargo's and rustup's files; nothing of syntax or of the graph.
 
@@ -74,7 +74,7 @@ pub fn metadata_and_target(
 ) -> Result<(Metadata, Target), super::WorkspaceError> {
     let key = key(config);
     for dir in candidates(config) {
-        if let Some(hit) = lookup(&dir.join(format!("{key}.json")), &key) {
+        if let Some(hit) = lookup(&entry_file(&dir, &key), &key) {
             return Ok(hit);
         }
     }
@@ -102,11 +102,11 @@ fn key(config: &WorkspaceConfig) -> String {
 /// Where the cache's folder may be: `$CARGO_TARGET_DIR`, else `target/` beside each `Cargo.toml`
 /// from the manifest's (or the current) folder up.
 fn candidates(config: &WorkspaceConfig) -> Vec<Utf8PathBuf> {
-    let file = |target: &Utf8Path| target.join("codegraph").join(DIR);
+    let cache_dir = |target: &Utf8Path| target.join("codegraph").join(DIR);
     let Some(cwd) = cwd() else { return Vec::new() };
     let mut found = Vec::new();
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").and_then(|dir| dir.into_string().ok()) {
-        found.push(file(&cwd.join(dir)));
+        found.push(cache_dir(&cwd.join(dir)));
     }
     let start = match &config.manifest_path {
         Some(manifest) => match Utf8PathBuf::from_path_buf(manifest.clone()) {
@@ -117,10 +117,15 @@ fn candidates(config: &WorkspaceConfig) -> Vec<Utf8PathBuf> {
     };
     for dir in start.ancestors() {
         if dir.join("Cargo.toml").is_file() {
-            found.push(file(&dir.join("target")));
+            found.push(cache_dir(&dir.join("target")));
         }
     }
     found
+}
+
+/// The file of the entry whose key is `key` in the cache's folder `dir`.
+fn entry_file(dir: &Utf8Path, key: &str) -> Utf8PathBuf {
+    dir.join(format!("{key}.json"))
 }
 
 fn lookup(file: &Utf8Path, key: &str) -> Option<(Metadata, Target)> {
@@ -139,7 +144,6 @@ fn lookup(file: &Utf8Path, key: &str) -> Option<(Metadata, Target)> {
 }
 
 fn store(config: &WorkspaceConfig, key: String, metadata: &Metadata, target: &Target) -> std::io::Result<()> {
-    let path_of = |dir: &Utf8Path| dir.join(format!("{key}.json"));
     let entry = Entry {
         version: VERSION,
         key: key.clone(),
@@ -156,7 +160,7 @@ fn store(config: &WorkspaceConfig, key: String, metadata: &Metadata, target: &Ta
     let mut temp = crate::replacement_file().prefix(".metadata-cache").tempfile_in(&dir)?;
     // Encoded whole, then written at once (the encoder writes token by token).
     temp.write_all(&serde_json::to_vec(&entry)?)?;
-    temp.persist(path_of(&dir)).map_err(|err| err.error)?;
+    temp.persist(entry_file(&dir, &key)).map_err(|err| err.error)?;
     // Best effort, like the whole cache: the oldest entries beyond the few kept, and an older
     // version's single file.
     let _ = std::fs::remove_file(codegraph.join(OLD_FILE));
