@@ -540,6 +540,34 @@ fn targets_that_name_nothing_whose_meaning_changed_are_kept() {
     check(0);
 }
 
+/// The names a target mentions are the code's, not the words our encoding of its types holds: a
+/// crate's own `Path` (the name of a `TypeExpr` variant, which every type written as a path
+/// encodes) changing meaning leaves the targets that never name it.
+#[test]
+fn a_name_like_a_word_of_ours_changes_only_what_names_it() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = new_package(scratch.path(), "lib");
+    let lib = root.join("src/lib.rs");
+    std::fs::write(
+        &lib,
+        "pub mod a { pub struct Path; }\n\
+         pub mod b { pub struct Path; }\n\
+         pub use a::Path;\n\
+         pub fn helper() -> u32 { 1 }\n\
+         pub fn function(count: u32) -> Option<u32> { Some(count) }\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("tests")).unwrap();
+    std::fs::write(root.join("tests/plain.rs"), "#[test]\nfn t() { lib::helper(); lib::function(1); }\n").unwrap();
+    std::fs::write(root.join("tests/pathy.rs"), "#[test]\nfn t() { let _ = lib::Path; }\n").unwrap();
+    let (rerun_db, full_db) = (scratch.path().join("rerun.msgpack"), scratch.path().join("full.msgpack"));
+    build_and_export(&root, &rerun_db, &[]);
+    toggle(&lib, "pub use a::Path;", "pub use b::Path;");
+    let (_, summary, _) = rerun_equals_full(&root, &rerun_db, &full_db);
+    assert_eq!(summary["crates_unaffected"], 1, "the target that never names `Path` is kept: {summary}");
+    assert_eq!(summary["crates_reindexed"], 2, "{summary}");
+}
+
 #[test]
 fn a_dependent_library_resolves_again_only_what_names_a_changed_name() {
     // `b` depends on `a`, and a test target on `b`: `b` is indexed again whenever `a`'s interface

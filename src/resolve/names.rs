@@ -399,12 +399,19 @@ pub fn item_mentions_any(
             .is_ok_and(|at| shapes.mentions[at].1.0.iter().any(|&key| changed.contains(key)))
 }
 
-/// Calls `on_str` with every string of the MessagePack value at the start of `bytes` (each as
-/// UTF-8, lossily), and steps past it; `None` when it is not one whole value.
+/// Calls `on_str` with every string of the MessagePack values in `bytes` (each as UTF-8,
+/// lossily) but their maps' keys; `None` when they are not whole values. The values are the
+/// encodings of records' names and of shapes (`rmp_serde`'s compact form: structs as arrays), in
+/// which a map is an enum's variant and its key the variant's name (`Path` of `TypeExpr::Path`):
+/// a word of ours, not of the code, which would otherwise stand for a name the code mentions.
 pub fn visit_strings(bytes: &[u8], on_str: &mut dyn FnMut(&str)) -> Option<()> {
     let mut rest = bytes;
+    let mut on_bytes = |data: &[u8]| match std::str::from_utf8(data) {
+        Ok(text) => on_str(text),
+        Err(_) => on_str(&String::from_utf8_lossy(data)),
+    };
     while !rest.is_empty() {
-        walk_value(&mut rest, 0, &mut |data| on_str(&String::from_utf8_lossy(data)))?;
+        walk(&mut rest, 0, false, &mut on_bytes)?;
     }
     Some(())
 }
@@ -412,7 +419,15 @@ pub fn visit_strings(bytes: &[u8], on_str: &mut dyn FnMut(&str)) -> Option<()> {
 /// Steps past one MessagePack value, calling `on_str` with each string's bytes; `None` when
 /// the bytes end first, or nest deeper than 64.
 pub fn walk_value<F: FnMut(&[u8])>(bytes: &mut &[u8], depth: u32, on_str: &mut F) -> Option<()> {
+    walk(bytes, depth, true, on_str)
+}
+
+/// `walk_value`, which passes the strings that are a map's keys to `on_str` only when `keys`.
+fn walk<F: FnMut(&[u8])>(bytes: &mut &[u8], depth: u32, keys: bool, on_str: &mut F) -> Option<()> {
     use rmp::Marker;
+    /// A map key's callback when `keys` is false (a function, not a closure: a closure made
+    /// here would be a new type at each level of the recursion).
+    fn ignore(_: &[u8]) {}
     fn len(bytes: &mut &[u8], width: usize) -> Option<usize> {
         let (be, rest) = bytes.split_at_checked(width)?;
         *bytes = rest;
@@ -457,8 +472,13 @@ pub fn walk_value<F: FnMut(&[u8])>(bytes: &mut &[u8], depth: u32, on_str: &mut F
     if string {
         on_str(value);
     }
-    for _ in 0..elements {
-        walk_value(bytes, depth + 1, on_str)?;
+    let map = matches!(marker, Marker::FixMap(_) | Marker::Map16 | Marker::Map32);
+    for element in 0..elements {
+        if map && !keys && element % 2 == 0 {
+            walk(bytes, depth + 1, keys, &mut ignore)?;
+        } else {
+            walk(bytes, depth + 1, keys, on_str)?;
+        }
     }
     Some(())
 }
@@ -554,13 +574,10 @@ mod tests {
         assert!(!mentions(2, &["Thing"], &mut buf) && mentions(2, &["U"], &mut buf));
         assert!(!mentions(0, &[], &mut buf));
         assert!(mentions(7, &["Thing"], &mut buf), "an item out of range counts as mentioning");
-        // Keyed by the items' names, in item order; the shapes' own words (`Function`, `Path`) are
-        // tokens of their encoding too.
-        let shapes = defs.shape_mentions();
-        let keys: Vec<u64> = shapes.iter().map(|(key, _)| *key).collect();
-        assert_eq!(keys, [name_key("make"), name_key("other")]);
-        assert!(shapes[0].1.contains(name_key("Thing")) && !shapes[0].1.contains(name_key("U")));
-        assert!(shapes[1].1.contains(name_key("U")) && !shapes[1].1.contains(name_key("Thing")));
+        // Keyed by the items' names, in item order; the variants' names in the shapes' encoding
+        // (`Function`, `Path`) are not mentions.
+        assert_eq!(defs.shape_mentions(), [(name_key("make"), names(&["Thing"])), (name_key("other"), names(&["U"]))]);
+        assert!(!mentions(0, &["Path", "Function"], &mut buf));
         assert!(std::ptr::eq(defs.shape_mentions(), defs.shape_mentions()), "found once");
     }
 
@@ -590,5 +607,17 @@ mod tests {
         for_each_token("std::fmt::Result<Vec<r#type>, E>", &mut |token| tokens.push(token.to_owned()));
         assert_eq!(tokens, ["std", "fmt", "Result", "Vec", "r#type", "E"]);
         assert!(visit_strings(&bytes[..bytes.len() - 2], &mut |_| {}).is_none(), "cut short");
+        // An enum's variant is a map whose key is the variant's name: a word of ours, not a name
+        // the code mentions; a plain step over a value passes it on.
+        use crate::parse::{PathRef, TypeExpr};
+        let typed =
+            TypeExpr::Path(PathRef::single("Thing"), vec![TypeExpr::Path(PathRef::single("Inner"), Vec::new())]);
+        let bytes = rmp_serde::to_vec(&typed).unwrap();
+        let mut seen = Vec::new();
+        assert!(visit_strings(&bytes, &mut |text| seen.push(text.to_owned())).is_some());
+        assert_eq!(seen, ["Thing", "Inner"]);
+        let (mut rest, mut all) = (bytes.as_slice(), Vec::new());
+        assert!(walk_value(&mut rest, 0, &mut |data| all.push(data.to_vec())).is_some() && rest.is_empty());
+        assert_eq!(all.len(), 4, "both variants' names and both paths");
     }
 }
