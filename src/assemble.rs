@@ -615,6 +615,9 @@ fn duplicates_into(items: &[ItemFacts], cfg: &CfgContext, path: &str, active: bo
 /// between them.
 pub fn workspace_batch(workspace: &Workspace) -> Batch {
     let mut batch = Batch::default();
+    // Each crate's id once: a dependency names two (tokio's package: 3,928 dependencies between
+    // 208 crates, a hash of the key each).
+    let crate_ids: Vec<uuid::Uuid> = workspace.crates.iter().map(|krate| krate.key.id()).collect();
     for package in &workspace.packages {
         let mut props = Props::new();
         props.insert("name", Value::from(package.name.as_str()));
@@ -622,7 +625,7 @@ pub fn workspace_batch(workspace: &Workspace) -> Batch {
         props.insert("source", Value::from(package.source.as_str()));
         batch.vertices.push(Vertex { id: package.key.id(), kind: VertexKind::Package, props });
     }
-    for krate in &workspace.crates {
+    for (index, krate) in workspace.crates.iter().enumerate() {
         let package = &workspace.packages[krate.package];
         let mut props = Props::new();
         props.insert("name", Value::from(krate.name.as_str()));
@@ -631,7 +634,7 @@ pub fn workspace_batch(workspace: &Workspace) -> Batch {
         props.insert("edition", Value::from(krate.edition.as_str()));
         props.insert("root", Value::from(workspace.display_path(package, &krate.root)));
         props.insert("indexed", Value::from(krate.indexed));
-        let id = krate.key.id();
+        let id = crate_ids[index];
         batch.vertices.push(Vertex { id, kind: VertexKind::Crate, props });
         batch.edges.push(Edge::new(package.key.id(), EdgeKind::Contains, id));
     }
@@ -641,12 +644,7 @@ pub fn workspace_batch(workspace: &Workspace) -> Batch {
         if let Some(rename) = &dep.rename {
             props.insert("rename", Value::from(rename.as_str()));
         }
-        batch.edges.push(Edge {
-            from: workspace.crates[dep.from].key.id(),
-            kind: EdgeKind::DependsOn,
-            to: workspace.crates[dep.to].key.id(),
-            props,
-        });
+        batch.edges.push(Edge { from: crate_ids[dep.from], kind: EdgeKind::DependsOn, to: crate_ids[dep.to], props });
     }
     batch
 }

@@ -603,17 +603,29 @@ pub fn crate_key(workspace: &Workspace, krate: usize) -> String {
 /// interfaces. Indices into the workspace's lists are left out (they shift when a crate is
 /// added); keys stand for them.
 pub fn crate_fingerprints(workspace: &Workspace) -> Vec<String> {
+    // Each package's and each dependency's text once, not once per crate (tokio's package: 208
+    // crates, 3,928 dependencies, one package printed whole for each of its crates).
+    let packages: Vec<String> = workspace.packages.iter().map(|package| format!("{package:#?}")).collect();
+    let mut deps: Vec<String> = vec![String::new(); workspace.crates.len()];
+    for dep in &workspace.deps {
+        let text = &mut deps[dep.from];
+        text.push_str(&format!("{:?} {:?} {:?}\n", workspace.crates[dep.to].key, dep.kind, dep.rename));
+    }
     (0..workspace.crates.len())
         .map(|index| {
             let krate = &workspace.crates[index];
-            let package = &workspace.packages[krate.package];
             let mut text = format!(
-                "{:?}\n{:?}\n{}\n{}\n{}\n{}\n{:?}\n{:#?}\n",
-                krate.kind, krate.key, krate.name, krate.crate_name, krate.edition, krate.root, krate.indexed, package
+                "{:?}\n{:?}\n{}\n{}\n{}\n{}\n{:?}\n{}\n",
+                krate.kind,
+                krate.key,
+                krate.name,
+                krate.crate_name,
+                krate.edition,
+                krate.root,
+                krate.indexed,
+                packages[krate.package]
             );
-            for dep in workspace.deps.iter().filter(|dep| dep.from == index) {
-                text.push_str(&format!("{:?} {:?} {:?}\n", workspace.crates[dep.to].key, dep.kind, dep.rename));
-            }
+            text.push_str(&deps[index]);
             fingerprint(&text)
         })
         .collect()
