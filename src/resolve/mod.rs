@@ -752,11 +752,11 @@ fn collect_imports<'a>(defs: &CrateDefs, refs: &'a [RecordRefs], cfg: &CfgContex
 mod tests {
     use super::*;
 
-    /// A crate (index 5) whose item names an item of crate 7 and whose scope binds one of crate 3.
-    fn defs() -> CrateDefs {
-        let item = |n: u8, name: &str| ItemDef {
+    /// A public, active item of `kind` named `name`, its id made of `n`, with nothing else.
+    pub(super) fn item(n: u8, kind: VertexKind, name: &str, shape: Shape) -> ItemDef {
+        ItemDef {
             id: Uuid::from_bytes([n; 16]),
-            kind: VertexKind::Impl,
+            kind,
             name: name.into(),
             parent: None,
             vis: Vis::Public,
@@ -764,29 +764,44 @@ mod tests {
             scope: 0,
             own_scope: None,
             children: Vec::new(),
-            shape: Shape::None,
-            impl_trait: Some(Def::Item { krate: 7, item: 2 }),
-            impl_self: Some(Def::Extern(Arc::from("std::string::String"))),
+            shape,
+            impl_trait: None,
+            impl_self: None,
             supertraits: Vec::new(),
-        };
-        let mut scope = Scope::default();
-        let binding = Binding { def: Def::Item { krate: 3, item: 0 }, vis: Vis::Public, glob: false, active: true };
-        scope.names[0].insert("Dep".into(), binding);
-        let mut defs = CrateDefs {
-            krate: 5,
+        }
+    }
+
+    /// The crate `krate` with `items` and nothing else.
+    pub(super) fn crate_of(krate: u32, items: Vec<ItemDef>) -> CrateDefs {
+        CrateDefs {
+            krate,
             edition_2015: false,
-            items: vec![item(1, "a"), item(2, "b")],
+            items,
             by_id: HashMap::default(),
-            scopes: vec![scope],
+            scopes: Vec::new(),
             root_scope: 0,
             extern_prelude: HashMap::default(),
             macros: HashMap::default(),
             impls_by_self: HashMap::default(),
             methods_by_name: HashMap::default(),
-            impl_crates: vec![7, 3],
+            impl_crates: Vec::new(),
             exported: OnceLock::new(),
             shapes: OnceLock::new(),
+        }
+    }
+
+    /// A crate (index 5) whose item names an item of crate 7 and whose scope binds one of crate 3.
+    fn defs() -> CrateDefs {
+        let item = |n: u8, name: &str| ItemDef {
+            impl_trait: Some(Def::Item { krate: 7, item: 2 }),
+            impl_self: Some(Def::Extern(Arc::from("std::string::String"))),
+            ..item(n, VertexKind::Impl, name, Shape::None)
         };
+        let mut scope = Scope::default();
+        let binding = Binding { def: Def::Item { krate: 3, item: 0 }, vis: Vis::Public, glob: false, active: true };
+        scope.names[0].insert("Dep".into(), binding);
+        let mut defs =
+            CrateDefs { scopes: vec![scope], impl_crates: vec![7, 3], ..crate_of(5, vec![item(1, "a"), item(2, "b")]) };
         defs.extern_prelude.insert("dep".to_owned(), Def::Item { krate: 3, item: 0 });
         defs
     }

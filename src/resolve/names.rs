@@ -522,48 +522,23 @@ mod tests {
 
     #[test]
     fn an_item_mentions_what_its_shape_names_and_shapes_are_found_once() {
-        use super::super::{ItemDef, Vis};
+        use super::super::tests::{crate_of, item};
         use crate::model::VertexKind;
         use crate::parse::{PathRef, TypeExpr};
-        let item = |n: u8, name: &str, shape: Shape| ItemDef {
-            id: Uuid::from_bytes([n; 16]),
-            kind: VertexKind::Function,
-            name: name.into(),
-            parent: None,
-            vis: Vis::Public,
-            active: true,
-            scope: 0,
-            own_scope: None,
-            children: Vec::new(),
-            shape,
-            impl_trait: None,
-            impl_self: None,
-            supertraits: Vec::new(),
-        };
         let returns = |ty: &str| Shape::Function {
             returns: TypeExpr::Path(PathRef::single(ty), Vec::new()),
             inputs: Vec::new(),
             receiver: false,
         };
-        let defs = CrateDefs {
-            krate: 0,
-            edition_2015: false,
-            items: vec![
-                item(1, "make", returns("Thing")),
-                item(2, "plain", Shape::None),
-                item(3, "other", returns("U")),
+        let function = VertexKind::Function;
+        let defs = crate_of(
+            0,
+            vec![
+                item(1, function, "make", returns("Thing")),
+                item(2, function, "plain", Shape::None),
+                item(3, function, "other", returns("U")),
             ],
-            by_id: Default::default(),
-            scopes: Vec::new(),
-            root_scope: 0,
-            extern_prelude: Default::default(),
-            macros: Default::default(),
-            impls_by_self: Default::default(),
-            methods_by_name: Default::default(),
-            impl_crates: Vec::new(),
-            exported: std::sync::OnceLock::new(),
-            shapes: std::sync::OnceLock::new(),
-        };
+        );
         let refs: Vec<RecordRefs> = (0..3).map(|_| RecordRefs::default()).collect();
         let mut buf = Vec::new();
         let mentions = |index: u32, changed: &[&str], buf: &mut Vec<u8>| {
