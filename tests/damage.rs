@@ -136,11 +136,13 @@ fn caches_from_another_version_are_not_used() {
     let db = fixture.path().join("graph.msgpack");
     let first = build(&fixture, &db, &["--message-format", "json"]);
     assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+    // The metadata cache's entry is a line of JSON, then `cargo metadata`'s answer.
     let metadata = metadata_cache_entry(fixture.path());
     let json = std::fs::read_to_string(&metadata).unwrap();
-    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let (line, answer) = json.split_once('\n').unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
     value["version"] = serde_json::json!(999);
-    std::fs::write(&metadata, value.to_string()).unwrap();
+    std::fs::write(&metadata, format!("{value}\n{answer}")).unwrap();
     let state = PathBuf::from(format!("{}.cache/state.msgpack", db.display()));
     let mut bytes = std::fs::read(&state).unwrap();
     // The state is a msgpack array (a struct without field names) whose first element is the

@@ -33,14 +33,13 @@ use std::time::UNIX_EPOCH;
 use camino::{Utf8Path, Utf8PathBuf};
 use cargo_metadata::Metadata;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use super::WorkspaceConfig;
 use crate::cfg::{Rustc, Target};
 use crate::incremental::{Input, hash};
 
-/// Bump when an entry's meaning changes.
-const VERSION: u32 = 3;
+/// Bump when an entry's meaning or layout changes.
+const VERSION: u32 = 4;
 /// Entries kept per target folder (one per set of options and folder it was run from).
 const MAX_ENTRIES: usize = 8;
 /// The folder of the entries, in `<target-dir>/codegraph`.
@@ -48,6 +47,9 @@ const DIR: &str = "metadata-cache";
 /// Where versions before 3 kept all their entries in one file, read whole by each look-up.
 const OLD_FILE: &str = "metadata-cache.json";
 
+/// An entry's file: this, as one line of JSON, then `cargo metadata`'s answer as JSON (close to a
+/// megabyte for a package with a few dozen dependencies), read only once the inputs below are
+/// seen unchanged, and then parsed straight into its types.
 #[derive(Serialize, Deserialize)]
 struct Entry {
     version: u32,
@@ -57,10 +59,6 @@ struct Entry {
     watched: Vec<Input>,
     /// The toolchain's executables and folders with their size and time.
     toolchain: Vec<(Utf8PathBuf, String)>,
-    /// `cargo metadata`'s answer, a large JSON value (close to a megabyte for a package with a
-    /// few dozen dependencies): kept raw, so that it is parsed only once the inputs are seen
-    /// unchanged.
-    metadata: Box<RawValue>,
     triple: String,
     features: BTreeSet<String>,
     /// The toolchain's version (since `VERSION` 2).
@@ -130,7 +128,9 @@ fn entry_file(dir: &Utf8Path, key: &str) -> Utf8PathBuf {
 
 fn lookup(file: &Utf8Path, key: &str) -> Option<(Metadata, Target)> {
     let bytes = std::fs::read(file).ok()?;
-    let entry: Entry = serde_json::from_slice(&bytes).ok()?;
+    // Compact JSON holds no raw line break: the first one ends the entry's line.
+    let (line, metadata) = bytes.split_at(memchr::memchr(b'\n', &bytes)?);
+    let entry: Entry = serde_json::from_slice(line).ok()?;
     if entry.version != VERSION || entry.key != key {
         return None;
     }
@@ -139,7 +139,7 @@ fn lookup(file: &Utf8Path, key: &str) -> Option<(Metadata, Target)> {
     if !fresh {
         return None;
     }
-    let metadata = serde_json::from_str(entry.metadata.get()).ok()?;
+    let metadata = serde_json::from_slice(&metadata[1..]).ok()?;
     Some((metadata, Target::new(entry.triple, entry.features, entry.rustc)))
 }
 
@@ -149,7 +149,6 @@ fn store(config: &WorkspaceConfig, key: String, metadata: &Metadata, target: &Ta
         key: key.clone(),
         watched: watched(config, metadata),
         toolchain: toolchain(),
-        metadata: serde_json::value::to_raw_value(metadata)?,
         triple: target.triple.clone(),
         features: target.features().clone(),
         rustc: target.rustc().cloned(),
@@ -159,7 +158,10 @@ fn store(config: &WorkspaceConfig, key: String, metadata: &Metadata, target: &Ta
     std::fs::create_dir_all(&dir)?;
     let mut temp = crate::replacement_file().prefix(".metadata-cache").tempfile_in(&dir)?;
     // Encoded whole, then written at once (the encoder writes token by token).
-    temp.write_all(&serde_json::to_vec(&entry)?)?;
+    let mut bytes = serde_json::to_vec(&entry)?;
+    bytes.push(b'\n');
+    serde_json::to_writer(&mut bytes, metadata)?;
+    temp.write_all(&bytes)?;
     temp.persist(entry_file(&dir, &key)).map_err(|err| err.error)?;
     // Best effort, like the whole cache: the oldest entries beyond the few kept, and an older
     // version's single file.
