@@ -615,15 +615,16 @@ fn duplicates_into(items: &[ItemFacts], cfg: &CfgContext, path: &str, active: bo
 /// between them.
 pub fn workspace_batch(workspace: &Workspace) -> Batch {
     let mut batch = Batch::default();
-    // Each crate's id once: a dependency names two (tokio's package: 3,928 dependencies between
-    // 208 crates, a hash of the key each).
+    // Each id once: a dependency names two crates, a crate its package (tokio's: 3,928
+    // dependencies between 208 crates of 21 packages, a hash of the key each).
     let crate_ids: Vec<uuid::Uuid> = workspace.crates.iter().map(|krate| krate.key.id()).collect();
-    for package in &workspace.packages {
+    let package_ids: Vec<uuid::Uuid> = workspace.packages.iter().map(|package| package.key.id()).collect();
+    for (package, &id) in workspace.packages.iter().zip(&package_ids) {
         let mut props = Props::new();
         props.insert("name", Value::from(package.name.as_str()));
         props.insert("version", Value::from(package.version.as_str()));
         props.insert("source", Value::from(package.source.as_str()));
-        batch.vertices.push(Vertex { id: package.key.id(), kind: VertexKind::Package, props });
+        batch.vertices.push(Vertex { id, kind: VertexKind::Package, props });
     }
     for (index, krate) in workspace.crates.iter().enumerate() {
         let package = &workspace.packages[krate.package];
@@ -636,7 +637,7 @@ pub fn workspace_batch(workspace: &Workspace) -> Batch {
         props.insert("indexed", Value::from(krate.indexed));
         let id = crate_ids[index];
         batch.vertices.push(Vertex { id, kind: VertexKind::Crate, props });
-        batch.edges.push(Edge::new(package.key.id(), EdgeKind::Contains, id));
+        batch.edges.push(Edge::new(package_ids[krate.package], EdgeKind::Contains, id));
     }
     for dep in &workspace.deps {
         let mut props = Props::new();

@@ -392,11 +392,7 @@ pub fn item_mentions_any(
     let mut mentions = false;
     refs_keys(refs, buf, &mut |key: u64| mentions |= changed.contains(key));
     let shapes = defs.shapes();
-    mentions
-        || shapes
-            .items
-            .binary_search(&index)
-            .is_ok_and(|at| shapes.mentions[at].1.0.iter().any(|&key| changed.contains(key)))
+    mentions || shapes.items.binary_search(&index).is_ok_and(|at| shapes.mentions[at].1.meets(changed))
 }
 
 /// Calls `on_str` with every string of the MessagePack values in `bytes` (each as UTF-8,

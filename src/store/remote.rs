@@ -828,18 +828,19 @@ impl LeaseRecord {
 /// The vertices are listed, not only their properties: a build killed between creating its
 /// lease's vertex and writing its first property leaves a vertex with none, which a properties
 /// query does not return. Missed, that generation looked free to `acquire`, whose creating it
-/// failed (it exists) again and again, a busy loop that no later build left.
+/// failed (it exists) again and again, a busy loop that no later build left. Then the newest
+/// lease's properties alone are read (one lease is left per build).
 fn newest_lease(remote: &Remote) -> indradb::Result<Option<LeaseRecord>> {
     let q = RangeVertexQuery::new().t(identifier(LEASE_KIND).map_err(|_| indradb::Error::Unsupported)?);
-    let vertices = util::extract_vertices(remote.get(q.clone())?).ok_or(indradb::Error::Unsupported)?;
+    let vertices = util::extract_vertices(remote.get(q)?).ok_or(indradb::Error::Unsupported)?;
     let generation_of = |id: Uuid| Some(id.as_u64_pair().1).filter(|&generation| id == lease_id(generation));
     let Some(generation) = vertices.iter().filter_map(|vertex| generation_of(vertex.id)).max() else {
         return Ok(None);
     };
-    let found = util::extract_vertex_properties(remote.get(q.properties().map_err(indradb::Error::Invalid)?)?)
-        .ok_or(indradb::Error::Unsupported)?;
+    let q = SpecificVertexQuery::single(lease_id(generation)).properties().map_err(indradb::Error::Invalid)?;
+    let found = util::extract_vertex_properties(remote.get(q)?).ok_or(indradb::Error::Unsupported)?;
     // None when the holder wrote none yet (or was killed first): `acquire` waits a lease time.
-    let props = found.into_iter().find(|vp| vp.vertex.id == lease_id(generation)).map(|vp| vp.props);
+    let props = found.into_iter().next().map(|vp| vp.props);
     let get = |name: &str| props.as_ref()?.iter().find(|p| p.name.as_str() == name).map(|p| (*p.value.0).clone());
     Ok(Some(LeaseRecord {
         generation,
