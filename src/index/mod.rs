@@ -220,9 +220,7 @@ impl Ctx<'_> {
     /// `send`, for a batch already encoded (`encode_batch`).
     fn send_encoded(&self, walk: &Walk, batch: Batch, encoded: Bytes) {
         walk.output.lock().unwrap_or_else(|poison| poison.into_inner()).add_encoded(&batch, encoded);
-        if let Some(sink) = &self.sink
-            && sink.send(batch).is_err()
-        {
+        if !walk.unsent.push(batch) {
             self.store_gone.store(true, Ordering::Relaxed);
         }
     }
@@ -771,6 +769,55 @@ impl FileJob<'_> {
     }
 }
 
+/// A crate's batches on their way to the writer, sent some thousands of items at a time. One send
+/// per file woke the writer's thread (a futex call, often a reschedule of another core) about a
+/// thousand times in a build of tokio's package: 7% of the CPU of a package of 500 small test
+/// targets. What is left is sent when the walk is dropped, at the end of its crate (one that
+/// panicked too), before any crate that depends on it starts.
+#[derive(Default)]
+struct Unsent {
+    /// The writer; `None` where nothing is written (a rerun's indexing).
+    sink: Option<SyncSender<Batch>>,
+    batch: Mutex<Batch>,
+}
+
+impl Unsent {
+    /// How many vertices and edges are held before they are sent.
+    const ITEMS: usize = 4096;
+
+    fn to(sink: Option<SyncSender<Batch>>) -> Unsent {
+        Unsent { sink, batch: Mutex::default() }
+    }
+
+    /// Holds `batch` for the writer, and sends what is held once it is `ITEMS` or more; false
+    /// when the writer is gone.
+    fn push(&self, mut batch: Batch) -> bool {
+        let Some(sink) = &self.sink else { return true };
+        let full = {
+            let mut unsent = self.batch.lock().unwrap_or_else(|poison| poison.into_inner());
+            if unsent.is_empty() {
+                *unsent = batch;
+            } else {
+                unsent.append(&mut batch);
+            }
+            (unsent.vertices.len() + unsent.edges.len() >= Self::ITEMS).then(|| std::mem::take(&mut *unsent))
+        };
+        full.is_none_or(|batch| sink.send(batch).is_ok())
+    }
+}
+
+impl Drop for Unsent {
+    fn drop(&mut self) {
+        let batch = std::mem::take(self.batch.get_mut().unwrap_or_else(|poison| poison.into_inner()));
+        if let Some(sink) = &self.sink
+            && !batch.is_empty()
+        {
+            // A writer that is gone reports why when it is joined.
+            let _ = sink.send(batch);
+        }
+    }
+}
+
 /// What the walk of one crate gathers from all its files.
 #[derive(Default)]
 struct Walk {
@@ -786,6 +833,8 @@ struct Walk {
     module_refs: Mutex<Vec<(uuid::Uuid, parse::Refs)>>,
     /// The crate's output so far.
     output: Mutex<OutputBuilder>,
+    /// Its batches not sent to the writer yet.
+    unsent: Unsent,
     diagnostics: Mutex<Vec<Diagnostic>>,
     /// Every path the walk read or looked for in vain, for the next build's checks.
     inputs: Mutex<Vec<Input>>,
@@ -915,7 +964,7 @@ fn index_crate(
 ) -> (CrateOutput, Option<Arc<CrateDefs>>) {
     let krate = &ctx.workspace.crates[krate_index];
     let package = &ctx.workspace.packages[krate.package];
-    let walk = Walk { cached, ..Walk::default() };
+    let walk = Walk { cached, unsent: Unsent::to(ctx.sink.clone()), ..Walk::default() };
     let root = ChildModule::crate_root(&krate.key, &krate.crate_name);
     let root_edge = Edge::new(krate.key.id(), EdgeKind::Contains, root.key.id());
     ctx.send(&walk, Batch { vertices: Vec::new(), edges: vec![root_edge] });
@@ -2684,6 +2733,38 @@ mod tests {
         // A call's `cfg` is added to what it expands to afterwards: not part of the key.
         let with_cfg = parse::MacroCall { cfg: Some("test".to_owned()), ..call("m", "a", 3) };
         assert_eq!(base, expansion_key("items", &with_cfg, Some(definition("(x) => {}"))));
+    }
+
+    #[test]
+    fn batches_go_to_the_writer_a_few_thousand_items_at_a_time_and_the_rest_at_the_end() {
+        let (sink, writer) = std::sync::mpsc::sync_channel(16);
+        let edges = |n: usize| Batch {
+            vertices: Vec::new(),
+            edges: (0..n)
+                .map(|i| Edge::new(uuid::Uuid::from_u128(i as u128), EdgeKind::Calls, uuid::Uuid::nil()))
+                .collect(),
+        };
+        let unsent = Unsent::to(Some(sink));
+        assert!(unsent.push(edges(Unsent::ITEMS - 1)));
+        assert!(writer.try_recv().is_err(), "sent before it is full");
+        assert!(unsent.push(edges(2)));
+        assert_eq!(writer.try_recv().map(|batch| batch.edges.len()), Ok(Unsent::ITEMS + 1));
+        assert!(unsent.push(edges(3)));
+        assert!(writer.try_recv().is_err());
+        drop(unsent);
+        let rest = writer.try_recv().map(|batch| batch.edges);
+        assert_eq!(rest.as_ref().map(Vec::len), Ok(3), "what is held is sent when the walk is dropped");
+        assert_eq!(rest.unwrap()[2].from, uuid::Uuid::from_u128(2), "in the order pushed");
+        assert!(writer.try_recv().is_err(), "sent once");
+
+        // No writer (a rerun's indexing): nothing is held.
+        let unsent = Unsent::to(None);
+        assert!(unsent.push(edges(5)));
+        assert!(unsent.batch.lock().unwrap().is_empty());
+        // A writer that is gone is told.
+        let (sink, writer) = std::sync::mpsc::sync_channel(16);
+        drop(writer);
+        assert!(!Unsent::to(Some(sink)).push(edges(Unsent::ITEMS)));
     }
 
     #[test]
