@@ -771,9 +771,10 @@ impl FileJob<'_> {
 
 /// A crate's batches on their way to the writer, sent some thousands of items at a time. A send
 /// per batch (one for each file, more for expansions and resolution: over 834 in a build of
-/// tokio's package) woke the writer's thread each time, a futex call and often a reschedule of the
-/// other core: 7% of the CPU of a package of 500 small test targets. What is left is sent when the walk is dropped, at the end of its crate (one that
-/// panicked too), before any crate that depends on it starts.
+/// tokio's package) woke the writer's thread each time, a futex call and often a reschedule of
+/// the other core: 7% of the CPU of a package of 500 small test targets. What is left is sent
+/// when the walk is dropped, at the end of its crate (one that panicked too), before any crate
+/// that depends on it starts.
 #[derive(Default)]
 struct Unsent {
     /// The writer; `None` where nothing is written (a rerun's indexing).
