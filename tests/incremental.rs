@@ -486,35 +486,49 @@ fn a_body_edit_in_a_large_crate_compares_only_the_batches_it_changes() {
     assert!((50..1022).contains(&resolved), "{summary}");
 }
 
-#[test]
-fn targets_that_name_nothing_whose_meaning_changed_are_kept() {
-    // A library and four test targets: one names a helper, one names what the library is about
-    // to gain, one names a function whose return type is about to mean another type, and one
-    // imports the library by a glob and calls what it gains.
+/// A package `lib` with `lib_rs` as its library and `tests` (name, text) as its test targets,
+/// built once into the rerun's graph: the scratch folder (kept alive), the package's folder, its
+/// `src/lib.rs`, and the rerun's and the full build's graphs.
+struct LibWithTests {
+    scratch: tempfile::TempDir,
+    root: PathBuf,
+    lib: PathBuf,
+    rerun_db: PathBuf,
+    full_db: PathBuf,
+}
+
+fn lib_with_tests(lib_rs: &str, tests: &[(&str, &str)]) -> LibWithTests {
     let scratch = tempfile::tempdir().unwrap();
     let root = new_package(scratch.path(), "lib");
     let lib = root.join("src/lib.rs");
-    std::fs::write(
-        &lib,
-        "pub mod a { pub struct Thing; impl Thing { pub fn go(&self) {} } }\n\
-         pub mod b { pub struct Thing; impl Thing { pub fn go(&self) {} } }\n\
-         pub use a::Thing;\n\
-         pub fn make() -> Thing { todo!() }\n\
-         pub fn helper() {}\n",
-    )
-    .unwrap();
+    std::fs::write(&lib, lib_rs).unwrap();
     std::fs::create_dir_all(root.join("tests")).unwrap();
-    let tests = [
-        ("plain", "#[test]\nfn t() { lib::helper(); }\n"),
-        ("names", "#[test]\nfn t() { lib::added(); }\n"),
-        ("typed", "#[test]\nfn t() { lib::make().go(); }\n"),
-        ("glob", "use lib::*;\n#[test]\nfn t() { helper(); }\nfn u() { added(); }\n"),
-    ];
     for (name, text) in tests {
         std::fs::write(root.join(format!("tests/{name}.rs")), text).unwrap();
     }
     let (rerun_db, full_db) = (scratch.path().join("rerun.msgpack"), scratch.path().join("full.msgpack"));
     build_and_export(&root, &rerun_db, &[]);
+    LibWithTests { scratch, root, lib, rerun_db, full_db }
+}
+
+#[test]
+fn targets_that_name_nothing_whose_meaning_changed_are_kept() {
+    // A library and four test targets: one names a helper, one names what the library is about
+    // to gain, one names a function whose return type is about to mean another type, and one
+    // imports the library by a glob and calls what it gains.
+    let LibWithTests { scratch: _scratch, root, lib, rerun_db, full_db } = lib_with_tests(
+        "pub mod a { pub struct Thing; impl Thing { pub fn go(&self) {} } }\n\
+         pub mod b { pub struct Thing; impl Thing { pub fn go(&self) {} } }\n\
+         pub use a::Thing;\n\
+         pub fn make() -> Thing { todo!() }\n\
+         pub fn helper() {}\n",
+        &[
+            ("plain", "#[test]\nfn t() { lib::helper(); }\n"),
+            ("names", "#[test]\nfn t() { lib::added(); }\n"),
+            ("typed", "#[test]\nfn t() { lib::make().go(); }\n"),
+            ("glob", "use lib::*;\n#[test]\nfn t() { helper(); }\nfn u() { added(); }\n"),
+        ],
+    );
     let check = |expected_unaffected: u64| {
         let (rerun, summary, _) = rerun_equals_full(&root, &rerun_db, &full_db);
         assert_eq!(summary["crates_unaffected"], expected_unaffected, "{summary}");
@@ -545,23 +559,17 @@ fn targets_that_name_nothing_whose_meaning_changed_are_kept() {
 /// encodes) changing meaning leaves the targets that never name it.
 #[test]
 fn a_name_like_a_word_of_ours_changes_only_what_names_it() {
-    let scratch = tempfile::tempdir().unwrap();
-    let root = new_package(scratch.path(), "lib");
-    let lib = root.join("src/lib.rs");
-    std::fs::write(
-        &lib,
+    let LibWithTests { scratch: _scratch, root, lib, rerun_db, full_db } = lib_with_tests(
         "pub mod a { pub struct Path; }\n\
          pub mod b { pub struct Path; }\n\
          pub use a::Path;\n\
          pub fn helper() -> u32 { 1 }\n\
          pub fn function(count: u32) -> Option<u32> { Some(count) }\n",
-    )
-    .unwrap();
-    std::fs::create_dir_all(root.join("tests")).unwrap();
-    std::fs::write(root.join("tests/plain.rs"), "#[test]\nfn t() { lib::helper(); lib::function(1); }\n").unwrap();
-    std::fs::write(root.join("tests/pathy.rs"), "#[test]\nfn t() { let _ = lib::Path; }\n").unwrap();
-    let (rerun_db, full_db) = (scratch.path().join("rerun.msgpack"), scratch.path().join("full.msgpack"));
-    build_and_export(&root, &rerun_db, &[]);
+        &[
+            ("plain", "#[test]\nfn t() { lib::helper(); lib::function(1); }\n"),
+            ("pathy", "#[test]\nfn t() { let _ = lib::Path; }\n"),
+        ],
+    );
     toggle(&lib, "pub use a::Path;", "pub use b::Path;");
     let (_, summary, _) = rerun_equals_full(&root, &rerun_db, &full_db);
     assert_eq!(summary["crates_unaffected"], 1, "the target that never names `Path` is kept: {summary}");

@@ -44,6 +44,7 @@ mod input;
 mod unit;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -608,8 +609,8 @@ pub fn crate_fingerprints(workspace: &Workspace) -> Vec<String> {
     let packages: Vec<String> = workspace.packages.iter().map(|package| format!("{package:#?}")).collect();
     let mut deps: Vec<String> = vec![String::new(); workspace.crates.len()];
     for dep in &workspace.deps {
-        let text = &mut deps[dep.from];
-        text.push_str(&format!("{:?} {:?} {:?}\n", workspace.crates[dep.to].key, dep.kind, dep.rename));
+        // Writing into a `String` cannot fail.
+        let _ = writeln!(deps[dep.from], "{:?} {:?} {:?}", workspace.crates[dep.to].key, dep.kind, dep.rename);
     }
     (0..workspace.crates.len())
         .map(|index| {
