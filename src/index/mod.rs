@@ -473,12 +473,20 @@ fn index_flowing(ctx: &Ctx<'_>, pool: &rayon::ThreadPool, hand_over: &dyn Fn(Cra
         panic: None,
     });
     let (sender, receiver) = std::sync::mpsc::channel::<CrateOutput>();
+    // The crates that do not wait start at once (`release` below).
+    let ahead = ReadAhead::of(ctx, &plan, &state.lock().unwrap_or_else(|poison| poison.into_inner()).waiting);
     pool.in_place_scope(|scope| {
         let mut flow = state.lock().unwrap_or_else(|poison| poison.into_inner());
         let roots: Vec<usize> = (0..plan.members.len()).filter(|&group| flow.waiting[group] == 0).collect();
         flow.release(&plan, roots);
         flow.start(&plan, ctx, scope, &state, &sender);
         drop(flow);
+        // With one thread there is never one left over.
+        let ahead = &ahead;
+        for _ in 1..plan.limit {
+            let state = &state;
+            scope.spawn(move |_| ahead.run(ctx, state));
+        }
         // The jobs hold the other senders: the loop ends when the last crate has finished.
         drop(sender);
         for output in receiver {
@@ -491,6 +499,49 @@ fn index_flowing(ctx: &Ctx<'_>, pool: &rayon::ThreadPool, hand_over: &dyn Fn(Cra
         std::panic::resume_unwind(panic);
     }
     if flow.stopped { Err(IndexError::StoreGone) } else { Ok(()) }
+}
+
+/// The root files of the crates that wait for others, parsed ahead (`SharedParses::read_ahead`)
+/// by a thread that finds no other job: a crate's last steps (its last rounds of expansion, its
+/// resolution) leave cores idle that the crates waiting on it cannot use yet, and their roots'
+/// parse (most of a test or example target's work) does not need what they wait for. A thread
+/// reading ahead takes any other job first, one file at a time, so the crates under way are not
+/// held up by more than a file's parse.
+struct ReadAhead {
+    /// Those of the crates that start first come first.
+    roots: Vec<Utf8PathBuf>,
+    next: AtomicUsize,
+}
+
+impl ReadAhead {
+    fn of(ctx: &Ctx<'_>, plan: &FlowPlan<'_>, waiting: &[usize]) -> ReadAhead {
+        let crates = &ctx.workspace.crates;
+        let mut later: Vec<(usize, usize)> = (0..plan.members.len())
+            .filter(|&group| waiting[group] > 0)
+            .flat_map(|group| plan.members[group].iter().map(move |&krate| (group, krate)))
+            .filter(|&(_, krate)| crates[krate].indexed)
+            .collect();
+        later.sort_by_key(|&(group, krate)| (std::cmp::Reverse(plan.chain[group]), krate));
+        let mut seen = HashSet::new();
+        let roots = later
+            .into_iter()
+            .map(|(_, krate)| crates[krate].root.clone())
+            .filter(|root| seen.insert(root.clone()))
+            .collect();
+        ReadAhead { roots, next: AtomicUsize::new(0) }
+    }
+
+    fn run(&self, ctx: &Ctx<'_>, state: &Mutex<Flow>) {
+        loop {
+            // Any other job first: the crates under way, and those that start meanwhile.
+            while let Some(rayon::Yield::Executed) = rayon::yield_now() {}
+            if state.lock().unwrap_or_else(|poison| poison.into_inner()).stopped {
+                return;
+            }
+            let Some(root) = self.roots.get(self.next.fetch_add(1, Ordering::Relaxed)) else { return };
+            ctx.parses.read_ahead(root);
+        }
+    }
 }
 
 /// What `index_flowing` knows of the crates' groups (`schedule::Components`) from the start.
@@ -1496,9 +1547,19 @@ enum Seen {
     /// Parsed, its facts kept with their content hash: for the rest of the build when `lasting`,
     /// else until the walk that parsed it is done.
     Kept { hash: String, facts: Arc<Parsed>, lasting: bool },
+    /// Parsed before any walk looked for it (`read_ahead`): its facts and their content hash, for
+    /// the first walk job that reads it to take; `None` while the parse is under way.
+    Ahead(Option<Box<(String, Parsed)>>),
 }
 
 type Parsed = Result<parse::FileFacts, parse::SyntaxError>;
+
+/// What `parse_then` found of a path's earlier parse.
+enum Found {
+    Kept(Arc<Parsed>),
+    /// With the content hash it was read ahead with.
+    Ahead(Box<(String, Parsed)>),
+}
 
 impl SharedParses {
     /// Marks `path` as one this build may parse again: its next parse keeps its facts.
@@ -1540,33 +1601,99 @@ impl SharedParses {
         parsed_now: &mut bool,
         then: impl FnOnce(Parsed) -> R,
     ) -> R {
-        let kept = self.seen.get(path).and_then(|entry| match entry.value() {
-            Seen::Kept { hash: kept_hash, facts, .. } if kept_hash == hash => Some(Arc::clone(facts)),
+        let found = self.seen.get_mut(path).and_then(|mut seen| match &mut *seen {
+            Seen::Kept { hash: kept_hash, facts, .. } if kept_hash == hash => Some(Found::Kept(Arc::clone(facts))),
+            Seen::Ahead(ahead @ Some(_)) => {
+                let ahead = ahead.take();
+                // A first reader, as far as what is kept goes (`note_parsed`).
+                *seen = Seen::Awaited;
+                ahead.filter(|ahead| ahead.0 == hash).map(Found::Ahead)
+            }
             _ => None,
         });
-        if let Some(facts) = kept {
-            return then((*facts).clone());
-        }
-        *parsed_now = true;
-        parse::parse_file_then_deep(text, |facts, deep| {
-            let keep = |lasting| Seen::Kept { hash: hash.to_owned(), facts: Arc::new(facts.clone()), lasting };
-            let mut seen = self.seen.entry(path.to_owned()).or_insert(Seen::Awaited);
-            match (&*seen, walk_kept) {
-                (_, _) if deep => {
-                    if let Seen::Awaited = *seen {
-                        *seen = Seen::Again;
-                    }
-                }
-                (Seen::Awaited, Some(walk_kept)) => {
-                    *seen = keep(false);
-                    walk_kept.lock().unwrap_or_else(|poison| poison.into_inner()).push(path.to_owned());
-                }
-                (Seen::Awaited, None) => *seen = Seen::Again,
-                (Seen::Again | Seen::Kept { .. }, _) => *seen = keep(true),
+        match found {
+            Some(Found::Kept(facts)) => then((*facts).clone()),
+            Some(Found::Ahead(ahead)) => {
+                let (_, facts) = *ahead;
+                *parsed_now = true;
+                self.note_parsed(path, hash, &facts, walk_kept, false);
+                then(facts)
             }
-            drop(seen);
-            then(facts)
-        })
+            None => {
+                *parsed_now = true;
+                parse::parse_file_then_deep(text, |facts, deep| {
+                    self.note_parsed(path, hash, &facts, walk_kept, deep);
+                    then(facts)
+                })
+            }
+        }
+    }
+
+    /// Notes that `path` was parsed into `facts`, and keeps them as `parse_then` says.
+    fn note_parsed(
+        &self,
+        path: &Utf8Path,
+        hash: &str,
+        facts: &Parsed,
+        walk_kept: Option<&Mutex<Vec<Utf8PathBuf>>>,
+        deep: bool,
+    ) {
+        let keep = |lasting| Seen::Kept { hash: hash.to_owned(), facts: Arc::new(facts.clone()), lasting };
+        let mut seen = self.seen.entry(path.to_owned()).or_insert(Seen::Awaited);
+        // A parse ahead still under way is dropped when it ends (`read_ahead`).
+        match (&*seen, walk_kept) {
+            (_, _) if deep => {
+                if let Seen::Awaited | Seen::Ahead(_) = *seen {
+                    *seen = Seen::Again;
+                }
+            }
+            (Seen::Awaited | Seen::Ahead(_), Some(walk_kept)) => {
+                *seen = keep(false);
+                walk_kept.lock().unwrap_or_else(|poison| poison.into_inner()).push(path.to_owned());
+            }
+            (Seen::Awaited | Seen::Ahead(_), None) => *seen = Seen::Again,
+            (Seen::Again | Seen::Kept { .. }, _) => *seen = keep(true),
+        }
+    }
+
+    /// Parses the file at `path` before any walk job looks for it, for the first one that reads
+    /// it to take (`parse_then`): a crate's root, while a thread has nothing else to do. Nothing
+    /// is kept when a walk job got to the path first (it parses the file itself), nor for a file
+    /// that is not there, not UTF-8, or nests deeper than a worker's stack allows: its walk job
+    /// reads it and reports it as usual.
+    fn read_ahead(&self, path: &Utf8Path) {
+        match self.seen.entry(path.to_owned()) {
+            dashmap::Entry::Vacant(slot) => {
+                slot.insert(Seen::Ahead(None));
+            }
+            dashmap::Entry::Occupied(_) => return,
+        }
+        let parsed = match read_source(path) {
+            Ok((bytes, None)) => {
+                let hash = crate::incremental::hash(&bytes);
+                let text = String::from_utf8(bytes).unwrap_or_default();
+                // A panic is left to the walk job, which parses the file again and reports it.
+                catch_unwind(AssertUnwindSafe(|| {
+                    parse::parse_file_then_deep(&text, |facts, deep| (!deep).then_some(facts))
+                }))
+                .ok()
+                .flatten()
+                .map(|facts| Box::new((hash, facts)))
+            }
+            _ => None,
+        };
+        match parsed {
+            Some(parsed) => {
+                if let Some(mut seen) = self.seen.get_mut(path)
+                    && let Seen::Ahead(ahead @ None) = &mut *seen
+                {
+                    *ahead = Some(parsed);
+                }
+            }
+            None => {
+                self.seen.remove_if(path, |_, seen| matches!(seen, Seen::Ahead(None)));
+            }
+        }
     }
 
     /// Drops the facts kept for a walk that is done (`paths`, its `walk_kept`); those that
@@ -2794,6 +2921,47 @@ mod tests {
             assert!(parses.parse_then(other, "h3", "fn (", None, &mut parsed_now, |facts| facts.is_err()));
             assert_eq!(parsed_now, expected);
         }
+    }
+
+    #[test]
+    fn a_root_read_ahead_is_parsed_once_by_the_first_job_that_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, content: &[u8]| {
+            let path = Utf8PathBuf::from_path_buf(dir.path().join(name)).unwrap();
+            std::fs::write(&path, content).unwrap();
+            (path, crate::incremental::hash(content))
+        };
+        let parses = SharedParses::default();
+        // The facts come from what was read ahead, not from the text the job passes: the content
+        // hash says they are the same.
+        let parsed = |path: &Utf8Path, hash: &str, text: &str| {
+            let mut parsed_now = false;
+            let names = parses.parse_then(path, hash, text, None, &mut parsed_now, |facts| {
+                facts.unwrap().items.iter().map(|item| item.name.clone()).collect::<Vec<_>>()
+            });
+            assert!(parsed_now, "a file read ahead is one this build parsed");
+            names
+        };
+        let (root, hash) = file("main.rs", b"fn ahead() {}\n");
+        parses.read_ahead(&root);
+        assert_eq!(parsed(&root, &hash, "fn not_read() {}"), ["ahead"]);
+        // Taken, not kept: a second job parses its text, as after any first parse.
+        assert_eq!(parsed(&root, &hash, "fn parsed() {}"), ["parsed"]);
+        // A file that changed since it was read ahead is parsed from what the job read.
+        let (changed, _) = file("changed.rs", b"fn before() {}\n");
+        parses.read_ahead(&changed);
+        assert_eq!(parsed(&changed, "another hash", "fn after() {}"), ["after"]);
+        // A path a walk job looked for first is left to it.
+        let (looked_for, hash) = file("looked_for.rs", b"fn ahead() {}\n");
+        parses.will_read([&looked_for]);
+        parses.read_ahead(&looked_for);
+        assert_eq!(parsed(&looked_for, &hash, "fn job() {}"), ["job"]);
+        // Nothing is kept for a file that is missing or not UTF-8: its job reports it.
+        let (bad, hash) = file("bad.rs", b"fn a() { \xff }\n");
+        parses.read_ahead(&bad);
+        parses.read_ahead(&root.with_file_name("missing.rs"));
+        assert!(parses.seen.get(&bad).is_none() && parses.seen.get(&root.with_file_name("missing.rs")).is_none());
+        assert_eq!(parsed(&bad, &hash, "fn lossy() {}"), ["lossy"]);
     }
 
     #[test]
