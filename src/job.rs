@@ -263,6 +263,7 @@ impl Job<'_> {
         let phase = Instant::now();
         let packed = packer.finish().ok_or_else(|| Error::Internal("the cache's thread panicked".into()))?;
         timings.cache_ms = millis_since(phase);
+        outcome.leftovers.free();
         Ok(Built {
             kept: BTreeMap::new(),
             packed,
@@ -410,6 +411,7 @@ impl Job<'_> {
             timings.save_ms = millis_since(phase);
             packed
         };
+        outcome.leftovers.free();
         Ok(Some(Built {
             kept,
             packed,

@@ -124,6 +124,35 @@ pub struct IndexOutcome {
     /// Crates whose changed files changed only what nothing else reads (`patch`): their outputs
     /// are among `units`, patched, not indexed again.
     pub patched: usize,
+    /// What the build held that nothing reads once it is indexed, to free after the save.
+    pub leftovers: Leftovers,
+}
+
+/// Every crate's scopes, the ids of every item and the externs: what indexing held for the
+/// crates that depend on others and for validation. Freed item by item, they held up a rerun's
+/// diff and save; freed on a thread of their own beside the save, the save's threads paid for it
+/// (mimalloc hands a block freed on another thread back to the thread that allocated it, which
+/// takes the blocks back at its next allocation: a third of a second on one thread of the `e2e`
+/// corpus's save, while the other waited). So they are freed on a thread of their own once the
+/// graph is saved (`free`): a command that exits then does not wait for it.
+#[derive(Default)]
+pub struct Leftovers {
+    held: Option<Box<dyn Send>>,
+}
+
+impl std::fmt::Debug for Leftovers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.held.is_some() { "Leftovers(held)" } else { "Leftovers(none)" })
+    }
+}
+
+impl Leftovers {
+    /// Frees what is held on a thread of its own; were no thread to be had, here.
+    pub fn free(self) {
+        if let Some(held) = self.held {
+            let _ = std::thread::Builder::new().name("codegraph-free".to_owned()).spawn(move || drop(held));
+        }
+    }
 }
 
 /// What indexing one crate gave: its output (every batch it sent, encoded as the incremental
@@ -401,12 +430,7 @@ pub fn index(
             }
         }
     }
-    // Every crate's scopes and the ids of every item are freed on a thread of their own (freed
-    // item by item, they held up a rerun's diff and save). Were no thread to be had, the closure
-    // and what it holds are dropped here.
-    let (world, registry, externs) = (ctx.world, ctx.registry, ctx.externs);
-    let _ =
-        std::thread::Builder::new().name("codegraph-free".to_owned()).spawn(move || drop((world, registry, externs)));
+    let leftovers = Leftovers { held: Some(Box::new((ctx.world, ctx.registry, ctx.externs))) };
     let mut errors = ctx.validation_errors.into_inner().unwrap_or_else(|poison| poison.into_inner());
     errors.sort_by_key(|err| err.to_string());
     if let Some(err) = errors.into_iter().next() {
@@ -425,6 +449,7 @@ pub fn index(
         items_resolved: ctx.items_resolved.into_inner(),
         retargeted,
         patched,
+        leftovers,
     })
 }
 
