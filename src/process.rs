@@ -20,6 +20,20 @@ pub fn no_transparent_huge_pages() {
     }
 }
 
+/// Puts the calling thread at idle priority: the operating system runs it only on a core that no
+/// other thread wants (Linux's `SCHED_IDLE`). Whether it could; never elsewhere.
+pub fn idle_priority_for_this_thread() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: `param` is a valid `sched_param` for the call's duration; pid 0 is the calling
+        // thread, and lowering its own priority needs no privilege.
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) == 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    false
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     #[test]
@@ -28,5 +42,14 @@ mod tests {
         let unused: libc::c_ulong = 0;
         // SAFETY: as above, integer arguments only.
         assert_eq!(unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, unused, unused, unused, unused) }, 1);
+    }
+
+    #[test]
+    fn a_thread_put_at_idle_priority_is_at_it_and_the_others_are_not() {
+        // SAFETY: `sched_getscheduler` takes a pid only (0: the calling thread).
+        let policy = || unsafe { libc::sched_getscheduler(0) };
+        let idle = std::thread::spawn(move || (super::idle_priority_for_this_thread(), policy())).join().unwrap();
+        assert_eq!(idle, (true, libc::SCHED_IDLE));
+        assert_eq!(policy(), libc::SCHED_OTHER, "the caller's own thread is left as it was");
     }
 }

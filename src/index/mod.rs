@@ -500,23 +500,27 @@ fn index_flowing(ctx: &Ctx<'_>, pool: &rayon::ThreadPool, hand_over: &dyn Fn(Cra
     let (sender, receiver) = std::sync::mpsc::channel::<CrateOutput>();
     // The crates that do not wait start at once (`release` below).
     let ahead = ReadAhead::of(ctx, &plan, &state.lock().unwrap_or_else(|poison| poison.into_inner()).waiting);
-    pool.in_place_scope(|scope| {
-        let mut flow = state.lock().unwrap_or_else(|poison| poison.into_inner());
-        let roots: Vec<usize> = (0..plan.members.len()).filter(|&group| flow.waiting[group] == 0).collect();
-        flow.release(&plan, roots);
-        flow.start(&plan, ctx, scope, &state, &sender);
-        drop(flow);
-        // With one thread there is never one left over.
-        let ahead = &ahead;
-        for _ in 1..plan.limit {
-            let state = &state;
-            scope.spawn(move |_| ahead.run(ctx, state));
+    std::thread::scope(|threads| {
+        // With one thread for the build, no core is meant to be left over.
+        if plan.limit > 1 {
+            // Were no thread to be had, the roots are parsed by their crates, as they would be.
+            let _ = std::thread::Builder::new()
+                .name("codegraph-ahead".to_owned())
+                .spawn_scoped(threads, || ahead.run(ctx, &state));
         }
-        // The jobs hold the other senders: the loop ends when the last crate has finished.
-        drop(sender);
-        for output in receiver {
-            hand_over(output);
-        }
+        pool.in_place_scope(|scope| {
+            let mut flow = state.lock().unwrap_or_else(|poison| poison.into_inner());
+            let roots: Vec<usize> = (0..plan.members.len()).filter(|&group| flow.waiting[group] == 0).collect();
+            flow.release(&plan, roots);
+            flow.start(&plan, ctx, scope, &state, &sender);
+            drop(flow);
+            // The jobs hold the other senders: the loop ends when the last crate has finished.
+            drop(sender);
+            for output in receiver {
+                hand_over(output);
+            }
+        });
+        ahead.done.store(true, Ordering::Relaxed);
     });
     let flow = state.into_inner().unwrap_or_else(|poison| poison.into_inner());
     if let Some(panic) = flow.panic {
@@ -527,15 +531,18 @@ fn index_flowing(ctx: &Ctx<'_>, pool: &rayon::ThreadPool, hand_over: &dyn Fn(Cra
 }
 
 /// The root files of the crates that wait for others, parsed ahead (`SharedParses::read_ahead`)
-/// by a thread that finds no other job: a crate's last steps (its last rounds of expansion, its
-/// resolution) leave cores idle that the crates waiting on it cannot use yet, and their roots'
-/// parse (most of a test or example target's work) does not need what they wait for. A thread
-/// reading ahead takes any other job first, one file at a time, so the crates under way are not
-/// held up by more than a file's parse.
+/// on a thread of idle priority: a crate's narrow stretches (the first files of a walk, its last
+/// rounds of expansion, much of its resolution) leave cores idle that the crates waiting on it
+/// cannot use yet, and their roots' parse (most of a test or example target's work) does not need
+/// what they wait for. The operating system runs the thread only on a core that nothing else
+/// wants (Linux's `SCHED_IDLE`), so the crates under way are not held up; where that cannot be
+/// asked for, nothing is read ahead. A job of the pool would not do: rayon runs a job inside the
+/// wait of another, and a crate waiting for its files would wait for the reading ahead too.
 struct ReadAhead {
     /// Those of the crates that start first come first.
     roots: Vec<Utf8PathBuf>,
-    next: AtomicUsize,
+    /// Set once every crate is done.
+    done: AtomicBool,
 }
 
 impl ReadAhead {
@@ -553,18 +560,20 @@ impl ReadAhead {
             .map(|(_, krate)| crates[krate].root.clone())
             .filter(|root| seen.insert(root.clone()))
             .collect();
-        ReadAhead { roots, next: AtomicUsize::new(0) }
+        ReadAhead { roots, done: AtomicBool::new(false) }
     }
 
     fn run(&self, ctx: &Ctx<'_>, state: &Mutex<Flow>) {
-        loop {
-            // Any other job first: the crates under way, and those that start meanwhile.
-            while let Some(rayon::Yield::Executed) = rayon::yield_now() {}
-            if state.lock().unwrap_or_else(|poison| poison.into_inner()).stopped {
+        if self.roots.is_empty() || !crate::process::idle_priority_for_this_thread() {
+            return;
+        }
+        for root in &self.roots {
+            if self.done.load(Ordering::Relaxed) || state.lock().unwrap_or_else(|poison| poison.into_inner()).stopped {
                 return;
             }
-            let Some(root) = self.roots.get(self.next.fetch_add(1, Ordering::Relaxed)) else { return };
             ctx.parses.read_ahead(root);
+            // As after a walk job's file: the thread's span table would hold every root.
+            proc_macro2::extra::invalidate_current_thread_spans();
         }
     }
 }
