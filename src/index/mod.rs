@@ -503,10 +503,11 @@ fn index_flowing(ctx: &Ctx<'_>, pool: &rayon::ThreadPool, hand_over: &dyn Fn(Cra
     std::thread::scope(|threads| {
         // With one thread for the build, no core is meant to be left over.
         if plan.limit > 1 {
-            // Were no thread to be had, the roots are parsed by their crates, as they would be.
+            // Were no thread to be had, the roots are parsed by their crates, as they would be;
+            // and so they are if it panics (the scope would pass the panic on).
             let _ = std::thread::Builder::new()
                 .name("codegraph-ahead".to_owned())
-                .spawn_scoped(threads, || ahead.run(ctx, &state));
+                .spawn_scoped(threads, || catch_unwind(AssertUnwindSafe(|| ahead.run(ctx, &state))));
         }
         pool.in_place_scope(|scope| {
             let mut flow = state.lock().unwrap_or_else(|poison| poison.into_inner());
@@ -563,6 +564,8 @@ impl ReadAhead {
         ReadAhead { roots, done: AtomicBool::new(false) }
     }
 
+    /// Stops at the first root once every crate is done: the scope that holds the thread waits
+    /// for it, for no more than the parse of one file, on cores that nothing else wants by then.
     fn run(&self, ctx: &Ctx<'_>, state: &Mutex<Flow>) {
         if self.roots.is_empty() || !crate::process::idle_priority_for_this_thread() {
             return;
