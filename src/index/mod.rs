@@ -1694,7 +1694,7 @@ impl SharedParses {
     }
 
     /// Parses the file at `path` before any walk job looks for it, for the first one that reads
-    /// it to take (`parse_then`): a crate's root, while a thread has nothing else to do. Nothing
+    /// it to take (`parse_then`): a waiting crate's root, on a core nothing else wants. Nothing
     /// is kept when a walk job got to the path first (it parses the file itself), nor for a file
     /// that is not there, not UTF-8, or nests deeper than a worker's stack allows: its walk job
     /// reads it and reports it as usual.
