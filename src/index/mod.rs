@@ -132,9 +132,9 @@ pub struct IndexOutcome {
 /// crates that depend on others and for validation. Freed item by item, they held up a rerun's
 /// diff and save; freed on a thread of their own beside the save, the save's threads paid for it
 /// (mimalloc hands a block freed on another thread back to the thread that allocated it, which
-/// takes the blocks back at its next allocation: a third of a second on one thread of the `e2e`
-/// corpus's save, while the other waited). So they are freed on a thread of their own once the
-/// graph is saved (`free`): a command that exits then does not wait for it.
+/// takes the blocks back at its next allocation: 0.2 s on one thread of the `e2e` corpus's save,
+/// while the other waited). So they are freed on a thread of their own once the graph is saved
+/// (`free`): a command that exits then does not wait for it.
 #[derive(Default)]
 pub struct Leftovers {
     held: Option<Box<dyn Send>>,
