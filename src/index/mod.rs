@@ -509,6 +509,8 @@ fn index_flowing(ctx: &Ctx<'_>, pool: &rayon::ThreadPool, hand_over: &dyn Fn(Cra
                 .name("codegraph-ahead".to_owned())
                 .spawn_scoped(threads, || catch_unwind(AssertUnwindSafe(|| ahead.run(ctx, &state))));
         }
+        // Set when the crates are done, and as a panic leaves: the scope waits for the thread.
+        let _done = ahead.done_on_drop();
         pool.in_place_scope(|scope| {
             let mut flow = state.lock().unwrap_or_else(|poison| poison.into_inner());
             let roots: Vec<usize> = (0..plan.members.len()).filter(|&group| flow.waiting[group] == 0).collect();
@@ -521,7 +523,6 @@ fn index_flowing(ctx: &Ctx<'_>, pool: &rayon::ThreadPool, hand_over: &dyn Fn(Cra
                 hand_over(output);
             }
         });
-        ahead.done.store(true, Ordering::Relaxed);
     });
     let flow = state.into_inner().unwrap_or_else(|poison| poison.into_inner());
     if let Some(panic) = flow.panic {
@@ -562,6 +563,17 @@ impl ReadAhead {
             .filter(|root| seen.insert(root.clone()))
             .collect();
         ReadAhead { roots, done: AtomicBool::new(false) }
+    }
+
+    /// Sets `done` when dropped.
+    fn done_on_drop(&self) -> impl Drop + '_ {
+        struct Done<'a>(&'a AtomicBool);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        Done(&self.done)
     }
 
     /// Stops at the first root once every crate is done: the scope that holds the thread waits
