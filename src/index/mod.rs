@@ -2649,11 +2649,15 @@ fn merge_module_refs(records: &mut [ItemRecord], mut added: Vec<(uuid::Uuid, par
     }
     // Deterministic whatever order the expansions finished in.
     added.sort_by_key(|(id, refs)| (*id, refs.uses.first().map(|u| u.line)));
-    let mut by_id: HashMap<uuid::Uuid, parse::Refs> = HashMap::new();
+    let mut by_id: rustc_hash::FxHashMap<uuid::Uuid, parse::Refs> = Default::default();
     for (id, refs) in added {
         by_id.entry(id).or_default().append(refs);
     }
+    // A few modules among all the crate's records: done once each has its refs.
     for record in records {
+        if by_id.is_empty() {
+            break;
+        }
         if let Some(refs) = by_id.remove(&record.id) {
             let merged = record.refs.open_mut();
             merged.append(refs);

@@ -493,6 +493,7 @@ impl std::ops::AddAssign for ResolveStats {
 /// Resolves one crate's scopes; `Scoped::edges` then gives its items' edges. `world` holds the
 /// crates of earlier waves.
 pub fn scope_crate(input: CrateInput<'_>, world: &World) -> Scoped {
+    use rayon::slice::ParallelSliceMut as _;
     let CrateInput { krate, edition, cfg, deps, transitive, mut records } = input;
     // Records arrive in the order threads finished their files; sorting makes every index, and
     // so every tie broken by index, the same in every run. The keys are sorted, not the records
@@ -501,8 +502,9 @@ pub fn scope_crate(input: CrateInput<'_>, world: &World) -> Scoped {
     // from it in that order.
     let mut order: Vec<(&str, Uuid, u32)> =
         records.iter().enumerate().map(|(at, record)| (record.path.as_str(), record.id, at as u32)).collect();
-    // The position breaks ties, as the stable sort did: the keys are unique.
-    order.sort_unstable();
+    // The position breaks ties, as the stable sort did: the keys are unique, so the order is
+    // the one order, found on the pool (a rerun that indexes a large crate again waits for it).
+    order.par_sort_unstable();
     let order: Vec<u32> = order.into_iter().map(|(_, _, at)| at).collect();
     let mut refs: Vec<RecordRefs> = Vec::with_capacity(records.len());
     let mut defs = CrateDefs {
