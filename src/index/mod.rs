@@ -105,7 +105,6 @@ impl Progress for NoProgress {
     fn blocked(&self, _: &str) {}
 }
 
-#[derive(Debug, Default)]
 pub struct IndexOutcome {
     /// The crates indexed in this build, by index into `Workspace::crates`, with their outputs
     /// (none in a full build, which hands them over as they come: `Mode::Full`).
@@ -135,23 +134,12 @@ pub struct IndexOutcome {
 /// takes the blocks back at its next allocation: 0.2 s on one thread of the `e2e` corpus's save,
 /// while the other waited). So they are freed on a thread of their own once the graph is saved
 /// (`free`): a command that exits then does not wait for it.
-#[derive(Default)]
-pub struct Leftovers {
-    held: Option<Box<dyn Send>>,
-}
-
-impl std::fmt::Debug for Leftovers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.held.is_some() { "Leftovers(held)" } else { "Leftovers(none)" })
-    }
-}
+pub struct Leftovers(Box<dyn Send>);
 
 impl Leftovers {
-    /// Frees what is held on a thread of its own; were no thread to be had, here.
+    /// Frees what is held on a thread of its own.
     pub fn free(self) {
-        if let Some(held) = self.held {
-            let _ = std::thread::Builder::new().name("codegraph-free".to_owned()).spawn(move || drop(held));
-        }
+        resolve::free_on_own_thread(self.0);
     }
 }
 
@@ -430,7 +418,7 @@ pub fn index(
             }
         }
     }
-    let leftovers = Leftovers { held: Some(Box::new((ctx.world, ctx.registry, ctx.externs))) };
+    let leftovers = Leftovers(Box::new((ctx.world, ctx.registry, ctx.externs)));
     let mut errors = ctx.validation_errors.into_inner().unwrap_or_else(|poison| poison.into_inner());
     errors.sort_by_key(|err| err.to_string());
     if let Some(err) = errors.into_iter().next() {

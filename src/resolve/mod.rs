@@ -461,13 +461,18 @@ impl Scoped {
 }
 
 /// Frees `items` on a thread of its own when there are many (each frees what it holds, one by
-/// one, and the build need not wait for that), else here. Were no thread to be had, the closure,
-/// and `items` with it, is dropped here.
+/// one, and the build need not wait for that), else here.
 pub fn free_apart<T: Send + 'static>(items: Vec<T>) {
     const MANY: usize = 4096;
     if items.len() >= MANY {
-        let _ = std::thread::Builder::new().name("codegraph-free".to_owned()).spawn(move || drop(items));
+        free_on_own_thread(items);
     }
+}
+
+/// Frees `value` on a thread of its own. Were no thread to be had, the closure, and `value` with
+/// it, is dropped here.
+pub fn free_on_own_thread<T: Send + 'static>(value: T) {
+    let _ = std::thread::Builder::new().name("codegraph-free".to_owned()).spawn(move || drop(value));
 }
 
 /// Counts for `-v`.
