@@ -202,9 +202,9 @@ fn kept_segments<'c>(
     let kept = segments
         .par_iter()
         .zip(keys)
-        .map_init(Vec::new, |buf, (items, (key, _))| {
+        .map(|(items, (key, _))| {
             let (segment, batches) = by_key.get(key)?;
-            if items.clone().any(|item| names::item_mentions_any(&scoped.defs, scoped.refs(), item, &changed, buf)) {
+            if items.clone().any(|item| names::item_mentions_any(&scoped.defs, scoped.refs(), item, &changed)) {
                 return None;
             }
             Some((*segment, decode_batch_keys(batches)?))

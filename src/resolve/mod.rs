@@ -20,6 +20,7 @@ mod lookup;
 pub mod names;
 pub mod prelude;
 mod record_refs;
+mod strings;
 
 // FxHash: names and ids are hashed at every step of resolution, and FxHash is several times
 // cheaper than std's SipHash on them. Nothing depends on a map's order (`sorted` writes them in

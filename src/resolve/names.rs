@@ -108,20 +108,17 @@ fn for_each_token(text: &str, each: &mut dyn FnMut(&str)) {
         .for_each(each);
 }
 
-/// Calls `each` with the key of every identifier `shape` names (`buf` is scratch space).
-fn shape_keys(shape: &Shape, buf: &mut Vec<u8>, each: &mut dyn FnMut(u64)) {
+/// Calls `each` with the key of every identifier `shape` names.
+fn shape_keys(shape: &Shape, each: &mut dyn FnMut(u64)) {
     if matches!(shape, Shape::None | Shape::MacroRules { .. }) {
         return;
     }
-    buf.clear();
-    // Plain data into a `Vec`: encoding cannot fail.
-    let _ = rmp_serde::encode::write(buf, shape);
-    let _ = visit_strings(buf, &mut |text| for_each_token(text, &mut |token| each(name_key(token))));
+    super::strings::for_each_string(shape, &mut |text| for_each_token(text, &mut |token| each(name_key(token))));
 }
 
 /// Calls `each` with the key of every identifier a record's refs name.
-fn refs_keys(refs: &RecordRefs, buf: &mut Vec<u8>, each: &mut dyn FnMut(u64)) {
-    refs.visit_name_strings(buf, &mut |text| for_each_token(text, &mut |token| each(name_key(token))));
+fn refs_keys(refs: &RecordRefs, each: &mut dyn FnMut(u64)) {
+    refs.visit_name_strings(&mut |text| for_each_token(text, &mut |token| each(name_key(token))));
 }
 
 /// A crate's scopes, name by name (see the module's comment): each name's key and a hash of
@@ -318,14 +315,11 @@ impl CrateDefs {
                 .par_iter()
                 .enumerate()
                 .filter(|(_, item)| !matches!(item.shape, Shape::None | Shape::MacroRules { .. }))
-                .map_init(
-                    || Vec::with_capacity(256),
-                    |buf, (index, item)| {
-                        let mut keys = Vec::new();
-                        shape_keys(&item.shape, buf, &mut |key| keys.push(key));
-                        (index as u32, (name_key(&item.name), Names::from_keys(keys)))
-                    },
-                )
+                .map(|(index, item)| {
+                    let mut keys = Vec::new();
+                    shape_keys(&item.shape, &mut |key| keys.push(key));
+                    (index as u32, (name_key(&item.name), Names::from_keys(keys)))
+                })
                 .unzip();
             ShapeMentions { items, mentions }
         })
@@ -363,12 +357,12 @@ pub fn close_over_shapes(changed: &mut Names, shapes: &[&[(u64, Names)]]) {
 /// needs no more: its own edge goes to the module it names, and what it binds is looked up by
 /// the names that mention it.
 pub fn mentions(defs: &CrateDefs, refs: &[RecordRefs]) -> Mentions {
-    let (mut keys, mut buf) = (Vec::new(), Vec::new());
+    let mut keys = Vec::new();
     for refs in refs {
-        refs_keys(refs, &mut buf, &mut |key| keys.push(key));
+        refs_keys(refs, &mut |key| keys.push(key));
     }
     for item in &defs.items {
-        shape_keys(&item.shape, &mut buf, &mut |key| keys.push(key));
+        shape_keys(&item.shape, &mut |key| keys.push(key));
     }
     Mentions::of(&Names::from_keys(keys).0)
 }
@@ -378,19 +372,13 @@ pub fn mentions(defs: &CrateDefs, refs: &[RecordRefs]) -> Mentions {
 /// parallel loop, ask for them first (`shape_mentions`), as `index::resolved` does by closing
 /// the changed names over them, lest a thread that waits for the pool's work take another call
 /// that waits for the same shapes.
-pub fn item_mentions_any(
-    defs: &CrateDefs,
-    refs: &[RecordRefs],
-    index: u32,
-    changed: &Names,
-    buf: &mut Vec<u8>,
-) -> bool {
+pub fn item_mentions_any(defs: &CrateDefs, refs: &[RecordRefs], index: u32, changed: &Names) -> bool {
     let Some(refs) = refs.get(index as usize) else { return true };
     if changed.is_empty() {
         return false;
     }
     let mut mentions = false;
-    refs_keys(refs, buf, &mut |key: u64| mentions |= changed.contains(key));
+    refs_keys(refs, &mut |key: u64| mentions |= changed.contains(key));
     let shapes = defs.shapes();
     mentions || shapes.items.binary_search(&index).is_ok_and(|at| shapes.mentions[at].1.meets(changed))
 }
@@ -536,19 +524,16 @@ mod tests {
             ],
         );
         let refs: Vec<RecordRefs> = (0..3).map(|_| RecordRefs::default()).collect();
-        let mut buf = Vec::new();
-        let mentions = |index: u32, changed: &[&str], buf: &mut Vec<u8>| {
-            item_mentions_any(&defs, &refs, index, &names(changed), buf)
-        };
-        assert!(mentions(0, &["Thing"], &mut buf), "`make` returns a `Thing`");
-        assert!(!mentions(1, &["Thing"], &mut buf), "`plain` has no shape");
-        assert!(!mentions(2, &["Thing"], &mut buf) && mentions(2, &["U"], &mut buf));
-        assert!(!mentions(0, &[], &mut buf));
-        assert!(mentions(7, &["Thing"], &mut buf), "an item out of range counts as mentioning");
+        let mentions = |index: u32, changed: &[&str]| item_mentions_any(&defs, &refs, index, &names(changed));
+        assert!(mentions(0, &["Thing"]), "`make` returns a `Thing`");
+        assert!(!mentions(1, &["Thing"]), "`plain` has no shape");
+        assert!(!mentions(2, &["Thing"]) && mentions(2, &["U"]));
+        assert!(!mentions(0, &[]));
+        assert!(mentions(7, &["Thing"]), "an item out of range counts as mentioning");
         // Keyed by the items' names, in item order; the variants' names in the shapes' encoding
         // (`Function`, `Path`) are not mentions.
         assert_eq!(defs.shape_mentions(), [(name_key("make"), names(&["Thing"])), (name_key("other"), names(&["U"]))]);
-        assert!(!mentions(0, &["Path", "Function"], &mut buf));
+        assert!(!mentions(0, &["Path", "Function"]));
         assert!(std::ptr::eq(defs.shape_mentions(), defs.shape_mentions()), "found once");
     }
 

@@ -8,6 +8,7 @@ use serde::ser::{SerializeTuple, Serializer};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::strings::for_each_string;
 use crate::parse::{BodyMacro, Call, Named, Refs, UseFacts};
 
 /// What an item names (`parse::Refs`), as its record carries it.
@@ -141,18 +142,14 @@ impl RecordRefs {
     }
 
     /// Calls `on_str` with every string the record names (its `use` declarations, supertraits
-    /// and names, packed or not): what `names::mentions` reads. `buf` is scratch space.
-    pub fn visit_name_strings(&self, buf: &mut Vec<u8>, on_str: &mut dyn FnMut(&str)) {
-        // Plain data into a `Vec`: encoding cannot fail, and the bytes are one value each.
-        buf.clear();
-        let _ = rmp_serde::encode::write(buf, &(self.uses(), self.supertraits()));
-        let _ = super::names::visit_strings(buf, on_str);
+    /// and names, packed or not): what `names::mentions` reads. A packed record's names are
+    /// walked as the cache wrote them; the rest is read as it is (`strings::for_each_string`).
+    pub fn visit_name_strings(&self, on_str: &mut dyn FnMut(&str)) {
+        for_each_string(&(self.uses(), self.supertraits()), on_str);
         match self {
             RecordRefs::Open { refs, .. } => {
-                buf.clear();
                 let names: NamesRef<'_> = (&refs.types, &refs.values, &refs.calls, &refs.macros, &refs.derives);
-                let _ = rmp_serde::encode::write(buf, &names);
-                let _ = super::names::visit_strings(buf, on_str);
+                for_each_string(&names, on_str);
             }
             RecordRefs::Packed(packed) => {
                 let _ = super::names::visit_strings(&packed.names, on_str);
