@@ -242,6 +242,58 @@ fn a_file_output_decodes_from_its_batch_encoded_once() {
     assert!(FileOutput::decode(cut).is_none(), "a truncated output is refused");
 }
 
+/// Records as a file's parse gives them (a body macro's call, types, a shape) are read back as
+/// written, whatever their optional parts hold: the records' encoding has no self-description,
+/// so a field left out when empty would shift every field after it.
+#[test]
+fn a_file_outputs_records_are_read_back_as_written() {
+    use crate::resolve::{ItemRecord, Shape};
+    let text = "pub fn f(v: Vec<u8>) -> Option<crate::a::B> { m!(v.len()); g::<u8>(v); None }\n\
+                pub struct S { pub a: std::sync::Arc<str> }";
+    let facts = crate::parse::parse_file(text).unwrap();
+    let records: Vec<ItemRecord> = facts
+        .items
+        .iter()
+        .enumerate()
+        .map(|(n, item)| ItemRecord {
+            id: uuid::Uuid::from_u128(n as u128 + 1),
+            kind: item.kind,
+            name: item.name.clone(),
+            path: format!("crate::{}", item.name),
+            parent: Some(uuid::Uuid::from_u128(9)),
+            visibility: item.visibility.clone(),
+            active: true,
+            file: "src/lib.rs".into(),
+            line: item.line,
+            shape: Shape::Function {
+                returns: crate::parse::TypeExpr::Path(crate::parse::PathRef::single("Option"), Vec::new()),
+                inputs: vec![crate::parse::TypeExpr::Unknown],
+                receiver: n == 0,
+            },
+            refs: item.refs.clone().into(),
+        })
+        .collect();
+    assert!(!records[0].refs.body_macros().is_empty(), "the call of `m!` is kept for expansion");
+    let encode = |records: &[ItemRecord]| {
+        FileOutputRef { records, sites: &[], children: &[], origin: test_origin() }
+            .encode(encode_batch(&module_batch(1)))
+            .to_vec()
+    };
+    let bytes = encode(&records);
+    let (output, _) = FileOutput::decode(FileEntry { head: &bytes, batch: &[], tail: &[] }).unwrap();
+    assert_eq!(output.records.len(), 2);
+    for (read, written) in output.records.iter().zip(&records) {
+        assert_eq!(
+            (read.id, &read.name, &read.path, read.line),
+            (written.id, &written.name, &written.path, written.line)
+        );
+        assert_eq!(read.refs.names_hash(), written.refs.names_hash());
+        assert_eq!(read.refs.body_macros(), written.refs.body_macros());
+    }
+    assert_eq!(encode(&output.records), bytes, "written again as read, byte for byte");
+    assert!(FileOutput::origin(FileEntry { head: &bytes, batch: &[], tail: &[] }).is_some(), "stepped over");
+}
+
 #[test]
 fn a_batch_counted_by_its_keys_counts_as_the_batch_itself() {
     let file = vertex(7, VertexKind::File, &[("path", json!("src/a.rs"))]);

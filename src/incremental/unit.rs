@@ -376,7 +376,7 @@ impl FileOutput {
     pub fn decode(entry: FileEntry<'_>) -> Option<(FileOutput, FileEntry<'_>)> {
         let (keys, pieces) = FileOutput::pieces(entry)?;
         let mut rest = pieces.tail;
-        let records = rmp_serde::decode::from_read(&mut rest).ok()?;
+        let records = postcard::from_bytes(take_bin(&mut rest)?).ok()?;
         let sites = rmp_serde::decode::from_read(&mut rest).ok()?;
         let children = rmp_serde::decode::from_read(&mut rest).ok()?;
         let origin = rmp_serde::decode::from_read(&mut rest).ok()?;
@@ -473,6 +473,14 @@ fn take_value<'a>(bytes: &mut &'a [u8]) -> Option<&'a [u8]> {
     Some(&start[..start.len() - bytes.len()])
 }
 
+/// The bytes of the msgpack `bin` at the front of `bytes`, which is moved past it.
+fn take_bin<'a>(bytes: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = rmp::decode::read_bin_len(bytes).ok()? as usize;
+    let (data, rest) = bytes.split_at_checked(len)?;
+    *bytes = rest;
+    Some(data)
+}
+
 /// Moves `bytes` past the msgpack value at its front, without decoding it; `None` when it is
 /// cut short or malformed, or nests deeper than a property value does.
 fn skip_value(bytes: &mut &[u8], depth: u32) -> Option<()> {
@@ -505,7 +513,10 @@ impl FileOutputRef<'_> {
         // Encoding plain data into a `Vec` cannot fail.
         let _ = rmp::encode::write_array_len(&mut head, 5);
         let mut tail = Vec::new();
-        let _ = rmp_serde::encode::write(&mut tail, self.records);
+        // The records in postcard's form (see `Cargo.toml`), as a msgpack `bin`, which
+        // `FileOutput::origin` steps over as it steps over the other values.
+        let records = postcard::to_allocvec(self.records).unwrap_or_default();
+        let _ = rmp::encode::write_bin(&mut tail, &records);
         let _ = rmp_serde::encode::write(&mut tail, self.sites);
         let _ = rmp_serde::encode::write(&mut tail, self.children);
         // A tuple encodes as an array of its fields, as `FileOrigin` does.

@@ -33,13 +33,11 @@ pub struct MacroCall {
     /// Where the body's text goes back to an earlier line of the file, or skips more than
     /// `MAX_GAP` lines down (`LineMap::jumps`): back only in calls an expansion made, whose tokens
     /// come from the definition and the outer call.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub jumps: Vec<(u32, u32)>,
     /// The `macro_rules!` that the expansion which made this call defined before it, without a
     /// `cfg` of its own: textual scope makes it the call's macro, whatever other definitions of
     /// the name the module has (diesel's `static_cond!` defines `__static_cond!` anew at each
     /// call and calls it at once, so one module holds many of them, all at one line).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_definition: Option<String>,
 }
 
