@@ -52,7 +52,7 @@ macro_rules! skip {
     };
 }
 
-impl<'s> ser::Serializer for &'s mut Strings<'_> {
+impl ser::Serializer for &mut Strings<'_> {
     type Ok = ();
     type Error = Failed;
     type SerializeSeq = Self;
