@@ -2422,7 +2422,7 @@ fn expand_calls(
             // What the last build's expansion of the same call by the same definition gave, when
             // the crate was indexed with the fingerprint it has now (`Walk::cached`).
             let key = expansion_key(how, call, definition);
-            let decode = |bytes: &[u8]| rmp_serde::from_slice::<ExpandResult>(bytes).ok();
+            let decode = decode_expansion;
             let cached = walk.cached.as_ref().and_then(|cached| cached.get(&key)).map(|entry| entry.whole());
             let reused = cached.and_then(|bytes| Some((decode(&bytes)?, bytes)));
             // The same call expanded earlier in this build: the twin of a module whose file is
@@ -2442,10 +2442,7 @@ fn expand_calls(
                 let expanded = catch_unwind(AssertUnwindSafe(|| {
                     parse::with_thread_definitions(|cache| expand(call, definition, cache))
                 }));
-                let bytes = expanded
-                    .as_ref()
-                    .ok()
-                    .map(|result| crate::incremental::exact(rmp_serde::to_vec(result).unwrap_or_default()));
+                let bytes = expanded.as_ref().ok().map(|result| crate::incremental::exact(encode_expansion(result)));
                 if let Some(bytes) = &bytes {
                     walk.expanded.insert(key.clone(), bytes.clone());
                 }
@@ -2467,6 +2464,18 @@ fn expand_calls(
 }
 
 type ExpandResult = Result<parse::Expanded, parse::SyntaxError>;
+
+/// A call's expansion as the cache keeps it: postcard's form, as a file's records (a rerun
+/// decodes every expansion of a crate indexed again; see `Cargo.toml`).
+fn encode_expansion(result: &ExpandResult) -> Vec<u8> {
+    // Plain data into a `Vec`: encoding cannot fail.
+    postcard::to_allocvec(result).unwrap_or_default()
+}
+
+/// `encode_expansion`'s bytes read back; `None` when damaged.
+fn decode_expansion(bytes: &[u8]) -> Option<ExpandResult> {
+    postcard::from_bytes(bytes).ok()
+}
 
 /// How the keys of cached expansions start, apart from files' keys (which are hashes).
 const EXPANSION_KEY: &str = "expansion ";
@@ -2697,6 +2706,38 @@ fn finish_module(batch: &mut Batch, id: uuid::Uuid, mut props: Props, doc: Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What an expansion makes (items of every kind, with their details, members, references and
+    /// the calls for the next round) is read back from the cache as it was made.
+    #[test]
+    fn an_expansion_is_read_back_as_made() {
+        let file: syn::File = syn::parse_str(
+            "macro_rules! make { ($($name:ident: $ty:ty),*) => { $(pub struct $name { pub v: $ty } \
+             impl $name { pub fn get(&self) -> &$ty { &self.v } } \
+             impl std::fmt::Debug for $name { fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result { \
+             write!(f, \"x\") } })* pub enum E { A(u8), B { c: Vec<u8> } } \
+             pub const N: usize = 3; pub type T = Vec<A>; other!(A); } }\n\
+             make!(A: u8, B: Vec<String>);",
+        )
+        .unwrap();
+        let syn::Item::Macro(made) = &file.items[1] else { panic!("not a call") };
+        let call = parse::MacroCall::new(&made.mac, None);
+        // The definition as parsing keeps it.
+        let facts = parse::parse_file(&quote::quote!(#file).to_string()).unwrap();
+        let Some(parse::Detail::MacroRules { definition: text }) = facts.items.first().map(|item| &item.detail) else {
+            panic!("no definition")
+        };
+        let definition = parse::Definition { text: &text, dollar_crate: "crate" };
+        let result = parse::with_thread_definitions(|cache| parse::expand(&call, Some(definition), cache));
+        let Ok(parse::Expanded::Macro(body)) = &result else { panic!("not expanded: {:?}", result.err()) };
+        assert!(body.items.len() >= 8 && !body.calls.is_empty(), "{} items", body.items.len());
+        let bytes = encode_expansion(&result);
+        let Some(Ok(parse::Expanded::Macro(read))) = decode_expansion(&bytes) else { panic!("not read back") };
+        assert_eq!(read.items, body.items);
+        assert_eq!(read.calls, body.calls);
+        assert_eq!(encode_expansion(&Ok(parse::Expanded::Macro(read))), bytes);
+        assert!(decode_expansion(&bytes[..bytes.len() - 1]).is_none(), "cut short");
+    }
 
     /// Which definition a call takes: textual scope, then an import, then anywhere in the crate,
     /// then a dependency's; through a crate path, the module's own; `cfg`'d-out definitions only
