@@ -2727,7 +2727,7 @@ mod tests {
         let Some(parse::Detail::MacroRules { definition: text }) = facts.items.first().map(|item| &item.detail) else {
             panic!("no definition")
         };
-        let definition = parse::Definition { text: &text, dollar_crate: "crate" };
+        let definition = parse::Definition { text, dollar_crate: "crate" };
         let result = parse::with_thread_definitions(|cache| parse::expand(&call, Some(definition), cache));
         let Ok(parse::Expanded::Macro(body)) = &result else { panic!("not expanded: {:?}", result.err()) };
         assert!(body.items.len() >= 8 && !body.calls.is_empty(), "{} items", body.items.len());
