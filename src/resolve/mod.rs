@@ -298,8 +298,9 @@ impl CrateDefs {
             keys.iter().enumerate().map(|(position, &(_, krate))| (krate, position as u32)).collect();
         self.remap(&mut |krate| position.get(&krate).copied());
         let names: Vec<&str> = keys.iter().map(|(key, _)| key.as_str()).collect();
-        // Serializing plain data into a Vec cannot fail.
-        let bytes = rmp_serde::to_vec(&(names, &*self)).unwrap_or_default();
+        // Serializing plain data into a Vec cannot fail. Postcard's form, as the cache's records
+        // (see `Cargo.toml`): a crate indexed again encodes its defs whole.
+        let bytes = postcard::to_allocvec(&(names, &*self)).unwrap_or_default();
         self.remap(&mut |position| keys.get(position as usize).map(|&(_, krate)| krate));
         bytes
     }
@@ -307,7 +308,7 @@ impl CrateDefs {
     /// Reads `to_bytes`' output back; `None` when it is not readable or names a crate that
     /// `index_of` does not know.
     pub fn from_bytes(bytes: &[u8], index_of: impl Fn(&str) -> Option<u32>) -> Option<CrateDefs> {
-        let (keys, mut defs): (Vec<String>, CrateDefs) = rmp_serde::from_slice(bytes).ok()?;
+        let (keys, mut defs): (Vec<String>, CrateDefs) = postcard::from_bytes(bytes).ok()?;
         let indices: Vec<Option<u32>> = keys.iter().map(|key| index_of(key)).collect();
         let mut complete = true;
         defs.remap(&mut |local| {
@@ -381,14 +382,12 @@ mod sorted {
         type Names = [rustc_hash::FxHashMap<Box<str>, crate::resolve::Binding>; 3];
 
         pub fn serialize<S: Serializer>(maps: &Names, serializer: S) -> Result<S::Ok, S::Error> {
-            let sorted: Vec<Vec<(&Box<str>, &crate::resolve::Binding)>> = maps
-                .iter()
-                .map(|map| {
-                    let mut entries: Vec<_> = map.iter().collect();
-                    entries.sort_by(|a, b| a.0.cmp(b.0));
-                    entries
-                })
-                .collect();
+            // An array, as `deserialize` reads it (a tuple of three, without a length).
+            let sorted: [Vec<(&Box<str>, &crate::resolve::Binding)>; 3] = maps.each_ref().map(|map| {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                entries
+            });
             sorted.serialize(serializer)
         }
 
