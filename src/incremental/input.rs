@@ -11,23 +11,93 @@ pub struct Input {
     pub path: Utf8PathBuf,
     /// The xxh3-128 hash of the content, as 32 hex digits; `None` for a path that was absent.
     pub hash: Option<String>,
+    /// What `stat` said of the file before it was read, when it had settled (`Stamp::settled`).
+    pub stamp: Option<Stamp>,
+}
+
+/// A file's size, modification and status-change times and inode, as `stat` gives them. A file
+/// whose stamp is the one it had when it was read is taken as unchanged without being read and
+/// hashed again (most of a rerun with nothing changed), as cargo, make and git take files by
+/// their times. Writing a file moves its modification time and the time of its status, which no
+/// tool can set back (`rsync --inplace` and `touch -d` set the first); a file put in its place
+/// is another inode.
+///
+/// A file's times move in the kernel's coarse ticks (a few milliseconds), so a file written
+/// twice within one tick, the second time after it was read, to the same size, would keep its
+/// stamp: only a file whose times were both at least `SETTLED` old when it was read is stamped
+/// (git's answer to its "racy" files). A file written just before a build is hashed by the
+/// next one, as every file was before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Stamp {
+    len: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+    inode: u64,
+}
+
+/// How old a file's times must be when it is read for its stamp to be kept (see `Stamp`).
+const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Stamp {
+    #[cfg(unix)]
+    fn of(metadata: &std::fs::Metadata) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        Some(Stamp {
+            len: metadata.len(),
+            modified: (metadata.mtime(), metadata.mtime_nsec()),
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
+            inode: metadata.ino(),
+        })
+    }
+
+    /// Elsewhere every file is hashed, as it always was.
+    #[cfg(not(unix))]
+    fn of(_: &std::fs::Metadata) -> Option<Stamp> {
+        None
+    }
+
+    /// The stamp of a file about to be read, from its `metadata` taken before reading it (a write
+    /// meanwhile moves its times past the stamp); `None` unless both its times are at least
+    /// `SETTLED` in the past.
+    pub fn settled(metadata: &std::fs::Metadata) -> Option<Stamp> {
+        let stamp = Stamp::of(metadata)?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
+        let settled = |(secs, nanos): (i64, i64)| {
+            let time = std::time::Duration::new(u64::try_from(secs).ok()?, u32::try_from(nanos).ok()?);
+            now.checked_sub(time).map(|age| age >= SETTLED)
+        };
+        (settled(stamp.modified)? && settled(stamp.changed)?).then_some(stamp)
+    }
 }
 
 impl Input {
     pub fn read(path: Utf8PathBuf, content: &[u8]) -> Input {
-        Input { path, hash: Some(hash(content)) }
+        Input { path, hash: Some(hash(content)), stamp: None }
+    }
+
+    /// `read`, stamped (`Stamp::settled`).
+    pub fn read_stamped(path: Utf8PathBuf, content: &[u8], stamp: Option<Stamp>) -> Input {
+        Input { stamp, ..Input::read(path, content) }
     }
 
     pub fn absent(path: Utf8PathBuf) -> Input {
-        Input { path, hash: None }
+        Input { path, hash: None, stamp: None }
+    }
+
+    /// A folder's listing, watched as `dir/` with the hash of its entries' names.
+    pub fn listing(dir: Utf8PathBuf, hash: Option<String>) -> Input {
+        Input { path: dir, hash, stamp: None }
     }
 
     /// Whether the path is still as it was.
     pub fn unchanged(&self) -> bool {
         // A path that held no regular file (a folder, a FIFO) is looked at, never opened: opening
         // a FIFO would wait for a writer.
-        if !std::fs::metadata(&self.path).is_ok_and(|metadata| metadata.is_file()) {
+        let Some(metadata) = std::fs::metadata(&self.path).ok().filter(std::fs::Metadata::is_file) else {
             return self.hash.is_none();
+        };
+        if self.stamp.is_some() && self.stamp == Stamp::of(&metadata) {
+            return true;
         }
         match (&self.hash, std::fs::read(&self.path)) {
             (Some(expected), Ok(content)) => hash(&content) == *expected,
@@ -82,5 +152,31 @@ mod tests {
         std::fs::write(&source, b"fn a() {}").unwrap();
         assert!(read.unchanged(), "changed back");
         assert_ne!(fingerprint("a"), fingerprint("b"));
+    }
+
+    /// A stamped file whose stamp is unchanged is not read again (a stamp taken now, with a hash
+    /// that is not the content's, passes); a write of the same size moves the stamp, and the
+    /// content decides again. A file is stamped only once it has settled.
+    #[cfg(unix)]
+    #[test]
+    fn a_settled_file_is_taken_by_its_stamp_and_a_fresh_one_by_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = camino::Utf8Path::from_path(dir.path()).unwrap().join("lib.rs");
+        std::fs::write(&source, b"fn a() {}").unwrap();
+        let metadata = || std::fs::metadata(&source).unwrap();
+        assert_eq!(Stamp::settled(&metadata()), None, "just written");
+        let stamped =
+            Input { stamp: Stamp::of(&metadata()), ..Input::read(source.clone(), b"not what the file holds") };
+        assert!(stamped.unchanged(), "taken by its stamp, not read");
+        // Past the kernel's coarse tick of file times.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::fs::write(&source, b"fn b() {}").unwrap();
+        assert!(!stamped.unchanged(), "a write of the same size moved the stamp");
+        let read = Input::read_stamped(source.clone(), b"fn b() {}", Stamp::of(&metadata()));
+        assert!(read.unchanged());
+        // Old enough, the file is stamped when read.
+        std::thread::sleep(SETTLED + std::time::Duration::from_millis(100));
+        assert_eq!(Stamp::settled(&metadata()), Stamp::of(&metadata()));
+        assert!(Stamp::settled(&metadata()).is_some());
     }
 }

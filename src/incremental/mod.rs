@@ -55,14 +55,14 @@ use crate::direct_io::DirectWriter;
 use crate::model::{Batch, Diff, EdgeKind, Props, Vertex, VertexKind};
 use crate::workspace::Workspace;
 
-pub use input::{Input, fingerprint, hash};
+pub use input::{Input, Stamp, fingerprint, hash};
 pub use unit::{
     BatchKeys, EdgeSegments, FileCache, FileEntry, FileOrigin, FileOutput, FileOutputRef, OutputBuilder, Parts,
     RecordedEdges, Segment, UnitSummary, decode_batches, decode_output, encode_batch, exact, split_output,
 };
 
 /// Bump when the cache's meaning or format changes: an old cache then makes a full build.
-const CACHE_VERSION: u32 = 23;
+const CACHE_VERSION: u32 = 24;
 
 /// The key of the workspace unit (crate keys start with `Key(`).
 pub const WORKSPACE_UNIT: &str = "workspace";

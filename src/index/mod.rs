@@ -24,10 +24,10 @@ use serde_json::Value;
 use crate::assemble::{self, BodyOut, ChildModule, Container, FileRef, MacroSite, ModuleRef};
 use crate::cfg::CfgContext;
 pub use crate::diagnostic::{Diagnostic, Severity};
-use crate::incremental::Input;
 use crate::incremental::{
     BatchKeys, FileCache, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, encode_batch,
 };
+use crate::incremental::{Input, Stamp};
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
 use crate::parse;
 use crate::resolve::names::{self, NameDigest, Names};
@@ -1399,15 +1399,15 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
 
     let read = read_source(&file.path);
     let input = match &read {
-        Ok((bytes, _)) => Input::read(file.path.clone(), bytes),
+        Ok(source) => Input::read_stamped(file.path.clone(), &source.bytes, source.stamp),
         // Unreadable now, so never taken for unchanged.
         Err(_) => Input::absent(file.path.clone()),
     };
     let content_hash = input.hash.clone().unwrap_or_default();
     job.walk.input(input);
     let text = match read {
-        Ok((bytes, None)) => String::from_utf8(bytes).unwrap_or_default(),
-        Ok((bytes, Some(bad))) => {
+        Ok(Source { bytes, bad: None, .. }) => String::from_utf8(bytes).unwrap_or_default(),
+        Ok(Source { bytes, bad: Some(bad), .. }) => {
             // rustc refuses the file; its items are indexed all the same.
             job.walk.failed(Diagnostic::error(
                 name.clone(),
@@ -1706,7 +1706,7 @@ impl SharedParses {
             dashmap::Entry::Occupied(_) => return,
         }
         let parsed = match read_source(path) {
-            Ok((bytes, None)) => {
+            Ok(Source { bytes, bad: None, .. }) => {
                 let hash = crate::incremental::hash(&bytes);
                 let text = String::from_utf8(bytes).unwrap_or_default();
                 // A panic is left to the walk job, which parses the file again and reports it.
@@ -1754,10 +1754,20 @@ struct NotUtf8 {
 
 /// A module file's bytes, and where they stop being UTF-8 if they do; or why they could not be
 /// read (too large, or the operating system's reason).
-fn read_source(path: &Utf8Path) -> Result<(Vec<u8>, Option<NotUtf8>), String> {
+/// A source file's bytes, where they are not UTF-8, and its stamp (`Stamp::settled`).
+struct Source {
+    bytes: Vec<u8>,
+    bad: Option<NotUtf8>,
+    stamp: Option<Stamp>,
+}
+
+fn read_source(path: &Utf8Path) -> Result<Source, String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|err| format!("failed to read: {err}"))?;
-    let size = file.metadata().map(|metadata| metadata.len()).unwrap_or(0);
+    // Looked at before the file is read: a write meanwhile moves its times past the stamp.
+    let metadata = file.metadata().ok();
+    let stamp = metadata.as_ref().and_then(Stamp::settled);
+    let size = metadata.map_or(0, |metadata| metadata.len());
     if size > MAX_FILE_SIZE {
         return Err(format!("not read: {size} bytes is larger than the limit of {MAX_FILE_SIZE} bytes"));
     }
@@ -1775,7 +1785,7 @@ fn read_source(path: &Utf8Path) -> Result<(Vec<u8>, Option<NotUtf8>), String> {
             column: String::from_utf8_lossy(&before[line_start..]).chars().count() as u32 + 1,
         }
     });
-    Ok((bytes, bad))
+    Ok(Source { bytes, bad, stamp })
 }
 
 fn file_ref_of(id: uuid::Uuid, name: &str) -> FileRef {

@@ -277,8 +277,7 @@ fn watched(config: &WorkspaceConfig, metadata: &Metadata) -> Vec<Input> {
         files.insert(rustup.join("settings.toml"));
     }
     let mut watched: Vec<Input> = files.into_iter().map(watch_file).collect();
-    watched
-        .extend(dirs.into_iter().map(|dir| Input { hash: listing(&dir), path: Utf8PathBuf::from(format!("{dir}/")) }));
+    watched.extend(dirs.into_iter().map(|dir| Input::listing(Utf8PathBuf::from(format!("{dir}/")), listing(&dir))));
     watched
 }
 
@@ -333,7 +332,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dir = Utf8Path::from_path(dir.path()).unwrap();
         std::fs::create_dir(dir.join("a")).unwrap();
-        let input = Input { path: Utf8PathBuf::from(format!("{dir}/")), hash: listing(dir) };
+        let input = Input::listing(Utf8PathBuf::from(format!("{dir}/")), listing(dir));
         assert!(watched_unchanged(&input));
         std::fs::create_dir(dir.join("b")).unwrap();
         assert!(!watched_unchanged(&input), "a new member folder");
