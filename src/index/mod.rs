@@ -127,8 +127,10 @@ pub struct IndexOutcome {
     pub leftovers: Leftovers,
 }
 
-/// Every crate's scopes, the ids of every item and the externs: what indexing held for the
-/// crates that depend on others and for validation. Freed item by item, they held up a rerun's
+/// Every crate's scopes, the ids of every item, the externs and the facts of files parsed once
+/// for several readers: what indexing held for the crates that depend on others, for validation
+/// and for the files' other readers (dropped where the build ends, they held the save up on one
+/// core while the other waited). Freed item by item, they held up a rerun's
 /// diff and save; freed on a thread of their own beside the save, the save's threads paid for it
 /// (mimalloc hands a block freed on another thread back to the thread that allocated it, which
 /// takes the blocks back at its next allocation: 0.2 s on one thread of the `e2e` corpus's save,
@@ -418,7 +420,7 @@ pub fn index(
             }
         }
     }
-    let leftovers = Leftovers(Box::new((ctx.world, ctx.registry, ctx.externs)));
+    let leftovers = Leftovers(Box::new((ctx.world, ctx.registry, ctx.externs, ctx.parses)));
     let mut errors = ctx.validation_errors.into_inner().unwrap_or_else(|poison| poison.into_inner());
     errors.sort_by_key(|err| err.to_string());
     if let Some(err) = errors.into_iter().next() {
