@@ -6,9 +6,10 @@
 //! their files. The package and crate vertices come from `workspace_batch`. This module knows
 //! nothing of threads, the file system or the store.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use rustc_hash::FxHashSet;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -42,7 +43,7 @@ pub struct ModuleRef<'a> {
     pub cfg: &'a CfgContext,
     /// For items from macro expansions: the ids the module's other items already have. An item
     /// whose id is taken gets a disambiguator naming the macro (`name!`).
-    pub taken: Option<(&'a HashSet<Uuid>, &'a str)>,
+    pub taken: Option<(&'a FxHashSet<Uuid>, &'a str)>,
 }
 
 /// An item-position macro call in a module body, to expand once the crate's macros are known.
@@ -93,7 +94,7 @@ impl MacroSite {
         &'a self,
         crate_name: &'a str,
         cfg: &'a CfgContext,
-        taken: &'a HashSet<Uuid>,
+        taken: &'a FxHashSet<Uuid>,
         via: &'a str,
     ) -> ModuleRef<'a> {
         ModuleRef {
@@ -420,7 +421,7 @@ fn item_tree(
 /// `key`, or when an earlier item has its id, `key` disambiguated by the macro (`name!`), and
 /// further by a number while that is taken too (a recursive macro makes `const _` round after
 /// round). Never by the call's line: an edit above the call would give the item another id.
-fn untaken(key: Key, taken: &HashSet<Uuid>, call: &str) -> Key {
+fn untaken(key: Key, taken: &FxHashSet<Uuid>, call: &str) -> Key {
     if !taken.contains(&key.id()) {
         return key;
     }

@@ -1940,8 +1940,9 @@ type Import = (Option<String>, Vec<String>);
 struct Known {
     /// Definitions by name, sorted by (module path, file, line).
     definitions: HashMap<String, Vec<MacroDef>>,
-    /// The ids the items of each module already have.
-    taken: HashMap<uuid::Uuid, HashSet<uuid::Uuid>>,
+    /// The ids the items of each module (or impl, or trait) already have. Every record is
+    /// counted in, a rerun's whole crate at once before its first round: Fx, not SipHash.
+    taken: rustc_hash::FxHashMap<uuid::Uuid, rustc_hash::FxHashSet<uuid::Uuid>>,
     /// By module path, its `use` declarations: the name each binds (`None` for a glob) and its
     /// path as written (`stdx::impl_from`, `self::macros`). A set, so that which round brought a
     /// declaration in does not change which is first.
@@ -2331,7 +2332,7 @@ fn expand_group<'s>(
             }
         }
     }
-    let empty = HashSet::new();
+    let empty = rustc_hash::FxHashSet::default();
     let taken = expansion.known.taken.get(&site.module_id).unwrap_or(&empty);
     // Named by the macro, not by where the call is: an id must not move with the lines above it.
     let via = format!("{}!", site.call.name());
@@ -2556,7 +2557,7 @@ fn expand_members(
             calls.append(&mut inner.calls);
         }
     }
-    let empty = HashSet::new();
+    let empty = rustc_hash::FxHashSet::default();
     let taken = expansion.known.taken.get(&container.id).unwrap_or(&empty);
     // Named by the macro, not by where the call is: an id must not move with the lines above it.
     let via = format!("{}!", site.call.name());
