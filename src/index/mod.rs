@@ -1754,8 +1754,6 @@ struct NotUtf8 {
     column: u32,
 }
 
-/// A module file's bytes, and where they stop being UTF-8 if they do; or why they could not be
-/// read (too large, or the operating system's reason).
 /// A source file's bytes, where they are not UTF-8, and its stamp (`Stamp::settled`).
 struct Source {
     bytes: Vec<u8>,
@@ -1763,6 +1761,8 @@ struct Source {
     stamp: Option<Stamp>,
 }
 
+/// A module file's bytes, and where they stop being UTF-8 if they do; or why they could not be
+/// read (too large, or the operating system's reason).
 fn read_source(path: &Utf8Path) -> Result<Source, String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|err| format!("failed to read: {err}"))?;
