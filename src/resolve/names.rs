@@ -384,10 +384,11 @@ pub fn item_mentions_any(defs: &CrateDefs, refs: &[RecordRefs], index: u32, chan
 }
 
 /// Calls `on_str` with every string of the MessagePack values in `bytes` (each as UTF-8,
-/// lossily) but their maps' keys; `None` when they are not whole values. The values are the
-/// encodings of records' names and of shapes (`rmp_serde`'s compact form: structs as arrays), in
+/// lossily) but their maps' keys; `None` when they are not whole values. The values are packed
+/// records' names as the cache wrote them (`rmp_serde`'s compact form: structs as arrays), in
 /// which a map is an enum's variant and its key the variant's name (`Path` of `TypeExpr::Path`):
 /// a word of ours, not of the code, which would otherwise stand for a name the code mentions.
+/// What is not encoded is read through `strings::for_each_string`.
 pub fn visit_strings(bytes: &[u8], on_str: &mut dyn FnMut(&str)) -> Option<()> {
     let mut rest = bytes;
     let mut on_bytes = |data: &[u8]| match std::str::from_utf8(data) {
