@@ -130,8 +130,8 @@ pub struct IndexOutcome {
 /// Every crate's scopes, the ids of every item, the externs and the facts of files parsed once
 /// for several readers: what indexing held for the crates that depend on others, for validation
 /// and for the files' other readers (dropped where the build ends, they held the save up on one
-/// core while the other waited). Freed item by item, they held up a rerun's
-/// diff and save; freed on a thread of their own beside the save, the save's threads paid for it
+/// core while the other waited). Freed item by item, they held up a rerun's diff and save; freed
+/// on a thread of their own beside the save, the save's threads paid for it
 /// (mimalloc hands a block freed on another thread back to the thread that allocated it, which
 /// takes the blocks back at its next allocation: 0.2 s on one thread of the `e2e` corpus's save,
 /// while the other waited). So they are freed on a thread of their own once the graph is saved
@@ -2435,9 +2435,8 @@ fn expand_calls(
             // What the last build's expansion of the same call by the same definition gave, when
             // the crate was indexed with the fingerprint it has now (`Walk::cached`).
             let key = expansion_key(how, call, definition);
-            let decode = decode_expansion;
             let cached = walk.cached.as_ref().and_then(|cached| cached.get(&key)).map(|entry| entry.whole());
-            let reused = cached.and_then(|bytes| Some((decode(&bytes)?, bytes)));
+            let reused = cached.and_then(|bytes| Some((decode_expansion(&bytes)?, bytes)));
             // The same call expanded earlier in this build: the twin of a module whose file is
             // declared twice, under opposite `cfg`s (see `SharedParses`).
             let earlier = || walk.expanded.get(&key).map(|bytes| bytes.clone());
@@ -2448,7 +2447,7 @@ fn expand_calls(
                     (bytes, _) => Bytes::copy_from_slice(&bytes),
                 };
                 (Ok(result), Some(bytes))
-            } else if let Some((result, bytes)) = earlier().and_then(|bytes| Some((decode(&bytes)?, bytes))) {
+            } else if let Some((result, bytes)) = earlier().and_then(|bytes| Some((decode_expansion(&bytes)?, bytes))) {
                 (Ok(result), Some(bytes))
             } else {
                 // Expansion parses: a panic there costs this call, not the run.

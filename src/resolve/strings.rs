@@ -27,7 +27,7 @@ struct Strings<'a> {
 
 /// A value's own `Serialize` failing (`ser::Error::custom`); nothing here makes one.
 #[derive(Debug)]
-pub struct Failed;
+struct Failed;
 
 impl std::fmt::Display for Failed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
