@@ -10,8 +10,6 @@
 //! body through when it parses as items, as most wrappers do. This module knows nothing of
 //! where a definition is found: the caller (`index`) looks it up.
 
-use std::collections::HashMap;
-
 use proc_macro2::{Delimiter, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 
 use super::mbe::{MacroRules, MbeError};
@@ -464,10 +462,11 @@ pub enum Expanded {
     Nothing,
 }
 
-/// Definitions parsed once, by their text (a crate's calls use a few macros many times).
+/// Definitions parsed once, by their text (a crate's calls use a few macros many times; a
+/// definition's text runs to kilobytes and is hashed for each call, hence Fx, not SipHash).
 #[derive(Default)]
 pub struct Definitions {
-    parsed: HashMap<String, Result<MacroRules, MbeError>>,
+    parsed: rustc_hash::FxHashMap<String, Result<MacroRules, MbeError>>,
 }
 
 /// Definitions a thread keeps before it starts afresh (a bound on memory, far above what one
@@ -675,6 +674,7 @@ fn bind_local_definitions(items: &[syn::Item], calls: &mut [MacroCall]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn call(text: &str) -> MacroCall {
         let file: syn::File = syn::parse_str(text).unwrap();

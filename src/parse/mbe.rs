@@ -13,7 +13,7 @@
 //! of where definitions come from or of the crate: the caller hands it a definition, a call body
 //! and what `$crate` stands for.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 
 use proc_macro2::{Delimiter, Group, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 use syn::parse::{ParseStream, Parser};
@@ -111,14 +111,39 @@ pub struct MacroRules {
     arms: Vec<Arm>,
 }
 
-/// What a metavariable is bound to.
+/// What a metavariable is bound to: trees of the call, borrowed from its `Trees`.
 #[derive(Clone, Debug)]
-enum Binding {
-    Leaf(Vec<TokenTree>, Fragment),
-    Seq(Vec<Binding>),
+enum Binding<'a> {
+    Leaf(&'a [TokenTree], Fragment),
+    Seq(Vec<Binding<'a>>),
 }
 
-type Bindings = Vec<(String, Binding)>;
+/// The variables bound so far, by their names in the matcher.
+type Bindings<'a> = Vec<(&'a str, Binding<'a>)>;
+
+/// A call's trees, with each group's trees collected when the matcher first looks into it.
+/// proc-macro2's groups can only be iterated by value, which copies their trees (an identifier's
+/// name too), and the matcher looks into a group once for each arm and repetition that tries it;
+/// collected once, the trees are borrowed by the bindings rather than copied into them.
+struct Trees {
+    trees: Vec<TokenTree>,
+    /// Beside each tree: a group's own trees, once looked into.
+    groups: Box<[OnceCell<Trees>]>,
+}
+
+impl Trees {
+    fn new(trees: Vec<TokenTree>) -> Trees {
+        let groups = trees.iter().map(|_| OnceCell::new()).collect();
+        Trees { trees, groups }
+    }
+
+    /// The group at `index` and its trees, when the tree there is a group.
+    fn group(&self, index: usize) -> Option<(&Group, &Trees)> {
+        let TokenTree::Group(group) = self.trees.get(index)? else { return None };
+        let inner = self.groups[index].get_or_init(|| Trees::new(group.stream().into_iter().collect()));
+        Some((group, inner))
+    }
+}
 
 /// Matching steps one call may take before it is given up (tt munchers on long inputs stay far
 /// below; exponential backtracking does not).
@@ -158,11 +183,11 @@ impl MacroRules {
     /// definition writes get `site` as their span (rustdoc places what they make at the call);
     /// tokens taken from the call keep theirs. `$crate` becomes `dollar_crate`.
     pub fn expand(&self, input: TokenStream, site: Span, dollar_crate: &[TokenTree]) -> Result<TokenStream, MbeError> {
-        let input: Vec<TokenTree> = input.into_iter().collect();
+        let input = Trees::new(input.into_iter().collect());
         let mut steps = 0;
         for arm in &self.arms {
             let mut bindings = Bindings::new();
-            if match_seq(&arm.matcher, &input, 0, true, &mut bindings, &mut steps) == Some(input.len()) {
+            if match_seq(&arm.matcher, &input, 0, true, &mut bindings, &mut steps) == Some(input.trees.len()) {
                 let ctx = Transcribe { bindings: &bindings, site, dollar_crate };
                 return Ok(ctx.trees(&arm.transcriber, &mut Vec::new(), false)?.into_iter().collect());
             }
@@ -345,14 +370,15 @@ fn token_matches(pattern: &TokenTree, input: &TokenTree) -> bool {
 
 /// Matches `pats` against `input` from `pos`; with `must_end`, only a match that takes the
 /// input to its end counts. Returns the position after the match.
-fn match_seq(
-    pats: &[Matcher],
-    input: &[TokenTree],
+fn match_seq<'a>(
+    pats: &'a [Matcher],
+    trees: &'a Trees,
     mut pos: usize,
     must_end: bool,
-    out: &mut Bindings,
+    out: &mut Bindings<'a>,
     steps: &mut usize,
 ) -> Option<usize> {
+    let input = &trees.trees;
     for (index, pat) in pats.iter().enumerate() {
         *steps += 1;
         if *steps > STEP_BUDGET {
@@ -366,21 +392,20 @@ fn match_seq(
                 pos += 1;
             }
             Matcher::Group(delimiter, inner) => {
-                let TokenTree::Group(group) = input.get(pos)? else { return None };
+                let (group, group_trees) = trees.group(pos)?;
                 if group.delimiter() != *delimiter {
                     return None;
                 }
-                let trees: Vec<TokenTree> = group.stream().into_iter().collect();
-                match_seq(inner, &trees, 0, true, out, steps)?;
+                match_seq(inner, group_trees, 0, true, out, steps)?;
                 pos += 1;
             }
             Matcher::Var(name, fragment) => {
                 let n = match_fragment(*fragment, &input[pos..])?;
-                out.push((name.clone(), Binding::Leaf(input[pos..pos + n].to_vec(), *fragment)));
+                out.push((name, Binding::Leaf(&input[pos..pos + n], *fragment)));
                 pos += n;
             }
             Matcher::Rep { body, sep, op } => {
-                return match_repetition(body, sep, *op, &pats[index + 1..], input, pos, must_end, out, steps);
+                return match_repetition(body, sep, *op, &pats[index + 1..], trees, pos, must_end, out, steps);
             }
         }
     }
@@ -390,18 +415,22 @@ fn match_seq(
 /// A repetition and what follows it: as many iterations as match, then fewer, until what
 /// follows matches too.
 #[expect(clippy::too_many_arguments, reason = "the matcher's state, spelled out")]
-fn match_repetition(
-    body: &[Matcher],
+fn match_repetition<'a>(
+    body: &'a [Matcher],
     sep: &[TokenTree],
     op: Op,
-    rest: &[Matcher],
-    input: &[TokenTree],
+    rest: &'a [Matcher],
+    trees: &'a Trees,
     start: usize,
     must_end: bool,
-    out: &mut Bindings,
+    out: &mut Bindings<'a>,
     steps: &mut usize,
 ) -> Option<usize> {
-    let mut iterations: Vec<(usize, Bindings)> = Vec::new();
+    let input = &trees.trees;
+    // The iterations' bindings, one after another in `bound` (not a vector each: `$($t:tt)*`
+    // binds one tree per iteration); each iteration's end in the input and in `bound`.
+    let mut bound = Bindings::new();
+    let mut iterations: Vec<(usize, usize)> = Vec::new();
     let mut pos = start;
     loop {
         if op == Op::Optional && !iterations.is_empty() {
@@ -414,14 +443,17 @@ fn match_repetition(
             }
             at += sep.len();
         }
-        let mut bindings = Bindings::new();
-        match match_seq(body, input, at, false, &mut bindings, steps) {
+        let mark = bound.len();
+        match match_seq(body, trees, at, false, &mut bound, steps) {
             // An iteration that takes nothing would repeat forever.
             Some(end) if end > pos => {
-                iterations.push((end, bindings));
+                iterations.push((end, bound.len()));
                 pos = end;
             }
-            _ => break,
+            _ => {
+                bound.truncate(mark);
+                break;
+            }
         }
         if *steps > STEP_BUDGET {
             return None;
@@ -432,15 +464,23 @@ fn match_repetition(
     for count in (min..=iterations.len()).rev() {
         let end = if count == 0 { start } else { iterations[count - 1].0 };
         let mut after = Bindings::new();
-        if let Some(done) = match_seq(rest, input, end, must_end, &mut after, steps) {
-            for name in &names {
+        if let Some(done) = match_seq(rest, trees, end, must_end, &mut after, steps) {
+            for name in names {
+                // Each iteration's binding of `name` moves into the sequence: a name is bound
+                // once per iteration.
+                let mut from = 0;
                 let each = iterations[..count]
                     .iter()
-                    .map(|(_, bindings)| {
-                        bindings.iter().find(|(n, _)| n == name).map_or(Binding::Seq(Vec::new()), |(_, b)| b.clone())
+                    .map(|&(_, to)| {
+                        let iteration = &mut bound[from..to];
+                        from = to;
+                        iteration
+                            .iter_mut()
+                            .find(|(n, _)| *n == name)
+                            .map_or(Binding::Seq(Vec::new()), |(_, b)| std::mem::replace(b, Binding::Seq(Vec::new())))
                     })
                     .collect();
-                out.push((name.clone(), Binding::Seq(each)));
+                out.push((name, Binding::Seq(each)));
             }
             out.append(&mut after);
             return Some(done);
@@ -453,11 +493,11 @@ fn match_repetition(
 }
 
 /// The metavariables a matcher binds at its own depth or deeper.
-fn variables(pats: &[Matcher]) -> Vec<String> {
+fn variables(pats: &[Matcher]) -> Vec<&str> {
     let mut out = Vec::new();
     for pat in pats {
         match pat {
-            Matcher::Var(name, _) => out.push(name.clone()),
+            Matcher::Var(name, _) => out.push(name.as_str()),
             Matcher::Group(_, inner) | Matcher::Rep { body: inner, .. } => out.extend(variables(inner)),
             Matcher::Token(_) => {}
         }
@@ -669,15 +709,15 @@ fn tt_len(input: &[TokenTree]) -> Option<usize> {
 }
 
 struct Transcribe<'a> {
-    bindings: &'a Bindings,
+    bindings: &'a Bindings<'a>,
     site: Span,
     dollar_crate: &'a [TokenTree],
 }
 
-impl Transcribe<'_> {
+impl<'a> Transcribe<'a> {
     /// The binding of `name` at the repetition indices `at` (outermost first).
-    fn lookup(&self, name: &str, at: &[usize]) -> Option<&Binding> {
-        let mut binding = &self.bindings.iter().rev().find(|(n, _)| n == name)?.1;
+    fn lookup(&self, name: &str, at: &[usize]) -> Option<&Binding<'a>> {
+        let mut binding = &self.bindings.iter().rev().find(|(n, _)| *n == name)?.1;
         for &index in at {
             match binding {
                 Binding::Seq(each) => binding = each.get(index)?,
@@ -743,7 +783,7 @@ impl Transcribe<'_> {
                     // An empty `vis` is no token, but rustc gives it a span at the macro, so a
                     // field written `$vis $name: $ty` starts at the call (rustdoc places it
                     // there). `pub(self)` is the same visibility, and carries the call's span.
-                    Some(Binding::Leaf(tokens, Fragment::Vis)) if tokens.is_empty() => {
+                    Some(Binding::Leaf([], Fragment::Vis)) => {
                         out.push(TokenTree::Ident(Ident::new("pub", self.site)));
                         let mut group =
                             Group::new(Delimiter::Parenthesis, TokenTree::Ident(Ident::new("self", self.site)).into());
