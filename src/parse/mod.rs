@@ -820,8 +820,14 @@ pub struct Body {
     pub calls: Vec<MacroCall>,
 }
 
+/// `items_hashed` without the hash: an item whose facts keep no hash of their own (a `use`, a
+/// macro call, an `extern` block) is not hashed (a muncher's call is its whole remaining input).
 fn items(items: &[Item]) -> Body {
-    items_hashed(items).0
+    let mut body = Body { items: Vec::with_capacity(items.len()), ..Body::default() };
+    for node in items {
+        push_item(&mut body, node, false);
+    }
+    body
 }
 
 /// `items`, and a hash of the items' syntax trees, each tree walked once: an item's hash comes
@@ -832,7 +838,7 @@ fn items_hashed(items: &[Item]) -> (Body, u64) {
     let mut hasher = rustc_hash::FxHasher::default();
     hasher.write_usize(items.len());
     for node in items {
-        hasher.write_u64(push_item(&mut body, node));
+        hasher.write_u64(push_item(&mut body, node, true));
     }
     (body, hasher.finish())
 }
@@ -841,15 +847,17 @@ fn items_hashed(items: &[Item]) -> (Body, u64) {
 /// the body's references), or several (the functions and statics of an `extern` block, which is
 /// no item of its own). Returns the item's hash (`ItemFacts::hash`): an impl's, a trait's and an
 /// inline module's are put together from their members' (`hash_of` walks a tree whole, and the
-/// members are hashed for their own facts anyway), the rest are `hash_of` the item.
-fn push_item(body: &mut Body, item: &Item) -> u64 {
+/// members are hashed for their own facts anyway), the rest are `hash_of` the item. An item whose
+/// facts keep no hash is hashed only when `hash_wanted` (else 0 is returned).
+fn push_item(body: &mut Body, item: &Item, hash_wanted: bool) -> u64 {
+    let unstored = || if hash_wanted { hash_of(item) } else { 0 };
     let no_generics = Generics::default();
     let out = &mut body.items;
     let facts = match item {
         Item::Use(item_use) => {
             let cfg = render::cfg(&item_use.attrs);
             refs::use_item(item_use, &render::visibility(&item_use.vis), cfg.as_deref(), &mut body.refs.uses);
-            return hash_of(item);
+            return unstored();
         }
         Item::ExternCrate(krate) => {
             let name = unraw(&krate.ident);
@@ -863,7 +871,7 @@ fn push_item(body: &mut Body, item: &Item) -> u64 {
                 macro_use: has_attr(&krate.attrs, "macro_use"),
                 cfg: render::cfg(&krate.attrs),
             });
-            return hash_of(item);
+            return unstored();
         }
         Item::Fn(f) => Common {
             attrs: &f.attrs,
@@ -1101,13 +1109,13 @@ fn push_item(body: &mut Body, item: &Item) -> u64 {
                 }
                 _ => body.calls.push(MacroCall::new(&m.mac, render::cfg(&m.attrs))),
             }
-            return hash_of(item);
+            return unstored();
         }
         Item::Macro(m) => {
             // Only `macro_rules!` defines a macro.
-            let Some(name) = &m.ident else { return hash_of(item) };
+            let Some(name) = &m.ident else { return unstored() };
             if !m.mac.path.is_ident("macro_rules") {
-                return hash_of(item);
+                return unstored();
             }
             let end = match &m.semi_token {
                 Some(semi) => semi.span,
@@ -1176,9 +1184,9 @@ fn push_item(body: &mut Body, item: &Item) -> u64 {
                 };
                 facts
             }));
-            return hash_of(item);
+            return unstored();
         }
-        _ => return hash_of(item),
+        _ => return unstored(),
     };
     let hash = facts.hash;
     out.push(facts);
@@ -1243,7 +1251,7 @@ fn braced_items(input: syn::parse::ParseStream<'_>, condition: &str, out: &mut B
     syn::braced!(body in input);
     let mut branch = Body::default();
     while !body.is_empty() {
-        push_item(&mut branch, &body.parse::<Item>()?);
+        push_item(&mut branch, &body.parse::<Item>()?, false);
     }
     add_cfg(&mut branch, condition);
     out.items.append(&mut branch.items);
@@ -1622,7 +1630,7 @@ impl<'ast> Visit<'ast> for BodyItems {
         // Not recursing: `push_item` collects the nested item's own children. The `use`
         // declarations of a body are the function's own references (see `refs::Collector`).
         let mut body = Body::default();
-        push_item(&mut body, node);
+        push_item(&mut body, node, false);
         self.items.append(&mut body.items);
         // No crate macros are known here: a macro call's items pass through if they parse.
         for call in body.calls {
