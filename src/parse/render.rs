@@ -4,6 +4,8 @@
 //! The rendering depends only on the tokens, never on their spans or on the original whitespace,
 //! so reformatting a file does not change a rendered name.
 
+use std::fmt::Write as _;
+
 use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::{Attribute, Expr, Lit, Meta, Visibility};
@@ -25,7 +27,7 @@ fn write_stream(out: &mut String, stream: TokenStream) {
     let mut prev_word = false;
     let mut prev_keyword = false;
     for tree in stream {
-        let (text, is_keyword, spaced) = match tree {
+        let word = match tree {
             TokenTree::Punct(punct) => {
                 op.push(punct.as_char());
                 if punct.spacing() == Spacing::Alone {
@@ -36,26 +38,25 @@ fn write_stream(out: &mut String, stream: TokenStream) {
                 }
                 continue;
             }
-            TokenTree::Ident(ident) => {
-                let text = ident.to_string();
-                let is_keyword =
-                    matches!(text.as_str(), "mut" | "dyn" | "impl" | "const" | "in" | "as" | "for" | "where");
-                (text, is_keyword, true)
-            }
-            TokenTree::Literal(lit) => (lit.to_string(), false, true),
-            TokenTree::Group(group) => {
-                let (open, close) = match group.delimiter() {
-                    Delimiter::Parenthesis => ("(", ")"),
-                    Delimiter::Brace => ("{ ", " }"),
-                    Delimiter::Bracket => ("[", "]"),
-                    Delimiter::None => ("", ""),
-                };
-                let mut text = String::from(open);
-                write_stream(&mut text, group.stream());
-                text.push_str(close);
-                let spaced = matches!(group.delimiter(), Delimiter::Brace | Delimiter::None) || prev_keyword;
-                (text, false, spaced)
-            }
+            TokenTree::Ident(ident) => Word::Ident(ident),
+            TokenTree::Literal(literal) => Word::Literal(literal),
+            // The group let go, its trees are this stream's alone: iterating them moves them
+            // rather than copying them (proc-macro2 copies the trees of a shared stream).
+            TokenTree::Group(group) => match group.delimiter() {
+                // An invisible group is rendered on its own: what it starts with is not to see
+                // what stands before it (a bracketed group's text starts with its bracket, as
+                // `out` would).
+                Delimiter::None => {
+                    let mut text = String::new();
+                    write_stream(&mut text, group.stream());
+                    Word::Invisible(text)
+                }
+                delimiter => Word::Group(delimiter, group.stream()),
+            },
+        };
+        let spaced = match &word {
+            Word::Ident(_) | Word::Literal(_) | Word::Invisible(_) => true,
+            Word::Group(delimiter, _) => *delimiter == Delimiter::Brace || prev_keyword,
         };
         let lifetime = op.ends_with('\'');
         if lifetime {
@@ -73,7 +74,31 @@ fn write_stream(out: &mut String, stream: TokenStream) {
         if lifetime {
             out.push('\'');
         }
-        out.push_str(&text);
+        // Written in place, not through a `String` each (signatures are rendered for every
+        // function).
+        let start = out.len();
+        let is_keyword = match word {
+            Word::Ident(ident) => {
+                let _ = write!(out, "{ident}");
+                matches!(&out[start..], "mut" | "dyn" | "impl" | "const" | "in" | "as" | "for" | "where")
+            }
+            Word::Literal(literal) => {
+                let _ = write!(out, "{literal}");
+                false
+            }
+            Word::Invisible(text) => {
+                out.push_str(&text);
+                false
+            }
+            Word::Group(delimiter, stream) => {
+                match delimiter {
+                    Delimiter::Parenthesis => write_group(out, "(", stream, ")"),
+                    Delimiter::Brace => write_group(out, "{ ", stream, " }"),
+                    _ => write_group(out, "[", stream, "]"),
+                }
+                false
+            }
+        };
         prev_word = true;
         prev_keyword = is_keyword;
     }
@@ -81,6 +106,24 @@ fn write_stream(out: &mut String, stream: TokenStream) {
         write_op(out, &op);
     }
     trim_end(out);
+}
+
+/// What `write_stream` writes as one word: all but punctuation.
+enum Word {
+    Ident(proc_macro2::Ident),
+    Literal(proc_macro2::Literal),
+    /// An invisible group's text.
+    Invisible(String),
+    /// A bracketed group, which has been let go of.
+    Group(Delimiter, TokenStream),
+}
+
+/// A bracketed group, its text written after `open` as if it started a text of its own (the
+/// rules look back no further than the bracket).
+fn write_group(out: &mut String, open: &str, stream: TokenStream, close: &str) {
+    out.push_str(open);
+    write_stream(out, stream);
+    out.push_str(close);
 }
 
 /// Writes one operator with the spacing rustfmt would give it in a type or path.
