@@ -371,7 +371,7 @@ impl Job<'_> {
                         incremental::Change::between(old, unit.output.parts(), disjoint)
                     })
                 }
-                None => incremental::decode_batches(&unit.output.parts())
+                None => incremental::read_back(incremental::decode_batches(&unit.output.parts()), "a unit's output")
                     .map(|new| incremental::Change { old: Vec::new(), new }),
             };
             let Some(change) = change else { return Ok(None) };

@@ -67,6 +67,19 @@ const CACHE_VERSION: u32 = 24;
 /// The key of the workspace unit (crate keys start with `Key(`).
 pub const WORKSPACE_UNIT: &str = "workspace";
 
+/// What a decoder made of bytes that this build made, or that its cache read back and found to
+/// match their recorded hash. Such bytes were written by a binary of this `CACHE_VERSION`, so
+/// `None` here is an encoding that does not read back as it was written: in a release build it
+/// costs only speed, silently (the file is indexed again, on every rerun; two such asymmetries
+/// went unseen for a while), so a debug build, the tests', stops on it. Damaged bytes never get
+/// here: their hash does not match.
+pub fn read_back<T>(decoded: Option<T>, what: &str) -> Option<T> {
+    if decoded.is_none() && cfg!(debug_assertions) {
+        panic!("{what} that this build wrote, or read back intact, does not decode");
+    }
+    decoded
+}
+
 /// Where the cache of the graph at `db` is kept.
 pub fn cache_dir(db: &Utf8Path) -> Utf8PathBuf {
     Utf8PathBuf::from(format!("{db}.cache"))
@@ -233,7 +246,7 @@ impl Cache {
 
     /// A unit's recorded output.
     pub fn output(&self, entry: &UnitEntry) -> Option<Vec<Batch>> {
-        decode_output(&self.read_pieces(&entry.output)?)
+        read_back(decode_output(&self.read_pieces(&entry.output)?), "a unit's output")
     }
 
     /// A unit's recorded output, encoded.
@@ -247,8 +260,12 @@ impl Cache {
         // Both are read before anything of the crate can start (tokio's library: 25 MB), and the
         // rest of the pool is mostly idle then: side by side.
         let (files, output) = rayon::join(|| self.read_pieces(files), || self.read_pieces(&entry.output));
-        let names = entry.names.as_ref().and_then(|blob| rmp_serde::from_slice(&self.read(blob)?).ok());
-        Some(FileCache::decode(files?, output?)?.with_summary(&entry.summary).with_names(names))
+        let names = entry
+            .names
+            .as_ref()
+            .and_then(|blob| read_back(rmp_serde::from_slice(&self.read(blob)?).ok(), "a unit's name digest"));
+        let cache = read_back(FileCache::decode(files?, output?), "a unit's file cache")?;
+        Some(cache.with_summary(&entry.summary).with_names(names))
     }
 
     /// A unit's recorded scopes, as bytes.

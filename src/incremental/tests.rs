@@ -710,3 +710,12 @@ fn test_origin() -> super::unit::FileOriginRef<'static> {
     let candidates = vec![crate::workspace::modules::ModuleFile::crate_root("src/lib.rs".into())];
     (Box::leak(candidates.into_boxed_slice()), Box::leak(Box::new(module)), &None, &[])
 }
+
+#[test]
+#[cfg(debug_assertions)]
+fn bytes_read_back_intact_that_do_not_decode_stop_a_debug_build() {
+    assert_eq!(super::read_back(Some(7), "a number"), Some(7));
+    let stopped = std::panic::catch_unwind(|| super::read_back(None::<u8>, "a number"));
+    let message = stopped.expect_err("a debug build stops").downcast::<String>().expect("a message");
+    assert!(message.contains("a number"), "{message}");
+}

@@ -25,7 +25,7 @@ use crate::assemble::{self, BodyOut, ChildModule, Container, FileRef, MacroSite,
 use crate::cfg::CfgContext;
 pub use crate::diagnostic::{Diagnostic, Severity};
 use crate::incremental::{
-    BatchKeys, FileCache, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, encode_batch,
+    BatchKeys, FileCache, FileOutput, FileOutputRef, OutputBuilder, Parts, UnitSummary, encode_batch, read_back,
 };
 use crate::incremental::{Input, Stamp};
 use crate::model::{Batch, Edge, EdgeKind, Props, Vertex, VertexKind};
@@ -1436,7 +1436,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     let key = format!("{}{content_hash}", file_context(&file.path, &job.module, &job.decl));
     if let Some(cached) = &job.walk.cached
         && let Some(entry) = cached.get(&key)
-        && let Some((kept, pieces)) = FileOutput::decode(entry)
+        && let Some((kept, pieces)) = read_back(FileOutput::decode(entry), "a file's cache entry")
     {
         // The batch's bytes, shared by the crate's output and the file's next cached entry (and
         // with the recorded ones: not copied).
@@ -2436,7 +2436,7 @@ fn expand_calls(
             // the crate was indexed with the fingerprint it has now (`Walk::cached`).
             let key = expansion_key(how, call, definition);
             let cached = walk.cached.as_ref().and_then(|cached| cached.get(&key)).map(|entry| entry.whole());
-            let reused = cached.and_then(|bytes| Some((decode_expansion(&bytes)?, bytes)));
+            let reused = cached.and_then(|bytes| Some((read_back(decode_expansion(&bytes), "an expansion")?, bytes)));
             // The same call expanded earlier in this build: the twin of a module whose file is
             // declared twice, under opposite `cfg`s (see `SharedParses`).
             let earlier = || walk.expanded.get(&key).map(|bytes| bytes.clone());
@@ -2447,7 +2447,9 @@ fn expand_calls(
                     (bytes, _) => Bytes::copy_from_slice(&bytes),
                 };
                 (Ok(result), Some(bytes))
-            } else if let Some((result, bytes)) = earlier().and_then(|bytes| Some((decode_expansion(&bytes)?, bytes))) {
+            } else if let Some((result, bytes)) =
+                earlier().and_then(|bytes| Some((read_back(decode_expansion(&bytes), "an expansion")?, bytes)))
+            {
                 (Ok(result), Some(bytes))
             } else {
                 // Expansion parses: a panic there costs this call, not the run.

@@ -26,7 +26,7 @@ use super::{CrateOutput, Ctx, Deps, FileJob, Reuse, Walk, crate_cfg, display, in
 use crate::cfg::CfgContext;
 use crate::incremental::{
     BatchKeys, Change, FileCache, FileEntry, FileOrigin, FileOutput, Input, Parts, UnitSummary, decode_batches,
-    encode_batch,
+    encode_batch, read_back,
 };
 use crate::workspace::CrateInfo;
 
@@ -100,7 +100,7 @@ pub(super) fn patch(
             let [head, batch, tail] = new_entry.parts().try_into().ok()?;
             // The same vertices and edges; the same records, macro calls, declarations and origin,
             // or those but for lines that moved (alike in each of the file's entries).
-            if head != old_entry.head || BatchKeys::decode(batch)? != old_keys {
+            if head != old_entry.head || read_back(BatchKeys::decode(batch), "a file's batch")? != old_keys {
                 return None;
             }
             if tail != old_entry.tail {
@@ -152,7 +152,8 @@ pub(super) fn patch(
     // When no key is in two batches of the output, the batches swapped are all that changed.
     let change = recorded.disjoint.then(|| {
         let (old, new): (Vec<&[u8]>, Vec<&[u8]>) = swapped.iter().map(|(old, new)| (*old, new.as_slice())).unzip();
-        let (mut old, mut new) = (decode_batches(&old)?, decode_batches(&new)?);
+        let (mut old, mut new) =
+            (read_back(decode_batches(&old), "recorded batches")?, read_back(decode_batches(&new), "batches")?);
         for (was, is) in rewritten.values() {
             old.push(was.clone());
             new.push(is.clone());

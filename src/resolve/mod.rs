@@ -308,7 +308,9 @@ impl CrateDefs {
     /// Reads `to_bytes`' output back; `None` when it is not readable or names a crate that
     /// `index_of` does not know.
     pub fn from_bytes(bytes: &[u8], index_of: impl Fn(&str) -> Option<u32>) -> Option<CrateDefs> {
-        let (keys, mut defs): (Vec<String>, CrateDefs) = postcard::from_bytes(bytes).ok()?;
+        // Only the cache's bytes, read back intact, come here.
+        let (keys, mut defs): (Vec<String>, CrateDefs) =
+            crate::incremental::read_back(postcard::from_bytes(bytes).ok(), "a crate's scopes")?;
         let indices: Vec<Option<u32>> = keys.iter().map(|key| index_of(key)).collect();
         let mut complete = true;
         defs.remap(&mut |local| {
