@@ -2,7 +2,8 @@
 """cargo-codegraph against its peers and its floor, whole processes side by side.
 
     benches/peers.py [RUNS]        (default 3 timed rounds, after one warm-up round)
-    benches/peers.py --reruns ROUNDS BINARY...   (tokio's reruns only, binaries alternated)
+    benches/peers.py --reruns ROUNDS [--case TEXT] BINARY...   (tokio's reruns only, binaries
+                                                               alternated)
 
 Measures, alternated round by round so that the machine's drift hits every tool alike, the wall
 time and the peak memory (`/usr/bin/time -v`'s maximum resident set size) of:
@@ -21,7 +22,9 @@ medians): nothing changed, a comment added to one file of the library, a stateme
 function body of that file (every line below it moves), a line added at the top of a library file
 whose macro calls make impls beside written ones, a public function added to the library (every
 test target depends on it), and a line added at the top of the library's `src/lib.rs` (every
-`mod` declaration moves).
+`mod` declaration moves). `--reruns` measures only those, for each binary given, the binaries
+alternated round by round; with `--case TEXT`, only the cases whose name holds TEXT (and the cold
+build they are a share of), so that more rounds of one case fit in the same time.
 
 It installs what it needs when missing: GNU time (Debian's `time`, as root) and cargo-modules
 (`cargo install cargo-modules@0.27.0 --locked --root target/tools`, several minutes; 0.28 needs a newer Rust). The packages come
@@ -98,8 +101,20 @@ def measure(command, cwd, env=None):
     return wall, peak_kib / 1024
 
 
-def reruns(codegraph, tokio, scratch, runs):
-    """Medians of cold builds and of reruns after edits of tokio's library, and their ratios."""
+# The reruns `reruns` measures, beside cold builds.
+RERUN_CASES = (
+    "nothing changed",
+    "comment in a library file",
+    "body edit in a library file",
+    "line added above macro calls",
+    "line added atop lib.rs (its mods)",
+    "public fn added to the library",
+)
+
+
+def reruns(codegraph, tokio, scratch, runs, only=None):
+    """Medians of cold builds and of reruns after edits of tokio's library, and their ratios;
+    with `only`, of the cases whose name holds it (and of cold builds)."""
     db = f"{scratch}/tokio-reruns.msgpack"
     build = [codegraph, "codegraph", "--offline", "-q", "--db", db]
     edited = os.path.join(tokio, "src", "sync", "notify.rs")
@@ -143,6 +158,9 @@ def reruns(codegraph, tokio, scratch, runs):
         "line added atop lib.rs (its mods)": (prepend(lib, "// an edit\n"), build),
         "public fn added to the library": (edit(lib, "\npub fn bench_added() {}\n"), build),
     }
+    assert tuple(cases)[1:] == RERUN_CASES
+    if only:
+        cases = {name: case for name, case in cases.items() if name == "cold" or only in name}
     samples = {name: [] for name in cases}
     run(build + ["--rebuild"], cwd=tokio)
     for round_ in range(runs + 1):
@@ -162,8 +180,10 @@ def reruns(codegraph, tokio, scratch, runs):
     return {name: {"wall_s": round(wall, 3), "of_cold": round(wall / cold, 4)} for name, wall in medians.items()}
 
 
-def compare_reruns(binaries, rounds):
+def compare_reruns(binaries, rounds, only=None):
     """`--reruns`: tokio's reruns for each binary, the binaries alternated round by round."""
+    # The builds run in tokio's folder: a binary named relative to here is found from there too.
+    binaries = [os.path.abspath(binary) for binary in binaries]
     scratch = tempfile.mkdtemp(prefix="codegraph-reruns-")
     tokio = workspace_copy(package_dirs({"tokio"})["tokio"], os.path.join(scratch, "tokio"))
     results = {binary: [] for binary in binaries}
@@ -171,7 +191,7 @@ def compare_reruns(binaries, rounds):
         for index, binary in enumerate(binaries):
             own = os.path.join(scratch, str(index))
             os.makedirs(own, exist_ok=True)
-            results[binary].append(reruns(binary, tokio, own, 2))
+            results[binary].append(reruns(binary, tokio, own, 2, only))
     print(f"\nmedians of {rounds} rounds (each the median of 2 runs)")
     for binary, rounds_ in results.items():
         for case in rounds_[0]:
@@ -182,7 +202,18 @@ def compare_reruns(binaries, rounds):
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--reruns":
-        return compare_reruns(sys.argv[3:], int(sys.argv[2]))
+        rounds, rest = int(sys.argv[2]), sys.argv[3:]
+        only = None
+        if rest[:1] == ["--case"]:
+            if len(rest) < 2:
+                sys.exit("--case needs the text of a case's name")
+            only, rest = rest[1], rest[2:]
+            if not any(only in name for name in RERUN_CASES):
+                cases = ", ".join(RERUN_CASES)
+                sys.exit(f"--case {only!r}: no case's name holds it (cases: {cases})")
+        if not rest:
+            sys.exit("--reruns needs the binaries to compare")
+        return compare_reruns(rest, rounds, only)
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     run(["cargo", "build", "--release", "--locked", "--bin", "cargo-codegraph", "--example", "parse_floor"], cwd=ROOT)
     codegraph = os.path.join(ROOT, "target", "release", "cargo-codegraph")
