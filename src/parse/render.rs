@@ -40,19 +40,22 @@ fn write_stream(out: &mut String, stream: TokenStream) {
             }
             TokenTree::Ident(ident) => Word::Ident(ident),
             TokenTree::Literal(literal) => Word::Literal(literal),
-            // The group let go, its trees are this stream's alone: iterating them moves them
-            // rather than copying them (proc-macro2 copies the trees of a shared stream).
-            TokenTree::Group(group) => match group.delimiter() {
-                // An invisible group is rendered on its own: what it starts with is not to see
-                // what stands before it (a bracketed group's text starts with its bracket, as
-                // `out` would).
-                Delimiter::None => {
+            TokenTree::Group(group) => {
+                // The group let go, its trees are this stream's alone: iterating them moves them
+                // rather than copying them (proc-macro2 copies the trees of a shared stream).
+                let (delimiter, stream) = (group.delimiter(), group.stream());
+                drop(group);
+                if delimiter == Delimiter::None {
+                    // An invisible group is rendered on its own: what it starts with is not to
+                    // see what stands before it (a bracketed group's text starts with its
+                    // bracket, as `out` would).
                     let mut text = String::new();
-                    write_stream(&mut text, group.stream());
+                    write_stream(&mut text, stream);
                     Word::Invisible(text)
+                } else {
+                    Word::Group(delimiter, stream)
                 }
-                delimiter => Word::Group(delimiter, group.stream()),
-            },
+            }
         };
         let spaced = match &word {
             Word::Ident(_) | Word::Literal(_) | Word::Invisible(_) => true,
