@@ -29,7 +29,9 @@ build they are a share of), so that more rounds of one case fit in the same time
 It installs what it needs when missing: GNU time (Debian's `time`, as root) and cargo-modules
 (`cargo install cargo-modules@0.27.0 --locked --root target/tools`, several minutes; 0.28 needs a newer Rust). The packages come
 from the benchmark corpus (`benches/corpus`, fetched with `cargo fetch --locked`), copied to a
-temporary folder and made workspaces of their own. Prints a table and, last, one JSON line.
+temporary folder and made workspaces of their own. Prints a table, the load average at the start
+and the end of the timed runs (figures taken while something else ran are not comparable), and,
+last, one JSON line.
 """
 import json
 import os
@@ -112,6 +114,19 @@ RERUN_CASES = (
 )
 
 
+def load():
+    """The one-minute load average: figures taken while something else ran (a build, a test run)
+    are not comparable with others, and this says so after the fact."""
+    return round(os.getloadavg()[0], 2)
+
+
+def report_load(start, end):
+    """The timed runs keep the cores busy themselves: a load beyond them was something else."""
+    cores = os.cpu_count() or 1
+    busy = f" (this machine has {cores} cores: something else ran)" if max(start, end) > cores + 0.5 else ""
+    print(f"load average (1 min) at the start of the timed runs {start}, at the end {end}{busy}")
+
+
 def reruns(codegraph, tokio, scratch, runs, only=None):
     """Medians of cold builds and of reruns after edits of tokio's library, and their ratios;
     with `only`, of the cases whose name holds it (and of cold builds)."""
@@ -187,12 +202,14 @@ def compare_reruns(binaries, rounds, only=None):
     scratch = tempfile.mkdtemp(prefix="codegraph-reruns-")
     tokio = workspace_copy(package_dirs({"tokio"})["tokio"], os.path.join(scratch, "tokio"))
     results = {binary: [] for binary in binaries}
+    load_start = load()
     for _ in range(rounds):
         for index, binary in enumerate(binaries):
             own = os.path.join(scratch, str(index))
             os.makedirs(own, exist_ok=True)
             results[binary].append(reruns(binary, tokio, own, 2, only))
     print(f"\nmedians of {rounds} rounds (each the median of 2 runs)")
+    report_load(load_start, load())
     for binary, rounds_ in results.items():
         for case in rounds_[0]:
             wall = statistics.median(r[case]["wall_s"] for r in rounds_)
@@ -251,6 +268,7 @@ def main():
         ("regex-syntax", "rustdoc JSON"): rustdoc_json,
     }
     samples = {key: [] for key in cases}
+    load_start = load()
     for round_ in range(runs + 1):
         for key, case in cases.items():
             result = case()
@@ -279,6 +297,8 @@ def main():
     print(f"rustdoc JSON / cargo codegraph on regex-syntax: {summary['regex_syntax_vs_rustdoc_speed']}x (goal >= 5)")
     print(f"cargo codegraph / floor on tokio: {summary['tokio_vs_floor']}x (goal <= 2)")
     summary["tokio_reruns"] = reruns(codegraph, tokio, scratch, runs)
+    summary["load_1min"] = [load_start, load()]
+    report_load(*summary["load_1min"])
     print(json.dumps(summary))
     shutil.rmtree(scratch, ignore_errors=True)
 
