@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use cargo_codegraph::parse::{self, Definition, Definitions, Detail, MacroCall};
+use cargo_codegraph::parse::{self, Definition, Definitions, Detail, Expanded, ItemFacts, MacroCall};
 
 // The binary's allocator (`src/main.rs`), so that the work is measured as users run it.
 #[global_allocator]
@@ -135,6 +135,7 @@ fn run() -> Result<(), Box<dyn Error>> {
     for case in CASES {
         let (definition, calls) = prepare(case)?;
         let written: Vec<String> = (0..CALLS).map(case.written).collect();
+        same_items(case, &definition, &calls[0], &written[0])?;
         let (mut expand, mut floor, mut ours) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
             expand.push(timed(|| {
@@ -194,6 +195,32 @@ fn prepare(case: &Case) -> Result<(String, Vec<MacroCall>), Box<dyn Error>> {
         return Err(format!("{}: {} calls parsed, {CALLS} written", case.name, calls.len()).into());
     }
     Ok((definition, calls))
+}
+
+/// Checks that the first call makes the items its written-out text holds (kinds, names, children):
+/// the references measure the same items as the expansion.
+fn same_items(case: &Case, definition: &str, call: &MacroCall, written: &str) -> Result<(), Box<dyn Error>> {
+    fn shape(items: &[ItemFacts]) -> Vec<String> {
+        items.iter().map(|item| format!("{} {} [{}]", item.kind, item.name, shape(&item.children).join(", "))).collect()
+    }
+    let made =
+        parse::expand(call, Some(Definition { text: definition, dollar_crate: "crate" }), &mut Definitions::default())
+            .map_err(|err| format!("{}: {}", case.name, err.message))?;
+    let Expanded::Macro(made) = made else {
+        return Err(format!("{}: not expanded by its definition", case.name).into());
+    };
+    let written = parse::parse_file(written).map_err(|err| format!("{}: {}", case.name, err.message))?;
+    let (made_calls, written_calls) = (made.calls.len(), written.macro_calls.len());
+    if shape(&made.items) != shape(&written.items) || made_calls != written_calls {
+        return Err(format!(
+            "{}: the call makes {:?} and {made_calls} calls, the written text {:?} and {written_calls}",
+            case.name,
+            shape(&made.items),
+            shape(&written.items)
+        )
+        .into());
+    }
+    Ok(())
 }
 
 fn timed(f: impl FnOnce() -> Result<(), String>) -> Result<Duration, Box<dyn Error>> {
