@@ -823,22 +823,22 @@ pub struct Body {
 /// `items_hashed` without the hash: an item whose facts keep no hash of their own (a `use`, a
 /// macro call, an `extern` block) is not hashed (a muncher's call is its whole remaining input).
 fn items(items: &[Item]) -> Body {
-    let mut body = Body { items: Vec::with_capacity(items.len()), ..Body::default() };
-    for node in items {
-        push_item(&mut body, node, false);
-    }
-    body
+    items_with(items, false).0
 }
 
 /// `items`, and a hash of the items' syntax trees, each tree walked once: an item's hash comes
 /// from `push_item`, which puts a container's together from its members'.
 fn items_hashed(items: &[Item]) -> (Body, u64) {
+    items_with(items, true)
+}
+
+fn items_with(items: &[Item], hash_wanted: bool) -> (Body, u64) {
     use std::hash::Hasher;
     let mut body = Body { items: Vec::with_capacity(items.len()), ..Body::default() };
     let mut hasher = rustc_hash::FxHasher::default();
     hasher.write_usize(items.len());
     for node in items {
-        hasher.write_u64(push_item(&mut body, node, true));
+        hasher.write_u64(push_item(&mut body, node, hash_wanted));
     }
     (body, hasher.finish())
 }

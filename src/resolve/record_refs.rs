@@ -48,10 +48,13 @@ pub struct Packed {
 type NamesRef<'a> = (&'a [Named], &'a [Named], &'a [Call], &'a [Named], &'a [Named]);
 type Names = (Vec<Named>, Vec<Named>, Vec<Call>, Vec<Named>, Vec<Named>);
 
+fn names_of(refs: &Refs) -> NamesRef<'_> {
+    (&refs.types, &refs.values, &refs.calls, &refs.macros, &refs.derives)
+}
+
 fn encode_names(refs: &Refs) -> Vec<u8> {
-    let names: NamesRef<'_> = (&refs.types, &refs.values, &refs.calls, &refs.macros, &refs.derives);
     // Plain data into a `Vec`: encoding cannot fail.
-    rmp_serde::to_vec(&names).unwrap_or_default()
+    rmp_serde::to_vec(&names_of(refs)).unwrap_or_default()
 }
 
 fn decode_names(bytes: &[u8], into: &mut Refs) {
@@ -147,10 +150,7 @@ impl RecordRefs {
     pub fn visit_name_strings(&self, on_str: &mut dyn FnMut(&str)) {
         for_each_string(&(self.uses(), self.supertraits()), on_str);
         match self {
-            RecordRefs::Open { refs, .. } => {
-                let names: NamesRef<'_> = (&refs.types, &refs.values, &refs.calls, &refs.macros, &refs.derives);
-                for_each_string(&names, on_str);
-            }
+            RecordRefs::Open { refs, .. } => for_each_string(&names_of(refs), on_str),
             RecordRefs::Packed(packed) => {
                 let _ = super::names::visit_strings(&packed.names, on_str);
             }
