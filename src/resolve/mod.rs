@@ -197,13 +197,21 @@ struct ItemDef {
 }
 
 /// One crate's resolved scopes, kept for the crates that depend on it.
+///
+/// Its serde form leaves out `items` and `scopes`, which `to_bytes` writes apart, in runs: read
+/// and write it with `to_bytes` and `from_bytes` only.
 #[derive(Debug, Serialize, Deserialize, Clone)]
 pub struct CrateDefs {
     krate: u32,
     edition_2015: bool,
+    /// Kept in the cache in runs of their own (`to_bytes`), as are `scopes`.
+    #[serde(skip)]
     items: Vec<ItemDef>,
-    #[serde(with = "sorted")]
+    /// Each item's index by its id: made again from `items` when read back (`from_bytes`), not
+    /// kept in the cache (windows-sys has 250,000 items).
+    #[serde(skip)]
     by_id: HashMap<Uuid, u32>,
+    #[serde(skip)]
     scopes: Vec<Scope>,
     root_scope: u32,
     /// Dependencies by the name the crate uses for them.
@@ -250,6 +258,15 @@ impl CrateDefs {
     /// The ids of the crate's modules and items.
     pub fn ids(&self) -> impl Iterator<Item = Uuid> + '_ {
         self.items.iter().map(|item| item.id)
+    }
+
+    /// `ids` in runs of at most `len`, to hand to threads.
+    pub fn id_runs(
+        &self,
+        len: usize,
+    ) -> impl rayon::iter::IndexedParallelIterator<Item = impl Iterator<Item = Uuid> + '_> {
+        use rayon::prelude::*;
+        self.items.par_chunks(len.max(1)).map(|run| run.iter().map(|item| item.id))
     }
 
     /// The crate's compiled `#[macro_export]` macros: (name, definition as positioned text), for
@@ -299,8 +316,14 @@ impl CrateDefs {
         self.remap(&mut |krate| position.get(&krate).copied());
         let names: Vec<&str> = keys.iter().map(|(key, _)| key.as_str()).collect();
         // Serializing plain data into a Vec cannot fail. Postcard's form, as the cache's records
-        // (see `Cargo.toml`): a crate indexed again encodes its defs whole.
-        let bytes = postcard::to_allocvec(&(names, &*self)).unwrap_or_default();
+        // (see `Cargo.toml`): a crate indexed again encodes its defs whole. The items and scopes
+        // go in runs (`DEFS_RUN`), each encoded apart, so that reading them back is spread over
+        // threads: windows-sys's defs, 27 MB, took one thread 0.16 s to read whole, and a crate
+        // that depends on it waited for that thread.
+        let (item_runs, scope_runs) = rayon::join(|| encode_runs(&self.items), || encode_runs(&self.scopes));
+        let item_runs: Vec<RunBytes<'_>> = item_runs.iter().map(|run| RunBytes(run)).collect();
+        let scope_runs: Vec<RunBytes<'_>> = scope_runs.iter().map(|run| RunBytes(run)).collect();
+        let bytes = postcard::to_allocvec(&(names, &*self, item_runs, scope_runs)).unwrap_or_default();
         self.remap(&mut |position| keys.get(position as usize).map(|&(_, krate)| krate));
         bytes
     }
@@ -309,8 +332,24 @@ impl CrateDefs {
     /// `index_of` does not know.
     pub fn from_bytes(bytes: &[u8], index_of: impl Fn(&str) -> Option<u32>) -> Option<CrateDefs> {
         // Only the cache's bytes, read back intact, come here.
-        let (keys, mut defs): (Vec<String>, CrateDefs) =
+        let (keys, mut defs, item_runs, scope_runs): (Vec<String>, CrateDefs, Vec<&[u8]>, Vec<&[u8]>) =
             crate::incremental::read_back(postcard::from_bytes(bytes).ok(), "a crate's scopes")?;
+        let ((items, by_id), scopes) = rayon::join(
+            || {
+                let items: Option<Vec<ItemDef>> = decode_runs(&item_runs);
+                // As `scope_crate` makes it: the later of two items with one id wins.
+                let by_id = items.as_ref().map(|items| {
+                    let mut by_id = HashMap::with_capacity_and_hasher(items.len(), Default::default());
+                    for (index, item) in items.iter().enumerate() {
+                        by_id.insert(item.id, index as u32);
+                    }
+                    by_id
+                });
+                (items, by_id)
+            },
+            || decode_runs(&scope_runs),
+        );
+        (defs.items, defs.by_id, defs.scopes) = (items?, by_id?, scopes?);
         let indices: Vec<Option<u32>> = keys.iter().map(|key| index_of(key)).collect();
         let mut complete = true;
         defs.remap(&mut |local| {
@@ -398,6 +437,40 @@ mod sorted {
             Ok([a.into_iter().collect(), b.into_iter().collect(), c.into_iter().collect()])
         }
     }
+}
+
+/// How many items, or scopes, `CrateDefs::to_bytes` encodes together.
+const DEFS_RUN: usize = 8 * 1024;
+
+/// Encoded bytes, written as one byte string (postcard writes a `Vec<u8>` byte by byte, and
+/// reads a byte string back borrowed).
+struct RunBytes<'a>(&'a [u8]);
+
+impl Serialize for RunBytes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
+/// `values` in runs of `DEFS_RUN`, each encoded on its own, on the current rayon pool.
+fn encode_runs<T: Serialize + Sync>(values: &[T]) -> Vec<Vec<u8>> {
+    use rayon::prelude::*;
+    // Serializing plain data into a Vec cannot fail.
+    values.par_chunks(DEFS_RUN).map(|run| postcard::to_allocvec(run).unwrap_or_default()).collect()
+}
+
+/// `encode_runs`' runs read back and joined; `None` when one does not read.
+fn decode_runs<T: for<'de> Deserialize<'de> + Send>(runs: &[&[u8]]) -> Option<Vec<T>> {
+    use rayon::prelude::*;
+    let runs: Vec<Vec<T>> = runs
+        .par_iter()
+        .map(|run| crate::incremental::read_back(postcard::from_bytes(run).ok(), "a crate's scopes"))
+        .collect::<Option<_>>()?;
+    let mut values = Vec::with_capacity(runs.iter().map(Vec::len).sum());
+    for run in runs {
+        values.extend(run);
+    }
+    Some(values)
 }
 
 /// The crate being resolved and what it can see.
@@ -834,5 +907,29 @@ mod tests {
         assert_eq!(read.to_bytes(|krate| key_of(krate - 10)), bytes);
         // A crate the workspace no longer has: not readable.
         assert!(CrateDefs::from_bytes(&bytes, |key| (key != "crate-3").then_some(0)).is_none());
+    }
+
+    #[test]
+    fn a_large_crates_defs_read_back_from_their_runs() {
+        // More items and scopes than two runs hold, the last run not full.
+        let count = 2 * DEFS_RUN + 5;
+        let items: Vec<ItemDef> = (0..count)
+            .map(|n| ItemDef {
+                id: Uuid::from_u128(n as u128 + 1),
+                ..item(0, VertexKind::Struct, &format!("S{n}"), Shape::None)
+            })
+            .collect();
+        let scopes: Vec<Scope> = (0..count).map(|n| Scope { item: n as u32, ..Scope::default() }).collect();
+        let mut original = CrateDefs { scopes, ..crate_of(4, items) };
+        let bytes = original.to_bytes(|krate| format!("crate-{krate}"));
+        let read = CrateDefs::from_bytes(&bytes, |key| (key == "crate-4").then_some(4)).unwrap();
+        assert_eq!(format!("{:?}", read.items), format!("{:?}", original.items));
+        assert_eq!(
+            read.scopes.iter().map(|scope| scope.item).collect::<Vec<_>>(),
+            (0..count as u32).collect::<Vec<_>>()
+        );
+        // The index by id is not kept: it is made again from the items.
+        assert_eq!(read.by_id.len(), count);
+        assert!(read.items.iter().enumerate().all(|(index, item)| read.by_id[&item.id] == index as u32));
     }
 }
