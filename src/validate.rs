@@ -57,6 +57,11 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// A registry with room for `items` items.
+    pub fn with_capacity(items: usize) -> Registry {
+        Registry { items: DashMap::with_capacity_and_hasher(items, Default::default()) }
+    }
+
     /// Registers an item; a different item already holding the id is an error. The same item
     /// registered twice (a file that two crates include) is not.
     pub fn register(&self, id: Uuid, origin: Origin) -> Result<(), ValidationError> {

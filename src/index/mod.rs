@@ -313,7 +313,11 @@ pub fn index(
         has_dependents,
         world: World::new(workspace.crates.len()),
         externs: Externs::default(),
-        registry: Registry::default(),
+        // A rerun's registry is sized for the items the last build recorded: most of them are
+        // admitted from reused crates at once, and growing it to that size rehashed it many times.
+        registry: Registry::with_capacity(reuse.map_or(0, |reuse| {
+            reuse.summaries.iter().flatten().map(|summary| summary.vertices.values().sum::<usize>()).sum()
+        })),
         validation_errors: Mutex::new(Vec::new()),
     };
     // Each crate's interface hash as this build knows it: new for the crates indexed, recorded

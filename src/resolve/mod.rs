@@ -207,10 +207,6 @@ pub struct CrateDefs {
     /// Kept in the cache in runs of their own (`to_bytes`), as are `scopes`.
     #[serde(skip)]
     items: Vec<ItemDef>,
-    /// Each item's index by its id: made again from `items` when read back (`from_bytes`), not
-    /// kept in the cache (windows-sys has 250,000 items).
-    #[serde(skip)]
-    by_id: HashMap<Uuid, u32>,
     #[serde(skip)]
     scopes: Vec<Scope>,
     root_scope: u32,
@@ -334,22 +330,8 @@ impl CrateDefs {
         // Only the cache's bytes, read back intact, come here.
         let (keys, mut defs, item_runs, scope_runs): (Vec<String>, CrateDefs, Vec<&[u8]>, Vec<&[u8]>) =
             crate::incremental::read_back(postcard::from_bytes(bytes).ok(), "a crate's scopes")?;
-        let ((items, by_id), scopes) = rayon::join(
-            || {
-                let items: Option<Vec<ItemDef>> = decode_runs(&item_runs);
-                // As `scope_crate` makes it: the later of two items with one id wins.
-                let by_id = items.as_ref().map(|items| {
-                    let mut by_id = HashMap::with_capacity_and_hasher(items.len(), Default::default());
-                    for (index, item) in items.iter().enumerate() {
-                        by_id.insert(item.id, index as u32);
-                    }
-                    by_id
-                });
-                (items, by_id)
-            },
-            || decode_runs(&scope_runs),
-        );
-        (defs.items, defs.by_id, defs.scopes) = (items?, by_id?, scopes?);
+        let (items, scopes) = rayon::join(|| decode_runs(&item_runs), || decode_runs(&scope_runs));
+        (defs.items, defs.scopes) = (items?, scopes?);
         let indices: Vec<Option<u32>> = keys.iter().map(|key| index_of(key)).collect();
         let mut complete = true;
         defs.remap(&mut |local| {
@@ -591,7 +573,6 @@ pub fn scope_crate(input: CrateInput<'_>, world: &World) -> Scoped {
         krate,
         edition_2015: edition == "2015",
         items: Vec::with_capacity(records.len()),
-        by_id: HashMap::with_capacity_and_hasher(records.len(), Default::default()),
         scopes: Vec::new(),
         root_scope: 0,
         extern_prelude: HashMap::default(),
@@ -603,9 +584,12 @@ pub fn scope_crate(input: CrateInput<'_>, world: &World) -> Scoped {
         shapes: OnceLock::new(),
     };
     let mut parents = Vec::with_capacity(records.len());
+    // Each item's index by its id, to find the parents by: the later of two items with one id
+    // wins. Needed here only, not kept with the defs.
+    let mut by_id: HashMap<Uuid, u32> = HashMap::with_capacity_and_hasher(records.len(), Default::default());
     for (index, at) in order.into_iter().enumerate() {
         let record = &mut records[at as usize];
-        defs.by_id.insert(record.id, index as u32);
+        by_id.insert(record.id, index as u32);
         parents.push(record.parent);
         refs.push(std::mem::take(&mut record.refs));
         defs.items.push(ItemDef {
@@ -627,12 +611,13 @@ pub fn scope_crate(input: CrateInput<'_>, world: &World) -> Scoped {
     // What resolution does not need (paths, visibilities as written, files) goes now.
     free_apart(records);
     for (index, parent) in parents.iter().enumerate() {
-        let parent = parent.and_then(|id| defs.by_id.get(&id).copied());
+        let parent = parent.and_then(|id| by_id.get(&id).copied());
         defs.items[index].parent = parent;
         if let Some(parent) = parent {
             defs.items[parent as usize].children.push(index as u32);
         }
     }
+    drop(by_id);
     for (name, to) in deps {
         let def = match world.get(to) {
             Some(dep) => Def::Item { krate: to, item: dep.scopes[dep.root_scope as usize].item },
@@ -859,7 +844,6 @@ mod tests {
             krate,
             edition_2015: false,
             items,
-            by_id: HashMap::default(),
             scopes: Vec::new(),
             root_scope: 0,
             extern_prelude: HashMap::default(),
@@ -928,8 +912,5 @@ mod tests {
             read.scopes.iter().map(|scope| scope.item).collect::<Vec<_>>(),
             (0..count as u32).collect::<Vec<_>>()
         );
-        // The index by id is not kept: it is made again from the items.
-        assert_eq!(read.by_id.len(), count);
-        assert!(read.items.iter().enumerate().all(|(index, item)| read.by_id[&item.id] == index as u32));
     }
 }
