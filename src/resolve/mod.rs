@@ -444,10 +444,14 @@ fn encode_runs<T: Serialize + Sync>(values: &[T]) -> Vec<Vec<u8>> {
 /// `encode_runs`' runs read back and joined; `None` when one does not read.
 fn decode_runs<T: for<'de> Deserialize<'de> + Send>(runs: &[&[u8]]) -> Option<Vec<T>> {
     use rayon::prelude::*;
-    let runs: Vec<Vec<T>> = runs
+    let mut runs: Vec<Vec<T>> = runs
         .par_iter()
         .map(|run| crate::incremental::read_back(postcard::from_bytes(run).ok(), "a crate's scopes"))
         .collect::<Option<_>>()?;
+    if runs.len() == 1 {
+        // Most crates: one run, taken as it is.
+        return runs.pop();
+    }
     let mut values = Vec::with_capacity(runs.iter().map(Vec::len).sum());
     for run in runs {
         values.extend(run);
