@@ -21,25 +21,15 @@ import subprocess
 import sys
 import time
 
+import comparing
+
 
 def main() -> int:
-    args = sys.argv[1:]
-    extra = []
-    if "--" in args:
-        extra = args[args.index("--") + 1 :]
-        args = args[: args.index("--")]
-    stores = {"old": "msgpack", "new": "msgpack"}
-    if "--stores" in args:
-        at = args.index("--stores")
-        stores["old"], stores["new"] = args[at + 1].split(",")
-        del args[at : at + 2]
-    if len(args) < 3:
-        print(__doc__, file=sys.stderr)
+    args = comparing.parse(__doc__, {"stores": "msgpack,msgpack"})
+    if args is None:
         return 2
-    # The builds run in the workspace: binaries given relative to here are made absolute.
-    old, new, workspace = (os.path.abspath(arg) for arg in args[:3])
-    runs = int(args[3]) if len(args) > 3 else 5
-    binaries = {"old": old, "new": new}
+    binaries, workspace, runs, extra = args.binaries, args.workspace, args.runs, args.extra
+    stores = dict(zip(binaries, args.options["stores"].split(",")))
     times = {name: [] for name in binaries}
     peaks = {name: [] for name in binaries}
     # Round 0 warms the caches and is not counted.

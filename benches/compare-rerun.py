@@ -19,26 +19,15 @@ import subprocess
 import sys
 import time
 
+import comparing
+
 
 def main() -> int:
-    args = sys.argv[1:]
-    extra = []
-    if "--" in args:
-        extra = args[args.index("--") + 1 :]
-        args = args[: args.index("--")]
-    edited = "src/lib.rs"
-    if "--file" in args:
-        at = args.index("--file")
-        edited = args[at + 1]
-        del args[at : at + 2]
-    if len(args) < 3:
-        print(__doc__, file=sys.stderr)
+    args = comparing.parse(__doc__, {"file": "src/lib.rs"})
+    if args is None:
         return 2
-    # The builds run in the workspace: binaries given relative to here are made absolute.
-    old, new, workspace = (os.path.abspath(arg) for arg in args[:3])
-    runs = int(args[3]) if len(args) > 3 else 5
-    binaries = {"old": old, "new": new}
-    path = os.path.join(workspace, edited)
+    binaries, workspace, runs, extra = args.binaries, args.workspace, args.runs, args.extra
+    path = os.path.join(workspace, args.options["file"])
     with open(path) as file:
         original = file.read()
 
