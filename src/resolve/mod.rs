@@ -328,7 +328,7 @@ impl CrateDefs {
     /// `index_of` does not know.
     pub fn from_bytes(bytes: &[u8], index_of: impl Fn(&str) -> Option<u32>) -> Option<CrateDefs> {
         // Only the cache's bytes, read back intact, come here.
-        let (keys, mut defs, item_runs, scope_runs): (Vec<String>, CrateDefs, Vec<&[u8]>, Vec<&[u8]>) =
+        let (keys, mut defs, item_runs, scope_runs): DefsRead<'_> =
             crate::incremental::read_back(postcard::from_bytes(bytes).ok(), "a crate's scopes")?;
         let (items, scopes) = rayon::join(|| decode_runs(&item_runs), || decode_runs(&scope_runs));
         (defs.items, defs.scopes) = (items?, scopes?);
@@ -423,6 +423,10 @@ mod sorted {
 
 /// How many items, or scopes, `CrateDefs::to_bytes` encodes together.
 const DEFS_RUN: usize = 8 * 1024;
+
+/// `CrateDefs::to_bytes`' output as read back: the crates' keys, the defs without their items
+/// and scopes, and the runs of those.
+type DefsRead<'a> = (Vec<String>, CrateDefs, Vec<&'a [u8]>, Vec<&'a [u8]>);
 
 /// Encoded bytes, written as one byte string (postcard writes a `Vec<u8>` byte by byte, and
 /// reads a byte string back borrowed).
