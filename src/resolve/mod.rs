@@ -251,16 +251,8 @@ impl CrateDefs {
         self.items.len()
     }
 
-    /// The ids of the crate's modules and items.
-    pub fn ids(&self) -> impl Iterator<Item = Uuid> + '_ {
-        self.items.iter().map(|item| item.id)
-    }
-
-    /// `ids` in runs of at most `len`, to hand to threads.
-    pub fn id_runs(
-        &self,
-        len: usize,
-    ) -> impl rayon::iter::IndexedParallelIterator<Item = impl Iterator<Item = Uuid> + '_> {
+    /// The ids of the crate's modules and items, in runs of at most `len` to hand to threads.
+    pub fn id_runs(&self, len: usize) -> impl rayon::iter::ParallelIterator<Item = impl Iterator<Item = Uuid> + '_> {
         use rayon::prelude::*;
         self.items.par_chunks(len.max(1)).map(|run| run.iter().map(|item| item.id))
     }
