@@ -368,7 +368,11 @@ impl Job<'_> {
                     old.and_then(|old| {
                         let disjoint = entry.summary.disjoint && unit.summary.disjoint;
                         let old = incremental::split_output(&old, &entry.summary.batches)?;
-                        incremental::Change::between(old, unit.output.parts(), disjoint)
+                        // Both outputs are this build's or read back intact (as their lengths).
+                        incremental::read_back(
+                            incremental::Change::between(old, unit.output.parts(), disjoint),
+                            "a unit's output",
+                        )
                     })
                 }
                 None => incremental::read_back(incremental::decode_batches(&unit.output.parts()), "a unit's output")

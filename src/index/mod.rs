@@ -2451,7 +2451,7 @@ fn expand_calls(
             // the crate was indexed with the fingerprint it has now (`Walk::cached`).
             let key = expansion_key(how, call, definition);
             let cached = walk.cached.as_ref().and_then(|cached| cached.get(&key)).map(|entry| entry.whole());
-            let reused = cached.and_then(|bytes| Some((read_back(decode_expansion(&bytes), "an expansion")?, bytes)));
+            let reused = cached.and_then(with_expansion);
             // The same call expanded earlier in this build: the twin of a module whose file is
             // declared twice, under opposite `cfg`s (see `SharedParses`).
             let earlier = || walk.expanded.get(&key).map(|bytes| bytes.clone());
@@ -2462,9 +2462,7 @@ fn expand_calls(
                     (bytes, _) => Bytes::copy_from_slice(&bytes),
                 };
                 (Ok(result), Some(bytes))
-            } else if let Some((result, bytes)) =
-                earlier().and_then(|bytes| Some((read_back(decode_expansion(&bytes), "an expansion")?, bytes)))
-            {
+            } else if let Some((result, bytes)) = earlier().and_then(with_expansion) {
                 (Ok(result), Some(bytes))
             } else {
                 // Expansion parses: a panic there costs this call, not the run.
@@ -2504,6 +2502,12 @@ fn encode_expansion(result: &ExpandResult) -> Vec<u8> {
 /// `encode_expansion`'s bytes read back; `None` when damaged.
 fn decode_expansion(bytes: &[u8]) -> Option<ExpandResult> {
     postcard::from_bytes(bytes).ok()
+}
+
+/// The expansion that bytes this build wrote, or read back intact, hold, with the bytes
+/// (`incremental::read_back`).
+fn with_expansion<B: AsRef<[u8]>>(bytes: B) -> Option<(ExpandResult, B)> {
+    Some((read_back(decode_expansion(bytes.as_ref()), "an expansion")?, bytes))
 }
 
 /// How the keys of cached expansions start, apart from files' keys (which are hashes).

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::{Ctx, EDGE_BATCH, EDGE_BATCH_CUT, Walk};
-use crate::incremental::{BatchKeys, EdgeSegments, RecordedEdges, Segment, UnitSummary, decode_batches};
+use crate::incremental::{BatchKeys, EdgeSegments, RecordedEdges, Segment, UnitSummary, decode_batches, read_back};
 use crate::model::{Batch, Edge};
 use crate::resolve::names::{self, NameDigest, Names};
 use crate::resolve::{RecordRefs, ResolveStats, Scoped};
@@ -282,7 +282,7 @@ fn segment_key(ids: &[Uuid], refs: &[RecordRefs], items: Range<u32>) -> (u64, u6
 /// and no recorded edge can then be kept.
 fn admit_externs(ctx: &Ctx<'_>, recorded: &RecordedEdges<'_>) -> bool {
     let Some(bytes) = recorded.externs else { return true };
-    match decode_batches(&[bytes]) {
+    match read_back(decode_batches(&[bytes]), "recorded extern vertices") {
         Some(batches) => {
             for batch in &batches {
                 ctx.externs.admit(&batch.vertices);
@@ -295,7 +295,10 @@ fn admit_externs(ctx: &Ctx<'_>, recorded: &RecordedEdges<'_>) -> bool {
 
 /// The keys of each recorded batch, with its bytes; `None` when one is damaged.
 fn decode_batch_keys(batches: &[bytes::Bytes]) -> Option<Batches> {
-    batches.iter().map(|bytes| Some((BatchKeys::decode(bytes)?, bytes.clone()))).collect()
+    batches
+        .iter()
+        .map(|bytes| Some((read_back(BatchKeys::decode(bytes), "a recorded batch")?, bytes.clone())))
+        .collect()
 }
 
 #[cfg(test)]

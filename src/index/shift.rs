@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::incremental::{FileEntry, FileOutput, FileOutputRef, decode_batches};
+use crate::incremental::{FileEntry, FileOutput, FileOutputRef, decode_batches, read_back};
 use crate::model::{Batch, Props};
 use crate::parse::{MacroCall, Refs};
 
@@ -63,8 +63,8 @@ impl LineShift {
 /// entry is the old one but for the lines of its records and macro calls; `None` otherwise.
 /// `file` is its name in the graph.
 pub(super) fn between(old: FileEntry<'_>, new: FileEntry<'_>, file: &str) -> Option<LineShift> {
-    let (mut old, _) = FileOutput::decode(old)?;
-    let (mut new, _) = FileOutput::decode(new)?;
+    let (mut old, _) = read_back(FileOutput::decode(old), "a file's cache entry")?;
+    let (mut new, _) = read_back(FileOutput::decode(new), "a file's cache entry")?;
     let mut old_lines = Vec::new();
     visit_lines(&mut old, file, &mut |line, span| old_lines.push((*line, span)));
     let mut new_lines = Vec::new();
@@ -161,7 +161,7 @@ pub(super) fn redeclared(
     shift: &LineShift,
     batch: bytes::Bytes,
 ) -> Option<(String, crate::incremental::Parts)> {
-    let (mut output, _) = FileOutput::decode(entry)?;
+    let (mut output, _) = read_back(FileOutput::decode(entry), "a file's cache entry")?;
     let origin = &mut output.origin;
     let (declared_in, old) = origin.decl.as_mut()?;
     let (declared_in, old) = (declared_in.clone(), *old);
@@ -207,7 +207,7 @@ pub(super) fn rewrite(
     let mut rewritten: BTreeMap<usize, (Batch, Batch)> = BTreeMap::new();
     // The batch at `i`, as it was and as it is being rewritten.
     let decode = |i: usize| -> Option<(Batch, Batch)> {
-        let batch = decode_batches(&[batches[i]])?.pop()?;
+        let batch = read_back(decode_batches(&[batches[i]]), "a batch")?.pop()?;
         Some((batch.clone(), batch))
     };
     // The vertices of the moved files, and those their macro calls made, to the file's shift.
