@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use cargo_codegraph::index::{NoProgress, Severity};
+use cargo_codegraph::parse::made_text::Made;
 use cargo_codegraph::workspace::WorkspaceConfig;
 use cargo_codegraph::{BuildConfig, BuildSummary};
 use rayon::prelude::*;
@@ -68,6 +69,21 @@ struct NoExpand {
     e2e: Timing,
     parse: Timing,
     files: usize,
+    /// The parse-only floor of what the expanded build's macro calls make, written out
+    /// (`parse::made_text`): what the same code would cost the floor had it been written by hand.
+    made: Timing,
+    made_texts: MadeTexts,
+}
+
+/// What the expansions of one expanded build made, as the text of files (`parse::made_text`).
+#[derive(Default)]
+struct MadeTexts {
+    texts: Vec<String>,
+    bytes: usize,
+    /// Texts and bytes by what they were parsed as.
+    by_kind: std::collections::BTreeMap<Made, (usize, usize)>,
+    /// How many plain `syn::parse_file` rejects (the build parses the tokens, not their text).
+    rejected: usize,
 }
 
 /// Everything measured, for the report.
@@ -91,7 +107,8 @@ struct Measured {
 struct Cpu {
     e2e: Duration,
     parse: Duration,
-    no_expand: Option<(Duration, Duration)>,
+    /// `--no-expand`'s build and its floor, and the floor of what expansions make.
+    no_expand: Option<(Duration, Duration, Duration)>,
 }
 
 fn main() -> ExitCode {
@@ -156,12 +173,32 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
     } else {
         Vec::new()
     };
+    // And what the expanded build's macro calls make, as text, for its own floor.
+    let made_texts = if settings.compare_no_expand {
+        cargo_codegraph::parse::made_text::start();
+        let built = build(&config, &db);
+        let made = cargo_codegraph::parse::made_text::finish();
+        built?;
+        let mut by_kind = std::collections::BTreeMap::<Made, (usize, usize)>::new();
+        for (kind, text) in &made {
+            let entry = by_kind.entry(*kind).or_default();
+            entry.0 += 1;
+            entry.1 += text.len();
+        }
+        let texts: Vec<String> = made.into_iter().map(|(_, text)| text).collect();
+        let bytes = texts.iter().map(String::len).sum();
+        let rejected = parse_texts(&pool, &texts);
+        MadeTexts { texts, bytes, by_kind, rejected }
+    } else {
+        MadeTexts::default()
+    };
     let mut e2e = Vec::with_capacity(settings.runs);
     let mut parse = Vec::with_capacity(settings.runs);
     let mut no_expand = Vec::with_capacity(settings.runs);
     let mut no_expand_parse = Vec::with_capacity(settings.runs);
+    let mut made = Vec::with_capacity(settings.runs);
     let mut phases: [Vec<Duration>; PHASES.len()] = Default::default();
-    let [mut e2e_cpu, mut parse_cpu, mut no_expand_cpu, mut no_expand_parse_cpu]: [Vec<Duration>; 4] =
+    let [mut e2e_cpu, mut parse_cpu, mut no_expand_cpu, mut no_expand_parse_cpu, mut made_cpu]: [Vec<Duration>; 5] =
         Default::default();
     let mut last = summary;
     for run in 1..=settings.runs {
@@ -170,13 +207,18 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
         if settings.compare_no_expand {
             let (_, floor, floor_cpu) = timed_with_cpu(|| parse_all(&pool, &no_expand_paths))?;
             let (_, time, cpu) = timed_with_cpu(|| build(&no_expand_config, &db))?;
+            let (_, made_time, made_time_cpu) =
+                timed_with_cpu(|| Ok::<_, Box<dyn Error>>(parse_texts(&pool, &made_texts.texts)))?;
             no_expand_parse_cpu.push(floor_cpu);
             no_expand_cpu.push(cpu);
+            made_cpu.push(made_time_cpu);
+            made.push(made_time);
             println!(
-                "run {run}/{}: parse-only of its files {:.3}s, e2e --no-expand {:.3}s",
+                "run {run}/{}: parse-only of its files {:.3}s, e2e --no-expand {:.3}s, parse-only of what expansions make {:.3}s",
                 settings.runs,
                 floor.as_secs_f64(),
-                time.as_secs_f64()
+                time.as_secs_f64(),
+                made_time.as_secs_f64()
             );
             no_expand.push(time);
             no_expand_parse.push(floor);
@@ -217,13 +259,16 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
             e2e: timing(&no_expand),
             parse: timing(&no_expand_parse),
             files: no_expand_paths.len(),
+            made: timing(&made),
+            made_texts,
         }),
         phases: phases.map(|samples| timing(&samples)),
         rejected,
         cpu: Cpu {
             e2e: median(&e2e_cpu),
             parse: median(&parse_cpu),
-            no_expand: (!no_expand_cpu.is_empty()).then(|| (median(&no_expand_cpu), median(&no_expand_parse_cpu))),
+            no_expand: (!no_expand_cpu.is_empty())
+                .then(|| (median(&no_expand_cpu), median(&no_expand_parse_cpu), median(&made_cpu))),
         },
     };
     report(&settings, threads, &corpus, &summary, &measured);
@@ -343,6 +388,24 @@ fn parse_all(pool: &rayon::ThreadPool, paths: &[Utf8PathBuf]) -> Result<Vec<Stri
     Ok(rejected)
 }
 
+/// `syn::parse_file` of each text, on all cores, as `parse_all` does files: how many it rejects.
+fn parse_texts(pool: &rayon::ThreadPool, texts: &[String]) -> usize {
+    pool.install(|| {
+        texts
+            .par_iter()
+            .filter(|text| {
+                let parsed = syn::parse_file(text);
+                let rejected = parsed.is_err();
+                std::hint::black_box(&parsed);
+                drop(parsed);
+                // As the indexer does after each expansion.
+                proc_macro2::extra::invalidate_current_thread_spans();
+                rejected
+            })
+            .count()
+    })
+}
+
 fn timing(samples: &[Duration]) -> Timing {
     let mut sorted = samples.to_vec();
     sorted.sort();
@@ -391,6 +454,7 @@ fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildS
     if let Some(no_expand) = no_expand {
         row("e2e --no-expand", &no_expand.e2e, "");
         row(&format!("  its floor ({} files)", no_expand.files), &no_expand.parse, "");
+        row("what expansions make", &no_expand.made, "");
     }
     println!();
     println!("  ratio e2e / parse-only                 {ratio:.2}x");
@@ -400,6 +464,19 @@ fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildS
         println!("  ratio e2e --no-expand / its floor      {own:.2}x");
         println!("  growth of the ratio from expansion     {:.3}", ratio / own);
         println!("  e2e / e2e --no-expand                  {:.3}", e2e_s / no_expand.e2e.median.as_secs_f64());
+        let made = &no_expand.made_texts;
+        let with_made = e2e_s / (parse_s + no_expand.made.median.as_secs_f64());
+        println!(
+            "  what expansions make: {} texts, {:.2} MB, {} rejected by plain syn",
+            made.texts.len(),
+            made.bytes as f64 / 1e6,
+            made.rejected
+        );
+        for (kind, (texts, bytes)) in &made.by_kind {
+            println!("    {kind:?}: {texts} texts, {:.2} MB", *bytes as f64 / 1e6);
+        }
+        println!("  ratio e2e / (parse-only + what expansions make, written out) {with_made:.2}x");
+        println!("  growth of that ratio from expansion    {:.3}", with_made / own);
         (own, ratio / own, no_expand)
     });
     println!("  ratio (e2e - metadata) / parse-only    {ratio_without_metadata:.2}x");
@@ -413,13 +490,23 @@ fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildS
         cpu.e2e.as_secs_f64(),
         cpu.parse.as_secs_f64()
     );
-    let cpu_growth = cpu.no_expand.map(|(build, floor)| {
+    let cpu_growth = cpu.no_expand.map(|(build, floor, made)| {
         let own = build.as_secs_f64() / floor.as_secs_f64();
         println!(
             "  CPU s --no-expand: e2e {:.2}, its floor {:.2}, ratio {own:.2}x; growth from expansion {:.3}",
             build.as_secs_f64(),
             floor.as_secs_f64(),
             cpu_ratio / own
+        );
+        // What expansion adds beyond what the code it makes would cost written out, at the
+        // `--no-expand` build's ratio: `e2e - own * (parse-only + made)`.
+        let (e2e, parse, made) = (cpu.e2e.as_secs_f64(), cpu.parse.as_secs_f64(), made.as_secs_f64());
+        println!(
+            "  CPU s of what expansions make, written out: {made:.2}; e2e / (parse-only + that) {:.2}x, growth {:.3}; \
+             beyond that code's cost at the --no-expand ratio: {:.2}",
+            e2e / (parse + made),
+            e2e / (parse + made) / own,
+            e2e - own * (parse + made)
         );
         cpu_ratio / own
     });
@@ -479,10 +566,14 @@ fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildS
             fields.insert("no_expand_parse_s".into(), round(no_expand.parse.median.as_secs_f64()).into());
             fields.insert("ratio_no_expand".into(), round(own).into());
             fields.insert("ratio_growth".into(), round(growth).into());
-            if let (Some((build, floor)), Some(cpu_growth)) = (cpu.no_expand, cpu_growth) {
+            fields.insert("made_texts".into(), no_expand.made_texts.texts.len().into());
+            fields.insert("made_bytes".into(), no_expand.made_texts.bytes.into());
+            fields.insert("made_parse_s".into(), round(no_expand.made.median.as_secs_f64()).into());
+            if let (Some((build, floor, made)), Some(cpu_growth)) = (cpu.no_expand, cpu_growth) {
                 fields.insert("no_expand_cpu_s".into(), round(build.as_secs_f64()).into());
                 fields.insert("no_expand_parse_cpu_s".into(), round(floor.as_secs_f64()).into());
                 fields.insert("ratio_growth_cpu".into(), round(cpu_growth).into());
+                fields.insert("made_parse_cpu_s".into(), round(made.as_secs_f64()).into());
             }
             serde_json::Value::Object(fields)
         }

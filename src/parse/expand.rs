@@ -510,10 +510,10 @@ fn expand_here(
 ) -> Result<Expanded, SyntaxError> {
     let Some(definition) = definition else {
         // A body that does not parse as items is not an error: the macro makes something else.
-        return Ok(parse_items(lex(&call.body)?).map_or(Expanded::Nothing, Expanded::PassedThrough));
+        return Ok(parse_items(lex(&call.body)?, false).map_or(Expanded::Nothing, Expanded::PassedThrough));
     };
     let tokens = transcribe(call, definition, cache)?;
-    let mut expanded = parse_items(tokens).map_err(|err| not_made_of(call, "items", &err))?;
+    let mut expanded = parse_items(tokens, true).map_err(|err| not_made_of(call, "items", &err))?;
     mark(&mut expanded.items, call.name());
     Ok(Expanded::Macro(expanded))
 }
@@ -566,8 +566,80 @@ pub fn expand_in_body(
     with_lines(call.lines(), || {
         let tokens = transcribe(call, definition, cache)?;
         let stmts = super::parse_statements(tokens).map_err(|err| not_made_of(call, "statements", &err))?;
+        made_text::record(made_text::Made::Body, || made_text::text(&stmts));
         Ok(Collector::expansion(body_macro, &stmts))
     })
+}
+
+/// What expansions make, as text, for the `e2e` benchmark (`benches/e2e.rs`): what the parse-only
+/// floor would read had the code that macro calls make been written by hand. That is each
+/// expansion's items, members or statements without the macro calls among them that are expanded
+/// in turn (a muncher's next step is no code anyone writes; what it makes in the end is recorded
+/// where it is made). Off unless the benchmark turns it on; nothing in a build reads it.
+#[doc(hidden)]
+pub mod made_text {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use quote::ToTokens;
+
+    static RECORDING: AtomicBool = AtomicBool::new(false);
+    static MADE: Mutex<Vec<(Made, String)>> = Mutex::new(Vec::new());
+
+    /// What an expansion is parsed as, and so how its text is wrapped to be a file.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+    pub enum Made {
+        /// Items (`expand`).
+        Items,
+        /// An impl's members, inside `impl Made { ... }` (`expand_members`).
+        ImplMembers,
+        /// A trait's members, inside `trait Made { ... }`.
+        TraitMembers,
+        /// Statements in a const's initializer, inside `const _: () = { ... };`
+        /// (`expand_statements`).
+        Initializer,
+        /// What a macro call in a function body expands to, inside `fn made() { ... }`
+        /// (`expand_in_body`).
+        Body,
+    }
+
+    /// Records the text of every transcription from now until `finish`.
+    pub fn start() {
+        MADE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        RECORDING.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops recording; each transcription since `start` as the text of a file that syn parses as
+    /// the build parsed it (members inside an `impl` or a `trait`, statements inside a function).
+    pub fn finish() -> Vec<(Made, String)> {
+        RECORDING.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *MADE.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Records the text `parts` gives, as `made` is parsed, when recording.
+    pub(in crate::parse) fn record(made: Made, parts: impl FnOnce() -> String) {
+        if !RECORDING.load(Ordering::Relaxed) {
+            return;
+        }
+        let parts = parts();
+        let text = match made {
+            Made::Items => parts,
+            Made::ImplMembers => format!("impl Made {{ {parts} }}"),
+            Made::TraitMembers => format!("trait Made {{ {parts} }}"),
+            Made::Initializer => format!("const _: () = {{ {parts} }};"),
+            Made::Body => format!("fn made() {{ {parts} }}"),
+        };
+        MADE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((made, text));
+    }
+
+    /// The syntax trees' text, one after another.
+    pub(in crate::parse) fn text<T: ToTokens>(parts: impl IntoIterator<Item = T>) -> String {
+        let mut tokens = proc_macro2::TokenStream::new();
+        for part in parts {
+            part.to_tokens(&mut tokens);
+        }
+        tokens.to_string()
+    }
 }
 
 /// The call matched against the definition and transcribed.
@@ -631,8 +703,15 @@ fn lex(text: &str) -> Result<TokenStream, SyntaxError> {
     super::lex(text)
 }
 
-fn parse_items(tokens: TokenStream) -> Result<Body, SyntaxError> {
+/// The items `tokens` make; `made`: they are what an expansion made (`made_text`), not a call's
+/// body passed through.
+fn parse_items(tokens: TokenStream, made: bool) -> Result<Body, SyntaxError> {
     let file: syn::File = parse_syntax_with(tokens)?;
+    if made {
+        made_text::record(made_text::Made::Items, || {
+            made_text::text(file.items.iter().filter(|item| !matches!(item, syn::Item::Macro(m) if m.ident.is_none())))
+        });
+    }
     let mut body = items(&file.items);
     bind_local_definitions(&file.items, &mut body.calls);
     Ok(body)
@@ -723,6 +802,44 @@ mod tests {
             Ok(_) => panic!("not expanded through the definition"),
             Err(err) => panic!("{}", err.message),
         }
+    }
+
+    /// What the `e2e` benchmark's floor of made code reads: an expansion's items without the calls
+    /// expanded in turn, members inside an impl, statements inside a const, each a file syn parses;
+    /// a body passed through (no definition) is written code, not recorded.
+    #[test]
+    fn made_text_records_what_expansions_make_as_files() {
+        made_text::start();
+        let make = definition(
+            "macro_rules! make { ($name:ident) => { pub struct $name; impl $name { pub fn made_here() {} } \
+             make_more!($name); }; }",
+        );
+        expanded(&call("make!(MadeTextProbe);"), &make);
+        let _ = expand(&call("unknown_wrapper! { pub struct MadeTextPassed; }"), None, &mut Definitions::default());
+        let members = definition("macro_rules! member { () => { pub fn made_member_probe() {} member_more!(); }; }");
+        let definition_of = |text| Some(Definition { text, dollar_crate: "crate" });
+        expand_members(&call("member!();"), definition_of(&members), &mut Definitions::default(), None).unwrap();
+        let statements = definition("macro_rules! stmts { () => { struct MadeStatementProbe; stmts_more!(); }; }");
+        expand_statements(&call("stmts!();"), definition_of(&statements), &mut Definitions::default()).unwrap();
+        let made = made_text::finish();
+        // Other tests of this process may expand at the same time: ours are found by their names.
+        let find = |probe: &str| made.iter().find(|(_, text)| text.contains(probe)).cloned();
+        let (kind, items) = find("MadeTextProbe").expect("the items are recorded");
+        assert_eq!(kind, made_text::Made::Items);
+        assert!(items.contains("made_here") && !items.contains("make_more"), "{items}");
+        assert!(find("MadeTextPassed").is_none(), "a body passed through is written code");
+        let (kind, members) = find("made_member_probe").expect("the members are recorded");
+        assert_eq!(kind, made_text::Made::ImplMembers);
+        assert!(members.starts_with("impl Made {") && !members.contains("member_more"), "{members}");
+        let (kind, statements) = find("MadeStatementProbe").expect("the statements are recorded");
+        assert_eq!(kind, made_text::Made::Initializer);
+        assert!(!statements.contains("stmts_more"), "{statements}");
+        for text in [items, members, statements] {
+            syn::parse_file(&text).unwrap_or_else(|err| panic!("{err}: {text}"));
+        }
+        // Off again: nothing more is recorded.
+        expanded(&call("make!(MadeAfterFinish);"), &make);
+        assert!(made_text::finish().iter().all(|(_, text)| !text.contains("MadeAfterFinish")));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::model::VertexKind;
 
 pub use expand::{
     Definition, Definitions, Expanded, MacroCall, expand, expand_in_body, expand_members, expand_statements,
-    include_path, std_definition, with_thread_definitions,
+    include_path, made_text, std_definition, with_thread_definitions,
 };
 
 pub use refs::{
@@ -1399,6 +1399,9 @@ fn members(
     let items = match trait_visibility {
         None => {
             let parsed: Vec<ImplItem> = parse_members(tokens)?;
+            made_text::record(made_text::Made::ImplMembers, || {
+                made_text::text(parsed.iter().filter(|item| !matches!(item, ImplItem::Macro(_))))
+            });
             for item in &parsed {
                 if let ImplItem::Macro(m) = item {
                     calls.push(MacroCall::new(&m.mac, render::cfg(&m.attrs)));
@@ -1408,6 +1411,9 @@ fn members(
         }
         Some(visibility) => {
             let parsed: Vec<TraitItem> = parse_members(tokens)?;
+            made_text::record(made_text::Made::TraitMembers, || {
+                made_text::text(parsed.iter().filter(|item| !matches!(item, TraitItem::Macro(_))))
+            });
             for item in &parsed {
                 if let TraitItem::Macro(m) = item {
                     calls.push(MacroCall::new(&m.mac, render::cfg(&m.attrs)));
@@ -1595,6 +1601,14 @@ fn initializer(expr: &syn::Expr) -> (Vec<ItemFacts>, Vec<MacroCall>) {
 /// themselves.
 fn statements(tokens: TokenStream) -> Result<(Vec<ItemFacts>, Vec<MacroCall>), SyntaxError> {
     let parsed = parse_statements(tokens)?;
+    made_text::record(made_text::Made::Initializer, || {
+        let call = |stmt: &&syn::Stmt| match stmt {
+            syn::Stmt::Macro(_) | syn::Stmt::Expr(syn::Expr::Macro(_), _) => true,
+            syn::Stmt::Item(Item::Macro(item)) => item.ident.is_none(),
+            _ => false,
+        };
+        made_text::text(parsed.iter().filter(|stmt| !call(stmt)))
+    });
     let mut collector = BodyItems { calls: Some(Vec::new()), ..BodyItems::default() };
     for stmt in &parsed {
         collector.visit_stmt(stmt);
