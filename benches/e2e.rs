@@ -73,6 +73,10 @@ struct NoExpand {
     /// (`parse::made_text`): what the same code would cost the floor had it been written by hand.
     made: Timing,
     made_texts: MadeTexts,
+    /// The growth of the ratio from expansion within each run, by wall and by CPU time: the
+    /// builds of one run are minutes apart at most, so the noise of the hour weighs less on these
+    /// than on the growth of the medians.
+    growth_by_run: Vec<(f64, f64)>,
 }
 
 /// What the expansions of one expanded build made, as the text of files (`parse::made_text`).
@@ -252,6 +256,15 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
         last = summary;
     }
     let summary = last;
+    let ratio_of = |a: &Duration, b: &Duration| a.as_secs_f64() / b.as_secs_f64();
+    let growth_by_run: Vec<(f64, f64)> = (0..no_expand.len())
+        .map(|run| {
+            let wall = ratio_of(&e2e[run], &parse[run]) / ratio_of(&no_expand[run], &no_expand_parse[run]);
+            let cpu =
+                ratio_of(&e2e_cpu[run], &parse_cpu[run]) / ratio_of(&no_expand_cpu[run], &no_expand_parse_cpu[run]);
+            (wall, cpu)
+        })
+        .collect();
     let measured = Measured {
         e2e: timing(&e2e),
         parse: timing(&parse),
@@ -261,6 +274,7 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
             files: no_expand_paths.len(),
             made: timing(&made),
             made_texts,
+            growth_by_run,
         }),
         phases: phases.map(|samples| timing(&samples)),
         rejected,
@@ -406,6 +420,16 @@ fn parse_texts(pool: &rayon::ThreadPool, texts: &[String]) -> usize {
     })
 }
 
+fn median_of(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
 fn timing(samples: &[Duration]) -> Timing {
     let mut sorted = samples.to_vec();
     sorted.sort();
@@ -463,6 +487,15 @@ fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildS
         let own = no_expand.e2e.median.as_secs_f64() / no_expand.parse.median.as_secs_f64();
         println!("  ratio e2e --no-expand / its floor      {own:.2}x");
         println!("  growth of the ratio from expansion     {:.3}", ratio / own);
+        let (by_wall, by_cpu): (Vec<f64>, Vec<f64>) = no_expand.growth_by_run.iter().copied().unzip();
+        let shown = |growths: &[f64]| growths.iter().map(|g| format!("{g:.3}")).collect::<Vec<_>>().join(", ");
+        println!(
+            "  the same within each run: {} (median {:.3}); by CPU time: {} (median {:.3})",
+            shown(&by_wall),
+            median_of(&by_wall),
+            shown(&by_cpu),
+            median_of(&by_cpu)
+        );
         println!("  e2e / e2e --no-expand                  {:.3}", e2e_s / no_expand.e2e.median.as_secs_f64());
         let made = &no_expand.made_texts;
         let with_made = e2e_s / (parse_s + no_expand.made.median.as_secs_f64());
@@ -566,6 +599,9 @@ fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildS
             fields.insert("no_expand_parse_s".into(), round(no_expand.parse.median.as_secs_f64()).into());
             fields.insert("ratio_no_expand".into(), round(own).into());
             fields.insert("ratio_growth".into(), round(growth).into());
+            let (by_wall, by_cpu): (Vec<f64>, Vec<f64>) = no_expand.growth_by_run.iter().copied().unzip();
+            fields.insert("ratio_growth_run_median".into(), round(median_of(&by_wall)).into());
+            fields.insert("ratio_growth_cpu_run_median".into(), round(median_of(&by_cpu)).into());
             fields.insert("made_texts".into(), no_expand.made_texts.texts.len().into());
             fields.insert("made_bytes".into(), no_expand.made_texts.bytes.into());
             fields.insert("made_parse_s".into(), round(no_expand.made.median.as_secs_f64()).into());
