@@ -73,9 +73,8 @@ struct NoExpand {
     /// (`parse::made_text`): what the same code would cost the floor had it been written by hand.
     made: Timing,
     made_texts: MadeTexts,
-    /// The growth of the ratio from expansion within each run, by wall and by CPU time: the
-    /// builds of one run are minutes apart at most, so the noise of the hour weighs less on these
-    /// than on the growth of the medians.
+    /// The growth of the ratio from expansion within each run, by wall and by CPU time, so that
+    /// the spread of the growth shows beside the growth of the medians.
     growth_by_run: Vec<(f64, f64)>,
 }
 

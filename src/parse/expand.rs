@@ -573,9 +573,10 @@ pub fn expand_in_body(
 
 /// What expansions make, as text, for the `e2e` benchmark (`benches/e2e.rs`): what the parse-only
 /// floor would read had the code that macro calls make been written by hand. That is each
-/// expansion's items, members or statements without the macro calls among them that are expanded
-/// in turn (a muncher's next step is no code anyone writes; what it makes in the end is recorded
-/// where it is made). Off unless the benchmark turns it on; nothing in a build reads it.
+/// expansion's items, members or statements without the macro calls among them (a muncher's next
+/// step is no code anyone writes: what a call makes is recorded where it is expanded, and a call
+/// that nothing expands is left out, which keeps this floor on the low side). Off unless the
+/// benchmark turns it on; nothing in a build reads it.
 #[doc(hidden)]
 pub mod made_text {
     use std::sync::Mutex;
@@ -603,14 +604,15 @@ pub mod made_text {
         Body,
     }
 
-    /// Records the text of every transcription from now until `finish`.
+    /// Records what every expansion makes from now until `finish`.
     pub fn start() {
         MADE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
         RECORDING.store(true, Ordering::SeqCst);
     }
 
-    /// Stops recording; each transcription since `start` as the text of a file that syn parses as
-    /// the build parsed it (members inside an `impl` or a `trait`, statements inside a function).
+    /// Stops recording; what each expansion since `start` made, as the text of a file that syn
+    /// parses as the build parsed it (members inside an `impl` or a `trait`, statements inside a
+    /// const or a function).
     pub fn finish() -> Vec<(Made, String)> {
         RECORDING.store(false, Ordering::SeqCst);
         std::mem::take(&mut *MADE.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
