@@ -566,7 +566,7 @@ pub fn expand_in_body(
     with_lines(call.lines(), || {
         let tokens = transcribe(call, definition, cache)?;
         let stmts = super::parse_statements(tokens).map_err(|err| not_made_of(call, "statements", &err))?;
-        made_text::record(made_text::Made::Body, || made_text::text(&stmts));
+        made_text::record(made_text::Made::Body, || made_text::statements(&stmts));
         Ok(Collector::expansion(body_macro, &stmts))
     })
 }
@@ -632,6 +632,17 @@ pub mod made_text {
             Made::Body => format!("fn made() {{ {parts} }}"),
         };
         MADE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((made, text));
+    }
+
+    /// The statements' text without the macro calls in statement position (those inside an
+    /// expression stay: they are the expression's).
+    pub(in crate::parse) fn statements(stmts: &[syn::Stmt]) -> String {
+        let call = |stmt: &&syn::Stmt| match stmt {
+            syn::Stmt::Macro(_) | syn::Stmt::Expr(syn::Expr::Macro(_), _) => true,
+            syn::Stmt::Item(syn::Item::Macro(item)) => item.ident.is_none(),
+            _ => false,
+        };
+        text(stmts.iter().filter(|stmt| !call(stmt)))
     }
 
     /// The syntax trees' text, one after another.

@@ -1601,14 +1601,7 @@ fn initializer(expr: &syn::Expr) -> (Vec<ItemFacts>, Vec<MacroCall>) {
 /// themselves.
 fn statements(tokens: TokenStream) -> Result<(Vec<ItemFacts>, Vec<MacroCall>), SyntaxError> {
     let parsed = parse_statements(tokens)?;
-    made_text::record(made_text::Made::Initializer, || {
-        let call = |stmt: &&syn::Stmt| match stmt {
-            syn::Stmt::Macro(_) | syn::Stmt::Expr(syn::Expr::Macro(_), _) => true,
-            syn::Stmt::Item(Item::Macro(item)) => item.ident.is_none(),
-            _ => false,
-        };
-        made_text::text(parsed.iter().filter(|stmt| !call(stmt)))
-    });
+    made_text::record(made_text::Made::Initializer, || made_text::statements(&parsed));
     let mut collector = BodyItems { calls: Some(Vec::new()), ..BodyItems::default() };
     for stmt in &parsed {
         collector.visit_stmt(stmt);
