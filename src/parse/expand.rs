@@ -850,6 +850,11 @@ mod tests {
         for text in [items, members, statements] {
             syn::parse_file(&text).unwrap_or_else(|err| panic!("{err}: {text}"));
         }
+        // Statements (an initializer's, a body's) lose their statement-position calls only.
+        let block: syn::Block = syn::parse_str("{ let a = f(inner!(x)); outer!(y); struct S; last!() }").unwrap();
+        let text = made_text::statements(&block.stmts);
+        assert!(text.contains("inner") && text.contains("struct S"), "{text}");
+        assert!(!text.contains("outer") && !text.contains("last"), "{text}");
         // Off again: nothing more is recorded.
         expanded(&call("make!(MadeAfterFinish);"), &make);
         assert!(made_text::finish().iter().all(|(_, text)| !text.contains("MadeAfterFinish")));
