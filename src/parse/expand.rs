@@ -10,6 +10,8 @@
 //! body through when it parses as items, as most wrappers do. This module knows nothing of
 //! where a definition is found: the caller (`index`) looks it up.
 
+use std::fmt::Write as _;
+
 use proc_macro2::{Delimiter, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 
 use super::mbe::{MacroRules, MbeError};
@@ -343,10 +345,15 @@ impl Writer {
                     self.write(close);
                 }
                 TokenTree::Punct(punct) => {
-                    self.write(&punct.as_char().to_string());
+                    self.write(punct.as_char().encode_utf8(&mut [0; 4]));
                     joint = punct.spacing() == Spacing::Joint;
                 }
-                TokenTree::Ident(ident) => self.write(&ident.to_string()),
+                TokenTree::Ident(ident) => {
+                    // Written in place (an identifier holds no line break): no `String` of its own.
+                    let start = self.text.len();
+                    let _ = write!(self.text, "{ident}");
+                    self.column += self.text[start..].chars().count();
+                }
                 TokenTree::Literal(literal) => {
                     let text = literal.to_string();
                     // A string of several lines whose span is one line (a definition's doc
