@@ -82,11 +82,16 @@ struct NoExpand {
 #[derive(Default)]
 struct MadeTexts {
     texts: Vec<String>,
-    bytes: usize,
     /// Texts and bytes by what they were parsed as.
     by_kind: std::collections::BTreeMap<Made, (usize, usize)>,
     /// How many plain `syn::parse_file` rejects (the build parses the tokens, not their text).
     rejected: usize,
+}
+
+impl MadeTexts {
+    fn bytes(&self) -> usize {
+        self.by_kind.values().map(|&(_, bytes)| bytes).sum()
+    }
 }
 
 /// Everything measured, for the report.
@@ -189,9 +194,8 @@ fn run() -> Result<ExitCode, Box<dyn Error>> {
             entry.1 += text.len();
         }
         let texts: Vec<String> = made.into_iter().map(|(_, text)| text).collect();
-        let bytes = texts.iter().map(String::len).sum();
         let rejected = parse_texts(&pool, &texts);
-        MadeTexts { texts, bytes, by_kind, rejected }
+        MadeTexts { texts, by_kind, rejected }
     } else {
         MadeTexts::default()
     };
@@ -501,7 +505,7 @@ fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildS
         println!(
             "  what expansions make: {} texts, {:.2} MB, {} rejected by plain syn",
             made.texts.len(),
-            made.bytes as f64 / 1e6,
+            made.bytes() as f64 / 1e6,
             made.rejected
         );
         for (kind, (texts, bytes)) in &made.by_kind {
@@ -602,7 +606,7 @@ fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildS
             fields.insert("ratio_growth_run_median".into(), round(median_of(&by_wall)).into());
             fields.insert("ratio_growth_cpu_run_median".into(), round(median_of(&by_cpu)).into());
             fields.insert("made_texts".into(), no_expand.made_texts.texts.len().into());
-            fields.insert("made_bytes".into(), no_expand.made_texts.bytes.into());
+            fields.insert("made_bytes".into(), no_expand.made_texts.bytes().into());
             fields.insert("made_parse_s".into(), round(no_expand.made.median.as_secs_f64()).into());
             if let (Some((build, floor, made)), Some(cpu_growth)) = (cpu.no_expand, cpu_growth) {
                 fields.insert("no_expand_cpu_s".into(), round(build.as_secs_f64()).into());

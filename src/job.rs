@@ -368,7 +368,8 @@ impl Job<'_> {
                     old.and_then(|old| {
                         let disjoint = entry.summary.disjoint && unit.summary.disjoint;
                         let old = incremental::split_output(&old, &entry.summary.batches)?;
-                        // Both outputs are this build's or read back intact (as their lengths).
+                        // The new output is this build's; the old one was read back intact and cut at
+                        // its recorded batch lengths: a diff that does not decode is a cache fault.
                         incremental::read_back(
                             incremental::Change::between(old, unit.output.parts(), disjoint),
                             "a unit's output",
