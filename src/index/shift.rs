@@ -18,7 +18,6 @@ use uuid::Uuid;
 
 use crate::incremental::{FileEntry, FileOutput, FileOutputRef, decode_batches, read_back};
 use crate::model::{Batch, Props};
-use crate::parse::{MacroCall, Refs};
 
 /// How a file's lines moved: old lines and the new ones, from the pairs its records gave, both
 /// strictly increasing.
@@ -113,39 +112,13 @@ fn visit_lines(output: &mut FileOutput, file: &str, f: &mut dyn FnMut(&mut u32, 
         if *record.file == *file {
             f(&mut record.line, 0);
         }
-        visit_refs(record.refs.open_mut(), f);
+        record.refs.open_mut().visit_lines(f);
     }
     for site in &mut output.sites {
-        visit_call(&mut site.call, f);
+        site.call.visit_lines(f);
     }
     for child in &mut output.children {
         f(&mut child.decl_line, 0);
-    }
-}
-
-fn visit_refs(refs: &mut Refs, f: &mut dyn FnMut(&mut u32, u32)) {
-    let Refs { uses, types, values, calls, macros, derives, cfg_derives, supertraits, body_macros, .. } = refs;
-    for used in uses {
-        f(&mut used.line, 0);
-    }
-    let named = types.iter_mut().chain(values.iter_mut()).chain(macros.iter_mut()).chain(derives.iter_mut());
-    let named = named.chain(cfg_derives.iter_mut().map(|(_, named)| named)).chain(supertraits.iter_mut());
-    for named in named {
-        f(&mut named.line, 0);
-    }
-    for call in calls {
-        f(&mut call.line, 0);
-    }
-    for body_macro in body_macros {
-        visit_call(&mut body_macro.call, f);
-    }
-}
-
-fn visit_call(call: &mut MacroCall, f: &mut dyn FnMut(&mut u32, u32)) {
-    let span = call.lines_below();
-    f(&mut call.line, span);
-    for (_, line) in &mut call.jumps {
-        f(line, 0);
     }
 }
 

@@ -65,6 +65,16 @@ impl MacroCall {
         ends.chain([last]).map(|end| lines.file_line(end)).max().unwrap_or(self.line).saturating_sub(self.line)
     }
 
+    /// Calls `f` with the call's line (and how many lines below it its text reaches) and with
+    /// each file line its text jumps to (see `Refs::visit_lines`).
+    pub fn visit_lines(&mut self, f: &mut dyn FnMut(&mut u32, u32)) {
+        let span = self.lines_below();
+        f(&mut self.line, span);
+        for (_, line) in &mut self.jumps {
+            f(line, 0);
+        }
+    }
+
     /// The macro's name: the path's last segment.
     pub fn name(&self) -> &str {
         self.path.segments.last().map_or("", String::as_str)
@@ -474,11 +484,17 @@ pub enum Expanded {
 #[derive(Default)]
 pub struct Definitions {
     parsed: rustc_hash::FxHashMap<String, Result<MacroRules, MbeError>>,
+    /// Body expansions made on this thread, by what they depend on but the call's line
+    /// (`body_key`): the line of the call each was made for, and what it names.
+    bodies: rustc_hash::FxHashMap<u128, (u32, Refs)>,
 }
 
 /// Definitions a thread keeps before it starts afresh (a bound on memory, far above what one
 /// crate's calls use at a time).
 const THREAD_DEFINITIONS: usize = 512;
+
+/// Body expansions a thread keeps before it starts afresh: each is a few names and calls.
+const THREAD_BODIES: usize = 4096;
 
 thread_local! {
     /// Each worker's parsed definitions. A parsed definition holds proc-macro2 tokens, which
@@ -494,6 +510,9 @@ pub fn with_thread_definitions<R>(f: impl FnOnce(&mut Definitions) -> R) -> R {
     THREAD_CACHE.with_borrow_mut(|cache| {
         if cache.parsed.len() > THREAD_DEFINITIONS {
             cache.parsed.clear();
+        }
+        if cache.bodies.len() > THREAD_BODIES {
+            cache.bodies.clear();
         }
         f(cache)
     })
@@ -564,18 +583,86 @@ pub fn expand_statements(
 
 /// What a macro call in a function body expands to, read as the body would read it there: the
 /// calls (and further macro calls) of the statements or expression it makes (see `BodyMacro`).
+///
+/// A body repeats its calls (`w!("...")` in 5,022 of windows-sys's constants, `tri!(...)` in
+/// serde_json's functions), and what one names depends on its text, its definition and what
+/// `BodyMacro` knows of the body, not on where it is: the lines it holds are its own line plus
+/// fixed offsets. So the thread's last expansion of the same call (`body_key`) is reused with its
+/// lines moved to this call's.
 pub fn expand_in_body(
     body_macro: &BodyMacro,
     definition: Definition<'_>,
     cache: &mut Definitions,
 ) -> Result<Refs, SyntaxError> {
     let call = &body_macro.call;
-    with_lines(call.lines(), || {
+    let key = body_key(body_macro, definition);
+    if let Some((line, made)) = key.and_then(|key| cache.bodies.get(&key)) {
+        let mut refs = made.clone();
+        let moved = i64::from(call.line) - i64::from(*line);
+        // Every line is at or below the one it was made for (kept so below): none goes under 1.
+        refs.visit_lines(&mut |line, _| *line = u32::try_from(i64::from(*line) + moved).unwrap_or(u32::MAX));
+        return Ok(refs);
+    }
+    let mut refs = with_lines(call.lines(), || {
         let tokens = transcribe(call, definition, cache)?;
         let stmts = super::parse_statements(tokens).map_err(|err| not_made_of(call, "statements", &err))?;
         made_text::record(made_text::Made::Body, || made_text::statements(&stmts));
         Ok(Collector::expansion(body_macro, &stmts))
-    })
+    })?;
+    if let Some(key) = key {
+        let mut lowest = u32::MAX;
+        refs.visit_lines(&mut |line, _| lowest = lowest.min(*line));
+        // A line above the call's (a span the call's text did not give) would not move with it.
+        if lowest >= call.line {
+            cache.bodies.insert(key, (call.line, refs.clone()));
+        }
+    }
+    Ok(refs)
+}
+
+/// Everything a body expansion depends on but its call's line, hashed (`expand_in_body`); `None`
+/// for a call whose text jumps (see `LineMap`: its lines are not its own line plus offsets), and
+/// while `made_text` records (the benchmark's floor reads what every call makes).
+///
+/// A call whose whole text is one string literal (`w!("CloudAP")`) is keyed without the
+/// literal's value when the definition cannot see it: no string literal of its own (so no arm
+/// tells one string from another: every fragment takes any), no macro call (`concat!`,
+/// `include_str!`, `stringify!`: nothing can read the value or paste it into a name, and the
+/// expansion makes no calls whose text would hold it) and no `cfg` (an attribute whose
+/// predicate it would fill). What it names is then the same for every string: the refs hold no
+/// literal's value, and a string literal is one token on one line whatever it holds.
+fn body_key(body_macro: &BodyMacro, definition: Definition<'_>) -> Option<u128> {
+    let BodyMacro { call, locals, generics, calls: _, nested: _, in_macro, cfg } = body_macro;
+    let MacroCall { path, body, line: _, cfg: call_cfg, jumps, local_definition } = call;
+    if !jumps.is_empty() || made_text::recording() {
+        return None;
+    }
+    let blind = !definition.text.contains(['"', '!']) && !definition.text.contains("cfg");
+    let body = if blind && one_string_literal(body) { "\"\"" } else { body.as_str() };
+    let (text, dollar_crate) = (definition.text, definition.dollar_crate);
+    let parts = (text, dollar_crate, path, body, call_cfg, local_definition, locals, generics, in_macro, cfg);
+    // Plain data into a `Vec`: encoding cannot fail.
+    let bytes = postcard::to_allocvec(&parts).ok()?;
+    Some(xxhash_rust::xxh3::xxh3_128(&bytes))
+}
+
+/// Whether the text is one plain string literal on one line (`"a\"b"`, not `r"..."` or
+/// `"..."suffix`), with nothing around it but spaces.
+fn one_string_literal(text: &str) -> bool {
+    let Some(inner) = text.trim().strip_prefix('"').and_then(|rest| rest.strip_suffix('"')) else {
+        return false;
+    };
+    let mut bytes = inner.bytes();
+    while let Some(byte) = bytes.next() {
+        match byte {
+            // An escape takes the next byte, which must not end the line (`\` then a line break
+            // continues the string on the next line).
+            b'\\' if bytes.next().is_some_and(|next| next != b'\n' && next != b'\r') => {}
+            b'\\' | b'"' | b'\n' | b'\r' => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// What expansions make, as text, for the `e2e` benchmark (`benches/e2e.rs`): what the parse-only
@@ -625,9 +712,14 @@ pub mod made_text {
         std::mem::take(&mut *MADE.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
+    /// Whether expansions are being recorded.
+    pub(in crate::parse) fn recording() -> bool {
+        RECORDING.load(Ordering::Relaxed)
+    }
+
     /// Records the text `parts` gives, as `made` is parsed, when recording.
     pub(in crate::parse) fn record(made: Made, parts: impl FnOnce() -> String) {
-        if !RECORDING.load(Ordering::Relaxed) {
+        if !recording() {
             return;
         }
         let parts = parts();
@@ -811,6 +903,10 @@ mod tests {
         assert_eq!(made.items.iter().map(|item| item.name.as_str()).collect::<Vec<_>>(), ["Other"]);
     }
 
+    /// Held by the tests that start `made_text`'s recording, or that expect it off: it is the
+    /// process's.
+    static RECORDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     fn names(body: &Body) -> Vec<String> {
         body.items.iter().map(|item| format!("{} {} {} {:?}", item.kind, item.name, item.line, item.cfg)).collect()
     }
@@ -829,6 +925,7 @@ mod tests {
     /// a body passed through (no definition) is written code, not recorded.
     #[test]
     fn made_text_records_what_expansions_make_as_files() {
+        let _alone = RECORDING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         made_text::start();
         let make = definition(
             "macro_rules! make { ($name:ident) => { pub struct $name; impl $name { pub fn made_here() {} } \
@@ -1161,5 +1258,71 @@ mod tests {
             expand(&call("lazy_static! { static ref X: u8 = 1; }"), None, &mut cache),
             Ok(Expanded::Nothing)
         ));
+    }
+
+    /// Calls of one macro in a body, at different lines, name what each would alone: a thread
+    /// reuses its expansion of a call for the same call elsewhere, its lines moved, and of a
+    /// string literal for another where the definition cannot see the literal's value. Where it
+    /// can (an arm that matches one string, a `cfg` the string fills), each string is expanded
+    /// on its own.
+    #[test]
+    fn a_reused_body_expansion_is_what_the_call_makes_alone() {
+        let _alone = RECORDING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let text = "fn f() {\n    let a = w!(\"one\");\n    let b = w!(\"one\");\n\n    let c = w!(\"two\");\n    \
+                    let d = pick!(\"a\");\n    let e = pick!(\"b\");\n    let g = pick!(\"a\");\n    \
+                    let h = gated!(\"x\");\n    let i = gated!(\"y\");\n}\n";
+        let w = definition(
+            "macro_rules! w { ($s:literal) => {{ const INPUT: &[u8] = $s.as_bytes();\n $crate::decode(INPUT) }}; }",
+        );
+        let pick = definition("macro_rules! pick { (\"a\") => { first() }; ($s:literal) => { second() }; }");
+        let gated = definition("macro_rules! gated { ($s:literal) => {{ #[cfg(feature = $s)] gated_call(); }}; }");
+        let facts = super::super::parse_file(text).unwrap();
+        let body_macros = &facts.items[0].refs.body_macros;
+        assert_eq!(body_macros.len(), 8);
+        let mut cache = Definitions::default();
+        let mut lines = Vec::new();
+        for body_macro in body_macros {
+            let text = match body_macro.call.name() {
+                "w" => &w,
+                "pick" => &pick,
+                _ => &gated,
+            };
+            let definition = Definition { text, dollar_crate: "crate" };
+            let reused = expand_in_body(body_macro, definition, &mut cache).unwrap();
+            let alone = expand_in_body(body_macro, definition, &mut Definitions::default()).unwrap();
+            assert_eq!(reused, alone, "{:?}", body_macro.call);
+            let called = |refs: &Refs| {
+                refs.calls
+                    .iter()
+                    .map(|call| format!("{:?} {} {:?}", call.callee, call.line, call.cfg))
+                    .collect::<Vec<_>>()
+            };
+            lines.push((body_macro.call.line, called(&reused)));
+        }
+        // `w`'s three calls share a key, `pick`'s two strings have one each, as `gated`'s do.
+        assert_eq!(cache.bodies.len(), 5);
+        assert!(lines[2].1.iter().all(|call| call.ends_with(" 5 None")), "{lines:?}");
+        assert!(lines[3].1[0].contains("first") && lines[4].1[0].contains("second"), "{lines:?}");
+        assert!(lines[5].1[0].contains("first") && lines[5].1[0].contains(" 8 "), "{lines:?}");
+        assert!(lines[6].1[0].contains("\\\"x\\\"") && lines[7].1[0].contains("\\\"y\\\""), "{lines:?}");
+        // While the benchmark records what expansions make, nothing is reused.
+        made_text::start();
+        let mut cache = Definitions::default();
+        for body_macro in &body_macros[..3] {
+            expand_in_body(body_macro, Definition { text: &w, dollar_crate: "crate" }, &mut cache).unwrap();
+        }
+        let recorded = made_text::finish();
+        assert_eq!((recorded.len(), cache.bodies.len()), (3, 0));
+    }
+
+    #[test]
+    fn one_string_literal_is_one_plain_string_on_one_line() {
+        for text in ["\"CloudAP\"", "  \"a \\\" b\"  ", "\"\"", "\"tab\\t\\\\\""] {
+            assert!(one_string_literal(text), "{text}");
+        }
+        for text in ["\"a\" \"b\"", "r\"raw\"", "\"a\"suffix", "\"a\\\"", "\"a\nb\"", "\"a\\\nb\"", "1", "\"a\", x", ""]
+        {
+            assert!(!one_string_literal(text), "{text}");
+        }
     }
 }

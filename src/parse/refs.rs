@@ -278,6 +278,27 @@ impl Refs {
         }));
     }
 
+    /// Calls `f` with every line the refs hold (each with how many lines below it the text there
+    /// reaches: a body macro's call, see `MacroCall::visit_lines`), in a fixed order: what moves
+    /// when lines move (`index::shift`, a reused body expansion in `expand::expand_in_body`).
+    pub fn visit_lines(&mut self, f: &mut dyn FnMut(&mut u32, u32)) {
+        let Refs { uses, types, values, calls, macros, derives, cfg_derives, supertraits, body_macros } = self;
+        for used in uses {
+            f(&mut used.line, 0);
+        }
+        let named = types.iter_mut().chain(values.iter_mut()).chain(macros.iter_mut()).chain(derives.iter_mut());
+        let named = named.chain(cfg_derives.iter_mut().map(|(_, named)| named)).chain(supertraits.iter_mut());
+        for named in named {
+            f(&mut named.line, 0);
+        }
+        for call in calls {
+            f(&mut call.line, 0);
+        }
+        for body_macro in body_macros {
+            body_macro.call.visit_lines(f);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.uses.is_empty()
             && self.types.is_empty()
