@@ -182,14 +182,24 @@ impl MacroRules {
     /// Expands a call whose body is `input`: the first arm that matches, transcribed. Tokens the
     /// definition writes get `site` as their span (rustdoc places what they make at the call);
     /// tokens taken from the call keep theirs. `$crate` becomes `dollar_crate`.
-    pub fn expand(&self, input: TokenStream, site: Span, dollar_crate: &[TokenTree]) -> Result<TokenStream, MbeError> {
+    ///
+    /// With the tokens, how deep they nest at most (`nesting::of_tokens`'s measure), counted as
+    /// they are made, given `input_depth`, as deep as `input` nests at most.
+    pub fn expand(
+        &self,
+        input: TokenStream,
+        input_depth: usize,
+        site: Span,
+        dollar_crate: &[TokenTree],
+    ) -> Result<(TokenStream, usize), MbeError> {
         let input = Trees::new(input.into_iter().collect());
         let mut steps = 0;
         for arm in &self.arms {
             let mut bindings = Bindings::new();
             if match_seq(&arm.matcher, &input, 0, true, &mut bindings, &mut steps) == Some(input.trees.len()) {
-                let ctx = Transcribe { bindings: &bindings, site, dollar_crate };
-                return Ok(ctx.trees(&arm.transcriber, &mut Vec::new(), false)?.into_iter().collect());
+                let ctx = Transcribe { bindings: &bindings, site, dollar_crate, input_depth };
+                let (trees, depth) = ctx.trees(&arm.transcriber, &mut Vec::new(), false)?;
+                return Ok((trees.into_iter().collect(), depth));
             }
             if steps > STEP_BUDGET {
                 break;
@@ -712,6 +722,8 @@ struct Transcribe<'a> {
     bindings: &'a Bindings<'a>,
     site: Span,
     dollar_crate: &'a [TokenTree],
+    /// How deep the call's tokens nest at most: a group taken from them nests no deeper inside.
+    input_depth: usize,
 }
 
 impl<'a> Transcribe<'a> {
@@ -751,31 +763,42 @@ impl<'a> Transcribe<'a> {
 
     /// The trees `body` makes as the contents of one group (or of the whole expansion).
     /// `block`: the group is a block's braces, not a macro call's (see `end_statements`).
-    fn trees(&self, body: &[Transcriber], at: &mut Vec<usize>, block: bool) -> Result<Vec<TokenTree>, MbeError> {
+    fn trees(
+        &self,
+        body: &[Transcriber],
+        at: &mut Vec<usize>,
+        block: bool,
+    ) -> Result<(Vec<TokenTree>, usize), MbeError> {
         let mut out = Vec::new();
         let mut statement_ends = Vec::new();
-        self.seq(body, at, &mut out, &mut statement_ends)?;
+        let mut made = Vec::new();
+        self.seq(body, at, &mut out, &mut statement_ends, &mut made)?;
+        // `end_statements` adds only `;`, which nests nothing and closes every `<`.
+        let depth = depth(&out, &made, self.input_depth);
         end_statements(&mut out, &statement_ends, block);
-        Ok(out)
+        Ok((out, depth))
     }
 
     /// Transcribes `body` into `out`, and notes in `statement_ends` where a statement from a
-    /// `stmt` fragment ends without its `;` (see `end_statements`).
+    /// `stmt` fragment ends without its `;` (see `end_statements`), and in `made` the index and
+    /// depth of each group the definition makes (see `depth`).
     fn seq(
         &self,
         body: &[Transcriber],
         at: &mut Vec<usize>,
         out: &mut Vec<TokenTree>,
         statement_ends: &mut Vec<(usize, Unended)>,
+        made: &mut Vec<(usize, usize)>,
     ) -> Result<(), MbeError> {
         for part in body {
             match part {
                 Transcriber::Token(tree) => out.push(self.token(tree)),
                 Transcriber::Group(delimiter, inner) => {
                     let call = matches!(out.last(), Some(TokenTree::Punct(bang)) if bang.as_char() == '!');
-                    let tokens = self.trees(inner, at, *delimiter == Delimiter::Brace && !call)?;
+                    let (tokens, depth) = self.trees(inner, at, *delimiter == Delimiter::Brace && !call)?;
                     let mut group = Group::new(*delimiter, tokens.into_iter().collect());
                     group.set_span(self.site);
+                    made.push((out.len(), depth));
                     out.push(TokenTree::Group(group));
                 }
                 Transcriber::Crate => out.extend(self.dollar_crate.iter().map(|tree| self.token(tree))),
@@ -834,14 +857,15 @@ impl<'a> Transcribe<'a> {
                                 out.extend(sep.iter().map(|tree| self.token(tree)));
                             }
                             at.push(index);
-                            self.seq(body, at, out, statement_ends)?;
+                            self.seq(body, at, out, statement_ends, made)?;
                             at.pop();
                         }
                     }
                     // No variable repeats here: the repetition is for a macro this one defines.
                     None => {
                         out.push(TokenTree::Punct(Punct::new('$', Spacing::Alone)));
-                        let tokens = self.trees(body, at, false)?;
+                        let (tokens, depth) = self.trees(body, at, false)?;
+                        made.push((out.len(), depth));
                         out.push(TokenTree::Group(Group::new(Delimiter::Parenthesis, tokens.into_iter().collect())));
                         out.extend(sep.iter().map(|tree| self.token(tree)));
                         let op = match op {
@@ -856,6 +880,43 @@ impl<'a> Transcribe<'a> {
         }
         Ok(())
     }
+}
+
+/// How deep `trees` nest at most, by `nesting::of_tokens`'s measure at the top level: a group
+/// counts one level, and each `<` not yet closed in its group one more. `made` gives the depth
+/// inside of each group the definition made, by its index (in order); any other group was taken
+/// from the call (or wraps a fragment of it), and nests no deeper inside than `taken`.
+fn depth(trees: &[TokenTree], made: &[(usize, usize)], taken: usize) -> usize {
+    let mut made = made.iter().peekable();
+    let (mut angles, mut deepest) = (0usize, 0usize);
+    for (index, tree) in trees.iter().enumerate() {
+        match tree {
+            TokenTree::Group(group) => {
+                let inside = match made.peek() {
+                    Some(&&(at, depth)) if at == index => {
+                        made.next();
+                        depth
+                    }
+                    _ => taken,
+                };
+                deepest = deepest.max(1 + angles).max(1 + inside);
+                if group.delimiter() == Delimiter::Brace {
+                    angles = 0;
+                }
+            }
+            TokenTree::Punct(punct) => match punct.as_char() {
+                '<' => {
+                    angles += 1;
+                    deepest = deepest.max(1 + angles);
+                }
+                '>' => angles = angles.saturating_sub(1),
+                ';' => angles = 0,
+                _ => {}
+            },
+            TokenTree::Ident(_) | TokenTree::Literal(_) => {}
+        }
+    }
+    deepest
 }
 
 /// A statement from a `stmt` fragment that lacks the `;` syn needs before another statement.
@@ -937,13 +998,43 @@ fn transcribed_variables(body: &[Transcriber]) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::nesting;
 
     /// Expands `call` with the definition `rules` (the body of `macro_rules! m { ... }`) and
-    /// prints the result as proc-macro2 does.
+    /// prints the result as proc-macro2 does; and checks that the depth the expansion counted is
+    /// no less than the depth of what it made.
     fn expand(rules: &str, call: &str) -> Result<String, MbeError> {
         let rules = MacroRules::parse(rules.parse().unwrap())?;
         let dollar_crate: Vec<TokenTree> = vec![TokenTree::Ident(Ident::new("crate", Span::call_site()))];
-        rules.expand(call.parse().unwrap(), Span::call_site(), &dollar_crate).map(|tokens| tokens.to_string())
+        let input_depth = nesting::at_most_of_text(call);
+        let (tokens, depth) = rules.expand(call.parse().unwrap(), input_depth, Span::call_site(), &dollar_crate)?;
+        let walked = nesting::of_tokens(&tokens, usize::MAX).unwrap();
+        assert!(depth >= walked, "{call}: counted {depth}, walked {walked}");
+        Ok(tokens.to_string())
+    }
+
+    /// The depth a transcription counts bounds what it makes, however deep the definition's
+    /// groups, the call's groups and the `<` of both nest (`parse_syntax_with` skips the walk
+    /// under the limit on that count).
+    #[test]
+    fn the_depth_an_expansion_counts_is_no_less_than_what_it_made() {
+        let cases = [
+            (
+                "($($t:ty),*) => { $(impl<X: A<$t>> B<Vec<$t>> for C<X> { fn f() -> D<E<$t>> { g::<$t>() } })* }",
+                "u8, Vec<Vec<u8>>, [[(u8,)]; 2]",
+            ),
+            ("($($x:tt)*) => { < < $($x)* < { ((($($x)*))) } }", "< < ( [ { < } ] ) /// doc\n x"),
+            ("($e:expr) => { (((($e)))) }", "((((((((1))))))))"),
+            ("($($a:ident)*) => { $( < $a )* }", "a b c d e f g h i j"),
+            ("($($a:tt)*) => { $( ($a) )* ; f::< $( [$a] )* > }", "{ [ ( ) ] } x"),
+        ];
+        for (rules, call) in cases {
+            ok(rules, call);
+        }
+        // Deeper than `MAX_NESTING`, counted from the call's text: the walk decides.
+        let deep = format!("{}1{}", "(".repeat(300), ")".repeat(300));
+        assert!(nesting::at_most_of_text(&deep) > super::super::MAX_NESTING);
+        ok("($($x:tt)*) => { [$($x)*] }", &deep);
     }
 
     fn ok(rules: &str, call: &str) -> String {
@@ -1102,8 +1193,9 @@ mod tests {
     fn expressions_keep_their_precedence() {
         let tokens = MacroRules::parse("($a:expr) => { $a * 2 }".parse().unwrap())
             .unwrap()
-            .expand("1 + 1".parse().unwrap(), Span::call_site(), &[])
-            .unwrap();
+            .expand("1 + 1".parse().unwrap(), 1, Span::call_site(), &[])
+            .unwrap()
+            .0;
         let first = tokens.into_iter().next().unwrap();
         assert!(matches!(first, TokenTree::Group(g) if g.delimiter() == Delimiter::None));
     }
@@ -1124,9 +1216,13 @@ mod tests {
     #[test]
     fn a_type_stays_one_type_where_it_lands() {
         let rules = "($t:ty) => { const X: $t = 1 as $t << 2; }";
-        let tokens =
-            MacroRules::parse(rules.parse().unwrap()).unwrap().expand("u32".parse().unwrap(), Span::call_site(), &[]);
-        let item: syn::ItemConst = syn::parse2(tokens.unwrap()).expect("a shift after a cast to the type");
+        let tokens = MacroRules::parse(rules.parse().unwrap()).unwrap().expand(
+            "u32".parse().unwrap(),
+            1,
+            Span::call_site(),
+            &[],
+        );
+        let item: syn::ItemConst = syn::parse2(tokens.unwrap().0).expect("a shift after a cast to the type");
         assert!(matches!(*item.expr, syn::Expr::Binary(syn::ExprBinary { op: syn::BinOp::Shl(_), .. })));
     }
 

@@ -396,9 +396,13 @@ fn lex(text: &str) -> Result<TokenStream, SyntaxError> {
 
 /// Checks the depth against `MAX_NESTING`, then parses on the current stack (macro expansions:
 /// `expand`). The check walks proc-macro2's stream, before syn sees it: syn builds its own token
-/// buffer recursively too.
-fn parse_syntax_with<T: syn::parse::Parse>(tokens: TokenStream) -> Result<T, SyntaxError> {
-    if let Err(span) = nesting::of_tokens(&tokens, MAX_NESTING) {
+/// buffer recursively too. `at_most` is how deep the tokens nest at most, when whoever made them
+/// knows (a transcription counts as it goes: `mbe::MacroRules::expand`); under the limit, the
+/// walk, which copies every token, is not needed.
+fn parse_syntax_with<T: syn::parse::Parse>(tokens: TokenStream, at_most: Option<usize>) -> Result<T, SyntaxError> {
+    if at_most.is_none_or(|depth| depth >= MAX_NESTING)
+        && let Err(span) = nesting::of_tokens(&tokens, MAX_NESTING)
+    {
         return Err(SyntaxError::at(span, format!("{TOO_DEEP} {MAX_NESTING} levels is not indexed")));
     }
     syn::parse2(tokens).map_err(syntax_error)
@@ -1389,16 +1393,18 @@ impl ItemFacts {
 }
 
 /// The members of an impl (`trait_visibility` `None`) or of a trait, with the macro calls among
-/// them; for what a macro call in an impl or trait body expands to.
+/// them; for what a macro call in an impl or trait body expands to (`at_most`: see
+/// `parse_syntax_with`).
 fn members(
     tokens: TokenStream,
+    at_most: Option<usize>,
     trait_visibility: Option<&str>,
 ) -> Result<(Vec<ItemFacts>, Vec<MacroCall>), SyntaxError> {
     let no_generics = Generics::default();
     let mut calls = Vec::new();
     let items = match trait_visibility {
         None => {
-            let parsed: Vec<ImplItem> = parse_members(tokens)?;
+            let parsed: Vec<ImplItem> = parse_members(tokens, at_most)?;
             made_text::record(made_text::Made::ImplMembers, || {
                 made_text::text(parsed.iter().filter(|item| !matches!(item, ImplItem::Macro(_))))
             });
@@ -1410,7 +1416,7 @@ fn members(
             parsed.iter().filter_map(|item| impl_item(item, hash_of(item), &no_generics)).collect()
         }
         Some(visibility) => {
-            let parsed: Vec<TraitItem> = parse_members(tokens)?;
+            let parsed: Vec<TraitItem> = parse_members(tokens, at_most)?;
             made_text::record(made_text::Made::TraitMembers, || {
                 made_text::text(parsed.iter().filter(|item| !matches!(item, TraitItem::Macro(_))))
             });
@@ -1425,7 +1431,7 @@ fn members(
     Ok((items, calls))
 }
 
-fn parse_members<T: syn::parse::Parse>(tokens: TokenStream) -> Result<Vec<T>, SyntaxError> {
+fn parse_members<T: syn::parse::Parse>(tokens: TokenStream, at_most: Option<usize>) -> Result<Vec<T>, SyntaxError> {
     struct Members<T>(Vec<T>);
     impl<T: syn::parse::Parse> syn::parse::Parse for Members<T> {
         fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
@@ -1436,7 +1442,7 @@ fn parse_members<T: syn::parse::Parse>(tokens: TokenStream) -> Result<Vec<T>, Sy
             Ok(Members(out))
         }
     }
-    parse_syntax_with::<Members<T>>(tokens).map(|members| members.0)
+    parse_syntax_with::<Members<T>>(tokens, at_most).map(|members| members.0)
 }
 
 /// The facts of a trait's member, whose hash (`hash_of` the member) its trait has taken already.
@@ -1598,9 +1604,9 @@ fn initializer(expr: &syn::Expr) -> (Vec<ItemFacts>, Vec<MacroCall>) {
 
 /// The items and the statement-position macro calls of what a call in statement position
 /// expands to (a block's statements, as `Block::parse_within` reads them), outside the items
-/// themselves.
-fn statements(tokens: TokenStream) -> Result<(Vec<ItemFacts>, Vec<MacroCall>), SyntaxError> {
-    let parsed = parse_statements(tokens)?;
+/// themselves (`at_most`: see `parse_syntax_with`).
+fn statements(tokens: TokenStream, at_most: Option<usize>) -> Result<(Vec<ItemFacts>, Vec<MacroCall>), SyntaxError> {
+    let parsed = parse_statements(tokens, at_most)?;
     made_text::record(made_text::Made::Initializer, || made_text::statements(&parsed));
     let mut collector = BodyItems { calls: Some(Vec::new()), ..BodyItems::default() };
     for stmt in &parsed {
@@ -1610,15 +1616,15 @@ fn statements(tokens: TokenStream) -> Result<(Vec<ItemFacts>, Vec<MacroCall>), S
 }
 
 /// A block's statements, as `Block::parse_within` reads them (a last expression without `;`
-/// among them).
-fn parse_statements(tokens: TokenStream) -> Result<Vec<syn::Stmt>, SyntaxError> {
+/// among them; `at_most`: see `parse_syntax_with`).
+fn parse_statements(tokens: TokenStream, at_most: Option<usize>) -> Result<Vec<syn::Stmt>, SyntaxError> {
     struct Statements(Vec<syn::Stmt>);
     impl syn::parse::Parse for Statements {
         fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
             syn::Block::parse_within(input).map(Statements)
         }
     }
-    parse_syntax_with(tokens).map(|Statements(stmts)| stmts)
+    parse_syntax_with(tokens, at_most).map(|Statements(stmts)| stmts)
 }
 
 /// The items a body or an initializer declares, outside items; and, when `calls` is `Some`, its

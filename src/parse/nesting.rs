@@ -50,6 +50,14 @@ pub(super) fn of_tokens(tokens: &TokenStream, limit: usize) -> Result<usize, Spa
     }
 }
 
+/// At least what `of_tokens` gives for the tokens of `text`, without reading them: each level
+/// takes a bracket or a `<` of the text (some of them in comments or literals, which count all
+/// the same), and a doc comment, a bracketed attribute without brackets in the text, one more.
+/// A byte count, for a macro call's text that is lexed anyway (`mbe::MacroRules::expand`).
+pub(super) fn at_most_of_text(text: &str) -> usize {
+    text.bytes().filter(|&byte| matches!(byte, b'(' | b'[' | b'{' | b'<')).count() + 1
+}
+
 /// What `of_tokens` gives for the tokens of `text` (without a limit), read from the text's
 /// `Pieces`: the brackets, `<`, `>` and `;` outside comments and literals, and each doc comment as
 /// the bracketed attribute it stands for. `None` where the text does not read as tokens (an
