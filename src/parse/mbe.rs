@@ -761,6 +761,17 @@ impl<'a> Transcribe<'a> {
         tree
     }
 
+    /// A repetition's separator, into `out`. It is one token, and rustc takes no group, but this
+    /// engine does (`$($x)(,)*`): such a group's depth is walked, as no count has it.
+    fn separator(&self, sep: &[TokenTree], out: &mut Vec<TokenTree>, made: &mut Vec<(usize, usize)>) {
+        for tree in sep {
+            if let TokenTree::Group(group) = tree {
+                made.push((out.len(), super::nesting::of_tokens(&group.stream(), usize::MAX).unwrap_or(usize::MAX)));
+            }
+            out.push(self.token(tree));
+        }
+    }
+
     /// The trees `body` makes as the contents of one group (or of the whole expansion).
     /// `block`: the group is a block's braces, not a macro call's (see `end_statements`).
     fn trees(
@@ -854,7 +865,7 @@ impl<'a> Transcribe<'a> {
                         }
                         for index in 0..n {
                             if index > 0 {
-                                out.extend(sep.iter().map(|tree| self.token(tree)));
+                                self.separator(sep, out, made);
                             }
                             at.push(index);
                             self.seq(body, at, out, statement_ends, made)?;
@@ -867,7 +878,7 @@ impl<'a> Transcribe<'a> {
                         let (tokens, depth) = self.trees(body, at, false)?;
                         made.push((out.len(), depth));
                         out.push(TokenTree::Group(Group::new(Delimiter::Parenthesis, tokens.into_iter().collect())));
-                        out.extend(sep.iter().map(|tree| self.token(tree)));
+                        self.separator(sep, out, made);
                         let op = match op {
                             Op::Any => '*',
                             Op::OneOrMore => '+',
@@ -1027,6 +1038,7 @@ mod tests {
             ("($e:expr) => { (((($e)))) }", "((((((((1))))))))"),
             ("($($a:ident)*) => { $( < $a )* }", "a b c d e f g h i j"),
             ("($($a:tt)*) => { $( ($a) )* ; f::< $( [$a] )* > }", "{ [ ( ) ] } x"),
+            ("($($x:tt)*) => { $($x)((((<(a)>))))* }", "a b c"),
         ];
         for (rules, call) in cases {
             ok(rules, call);
