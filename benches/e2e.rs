@@ -534,15 +534,18 @@ fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildS
             floor.as_secs_f64(),
             cpu_ratio / own
         );
-        // What expansion adds beyond what the code it makes would cost written out, at the
-        // `--no-expand` build's ratio: `e2e - own * (parse-only + made)`.
         let (e2e, parse, made) = (cpu.e2e.as_secs_f64(), cpu.parse.as_secs_f64(), made.as_secs_f64());
         println!(
-            "  CPU s of what expansions make, written out: {made:.2}; e2e / (parse-only + that) {:.2}x, growth {:.3}; \
-             beyond that code's cost at the --no-expand ratio: {:.2}",
+            "  CPU s of what expansions make, written out: {made:.2}; e2e / (parse-only + that) {:.2}x, growth {:.3}",
             e2e / (parse + made),
             e2e / (parse + made) / own,
-            e2e - own * (parse + made)
+        );
+        // What expansion adds to the build, `E`, beside what the growth's bound leaves it: the
+        // growth is `1 + E / (own * parse-only)`, so 1.10 allows a tenth of `own * parse-only`.
+        println!(
+            "  CPU s expansion adds: {:.2}, where a growth of 1.10 allows {:.2}",
+            e2e - own * parse,
+            0.1 * own * parse
         );
         cpu_ratio / own
     });
