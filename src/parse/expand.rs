@@ -536,10 +536,10 @@ fn expand_here(
 ) -> Result<Expanded, SyntaxError> {
     let Some(definition) = definition else {
         // A body that does not parse as items is not an error: the macro makes something else.
-        return Ok(parse_items(lex(&call.body)?, None, false).map_or(Expanded::Nothing, Expanded::PassedThrough));
+        return Ok(parse_items(lex(&call.body)?, None).map_or(Expanded::Nothing, Expanded::PassedThrough));
     };
     let (tokens, depth) = transcribe(call, definition, cache)?;
-    let mut expanded = parse_items(tokens, Some(depth), true).map_err(|err| not_made_of(call, "items", &err))?;
+    let mut expanded = parse_items(tokens, Some(depth)).map_err(|err| not_made_of(call, "items", &err))?;
     mark(&mut expanded.items, call.name());
     Ok(Expanded::Macro(expanded))
 }
@@ -588,7 +588,7 @@ pub fn expand_statements(
 /// A body repeats its calls (`w!("...")` in 5,022 of windows-sys's constants, `tri!(...)` in
 /// serde_json's functions), and what one names depends on its text, its definition and what
 /// `BodyMacro` knows of the body, not on where it is: the lines it holds are its own line plus
-/// fixed offsets. So the thread's last expansion of the same call (`body_key`) is reused with its
+/// fixed offsets. So what this thread made of the same call before (`body_key`) is reused, its
 /// lines moved to this call's.
 pub fn expand_in_body(
     body_macro: &BodyMacro,
@@ -641,11 +641,16 @@ fn body_key(body_macro: &BodyMacro, definition: Definition<'_>) -> Option<u128> 
     }
     let blind = !definition.text.contains(['"', '!']) && !definition.text.contains("cfg");
     let body = if blind && one_string_literal(body) { "\"\"" } else { body.as_str() };
-    let (text, dollar_crate) = (definition.text, definition.dollar_crate);
-    let parts = (text, dollar_crate, path, body, call_cfg, local_definition, locals, generics, in_macro, cfg);
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    // The texts straight into the hash (a definition runs to kilobytes, hashed for every call),
+    // each ended by 0xff, which no UTF-8 text holds; the rest, small, in postcard's form.
+    for text in [definition.text, definition.dollar_crate, body] {
+        hasher.update(text.as_bytes());
+        hasher.update(&[0xff]);
+    }
     // Plain data into a `Vec`: encoding cannot fail.
-    let bytes = postcard::to_allocvec(&parts).ok()?;
-    Some(xxhash_rust::xxh3::xxh3_128(&bytes))
+    hasher.update(&postcard::to_allocvec(&(path, call_cfg, local_definition, locals, generics, in_macro, cfg)).ok()?);
+    Some(hasher.digest128())
 }
 
 /// Whether the text is one plain string literal on one line (`"a\"b"`, not `r"..."` or
@@ -740,10 +745,15 @@ pub mod made_text {
     pub(in crate::parse) fn statements(stmts: &[syn::Stmt]) -> String {
         let call = |stmt: &&syn::Stmt| match stmt {
             syn::Stmt::Macro(_) | syn::Stmt::Expr(syn::Expr::Macro(_), _) => true,
-            syn::Stmt::Item(syn::Item::Macro(item)) => item.ident.is_none(),
+            syn::Stmt::Item(item) => is_call(item),
             _ => false,
         };
         text(stmts.iter().filter(|stmt| !call(stmt)))
+    }
+
+    /// Whether the item is a macro call (not a `macro_rules!`, which has a name).
+    pub(in crate::parse) fn is_call(item: &syn::Item) -> bool {
+        matches!(item, syn::Item::Macro(item) if item.ident.is_none())
     }
 
     /// The syntax trees' text, one after another.
@@ -819,13 +829,14 @@ fn lex(text: &str) -> Result<TokenStream, SyntaxError> {
     super::lex(text)
 }
 
-/// The items `tokens` make (`at_most`: see `parse_syntax_with`); `made`: they are what an
-/// expansion made (`made_text`), not a call's body passed through.
-fn parse_items(tokens: TokenStream, at_most: Option<usize>, made: bool) -> Result<Body, SyntaxError> {
-    let file: syn::File = parse_syntax_with(tokens, at_most)?;
-    if made {
+/// The items `tokens` make. `made`, for what an expansion made (not a call's body passed
+/// through): how deep the tokens nest at most (see `parse_syntax_with`); what is made is
+/// recorded for `made_text`.
+fn parse_items(tokens: TokenStream, made: Option<usize>) -> Result<Body, SyntaxError> {
+    let file: syn::File = parse_syntax_with(tokens, made)?;
+    if made.is_some() {
         made_text::record(made_text::Made::Items, || {
-            made_text::text(file.items.iter().filter(|item| !matches!(item, syn::Item::Macro(m) if m.ident.is_none())))
+            made_text::text(file.items.iter().filter(|item| !made_text::is_call(item)))
         });
     }
     let mut body = items(&file.items);
