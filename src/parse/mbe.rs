@@ -231,6 +231,10 @@ fn repetition_tail(trees: &[TokenTree], mut index: usize) -> Result<(Vec<TokenTr
     if let Some(op) = op_of(trees.get(index)) {
         return Ok((Vec::new(), op, index + 1));
     }
+    // rustc takes a token as the separator, never a delimited group (`$($x)(,)*`).
+    if matches!(trees.get(index), None | Some(TokenTree::Group(_))) {
+        return Err(MbeError::Definition("expected one of: `*`, `+`, or `?`".to_owned()));
+    }
     let mut sep = Vec::new();
     // A separator is one token; a joint punctuation sequence (`=>`, `::`) is one token too.
     while let Some(tree) = trees.get(index) {
@@ -761,15 +765,10 @@ impl<'a> Transcribe<'a> {
         tree
     }
 
-    /// A repetition's separator, into `out`. It is one token, and rustc takes no group, but this
-    /// engine does (`$($x)(,)*`): such a group's depth is walked, as no count has it.
-    fn separator(&self, sep: &[TokenTree], out: &mut Vec<TokenTree>, made: &mut Vec<(usize, usize)>) {
-        for tree in sep {
-            if let TokenTree::Group(group) = tree {
-                made.push((out.len(), super::nesting::of_tokens(&group.stream(), usize::MAX).unwrap_or(usize::MAX)));
-            }
-            out.push(self.token(tree));
-        }
+    /// A repetition's separator, into `out`: one token, never a group (`repetition_tail`), so
+    /// it adds nothing to the depth.
+    fn separator(&self, sep: &[TokenTree], out: &mut Vec<TokenTree>) {
+        out.extend(sep.iter().map(|tree| self.token(tree)));
     }
 
     /// The trees `body` makes as the contents of one group (or of the whole expansion).
@@ -865,7 +864,7 @@ impl<'a> Transcribe<'a> {
                         }
                         for index in 0..n {
                             if index > 0 {
-                                self.separator(sep, out, made);
+                                self.separator(sep, out);
                             }
                             at.push(index);
                             self.seq(body, at, out, statement_ends, made)?;
@@ -878,7 +877,7 @@ impl<'a> Transcribe<'a> {
                         let (tokens, depth) = self.trees(body, at, false)?;
                         made.push((out.len(), depth));
                         out.push(TokenTree::Group(Group::new(Delimiter::Parenthesis, tokens.into_iter().collect())));
-                        self.separator(sep, out, made);
+                        self.separator(sep, out);
                         let op = match op {
                             Op::Any => '*',
                             Op::OneOrMore => '+',
@@ -1038,7 +1037,6 @@ mod tests {
             ("($e:expr) => { (((($e)))) }", "((((((((1))))))))"),
             ("($($a:ident)*) => { $( < $a )* }", "a b c d e f g h i j"),
             ("($($a:tt)*) => { $( ($a) )* ; f::< $( [$a] )* > }", "{ [ ( ) ] } x"),
-            ("($($x:tt)*) => { $($x)((((<(a)>))))* }", "a b c"),
         ];
         for (rules, call) in cases {
             ok(rules, call);
@@ -1244,6 +1242,17 @@ mod tests {
         assert!(matches!(MacroRules::parse("($x:nope) => {}".parse().unwrap()), Err(MbeError::Definition(_))));
         assert!(matches!(MacroRules::parse("() {}".parse().unwrap()), Err(MbeError::Definition(_))));
         assert!(matches!(MacroRules::parse("($($x:tt),?) => {}".parse().unwrap()), Err(MbeError::Definition(_))));
+        // A separator is one token: rustc refuses a group.
+        assert!(matches!(MacroRules::parse("($($x:tt)(,)*) => {}".parse().unwrap()), Err(MbeError::Definition(_))));
+    }
+
+    #[test]
+    fn a_group_after_a_transcribed_repetition_is_no_separator() {
+        // As any `$(...)` a transcriber does not follow with an operator, it is taken as written,
+        // and a variable that repeats is then used outside its repetition: no expansion, where
+        // a group taken for a separator gave `b (a) c`.
+        assert!(expand("($($x:tt)*) => { $($x)(a)* }", "b c").is_err());
+        assert_eq!(ok("($($x:tt)*) => { $($x),* }", "b c"), "b , c");
     }
 
     #[test]
