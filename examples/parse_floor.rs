@@ -7,8 +7,8 @@
 //! parse_floor parse LIST                            read and parse every file of LIST
 //! ```
 //!
-//! `list` runs `cargo_codegraph::build` into a temporary graph (with `--deps` when given) and
-//! writes one absolute path per line. `parse` uses rayon on every core with 64 MiB stacks and
+//! `list` runs `cargo_codegraph::build` into a temporary graph (with `--deps`, `--lib` and
+//! `--no-expand` when given) and writes one absolute path per line. `parse` uses rayon on every core with 64 MiB stacks and
 //! frees proc-macro2's span table after each file, as the indexer does.
 
 use std::error::Error;
@@ -21,7 +21,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     match args.first().map(String::as_str) {
         Some("list") if args.len() >= 3 => list(&args[1], &args[2], &args[3..]),
         Some("parse") if args.len() == 2 => parse(&args[1]),
-        _ => Err("usage: parse_floor list MANIFEST LIST [--deps] | parse_floor parse LIST".into()),
+        _ => {
+            Err("usage: parse_floor list MANIFEST LIST [--deps] [--lib] [--no-expand] | parse_floor parse LIST".into())
+        }
     }
 }
 
@@ -33,6 +35,9 @@ fn list(manifest: &str, out: &str, rest: &[String]) -> Result<(), Box<dyn Error>
     config.workspace.offline = true;
     config.workspace.deps = rest.iter().any(|arg| arg == "--deps");
     config.workspace.targets.lib = rest.iter().any(|arg| arg == "--lib");
+    // A build without expansion reads fewer files (modules declared inside macro calls): the
+    // floor of its own files.
+    config.index.no_expand = rest.iter().any(|arg| arg == "--no-expand");
     let summary = cargo_codegraph::build(&config, &cargo_codegraph::index::NoProgress)?;
     let text: String = summary.parsed_paths.iter().map(|path| format!("{path}\n")).collect();
     std::fs::write(out, text)?;
