@@ -558,12 +558,12 @@ fn report(settings: &Settings, threads: usize, corpus: &Corpus, summary: &BuildS
         // And `E` against the floor of the code expansions make, beside what the build costs
         // written code against its floor (`own`): the growth is within 1.10 only when the first
         // is a tenth of the second times the files' floor over the made code's.
+        let added = e2e - own * parse;
+        let of_made = if made > 0.0 { format!("{:.2}x", added / made) } else { "no multiple".to_owned() };
         println!(
-            "  CPU s expansion adds: {:.2}, where a growth of 1.10 allows {:.2}; {:.2}x the floor of what \
-             expansions make (written code: {own:.2}x its floor)",
-            e2e - own * parse,
+            "  CPU s expansion adds: {added:.2}, where a growth of 1.10 allows {:.2}; {of_made} the floor of \
+             what expansions make (written code: {own:.2}x its floor)",
             0.1 * own * parse,
-            (e2e - own * parse) / made
         );
         cpu_ratio / own
     });

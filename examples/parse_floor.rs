@@ -8,8 +8,9 @@
 //! ```
 //!
 //! `list` runs `cargo_codegraph::build` into a temporary graph (with `--deps`, `--lib` and
-//! `--no-expand` when given) and writes one absolute path per line. `parse` uses rayon on every core with 64 MiB stacks and
-//! frees proc-macro2's span table after each file, as the indexer does.
+//! `--no-expand` when given) and writes one absolute path per line. `parse` uses rayon on every
+//! core with 64 MiB stacks and frees proc-macro2's span table after each file, as the indexer
+//! does.
 
 use std::error::Error;
 
