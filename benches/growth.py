@@ -23,6 +23,8 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# No `__pycache__` beside the scripts for importing `peers`.
+sys.dont_write_bytecode = True
 from peers import gnu_time, load, report_load, run  # noqa: E402
 
 
