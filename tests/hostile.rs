@@ -488,6 +488,34 @@ fn a_crate_roots_recursion_limit_decides_how_deep_its_macros_expand() {
 }
 
 #[test]
+fn macro_calls_that_multiply_stop_at_the_crates_budget() {
+    // Each call makes four structs documented with its 2 MiB literal and calls itself twice, in
+    // modules `x` and `y`: what its round makes is about 12 MiB a call (the docs, and the calls'
+    // text), and rounds of 1, 2 and 4 calls make 12, 24 and 48 MiB. The third passes the crate's
+    // 64 MiB: it is left out whole (nothing below `x::x`), the rest of the crate is indexed.
+    let copies = "macro_rules! copies { ($s:literal) => { #[doc = $s] pub struct A; #[doc = $s] pub struct B; \
+                  #[doc = $s] pub struct C; #[doc = $s] pub struct D; \
+                  pub mod x { copies!($s); } pub mod y { copies!($s); } }; }";
+    let lib = format!("{copies}\ncopies!(\"{}\");\npub fn after() {{}}\n", "x".repeat(2 << 20));
+    let case = Case::text(&[("src/lib.rs", &lib)]);
+    let check = |built: &Built| {
+        built
+            .says("src/lib.rs:2:", &["stopped expanding macros at `copies!`", "more than 64 MiB", "4 calls"])
+            .has(&[("function", "hostile::after"), ("struct", "hostile::y::D"), ("module", "hostile::x::y")])
+            .lacks(&[("struct", "hostile::x::x::A"), ("module", "hostile::x::x::x")]);
+    };
+    check(&case.build(0));
+    let first = std::fs::read(case.db()).unwrap();
+    // Indexed again with the expansions read back from the cache: they count the same.
+    case.write("src/lib.rs", format!("{lib}// again\n").as_bytes());
+    let again = case.build(0);
+    check(&again);
+    case.write("src/lib.rs", lib.as_bytes());
+    case.build(0);
+    assert!(std::fs::read(case.db()).unwrap() == first, "the same graph, byte for byte");
+}
+
+#[test]
 fn five_thousand_items_in_one_file_are_all_indexed() {
     let lib: String = (0..5_000).map(|i| format!("pub fn f{i}() {{}}\n")).collect();
     let built = Case::text(&[("src/lib.rs", &lib)]).build(0);

@@ -53,6 +53,15 @@ const EDGE_BATCH_CUT: u8 = 4;
 /// default `recursion_limit` (a crate root's `#![recursion_limit]` sets its own, `Walk`).
 const MAX_EXPANSION_ROUNDS: usize = 128;
 
+/// What a crate's item-position macro calls may make, counted in the bytes the cache keeps of
+/// each expansion (`encode_expansion`): a round that would go past it is not expanded (one
+/// warning says so), and expansion stops there. rustc bounds how deep calls nest, not how many
+/// there are: a macro that calls itself twice (`($h:ident $($t:ident)*) => { m!{$($t)*}
+/// m!{$($t)*} }`) makes 2^n calls from a line of n names, and used all 24 GiB of this machine
+/// in 91 s. The largest crates of the `e2e` corpus and of a probe of 88 other crates make 9.3 and
+/// 17.4 MB (winapi with every feature; a throwaway print).
+const MAX_CRATE_EXPANSION: usize = 64 << 20;
+
 /// syn recurses on nested expressions; deeply nested generated code overflows the default 2 MiB
 /// thread stack. Workers get this much (reserved, not committed, until used).
 pub(crate) const WORKER_STACK: usize = 64 * 1024 * 1024;
@@ -949,6 +958,8 @@ struct Walk {
     files_parsed: AtomicUsize,
     /// Macro calls whose expansion came from `cached`.
     expansions_reused: AtomicUsize,
+    /// The bytes of what the crate's item-position calls made (`MAX_CRATE_EXPANSION`).
+    expansion_bytes: AtomicUsize,
     /// Files that could not be read or parsed.
     files_failed: AtomicUsize,
     /// The crate root's `#![recursion_limit]` (0: none, `MAX_EXPANSION_ROUNDS` applies).
@@ -1143,11 +1154,26 @@ fn index_crate(
         }
         walk.count_in(&mut known);
         let expansion = Expansion::new(&known, pending, &dep_macros, last_chance);
+        // Every call of the round is expanded before any is indexed, so that a round past the
+        // budget is left out whole, whichever calls were expanded first.
+        let outcomes: Vec<Vec<CallOutcome>> = expansion
+            .groups
+            .par_iter()
+            .map(|group| expand_calls_of(ctx, package, &cfg, &walk, &expansion, group))
+            .collect();
+        if walk.expansion_bytes.load(Ordering::Relaxed) > MAX_CRATE_EXPANSION {
+            if let Some(warning) = over_budget(&expansion) {
+                walk.report(warning);
+            }
+            break;
+        }
         rayon::scope(|scope| {
-            for group in &expansion.groups {
+            for (group, outcomes) in expansion.groups.iter().zip(outcomes) {
                 let expansion = &expansion;
                 let (walk, cfg) = (&walk, &cfg);
-                scope.spawn(move |scope| expand_group(scope, ctx, krate, package, cfg, walk, expansion, group));
+                scope.spawn(move |scope| {
+                    expand_group(scope, ctx, krate, package, cfg, walk, expansion, group, outcomes)
+                });
             }
         });
     }
@@ -2263,14 +2289,13 @@ fn expand_in_body(
 }
 
 /// What one call's expansion gives the module, its `cfg` added; `None` when it gives nothing, or
-/// failed (a warning at the call) or panicked (an internal error, contained to this call).
-/// Frees proc-macro2's span table, which the expansion filled.
-fn expanded_body(
-    walk: &Walk,
-    pending: &PendingSite,
-    expanded: std::thread::Result<Result<parse::Expanded, parse::SyntaxError>>,
-) -> Option<parse::Body> {
-    proc_macro2::extra::invalidate_current_thread_spans();
+/// failed (a warning at the call) or panicked (an internal error, contained to this call). Its
+/// bytes join the crate's cached files.
+fn expanded_body(walk: &Walk, pending: &PendingSite, expanded: Expanding) -> Option<parse::Body> {
+    let Expanding { key, result: expanded, bytes } = expanded;
+    if let Some(bytes) = bytes {
+        walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, Parts::from(bytes)));
+    }
     let call = &pending.site.call;
     let file = || pending.file_ref.name.to_string();
     let mut inner = match expanded {
@@ -2292,8 +2317,71 @@ fn expanded_body(
     Some(inner)
 }
 
-/// Expands the macro calls of one module and indexes what they declare: items, `mod x;` files
-/// (walked on `scope`), further calls (for the next round).
+/// The warning for a round of calls left unexpanded (`MAX_CRATE_EXPANSION`), at its first call.
+fn over_budget(expansion: &Expansion<'_>) -> Option<Diagnostic> {
+    let calls: usize = expansion.groups.iter().map(Vec::len).sum();
+    let first = expansion.groups.first()?.first()?;
+    let message = format!(
+        "stopped expanding macros at `{}!`: the crate's macro calls made more than {} MiB of code; \
+         {calls} calls nested this deep are left unexpanded",
+        first.site.call.name(),
+        MAX_CRATE_EXPANSION >> 20,
+    );
+    Some(Diagnostic {
+        severity: Severity::Warning,
+        ..Diagnostic::error(first.file_ref.name.to_string(), first.site.call.line, 1, message)
+    })
+}
+
+/// Expands the calls of one group of a round (`Expansion::groups`): items, or an impl's or a
+/// trait's members, or a const's statements.
+fn expand_calls_of(
+    ctx: &Ctx<'_>,
+    package: &PackageInfo,
+    cfg: &CfgContext,
+    walk: &Walk,
+    expansion: &Expansion<'_>,
+    group: &[PendingSite],
+) -> Vec<CallOutcome> {
+    let Some(first) = group.first() else { return Vec::new() };
+    let Some(container) = &first.site.container else {
+        return expand_calls(
+            walk,
+            cfg,
+            expansion,
+            group,
+            "items",
+            |pending| {
+                is_include(&pending.site.call).then(|| CallOutcome::Included(include_file(ctx, package, walk, pending)))
+            },
+            parse::expand,
+        );
+    };
+    let visibility = container.trait_visibility.as_deref();
+    let how = match visibility {
+        _ if container.statements => "statements".to_owned(),
+        None => "impl members".to_owned(),
+        Some(visibility) => format!("trait members, {visibility}"),
+    };
+    expand_calls(
+        walk,
+        cfg,
+        expansion,
+        group,
+        &how,
+        |_| None,
+        |call, definition, cache| {
+            if container.statements {
+                parse::expand_statements(call, definition, cache)
+            } else {
+                parse::expand_members(call, definition, cache, visibility)
+            }
+        },
+    )
+}
+
+/// Indexes what the calls of one module expanded to (`outcomes`, `expand_calls_of`): items,
+/// `mod x;` files (walked on `scope`), further calls (for the next round).
 #[expect(clippy::too_many_arguments, reason = "a file job's context, spelled out")]
 fn expand_group<'s>(
     scope: &rayon::Scope<'s>,
@@ -2304,26 +2392,16 @@ fn expand_group<'s>(
     walk: &'s Walk,
     expansion: &Expansion<'_>,
     group: &[PendingSite],
+    outcomes: Vec<CallOutcome>,
 ) {
     let Some(first) = group.first() else { return };
     let site = &first.site;
     if let Some(container) = &site.container {
-        return expand_members(ctx, krate, cfg, walk, expansion, group, container);
+        return expand_members(ctx, krate, cfg, walk, expansion, group, container, outcomes);
     }
     let mut body = parse::Body::default();
     // `include!`d files: their items are the module's, with their own file and lines.
     let mut included: Vec<Included> = Vec::new();
-    let outcomes = expand_calls(
-        walk,
-        cfg,
-        expansion,
-        group,
-        "items",
-        |pending| {
-            is_include(&pending.site.call).then(|| CallOutcome::Included(include_file(ctx, package, walk, pending)))
-        },
-        parse::expand,
-    );
     for (pending, outcome) in group.iter().zip(outcomes) {
         let call = &pending.site.call;
         match outcome {
@@ -2333,17 +2411,18 @@ fn expand_group<'s>(
                 }
                 included.push((file_ref, ancestors, inner));
             }
-            CallOutcome::Included(Ok(None)) | CallOutcome::Expanded(None) => {}
+            CallOutcome::Included(Ok(None)) | CallOutcome::Deferred | CallOutcome::OverBudget => {}
             CallOutcome::Included(Err(message)) => {
                 let file = pending.file_ref.name.to_string();
                 let warning = Diagnostic::error(file, call.line, 1, message);
                 walk.report(Diagnostic { severity: Severity::Warning, ..warning });
             }
-            CallOutcome::Deferred => {}
-            CallOutcome::Expanded(Some(mut inner)) => {
-                body.items.append(&mut inner.items);
-                body.refs.append(inner.refs);
-                body.calls.append(&mut inner.calls);
+            CallOutcome::Expanded(expanding) => {
+                if let Some(mut inner) = expanded_body(walk, pending, expanding) {
+                    body.items.append(&mut inner.items);
+                    body.refs.append(inner.refs);
+                    body.calls.append(&mut inner.calls);
+                }
             }
         }
     }
@@ -2411,8 +2490,18 @@ enum CallOutcome {
     Included(Result<Option<Included>, String>),
     /// No definition is known yet: the call waits for a later round (`expand_calls` has queued it).
     Deferred,
-    /// What the expansion declares, when anything (see `expanded_body`).
-    Expanded(Option<parse::Body>),
+    /// Not expanded: the crate's calls made more than `MAX_CRATE_EXPANSION` already, and the
+    /// round is left out.
+    OverBudget,
+    Expanded(Expanding),
+}
+
+/// A call's expansion, not yet indexed (`expanded_body`): its key among the cached files, the
+/// result, and the result's bytes for the cache (`None` when expanding panicked).
+struct Expanding {
+    key: String,
+    result: std::thread::Result<ExpandResult>,
+    bytes: Option<Bytes>,
 }
 
 /// What each call of a group becomes, in the group's order (which decides the items' order and
@@ -2447,6 +2536,9 @@ fn expand_calls(
             if definition.is_none() && !expansion.last_chance {
                 return CallOutcome::Deferred;
             }
+            if walk.expansion_bytes.load(Ordering::Relaxed) > MAX_CRATE_EXPANSION {
+                return CallOutcome::OverBudget;
+            }
             // What the last build's expansion of the same call by the same definition gave, when
             // the crate was indexed with the fingerprint it has now (`Walk::cached`).
             let key = expansion_key(how, call, definition);
@@ -2469,16 +2561,17 @@ fn expand_calls(
                 let expanded = catch_unwind(AssertUnwindSafe(|| {
                     parse::with_thread_definitions(|cache| expand(call, definition, cache))
                 }));
+                proc_macro2::extra::invalidate_current_thread_spans();
                 let bytes = expanded.as_ref().ok().map(|result| crate::incremental::exact(encode_expansion(result)));
                 if let Some(bytes) = &bytes {
                     walk.expanded.insert(key.clone(), bytes.clone());
                 }
                 (expanded, bytes)
             };
-            if let Some(bytes) = bytes {
-                walk.files.lock().unwrap_or_else(|poison| poison.into_inner()).push((key, Parts::from(bytes)));
+            if let Some(bytes) = &bytes {
+                walk.expansion_bytes.fetch_add(bytes.len(), Ordering::Relaxed);
             }
-            CallOutcome::Expanded(expanded_body(walk, pending, expanded))
+            CallOutcome::Expanded(Expanding { key, result: expanded, bytes })
         })
         .collect();
     let mut deferred = walk.deferred.lock().unwrap_or_else(|poison| poison.into_inner());
@@ -2534,9 +2627,9 @@ fn expansion_key(how: &str, call: &parse::MacroCall, definition: Option<parse::D
     format!("{EXPANSION_KEY}{:032x}", hasher.digest128())
 }
 
-/// Expands the macro calls among one impl's or trait's members (or in a const's initializer),
-/// and indexes the members (the items) they make; further calls among those wait for the next
-/// round.
+/// Indexes the members (the items) that the calls among one impl's or trait's members (or in a
+/// const's initializer) made (`outcomes`); further calls among those wait for the next round.
+#[expect(clippy::too_many_arguments, reason = "a file job's context, spelled out")]
 fn expand_members(
     ctx: &Ctx<'_>,
     krate: &CrateInfo,
@@ -2545,34 +2638,16 @@ fn expand_members(
     expansion: &Expansion<'_>,
     group: &[PendingSite],
     container: &Container,
+    outcomes: Vec<CallOutcome>,
 ) {
     let Some(first) = group.first() else { return };
     let site = &first.site;
     let mut items = Vec::new();
     let mut calls = Vec::new();
-    let visibility = container.trait_visibility.as_deref();
-    let how = match visibility {
-        _ if container.statements => "statements".to_owned(),
-        None => "impl members".to_owned(),
-        Some(visibility) => format!("trait members, {visibility}"),
-    };
-    let outcomes = expand_calls(
-        walk,
-        cfg,
-        expansion,
-        group,
-        &how,
-        |_| None,
-        |call, definition, cache| {
-            if container.statements {
-                parse::expand_statements(call, definition, cache)
-            } else {
-                parse::expand_members(call, definition, cache, visibility)
-            }
-        },
-    );
-    for outcome in outcomes {
-        if let CallOutcome::Expanded(Some(mut inner)) = outcome {
+    for (pending, outcome) in group.iter().zip(outcomes) {
+        if let CallOutcome::Expanded(expanding) = outcome
+            && let Some(mut inner) = expanded_body(walk, pending, expanding)
+        {
             items.append(&mut inner.items);
             calls.append(&mut inner.calls);
         }
