@@ -363,6 +363,30 @@ fn a_fifo_as_a_module_file_is_named_and_never_opened() {
     case.build(3);
 }
 
+#[cfg(unix)]
+#[test]
+fn an_include_of_a_device_a_fifo_a_folder_or_itself_is_named_and_never_opened() {
+    // `/dev/zero` read to its end would fill memory, a FIFO opened would wait for a writer.
+    let lib = "include!(\"/dev/zero\");\ninclude!(\"pipe.rs\");\ninclude!(\"things\");\ninclude!(\"./lib.rs\");\n\
+               include!(\"a.rs\");\npub fn root() {}\n";
+    let case = Case::text(&[("src/lib.rs", lib), ("src/a.rs", "include!(\"../src/./lib.rs\");\npub fn in_a() {}\n")]);
+    assert!(Command::new("mkfifo").arg(case.path("src/pipe.rs")).status().unwrap().success());
+    std::fs::create_dir(case.path("src/things")).unwrap();
+    let check = |built: &Built| {
+        built
+            .says("warning: src/lib.rs:1:", &["cannot include", "dev/zero`", "not a regular file"])
+            .says("warning: src/lib.rs:2:", &["cannot include `src/pipe.rs`", "not a regular file"])
+            .says("warning: src/lib.rs:3:", &["cannot include `src/things`", "not a regular file"])
+            .says("warning: src/lib.rs:4:", &["`include!(\"./lib.rs\")` includes a file inside itself"])
+            .says("warning: src/a.rs:1:", &["includes a file inside itself"])
+            .has(&[("function", "hostile::root"), ("function", "hostile::in_a")]);
+    };
+    check(&case.build(0));
+    // A rerun, which checks what the first build looked at, opens none of them either.
+    case.write("src/lib.rs", format!("{lib}// again\n").as_bytes());
+    check(&case.build(0));
+}
+
 #[test]
 fn a_file_that_is_not_utf8_is_indexed_with_its_bad_bytes_replaced() {
     let files: &[(&str, &[u8])] =

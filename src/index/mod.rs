@@ -1831,6 +1831,19 @@ fn read_source(path: &Utf8Path) -> Result<Source, String> {
     Ok(Source { bytes, bad, stamp })
 }
 
+/// An `include!`d file, as `read_source` reads a module's: never opened unless it is a regular
+/// file (a FIFO would block the build, `/dev/zero` would fill memory), and no larger than
+/// `MAX_FILE_SIZE`.
+fn read_included(path: &Utf8Path) -> Result<Source, String> {
+    match std::fs::metadata(path) {
+        Ok(metadata) if !metadata.is_file() => {
+            Err("not read: not a regular file (a folder, a device, a FIFO or a socket)".into())
+        }
+        Ok(_) => read_source(path),
+        Err(err) => Err(format!("failed to read: {err}")),
+    }
+}
+
 fn file_ref_of(id: uuid::Uuid, name: &str) -> FileRef {
     FileRef { id, name: Arc::from(name) }
 }
@@ -2705,19 +2718,33 @@ fn include_file(
     let Some(relative) = parse::include_path(&pending.site.call, &env) else { return Ok(None) };
     let Some(source) = pending.ancestors.last() else { return Ok(None) };
     let path = source.parent().map_or_else(|| Utf8PathBuf::from(&relative), |dir| dir.join(&relative));
-    if pending.ancestors.contains(&path) {
+    // Loops are found on real paths, as modules' are (`./lib.rs`, `../src/lib.rs`, a symlink);
+    // an included file's own path stays among the ancestors, for what it declares is looked up
+    // beside it.
+    let real =
+        |path: &Utf8Path| std::fs::canonicalize(path).ok().and_then(|real| Utf8PathBuf::from_path_buf(real).ok());
+    let real_path = real(&path).unwrap_or_else(|| path.clone());
+    if pending.ancestors.iter().any(|ancestor| *ancestor == path || real(ancestor).is_some_and(|a| a == real_path)) {
         return Err(format!("`include!(\"{relative}\")` includes a file inside itself"));
     }
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(err) => {
+    let name = display(ctx, package, &path);
+    let text = match read_included(&path) {
+        Ok(source) => {
+            walk.input(Input::read_stamped(path.clone(), &source.bytes, source.stamp));
+            match (String::from_utf8(source.bytes), source.bad) {
+                (Ok(text), _) => text,
+                (Err(_), bad) => {
+                    let NotUtf8 { line, column } = bad.unwrap_or(NotUtf8 { line: 0, column: 0 });
+                    return Err(format!("cannot include `{name}`: not UTF-8 at {line}:{column}"));
+                }
+            }
+        }
+        Err(why) => {
             walk.input(Input::absent(path.clone()));
-            return Err(format!("failed to read `{}` for `include!`: {err}", display(ctx, package, &path)));
+            return Err(format!("cannot include `{name}`: {why}"));
         }
     };
-    walk.input(Input::read(path.clone(), text.as_bytes()));
     walk.included.lock().unwrap_or_else(|poison| poison.into_inner()).push(path.clone());
-    let name = display(ctx, package, &path);
     let parsed = catch_unwind(AssertUnwindSafe(|| parse::parse_file(&text)));
     proc_macro2::extra::invalidate_current_thread_spans();
     let facts = match parsed {
