@@ -145,7 +145,7 @@ fn run_build(args: &BuildArgs, reporter: &Reporter) -> Result<u8, Error> {
                 count(summary.modules, "module"),
                 count(summary.items, "item"),
                 count(summary.edges, "edge"),
-                count(summary.files_parsed, "file"),
+                count(summary.files, "file"),
                 summary.elapsed.as_secs_f64()
             ),
         );
@@ -399,7 +399,7 @@ fn run_check(args: &CheckArgs, reporter: &Reporter, format: MessageFormat) -> Re
             if rules.is_empty() {
                 reporter.status("Checked", "no rules: add `[workspace.metadata.codegraph]` to Cargo.toml");
             } else if violations.is_empty() {
-                let mut message = format!("{} rules against {} files: none broken", rules.len(), summary.files_parsed);
+                let mut message = format!("{} rules against {} files: none broken", rules.len(), summary.files);
                 if known > 0 {
                     message.push_str(&format!(" ({known} known violation(s) in the baseline)"));
                 }

@@ -92,8 +92,11 @@ pub struct BuildSummary {
     pub crates: usize,
     pub modules: usize,
     pub items: usize,
+    /// The graph's files: every source file read once, however many crates read it.
     pub files: usize,
     pub edges: usize,
+    /// The file jobs the build ran, parsed or read back from the cache: a file two crates (or
+    /// two `cfg`'d declarations) read counts for each, an `include!`d one too.
     pub files_parsed: usize,
     pub files_failed: usize,
     /// The files this build parsed: all of them in a full build; in an incremental one, those

@@ -94,6 +94,32 @@ fn json_summary_on_stdout() {
 }
 
 #[test]
+fn the_summary_counts_a_file_that_targets_share_once() {
+    // Two test targets declare `mod common;`: five file jobs, four files.
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        ("Cargo.toml", "[package]\nname = \"shared\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n"),
+        ("src/lib.rs", "pub fn f() {}\n"),
+        ("tests/a.rs", "mod common;\n"),
+        ("tests/b.rs", "mod common;\n"),
+        ("tests/common/mod.rs", "pub fn helper() {}\n"),
+    ];
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let human = run_in(dir.path(), &["codegraph", "--offline", "--db", "graph.msgpack"]);
+    assert!(stderr(&human).contains(" edges from 4 files in "), "{}", describe(&human));
+    let json = run_in(
+        dir.path(),
+        &["codegraph", "--offline", "--rebuild", "--db", "graph.msgpack", "--message-format", "json"],
+    );
+    let summary: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!((summary["files"].as_u64(), summary["files_parsed"].as_u64()), (Some(4), Some(5)), "{summary:#}");
+}
+
+#[test]
 fn stats_reads_the_stored_graph() {
     let fixture = Fixture::new("workspace");
     fixture.build(&["--workspace"], 0);
