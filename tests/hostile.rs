@@ -410,13 +410,25 @@ fn a_utf16_file_is_named_and_its_siblings_kept() {
 
 #[test]
 fn a_file_larger_than_the_limit_is_not_read() {
-    let case = Case::text(&[("src/lib.rs", "pub mod huge;\npub fn root() {}\n")]);
-    // Sparse: no disk is written for it, and it is never read.
-    let huge = std::fs::File::create(case.path("src/huge.rs")).unwrap();
-    huge.set_len(cargo_codegraph::index::MAX_FILE_SIZE + 1).unwrap();
-    case.build(3)
-        .says("error: src/huge.rs", &["larger than the limit"])
-        .has(&[("function", "hostile::root"), ("module", "hostile::huge")]);
+    let case = Case::text(&[("src/lib.rs", "pub mod huge;\ninclude!(\"included.rs\");\npub fn root() {}\n")]);
+    // Sparse: no disk is written for them, and they are never read.
+    for name in ["src/huge.rs", "src/included.rs"] {
+        let huge = std::fs::File::create(case.path(name)).unwrap();
+        huge.set_len(cargo_codegraph::index::MAX_FILE_SIZE + 1).unwrap();
+    }
+    // Past the two seconds after which a file's stamp stands for its content (`Stamp::settled`).
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let check = |built: &Built| {
+        built
+            .says("error: src/huge.rs", &["larger than the limit"])
+            .says("warning: src/lib.rs:2:", &["cannot include `src/included.rs`", "larger than the limit"])
+            .has(&[("function", "hostile::root"), ("module", "hostile::huge")]);
+    };
+    check(&case.build(3));
+    // Nothing changed: a rerun takes them by their stamps, and skips the build.
+    let again = case.build(3);
+    check(&again);
+    assert!(stderr(&again.output).contains("Fresh"), "{}", describe(&again.output));
 }
 
 #[cfg(unix)]

@@ -5,11 +5,13 @@
 use camino::Utf8PathBuf;
 use serde::{Deserialize, Serialize};
 
-/// A path the module walk looked at: read, with its content's hash, or looked for and absent.
+/// A path the module walk looked at: read, with its content's hash, or looked for and absent, or
+/// there but not read (too large: its stamp, and no hash).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Input {
     pub path: Utf8PathBuf,
-    /// The xxh3-128 hash of the content, as 32 hex digits; `None` for a path that was absent.
+    /// The xxh3-128 hash of the content, as 32 hex digits; `None` for a path that was absent or
+    /// not read.
     pub hash: Option<String>,
     /// What `stat` said of the file before it was read, when it had settled (`Stamp::settled`).
     pub stamp: Option<Stamp>,
@@ -84,6 +86,13 @@ impl Input {
         Input { path, hash: None, stamp: None }
     }
 
+    /// A file that is there but was not read (larger than the walk reads), by its stamp: the
+    /// same file is not read on every rerun to find it changed. Without a stamp it is always
+    /// taken as changed.
+    pub fn unread(path: Utf8PathBuf, stamp: Option<Stamp>) -> Input {
+        Input { path, hash: None, stamp }
+    }
+
     /// A folder's listing, watched as `dir/` with the hash of its entries' names.
     pub fn listing(dir: Utf8PathBuf, hash: Option<String>) -> Input {
         Input { path: dir, hash, stamp: None }
@@ -94,7 +103,7 @@ impl Input {
         // A path that held no regular file (a folder, a FIFO) is looked at, never opened: opening
         // a FIFO would wait for a writer.
         let Some(metadata) = std::fs::metadata(&self.path).ok().filter(std::fs::Metadata::is_file) else {
-            return self.hash.is_none();
+            return self.hash.is_none() && self.stamp.is_none();
         };
         if self.stamp.is_some() && self.stamp == Stamp::of(&metadata) {
             return true;

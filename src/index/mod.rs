@@ -1443,8 +1443,8 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
     let read = read_source(&file.path);
     let input = match &read {
         Ok(source) => Input::read_stamped(file.path.clone(), &source.bytes, source.stamp),
-        // Unreadable now, so never taken for unchanged.
-        Err(_) => Input::absent(file.path.clone()),
+        // Unreadable now, so never taken for unchanged; too large, as long as its stamp holds.
+        Err(not_read) => Input::unread(file.path.clone(), not_read.stamp),
     };
     let content_hash = input.hash.clone().unwrap_or_default();
     job.walk.input(input);
@@ -1461,7 +1461,7 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
             ));
             String::from_utf8_lossy(&bytes).into_owned()
         }
-        Err(why) => {
+        Err(NotRead { why, .. }) => {
             give_up(batch, props, Diagnostic::error(name, 0, 0, why));
             return Vec::new();
         }
@@ -1802,23 +1802,38 @@ struct Source {
     stamp: Option<Stamp>,
 }
 
+/// Why a file was not read, and its stamp when it is there but larger than `MAX_FILE_SIZE`
+/// (`Input::unread`).
+struct NotRead {
+    why: String,
+    stamp: Option<Stamp>,
+}
+
+impl NotRead {
+    fn because(why: String) -> NotRead {
+        NotRead { why, stamp: None }
+    }
+}
+
 /// A module file's bytes, and where they stop being UTF-8 if they do; or why they could not be
 /// read (too large, or the operating system's reason).
-fn read_source(path: &Utf8Path) -> Result<Source, String> {
+fn read_source(path: &Utf8Path) -> Result<Source, NotRead> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|err| format!("failed to read: {err}"))?;
+    let failed = |err: std::io::Error| NotRead::because(format!("failed to read: {err}"));
+    let file = std::fs::File::open(path).map_err(failed)?;
     // Looked at before the file is read: a write meanwhile moves its times past the stamp.
     let metadata = file.metadata().ok();
     let stamp = metadata.as_ref().and_then(Stamp::settled);
     let size = metadata.map_or(0, |metadata| metadata.len());
     if size > MAX_FILE_SIZE {
-        return Err(format!("not read: {size} bytes is larger than the limit of {MAX_FILE_SIZE} bytes"));
+        let why = format!("not read: {size} bytes is larger than the limit of {MAX_FILE_SIZE} bytes");
+        return Err(NotRead { why, stamp });
     }
     // Read no more than the limit even if the file grows meanwhile.
     let mut bytes = Vec::with_capacity(size as usize);
-    file.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes).map_err(|err| format!("failed to read: {err}"))?;
+    file.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes).map_err(failed)?;
     if bytes.len() as u64 > MAX_FILE_SIZE {
-        return Err(format!("not read: larger than the limit of {MAX_FILE_SIZE} bytes"));
+        return Err(NotRead::because(format!("not read: larger than the limit of {MAX_FILE_SIZE} bytes")));
     }
     let bad = std::str::from_utf8(&bytes).err().map(|err| {
         let before = &bytes[..err.valid_up_to()];
@@ -1834,13 +1849,13 @@ fn read_source(path: &Utf8Path) -> Result<Source, String> {
 /// An `include!`d file, as `read_source` reads a module's: never opened unless it is a regular
 /// file (a FIFO would block the build, `/dev/zero` would fill memory), and no larger than
 /// `MAX_FILE_SIZE`.
-fn read_included(path: &Utf8Path) -> Result<Source, String> {
+fn read_included(path: &Utf8Path) -> Result<Source, NotRead> {
     match std::fs::metadata(path) {
         Ok(metadata) if !metadata.is_file() => {
-            Err("not read: not a regular file (a folder, a device, a FIFO or a socket)".into())
+            Err(NotRead::because("not read: not a regular file (a folder, a device, a FIFO or a socket)".to_owned()))
         }
         Ok(_) => read_source(path),
-        Err(err) => Err(format!("failed to read: {err}")),
+        Err(err) => Err(NotRead::because(format!("failed to read: {err}"))),
     }
 }
 
@@ -2739,8 +2754,8 @@ fn include_file(
                 }
             }
         }
-        Err(why) => {
-            walk.input(Input::absent(path.clone()));
+        Err(NotRead { why, stamp }) => {
+            walk.input(Input::unread(path.clone(), stamp));
             return Err(format!("cannot include `{name}`: {why}"));
         }
     };
