@@ -388,6 +388,16 @@ fn an_include_of_a_device_a_fifo_a_folder_or_itself_is_named_and_never_opened() 
 }
 
 #[test]
+fn an_included_file_that_does_not_parse_whole_is_named_and_the_rest_indexed() {
+    let part = "pub fn kept() {}\n\npub struct Broken {\n    x:\n}\n\npub enum Also { A }\n";
+    Case::text(&[("src/lib.rs", "include!(\"part.rs\");\npub fn root() {}\n"), ("src/part.rs", part)])
+        .build(3)
+        .says("error: src/part.rs:", &["lines 3-5 are not indexed; the rest of the file is"])
+        .has(&[("function", "hostile::root"), ("function", "hostile::kept"), ("enum", "hostile::Also")])
+        .lacks(&[("struct", "hostile::Broken")]);
+}
+
+#[test]
 fn a_file_that_is_not_utf8_is_indexed_with_its_bad_bytes_replaced() {
     let files: &[(&str, &[u8])] =
         &[("src/lib.rs", b"pub mod latin1;\n"), ("src/latin1.rs", b"// caf\xe9\npub fn kept() {}\n// \xff\xfe\n")];

@@ -1553,13 +1553,8 @@ fn index_file_contained<'a>(ctx: &Ctx<'_>, job: &FileJob<'a>) -> Vec<FileJob<'a>
             ),
         ));
     }
-    for parse::LostItems { line, end_line, error } in &lost {
-        job.walk.report(Diagnostic::error(
-            name.clone(),
-            error.line,
-            error.column,
-            format!("{} (lines {line}-{end_line} are not indexed; the rest of the file is)", error.message),
-        ));
+    for lost in &lost {
+        job.walk.report(lost_items(&name, lost));
     }
 
     props.insert("line", Value::from(1));
@@ -1857,6 +1852,13 @@ fn read_included(path: &Utf8Path) -> Result<Source, NotRead> {
         Ok(_) => read_source(path),
         Err(err) => Err(NotRead::because(format!("failed to read: {err}"))),
     }
+}
+
+/// The error for top-level items of the file `name` that did not parse.
+fn lost_items(name: &str, lost: &parse::LostItems) -> Diagnostic {
+    let parse::LostItems { line, end_line, error } = lost;
+    let message = format!("{} (lines {line}-{end_line} are not indexed; the rest of the file is)", error.message);
+    Diagnostic::error(name.to_owned(), error.line, error.column, message)
 }
 
 fn file_ref_of(id: uuid::Uuid, name: &str) -> FileRef {
@@ -2772,6 +2774,13 @@ fn include_file(
         }
         Err(panic) => return Err(internal_error(&panic_message(&*panic))),
     };
+    // As in a module's file: what did not parse is named, the rest indexed.
+    for lost in &facts.lost {
+        walk.report(lost_items(&name, lost));
+    }
+    if !facts.lost.is_empty() {
+        walk.files_failed.fetch_add(1, Ordering::Relaxed);
+    }
     walk.files_parsed.fetch_add(1, Ordering::Relaxed);
     ctx.parsed_paths.lock().unwrap_or_else(|poison| poison.into_inner()).push(path.clone());
     let file_id = package.file_key(&path).id();
