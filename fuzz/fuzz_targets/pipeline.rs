@@ -5,7 +5,7 @@
 
 #![no_main]
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use cargo_codegraph::assemble::{self, BodyOut, FileRef, ModuleRef};
@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn one_file(text: &str) {
-    let target = Arc::new(Target::new("x86_64-unknown-linux-gnu".to_owned(), BTreeSet::new()));
+    let target = Arc::new(Target::new("x86_64-unknown-linux-gnu".to_owned(), BTreeSet::new(), None));
     let cfg = CfgContext::new(target, BTreeSet::new(), false, false);
     let key = Key::package("fuzz", Some("0.1.0"));
     let module = ModuleRef {
@@ -57,7 +57,7 @@ fn one_file(text: &str) {
         let mut out = BodyOut::default();
         std::hint::black_box(assemble::duplicates(&facts.items, &cfg, "fuzz", true));
         assemble::module_body(&file, &module, facts.items, &mut out);
-        let taken: HashSet<_> = out.batch.vertices.iter().map(|vertex| vertex.id).collect();
+        let taken: rustc_hash::FxHashSet<_> = out.batch.vertices.iter().map(|vertex| vertex.id).collect();
         let mut cache = Definitions::default();
         for call in calls.iter().take(16) {
             let name = call.path.segments.last().map(String::as_str).unwrap_or_default();

@@ -11,7 +11,7 @@
 use std::sync::OnceLock;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use cargo_codegraph::incremental::{self, Cache, FileCache, FileOutput};
+use cargo_codegraph::incremental::{self, Cache, FileCache, FileEntry, FileOutput};
 use cargo_codegraph::resolve::CrateDefs;
 use cargo_codegraph::store;
 use libfuzzer_sys::fuzz_target;
@@ -49,10 +49,17 @@ fuzz_target!(|data: &[u8]| {
         }
         2 => {
             let _ = incremental::decode_output(bytes);
-            let _ = FileOutput::decode(bytes);
-            if let Some(cache) = FileCache::decode(bytes.to_vec()) {
+            let _ = FileOutput::decode(FileEntry { head: bytes, batch: &[], tail: &[] });
+            // A unit's file cache and the crate output its entries splice their batches from
+            // (the cache's length in two bytes, little-endian, first, as for case 1).
+            let (length, rest) = bytes.split_at(bytes.len().min(2));
+            let length = length.iter().rev().fold(0usize, |n, &b| n << 8 | b as usize).min(rest.len());
+            let (files, output) = rest.split_at(length);
+            if let Some(cache) = FileCache::decode(files.to_vec(), output.to_vec()) {
                 for key in ["", "a", "0"] {
-                    let _ = cache.get(key);
+                    if let Some(entry) = cache.get(key) {
+                        let _ = FileOutput::decode(entry);
+                    }
                 }
             }
         }
