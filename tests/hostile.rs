@@ -562,6 +562,35 @@ fn macro_calls_that_multiply_stop_at_the_crates_budget() {
 }
 
 #[test]
+fn what_one_bodys_macros_make_is_bounded() {
+    // Each level calls its function and the next level with four copies of what it was given:
+    // from 100 tokens, levels 1 to 5 make about 136,000 tokens, level 6 would make 409,600 more
+    // (of a body's 262,144, `index::BODY_MADE`), levels 7 and 8 millions. The calls of the levels
+    // made are kept; the rest, which rustc would take seconds to expand, is not expanded.
+    let names = ["one", "two", "three", "four", "five", "six", "seven", "eight"];
+    let mut lib = String::from("macro_rules! grow {\n");
+    for (level, name) in names.iter().enumerate() {
+        let next = match names.get(level + 1) {
+            Some(_) => format!("grow!({} $($t)* $($t)* $($t)* $($t)*)", level + 2),
+            None => String::new(),
+        };
+        lib.push_str(&format!("    ({} $($t:tt)*) => {{ {name}(); {next} }};\n", level + 1));
+    }
+    lib.push_str("}\n");
+    for name in names {
+        lib.push_str(&format!("pub fn {name}() {{}}\n"));
+    }
+    lib.push_str(&format!("pub fn root() {{ grow!(1 {}); }}\n", "x ".repeat(100)));
+    let built = Case::text(&[("src/lib.rs", &lib)]).build(0);
+    let calls = built.graph.edge_lines("calls");
+    let called = |name: &str| {
+        calls.iter().any(|line| line.starts_with(&format!("function hostile::root -calls-> function hostile::{name} ")))
+    };
+    assert!(names[..5].iter().all(|name| called(name)), "{calls:#?}");
+    assert!(!names[5..].iter().any(|name| called(name)), "{calls:#?}");
+}
+
+#[test]
 fn five_thousand_items_in_one_file_are_all_indexed() {
     let lib: String = (0..5_000).map(|i| format!("pub fn f{i}() {{}}\n")).collect();
     let built = Case::text(&[("src/lib.rs", &lib)]).build(0);

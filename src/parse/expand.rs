@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use proc_macro2::{Delimiter, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 
-use super::mbe::{MacroRules, MbeError};
+use super::mbe::{MAX_MADE, MacroRules, MbeError};
 use super::refs::{BodyMacro, Collector, Refs};
 use super::{Body, LineMap, PathRef, SyntaxError, file_line, items, line, parse_syntax_with, regroup, with_lines};
 
@@ -486,7 +486,7 @@ pub struct Definitions {
     parsed: rustc_hash::FxHashMap<String, Result<MacroRules, MbeError>>,
     /// Body expansions made on this thread, by what they depend on but the call's line
     /// (`body_key`): the line of the call each was made for, and what it names.
-    bodies: rustc_hash::FxHashMap<u128, (u32, Refs)>,
+    bodies: rustc_hash::FxHashMap<u128, (u32, Refs, usize)>,
 }
 
 /// Definitions a thread keeps before it starts afresh (a bound on memory, far above what one
@@ -538,7 +538,7 @@ fn expand_here(
         // A body that does not parse as items is not an error: the macro makes something else.
         return Ok(parse_items(lex(&call.body)?, None).map_or(Expanded::Nothing, Expanded::PassedThrough));
     };
-    let (tokens, depth) = transcribe(call, definition, cache)?;
+    let (tokens, depth, _) = transcribe(call, definition, cache, MAX_MADE)?;
     let mut expanded = parse_items(tokens, Some(depth)).map_err(|err| not_made_of(call, "items", &err))?;
     mark(&mut expanded.items, call.name());
     Ok(Expanded::Macro(expanded))
@@ -555,7 +555,7 @@ pub fn expand_members(
 ) -> Result<Expanded, SyntaxError> {
     let Some(definition) = definition else { return Ok(Expanded::Nothing) };
     with_lines(call.lines(), || {
-        let (tokens, depth) = transcribe(call, definition, cache)?;
+        let (tokens, depth, _) = transcribe(call, definition, cache, MAX_MADE)?;
         let (mut items, calls) = super::members(tokens, Some(depth), trait_visibility)
             .map_err(|err| not_made_of(call, "associated items", &err))?;
         mark(&mut items, call.name());
@@ -574,7 +574,7 @@ pub fn expand_statements(
 ) -> Result<Expanded, SyntaxError> {
     let Some(definition) = definition else { return Ok(Expanded::Nothing) };
     with_lines(call.lines(), || {
-        let (tokens, depth) = transcribe(call, definition, cache)?;
+        let (tokens, depth, _) = transcribe(call, definition, cache, MAX_MADE)?;
         let (mut items, calls) =
             super::statements(tokens, Some(depth)).map_err(|err| not_made_of(call, "statements", &err))?;
         mark(&mut items, call.name());
@@ -590,36 +590,47 @@ pub fn expand_statements(
 /// `BodyMacro` knows of the body, not on where it is: the lines it holds are its own line plus
 /// fixed offsets. So what this thread made of the same call before (`body_key`) is reused, its
 /// lines moved to this call's.
+///
+/// It makes at most `limit` tokens (`mbe::MacroRules::expand_within`), and says how many it
+/// made, a reused expansion as many as when it was made; a call whose text is longer than
+/// `limit` is not lexed.
 pub fn expand_in_body(
     body_macro: &BodyMacro,
     definition: Definition<'_>,
     cache: &mut Definitions,
-) -> Result<Refs, SyntaxError> {
+    limit: usize,
+) -> Result<(Refs, usize), SyntaxError> {
     let call = &body_macro.call;
     let key = body_key(body_macro, definition);
-    if let Some((line, made)) = key.and_then(|key| cache.bodies.get(&key)) {
+    if let Some((line, made, size)) = key.and_then(|key| cache.bodies.get(&key)) {
+        if *size > limit {
+            return Err(at_call(call, &MbeError::TooLarge));
+        }
         let mut refs = made.clone();
         let moved = i64::from(call.line) - i64::from(*line);
         // Every line is at or below the one it was made for (kept so below): none goes under 1.
         refs.visit_lines(&mut |line, _| *line = u32::try_from(i64::from(*line) + moved).unwrap_or(u32::MAX));
-        return Ok(refs);
+        return Ok((refs, *size));
     }
-    let mut refs = with_lines(call.lines(), || {
-        let (tokens, depth) = transcribe(call, definition, cache)?;
+    if call.body.len() > limit {
+        return Err(at_call(call, &MbeError::TooLarge));
+    }
+    let (mut refs, size) = with_lines(call.lines(), || {
+        let (tokens, depth, size) = transcribe(call, definition, cache, limit)?;
         let stmts =
             super::parse_statements(tokens, Some(depth)).map_err(|err| not_made_of(call, "statements", &err))?;
         made_text::record(made_text::Made::Body, || made_text::statements(&stmts));
-        Ok(Collector::expansion(body_macro, &stmts))
+        Ok((Collector::expansion(body_macro, &stmts), size))
     })?;
     if let Some(key) = key {
         let mut lowest = u32::MAX;
         refs.visit_lines(&mut |line, _| lowest = lowest.min(*line));
         // A line above the call's (a span the call's text did not give) would not move with it.
         if lowest >= call.line {
-            cache.bodies.insert(key, (call.line, refs.clone()));
+            cache.bodies.insert(key, (call.line, refs.clone(), size));
         }
     }
-    Ok(refs)
+    Ok((refs, size))
 }
 
 /// Everything a body expansion depends on but its call's line, hashed (`expand_in_body`); `None`
@@ -769,12 +780,13 @@ pub mod made_text {
 }
 
 /// The call matched against the definition and transcribed, with how deep that nests at most
-/// (`mbe::MacroRules::expand`).
+/// (`mbe::MacroRules::expand`); at most `limit` tokens made, and how many were.
 fn transcribe(
     call: &MacroCall,
     definition: Definition<'_>,
     cache: &mut Definitions,
-) -> Result<(TokenStream, usize), SyntaxError> {
+    limit: usize,
+) -> Result<(TokenStream, usize, usize), SyntaxError> {
     let body = lex(&call.body)?;
     if !cache.parsed.contains_key(definition.text) {
         let parsed = lex(definition.text).map_err(|err| MbeError::Definition(err.message)).and_then(MacroRules::parse);
@@ -785,7 +797,7 @@ fn transcribe(
     let site = site_span()?;
     let dollar_crate = dollar_crate_tokens(definition.dollar_crate, site);
     let call_depth = super::nesting::at_most_of_text(&call.body);
-    rules.expand(body, call_depth, site, &dollar_crate).map_err(|err| at_call(call, &err))
+    rules.expand_within(body, call_depth, site, &dollar_crate, limit).map_err(|err| at_call(call, &err))
 }
 
 fn not_made_of(call: &MacroCall, what: &str, err: &SyntaxError) -> SyntaxError {
@@ -1305,9 +1317,13 @@ mod tests {
                 _ => &gated,
             };
             let definition = Definition { text, dollar_crate: "crate" };
-            let reused = expand_in_body(body_macro, definition, &mut cache).unwrap();
-            let alone = expand_in_body(body_macro, definition, &mut Definitions::default()).unwrap();
+            let reused = expand_in_body(body_macro, definition, &mut cache, MAX_MADE).unwrap();
+            let alone = expand_in_body(body_macro, definition, &mut Definitions::default(), MAX_MADE).unwrap();
             assert_eq!(reused, alone, "{:?}", body_macro.call);
+            // A reused expansion counts what it made, and is refused under a lower limit.
+            let size = reused.1;
+            assert!(size > 0 && expand_in_body(body_macro, definition, &mut cache, size - 1).is_err());
+            let reused = reused.0;
             let called = |refs: &Refs| {
                 refs.calls
                     .iter()
@@ -1326,7 +1342,7 @@ mod tests {
         made_text::start();
         let mut cache = Definitions::default();
         for body_macro in &body_macros[..3] {
-            expand_in_body(body_macro, Definition { text: &w, dollar_crate: "crate" }, &mut cache).unwrap();
+            expand_in_body(body_macro, Definition { text: &w, dollar_crate: "crate" }, &mut cache, MAX_MADE).unwrap();
         }
         // (Other tests of this process may expand meanwhile.)
         let recorded = made_text::finish().into_iter().filter(|(_, text)| text.contains("utf16_of")).count();

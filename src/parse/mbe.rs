@@ -206,15 +206,29 @@ impl MacroRules {
         site: Span,
         dollar_crate: &[TokenTree],
     ) -> Result<(TokenStream, usize), MbeError> {
+        self.expand_within(input, input_depth, site, dollar_crate, MAX_MADE).map(|(tokens, depth, _)| (tokens, depth))
+    }
+
+    /// `expand`, making at most `limit` tokens (counted as `MAX_MADE` counts them; more is
+    /// `TooLarge`), and saying how many it made.
+    pub fn expand_within(
+        &self,
+        input: TokenStream,
+        input_depth: usize,
+        site: Span,
+        dollar_crate: &[TokenTree],
+        limit: usize,
+    ) -> Result<(TokenStream, usize, usize), MbeError> {
         let input = Trees::new(input.into_iter().collect());
         let mut steps = 0;
         for arm in &self.arms {
             let mut bindings = Bindings::new();
             if match_seq(&arm.matcher, &input, 0, true, &mut bindings, &mut steps) == Some(input.trees.len()) {
-                let ctx =
-                    Transcribe { bindings: &bindings, site, dollar_crate, input_depth, left: Cell::new(MAX_MADE) };
+                let left = Cell::new(limit.min(MAX_MADE));
+                let ctx = Transcribe { bindings: &bindings, site, dollar_crate, input_depth, left };
                 let (trees, depth) = ctx.trees(&arm.transcriber, &mut Vec::new(), false)?;
-                return Ok((trees.into_iter().collect(), depth));
+                let made = limit.min(MAX_MADE) - ctx.left.get();
+                return Ok((trees.into_iter().collect(), depth, made));
             }
             if steps > STEP_BUDGET {
                 return Err(MbeError::TooManySteps);
