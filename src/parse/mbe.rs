@@ -757,7 +757,7 @@ struct Transcribe<'a> {
     dollar_crate: &'a [TokenTree],
     /// How deep the call's tokens nest at most: a group taken from them nests no deeper inside.
     input_depth: usize,
-    /// How many more tokens the transcription may make (`MAX_MADE`).
+    /// How many more tokens the transcription may make (`MacroRules::expand_within`'s limit).
     left: Cell<usize>,
 }
 
@@ -790,7 +790,7 @@ impl<'a> Transcribe<'a> {
         Ok(found.map(|(n, _)| n))
     }
 
-    /// Counts `n` more tokens made; an error past `MAX_MADE`.
+    /// Counts `n` more tokens made; an error past the transcription's limit (`MAX_MADE` at most).
     fn spend(&self, n: usize) -> Result<(), MbeError> {
         let left = self.left.get().checked_sub(n).ok_or(MbeError::TooLarge)?;
         self.left.set(left);
