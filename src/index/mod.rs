@@ -2759,15 +2759,12 @@ fn include_file(
     }
     let name = display(ctx, package, &path);
     let text = match read_included(&path) {
-        Ok(source) => {
-            walk.input(Input::read_stamped(path.clone(), &source.bytes, source.stamp));
-            match (String::from_utf8(source.bytes), source.bad) {
-                (Ok(text), _) => text,
-                (Err(_), bad) => {
-                    let NotUtf8 { line, column } = bad.unwrap_or(NotUtf8 { line: 0, column: 0 });
-                    return Err(format!("cannot include `{name}`: not UTF-8 at {line}:{column}"));
-                }
+        Ok(Source { bytes, bad, stamp }) => {
+            walk.input(Input::read_stamped(path.clone(), &bytes, stamp));
+            if let Some(NotUtf8 { line, column }) = bad {
+                return Err(format!("cannot include `{name}`: not UTF-8 at {line}:{column}"));
             }
+            String::from_utf8(bytes).unwrap_or_default()
         }
         Err(NotRead { why, stamp }) => {
             walk.input(Input::unread(path.clone(), stamp));

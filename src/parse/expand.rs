@@ -591,7 +591,7 @@ pub fn expand_statements(
 /// fixed offsets. So what this thread made of the same call before (`body_key`) is reused, its
 /// lines moved to this call's.
 ///
-/// It makes at most `limit` tokens (`mbe::MacroRules::expand_within`), and says how many it
+/// It makes at most `limit` tokens (`mbe::MacroRules::expand`), and says how many it
 /// made, a reused expansion as many as when it was made; a call whose text is longer than
 /// `limit` is not lexed.
 pub fn expand_in_body(
@@ -797,7 +797,7 @@ fn transcribe(
     let site = site_span()?;
     let dollar_crate = dollar_crate_tokens(definition.dollar_crate, site);
     let call_depth = super::nesting::at_most_of_text(&call.body);
-    rules.expand_within(body, call_depth, site, &dollar_crate, limit).map_err(|err| at_call(call, &err))
+    rules.expand(body, call_depth, site, &dollar_crate, limit).map_err(|err| at_call(call, &err))
 }
 
 fn not_made_of(call: &MacroCall, what: &str, err: &SyntaxError) -> SyntaxError {

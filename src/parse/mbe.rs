@@ -198,20 +198,10 @@ impl MacroRules {
     /// tokens taken from the call keep theirs. `$crate` becomes `dollar_crate`.
     ///
     /// With the tokens, how deep they nest at most (`nesting::of_tokens`'s measure), counted as
-    /// they are made, given `input_depth`, as deep as `input` nests at most.
+    /// they are made, given `input_depth`, as deep as `input` nests at most; and how many tokens
+    /// it made, at most `limit` (counted as `MAX_MADE` counts them, and never more than it; more
+    /// is `TooLarge`).
     pub fn expand(
-        &self,
-        input: TokenStream,
-        input_depth: usize,
-        site: Span,
-        dollar_crate: &[TokenTree],
-    ) -> Result<(TokenStream, usize), MbeError> {
-        self.expand_within(input, input_depth, site, dollar_crate, MAX_MADE).map(|(tokens, depth, _)| (tokens, depth))
-    }
-
-    /// `expand`, making at most `limit` tokens (counted as `MAX_MADE` counts them; more is
-    /// `TooLarge`), and saying how many it made.
-    pub fn expand_within(
         &self,
         input: TokenStream,
         input_depth: usize,
@@ -757,7 +747,7 @@ struct Transcribe<'a> {
     dollar_crate: &'a [TokenTree],
     /// How deep the call's tokens nest at most: a group taken from them nests no deeper inside.
     input_depth: usize,
-    /// How many more tokens the transcription may make (`MacroRules::expand_within`'s limit).
+    /// How many more tokens the transcription may make (`MacroRules::expand`'s limit).
     left: Cell<usize>,
 }
 
@@ -1078,7 +1068,8 @@ mod tests {
         let rules = MacroRules::parse(rules.parse().unwrap())?;
         let dollar_crate: Vec<TokenTree> = vec![TokenTree::Ident(Ident::new("crate", Span::call_site()))];
         let input_depth = nesting::at_most_of_text(call);
-        let (tokens, depth) = rules.expand(call.parse().unwrap(), input_depth, Span::call_site(), &dollar_crate)?;
+        let (tokens, depth, _) =
+            rules.expand(call.parse().unwrap(), input_depth, Span::call_site(), &dollar_crate, MAX_MADE)?;
         let walked = nesting::of_tokens(&tokens, usize::MAX).unwrap();
         assert!(depth >= walked, "{call}: counted {depth}, walked {walked}");
         Ok(tokens.to_string())
@@ -1264,7 +1255,7 @@ mod tests {
     fn expressions_keep_their_precedence() {
         let tokens = MacroRules::parse("($a:expr) => { $a * 2 }".parse().unwrap())
             .unwrap()
-            .expand("1 + 1".parse().unwrap(), 1, Span::call_site(), &[])
+            .expand("1 + 1".parse().unwrap(), 1, Span::call_site(), &[], MAX_MADE)
             .unwrap()
             .0;
         let first = tokens.into_iter().next().unwrap();
@@ -1292,6 +1283,7 @@ mod tests {
             1,
             Span::call_site(),
             &[],
+            MAX_MADE,
         );
         let item: syn::ItemConst = syn::parse2(tokens.unwrap().0).expect("a shift after a cast to the type");
         assert!(matches!(*item.expr, syn::Expr::Binary(syn::ExprBinary { op: syn::BinOp::Shl(_), .. })));
